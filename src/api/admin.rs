@@ -1,0 +1,38 @@
+//! GET /admin/users, DELETE /admin/users/:id, GET /admin/audit. Administrators only.
+
+use super::users::{account_page, list_filter};
+use super::{Ctx, Reply};
+use crate::cursor::{into_page, parse_limit, SequenceCursor};
+use crate::db::admin::{self, DeleteOutcome};
+use crate::db::users;
+use crate::error::{ApiError, ApiResult};
+use crate::protocol::parse_uuid;
+
+pub async fn list_users(ctx: Ctx) -> ApiResult<Reply> {
+    let (db, _admin) = ctx.authenticate_admin().await?;
+    let filter = list_filter(&ctx)?;
+    let fetch = filter.fetch;
+    let rows = users::list(&db, filter).await?;
+    Reply::json(200, &account_page(rows, fetch))
+}
+
+pub async fn delete_user(ctx: Ctx) -> ApiResult<Reply> {
+    let (mut db, admin) = ctx.authenticate_admin().await?;
+    let target = parse_uuid(ctx.param(0), "id")?;
+    match admin::delete_user(&mut db, admin.id, target).await? {
+        DeleteOutcome::Deleted => Ok(Reply::no_content()),
+        DeleteOutcome::NotFound => Err(ApiError::not_found("There is no user with this id.")),
+        DeleteOutcome::LastAdmin => Err(ApiError::conflict(
+            "last_admin",
+            "This is the last administrator; make someone else an admin before deleting this account.",
+        )),
+    }
+}
+
+pub async fn audit(ctx: Ctx) -> ApiResult<Reply> {
+    let (db, _admin) = ctx.authenticate_admin().await?;
+    let limit = parse_limit(ctx.query("limit"))?;
+    let before = ctx.query("cursor").map(SequenceCursor::decode).transpose()?;
+    let rows = admin::audit_page(&db, before, limit + 1).await?;
+    Reply::json(200, &into_page(rows, limit, |e| SequenceCursor { id: e.id }.encode()))
+}

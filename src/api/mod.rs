@@ -1,0 +1,122 @@
+//! HTTP handlers, one module per resource. Each is thin: parse → authorize → db → reply.
+
+pub mod admin;
+pub mod auth;
+pub mod conversations;
+pub mod meta;
+pub mod users;
+
+use crate::auth::{bearer_token, hash_password, verify_token};
+use crate::config::Config;
+use crate::db::{self, users::AuthState, Client};
+use crate::error::{ApiError, ApiResult};
+use crate::protocol::parse_json;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::cell::RefCell;
+use uuid::Uuid;
+
+/// One request as the handlers see it: already routed, body already read and size-checked.
+pub struct Ctx {
+    pub env: worker::Env,
+    pub config: Config,
+    pub params: Vec<String>,
+    pub query: Vec<(String, String)>,
+    pub authorization: Option<String>,
+    pub body: Vec<u8>,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Option<String>,
+}
+
+impl Reply {
+    pub fn json<T: Serialize>(status: u16, value: &T) -> ApiResult<Reply> {
+        let body = serde_json::to_string(value).map_err(|_| ApiError::internal())?;
+        Ok(Reply { status, body: Some(body) })
+    }
+
+    pub fn raw_json(body: &str) -> Reply {
+        Reply { status: 200, body: Some(body.to_string()) }
+    }
+
+    pub fn no_content() -> Reply {
+        Reply { status: 204, body: None }
+    }
+}
+
+/// The authenticated user making the request.
+pub struct Caller {
+    pub id: Uuid,
+    pub is_admin: bool,
+}
+
+thread_local! {
+    /// The admin phone this isolate has already made sure of, so the check runs once, not per request.
+    static ADMIN_ENSURED_FOR: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+pub fn now_secs() -> i64 {
+    (js_sys::Date::now() / 1000.0) as i64
+}
+
+impl Ctx {
+    pub fn param(&self, index: usize) -> &str {
+        self.params.get(index).map(String::as_str).unwrap_or_default()
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json<T: DeserializeOwned>(&self) -> ApiResult<T> {
+        parse_json(&self.body)
+    }
+
+    pub fn jwt_secret(&self) -> ApiResult<&[u8]> {
+        self.config.jwt_secret.as_deref().map_err(Clone::clone)
+    }
+
+    pub fn pbkdf2_iterations(&self) -> ApiResult<u32> {
+        self.config.pbkdf2_iterations.clone()
+    }
+
+    /// Opens a database connection; the first one in an isolate also makes sure the configured
+    /// bootstrap admin exists.
+    pub async fn connect(&self) -> ApiResult<Client> {
+        let client = db::connect(&self.env).await?;
+        if let Some(admin) = &self.config.bootstrap_admin {
+            let done = ADMIN_ENSURED_FOR.with(|d| d.borrow().as_deref() == Some(admin.phone.as_str()));
+            if !done {
+                let iterations = self.pbkdf2_iterations()?;
+                db::users::ensure_admin(&client, &admin.phone, || hash_password(&admin.password, iterations)).await?;
+                ADMIN_ENSURED_FOR.with(|d| *d.borrow_mut() = Some(admin.phone.clone()));
+            }
+        }
+        Ok(client)
+    }
+
+    /// Checks the bearer token (signature and expiry first, without touching the database), then
+    /// that its account still exists and its token version has not been revoked.
+    pub async fn authenticate(&self) -> ApiResult<(Client, Caller)> {
+        let secret = self.jwt_secret()?;
+        let claims = verify_token(bearer_token(self.authorization.as_deref())?, now_secs(), secret)?;
+        let db = self.connect().await?;
+        let Some(AuthState { is_admin, token_version }) = db::users::auth_state(&db, claims.sub).await? else {
+            return Err(ApiError::unauthorized("This account no longer exists."));
+        };
+        if token_version != claims.ver {
+            return Err(ApiError::new(401, "token_revoked", "This session was ended by \"log out everywhere\". Please log in again."));
+        }
+        Ok((db, Caller { id: claims.sub, is_admin }))
+    }
+
+    pub async fn authenticate_admin(&self) -> ApiResult<(Client, Caller)> {
+        let (db, caller) = self.authenticate().await?;
+        if !caller.is_admin {
+            return Err(ApiError::forbidden("Only administrators can do this."));
+        }
+        Ok((db, caller))
+    }
+}

@@ -1,0 +1,148 @@
+//! Configuration, read once per request from the Worker's vars and secrets into one struct.
+//! Defaults are documented in README.md ("Configuration").
+
+use crate::error::ApiError;
+
+/// OWASP's current floor for PBKDF2-HMAC-SHA256 (2023).
+pub const DEFAULT_PBKDF2_ITERATIONS: u32 = 600_000;
+/// HS256 keys shorter than the hash output make brute force of the key cheaper than of the MAC.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Environment {
+    Production,
+    Development,
+    Test,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: Environment,
+    /// `Err` keeps the reason so every auth route can answer it; there is no default secret.
+    pub jwt_secret: Result<Vec<u8>, ApiError>,
+    pub pbkdf2_iterations: Result<u32, ApiError>,
+    pub allowed_origins: Vec<String>,
+    pub bootstrap_admin: Option<BootstrapAdmin>,
+    pub first_user_admin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootstrapAdmin {
+    pub phone: String,
+    pub password: String,
+}
+
+impl Config {
+    /// `lookup` answers a var or secret by name (None when unset or empty).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Config {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let environment = match get("ENVIRONMENT").as_deref() {
+            Some("test") => Environment::Test,
+            Some("development") => Environment::Development,
+            _ => Environment::Production,
+        };
+        let jwt_secret = match lookup("JWT_SECRET").filter(|s| !s.is_empty()) {
+            None => Err(ApiError::misconfigured(
+                "JWT_SECRET is not set. Set it as a Worker secret (or in .dev.vars locally) to at least 32 bytes.",
+            )),
+            Some(s) if s.len() < MIN_JWT_SECRET_BYTES => Err(ApiError::misconfigured(format!(
+                "JWT_SECRET is too short ({} bytes); it must be at least {MIN_JWT_SECRET_BYTES} bytes.",
+                s.len()
+            ))),
+            Some(s) => Ok(s.into_bytes()),
+        };
+        let pbkdf2_iterations = parse_iterations(get("PBKDF2_ITERATIONS").as_deref(), &environment);
+        let allowed_origins = get("ALLOWED_ORIGINS")
+            .map(|v| v.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect())
+            .unwrap_or_default();
+        let bootstrap_admin = match (get("ADMIN_PHONE"), lookup("ADMIN_PASSWORD").filter(|p| !p.is_empty())) {
+            (Some(phone), Some(password)) => Some(BootstrapAdmin { phone, password }),
+            _ => None,
+        };
+        let first_user_admin = !matches!(get("FIRST_USER_ADMIN").as_deref(), Some("false" | "0" | "no"));
+        Config { environment, jwt_secret, pbkdf2_iterations, allowed_origins, bootstrap_admin, first_user_admin }
+    }
+
+    pub fn is_origin_allowed(&self, origin: &str) -> bool {
+        self.allowed_origins.iter().any(|allowed| allowed == "*" || allowed == origin)
+    }
+
+    /// The phone number whose account is hidden from the user directory.
+    pub fn bootstrap_admin_phone(&self) -> Option<&str> {
+        self.bootstrap_admin.as_ref().map(|a| a.phone.as_str())
+    }
+}
+
+fn parse_iterations(raw: Option<&str>, environment: &Environment) -> Result<u32, ApiError> {
+    let Some(raw) = raw else { return Ok(DEFAULT_PBKDF2_ITERATIONS) };
+    let n: u32 = raw
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::misconfigured(format!("PBKDF2_ITERATIONS must be a positive integer, not {raw:?}.")))?;
+    if n < DEFAULT_PBKDF2_ITERATIONS && *environment != Environment::Test {
+        return Err(ApiError::misconfigured(format!(
+            "PBKDF2_ITERATIONS={n} is below {DEFAULT_PBKDF2_ITERATIONS}; a lower count is allowed only when ENVIRONMENT=test."
+        )));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_missing_jwt_secret_is_an_error_not_a_default() {
+        let err = config(&[]).jwt_secret.unwrap_err();
+        assert_eq!(err.status, 500);
+        assert!(err.message.contains("JWT_SECRET is not set"));
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        let err = config(&[("JWT_SECRET", "short")]).jwt_secret.unwrap_err();
+        assert!(err.message.contains("at least 32 bytes"));
+        assert_eq!(config(&[("JWT_SECRET", SECRET)]).jwt_secret.unwrap(), SECRET.as_bytes());
+    }
+
+    #[test]
+    fn low_iteration_counts_are_for_tests_only() {
+        assert_eq!(config(&[]).pbkdf2_iterations.unwrap(), 600_000);
+        assert!(config(&[("PBKDF2_ITERATIONS", "1000")]).pbkdf2_iterations.is_err());
+        assert!(config(&[("PBKDF2_ITERATIONS", "1000"), ("ENVIRONMENT", "development")]).pbkdf2_iterations.is_err());
+        assert_eq!(config(&[("PBKDF2_ITERATIONS", "1000"), ("ENVIRONMENT", "test")]).pbkdf2_iterations.unwrap(), 1000);
+        assert_eq!(config(&[("PBKDF2_ITERATIONS", "900000")]).pbkdf2_iterations.unwrap(), 900_000);
+        assert!(config(&[("PBKDF2_ITERATIONS", "lots")]).pbkdf2_iterations.is_err());
+    }
+
+    #[test]
+    fn origins_are_an_exact_allow_list() {
+        let c = config(&[("ALLOWED_ORIGINS", "https://chat.example, http://localhost:3000/")]);
+        assert!(c.is_origin_allowed("https://chat.example"));
+        assert!(c.is_origin_allowed("http://localhost:3000"));
+        assert!(!c.is_origin_allowed("https://chat.example.evil"));
+        assert!(!config(&[]).is_origin_allowed("https://chat.example"));
+    }
+
+    #[test]
+    fn bootstrap_admin_needs_both_phone_and_password() {
+        assert!(config(&[("ADMIN_PHONE", "+15550000001")]).bootstrap_admin.is_none());
+        let c = config(&[("ADMIN_PHONE", "+15550000001"), ("ADMIN_PASSWORD", "correct horse")]);
+        assert_eq!(c.bootstrap_admin_phone(), Some("+15550000001"));
+    }
+
+    #[test]
+    fn first_user_admin_defaults_on() {
+        assert!(config(&[]).first_user_admin);
+        assert!(!config(&[("FIRST_USER_ADMIN", "false")]).first_user_admin);
+    }
+}

@@ -1,0 +1,97 @@
+//! Admin operations: deleting accounts under the last-admin guard, and the audit log.
+
+use super::{db_error, Client};
+use crate::cursor::SequenceCursor;
+use crate::error::ApiError;
+use crate::protocol::AuditEntry;
+use serde_json::json;
+use uuid::Uuid;
+
+pub enum DeleteOutcome {
+    Deleted,
+    NotFound,
+    LastAdmin,
+}
+
+/// Deletes a user with everything that is theirs: devices and key packages, memberships, the
+/// messages they sent (and receipts on them), their direct conversations, and groups left empty.
+/// Runs as one transaction under a lock, so two admins deleting each other cannot leave none.
+pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> Result<DeleteOutcome, ApiError> {
+    let err = db_error("admin.delete_user");
+    let tx = client.transaction().await.map_err(&err)?;
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext('e2e-chat:admins'))", &[]).await.map_err(&err)?;
+    let Some(user) = tx
+        .query_opt("SELECT phone, display_name, is_admin FROM users WHERE id = $1 FOR UPDATE", &[&target])
+        .await
+        .map_err(&err)?
+    else {
+        return Ok(DeleteOutcome::NotFound);
+    };
+    let is_admin: bool = user.get("is_admin");
+    if is_admin {
+        let admins: i64 = tx.query_one("SELECT count(*) FROM users WHERE is_admin", &[]).await.map_err(&err)?.get(0);
+        if admins <= 1 {
+            return Ok(DeleteOutcome::LastAdmin);
+        }
+    }
+    let groups: Vec<Uuid> = tx
+        .query(
+            "SELECT m.conversation_id FROM members m JOIN conversations c ON c.id = m.conversation_id
+             WHERE m.user_id = $1 AND c.kind = 'group'",
+            &[&target],
+        )
+        .await
+        .map_err(&err)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // Foreign keys cascade the rest (see migrations/0001): devices, key packages, memberships,
+    // sent messages and their receipts, receipts by the user, direct conversations.
+    tx.execute("DELETE FROM users WHERE id = $1", &[&target]).await.map_err(&err)?;
+    let emptied_groups = tx
+        .execute(
+            "DELETE FROM conversations c WHERE c.id = ANY($1)
+             AND NOT EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = c.id)",
+            &[&groups],
+        )
+        .await
+        .map_err(&err)?;
+    let detail = json!({
+        "phone": user.get::<_, String>("phone"),
+        "displayName": user.get::<_, String>("display_name"),
+        "wasAdmin": is_admin,
+        "emptiedGroups": emptied_groups,
+    });
+    tx.execute(
+        "INSERT INTO audit_log (actor_id, action, target, detail) VALUES ($1, 'user.delete', $2, $3)",
+        &[&actor, &target.to_string(), &detail],
+    )
+    .await
+    .map_err(&err)?;
+    tx.commit().await.map_err(&err)?;
+    Ok(DeleteOutcome::Deleted)
+}
+
+/// Audit entries, newest first, before `before` when given.
+pub async fn audit_page(client: &Client, before: Option<SequenceCursor>, fetch: i64) -> Result<Vec<AuditEntry>, ApiError> {
+    let before_id = before.map(|c| c.id);
+    let rows = client
+        .query(
+            "SELECT id, actor_id, action, target, detail, at FROM audit_log
+             WHERE ($1::int8 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
+            &[&before_id, &fetch],
+        )
+        .await
+        .map_err(db_error("admin.audit_page"))?;
+    Ok(rows
+        .iter()
+        .map(|r| AuditEntry {
+            id: r.get("id"),
+            actor_id: r.get("actor_id"),
+            action: r.get("action"),
+            target: r.get("target"),
+            detail: r.get("detail"),
+            at: r.get("at"),
+        })
+        .collect())
+}

@@ -1,0 +1,105 @@
+//! The one error type of the server. Every failure becomes `{ "error": { "code", "message" } }`
+//! with an HTTP status; messages are written for the person reading them.
+
+use serde::Serialize;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(400, code, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(401, "unauthorized", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, "forbidden", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(404, "not_found", message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(409, code, message)
+    }
+
+    /// A fault on our side. The detail goes to the log, never to the client.
+    pub fn internal() -> Self {
+        Self::new(500, "internal", "Something went wrong on the server. Please try again.")
+    }
+
+    pub fn misconfigured(message: impl Into<String>) -> Self {
+        Self::new(500, "server_misconfigured", message)
+    }
+
+    pub fn database_unavailable() -> Self {
+        Self::new(503, "database_unavailable", "The database is not answering. Please try again shortly.")
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&Body { error: Inner { code: self.code, message: &self.message } })
+            .expect("serializing two strings cannot fail")
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// Writes an operator-facing line to the Worker log. Callers pass only what is safe to keep:
+/// never a password, token, key or ciphertext.
+pub fn log_error(context: &str, detail: &str) {
+    #[cfg(target_arch = "wasm32")]
+    worker::console_error!("[{context}] {detail}");
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("[{context}] {detail}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_to_the_wire_shape() {
+        let json: serde_json::Value =
+            serde_json::from_str(&ApiError::not_found("No such user \"x\"").to_json()).unwrap();
+        assert_eq!(json, serde_json::json!({ "error": { "code": "not_found", "message": "No such user \"x\"" } }));
+    }
+
+    #[test]
+    fn internal_errors_reveal_nothing() {
+        let e = ApiError::internal();
+        assert_eq!(e.status, 500);
+        assert!(!e.message.to_lowercase().contains("sql"));
+    }
+}

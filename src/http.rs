@@ -1,0 +1,95 @@
+//! The wasm glue between workerd and the handlers: routing, body limits, CORS, security headers,
+//! and turning every error into the one JSON shape.
+
+use crate::api::{self, Ctx, Reply};
+use crate::config::Config;
+use crate::error::{log_error, ApiError, ApiResult};
+use crate::protocol::{payload_too_large, MAX_BODY_BYTES};
+use crate::router::{check_preflight, cors_headers, resolve, Endpoint, Resolution, SECURITY_HEADERS};
+use worker::{Env, Headers, Method, Request, Response, ResponseBuilder};
+
+pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
+    let config = Config::from_lookup(|name| {
+        env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok()
+    });
+    let origin = req.headers().get("Origin").ok().flatten();
+    let preflight = req.method() == Method::Options;
+    let reply = respond(&mut req, env, config.clone()).await.unwrap_or_else(|e| {
+        if e.status >= 500 {
+            log_error("request", &format!("{} {} -> {}", req.method(), req.path(), e.code));
+        }
+        Reply { status: e.status, body: Some(e.to_json()) }
+    });
+    let headers = Headers::new();
+    if reply.body.is_some() {
+        headers.set("Content-Type", "application/json; charset=utf-8")?;
+    }
+    for (name, value) in SECURITY_HEADERS {
+        headers.set(name, value)?;
+    }
+    for (name, value) in cors_headers(&config, origin.as_deref(), preflight) {
+        headers.set(name, &value)?;
+    }
+    let builder = ResponseBuilder::new().with_status(reply.status).with_headers(headers);
+    Ok(match reply.body {
+        Some(body) => builder.fixed(body.into_bytes()),
+        None => builder.empty(),
+    })
+}
+
+async fn respond(req: &mut Request, env: Env, config: Config) -> ApiResult<Reply> {
+    let method = req.method().to_string();
+    let url = req.url().map_err(|_| ApiError::bad_request("invalid_url", "The request URL could not be read."))?;
+    let matched = match resolve(&method, url.path())? {
+        Resolution::Preflight => {
+            check_preflight(&config, req.headers().get("Origin").ok().flatten().as_deref())?;
+            return Ok(Reply::no_content());
+        }
+        Resolution::Route(matched) => matched,
+    };
+    let body = read_body(req).await?;
+    let ctx = Ctx {
+        env,
+        config,
+        params: matched.params,
+        query: url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+        authorization: req.headers().get("Authorization").ok().flatten(),
+        body,
+    };
+    match matched.endpoint {
+        Endpoint::Health => api::meta::health(ctx).await,
+        Endpoint::OpenApi => api::meta::openapi(ctx).await,
+        Endpoint::Register => api::auth::register(ctx).await,
+        Endpoint::Login => api::auth::login(ctx).await,
+        Endpoint::LogoutAll => api::auth::logout_all(ctx).await,
+        Endpoint::Me => api::auth::me(ctx).await,
+        Endpoint::ListUsers => api::users::list(ctx).await,
+        Endpoint::GetUser => api::users::get(ctx).await,
+        Endpoint::GetConversation => api::conversations::get(ctx).await,
+        Endpoint::ListMessages => api::conversations::messages(ctx).await,
+        Endpoint::AdminListUsers => api::admin::list_users(ctx).await,
+        Endpoint::AdminDeleteUser => api::admin::delete_user(ctx).await,
+        Endpoint::AdminAudit => api::admin::audit(ctx).await,
+    }
+}
+
+/// Reads the body of a POST, refusing oversized ones by their declared length before reading, and
+/// bodies that are not JSON. Other methods carry no body we use.
+async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
+    if req.method() != Method::Post {
+        return Ok(Vec::new());
+    }
+    let declared: Option<usize> = req.headers().get("Content-Length").ok().flatten().and_then(|v| v.parse().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(payload_too_large());
+    }
+    let body = req.bytes().await.map_err(|_| ApiError::bad_request("invalid_body", "The request body could not be read."))?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(payload_too_large());
+    }
+    let content_type = req.headers().get("Content-Type").ok().flatten().unwrap_or_default();
+    if !body.is_empty() && !content_type.to_ascii_lowercase().starts_with("application/json") {
+        return Err(ApiError::new(415, "unsupported_media_type", "Send the request body as JSON (Content-Type: application/json)."));
+    }
+    Ok(body)
+}

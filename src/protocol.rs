@@ -1,0 +1,328 @@
+//! Every wire type of the REST API (request and response bodies) and the validation of input.
+//! The OpenAPI document (`src/openapi.json`) describes these shapes; the integration tests check
+//! real responses against it.
+
+use crate::error::ApiError;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// PBKDF2 pre-hashes long keys, so this bound is about sanity, not cost.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
+
+// ---- requests -------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRequest {
+    pub phone: String,
+    pub display_name: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    pub phone: String,
+    pub password: String,
+}
+
+/// A registration whose every field has passed validation.
+#[derive(Debug, PartialEq, Eq)]
+pub struct NewAccount {
+    pub phone: String,
+    pub display_name: String,
+    pub password: String,
+}
+
+impl RegisterRequest {
+    pub fn validate(self) -> Result<NewAccount, ApiError> {
+        Ok(NewAccount {
+            phone: validate_phone(&self.phone)?,
+            display_name: validate_display_name(&self.display_name)?,
+            password: validate_password(self.password)?,
+        })
+    }
+}
+
+// ---- responses ------------------------------------------------------------------------------
+
+/// What every signed-in user may see of another user.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSummary {
+    pub id: Uuid,
+    pub phone: String,
+    pub display_name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+/// A user as they see themselves, and as admins see everyone.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    #[serde(flatten)]
+    pub user: UserSummary,
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthResponse {
+    pub user: Account,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A user's public profile: who they are and the public key material of each of their devices.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    #[serde(flatten)]
+    pub user: UserSummary,
+    pub devices: Vec<DeviceView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceView {
+    pub id: Uuid,
+    pub label: String,
+    /// Base64 of the device's MLS credential (its signature public key).
+    pub credential: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationView {
+    pub id: Uuid,
+    pub kind: String,
+    pub title: Option<String>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub members: Vec<MemberView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberView {
+    pub user_id: Uuid,
+    pub role: String,
+    pub joined_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub sender_id: Uuid,
+    pub sender_device_id: Option<Uuid>,
+    pub kind: String,
+    pub epoch: i64,
+    /// Base64 of the opaque MLS message; the server never sees plaintext.
+    pub ciphertext: String,
+    pub client_msg_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: i64,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub target: String,
+    pub detail: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+/// One keyset page. `nextCursor` is absent on the last page.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    pub ok: bool,
+    pub version: &'static str,
+    pub database: DatabaseHealth,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseHealth {
+    pub ok: bool,
+    pub latency_ms: Option<f64>,
+    pub error: Option<String>,
+}
+
+// ---- parsing and validation -----------------------------------------------------------------
+
+/// Parses a JSON request body, telling malformed JSON apart from well-formed JSON of the wrong shape.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(payload_too_large());
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("invalid_json", "The request body is empty; send a JSON object."));
+    }
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::bad_request("invalid_field", format!("The request body has the wrong shape: {e}."))
+        }
+        _ => ApiError::bad_request("invalid_json", format!("The request body is not valid JSON: {e}.")),
+    })
+}
+
+pub fn payload_too_large() -> ApiError {
+    ApiError::new(413, "payload_too_large", format!("The request body is larger than {} KiB.", MAX_BODY_BYTES / 1024))
+}
+
+/// E.164: a plus sign, a country code that does not start with 0, at most 15 digits in all.
+pub fn validate_phone(raw: &str) -> Result<String, ApiError> {
+    let phone = raw.trim();
+    let digits = phone.strip_prefix('+').unwrap_or("");
+    let valid = (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    if valid {
+        Ok(phone.to_string())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_phone",
+            "Enter the phone number in international format, starting with + and the country code, like +14155550123.",
+        ))
+    }
+}
+
+pub fn validate_display_name(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_DISPLAY_NAME_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_display_name",
+            format!("The display name must be 1 to {MAX_DISPLAY_NAME_CHARS} characters."),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("invalid_display_name", "The display name cannot contain control characters."));
+    }
+    Ok(name.to_string())
+}
+
+pub fn validate_password(password: String) -> Result<String, ApiError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ApiError::bad_request(
+            "weak_password",
+            format!("The password must be at least {MIN_PASSWORD_CHARS} characters."),
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::bad_request("invalid_password", format!("The password must be at most {MAX_PASSWORD_BYTES} bytes.")));
+    }
+    Ok(password)
+}
+
+pub fn parse_uuid(raw: &str, what: &str) -> Result<Uuid, ApiError> {
+    Uuid::try_parse(raw).map_err(|_| ApiError::bad_request("invalid_id", format!("{what} must be a UUID, not {raw:?}.")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn register(phone: &str, name: &str, password: &str) -> Result<NewAccount, ApiError> {
+        RegisterRequest { phone: phone.into(), display_name: name.into(), password: password.into() }.validate()
+    }
+
+    #[test]
+    fn accepts_a_well_formed_registration_trimming_spaces() {
+        assert_eq!(
+            register(" +14155550123 ", "  Ada  ", "long enough pw").unwrap(),
+            NewAccount { phone: "+14155550123".into(), display_name: "Ada".into(), password: "long enough pw".into() }
+        );
+    }
+
+    #[test]
+    fn phones_must_be_e164() {
+        for ok in ["+1415555", "+447911123456", "+123456789012345"] {
+            assert!(validate_phone(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "+", "14155550123", "+0123456789", "+1 415 555 0123", "+1234567890123456", "+12345a7890", "+123456"] {
+            assert_eq!(validate_phone(bad).unwrap_err().code, "invalid_phone", "{bad}");
+        }
+    }
+
+    #[test]
+    fn display_names_are_1_to_64_characters_without_control_characters() {
+        assert!(validate_display_name(&"é".repeat(64)).is_ok());
+        assert_eq!(validate_display_name(&"é".repeat(65)).unwrap_err().code, "invalid_display_name");
+        assert_eq!(validate_display_name("   ").unwrap_err().code, "invalid_display_name");
+        assert_eq!(validate_display_name("a\u{0}b").unwrap_err().code, "invalid_display_name");
+    }
+
+    #[test]
+    fn passwords_need_ten_characters() {
+        assert_eq!(register("+14155550123", "Ada", "123456789").unwrap_err().code, "weak_password");
+        assert!(register("+14155550123", "Ada", "1234567890").is_ok());
+        assert_eq!(validate_password("x".repeat(1025)).unwrap_err().code, "invalid_password");
+    }
+
+    #[test]
+    fn malformed_json_and_wrong_shapes_are_told_apart() {
+        assert_eq!(parse_json::<LoginRequest>(b"{\"phone\":").unwrap_err().code, "invalid_json");
+        assert_eq!(parse_json::<LoginRequest>(b"").unwrap_err().code, "invalid_json");
+        assert_eq!(parse_json::<LoginRequest>(b"[1,2]").unwrap_err().code, "invalid_field");
+        let err = parse_json::<LoginRequest>(br#"{"phone": 5, "password": "x"}"#).unwrap_err();
+        assert_eq!(err.code, "invalid_field");
+        assert!(err.message.contains("invalid type"), "{}", err.message);
+        assert!(parse_json::<LoginRequest>(br#"{"password": "x"}"#).unwrap_err().message.contains("phone"));
+    }
+
+    #[test]
+    fn oversized_bodies_are_refused_before_parsing() {
+        let body = vec![b' '; MAX_BODY_BYTES + 1];
+        assert_eq!(parse_json::<LoginRequest>(&body).unwrap_err().status, 413);
+    }
+
+    #[test]
+    fn ids_must_be_uuids() {
+        assert!(parse_uuid("6f1c1f9e-3b1a-4c55-9a39-8d2f0b1c2d3e", "peerId").is_ok());
+        assert_eq!(parse_uuid("42", "peerId").unwrap_err().code, "invalid_id");
+    }
+
+    #[test]
+    fn accounts_serialize_flat_and_camel_cased() {
+        let account = Account {
+            user: UserSummary {
+                id: Uuid::nil(),
+                phone: "+14155550123".into(),
+                display_name: "Ada".into(),
+                created_at: DateTime::from_timestamp(0, 0).unwrap(),
+                last_seen_at: None,
+            },
+            is_admin: true,
+        };
+        let json = serde_json::to_value(&account).unwrap();
+        assert_eq!(json["displayName"], "Ada");
+        assert_eq!(json["isAdmin"], true);
+        assert_eq!(json["lastSeenAt"], serde_json::Value::Null);
+    }
+}

@@ -1,0 +1,218 @@
+//! Routing decisions, CORS and security headers: pure logic, unit-tested natively. The wasm glue
+//! in `http.rs` applies them to real requests.
+
+use crate::config::Config;
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Health,
+    OpenApi,
+    Register,
+    Login,
+    LogoutAll,
+    Me,
+    ListUsers,
+    GetUser,
+    GetConversation,
+    ListMessages,
+    AdminListUsers,
+    AdminDeleteUser,
+    AdminAudit,
+}
+
+/// The whole REST surface, one row per operation. The OpenAPI document is checked against it.
+pub const ROUTES: &[(&str, &str, Endpoint)] = &[
+    ("GET", "/health", Endpoint::Health),
+    ("GET", "/openapi.json", Endpoint::OpenApi),
+    ("POST", "/auth/register", Endpoint::Register),
+    ("POST", "/auth/login", Endpoint::Login),
+    ("POST", "/auth/logout-all", Endpoint::LogoutAll),
+    ("GET", "/auth/me", Endpoint::Me),
+    ("GET", "/users", Endpoint::ListUsers),
+    ("GET", "/users/:phone", Endpoint::GetUser),
+    ("GET", "/conversations/:peerId", Endpoint::GetConversation),
+    ("GET", "/conversations/:peerId/messages", Endpoint::ListMessages),
+    ("GET", "/admin/users", Endpoint::AdminListUsers),
+    ("DELETE", "/admin/users/:id", Endpoint::AdminDeleteUser),
+    ("GET", "/admin/audit", Endpoint::AdminAudit),
+];
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Matched {
+    pub endpoint: Endpoint,
+    /// The `:param` segments of the template, percent-decoded, in order.
+    pub params: Vec<String>,
+}
+
+pub enum Resolution {
+    Route(Matched),
+    /// A CORS preflight for a path that exists.
+    Preflight,
+}
+
+pub fn resolve(method: &str, path: &str) -> Result<Resolution, ApiError> {
+    let segments = split_path(path)?;
+    let mut path_exists = false;
+    for (route_method, template, endpoint) in ROUTES {
+        let Some(params) = match_template(template, &segments) else { continue };
+        path_exists = true;
+        if method.eq_ignore_ascii_case(route_method) {
+            return Ok(Resolution::Route(Matched { endpoint: *endpoint, params }));
+        }
+    }
+    match (path_exists, method.eq_ignore_ascii_case("OPTIONS")) {
+        (true, true) => Ok(Resolution::Preflight),
+        (true, false) => Err(ApiError::new(405, "method_not_allowed", format!("{path} does not accept {method}."))),
+        (false, _) => Err(ApiError::not_found(format!("There is no API route {path}."))),
+    }
+}
+
+fn split_path(path: &str) -> Result<Vec<String>, ApiError> {
+    path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect()
+}
+
+fn match_template(template: &str, segments: &[String]) -> Option<Vec<String>> {
+    let parts: Vec<&str> = template.split('/').filter(|s| !s.is_empty()).collect();
+    if parts.len() != segments.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (part, segment) in parts.iter().zip(segments) {
+        if part.starts_with(':') {
+            params.push(segment.clone());
+        } else if part != segment {
+            return None;
+        }
+    }
+    Some(params)
+}
+
+fn percent_decode(segment: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::bad_request("invalid_path", "The URL path is not validly percent-encoded.");
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3).ok_or_else(bad)?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| bad())
+}
+
+/// Headers every response carries. The API serves JSON only, so the CSP forbids everything.
+pub const SECURITY_HEADERS: &[(&str, &str)] = &[
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Strict-Transport-Security", "max-age=63072000; includeSubDomains"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cache-Control", "no-store"),
+];
+
+const ALLOWED_METHODS: &str = "GET, POST, DELETE, OPTIONS";
+const ALLOWED_HEADERS: &str = "Authorization, Content-Type";
+
+/// CORS headers for a response. Only origins on the allow-list are named; others get nothing, so
+/// the browser withholds the response from their scripts. Tokens travel in the Authorization
+/// header, never in cookies, so credentials mode is never needed.
+pub fn cors_headers(config: &Config, origin: Option<&str>, preflight: bool) -> Vec<(&'static str, String)> {
+    let mut headers = vec![("Vary", "Origin".to_string())];
+    let Some(origin) = origin.filter(|o| config.is_origin_allowed(o)) else { return headers };
+    headers.push(("Access-Control-Allow-Origin", origin.to_string()));
+    if preflight {
+        headers.push(("Access-Control-Allow-Methods", ALLOWED_METHODS.to_string()));
+        headers.push(("Access-Control-Allow-Headers", ALLOWED_HEADERS.to_string()));
+        headers.push(("Access-Control-Max-Age", "600".to_string()));
+    }
+    headers
+}
+
+/// A preflight from an origin that is not allowed is refused outright, so the reason is visible.
+pub fn check_preflight(config: &Config, origin: Option<&str>) -> Result<(), ApiError> {
+    match origin {
+        Some(o) if config.is_origin_allowed(o) => Ok(()),
+        _ => Err(ApiError::forbidden("This origin is not allowed to call the API (see ALLOWED_ORIGINS).")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(method: &str, path: &str) -> Matched {
+        match resolve(method, path) {
+            Ok(Resolution::Route(m)) => m,
+            Ok(Resolution::Preflight) => panic!("{method} {path} resolved to a preflight"),
+            Err(e) => panic!("{method} {path}: {e}"),
+        }
+    }
+
+    #[test]
+    fn resolves_every_route_with_its_params() {
+        assert_eq!(route("GET", "/health").endpoint, Endpoint::Health);
+        assert_eq!(route("POST", "/auth/register").endpoint, Endpoint::Register);
+        assert_eq!(route("GET", "/auth/me").endpoint, Endpoint::Me);
+        let m = route("GET", "/conversations/abc/messages");
+        assert_eq!((m.endpoint, m.params), (Endpoint::ListMessages, vec!["abc".to_string()]));
+        assert_eq!(route("DELETE", "/admin/users/xyz").params, vec!["xyz"]);
+        assert_eq!(route("get", "/users/").endpoint, Endpoint::ListUsers);
+    }
+
+    #[test]
+    fn decodes_percent_encoded_params() {
+        assert_eq!(route("GET", "/users/%2B14155550123").params, vec!["+14155550123"]);
+        assert_eq!(route("GET", "/users/+14155550123").params, vec!["+14155550123"]);
+        assert_eq!(resolve("GET", "/users/%zz").err().unwrap().code, "invalid_path");
+        assert_eq!(resolve("GET", "/users/%ff").err().unwrap().code, "invalid_path");
+    }
+
+    #[test]
+    fn unknown_paths_are_404_and_wrong_methods_405() {
+        assert_eq!(resolve("GET", "/nope").err().unwrap().status, 404);
+        assert_eq!(resolve("GET", "/users/a/b/c").err().unwrap().status, 404);
+        assert_eq!(resolve("PUT", "/users").err().unwrap().status, 405);
+        assert_eq!(resolve("GET", "/auth/login").err().unwrap().status, 405);
+        assert!(matches!(resolve("OPTIONS", "/auth/login"), Ok(Resolution::Preflight)));
+        assert_eq!(resolve("OPTIONS", "/nope").err().unwrap().status, 404);
+    }
+
+    #[test]
+    fn every_route_is_reachable() {
+        for (method, template, endpoint) in ROUTES {
+            let path = template.replace(":phone", "+14155550123").replace(":peerId", "p").replace(":id", "i");
+            assert_eq!(route(method, &path).endpoint, *endpoint, "{method} {template}");
+        }
+    }
+
+    fn config(origins: &str) -> Config {
+        Config::from_lookup(|name| (name == "ALLOWED_ORIGINS").then(|| origins.to_string()))
+    }
+
+    #[test]
+    fn cors_names_only_allowed_origins() {
+        let c = config("https://chat.example");
+        let allowed = cors_headers(&c, Some("https://chat.example"), false);
+        assert!(allowed.contains(&("Access-Control-Allow-Origin", "https://chat.example".to_string())));
+        let denied = cors_headers(&c, Some("https://evil.example"), true);
+        assert_eq!(denied, vec![("Vary", "Origin".to_string())]);
+        assert!(cors_headers(&c, None, false).iter().all(|(k, _)| *k == "Vary"));
+    }
+
+    #[test]
+    fn preflights_list_methods_and_headers_for_allowed_origins_only() {
+        let c = config("https://chat.example");
+        let headers = cors_headers(&c, Some("https://chat.example"), true);
+        assert!(headers.iter().any(|(k, v)| *k == "Access-Control-Allow-Headers" && v.contains("Authorization")));
+        assert!(check_preflight(&c, Some("https://chat.example")).is_ok());
+        assert_eq!(check_preflight(&c, Some("https://evil.example")).unwrap_err().status, 403);
+        assert_eq!(check_preflight(&c, None).unwrap_err().status, 403);
+    }
+}
