@@ -192,6 +192,30 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_openapi_document_lists_exactly_the_routes() {
+        let doc: serde_json::Value = serde_json::from_str(include_str!("openapi.json")).unwrap();
+        let mut documented: Vec<String> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| format!("{} {path}", m.to_uppercase())))
+            .collect();
+        let mut routed: Vec<String> = ROUTES
+            .iter()
+            .map(|(method, template, _)| {
+                let path: Vec<String> = template
+                    .split('/')
+                    .map(|s| s.strip_prefix(':').map_or(s.to_string(), |name| format!("{{{name}}}")))
+                    .collect();
+                format!("{method} {}", path.join("/"))
+            })
+            .collect();
+        documented.sort();
+        routed.sort();
+        assert_eq!(documented, routed);
+    }
+
     fn config(origins: &str) -> Config {
         Config::from_lookup(|name| (name == "ALLOWED_ORIGINS").then(|| origins.to_string()))
     }
