@@ -21,6 +21,7 @@ pub async fn delete_user(ctx: Ctx) -> ApiResult<Reply> {
     let target = parse_uuid(ctx.param(0), "id")?;
     match admin::delete_user(&mut db, admin.id, target).await? {
         DeleteOutcome::Deleted => Ok(Reply::no_content()),
+        DeleteOutcome::ActorNoLongerAdmin => Err(ApiError::forbidden("Only administrators can do this.")),
         DeleteOutcome::NotFound => Err(ApiError::not_found("There is no user with this id.")),
         DeleteOutcome::LastAdmin => Err(ApiError::conflict(
             "last_admin",

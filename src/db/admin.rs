@@ -11,6 +11,8 @@ pub enum DeleteOutcome {
     Deleted,
     NotFound,
     LastAdmin,
+    /// The acting admin was deleted or demoted while the request was on its way.
+    ActorNoLongerAdmin,
 }
 
 /// Deletes a user with everything that is theirs: devices and key packages, memberships, the
@@ -20,6 +22,14 @@ pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> Resu
     let err = db_error("admin.delete_user");
     let tx = client.transaction().await.map_err(&err)?;
     tx.execute("SELECT pg_advisory_xact_lock(hashtext('e2e-chat:admins'))", &[]).await.map_err(&err)?;
+    let actor_is_admin = tx
+        .query_opt("SELECT is_admin FROM users WHERE id = $1", &[&actor])
+        .await
+        .map_err(&err)?
+        .is_some_and(|r| r.get::<_, bool>(0));
+    if !actor_is_admin {
+        return Ok(DeleteOutcome::ActorNoLongerAdmin);
+    }
     let Some(user) = tx
         .query_opt("SELECT phone, display_name, is_admin FROM users WHERE id = $1 FOR UPDATE", &[&target])
         .await

@@ -1,0 +1,65 @@
+// Configuration faults answer clearly and never fall back to unsafe defaults; a database that does
+// not answer is a 503, not a crash.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack } from '../support/stack.mjs';
+import { Api, randomPhone } from '../support/api.mjs';
+
+const stacks = [];
+after(() => Promise.all(stacks.map((s) => s.stop())));
+
+async function stackWith(options) {
+  const stack = await startStack(options);
+  stacks.push(stack);
+  return { stack, api: new Api(stack.baseUrl) };
+}
+
+const registration = () => ({ phone: randomPhone(), displayName: 'Config Tester', password: 'long enough password' });
+
+test('without JWT_SECRET every auth route is a 500 that says why, and nothing is created', async () => {
+  const { stack, api } = await stackWith({ secrets: { JWT_SECRET: '' } });
+  for (const res of [
+    await api.post('/auth/register', registration()),
+    await api.post('/auth/login', { phone: '+14155550100', password: 'whatever password' }),
+    await api.get('/users', { token: 'x.y.z' }),
+  ]) {
+    assert.equal(res.status, 500);
+    assert.equal(res.body.error.code, 'server_misconfigured');
+    assert.match(res.body.error.message, /JWT_SECRET/);
+  }
+  const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM users');
+  assert.equal(rows[0].n, 0);
+  assert.equal((await api.get('/health')).status, 200, 'health does not need the secret');
+});
+
+test('a JWT_SECRET shorter than 32 bytes is refused', async () => {
+  const { api } = await stackWith({ secrets: { JWT_SECRET: 'too-short-secret' } });
+  const res = await api.post('/auth/register', registration());
+  assert.equal(res.status, 500);
+  assert.match(res.body.error.message, /at least 32 bytes/);
+});
+
+test('a low PBKDF2 count outside ENVIRONMENT=test is refused', async () => {
+  const { api } = await stackWith({ vars: { ENVIRONMENT: 'production', PBKDF2_ITERATIONS: '1000' } });
+  const res = await api.post('/auth/register', registration());
+  assert.equal(res.status, 500);
+  assert.match(res.body.error.message, /PBKDF2_ITERATIONS/);
+});
+
+test('FIRST_USER_ADMIN=false makes nobody admin by default', async () => {
+  const { api } = await stackWith({ vars: { FIRST_USER_ADMIN: 'false' } });
+  const first = await api.register();
+  assert.equal(first.user.isAdmin, false);
+  assert.equal((await api.get('/admin/users', { token: first.token })).status, 403);
+});
+
+test('when PostgreSQL does not answer, requests get 503 and health says so', async () => {
+  const { api } = await stackWith({ hyperdriveUrl: 'postgres://postgres:postgres@127.0.0.1:1/nowhere' });
+  const health = await api.get('/health');
+  assert.equal(health.status, 503);
+  assert.equal(health.body.ok, false);
+  assert.equal(health.body.database.ok, false);
+  const res = await api.post('/auth/register', registration());
+  assert.equal(res.status, 503);
+  assert.equal(res.body.error.code, 'database_unavailable');
+});
