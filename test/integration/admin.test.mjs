@@ -95,8 +95,8 @@ test('deleting a user removes their messages, memberships and conversations, lea
   const inGroup = await message(shared, victim.user.id, 3);
   const friendInGroup = await message(shared, friend.user.id, 4);
   const keep = await message(untouched.id, friend.user.id, 5);
-  await db.query('INSERT INTO receipts (message_id, user_id, delivered_at) VALUES ($1, $2, now()), ($3, $4, now()), ($5, $4, now())',
-    [toFriend, friend.user.id, friendInGroup, victim.user.id, keep]);
+  await db.query('INSERT INTO receipts (message_id, user_id, delivered_at) VALUES ($1, $2, now()), ($3, $4, now()), ($5, $6, now())',
+    [toFriend, friend.user.id, friendInGroup, victim.user.id, keep, other.user.id]);
   await db.query("INSERT INTO epochs (conversation_id, epoch) VALUES ($1, 0), ($2, 0)", [direct.id, shared]);
   assert.notDeepEqual(await rowsReferring(victim.user.id), {});
 

@@ -30,6 +30,12 @@ before(async () => {
 });
 after(() => stack?.stop());
 
+/** Microseconds since the epoch of an RFC 3339 timestamp (Date.parse stops at milliseconds). */
+function micros(timestamp) {
+  const fraction = (timestamp.match(/\.(\d+)/)?.[1] ?? '').padEnd(6, '0').slice(0, 6);
+  return BigInt(Date.parse(timestamp.replace(/\.\d+/, ''))) * 1000n + BigInt(fraction);
+}
+
 test('walks 100,000 messages newest first with no duplicate and no gap', { timeout: 600_000 }, async () => {
   const seen = new Set();
   let previous = null;
@@ -43,7 +49,8 @@ test('walks 100,000 messages newest first with no duplicate and no gap', { timeo
       assert.ok(!seen.has(m.id), `message ${m.id} appeared twice`);
       seen.add(m.id);
       if (previous) {
-        const ordered = m.createdAt < previous.createdAt || (m.createdAt === previous.createdAt && m.id < previous.id);
+        const [t, tPrevious] = [micros(m.createdAt), micros(previous.createdAt)];
+        const ordered = t < tPrevious || (t === tPrevious && m.id < previous.id);
         assert.ok(ordered, `order broken between ${previous.id} and ${m.id}`);
       }
       previous = m;

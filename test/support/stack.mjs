@@ -1,0 +1,169 @@
+// Starts the real Worker under `wrangler dev` against a fresh PostgreSQL database, for one test
+// file or benchmark. Every stack gets its own database, port and state directory, so stacks can
+// run side by side; stop() kills wrangler's whole process tree and drops the database.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { migrate } from '../../scripts/migrate.mjs';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
+const START_TIMEOUT_MS = 120_000;
+/** wrangler processes still running, killed if this process exits first. */
+const liveChildren = new Set();
+
+export const DEFAULT_VARS = {
+  ENVIRONMENT: 'test',
+  PBKDF2_ITERATIONS: '1000',
+  ALLOWED_ORIGINS: 'http://allowed.example',
+  FIRST_USER_ADMIN: 'true',
+};
+
+function databaseUrl(name) {
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  // Hyperdrive's local connection string must carry a password, even under trust auth.
+  if (!url.password) url.password = 'postgres';
+  return url.href;
+}
+
+async function adminQuery(sql) {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHealth(baseUrl, child, logs) {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${logs().slice(-4000)}`);
+    try {
+      await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2000) });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`wrangler dev did not answer within ${START_TIMEOUT_MS / 1000} s:\n${logs().slice(-4000)}`);
+}
+
+/**
+ * @param {object} options
+ * @param {Record<string,string>} [options.vars]    merged over DEFAULT_VARS
+ * @param {Record<string,string>} [options.secrets] merged over a random JWT_SECRET
+ * @param {string} [options.hyperdriveUrl]          point the Worker elsewhere (e.g. at a dead port)
+ */
+export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}) {
+  const name = `e2e_test_${randomBytes(6).toString('hex')}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  const url = databaseUrl(name);
+  await migrate(url, { log: () => {} });
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const stateDir = mkdtempSync(join(tmpdir(), 'e2e-chat-'));
+  const envFile = join(stateDir, 'secrets.env');
+  const allSecrets = { JWT_SECRET: randomBytes(32).toString('hex'), ...secrets };
+  writeFileSync(envFile, Object.entries(allSecrets).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  let output = '';
+  let child = null;
+
+  const start = async () => {
+    const inspectorPort = await freePort();
+    const args = [
+      'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
+      '--env-file', envFile, '--persist-to', join(stateDir, 'state'), '--show-interactive-dev-session=false',
+      ...Object.entries({ ...DEFAULT_VARS, ...vars }).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+    ];
+    child = spawn(join(ROOT, 'node_modules/.bin/wrangler'), args, {
+      cwd: ROOT,
+      detached: true, // its own process group, so stop() can kill workerd with it
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        E2E_PREBUILT: process.env.E2E_PREBUILT ?? '0',
+        CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: hyperdriveUrl ?? url,
+        WRANGLER_SEND_METRICS: 'false',
+        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+      },
+    });
+    liveChildren.add(child);
+    child.once('exit', () => liveChildren.delete(child));
+    const collect = (chunk) => {
+      output += chunk;
+      if (output.length > 200_000) output = output.slice(-100_000);
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    await waitForHealth(baseUrl, child, () => output);
+  };
+
+  const kill = async () => {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {}
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {}
+    }, 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const stack = {
+    baseUrl,
+    databaseUrl: url,
+    pool,
+    logs: () => output,
+    restart: async () => {
+      await kill();
+      await start();
+    },
+    stop: async () => {
+      await kill();
+      await pool.end().catch(() => {});
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await start();
+  } catch (e) {
+    await stack.stop();
+    throw e;
+  }
+  return stack;
+}
+
+// A test process that dies must not leave wrangler running.
+process.on('exit', () => {
+  for (const child of liveChildren) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {}
+  }
+});
