@@ -30,7 +30,9 @@ ensure_node() {
   command -v npm >/dev/null || die "npm is missing: install Node.js 20 or newer (https://nodejs.org)."
   if [ ! -d "$ROOT/node_modules" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
     say "Installing npm packages (wrangler, pg, Node $NODE_MAJOR_REQUIRED runtime)"
-    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed (see above)."
+    # Not `npm ci`: registries that lack wrangler's optional workerd builds for other platforms
+    # leave them out of the lockfile, and `npm ci` then refuses it. Versions are pinned exactly.
+    (cd "$ROOT" && npm install --no-audit --no-fund --loglevel=error) || die "npm install failed (see above)."
   fi
   export_build_env
   local major
