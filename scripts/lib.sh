@@ -51,7 +51,7 @@ ensure_rust_tools() {
     rustup target add wasm32-unknown-unknown \
       || die "could not add the wasm32-unknown-unknown Rust target (rustup target add wasm32-unknown-unknown)."
   fi
-  if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+  if [ "$(worker-build --version 2>/dev/null | awk '{print $NF}')" != "$WORKER_BUILD_VERSION" ]; then
     say "Installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
     cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked || die "cargo install worker-build failed."
   fi
