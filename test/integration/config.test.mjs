@@ -53,6 +53,23 @@ test('FIRST_USER_ADMIN=false makes nobody admin by default', async () => {
   assert.equal((await api.get('/admin/users', { token: first.token })).status, 403);
 });
 
+test('ADMIN_PHONE promotes an existing account instead of creating a second one', async () => {
+  const phone = '+15550000002';
+  const { stack, api } = await stackWith({ secrets: { ADMIN_PHONE: phone, ADMIN_PASSWORD: 'configured admin password' } });
+  // The running isolate already created the admin. Replace it with an ordinary account that
+  // owns the phone, then start a fresh isolate: it must promote that account, not add one.
+  await stack.pool.query('DELETE FROM users WHERE phone = $1', [phone]);
+  const owner = await api.register({ phone, password: 'the owner password' });
+  assert.equal(owner.user.isAdmin, false);
+  await stack.restart();
+  const login = await api.post('/auth/login', { phone, password: 'the owner password' });
+  assert.equal(login.status, 200);
+  assert.equal(login.body.user.isAdmin, true);
+  assert.equal(login.body.user.id, owner.user.id);
+  const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM users WHERE phone = $1', [phone]);
+  assert.equal(rows[0].n, 1);
+});
+
 test('when PostgreSQL does not answer, requests get 503 and health says so', async () => {
   const { api } = await stackWith({ hyperdriveUrl: 'postgres://postgres:postgres@127.0.0.1:1/nowhere' });
   const health = await api.get('/health');
