@@ -81,8 +81,8 @@ try {
      SELECT gen_random_uuid(), '+1666' || lpad(g::text, 8, '0'), 'Directory user ' || g, 'pbkdf2-sha256$1$AAAA$AAAA'
      FROM generate_series(1, $1) g`, [Number(opts.users)]);
   await stack.pool.query(
-    `INSERT INTO messages (id, conversation_id, sender_id, kind, epoch, ciphertext, client_msg_id, created_at)
-     SELECT gen_random_uuid(), $1, $2, 'app', 0, decode(repeat('ab', 200), 'hex'), 'bench-' || g,
+    `INSERT INTO messages (id, conversation_id, seq, sender_id, kind, epoch, ciphertext, client_msg_id, created_at)
+     SELECT gen_random_uuid(), $1, g, $2, 'app', 0, decode(repeat('ab', 200), 'hex'), 'bench-' || g,
             timestamptz '2026-01-01' + (g || ' milliseconds')::interval
      FROM generate_series(1, $3) g`, [conversationId, alice.user.id, Number(opts.messages)]);
   await stack.pool.query('ANALYZE');

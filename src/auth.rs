@@ -101,6 +101,31 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
     Ok(token)
 }
 
+/// The WebSocket subprotocol a client offers beside its token; the server echoes it back.
+pub const WS_PROTOCOL: &str = "e2e-chat.v1";
+const WS_TOKEN_PREFIX: &str = "bearer.";
+
+/// Finds the token of a WebSocket upgrade. Browsers cannot set headers on a WebSocket, so the
+/// token travels as a subprotocol (`Sec-WebSocket-Protocol: e2e-chat.v1, bearer.<jwt>`), which
+/// keeps it out of URLs and logs, or as `?token=` for clients that can do neither. Returns the
+/// token and the subprotocol to echo (a browser fails the handshake if none is echoed).
+pub fn websocket_credentials<'a>(
+    protocols: Option<&'a str>,
+    query_token: Option<&'a str>,
+) -> Result<(&'a str, Option<&'static str>), ApiError> {
+    let offered: Vec<&str> = protocols.map(|p| p.split(',').map(str::trim).collect()).unwrap_or_default();
+    let selected = offered.contains(&WS_PROTOCOL).then_some(WS_PROTOCOL);
+    let from_protocol = offered.iter().find_map(|p| p.strip_prefix(WS_TOKEN_PREFIX));
+    match from_protocol.or(query_token).filter(|t| !t.is_empty()) {
+        Some(_) if from_protocol.is_some() && selected.is_none() => Err(ApiError::bad_request(
+            "invalid_protocol",
+            "Offer the \"e2e-chat.v1\" subprotocol beside the bearer token.",
+        )),
+        Some(token) => Ok((token, selected)),
+        None => Err(ApiError::unauthorized("Log in first: pass the token as the \"bearer.<token>\" subprotocol or ?token=.")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +208,16 @@ mod tests {
         parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(format!(r#"{{"sub":"{}","ver":0,"iat":{NOW},"exp":{}}}"#, Uuid::new_v4(), NOW + 100));
         assert!(verify_token(&parts.join("."), NOW, SECRET).is_err());
+    }
+
+    #[test]
+    fn finds_the_websocket_token_in_the_subprotocols_or_the_query() {
+        assert_eq!(websocket_credentials(Some("e2e-chat.v1, bearer.a.b.c"), None).unwrap(), ("a.b.c", Some(WS_PROTOCOL)));
+        assert_eq!(websocket_credentials(None, Some("a.b.c")).unwrap(), ("a.b.c", None));
+        assert_eq!(websocket_credentials(Some("e2e-chat.v1"), Some("q")).unwrap(), ("q", Some(WS_PROTOCOL)));
+        assert_eq!(websocket_credentials(Some("bearer.a.b.c"), None).unwrap_err().code, "invalid_protocol");
+        assert_eq!(websocket_credentials(None, None).unwrap_err().status, 401);
+        assert_eq!(websocket_credentials(Some("e2e-chat.v1, bearer."), Some("")).unwrap_err().status, 401);
     }
 
     #[test]

@@ -14,7 +14,12 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
     });
     let origin = req.headers().get("Origin").ok().flatten();
     let preflight = req.method() == Method::Options;
-    let reply = respond(&mut req, env, config.clone()).await.unwrap_or_else(|e| {
+    let reply = match respond(&mut req, env, config.clone()).await {
+        Ok(Outcome::Upgrade(response)) => return Ok(response),
+        Ok(Outcome::Reply(reply)) => Ok(reply),
+        Err(e) => Err(e),
+    };
+    let reply = reply.unwrap_or_else(|e| {
         if e.status >= 500 {
             log_error("request", &format!("{} {} -> {}", req.method(), req.path(), e.code));
         }
@@ -37,13 +42,19 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
     })
 }
 
-async fn respond(req: &mut Request, env: Env, config: Config) -> ApiResult<Reply> {
+enum Outcome {
+    Reply(Reply),
+    /// A WebSocket handshake answered by a hub, passed through untouched.
+    Upgrade(Response),
+}
+
+async fn respond(req: &mut Request, env: Env, config: Config) -> ApiResult<Outcome> {
     let method = req.method().to_string();
     let url = req.url().map_err(|_| ApiError::bad_request("invalid_url", "The request URL could not be read."))?;
     let matched = match resolve(&method, url.path())? {
         Resolution::Preflight => {
             check_preflight(&config, req.headers().get("Origin").ok().flatten().as_deref())?;
-            return Ok(Reply::no_content());
+            return Ok(Outcome::Reply(Reply::no_content()));
         }
         Resolution::Route(matched) => matched,
     };
@@ -56,7 +67,12 @@ async fn respond(req: &mut Request, env: Env, config: Config) -> ApiResult<Reply
         authorization: req.headers().get("Authorization").ok().flatten(),
         body,
     };
-    match matched.endpoint {
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let reply = match matched.endpoint {
+        Endpoint::WebSocket => {
+            let response = api::realtime::upgrade(ctx, header("Upgrade"), header("Sec-WebSocket-Protocol")).await?;
+            return Ok(Outcome::Upgrade(response));
+        }
         Endpoint::Health => api::meta::health(ctx).await,
         Endpoint::OpenApi => api::meta::openapi(ctx).await,
         Endpoint::Register => api::auth::register(ctx).await,
@@ -70,7 +86,8 @@ async fn respond(req: &mut Request, env: Env, config: Config) -> ApiResult<Reply
         Endpoint::AdminListUsers => api::admin::list_users(ctx).await,
         Endpoint::AdminDeleteUser => api::admin::delete_user(ctx).await,
         Endpoint::AdminAudit => api::admin::audit(ctx).await,
-    }
+    };
+    reply.map(Outcome::Reply)
 }
 
 /// Reads the body of a POST, refusing oversized ones by their declared length before reading, and

@@ -8,12 +8,15 @@ pub mod cursor;
 pub mod db;
 pub mod error;
 pub mod protocol;
+pub mod ratelimit;
 pub mod router;
 
 #[cfg(target_arch = "wasm32")]
 mod api;
 #[cfg(target_arch = "wasm32")]
 mod http;
+#[cfg(target_arch = "wasm32")]
+pub mod hub;
 
 #[cfg(target_arch = "wasm32")]
 #[worker::event(start)]

@@ -122,6 +122,8 @@ pub struct MemberView {
 pub struct MessageView {
     pub id: Uuid,
     pub conversation_id: Uuid,
+    /// Position in the conversation: committed in this order, so "after seq N" has no gaps.
+    pub seq: i64,
     pub sender_id: Uuid,
     pub sender_device_id: Option<Uuid>,
     pub kind: String,
@@ -171,6 +173,177 @@ pub struct DatabaseHealth {
     pub ok: bool,
     pub latency_ms: Option<f64>,
     pub error: Option<String>,
+}
+
+// ---- WebSocket events -----------------------------------------------------------------------
+
+/// The largest WebSocket frame a client may send: a 64 KiB ciphertext in base64 plus its envelope.
+pub const MAX_EVENT_BYTES: usize = 96 * 1024;
+pub const MAX_CIPHERTEXT_BYTES: usize = 64 * 1024;
+pub const MAX_CLIENT_MSG_ID_CHARS: usize = 64;
+pub const MAX_REF_CHARS: usize = 64;
+
+/// A client event, validated. `reference` is the event's optional `id`, echoed in acks and errors.
+#[derive(Debug, PartialEq)]
+pub struct ClientEnvelope {
+    pub reference: Option<String>,
+    pub event: ClientEvent,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum ClientEvent {
+    SendMessage(OutgoingMessage),
+    Receipt(ReceiptRequest),
+    Typing(TypingRequest),
+    Sync(SyncRequest),
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Recipient {
+    Conversation(Uuid),
+    User(Uuid),
+}
+
+#[derive(Debug, PartialEq)]
+pub struct OutgoingMessage {
+    pub to: Recipient,
+    pub client_msg_id: String,
+    pub epoch: i64,
+    pub ciphertext: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReceiptKind {
+    Delivered,
+    Read,
+}
+
+#[derive(Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptRequest {
+    pub message_id: Uuid,
+    pub kind: ReceiptKind,
+}
+
+#[derive(Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypingRequest {
+    pub conversation_id: Uuid,
+    pub on: bool,
+}
+
+/// "Send me what I missed": the last seq the client holds per conversation. Conversations it
+/// does not list are sent from the start.
+#[derive(Debug, Default, PartialEq, Deserialize)]
+pub struct SyncRequest {
+    #[serde(default)]
+    pub after: std::collections::HashMap<Uuid, i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SendMessageWire {
+    conversation_id: Option<Uuid>,
+    to_user_id: Option<Uuid>,
+    client_msg_id: String,
+    #[serde(default)]
+    epoch: i64,
+    ciphertext: String,
+}
+
+/// An error on one event; the socket stays open.
+#[derive(Debug, PartialEq)]
+pub struct EventError {
+    pub reference: Option<String>,
+    pub error: ApiError,
+}
+
+/// Parses and validates one client frame.
+pub fn parse_client_event(frame: &str) -> Result<ClientEnvelope, EventError> {
+    let fail = |reference: Option<String>, error: ApiError| EventError { reference, error };
+    if frame.len() > MAX_EVENT_BYTES {
+        return Err(fail(None, ApiError::new(413, "too_large", format!("Events are limited to {} KiB.", MAX_EVENT_BYTES / 1024))));
+    }
+    let value: serde_json::Value = serde_json::from_str(frame)
+        .map_err(|e| fail(None, ApiError::bad_request("invalid_json", format!("The event is not valid JSON: {e}."))))?;
+    let Some(object) = value.as_object() else {
+        return Err(fail(None, ApiError::bad_request("invalid_event", "An event must be a JSON object with a \"type\".")));
+    };
+    let reference = match object.get("id") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) if s.chars().count() <= MAX_REF_CHARS => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return Err(fail(None, ApiError::bad_request("invalid_field", "\"id\" must be a string of at most 64 characters or a number."))),
+    };
+    let kind = object.get("type").and_then(|t| t.as_str()).unwrap_or_default().to_string();
+    let field_error = |e: serde_json::Error| ApiError::bad_request("invalid_field", format!("Invalid {kind} event: {e}."));
+    let event = match kind.as_str() {
+        "send-message" => serde_json::from_value::<SendMessageWire>(value.clone()).map_err(field_error).and_then(validate_outgoing).map(ClientEvent::SendMessage),
+        "receipt" => serde_json::from_value(value.clone()).map_err(field_error).map(ClientEvent::Receipt),
+        "typing" => serde_json::from_value(value.clone()).map_err(field_error).map(ClientEvent::Typing),
+        "sync" => serde_json::from_value(value.clone()).map_err(field_error).map(ClientEvent::Sync),
+        "" => Err(ApiError::bad_request("invalid_event", "The event has no \"type\".")),
+        other => Err(ApiError::bad_request("unknown_type", format!("There is no event type {other:?}."))),
+    };
+    event.map(|event| ClientEnvelope { reference: reference.clone(), event }).map_err(|error| fail(reference, error))
+}
+
+fn validate_outgoing(wire: SendMessageWire) -> Result<OutgoingMessage, ApiError> {
+    use base64::Engine;
+    let to = match (wire.conversation_id, wire.to_user_id) {
+        (Some(c), None) => Recipient::Conversation(c),
+        (None, Some(u)) => Recipient::User(u),
+        _ => return Err(ApiError::bad_request("invalid_field", "Give exactly one of conversationId and toUserId.")),
+    };
+    let chars = wire.client_msg_id.chars().count();
+    if chars == 0 || chars > MAX_CLIENT_MSG_ID_CHARS {
+        return Err(ApiError::bad_request("invalid_field", format!("clientMsgId must be 1 to {MAX_CLIENT_MSG_ID_CHARS} characters.")));
+    }
+    if wire.epoch < 0 {
+        return Err(ApiError::bad_request("invalid_field", "epoch cannot be negative."));
+    }
+    let ciphertext = base64::engine::general_purpose::STANDARD
+        .decode(wire.ciphertext.as_bytes())
+        .map_err(|_| ApiError::bad_request("invalid_field", "ciphertext must be standard base64."))?;
+    if ciphertext.is_empty() {
+        return Err(ApiError::bad_request("invalid_field", "ciphertext is empty."));
+    }
+    if ciphertext.len() > MAX_CIPHERTEXT_BYTES {
+        return Err(ApiError::new(413, "too_large", format!("A ciphertext is limited to {} KiB.", MAX_CIPHERTEXT_BYTES / 1024)));
+    }
+    Ok(OutgoingMessage { to, client_msg_id: wire.client_msg_id, epoch: wire.epoch, ciphertext })
+}
+
+/// Every event the server sends on a socket.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ServerEvent {
+    #[serde(rename_all = "camelCase")]
+    Ready { user_id: Uuid, device_id: Option<Uuid>, server_time: DateTime<Utc> },
+    #[serde(rename_all = "camelCase")]
+    Ack { r#ref: Option<String>, client_msg_id: Option<String>, message: Option<MessageView> },
+    Message { message: MessageView },
+    #[serde(rename_all = "camelCase")]
+    Receipt { message_id: Uuid, conversation_id: Uuid, user_id: Uuid, kind: ReceiptKind, at: DateTime<Utc> },
+    #[serde(rename_all = "camelCase")]
+    Typing { conversation_id: Uuid, user_id: Uuid, on: bool },
+    #[serde(rename_all = "camelCase")]
+    Presence { user_id: Uuid, online: bool, last_seen: Option<DateTime<Utc>> },
+    UserRegistered { user: UserSummary },
+    /// Sync is complete: the client now holds everything up to these seqs.
+    Synced { after: std::collections::HashMap<Uuid, i64> },
+    Error { code: String, message: String, r#ref: Option<String> },
+}
+
+impl ServerEvent {
+    pub fn error(reference: Option<String>, error: &ApiError) -> Self {
+        ServerEvent::Error { code: error.code.to_string(), message: error.message.clone(), r#ref: reference }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server events always serialize")
+    }
 }
 
 // ---- parsing and validation -----------------------------------------------------------------
@@ -306,6 +479,73 @@ mod tests {
     fn ids_must_be_uuids() {
         assert!(parse_uuid("6f1c1f9e-3b1a-4c55-9a39-8d2f0b1c2d3e", "peerId").is_ok());
         assert_eq!(parse_uuid("42", "peerId").unwrap_err().code, "invalid_id");
+    }
+
+    fn event(frame: &str) -> Result<ClientEvent, (Option<String>, &'static str)> {
+        parse_client_event(frame).map(|e| e.event).map_err(|e| (e.reference, e.error.code))
+    }
+
+    #[test]
+    fn parses_a_send_message_to_a_user_or_a_conversation() {
+        let to = Uuid::new_v4();
+        let frame = format!(r#"{{"type":"send-message","id":"r1","toUserId":"{to}","clientMsgId":"c1","epoch":3,"ciphertext":"AQID"}}"#);
+        let parsed = parse_client_event(&frame).unwrap();
+        assert_eq!(parsed.reference.as_deref(), Some("r1"));
+        assert_eq!(
+            parsed.event,
+            ClientEvent::SendMessage(OutgoingMessage { to: Recipient::User(to), client_msg_id: "c1".into(), epoch: 3, ciphertext: vec![1, 2, 3] })
+        );
+        let frame = format!(r#"{{"type":"send-message","conversationId":"{to}","clientMsgId":"c1","ciphertext":"AQID"}}"#);
+        assert!(matches!(event(&frame), Ok(ClientEvent::SendMessage(OutgoingMessage { to: Recipient::Conversation(_), epoch: 0, .. }))));
+    }
+
+    #[test]
+    fn every_bad_event_class_has_its_code_and_keeps_the_reference() {
+        let id = Uuid::new_v4();
+        assert_eq!(event("{nope").unwrap_err().1, "invalid_json");
+        assert_eq!(event("[1]").unwrap_err().1, "invalid_event");
+        assert_eq!(event(r#"{"id":"x"}"#).unwrap_err(), (Some("x".into()), "invalid_event"));
+        assert_eq!(event(r#"{"type":"dance","id":7}"#).unwrap_err(), (Some("7".into()), "unknown_type"));
+        assert_eq!(event(r#"{"type":"send-message","id":"m","clientMsgId":"c","ciphertext":"AQID"}"#).unwrap_err(), (Some("m".into()), "invalid_field"));
+        let both = format!(r#"{{"type":"send-message","toUserId":"{id}","conversationId":"{id}","clientMsgId":"c","ciphertext":"AQID"}}"#);
+        assert_eq!(event(&both).unwrap_err().1, "invalid_field");
+        let not_base64 = format!(r#"{{"type":"send-message","toUserId":"{id}","clientMsgId":"c","ciphertext":"not base64!"}}"#);
+        assert_eq!(event(&not_base64).unwrap_err().1, "invalid_field");
+        let empty_id = format!(r#"{{"type":"send-message","toUserId":"{id}","clientMsgId":"","ciphertext":"AQID"}}"#);
+        assert_eq!(event(&empty_id).unwrap_err().1, "invalid_field");
+        assert_eq!(event(r#"{"type":"receipt","messageId":"x","kind":"read"}"#).unwrap_err().1, "invalid_field");
+        let bad_kind = format!(r#"{{"type":"receipt","messageId":"{id}","kind":"seen"}}"#);
+        assert_eq!(event(&bad_kind).unwrap_err().1, "invalid_field");
+        assert_eq!(event(r#"{"type":"typing","conversationId":"x","on":true}"#).unwrap_err().1, "invalid_field");
+    }
+
+    #[test]
+    fn oversized_events_and_ciphertexts_are_refused() {
+        use base64::Engine;
+        assert_eq!(event(&" ".repeat(MAX_EVENT_BYTES + 1)).unwrap_err().1, "too_large");
+        let big = base64::engine::general_purpose::STANDARD.encode(vec![0u8; MAX_CIPHERTEXT_BYTES + 1]);
+        let frame = format!(r#"{{"type":"send-message","toUserId":"{}","clientMsgId":"c","ciphertext":"{big}"}}"#, Uuid::new_v4());
+        assert_eq!(event(&frame).unwrap_err().1, "too_large");
+        let fits = base64::engine::general_purpose::STANDARD.encode(vec![0u8; MAX_CIPHERTEXT_BYTES]);
+        let frame = format!(r#"{{"type":"send-message","toUserId":"{}","clientMsgId":"c","ciphertext":"{fits}"}}"#, Uuid::new_v4());
+        assert!(event(&frame).is_ok());
+    }
+
+    #[test]
+    fn sync_takes_per_conversation_seqs() {
+        let c = Uuid::new_v4();
+        let parsed = event(&format!(r#"{{"type":"sync","after":{{"{c}":41}}}}"#)).unwrap();
+        assert_eq!(parsed, ClientEvent::Sync(SyncRequest { after: [(c, 41)].into() }));
+        assert_eq!(event(r#"{"type":"sync"}"#).unwrap(), ClientEvent::Sync(SyncRequest::default()));
+    }
+
+    #[test]
+    fn server_events_are_tagged_and_camel_cased() {
+        let json = serde_json::to_value(ServerEvent::Typing { conversation_id: Uuid::nil(), user_id: Uuid::nil(), on: true }).unwrap();
+        assert_eq!(json["type"], "typing");
+        assert_eq!(json["conversationId"], Uuid::nil().to_string());
+        let error = serde_json::to_value(ServerEvent::error(Some("r".into()), &ApiError::forbidden("no"))).unwrap();
+        assert_eq!(error, serde_json::json!({"type": "error", "code": "forbidden", "message": "no", "ref": "r"}));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub enum Endpoint {
     AdminListUsers,
     AdminDeleteUser,
     AdminAudit,
+    WebSocket,
 }
 
 /// The whole REST surface, one row per operation. The OpenAPI document is checked against it.
@@ -36,6 +37,7 @@ pub const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("GET", "/admin/users", Endpoint::AdminListUsers),
     ("DELETE", "/admin/users/:id", Endpoint::AdminDeleteUser),
     ("GET", "/admin/audit", Endpoint::AdminAudit),
+    ("GET", "/ws", Endpoint::WebSocket),
 ];
 
 #[derive(Debug, PartialEq, Eq)]

@@ -28,11 +28,11 @@ async fn resolve(db: &Client, caller: &Caller, id: Uuid) -> ApiResult<Target> {
 }
 
 pub async fn get(ctx: Ctx) -> ApiResult<Reply> {
-    let (mut db, caller) = ctx.authenticate().await?;
+    let (db, caller) = ctx.authenticate().await?;
     let id = parse_uuid(ctx.param(0), "peerId")?;
     let conversation = match resolve(&db, &caller, id).await? {
         Target::Conversation(id) => id,
-        Target::Peer(peer) => conversations::ensure_direct(&mut db, caller.id, peer).await?,
+        Target::Peer(peer) => conversations::ensure_direct(&db, caller.id, peer).await?,
     };
     let view = conversations::view(&db, conversation).await?.ok_or_else(|| ApiError::not_found("This conversation was just deleted."))?;
     Reply::json(200, &view)

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod conversations;
 pub mod meta;
+pub mod realtime;
 pub mod users;
 
 use crate::auth::{bearer_token, hash_password, verify_token};
@@ -100,8 +101,12 @@ impl Ctx {
     /// Checks the bearer token (signature and expiry first, without touching the database), then
     /// that its account still exists and its token version has not been revoked.
     pub async fn authenticate(&self) -> ApiResult<(Client, Caller)> {
+        self.authenticate_token(bearer_token(self.authorization.as_deref())?).await
+    }
+
+    pub async fn authenticate_token(&self, token: &str) -> ApiResult<(Client, Caller)> {
         let secret = self.jwt_secret()?;
-        let claims = verify_token(bearer_token(self.authorization.as_deref())?, now_secs(), secret)?;
+        let claims = verify_token(token, now_secs(), secret)?;
         let db = self.connect().await?;
         let Some(AuthState { is_admin, token_version }) = db::users::auth_state(&db, claims.sub).await? else {
             return Err(ApiError::unauthorized("This account no longer exists."));

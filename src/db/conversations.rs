@@ -33,35 +33,31 @@ pub async fn direct_id(client: &Client, a: Uuid, b: Uuid) -> Result<Option<Uuid>
 }
 
 /// Returns the pair's direct conversation, creating it with both members if it does not exist.
-pub async fn ensure_direct(client: &mut Client, me: Uuid, peer: Uuid) -> Result<Uuid, ApiError> {
-    let err = db_error("conversations.ensure_direct");
+/// One statement, so the conversation never exists without its members.
+pub async fn ensure_direct(client: &Client, me: Uuid, peer: Uuid) -> Result<Uuid, ApiError> {
     if let Some(id) = direct_id(client, me, peer).await? {
         return Ok(id);
     }
     let (lo, hi) = sorted_pair(me, peer);
-    let tx = client.transaction().await.map_err(&err)?;
-    let created = tx
+    let created = client
         .query_opt(
-            "INSERT INTO conversations (id, kind, created_by, user_lo, user_hi) VALUES ($1, 'direct', $2, $3, $4)
-             ON CONFLICT (user_lo, user_hi) DO NOTHING RETURNING id",
+            "WITH created AS (
+               INSERT INTO conversations (id, kind, created_by, user_lo, user_hi) VALUES ($1, 'direct', $2, $3, $4)
+               ON CONFLICT (user_lo, user_hi) DO NOTHING RETURNING id
+             ), joined AS (
+               INSERT INTO members (conversation_id, user_id, role)
+               SELECT id, unnest(ARRAY[$3, $4]::uuid[]), 'member' FROM created
+             )
+             SELECT id FROM created",
             &[&Uuid::now_v7(), &me, &lo, &hi],
         )
         .await
-        .map_err(&err)?;
-    let Some(created) = created else {
+        .map_err(db_error("conversations.ensure_direct"))?;
+    match created {
+        Some(row) => Ok(row.get(0)),
         // Someone else created it between our look-up and our insert; theirs is committed now.
-        tx.rollback().await.map_err(&err)?;
-        return direct_id(client, me, peer).await?.ok_or_else(ApiError::internal);
-    };
-    let id: Uuid = created.get(0);
-    tx.execute(
-        "INSERT INTO members (conversation_id, user_id, role) VALUES ($1, $2, 'member'), ($1, $3, 'member')",
-        &[&id, &lo, &hi],
-    )
-    .await
-    .map_err(&err)?;
-    tx.commit().await.map_err(&err)?;
-    Ok(id)
+        None => direct_id(client, me, peer).await?.ok_or_else(ApiError::internal),
+    }
 }
 
 pub async fn view(client: &Client, id: Uuid) -> Result<Option<ConversationView>, ApiError> {

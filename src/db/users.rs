@@ -121,6 +121,14 @@ pub async fn exists(client: &Client, id: Uuid) -> Result<bool, ApiError> {
     Ok(row.get(0))
 }
 
+pub async fn owns_device(client: &Client, user: Uuid, device: Uuid) -> Result<bool, ApiError> {
+    let row = client
+        .query_one("SELECT EXISTS (SELECT 1 FROM devices WHERE id = $1 AND user_id = $2)", &[&device, &user])
+        .await
+        .map_err(db_error("users.owns_device"))?;
+    Ok(row.get(0))
+}
+
 /// Who may appear in a listing, and from where the page starts.
 pub struct ListFilter<'a> {
     /// Left out of the listing (the caller, in the directory).

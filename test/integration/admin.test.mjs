@@ -86,8 +86,8 @@ test('deleting a user removes their messages, memberships and conversations, lea
     [shared, lonely, victim.user.id, friend.user.id]);
   const message = async (conversation, sender, n) => {
     const id = randomUUID();
-    await db.query("INSERT INTO messages (id, conversation_id, sender_id, kind, epoch, ciphertext, client_msg_id) VALUES ($1, $2, $3, 'app', 0, '\\xaa', $4)",
-      [id, conversation, sender, `m${n}`]);
+    await db.query("INSERT INTO messages (id, conversation_id, seq, sender_id, kind, epoch, ciphertext, client_msg_id) VALUES ($1, $2, $5, $3, 'app', 0, '\\xaa', $4)",
+      [id, conversation, sender, `m${n}`, n]);
     return id;
   };
   const toFriend = await message(direct.id, victim.user.id, 1);

@@ -19,8 +19,8 @@ after(() => stack?.stop());
 
 async function insertMessages(conversationId, senderId, count) {
   await stack.pool.query(
-    `INSERT INTO messages (id, conversation_id, sender_id, kind, epoch, ciphertext, client_msg_id, created_at)
-     SELECT gen_random_uuid(), $1, $2, 'app', 0, decode(md5(g::text), 'hex'), 'c-' || g || '-' || md5(random()::text),
+    `INSERT INTO messages (id, conversation_id, seq, sender_id, kind, epoch, ciphertext, client_msg_id, created_at)
+     SELECT gen_random_uuid(), $1, g, $2, 'app', 0, decode(md5(g::text), 'hex'), 'c-' || g || '-' || md5(random()::text),
             now() - (g || ' milliseconds')::interval
      FROM generate_series(1, $3) g`,
     [conversationId, senderId, count]);

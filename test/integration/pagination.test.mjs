@@ -20,8 +20,8 @@ before(async () => {
   conversationId = (await api.get(`/conversations/${bob.user.id}`, { token: alice.token })).body.id;
   // Three messages share each millisecond, so the id must break ties for the walk to be exact.
   await stack.pool.query(
-    `INSERT INTO messages (id, conversation_id, sender_id, kind, epoch, ciphertext, client_msg_id, created_at)
-     SELECT gen_random_uuid(), $1, CASE WHEN g % 2 = 0 THEN $2 ELSE $3 END::uuid, 'app', 0,
+    `INSERT INTO messages (id, conversation_id, seq, sender_id, kind, epoch, ciphertext, client_msg_id, created_at)
+     SELECT gen_random_uuid(), $1, g, CASE WHEN g % 2 = 0 THEN $2 ELSE $3 END::uuid, 'app', 0,
             decode(lpad(to_hex(g), 8, '0'), 'hex'), 'bulk-' || g,
             timestamptz '2026-01-01' + ((g / 3) || ' milliseconds')::interval
      FROM generate_series(1, $4) g`,

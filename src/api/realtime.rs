@@ -1,0 +1,45 @@
+//! GET /ws: authenticates a WebSocket upgrade and hands it to the caller's UserHub.
+
+use super::Ctx;
+use crate::auth::websocket_credentials;
+use crate::error::{ApiError, ApiResult};
+use crate::hub;
+use crate::protocol::parse_uuid;
+use worker::{Headers, Method, Request, RequestInit, Response};
+
+pub async fn upgrade(ctx: Ctx, upgrade_header: Option<String>, protocols: Option<String>) -> ApiResult<Response> {
+    if !upgrade_header.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
+        return Err(ApiError::new(426, "upgrade_required", "GET /ws is a WebSocket endpoint; send an Upgrade: websocket request."));
+    }
+    let (token, selected) = websocket_credentials(protocols.as_deref(), ctx.query("token"))?;
+    let (db, caller) = ctx.authenticate_token(token).await?;
+    let device = ctx.query("device").map(|d| parse_uuid(d, "device")).transpose()?;
+    if let Some(device) = device {
+        if !crate::db::users::owns_device(&db, caller.id, device).await? {
+            return Err(ApiError::forbidden("This device is not one of yours."));
+        }
+    }
+    // A fresh request: nothing the client sent reaches the hub except what was verified here.
+    let headers = Headers::new();
+    let set = |name: &str, value: &str| headers.set(name, value).map_err(|_| ApiError::internal());
+    set("Upgrade", "websocket")?;
+    set(hub::HEADER_USER, &caller.id.to_string())?;
+    if let Some(device) = device {
+        set(hub::HEADER_DEVICE, &device.to_string())?;
+    }
+    if let Some(protocol) = selected {
+        set(hub::HEADER_PROTOCOL, protocol)?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    let request = Request::new_with_init("https://hub/connect", &init).map_err(|_| ApiError::internal())?;
+    let stub = ctx
+        .env
+        .durable_object(hub::BINDING)
+        .and_then(|ns| ns.get_by_name(&caller.id.to_string()))
+        .map_err(|_| ApiError::misconfigured("The USER_HUB Durable Object binding is missing from wrangler.toml."))?;
+    stub.fetch_with_request(request).await.map_err(|e| {
+        crate::error::log_error("ws.upgrade", &format!("hub did not accept the socket: {e}"));
+        ApiError::new(503, "hub_unavailable", "The realtime service is not answering. Please reconnect shortly.")
+    })
+}

@@ -1,0 +1,337 @@
+//! The UserHub Durable Object: one per user, holding every WebSocket of that user (all devices and
+//! tabs) with the hibernation API. It persists what a socket sends, then routes it to the hubs of
+//! the recipients, which push it to their sockets. PostgreSQL is the source of truth: a socket that
+//! missed anything asks for it with `sync`, so nothing depends on a hub staying in memory.
+//!
+//! Hubs are reachable only through stubs made by this Worker's own code: the public router sends
+//! nothing here but an authenticated `/ws` upgrade, built afresh with the user id it verified.
+
+use crate::db::{self, conversations, messages, users, Client};
+use crate::error::{log_error, ApiError, ApiResult};
+use crate::protocol::{
+    parse_client_event, ClientEvent, OutgoingMessage, ReceiptRequest, Recipient, ServerEvent, SyncRequest, TypingRequest,
+};
+use crate::ratelimit::{TokenBucket, SOCKET_RATE};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use uuid::Uuid;
+use worker::{
+    durable_object, DurableObject, Env, Headers, Method, Request, RequestInit, Response, State, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair,
+};
+
+pub const BINDING: &str = "USER_HUB";
+pub const HEADER_USER: &str = "X-Hub-User";
+pub const HEADER_DEVICE: &str = "X-Hub-Device";
+pub const HEADER_PROTOCOL: &str = "X-Hub-Protocol";
+/// Messages of one conversation sent per query while catching a socket up.
+const SYNC_BATCH: i64 = 500;
+
+/// What a socket is, kept with it across hibernation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SocketInfo {
+    user_id: Uuid,
+    device_id: Option<Uuid>,
+    conn_id: String,
+}
+
+/// The body of a hub-to-hub delivery.
+#[derive(Serialize, Deserialize)]
+struct Delivery {
+    event: String,
+    /// The socket that caused the event and already has its answer.
+    skip: Option<String>,
+}
+
+#[durable_object]
+pub struct UserHub {
+    state: State,
+    env: Env,
+    /// Behind an async lock so a burst of events opens one connection, not one each.
+    db: futures_util::lock::Mutex<Option<Rc<Client>>>,
+    buckets: RefCell<HashMap<String, TokenBucket>>,
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Close codes 1005 and 1006 are reserved for "none given" and "abnormal"; they must not be sent.
+fn sendable_close_code(code: usize) -> u16 {
+    match code {
+        1000..=1003 | 1007..=1014 | 3000..=4999 => code as u16,
+        _ => 1000,
+    }
+}
+
+impl DurableObject for UserHub {
+    fn new(state: State, env: Env) -> Self {
+        Self { state, env, db: futures_util::lock::Mutex::new(None), buckets: RefCell::new(HashMap::new()) }
+    }
+
+    async fn fetch(&self, req: Request) -> worker::Result<Response> {
+        match (req.method(), req.path().as_str()) {
+            (Method::Get, "/connect") => self.accept_socket(&req),
+            (Method::Post, "/deliver") => self.deliver(req).await,
+            _ => Response::error("not found", 404),
+        }
+    }
+
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
+        let Some(info) = ws.deserialize_attachment::<SocketInfo>()? else {
+            ws.close(Some(1011), Some("lost socket state"))?;
+            return Ok(());
+        };
+        let allowed = self
+            .buckets
+            .borrow_mut()
+            .entry(info.conn_id.clone())
+            .or_insert_with(|| TokenBucket::full(SOCKET_RATE, now_ms()))
+            .try_take(SOCKET_RATE, now_ms());
+        if !allowed {
+            let error = ApiError::new(429, "rate_limited", "Too many events: slow down (at most 50 a second).");
+            send(&ws, &ServerEvent::error(None, &error));
+            return Ok(());
+        }
+        let frame = match message {
+            WebSocketIncomingMessage::String(text) => text,
+            WebSocketIncomingMessage::Binary(_) => {
+                let error = ApiError::bad_request("invalid_event", "Events are JSON text frames.");
+                send(&ws, &ServerEvent::error(None, &error));
+            return Ok(());
+            }
+        };
+        let envelope = match parse_client_event(&frame) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                send(&ws, &ServerEvent::error(e.reference, &e.error));
+                return Ok(());
+            }
+        };
+        let reference = envelope.reference;
+        let outcome = match envelope.event {
+            ClientEvent::SendMessage(m) => self.send_message(&ws, &info, reference.clone(), m).await,
+            ClientEvent::Receipt(r) => self.receipt(&ws, &info, reference.clone(), r).await,
+            ClientEvent::Typing(t) => self.typing(&ws, &info, reference.clone(), t).await,
+            ClientEvent::Sync(s) => self.sync(&ws, &info, s).await,
+        };
+        if let Err(error) = outcome {
+            if error.status >= 500 {
+                *self.db.lock().await = None; // reconnect on the next event
+            }
+            send(&ws, &ServerEvent::error(reference, &error));
+        }
+        Ok(())
+    }
+
+    async fn websocket_close(&self, ws: WebSocket, code: usize, reason: String, _was_clean: bool) -> worker::Result<()> {
+        if let Ok(Some(info)) = ws.deserialize_attachment::<SocketInfo>() {
+            self.buckets.borrow_mut().remove(&info.conn_id);
+        }
+        // Completes the closing handshake; the socket may already be gone.
+        let _ = ws.close(Some(sendable_close_code(code)), Some(reason));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
+        if let Ok(Some(info)) = ws.deserialize_attachment::<SocketInfo>() {
+            self.buckets.borrow_mut().remove(&info.conn_id);
+        }
+        Ok(())
+    }
+}
+
+fn send(ws: &WebSocket, event: &ServerEvent) {
+    // A socket that is closing cannot take more; the client will catch up with `sync`.
+    let _ = ws.send_with_str(event.to_json());
+}
+
+impl UserHub {
+    fn accept_socket(&self, req: &Request) -> worker::Result<Response> {
+        let headers = req.headers();
+        let Some(user_id) = headers.get(HEADER_USER)?.and_then(|u| Uuid::try_parse(&u).ok()) else {
+            return Response::error("missing user", 400);
+        };
+        let device_id = headers.get(HEADER_DEVICE)?.and_then(|d| Uuid::try_parse(&d).ok());
+        let pair = WebSocketPair::new()?;
+        let conn_id = Uuid::new_v4().to_string();
+        self.state.accept_websocket_with_tags(&pair.server, &[&conn_id]);
+        pair.server.serialize_attachment(SocketInfo { user_id, device_id, conn_id })?;
+        send(&pair.server, &ServerEvent::Ready { user_id, device_id, server_time: chrono::DateTime::from_timestamp_millis(now_ms() as i64).unwrap_or_default() });
+        let mut response = Response::from_websocket(pair.client)?;
+        if let Some(protocol) = headers.get(HEADER_PROTOCOL)? {
+            response.headers_mut().set("Sec-WebSocket-Protocol", &protocol)?;
+        }
+        Ok(response)
+    }
+
+    async fn deliver(&self, mut req: Request) -> worker::Result<Response> {
+        let delivery: Delivery = req.json().await?;
+        self.push_local(&delivery.event, delivery.skip.as_deref());
+        Response::empty()
+    }
+
+    fn push_local(&self, event: &str, skip: Option<&str>) {
+        for ws in self.state.get_websockets() {
+            let is_skipped = skip.is_some_and(|conn| self.state.get_tags(&ws).iter().any(|t| t == conn));
+            if !is_skipped {
+                let _ = ws.send_with_str(event);
+            }
+        }
+    }
+
+    /// Sends `event` to every socket of every user in `to`, except the socket `skip`. The caller's
+    /// own user is served from this hub directly; others through their hubs, all at once.
+    async fn route(&self, me: Uuid, to: &[Uuid], event: &ServerEvent, skip: Option<&str>) {
+        let event = event.to_json();
+        if to.contains(&me) {
+            self.push_local(&event, skip);
+        }
+        let body = serde_json::to_string(&Delivery { event, skip: None }).unwrap_or_default();
+        let deliveries = to.iter().filter(|u| **u != me).map(|user| {
+            let body = body.clone();
+            async move {
+                if let Err(e) = self.deliver_to(*user, body).await {
+                    // The event is committed (or needs no commit); the user catches up on reconnect.
+                    log_error("hub.route", &format!("delivery to a hub failed: {e}"));
+                }
+            }
+        });
+        futures_util::future::join_all(deliveries).await;
+    }
+
+    async fn deliver_to(&self, user: Uuid, body: String) -> worker::Result<()> {
+        let stub = self.env.durable_object(BINDING)?.get_by_name(&user.to_string())?;
+        let headers = Headers::new();
+        headers.set("Content-Type", "application/json")?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
+        let response = stub.fetch_with_request(Request::new_with_init("https://hub/deliver", &init)?).await?;
+        if response.status_code() >= 300 {
+            return Err(worker::Error::RustError(format!("hub answered {}", response.status_code())));
+        }
+        Ok(())
+    }
+
+    /// One connection per hub, reused by every event, reopened after a failure.
+    async fn db(&self) -> ApiResult<Rc<Client>> {
+        let mut slot = self.db.lock().await;
+        if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(client.clone());
+        }
+        let client = Rc::new(db::connect(&self.env).await?);
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Authenticate → validate → persist → acknowledge → deliver.
+    async fn send_message(&self, ws: &WebSocket, info: &SocketInfo, reference: Option<String>, m: OutgoingMessage) -> ApiResult<()> {
+        let db = self.db().await?;
+        let me = info.user_id;
+        let conversation = match m.to {
+            Recipient::Conversation(id) => id,
+            Recipient::User(peer) if peer == me => {
+                return Err(ApiError::bad_request("self_conversation", "You cannot send a message to yourself."))
+            }
+            Recipient::User(peer) => {
+                if !users::exists(&db, peer).await? {
+                    return Err(ApiError::not_found("There is no user with this id."));
+                }
+                conversations::ensure_direct(&db, me, peer).await?
+            }
+        };
+        let id = Uuid::now_v7();
+        let inserted = db
+            .query_opt(
+                messages::INSERT_SQL,
+                &[&id, &conversation, &me, &info.device_id, &m.epoch, &m.ciphertext, &m.client_msg_id],
+            )
+            .await
+            .map_err(db::db_error("hub.send_message"))?;
+        let message = match inserted {
+            Some(row) => messages::view(&row),
+            None => self.earlier_send(&db, me, conversation, &m.client_msg_id).await?,
+        };
+        send(ws, &ServerEvent::Ack { r#ref: reference, client_msg_id: Some(m.client_msg_id), message: Some(message.clone()) });
+        let members = messages::member_ids(&db, conversation).await?;
+        self.route(me, &members, &ServerEvent::Message { message }, Some(&info.conn_id)).await;
+        Ok(())
+    }
+
+    /// Nothing was inserted: either this is a resend of a stored message, which is answered with
+    /// the original, or the sender may not post here.
+    async fn earlier_send(&self, db: &Client, me: Uuid, conversation: Uuid, client_msg_id: &str) -> ApiResult<crate::protocol::MessageView> {
+        let earlier = db
+            .query_opt(messages::BY_CLIENT_ID_SQL, &[&me, &client_msg_id])
+            .await
+            .map_err(db::db_error("hub.earlier_send"))?;
+        match (earlier, conversations::membership(db, conversation, me).await?) {
+            (Some(row), _) => {
+                let message = messages::view(&row);
+                if message.conversation_id != conversation {
+                    return Err(ApiError::conflict("client_msg_id_reused", "This clientMsgId was already used for another conversation."));
+                }
+                Ok(message)
+            }
+            (None, None) => Err(ApiError::not_found("There is no such conversation.")),
+            (None, Some(_)) => Err(ApiError::new(403, "not_a_member", "You are not a member of this conversation.")),
+        }
+    }
+
+    async fn receipt(&self, ws: &WebSocket, info: &SocketInfo, reference: Option<String>, r: ReceiptRequest) -> ApiResult<()> {
+        let db = self.db().await?;
+        let me = info.user_id;
+        let target = messages::receipt_target(&db, r.message_id, me)
+            .await?
+            .ok_or_else(|| ApiError::not_found("There is no such message in your conversations."))?;
+        if target.sender_id == me {
+            return Err(ApiError::bad_request("own_message", "Receipts are for messages other people sent you."));
+        }
+        let at = messages::record_receipt(&db, r.message_id, me, r.kind).await?;
+        let event = ServerEvent::Receipt { message_id: r.message_id, conversation_id: target.conversation_id, user_id: me, kind: r.kind, at };
+        if reference.is_some() {
+            send(ws, &ServerEvent::Ack { r#ref: reference, client_msg_id: None, message: None });
+        }
+        // To the sender, and to the reader's other devices so they can clear their unread marks.
+        self.route(me, &[target.sender_id, me], &event, Some(&info.conn_id)).await;
+        Ok(())
+    }
+
+    async fn typing(&self, ws: &WebSocket, info: &SocketInfo, reference: Option<String>, t: TypingRequest) -> ApiResult<()> {
+        let db = self.db().await?;
+        let me = info.user_id;
+        let members = messages::member_ids(&db, t.conversation_id).await?;
+        if !members.contains(&me) {
+            return Err(ApiError::new(403, "not_a_member", "You are not a member of this conversation."));
+        }
+        let others: Vec<Uuid> = members.into_iter().filter(|u| *u != me).collect();
+        if reference.is_some() {
+            send(ws, &ServerEvent::Ack { r#ref: reference, client_msg_id: None, message: None });
+        }
+        self.route(me, &others, &ServerEvent::Typing { conversation_id: t.conversation_id, user_id: me, on: t.on }, None).await;
+        Ok(())
+    }
+
+    /// Sends every message the socket lacks, conversation by conversation in seq order, then
+    /// `synced` with the seqs it now holds.
+    async fn sync(&self, ws: &WebSocket, info: &SocketInfo, request: SyncRequest) -> ApiResult<()> {
+        let db = self.db().await?;
+        let mut held = HashMap::new();
+        for (conversation, head) in messages::conversation_heads(&db, info.user_id).await? {
+            let mut after = request.after.get(&conversation).copied().unwrap_or(0).max(0);
+            while after < head {
+                let batch = messages::after_seq(&db, conversation, after, SYNC_BATCH).await?;
+                let Some(last) = batch.last() else { break };
+                after = last.seq;
+                for message in batch {
+                    send(ws, &ServerEvent::Message { message });
+                }
+            }
+            held.insert(conversation, after);
+        }
+        send(ws, &ServerEvent::Synced { after: held });
+        Ok(())
+    }
+}

@@ -1,0 +1,66 @@
+//! A token bucket per socket: a burst is allowed, a sustained flood is refused with a clear error
+//! instead of starving the hub's other sockets.
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokenBucket {
+    tokens: f64,
+    updated_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub per_second: f64,
+    pub burst: f64,
+}
+
+/// Enough for a person typing and a client syncing receipts; a bench sends well below it.
+pub const SOCKET_RATE: Rate = Rate { per_second: 50.0, burst: 100.0 };
+
+impl TokenBucket {
+    pub fn full(rate: Rate, now_ms: f64) -> Self {
+        Self { tokens: rate.burst, updated_ms: now_ms }
+    }
+
+    /// Takes one token if there is one.
+    pub fn try_take(&mut self, rate: Rate, now_ms: f64) -> bool {
+        let elapsed = ((now_ms - self.updated_ms) / 1000.0).max(0.0);
+        self.tokens = (self.tokens + elapsed * rate.per_second).min(rate.burst);
+        self.updated_ms = now_ms;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: Rate = Rate { per_second: 10.0, burst: 5.0 };
+
+    #[test]
+    fn allows_a_burst_then_refuses() {
+        let mut bucket = TokenBucket::full(RATE, 0.0);
+        assert_eq!((0..5).filter(|_| bucket.try_take(RATE, 0.0)).count(), 5);
+        assert!(!bucket.try_take(RATE, 0.0));
+    }
+
+    #[test]
+    fn refills_at_the_rate_up_to_the_burst() {
+        let mut bucket = TokenBucket::full(RATE, 0.0);
+        while bucket.try_take(RATE, 0.0) {}
+        assert!(bucket.try_take(RATE, 100.0), "one token after 100 ms at 10/s");
+        assert!(!bucket.try_take(RATE, 100.0));
+        assert_eq!((0..20).filter(|_| bucket.try_take(RATE, 60_000.0)).count(), 5, "never more than the burst");
+    }
+
+    #[test]
+    fn a_clock_going_backwards_adds_nothing() {
+        let mut bucket = TokenBucket::full(RATE, 1000.0);
+        while bucket.try_take(RATE, 1000.0) {}
+        assert!(!bucket.try_take(RATE, 0.0));
+    }
+}

@@ -1,0 +1,195 @@
+// The realtime path through UserHub Durable Objects: real WebSocket clients against wrangler dev
+// and PostgreSQL.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack } from '../support/stack.mjs';
+import { Api, signJwt } from '../support/api.mjs';
+import { Socket } from '../support/ws.mjs';
+import http from 'node:http';
+
+/** The HTTP status of a WebSocket handshake that the server refuses. */
+function upgradeStatus(headers) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${stack.baseUrl}/ws`, {
+      headers: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
+    });
+    req.on('response', (res) => { res.resume(); resolve(res.statusCode); });
+    req.on('upgrade', (res, socket) => { socket.destroy(); resolve(101); });
+    req.on('error', reject);
+  });
+}
+
+const JWT_SECRET = 'realtime-test-secret-0123456789abcdef0123';
+let stack;
+let api;
+const sockets = [];
+
+before(async () => {
+  stack = await startStack({ secrets: { JWT_SECRET } });
+  api = new Api(stack.baseUrl);
+});
+after(async () => {
+  await Promise.all(sockets.map((s) => s.close().catch(() => {})));
+  await stack?.stop();
+});
+
+async function open(user, options) {
+  const socket = await Socket.open(stack.baseUrl, user.token, options);
+  sockets.push(socket);
+  const ready = await socket.next('ready');
+  assert.equal(ready.userId, user.user.id);
+  return socket;
+}
+
+const b64 = (text) => Buffer.from(text).toString('base64');
+let counter = 0;
+const clientMsgId = () => `c-${Date.now()}-${++counter}`;
+
+test('delivers to every socket of the recipient and to the sender\'s other sockets, after the commit', async () => {
+  const [alice, bob] = [await api.register(), await api.register()];
+  const [a1, a2] = [await open(alice), await open(alice, { via: 'query' })];
+  const [b1, b2] = [await open(bob), await open(bob)];
+  const id = clientMsgId();
+  a1.send({ type: 'send-message', id: 'r1', toUserId: bob.user.id, clientMsgId: id, epoch: 0, ciphertext: b64('opaque bytes') });
+  const ack = await a1.next('ack');
+  assert.equal(ack.ref, 'r1');
+  assert.equal(ack.clientMsgId, id);
+  // Acknowledged means committed: the row is there the moment the ack is.
+  const { rows } = await stack.pool.query('SELECT id, seq, ciphertext FROM messages WHERE client_msg_id = $1', [id]);
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].id, ack.message.id);
+  assert.equal(rows[0].ciphertext.toString(), 'opaque bytes');
+  for (const socket of [b1, b2, a2]) {
+    const { message } = await socket.next('message');
+    assert.equal(message.id, ack.message.id);
+    assert.equal(message.senderId, alice.user.id);
+    assert.equal(Buffer.from(message.ciphertext, 'base64').toString(), 'opaque bytes');
+  }
+  await a1.nothing('message');
+});
+
+test('resending the same clientMsgId returns the same message and stores nothing twice', async () => {
+  const [alice, bob] = [await api.register(), await api.register()];
+  const a = await open(alice);
+  const id = clientMsgId();
+  const event = { type: 'send-message', toUserId: bob.user.id, clientMsgId: id, ciphertext: b64('once') };
+  a.send(event);
+  const first = await a.next('ack');
+  a.send(event);
+  const second = await a.next('ack');
+  assert.deepEqual(second.message, first.message);
+  const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM messages WHERE sender_id = $1', [alice.user.id]);
+  assert.equal(rows[0].n, 1);
+});
+
+test('a socket catches up with sync after being offline, in order, with nothing missing', async () => {
+  const [alice, bob] = [await api.register(), await api.register()];
+  const a = await open(alice);
+  const b = await open(bob);
+  a.send({ type: 'send-message', toUserId: bob.user.id, clientMsgId: clientMsgId(), ciphertext: b64('m0') });
+  const { message: first } = await b.next('message');
+  await a.next('ack');
+  await b.close();
+  const sent = [];
+  for (let i = 1; i <= 20; i += 1) {
+    a.send({ type: 'send-message', conversationId: first.conversationId, clientMsgId: clientMsgId(), ciphertext: b64(`m${i}`) });
+    sent.push((await a.next('ack')).message.id);
+  }
+  const back = await open(bob);
+  back.send({ type: 'sync', after: { [first.conversationId]: first.seq } });
+  const synced = await back.next('synced');
+  const received = back.events.filter((e) => e.type === 'message').map((e) => e.message);
+  assert.deepEqual(received.map((m) => m.id), sent);
+  assert.deepEqual(received.map((m) => m.seq), received.map((_, i) => first.seq + 1 + i));
+  assert.equal(synced.after[first.conversationId], first.seq + 20);
+});
+
+test('receipts are stored once, delivered before read, and reach the sender', async () => {
+  const [alice, bob] = [await api.register(), await api.register()];
+  const a = await open(alice);
+  const b = await open(bob);
+  a.send({ type: 'send-message', toUserId: bob.user.id, clientMsgId: clientMsgId(), ciphertext: b64('hi') });
+  const { message } = await b.next('message');
+  b.send({ type: 'receipt', id: 'd', messageId: message.id, kind: 'delivered' });
+  assert.equal((await b.next('ack')).ref, 'd');
+  const delivered = await a.next('receipt');
+  assert.deepEqual([delivered.messageId, delivered.userId, delivered.kind], [message.id, bob.user.id, 'delivered']);
+  b.send({ type: 'receipt', messageId: message.id, kind: 'read' });
+  b.send({ type: 'receipt', messageId: message.id, kind: 'read' });
+  const read = await a.next('receipt');
+  assert.equal(read.kind, 'read');
+  const { rows } = await stack.pool.query('SELECT delivered_at, read_at FROM receipts WHERE message_id = $1', [message.id]);
+  assert.equal(rows.length, 1);
+  assert.ok(rows[0].delivered_at <= rows[0].read_at);
+  // The sender cannot receipt their own message.
+  a.send({ type: 'receipt', id: 'own', messageId: message.id, kind: 'read' });
+  assert.equal((await a.next('error')).code, 'own_message');
+});
+
+test('typing reaches the other member and is not stored', async () => {
+  const [alice, bob] = [await api.register(), await api.register()];
+  const conversation = (await api.get(`/conversations/${bob.user.id}`, { token: alice.token })).body;
+  const a = await open(alice);
+  const b = await open(bob);
+  a.send({ type: 'typing', conversationId: conversation.id, on: true });
+  const typing = await b.next('typing');
+  assert.deepEqual([typing.conversationId, typing.userId, typing.on], [conversation.id, alice.user.id, true]);
+  await a.nothing('typing');
+});
+
+test('every bad event gets an error naming it, and the socket stays open', async () => {
+  const [alice, bob, carol] = [await api.register(), await api.register(), await api.register()];
+  const theirs = (await api.get(`/conversations/${bob.user.id}`, { token: alice.token })).body;
+  const c = await open(carol);
+  const cases = [
+    ['{not json', 'invalid_json', undefined],
+    [{ type: 'dance', id: 'u' }, 'unknown_type', 'u'],
+    [{ type: 'send-message', id: 'f', clientMsgId: 'x', ciphertext: b64('x') }, 'invalid_field', 'f'],
+    [{ type: 'send-message', id: 'm', conversationId: theirs.id, clientMsgId: clientMsgId(), ciphertext: b64('x') }, 'not_a_member', 'm'],
+    [{ type: 'typing', id: 't', conversationId: theirs.id, on: true }, 'not_a_member', 't'],
+    [{ type: 'send-message', id: 'big', toUserId: bob.user.id, clientMsgId: clientMsgId(), ciphertext: Buffer.alloc(65 * 1024).toString('base64') }, 'too_large', 'big'],
+  ];
+  for (const [event, code, ref] of cases) {
+    c.send(event);
+    const error = await c.next('error');
+    assert.equal(error.code, code, JSON.stringify(event).slice(0, 100));
+    assert.equal(error.ref ?? undefined, ref);
+    assert.ok(error.message.length > 5);
+  }
+  const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM messages WHERE sender_id = $1', [carol.user.id]);
+  assert.equal(rows[0].n, 0);
+  // Still open and working.
+  c.send({ type: 'send-message', id: 'ok', toUserId: bob.user.id, clientMsgId: clientMsgId(), ciphertext: b64('fine') });
+  assert.equal((await c.next('ack')).ref, 'ok');
+});
+
+test('a flood from one socket is throttled with a clear error, and others are served meanwhile', async () => {
+  const [alice, bob] = [await api.register(), await api.register()];
+  const conversation = (await api.get(`/conversations/${bob.user.id}`, { token: alice.token })).body;
+  const a = await open(alice);
+  const b = await open(bob);
+  for (let i = 0; i < 300; i += 1) a.send({ type: 'typing', conversationId: conversation.id, on: i % 2 === 0 });
+  const limited = await a.next((e) => e.type === 'error' && e.code === 'rate_limited');
+  assert.match(limited.message, /slow down/);
+  b.send({ type: 'send-message', id: 'b', toUserId: alice.user.id, clientMsgId: clientMsgId(), ciphertext: b64('still here') });
+  assert.equal((await b.next('ack', 10_000)).ref, 'b');
+});
+
+test('forged, revoked and missing tokens cannot open a socket', async () => {
+  const user = await api.register();
+  const now = Math.floor(Date.now() / 1000);
+  const forged = signJwt({ sub: user.user.id, ver: 0, iat: now, exp: now + 60 }, 'not-the-secret-but-long-enough-anyway');
+  await assert.rejects(Socket.open(stack.baseUrl, forged));
+  await assert.rejects(Socket.open(stack.baseUrl, forged, { via: 'query' }));
+  assert.equal(await upgradeStatus({}), 401);
+  assert.equal(await upgradeStatus({ 'sec-websocket-protocol': `bearer.${forged}` }), 400, 'a token without e2e-chat.v1');
+  assert.equal(await upgradeStatus({ 'sec-websocket-protocol': `e2e-chat.v1, bearer.${forged}` }), 401);
+  const plain = await api.get('/ws');
+  assert.equal(plain.status, 426);
+  assert.equal((await api.post('/auth/logout-all', undefined, { token: user.token })).status, 204);
+  await assert.rejects(Socket.open(stack.baseUrl, user.token));
+  // The hubs' own routes are not reachable from outside.
+  for (const path of ['/connect', '/deliver', '/hub/deliver']) {
+    assert.equal((await fetch(stack.baseUrl + path, { method: 'POST', body: '{}' })).status, 404, path);
+  }
+});

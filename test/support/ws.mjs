@@ -1,0 +1,64 @@
+// A WebSocket client for the realtime tests: connects with a token, queues every server event,
+// and waits for the next one that matches.
+export class Socket {
+  static async open(baseUrl, token, { via = 'protocol', device } = {}) {
+    const url = new URL('/ws', baseUrl.replace(/^http/, 'ws'));
+    if (via === 'query') url.searchParams.set('token', token);
+    if (device) url.searchParams.set('device', device);
+    const protocols = via === 'protocol' ? ['e2e-chat.v1', `bearer.${token}`] : [];
+    const socket = new Socket(new WebSocket(url, protocols));
+    await socket.opened;
+    return socket;
+  }
+
+  constructor(ws) {
+    this.ws = ws;
+    this.events = [];
+    this.waiters = [];
+    this.closed = new Promise((resolve) => ws.addEventListener('close', (e) => resolve(e)));
+    this.opened = new Promise((resolve, reject) => {
+      ws.addEventListener('open', resolve, { once: true });
+      ws.addEventListener('error', () => reject(new Error('WebSocket refused')), { once: true });
+    });
+    ws.addEventListener('message', (e) => {
+      this.events.push(JSON.parse(e.data));
+      this.waiters = this.waiters.filter((w) => !w());
+    });
+  }
+
+  send(event) {
+    this.ws.send(typeof event === 'string' ? event : JSON.stringify(event));
+  }
+
+  /** Resolves with (and removes) the first queued or future event that matches. */
+  next(match = () => true, timeoutMs = 5000) {
+    const predicate = typeof match === 'string' ? (e) => e.type === match : match;
+    return new Promise((resolve, reject) => {
+      const take = () => {
+        const i = this.events.findIndex(predicate);
+        if (i < 0) return false;
+        clearTimeout(timer);
+        resolve(this.events.splice(i, 1)[0]);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== take);
+        reject(new Error(`no matching event within ${timeoutMs} ms; queued: ${JSON.stringify(this.events).slice(0, 500)}`));
+      }, timeoutMs);
+      if (!take()) this.waiters.push(take);
+    });
+  }
+
+  /** Fails if a matching event arrives within `ms`. */
+  async nothing(match, ms = 300) {
+    await new Promise((r) => setTimeout(r, ms));
+    const predicate = typeof match === 'string' ? (e) => e.type === match : match;
+    const found = this.events.find(predicate);
+    if (found) throw new Error(`unexpected event ${JSON.stringify(found)}`);
+  }
+
+  close() {
+    this.ws.close(1000);
+    return this.closed;
+  }
+}
