@@ -29,6 +29,16 @@ pub const HEADER_PROTOCOL: &str = "X-Hub-Protocol";
 /// Messages of one conversation sent per query while catching a socket up.
 const SYNC_BATCH: i64 = 500;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    /// The first socket opened.
+    Online,
+    /// The last socket closed.
+    Offline,
+    /// No socket is open but the user may still be marked online (no close event after a crash).
+    StaleOnline,
+}
+
 /// What a socket is, kept with it across hibernation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SocketInfo {
@@ -52,6 +62,9 @@ pub struct UserHub {
     /// Behind an async lock so a burst of events opens one connection, not one each.
     db: futures_util::lock::Mutex<Option<Rc<Client>>>,
     buckets: RefCell<HashMap<String, TokenBucket>>,
+    /// Whether this instance has made sure its user is not marked online with no sockets: after a
+    /// crash or restart no close event arrives, so the first delivery to an empty hub repairs it.
+    presence_checked: std::cell::Cell<bool>,
 }
 
 fn now_ms() -> f64 {
@@ -68,12 +81,12 @@ fn sendable_close_code(code: usize) -> u16 {
 
 impl DurableObject for UserHub {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, db: futures_util::lock::Mutex::new(None), buckets: RefCell::new(HashMap::new()) }
+        Self { state, env, db: futures_util::lock::Mutex::new(None), buckets: RefCell::new(HashMap::new()), presence_checked: Default::default() }
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
         match (req.method(), req.path().as_str()) {
-            (Method::Get, "/connect") => self.accept_socket(&req),
+            (Method::Get, "/connect") => self.accept_socket(&req).await,
             (Method::Post, "/deliver") => self.deliver(req).await,
             _ => Response::error("not found", 404),
         }
@@ -127,18 +140,14 @@ impl DurableObject for UserHub {
     }
 
     async fn websocket_close(&self, ws: WebSocket, code: usize, reason: String, _was_clean: bool) -> worker::Result<()> {
-        if let Ok(Some(info)) = ws.deserialize_attachment::<SocketInfo>() {
-            self.buckets.borrow_mut().remove(&info.conn_id);
-        }
         // Completes the closing handshake; the socket may already be gone.
         let _ = ws.close(Some(sendable_close_code(code)), Some(reason));
+        self.socket_gone(&ws).await;
         Ok(())
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
-        if let Ok(Some(info)) = ws.deserialize_attachment::<SocketInfo>() {
-            self.buckets.borrow_mut().remove(&info.conn_id);
-        }
+        self.socket_gone(&ws).await;
         Ok(())
     }
 }
@@ -149,7 +158,7 @@ fn send(ws: &WebSocket, event: &ServerEvent) {
 }
 
 impl UserHub {
-    fn accept_socket(&self, req: &Request) -> worker::Result<Response> {
+    async fn accept_socket(&self, req: &Request) -> worker::Result<Response> {
         let headers = req.headers();
         let Some(user_id) = headers.get(HEADER_USER)?.and_then(|u| Uuid::try_parse(&u).ok()) else {
             return Response::error("missing user", 400);
@@ -160,6 +169,10 @@ impl UserHub {
         self.state.accept_websocket_with_tags(&pair.server, &[&conn_id]);
         pair.server.serialize_attachment(SocketInfo { user_id, device_id, conn_id })?;
         send(&pair.server, &ServerEvent::Ready { user_id, device_id, server_time: chrono::DateTime::from_timestamp_millis(now_ms() as i64).unwrap_or_default() });
+        self.presence_checked.set(true);
+        if self.state.get_websockets().len() == 1 {
+            self.announce_presence(user_id, Presence::Online).await;
+        }
         let mut response = Response::from_websocket(pair.client)?;
         if let Some(protocol) = headers.get(HEADER_PROTOCOL)? {
             response.headers_mut().set("Sec-WebSocket-Protocol", &protocol)?;
@@ -167,9 +180,40 @@ impl UserHub {
         Ok(response)
     }
 
+    async fn socket_gone(&self, ws: &WebSocket) {
+        let Ok(Some(info)) = ws.deserialize_attachment::<SocketInfo>() else { return };
+        self.buckets.borrow_mut().remove(&info.conn_id);
+        let others = self.state.get_websockets().iter().filter(|other| !self.state.get_tags(other).contains(&info.conn_id)).count();
+        if others == 0 {
+            self.announce_presence(info.user_id, Presence::Offline).await;
+        }
+    }
+
+    /// Records that the user came online or went offline and tells everyone they talk to.
+    async fn announce_presence(&self, user: Uuid, change: Presence) {
+        let online = change == Presence::Online;
+        let announced = async {
+            let db = self.db().await?;
+            let Some(last_seen) = users::set_online(&db, user, online, change == Presence::StaleOnline).await? else {
+                return Ok(()); // nothing changed, nothing to tell
+            };
+            let partners = users::partner_ids(&db, user).await?;
+            self.route(user, &partners, &ServerEvent::Presence { user_id: user, online, last_seen: Some(last_seen) }, None).await;
+            Ok::<_, ApiError>(())
+        };
+        if let Err(e) = announced.await {
+            log_error("hub.presence", &e.to_string());
+        }
+    }
+
     async fn deliver(&self, mut req: Request) -> worker::Result<Response> {
         let delivery: Delivery = req.json().await?;
         self.push_local(&delivery.event, delivery.skip.as_deref());
+        if !self.presence_checked.replace(true) && self.state.get_websockets().is_empty() {
+            if let Some(user) = self.state.id().name().and_then(|n| Uuid::try_parse(&n).ok()) {
+                self.announce_presence(user, Presence::StaleOnline).await;
+            }
+        }
         Response::empty()
     }
 
@@ -189,30 +233,8 @@ impl UserHub {
         if to.contains(&me) {
             self.push_local(&event, skip);
         }
-        let body = serde_json::to_string(&Delivery { event, skip: None }).unwrap_or_default();
-        let deliveries = to.iter().filter(|u| **u != me).map(|user| {
-            let body = body.clone();
-            async move {
-                if let Err(e) = self.deliver_to(*user, body).await {
-                    // The event is committed (or needs no commit); the user catches up on reconnect.
-                    log_error("hub.route", &format!("delivery to a hub failed: {e}"));
-                }
-            }
-        });
-        futures_util::future::join_all(deliveries).await;
-    }
-
-    async fn deliver_to(&self, user: Uuid, body: String) -> worker::Result<()> {
-        let stub = self.env.durable_object(BINDING)?.get_by_name(&user.to_string())?;
-        let headers = Headers::new();
-        headers.set("Content-Type", "application/json")?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
-        let response = stub.fetch_with_request(Request::new_with_init("https://hub/deliver", &init)?).await?;
-        if response.status_code() >= 300 {
-            return Err(worker::Error::RustError(format!("hub answered {}", response.status_code())));
-        }
-        Ok(())
+        let others: Vec<Uuid> = to.iter().copied().filter(|u| *u != me).collect();
+        deliver_all(&self.env, &others, event).await;
     }
 
     /// One connection per hub, reused by every event, reopened after a failure.
@@ -333,5 +355,43 @@ impl UserHub {
         }
         send(ws, &ServerEvent::Synced { after: held });
         Ok(())
+    }
+}
+
+/// Pushes an event to every socket of each of `users`, through their hubs, all at once. The event
+/// is committed (or needs no commit), so a failed delivery only means that user catches up with
+/// `sync` on their next connection.
+async fn deliver_all(env: &Env, users: &[Uuid], event: String) {
+    let body = serde_json::to_string(&Delivery { event, skip: None }).unwrap_or_default();
+    let deliveries = users.iter().map(|user| {
+        let body = body.clone();
+        async move {
+            if let Err(e) = deliver_to(env, *user, body).await {
+                log_error("hub.deliver", &format!("delivery to a hub failed: {e}"));
+            }
+        }
+    });
+    futures_util::future::join_all(deliveries).await;
+}
+
+async fn deliver_to(env: &Env, user: Uuid, body: String) -> worker::Result<()> {
+    let stub = env.durable_object(BINDING)?.get_by_name(&user.to_string())?;
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json")?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
+    let response = stub.fetch_with_request(Request::new_with_init("https://hub/deliver", &init)?).await?;
+    if response.status_code() >= 300 {
+        return Err(worker::Error::RustError(format!("hub answered {}", response.status_code())));
+    }
+    Ok(())
+}
+
+/// Tells every online user about a newly registered one, so directories update live. Best
+/// effort: whoever misses it sees the newcomer the next time they list users.
+pub async fn broadcast_registration(env: &Env, db: &Client, user: crate::protocol::UserSummary) {
+    match users::online_ids(db, user.id).await {
+        Ok(online) => deliver_all(env, &online, ServerEvent::UserRegistered { user }.to_json()).await,
+        Err(e) => log_error("hub.broadcast_registration", &e.to_string()),
     }
 }

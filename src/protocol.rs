@@ -59,6 +59,8 @@ pub struct UserSummary {
     pub display_name: String,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: Option<DateTime<Utc>>,
+    /// At least one of their sockets is open.
+    pub online: bool,
 }
 
 /// A user as they see themselves, and as admins see everyone.
@@ -557,6 +559,7 @@ mod tests {
                 display_name: "Ada".into(),
                 created_at: DateTime::from_timestamp(0, 0).unwrap(),
                 last_seen_at: None,
+                online: false,
             },
             is_admin: true,
         };

@@ -24,6 +24,7 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
     let mut db = ctx.connect().await?;
     let user =
         users::insert(&mut db, &account.phone, &account.display_name, &password_hash, first_user_becomes_admin).await?;
+    crate::hub::broadcast_registration(&ctx.env, &db, user.user.clone()).await;
     Reply::json(201, &session(&ctx, user, 0)?)
 }
 

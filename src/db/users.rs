@@ -6,10 +6,11 @@ use crate::error::ApiError;
 use crate::protocol::{Account, DeviceView, Profile, UserSummary};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-const ACCOUNT_COLUMNS: &str = "id, phone, display_name, created_at, last_seen_at, is_admin";
+const ACCOUNT_COLUMNS: &str = "id, phone, display_name, created_at, last_seen_at, online_since IS NOT NULL AS online, is_admin";
 
 fn summary(row: &Row) -> UserSummary {
     UserSummary {
@@ -18,6 +19,7 @@ fn summary(row: &Row) -> UserSummary {
         display_name: row.get("display_name"),
         created_at: row.get("created_at"),
         last_seen_at: row.get("last_seen_at"),
+        online: row.get("online"),
     }
 }
 
@@ -127,6 +129,43 @@ pub async fn owns_device(client: &Client, user: Uuid, device: Uuid) -> Result<bo
         .await
         .map_err(db_error("users.owns_device"))?;
     Ok(row.get(0))
+}
+
+/// Marks a user online (their first socket opened) or offline (their last one closed), and
+/// returns when they were last seen. With `only_if_online`, changes (and returns) nothing unless
+/// the user was marked online.
+pub async fn set_online(client: &Client, user: Uuid, online: bool, only_if_online: bool) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let row = client
+        .query_opt(
+            "UPDATE users SET online_since = CASE WHEN $2 THEN coalesce(online_since, now()) END, last_seen_at = now()
+             WHERE id = $1 AND (NOT $3 OR online_since IS NOT NULL) RETURNING last_seen_at",
+            &[&user, &online, &only_if_online],
+        )
+        .await
+        .map_err(db_error("users.set_online"))?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Everyone who shares a conversation with `user`: the people their presence matters to.
+pub async fn partner_ids(client: &Client, user: Uuid) -> Result<Vec<Uuid>, ApiError> {
+    let rows = client
+        .query(
+            "SELECT DISTINCT other.user_id FROM members mine
+             JOIN members other ON other.conversation_id = mine.conversation_id AND other.user_id <> mine.user_id
+             WHERE mine.user_id = $1",
+            &[&user],
+        )
+        .await
+        .map_err(db_error("users.partner_ids"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+pub async fn online_ids(client: &Client, except: Uuid) -> Result<Vec<Uuid>, ApiError> {
+    let rows = client
+        .query("SELECT id FROM users WHERE online_since IS NOT NULL AND id <> $1", &[&except])
+        .await
+        .map_err(db_error("users.online_ids"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// Who may appear in a listing, and from where the page starts.

@@ -193,3 +193,35 @@ test('forged, revoked and missing tokens cannot open a socket', async () => {
     assert.equal((await fetch(stack.baseUrl + path, { method: 'POST', body: '{}' })).status, 404, path);
   }
 });
+
+test('presence reaches conversation partners on the first open and the last close', async () => {
+  const [alice, bob] = [await api.register(), await api.register()];
+  await api.get(`/conversations/${bob.user.id}`, { token: alice.token });
+  const b = await open(bob);
+  const a1 = await open(alice);
+  const online = await b.next((e) => e.type === 'presence' && e.userId === alice.user.id);
+  assert.equal(online.online, true);
+  const a2 = await open(alice);
+  await a1.close();
+  await b.nothing((e) => e.type === 'presence' && e.userId === alice.user.id);
+  const listed = (await api.get(`/users?q=${encodeURIComponent(alice.user.phone)}`, { token: bob.token })).body.items[0];
+  assert.equal(listed.online, true, JSON.stringify(listed));
+  await a2.close();
+  const offline = await b.next((e) => e.type === 'presence' && e.userId === alice.user.id);
+  assert.equal(offline.online, false);
+  assert.ok(Date.parse(offline.lastSeen) > Date.parse(alice.user.createdAt));
+  const after = (await api.get(`/users?q=${encodeURIComponent(alice.user.phone)}`, { token: bob.token })).body.items[0];
+  assert.equal(after.online, false);
+  assert.equal(after.lastSeenAt, offline.lastSeen);
+});
+
+test('a registration reaches every connected user', async () => {
+  const [alice, bob] = [await api.register(), await api.register()];
+  const [a, b] = [await open(alice), await open(bob)];
+  const carol = await api.register({ displayName: 'Newcomer Carol' });
+  for (const socket of [a, b]) {
+    const event = await socket.next((e) => e.type === 'user-registered' && e.user.id === carol.user.id);
+    assert.equal(event.user.displayName, 'Newcomer Carol');
+    assert.equal(event.user.passwordHash, undefined);
+  }
+});
