@@ -39,6 +39,12 @@ enum Presence {
     StaleOnline,
 }
 
+/// The hub's connection, with the send statement prepared once: a send is then one round trip.
+struct HubDb {
+    client: Client,
+    send: tokio_postgres::Statement,
+}
+
 /// What a socket is, kept with it across hibernation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SocketInfo {
@@ -60,7 +66,7 @@ pub struct UserHub {
     state: State,
     env: Env,
     /// Behind an async lock so a burst of events opens one connection, not one each.
-    db: futures_util::lock::Mutex<Option<Rc<Client>>>,
+    db: futures_util::lock::Mutex<Option<Rc<HubDb>>>,
     buckets: RefCell<HashMap<String, TokenBucket>>,
     /// Whether this instance has made sure its user is not marked online with no sockets: after a
     /// crash or restart no close event arrives, so the first delivery to an empty hub repairs it.
@@ -193,11 +199,12 @@ impl UserHub {
     async fn announce_presence(&self, user: Uuid, change: Presence) {
         let online = change == Presence::Online;
         let announced = async {
-            let db = self.db().await?;
-            let Some(last_seen) = users::set_online(&db, user, online, change == Presence::StaleOnline).await? else {
+            let conn = self.conn().await?;
+        let db = &conn.client;
+            let Some(last_seen) = users::set_online(db, user, online, change == Presence::StaleOnline).await? else {
                 return Ok(()); // nothing changed, nothing to tell
             };
-            let partners = users::partner_ids(&db, user).await?;
+            let partners = users::partner_ids(db, user).await?;
             self.route(user, &partners, &ServerEvent::Presence { user_id: user, online, last_seen: Some(last_seen) }, None).await;
             Ok::<_, ApiError>(())
         };
@@ -238,19 +245,22 @@ impl UserHub {
     }
 
     /// One connection per hub, reused by every event, reopened after a failure.
-    async fn db(&self) -> ApiResult<Rc<Client>> {
+    async fn conn(&self) -> ApiResult<Rc<HubDb>> {
         let mut slot = self.db.lock().await;
-        if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
-            return Ok(client.clone());
+        if let Some(conn) = slot.as_ref().filter(|c| !c.client.is_closed()) {
+            return Ok(conn.clone());
         }
-        let client = Rc::new(db::connect(&self.env).await?);
-        *slot = Some(client.clone());
-        Ok(client)
+        let client = db::connect(&self.env).await?;
+        let send = client.prepare(messages::SEND_SQL).await.map_err(db::db_error("hub.prepare"))?;
+        let conn = Rc::new(HubDb { client, send });
+        *slot = Some(conn.clone());
+        Ok(conn)
     }
 
     /// Authenticate → validate → persist → acknowledge → deliver.
     async fn send_message(&self, ws: &WebSocket, info: &SocketInfo, reference: Option<String>, m: OutgoingMessage) -> ApiResult<()> {
-        let db = self.db().await?;
+        let conn = self.conn().await?;
+        let db = &conn.client;
         let me = info.user_id;
         let conversation = match m.to {
             Recipient::Conversation(id) => id,
@@ -258,26 +268,25 @@ impl UserHub {
                 return Err(ApiError::bad_request("self_conversation", "You cannot send a message to yourself."))
             }
             Recipient::User(peer) => {
-                if !users::exists(&db, peer).await? {
+                if !users::exists(db, peer).await? {
                     return Err(ApiError::not_found("There is no user with this id."));
                 }
-                conversations::ensure_direct(&db, me, peer).await?
+                conversations::ensure_direct(db, me, peer).await?
             }
         };
         let id = Uuid::now_v7();
         let inserted = db
-            .query_opt(
-                messages::INSERT_SQL,
-                &[&id, &conversation, &me, &info.device_id, &m.epoch, &m.ciphertext, &m.client_msg_id],
-            )
+            .query_opt(&conn.send, &[&id, &conversation, &me, &info.device_id, &m.epoch, &m.ciphertext, &m.client_msg_id])
             .await
             .map_err(db::db_error("hub.send_message"))?;
-        let message = match inserted {
-            Some(row) => messages::view(&row),
-            None => self.earlier_send(&db, me, conversation, &m.client_msg_id).await?,
+        let (message, members) = match inserted {
+            Some(row) => (messages::view(&row), row.get::<_, Vec<Uuid>>("member_ids")),
+            None => {
+                let earlier = self.earlier_send(db, me, conversation, &m.client_msg_id).await?;
+                (earlier, messages::member_ids(db, conversation).await?)
+            }
         };
         send(ws, &ServerEvent::Ack { r#ref: reference, client_msg_id: Some(m.client_msg_id), message: Some(message.clone()) });
-        let members = messages::member_ids(&db, conversation).await?;
         self.route(me, &members, &ServerEvent::Message { message }, Some(&info.conn_id)).await;
         Ok(())
     }
@@ -303,15 +312,16 @@ impl UserHub {
     }
 
     async fn receipt(&self, ws: &WebSocket, info: &SocketInfo, reference: Option<String>, r: ReceiptRequest) -> ApiResult<()> {
-        let db = self.db().await?;
+        let conn = self.conn().await?;
+        let db = &conn.client;
         let me = info.user_id;
-        let target = messages::receipt_target(&db, r.message_id, me)
+        let target = messages::receipt_target(db, r.message_id, me)
             .await?
             .ok_or_else(|| ApiError::not_found("There is no such message in your conversations."))?;
         if target.sender_id == me {
             return Err(ApiError::bad_request("own_message", "Receipts are for messages other people sent you."));
         }
-        let at = messages::record_receipt(&db, r.message_id, me, r.kind).await?;
+        let at = messages::record_receipt(db, r.message_id, me, r.kind).await?;
         let event = ServerEvent::Receipt { message_id: r.message_id, conversation_id: target.conversation_id, user_id: me, kind: r.kind, at };
         if reference.is_some() {
             send(ws, &ServerEvent::Ack { r#ref: reference, client_msg_id: None, message: None });
@@ -322,9 +332,10 @@ impl UserHub {
     }
 
     async fn typing(&self, ws: &WebSocket, info: &SocketInfo, reference: Option<String>, t: TypingRequest) -> ApiResult<()> {
-        let db = self.db().await?;
+        let conn = self.conn().await?;
+        let db = &conn.client;
         let me = info.user_id;
-        let members = messages::member_ids(&db, t.conversation_id).await?;
+        let members = messages::member_ids(db, t.conversation_id).await?;
         if !members.contains(&me) {
             return Err(ApiError::new(403, "not_a_member", "You are not a member of this conversation."));
         }
@@ -339,12 +350,13 @@ impl UserHub {
     /// Sends every message the socket lacks, conversation by conversation in seq order, then
     /// `synced` with the seqs it now holds.
     async fn sync(&self, ws: &WebSocket, info: &SocketInfo, request: SyncRequest) -> ApiResult<()> {
-        let db = self.db().await?;
+        let conn = self.conn().await?;
+        let db = &conn.client;
         let mut held = HashMap::new();
-        for (conversation, head) in messages::conversation_heads(&db, info.user_id).await? {
+        for (conversation, head) in messages::conversation_heads(db, info.user_id).await? {
             let mut after = request.after.get(&conversation).copied().unwrap_or(0).max(0);
             while after < head {
-                let batch = messages::after_seq(&db, conversation, after, SYNC_BATCH).await?;
+                let batch = messages::after_seq(db, conversation, after, SYNC_BATCH).await?;
                 let Some(last) = batch.last() else { break };
                 after = last.seq;
                 for message in batch {

@@ -22,18 +22,22 @@ pub const PAGE_AFTER_CURSOR_SQL: &str = "SELECT id, conversation_id, seq, sender
      ORDER BY created_at DESC, id DESC
      LIMIT $4";
 
-/// Stores a message if the sender is a member, in one statement: bumping the conversation's
-/// `last_seq` takes its row lock, so sends in one conversation commit in seq order.
-/// `created_at` is read after the lock for the same reason.
-pub const INSERT_SQL: &str = "WITH allowed AS (
+/// Stores a message if the sender is a member and returns it with the conversation's members (to
+/// deliver to), in one statement and one round trip. Bumping the conversation's `last_seq` takes
+/// its row lock, so sends in one conversation commit in seq order; `created_at` is read after
+/// the lock for the same reason. Returns no row when the sender is not a member or the
+/// clientMsgId was used before.
+pub const SEND_SQL: &str = "WITH allowed AS (
        SELECT 1 FROM members WHERE conversation_id = $2 AND user_id = $3
      ), bumped AS (
        UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $2 AND EXISTS (SELECT 1 FROM allowed) RETURNING last_seq
+     ), inserted AS (
+       INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at)
+       SELECT $1, $2, last_seq, $3, $4, 'app', $5, $6, $7, clock_timestamp() FROM bumped
+       ON CONFLICT (sender_id, client_msg_id) DO NOTHING
+       RETURNING id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at
      )
-     INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at)
-     SELECT $1, $2, last_seq, $3, $4, 'app', $5, $6, $7, clock_timestamp() FROM bumped
-     ON CONFLICT (sender_id, client_msg_id) DO NOTHING
-     RETURNING id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at";
+     SELECT inserted.*, ARRAY(SELECT user_id FROM members WHERE conversation_id = $2) AS member_ids FROM inserted";
 
 pub const BY_CLIENT_ID_SQL: &str = "SELECT id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at
      FROM messages WHERE sender_id = $1 AND client_msg_id = $2";
