@@ -53,12 +53,10 @@ struct SocketInfo {
     conn_id: String,
 }
 
-/// The body of a hub-to-hub delivery.
+/// The body of a hub-to-hub delivery: events for every socket of the receiving hub's user.
 #[derive(Serialize, Deserialize)]
 struct Delivery {
-    event: String,
-    /// The socket that caused the event and already has its answer.
-    skip: Option<String>,
+    events: Vec<String>,
 }
 
 #[durable_object]
@@ -71,6 +69,11 @@ pub struct UserHub {
     /// Whether this instance has made sure its user is not marked online with no sockets: after a
     /// crash or restart no close event arrives, so the first delivery to an empty hub repairs it.
     presence_checked: std::cell::Cell<bool>,
+    /// Events waiting to go to other users' hubs. Under load, everything queued while one flush
+    /// is on the wire goes in the next flush, one request per hub: the hop costs per request, not
+    /// per event.
+    outbox: RefCell<HashMap<Uuid, Vec<String>>>,
+    flushing: std::cell::Cell<bool>,
 }
 
 fn now_ms() -> f64 {
@@ -87,7 +90,10 @@ fn sendable_close_code(code: usize) -> u16 {
 
 impl DurableObject for UserHub {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, db: futures_util::lock::Mutex::new(None), buckets: RefCell::new(HashMap::new()), presence_checked: Default::default() }
+        Self { state, env, db: futures_util::lock::Mutex::new(None), buckets: RefCell::new(HashMap::new()), presence_checked: Default::default(),
+            outbox: Default::default(),
+            flushing: Default::default(),
+        }
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
@@ -215,7 +221,9 @@ impl UserHub {
 
     async fn deliver(&self, mut req: Request) -> worker::Result<Response> {
         let delivery: Delivery = req.json().await?;
-        self.push_local(&delivery.event, delivery.skip.as_deref());
+        for event in &delivery.events {
+            self.push_local(event, None);
+        }
         if !self.presence_checked.replace(true) && self.state.get_websockets().is_empty() {
             if let Some(user) = self.state.id().name().and_then(|n| Uuid::try_parse(&n).ok()) {
                 self.announce_presence(user, Presence::StaleOnline).await;
@@ -240,8 +248,29 @@ impl UserHub {
         if to.contains(&me) {
             self.push_local(&event, skip);
         }
-        let others: Vec<Uuid> = to.iter().copied().filter(|u| *u != me).collect();
-        deliver_all(&self.env, &others, event).await;
+        {
+            let mut outbox = self.outbox.borrow_mut();
+            for user in to.iter().filter(|u| **u != me) {
+                outbox.entry(*user).or_default().push(event.clone());
+            }
+        }
+        self.flush_outbox().await;
+    }
+
+    /// Sends what the outbox holds, until it is empty. Only one flush runs at a time; a caller
+    /// that finds one running leaves its events to it and returns at once.
+    async fn flush_outbox(&self) {
+        if self.flushing.replace(true) {
+            return;
+        }
+        loop {
+            let batch = std::mem::take(&mut *self.outbox.borrow_mut());
+            if batch.is_empty() {
+                break;
+            }
+            futures_util::future::join_all(batch.into_iter().map(|(user, events)| deliver(&self.env, user, events))).await;
+        }
+        self.flushing.set(false);
     }
 
     /// One connection per hub, reused by every event, reopened after a failure.
@@ -370,40 +399,35 @@ impl UserHub {
     }
 }
 
-/// Pushes an event to every socket of each of `users`, through their hubs, all at once. The event
-/// is committed (or needs no commit), so a failed delivery only means that user catches up with
-/// `sync` on their next connection.
-async fn deliver_all(env: &Env, users: &[Uuid], event: String) {
-    let body = serde_json::to_string(&Delivery { event, skip: None }).unwrap_or_default();
-    let deliveries = users.iter().map(|user| {
-        let body = body.clone();
-        async move {
-            if let Err(e) = deliver_to(env, *user, body).await {
-                log_error("hub.deliver", &format!("delivery to a hub failed: {e}"));
-            }
+/// Pushes events to every socket of `user`, through their hub. The events are committed (or need
+/// no commit), so a failed delivery only means that user catches up with `sync` later.
+async fn deliver(env: &Env, user: Uuid, events: Vec<String>) {
+    let sent = async {
+        let body = serde_json::to_string(&Delivery { events })?;
+        let stub = env.durable_object(BINDING)?.get_by_name(&user.to_string())?;
+        let headers = Headers::new();
+        headers.set("Content-Type", "application/json")?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
+        let response = stub.fetch_with_request(Request::new_with_init("https://hub/deliver", &init)?).await?;
+        match response.status_code() {
+            200..=299 => Ok(()),
+            status => Err(worker::Error::RustError(format!("hub answered {status}"))),
         }
-    });
-    futures_util::future::join_all(deliveries).await;
-}
-
-async fn deliver_to(env: &Env, user: Uuid, body: String) -> worker::Result<()> {
-    let stub = env.durable_object(BINDING)?.get_by_name(&user.to_string())?;
-    let headers = Headers::new();
-    headers.set("Content-Type", "application/json")?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
-    let response = stub.fetch_with_request(Request::new_with_init("https://hub/deliver", &init)?).await?;
-    if response.status_code() >= 300 {
-        return Err(worker::Error::RustError(format!("hub answered {}", response.status_code())));
+    };
+    if let Err(e) = sent.await {
+        log_error("hub.deliver", &format!("delivery to a hub failed: {e}"));
     }
-    Ok(())
 }
 
 /// Tells every online user about a newly registered one, so directories update live. Best
 /// effort: whoever misses it sees the newcomer the next time they list users.
 pub async fn broadcast_registration(env: &Env, db: &Client, user: crate::protocol::UserSummary) {
     match users::online_ids(db, user.id).await {
-        Ok(online) => deliver_all(env, &online, ServerEvent::UserRegistered { user }.to_json()).await,
+        Ok(online) => {
+            let event = ServerEvent::UserRegistered { user }.to_json();
+            futures_util::future::join_all(online.into_iter().map(|id| deliver(env, id, vec![event.clone()]))).await;
+        }
         Err(e) => log_error("hub.broadcast_registration", &e.to_string()),
     }
 }
