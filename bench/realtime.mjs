@@ -2,7 +2,11 @@
 // set rate for a bounded time, with every message committed to PostgreSQL before its ack.
 // Reports delivered messages/s, send→receive latency percentiles and errors. Loopback only.
 //
-//   bash bench/run realtime [--users 100] [--rate 10] [--duration 10]
+//   bash bench/run realtime [--users 80] [--rate 10] [--duration 10]
+//
+// Each sending user's hub holds one PostgreSQL connection (under wrangler dev, Hyperdrive does not
+// pool), so --users must stay below the server's max_connections with room for the Worker's own
+// requests; the default of 80 fits a stock max_connections of 100.
 import { parseArgs } from 'node:util';
 import { startStack } from '../test/support/stack.mjs';
 import { Api } from '../test/support/api.mjs';
@@ -10,7 +14,7 @@ import { Socket } from '../test/support/ws.mjs';
 
 const { values: opts } = parseArgs({
   options: {
-    users: { type: 'string', default: '100' },
+    users: { type: 'string', default: '80' },
     rate: { type: 'string', default: '10' }, // messages per second per user
     duration: { type: 'string', default: '10' },
     drain: { type: 'string', default: '5' }, // seconds to wait for stragglers after sending stops
@@ -25,6 +29,12 @@ function percentile(sorted, p) {
 }
 
 const stack = await startStack();
+const { rows: [{ max_connections: maxConnections }] } = await stack.pool.query('SHOW max_connections');
+if (USERS > Number(maxConnections) - 15) {
+  await stack.stop();
+  console.error(`--users ${USERS} needs more PostgreSQL connections than max_connections=${maxConnections} allows (one per hub); use fewer users or raise max_connections.`);
+  process.exit(2);
+}
 try {
   const api = new Api(stack.baseUrl);
   const users = [];
