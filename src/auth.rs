@@ -122,7 +122,9 @@ pub fn websocket_credentials<'a>(
             "Offer the \"e2e-chat.v1\" subprotocol beside the bearer token.",
         )),
         Some(token) => Ok((token, selected)),
-        None => Err(ApiError::unauthorized("Log in first: pass the token as the \"bearer.<token>\" subprotocol or ?token=.")),
+        None => Err(ApiError::unauthorized(
+            "Log in first: pass the token as the \"bearer.<token>\" subprotocol or ?token=.",
+        )),
     }
 }
 
@@ -166,7 +168,14 @@ mod tests {
 
     #[test]
     fn malformed_stored_hashes_never_match() {
-        for stored in ["", "pbkdf2-sha256", "pbkdf2-sha256$0$AAAA$AAAA", "bcrypt$10$x$y", "pbkdf2-sha256$10$!!$AAAA", "pbkdf2-sha256$10$AAAA$"] {
+        for stored in [
+            "",
+            "pbkdf2-sha256",
+            "pbkdf2-sha256$0$AAAA$AAAA",
+            "bcrypt$10$x$y",
+            "pbkdf2-sha256$10$!!$AAAA",
+            "pbkdf2-sha256$10$AAAA$",
+        ] {
             assert!(!verify_password("anything", stored), "{stored}");
         }
     }
@@ -196,8 +205,11 @@ mod tests {
     #[test]
     fn rejects_an_unsigned_token() {
         let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
-        let body = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!(r#"{{"sub":"{}","ver":0,"iat":{NOW},"exp":{}}}"#, Uuid::new_v4(), NOW + 100));
+        let body = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"sub":"{}","ver":0,"iat":{NOW},"exp":{}}}"#,
+            Uuid::new_v4(),
+            NOW + 100
+        ));
         assert_eq!(verify_token(&format!("{header}.{body}."), NOW, SECRET).unwrap_err().status, 401);
     }
 
@@ -205,14 +217,20 @@ mod tests {
     fn rejects_a_tampered_payload() {
         let token = issue_token(Uuid::new_v4(), 0, NOW, SECRET);
         let mut parts: Vec<String> = token.split('.').map(String::from).collect();
-        parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!(r#"{{"sub":"{}","ver":0,"iat":{NOW},"exp":{}}}"#, Uuid::new_v4(), NOW + 100));
+        parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"sub":"{}","ver":0,"iat":{NOW},"exp":{}}}"#,
+            Uuid::new_v4(),
+            NOW + 100
+        ));
         assert!(verify_token(&parts.join("."), NOW, SECRET).is_err());
     }
 
     #[test]
     fn finds_the_websocket_token_in_the_subprotocols_or_the_query() {
-        assert_eq!(websocket_credentials(Some("e2e-chat.v1, bearer.a.b.c"), None).unwrap(), ("a.b.c", Some(WS_PROTOCOL)));
+        assert_eq!(
+            websocket_credentials(Some("e2e-chat.v1, bearer.a.b.c"), None).unwrap(),
+            ("a.b.c", Some(WS_PROTOCOL))
+        );
         assert_eq!(websocket_credentials(None, Some("a.b.c")).unwrap(), ("a.b.c", None));
         assert_eq!(websocket_credentials(Some("e2e-chat.v1"), Some("q")).unwrap(), ("q", Some(WS_PROTOCOL)));
         assert_eq!(websocket_credentials(Some("bearer.a.b.c"), None).unwrap_err().code, "invalid_protocol");

@@ -7,6 +7,9 @@ use crate::error::ApiError;
 pub const DEFAULT_PBKDF2_ITERATIONS: u32 = 600_000;
 /// HS256 keys shorter than the hash output make brute force of the key cheaper than of the MAC.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// How long a hub keeps its database connection with nothing to do. An open connection keeps the
+/// hub from hibernating and holds one of the database's (or Hyperdrive's) connection slots.
+pub const DEFAULT_HUB_DB_IDLE_SECONDS: u32 = 30;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Environment {
@@ -24,6 +27,7 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     pub bootstrap_admin: Option<BootstrapAdmin>,
     pub first_user_admin: bool,
+    pub hub_db_idle_ms: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,14 +57,36 @@ impl Config {
         };
         let pbkdf2_iterations = parse_iterations(get("PBKDF2_ITERATIONS").as_deref(), &environment);
         let allowed_origins = get("ALLOWED_ORIGINS")
-            .map(|v| v.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect())
+            .map(|v| {
+                v.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect()
+            })
             .unwrap_or_default();
         let bootstrap_admin = match (get("ADMIN_PHONE"), lookup("ADMIN_PASSWORD").filter(|p| !p.is_empty())) {
             (Some(phone), Some(password)) => Some(BootstrapAdmin { phone, password }),
             _ => None,
         };
         let first_user_admin = !matches!(get("FIRST_USER_ADMIN").as_deref(), Some("false" | "0" | "no"));
-        Config { environment, jwt_secret, pbkdf2_iterations, allowed_origins, bootstrap_admin, first_user_admin }
+        let hub_db_idle_seconds = get("HUB_DB_IDLE_SECONDS")
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|s| *s > 0)
+            .unwrap_or(DEFAULT_HUB_DB_IDLE_SECONDS);
+        Config {
+            environment,
+            jwt_secret,
+            pbkdf2_iterations,
+            allowed_origins,
+            bootstrap_admin,
+            first_user_admin,
+            hub_db_idle_ms: f64::from(hub_db_idle_seconds) * 1000.0,
+        }
+    }
+
+    /// The Worker's vars and secrets; a secret wins over a var of the same name.
+    #[cfg(target_arch = "wasm32")]
+    pub fn from_env(env: &worker::Env) -> Config {
+        Config::from_lookup(|name| {
+            env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok()
+        })
     }
 
     pub fn is_origin_allowed(&self, origin: &str) -> bool {
@@ -75,11 +101,9 @@ impl Config {
 
 fn parse_iterations(raw: Option<&str>, environment: &Environment) -> Result<u32, ApiError> {
     let Some(raw) = raw else { return Ok(DEFAULT_PBKDF2_ITERATIONS) };
-    let n: u32 = raw
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::misconfigured(format!("PBKDF2_ITERATIONS must be a positive integer, not {raw:?}.")))?;
+    let n: u32 = raw.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::misconfigured(format!("PBKDF2_ITERATIONS must be a positive integer, not {raw:?}."))
+    })?;
     if n < DEFAULT_PBKDF2_ITERATIONS && *environment != Environment::Test {
         return Err(ApiError::misconfigured(format!(
             "PBKDF2_ITERATIONS={n} is below {DEFAULT_PBKDF2_ITERATIONS}; a lower count is allowed only when ENVIRONMENT=test."
@@ -99,6 +123,14 @@ mod tests {
     }
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn hub_connections_idle_out_after_thirty_seconds_unless_configured() {
+        assert_eq!(config(&[]).hub_db_idle_ms, 30_000.0);
+        assert_eq!(config(&[("HUB_DB_IDLE_SECONDS", "2")]).hub_db_idle_ms, 2_000.0);
+        assert_eq!(config(&[("HUB_DB_IDLE_SECONDS", "0")]).hub_db_idle_ms, 30_000.0);
+        assert_eq!(config(&[("HUB_DB_IDLE_SECONDS", "soon")]).hub_db_idle_ms, 30_000.0);
+    }
 
     #[test]
     fn a_missing_jwt_secret_is_an_error_not_a_default() {

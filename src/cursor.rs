@@ -31,12 +31,22 @@ pub struct SequenceCursor {
     pub id: i64,
 }
 
+/// Conversations, by id: the last row's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdCursor {
+    pub id: Uuid,
+}
+
+const ID_TAG: u8 = b'c';
 const MESSAGE_TAG: u8 = b'm';
 const NAME_TAG: u8 = b'n';
 const SEQUENCE_TAG: u8 = b's';
 
 fn invalid() -> ApiError {
-    ApiError::bad_request("invalid_cursor", "The cursor is not one this listing gave out. Start again without a cursor.")
+    ApiError::bad_request(
+        "invalid_cursor",
+        "The cursor is not one this listing gave out. Start again without a cursor.",
+    )
 }
 
 fn decode_tagged(raw: &str, tag: u8) -> Result<Vec<u8>, ApiError> {
@@ -106,6 +116,17 @@ impl SequenceCursor {
     }
 }
 
+impl IdCursor {
+    pub fn encode(&self) -> String {
+        encode_tagged(ID_TAG, self.id.as_bytes())
+    }
+
+    pub fn decode(raw: &str) -> Result<Self, ApiError> {
+        let bytes = decode_tagged(raw, ID_TAG)?;
+        Ok(Self { id: Uuid::from_slice(&bytes).map_err(|_| invalid())? })
+    }
+}
+
 /// Parses `?limit=`: absent means the default, anything outside 1..=100 is refused rather than
 /// clamped so a client learns about its mistake.
 pub fn parse_limit(raw: Option<&str>) -> Result<i64, ApiError> {
@@ -127,6 +148,14 @@ pub fn into_page<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_cursors_round_trip_and_refuse_other_listings_cursors() {
+        let cursor = IdCursor { id: Uuid::new_v4() };
+        assert_eq!(IdCursor::decode(&cursor.encode()).unwrap(), cursor);
+        assert!(IdCursor::decode(&SequenceCursor { id: 5 }.encode()).is_err());
+        assert!(IdCursor::decode(&encode_tagged(ID_TAG, &[1, 2, 3])).is_err());
+    }
 
     #[test]
     fn message_cursors_round_trip_to_the_microsecond() {
@@ -158,7 +187,9 @@ mod tests {
 
     #[test]
     fn garbage_cursors_are_refused() {
-        for raw in ["", "!!!", "bQ", "not base64 at all", &B64URL.encode([MESSAGE_TAG; 30]), &B64URL.encode([NAME_TAG, 1, 2])] {
+        for raw in
+            ["", "!!!", "bQ", "not base64 at all", &B64URL.encode([MESSAGE_TAG; 30]), &B64URL.encode([NAME_TAG, 1, 2])]
+        {
             assert!(MessageCursor::decode(raw).is_err(), "{raw}");
             assert!(NameCursor::decode(raw).is_err(), "{raw}");
         }

@@ -9,6 +9,8 @@ pub struct ApiError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// Set on `stale_epoch`: the epoch the conversation is at, so the client knows where to catch up.
+    pub current_epoch: Option<i64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -26,7 +28,12 @@ struct Inner<'a> {
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self { status, code, message: message.into(), current_epoch: None }
+    }
+
+    pub fn with_current_epoch(mut self, epoch: i64) -> Self {
+        self.current_epoch = Some(epoch);
+        self
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {

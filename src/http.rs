@@ -9,22 +9,19 @@ use crate::router::{check_preflight, cors_headers, resolve, Endpoint, Resolution
 use worker::{Env, Headers, Method, Request, Response, ResponseBuilder};
 
 pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
-    let config = Config::from_lookup(|name| {
-        env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok()
-    });
+    let config = Config::from_env(&env);
     let origin = req.headers().get("Origin").ok().flatten();
     let preflight = req.method() == Method::Options;
-    let reply = match respond(&mut req, env, config.clone()).await {
+    let reply = match respond(&mut req, env, config.clone(), origin.as_deref()).await {
         Ok(Outcome::Upgrade(response)) => return Ok(response),
-        Ok(Outcome::Reply(reply)) => Ok(reply),
-        Err(e) => Err(e),
-    };
-    let reply = reply.unwrap_or_else(|e| {
-        if e.status >= 500 {
-            log_error("request", &format!("{} {} -> {}", req.method(), req.path(), e.code));
+        Ok(Outcome::Reply(reply)) => reply,
+        Err(e) => {
+            if e.status >= 500 {
+                log_error("request", &format!("{} {} -> {}", req.method(), req.path(), e.code));
+            }
+            Reply { status: e.status, body: Some(e.to_json()) }
         }
-        Reply { status: e.status, body: Some(e.to_json()) }
-    });
+    };
     let headers = Headers::new();
     if reply.body.is_some() {
         headers.set("Content-Type", "application/json; charset=utf-8")?;
@@ -48,12 +45,12 @@ enum Outcome {
     Upgrade(Response),
 }
 
-async fn respond(req: &mut Request, env: Env, config: Config) -> ApiResult<Outcome> {
+async fn respond(req: &mut Request, env: Env, config: Config, origin: Option<&str>) -> ApiResult<Outcome> {
     let method = req.method().to_string();
     let url = req.url().map_err(|_| ApiError::bad_request("invalid_url", "The request URL could not be read."))?;
     let matched = match resolve(&method, url.path())? {
         Resolution::Preflight => {
-            check_preflight(&config, req.headers().get("Origin").ok().flatten().as_deref())?;
+            check_preflight(&config, origin)?;
             return Ok(Outcome::Reply(Reply::no_content()));
         }
         Resolution::Route(matched) => matched,
@@ -81,7 +78,15 @@ async fn respond(req: &mut Request, env: Env, config: Config) -> ApiResult<Outco
         Endpoint::Me => api::auth::me(ctx).await,
         Endpoint::ListUsers => api::users::list(ctx).await,
         Endpoint::GetUser => api::users::get(ctx).await,
+        Endpoint::CreateGroup => api::conversations::create(ctx).await,
+        Endpoint::ListConversations => api::conversations::list(ctx).await,
         Endpoint::GetConversation => api::conversations::get(ctx).await,
+        Endpoint::RegisterDevice => api::devices::register(ctx).await,
+        Endpoint::ListUserDevices => api::devices::list_for_user(ctx).await,
+        Endpoint::DeleteDevice => api::devices::delete(ctx).await,
+        Endpoint::UploadKeyPackages => api::devices::upload_key_packages(ctx).await,
+        Endpoint::KeyPackageCount => api::devices::key_package_count(ctx).await,
+        Endpoint::ClaimKeyPackages => api::devices::claim(ctx).await,
         Endpoint::ListMessages => api::conversations::messages(ctx).await,
         Endpoint::AdminListUsers => api::admin::list_users(ctx).await,
         Endpoint::AdminDeleteUser => api::admin::delete_user(ctx).await,
@@ -100,13 +105,18 @@ async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(payload_too_large());
     }
-    let body = req.bytes().await.map_err(|_| ApiError::bad_request("invalid_body", "The request body could not be read."))?;
+    let body =
+        req.bytes().await.map_err(|_| ApiError::bad_request("invalid_body", "The request body could not be read."))?;
     if body.len() > MAX_BODY_BYTES {
         return Err(payload_too_large());
     }
     let content_type = req.headers().get("Content-Type").ok().flatten().unwrap_or_default();
     if !body.is_empty() && !content_type.to_ascii_lowercase().starts_with("application/json") {
-        return Err(ApiError::new(415, "unsupported_media_type", "Send the request body as JSON (Content-Type: application/json)."));
+        return Err(ApiError::new(
+            415,
+            "unsupported_media_type",
+            "Send the request body as JSON (Content-Type: application/json).",
+        ));
     }
     Ok(body)
 }

@@ -6,10 +6,13 @@
 //! Hubs are reachable only through stubs made by this Worker's own code: the public router sends
 //! nothing here but an authenticated `/ws` upgrade, built afresh with the user id it verified.
 
+use crate::config::Config;
 use crate::db::{self, conversations, messages, users, Client};
+use crate::e2e::{stale_epoch, CommitRequest};
 use crate::error::{log_error, ApiError, ApiResult};
 use crate::protocol::{
-    parse_client_event, ClientEvent, OutgoingMessage, ReceiptRequest, Recipient, ServerEvent, SyncRequest, TypingRequest,
+    parse_client_event, ClientEvent, OutgoingMessage, ReceiptRequest, Recipient, ServerEvent, SyncRequest,
+    TypingRequest,
 };
 use crate::ratelimit::{TokenBucket, SOCKET_RATE};
 use serde::{Deserialize, Serialize};
@@ -74,6 +77,11 @@ pub struct UserHub {
     /// per event.
     outbox: RefCell<HashMap<Uuid, Vec<String>>>,
     flushing: std::cell::Cell<bool>,
+    /// When the connection was last asked for, and whether an alarm will look at it: a hub that
+    /// holds a connection cannot hibernate, so an idle one gives it back.
+    db_used_at: std::cell::Cell<f64>,
+    idle_alarm_set: std::cell::Cell<bool>,
+    db_idle_ms: f64,
 }
 
 fn now_ms() -> f64 {
@@ -90,10 +98,32 @@ fn sendable_close_code(code: usize) -> u16 {
 
 impl DurableObject for UserHub {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, db: futures_util::lock::Mutex::new(None), buckets: RefCell::new(HashMap::new()), presence_checked: Default::default(),
+        let db_idle_ms = Config::from_env(&env).hub_db_idle_ms;
+        Self {
+            state,
+            env,
+            db: futures_util::lock::Mutex::new(None),
+            buckets: RefCell::new(HashMap::new()),
+            presence_checked: Default::default(),
             outbox: Default::default(),
             flushing: Default::default(),
+            db_used_at: Default::default(),
+            idle_alarm_set: Default::default(),
+            db_idle_ms,
         }
+    }
+
+    /// Closes the database connection once it has been idle long enough, else looks again later.
+    async fn alarm(&self) -> worker::Result<Response> {
+        let idle_for = now_ms() - self.db_used_at.get();
+        if idle_for >= self.db_idle_ms {
+            // Dropping the last client ends its connection task, which closes the socket.
+            *self.db.lock().await = None;
+            self.idle_alarm_set.set(false);
+        } else {
+            self.state.storage().set_alarm((self.db_idle_ms - idle_for).ceil() as i64).await?;
+        }
+        Response::empty()
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
@@ -125,7 +155,7 @@ impl DurableObject for UserHub {
             WebSocketIncomingMessage::Binary(_) => {
                 let error = ApiError::bad_request("invalid_event", "Events are JSON text frames.");
                 send(&ws, &ServerEvent::error(None, &error));
-            return Ok(());
+                return Ok(());
             }
         };
         let envelope = match parse_client_event(&frame) {
@@ -141,6 +171,7 @@ impl DurableObject for UserHub {
             ClientEvent::Receipt(r) => self.receipt(&ws, &info, reference.clone(), r).await,
             ClientEvent::Typing(t) => self.typing(&ws, &info, reference.clone(), t).await,
             ClientEvent::Sync(s) => self.sync(&ws, &info, s).await,
+            ClientEvent::Commit(c) => self.commit(&ws, &info, reference.clone(), c).await,
         };
         if let Err(error) = outcome {
             if error.status >= 500 {
@@ -151,7 +182,13 @@ impl DurableObject for UserHub {
         Ok(())
     }
 
-    async fn websocket_close(&self, ws: WebSocket, code: usize, reason: String, _was_clean: bool) -> worker::Result<()> {
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        reason: String,
+        _was_clean: bool,
+    ) -> worker::Result<()> {
         // Completes the closing handshake; the socket may already be gone.
         let _ = ws.close(Some(sendable_close_code(code)), Some(reason));
         self.socket_gone(&ws).await;
@@ -180,7 +217,14 @@ impl UserHub {
         let conn_id = Uuid::new_v4().to_string();
         self.state.accept_websocket_with_tags(&pair.server, &[&conn_id]);
         pair.server.serialize_attachment(SocketInfo { user_id, device_id, conn_id })?;
-        send(&pair.server, &ServerEvent::Ready { user_id, device_id, server_time: chrono::DateTime::from_timestamp_millis(now_ms() as i64).unwrap_or_default() });
+        send(
+            &pair.server,
+            &ServerEvent::Ready {
+                user_id,
+                device_id,
+                server_time: chrono::DateTime::from_timestamp_millis(now_ms() as i64).unwrap_or_default(),
+            },
+        );
         self.presence_checked.set(true);
         if self.state.get_websockets().len() == 1 {
             self.announce_presence(user_id, Presence::Online).await;
@@ -195,7 +239,12 @@ impl UserHub {
     async fn socket_gone(&self, ws: &WebSocket) {
         let Ok(Some(info)) = ws.deserialize_attachment::<SocketInfo>() else { return };
         self.buckets.borrow_mut().remove(&info.conn_id);
-        let others = self.state.get_websockets().iter().filter(|other| !self.state.get_tags(other).contains(&info.conn_id)).count();
+        let others = self
+            .state
+            .get_websockets()
+            .iter()
+            .filter(|other| !self.state.get_tags(other).contains(&info.conn_id))
+            .count();
         if others == 0 {
             self.announce_presence(info.user_id, Presence::Offline).await;
         }
@@ -206,12 +255,18 @@ impl UserHub {
         let online = change == Presence::Online;
         let announced = async {
             let conn = self.conn().await?;
-        let db = &conn.client;
+            let db = &conn.client;
             let Some(last_seen) = users::set_online(db, user, online, change == Presence::StaleOnline).await? else {
                 return Ok(()); // nothing changed, nothing to tell
             };
             let partners = users::partner_ids(db, user).await?;
-            self.route(user, &partners, &ServerEvent::Presence { user_id: user, online, last_seen: Some(last_seen) }, None).await;
+            self.route(
+                user,
+                &partners,
+                &ServerEvent::Presence { user_id: user, online, last_seen: Some(last_seen) },
+                None,
+            )
+            .await;
             Ok::<_, ApiError>(())
         };
         if let Err(e) = announced.await {
@@ -268,13 +323,21 @@ impl UserHub {
             if batch.is_empty() {
                 break;
             }
-            futures_util::future::join_all(batch.into_iter().map(|(user, events)| deliver(&self.env, user, events))).await;
+            futures_util::future::join_all(batch.into_iter().map(|(user, events)| deliver(&self.env, user, events)))
+                .await;
         }
         self.flushing.set(false);
     }
 
     /// One connection per hub, reused by every event, reopened after a failure.
     async fn conn(&self) -> ApiResult<Rc<HubDb>> {
+        self.db_used_at.set(now_ms());
+        if !self.idle_alarm_set.replace(true) {
+            if let Err(e) = self.state.storage().set_alarm(self.db_idle_ms as i64).await {
+                self.idle_alarm_set.set(false);
+                log_error("hub.idle_alarm", &e.to_string());
+            }
+        }
         let mut slot = self.db.lock().await;
         if let Some(conn) = slot.as_ref().filter(|c| !c.client.is_closed()) {
             return Ok(conn.clone());
@@ -287,7 +350,13 @@ impl UserHub {
     }
 
     /// Authenticate → validate → persist → acknowledge → deliver.
-    async fn send_message(&self, ws: &WebSocket, info: &SocketInfo, reference: Option<String>, m: OutgoingMessage) -> ApiResult<()> {
+    async fn send_message(
+        &self,
+        ws: &WebSocket,
+        info: &SocketInfo,
+        reference: Option<String>,
+        m: OutgoingMessage,
+    ) -> ApiResult<()> {
         let conn = self.conn().await?;
         let db = &conn.client;
         let me = info.user_id;
@@ -305,7 +374,10 @@ impl UserHub {
         };
         let id = Uuid::now_v7();
         let inserted = db
-            .query_opt(&conn.send, &[&id, &conversation, &me, &info.device_id, &m.epoch, &m.ciphertext, &m.client_msg_id])
+            .query_opt(
+                &conn.send,
+                &[&id, &conversation, &me, &info.device_id, &m.epoch, &m.ciphertext, &m.client_msg_id],
+            )
             .await
             .map_err(db::db_error("hub.send_message"))?;
         let (message, members) = match inserted {
@@ -315,14 +387,28 @@ impl UserHub {
                 (earlier, messages::member_ids(db, conversation).await?)
             }
         };
-        send(ws, &ServerEvent::Ack { r#ref: reference, client_msg_id: Some(m.client_msg_id), message: Some(message.clone()) });
+        send(
+            ws,
+            &ServerEvent::Ack {
+                r#ref: reference,
+                client_msg_id: Some(m.client_msg_id),
+                message: Some(message.clone()),
+                welcome: None,
+            },
+        );
         self.route(me, &members, &ServerEvent::Message { message }, Some(&info.conn_id)).await;
         Ok(())
     }
 
     /// Nothing was inserted: either this is a resend of a stored message, which is answered with
     /// the original, or the sender may not post here.
-    async fn earlier_send(&self, db: &Client, me: Uuid, conversation: Uuid, client_msg_id: &str) -> ApiResult<crate::protocol::MessageView> {
+    async fn earlier_send(
+        &self,
+        db: &Client,
+        me: Uuid,
+        conversation: Uuid,
+        client_msg_id: &str,
+    ) -> ApiResult<crate::protocol::MessageView> {
         let earlier = db
             .query_opt(messages::BY_CLIENT_ID_SQL, &[&me, &client_msg_id])
             .await
@@ -331,16 +417,28 @@ impl UserHub {
             (Some(row), _) => {
                 let message = messages::view(&row);
                 if message.conversation_id != conversation {
-                    return Err(ApiError::conflict("client_msg_id_reused", "This clientMsgId was already used for another conversation."));
+                    return Err(ApiError::conflict(
+                        "client_msg_id_reused",
+                        "This clientMsgId was already used for another conversation.",
+                    ));
                 }
                 Ok(message)
             }
             (None, None) => Err(ApiError::not_found("There is no such conversation.")),
-            (None, Some(_)) => Err(ApiError::new(403, "not_a_member", "You are not a member of this conversation.")),
+            (None, Some(c)) if c.member.is_none() => {
+                Err(ApiError::new(403, "not_a_member", "You are not a member of this conversation."))
+            }
+            (None, Some(c)) => Err(stale_epoch(c.epoch)),
         }
     }
 
-    async fn receipt(&self, ws: &WebSocket, info: &SocketInfo, reference: Option<String>, r: ReceiptRequest) -> ApiResult<()> {
+    async fn receipt(
+        &self,
+        ws: &WebSocket,
+        info: &SocketInfo,
+        reference: Option<String>,
+        r: ReceiptRequest,
+    ) -> ApiResult<()> {
         let conn = self.conn().await?;
         let db = &conn.client;
         let me = info.user_id;
@@ -351,16 +449,28 @@ impl UserHub {
             return Err(ApiError::bad_request("own_message", "Receipts are for messages other people sent you."));
         }
         let at = messages::record_receipt(db, r.message_id, me, r.kind).await?;
-        let event = ServerEvent::Receipt { message_id: r.message_id, conversation_id: target.conversation_id, user_id: me, kind: r.kind, at };
+        let event = ServerEvent::Receipt {
+            message_id: r.message_id,
+            conversation_id: target.conversation_id,
+            user_id: me,
+            kind: r.kind,
+            at,
+        };
         if reference.is_some() {
-            send(ws, &ServerEvent::Ack { r#ref: reference, client_msg_id: None, message: None });
+            send(ws, &ServerEvent::Ack { r#ref: reference, client_msg_id: None, message: None, welcome: None });
         }
         // To the sender, and to the reader's other devices so they can clear their unread marks.
         self.route(me, &[target.sender_id, me], &event, Some(&info.conn_id)).await;
         Ok(())
     }
 
-    async fn typing(&self, ws: &WebSocket, info: &SocketInfo, reference: Option<String>, t: TypingRequest) -> ApiResult<()> {
+    async fn typing(
+        &self,
+        ws: &WebSocket,
+        info: &SocketInfo,
+        reference: Option<String>,
+        t: TypingRequest,
+    ) -> ApiResult<()> {
         let conn = self.conn().await?;
         let db = &conn.client;
         let me = info.user_id;
@@ -370,20 +480,102 @@ impl UserHub {
         }
         let others: Vec<Uuid> = members.into_iter().filter(|u| *u != me).collect();
         if reference.is_some() {
-            send(ws, &ServerEvent::Ack { r#ref: reference, client_msg_id: None, message: None });
+            send(ws, &ServerEvent::Ack { r#ref: reference, client_msg_id: None, message: None, welcome: None });
         }
-        self.route(me, &others, &ServerEvent::Typing { conversation_id: t.conversation_id, user_id: me, on: t.on }, None).await;
+        self.route(
+            me,
+            &others,
+            &ServerEvent::Typing { conversation_id: t.conversation_id, user_id: me, on: t.on },
+            None,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Orders an MLS commit: the first for its epoch wins, and is stored with its Welcome and its
+    /// member changes before the sender's ack; then it reaches every member from before the commit
+    /// (those it removes included, so they learn of it), and the Welcome reaches the users it added.
+    async fn commit(
+        &self,
+        ws: &WebSocket,
+        info: &SocketInfo,
+        reference: Option<String>,
+        c: CommitRequest,
+    ) -> ApiResult<()> {
+        let conn = self.conn().await?;
+        let db = &conn.client;
+        let me = info.user_id;
+        let conversation = conversations::membership(db, c.conversation_id, me)
+            .await?
+            .ok_or_else(|| ApiError::not_found("There is no such conversation."))?;
+        let member = conversation
+            .member
+            .ok_or_else(|| ApiError::new(403, "not_a_member", "You are not a member of this conversation."))?;
+        if !c.add_user_ids.is_empty() || !c.remove_user_ids.is_empty() {
+            if conversation.kind != "group" {
+                return Err(ApiError::bad_request(
+                    "not_a_group",
+                    "A direct conversation always has its two people; start a group to add others.",
+                ));
+            }
+            if !member.may_manage_members() {
+                return Err(ApiError::forbidden("Only the group's owners and admins can add or remove members."));
+            }
+            messages::check_member_changes(db, c.conversation_id, &c).await?;
+        }
+        let (commit, welcome, recipients) = match messages::apply_commit(db, me, info.device_id, &c).await? {
+            Some(applied) => (applied.commit, applied.welcome, Some((applied.members_before, applied.added))),
+            None => match messages::earlier_commit(db, me, &c.client_msg_id).await? {
+                // A resend: answered again, not routed again.
+                Some((earlier, welcome))
+                    if earlier.kind == "commit" && earlier.conversation_id == c.conversation_id =>
+                {
+                    (earlier, welcome, None)
+                }
+                Some(_) => {
+                    return Err(ApiError::conflict(
+                        "client_msg_id_reused",
+                        "This clientMsgId was already used for another message.",
+                    ))
+                }
+                None => {
+                    let now = conversations::membership(db, c.conversation_id, me).await?;
+                    return Err(stale_epoch(now.map(|n| n.epoch).unwrap_or(conversation.epoch)));
+                }
+            },
+        };
+        send(
+            ws,
+            &ServerEvent::Ack {
+                r#ref: reference,
+                client_msg_id: Some(c.client_msg_id),
+                message: Some(commit.clone()),
+                welcome: welcome.clone().map(Box::new),
+            },
+        );
+        if let Some((mut members, added)) = recipients {
+            // Users it added cannot process the commit; they start from the Welcome. The Welcome
+            // also goes to existing members, whose new devices it may be for.
+            self.route(me, &members, &ServerEvent::Message { message: commit }, Some(&info.conn_id)).await;
+            if let Some(welcome) = welcome {
+                members.extend(added);
+                self.route(me, &members, &ServerEvent::Message { message: welcome }, Some(&info.conn_id)).await;
+            }
+        }
         Ok(())
     }
 
     /// Sends every message the socket lacks, conversation by conversation in seq order, then
-    /// `synced` with the seqs it now holds.
+    /// `synced` with the seqs it now holds and where each conversation starts for this user.
     async fn sync(&self, ws: &WebSocket, info: &SocketInfo, request: SyncRequest) -> ApiResult<()> {
         let conn = self.conn().await?;
         let db = &conn.client;
         let mut held = HashMap::new();
-        for (conversation, head) in messages::conversation_heads(db, info.user_id).await? {
-            let mut after = request.after.get(&conversation).copied().unwrap_or(0).max(0);
+        let mut joined = HashMap::new();
+        for messages::Head { conversation_id: conversation, last_seq: head, joined_seq } in
+            messages::conversation_heads(db, info.user_id).await?
+        {
+            let mut after = request.after.get(&conversation).copied().unwrap_or(0).max(joined_seq);
             while after < head {
                 let batch = messages::after_seq(db, conversation, after, SYNC_BATCH).await?;
                 let Some(last) = batch.last() else { break };
@@ -393,8 +585,9 @@ impl UserHub {
                 }
             }
             held.insert(conversation, after);
+            joined.insert(conversation, joined_seq);
         }
-        send(ws, &ServerEvent::Synced { after: held });
+        send(ws, &ServerEvent::Synced { after: held, joined });
         Ok(())
     }
 }
@@ -418,6 +611,12 @@ async fn deliver(env: &Env, user: Uuid, events: Vec<String>) {
     if let Err(e) = sent.await {
         log_error("hub.deliver", &format!("delivery to a hub failed: {e}"));
     }
+}
+
+/// Pushes one event to every socket of `user`, through their hub. Best effort, like every
+/// delivery: what is missed is caught up by listing or by `sync`.
+pub async fn notify(env: &Env, user: Uuid, event: &ServerEvent) {
+    deliver(env, user, vec![event.to_json()]).await;
 }
 
 /// Tells every online user about a newly registered one, so directories update live. Best

@@ -108,6 +108,10 @@ pub struct ConversationView {
     pub title: Option<String>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    /// The MLS epoch the conversation is at: commits must start from it, messages carry it.
+    pub epoch: i64,
+    /// The seq of its newest message (0 when empty).
+    pub last_seq: i64,
     pub members: Vec<MemberView>,
 }
 
@@ -115,8 +119,11 @@ pub struct ConversationView {
 #[serde(rename_all = "camelCase")]
 pub struct MemberView {
     pub user_id: Uuid,
+    pub display_name: String,
     pub role: String,
     pub joined_at: DateTime<Utc>,
+    /// The member reads messages after this seq (0, or the commit that added them).
+    pub joined_seq: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -180,7 +187,8 @@ pub struct DatabaseHealth {
 // ---- WebSocket events -----------------------------------------------------------------------
 
 /// The largest WebSocket frame a client may send: a 64 KiB ciphertext in base64 plus its envelope.
-pub const MAX_EVENT_BYTES: usize = 96 * 1024;
+/// Room for a commit with its Welcome and GroupInfo (each up to 64 KiB, in base64).
+pub const MAX_EVENT_BYTES: usize = 320 * 1024;
 pub const MAX_CIPHERTEXT_BYTES: usize = 64 * 1024;
 pub const MAX_CLIENT_MSG_ID_CHARS: usize = 64;
 pub const MAX_REF_CHARS: usize = 64;
@@ -198,6 +206,7 @@ pub enum ClientEvent {
     Receipt(ReceiptRequest),
     Typing(TypingRequest),
     Sync(SyncRequest),
+    Commit(crate::e2e::CommitRequest),
 }
 
 #[derive(Debug, PartialEq)]
@@ -265,26 +274,45 @@ pub struct EventError {
 pub fn parse_client_event(frame: &str) -> Result<ClientEnvelope, EventError> {
     let fail = |reference: Option<String>, error: ApiError| EventError { reference, error };
     if frame.len() > MAX_EVENT_BYTES {
-        return Err(fail(None, ApiError::new(413, "too_large", format!("Events are limited to {} KiB.", MAX_EVENT_BYTES / 1024))));
+        return Err(fail(
+            None,
+            ApiError::new(413, "too_large", format!("Events are limited to {} KiB.", MAX_EVENT_BYTES / 1024)),
+        ));
     }
     let value: serde_json::Value = serde_json::from_str(frame)
         .map_err(|e| fail(None, ApiError::bad_request("invalid_json", format!("The event is not valid JSON: {e}."))))?;
     let Some(object) = value.as_object() else {
-        return Err(fail(None, ApiError::bad_request("invalid_event", "An event must be a JSON object with a \"type\".")));
+        return Err(fail(
+            None,
+            ApiError::bad_request("invalid_event", "An event must be a JSON object with a \"type\"."),
+        ));
     };
     let reference = match object.get("id") {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(s)) if s.chars().count() <= MAX_REF_CHARS => Some(s.clone()),
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        Some(_) => return Err(fail(None, ApiError::bad_request("invalid_field", "\"id\" must be a string of at most 64 characters or a number."))),
+        Some(_) => {
+            return Err(fail(
+                None,
+                ApiError::bad_request("invalid_field", "\"id\" must be a string of at most 64 characters or a number."),
+            ))
+        }
     };
     let kind = object.get("type").and_then(|t| t.as_str()).unwrap_or_default().to_string();
-    let field_error = |e: serde_json::Error| ApiError::bad_request("invalid_field", format!("Invalid {kind} event: {e}."));
+    let field_error =
+        |e: serde_json::Error| ApiError::bad_request("invalid_field", format!("Invalid {kind} event: {e}."));
     let event = match kind.as_str() {
-        "send-message" => serde_json::from_value::<SendMessageWire>(value.clone()).map_err(field_error).and_then(validate_outgoing).map(ClientEvent::SendMessage),
+        "send-message" => serde_json::from_value::<SendMessageWire>(value.clone())
+            .map_err(field_error)
+            .and_then(validate_outgoing)
+            .map(ClientEvent::SendMessage),
         "receipt" => serde_json::from_value(value.clone()).map_err(field_error).map(ClientEvent::Receipt),
         "typing" => serde_json::from_value(value.clone()).map_err(field_error).map(ClientEvent::Typing),
         "sync" => serde_json::from_value(value.clone()).map_err(field_error).map(ClientEvent::Sync),
+        "commit" => serde_json::from_value::<crate::e2e::CommitWire>(value.clone())
+            .map_err(field_error)
+            .and_then(crate::e2e::CommitWire::validate)
+            .map(ClientEvent::Commit),
         "" => Err(ApiError::bad_request("invalid_event", "The event has no \"type\".")),
         other => Err(ApiError::bad_request("unknown_type", format!("There is no event type {other:?}."))),
     };
@@ -298,10 +326,7 @@ fn validate_outgoing(wire: SendMessageWire) -> Result<OutgoingMessage, ApiError>
         (None, Some(u)) => Recipient::User(u),
         _ => return Err(ApiError::bad_request("invalid_field", "Give exactly one of conversationId and toUserId.")),
     };
-    let chars = wire.client_msg_id.chars().count();
-    if chars == 0 || chars > MAX_CLIENT_MSG_ID_CHARS {
-        return Err(ApiError::bad_request("invalid_field", format!("clientMsgId must be 1 to {MAX_CLIENT_MSG_ID_CHARS} characters.")));
-    }
+    validate_client_msg_id(&wire.client_msg_id)?;
     if wire.epoch < 0 {
         return Err(ApiError::bad_request("invalid_field", "epoch cannot be negative."));
     }
@@ -312,9 +337,24 @@ fn validate_outgoing(wire: SendMessageWire) -> Result<OutgoingMessage, ApiError>
         return Err(ApiError::bad_request("invalid_field", "ciphertext is empty."));
     }
     if ciphertext.len() > MAX_CIPHERTEXT_BYTES {
-        return Err(ApiError::new(413, "too_large", format!("A ciphertext is limited to {} KiB.", MAX_CIPHERTEXT_BYTES / 1024)));
+        return Err(ApiError::new(
+            413,
+            "too_large",
+            format!("A ciphertext is limited to {} KiB.", MAX_CIPHERTEXT_BYTES / 1024),
+        ));
     }
     Ok(OutgoingMessage { to, client_msg_id: wire.client_msg_id, epoch: wire.epoch, ciphertext })
+}
+
+pub fn validate_client_msg_id(id: &str) -> Result<(), ApiError> {
+    let chars = id.chars().count();
+    if chars == 0 || chars > MAX_CLIENT_MSG_ID_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!("clientMsgId must be 1 to {MAX_CLIENT_MSG_ID_CHARS} characters."),
+        ));
+    }
+    Ok(())
 }
 
 /// Every event the server sends on a socket.
@@ -322,25 +362,85 @@ fn validate_outgoing(wire: SendMessageWire) -> Result<OutgoingMessage, ApiError>
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ServerEvent {
     #[serde(rename_all = "camelCase")]
-    Ready { user_id: Uuid, device_id: Option<Uuid>, server_time: DateTime<Utc> },
+    Ready {
+        user_id: Uuid,
+        device_id: Option<Uuid>,
+        server_time: DateTime<Utc>,
+    },
     #[serde(rename_all = "camelCase")]
-    Ack { r#ref: Option<String>, client_msg_id: Option<String>, message: Option<MessageView> },
-    Message { message: MessageView },
+    Ack {
+        r#ref: Option<String>,
+        client_msg_id: Option<String>,
+        message: Option<MessageView>,
+        /// For a commit that added users: their Welcome, stored right after the commit.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        welcome: Option<Box<MessageView>>,
+    },
+    Message {
+        message: MessageView,
+    },
     #[serde(rename_all = "camelCase")]
-    Receipt { message_id: Uuid, conversation_id: Uuid, user_id: Uuid, kind: ReceiptKind, at: DateTime<Utc> },
+    Receipt {
+        message_id: Uuid,
+        conversation_id: Uuid,
+        user_id: Uuid,
+        kind: ReceiptKind,
+        at: DateTime<Utc>,
+    },
     #[serde(rename_all = "camelCase")]
-    Typing { conversation_id: Uuid, user_id: Uuid, on: bool },
+    Typing {
+        conversation_id: Uuid,
+        user_id: Uuid,
+        on: bool,
+    },
     #[serde(rename_all = "camelCase")]
-    Presence { user_id: Uuid, online: bool, last_seen: Option<DateTime<Utc>> },
-    UserRegistered { user: UserSummary },
-    /// Sync is complete: the client now holds everything up to these seqs.
-    Synced { after: std::collections::HashMap<Uuid, i64> },
-    Error { code: String, message: String, r#ref: Option<String> },
+    Presence {
+        user_id: Uuid,
+        online: bool,
+        last_seen: Option<DateTime<Utc>>,
+    },
+    UserRegistered {
+        user: UserSummary,
+    },
+    /// A device uploaded its first KeyPackages, so it can be added to groups: one of this user's
+    /// (their other devices add it) or of someone they talk to (whose conversations may be
+    /// waiting for a device of theirs).
+    #[serde(rename_all = "camelCase")]
+    DeviceAdded {
+        user_id: Uuid,
+        device: DeviceView,
+    },
+    /// One of the user's own devices was removed: their other devices remove it from their groups.
+    #[serde(rename_all = "camelCase")]
+    DeviceRemoved {
+        user_id: Uuid,
+        device_id: Uuid,
+    },
+    /// Sync is complete: the client now holds everything up to `after`. `joined` is where each
+    /// conversation starts for this user (the seq of the commit that added them): nothing at or
+    /// before it will ever come, so a client may skip ahead to it.
+    Synced {
+        after: std::collections::HashMap<Uuid, i64>,
+        joined: std::collections::HashMap<Uuid, i64>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Error {
+        code: String,
+        message: String,
+        r#ref: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        current_epoch: Option<i64>,
+    },
 }
 
 impl ServerEvent {
     pub fn error(reference: Option<String>, error: &ApiError) -> Self {
-        ServerEvent::Error { code: error.code.to_string(), message: error.message.clone(), r#ref: reference }
+        ServerEvent::Error {
+            code: error.code.to_string(),
+            message: error.message.clone(),
+            r#ref: reference,
+            current_epoch: error.current_epoch,
+        }
     }
 
     pub fn to_json(&self) -> String {
@@ -374,9 +474,8 @@ pub fn payload_too_large() -> ApiError {
 pub fn validate_phone(raw: &str) -> Result<String, ApiError> {
     let phone = raw.trim();
     let digits = phone.strip_prefix('+').unwrap_or("");
-    let valid = (7..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
+    let valid =
+        (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
     if valid {
         Ok(phone.to_string())
     } else {
@@ -397,7 +496,10 @@ pub fn validate_display_name(raw: &str) -> Result<String, ApiError> {
         ));
     }
     if name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("invalid_display_name", "The display name cannot contain control characters."));
+        return Err(ApiError::bad_request(
+            "invalid_display_name",
+            "The display name cannot contain control characters.",
+        ));
     }
     Ok(name.to_string())
 }
@@ -410,13 +512,31 @@ pub fn validate_password(password: String) -> Result<String, ApiError> {
         ));
     }
     if password.len() > MAX_PASSWORD_BYTES {
-        return Err(ApiError::bad_request("invalid_password", format!("The password must be at most {MAX_PASSWORD_BYTES} bytes.")));
+        return Err(ApiError::bad_request(
+            "invalid_password",
+            format!("The password must be at most {MAX_PASSWORD_BYTES} bytes."),
+        ));
     }
     Ok(password)
 }
 
+pub const MAX_TITLE_CHARS: usize = 128;
+
+pub fn validate_title(raw: &str) -> Result<String, ApiError> {
+    let title = raw.trim();
+    let chars = title.chars().count();
+    if chars == 0 || chars > MAX_TITLE_CHARS || title.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_title",
+            format!("A group title is 1 to {MAX_TITLE_CHARS} characters, without control characters."),
+        ));
+    }
+    Ok(title.to_string())
+}
+
 pub fn parse_uuid(raw: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(raw).map_err(|_| ApiError::bad_request("invalid_id", format!("{what} must be a UUID, not {raw:?}.")))
+    Uuid::try_parse(raw)
+        .map_err(|_| ApiError::bad_request("invalid_id", format!("{what} must be a UUID, not {raw:?}.")))
 }
 
 #[cfg(test)]
@@ -440,7 +560,9 @@ mod tests {
         for ok in ["+1415555", "+447911123456", "+123456789012345"] {
             assert!(validate_phone(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "+", "14155550123", "+0123456789", "+1 415 555 0123", "+1234567890123456", "+12345a7890", "+123456"] {
+        for bad in
+            ["", "+", "14155550123", "+0123456789", "+1 415 555 0123", "+1234567890123456", "+12345a7890", "+123456"]
+        {
             assert_eq!(validate_phone(bad).unwrap_err().code, "invalid_phone", "{bad}");
         }
     }
@@ -490,15 +612,26 @@ mod tests {
     #[test]
     fn parses_a_send_message_to_a_user_or_a_conversation() {
         let to = Uuid::new_v4();
-        let frame = format!(r#"{{"type":"send-message","id":"r1","toUserId":"{to}","clientMsgId":"c1","epoch":3,"ciphertext":"AQID"}}"#);
+        let frame = format!(
+            r#"{{"type":"send-message","id":"r1","toUserId":"{to}","clientMsgId":"c1","epoch":3,"ciphertext":"AQID"}}"#
+        );
         let parsed = parse_client_event(&frame).unwrap();
         assert_eq!(parsed.reference.as_deref(), Some("r1"));
         assert_eq!(
             parsed.event,
-            ClientEvent::SendMessage(OutgoingMessage { to: Recipient::User(to), client_msg_id: "c1".into(), epoch: 3, ciphertext: vec![1, 2, 3] })
+            ClientEvent::SendMessage(OutgoingMessage {
+                to: Recipient::User(to),
+                client_msg_id: "c1".into(),
+                epoch: 3,
+                ciphertext: vec![1, 2, 3]
+            })
         );
-        let frame = format!(r#"{{"type":"send-message","conversationId":"{to}","clientMsgId":"c1","ciphertext":"AQID"}}"#);
-        assert!(matches!(event(&frame), Ok(ClientEvent::SendMessage(OutgoingMessage { to: Recipient::Conversation(_), epoch: 0, .. }))));
+        let frame =
+            format!(r#"{{"type":"send-message","conversationId":"{to}","clientMsgId":"c1","ciphertext":"AQID"}}"#);
+        assert!(matches!(
+            event(&frame),
+            Ok(ClientEvent::SendMessage(OutgoingMessage { to: Recipient::Conversation(_), epoch: 0, .. }))
+        ));
     }
 
     #[test]
@@ -508,10 +641,16 @@ mod tests {
         assert_eq!(event("[1]").unwrap_err().1, "invalid_event");
         assert_eq!(event(r#"{"id":"x"}"#).unwrap_err(), (Some("x".into()), "invalid_event"));
         assert_eq!(event(r#"{"type":"dance","id":7}"#).unwrap_err(), (Some("7".into()), "unknown_type"));
-        assert_eq!(event(r#"{"type":"send-message","id":"m","clientMsgId":"c","ciphertext":"AQID"}"#).unwrap_err(), (Some("m".into()), "invalid_field"));
-        let both = format!(r#"{{"type":"send-message","toUserId":"{id}","conversationId":"{id}","clientMsgId":"c","ciphertext":"AQID"}}"#);
+        assert_eq!(
+            event(r#"{"type":"send-message","id":"m","clientMsgId":"c","ciphertext":"AQID"}"#).unwrap_err(),
+            (Some("m".into()), "invalid_field")
+        );
+        let both = format!(
+            r#"{{"type":"send-message","toUserId":"{id}","conversationId":"{id}","clientMsgId":"c","ciphertext":"AQID"}}"#
+        );
         assert_eq!(event(&both).unwrap_err().1, "invalid_field");
-        let not_base64 = format!(r#"{{"type":"send-message","toUserId":"{id}","clientMsgId":"c","ciphertext":"not base64!"}}"#);
+        let not_base64 =
+            format!(r#"{{"type":"send-message","toUserId":"{id}","clientMsgId":"c","ciphertext":"not base64!"}}"#);
         assert_eq!(event(&not_base64).unwrap_err().1, "invalid_field");
         let empty_id = format!(r#"{{"type":"send-message","toUserId":"{id}","clientMsgId":"","ciphertext":"AQID"}}"#);
         assert_eq!(event(&empty_id).unwrap_err().1, "invalid_field");
@@ -526,10 +665,16 @@ mod tests {
         use base64::Engine;
         assert_eq!(event(&" ".repeat(MAX_EVENT_BYTES + 1)).unwrap_err().1, "too_large");
         let big = base64::engine::general_purpose::STANDARD.encode(vec![0u8; MAX_CIPHERTEXT_BYTES + 1]);
-        let frame = format!(r#"{{"type":"send-message","toUserId":"{}","clientMsgId":"c","ciphertext":"{big}"}}"#, Uuid::new_v4());
+        let frame = format!(
+            r#"{{"type":"send-message","toUserId":"{}","clientMsgId":"c","ciphertext":"{big}"}}"#,
+            Uuid::new_v4()
+        );
         assert_eq!(event(&frame).unwrap_err().1, "too_large");
         let fits = base64::engine::general_purpose::STANDARD.encode(vec![0u8; MAX_CIPHERTEXT_BYTES]);
-        let frame = format!(r#"{{"type":"send-message","toUserId":"{}","clientMsgId":"c","ciphertext":"{fits}"}}"#, Uuid::new_v4());
+        let frame = format!(
+            r#"{{"type":"send-message","toUserId":"{}","clientMsgId":"c","ciphertext":"{fits}"}}"#,
+            Uuid::new_v4()
+        );
         assert!(event(&frame).is_ok());
     }
 
@@ -543,7 +688,9 @@ mod tests {
 
     #[test]
     fn server_events_are_tagged_and_camel_cased() {
-        let json = serde_json::to_value(ServerEvent::Typing { conversation_id: Uuid::nil(), user_id: Uuid::nil(), on: true }).unwrap();
+        let json =
+            serde_json::to_value(ServerEvent::Typing { conversation_id: Uuid::nil(), user_id: Uuid::nil(), on: true })
+                .unwrap();
         assert_eq!(json["type"], "typing");
         assert_eq!(json["conversationId"], Uuid::nil().to_string());
         let error = serde_json::to_value(ServerEvent::error(Some("r".into()), &ApiError::forbidden("no"))).unwrap();

@@ -14,8 +14,16 @@ pub enum Endpoint {
     Me,
     ListUsers,
     GetUser,
+    CreateGroup,
+    ListConversations,
     GetConversation,
     ListMessages,
+    RegisterDevice,
+    ListUserDevices,
+    DeleteDevice,
+    UploadKeyPackages,
+    KeyPackageCount,
+    ClaimKeyPackages,
     AdminListUsers,
     AdminDeleteUser,
     AdminAudit,
@@ -32,8 +40,16 @@ pub const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("GET", "/auth/me", Endpoint::Me),
     ("GET", "/users", Endpoint::ListUsers),
     ("GET", "/users/:phone", Endpoint::GetUser),
+    ("POST", "/conversations", Endpoint::CreateGroup),
+    ("GET", "/conversations", Endpoint::ListConversations),
     ("GET", "/conversations/:peerId", Endpoint::GetConversation),
     ("GET", "/conversations/:peerId/messages", Endpoint::ListMessages),
+    ("POST", "/devices", Endpoint::RegisterDevice),
+    ("GET", "/users/:id/devices", Endpoint::ListUserDevices),
+    ("DELETE", "/devices/:id", Endpoint::DeleteDevice),
+    ("POST", "/devices/:id/key-packages", Endpoint::UploadKeyPackages),
+    ("GET", "/devices/:id/key-packages/count", Endpoint::KeyPackageCount),
+    ("POST", "/users/:id/key-packages/claim", Endpoint::ClaimKeyPackages),
     ("GET", "/admin/users", Endpoint::AdminListUsers),
     ("DELETE", "/admin/users/:id", Endpoint::AdminDeleteUser),
     ("GET", "/admin/audit", Endpoint::AdminAudit),
@@ -201,7 +217,9 @@ mod tests {
             .as_object()
             .unwrap()
             .iter()
-            .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| format!("{} {path}", m.to_uppercase())))
+            .flat_map(|(path, ops)| {
+                ops.as_object().unwrap().keys().map(move |m| format!("{} {path}", m.to_uppercase()))
+            })
             .collect();
         let mut routed: Vec<String> = ROUTES
             .iter()

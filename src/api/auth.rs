@@ -1,7 +1,9 @@
 //! POST /auth/register, POST /auth/login, POST /auth/logout-all, GET /auth/me.
 
 use super::{now_secs, Ctx, Reply};
-use crate::auth::{burn_equal_time, hash_password, issue_token, stored_iterations, verify_password, TOKEN_LIFETIME_SECS};
+use crate::auth::{
+    burn_equal_time, hash_password, issue_token, stored_iterations, verify_password, TOKEN_LIFETIME_SECS,
+};
 use crate::db::users;
 use crate::error::{ApiError, ApiResult};
 use crate::protocol::{validate_phone, Account, AuthResponse, LoginRequest, RegisterRequest};
@@ -57,6 +59,8 @@ pub async fn logout_all(ctx: Ctx) -> ApiResult<Reply> {
 
 pub async fn me(ctx: Ctx) -> ApiResult<Reply> {
     let (db, caller) = ctx.authenticate().await?;
-    let account = users::account_by_id(&db, caller.id).await?.ok_or_else(|| ApiError::unauthorized("This account no longer exists."))?;
+    let account = users::account_by_id(&db, caller.id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("This account no longer exists."))?;
     Reply::json(200, &account)
 }

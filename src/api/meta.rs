@@ -12,7 +12,11 @@ pub async fn health(ctx: Ctx) -> ApiResult<Reply> {
     let database = match ctx.connect().await {
         Ok(db) => match db.simple_query("SELECT 1").await {
             Ok(_) => DatabaseHealth { ok: true, latency_ms: Some(js_sys::Date::now() - started), error: None },
-            Err(_) => DatabaseHealth { ok: false, latency_ms: None, error: Some("the database did not answer a query".into()) },
+            Err(_) => DatabaseHealth {
+                ok: false,
+                latency_ms: None,
+                error: Some("the database did not answer a query".into()),
+            },
         },
         Err(e) => DatabaseHealth { ok: false, latency_ms: None, error: Some(e.message) },
     };

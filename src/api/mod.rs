@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod conversations;
+pub mod devices;
 pub mod meta;
 pub mod realtime;
 pub mod users;
@@ -112,7 +113,11 @@ impl Ctx {
             return Err(ApiError::unauthorized("This account no longer exists."));
         };
         if token_version != claims.ver {
-            return Err(ApiError::new(401, "token_revoked", "This session was ended by \"log out everywhere\". Please log in again."));
+            return Err(ApiError::new(
+                401,
+                "token_revoked",
+                "This session was ended by \"log out everywhere\". Please log in again.",
+            ));
         }
         Ok((db, Caller { id: claims.sub, is_admin }))
     }

@@ -9,7 +9,11 @@ use worker::{Headers, Method, Request, RequestInit, Response};
 
 pub async fn upgrade(ctx: Ctx, upgrade_header: Option<String>, protocols: Option<String>) -> ApiResult<Response> {
     if !upgrade_header.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
-        return Err(ApiError::new(426, "upgrade_required", "GET /ws is a WebSocket endpoint; send an Upgrade: websocket request."));
+        return Err(ApiError::new(
+            426,
+            "upgrade_required",
+            "GET /ws is a WebSocket endpoint; send an Upgrade: websocket request.",
+        ));
     }
     let (token, selected) = websocket_credentials(protocols.as_deref(), ctx.query("token"))?;
     let (db, caller) = ctx.authenticate_token(token).await?;
@@ -33,11 +37,10 @@ pub async fn upgrade(ctx: Ctx, upgrade_header: Option<String>, protocols: Option
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
     let request = Request::new_with_init("https://hub/connect", &init).map_err(|_| ApiError::internal())?;
-    let stub = ctx
-        .env
-        .durable_object(hub::BINDING)
-        .and_then(|ns| ns.get_by_name(&caller.id.to_string()))
-        .map_err(|_| ApiError::misconfigured("The USER_HUB Durable Object binding is missing from wrangler.toml."))?;
+    let stub =
+        ctx.env.durable_object(hub::BINDING).and_then(|ns| ns.get_by_name(&caller.id.to_string())).map_err(|_| {
+            ApiError::misconfigured("The USER_HUB Durable Object binding is missing from wrangler.toml.")
+        })?;
     stub.fetch_with_request(request).await.map_err(|e| {
         crate::error::log_error("ws.upgrade", &format!("hub did not accept the socket: {e}"));
         ApiError::new(503, "hub_unavailable", "The realtime service is not answering. Please reconnect shortly.")

@@ -83,7 +83,11 @@ pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> Resu
 }
 
 /// Audit entries, newest first, before `before` when given.
-pub async fn audit_page(client: &Client, before: Option<SequenceCursor>, fetch: i64) -> Result<Vec<AuditEntry>, ApiError> {
+pub async fn audit_page(
+    client: &Client,
+    before: Option<SequenceCursor>,
+    fetch: i64,
+) -> Result<Vec<AuditEntry>, ApiError> {
     let before_id = before.map(|c| c.id);
     let rows = client
         .query(

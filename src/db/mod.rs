@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod conversations;
+pub mod devices;
 pub mod messages;
 pub mod users;
 
@@ -43,9 +44,9 @@ pub fn like_literal(text: &str) -> String {
 
 #[cfg(target_arch = "wasm32")]
 pub async fn connect(env: &worker::Env) -> Result<Client, ApiError> {
-    let hyperdrive = env.hyperdrive("HYPERDRIVE").map_err(|_| {
-        ApiError::misconfigured("The HYPERDRIVE binding is missing from wrangler.toml.")
-    })?;
+    let hyperdrive = env
+        .hyperdrive("HYPERDRIVE")
+        .map_err(|_| ApiError::misconfigured("The HYPERDRIVE binding is missing from wrangler.toml."))?;
     let socket = hyperdrive.connect().map_err(|e| {
         log_error("db.connect", &format!("socket: {e}"));
         ApiError::database_unavailable()
@@ -56,7 +57,9 @@ pub async fn connect(env: &worker::Env) -> Result<Client, ApiError> {
         .password(hyperdrive.password())
         .dbname(hyperdrive.database())
         .host(hyperdrive.host())
-        .port(hyperdrive.port());
+        .port(hyperdrive.port())
+        // Lets an operator tell this service's sessions apart in pg_stat_activity.
+        .application_name("e2e-chat");
     let (client, connection) = config.connect_raw(socket, tokio_postgres::NoTls).await.map_err(|e| {
         log_error("db.connect", &format!("handshake: {}", e.code().map(|c| c.code()).unwrap_or("no SQLSTATE")));
         ApiError::database_unavailable()

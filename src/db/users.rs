@@ -3,14 +3,13 @@
 use super::{db_error, is_unique_violation, like_literal, Client};
 use crate::cursor::NameCursor;
 use crate::error::ApiError;
-use crate::protocol::{Account, DeviceView, Profile, UserSummary};
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
+use crate::protocol::{Account, Profile, UserSummary};
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-const ACCOUNT_COLUMNS: &str = "id, phone, display_name, created_at, last_seen_at, online_since IS NOT NULL AS online, is_admin";
+const ACCOUNT_COLUMNS: &str =
+    "id, phone, display_name, created_at, last_seen_at, online_since IS NOT NULL AS online, is_admin";
 
 fn summary(row: &Row) -> UserSummary {
     UserSummary {
@@ -60,16 +59,15 @@ pub async fn insert(
         "INSERT INTO users (id, phone, display_name, password_hash, is_admin) VALUES ($1, $2, $3, $4, $5)
          RETURNING {ACCOUNT_COLUMNS}"
     );
-    let row = tx
-        .query_one(&sql, &[&Uuid::new_v4(), &phone, &display_name, &password_hash, &is_admin])
-        .await
-        .map_err(|e| {
+    let row = tx.query_one(&sql, &[&Uuid::new_v4(), &phone, &display_name, &password_hash, &is_admin]).await.map_err(
+        |e| {
             if is_unique_violation(&e) {
                 ApiError::conflict("phone_taken", "An account with this phone number already exists. Log in instead.")
             } else {
                 err(e)
             }
-        })?;
+        },
+    )?;
     tx.commit().await.map_err(&err)?;
     Ok(account(&row))
 }
@@ -134,7 +132,12 @@ pub async fn owns_device(client: &Client, user: Uuid, device: Uuid) -> Result<bo
 /// Marks a user online (their first socket opened) or offline (their last one closed), and
 /// returns when they were last seen. With `only_if_online`, changes (and returns) nothing unless
 /// the user was marked online.
-pub async fn set_online(client: &Client, user: Uuid, online: bool, only_if_online: bool) -> Result<Option<DateTime<Utc>>, ApiError> {
+pub async fn set_online(
+    client: &Client,
+    user: Uuid,
+    online: bool,
+    only_if_online: bool,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
     let row = client
         .query_opt(
             "UPDATE users SET online_since = CASE WHEN $2 THEN coalesce(online_since, now()) END, last_seen_at = now()
@@ -210,22 +213,7 @@ pub async fn profile_by_phone(client: &Client, phone: &str) -> Result<Option<Pro
         return Ok(None);
     };
     let user = summary(&row);
-    let devices = client
-        .query(
-            "SELECT id, label, credential, created_at, last_seen_at FROM devices WHERE user_id = $1 ORDER BY created_at, id",
-            &[&user.id],
-        )
-        .await
-        .map_err(db_error("users.devices"))?
-        .iter()
-        .map(|d| DeviceView {
-            id: d.get("id"),
-            label: d.get("label"),
-            credential: B64.encode(d.get::<_, Vec<u8>>("credential")),
-            created_at: d.get("created_at"),
-            last_seen_at: d.get("last_seen_at"),
-        })
-        .collect();
+    let devices = super::devices::list(client, user.id).await?;
     Ok(Some(Profile { user, devices }))
 }
 
@@ -237,10 +225,8 @@ pub async fn ensure_admin(
     hash_password: impl FnOnce() -> String,
 ) -> Result<(), ApiError> {
     let err = db_error("users.ensure_admin");
-    let promoted = client
-        .execute("UPDATE users SET is_admin = true WHERE phone = $1", &[&phone])
-        .await
-        .map_err(&err)?;
+    let promoted =
+        client.execute("UPDATE users SET is_admin = true WHERE phone = $1", &[&phone]).await.map_err(&err)?;
     if promoted == 0 {
         client
             .execute(

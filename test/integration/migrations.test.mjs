@@ -7,23 +7,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { migrate, listMigrations } from '../../scripts/migrate.mjs';
+import { adminQuery as admin, databaseUrl } from '../support/stack.mjs';
 
-const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
 const name = `e2e_migrate_${process.pid}`;
-let url;
-
-async function admin(sql) {
-  const c = new pg.Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  await c.query(sql).finally(() => c.end());
-}
+const url = databaseUrl(name);
 
 before(async () => {
   await admin(`DROP DATABASE IF EXISTS ${name}`);
   await admin(`CREATE DATABASE ${name}`);
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${name}`;
-  url = u.href;
 });
 after(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
 
@@ -47,16 +38,15 @@ test('refuses a migration edited after it was applied, and rolls back a failing 
     const scratch = `${name}_scratch`;
     await admin(`DROP DATABASE IF EXISTS ${scratch}`);
     await admin(`CREATE DATABASE ${scratch}`);
-    const u = new URL(url);
-    u.pathname = `/${scratch}`;
+    const scratchUrl = databaseUrl(scratch);
     writeFileSync(join(dir, '0001_one.sql'), 'CREATE TABLE one (id int);');
-    assert.deepEqual(await migrate(u.href, { dir: dirUrl, log: () => {} }), ['0001_one.sql']);
+    assert.deepEqual(await migrate(scratchUrl, { dir: dirUrl, log: () => {} }), ['0001_one.sql']);
     writeFileSync(join(dir, '0001_one.sql'), 'CREATE TABLE one (id bigint);');
-    await assert.rejects(migrate(u.href, { dir: dirUrl, log: () => {} }), /was changed after it was applied/);
+    await assert.rejects(migrate(scratchUrl, { dir: dirUrl, log: () => {} }), /was changed after it was applied/);
     writeFileSync(join(dir, '0001_one.sql'), 'CREATE TABLE one (id int);');
     writeFileSync(join(dir, '0002_bad.sql'), 'CREATE TABLE two (id int); SELECT no_such_function();');
-    await assert.rejects(migrate(u.href, { dir: dirUrl, log: () => {} }), /0002_bad.sql failed/);
-    const c = new pg.Client({ connectionString: u.href });
+    await assert.rejects(migrate(scratchUrl, { dir: dirUrl, log: () => {} }), /0002_bad.sql failed/);
+    const c = new pg.Client({ connectionString: scratchUrl });
     await c.connect();
     const { rows } = await c.query("SELECT to_regclass('two') IS NULL AS rolled_back, (SELECT count(*)::int FROM schema_migrations) AS n");
     await c.end();

@@ -68,10 +68,10 @@ test('walks 100,000 messages newest first with no duplicate and no gap', { timeo
 
 test('the page query after a cursor is an index range scan with no sort', async () => {
   const source = readFileSync(new URL('../../src/db/messages.rs', import.meta.url), 'utf8');
-  const sql = source.match(/PAGE_AFTER_CURSOR_SQL: &str = "([^"]+)"/)[1];
+  const sql = source.match(/PAGE_AFTER_CURSOR_SQL: &str =\s*"([^"]+)"/)[1];
   const { rows: [middle] } = await stack.pool.query(
     'SELECT created_at, id FROM messages WHERE conversation_id = $1 ORDER BY created_at DESC, id DESC OFFSET 50000 LIMIT 1', [conversationId]);
-  const { rows } = await stack.pool.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, [conversationId, middle.created_at, middle.id, 101]);
+  const { rows } = await stack.pool.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, [conversationId, middle.created_at, middle.id, 101, 0]);
   const plan = JSON.stringify(rows[0]['QUERY PLAN']);
   assert.match(plan, /"Index Name":"messages_page_idx"/, plan);
   assert.match(plan, /"Index Cond":"[^"]*created_at[^"]*"/, 'the cursor bounds the index scan instead of filtering rows');

@@ -24,7 +24,7 @@ export const DEFAULT_VARS = {
   FIRST_USER_ADMIN: 'true',
 };
 
-function databaseUrl(name) {
+export function databaseUrl(name) {
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
   // Hyperdrive's local connection string must carry a password, even under trust auth.
@@ -32,7 +32,8 @@ function databaseUrl(name) {
   return url.href;
 }
 
-async function adminQuery(sql) {
+/** Runs one statement on the server's maintenance database (to create and drop databases). */
+export async function adminQuery(sql) {
   const client = new pg.Client({ connectionString: ADMIN_URL });
   await client.connect();
   try {
@@ -88,9 +89,10 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
   const baseUrl = `http://127.0.0.1:${port}`;
   let output = '';
   let child = null;
+  let inspectorPort = null;
 
   const start = async () => {
-    const inspectorPort = await freePort();
+    inspectorPort = await freePort();
     const args = [
       'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
       '--env-file', envFile, '--persist-to', join(stateDir, 'state'), '--show-interactive-dev-session=false',
@@ -136,6 +138,7 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
 
   const stack = {
     baseUrl,
+    inspectorPort: () => inspectorPort,
     databaseUrl: url,
     pool,
     logs: () => output,

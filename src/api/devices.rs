@@ -1,0 +1,90 @@
+//! Devices and their MLS key packages: POST /devices, GET /users/:id/devices, DELETE /devices/:id,
+//! POST /devices/:id/key-packages, GET /devices/:id/key-packages/count and
+//! POST /users/:id/key-packages/claim.
+//!
+//! A device's credential and key packages are public by design (anyone starting a conversation
+//! needs them); only the device's owner may add to or remove them.
+
+use super::{Caller, Ctx, Reply};
+use crate::db::{devices, users, Client};
+use crate::e2e::{ClaimRequest, DeviceList, RegisterDeviceRequest, UploadKeyPackagesRequest};
+use crate::error::{ApiError, ApiResult};
+use crate::hub;
+use crate::protocol::{parse_uuid, ServerEvent};
+use uuid::Uuid;
+
+pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
+    let device = ctx.json::<RegisterDeviceRequest>()?.validate()?;
+    let (db, caller) = ctx.authenticate().await?;
+    let view = devices::register(&db, caller.id, &device).await?;
+    Reply::json(201, &view)
+}
+
+pub async fn list_for_user(ctx: Ctx) -> ApiResult<Reply> {
+    let (db, _caller) = ctx.authenticate().await?;
+    let user = parse_uuid(ctx.param(0), "id")?;
+    if !users::exists(&db, user).await? {
+        return Err(ApiError::not_found("There is no user with this id."));
+    }
+    Reply::json(200, &DeviceList { devices: devices::list(&db, user).await? })
+}
+
+pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {
+    let (db, caller) = ctx.authenticate().await?;
+    let device = parse_uuid(ctx.param(0), "id")?;
+    if !devices::delete(&db, caller.id, device).await? {
+        return Err(ApiError::not_found("You have no device with this id."));
+    }
+    hub::notify(&ctx.env, caller.id, &ServerEvent::DeviceRemoved { user_id: caller.id, device_id: device }).await;
+    Ok(Reply::no_content())
+}
+
+/// The caller's own device named in the path; someone else's device is "not found", not
+/// "forbidden", so device ids cannot be probed.
+async fn own_device(ctx: &Ctx, db: &Client, caller: &Caller) -> ApiResult<Uuid> {
+    let device = parse_uuid(ctx.param(0), "id")?;
+    if !users::owns_device(db, caller.id, device).await? {
+        return Err(ApiError::not_found("You have no device with this id."));
+    }
+    Ok(device)
+}
+
+pub async fn upload_key_packages(ctx: Ctx) -> ApiResult<Reply> {
+    let upload = ctx.json::<UploadKeyPackagesRequest>()?.validate()?;
+    let (db, caller) = ctx.authenticate().await?;
+    let device = own_device(&ctx, &db, &caller).await?;
+    let (count, became_addable) = devices::upload_key_packages(&db, device, &upload).await?;
+    if became_addable {
+        announce_device(&ctx, &db, caller.id, device).await?;
+    }
+    Reply::json(200, &count)
+}
+
+/// A device with KeyPackages can be added to groups. The user's other devices add it to theirs;
+/// the people they talk to learn of it too, so a conversation the user had no device for when it
+/// was set up gets healed.
+async fn announce_device(ctx: &Ctx, db: &Client, user: Uuid, device: Uuid) -> ApiResult<()> {
+    let Some(view) = devices::get(db, device).await? else { return Ok(()) };
+    let event = ServerEvent::DeviceAdded { user_id: user, device: view };
+    let mut recipients = users::partner_ids(db, user).await?;
+    recipients.push(user);
+    futures_util::future::join_all(recipients.into_iter().map(|to| hub::notify(&ctx.env, to, &event))).await;
+    Ok(())
+}
+
+pub async fn key_package_count(ctx: Ctx) -> ApiResult<Reply> {
+    let (db, caller) = ctx.authenticate().await?;
+    let device = own_device(&ctx, &db, &caller).await?;
+    Reply::json(200, &devices::key_package_count(&db, device).await?)
+}
+
+pub async fn claim(ctx: Ctx) -> ApiResult<Reply> {
+    // The body is optional: no body claims for every device of the user.
+    let request = if ctx.body.iter().all(u8::is_ascii_whitespace) { ClaimRequest::default() } else { ctx.json()? };
+    let (db, _caller) = ctx.authenticate().await?;
+    let user = parse_uuid(ctx.param(0), "id")?;
+    if !users::exists(&db, user).await? {
+        return Err(ApiError::not_found("There is no user with this id."));
+    }
+    Reply::json(200, &devices::claim(&db, user, request.device_ids.as_deref()).await?)
+}

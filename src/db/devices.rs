@@ -1,0 +1,176 @@
+//! devices and key_packages: each device's MLS credential, its one-time KeyPackages and its
+//! last-resort one, and the atomic claim that hands out one package per device.
+
+use super::{db_error, is_unique_violation, Client};
+use crate::e2e::{encode, ClaimResponse, ClaimedKeyPackage, KeyPackageCount, KeyPackageUpload, NewDevice};
+use crate::e2e::{MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE};
+use crate::error::ApiError;
+use crate::protocol::DeviceView;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+const COLUMNS: &str = "id, label, credential, created_at, last_seen_at";
+
+fn view(row: &Row) -> DeviceView {
+    DeviceView {
+        id: row.get("id"),
+        label: row.get("label"),
+        credential: encode(row.get::<_, &[u8]>("credential")),
+        created_at: row.get("created_at"),
+        last_seen_at: row.get("last_seen_at"),
+    }
+}
+
+/// Registers a device for `user`, unless they already have the maximum number of devices.
+pub async fn register(client: &Client, user: Uuid, device: &NewDevice) -> Result<DeviceView, ApiError> {
+    // The user's row lock serializes registrations of one user, so the count cannot be raced past.
+    let sql = format!(
+        "WITH owner AS (SELECT id FROM users WHERE id = $2 FOR UPDATE)
+         INSERT INTO devices (id, user_id, label, credential)
+         SELECT $1, owner.id, $3, $4 FROM owner
+         WHERE (SELECT count(*) FROM devices WHERE user_id = $2) < $5
+         RETURNING {COLUMNS}"
+    );
+    let row = client
+        .query_opt(&sql, &[&Uuid::now_v7(), &user, &device.label, &device.credential, &MAX_DEVICES_PER_USER])
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                ApiError::conflict("credential_taken", "Another device already uses this credential; make a new key.")
+            } else {
+                db_error("devices.register")(e)
+            }
+        })?;
+    row.map(|r| view(&r)).ok_or_else(|| {
+        ApiError::conflict(
+            "too_many_devices",
+            format!("You have {MAX_DEVICES_PER_USER} devices already; remove one you no longer use first."),
+        )
+    })
+}
+
+pub async fn get(client: &Client, device: Uuid) -> Result<Option<DeviceView>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} FROM devices WHERE id = $1");
+    let row = client.query_opt(&sql, &[&device]).await.map_err(db_error("devices.get"))?;
+    Ok(row.map(|r| view(&r)))
+}
+
+pub async fn list(client: &Client, user: Uuid) -> Result<Vec<DeviceView>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} FROM devices WHERE user_id = $1 ORDER BY created_at, id");
+    let rows = client.query(&sql, &[&user]).await.map_err(db_error("devices.list"))?;
+    Ok(rows.iter().map(view).collect())
+}
+
+/// Deletes one of `user`'s devices (its key packages go with it). False if they have no such device.
+pub async fn delete(client: &Client, user: Uuid, device: Uuid) -> Result<bool, ApiError> {
+    let deleted = client
+        .execute("DELETE FROM devices WHERE id = $1 AND user_id = $2", &[&device, &user])
+        .await
+        .map_err(db_error("devices.delete"))?;
+    Ok(deleted == 1)
+}
+
+/// Stores a batch of one-time packages and, if given, replaces the last-resort one, in one
+/// statement. Refuses (and stores nothing of) a batch that would take the device past its quota.
+/// Also tells whether the device had no package at all before: it has just become addable.
+pub async fn upload_key_packages(
+    client: &Client,
+    device: Uuid,
+    upload: &KeyPackageUpload,
+) -> Result<(KeyPackageCount, bool), ApiError> {
+    let row = client
+        .query_one(
+            "WITH dev AS (SELECT id FROM devices WHERE id = $1 FOR UPDATE),
+             room AS (
+               SELECT $4 - (SELECT count(*) FROM key_packages WHERE device_id = $1 AND NOT last_resort) AS n
+             ),
+             fresh AS (
+               INSERT INTO key_packages (device_id, data)
+               SELECT dev.id, kp FROM dev, unnest($2::bytea[]) AS kp
+               WHERE cardinality($2::bytea[]) <= (SELECT n FROM room)
+               RETURNING 1
+             ),
+             last AS (
+               INSERT INTO key_packages (device_id, data, last_resort)
+               SELECT dev.id, $3, true FROM dev
+               WHERE $3::bytea IS NOT NULL AND cardinality($2::bytea[]) <= (SELECT n FROM room)
+               ON CONFLICT (device_id) WHERE last_resort DO UPDATE SET data = EXCLUDED.data, created_at = now()
+               RETURNING 1
+             )
+             SELECT (SELECT n FROM room) AS room, (SELECT count(*) FROM fresh) + (SELECT count(*) FROM last) AS stored,
+                    NOT EXISTS (SELECT 1 FROM key_packages WHERE device_id = $1) AS was_empty",
+            &[&device, &upload.key_packages, &upload.last_resort, &MAX_KEY_PACKAGES_PER_DEVICE],
+        )
+        .await
+        .map_err(db_error("devices.upload_key_packages"))?;
+    let room: i64 = row.get("room");
+    if (upload.key_packages.len() as i64) > room {
+        return Err(ApiError::conflict(
+            "too_many_key_packages",
+            format!(
+                "This device holds {} unclaimed key packages; it may hold {MAX_KEY_PACKAGES_PER_DEVICE}.",
+                MAX_KEY_PACKAGES_PER_DEVICE - room
+            ),
+        ));
+    }
+    let was_empty = row.get::<_, i64>("stored") > 0 && row.get::<_, bool>("was_empty");
+    Ok((key_package_count(client, device).await?, was_empty))
+}
+
+pub async fn key_package_count(client: &Client, device: Uuid) -> Result<KeyPackageCount, ApiError> {
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE NOT last_resort) AS available, bool_or(last_resort) AS has_last_resort
+             FROM key_packages WHERE device_id = $1",
+            &[&device],
+        )
+        .await
+        .map_err(db_error("devices.key_package_count"))?;
+    Ok(KeyPackageCount {
+        available: row.get("available"),
+        has_last_resort: row.get::<_, Option<bool>>("has_last_resort").unwrap_or(false),
+    })
+}
+
+/// Hands out one package for each of `user`'s devices (or of `only` among them): the oldest
+/// one-time package, deleted in the same statement, else the last-resort one, which stays. Rows
+/// another claim holds are skipped rather than waited for, so two concurrent claims never get
+/// the same one-time package.
+pub async fn claim(client: &Client, user: Uuid, only: Option<&[Uuid]>) -> Result<ClaimResponse, ApiError> {
+    let rows = client
+        .query(
+            "WITH target AS (
+               SELECT id FROM devices WHERE user_id = $1 AND ($2::uuid[] IS NULL OR id = ANY($2))
+             ),
+             picked AS (
+               SELECT kp.id FROM target t CROSS JOIN LATERAL (
+                 SELECT id FROM key_packages
+                 WHERE device_id = t.id AND NOT last_resort ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+               ) kp
+             ),
+             consumed AS (
+               DELETE FROM key_packages WHERE id IN (SELECT id FROM picked) RETURNING device_id, data
+             )
+             SELECT t.id AS device_id, coalesce(c.data, lr.data) AS data, c.data IS NULL AND lr.data IS NOT NULL AS last_resort
+             FROM target t
+             LEFT JOIN consumed c ON c.device_id = t.id
+             LEFT JOIN key_packages lr ON lr.device_id = t.id AND lr.last_resort
+             ORDER BY t.id",
+            &[&user, &only],
+        )
+        .await
+        .map_err(db_error("devices.claim"))?;
+    let mut response = ClaimResponse { key_packages: Vec::new(), missing_device_ids: Vec::new() };
+    for row in rows {
+        let device_id: Uuid = row.get("device_id");
+        match row.get::<_, Option<&[u8]>>("data") {
+            Some(data) => response.key_packages.push(ClaimedKeyPackage {
+                device_id,
+                key_package: encode(data),
+                last_resort: row.get("last_resort"),
+            }),
+            None => response.missing_device_ids.push(device_id),
+        }
+    }
+    Ok(response)
+}

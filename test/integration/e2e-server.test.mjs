@@ -1,0 +1,249 @@
+// The server's side of end-to-end encryption, black box against wrangler dev and PostgreSQL:
+// devices, key packages and their atomic claim, groups, and the ordering of MLS commits with the
+// member changes they carry. The server treats MLS structures as opaque bytes, so these tests
+// send arbitrary bytes; test/e2e/ drives the same paths with real MLS from the SDK.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { startStack } from '../support/stack.mjs';
+import { Api } from '../support/api.mjs';
+import { Socket } from '../support/ws.mjs';
+
+let stack;
+let api;
+const sockets = [];
+
+before(async () => {
+  stack = await startStack();
+  api = new Api(stack.baseUrl);
+});
+after(async () => {
+  await Promise.all(sockets.map((s) => s.close().catch(() => {})));
+  await stack?.stop();
+});
+
+const b64 = (bytes) => Buffer.from(bytes).toString('base64');
+const opaque = (n = 64) => b64(randomBytes(n));
+let counter = 0;
+const clientMsgId = () => `k-${Date.now()}-${++counter}`;
+
+async function open(user, device) {
+  const socket = await Socket.open(stack.baseUrl, user.token, { device });
+  sockets.push(socket);
+  await socket.next('ready');
+  return socket;
+}
+
+async function device(user, label = 'Laptop') {
+  const res = await api.post('/devices', { label, credential: opaque(32) }, { token: user.token });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body;
+}
+
+/** Sends an event and waits for its ack or error, matched by its `id`. */
+async function roundTrip(socket, event) {
+  const id = `r-${++counter}`;
+  socket.send({ ...event, id });
+  return socket.next((e) => (e.type === 'ack' || e.type === 'error') && e.ref === id);
+}
+
+test('a user registers, lists and removes devices; nobody touches another user\'s devices', async () => {
+  const [alice, mallory] = [await api.register(), await api.register()];
+  const watcher = await open(alice);
+  const credential = opaque(32);
+  const created = await api.post('/devices', { label: '  Phone ', credential }, { token: alice.token });
+  assert.equal(created.status, 201);
+  assert.equal(created.body.label, 'Phone');
+  assert.equal(created.body.credential, credential);
+  await watcher.nothing('device-added'); // not addable yet: it has no KeyPackages
+  await api.post(`/devices/${created.body.id}/key-packages`, { keyPackages: [opaque()] }, { token: alice.token });
+  const added = await watcher.next('device-added');
+  assert.equal(added.device.id, created.body.id, 'the user\'s other devices learn of the new one once it can be added');
+  await api.post(`/devices/${created.body.id}/key-packages`, { keyPackages: [opaque()] }, { token: alice.token });
+  await watcher.nothing('device-added'); // a top-up is not news
+
+  const listed = await api.get(`/users/${alice.user.id}/devices`, { token: mallory.token });
+  assert.deepEqual(listed.body.devices.map((d) => d.id), [created.body.id], 'credentials are public');
+
+  const again = await api.post('/devices', { label: 'Copy', credential }, { token: mallory.token });
+  assert.equal(again.status, 409);
+  assert.equal(again.body.error.code, 'credential_taken');
+  for (const bad of [{ label: '', credential: opaque() }, { label: 'x', credential: 'not base64!' }, { label: 'x' }]) {
+    const res = await api.post('/devices', bad, { token: alice.token });
+    assert.equal(res.status, 400, JSON.stringify(bad));
+  }
+
+  const stolen = await api.delete(`/devices/${created.body.id}`, { token: mallory.token });
+  assert.equal(stolen.status, 404, 'someone else\'s device is not found, not forbidden');
+  const upload = await api.post(`/devices/${created.body.id}/key-packages`, { keyPackages: [opaque()] }, { token: mallory.token });
+  assert.equal(upload.status, 404);
+  const count = await api.get(`/devices/${created.body.id}/key-packages/count`, { token: mallory.token });
+  assert.equal(count.status, 404);
+
+  assert.equal((await api.delete(`/devices/${created.body.id}`, { token: alice.token })).status, 204);
+  const removed = await watcher.next('device-removed');
+  assert.equal(removed.deviceId, created.body.id);
+  assert.deepEqual((await api.get(`/users/${alice.user.id}/devices`, { token: alice.token })).body.devices, []);
+});
+
+test('concurrent claims never hand out the same key package, and the last-resort one is never consumed', async () => {
+  const [bob, claimer] = [await api.register(), await api.register()];
+  const phone = await device(bob, 'Phone');
+  const laptop = await device(bob, 'Laptop');
+  const oneTime = Array.from({ length: 5 }, () => opaque(300));
+  const lastResort = opaque(300);
+  const up = await api.post(`/devices/${phone.id}/key-packages`, { keyPackages: oneTime, lastResort }, { token: bob.token });
+  assert.deepEqual(up.body, { available: 5, hasLastResort: true });
+
+  const claims = await Promise.all(Array.from({ length: 12 }, () => api.post(`/users/${bob.user.id}/key-packages/claim`, undefined, { token: claimer.token })));
+  const handed = claims.map((c) => {
+    assert.equal(c.status, 200);
+    assert.deepEqual(c.body.missingDeviceIds, [laptop.id], 'a device without packages is named, not skipped silently');
+    assert.equal(c.body.keyPackages.length, 1);
+    return c.body.keyPackages[0];
+  });
+  const fresh = handed.filter((k) => !k.lastResort).map((k) => k.keyPackage);
+  assert.equal(fresh.length, 5, 'each one-time package went out once');
+  assert.equal(new Set(fresh).size, 5);
+  assert.deepEqual([...fresh].sort(), [...oneTime].sort());
+  assert.ok(handed.filter((k) => k.lastResort).every((k) => k.keyPackage === lastResort));
+  const count = await api.get(`/devices/${phone.id}/key-packages/count`, { token: bob.token });
+  assert.deepEqual(count.body, { available: 0, hasLastResort: true });
+
+  // Claiming for chosen devices only (adding one new device to existing groups).
+  await api.post(`/devices/${laptop.id}/key-packages`, { keyPackages: [opaque(), opaque()] }, { token: bob.token });
+  const only = await api.post(`/users/${bob.user.id}/key-packages/claim`, { deviceIds: [laptop.id] }, { token: claimer.token });
+  assert.deepEqual(only.body.keyPackages.map((k) => k.deviceId), [laptop.id]);
+  assert.equal((await api.get(`/devices/${laptop.id}/key-packages/count`, { token: bob.token })).body.available, 1);
+});
+
+test('a device cannot hoard key packages: a batch past the quota is refused whole', async () => {
+  const carol = await api.register();
+  const tablet = await device(carol, 'Tablet');
+  const batch = () => Array.from({ length: 100 }, () => opaque(40));
+  for (let i = 0; i < 2; i += 1) {
+    assert.equal((await api.post(`/devices/${tablet.id}/key-packages`, { keyPackages: batch() }, { token: carol.token })).status, 200);
+  }
+  const over = await api.post(`/devices/${tablet.id}/key-packages`, { keyPackages: [opaque()], lastResort: opaque() }, { token: carol.token });
+  assert.equal(over.status, 409);
+  assert.equal(over.body.error.code, 'too_many_key_packages');
+  assert.deepEqual((await api.get(`/devices/${tablet.id}/key-packages/count`, { token: carol.token })).body, { available: 200, hasLastResort: false });
+  const tooMany = await api.post(`/devices/${tablet.id}/key-packages`, { keyPackages: Array.from({ length: 101 }, () => opaque(8)) }, { token: carol.token });
+  assert.equal(tooMany.status, 413);
+});
+
+test('groups are created with an owner, listed for their members only', async () => {
+  const [owner, m1, m2, outsider] = [await api.register(), await api.register(), await api.register(), await api.register()];
+  const res = await api.post('/conversations', { title: 'Book club', memberIds: [m1.user.id, m2.user.id, m1.user.id] }, { token: owner.token });
+  assert.equal(res.status, 201);
+  assert.equal(res.body.kind, 'group');
+  assert.equal(res.body.epoch, 0);
+  assert.deepEqual(
+    Object.fromEntries(res.body.members.map((m) => [m.userId, m.role])),
+    { [owner.user.id]: 'owner', [m1.user.id]: 'member', [m2.user.id]: 'member' },
+  );
+  const mine = await api.get('/conversations', { token: m1.token });
+  assert.ok(mine.body.items.some((c) => c.id === res.body.id));
+  const theirs = await api.get('/conversations', { token: outsider.token });
+  assert.ok(!theirs.body.items.some((c) => c.id === res.body.id));
+  assert.equal((await api.get(`/conversations/${res.body.id}`, { token: outsider.token })).status, 403);
+
+  const ghost = await api.post('/conversations', { title: 'Ghosts', memberIds: [crypto.randomUUID()] }, { token: owner.token });
+  assert.equal(ghost.status, 404);
+  const untitled = await api.post('/conversations', { title: ' ', memberIds: [m1.user.id] }, { token: owner.token });
+  assert.equal(untitled.body.error.code, 'invalid_title');
+});
+
+test('the first commit for an epoch wins; the loser is told the current epoch and gets the winner', async () => {
+  const [alice, bob] = [await api.register(), await api.register()];
+  const [aDevice, bDevice] = [await device(alice), await device(bob)];
+  const [a, b] = [await open(alice, aDevice.id), await open(bob, bDevice.id)];
+  const { body: conversation } = await api.get(`/conversations/${bob.user.id}`, { token: alice.token });
+
+  const aliceCommit = { type: 'commit', conversationId: conversation.id, epoch: 0, clientMsgId: clientMsgId(), commit: opaque(200) };
+  const won = await roundTrip(a, aliceCommit);
+  assert.equal(won.type, 'ack');
+  assert.equal(won.message.kind, 'commit');
+  assert.equal(won.message.epoch, 0);
+  assert.equal(won.message.senderDeviceId, aDevice.id);
+
+  const lost = await roundTrip(b, { type: 'commit', conversationId: conversation.id, epoch: 0, clientMsgId: clientMsgId(), commit: opaque(200) });
+  assert.equal(lost.type, 'error');
+  assert.equal(lost.code, 'stale_epoch');
+  assert.equal(lost.currentEpoch, 1);
+  const winner = await b.next((e) => e.type === 'message' && e.message.kind === 'commit');
+  assert.equal(winner.message.id, won.message.id);
+  assert.equal(winner.message.ciphertext, aliceCommit.commit);
+
+  const resent = await roundTrip(a, aliceCommit);
+  assert.equal(resent.message.id, won.message.id, 'a resent commit is answered with the stored one');
+  const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM messages WHERE conversation_id = $1 AND kind = $2', [conversation.id, 'commit']);
+  assert.equal(rows[0].n, 1);
+
+  // Application messages must be made in the current epoch.
+  const stale = await roundTrip(b, { type: 'send-message', conversationId: conversation.id, clientMsgId: clientMsgId(), epoch: 0, ciphertext: opaque() });
+  assert.equal(stale.code, 'stale_epoch');
+  assert.equal(stale.currentEpoch, 1);
+  const fresh = await roundTrip(b, { type: 'send-message', conversationId: conversation.id, clientMsgId: clientMsgId(), epoch: 1, ciphertext: opaque() });
+  assert.equal(fresh.type, 'ack');
+  assert.equal(fresh.message.epoch, 1);
+  assert.equal((await api.get(`/conversations/${conversation.id}`, { token: bob.token })).body.epoch, 1);
+
+  const direct = await roundTrip(a, { type: 'commit', conversationId: conversation.id, epoch: 1, clientMsgId: clientMsgId(), commit: opaque(), welcome: opaque(), addUserIds: [(await api.register()).user.id] });
+  assert.equal(direct.code, 'not_a_group');
+});
+
+test('commits add and remove group members atomically; a new member sees from their Welcome on', async () => {
+  const [owner, bob, carol] = [await api.register(), await api.register(), await api.register()];
+  const [o, b, c] = [await open(owner), await open(bob), await open(carol)];
+  const { body: group } = await api.post('/conversations', { title: 'Team', memberIds: [bob.user.id] }, { token: owner.token });
+  const commit = (epoch, extra = {}) => ({ type: 'commit', conversationId: group.id, epoch, clientMsgId: clientMsgId(), commit: opaque(300), ...extra });
+  assert.equal((await roundTrip(o, commit(0))).type, 'ack');
+  const before = await roundTrip(o, { type: 'send-message', conversationId: group.id, clientMsgId: clientMsgId(), epoch: 1, ciphertext: opaque() });
+  assert.equal(before.type, 'ack');
+
+  // Only owners and admins change members; a member's attempt changes nothing.
+  const refused = await roundTrip(b, commit(1, { welcome: opaque(), addUserIds: [carol.user.id] }));
+  assert.equal(refused.code, 'forbidden');
+  assert.equal((await roundTrip(o, commit(1, { addUserIds: [carol.user.id] }))).code, 'invalid_field', 'an add needs its Welcome');
+  assert.equal((await roundTrip(o, commit(1, { welcome: opaque(), addUserIds: [crypto.randomUUID()] }))).code, 'not_found');
+  assert.equal((await roundTrip(c, commit(1))).code, 'not_a_member');
+
+  const welcome = opaque(500);
+  const added = await roundTrip(o, commit(1, { welcome, addUserIds: [carol.user.id] }));
+  assert.equal(added.type, 'ack');
+  assert.equal(added.welcome.kind, 'welcome');
+  assert.equal(added.welcome.epoch, 2);
+  assert.equal(added.welcome.seq, added.message.seq + 1);
+  const carolsWelcome = await c.next((e) => e.type === 'message' && e.message.kind === 'welcome');
+  assert.equal(carolsWelcome.message.ciphertext, welcome);
+  await b.next((e) => e.type === 'message' && e.message.kind === 'commit' && e.message.epoch === 1);
+
+  // Carol sees nothing from before she was added, by sync or by page.
+  c.send({ type: 'sync', after: {} });
+  const synced = [];
+  for (;;) {
+    const e = await c.next((x) => x.type === 'message' || x.type === 'synced');
+    if (e.type === 'synced') break;
+    if (e.message.conversationId === group.id) synced.push(e.message);
+  }
+  assert.deepEqual(synced.map((m) => m.kind), ['welcome']);
+  const page = await api.get(`/conversations/${group.id}/messages`, { token: carol.token });
+  assert.deepEqual(page.body.items.map((m) => m.kind), ['welcome']);
+  assert.ok(!page.body.items.some((m) => m.id === before.message.id));
+  assert.equal((await roundTrip(c, { type: 'receipt', messageId: before.message.id, kind: 'read' })).code, 'not_found');
+
+  // Removing Bob: he gets the commit that removes him, then can neither read nor post.
+  const removal = await roundTrip(o, commit(2, { removeUserIds: [bob.user.id] }));
+  assert.equal(removal.type, 'ack');
+  const told = await b.next((e) => e.type === 'message' && e.message.kind === 'commit' && e.message.epoch === 2);
+  assert.equal(told.message.id, removal.message.id);
+  assert.equal((await api.get(`/conversations/${group.id}/messages`, { token: bob.token })).status, 403);
+  const post = await roundTrip(b, { type: 'send-message', conversationId: group.id, clientMsgId: clientMsgId(), epoch: 3, ciphertext: opaque() });
+  assert.equal(post.code, 'not_a_member');
+  const ownerGone = await roundTrip(o, commit(3, { removeUserIds: [owner.user.id] }));
+  assert.equal(ownerGone.code, 'forbidden');
+  const { body: now } = await api.get(`/conversations/${group.id}`, { token: owner.token });
+  assert.equal(now.epoch, 3);
+  assert.deepEqual(now.members.map((m) => m.userId).sort(), [owner.user.id, carol.user.id].sort());
+});
