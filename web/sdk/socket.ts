@@ -1,0 +1,157 @@
+// The WebSocket half of the API: one socket per client that reconnects with capped, jittered
+// exponential backoff, and requests that wait for their ack (or error) by event id.
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface ServerEvent {
+  type: string;
+  [field: string]: unknown;
+}
+
+/** An `error` event answering one request: the server refused it; the socket stays open. */
+export class EventError extends Error {
+  readonly code: string;
+  readonly currentEpoch?: number;
+  constructor(code: string, message: string, currentEpoch?: number) {
+    super(message);
+    this.name = 'EventError';
+    this.code = code;
+    this.currentEpoch = currentEpoch;
+  }
+}
+
+export interface SocketOptions {
+  url: string;
+  token: () => string | null;
+  deviceId: string;
+  onEvent: (event: ServerEvent) => void;
+  onState?: (state: ConnectionState) => void;
+  /** Runs after every (re)connect, once the server said `ready`. */
+  onReady?: () => void;
+  requestTimeoutMs?: number;
+}
+
+const BASE_DELAY_MS = 250;
+const MAX_DELAY_MS = 15_000;
+
+export class RealtimeSocket {
+  private ws: WebSocket | null = null;
+  private attempts = 0;
+  private stopped = true;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private nextId = 0;
+  private readonly waiting = new Map<string, { resolve: (e: ServerEvent) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private readyWaiters: (() => void)[] = [];
+  state: ConnectionState = 'closed';
+  private readonly options: SocketOptions;
+
+  constructor(options: SocketOptions) {
+    this.options = options;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.open();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.ws?.close(1000, 'client closed');
+    this.ws = null;
+    this.failWaiting(new EventError('disconnected', 'The connection was closed.'));
+    this.setState('closed');
+  }
+
+  /** Resolves once the socket is open and the server has said `ready`. */
+  ready(): Promise<void> {
+    if (this.state === 'open') return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /** Sends an event without waiting for an answer; false if the socket is not open. */
+  send(event: Record<string, unknown>): boolean {
+    if (this.state !== 'open' || !this.ws) return false;
+    this.ws.send(JSON.stringify(event));
+    return true;
+  }
+
+  /** Sends an event and resolves with its ack, or rejects with an EventError. */
+  async request(event: Record<string, unknown>): Promise<ServerEvent> {
+    await this.ready();
+    const id = `q${++this.nextId}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new EventError('timeout', `No answer to ${String(event.type)} in time.`));
+      }, this.options.requestTimeoutMs ?? 15_000);
+      this.waiting.set(id, { resolve, reject, timer });
+      if (!this.send({ ...event, id })) {
+        clearTimeout(timer);
+        this.waiting.delete(id);
+        reject(new EventError('disconnected', 'Not connected.'));
+      }
+    });
+  }
+
+  private open(): void {
+    const token = this.options.token();
+    if (!token) return this.setState('closed');
+    const url = new URL(this.options.url);
+    url.searchParams.set('device', this.options.deviceId);
+    this.setState(this.attempts === 0 ? 'connecting' : 'reconnecting');
+    const ws = new WebSocket(url, ['e2e-chat.v1', `bearer.${token}`]);
+    this.ws = ws;
+    ws.addEventListener('message', (e) => this.receive(String(e.data)));
+    ws.addEventListener('close', () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.failWaiting(new EventError('disconnected', 'The connection was lost.'));
+      if (this.stopped) return;
+      this.setState('reconnecting');
+      const delay = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.attempts) * (0.5 + Math.random() / 2);
+      this.attempts += 1;
+      this.retryTimer = setTimeout(() => this.open(), delay);
+    });
+  }
+
+  private receive(data: string): void {
+    let event: ServerEvent;
+    try {
+      event = JSON.parse(data);
+    } catch {
+      return; // the server only sends JSON; anything else is not ours to act on
+    }
+    if (event.type === 'ready') {
+      this.attempts = 0;
+      this.setState('open');
+      for (const resolve of this.readyWaiters.splice(0)) resolve();
+      this.options.onReady?.();
+    }
+    const ref = typeof event.ref === 'string' ? event.ref : null;
+    const waiter = ref ? this.waiting.get(ref) : undefined;
+    if (waiter && (event.type === 'ack' || event.type === 'error')) {
+      clearTimeout(waiter.timer);
+      this.waiting.delete(ref!);
+      if (event.type === 'ack') waiter.resolve(event);
+      else waiter.reject(new EventError(String(event.code), String(event.message), event.currentEpoch as number | undefined));
+      return;
+    }
+    this.options.onEvent(event);
+  }
+
+  private failWaiting(error: Error): void {
+    for (const [id, waiter] of this.waiting) {
+      clearTimeout(waiter.timer);
+      waiter.reject(error);
+      this.waiting.delete(id);
+    }
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.options.onState?.(state);
+  }
+}

@@ -1,0 +1,350 @@
+// The headless SDK end to end: several ChatClients (each its own device with its own IndexedDB)
+// against the real Worker under wrangler dev and a real PostgreSQL, with real MLS.
+import 'fake-indexeddb/auto';
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack } from '../../test/support/stack.mjs';
+import { randomPhone } from '../../test/support/api.mjs';
+import { ChatClient, type LocalMessage, type Problem } from '../sdk/client.ts';
+import { Store } from '../sdk/store.ts';
+import { decodeState, decrypt, encrypt, fromBase64, MlsFailure, toBase64 } from '../sdk/mls.ts';
+
+let stack: Awaited<ReturnType<typeof startStack>>;
+const clients: ChatClient[] = [];
+/** Every plaintext sent, to look for in the database at the end. */
+const sentTexts: string[] = [];
+
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  for (const c of clients) c.disconnect();
+  await stack?.stop();
+});
+
+let storeCounter = 0;
+async function newClient(name: string, phone = randomPhone(), login = false): Promise<ChatClient & { phone: string }> {
+  const client = new ChatClient({ baseUrl: stack.baseUrl, storeName: `${name}-${++storeCounter}`, deviceLabel: name, keyPackageTarget: 6 });
+  if (login) await client.login(phone, 'correct horse battery');
+  else await client.register(phone, name, 'correct horse battery');
+  clients.push(client);
+  return Object.assign(client, { phone });
+}
+
+/** Resolves with the next decrypted message matching `text` at `client`. */
+function received(client: ChatClient, text: string, timeoutMs = 10_000): Promise<LocalMessage> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { off(); reject(new Error(`${client.user?.displayName} never got ${JSON.stringify(text)}`)); }, timeoutMs);
+    const off = client.on('message', (m) => {
+      if (m.text === text && m.senderId !== client.user?.id) {
+        clearTimeout(timer);
+        off();
+        resolve(m);
+      }
+    });
+  });
+}
+
+function nextProblem(client: ChatClient, timeoutMs = 10_000): Promise<Problem> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { off(); reject(new Error('no problem reported')); }, timeoutMs);
+    const off = client.on('problem', (p) => { clearTimeout(timer); off(); resolve(p); });
+  });
+}
+
+async function say(client: ChatClient, conversationId: string, text: string): Promise<LocalMessage> {
+  sentTexts.push(text);
+  return client.sendText(conversationId, text);
+}
+
+const secret = (label: string) => `${label} ${crypto.randomUUID()}`;
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('1:1 both ways, with delivered and read ticks and matching safety numbers', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const conversation = await alice.openDirect(bob.user!.id);
+
+  const hello = secret('hello bob');
+  const bobGets = received(bob, hello);
+  const sent = await say(alice, conversation.id, hello);
+  assert.equal(sent.status, 'sent');
+  const atBob = await bobGets;
+  assert.equal(atBob.senderId, alice.user!.id);
+
+  await until(async () => (await alice.history(conversation.id)).at(-1)?.status === 'delivered', 'the delivered tick');
+  bob.markRead(atBob.id);
+  await until(async () => (await alice.history(conversation.id)).at(-1)?.status === 'read', 'the read tick');
+
+  const reply = secret('hi alice');
+  const aliceGets = received(alice, reply);
+  await say(bob, conversation.id, reply);
+  await aliceGets;
+  assert.deepEqual((await alice.history(conversation.id)).map((m) => m.text), [hello, reply]);
+  assert.deepEqual((await bob.history(conversation.id)).map((m) => m.text), [hello, reply]);
+  assert.equal(await alice.safetyNumber(conversation.id), await bob.safetyNumber(conversation.id));
+  assert.match(await alice.safetyNumber(conversation.id), /^(\d{5} ){11}\d{5}$/);
+});
+
+test('a group of three; a member added later reads new messages only; a removed member reads nothing new', async () => {
+  const [alice, bob, carol, dave] = [await newClient('Alice'), await newClient('Bob'), await newClient('Carol'), await newClient('Dave')];
+  const group = await alice.createGroup('Trip', [bob.user!.id, carol.user!.id]);
+  await until(() => bob.hasGroup(group.id) && carol.hasGroup(group.id), 'bob and carol to join');
+
+  const plan = secret('meet at 9');
+  const both = [received(bob, plan), received(carol, plan)];
+  await say(alice, group.id, plan);
+  await Promise.all(both);
+  const fromCarol = secret('carol agrees');
+  const others = [received(alice, fromCarol), received(bob, fromCarol)];
+  await say(carol, group.id, fromCarol);
+  await Promise.all(others);
+
+  await alice.addMembers(group.id, [dave.user!.id]);
+  await until(() => dave.hasGroup(group.id), 'dave to join');
+  const welcomeDave = secret('welcome dave');
+  const daveGets = received(dave, welcomeDave);
+  await say(bob, group.id, welcomeDave);
+  await daveGets;
+  const daveHistory = (await dave.history(group.id)).map((m) => m.text);
+  assert.deepEqual(daveHistory, [welcomeDave], 'the newcomer has nothing from before');
+  assert.deepEqual(await dave.problems(group.id), [], 'and was not even sent it');
+
+  // Keep Bob's last state to show that, even holding it, he cannot read what comes next.
+  const bobStore = await Store.open((bob as unknown as { options: { storeName: string } }).options.storeName);
+  const bobBefore = await bobStore.group(group.id);
+  const removed = new Promise<void>((resolve) => bob.on('conversation', (c) => { if (c.change === 'removed' && c.conversationId === group.id) resolve(); }));
+  await alice.removeMembers(group.id, [bob.user!.id]);
+  await removed;
+  assert.equal(bob.hasGroup(group.id), false);
+  const afterBob = secret('bob is out');
+  const carolGets = received(carol, afterBob);
+  const sent = await say(alice, group.id, afterBob);
+  await carolGets;
+  const { rows } = await stack.pool.query('SELECT ciphertext FROM messages WHERE id = $1', [sent.id]);
+  await assert.rejects(decrypt(decodeState(bobBefore!.state), rows[0].ciphertext), MlsFailure);
+  bobStore.close();
+  assert.equal(await alice.safetyNumber(group.id), await carol.safetyNumber(group.id));
+  assert.equal(await alice.safetyNumber(group.id), await dave.safetyNumber(group.id));
+});
+
+test('a second device of a user joins their conversations and sees both sides', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const conversation = await alice.openDirect(bob.user!.id);
+  const first = secret('before the laptop');
+  const bobGets = received(bob, first);
+  await say(alice, conversation.id, first);
+  await bobGets;
+
+  const laptop = await newClient('Bob laptop', bob.phone, true);
+  await until(() => laptop.hasGroup(conversation.id), 'the laptop to be added by the phone');
+  const fromAlice = secret('to both of bob');
+  const bothGet = [received(bob, fromAlice), received(laptop, fromAlice)];
+  await say(alice, conversation.id, fromAlice);
+  await Promise.all(bothGet);
+
+  const fromPhone = secret('sent from the phone');
+  const laptopSeesOwnSide = new Promise<LocalMessage>((resolve) => laptop.on('message', (m) => { if (m.text === fromPhone) resolve(m); }));
+  const aliceGets = received(alice, fromPhone);
+  await say(bob, conversation.id, fromPhone);
+  await Promise.all([laptopSeesOwnSide, aliceGets]);
+  assert.equal(await alice.safetyNumber(conversation.id), await laptop.safetyNumber(conversation.id));
+
+  // The laptop was borrowed: logging out and forgetting it removes it from the account, the phone
+  // takes it out of the conversation, and nothing of it is left in that browser.
+  const laptopStore = (laptop as unknown as { options: { storeName: string } }).options.storeName;
+  const before = await alice.safetyNumber(conversation.id);
+  await laptop.logout({ forgetDevice: true });
+  await until(async () => (await alice.safetyNumber(conversation.id)) !== before, 'the laptop to leave the group');
+  assert.equal(await alice.safetyNumber(conversation.id), await bob.safetyNumber(conversation.id));
+  const { devices } = await bob.api.devicesOf(bob.user!.id);
+  assert.deepEqual(devices.map((d) => d.id), [bob.deviceId]);
+  const reopened = await Store.open(laptopStore);
+  assert.equal(await reopened.get('session'), undefined);
+  assert.equal(await reopened.get('device'), undefined);
+  assert.deepEqual(await reopened.history(conversation.id, Number.MAX_SAFE_INTEGER, 10), []);
+  reopened.close();
+});
+
+test('two members commit at once: one wins, the other retries, everyone converges', async () => {
+  const [alice, bob, carol, dave] = [await newClient('Alice'), await newClient('Bob'), await newClient('Carol'), await newClient('Dave')];
+  const group = await alice.createGroup('Race', [bob.user!.id]);
+  await until(() => bob.hasGroup(group.id), 'bob to join');
+  // Bob may change members too once he is an admin; here both add someone at the same moment.
+  await stack.pool.query("UPDATE members SET role = 'admin' WHERE conversation_id = $1 AND user_id = $2", [group.id, bob.user!.id]);
+  const start = alice.epoch(group.id);
+  await Promise.all([alice.addMembers(group.id, [carol.user!.id]), bob.addMembers(group.id, [dave.user!.id])]);
+  await until(() => alice.epoch(group.id) === start! + 2 && bob.epoch(group.id) === start! + 2, 'both at the same epoch');
+  await until(() => carol.hasGroup(group.id) && dave.hasGroup(group.id), 'carol and dave to join');
+  await until(() => carol.epoch(group.id) === start! + 2 && dave.epoch(group.id) === start! + 2, 'the newcomers at that epoch');
+  const numbers = await Promise.all([alice, bob, carol, dave].map((c) => c.safetyNumber(group.id)));
+  assert.equal(new Set(numbers).size, 1, 'one group, seen the same by all four');
+  const { rows } = await stack.pool.query('SELECT epoch FROM conversations WHERE id = $1', [group.id]);
+  assert.equal(Number(rows[0].epoch), start! + 2);
+});
+
+test('a member offline for 50 messages catches up and decrypts them all, in order', async () => {
+  const [alice, carol] = [await newClient('Alice'), await newClient('Carol')];
+  const conversation = await alice.openDirect(carol.user!.id);
+  await until(() => carol.hasGroup(conversation.id), 'carol to join');
+  carol.disconnect();
+  const texts = Array.from({ length: 50 }, (_, i) => secret(`offline #${i}`));
+  for (const text of texts) await say(alice, conversation.id, text);
+  const last = received(carol, texts[49], 20_000);
+  carol.connect();
+  await last;
+  await carol.settled(conversation.id);
+  assert.deepEqual((await carol.history(conversation.id, { limit: 100 })).map((m) => m.text), texts);
+  assert.deepEqual(await carol.problems(conversation.id), []);
+  // Local history pages upward.
+  const newest = await carol.history(conversation.id, { limit: 20 });
+  const older = await carol.history(conversation.id, { beforeSeq: newest[0].seq, limit: 20 });
+  assert.deepEqual([...older, ...newest].map((m) => m.text), texts.slice(10));
+
+  // Without a socket, the server's pages catch a conversation up too.
+  carol.disconnect();
+  const paged = [secret('paged 1'), secret('paged 2'), secret('paged 3')];
+  for (const text of paged) await say(alice, conversation.id, text);
+  await carol.catchUp(conversation.id);
+  assert.deepEqual((await carol.history(conversation.id, { limit: 3 })).map((m) => m.text), paged);
+  carol.connect();
+});
+
+test('tampered, replayed and removed-member messages are refused with a visible error, never shown', async () => {
+  const [alice, bob, carol] = [await newClient('Alice'), await newClient('Bob'), await newClient('Carol')];
+  const group = await alice.createGroup('Guarded', [bob.user!.id, carol.user!.id]);
+  await until(() => bob.hasGroup(group.id) && carol.hasGroup(group.id), 'both to join');
+  const real = secret('real one');
+  const bobGets = received(bob, real);
+  const sent = await say(alice, group.id, real);
+  const atBob = await bobGets;
+  const { rows: [row] } = await stack.pool.query('SELECT * FROM messages WHERE id = $1', [sent.id]);
+  const asServerSends = (ciphertext: Uint8Array, seq: number, extra = {}) => ({
+    id: crypto.randomUUID(), conversationId: group.id, seq, senderId: alice.user!.id, senderDeviceId: row.sender_device_id,
+    kind: 'app' as const, epoch: Number(row.epoch), ciphertext: toBase64(ciphertext), clientMsgId: crypto.randomUUID(),
+    createdAt: new Date().toISOString(), ...extra,
+  });
+  // Carol is removed; she keeps the state she had, and a message she makes with it must be refused.
+  const carolStore = await Store.open((carol as unknown as { options: { storeName: string } }).options.storeName);
+  const carolState = decodeState((await carolStore.group(group.id))!.state);
+  carolStore.close();
+  await alice.removeMembers(group.id, [carol.user!.id]);
+  await until(() => (bob.epoch(group.id) ?? 0) > Number(carolState.groupContext.epoch), 'bob to apply the removal');
+  await bob.settled(group.id);
+  const before = await bob.history(group.id);
+  const epochNow = bob.epoch(group.id)!;
+  const fresh = secret('fresh one');
+  const bobGetsFresh = received(bob, fresh);
+  const sentFresh = await say(alice, group.id, fresh);
+  await bobGetsFresh;
+  await bob.settled(group.id);
+  const { rows: [freshRow] } = await stack.pool.query('SELECT * FROM messages WHERE id = $1', [sentFresh.id]);
+  assert.equal(Number(freshRow.epoch), epochNow);
+  const before2 = await bob.history(group.id);
+
+  // What follows is what a malicious server (or anyone on the path) could hand Bob next.
+  let seq = sentFresh.seq;
+  const ghost = await encrypt(carolState, 'let me back in');
+  let problem = nextProblem(bob);
+  bob.ingest(asServerSends(ghost.ciphertext, ++seq, { senderId: carol.user!.id, epoch: Number(carolState.groupContext.epoch) }));
+  assert.equal((await problem).reason, 'wrong_epoch');
+
+  const tampered = new Uint8Array(freshRow.ciphertext);
+  tampered[tampered.length - 3] ^= 0x40;
+  problem = nextProblem(bob);
+  bob.ingest(asServerSends(tampered, ++seq, { epoch: epochNow }));
+  assert.equal((await problem).reason, 'undecryptable');
+
+  problem = nextProblem(bob);
+  bob.ingest(asServerSends(new Uint8Array(freshRow.ciphertext), ++seq, { epoch: epochNow }));
+  assert.equal((await problem).reason, 'undecryptable', 'a replay finds its key already used');
+  void before;
+  const after = await bob.history(group.id);
+  assert.deepEqual(after.map((m) => m.text), before2.map((m) => m.text), 'none of them became a message');
+  assert.deepEqual((await bob.problems(group.id)).map((p) => p.reason), ['wrong_epoch', 'undecryptable', 'undecryptable']);
+  void fromBase64;
+});
+
+test('a member removed and added back reads what comes after, and nothing from while they were out', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const group = await alice.createGroup('Revolving door', [bob.user!.id]);
+  await until(() => bob.hasGroup(group.id), 'bob to join');
+  await alice.removeMembers(group.id, [bob.user!.id]);
+  await until(() => !bob.hasGroup(group.id), 'bob to be out');
+  const whileOut = secret('while bob is out');
+  await say(alice, group.id, whileOut);
+  await alice.addMembers(group.id, [bob.user!.id]);
+  await until(() => bob.hasGroup(group.id), 'bob to be back');
+  const back = secret('welcome back');
+  const bobGets = received(bob, back);
+  await say(alice, group.id, back);
+  await bobGets;
+  assert.ok(!(await bob.history(group.id)).some((m) => m.text === whileOut));
+  assert.deepEqual(await bob.problems(group.id), []);
+});
+
+test('someone with no device when a group was set up is added once they have one', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const zedPhone = randomPhone();
+  const registered = await fetch(`${stack.baseUrl}/auth/register`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ phone: zedPhone, displayName: 'Zed', password: 'correct horse battery' }),
+  });
+  const zedId = (await registered.json()).user.id as string;
+  const group = await alice.createGroup('Waiting for Zed', [bob.user!.id, zedId]);
+  await until(() => bob.hasGroup(group.id), 'bob to join');
+  const early = secret('before zed had a device');
+  await say(alice, group.id, early);
+
+  const zed = await newClient('Zed', zedPhone, true);
+  await until(() => zed.hasGroup(group.id), 'the owner to add zed\'s new device');
+  const later = secret('zed can read this');
+  const zedGets = received(zed, later);
+  await say(bob, group.id, later);
+  await zedGets;
+  assert.ok(!(await zed.history(group.id)).some((m) => m.text === early));
+  assert.deepEqual(await zed.problems(group.id), []);
+  assert.equal(await zed.safetyNumber(group.id), await bob.safetyNumber(group.id));
+});
+
+test('a message written while offline is sent by the next session on this device', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const conversation = await alice.openDirect(bob.user!.id);
+  await until(() => bob.hasGroup(conversation.id), 'bob to join');
+  alice.disconnect();
+  const text = secret('written offline, sent later');
+  void alice.sendText(conversation.id, text).catch(() => {});
+  await until(async () => (await alice.history(conversation.id)).some((m) => m.text === text && m.status === 'sending'), 'the outbox');
+
+  // The page is closed and opened again: a new session on the same store.
+  const storeName = (alice as unknown as { options: { storeName: string } }).options.storeName;
+  const again = new ChatClient({ baseUrl: stack.baseUrl, storeName, keyPackageTarget: 6 });
+  clients.push(again);
+  const bobGets = received(bob, text);
+  assert.equal(await again.resume(storeName), true);
+  await bobGets;
+  await until(async () => (await again.history(conversation.id)).find((m) => m.text === text)?.status !== 'sending', 'the outbox to empty');
+  sentTexts.push(text);
+});
+
+test('after all of the above, no plaintext is anywhere in the database', async () => {
+  assert.ok(sentTexts.length > 60);
+  const { rows: columns } = await stack.pool.query(
+    `SELECT table_name, column_name, data_type FROM information_schema.columns
+     WHERE table_schema = 'public' AND data_type IN ('text', 'bytea', 'jsonb', 'character varying')`,
+  );
+  assert.ok(columns.some((c: { table_name: string }) => c.table_name === 'messages'));
+  for (const { table_name: table, column_name: column, data_type: type } of columns) {
+    const expr = type === 'bytea' ? `position(convert_to($1, 'UTF8') in "${column}") > 0` : `strpos("${column}"::text, $1) > 0`;
+    for (const text of sentTexts) {
+      const { rows } = await stack.pool.query(`SELECT count(*)::int AS n FROM "${table}" WHERE ${expr}`, [text]);
+      assert.equal(rows[0].n, 0, `${table}.${column} holds a plaintext`);
+    }
+  }
+});
