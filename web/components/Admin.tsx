@@ -1,0 +1,110 @@
+'use client';
+
+// The admin dashboard: every account, a page at a time with search; deletion behind a
+// confirmation (the server refuses to delete the last admin, and that error is shown); the audit log.
+
+import Link from 'next/link';
+import { useRouter } from 'next/navigation';
+import { useEffect, useState } from 'react';
+import useSWR, { useSWRConfig } from 'swr';
+import { AdminApi, type Account } from '../sdk/api.ts';
+import { useSession } from '../lib/session.tsx';
+import { ThemeToggle } from './ThemeToggle.tsx';
+
+export function Admin() {
+  const { status, client } = useSession();
+  const router = useRouter();
+  useEffect(() => {
+    if (status === 'signed-out') router.replace('/login');
+  }, [status, router]);
+  if (status !== 'signed-in' || !client) return <div className="p-8 text-slate-500" role="status">Loading…</div>;
+  if (!(client.user as Account).isAdmin) {
+    return <div className="p-8"><p role="alert">Only administrators can see this page.</p><Link href="/chat" className="text-brand-600 underline">Back to chats</Link></div>;
+  }
+  return <Dashboard admin={new AdminApi(client.api)} myId={client.user!.id} />;
+}
+
+function Dashboard({ admin, myId }: { admin: AdminApi; myId: string }) {
+  const [q, setQ] = useState('');
+  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const cursor = cursors.at(-1);
+  const users = useSWR(['admin-users', q, cursor], () => admin.users({ q: q.trim() || undefined, cursor, limit: 20 }));
+  const audit = useSWR('admin-audit', () => admin.audit({ limit: 20 }));
+  const [confirming, setConfirming] = useState<Account | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const { mutate } = useSWRConfig();
+
+  const remove = async (user: Account) => {
+    setError(null);
+    try {
+      await admin.deleteUser(user.id);
+      setConfirming(null);
+      // Every cached page and search may list the deleted user, not only the one on screen.
+      await Promise.all([mutate((key) => Array.isArray(key) && key[0] === 'admin-users'), audit.mutate()]);
+    } catch (e) {
+      setConfirming(null);
+      setError((e as Error).message);
+    }
+  };
+
+  return (
+    <div className="mx-auto max-w-5xl px-4 py-6">
+      <header className="mb-6 flex items-center justify-between">
+        <h1 className="text-2xl font-semibold">Admin</h1>
+        <nav className="flex items-center gap-2"><Link href="/chat" className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 dark:hover:bg-slate-800">Chats</Link><ThemeToggle /></nav>
+      </header>
+      {error && <p role="alert" className="mb-4 rounded-xl bg-red-50 px-4 py-2 text-sm text-red-700 dark:bg-red-500/10 dark:text-red-300">{error}</p>}
+      <section aria-labelledby="users-heading" className="rounded-2xl border border-slate-200 dark:border-slate-800">
+        <div className="flex flex-wrap items-center justify-between gap-2 border-b border-slate-200 p-4 dark:border-slate-800">
+          <h2 id="users-heading" className="font-semibold">Users</h2>
+          <label className="sr-only" htmlFor="admin-search">Search users</label>
+          <input id="admin-search" type="search" value={q} onChange={(e) => { setQ(e.target.value); setCursors([undefined]); }} placeholder="Search by name or phone"
+            className="w-64 rounded-full border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900" />
+        </div>
+        <table className="w-full text-left text-sm">
+          <thead className="text-xs uppercase text-slate-500"><tr><th className="px-4 py-2">Name</th><th className="px-4 py-2">Phone</th><th className="px-4 py-2">Joined</th><th className="px-4 py-2"><span className="sr-only">Actions</span></th></tr></thead>
+          <tbody>
+            {users.data?.items.map((u) => (
+              <tr key={u.id} className="border-t border-slate-100 dark:border-slate-800">
+                <td className="px-4 py-2">{u.displayName}{u.isAdmin && <span className="ml-2 rounded-full bg-brand-100 px-2 py-0.5 text-xs text-brand-700 dark:bg-brand-500/20 dark:text-brand-400">admin</span>}</td>
+                <td className="px-4 py-2 font-mono">{u.phone}</td>
+                <td className="px-4 py-2">{new Date(u.createdAt).toLocaleDateString()}</td>
+                <td className="px-4 py-2 text-right">
+                  <button type="button" onClick={() => setConfirming(u)} aria-label={`Delete ${u.displayName}`}
+                    className="rounded-full px-3 py-1 text-xs text-red-600 hover:bg-red-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500 dark:hover:bg-red-500/10">Delete{u.id === myId ? ' (you)' : ''}</button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <div className="flex justify-between p-3 text-sm">
+          <button type="button" disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))} className="rounded-full px-3 py-1 disabled:opacity-40">← Previous</button>
+          <button type="button" disabled={!users.data?.nextCursor} onClick={() => setCursors([...cursors, users.data!.nextCursor!])} className="rounded-full px-3 py-1 disabled:opacity-40">Next →</button>
+        </div>
+      </section>
+
+      {confirming && (
+        <div role="dialog" aria-modal="true" aria-labelledby="confirm-title" className="fixed inset-0 z-20 flex items-center justify-center bg-black/40 p-4">
+          <div className="w-full max-w-sm rounded-2xl bg-white p-6 shadow-xl dark:bg-slate-900">
+            <h2 id="confirm-title" className="font-semibold">Delete {confirming.displayName}?</h2>
+            <p className="mt-2 text-sm text-slate-600 dark:text-slate-300">Their devices, memberships and the messages they sent are deleted. This cannot be undone.</p>
+            <div className="mt-4 flex justify-end gap-2">
+              <button type="button" autoFocus onClick={() => setConfirming(null)} className="rounded-full px-4 py-1.5 text-sm hover:bg-slate-100 dark:hover:bg-slate-800">Cancel</button>
+              <button type="button" onClick={() => void remove(confirming)} className="rounded-full bg-red-600 px-4 py-1.5 text-sm text-white hover:bg-red-700">Delete</button>
+            </div>
+          </div>
+        </div>
+      )}
+
+      <section aria-labelledby="audit-heading" className="mt-8 rounded-2xl border border-slate-200 p-4 dark:border-slate-800">
+        <h2 id="audit-heading" className="mb-2 font-semibold">Audit log</h2>
+        <ul className="space-y-1 text-sm">
+          {audit.data?.items.length === 0 && <li className="text-slate-500">Nothing yet.</li>}
+          {audit.data?.items.map((a) => (
+            <li key={a.id}><span className="text-slate-500">{new Date(a.at).toLocaleString()}</span> · {a.action} · <span className="font-mono text-xs">{a.target}</span></li>
+          ))}
+        </ul>
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,547 @@
+'use client';
+
+// The chat screen: conversation list and directory on one side, the open conversation on the
+// other (separate screens on narrow viewports). Every server call and all crypto go through the
+// SDK's ChatClient.
+
+import Link from 'next/link';
+import { useRouter } from 'next/navigation';
+import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import useSWR, { useSWRConfig } from 'swr';
+import type { ChatClient, Conversation, ConnectionState, LocalMessage, UserSummary } from '../sdk/client.ts';
+import { useSession } from '../lib/session.tsx';
+import { ClockIcon } from './Icons.tsx';
+import { ThemeToggle } from './ThemeToggle.tsx';
+
+const READ_KEY = (id: string) => `e2e-chat:read:${id}`;
+
+function titleOf(c: Conversation, me: string): string {
+  if (c.kind === 'group') return c.title ?? 'Group';
+  return c.members.find((m) => m.userId !== me)?.displayName ?? 'Conversation';
+}
+
+function peerOf(c: Conversation, me: string): string | null {
+  return c.kind === 'direct' ? (c.members.find((m) => m.userId !== me)?.userId ?? null) : null;
+}
+
+function dayLabel(iso: string): string {
+  const d = new Date(iso);
+  const today = new Date();
+  const yesterday = new Date(Date.now() - 86_400_000);
+  if (d.toDateString() === today.toDateString()) return 'Today';
+  if (d.toDateString() === yesterday.toDateString()) return 'Yesterday';
+  return d.toLocaleDateString(undefined, { weekday: 'long', month: 'short', day: 'numeric' });
+}
+
+function timeLabel(iso: string): string {
+  return new Date(iso).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+}
+
+function lastSeenLabel(iso: string | null): string {
+  if (!iso) return 'offline';
+  const d = new Date(iso);
+  return `last seen ${d.toDateString() === new Date().toDateString() ? 'today' : d.toLocaleDateString()} at ${timeLabel(iso)}`;
+}
+
+/** Ticks for the sender's own messages: sending, sent, delivered, read. */
+function Ticks({ status }: { status: LocalMessage['status'] }) {
+  const label = { sending: 'Sending', sent: 'Sent', delivered: 'Delivered', read: 'Read', failed: 'Not sent', received: '' }[status];
+  const glyph = { sending: <ClockIcon />, sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!', received: '' }[status];
+  return (
+    <span data-status={status} aria-label={label} title={label}
+      className={`ml-1 text-[11px] ${status === 'read' ? 'text-sky-500' : status === 'failed' ? 'text-red-500' : 'text-slate-400'}`}>
+      {glyph}
+    </span>
+  );
+}
+
+interface Presence {
+  online: boolean;
+  lastSeen: string | null;
+}
+
+/** Live state the whole screen shares: presence, typing, connection. */
+function useLive(client: ChatClient) {
+  const [presence, setPresence] = useState<Record<string, Presence>>({});
+  const [typing, setTyping] = useState<Record<string, Record<string, number>>>({});
+  const [connection, setConnection] = useState<ConnectionState>(client.connection);
+  const { mutate } = useSWRConfig();
+
+  useEffect(() => {
+    const offs = [
+      client.on('presence', (p) => setPresence((all) => ({ ...all, [p.userId]: { online: p.online, lastSeen: p.lastSeen } }))),
+      client.on('typing', (t) => {
+        if (t.userId === client.user?.id) return;
+        setTyping((all) => {
+          const inConversation = { ...(all[t.conversationId] ?? {}) };
+          if (t.on) inConversation[t.userId] = Date.now();
+          else delete inConversation[t.userId];
+          return { ...all, [t.conversationId]: inConversation };
+        });
+      }),
+      client.on('connection', setConnection),
+      client.on('conversation', () => void mutate('conversations')),
+      client.on('message', (m) => void mutate(['summary', m.conversationId])),
+      client.on('status', (m) => void mutate(['summary', m.conversationId])),
+      client.on('user-registered', () => void mutate((key) => Array.isArray(key) && key[0] === 'directory')),
+    ];
+    // Typing stops showing after a few quiet seconds even if "off" never came.
+    const sweep = setInterval(() => setTyping((all) => {
+      const now = Date.now();
+      let changed = false;
+      const next: typeof all = {};
+      for (const [c, users] of Object.entries(all)) {
+        next[c] = Object.fromEntries(Object.entries(users).filter(([, at]) => now - at < 6000));
+        if (Object.keys(next[c]).length !== Object.keys(users).length) changed = true;
+      }
+      return changed ? next : all;
+    }), 1000);
+    return () => { offs.forEach((off) => off()); clearInterval(sweep); };
+  }, [client, mutate]);
+
+  return { presence, setPresence, typing, connection };
+}
+
+export function Chat() {
+  const { status, client, signOut } = useSession();
+  const router = useRouter();
+  useEffect(() => {
+    if (status === 'signed-out') router.replace('/login');
+  }, [status, router]);
+  if (status !== 'signed-in' || !client) {
+    return <div className="flex min-h-dvh items-center justify-center text-slate-500" role="status">Opening your encrypted chats…</div>;
+  }
+  return <ChatScreen client={client} signOut={signOut} />;
+}
+
+function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: { everywhere?: boolean; forgetDevice?: boolean }) => Promise<void> }) {
+  const me = client.user!.id;
+  const { data: conversations = [], mutate: refreshConversations } = useSWR('conversations', () => client.conversations(), { refreshInterval: 30_000 });
+  const [openId, setOpenId] = useState<string | null>(null);
+  const live = useLive(client);
+  const [panel, setPanel] = useState<'none' | 'new-group'>('none');
+  const open = conversations.find((c) => c.id === openId) ?? null;
+  // Presence events only tell changes; the directory's first page tells where everyone stands now.
+  const { data: directory } = useSWR('presence-seed', () => client.api.users({ limit: 100 }));
+  const { setPresence } = live;
+  useEffect(() => {
+    if (!directory) return;
+    setPresence((all) => {
+      const seeded = { ...all };
+      for (const u of directory.items) seeded[u.id] ??= { online: u.online, lastSeen: u.lastSeenAt };
+      return seeded;
+    });
+  }, [directory, setPresence]);
+
+  const startDirect = useCallback(async (user: UserSummary) => {
+    live.setPresence((all) => ({ ...all, [user.id]: all[user.id] ?? { online: user.online, lastSeen: user.lastSeenAt } }));
+    const conversation = await client.openDirect(user.id);
+    await refreshConversations();
+    setOpenId(conversation.id);
+  }, [client, refreshConversations, live]);
+
+  return (
+    <div className="flex h-dvh flex-col">
+      {live.connection !== 'open' && (
+        <div role="status" className="bg-amber-100 px-4 py-1.5 text-center text-sm text-amber-900 dark:bg-amber-500/20 dark:text-amber-200">
+          {live.connection === 'closed' ? 'Offline.' : 'Connecting… messages will be sent when the connection is back.'}
+        </div>
+      )}
+      <div className="flex min-h-0 flex-1">
+        <aside aria-label="Conversations"
+          className={`${open ? 'hidden md:flex' : 'flex'} w-full flex-col border-r border-slate-200 md:w-80 lg:w-96 dark:border-slate-800`}>
+          <header className="flex items-center justify-between gap-2 border-b border-slate-200 px-4 py-3 dark:border-slate-800">
+            <div className="min-w-0">
+              <p className="truncate font-semibold">{client.user!.displayName}</p>
+              <p className="text-xs text-slate-500 dark:text-slate-400">{client.user!.phone}</p>
+            </div>
+            <div className="flex items-center gap-1">
+              {(client.user as { isAdmin?: boolean }).isAdmin && (
+                <Link href="/admin" className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Admin</Link>
+              )}
+              <button type="button" onClick={() => setPanel(panel === 'new-group' ? 'none' : 'new-group')}
+                className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">New group</button>
+              <ThemeToggle />
+              <details className="relative">
+                <summary className="cursor-pointer list-none rounded-full px-2 py-1.5 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800" aria-label="Account menu">⋯</summary>
+                <div className="absolute right-0 z-10 mt-1 w-60 rounded-xl border border-slate-200 bg-white p-1 shadow-lg dark:border-slate-700 dark:bg-slate-900">
+                  <button type="button" className="block w-full rounded-lg px-3 py-2 text-left text-sm hover:bg-slate-100 dark:hover:bg-slate-800" onClick={() => void signOut()}>Log out</button>
+                  <button type="button" className="block w-full rounded-lg px-3 py-2 text-left text-sm hover:bg-slate-100 dark:hover:bg-slate-800" title="For a shared computer: removes this browser's keys and history" onClick={() => void signOut({ forgetDevice: true })}>Log out and forget this browser</button>
+                  <button type="button" className="block w-full rounded-lg px-3 py-2 text-left text-sm text-red-600 hover:bg-slate-100 dark:hover:bg-slate-800" onClick={() => void signOut({ everywhere: true })}>Log out everywhere</button>
+                </div>
+              </details>
+            </div>
+          </header>
+          {panel === 'new-group' && (
+            <NewGroup client={client} onDone={async (id) => { setPanel('none'); await refreshConversations(); if (id) setOpenId(id); }} />
+          )}
+          <Directory client={client} onPick={startDirect} />
+          <ul className="min-h-0 flex-1 overflow-y-auto" aria-label="Your conversations">
+            {conversations.length === 0 && <li className="px-4 py-6 text-sm text-slate-500">No conversations yet. Find someone above to start one.</li>}
+            {conversations.map((c) => (
+              <ConversationItem key={c.id} client={client} conversation={c} me={me} active={c.id === openId}
+                online={!!(peerOf(c, me) && live.presence[peerOf(c, me)!]?.online)}
+                typing={Object.keys(live.typing[c.id] ?? {}).length > 0}
+                onOpen={() => setOpenId(c.id)} />
+            ))}
+          </ul>
+        </aside>
+        <main className={`${open ? 'flex' : 'hidden md:flex'} min-w-0 flex-1 flex-col`}>
+          {open ? (
+            <ConversationView key={open.id} client={client} conversation={open} me={me}
+              presence={peerOf(open, me) ? live.presence[peerOf(open, me)!] : undefined}
+              typingUsers={Object.keys(live.typing[open.id] ?? {})}
+              onBack={() => setOpenId(null)}
+              onChanged={() => void refreshConversations()} />
+          ) : (
+            <div className="flex flex-1 items-center justify-center p-8 text-center text-slate-500 dark:text-slate-400">
+              <p>Pick a conversation, or find someone to talk to.<br />Everything here is end-to-end encrypted.</p>
+            </div>
+          )}
+        </main>
+      </div>
+    </div>
+  );
+}
+
+function Directory({ client, onPick }: { client: ChatClient; onPick: (u: UserSummary) => void }) {
+  const [q, setQ] = useState('');
+  const { data } = useSWR(q.trim() ? ['directory', q.trim()] : null, () => client.api.users({ q: q.trim(), limit: 20 }));
+  return (
+    <div className="border-b border-slate-200 p-3 dark:border-slate-800">
+      <label htmlFor="directory-search" className="sr-only">Find people</label>
+      <input id="directory-search" type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="Find people by name or phone"
+        className="w-full rounded-full border border-slate-300 bg-slate-50 px-4 py-2 text-sm outline-none focus:border-brand-500 focus:ring-2 focus:ring-brand-500/40 dark:border-slate-700 dark:bg-slate-900" />
+      {data && (
+        <ul className="mt-2 max-h-64 overflow-y-auto" aria-label="People">
+          {data.items.length === 0 && <li className="px-2 py-2 text-sm text-slate-500">Nobody matches.</li>}
+          {data.items.map((u) => (
+            <li key={u.id}>
+              <button type="button" onClick={() => { setQ(''); onPick(u); }}
+                className="flex w-full items-center gap-3 rounded-xl px-2 py-2 text-left hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">
+                <Avatar name={u.displayName} online={u.online} />
+                <span className="min-w-0">
+                  <span className="block truncate font-medium">{u.displayName}</span>
+                  <span className="block text-xs text-slate-500">{u.online ? 'online' : lastSeenLabel(u.lastSeenAt)}</span>
+                </span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+function Avatar({ name, online }: { name: string; online?: boolean }) {
+  const hue = [...name].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) % 360, 7);
+  return (
+    <span className="relative inline-flex h-10 w-10 shrink-0 items-center justify-center rounded-full text-sm font-semibold text-white" style={{ background: `hsl(${hue} 55% 45%)` }} aria-hidden="true">
+      {name.slice(0, 1).toUpperCase()}
+      {online && <span data-presence="online" className="absolute right-0 bottom-0 h-3 w-3 rounded-full border-2 border-white bg-brand-500 dark:border-slate-950" />}
+    </span>
+  );
+}
+
+/** Preview and unread count come from this device's own decrypted history. */
+function useSummary(client: ChatClient, conversationId: string) {
+  return useSWR(['summary', conversationId], async () => {
+    const recent = await client.history(conversationId, { limit: 100 });
+    const readUpTo = Number(localStorage.getItem(READ_KEY(conversationId)) ?? 0);
+    return {
+      last: recent.at(-1) ?? null,
+      unread: recent.filter((m) => m.senderId !== client.user!.id && m.seq > readUpTo).length,
+    };
+  });
+}
+
+function ConversationItem({ client, conversation, me, active, online, typing, onOpen }: {
+  client: ChatClient; conversation: Conversation; me: string; active: boolean; online: boolean; typing: boolean; onOpen: () => void;
+}) {
+  const { data } = useSummary(client, conversation.id);
+  const title = titleOf(conversation, me);
+  return (
+    <li>
+      <button type="button" onClick={onOpen} aria-current={active ? 'true' : undefined}
+        className={`flex w-full items-center gap-3 px-4 py-3 text-left hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-brand-500 dark:hover:bg-slate-900 ${active ? 'bg-slate-100 dark:bg-slate-900' : ''}`}>
+        <Avatar name={title} online={online} />
+        <span className="min-w-0 flex-1">
+          <span className="flex items-baseline justify-between gap-2">
+            <span className="truncate font-medium">{title}</span>
+            {data?.last && <span className="shrink-0 text-xs text-slate-500">{timeLabel(data.last.createdAt)}</span>}
+          </span>
+          <span className="flex items-center justify-between gap-2">
+            <span className="truncate text-sm text-slate-500 dark:text-slate-400">
+              {typing ? <em className="text-brand-600 dark:text-brand-400">typing…</em> : data?.last ? `${data.last.senderId === me ? 'You: ' : ''}${data.last.text}` : 'No messages yet'}
+            </span>
+            {!!data?.unread && !active && (
+              <span className="shrink-0 rounded-full bg-brand-600 px-2 py-0.5 text-xs font-semibold text-white" aria-label={`${data.unread} unread`}>{data.unread}</span>
+            )}
+          </span>
+        </span>
+      </button>
+    </li>
+  );
+}
+
+function ConversationView({ client, conversation, me, presence, typingUsers, onBack, onChanged }: {
+  client: ChatClient; conversation: Conversation; me: string; presence?: Presence; typingUsers: string[]; onBack: () => void; onChanged: () => void;
+}) {
+  const [messages, setMessages] = useState<LocalMessage[]>([]);
+  const [ready, setReady] = useState(client.hasGroup(conversation.id));
+  const [hasOlder, setHasOlder] = useState(true);
+  const [panel, setPanel] = useState<'none' | 'safety' | 'members'>('none');
+  const [draft, setDraft] = useState('');
+  const [problems, setProblems] = useState(0);
+  const listRef = useRef<HTMLOListElement>(null);
+  const stickToBottom = useRef(true);
+  const lastTypingSent = useRef(0);
+  const { mutate } = useSWRConfig();
+
+  const markRead = useCallback((list: LocalMessage[]) => {
+    const unread = list.filter((m) => m.senderId !== me && m.status === 'received');
+    const readUpTo = Number(localStorage.getItem(READ_KEY(conversation.id)) ?? 0);
+    for (const m of unread.filter((m) => m.seq > readUpTo).slice(-50)) client.markRead(m.id);
+    const top = Math.max(readUpTo, ...unread.map((m) => m.seq));
+    localStorage.setItem(READ_KEY(conversation.id), String(top));
+    void mutate(['summary', conversation.id]);
+  }, [client, conversation.id, me, mutate]);
+
+  useEffect(() => {
+    let cancelled = false;
+    void client.history(conversation.id, { limit: 50 }).then((list) => {
+      if (cancelled) return;
+      setMessages(list);
+      setHasOlder(list.length === 50);
+      markRead(list);
+    });
+    void client.problems(conversation.id).then((p) => !cancelled && setProblems(p.length));
+    const upsert = (m: LocalMessage) => {
+      if (m.conversationId !== conversation.id) return;
+      setMessages((list) => {
+        const i = list.findIndex((x) => x.key === m.key);
+        const next = i >= 0 ? list.map((x, j) => (j === i ? m : x)) : [...list, m];
+        return next.sort((a, b) => a.seq - b.seq || a.createdAt.localeCompare(b.createdAt));
+      });
+      if (m.senderId !== me) markRead([m]);
+    };
+    const offs = [
+      client.on('message', upsert),
+      client.on('status', upsert),
+      client.on('problem', (p) => { if (p.conversationId === conversation.id) setProblems((n) => n + 1); }),
+      client.on('conversation', (c) => {
+        if (c.conversationId !== conversation.id) return;
+        setReady(client.hasGroup(conversation.id));
+        onChanged();
+      }),
+    ];
+    return () => { cancelled = true; offs.forEach((off) => off()); };
+  }, [client, conversation.id, me, markRead, onChanged]);
+
+  useEffect(() => {
+    const list = listRef.current;
+    if (list && stickToBottom.current) list.scrollTop = list.scrollHeight;
+  }, [messages, typingUsers.length]);
+
+  const loadingOlder = useRef(false);
+  const loadOlder = useCallback(async () => {
+    // Scroll events keep coming while a page loads; one page at a time.
+    if (!hasOlder || messages.length === 0 || loadingOlder.current) return;
+    loadingOlder.current = true;
+    try {
+      const list = listRef.current!;
+      const before = list.scrollHeight;
+      const older = await client.history(conversation.id, { beforeSeq: messages[0].seq, limit: 50 });
+      setHasOlder(older.length === 50);
+      setMessages((current) => {
+        const known = new Set(current.map((m) => m.key));
+        return [...older.filter((m) => !known.has(m.key)), ...current];
+      });
+      requestAnimationFrame(() => { list.scrollTop = list.scrollHeight - before; });
+    } finally {
+      loadingOlder.current = false;
+    }
+  }, [client, conversation.id, hasOlder, messages]);
+
+  const send = async () => {
+    const text = draft.trim();
+    if (!text || !ready) return;
+    setDraft('');
+    stickToBottom.current = true;
+    client.setTyping(conversation.id, false);
+    lastTypingSent.current = 0;
+    await client.sendText(conversation.id, text).catch(() => {});
+  };
+
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      void send();
+    }
+  };
+
+  const onDraft = (value: string) => {
+    setDraft(value);
+    const now = Date.now();
+    if (value && now - lastTypingSent.current > 3000) {
+      lastTypingSent.current = now;
+      client.setTyping(conversation.id, true);
+    }
+  };
+
+  const title = titleOf(conversation, me);
+  const names = Object.fromEntries(conversation.members.map((m) => [m.userId, m.displayName]));
+  const subtitle = typingUsers.length
+    ? `${conversation.kind === 'group' ? typingUsers.map((u) => names[u] ?? 'Someone').join(', ') + ' ' : ''}typing…`
+    : conversation.kind === 'group' ? `${conversation.members.length} members` : presence?.online ? 'online' : lastSeenLabel(presence?.lastSeen ?? null);
+
+  return (
+    <>
+      <header className="flex items-center gap-3 border-b border-slate-200 px-3 py-2.5 dark:border-slate-800">
+        <button type="button" onClick={onBack} aria-label="Back to conversations"
+          className="rounded-full px-2 py-1 text-lg hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 md:hidden dark:hover:bg-slate-800">←</button>
+        <Avatar name={title} online={presence?.online} />
+        <div className="min-w-0 flex-1">
+          <h2 className="truncate font-semibold">{title}</h2>
+          <p className="truncate text-xs text-slate-500 dark:text-slate-400" data-testid="conversation-subtitle">{subtitle}</p>
+        </div>
+        {conversation.kind === 'group' && (
+          <button type="button" onClick={() => setPanel(panel === 'members' ? 'none' : 'members')} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Members</button>
+        )}
+        <button type="button" onClick={() => setPanel(panel === 'safety' ? 'none' : 'safety')} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Safety number</button>
+      </header>
+      {panel === 'safety' && <SafetyNumber client={client} conversationId={conversation.id} ready={ready} />}
+      {panel === 'members' && <Members client={client} conversation={conversation} me={me} onChanged={onChanged} />}
+      {problems > 0 && (
+        <p role="alert" className="bg-red-50 px-4 py-1.5 text-center text-xs text-red-700 dark:bg-red-500/10 dark:text-red-300">
+          {problems === 1 ? '1 message' : `${problems} messages`} could not be verified and {problems === 1 ? 'was' : 'were'} not shown.
+        </p>
+      )}
+      <ol ref={listRef} aria-label={`Messages with ${title}`} aria-live="polite"
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+          if (el.scrollTop < 40) void loadOlder();
+        }}
+        className="min-h-0 flex-1 space-y-1 overflow-y-auto bg-slate-50 px-3 py-4 sm:px-6 dark:bg-slate-900/40">
+        {!ready && <li role="status" className="py-8 text-center text-sm text-slate-500">Setting up end-to-end encryption…</li>}
+        {messages.map((m, i) => {
+          const mine = m.senderId === me;
+          const newDay = i === 0 || dayLabel(messages[i - 1].createdAt) !== dayLabel(m.createdAt);
+          return (
+            <li key={m.key} className="list-none">
+              {newDay && <div className="my-3 text-center"><span className="rounded-full bg-white px-3 py-1 text-xs text-slate-500 shadow-sm dark:bg-slate-800 dark:text-slate-400">{dayLabel(m.createdAt)}</span></div>}
+              <div className={`flex ${mine ? 'justify-end' : 'justify-start'}`}>
+                <div data-testid="message" data-mine={mine ? 'true' : 'false'}
+                  className={`max-w-[80%] rounded-2xl px-3 py-1.5 shadow-sm ${mine ? 'rounded-br-md bg-brand-100 dark:bg-brand-700/60' : 'rounded-bl-md bg-white dark:bg-slate-800'}`}>
+                  {conversation.kind === 'group' && !mine && <p className="text-xs font-semibold text-brand-700 dark:text-brand-400">{names[m.senderId] ?? 'Former member'}</p>}
+                  <p className="whitespace-pre-wrap break-words">{m.text}</p>
+                  <p className="text-right text-[11px] text-slate-500 dark:text-slate-400">{timeLabel(m.createdAt)}{mine && <Ticks status={m.status} />}</p>
+                </div>
+              </div>
+            </li>
+          );
+        })}
+        {typingUsers.length > 0 && <li className="list-none text-sm italic text-slate-500" data-testid="typing">typing…</li>}
+      </ol>
+      <form onSubmit={(e) => { e.preventDefault(); void send(); }} className="flex items-end gap-2 border-t border-slate-200 p-3 dark:border-slate-800">
+        <label htmlFor="composer" className="sr-only">Message</label>
+        <textarea id="composer" rows={1} value={draft} onChange={(e) => onDraft(e.target.value)} onKeyDown={onKeyDown}
+          placeholder={ready ? 'Message' : 'Setting up encryption…'} disabled={!ready} title="Enter sends, Shift+Enter starts a new line"
+          className="max-h-40 min-h-[2.5rem] flex-1 resize-none rounded-2xl border border-slate-300 bg-white px-4 py-2 outline-none focus:border-brand-500 focus:ring-2 focus:ring-brand-500/40 disabled:opacity-60 dark:border-slate-700 dark:bg-slate-900" />
+        <button type="submit" disabled={!ready || !draft.trim()} className="rounded-full bg-brand-600 px-4 py-2 font-medium text-white hover:bg-brand-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 disabled:opacity-50">Send</button>
+      </form>
+    </>
+  );
+}
+
+function SafetyNumber({ client, conversationId, ready }: { client: ChatClient; conversationId: string; ready: boolean }) {
+  const { data } = useSWR(ready ? ['safety', conversationId, client.epoch(conversationId)] : null, () => client.safetyNumber(conversationId));
+  return (
+    <section aria-label="Safety number" className="border-b border-slate-200 bg-white p-4 text-sm dark:border-slate-800 dark:bg-slate-900">
+      <p className="text-slate-600 dark:text-slate-300">Compare this number with the other members, in person or on a call. If it matches, nobody else&apos;s device is in this conversation.</p>
+      <p data-testid="safety-number" className="mt-2 font-mono text-lg tracking-wider">{data ?? '…'}</p>
+    </section>
+  );
+}
+
+function Members({ client, conversation, me, onChanged }: { client: ChatClient; conversation: Conversation; me: string; onChanged: () => void }) {
+  const myRole = conversation.members.find((m) => m.userId === me)?.role;
+  const canManage = myRole === 'owner' || myRole === 'admin';
+  const [q, setQ] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const { data } = useSWR(canManage && q.trim() ? ['directory', q.trim()] : null, () => client.api.users({ q: q.trim(), limit: 10 }));
+  const run = async (work: Promise<void>) => {
+    setError(null);
+    try {
+      await work;
+      onChanged();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  return (
+    <section aria-label="Members" className="border-b border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+      <ul className="space-y-1">
+        {conversation.members.map((m) => (
+          <li key={m.userId} className="flex items-center justify-between gap-2 text-sm">
+            <span>{m.displayName}{m.userId === me ? ' (you)' : ''} <span className="text-xs text-slate-500">{m.role}</span></span>
+            {canManage && m.userId !== me && m.role !== 'owner' && (
+              <button type="button" onClick={() => void run(client.removeMembers(conversation.id, [m.userId]))} className="rounded-full px-2 py-1 text-xs text-red-600 hover:bg-red-50 dark:hover:bg-red-500/10">Remove</button>
+            )}
+          </li>
+        ))}
+      </ul>
+      {canManage && (
+        <div className="mt-3">
+          <label htmlFor="add-member" className="text-xs font-medium">Add someone</label>
+          <input id="add-member" type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="Name or phone"
+            className="mt-1 w-full rounded-full border border-slate-300 bg-slate-50 px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-950" />
+          <ul className="mt-1">
+            {data?.items.filter((u) => !conversation.members.some((m) => m.userId === u.id)).map((u) => (
+              <li key={u.id}><button type="button" onClick={() => { setQ(''); void run(client.addMembers(conversation.id, [u.id])); }} className="w-full rounded-lg px-2 py-1 text-left text-sm hover:bg-slate-100 dark:hover:bg-slate-800">Add {u.displayName}</button></li>
+            ))}
+          </ul>
+        </div>
+      )}
+      {error && <p role="alert" className="mt-2 text-sm text-red-600">{error}</p>}
+    </section>
+  );
+}
+
+function NewGroup({ client, onDone }: { client: ChatClient; onDone: (id: string | null) => void }) {
+  const [title, setTitle] = useState('');
+  const [q, setQ] = useState('');
+  const [picked, setPicked] = useState<UserSummary[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const { data } = useSWR(q.trim() ? ['directory', q.trim()] : null, () => client.api.users({ q: q.trim(), limit: 10 }));
+  const create = async () => {
+    setError(null);
+    try {
+      const group = await client.createGroup(title, picked.map((u) => u.id));
+      onDone(group.id);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  const candidates = useMemo(() => data?.items.filter((u) => !picked.some((p) => p.id === u.id)) ?? [], [data, picked]);
+  return (
+    <section aria-label="New group" className="space-y-2 border-b border-slate-200 p-3 dark:border-slate-800">
+      <label htmlFor="group-title" className="text-xs font-medium">Group name</label>
+      <input id="group-title" value={title} onChange={(e) => setTitle(e.target.value)} maxLength={128}
+        className="w-full rounded-xl border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900" />
+      <label htmlFor="group-search" className="text-xs font-medium">Members</label>
+      <input id="group-search" type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="Find people"
+        className="w-full rounded-xl border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900" />
+      <ul>{candidates.map((u) => (
+        <li key={u.id}><button type="button" onClick={() => { setPicked([...picked, u]); setQ(''); }} className="w-full rounded-lg px-2 py-1 text-left text-sm hover:bg-slate-100 dark:hover:bg-slate-800">+ {u.displayName}</button></li>
+      ))}</ul>
+      {picked.length > 0 && <p className="text-xs text-slate-600 dark:text-slate-300">With {picked.map((u) => u.displayName).join(', ')}</p>}
+      {error && <p role="alert" className="text-sm text-red-600">{error}</p>}
+      <div className="flex justify-end gap-2">
+        <button type="button" onClick={() => onDone(null)} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 dark:hover:bg-slate-800">Cancel</button>
+        <button type="button" disabled={!title.trim() || picked.length === 0} onClick={() => void create()} className="rounded-full bg-brand-600 px-3 py-1.5 text-sm text-white disabled:opacity-50">Create group</button>
+      </div>
+    </section>
+  );
+}

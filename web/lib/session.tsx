@@ -1,0 +1,81 @@
+'use client';
+
+// The signed-in ChatClient for the whole app, restored from this browser's store on load.
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
+import { ChatClient } from '../sdk/client.ts';
+
+const ACCOUNT_KEY = 'e2e-chat:account';
+
+function apiBase(): string {
+  return process.env.NEXT_PUBLIC_API_URL || window.location.origin;
+}
+
+function newClient(): ChatClient {
+  const browser = /Firefox/.test(navigator.userAgent) ? 'Firefox' : /Edg\//.test(navigator.userAgent) ? 'Edge' : /Chrom/.test(navigator.userAgent) ? 'Chrome' : /Safari/.test(navigator.userAgent) ? 'Safari' : 'Browser';
+  return new ChatClient({ baseUrl: apiBase(), wsUrl: process.env.NEXT_PUBLIC_WS_URL || undefined, deviceLabel: `${browser} on ${navigator.platform || 'this device'}` });
+}
+
+type Status = 'loading' | 'signed-out' | 'signed-in';
+
+interface Session {
+  status: Status;
+  client: ChatClient | null;
+  signUp(phone: string, displayName: string, password: string): Promise<void>;
+  signIn(phone: string, password: string): Promise<void>;
+  signOut(options?: { everywhere?: boolean; forgetDevice?: boolean }): Promise<void>;
+}
+
+const SessionContext = createContext<Session | null>(null);
+
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const [status, setStatus] = useState<Status>('loading');
+  const [client, setClient] = useState<ChatClient | null>(null);
+
+  useEffect(() => {
+    const account = localStorage.getItem(ACCOUNT_KEY);
+    if (!account) return setStatus('signed-out');
+    const c = newClient();
+    c.resume(account).then(
+      (ok) => {
+        if (ok) setClient(c);
+        setStatus(ok ? 'signed-in' : 'signed-out');
+      },
+      () => setStatus('signed-out'),
+    );
+  }, []);
+
+  const finish = useCallback((c: ChatClient) => {
+    localStorage.setItem(ACCOUNT_KEY, c.user!.id);
+    setClient(c);
+    setStatus('signed-in');
+  }, []);
+
+  const session = useMemo<Session>(() => ({
+    status,
+    client,
+    async signUp(phone, displayName, password) {
+      const c = newClient();
+      await c.register(phone, displayName, password);
+      finish(c);
+    },
+    async signIn(phone, password) {
+      const c = newClient();
+      await c.login(phone, password);
+      finish(c);
+    },
+    async signOut({ everywhere = false, forgetDevice = false } = {}) {
+      await client?.logout({ everywhere, forgetDevice }).catch(() => {});
+      localStorage.removeItem(ACCOUNT_KEY);
+      setClient(null);
+      setStatus('signed-out');
+    },
+  }), [status, client, finish]);
+
+  return <SessionContext.Provider value={session}>{children}</SessionContext.Provider>;
+}
+
+export function useSession(): Session {
+  const session = useContext(SessionContext);
+  if (!session) throw new Error('useSession needs a SessionProvider');
+  return session;
+}

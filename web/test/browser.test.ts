@@ -1,0 +1,277 @@
+// The web app in real Chromium (Debian's, driven by playwright-core) against the app and API
+// served together by wrangler dev with a real PostgreSQL. Screenshots go to artifacts/screenshots.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { startStack } from '../../test/support/stack.mjs';
+import { randomPhone } from '../../test/support/api.mjs';
+
+const SHOTS = fileURLToPath(new URL('../../artifacts/screenshots/', import.meta.url));
+const DARK_BG = 'rgb(2, 6, 23)';
+let stack: Awaited<ReturnType<typeof startStack>>;
+let browser: Browser;
+/** The first account registered in this database, hence its admin. */
+let adminPhone = '';
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  stack = await startStack();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+async function newUser(name: string, options: Parameters<Browser['newContext']>[0] = {}) {
+  const context = await browser.newContext({ baseURL: stack.baseUrl, ...options });
+  const page = await context.newPage();
+  const phone = randomPhone();
+  await page.goto('/register');
+  await page.getByLabel('Phone number').fill(phone);
+  await page.getByLabel('Your name').fill(name);
+  await page.getByLabel('Password').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.waitForURL('**/chat');
+  await page.getByText('Pick a conversation').or(page.getByRole('list', { name: 'Your conversations' })).first().waitFor();
+  return { context, page, phone, name };
+}
+
+async function openChatWith(page: Page, name: string) {
+  await page.getByLabel('Find people').fill(name);
+  await page.getByRole('list', { name: 'People' }).getByRole('button', { name: new RegExp(name) }).click();
+  await page.getByRole('heading', { name }).waitFor();
+  await composerOf(page).and(page.locator(':enabled')).waitFor();
+}
+
+function composerOf(page: Page) {
+  return page.getByRole('textbox', { name: 'Message', exact: true });
+}
+
+async function send(page: Page, text: string) {
+  const composer = composerOf(page);
+  await composer.fill(text);
+  await composer.press('Enter');
+}
+
+function bubble(page: Page, text: string) {
+  // Exact: "message 7" followed by its time "05:22" must not pass for "message 70".
+  return page.getByTestId('message').filter({ has: page.getByText(text, { exact: true }) });
+}
+
+test('the landing page shows the product and links to sign-up', async () => {
+  const context = await browser.newContext({ baseURL: stack.baseUrl, colorScheme: 'light' });
+  const page = await context.newPage();
+  await page.goto('/');
+  await page.getByRole('heading', { name: /cannot read/ }).waitFor();
+  assert.ok(await page.getByRole('link', { name: 'Create an account' }).isVisible());
+  await page.screenshot({ path: `${SHOTS}landing.png`, fullPage: true });
+  await context.close();
+});
+
+test('bad sign-up input is explained next to the field', async () => {
+  const context = await browser.newContext({ baseURL: stack.baseUrl });
+  const page = await context.newPage();
+  await page.goto('/register');
+  await page.getByLabel('Phone number').fill('12345');
+  await page.getByLabel('Your name').fill('Eve');
+  await page.getByLabel('Password').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.locator('#phone-error').waitFor();
+  assert.match(await page.locator('#phone-error').innerText(), /international format/);
+  assert.equal(await page.getByLabel('Phone number').getAttribute('aria-invalid'), 'true');
+  await context.close();
+});
+
+test('two people find each other and chat both ways, with ticks, typing, and history after a reload', async () => {
+  const alice = await newUser('Alice Liddell', { colorScheme: 'light' });
+  adminPhone = alice.phone;
+  const bob = await newUser('Bob Builder', { colorScheme: 'dark' });
+
+  await openChatWith(alice.page, 'Bob Builder');
+  await send(alice.page, 'Hello Bob, this is encrypted');
+  const mine = bubble(alice.page, 'Hello Bob, this is encrypted');
+  await mine.waitFor();
+  await mine.locator('[data-status="delivered"], [data-status="read"]').waitFor({ timeout: 15_000 });
+
+  // Bob sees the new conversation, opens it, and reading it turns Alice's ticks blue.
+  await bob.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Alice Liddell/ }).click();
+  await bubble(bob.page, 'Hello Bob, this is encrypted').waitFor();
+  await mine.locator('[data-status="read"]').waitFor({ timeout: 15_000 });
+
+  // Typing shows on the other side.
+  await composerOf(bob.page).fill('typing something');
+  await alice.page.getByTestId('typing').waitFor();
+  await composerOf(bob.page).press('Enter');
+  await bubble(alice.page, 'typing something').waitFor();
+
+  // Shift+Enter makes a new line instead of sending.
+  const composer = composerOf(alice.page);
+  await composer.fill('line one');
+  await composer.press('Shift+Enter');
+  await composer.pressSequentially('line two');
+  assert.equal(await composer.inputValue(), 'line one\nline two');
+  await composer.press('Enter');
+  await bubble(bob.page, 'line two').waitFor();
+
+  await alice.page.screenshot({ path: `${SHOTS}chat-light.png` });
+  await bob.page.screenshot({ path: `${SHOTS}chat-dark.png` });
+
+  // The safety numbers match.
+  await alice.page.getByRole('button', { name: 'Safety number' }).click();
+  await bob.page.getByRole('button', { name: 'Safety number' }).click();
+  const number = (p: Page) => p.getByTestId('safety-number').filter({ hasText: /\d{5}/ }).innerText();
+  assert.equal(await number(alice.page), await number(bob.page));
+
+  // History survives a reload: it comes from this browser's IndexedDB.
+  await alice.page.reload();
+  await alice.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Bob Builder/ }).click();
+  await bubble(alice.page, 'Hello Bob, this is encrypted').waitFor();
+  await bubble(alice.page, 'typing something').waitFor();
+
+  await alice.context.close();
+  await bob.context.close();
+});
+
+test('dark mode persists across a reload with no light first paint', async () => {
+  const user = await newUser('Dana Dark', { colorScheme: 'light' });
+  const { page } = user;
+  // Records the root background on the first animation frame, i.e. right before the first paint.
+  await page.addInitScript(() => {
+    requestAnimationFrame(() => {
+      (window as unknown as { firstPaintBg: string }).firstPaintBg = getComputedStyle(document.documentElement).backgroundColor;
+    });
+  });
+  await page.getByRole('button', { name: 'Switch to dark mode' }).click();
+  await page.reload();
+  await page.waitForFunction(() => 'firstPaintBg' in window);
+  assert.equal(await page.evaluate(() => (window as unknown as { firstPaintBg: string }).firstPaintBg), DARK_BG);
+  assert.equal(await page.evaluate(() => document.documentElement.classList.contains('dark')), true);
+  await page.goto('/');
+  await page.waitForFunction(() => 'firstPaintBg' in window);
+  assert.equal(await page.evaluate(() => (window as unknown as { firstPaintBg: string }).firstPaintBg), DARK_BG, 'the landing page too');
+
+  // Another tab follows a change made in this one.
+  const other = await user.context.newPage();
+  await other.goto('/');
+  await page.getByRole('button', { name: 'Switch to light mode' }).click();
+  await other.waitForFunction(() => !document.documentElement.classList.contains('dark'));
+  await user.context.close();
+});
+
+test('on a phone, the list and the conversation are separate screens with a back control', async () => {
+  const phone = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
+  const erin = await newUser('Erin Mobile', phone);
+  const frank = await newUser('Frank Desk');
+  await openChatWith(erin.page, 'Frank Desk');
+  const list = erin.page.getByRole('complementary', { name: 'Conversations' });
+  assert.equal(await list.isVisible(), false, 'the list is hidden while a conversation is open');
+  await send(erin.page, 'sent from a phone');
+  await bubble(frank.page.context().pages()[0], 'sent from a phone').or(frank.page.getByRole('button', { name: /Erin Mobile/ })).first().waitFor();
+  await erin.page.screenshot({ path: `${SHOTS}mobile-conversation.png` });
+  await erin.page.getByRole('button', { name: 'Back to conversations' }).click();
+  await list.waitFor();
+  assert.ok(await erin.page.getByRole('button', { name: /Frank Desk/ }).isVisible());
+  await erin.context.close();
+  await frank.context.close();
+});
+
+test('a third person joins a group and reads what comes after', async () => {
+  const gina = await newUser('Gina Group');
+  const hank = await newUser('Hank Member');
+  const ivy = await newUser('Ivy Later');
+  await gina.page.getByRole('button', { name: 'New group' }).click();
+  await gina.page.getByLabel('Group name').fill('Climbing trip');
+  await gina.page.getByLabel('Members', { exact: true }).fill('Hank');
+  await gina.page.getByRole('button', { name: '+ Hank Member' }).click();
+  await gina.page.getByRole('button', { name: 'Create group' }).click();
+  await gina.page.getByRole('heading', { name: 'Climbing trip' }).waitFor();
+  await composerOf(gina.page).and(gina.page.locator(':enabled')).waitFor();
+  await send(gina.page, 'before ivy joins');
+  await hank.page.getByRole('button', { name: /Climbing trip/ }).click();
+  await bubble(hank.page, 'before ivy joins').waitFor();
+
+  await gina.page.getByRole('button', { name: 'Members' }).click();
+  await gina.page.getByLabel('Add someone').fill('Ivy');
+  await gina.page.getByRole('button', { name: 'Add Ivy Later' }).click();
+  await gina.page.getByRole('region', { name: 'Members' }).getByText('Ivy Later').waitFor();
+  await send(gina.page, 'welcome ivy');
+  await ivy.page.getByRole('button', { name: /Climbing trip/ }).click();
+  await bubble(ivy.page, 'welcome ivy').waitFor();
+  assert.equal(await bubble(ivy.page, 'before ivy joins').count(), 0, 'nothing from before she joined');
+  await send(ivy.page, 'hi all, ivy here');
+  await bubble(hank.page, 'hi all, ivy here').waitFor();
+  await bubble(gina.page, 'hi all, ivy here').waitFor();
+  await Promise.all([gina, hank, ivy].map((u) => u.context.close()));
+});
+
+test('an admin deletes a user after confirming, and cannot delete the last admin', async () => {
+  assert.ok(adminPhone, 'the chat test registered the admin');
+  const victim = await newUser('Victor Deleted');
+  await victim.context.close();
+  const context = await browser.newContext({ baseURL: stack.baseUrl });
+  const page = await context.newPage();
+  await page.goto('/login');
+  await page.getByLabel('Phone number').fill(adminPhone);
+  await page.getByLabel('Password').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('link', { name: 'Admin' }).click();
+  await page.getByRole('heading', { name: 'Admin' }).waitFor();
+  await page.getByLabel('Search users').fill('Victor');
+  await page.getByRole('button', { name: 'Delete Victor Deleted' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('button', { name: 'Delete Victor Deleted' }).waitFor({ state: 'detached' });
+  await page.getByRole('region', { name: 'Audit log' }).getByText(/user\.delete/).first().waitFor();
+
+  await page.getByLabel('Search users').fill('Alice');
+  await page.getByRole('button', { name: /Delete Alice Liddell/ }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('alert').filter({ hasText: /last admin/i }).waitFor();
+  await page.getByLabel('Search users').fill('');
+  await page.getByRole('button', { name: /Delete Alice Liddell/ }).waitFor();
+  // Gone from the full listing too, not only from the search it was deleted from.
+  await page.getByRole('button', { name: 'Delete Victor Deleted' }).waitFor({ state: 'detached', timeout: 5000 });
+  await page.screenshot({ path: `${SHOTS}admin.png`, fullPage: true });
+  await context.close();
+});
+
+test('a long conversation loads its newest page first and older ones when scrolled up', async () => {
+  const kim = await newUser('Kim Scroller');
+  const lee = await newUser('Lee Reader');
+  await openChatWith(kim.page, 'Lee Reader');
+  for (let i = 1; i <= 70; i += 1) await send(kim.page, `numbered message ${i}`);
+  // The bubble shows once the message is in the outbox (IndexedDB). Reloading then cuts sends
+  // short: what the server has not acknowledged goes out on the next connection.
+  await bubble(kim.page, 'numbered message 70').waitFor();
+  await kim.page.reload();
+  await kim.page.getByRole('button', { name: /Lee Reader/ }).click();
+  await kim.page.getByTestId('message').first().waitFor();
+  await kim.page.locator('[data-status="sending"]').first().waitFor({ state: 'detached', timeout: 20_000 });
+
+  // Open it afresh: the newest page of local history, then older ones on scrolling up.
+  await kim.page.reload();
+  await kim.page.getByRole('button', { name: /Lee Reader/ }).click();
+  await kim.page.getByTestId('message').nth(49).waitFor();
+  assert.equal(await kim.page.getByTestId('message').count(), 50, 'one page of local history');
+  await kim.page.getByRole('list', { name: 'Messages with Lee Reader' }).evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
+  await kim.page.getByTestId('message').nth(69).waitFor();
+  const texts = await kim.page.getByTestId('message').locator('p.whitespace-pre-wrap').allInnerTexts();
+  assert.deepEqual([...texts].sort(), Array.from({ length: 70 }, (_, i) => `numbered message ${i + 1}`).sort(), 'every message once, none lost in the reload');
+  await Promise.all([kim.context.close(), lee.context.close()]);
+});
+
+test('the chat route loads under 250 kB of gzipped JavaScript', () => {
+  const out = fileURLToPath(new URL('../out/', import.meta.url));
+  const html = readFileSync(`${out}chat.html`, 'utf8');
+  const scripts = [...new Set([...html.matchAll(/<script[^>]+src="([^"]+)"/g)].map((m) => m[1]))];
+  assert.ok(scripts.length > 0);
+  const gzipped = scripts.reduce((sum, src) => sum + gzipSync(readFileSync(out + src.replace(/^\//, ''))).length, 0);
+  console.log(`# /chat first-load JS: ${(gzipped / 1024).toFixed(1)} kB gzipped in ${scripts.length} files`);
+  assert.ok(gzipped < 250 * 1024, `${(gzipped / 1024).toFixed(1)} kB`);
+});
