@@ -1,0 +1,136 @@
+// End-to-end encryption costs, with the real SDK against the real Worker under wrangler dev and
+// PostgreSQL, loopback only: time to set up an MLS group of N members (one commit adding every
+// device, and until every member has joined from the Welcome), MLS encrypt+decrypt per message,
+// key-package claim latency, and send→decrypt latency through the server.
+//
+//   bash bench/run e2e [--sizes 2,10,50] [--messages 200] [--claims 100]
+import 'fake-indexeddb/auto';
+import { parseArgs } from 'node:util';
+import { startStack } from '../test/support/stack.mjs';
+import { randomPhone } from '../test/support/api.mjs';
+import { ChatClient } from '../web/sdk/client.ts';
+import { commitChanges, decrypt, encrypt, joinFromWelcome, newGroup, newIdentity, newKeyPackage } from '../web/sdk/mls.ts';
+
+const { values: opts } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '2,10,50' },
+    messages: { type: 'string', default: '200' },
+    claims: { type: 'string', default: '100' },
+  },
+});
+const sizes = opts.sizes.split(',').map(Number);
+const MESSAGES = Number(opts.messages);
+const CLAIMS = Number(opts.claims);
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const ms = (x) => `${x.toFixed(1)} ms`;
+const results = {};
+
+// MLS alone: encrypt by one member, decrypt by another, per message.
+{
+  const alice = await newIdentity('alice');
+  const bobIdentity = await newIdentity('bob');
+  const bobKp = await newKeyPackage(bobIdentity);
+  let a = await newGroup('bench', alice);
+  const added = await commitChanges(a, [bobKp.publicPackage], []);
+  a = added.state;
+  let b = await joinFromWelcome(added.welcome, bobKp);
+  let encryptMs = 0;
+  let decryptMs = 0;
+  for (let i = 0; i < MESSAGES; i += 1) {
+    const t0 = performance.now();
+    const made = await encrypt(a, `message ${i} ${'x'.repeat(100)}`);
+    const t1 = performance.now();
+    b = (await decrypt(b, made.ciphertext)).state;
+    const t2 = performance.now();
+    a = made.state;
+    encryptMs += t1 - t0;
+    decryptMs += t2 - t1;
+  }
+  results.encryptMs = encryptMs / MESSAGES;
+  results.decryptMs = decryptMs / MESSAGES;
+  console.log(`# MLS per message (${MESSAGES}, ~110 bytes): encrypt ${ms(results.encryptMs)}, decrypt ${ms(results.decryptMs)}`);
+}
+
+const stack = await startStack();
+const clients = [];
+let storeCounter = 0;
+async function client(name) {
+  const c = new ChatClient({ baseUrl: stack.baseUrl, storeName: `bench-${++storeCounter}`, deviceLabel: name, keyPackageTarget: 2 });
+  await c.register(randomPhone(), name, 'correct horse battery');
+  clients.push(c);
+  return c;
+}
+const until = async (condition, timeoutMs = 120_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+try {
+  // Claim latency: one user with one device and plenty of packages.
+  {
+    const claimer = await client('Claimer');
+    const target = await client('Target');
+    const kps = [];
+    for (let i = 0; i < CLAIMS; i += 1) kps.push(Buffer.from((await newKeyPackage({ userId: target.user.id, ...(await newIdentity(target.user.id)) })).publicPackage).toString('base64'));
+    for (let i = 0; i < kps.length; i += 100) await target.api.uploadKeyPackages(target.deviceId, kps.slice(i, i + 100));
+    const latencies = [];
+    for (let i = 0; i < CLAIMS; i += 1) {
+      const t0 = performance.now();
+      await claimer.api.claimKeyPackages(target.user.id);
+      latencies.push(performance.now() - t0);
+    }
+    latencies.sort((x, y) => x - y);
+    results.claim = { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+    console.log(`# key-package claim (${CLAIMS}, one device): p50 ${ms(results.claim.p50)}, p99 ${ms(results.claim.p99)}`);
+  }
+
+  // Group set-up by size.
+  results.groups = {};
+  for (const size of sizes) {
+    const members = [];
+    for (let i = 0; i < size; i += 1) members.push(await client(`G${size}-${i}`));
+    const [creator, ...others] = members;
+    const t0 = performance.now();
+    const group = await creator.createGroup(`Group of ${size}`, others.map((m) => m.user.id));
+    const created = performance.now() - t0;
+    const problems = [];
+    for (const m of others) m.on('problem', (p) => problems.push(p));
+    try {
+      await until(() => others.every((m) => m.hasGroup(group.id)), 60_000);
+    } catch (e) {
+      console.error(stack.logs().split('\n').filter((l) => /error|fail|panic/i.test(l)).slice(-20).join('\n'));
+      throw new Error(`${others.filter((m) => m.hasGroup(group.id)).length} of ${others.length} joined; problems: ${JSON.stringify(problems.slice(0, 3))}`);
+    }
+    const allJoined = performance.now() - t0;
+    results.groups[size] = { createdMs: created, allJoinedMs: allJoined };
+    console.log(`# group of ${size}: creator ready in ${ms(created)}, all ${size} members joined in ${ms(allJoined)}`);
+    for (const m of members) m.disconnect();
+  }
+
+  // Send → decrypt through the server, 1:1.
+  {
+    const [alice, bob] = [await client('Alice'), await client('Bob')];
+    const conversation = await alice.openDirect(bob.user.id);
+    await until(() => bob.hasGroup(conversation.id));
+    const sentAt = new Map();
+    const latencies = [];
+    bob.on('message', (m) => latencies.push(performance.now() - sentAt.get(m.text)));
+    for (let i = 0; i < 100; i += 1) {
+      const text = `round trip ${i}`;
+      sentAt.set(text, performance.now());
+      await alice.sendText(conversation.id, text);
+    }
+    await until(() => latencies.length === 100, 30_000);
+    latencies.sort((x, y) => x - y);
+    results.sendToDecrypt = { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+    console.log(`# 1:1 send→decrypted at the recipient (100, one at a time): p50 ${ms(results.sendToDecrypt.p50)}, p99 ${ms(results.sendToDecrypt.p99)}`);
+  }
+  console.log(JSON.stringify({ bench: 'e2e', at: new Date().toISOString(), ...results }));
+} finally {
+  for (const c of clients) c.disconnect();
+  await stack.stop();
+}
