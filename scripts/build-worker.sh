@@ -5,6 +5,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 export_build_env
 cd "$ROOT"
+# wrangler refuses to start without the assets directory; an API-only run needs no web build.
+mkdir -p web/out
 # The test runner builds once, then starts many wrangler dev instances that would each rebuild.
 if [ "${E2E_PREBUILT:-0}" = 1 ] && [ -f build/worker/shim.mjs ]; then
   exit 0

