@@ -118,7 +118,7 @@ test('two people find each other and chat both ways, with ticks, typing, and his
   await composer.pressSequentially('line two');
   assert.equal(await composer.inputValue(), 'line one\nline two');
   await composer.press('Enter');
-  await bubble(bob.page, 'line two').waitFor();
+  await bubble(bob.page, 'line one\nline two').waitFor();
 
   await alice.page.screenshot({ path: `${SHOTS}chat-light.png` });
   await bob.page.screenshot({ path: `${SHOTS}chat-dark.png` });
