@@ -72,7 +72,10 @@ const until = async (condition, timeoutMs = 120_000) => {
 try {
   // Claim latency: one user with one device and plenty of packages.
   {
-    const claimer = await client('Claimer');
+    // The server serves one claimer at most 20 one-time packages of a user per hour (then only the
+    // last-resort one), so the consuming path is measured with a fresh claimer every 20 claims.
+    const claimers = [];
+    for (let i = 0; i < CLAIMS; i += 20) claimers.push(await client(`Claimer ${i / 20}`));
     const target = await client('Target');
     const kps = [];
     for (let i = 0; i < CLAIMS; i += 1) kps.push(Buffer.from((await newKeyPackage({ userId: target.user.id, ...(await newIdentity(target.user.id)) })).publicPackage).toString('base64'));
@@ -80,7 +83,7 @@ try {
     const latencies = [];
     for (let i = 0; i < CLAIMS; i += 1) {
       const t0 = performance.now();
-      await claimer.api.claimKeyPackages(target.user.id);
+      await claimers[Math.floor(i / 20)].api.claimKeyPackages(target.user.id);
       latencies.push(performance.now() - t0);
     }
     latencies.sort((x, y) => x - y);

@@ -18,6 +18,10 @@ pub const MAX_DEVICES_PER_USER: i64 = 20;
 pub const MAX_KEY_PACKAGES_PER_UPLOAD: usize = 100;
 /// Unclaimed key packages a device may hold at once, so one device cannot fill the table.
 pub const MAX_KEY_PACKAGES_PER_DEVICE: i64 = 200;
+/// One-time key packages one user may take from another per window. Starting a chat, adding the
+/// user to a few groups and healing after a lost commit stay far below it; draining does not.
+pub const KEY_PACKAGE_CLAIMS_PER_WINDOW: i32 = 20;
+pub const KEY_PACKAGE_CLAIM_WINDOW_SECONDS: f64 = 3600.0;
 /// An X25519/Ed25519 KeyPackage with a basic credential is ~300 bytes; extensions may add some.
 pub const MAX_KEY_PACKAGE_BYTES: usize = 8 * 1024;
 /// Commits, Welcomes and GroupInfos grow with the group; this holds a group of `MAX_GROUP_MEMBERS`.

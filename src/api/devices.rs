@@ -21,7 +21,7 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
 }
 
 pub async fn list_for_user(ctx: Ctx) -> ApiResult<Reply> {
-    let (db, _caller) = ctx.authenticate().await?;
+    let (db, caller) = ctx.authenticate().await?;
     let user = parse_uuid(ctx.param(0), "id")?;
     if !users::exists(&db, user).await? {
         return Err(ApiError::not_found("There is no user with this id."));
@@ -81,10 +81,10 @@ pub async fn key_package_count(ctx: Ctx) -> ApiResult<Reply> {
 pub async fn claim(ctx: Ctx) -> ApiResult<Reply> {
     // The body is optional: no body claims for every device of the user.
     let request = if ctx.body.iter().all(u8::is_ascii_whitespace) { ClaimRequest::default() } else { ctx.json()? };
-    let (db, _caller) = ctx.authenticate().await?;
+    let (db, caller) = ctx.authenticate().await?;
     let user = parse_uuid(ctx.param(0), "id")?;
     if !users::exists(&db, user).await? {
         return Err(ApiError::not_found("There is no user with this id."));
     }
-    Reply::json(200, &devices::claim(&db, user, request.device_ids.as_deref()).await?)
+    Reply::json(200, &devices::claim(&db, caller.id, user, request.device_ids.as_deref()).await?)
 }

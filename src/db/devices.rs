@@ -3,7 +3,7 @@
 
 use super::{db_error, is_unique_violation, Client};
 use crate::e2e::{encode, ClaimResponse, ClaimedKeyPackage, KeyPackageCount, KeyPackageUpload, NewDevice};
-use crate::e2e::{MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE};
+use crate::e2e::{KEY_PACKAGE_CLAIMS_PER_WINDOW, KEY_PACKAGE_CLAIM_WINDOW_SECONDS, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE};
 use crate::error::ApiError;
 use crate::protocol::DeviceView;
 use tokio_postgres::Row;
@@ -135,11 +135,20 @@ pub async fn key_package_count(client: &Client, device: Uuid) -> Result<KeyPacka
 /// Hands out one package for each of `user`'s devices (or of `only` among them): the oldest
 /// one-time package, deleted in the same statement, else the last-resort one, which stays. Rows
 /// another claim holds are skipped rather than waited for, so two concurrent claims never get
-/// the same one-time package.
-pub async fn claim(client: &Client, user: Uuid, only: Option<&[Uuid]>) -> Result<ClaimResponse, ApiError> {
+/// the same one-time package. A `claimer` past `KEY_PACKAGE_CLAIMS_PER_WINDOW` claims of this
+/// user within `KEY_PACKAGE_CLAIM_WINDOW_SECONDS` gets last-resort packages only, so no account
+/// can drain another's one-time supply; its counter's row lock also serialises its own claims.
+pub async fn claim(client: &Client, claimer: Uuid, user: Uuid, only: Option<&[Uuid]>) -> Result<ClaimResponse, ApiError> {
     let rows = client
         .query(
-            "WITH target AS (
+            "WITH counted AS (
+               INSERT INTO key_package_claims AS c (claimer_id, target_id) VALUES ($3, $1)
+               ON CONFLICT (claimer_id, target_id) DO UPDATE SET
+                 claims = CASE WHEN c.window_start > now() - make_interval(secs => $5) THEN c.claims + 1 ELSE 1 END,
+                 window_start = CASE WHEN c.window_start > now() - make_interval(secs => $5) THEN c.window_start ELSE now() END
+               RETURNING claims
+             ),
+             target AS (
                SELECT id FROM devices WHERE user_id = $1 AND ($2::uuid[] IS NULL OR id = ANY($2))
              ),
              picked AS (
@@ -147,6 +156,7 @@ pub async fn claim(client: &Client, user: Uuid, only: Option<&[Uuid]>) -> Result
                  SELECT id FROM key_packages
                  WHERE device_id = t.id AND NOT last_resort ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
                ) kp
+               WHERE (SELECT claims FROM counted) <= $4
              ),
              consumed AS (
                DELETE FROM key_packages WHERE id IN (SELECT id FROM picked) RETURNING device_id, data
@@ -156,7 +166,7 @@ pub async fn claim(client: &Client, user: Uuid, only: Option<&[Uuid]>) -> Result
              LEFT JOIN consumed c ON c.device_id = t.id
              LEFT JOIN key_packages lr ON lr.device_id = t.id AND lr.last_resort
              ORDER BY t.id",
-            &[&user, &only],
+            &[&user, &only, &claimer, &KEY_PACKAGE_CLAIMS_PER_WINDOW, &KEY_PACKAGE_CLAIM_WINDOW_SECONDS],
         )
         .await
         .map_err(db_error("devices.claim"))?;

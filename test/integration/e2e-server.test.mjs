@@ -117,6 +117,25 @@ test('concurrent claims never hand out the same key package, and the last-resort
   assert.equal((await api.get(`/devices/${laptop.id}/key-packages/count`, { token: bob.token })).body.available, 1);
 });
 
+test('one account cannot drain another user\'s one-time key packages', async () => {
+  const [dana, greedy, friend] = [await api.register(), await api.register(), await api.register()];
+  const phone = await device(dana, 'Phone');
+  const lastResort = opaque(300);
+  await api.post(`/devices/${phone.id}/key-packages`, { keyPackages: Array.from({ length: 30 }, () => opaque(300)), lastResort }, { token: dana.token });
+  const claim = (who) => api.post(`/users/${dana.user.id}/key-packages/claim`, undefined, { token: who.token });
+
+  const taken = [];
+  for (let i = 0; i < 25; i += 1) taken.push((await claim(greedy)).body.keyPackages[0]);
+  assert.equal(taken.filter((k) => !k.lastResort).length, 20, 'twenty one-time packages per claimer and hour');
+  assert.ok(taken.slice(20).every((k) => k.lastResort && k.keyPackage === lastResort), 'past the limit, the last-resort package');
+  assert.equal((await api.get(`/devices/${phone.id}/key-packages/count`, { token: dana.token })).body.available, 10);
+
+  // Someone else still gets a fresh one, and so does Dana's own second device set-up.
+  const other = (await claim(friend)).body.keyPackages[0];
+  assert.equal(other.lastResort, false);
+  assert.equal((await claim(dana)).body.keyPackages[0].lastResort, false);
+});
+
 test('a device cannot hoard key packages: a batch past the quota is refused whole', async () => {
   const carol = await api.register();
   const tablet = await device(carol, 'Tablet');
