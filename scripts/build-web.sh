@@ -6,3 +6,4 @@ source "$(dirname "$0")/lib.sh"
 export_build_env
 cd "$ROOT/web"
 NEXT_TELEMETRY_DISABLED=1 "$ROOT/node_modules/.bin/next" build
+node "$ROOT/scripts/csp-headers.mjs" "$ROOT/web/out"

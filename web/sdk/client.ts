@@ -186,9 +186,11 @@ export class ChatClient {
    * keys, group states and decrypted history. Otherwise they stay for the next log-in here.
    */
   async logout({ everywhere = false, forgetDevice = false } = {}): Promise<void> {
+    // Stop listening first: events that arrive while the device is being removed (its own
+    // removal from groups) would only start work that the closed store cannot finish.
+    this.socket?.stop();
     if (forgetDevice && this.device) await this.api.deleteDevice(this.device.deviceId);
     if (everywhere) await this.api.logoutEverywhere();
-    this.socket?.stop();
     const store = this.store;
     this.store = null;
     this.api.token = null;
@@ -234,11 +236,12 @@ export class ChatClient {
   }
 
   private onServerEvent(event: ServerEvent): void {
+    if (!this.store) return; // signed out: a late event has nowhere to go
     switch (event.type) {
       case 'message':
         return this.ingest(event.message as ServerMessage);
       case 'receipt':
-        void this.applyReceipt(event as unknown as { messageId: string; userId: string; kind: 'delivered' | 'read' });
+        void this.applyReceipt(event as unknown as { messageId: string; userId: string; kind: 'delivered' | 'read' }).catch(() => {});
         return;
       case 'typing':
         return this.emit('typing', event as unknown as ClientEvents['typing']);
@@ -282,6 +285,7 @@ export class ChatClient {
   private scheduleDrain(conversationId: string, failures: number): void {
     const run = () =>
       this.serial(conversationId, () => this.drain(conversationId)).catch(() => {
+        if (!this.store) return; // signed out meanwhile: nothing left to retry for
         setTimeout(() => this.scheduleDrain(conversationId, failures + 1), Math.min(5000, 250 * 2 ** failures));
       });
     void run();

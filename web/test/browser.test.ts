@@ -29,8 +29,19 @@ after(async () => {
   await stack?.stop();
 });
 
-async function newUser(name: string, options: Parameters<Browser['newContext']>[0] = {}) {
+/** What Chromium refused under the pages' Content-Security-Policy, across every test. */
+const cspViolations: string[] = [];
+
+async function newContext(options: Parameters<Browser['newContext']>[0] = {}) {
   const context = await browser.newContext({ baseURL: stack.baseUrl, ...options });
+  context.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) cspViolations.push(`${message.page()?.url()}: ${message.text()}`);
+  });
+  return context;
+}
+
+async function newUser(name: string, options: Parameters<Browser['newContext']>[0] = {}) {
+  const context = await newContext(options);
   const page = await context.newPage();
   const phone = randomPhone();
   await page.goto('/register');
@@ -66,7 +77,7 @@ function bubble(page: Page, text: string) {
 }
 
 test('the landing page shows the product and links to sign-up', async () => {
-  const context = await browser.newContext({ baseURL: stack.baseUrl, colorScheme: 'light' });
+  const context = await newContext({ colorScheme: 'light' });
   const page = await context.newPage();
   await page.goto('/');
   await page.getByRole('heading', { name: /cannot read/ }).waitFor();
@@ -76,7 +87,7 @@ test('the landing page shows the product and links to sign-up', async () => {
 });
 
 test('bad sign-up input is explained next to the field', async () => {
-  const context = await browser.newContext({ baseURL: stack.baseUrl });
+  const context = await newContext();
   const page = await context.newPage();
   await page.goto('/register');
   await page.getByLabel('Phone number').fill('12345');
@@ -215,7 +226,7 @@ test('an admin deletes a user after confirming, and cannot delete the last admin
   assert.ok(adminPhone, 'the chat test registered the admin');
   const victim = await newUser('Victor Deleted');
   await victim.context.close();
-  const context = await browser.newContext({ baseURL: stack.baseUrl });
+  const context = await newContext();
   const page = await context.newPage();
   await page.goto('/login');
   await page.getByLabel('Phone number').fill(adminPhone);
@@ -274,4 +285,32 @@ test('the chat route loads under 250 kB of gzipped JavaScript', () => {
   const gzipped = scripts.reduce((sum, src) => sum + gzipSync(readFileSync(out + src.replace(/^\//, ''))).length, 0);
   console.log(`# /chat first-load JS: ${(gzipped / 1024).toFixed(1)} kB gzipped in ${scripts.length} files`);
   assert.ok(gzipped < 250 * 1024, `${(gzipped / 1024).toFixed(1)} kB`);
+});
+
+// Last, so that it sees what every test above did.
+test('every page carries a strict Content-Security-Policy, and nothing the app does breaks it', async () => {
+  for (const path of ['/', '/login', '/register', '/chat', '/admin']) {
+    const policy = (await fetch(new URL(path, stack.baseUrl))).headers.get('content-security-policy') ?? '';
+    const scriptSrc = policy.split(';').find((d) => d.trim().startsWith('script-src')) ?? '';
+    assert.match(scriptSrc, /'self' 'sha256-/, `${path} allows scripts from this origin and its own inline ones only`);
+    assert.doesNotMatch(scriptSrc, /unsafe-inline|unsafe-eval/, path);
+    assert.match(policy, /frame-ancestors 'none'/, path);
+  }
+  // The policy is enforced and the watch over the tests above works: an injected script is refused.
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto('/login');
+  const refused = page.waitForEvent('console', (message) => /Content Security Policy/i.test(message.text()));
+  const ran = await page.evaluate(() => {
+    const script = document.createElement('script');
+    script.textContent = 'window.injected = true';
+    document.body.append(script);
+    return (window as unknown as { injected?: boolean }).injected === true;
+  });
+  assert.equal(ran, false);
+  await refused;
+  await context.close();
+  const injected = cspViolations.filter((v) => v.includes('/login'));
+  assert.equal(injected.length, 1, 'the injected script was reported');
+  assert.deepEqual(cspViolations.filter((v) => !injected.includes(v)), [], 'no page of the app was refused anything');
 });
