@@ -20,6 +20,22 @@ function titleOf(c: Conversation, me: string): string {
   return c.members.find((m) => m.userId !== me)?.displayName ?? 'Conversation';
 }
 
+/**
+ * Arrow keys, Home and End move focus between the buttons of a list's items, as in any list box;
+ * Tab still leaves the list in one step.
+ */
+function moveFocusInList(e: KeyboardEvent<HTMLElement>) {
+  const keys = ['ArrowDown', 'ArrowUp', 'Home', 'End'];
+  if (!keys.includes(e.key)) return;
+  const items = [...e.currentTarget.querySelectorAll<HTMLButtonElement>(':scope > li > button')];
+  if (items.length === 0) return;
+  e.preventDefault();
+  const at = items.indexOf(document.activeElement as HTMLButtonElement);
+  const next = e.key === 'Home' ? 0 : e.key === 'End' ? items.length - 1
+    : e.key === 'ArrowDown' ? Math.min(items.length - 1, at + 1) : Math.max(0, at - 1);
+  items[next].focus();
+}
+
 function peerOf(c: Conversation, me: string): string | null {
   return c.kind === 'direct' ? (c.members.find((m) => m.userId !== me)?.userId ?? null) : null;
 }
@@ -118,6 +134,7 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: { e
   const me = client.user!.id;
   const { data: conversations = [], mutate: refreshConversations } = useSWR('conversations', () => client.conversations(), { refreshInterval: 30_000 });
   const [openId, setOpenId] = useState<string | null>(null);
+  const conversationList = useRef<HTMLUListElement>(null);
   const live = useLive(client);
   const [panel, setPanel] = useState<'none' | 'new-group'>('none');
   const open = conversations.find((c) => c.id === openId) ?? null;
@@ -176,7 +193,7 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: { e
             <NewGroup client={client} onDone={async (id) => { setPanel('none'); await refreshConversations(); if (id) setOpenId(id); }} />
           )}
           <Directory client={client} onPick={startDirect} />
-          <ul className="min-h-0 flex-1 overflow-y-auto" aria-label="Your conversations">
+          <ul ref={conversationList} onKeyDown={moveFocusInList} className="min-h-0 flex-1 overflow-y-auto" aria-label="Your conversations">
             {conversations.length === 0 && <li className="px-4 py-6 text-sm text-slate-500">No conversations yet. Find someone above to start one.</li>}
             {conversations.map((c) => (
               <ConversationItem key={c.id} client={client} conversation={c} me={me} active={c.id === openId}
@@ -191,7 +208,12 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: { e
             <ConversationView key={open.id} client={client} conversation={open} me={me}
               presence={peerOf(open, me) ? live.presence[peerOf(open, me)!] : undefined}
               typingUsers={Object.keys(live.typing[open.id] ?? {})}
-              onBack={() => setOpenId(null)}
+              onBack={() => {
+                const back = openId;
+                setOpenId(null);
+                // Put focus where the reader came from, once the list is on screen again.
+                requestAnimationFrame(() => conversationList.current?.querySelector<HTMLButtonElement>(`[data-conversation="${back}"]`)?.focus());
+              }}
               onChanged={() => void refreshConversations()} />
           ) : (
             <div className="flex flex-1 items-center justify-center p-8 text-center text-slate-500 dark:text-slate-400">
@@ -206,14 +228,21 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: { e
 
 function Directory({ client, onPick }: { client: ChatClient; onPick: (u: UserSummary) => void }) {
   const [q, setQ] = useState('');
+  const results = useRef<HTMLUListElement>(null);
   const { data } = useSWR(q.trim() ? ['directory', q.trim()] : null, () => client.api.users({ q: q.trim(), limit: 20 }));
   return (
     <div className="border-b border-slate-200 p-3 dark:border-slate-800">
       <label htmlFor="directory-search" className="sr-only">Find people</label>
-      <input id="directory-search" type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="Find people by name or phone"
+      <input id="directory-search" type="search" value={q} onChange={(e) => setQ(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key !== 'ArrowDown') return;
+          e.preventDefault();
+          results.current?.querySelector<HTMLButtonElement>(':scope > li > button')?.focus();
+        }}
+        placeholder="Find people by name or phone"
         className="w-full rounded-full border border-slate-300 bg-slate-50 px-4 py-2 text-sm outline-none focus:border-brand-500 focus:ring-2 focus:ring-brand-500/40 dark:border-slate-700 dark:bg-slate-900" />
       {data && (
-        <ul className="mt-2 max-h-64 overflow-y-auto" aria-label="People">
+        <ul ref={results} onKeyDown={moveFocusInList} className="mt-2 max-h-64 overflow-y-auto" aria-label="People">
           {data.items.length === 0 && <li className="px-2 py-2 text-sm text-slate-500">Nobody matches.</li>}
           {data.items.map((u) => (
             <li key={u.id}>
@@ -262,7 +291,7 @@ function ConversationItem({ client, conversation, me, active, online, typing, on
   const title = titleOf(conversation, me);
   return (
     <li>
-      <button type="button" onClick={onOpen} aria-current={active ? 'true' : undefined}
+      <button type="button" onClick={onOpen} aria-current={active ? 'true' : undefined} data-conversation={conversation.id}
         className={`flex w-full items-center gap-3 px-4 py-3 text-left hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-brand-500 dark:hover:bg-slate-900 ${active ? 'bg-slate-100 dark:bg-slate-900' : ''}`}>
         <Avatar name={title} online={online} />
         <span className="min-w-0 flex-1">
@@ -377,8 +406,18 @@ function ConversationView({ client, conversation, me, presence, typingUsers, onB
     if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       void send();
+    } else if (e.key === 'Escape' && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      onBack();
     }
   };
+
+  const composer = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => {
+    // Opening a conversation on a wide screen means writing in it next; on a phone, focusing would
+    // pop the keyboard over what the reader came to read.
+    if (ready && window.matchMedia('(min-width: 768px)').matches) composer.current?.focus();
+  }, [ready]);
 
   const onDraft = (value: string) => {
     setDraft(value);
@@ -446,8 +485,8 @@ function ConversationView({ client, conversation, me, presence, typingUsers, onB
       </ol>
       <form onSubmit={(e) => { e.preventDefault(); void send(); }} className="flex items-end gap-2 border-t border-slate-200 p-3 dark:border-slate-800">
         <label htmlFor="composer" className="sr-only">Message</label>
-        <textarea id="composer" rows={1} value={draft} onChange={(e) => onDraft(e.target.value)} onKeyDown={onKeyDown}
-          placeholder={ready ? 'Message' : 'Setting up encryption…'} disabled={!ready} title="Enter sends, Shift+Enter starts a new line"
+        <textarea id="composer" ref={composer} rows={1} value={draft} onChange={(e) => onDraft(e.target.value)} onKeyDown={onKeyDown}
+          placeholder={ready ? 'Message' : 'Setting up encryption…'} disabled={!ready} title="Enter sends, Shift+Enter starts a new line, Escape closes the conversation"
           className="max-h-40 min-h-[2.5rem] flex-1 resize-none rounded-2xl border border-slate-300 bg-white px-4 py-2 outline-none focus:border-brand-500 focus:ring-2 focus:ring-brand-500/40 disabled:opacity-60 dark:border-slate-700 dark:bg-slate-900" />
         <button type="submit" disabled={!ready || !draft.trim()} className="rounded-full bg-brand-600 px-4 py-2 font-medium text-white hover:bg-brand-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 disabled:opacity-50">Send</button>
       </form>

@@ -287,6 +287,50 @@ test('the chat route loads under 250 kB of gzipped JavaScript', () => {
   assert.ok(gzipped < 250 * 1024, `${(gzipped / 1024).toFixed(1)} kB`);
 });
 
+test('the keyboard alone finds someone, opens the chat, writes, and moves through the list', async () => {
+  const mia = await newUser('Mia Keys');
+  await newUser('Ned Keys');
+  await newUser('Ola Keys');
+  const focused = (locator: ReturnType<Page['locator']>) => locator.evaluate((el) => el === document.activeElement);
+  const page = mia.page;
+
+  // Search, ArrowDown into the results, ArrowDown to the next one, Enter: the composer takes focus.
+  for (const name of ['Ola Keys', 'Ned Keys']) {
+    await page.getByLabel('Find people').fill('Keys');
+    const people = page.getByRole('list', { name: 'People' });
+    await people.getByRole('button').nth(1).waitFor();
+    await page.getByLabel('Find people').press('ArrowDown');
+    if (name === 'Ola Keys') await page.keyboard.press('ArrowDown');
+    assert.ok(await focused(people.getByRole('button', { name: new RegExp(name) })), `${name} is focused`);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name }).waitFor();
+    await composerOf(page).and(page.locator(':enabled')).waitFor();
+    await page.waitForFunction(() => document.activeElement?.id === 'composer');
+    await page.keyboard.type(`hello ${name}`);
+    await page.keyboard.press('Enter');
+    await bubble(page, `hello ${name}`).waitFor();
+    // Escape closes the conversation and puts focus back on it in the list.
+    await page.keyboard.press('Escape');
+    await page.getByText('Pick a conversation').waitFor();
+    const list = page.getByRole('list', { name: 'Your conversations' });
+    await page.waitForFunction((n) => document.activeElement?.textContent?.includes(n) ?? false, name);
+    assert.ok(await focused(list.getByRole('button', { name: new RegExp(name) })));
+  }
+
+  // Arrow keys walk the conversation list; Enter opens the one focused.
+  const list = page.getByRole('list', { name: 'Your conversations' });
+  await page.keyboard.press('End');
+  const last = list.getByRole('button').last();
+  assert.ok(await focused(last));
+  await page.keyboard.press('Home');
+  assert.ok(await focused(list.getByRole('button').first()));
+  await page.keyboard.press('ArrowDown');
+  assert.ok(await focused(list.getByRole('button').nth(1)));
+  const title = await list.getByRole('button').nth(1).locator('span.font-medium').innerText();
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: title }).waitFor();
+});
+
 // Last, so that it sees what every test above did.
 test('every page carries a strict Content-Security-Policy, and nothing the app does breaks it', async () => {
   for (const path of ['/', '/login', '/register', '/chat', '/admin']) {
