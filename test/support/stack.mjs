@@ -146,6 +146,9 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
       await kill();
       await start();
     },
+    /** Takes the Worker away (clients see the server gone) until `up()`. */
+    down: kill,
+    up: start,
     stop: async () => {
       await kill();
       await pool.end().catch(() => {});

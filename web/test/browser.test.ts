@@ -287,6 +287,29 @@ test('the chat route loads under 250 kB of gzipped JavaScript', () => {
   assert.ok(gzipped < 250 * 1024, `${(gzipped / 1024).toFixed(1)} kB`);
 });
 
+test('while the server is away a banner says so, and what was written then goes out when it is back', async () => {
+  const pia = await newUser('Pia Patient');
+  const quin = await newUser('Quin Waiting');
+  await openChatWith(pia.page, 'Quin Waiting');
+  await send(pia.page, 'before the outage');
+  await bubble(pia.page, 'before the outage').locator('[data-status="delivered"], [data-status="read"]').waitFor({ timeout: 15_000 });
+
+  await stack.down();
+  const banner = pia.page.getByRole('status').filter({ hasText: 'Connecting' });
+  await banner.waitFor({ timeout: 15_000 });
+  await send(pia.page, 'written while it was away');
+  const pending = bubble(pia.page, 'written while it was away');
+  await pending.locator('[data-status="sending"]').waitFor();
+
+  await stack.up();
+  await banner.waitFor({ state: 'detached', timeout: 30_000 });
+  await pending.locator('[data-status="delivered"], [data-status="read"]').waitFor({ timeout: 30_000 });
+  await quin.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Pia Patient/ }).click();
+  await bubble(quin.page, 'before the outage').waitFor();
+  await bubble(quin.page, 'written while it was away').waitFor();
+  assert.equal(await quin.page.getByTestId('message').count(), 2, 'once each');
+});
+
 test('the keyboard alone finds someone, opens the chat, writes, and moves through the list', async () => {
   const mia = await newUser('Mia Keys');
   await newUser('Ned Keys');
