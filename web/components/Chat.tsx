@@ -526,7 +526,7 @@ function Members({ client, conversation, me, onChanged }: { client: ChatClient; 
           <li key={m.userId} className="flex items-center justify-between gap-2 text-sm">
             <span>{m.displayName}{m.userId === me ? ' (you)' : ''} <span className="text-xs text-slate-500">{m.role}</span></span>
             {canManage && m.userId !== me && m.role !== 'owner' && (
-              <button type="button" onClick={() => void run(client.removeMembers(conversation.id, [m.userId]))} className="rounded-full px-2 py-1 text-xs text-red-600 hover:bg-red-50 dark:hover:bg-red-500/10">Remove</button>
+              <button type="button" aria-label={`Remove ${m.displayName}`} onClick={() => void run(client.removeMembers(conversation.id, [m.userId]))} className="rounded-full px-2 py-1 text-xs text-red-600 hover:bg-red-50 dark:hover:bg-red-500/10">Remove</button>
             )}
           </li>
         ))}

@@ -219,6 +219,14 @@ test('a third person joins a group and reads what comes after', async () => {
   await send(ivy.page, 'hi all, ivy here');
   await bubble(hank.page, 'hi all, ivy here').waitFor();
   await bubble(gina.page, 'hi all, ivy here').waitFor();
+
+  // The owner removes Hank: the group leaves his list, and what comes next reaches Ivy only.
+  await gina.page.getByRole('region', { name: 'Members' }).getByRole('button', { name: 'Remove Hank Member' }).click();
+  await gina.page.getByRole('region', { name: 'Members' }).getByText('Hank Member').waitFor({ state: 'detached' });
+  await hank.page.getByRole('heading', { name: 'Climbing trip' }).waitFor({ state: 'detached', timeout: 15_000 });
+  assert.equal(await hank.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Climbing trip/ }).count(), 0);
+  await send(gina.page, 'hank has left');
+  await bubble(ivy.page, 'hank has left').waitFor();
   await Promise.all([gina, hank, ivy].map((u) => u.context.close()));
 });
 
