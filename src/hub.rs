@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::db::{self, conversations, messages, users, Client};
 use crate::e2e::{stale_epoch, CommitRequest};
 use crate::error::{log_error, ApiError, ApiResult};
+pub use crate::protocol::Disconnect;
 use crate::protocol::{
     parse_client_event, ClientEvent, OutgoingMessage, ReceiptRequest, Recipient, ServerEvent, SyncRequest,
     TypingRequest,
@@ -29,6 +30,7 @@ pub const BINDING: &str = "USER_HUB";
 pub const HEADER_USER: &str = "X-Hub-User";
 pub const HEADER_DEVICE: &str = "X-Hub-Device";
 pub const HEADER_PROTOCOL: &str = "X-Hub-Protocol";
+pub const HEADER_TOKEN_VERSION: &str = "X-Hub-Token-Version";
 /// Messages of one conversation sent per query while catching a socket up.
 const SYNC_BATCH: i64 = 500;
 
@@ -54,7 +56,11 @@ struct SocketInfo {
     user_id: Uuid,
     device_id: Option<Uuid>,
     conn_id: String,
+    /// The version of the token the socket was opened with (0 for sockets from before it was kept).
+    #[serde(default)]
+    token_version: i32,
 }
+
 
 /// The body of a hub-to-hub delivery: events for every socket of the receiving hub's user.
 #[derive(Serialize, Deserialize)]
@@ -130,6 +136,7 @@ impl DurableObject for UserHub {
         match (req.method(), req.path().as_str()) {
             (Method::Get, "/connect") => self.accept_socket(&req).await,
             (Method::Post, "/deliver") => self.deliver(req).await,
+            (Method::Post, "/disconnect") => self.disconnect(req).await,
             _ => Response::error("not found", 404),
         }
     }
@@ -213,10 +220,11 @@ impl UserHub {
             return Response::error("missing user", 400);
         };
         let device_id = headers.get(HEADER_DEVICE)?.and_then(|d| Uuid::try_parse(&d).ok());
+        let token_version = headers.get(HEADER_TOKEN_VERSION)?.and_then(|v| v.parse().ok()).unwrap_or(0);
         let pair = WebSocketPair::new()?;
         let conn_id = Uuid::new_v4().to_string();
         self.state.accept_websocket_with_tags(&pair.server, &[&conn_id]);
-        pair.server.serialize_attachment(SocketInfo { user_id, device_id, conn_id })?;
+        pair.server.serialize_attachment(SocketInfo { user_id, device_id, conn_id, token_version })?;
         send(
             &pair.server,
             &ServerEvent::Ready {
@@ -283,6 +291,30 @@ impl UserHub {
             if let Some(user) = self.state.id().name().and_then(|n| Uuid::try_parse(&n).ok()) {
                 self.announce_presence(user, Presence::StaleOnline).await;
             }
+        }
+        Response::empty()
+    }
+
+    /// Closes the sockets a revoked session, a removed device or a deleted account still holds.
+    async fn disconnect(&self, mut req: Request) -> worker::Result<Response> {
+        let which: Disconnect = req.json().await?;
+        let farewell = which.event();
+        let mut remaining = 0;
+        let mut closed = None;
+        for ws in self.state.get_websockets() {
+            match ws.deserialize_attachment::<SocketInfo>() {
+                Ok(Some(info)) if which.applies_to(info.token_version, info.device_id) => {
+                    send(&ws, &farewell);
+                    let _ = ws.close(Some(which.code), Some(which.reason.clone()));
+                    self.buckets.borrow_mut().remove(&info.conn_id);
+                    closed = Some(info.user_id);
+                }
+                _ => remaining += 1,
+            }
+        }
+        // A socket this side closed gets no close event here, so presence is settled now.
+        if let (Some(user), 0) = (closed, remaining) {
+            self.announce_presence(user, Presence::Offline).await;
         }
         Response::empty()
     }
@@ -610,6 +642,25 @@ async fn deliver(env: &Env, user: Uuid, events: Vec<String>) {
     };
     if let Err(e) = sent.await {
         log_error("hub.deliver", &format!("delivery to a hub failed: {e}"));
+    }
+}
+
+/// Closes the sockets of `user` that `which` names. Best effort: a socket this misses still cannot
+/// do anything over REST, and its next reconnect is refused.
+pub async fn disconnect(env: &Env, user: Uuid, which: Disconnect) {
+    let sent = async {
+        let body = serde_json::to_string(&which)?;
+        let stub = env.durable_object(BINDING)?.get_by_name(&user.to_string())?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(body.into()));
+        let response = stub.fetch_with_request(Request::new_with_init("https://hub/disconnect", &init)?).await?;
+        match response.status_code() {
+            200..=299 => Ok(()),
+            status => Err(worker::Error::RustError(format!("hub answered {status}"))),
+        }
+    };
+    if let Err(e) = sent.await {
+        log_error("hub.disconnect", &format!("closing a user's sockets failed: {e}"));
     }
 }
 

@@ -416,6 +416,12 @@ pub enum ServerEvent {
         user_id: Uuid,
         device_id: Uuid,
     },
+    /// The last event on a socket the server is closing for good: `reason` is `session-ended`
+    /// (revoked, or the account deleted) or `device-removed`. Sent before the close frame because
+    /// a close handshake may finish late, while an event arrives at once.
+    SessionEnded {
+        reason: &'static str,
+    },
     /// Sync is complete: the client now holds everything up to `after`. `joined` is where each
     /// conversation starts for this user (the seq of the commit that added them): nothing at or
     /// before it will ever come, so a client may skip ahead to it.
@@ -537,6 +543,52 @@ pub fn validate_title(raw: &str) -> Result<String, ApiError> {
 pub fn parse_uuid(raw: &str, what: &str) -> Result<Uuid, ApiError> {
     Uuid::try_parse(raw)
         .map_err(|_| ApiError::bad_request("invalid_id", format!("{what} must be a UUID, not {raw:?}.")))
+}
+
+/// Close codes (application range) that tell a client not to reconnect with what it holds.
+pub const CLOSE_SESSION_ENDED: u16 = 4401;
+pub const CLOSE_DEVICE_REMOVED: u16 = 4403;
+
+/// Which of a user's sockets to close, and what to tell them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Disconnect {
+    /// Sockets opened with a token older than this version ("log out everywhere").
+    sessions_before: Option<i32>,
+    /// Sockets of this device (the device was removed).
+    device: Option<Uuid>,
+    pub code: u16,
+    pub reason: String,
+}
+
+impl Disconnect {
+    pub fn sessions_before(version: i32) -> Self {
+        Self { sessions_before: Some(version), device: None, code: CLOSE_SESSION_ENDED, reason: "session ended".into() }
+    }
+
+    pub fn device(device: Uuid) -> Self {
+        Self { sessions_before: None, device: Some(device), code: CLOSE_DEVICE_REMOVED, reason: "device removed".into() }
+    }
+
+    pub fn account_deleted() -> Self {
+        Self { sessions_before: None, device: None, code: CLOSE_SESSION_ENDED, reason: "account deleted".into() }
+    }
+
+    /// The event that tells the client, before the close frame.
+    pub fn event(&self) -> ServerEvent {
+        ServerEvent::SessionEnded {
+            reason: if self.code == CLOSE_DEVICE_REMOVED { "device-removed" } else { "session-ended" },
+        }
+    }
+
+    /// Neither filter set means every socket of the user.
+    pub fn applies_to(&self, socket_token_version: i32, socket_device: Option<Uuid>) -> bool {
+        let by_session = self.sessions_before.map(|v| socket_token_version < v);
+        let by_device = self.device.map(|d| socket_device == Some(d));
+        match (by_session, by_device) {
+            (None, None) => true,
+            (a, b) => a.unwrap_or(false) || b.unwrap_or(false),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -714,5 +766,27 @@ mod tests {
         assert_eq!(json["displayName"], "Ada");
         assert_eq!(json["isAdmin"], true);
         assert_eq!(json["lastSeenAt"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn disconnect_names_exactly_the_sockets_it_should_close() {
+        let phone = Uuid::from_u128(1);
+        let laptop = Uuid::from_u128(2);
+        // "Log out everywhere" at version 3: sockets from older tokens close, newer ones stay.
+        let revoke = Disconnect::sessions_before(3);
+        assert!(revoke.applies_to(2, Some(phone)));
+        assert!(revoke.applies_to(0, None));
+        assert!(!revoke.applies_to(3, Some(phone)));
+        // A removed device: only its own sockets.
+        let removed = Disconnect::device(laptop);
+        assert!(removed.applies_to(5, Some(laptop)));
+        assert!(!removed.applies_to(5, Some(phone)));
+        assert!(!removed.applies_to(5, None));
+        // A deleted account: everything.
+        assert!(Disconnect::account_deleted().applies_to(9, Some(phone)));
+        assert_eq!(revoke.code, CLOSE_SESSION_ENDED);
+        assert_eq!(removed.code, CLOSE_DEVICE_REMOVED);
+        assert_eq!(revoke.event().to_json(), r#"{"type":"session-ended","reason":"session-ended"}"#);
+        assert_eq!(removed.event().to_json(), r#"{"type":"session-ended","reason":"device-removed"}"#);
     }
 }

@@ -4,6 +4,7 @@ use super::users::{account_page, list_filter};
 use super::{Ctx, Reply};
 use crate::cursor::{into_page, parse_limit, SequenceCursor};
 use crate::db::admin::{self, DeleteOutcome};
+use crate::hub;
 use crate::db::users;
 use crate::error::{ApiError, ApiResult};
 use crate::protocol::parse_uuid;
@@ -20,7 +21,10 @@ pub async fn delete_user(ctx: Ctx) -> ApiResult<Reply> {
     let (mut db, admin) = ctx.authenticate_admin().await?;
     let target = parse_uuid(ctx.param(0), "id")?;
     match admin::delete_user(&mut db, admin.id, target).await? {
-        DeleteOutcome::Deleted => Ok(Reply::no_content()),
+        DeleteOutcome::Deleted => {
+            hub::disconnect(&ctx.env, target, hub::Disconnect::account_deleted()).await;
+            Ok(Reply::no_content())
+        }
         DeleteOutcome::ActorNoLongerAdmin => Err(ApiError::forbidden("Only administrators can do this.")),
         DeleteOutcome::NotFound => Err(ApiError::not_found("There is no user with this id.")),
         DeleteOutcome::LastAdmin => Err(ApiError::conflict(

@@ -5,6 +5,7 @@ use crate::auth::{
     burn_equal_time, hash_password, issue_token, stored_iterations, verify_password, TOKEN_LIFETIME_SECS,
 };
 use crate::db::users;
+use crate::hub;
 use crate::error::{ApiError, ApiResult};
 use crate::protocol::{validate_phone, Account, AuthResponse, LoginRequest, RegisterRequest};
 use chrono::DateTime;
@@ -53,7 +54,9 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
 
 pub async fn logout_all(ctx: Ctx) -> ApiResult<Reply> {
     let (db, caller) = ctx.authenticate().await?;
-    users::bump_token_version(&db, caller.id).await?;
+    let current = users::bump_token_version(&db, caller.id).await?;
+    // Revoking a session also ends its live sockets, not only its next request.
+    hub::disconnect(&ctx.env, caller.id, hub::Disconnect::sessions_before(current)).await;
     Ok(Reply::no_content())
 }
 

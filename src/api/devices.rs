@@ -21,7 +21,7 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
 }
 
 pub async fn list_for_user(ctx: Ctx) -> ApiResult<Reply> {
-    let (db, caller) = ctx.authenticate().await?;
+    let (db, _caller) = ctx.authenticate().await?;
     let user = parse_uuid(ctx.param(0), "id")?;
     if !users::exists(&db, user).await? {
         return Err(ApiError::not_found("There is no user with this id."));
@@ -36,6 +36,7 @@ pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {
         return Err(ApiError::not_found("You have no device with this id."));
     }
     hub::notify(&ctx.env, caller.id, &ServerEvent::DeviceRemoved { user_id: caller.id, device_id: device }).await;
+    hub::disconnect(&ctx.env, caller.id, hub::Disconnect::device(device)).await;
     Ok(Reply::no_content())
 }
 

@@ -52,6 +52,8 @@ impl Reply {
 pub struct Caller {
     pub id: Uuid,
     pub is_admin: bool,
+    /// The version the caller's token carries; a socket keeps it so revoking can close it.
+    pub token_version: i32,
 }
 
 thread_local! {
@@ -119,7 +121,7 @@ impl Ctx {
                 "This session was ended by \"log out everywhere\". Please log in again.",
             ));
         }
-        Ok((db, Caller { id: claims.sub, is_admin }))
+        Ok((db, Caller { id: claims.sub, is_admin, token_version }))
     }
 
     pub async fn authenticate_admin(&self) -> ApiResult<(Client, Caller)> {

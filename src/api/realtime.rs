@@ -28,6 +28,7 @@ pub async fn upgrade(ctx: Ctx, upgrade_header: Option<String>, protocols: Option
     let set = |name: &str, value: &str| headers.set(name, value).map_err(|_| ApiError::internal());
     set("Upgrade", "websocket")?;
     set(hub::HEADER_USER, &caller.id.to_string())?;
+    set(hub::HEADER_TOKEN_VERSION, &caller.token_version.to_string())?;
     if let Some(device) = device {
         set(hub::HEADER_DEVICE, &device.to_string())?;
     }

@@ -98,13 +98,13 @@ pub async fn auth_state(client: &Client, id: Uuid) -> Result<Option<AuthState>, 
     Ok(row.map(|row| AuthState { is_admin: row.get(0), token_version: row.get(1) }))
 }
 
-/// Invalidates every token issued so far: they carry the old version.
-pub async fn bump_token_version(client: &Client, id: Uuid) -> Result<(), ApiError> {
-    client
-        .execute("UPDATE users SET token_version = token_version + 1 WHERE id = $1", &[&id])
+/// Invalidates every token issued so far: they carry the old version. Returns the new one.
+pub async fn bump_token_version(client: &Client, id: Uuid) -> Result<i32, ApiError> {
+    let row = client
+        .query_one("UPDATE users SET token_version = token_version + 1 WHERE id = $1 RETURNING token_version", &[&id])
         .await
         .map_err(db_error("users.bump_token_version"))?;
-    Ok(())
+    Ok(row.get(0))
 }
 
 pub async fn account_by_id(client: &Client, id: Uuid) -> Result<Option<Account>, ApiError> {

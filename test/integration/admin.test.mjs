@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../support/stack.mjs';
 import { Api, randomUUID } from '../support/api.mjs';
+import { Socket } from '../support/ws.mjs';
 
 let stack;
 let api;
@@ -100,8 +101,12 @@ test('deleting a user removes their messages, memberships and conversations, lea
   await db.query("INSERT INTO epochs (conversation_id, epoch) VALUES ($1, 0), ($2, 0)", [direct.id, shared]);
   assert.notDeepEqual(await rowsReferring(victim.user.id), {});
 
+  const live = await Socket.open(stack.baseUrl, victim.token);
+  await live.next('ready');
   const res = await api.delete(`/admin/users/${victim.user.id}`, { token: admin.token });
   assert.equal(res.status, 204);
+  assert.equal((await live.next('session-ended')).reason, 'session-ended', 'the deleted account\'s open socket is told and closed, not left listening');
+  await live.closing();
 
   assert.deepEqual(await rowsReferring(victim.user.id), {});
   assert.deepEqual(await orphans(), { empty_conversations: 0, stray_messages: 0, stray_receipts: 0 });

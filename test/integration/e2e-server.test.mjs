@@ -136,6 +136,32 @@ test('one account cannot drain another user\'s one-time key packages', async () 
   assert.equal((await claim(dana)).body.keyPackages[0].lastResort, false);
 });
 
+test('ending sessions and removing a device close the sockets they held, and only those', async () => {
+  const erin = await api.register();
+  const [phone, laptop] = [await device(erin, 'Phone'), await device(erin, 'Laptop')];
+  const [onPhone, onLaptop] = [await open(erin, phone.id), await open(erin, laptop.id)];
+
+  assert.equal((await api.delete(`/devices/${laptop.id}`, { token: erin.token })).status, 204);
+  assert.equal((await onLaptop.next('session-ended')).reason, 'device-removed', 'the removed device is told');
+  await onLaptop.closing();
+  await onPhone.next('device-removed');
+  onPhone.send({ type: 'typing', conversationId: '00000000-0000-7000-8000-000000000000', on: true });
+  assert.ok((await onPhone.next('error')).code, 'the phone is still connected and answered');
+
+  // "Log out everywhere" from a new session ends the phone's older one, but not the new one.
+  const again = await api.post('/auth/login', { phone: erin.user.phone, password: 'correct horse battery' });
+  const fresh = { ...erin, token: again.body.token };
+  assert.equal((await api.post('/auth/logout-all', undefined, { token: fresh.token })).status, 204);
+  assert.equal((await onPhone.next('session-ended')).reason, 'session-ended');
+  await onPhone.closing();
+  const relogin = { ...erin, token: (await api.post('/auth/login', { phone: erin.user.phone, password: 'correct horse battery' })).body.token };
+  const current = await open(relogin, phone.id);
+  const other = await api.register();
+  assert.equal((await api.post('/auth/logout-all', undefined, { token: other.token })).status, 204);
+  current.send({ type: 'typing', conversationId: '00000000-0000-7000-8000-000000000000', on: true });
+  assert.ok((await current.next('error')).code, 'someone else logging out touches nobody else');
+});
+
 test('a device cannot hoard key packages: a batch past the quota is refused whole', async () => {
   const carol = await api.register();
   const tablet = await device(carol, 'Tablet');

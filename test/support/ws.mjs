@@ -57,8 +57,20 @@ export class Socket {
     if (found) throw new Error(`unexpected event ${JSON.stringify(found)}`);
   }
 
+  /** Resolves once the server has started closing the socket (or it is closed). */
+  async closing(timeoutMs = 5000) {
+    const until = Date.now() + timeoutMs;
+    while (this.ws.readyState < WebSocket.CLOSING) {
+      if (Date.now() > until) throw new Error('the server did not close the socket');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Closes from this side. A socket the server closed may never finish its closing handshake
+   * under wrangler dev (the connection lingers until the server process ends), so this waits a
+   * bounded time for it. */
   close() {
-    this.ws.close(1000);
-    return this.closed;
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000);
+    return Promise.race([this.closed, new Promise((r) => setTimeout(r, 1000))]);
   }
 }

@@ -21,7 +21,7 @@ function fieldOf(code: string): Field {
 const input = 'mt-1 block w-full rounded-xl border border-slate-300 bg-white px-3 py-2 text-base shadow-sm outline-none focus:border-brand-500 focus:ring-2 focus:ring-brand-500/40 aria-[invalid=true]:border-red-500 dark:border-slate-700 dark:bg-slate-900';
 
 export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
-  const { status, signIn, signUp } = useSession();
+  const { status, signIn, signUp, ended } = useSession();
   const router = useRouter();
   const [errors, setErrors] = useState<Partial<Record<Field, string>>>({});
   const [busy, setBusy] = useState(false);
@@ -61,6 +61,13 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
       <main className="flex flex-1 items-center justify-center px-4 pb-16">
         <form onSubmit={submit} noValidate className="w-full max-w-sm space-y-4 rounded-3xl border border-slate-200 bg-white p-8 shadow-xl dark:border-slate-800 dark:bg-slate-900">
           <h1 className="text-2xl font-semibold">{mode === 'register' ? 'Create your account' : 'Welcome back'}</h1>
+          {ended && mode === 'login' && (
+            <p role="status" className="rounded-xl bg-amber-50 px-3 py-2 text-sm text-amber-900 dark:bg-amber-500/10 dark:text-amber-200">
+              {ended === 'device-removed'
+                ? 'This browser was removed from your account, and what it kept was erased. Log in to set it up again.'
+                : 'You were logged out: your session was ended from another device. Log in again to continue.'}
+            </p>
+          )}
           <div>
             <label htmlFor="phone" className="text-sm font-medium">Phone number</label>
             <input id="phone" name="phone" type="tel" autoComplete="tel" placeholder="+14155550123" required className={input}

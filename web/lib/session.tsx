@@ -3,6 +3,7 @@
 // The signed-in ChatClient for the whole app, restored from this browser's store on load.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { ChatClient } from '../sdk/client.ts';
+import type { SessionEnd } from '../sdk/socket.ts';
 
 const ACCOUNT_KEY = 'e2e-chat:account';
 
@@ -20,6 +21,8 @@ type Status = 'loading' | 'signed-out' | 'signed-in';
 interface Session {
   status: Status;
   client: ChatClient | null;
+  /** Why the server ended the last session, to say so on the login page. */
+  ended: SessionEnd | null;
   signUp(phone: string, displayName: string, password: string): Promise<void>;
   signIn(phone: string, password: string): Promise<void>;
   signOut(options?: { everywhere?: boolean; forgetDevice?: boolean }): Promise<void>;
@@ -30,6 +33,7 @@ const SessionContext = createContext<Session | null>(null);
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [status, setStatus] = useState<Status>('loading');
   const [client, setClient] = useState<ChatClient | null>(null);
+  const [ended, setEnded] = useState<SessionEnd | null>(null);
 
   useEffect(() => {
     const account = localStorage.getItem(ACCOUNT_KEY);
@@ -44,7 +48,16 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     );
   }, []);
 
+  // Ended from elsewhere ("log out everywhere", this device removed, the account deleted).
+  useEffect(() => client?.on('signed-out', (why) => {
+    localStorage.removeItem(ACCOUNT_KEY);
+    setEnded(why);
+    setClient(null);
+    setStatus('signed-out');
+  }), [client]);
+
   const finish = useCallback((c: ChatClient) => {
+    setEnded(null);
     localStorage.setItem(ACCOUNT_KEY, c.user!.id);
     setClient(c);
     setStatus('signed-in');
@@ -53,6 +66,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const session = useMemo<Session>(() => ({
     status,
     client,
+    ended,
     async signUp(phone, displayName, password) {
       const c = newClient();
       await c.register(phone, displayName, password);
@@ -69,7 +83,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       setClient(null);
       setStatus('signed-out');
     },
-  }), [status, client, finish]);
+  }), [status, client, ended, finish]);
 
   return <SessionContext.Provider value={session}>{children}</SessionContext.Provider>;
 }

@@ -13,7 +13,7 @@ import {
   newGroup, newIdentity, newKeyPackage, processCommit, safetyNumber, toBase64, toHex, welcomeRecipients,
   MlsFailure, type DeviceIdentity, type KeyPackageSecret,
 } from './mls.ts';
-import { EventError, RealtimeSocket, type ConnectionState, type ServerEvent } from './socket.ts';
+import { EventError, RealtimeSocket, type ConnectionState, type ServerEvent, type SessionEnd } from './socket.ts';
 import { Store, UNSENT_SEQ, type LocalMessage, type Problem } from './store.ts';
 import type { ClientState } from 'ts-mls';
 
@@ -41,6 +41,8 @@ export interface ClientEvents {
   conversation: { conversationId: string; change: 'joined' | 'updated' | 'removed' };
   connection: ConnectionState;
   'user-registered': UserSummary;
+  /** The server ended this session ("log out everywhere", account deleted) or removed this device. */
+  'signed-out': SessionEnd;
 }
 
 interface StoredDevice {
@@ -158,8 +160,19 @@ export class ChatClient {
   private async ensureDevice(): Promise<void> {
     const stored = await this.db.get<StoredDevice>('device');
     if (stored && stored.identity.userId === this.me) {
-      this.device = stored;
-      return;
+      try {
+        await this.api.keyPackageCount(stored.deviceId);
+        this.device = stored;
+        return;
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 404)) throw e;
+        // Removed from the account elsewhere: its keys and groups are dead; start as a new device.
+        const name = this.db.name;
+        this.db.close();
+        await Store.destroy(name, this.options.indexedDB);
+        this.store = await Store.open(name, this.options.indexedDB);
+        await this.store.put('session', { token: this.api.token, user: this.user });
+      }
     }
     const identity = await newIdentity(this.me);
     const device = await this.api.registerDevice(this.options.deviceLabel ?? 'Browser', toBase64(identity.publicKey));
@@ -191,6 +204,18 @@ export class ChatClient {
     this.socket?.stop();
     if (forgetDevice && this.device) await this.api.deleteDevice(this.device.deviceId);
     if (everywhere) await this.api.logoutEverywhere();
+    await this.endLocally(forgetDevice);
+  }
+
+  /** The server ended the session: the same as logging out here, without asking the server. */
+  private async sessionEnded(why: SessionEnd): Promise<void> {
+    // A removed device's keys and group states are of no further use to anyone.
+    await this.endLocally(why === 'device-removed').catch(() => {});
+    this.emit('signed-out', why);
+  }
+
+  private async endLocally(forgetDevice: boolean): Promise<void> {
+    this.socket?.stop();
     const store = this.store;
     this.store = null;
     this.api.token = null;
@@ -214,6 +239,7 @@ export class ChatClient {
       deviceId: this.deviceId,
       onEvent: (event) => this.onServerEvent(event),
       onState: (state) => this.emit('connection', state),
+      onEnded: (why) => void this.sessionEnded(why),
       onReady: () => {
         this.requestSync();
         void this.resendUnsent().catch(() => {});

@@ -28,8 +28,14 @@ export interface SocketOptions {
   onState?: (state: ConnectionState) => void;
   /** Runs after every (re)connect, once the server said `ready`. */
   onReady?: () => void;
+  /** The server closed the socket for good: the session was revoked or this device removed. */
+  onEnded?: (why: SessionEnd) => void;
   requestTimeoutMs?: number;
 }
+
+/** Why the server ended this socket for good (its close codes 4401 and 4403). */
+export type SessionEnd = 'session-ended' | 'device-removed';
+const FINAL_CLOSE_CODES: Record<number, SessionEnd> = { 4401: 'session-ended', 4403: 'device-removed' };
 
 const BASE_DELAY_MS = 250;
 const MAX_DELAY_MS = 15_000;
@@ -104,11 +110,18 @@ export class RealtimeSocket {
     const ws = new WebSocket(url, ['e2e-chat.v1', `bearer.${token}`]);
     this.ws = ws;
     ws.addEventListener('message', (e) => this.receive(String(e.data)));
-    ws.addEventListener('close', () => {
+    ws.addEventListener('close', (e) => {
       if (this.ws !== ws) return;
       this.ws = null;
       this.failWaiting(new EventError('disconnected', 'The connection was lost.'));
       if (this.stopped) return;
+      const ended = FINAL_CLOSE_CODES[e.code];
+      if (ended) {
+        // Reconnecting with a revoked token or a removed device would only be refused.
+        this.stop();
+        this.options.onEnded?.(ended);
+        return;
+      }
       this.setState('reconnecting');
       const delay = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.attempts) * (0.5 + Math.random() / 2);
       this.attempts += 1;
@@ -122,6 +135,12 @@ export class RealtimeSocket {
       event = JSON.parse(data);
     } catch {
       return; // the server only sends JSON; anything else is not ours to act on
+    }
+    if (event.type === 'session-ended') {
+      // The server is closing this socket for good; its close frame may take a while to finish.
+      this.stop();
+      this.options.onEnded?.(event.reason === 'device-removed' ? 'device-removed' : 'session-ended');
+      return;
     }
     if (event.type === 'ready') {
       this.attempts = 0;

@@ -85,7 +85,11 @@ export class Store {
         request.transaction!.objectStore('messages').createIndex('bySeq', 'seq');
       }
     };
-    return new Store(await promised(request), name);
+    const db = await promised(request);
+    // Another tab (or client) deleting or upgrading this store must not wait on us forever: let
+    // go. This connection is then unusable, which is right, since its store is going away.
+    db.onversionchange = () => db.close();
+    return new Store(db, name);
   }
 
   close(): void {

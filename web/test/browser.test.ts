@@ -318,6 +318,28 @@ test('while the server is away a banner says so, and what was written then goes 
   assert.equal(await quin.page.getByTestId('message').count(), 2, 'once each');
 });
 
+test('"log out everywhere" in one browser signs the other out at once, and says why', async () => {
+  const uma = await newUser('Uma Twice');
+  const context = await newContext();
+  const other = await context.newPage();
+  await other.goto('/login');
+  await other.getByLabel('Phone number').fill(uma.phone);
+  await other.getByLabel('Password').fill('correct horse battery');
+  await other.getByRole('button', { name: 'Log in' }).click();
+  await other.waitForURL('**/chat');
+  await other.getByLabel('Find people').waitFor();
+
+  await uma.page.getByLabel('Account menu').click();
+  await uma.page.getByRole('button', { name: 'Log out everywhere' }).click();
+  await uma.page.waitForURL('**/login');
+  await other.waitForURL('**/login', { timeout: 10_000 });
+  await other.getByRole('status').filter({ hasText: 'ended from another device' }).waitFor();
+  // Nothing is left signed in: a reload stays on the login page.
+  await other.goto('/chat');
+  await other.waitForURL('**/login');
+  await Promise.all([uma.context.close(), context.close()]);
+});
+
 test('the keyboard alone finds someone, opens the chat, writes, and moves through the list', async () => {
   const mia = await newUser('Mia Keys');
   await newUser('Ned Keys');

@@ -59,6 +59,13 @@ async function say(client: ChatClient, conversationId: string, text: string): Pr
 
 const secret = (label: string) => `${label} ${crypto.randomUUID()}`;
 
+/** `promise`, or a failure naming `what` if it takes longer than `ms`. */
+function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
@@ -331,6 +338,38 @@ test('a message written while offline is sent by the next session on this device
   await bobGets;
   await until(async () => (await again.history(conversation.id)).find((m) => m.text === text)?.status !== 'sending', 'the outbox to empty');
   sentTexts.push(text);
+});
+
+test('a device removed elsewhere is told at once, forgets its keys, and is set up afresh at the next log-in', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const conversation = await alice.openDirect(bob.user!.id);
+  await until(() => bob.hasGroup(conversation.id), 'bob to join');
+  const tablet = await newClient('Bob tablet', bob.phone, true);
+  await until(() => tablet.hasGroup(conversation.id), 'the tablet to join');
+  const oldId = tablet.deviceId;
+
+  // Removed from the phone while online: told, and its store is gone.
+  const told = new Promise((resolve) => tablet.on('signed-out', resolve));
+  await bob.api.deleteDevice(oldId);
+  assert.equal(await within(told, 'the tablet to be told'), 'device-removed');
+  const storeName = (tablet as unknown as { options: { storeName: string } }).options.storeName;
+  assert.equal(await within(new ChatClient({ baseUrl: stack.baseUrl, storeName }).resume(storeName), 'resume'), false, 'nothing is left to resume');
+
+  // A second browser is removed while it is closed; opening it again sets up a new device.
+  const laptop = await newClient('Bob laptop', bob.phone, true);
+  await until(() => laptop.hasGroup(conversation.id), 'the laptop to join');
+  const laptopStore = (laptop as unknown as { options: { storeName: string } }).options.storeName;
+  laptop.disconnect();
+  await bob.api.deleteDevice(laptop.deviceId);
+  const reopened = new ChatClient({ baseUrl: stack.baseUrl, storeName: laptopStore, keyPackageTarget: 6 });
+  clients.push(reopened);
+  assert.equal(await within(reopened.resume(laptopStore), 'the reopened laptop'), true);
+  assert.notEqual(reopened.deviceId, laptop.deviceId, 'a new device, not the removed one');
+  await until(() => reopened.hasGroup(conversation.id), 'the new device to be added back');
+  const text = secret('for the new laptop');
+  const got = received(reopened, text);
+  await say(alice, conversation.id, text);
+  await got;
 });
 
 test('after all of the above, no plaintext is anywhere in the database', async () => {
