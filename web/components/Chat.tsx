@@ -327,7 +327,10 @@ function ConversationView({ client, conversation, me, presence, typingUsers, onB
   const lastTypingSent = useRef(0);
   const { mutate } = useSWRConfig();
 
+  const left = !!conversation.left;
+
   const markRead = useCallback((list: LocalMessage[]) => {
+    if (conversation.left) return; // no longer a member: receipts would be refused
     const unread = list.filter((m) => m.senderId !== me && m.status === 'received');
     const readUpTo = Number(localStorage.getItem(READ_KEY(conversation.id)) ?? 0);
     for (const m of unread.filter((m) => m.seq > readUpTo).slice(-50)) client.markRead(m.id);
@@ -432,6 +435,7 @@ function ConversationView({ client, conversation, me, presence, typingUsers, onB
   const names = Object.fromEntries(conversation.members.map((m) => [m.userId, m.displayName]));
   const subtitle = typingUsers.length
     ? `${conversation.kind === 'group' ? typingUsers.map((u) => names[u] ?? 'Someone').join(', ') + ' ' : ''}typing…`
+    : left ? 'no longer a member'
     : conversation.kind === 'group' ? `${conversation.members.length} members` : presence?.online ? 'online' : lastSeenLabel(presence?.lastSeen ?? null);
 
   return (
@@ -444,10 +448,10 @@ function ConversationView({ client, conversation, me, presence, typingUsers, onB
           <h2 className="truncate font-semibold">{title}</h2>
           <p className="truncate text-xs text-slate-500 dark:text-slate-400" data-testid="conversation-subtitle">{subtitle}</p>
         </div>
-        {conversation.kind === 'group' && (
+        {conversation.kind === 'group' && !left && (
           <button type="button" onClick={() => setPanel(panel === 'members' ? 'none' : 'members')} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Members</button>
         )}
-        <button type="button" onClick={() => setPanel(panel === 'safety' ? 'none' : 'safety')} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Safety number</button>
+        {!left && <button type="button" onClick={() => setPanel(panel === 'safety' ? 'none' : 'safety')} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Safety number</button>}
       </header>
       {panel === 'safety' && <SafetyNumber client={client} conversationId={conversation.id} ready={ready} />}
       {panel === 'members' && <Members client={client} conversation={conversation} me={me} onChanged={onChanged} />}
@@ -463,7 +467,7 @@ function ConversationView({ client, conversation, me, presence, typingUsers, onB
           if (el.scrollTop < 40) void loadOlder();
         }}
         className="min-h-0 flex-1 space-y-1 overflow-y-auto bg-slate-50 px-3 py-4 sm:px-6 dark:bg-slate-900/40">
-        {!ready && <li role="status" className="py-8 text-center text-sm text-slate-500">Setting up end-to-end encryption…</li>}
+        {!ready && !left && <li role="status" className="py-8 text-center text-sm text-slate-500">Setting up end-to-end encryption…</li>}
         {messages.map((m, i) => {
           const mine = m.senderId === me;
           const newDay = i === 0 || dayLabel(messages[i - 1].createdAt) !== dayLabel(m.createdAt);
@@ -483,6 +487,11 @@ function ConversationView({ client, conversation, me, presence, typingUsers, onB
         })}
         {typingUsers.length > 0 && <li className="list-none text-sm italic text-slate-500" data-testid="typing">typing…</li>}
       </ol>
+      {left ? (
+        <p role="status" className="border-t border-slate-200 p-4 text-center text-sm text-slate-500 dark:border-slate-800 dark:text-slate-400">
+          You are no longer a member of this group. What you read here before stays on this device.
+        </p>
+      ) : (
       <form onSubmit={(e) => { e.preventDefault(); void send(); }} className="flex items-end gap-2 border-t border-slate-200 p-3 dark:border-slate-800">
         <label htmlFor="composer" className="sr-only">Message</label>
         <textarea id="composer" ref={composer} rows={1} value={draft} onChange={(e) => onDraft(e.target.value)} onKeyDown={onKeyDown}
@@ -490,6 +499,7 @@ function ConversationView({ client, conversation, me, presence, typingUsers, onB
           className="max-h-40 min-h-[2.5rem] flex-1 resize-none rounded-2xl border border-slate-300 bg-white px-4 py-2 outline-none focus:border-brand-500 focus:ring-2 focus:ring-brand-500/40 disabled:opacity-60 dark:border-slate-700 dark:bg-slate-900" />
         <button type="submit" disabled={!ready || !draft.trim()} className="rounded-full bg-brand-600 px-4 py-2 font-medium text-white hover:bg-brand-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 disabled:opacity-50">Send</button>
       </form>
+      )}
     </>
   );
 }

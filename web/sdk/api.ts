@@ -47,6 +47,9 @@ export interface Conversation {
   epoch: number;
   lastSeq: number;
   members: Member[];
+  /** Set by the SDK, never by the server: this user was removed from the group. What this device
+   * decrypted while a member stays readable; nothing new arrives. */
+  left?: boolean;
 }
 
 /** A stored message as the server has it: opaque MLS bytes and routing metadata. */

@@ -64,6 +64,9 @@ function wsUrlFor(baseUrl: string): string {
   return url.toString();
 }
 
+/** Where the store keeps conversations this user was removed from (see Conversation.left). */
+const LEFT_PREFIX = 'left:';
+
 export class ChatClient {
   readonly api: Api;
   private readonly options: ChatClientOptions;
@@ -85,6 +88,8 @@ export class ChatClient {
   /** Outbox messages being sent right now, by key, so a reconnect does not send them twice. */
   private readonly inFlight = new Set<string>();
   private gapTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The conversations last listed, so one this user is removed from can still be shown. */
+  private readonly known = new Map<string, Conversation>();
 
   constructor(options: ChatClientOptions) {
     this.options = options;
@@ -398,6 +403,9 @@ export class ChatClient {
       const stillIn = leaves(next).some((l) => toHex(l.signaturePublicKey) === toHex(this.device!.identity.publicKey));
       if (!stillIn) {
         this.groups.delete(conversationId);
+        const last: Conversation = this.known.get(conversationId)
+          ?? { id: conversationId, kind: 'group', title: null, createdBy: null, createdAt: m.createdAt, epoch: 0, lastSeq: m.seq, members: [] };
+        await this.db.put(LEFT_PREFIX + conversationId, { ...last, left: true });
         this.emit('conversation', { conversationId, change: 'removed' });
         return null;
       }
@@ -448,6 +456,7 @@ export class ChatClient {
         const state = await joinFromWelcome(welcome, kp);
         if (!kp.lastResort) await this.db.deleteKeyPackage(ref);
         this.groups.set(m.conversationId, state);
+        await this.db.delete(LEFT_PREFIX + m.conversationId); // added back
         this.emit('conversation', { conversationId: m.conversationId, change: 'joined' });
         void this.topUpKeyPackages().catch(() => {});
         return state;
@@ -526,12 +535,16 @@ export class ChatClient {
       all.push(...page.items);
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
-    return all;
+    for (const c of all) this.known.set(c.id, c);
+    const current = new Set(all.map((c) => c.id));
+    const left = await this.db.withPrefix<Conversation>(LEFT_PREFIX);
+    return [...all, ...left.filter((c) => !current.has(c.id))];
   }
 
   /** Opens (creating if needed) the 1:1 conversation with a user, ready to send. */
   async openDirect(userId: string): Promise<Conversation> {
     const conversation = await this.api.conversation(userId);
+    this.known.set(conversation.id, conversation);
     await this.ensureGroup(conversation);
     return conversation;
   }
@@ -539,6 +552,7 @@ export class ChatClient {
   /** Creates a group with these users and sets up its encryption. */
   async createGroup(title: string, memberIds: string[]): Promise<Conversation> {
     const conversation = await this.api.createGroup(title, memberIds);
+    this.known.set(conversation.id, conversation);
     await this.ensureGroup(conversation);
     return conversation;
   }

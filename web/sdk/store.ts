@@ -119,6 +119,11 @@ export class Store {
     await this.run('kv', 'readwrite', (s) => s.delete(key));
   }
 
+  /** Every value whose key starts with `prefix`. */
+  withPrefix<T>(prefix: string): Promise<T[]> {
+    return this.run('kv', 'readonly', (s) => s.getAll(IDBKeyRange.bound(prefix, `${prefix}\uffff`))) as Promise<T[]>;
+  }
+
   /**
    * Records that a conversation was processed up to `seq`, with the group state that resulted,
    * in one transaction: a crash never leaves a state that has used keys with a cursor that would

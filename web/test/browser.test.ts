@@ -220,13 +220,20 @@ test('a third person joins a group and reads what comes after', async () => {
   await bubble(hank.page, 'hi all, ivy here').waitFor();
   await bubble(gina.page, 'hi all, ivy here').waitFor();
 
-  // The owner removes Hank: the group leaves his list, and what comes next reaches Ivy only.
+  // The owner removes Hank: he keeps what he read, read-only, and what comes next reaches Ivy only.
   await gina.page.getByRole('region', { name: 'Members' }).getByRole('button', { name: 'Remove Hank Member' }).click();
   await gina.page.getByRole('region', { name: 'Members' }).getByText('Hank Member').waitFor({ state: 'detached' });
-  await hank.page.getByRole('heading', { name: 'Climbing trip' }).waitFor({ state: 'detached', timeout: 15_000 });
-  assert.equal(await hank.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Climbing trip/ }).count(), 0);
+  const removedNotice = hank.page.getByRole('status').filter({ hasText: 'no longer a member' });
+  await removedNotice.waitFor({ timeout: 15_000 });
+  assert.equal(await composerOf(hank.page).count(), 0, 'nothing to write with');
+  await bubble(hank.page, 'before ivy joins').waitFor();
   await send(gina.page, 'hank has left');
   await bubble(ivy.page, 'hank has left').waitFor();
+  await hank.page.reload();
+  await hank.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Climbing trip/ }).click();
+  await removedNotice.waitFor();
+  await bubble(hank.page, 'hi all, ivy here').waitFor();
+  assert.equal(await bubble(hank.page, 'hank has left').count(), 0, 'nothing from after he was removed');
   await Promise.all([gina, hank, ivy].map((u) => u.context.close()));
 });
 

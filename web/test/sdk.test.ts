@@ -130,6 +130,9 @@ test('a group of three; a member added later reads new messages only; a removed 
   await alice.removeMembers(group.id, [bob.user!.id]);
   await removed;
   assert.equal(bob.hasGroup(group.id), false);
+  const kept = (await bob.conversations()).find((c) => c.id === group.id);
+  assert.equal(kept?.left, true, 'still listed for him, marked as left');
+  assert.ok((await bob.history(group.id)).some((m) => m.text === plan), 'with what he read while a member');
   const afterBob = secret('bob is out');
   const carolGets = received(carol, afterBob);
   const sent = await say(alice, group.id, afterBob);
