@@ -48,6 +48,11 @@ impl ApiError {
         Self::new(403, "forbidden", message)
     }
 
+    /// The caller is not (or no longer) a member of the conversation named.
+    pub fn not_a_member() -> Self {
+        Self::new(403, "not_a_member", "You are not a member of this conversation.")
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(404, "not_found", message)
     }

@@ -61,7 +61,6 @@ struct SocketInfo {
     token_version: i32,
 }
 
-
 /// The body of a hub-to-hub delivery: events for every socket of the receiving hub's user.
 #[derive(Serialize, Deserialize)]
 struct Delivery {
@@ -457,9 +456,7 @@ impl UserHub {
                 Ok(message)
             }
             (None, None) => Err(ApiError::not_found("There is no such conversation.")),
-            (None, Some(c)) if c.member.is_none() => {
-                Err(ApiError::new(403, "not_a_member", "You are not a member of this conversation."))
-            }
+            (None, Some(c)) if c.member.is_none() => Err(ApiError::not_a_member()),
             (None, Some(c)) => Err(stale_epoch(c.epoch)),
         }
     }
@@ -508,7 +505,7 @@ impl UserHub {
         let me = info.user_id;
         let members = messages::member_ids(db, t.conversation_id).await?;
         if !members.contains(&me) {
-            return Err(ApiError::new(403, "not_a_member", "You are not a member of this conversation."));
+            return Err(ApiError::not_a_member());
         }
         let others: Vec<Uuid> = members.into_iter().filter(|u| *u != me).collect();
         if reference.is_some() {
@@ -540,9 +537,7 @@ impl UserHub {
         let conversation = conversations::membership(db, c.conversation_id, me)
             .await?
             .ok_or_else(|| ApiError::not_found("There is no such conversation."))?;
-        let member = conversation
-            .member
-            .ok_or_else(|| ApiError::new(403, "not_a_member", "You are not a member of this conversation."))?;
+        let member = conversation.member.ok_or_else(ApiError::not_a_member)?;
         if !c.add_user_ids.is_empty() || !c.remove_user_ids.is_empty() {
             if conversation.kind != "group" {
                 return Err(ApiError::bad_request(

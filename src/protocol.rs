@@ -566,7 +566,12 @@ impl Disconnect {
     }
 
     pub fn device(device: Uuid) -> Self {
-        Self { sessions_before: None, device: Some(device), code: CLOSE_DEVICE_REMOVED, reason: "device removed".into() }
+        Self {
+            sessions_before: None,
+            device: Some(device),
+            code: CLOSE_DEVICE_REMOVED,
+            reason: "device removed".into(),
+        }
     }
 
     pub fn account_deleted() -> Self {

@@ -4,9 +4,9 @@ use super::users::{account_page, list_filter};
 use super::{Ctx, Reply};
 use crate::cursor::{into_page, parse_limit, SequenceCursor};
 use crate::db::admin::{self, DeleteOutcome};
-use crate::hub;
 use crate::db::users;
 use crate::error::{ApiError, ApiResult};
+use crate::hub;
 use crate::protocol::parse_uuid;
 
 pub async fn list_users(ctx: Ctx) -> ApiResult<Reply> {

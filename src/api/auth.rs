@@ -5,8 +5,8 @@ use crate::auth::{
     burn_equal_time, hash_password, issue_token, stored_iterations, verify_password, TOKEN_LIFETIME_SECS,
 };
 use crate::db::users;
-use crate::hub;
 use crate::error::{ApiError, ApiResult};
+use crate::hub;
 use crate::protocol::{validate_phone, Account, AuthResponse, LoginRequest, RegisterRequest};
 use chrono::DateTime;
 

@@ -21,7 +21,7 @@ enum Target {
 async fn resolve(db: &Client, caller: &Caller, id: Uuid) -> ApiResult<Target> {
     match conversations::membership(db, id, caller.id).await?.map(|m| m.member) {
         Some(Some(member)) => Ok(Target::Conversation(id, member.joined_seq)),
-        Some(None) => Err(ApiError::new(403, "not_a_member", "You are not a member of this conversation.")),
+        Some(None) => Err(ApiError::not_a_member()),
         None if id == caller.id => Err(ApiError::bad_request(
             "self_conversation",
             "A conversation needs another person; you cannot start one with yourself.",

@@ -3,7 +3,9 @@
 
 use super::{db_error, is_unique_violation, Client};
 use crate::e2e::{encode, ClaimResponse, ClaimedKeyPackage, KeyPackageCount, KeyPackageUpload, NewDevice};
-use crate::e2e::{KEY_PACKAGE_CLAIMS_PER_WINDOW, KEY_PACKAGE_CLAIM_WINDOW_SECONDS, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE};
+use crate::e2e::{
+    KEY_PACKAGE_CLAIMS_PER_WINDOW, KEY_PACKAGE_CLAIM_WINDOW_SECONDS, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE,
+};
 use crate::error::ApiError;
 use crate::protocol::DeviceView;
 use tokio_postgres::Row;
@@ -138,7 +140,12 @@ pub async fn key_package_count(client: &Client, device: Uuid) -> Result<KeyPacka
 /// the same one-time package. A `claimer` past `KEY_PACKAGE_CLAIMS_PER_WINDOW` claims of this
 /// user within `KEY_PACKAGE_CLAIM_WINDOW_SECONDS` gets last-resort packages only, so no account
 /// can drain another's one-time supply; its counter's row lock also serialises its own claims.
-pub async fn claim(client: &Client, claimer: Uuid, user: Uuid, only: Option<&[Uuid]>) -> Result<ClaimResponse, ApiError> {
+pub async fn claim(
+    client: &Client,
+    claimer: Uuid,
+    user: Uuid,
+    only: Option<&[Uuid]>,
+) -> Result<ClaimResponse, ApiError> {
     let rows = client
         .query(
             "WITH counted AS (
