@@ -622,20 +622,7 @@ impl UserHub {
 /// Pushes events to every socket of `user`, through their hub. The events are committed (or need
 /// no commit), so a failed delivery only means that user catches up with `sync` later.
 async fn deliver(env: &Env, user: Uuid, events: Vec<String>) {
-    let sent = async {
-        let body = serde_json::to_string(&Delivery { events })?;
-        let stub = env.durable_object(BINDING)?.get_by_name(&user.to_string())?;
-        let headers = Headers::new();
-        headers.set("Content-Type", "application/json")?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
-        let response = stub.fetch_with_request(Request::new_with_init("https://hub/deliver", &init)?).await?;
-        match response.status_code() {
-            200..=299 => Ok(()),
-            status => Err(worker::Error::RustError(format!("hub answered {status}"))),
-        }
-    };
-    if let Err(e) = sent.await {
+    if let Err(e) = post_to_hub(env, user, "/deliver", &Delivery { events }).await {
         log_error("hub.deliver", &format!("delivery to a hub failed: {e}"));
     }
 }
@@ -643,19 +630,23 @@ async fn deliver(env: &Env, user: Uuid, events: Vec<String>) {
 /// Closes the sockets of `user` that `which` names. Best effort: a socket this misses still cannot
 /// do anything over REST, and its next reconnect is refused.
 pub async fn disconnect(env: &Env, user: Uuid, which: Disconnect) {
-    let sent = async {
-        let body = serde_json::to_string(&which)?;
-        let stub = env.durable_object(BINDING)?.get_by_name(&user.to_string())?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        let response = stub.fetch_with_request(Request::new_with_init("https://hub/disconnect", &init)?).await?;
-        match response.status_code() {
-            200..=299 => Ok(()),
-            status => Err(worker::Error::RustError(format!("hub answered {status}"))),
-        }
-    };
-    if let Err(e) = sent.await {
+    if let Err(e) = post_to_hub(env, user, "/disconnect", &which).await {
         log_error("hub.disconnect", &format!("closing a user's sockets failed: {e}"));
+    }
+}
+
+/// One of the hub-internal requests, from this Worker's code to the hub of `user`.
+async fn post_to_hub(env: &Env, user: Uuid, path: &str, body: &impl Serialize) -> worker::Result<()> {
+    let body = serde_json::to_string(body)?;
+    let stub = env.durable_object(BINDING)?.get_by_name(&user.to_string())?;
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json")?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
+    let response = stub.fetch_with_request(Request::new_with_init(&format!("https://hub{path}"), &init)?).await?;
+    match response.status_code() {
+        200..=299 => Ok(()),
+        status => Err(worker::Error::RustError(format!("hub answered {status}"))),
     }
 }
 
