@@ -52,6 +52,11 @@ export interface Conversation {
   left?: boolean;
 }
 
+export interface KeyPackageCount {
+  available: number;
+  hasLastResort: boolean;
+}
+
 /** A stored message as the server has it: opaque MLS bytes and routing metadata. */
 export interface ServerMessage {
   id: string;
@@ -152,7 +157,7 @@ export class Api {
   }
 
   keyPackageCount(deviceId: string) {
-    return this.request<{ available: number; hasLastResort: boolean }>('GET', `/devices/${deviceId}/key-packages/count`);
+    return this.request<KeyPackageCount>('GET', `/devices/${deviceId}/key-packages/count`);
   }
 
   claimKeyPackages(userId: string, deviceIds?: string[]) {

@@ -7,7 +7,7 @@
 // messages enter the same order through their acks, so its group state moves exactly when every
 // other member's does.
 
-import { Api, ApiError, type Conversation, type Device, type ServerMessage, type UserSummary } from './api.ts';
+import { Api, ApiError, type Conversation, type Device, type KeyPackageCount, type ServerMessage, type UserSummary } from './api.ts';
 import {
   commitChanges, decrypt, encodeState, decodeState, encrypt, epochOf, fromBase64, joinFromWelcome, leaves,
   newGroup, newIdentity, newKeyPackage, processCommit, safetyNumber, toBase64, toHex, welcomeRecipients,
@@ -141,8 +141,7 @@ export class ChatClient {
     this.user = auth.user;
     this.store = await Store.open(this.options.storeName ?? auth.user.id, this.options.indexedDB);
     await this.store.put('session', { token: auth.token, user: auth.user });
-    await this.ensureDevice();
-    await this.topUpKeyPackages();
+    await this.topUpKeyPackages(await this.ensureDevice());
     for (const record of await this.store.groups()) this.groups.set(record.conversationId, decodeState(record.state));
     this.connect();
   }
@@ -162,13 +161,15 @@ export class ChatClient {
     return this.store;
   }
 
-  private async ensureDevice(): Promise<void> {
+  /** Loads or registers this device; a stored one's key-package count comes back, as the check
+   * that the server still knows it. */
+  private async ensureDevice(): Promise<KeyPackageCount | undefined> {
     const stored = await this.db.get<StoredDevice>('device');
     if (stored && stored.identity.userId === this.me) {
       try {
-        await this.api.keyPackageCount(stored.deviceId);
+        const count = await this.api.keyPackageCount(stored.deviceId);
         this.device = stored;
-        return;
+        return count;
       } catch (e) {
         if (!(e instanceof ApiError && e.status === 404)) throw e;
         // Removed from the account elsewhere: its keys and groups are dead; start as a new device.
@@ -183,12 +184,13 @@ export class ChatClient {
     const device = await this.api.registerDevice(this.options.deviceLabel ?? 'Browser', toBase64(identity.publicKey));
     this.device = { deviceId: device.id, identity };
     await this.db.put('device', this.device);
+    return undefined;
   }
 
   /** Keeps enough one-time KeyPackages (and a last-resort one) on the server for others to add us. */
-  async topUpKeyPackages(): Promise<void> {
+  async topUpKeyPackages(known?: KeyPackageCount): Promise<void> {
     const target = this.options.keyPackageTarget ?? 20;
-    const { available, hasLastResort } = await this.api.keyPackageCount(this.deviceId);
+    const { available, hasLastResort } = known ?? await this.api.keyPackageCount(this.deviceId);
     if (available >= target / 2 && hasLastResort) return;
     const fresh: StoredKeyPackage[] = [];
     for (let i = available; i < target; i += 1) fresh.push({ ...(await newKeyPackage(this.device!.identity)), lastResort: false });
