@@ -1,4 +1,4 @@
-//! Passwords (PBKDF2-HMAC-SHA256) and session tokens (JWT HS256 carrying a token version).
+//! Passwords (PBKDF2-HMAC-SHA256) and session tokens (JWT HS256 naming their session).
 //! Pure functions: the caller passes the clock and the randomness source is the platform's.
 
 use crate::error::ApiError;
@@ -62,20 +62,20 @@ pub fn burn_equal_time(password: &str, iterations: u32) {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: Uuid,
-    /// The user's token version when the token was issued; "log out everywhere" bumps it.
-    pub ver: i32,
+    /// The session this token belongs to; the token is valid while that session's row exists.
+    pub sid: Uuid,
     pub iat: i64,
     pub exp: i64,
 }
 
-pub fn issue_token(user_id: Uuid, token_version: i32, now: i64, secret: &[u8]) -> String {
-    let claims = Claims { sub: user_id, ver: token_version, iat: now, exp: now + TOKEN_LIFETIME_SECS };
+pub fn issue_token(user_id: Uuid, session_id: Uuid, now: i64, secret: &[u8]) -> String {
+    let claims = Claims { sub: user_id, sid: session_id, iat: now, exp: now + TOKEN_LIFETIME_SECS };
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret))
         .expect("HS256 signing with an in-memory key cannot fail")
 }
 
-/// Checks signature, algorithm and expiry. Whether the token version is still current is for the
-/// caller to check against the database.
+/// Checks signature, algorithm and expiry. Whether the session still exists is for the caller to
+/// check against the database.
 pub fn verify_token(token: &str, now: i64, secret: &[u8]) -> Result<Claims, ApiError> {
     let mut validation = Validation::new(Algorithm::HS256);
     // Expiry is checked below against the caller's clock, which tests can set.
@@ -182,23 +182,32 @@ mod tests {
 
     #[test]
     fn a_token_round_trips_its_claims() {
-        let id = Uuid::new_v4();
-        let token = issue_token(id, 3, NOW, SECRET);
+        let (id, session) = (Uuid::new_v4(), Uuid::new_v4());
+        let token = issue_token(id, session, NOW, SECRET);
         let claims = verify_token(&token, NOW + 60, SECRET).unwrap();
-        assert_eq!(claims, Claims { sub: id, ver: 3, iat: NOW, exp: NOW + TOKEN_LIFETIME_SECS });
+        assert_eq!(claims, Claims { sub: id, sid: session, iat: NOW, exp: NOW + TOKEN_LIFETIME_SECS });
     }
 
     #[test]
     fn a_token_expires_after_seven_days() {
-        let token = issue_token(Uuid::new_v4(), 0, NOW, SECRET);
+        let token = issue_token(Uuid::new_v4(), Uuid::new_v4(), NOW, SECRET);
         assert!(verify_token(&token, NOW + TOKEN_LIFETIME_SECS - 1, SECRET).is_ok());
         let err = verify_token(&token, NOW + TOKEN_LIFETIME_SECS, SECRET).unwrap_err();
         assert_eq!((err.status, err.message.contains("expired")), (401, true));
     }
 
     #[test]
+    fn refuses_a_token_that_names_no_session() {
+        // Tokens issued before sessions existed carried a version instead; they must log in again.
+        let old = serde_json::json!({ "sub": Uuid::new_v4(), "ver": 0, "iat": NOW, "exp": NOW + 100 });
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &old, &EncodingKey::from_secret(SECRET)).unwrap();
+        assert_eq!(verify_token(&token, NOW, SECRET).unwrap_err().status, 401);
+    }
+
+    #[test]
     fn rejects_a_token_signed_with_another_secret() {
-        let token = issue_token(Uuid::new_v4(), 0, NOW, b"another secret that is long enough!!");
+        let token = issue_token(Uuid::new_v4(), Uuid::new_v4(), NOW, b"another secret that is long enough!!");
         assert_eq!(verify_token(&token, NOW, SECRET).unwrap_err().status, 401);
     }
 
@@ -206,7 +215,8 @@ mod tests {
     fn rejects_an_unsigned_token() {
         let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
         let body = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-            r#"{{"sub":"{}","ver":0,"iat":{NOW},"exp":{}}}"#,
+            r#"{{"sub":"{}","sid":"{}","iat":{NOW},"exp":{}}}"#,
+            Uuid::new_v4(),
             Uuid::new_v4(),
             NOW + 100
         ));
@@ -215,10 +225,11 @@ mod tests {
 
     #[test]
     fn rejects_a_tampered_payload() {
-        let token = issue_token(Uuid::new_v4(), 0, NOW, SECRET);
+        let token = issue_token(Uuid::new_v4(), Uuid::new_v4(), NOW, SECRET);
         let mut parts: Vec<String> = token.split('.').map(String::from).collect();
         parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-            r#"{{"sub":"{}","ver":0,"iat":{NOW},"exp":{}}}"#,
+            r#"{{"sub":"{}","sid":"{}","iat":{NOW},"exp":{}}}"#,
+            Uuid::new_v4(),
             Uuid::new_v4(),
             NOW + 100
         ));

@@ -84,7 +84,11 @@ impl MessageCursor {
         let bytes = decode_tagged(raw, MESSAGE_TAG)?;
         let (id, rest) = split_uuid(&bytes)?;
         let micros = i64::from_be_bytes(rest.try_into().map_err(|_| invalid())?);
-        let created_at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
+        // A row's time is well inside what PostgreSQL can hold (4713 BC to 294276 AD); a time
+        // outside would fail in the database instead of being refused here.
+        let created_at = DateTime::from_timestamp_micros(micros)
+            .filter(|t| (-4000..=200_000).contains(&chrono::Datelike::year(t)))
+            .ok_or_else(invalid)?;
         Ok(Self { created_at, id })
     }
 }
@@ -100,7 +104,7 @@ impl NameCursor {
     pub fn decode(raw: &str) -> Result<Self, ApiError> {
         let bytes = decode_tagged(raw, NAME_TAG)?;
         let (id, rest) = split_uuid(&bytes)?;
-        let display_name = String::from_utf8(rest.to_vec()).map_err(|_| invalid())?;
+        let display_name = String::from_utf8(rest.to_vec()).ok().filter(|n| !n.contains('\0')).ok_or_else(invalid)?;
         Ok(Self { display_name, id })
     }
 }
@@ -170,6 +174,14 @@ mod tests {
     fn name_cursors_round_trip_any_unicode_name() {
         let cursor = NameCursor { display_name: "Zoë 🦀 O'Brien".into(), id: Uuid::new_v4() };
         assert_eq!(NameCursor::decode(&cursor.encode()).unwrap(), cursor);
+    }
+
+    #[test]
+    fn cursors_the_database_could_not_hold_are_refused() {
+        let far = MessageCursor { created_at: DateTime::from_timestamp_micros(i64::MIN / 2).unwrap(), id: Uuid::nil() };
+        assert_eq!(MessageCursor::decode(&far.encode()).unwrap_err().code, "invalid_cursor");
+        let nul = NameCursor { display_name: "A\0".into(), id: Uuid::nil() };
+        assert_eq!(NameCursor::decode(&nul.encode()).unwrap_err().code, "invalid_cursor");
     }
 
     #[test]

@@ -56,11 +56,15 @@ async fn respond(req: &mut Request, env: Env, config: Config, origin: Option<&st
         Resolution::Route(matched) => matched,
     };
     let body = read_body(req).await?;
+    let query: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    if query.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        return Err(crate::protocol::nul_refused());
+    }
     let ctx = Ctx {
         env,
         config,
         params: matched.params,
-        query: url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+        query,
         authorization: req.headers().get("Authorization").ok().flatten(),
         body,
     };
@@ -74,6 +78,7 @@ async fn respond(req: &mut Request, env: Env, config: Config, origin: Option<&st
         Endpoint::OpenApi => api::meta::openapi(ctx).await,
         Endpoint::Register => api::auth::register(ctx).await,
         Endpoint::Login => api::auth::login(ctx).await,
+        Endpoint::Logout => api::auth::logout(ctx).await,
         Endpoint::LogoutAll => api::auth::logout_all(ctx).await,
         Endpoint::Me => api::auth::me(ctx).await,
         Endpoint::ListUsers => api::users::list(ctx).await,

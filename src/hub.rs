@@ -30,7 +30,8 @@ pub const BINDING: &str = "USER_HUB";
 pub const HEADER_USER: &str = "X-Hub-User";
 pub const HEADER_DEVICE: &str = "X-Hub-Device";
 pub const HEADER_PROTOCOL: &str = "X-Hub-Protocol";
-pub const HEADER_TOKEN_VERSION: &str = "X-Hub-Token-Version";
+pub const HEADER_SESSION: &str = "X-Hub-Session";
+pub const HEADER_EXPIRES: &str = "X-Hub-Expires";
 /// Messages of one conversation sent per query while catching a socket up.
 const SYNC_BATCH: i64 = 500;
 
@@ -56,9 +57,13 @@ struct SocketInfo {
     user_id: Uuid,
     device_id: Option<Uuid>,
     conn_id: String,
-    /// The version of the token the socket was opened with (0 for sockets from before it was kept).
+    /// The session whose token opened the socket; ending the session closes it.
     #[serde(default)]
-    token_version: i32,
+    session_id: Option<Uuid>,
+    /// When that token expires (seconds since the epoch); the socket closes then. Sockets from
+    /// before this was kept read 0, and close on their next event.
+    #[serde(default)]
+    expires_at: i64,
 }
 
 /// The body of a hub-to-hub delivery: events for every socket of the receiving hub's user.
@@ -145,6 +150,12 @@ impl DurableObject for UserHub {
             ws.close(Some(1011), Some("lost socket state"))?;
             return Ok(());
         };
+        if (now_ms() / 1000.0) as i64 >= info.expires_at {
+            // The token that opened the socket has expired; the socket does not outlive it.
+            self.end_socket(&ws, &info, &Disconnect::session_over("session expired"));
+            self.socket_gone(&ws).await; // no close event comes for a socket this side closed
+            return Ok(());
+        }
         let allowed = self
             .buckets
             .borrow_mut()
@@ -219,11 +230,24 @@ impl UserHub {
             return Response::error("missing user", 400);
         };
         let device_id = headers.get(HEADER_DEVICE)?.and_then(|d| Uuid::try_parse(&d).ok());
-        let token_version = headers.get(HEADER_TOKEN_VERSION)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let session_id = headers.get(HEADER_SESSION)?.and_then(|s| Uuid::try_parse(&s).ok());
+        let expires_at = headers.get(HEADER_EXPIRES)?.and_then(|e| e.parse().ok()).unwrap_or(0);
         let pair = WebSocketPair::new()?;
         let conn_id = Uuid::new_v4().to_string();
         self.state.accept_websocket_with_tags(&pair.server, &[&conn_id]);
-        pair.server.serialize_attachment(SocketInfo { user_id, device_id, conn_id, token_version })?;
+        let info = SocketInfo { user_id, device_id, conn_id, session_id, expires_at };
+        pair.server.serialize_attachment(&info)?;
+        let mut response = Response::from_websocket(pair.client)?;
+        if let Some(protocol) = headers.get(HEADER_PROTOCOL)? {
+            response.headers_mut().set("Sec-WebSocket-Protocol", &protocol)?;
+        }
+        // The session was checked before the upgrade reached this hub, but it may have ended
+        // since, with its /disconnect arriving before this socket was accepted. Checked again
+        // now that the socket is registered: either that /disconnect closes it or this does.
+        if !self.session_still_live(session_id).await {
+            self.end_socket(&pair.server, &info, &Disconnect::session_over("session ended"));
+            return Ok(response);
+        }
         send(
             &pair.server,
             &ServerEvent::Ready {
@@ -236,11 +260,25 @@ impl UserHub {
         if self.state.get_websockets().len() == 1 {
             self.announce_presence(user_id, Presence::Online).await;
         }
-        let mut response = Response::from_websocket(pair.client)?;
-        if let Some(protocol) = headers.get(HEADER_PROTOCOL)? {
-            response.headers_mut().set("Sec-WebSocket-Protocol", &protocol)?;
-        }
         Ok(response)
+    }
+
+    /// Whether the socket's session still exists. When the database cannot tell, the socket
+    /// stays: it can do nothing without the database either, and is checked on its next connect.
+    async fn session_still_live(&self, session: Option<Uuid>) -> bool {
+        let Some(session) = session else { return false };
+        let checked = async { db::sessions::exists(&self.conn().await?.client, session).await };
+        checked.await.unwrap_or_else(|e| {
+            log_error("hub.session_check", &e.to_string());
+            true
+        })
+    }
+
+    /// Tells a socket why it is being closed, then closes it.
+    fn end_socket(&self, ws: &WebSocket, info: &SocketInfo, why: &Disconnect) {
+        send(ws, &why.event());
+        let _ = ws.close(Some(why.code), Some(why.reason.clone()));
+        self.buckets.borrow_mut().remove(&info.conn_id);
     }
 
     async fn socket_gone(&self, ws: &WebSocket) {
@@ -297,15 +335,12 @@ impl UserHub {
     /// Closes the sockets a revoked session, a removed device or a deleted account still holds.
     async fn disconnect(&self, mut req: Request) -> worker::Result<Response> {
         let which: Disconnect = req.json().await?;
-        let farewell = which.event();
         let mut remaining = 0;
         let mut closed = None;
         for ws in self.state.get_websockets() {
             match ws.deserialize_attachment::<SocketInfo>() {
-                Ok(Some(info)) if which.applies_to(info.token_version, info.device_id) => {
-                    send(&ws, &farewell);
-                    let _ = ws.close(Some(which.code), Some(which.reason.clone()));
-                    self.buckets.borrow_mut().remove(&info.conn_id);
+                Ok(Some(info)) if which.applies_to(info.session_id, info.device_id) => {
+                    self.end_socket(&ws, &info, &which);
                     closed = Some(info.user_id);
                 }
                 _ => remaining += 1,
@@ -409,13 +444,24 @@ impl UserHub {
                 &conn.send,
                 &[&id, &conversation, &me, &info.device_id, &m.epoch, &m.ciphertext, &m.client_msg_id],
             )
-            .await
-            .map_err(db::db_error("hub.send_message"))?;
+            .await;
+        let inserted = match inserted {
+            // An equal send committed while this one waited: nothing of this one was kept.
+            Err(e) if db::is_unique_violation(&e) => None,
+            other => other.map_err(db::db_error("hub.send_message"))?,
+        };
         let (message, members) = match inserted {
             Some(row) => (messages::view(&row), row.get::<_, Vec<Uuid>>("member_ids")),
             None => {
-                let earlier = self.earlier_send(db, me, conversation, &m.client_msg_id).await?;
-                (earlier, messages::member_ids(db, conversation).await?)
+                let (earlier, still_member) = self.earlier_send(db, me, conversation, &m.client_msg_id).await?;
+                // A resend is routed again, since the first routing may have died with a hub; but
+                // only while the sender is still a member, and only to those who joined before it.
+                let members = if still_member {
+                    messages::member_ids_before(db, conversation, earlier.seq).await?
+                } else {
+                    Vec::new()
+                };
+                (earlier, members)
             }
         };
         send(
@@ -432,20 +478,20 @@ impl UserHub {
     }
 
     /// Nothing was inserted: either this is a resend of a stored message, which is answered with
-    /// the original, or the sender may not post here.
+    /// the original (and whether its sender is still a member), or the sender may not post here.
     async fn earlier_send(
         &self,
         db: &Client,
         me: Uuid,
         conversation: Uuid,
         client_msg_id: &str,
-    ) -> ApiResult<crate::protocol::MessageView> {
+    ) -> ApiResult<(crate::protocol::MessageView, bool)> {
         let earlier = db
             .query_opt(messages::BY_CLIENT_ID_SQL, &[&me, &client_msg_id])
             .await
             .map_err(db::db_error("hub.earlier_send"))?;
         match (earlier, conversations::membership(db, conversation, me).await?) {
-            (Some(row), _) => {
+            (Some(row), membership) => {
                 let message = messages::view(&row);
                 if message.conversation_id != conversation {
                     return Err(ApiError::conflict(
@@ -453,7 +499,7 @@ impl UserHub {
                         "This clientMsgId was already used for another conversation.",
                     ));
                 }
-                Ok(message)
+                Ok((message, membership.is_some_and(|c| c.member.is_some())))
             }
             (None, None) => Err(ApiError::not_found("There is no such conversation.")),
             (None, Some(c)) if c.member.is_none() => Err(ApiError::not_a_member()),

@@ -281,6 +281,10 @@ pub fn parse_client_event(frame: &str) -> Result<ClientEnvelope, EventError> {
     }
     let value: serde_json::Value = serde_json::from_str(frame)
         .map_err(|e| fail(None, ApiError::bad_request("invalid_json", format!("The event is not valid JSON: {e}."))))?;
+    if contains_escaped_nul(frame.as_bytes()) {
+        let reference = value.get("id").and_then(|id| id.as_str()).filter(|id| !id.contains('\0'));
+        return Err(fail(reference.map(str::to_string), nul_refused()));
+    }
     let Some(object) = value.as_object() else {
         return Err(fail(
             None,
@@ -457,12 +461,36 @@ impl ServerEvent {
 // ---- parsing and validation -----------------------------------------------------------------
 
 /// Parses a JSON request body, telling malformed JSON apart from well-formed JSON of the wrong shape.
+/// PostgreSQL text cannot hold U+0000, which JSON can carry as `\u0000`. Text with it is refused
+/// on the way in, with a reason, instead of failing in the database as a 500.
+pub fn contains_escaped_nul(json: &[u8]) -> bool {
+    let mut backslashes = 0usize;
+    for (i, &byte) in json.iter().enumerate() {
+        if byte == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if byte == b'u' && backslashes % 2 == 1 && json[i + 1..].starts_with(b"0000") {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
+}
+
+pub fn nul_refused() -> ApiError {
+    ApiError::bad_request("invalid_text", "Text may not contain the NUL character (U+0000).")
+}
+
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(payload_too_large());
     }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("invalid_json", "The request body is empty; send a JSON object."));
+    }
+    if contains_escaped_nul(body) {
+        return Err(nul_refused());
     }
     serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
@@ -552,8 +580,8 @@ pub const CLOSE_DEVICE_REMOVED: u16 = 4403;
 /// Which of a user's sockets to close, and what to tell them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Disconnect {
-    /// Sockets opened with a token older than this version ("log out everywhere").
-    sessions_before: Option<i32>,
+    /// Sockets opened in these sessions (they were ended).
+    sessions: Option<Vec<Uuid>>,
     /// Sockets of this device (the device was removed).
     device: Option<Uuid>,
     pub code: u16,
@@ -561,21 +589,22 @@ pub struct Disconnect {
 }
 
 impl Disconnect {
-    pub fn sessions_before(version: i32) -> Self {
-        Self { sessions_before: Some(version), device: None, code: CLOSE_SESSION_ENDED, reason: "session ended".into() }
+    pub fn sessions(ended: Vec<Uuid>) -> Self {
+        Self { sessions: Some(ended), device: None, code: CLOSE_SESSION_ENDED, reason: "session ended".into() }
     }
 
     pub fn device(device: Uuid) -> Self {
-        Self {
-            sessions_before: None,
-            device: Some(device),
-            code: CLOSE_DEVICE_REMOVED,
-            reason: "device removed".into(),
-        }
+        Self { sessions: None, device: Some(device), code: CLOSE_DEVICE_REMOVED, reason: "device removed".into() }
+    }
+
+    /// For one socket whose session is over (expired, or ended before the socket was accepted):
+    /// names no other socket.
+    pub fn session_over(reason: &str) -> Self {
+        Self { sessions: Some(Vec::new()), device: None, code: CLOSE_SESSION_ENDED, reason: reason.into() }
     }
 
     pub fn account_deleted() -> Self {
-        Self { sessions_before: None, device: None, code: CLOSE_SESSION_ENDED, reason: "account deleted".into() }
+        Self { sessions: None, device: None, code: CLOSE_SESSION_ENDED, reason: "account deleted".into() }
     }
 
     /// The event that tells the client, before the close frame.
@@ -586,8 +615,8 @@ impl Disconnect {
     }
 
     /// Neither filter set means every socket of the user.
-    pub fn applies_to(&self, socket_token_version: i32, socket_device: Option<Uuid>) -> bool {
-        let by_session = self.sessions_before.map(|v| socket_token_version < v);
+    pub fn applies_to(&self, socket_session: Option<Uuid>, socket_device: Option<Uuid>) -> bool {
+        let by_session = self.sessions.as_ref().map(|ended| socket_session.is_some_and(|s| ended.contains(&s)));
         let by_device = self.device.map(|d| socket_device == Some(d));
         match (by_session, by_device) {
             (None, None) => true,
@@ -648,6 +677,19 @@ mod tests {
         assert_eq!(err.code, "invalid_field");
         assert!(err.message.contains("invalid type"), "{}", err.message);
         assert!(parse_json::<LoginRequest>(br#"{"password": "x"}"#).unwrap_err().message.contains("phone"));
+    }
+
+    #[test]
+    fn text_with_nul_is_refused_and_only_that() {
+        assert!(contains_escaped_nul(br#"{"q":"a\u0000"}"#));
+        assert!(contains_escaped_nul(br#"{"q":"\\\u0000"}"#)); // an escaped backslash, then NUL
+        assert!(!contains_escaped_nul(br#"{"q":"\\u0000"}"#)); // a backslash, then the text u0000
+        assert!(!contains_escaped_nul(br#"{"q":"\u00e9 u0000"}"#));
+        let err = parse_json::<serde_json::Value>(br#"{"displayName":"x\u0000"}"#).unwrap_err();
+        assert_eq!((err.status, err.code), (400, "invalid_text"));
+        let event = parse_client_event(r#"{"type":"typing","id":"r1","conversationId":"\u0000","on":true}"#);
+        let err = event.err().unwrap();
+        assert_eq!((err.error.code, err.reference.as_deref()), ("invalid_text", Some("r1")));
     }
 
     #[test]
@@ -777,18 +819,20 @@ mod tests {
     fn disconnect_names_exactly_the_sockets_it_should_close() {
         let phone = Uuid::from_u128(1);
         let laptop = Uuid::from_u128(2);
-        // "Log out everywhere" at version 3: sockets from older tokens close, newer ones stay.
-        let revoke = Disconnect::sessions_before(3);
-        assert!(revoke.applies_to(2, Some(phone)));
-        assert!(revoke.applies_to(0, None));
-        assert!(!revoke.applies_to(3, Some(phone)));
+        let (ended, other, newer) = (Uuid::from_u128(10), Uuid::from_u128(11), Uuid::from_u128(12));
+        // Ended sessions: their sockets close; a session started since stays.
+        let revoke = Disconnect::sessions(vec![ended, other]);
+        assert!(revoke.applies_to(Some(ended), Some(phone)));
+        assert!(revoke.applies_to(Some(other), None));
+        assert!(!revoke.applies_to(Some(newer), Some(phone)));
+        assert!(!revoke.applies_to(None, Some(phone)));
         // A removed device: only its own sockets.
         let removed = Disconnect::device(laptop);
-        assert!(removed.applies_to(5, Some(laptop)));
-        assert!(!removed.applies_to(5, Some(phone)));
-        assert!(!removed.applies_to(5, None));
+        assert!(removed.applies_to(Some(ended), Some(laptop)));
+        assert!(!removed.applies_to(Some(ended), Some(phone)));
+        assert!(!removed.applies_to(None, None));
         // A deleted account: everything.
-        assert!(Disconnect::account_deleted().applies_to(9, Some(phone)));
+        assert!(Disconnect::account_deleted().applies_to(None, Some(phone)));
         assert_eq!(revoke.code, CLOSE_SESSION_ENDED);
         assert_eq!(removed.code, CLOSE_DEVICE_REMOVED);
         assert_eq!(revoke.event().to_json(), r#"{"type":"session-ended","reason":"session-ended"}"#);

@@ -10,6 +10,7 @@ pub enum Endpoint {
     OpenApi,
     Register,
     Login,
+    Logout,
     LogoutAll,
     Me,
     ListUsers,
@@ -36,6 +37,7 @@ pub const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("GET", "/openapi.json", Endpoint::OpenApi),
     ("POST", "/auth/register", Endpoint::Register),
     ("POST", "/auth/login", Endpoint::Login),
+    ("POST", "/auth/logout", Endpoint::Logout),
     ("POST", "/auth/logout-all", Endpoint::LogoutAll),
     ("GET", "/auth/me", Endpoint::Me),
     ("GET", "/users", Endpoint::ListUsers),
@@ -120,6 +122,9 @@ fn percent_decode(segment: &str) -> Result<String, ApiError> {
             out.push(bytes[i]);
             i += 1;
         }
+    }
+    if out.contains(&0) {
+        return Err(crate::protocol::nul_refused());
     }
     String::from_utf8(out).map_err(|_| bad())
 }

@@ -1,19 +1,21 @@
-//! POST /auth/register, POST /auth/login, POST /auth/logout-all, GET /auth/me.
+//! POST /auth/register, POST /auth/login, POST /auth/logout, POST /auth/logout-all, GET /auth/me.
 
 use super::{now_secs, Ctx, Reply};
 use crate::auth::{
     burn_equal_time, hash_password, issue_token, stored_iterations, verify_password, TOKEN_LIFETIME_SECS,
 };
-use crate::db::users;
+use crate::db::{sessions, users, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
 use crate::protocol::{validate_phone, Account, AuthResponse, LoginRequest, RegisterRequest};
 use chrono::DateTime;
 
-fn session(ctx: &Ctx, user: Account, token_version: i32) -> ApiResult<AuthResponse> {
+/// Starts a session and issues the token that names it.
+async fn session(ctx: &Ctx, db: &Client, user: Account) -> ApiResult<AuthResponse> {
     let now = now_secs();
-    let token = issue_token(user.user.id, token_version, now, ctx.jwt_secret()?);
     let expires_at = DateTime::from_timestamp(now + TOKEN_LIFETIME_SECS, 0).ok_or_else(ApiError::internal)?;
+    let session_id = sessions::start(db, user.user.id, expires_at).await?;
+    let token = issue_token(user.user.id, session_id, now, ctx.jwt_secret()?);
     Ok(AuthResponse { user, token, expires_at })
 }
 
@@ -28,7 +30,7 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
     let user =
         users::insert(&mut db, &account.phone, &account.display_name, &password_hash, first_user_becomes_admin).await?;
     crate::hub::broadcast_registration(&ctx.env, &db, user.user.clone()).await;
-    Reply::json(201, &session(&ctx, user, 0)?)
+    Reply::json(201, &session(&ctx, &db, user).await?)
 }
 
 pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
@@ -38,25 +40,52 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
     let phone = validate_phone(&request.phone)?;
     let wrong = || ApiError::new(401, "invalid_credentials", "Wrong phone number or password.");
     let db = ctx.connect().await?;
-    let Some(found) = users::credentials_by_phone(&db, &phone).await? else {
-        burn_equal_time(&request.password, iterations);
+    // Bounds password guessing per account; checked before the (costly) hash, so a refused
+    // attempt costs no PBKDF2 either.
+    if users::recent_login_failures(&db, &phone).await? >= users::LOGIN_FAILURES_ALLOWED {
+        return Err(ApiError::new(
+            429,
+            "too_many_attempts",
+            format!(
+                "Too many wrong passwords for this number. Try again in {} minutes.",
+                users::LOGIN_FAILURE_WINDOW_MINUTES
+            ),
+        ));
+    }
+    let found = users::credentials_by_phone(&db, &phone).await?;
+    let matched = match &found {
+        Some(found) => verify_password(&request.password, &found.password_hash),
+        None => {
+            burn_equal_time(&request.password, iterations);
+            false
+        }
+    };
+    let Some(found) = found.filter(|_| matched) else {
+        users::record_login_failure(&db, &phone).await?;
         return Err(wrong());
     };
-    if !verify_password(&request.password, &found.password_hash) {
-        return Err(wrong());
-    }
+    users::clear_login_failures(&db, &phone).await?;
     // Hashes made at an older, lower count are upgraded while the password is at hand.
     if stored_iterations(&found.password_hash).is_some_and(|n| n < iterations) {
         users::set_password_hash(&db, found.account.user.id, &hash_password(&request.password, iterations)).await?;
     }
-    Reply::json(200, &session(&ctx, found.account, found.token_version)?)
+    Reply::json(200, &session(&ctx, &db, found.account).await?)
+}
+
+/// Ends the session of the token presented: the token stops working at once, here and on its
+/// sockets, instead of lingering until it expires.
+pub async fn logout(ctx: Ctx) -> ApiResult<Reply> {
+    let (db, caller) = ctx.authenticate().await?;
+    sessions::end(&db, caller.session_id).await?;
+    hub::disconnect(&ctx.env, caller.id, hub::Disconnect::sessions(vec![caller.session_id])).await;
+    Ok(Reply::no_content())
 }
 
 pub async fn logout_all(ctx: Ctx) -> ApiResult<Reply> {
     let (db, caller) = ctx.authenticate().await?;
-    let current = users::bump_token_version(&db, caller.id).await?;
+    let ended = sessions::end_all(&db, caller.id).await?;
     // Revoking a session also ends its live sockets, not only its next request.
-    hub::disconnect(&ctx.env, caller.id, hub::Disconnect::sessions_before(current)).await;
+    hub::disconnect(&ctx.env, caller.id, hub::Disconnect::sessions(ended)).await;
     Ok(Reply::no_content())
 }
 

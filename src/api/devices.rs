@@ -6,7 +6,7 @@
 //! needs them); only the device's owner may add to or remove them.
 
 use super::{Caller, Ctx, Reply};
-use crate::db::{devices, users, Client};
+use crate::db::{devices, sessions, users, Client};
 use crate::e2e::{ClaimRequest, DeviceList, RegisterDeviceRequest, UploadKeyPackagesRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
@@ -14,9 +14,18 @@ use crate::protocol::{parse_uuid, ServerEvent};
 use uuid::Uuid;
 
 pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
+    let (mut db, caller) = ctx.authenticate().await?;
     let device = ctx.json::<RegisterDeviceRequest>()?.validate()?;
-    let (db, caller) = ctx.authenticate().await?;
-    let view = devices::register(&db, caller.id, &device).await?;
+    // A session acts as one device for its life. Otherwise a token taken from a device could
+    // register a new one and live on after the owner removes the device it was taken from.
+    if caller.device_id.is_some() {
+        return Err(ApiError::conflict(
+            "session_has_device",
+            "This session already belongs to a device; log in again to set up a new one.",
+        ));
+    }
+    let view = devices::register(&mut db, caller.id, &device).await?;
+    sessions::bind_device(&db, caller.session_id, view.id).await?;
     Reply::json(201, &view)
 }
 
@@ -41,20 +50,23 @@ pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {
 }
 
 /// The caller's own device named in the path; someone else's device is "not found", not
-/// "forbidden", so device ids cannot be probed.
+/// "forbidden", so device ids cannot be probed. A session acting as a device manages that one.
 async fn own_device(ctx: &Ctx, db: &Client, caller: &Caller) -> ApiResult<Uuid> {
     let device = parse_uuid(ctx.param(0), "id")?;
     if !users::owns_device(db, caller.id, device).await? {
         return Err(ApiError::not_found("You have no device with this id."));
     }
+    if caller.device_id.is_some_and(|own| own != device) {
+        return Err(ApiError::forbidden("This session belongs to another of your devices."));
+    }
     Ok(device)
 }
 
 pub async fn upload_key_packages(ctx: Ctx) -> ApiResult<Reply> {
+    let (mut db, caller) = ctx.authenticate().await?;
     let upload = ctx.json::<UploadKeyPackagesRequest>()?.validate()?;
-    let (db, caller) = ctx.authenticate().await?;
     let device = own_device(&ctx, &db, &caller).await?;
-    let (count, became_addable) = devices::upload_key_packages(&db, device, &upload).await?;
+    let (count, became_addable) = devices::upload_key_packages(&mut db, device, &upload).await?;
     if became_addable {
         announce_device(&ctx, &db, caller.id, device).await?;
     }
@@ -80,9 +92,9 @@ pub async fn key_package_count(ctx: Ctx) -> ApiResult<Reply> {
 }
 
 pub async fn claim(ctx: Ctx) -> ApiResult<Reply> {
+    let (db, caller) = ctx.authenticate().await?;
     // The body is optional: no body claims for every device of the user.
     let request = if ctx.body.iter().all(u8::is_ascii_whitespace) { ClaimRequest::default() } else { ctx.json()? };
-    let (db, caller) = ctx.authenticate().await?;
     let user = parse_uuid(ctx.param(0), "id")?;
     if !users::exists(&db, user).await? {
         return Err(ApiError::not_found("There is no user with this id."));

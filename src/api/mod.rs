@@ -8,10 +8,10 @@ pub mod meta;
 pub mod realtime;
 pub mod users;
 
-use crate::auth::{bearer_token, hash_password, verify_token};
+use crate::auth::{bearer_token, hash_password, verify_password, verify_token};
 use crate::config::Config;
-use crate::db::{self, users::AuthState, Client};
-use crate::error::{ApiError, ApiResult};
+use crate::db::{self, sessions::AuthState, Client};
+use crate::error::{log_error, ApiError, ApiResult};
 use crate::protocol::parse_json;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -52,8 +52,12 @@ impl Reply {
 pub struct Caller {
     pub id: Uuid,
     pub is_admin: bool,
-    /// The version the caller's token carries; a socket keeps it so revoking can close it.
-    pub token_version: i32,
+    /// The session the token names; a socket keeps it so ending the session can close it.
+    pub session_id: Uuid,
+    /// The device the session acts as, once it has registered or connected as one.
+    pub device_id: Option<Uuid>,
+    /// When the token expires (seconds since the epoch); a socket closes then.
+    pub expires_at: i64,
 }
 
 thread_local! {
@@ -94,7 +98,19 @@ impl Ctx {
             let done = ADMIN_ENSURED_FOR.with(|d| d.borrow().as_deref() == Some(admin.phone.as_str()));
             if !done {
                 let iterations = self.pbkdf2_iterations()?;
-                db::users::ensure_admin(&client, &admin.phone, || hash_password(&admin.password, iterations)).await?;
+                let outcome = db::users::ensure_admin(
+                    &client,
+                    &admin.phone,
+                    |stored| verify_password(&admin.password, stored),
+                    || hash_password(&admin.password, iterations),
+                )
+                .await?;
+                if outcome == db::users::AdminBootstrap::PhoneHeldByAnother {
+                    log_error(
+                        "bootstrap_admin",
+                        "ADMIN_PHONE belongs to an account that does not hold ADMIN_PASSWORD; it was not made an admin",
+                    );
+                }
                 ADMIN_ENSURED_FOR.with(|d| *d.borrow_mut() = Some(admin.phone.clone()));
             }
         }
@@ -102,7 +118,7 @@ impl Ctx {
     }
 
     /// Checks the bearer token (signature and expiry first, without touching the database), then
-    /// that its account still exists and its token version has not been revoked.
+    /// that its account still exists and its session has not ended.
     pub async fn authenticate(&self) -> ApiResult<(Client, Caller)> {
         self.authenticate_token(bearer_token(self.authorization.as_deref())?).await
     }
@@ -111,17 +127,19 @@ impl Ctx {
         let secret = self.jwt_secret()?;
         let claims = verify_token(token, now_secs(), secret)?;
         let db = self.connect().await?;
-        let Some(AuthState { is_admin, token_version }) = db::users::auth_state(&db, claims.sub).await? else {
+        let Some(AuthState { is_admin, session_live, device_id }) =
+            db::sessions::auth_state(&db, claims.sub, claims.sid).await?
+        else {
             return Err(ApiError::unauthorized("This account no longer exists."));
         };
-        if token_version != claims.ver {
+        if !session_live {
             return Err(ApiError::new(
                 401,
                 "token_revoked",
-                "This session was ended by \"log out everywhere\". Please log in again.",
+                "This session has ended (logged out, or its device was removed). Please log in again.",
             ));
         }
-        Ok((db, Caller { id: claims.sub, is_admin, token_version }))
+        Ok((db, Caller { id: claims.sub, is_admin, session_id: claims.sid, device_id, expires_at: claims.exp }))
     }
 
     pub async fn authenticate_admin(&self) -> ApiResult<(Client, Caller)> {

@@ -17,18 +17,31 @@ pub async fn upgrade(ctx: Ctx, upgrade_header: Option<String>, protocols: Option
     }
     let (token, selected) = websocket_credentials(protocols.as_deref(), ctx.query("token"))?;
     let (db, caller) = ctx.authenticate_token(token).await?;
-    let device = ctx.query("device").map(|d| parse_uuid(d, "device")).transpose()?;
-    if let Some(device) = device {
-        if !crate::db::users::owns_device(&db, caller.id, device).await? {
-            return Err(ApiError::forbidden("This device is not one of yours."));
+    let asked = ctx.query("device").map(|d| parse_uuid(d, "device")).transpose()?;
+    // A session acts as one device: a socket of a session that has one is that device's socket,
+    // so removing the device closes it, whether or not the client named the device.
+    let device = match (asked, caller.device_id) {
+        (Some(asked), Some(bound)) if asked != bound => {
+            return Err(ApiError::forbidden("This session belongs to another of your devices; log in again."))
         }
-    }
+        (Some(asked), None) => {
+            if !crate::db::users::owns_device(&db, caller.id, asked).await? {
+                return Err(ApiError::forbidden("This device is not one of yours."));
+            }
+            if !crate::db::sessions::bind_device(&db, caller.session_id, asked).await? {
+                return Err(ApiError::forbidden("This session belongs to another of your devices; log in again."));
+            }
+            Some(asked)
+        }
+        (asked, bound) => bound.or(asked),
+    };
     // A fresh request: nothing the client sent reaches the hub except what was verified here.
     let headers = Headers::new();
     let set = |name: &str, value: &str| headers.set(name, value).map_err(|_| ApiError::internal());
     set("Upgrade", "websocket")?;
     set(hub::HEADER_USER, &caller.id.to_string())?;
-    set(hub::HEADER_TOKEN_VERSION, &caller.token_version.to_string())?;
+    set(hub::HEADER_SESSION, &caller.session_id.to_string())?;
+    set(hub::HEADER_EXPIRES, &caller.expires_at.to_string())?;
     if let Some(device) = device {
         set(hub::HEADER_DEVICE, &device.to_string())?;
     }

@@ -15,9 +15,11 @@ pub enum DeleteOutcome {
     ActorNoLongerAdmin,
 }
 
-/// Deletes a user with everything that is theirs: devices and key packages, memberships, the
-/// messages they sent (and receipts on them), their direct conversations, and groups left empty.
-/// Runs as one transaction under a lock, so two admins deleting each other cannot leave none.
+/// Deletes a user's account: sessions, devices and key packages, receipts, memberships, their
+/// direct conversations and groups left empty go; the account row stays as a nameless tombstone
+/// so that what they sent to groups (MLS commits and Welcomes other members still need, each
+/// checked against its sender) keeps its sender. Runs as one transaction under a lock, so two
+/// admins deleting each other cannot leave none.
 pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> Result<DeleteOutcome, ApiError> {
     let err = db_error("admin.delete_user");
     let tx = client.transaction().await.map_err(&err)?;
@@ -31,7 +33,10 @@ pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> Resu
         return Ok(DeleteOutcome::ActorNoLongerAdmin);
     }
     let Some(user) = tx
-        .query_opt("SELECT phone, display_name, is_admin FROM users WHERE id = $1 FOR UPDATE", &[&target])
+        .query_opt(
+            "SELECT phone, display_name, is_admin FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+            &[&target],
+        )
         .await
         .map_err(&err)?
     else {
@@ -55,9 +60,21 @@ pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> Resu
         .iter()
         .map(|r| r.get(0))
         .collect();
-    // Foreign keys cascade the rest (see migrations/0001): devices, key packages, memberships,
-    // sent messages and their receipts, receipts by the user, direct conversations.
-    tx.execute("DELETE FROM users WHERE id = $1", &[&target]).await.map_err(&err)?;
+    for statement in [
+        "DELETE FROM sessions WHERE user_id = $1",
+        // Key packages go with the devices; messages keep their sender and lose the device.
+        "DELETE FROM devices WHERE user_id = $1",
+        "DELETE FROM key_package_claims WHERE claimer_id = $1 OR target_id = $1",
+        "DELETE FROM receipts WHERE user_id = $1",
+        // A direct conversation is the two people's; with one gone it goes, messages and all.
+        "DELETE FROM conversations WHERE kind = 'direct' AND (user_lo = $1 OR user_hi = $1)",
+        "DELETE FROM members WHERE user_id = $1",
+        "UPDATE users SET phone = NULL, display_name = 'Deleted account', password_hash = '', is_admin = false,
+                online_since = NULL, deleted_at = now()
+         WHERE id = $1",
+    ] {
+        tx.execute(statement, &[&target]).await.map_err(&err)?;
+    }
     let emptied_groups = tx
         .execute(
             "DELETE FROM conversations c WHERE c.id = ANY($1)

@@ -162,7 +162,7 @@ pub async fn create_group(client: &Client, creator: Uuid, group: &NewGroup) -> R
     let created = client
         .query_one(
             "WITH wanted AS (SELECT unnest($4::uuid[]) AS user_id),
-             found AS (SELECT u.id FROM users u JOIN wanted w ON w.user_id = u.id),
+             found AS (SELECT u.id FROM users u JOIN wanted w ON w.user_id = u.id WHERE u.deleted_at IS NULL),
              created AS (
                INSERT INTO conversations (id, kind, title, created_by)
                SELECT $1, 'group', $2, $3 WHERE (SELECT count(*) FROM found) = (SELECT count(*) FROM wanted)

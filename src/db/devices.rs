@@ -24,25 +24,29 @@ fn view(row: &Row) -> DeviceView {
 }
 
 /// Registers a device for `user`, unless they already have the maximum number of devices.
-pub async fn register(client: &Client, user: Uuid, device: &NewDevice) -> Result<DeviceView, ApiError> {
-    // The user's row lock serializes registrations of one user, so the count cannot be raced past.
+pub async fn register(client: &mut Client, user: Uuid, device: &NewDevice) -> Result<DeviceView, ApiError> {
+    let err = db_error("devices.register");
+    let tx = client.transaction().await.map_err(&err)?;
+    // The user's row lock serializes registrations of one user. The count is a statement of its
+    // own, after the lock: a statement's snapshot is taken when it starts, so a count in the same
+    // statement as the lock would not see a registration committed while it waited.
+    tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user]).await.map_err(&err)?;
     let sql = format!(
-        "WITH owner AS (SELECT id FROM users WHERE id = $2 FOR UPDATE)
-         INSERT INTO devices (id, user_id, label, credential)
-         SELECT $1, owner.id, $3, $4 FROM owner
-         WHERE (SELECT count(*) FROM devices WHERE user_id = $2) < $5
+        "INSERT INTO devices (id, user_id, label, credential)
+         SELECT $1, $2, $3, $4 WHERE (SELECT count(*) FROM devices WHERE user_id = $2) < $5
          RETURNING {COLUMNS}"
     );
-    let row = client
+    let row = tx
         .query_opt(&sql, &[&Uuid::now_v7(), &user, &device.label, &device.credential, &MAX_DEVICES_PER_USER])
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
                 ApiError::conflict("credential_taken", "Another device already uses this credential; make a new key.")
             } else {
-                db_error("devices.register")(e)
+                err(e)
             }
         })?;
+    tx.commit().await.map_err(&err)?;
     row.map(|r| view(&r)).ok_or_else(|| {
         ApiError::conflict(
             "too_many_devices",
@@ -76,13 +80,18 @@ pub async fn delete(client: &Client, user: Uuid, device: Uuid) -> Result<bool, A
 /// statement. Refuses (and stores nothing of) a batch that would take the device past its quota.
 /// Also tells whether the device had no package at all before: it has just become addable.
 pub async fn upload_key_packages(
-    client: &Client,
+    client: &mut Client,
     device: Uuid,
     upload: &KeyPackageUpload,
 ) -> Result<(KeyPackageCount, bool), ApiError> {
-    let row = client
+    let err = db_error("devices.upload_key_packages");
+    let tx = client.transaction().await.map_err(&err)?;
+    // Locked in a statement of its own so the count below, in the next statement, sees every
+    // upload committed while this one waited (see `register`).
+    tx.execute("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE", &[&device]).await.map_err(&err)?;
+    let row = tx
         .query_one(
-            "WITH dev AS (SELECT id FROM devices WHERE id = $1 FOR UPDATE),
+            "WITH dev AS (SELECT id FROM devices WHERE id = $1),
              room AS (
                SELECT $4 - (SELECT count(*) FROM key_packages WHERE device_id = $1 AND NOT last_resort) AS n
              ),
@@ -104,7 +113,8 @@ pub async fn upload_key_packages(
             &[&device, &upload.key_packages, &upload.last_resort, &MAX_KEY_PACKAGES_PER_DEVICE],
         )
         .await
-        .map_err(db_error("devices.upload_key_packages"))?;
+        .map_err(&err)?;
+    tx.commit().await.map_err(&err)?;
     let room: i64 = row.get("room");
     if (upload.key_packages.len() as i64) > room {
         return Err(ApiError::conflict(

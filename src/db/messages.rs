@@ -1,7 +1,7 @@
 //! messages and receipts: keyset pages over (created_at, id), per-conversation sequence numbers
 //! for sends and catch-up, delivery and read receipts.
 
-use super::{db_error, Client};
+use super::{db_error, is_unique_violation, Client};
 use crate::cursor::MessageCursor;
 use crate::e2e::{CommitRequest, MAX_GROUP_MEMBERS};
 use crate::error::ApiError;
@@ -30,15 +30,21 @@ pub const PAGE_AFTER_CURSOR_SQL: &str =
 /// the lock for the same reason. The message must carry the conversation's current epoch, so no
 /// message is ordered after a commit it predates. Returns no row when the sender is not a member,
 /// the epoch is stale or the clientMsgId was used before.
+///
+/// A seq taken must be a seq stored: clients apply a conversation's messages strictly in seq order
+/// and would wait forever at a hole. So a resend takes no seq (the NOT EXISTS), and when two equal
+/// sends race past that check, the second one's insert fails on the unique key instead of doing
+/// nothing, which rolls its seq back with the whole statement; the caller answers it as a resend.
 pub const SEND_SQL: &str = "WITH allowed AS (
        SELECT 1 FROM members WHERE conversation_id = $2 AND user_id = $3
      ), bumped AS (
        UPDATE conversations SET last_seq = last_seq + 1
-       WHERE id = $2 AND epoch = $5 AND EXISTS (SELECT 1 FROM allowed) RETURNING last_seq
+       WHERE id = $2 AND epoch = $5 AND EXISTS (SELECT 1 FROM allowed)
+         AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = $3 AND client_msg_id = $7)
+       RETURNING last_seq
      ), inserted AS (
        INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at)
        SELECT $1, $2, last_seq, $3, $4, 'app', $5, $6, $7, clock_timestamp() FROM bumped
-       ON CONFLICT (sender_id, client_msg_id) DO NOTHING
        RETURNING id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at
      )
      SELECT inserted.*, ARRAY(SELECT user_id FROM members WHERE conversation_id = $2) AS member_ids FROM inserted";
@@ -175,6 +181,16 @@ pub async fn member_ids(client: &Client, conversation: Uuid) -> Result<Vec<Uuid>
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// The members a message of `seq` is for: those who joined before it. A member added later
+/// starts after their Welcome and is never handed anything older.
+pub async fn member_ids_before(client: &Client, conversation: Uuid, seq: i64) -> Result<Vec<Uuid>, ApiError> {
+    let rows = client
+        .query("SELECT user_id FROM members WHERE conversation_id = $1 AND joined_seq < $2", &[&conversation, &seq])
+        .await
+        .map_err(db_error("messages.member_ids_before"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// A commit that was stored: its message, the Welcome stored right after it, who was a member
 /// before it (they all need the commit, the removed included) and who it added.
 pub struct AppliedCommit {
@@ -230,7 +246,7 @@ pub async fn apply_commit(
              ), added AS (
                INSERT INTO members (conversation_id, user_id, role, joined_seq)
                SELECT $1, u.id, 'member', (SELECT seq FROM commit_msg) FROM users u
-               WHERE u.id = ANY($9::uuid[]) AND EXISTS (SELECT 1 FROM commit_msg)
+               WHERE u.id = ANY($9::uuid[]) AND u.deleted_at IS NULL AND EXISTS (SELECT 1 FROM commit_msg)
                ON CONFLICT (conversation_id, user_id) DO NOTHING
                RETURNING user_id
              )
@@ -252,8 +268,12 @@ pub async fn apply_commit(
                 &welcome_id,
             ],
         )
-        .await
-        .map_err(db_error("messages.apply_commit"))?;
+        .await;
+    let row = match row {
+        // The same clientMsgId, stored by a concurrent commit while this one waited for the lock.
+        Err(e) if is_unique_violation(&e) => return Ok(None),
+        other => other.map_err(db_error("messages.apply_commit"))?,
+    };
     if row.get::<_, Option<Uuid>>("commit_id").is_none() {
         return Ok(None);
     }
@@ -297,7 +317,7 @@ pub async fn check_member_changes(client: &Client, conversation: Uuid, c: &Commi
     let row = client
         .query_one(
             "SELECT
-               (SELECT count(*) FROM users WHERE id = ANY($2)) AS added_exist,
+               (SELECT count(*) FROM users WHERE id = ANY($2) AND deleted_at IS NULL) AS added_exist,
                (SELECT count(*) FROM members WHERE conversation_id = $1 AND NOT (user_id = ANY($2))) AS staying_base,
                (SELECT count(*) FROM members WHERE conversation_id = $1 AND user_id = ANY($3)) AS removed_members,
                (SELECT count(*) FROM members WHERE conversation_id = $1 AND user_id = ANY($3) AND role = 'owner') AS removed_owners",

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod conversations;
 pub mod devices;
 pub mod messages;
+pub mod sessions;
 pub mod users;
 
 use crate::error::{log_error, ApiError};

@@ -1,4 +1,5 @@
-//! users and devices: accounts, credentials, token versions, the directory.
+//! users: accounts, credentials, presence, the directory. A deleted account is a tombstone row
+//! (see migrations/0006) that no lookup here returns.
 
 use super::{db_error, is_unique_violation, like_literal, Client};
 use crate::cursor::NameCursor;
@@ -14,7 +15,8 @@ const ACCOUNT_COLUMNS: &str =
 fn summary(row: &Row) -> UserSummary {
     UserSummary {
         id: row.get("id"),
-        phone: row.get("phone"),
+        // Only a deleted account's tombstone has no phone, and lookups leave those out.
+        phone: row.get::<_, Option<String>>("phone").unwrap_or_default(),
         display_name: row.get("display_name"),
         created_at: row.get("created_at"),
         last_seen_at: row.get("last_seen_at"),
@@ -26,16 +28,9 @@ fn account(row: &Row) -> Account {
     Account { user: summary(row), is_admin: row.get("is_admin") }
 }
 
-/// What authentication needs to know about a token's subject.
-pub struct AuthState {
-    pub is_admin: bool,
-    pub token_version: i32,
-}
-
 pub struct Credentials {
     pub account: Account,
     pub password_hash: String,
-    pub token_version: i32,
 }
 
 /// Creates an account. When `first_user_becomes_admin`, the check for "no users yet" and the
@@ -73,13 +68,49 @@ pub async fn insert(
 }
 
 pub async fn credentials_by_phone(client: &Client, phone: &str) -> Result<Option<Credentials>, ApiError> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS}, password_hash, token_version FROM users WHERE phone = $1");
+    let sql = format!("SELECT {ACCOUNT_COLUMNS}, password_hash FROM users WHERE phone = $1 AND deleted_at IS NULL");
     let row = client.query_opt(&sql, &[&phone]).await.map_err(db_error("users.credentials"))?;
-    Ok(row.map(|row| Credentials {
-        account: account(&row),
-        password_hash: row.get("password_hash"),
-        token_version: row.get("token_version"),
-    }))
+    Ok(row.map(|row| Credentials { account: account(&row), password_hash: row.get("password_hash") }))
+}
+
+/// Wrong passwords allowed per phone number within the window, before logins to it are refused.
+pub const LOGIN_FAILURES_ALLOWED: i64 = 10;
+pub const LOGIN_FAILURE_WINDOW_MINUTES: i32 = 15;
+
+/// Wrong passwords for `phone` within the window.
+pub async fn recent_login_failures(client: &Client, phone: &str) -> Result<i64, ApiError> {
+    let row = client
+        .query_one(
+            "SELECT count(*) FROM login_failures WHERE phone = $1 AND at > now() - make_interval(mins => $2)",
+            &[&phone, &LOGIN_FAILURE_WINDOW_MINUTES],
+        )
+        .await
+        .map_err(db_error("users.recent_login_failures"))?;
+    Ok(row.get(0))
+}
+
+/// Records a wrong password for `phone` (known or not, so the answer never tells which), and
+/// drops its failures that have left the window.
+pub async fn record_login_failure(client: &Client, phone: &str) -> Result<(), ApiError> {
+    client
+        .execute(
+            "WITH expired AS (
+               DELETE FROM login_failures WHERE phone = $1 AND at <= now() - make_interval(mins => $2)
+             )
+             INSERT INTO login_failures (phone) VALUES ($1)",
+            &[&phone, &LOGIN_FAILURE_WINDOW_MINUTES],
+        )
+        .await
+        .map_err(db_error("users.record_login_failure"))?;
+    Ok(())
+}
+
+pub async fn clear_login_failures(client: &Client, phone: &str) -> Result<(), ApiError> {
+    client
+        .execute("DELETE FROM login_failures WHERE phone = $1", &[&phone])
+        .await
+        .map_err(db_error("users.clear_login_failures"))?;
+    Ok(())
 }
 
 pub async fn set_password_hash(client: &Client, id: Uuid, password_hash: &str) -> Result<(), ApiError> {
@@ -90,32 +121,15 @@ pub async fn set_password_hash(client: &Client, id: Uuid, password_hash: &str) -
     Ok(())
 }
 
-pub async fn auth_state(client: &Client, id: Uuid) -> Result<Option<AuthState>, ApiError> {
-    let row = client
-        .query_opt("SELECT is_admin, token_version FROM users WHERE id = $1", &[&id])
-        .await
-        .map_err(db_error("users.auth_state"))?;
-    Ok(row.map(|row| AuthState { is_admin: row.get(0), token_version: row.get(1) }))
-}
-
-/// Invalidates every token issued so far: they carry the old version. Returns the new one.
-pub async fn bump_token_version(client: &Client, id: Uuid) -> Result<i32, ApiError> {
-    let row = client
-        .query_one("UPDATE users SET token_version = token_version + 1 WHERE id = $1 RETURNING token_version", &[&id])
-        .await
-        .map_err(db_error("users.bump_token_version"))?;
-    Ok(row.get(0))
-}
-
 pub async fn account_by_id(client: &Client, id: Uuid) -> Result<Option<Account>, ApiError> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = $1");
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
     let row = client.query_opt(&sql, &[&id]).await.map_err(db_error("users.by_id"))?;
     Ok(row.as_ref().map(account))
 }
 
 pub async fn exists(client: &Client, id: Uuid) -> Result<bool, ApiError> {
     let row = client
-        .query_one("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)", &[&id])
+        .query_one("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL)", &[&id])
         .await
         .map_err(db_error("users.exists"))?;
     Ok(row.get(0))
@@ -193,7 +207,8 @@ pub async fn list(client: &Client, filter: ListFilter<'_>) -> Result<Vec<Account
     };
     let sql = format!(
         "SELECT {ACCOUNT_COLUMNS} FROM users
-         WHERE ($1::uuid IS NULL OR id <> $1)
+         WHERE deleted_at IS NULL
+           AND ($1::uuid IS NULL OR id <> $1)
            AND ($2::text IS NULL OR phone <> $2)
            AND ($3::text IS NULL OR display_name ILIKE '%' || $3 || '%' OR phone LIKE $3 || '%')
            AND ($4::text IS NULL OR (display_name, id) > ($4, $5::uuid))
@@ -208,7 +223,7 @@ pub async fn list(client: &Client, filter: ListFilter<'_>) -> Result<Vec<Account
 }
 
 pub async fn profile_by_phone(client: &Client, phone: &str) -> Result<Option<Profile>, ApiError> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE phone = $1");
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE phone = $1 AND deleted_at IS NULL");
     let Some(row) = client.query_opt(&sql, &[&phone]).await.map_err(db_error("users.profile"))? else {
         return Ok(None);
     };
@@ -217,25 +232,49 @@ pub async fn profile_by_phone(client: &Client, phone: &str) -> Result<Option<Pro
     Ok(Some(Profile { user, devices }))
 }
 
-/// Makes the configured admin exist and be an admin. Promotion is tried first so the (slow)
-/// password hash is computed only when the account has to be created.
+/// What making sure of the configured admin found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AdminBootstrap {
+    Ready,
+    /// An account with the admin's phone exists but does not hold the admin's password. Phone
+    /// numbers are not verified, so whoever registered it first is not made an admin.
+    PhoneHeldByAnother,
+}
+
+/// Makes the configured admin exist and be an admin: an existing account with that phone is
+/// promoted only if it holds the configured password; otherwise the account is created.
 pub async fn ensure_admin(
     client: &Client,
     phone: &str,
-    hash_password: impl FnOnce() -> String,
-) -> Result<(), ApiError> {
+    holds_admin_password: impl FnOnce(&str) -> bool,
+    hash_admin_password: impl FnOnce() -> String,
+) -> Result<AdminBootstrap, ApiError> {
     let err = db_error("users.ensure_admin");
-    let promoted =
-        client.execute("UPDATE users SET is_admin = true WHERE phone = $1", &[&phone]).await.map_err(&err)?;
-    if promoted == 0 {
-        client
-            .execute(
-                "INSERT INTO users (id, phone, display_name, password_hash, is_admin) VALUES ($1, $2, 'Admin', $3, true)
-                 ON CONFLICT (phone) DO UPDATE SET is_admin = true",
-                &[&Uuid::new_v4(), &phone, &hash_password()],
-            )
-            .await
-            .map_err(&err)?;
+    let existing = client
+        .query_opt("SELECT id, is_admin, password_hash FROM users WHERE phone = $1 AND deleted_at IS NULL", &[&phone])
+        .await
+        .map_err(&err)?;
+    match existing {
+        Some(row) if row.get::<_, bool>("is_admin") => Ok(AdminBootstrap::Ready),
+        Some(row) if holds_admin_password(row.get("password_hash")) => {
+            client
+                .execute("UPDATE users SET is_admin = true WHERE id = $1", &[&row.get::<_, Uuid>("id")])
+                .await
+                .map_err(&err)?;
+            Ok(AdminBootstrap::Ready)
+        }
+        Some(_) => Ok(AdminBootstrap::PhoneHeldByAnother),
+        None => {
+            // A registration of the same phone in between wins; the next isolate looks again.
+            client
+                .execute(
+                    "INSERT INTO users (id, phone, display_name, password_hash, is_admin) VALUES ($1, $2, 'Admin', $3, true)
+                     ON CONFLICT (phone) DO NOTHING",
+                    &[&Uuid::new_v4(), &phone, &hash_admin_password()],
+                )
+                .await
+                .map_err(&err)?;
+            Ok(AdminBootstrap::Ready)
+        }
     }
-    Ok(())
 }

@@ -69,7 +69,7 @@ test('lists every account with its admin flag, searchable and paged', async () =
   assert.notEqual(first.body.items[0].id, second.body.items[0].id);
 });
 
-test('deleting a user removes their messages, memberships and conversations, leaving no orphans', async () => {
+test('deleting a user removes their account, devices, memberships and direct chats; what they sent to groups stays, under a nameless tombstone', async () => {
   const victim = await api.register({ displayName: 'Victim' });
   const friend = await api.register({ displayName: 'Friend' });
   const other = await api.register({ displayName: 'Bystander' });
@@ -108,17 +108,28 @@ test('deleting a user removes their messages, memberships and conversations, lea
   assert.equal((await live.next('session-ended')).reason, 'session-ended', 'the deleted account\'s open socket is told and closed, not left listening');
   await live.closing();
 
-  assert.deepEqual(await rowsReferring(victim.user.id), {});
+  // The group history others hold keeps its sender (a member still offline needs every commit
+  // in it); everything else of the account is gone, and the tombstone holds nothing personal.
+  assert.deepEqual(await rowsReferring(victim.user.id), { users: 1, messages: 1, 'conversations created': 1 });
+  const tombstone = (await db.query('SELECT phone, display_name, password_hash, is_admin, deleted_at FROM users WHERE id = $1', [victim.user.id])).rows[0];
+  assert.deepEqual({ ...tombstone, deleted_at: !!tombstone.deleted_at },
+    { phone: null, display_name: 'Deleted account', password_hash: '', is_admin: false, deleted_at: true });
   assert.deepEqual(await orphans(), { empty_conversations: 0, stray_messages: 0, stray_receipts: 0 });
   const left = async (sql, params) => (await db.query(sql, params)).rows[0].n;
   assert.equal(await left('SELECT count(*)::int AS n FROM conversations WHERE id = ANY($1)', [[direct.id, lonely]]), 0);
-  assert.equal(await left('SELECT count(*)::int AS n FROM messages WHERE id = ANY($1)', [[toFriend, fromFriend, inGroup]]), 0);
-  // What belongs to others stays: the shared group with the friend's message, the friend's other chat.
-  assert.equal(await left('SELECT count(*)::int AS n FROM messages WHERE id = ANY($1)', [[friendInGroup, keep]]), 2);
+  assert.equal(await left('SELECT count(*)::int AS n FROM messages WHERE id = ANY($1)', [[toFriend, fromFriend]]), 0);
+  // What belongs to others stays: the shared group with both its messages, the friend's other chat.
+  assert.equal(await left('SELECT count(*)::int AS n FROM messages WHERE id = ANY($1)', [[inGroup, friendInGroup, keep]]), 3);
   assert.equal(await left('SELECT count(*)::int AS n FROM receipts WHERE message_id = $1', [keep]), 1);
   assert.equal(await left('SELECT count(*)::int AS n FROM epochs WHERE conversation_id = $1', [shared]), 1);
-  // The deleted user's token is dead, and their phone can register again.
+  // The deleted user's token is dead, nobody can find or add them, and their phone can register again.
   assert.equal((await api.get('/auth/me', { token: victim.token })).status, 401);
+  assert.equal((await api.get('/users?q=Victim', { token: friend.token })).body.items.length, 0);
+  assert.equal((await api.get(`/users/${encodeURIComponent(victim.user.phone)}`, { token: friend.token })).status, 404);
+  assert.equal((await api.post('/conversations', { title: 'Again', memberIds: [victim.user.id] }, { token: friend.token })).status, 404);
+  assert.equal((await api.get(`/conversations/${victim.user.id}`, { token: friend.token })).status, 404);
+  assert.equal((await api.delete(`/admin/users/${victim.user.id}`, { token: admin.token })).status, 404, 'deleted once');
+  assert.equal((await api.post('/auth/login', { phone: victim.user.phone, password: victim.password })).status, 401);
   assert.equal((await api.post('/auth/register', { phone: victim.user.phone, displayName: 'New Owner', password: 'a fresh password' })).status, 201);
 
   const audit = await api.get('/admin/audit?limit=1', { token: admin.token });

@@ -23,7 +23,8 @@ test('registers a user and returns the account with a seven-day token', async ()
   const [, payload] = res.body.token.split('.');
   const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
   assert.equal(claims.sub, res.body.user.id);
-  assert.equal(claims.ver, 0);
+  const { rows } = await stack.pool.query('SELECT user_id FROM sessions WHERE id = $1', [claims.sid]);
+  assert.equal(rows[0]?.user_id, res.body.user.id, 'the token names its session');
   assert.equal(claims.exp - claims.iat, 7 * 24 * 3600);
   assert.equal(new Date(res.body.expiresAt).getTime(), claims.exp * 1000);
 });
@@ -79,9 +80,10 @@ test('logs in with the right password only, without telling which part was wrong
 });
 
 test('refuses requests without a valid token', async () => {
-  const { user } = await api.register();
+  const { user, token: issued } = await api.register();
+  const { sid } = JSON.parse(Buffer.from(issued.split('.')[1], 'base64url').toString());
   const now = Math.floor(Date.now() / 1000);
-  const claims = { sub: user.id, ver: 0, iat: now, exp: now + 3600 };
+  const claims = { sub: user.id, sid, iat: now, exp: now + 3600 };
   const tokens = {
     missing: undefined,
     garbage: 'not-a-token',
@@ -89,6 +91,9 @@ test('refuses requests without a valid token', async () => {
     unsigned: signJwt(claims, '', { alg: 'none', typ: 'JWT' }),
     expired: signJwt({ ...claims, iat: now - 8 * 86400, exp: now - 60 }, JWT_SECRET),
     unknownUser: signJwt({ ...claims, sub: randomUUID() }, JWT_SECRET),
+    unknownSession: signJwt({ ...claims, sid: randomUUID() }, JWT_SECRET),
+    // Tokens from before sessions carried a version; they name no session.
+    versioned: signJwt({ sub: user.id, ver: 0, iat: now, exp: now + 3600 }, JWT_SECRET),
   };
   for (const [name, token] of Object.entries(tokens)) {
     const res = await api.get('/users', { token });
@@ -113,6 +118,36 @@ test('log out everywhere revokes every earlier token, and only those', async () 
     assert.equal(res.body.error.code, 'token_revoked');
   }
   const fresh = await api.post('/auth/login', { phone: user.phone, password });
-  assert.equal(JSON.parse(Buffer.from(fresh.body.token.split('.')[1], 'base64url')).ver, 1);
   assert.equal((await api.get('/auth/me', { token: fresh.body.token })).status, 200);
+});
+
+test('log out ends this session only, at once', async () => {
+  const { user, token: laptop, password } = await api.register();
+  const phone = (await api.post('/auth/login', { phone: user.phone, password })).body.token;
+  assert.equal((await api.post('/auth/logout', undefined, { token: laptop })).status, 204);
+  const after = await api.get('/auth/me', { token: laptop });
+  assert.equal(after.status, 401);
+  assert.equal(after.body.error.code, 'token_revoked');
+  assert.equal((await api.post('/auth/logout', undefined, { token: laptop })).status, 401, 'an ended session cannot end again');
+  assert.equal((await api.get('/auth/me', { token: phone })).status, 200, 'the other session is untouched');
+  const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [user.id]);
+  assert.equal(rows[0].n, 1);
+});
+
+test('ten wrong passwords lock logins to that number for a while, the right one included', async () => {
+  const { user, password } = await api.register();
+  const other = await api.register();
+  for (let i = 0; i < 10; i += 1) {
+    assert.equal((await api.post('/auth/login', { phone: user.phone, password: `guess number ${i}` })).status, 401);
+  }
+  const locked = await api.post('/auth/login', { phone: user.phone, password });
+  assert.equal(locked.status, 429);
+  assert.equal(locked.body.error.code, 'too_many_attempts');
+  assert.match(locked.body.error.message, /15 minutes/);
+  assert.equal((await api.post('/auth/login', { phone: other.user.phone, password: other.password })).status, 200, 'other numbers are not affected');
+  // Once the window has passed, the right password works again and clears the count.
+  await stack.pool.query("UPDATE login_failures SET at = at - interval '16 minutes' WHERE phone = $1", [user.phone]);
+  assert.equal((await api.post('/auth/login', { phone: user.phone, password })).status, 200);
+  const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM login_failures WHERE phone = $1', [user.phone]);
+  assert.equal(rows[0].n, 0);
 });

@@ -53,21 +53,33 @@ test('FIRST_USER_ADMIN=false makes nobody admin by default', async () => {
   assert.equal((await api.get('/admin/users', { token: first.token })).status, 403);
 });
 
-test('ADMIN_PHONE promotes an existing account instead of creating a second one', async () => {
+test('ADMIN_PHONE promotes an existing account that holds ADMIN_PASSWORD, and nobody else', async () => {
   const phone = '+15550000002';
-  const { stack, api } = await stackWith({ secrets: { ADMIN_PHONE: phone, ADMIN_PASSWORD: 'configured admin password' } });
+  const adminPassword = 'configured admin password';
+  const { stack, api } = await stackWith({ secrets: { ADMIN_PHONE: phone, ADMIN_PASSWORD: adminPassword } });
+  const accountsWithPhone = async () => (await stack.pool.query('SELECT count(*)::int AS n FROM users WHERE phone = $1', [phone])).rows[0].n;
   // The running isolate already created the admin. Replace it with an ordinary account that
-  // owns the phone, then start a fresh isolate: it must promote that account, not add one.
+  // owns the phone, then start a fresh isolate each time.
   await stack.pool.query('DELETE FROM users WHERE phone = $1', [phone]);
-  const owner = await api.register({ phone, password: 'the owner password' });
+  // Phone numbers are not verified: whoever registered the phone first is not made an admin.
+  const squatter = await api.register({ phone, password: 'the squatter password' });
+  await stack.restart();
+  const squatterLogin = await api.post('/auth/login', { phone, password: 'the squatter password' });
+  assert.equal(squatterLogin.status, 200);
+  assert.equal(squatterLogin.body.user.isAdmin, false, 'an account without the admin password stays ordinary');
+  assert.equal(squatterLogin.body.user.id, squatter.user.id);
+  assert.equal(await accountsWithPhone(), 1);
+
+  // The operator's own account, made before the phone was configured: promoted, not duplicated.
+  await stack.pool.query('DELETE FROM users WHERE phone = $1', [phone]);
+  const owner = await api.register({ phone, password: adminPassword });
   assert.equal(owner.user.isAdmin, false);
   await stack.restart();
-  const login = await api.post('/auth/login', { phone, password: 'the owner password' });
+  const login = await api.post('/auth/login', { phone, password: adminPassword });
   assert.equal(login.status, 200);
   assert.equal(login.body.user.isAdmin, true);
   assert.equal(login.body.user.id, owner.user.id);
-  const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM users WHERE phone = $1', [phone]);
-  assert.equal(rows[0].n, 1);
+  assert.equal(await accountsWithPhone(), 1);
 });
 
 test('when PostgreSQL does not answer, requests get 503 and health says so', async () => {

@@ -34,10 +34,19 @@ async function open(user, device) {
   return socket;
 }
 
+/** A new session of `user`: each device signs in on its own. */
+async function login(user) {
+  const res = await api.post('/auth/login', { phone: user.user.phone, password: 'correct horse battery' });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body.token;
+}
+
+/** A device of `user`, registered from a session of its own (a session acts as one device). */
 async function device(user, label = 'Laptop') {
-  const res = await api.post('/devices', { label, credential: opaque(32) }, { token: user.token });
+  const token = await login(user);
+  const res = await api.post('/devices', { label, credential: opaque(32) }, { token });
   assert.equal(res.status, 201, JSON.stringify(res.body));
-  return res.body;
+  return { ...res.body, token };
 }
 
 /** Sends an event and waits for its ack or error, matched by its `id`. */
@@ -51,27 +60,38 @@ test('a user registers, lists and removes devices; nobody touches another user\'
   const [alice, mallory] = [await api.register(), await api.register()];
   const watcher = await open(alice);
   const credential = opaque(32);
-  const created = await api.post('/devices', { label: '  Phone ', credential }, { token: alice.token });
+  const phoneSession = await login(alice);
+  const created = await api.post('/devices', { label: '  Phone ', credential }, { token: phoneSession });
   assert.equal(created.status, 201);
   assert.equal(created.body.label, 'Phone');
   assert.equal(created.body.credential, credential);
   await watcher.nothing('device-added'); // not addable yet: it has no KeyPackages
-  await api.post(`/devices/${created.body.id}/key-packages`, { keyPackages: [opaque()] }, { token: alice.token });
+  await api.post(`/devices/${created.body.id}/key-packages`, { keyPackages: [opaque()] }, { token: phoneSession });
   const added = await watcher.next('device-added');
   assert.equal(added.device.id, created.body.id, 'the user\'s other devices learn of the new one once it can be added');
-  await api.post(`/devices/${created.body.id}/key-packages`, { keyPackages: [opaque()] }, { token: alice.token });
+  await api.post(`/devices/${created.body.id}/key-packages`, { keyPackages: [opaque()] }, { token: phoneSession });
   await watcher.nothing('device-added'); // a top-up is not news
 
+  // A session acts as one device: it cannot set up another, nor publish packages for one.
+  const second = await api.post('/devices', { label: 'Second', credential: opaque(32) }, { token: phoneSession });
+  assert.equal(second.status, 409);
+  assert.equal(second.body.error.code, 'session_has_device');
+  const tablet = await device(alice, 'Tablet');
+  const crossUpload = await api.post(`/devices/${tablet.id}/key-packages`, { keyPackages: [opaque()] }, { token: phoneSession });
+  assert.equal(crossUpload.status, 403);
+
   const listed = await api.get(`/users/${alice.user.id}/devices`, { token: mallory.token });
-  assert.deepEqual(listed.body.devices.map((d) => d.id), [created.body.id], 'credentials are public');
+  assert.deepEqual(listed.body.devices.map((d) => d.id), [created.body.id, tablet.id], 'credentials are public');
 
   const again = await api.post('/devices', { label: 'Copy', credential }, { token: mallory.token });
   assert.equal(again.status, 409);
   assert.equal(again.body.error.code, 'credential_taken');
   for (const bad of [{ label: '', credential: opaque() }, { label: 'x', credential: 'not base64!' }, { label: 'x' }]) {
-    const res = await api.post('/devices', bad, { token: alice.token });
+    const res = await api.post('/devices', bad, { token: (await api.register()).token });
     assert.equal(res.status, 400, JSON.stringify(bad));
   }
+  const anonymous = await api.post('/devices', { label: '' }, {});
+  assert.equal(anonymous.status, 401, 'who is asking comes before what they sent');
 
   const stolen = await api.delete(`/devices/${created.body.id}`, { token: mallory.token });
   assert.equal(stolen.status, 404, 'someone else\'s device is not found, not forbidden');
@@ -80,10 +100,16 @@ test('a user registers, lists and removes devices; nobody touches another user\'
   const count = await api.get(`/devices/${created.body.id}/key-packages/count`, { token: mallory.token });
   assert.equal(count.status, 404);
 
+  // Removed from another session (a lost phone): the phone's session ends with it, so whoever
+  // holds its token cannot come back, not even by setting up a new device.
   assert.equal((await api.delete(`/devices/${created.body.id}`, { token: alice.token })).status, 204);
   const removed = await watcher.next('device-removed');
   assert.equal(removed.deviceId, created.body.id);
-  assert.deepEqual((await api.get(`/users/${alice.user.id}/devices`, { token: alice.token })).body.devices, []);
+  const afterRemoval = await api.post('/devices', { label: 'Thief', credential: opaque(32) }, { token: phoneSession });
+  assert.equal(afterRemoval.status, 401);
+  assert.equal(afterRemoval.body.error.code, 'token_revoked');
+  await assert.rejects(Socket.open(stack.baseUrl, phoneSession), 'nor open a socket');
+  assert.deepEqual((await api.get(`/users/${alice.user.id}/devices`, { token: alice.token })).body.devices.map((d) => d.id), [tablet.id]);
 });
 
 test('concurrent claims never hand out the same key package, and the last-resort one is never consumed', async () => {
@@ -92,7 +118,7 @@ test('concurrent claims never hand out the same key package, and the last-resort
   const laptop = await device(bob, 'Laptop');
   const oneTime = Array.from({ length: 5 }, () => opaque(300));
   const lastResort = opaque(300);
-  const up = await api.post(`/devices/${phone.id}/key-packages`, { keyPackages: oneTime, lastResort }, { token: bob.token });
+  const up = await api.post(`/devices/${phone.id}/key-packages`, { keyPackages: oneTime, lastResort }, { token: phone.token });
   assert.deepEqual(up.body, { available: 5, hasLastResort: true });
 
   const claims = await Promise.all(Array.from({ length: 12 }, () => api.post(`/users/${bob.user.id}/key-packages/claim`, undefined, { token: claimer.token })));
@@ -107,28 +133,28 @@ test('concurrent claims never hand out the same key package, and the last-resort
   assert.equal(new Set(fresh).size, 5);
   assert.deepEqual([...fresh].sort(), [...oneTime].sort());
   assert.ok(handed.filter((k) => k.lastResort).every((k) => k.keyPackage === lastResort));
-  const count = await api.get(`/devices/${phone.id}/key-packages/count`, { token: bob.token });
+  const count = await api.get(`/devices/${phone.id}/key-packages/count`, { token: phone.token });
   assert.deepEqual(count.body, { available: 0, hasLastResort: true });
 
   // Claiming for chosen devices only (adding one new device to existing groups).
-  await api.post(`/devices/${laptop.id}/key-packages`, { keyPackages: [opaque(), opaque()] }, { token: bob.token });
+  await api.post(`/devices/${laptop.id}/key-packages`, { keyPackages: [opaque(), opaque()] }, { token: laptop.token });
   const only = await api.post(`/users/${bob.user.id}/key-packages/claim`, { deviceIds: [laptop.id] }, { token: claimer.token });
   assert.deepEqual(only.body.keyPackages.map((k) => k.deviceId), [laptop.id]);
-  assert.equal((await api.get(`/devices/${laptop.id}/key-packages/count`, { token: bob.token })).body.available, 1);
+  assert.equal((await api.get(`/devices/${laptop.id}/key-packages/count`, { token: laptop.token })).body.available, 1);
 });
 
 test('one account cannot drain another user\'s one-time key packages', async () => {
   const [dana, greedy, friend] = [await api.register(), await api.register(), await api.register()];
   const phone = await device(dana, 'Phone');
   const lastResort = opaque(300);
-  await api.post(`/devices/${phone.id}/key-packages`, { keyPackages: Array.from({ length: 30 }, () => opaque(300)), lastResort }, { token: dana.token });
+  await api.post(`/devices/${phone.id}/key-packages`, { keyPackages: Array.from({ length: 30 }, () => opaque(300)), lastResort }, { token: phone.token });
   const claim = (who) => api.post(`/users/${dana.user.id}/key-packages/claim`, undefined, { token: who.token });
 
   const taken = [];
   for (let i = 0; i < 25; i += 1) taken.push((await claim(greedy)).body.keyPackages[0]);
   assert.equal(taken.filter((k) => !k.lastResort).length, 20, 'twenty one-time packages per claimer and hour');
   assert.ok(taken.slice(20).every((k) => k.lastResort && k.keyPackage === lastResort), 'past the limit, the last-resort package');
-  assert.equal((await api.get(`/devices/${phone.id}/key-packages/count`, { token: dana.token })).body.available, 10);
+  assert.equal((await api.get(`/devices/${phone.id}/key-packages/count`, { token: phone.token })).body.available, 10);
 
   // Someone else still gets a fresh one, and so does Dana's own second device set-up.
   const other = (await claim(friend)).body.keyPackages[0];
@@ -139,7 +165,7 @@ test('one account cannot drain another user\'s one-time key packages', async () 
 test('ending sessions and removing a device close the sockets they held, and only those', async () => {
   const erin = await api.register();
   const [phone, laptop] = [await device(erin, 'Phone'), await device(erin, 'Laptop')];
-  const [onPhone, onLaptop] = [await open(erin, phone.id), await open(erin, laptop.id)];
+  const [onPhone, onLaptop] = [await open(phone, phone.id), await open(laptop, laptop.id)];
 
   assert.equal((await api.delete(`/devices/${laptop.id}`, { token: erin.token })).status, 204);
   assert.equal((await onLaptop.next('session-ended')).reason, 'device-removed', 'the removed device is told');
@@ -167,13 +193,13 @@ test('a device cannot hoard key packages: a batch past the quota is refused whol
   const tablet = await device(carol, 'Tablet');
   const batch = () => Array.from({ length: 100 }, () => opaque(40));
   for (let i = 0; i < 2; i += 1) {
-    assert.equal((await api.post(`/devices/${tablet.id}/key-packages`, { keyPackages: batch() }, { token: carol.token })).status, 200);
+    assert.equal((await api.post(`/devices/${tablet.id}/key-packages`, { keyPackages: batch() }, { token: tablet.token })).status, 200);
   }
-  const over = await api.post(`/devices/${tablet.id}/key-packages`, { keyPackages: [opaque()], lastResort: opaque() }, { token: carol.token });
+  const over = await api.post(`/devices/${tablet.id}/key-packages`, { keyPackages: [opaque()], lastResort: opaque() }, { token: tablet.token });
   assert.equal(over.status, 409);
   assert.equal(over.body.error.code, 'too_many_key_packages');
-  assert.deepEqual((await api.get(`/devices/${tablet.id}/key-packages/count`, { token: carol.token })).body, { available: 200, hasLastResort: false });
-  const tooMany = await api.post(`/devices/${tablet.id}/key-packages`, { keyPackages: Array.from({ length: 101 }, () => opaque(8)) }, { token: carol.token });
+  assert.deepEqual((await api.get(`/devices/${tablet.id}/key-packages/count`, { token: tablet.token })).body, { available: 200, hasLastResort: false });
+  const tooMany = await api.post(`/devices/${tablet.id}/key-packages`, { keyPackages: Array.from({ length: 101 }, () => opaque(8)) }, { token: tablet.token });
   assert.equal(tooMany.status, 413);
 });
 
@@ -246,6 +272,10 @@ test('commits add and remove group members atomically; a new member sees from th
   assert.equal((await roundTrip(o, commit(0))).type, 'ack');
   const before = await roundTrip(o, { type: 'send-message', conversationId: group.id, clientMsgId: clientMsgId(), epoch: 1, ciphertext: opaque() });
   assert.equal(before.type, 'ack');
+  const bobsEarly = { type: 'send-message', conversationId: group.id, clientMsgId: clientMsgId(), epoch: 1, ciphertext: opaque() };
+  const early = await roundTrip(b, bobsEarly);
+  assert.equal(early.type, 'ack');
+  await o.next((e) => e.type === 'message' && e.message.id === early.message.id);
 
   // Only owners and admins change members; a member's attempt changes nothing.
   const refused = await roundTrip(b, commit(1, { welcome: opaque(), addUserIds: [carol.user.id] }));
@@ -286,6 +316,11 @@ test('commits add and remove group members atomically; a new member sees from th
   assert.equal((await api.get(`/conversations/${group.id}/messages`, { token: bob.token })).status, 403);
   const post = await roundTrip(b, { type: 'send-message', conversationId: group.id, clientMsgId: clientMsgId(), epoch: 3, ciphertext: opaque() });
   assert.equal(post.code, 'not_a_member');
+  // Resending what he sent while a member is answered (it is stored), but pushes nothing to
+  // anyone: not to the members, and never to Carol, who joined after it.
+  const resent = await roundTrip(b, bobsEarly);
+  assert.equal(resent.type, 'ack');
+  await Promise.all([o, c].map((s) => s.nothing((e) => e.type === 'message' && e.message.id === resent.message.id)));
   const ownerGone = await roundTrip(o, commit(3, { removeUserIds: [owner.user.id] }));
   assert.equal(ownerGone.code, 'forbidden');
   const { body: now } = await api.get(`/conversations/${group.id}`, { token: owner.token });

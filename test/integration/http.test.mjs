@@ -71,6 +71,14 @@ test('bad ids, phones, cursors and limits are 400', async () => {
   assertError(await api.get('/users?limit=101', { token }), 400, 'invalid_limit');
   assertError(await api.get('/users?limit=many', { token }), 400, 'invalid_limit');
   assertError(await api.get('/users/%E0%A4%A', { token }), 400, 'invalid_path');
+  // PostgreSQL text cannot hold U+0000: refused with a reason, not a 500 from the database.
+  assertError(await api.get('/users?q=a%00', { token }), 400, 'invalid_text');
+  assertError(await api.get('/users/%2B1555%00', { token }), 400, 'invalid_text');
+  assertError(await api.post('/auth/register', { phone: '+15551230000', displayName: 'Nul\u0000', password: 'long enough pw' }), 400, 'invalid_text');
+  const nulName = Buffer.concat([Buffer.from('n'), Buffer.alloc(16), Buffer.from('A\0')]).toString('base64url');
+  assertError(await api.get(`/users?cursor=${nulName}`, { token }), 400, 'invalid_cursor');
+  const farFuture = Buffer.concat([Buffer.from('m'), Buffer.alloc(16), Buffer.from('7fffffffffffff00', 'hex')]).toString('base64url');
+  assertError(await api.get(`/conversations/${crypto.randomUUID()}/messages?cursor=${farFuture}`, { token }), 400, 'invalid_cursor');
 });
 
 test('a cursor from one listing is refused by another', async () => {

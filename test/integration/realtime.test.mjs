@@ -80,6 +80,21 @@ test('resending the same clientMsgId returns the same message and stores nothing
   assert.deepEqual(second.message, first.message);
   const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM messages WHERE sender_id = $1', [alice.user.id]);
   assert.equal(rows[0].n, 1);
+
+  // Clients apply a conversation strictly in seq order, so a resend must not use up a seq:
+  // the next message comes right after, with no hole to wait at. Not even when the same send
+  // arrives from two tabs at once.
+  const a2 = await open(alice);
+  const twice = { type: 'send-message', conversationId: first.message.conversationId, clientMsgId: clientMsgId(), ciphertext: b64('twice') };
+  a.send(twice);
+  a2.send(twice);
+  const [one, other] = [await a.next('ack'), await a2.next('ack')];
+  assert.deepEqual(one.message, other.message);
+  a.send({ type: 'send-message', conversationId: first.message.conversationId, clientMsgId: clientMsgId(), ciphertext: b64('next') });
+  const next = await a.next('ack');
+  assert.deepEqual([first.message.seq, one.message.seq, next.message.seq], [1, 2, 3]);
+  const head = await stack.pool.query('SELECT last_seq::int AS n FROM conversations WHERE id = $1', [first.message.conversationId]);
+  assert.equal(head.rows[0].n, 3);
 });
 
 test('a socket catches up with sync after being offline, in order, with nothing missing', async () => {
@@ -148,6 +163,7 @@ test('every bad event gets an error naming it, and the socket stays open', async
     [{ type: 'send-message', id: 'm', conversationId: theirs.id, clientMsgId: clientMsgId(), ciphertext: b64('x') }, 'not_a_member', 'm'],
     [{ type: 'typing', id: 't', conversationId: theirs.id, on: true }, 'not_a_member', 't'],
     [{ type: 'send-message', id: 'big', toUserId: bob.user.id, clientMsgId: clientMsgId(), ciphertext: Buffer.alloc(65 * 1024).toString('base64') }, 'too_large', 'big'],
+    [{ type: 'send-message', id: 'nul', toUserId: bob.user.id, clientMsgId: 'a\u0000', ciphertext: b64('x') }, 'invalid_text', 'nul'],
   ];
   for (const [event, code, ref] of cases) {
     c.send(event);
@@ -178,7 +194,7 @@ test('a flood from one socket is throttled with a clear error, and others are se
 test('forged, revoked and missing tokens cannot open a socket', async () => {
   const user = await api.register();
   const now = Math.floor(Date.now() / 1000);
-  const forged = signJwt({ sub: user.user.id, ver: 0, iat: now, exp: now + 60 }, 'not-the-secret-but-long-enough-anyway');
+  const forged = signJwt({ sub: user.user.id, sid: crypto.randomUUID(), iat: now, exp: now + 60 }, 'not-the-secret-but-long-enough-anyway');
   await assert.rejects(Socket.open(stack.baseUrl, forged));
   await assert.rejects(Socket.open(stack.baseUrl, forged, { via: 'query' }));
   assert.equal(await upgradeStatus({}), 401);
@@ -192,6 +208,27 @@ test('forged, revoked and missing tokens cannot open a socket', async () => {
   for (const path of ['/connect', '/deliver', '/hub/deliver']) {
     assert.equal((await fetch(stack.baseUrl + path, { method: 'POST', body: '{}' })).status, 404, path);
   }
+});
+
+test('a socket lasts no longer than its session: log out closes it, and so does the token expiring', async () => {
+  const user = await api.register();
+  const stay = await open(user);
+  const other = { ...user, token: (await api.post('/auth/login', { phone: user.user.phone, password: user.password })).body.token };
+  const leaving = await open(other);
+  assert.equal((await api.post('/auth/logout', undefined, { token: other.token })).status, 204);
+  assert.equal((await leaving.next('session-ended')).reason, 'session-ended');
+  await leaving.closing();
+  await stay.nothing('session-ended');
+
+  const { sid } = JSON.parse(Buffer.from(user.token.split('.')[1], 'base64url').toString());
+  const now = Math.floor(Date.now() / 1000);
+  const shortLived = await open({ ...user, token: signJwt({ sub: user.user.id, sid, iat: now, exp: now + 2 }, JWT_SECRET) });
+  await new Promise((resolve) => setTimeout(resolve, (now + 2) * 1000 - Date.now() + 100));
+  shortLived.send({ type: 'typing', conversationId: crypto.randomUUID(), on: true });
+  assert.equal((await shortLived.next('session-ended')).reason, 'session-ended');
+  await shortLived.closing();
+  stay.send({ type: 'typing', id: 'still', conversationId: crypto.randomUUID(), on: true });
+  assert.equal((await stay.next('error')).ref, 'still', 'the long-lived token\'s socket is still served');
 });
 
 test('presence reaches conversation partners on the first open and the last close', async () => {
