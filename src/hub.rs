@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use uuid::Uuid;
 use worker::{
-    durable_object, DurableObject, Env, Headers, Method, Request, RequestInit, Response, State, WebSocket,
+    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair,
 };
 
@@ -66,11 +66,10 @@ struct SocketInfo {
     expires_at: i64,
 }
 
-/// The body of a hub-to-hub delivery: events for every socket of the receiving hub's user.
-#[derive(Serialize, Deserialize)]
-struct Delivery {
-    events: Vec<String>,
-}
+/// A hub-to-hub delivery carries events for every socket of the receiving hub's user, one per
+/// line: each is already serialized JSON, which never holds a raw newline, so the receiving hub
+/// passes them on as they are instead of decoding and re-encoding them.
+const EVENT_SEPARATOR: char = '\n';
 
 #[durable_object]
 pub struct UserHub {
@@ -320,8 +319,8 @@ impl UserHub {
     }
 
     async fn deliver(&self, mut req: Request) -> worker::Result<Response> {
-        let delivery: Delivery = req.json().await?;
-        for event in &delivery.events {
+        let events = req.text().await?;
+        for event in events.split(EVENT_SEPARATOR) {
             self.push_local(event, None);
         }
         if !self.presence_checked.replace(true) && self.state.get_websockets().is_empty() {
@@ -665,30 +664,47 @@ impl UserHub {
     }
 }
 
+/// Waits before each delivery attempt: a hub that failed to answer (evicted, restarting) usually
+/// answers a moment later.
+const DELIVERY_ATTEMPT_DELAYS_MS: [u64; 3] = [0, 100, 500];
+
 /// Pushes events to every socket of `user`, through their hub. The events are committed (or need
-/// no commit), so a failed delivery only means that user catches up with `sync` later.
+/// no commit), so a failed delivery only delays them: it is tried again a little later, and what
+/// still fails is caught up by that user's `sync` (their client asks when it sees a gap in seq).
 async fn deliver(env: &Env, user: Uuid, events: Vec<String>) {
-    if let Err(e) = post_to_hub(env, user, "/deliver", &Delivery { events }).await {
-        log_error("hub.deliver", &format!("delivery to a hub failed: {e}"));
+    let body = events.join(&EVENT_SEPARATOR.to_string());
+    let mut failure = None;
+    for delay_ms in DELIVERY_ATTEMPT_DELAYS_MS {
+        if delay_ms > 0 {
+            worker::Delay::from(std::time::Duration::from_millis(delay_ms)).await;
+        }
+        match post_to_hub(env, user, "/deliver", body.clone()).await {
+            Ok(()) => return,
+            Err(e) => failure = Some(e),
+        }
+    }
+    if let Some(e) = failure {
+        log_error("hub.deliver", &format!("delivery to a hub failed {} times: {e}", DELIVERY_ATTEMPT_DELAYS_MS.len()));
     }
 }
 
 /// Closes the sockets of `user` that `which` names. Best effort: a socket this misses still cannot
 /// do anything over REST, and its next reconnect is refused.
 pub async fn disconnect(env: &Env, user: Uuid, which: Disconnect) {
-    if let Err(e) = post_to_hub(env, user, "/disconnect", &which).await {
+    let body = match serde_json::to_string(&which) {
+        Ok(body) => body,
+        Err(e) => return log_error("hub.disconnect", &e.to_string()),
+    };
+    if let Err(e) = post_to_hub(env, user, "/disconnect", body).await {
         log_error("hub.disconnect", &format!("closing a user's sockets failed: {e}"));
     }
 }
 
 /// One of the hub-internal requests, from this Worker's code to the hub of `user`.
-async fn post_to_hub(env: &Env, user: Uuid, path: &str, body: &impl Serialize) -> worker::Result<()> {
-    let body = serde_json::to_string(body)?;
+async fn post_to_hub(env: &Env, user: Uuid, path: &str, body: String) -> worker::Result<()> {
     let stub = env.durable_object(BINDING)?.get_by_name(&user.to_string())?;
-    let headers = Headers::new();
-    headers.set("Content-Type", "application/json")?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
+    init.with_method(Method::Post).with_body(Some(body.into()));
     let response = stub.fetch_with_request(Request::new_with_init(&format!("https://hub{path}"), &init)?).await?;
     match response.status_code() {
         200..=299 => Ok(()),
