@@ -5,7 +5,7 @@
 
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import useSWR, { useSWRConfig } from 'swr';
 import { AdminApi, type Account } from '../sdk/api.ts';
 import { useSession } from '../lib/session.tsx';
@@ -31,19 +31,27 @@ function Dashboard({ admin, myId }: { admin: AdminApi; myId: string }) {
   const users = useSWR(['admin-users', q, cursor], () => admin.users({ q: q.trim() || undefined, cursor, limit: 20 }));
   const audit = useSWR('admin-audit', () => admin.audit({ limit: 20 }));
   const [confirming, setConfirming] = useState<Account | null>(null);
+  const [deleting, setDeleting] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const search = useRef<HTMLInputElement>(null);
   const { mutate } = useSWRConfig();
 
   const remove = async (user: Account) => {
+    if (deleting) return;
     setError(null);
+    setDeleting(true);
     try {
       await admin.deleteUser(user.id);
       setConfirming(null);
       // Every cached page and search may list the deleted user, not only the one on screen.
       await Promise.all([mutate((key) => Array.isArray(key) && key[0] === 'admin-users'), audit.mutate()]);
+      // The row whose button opened the dialog is gone: focus goes back to the list's search.
+      search.current?.focus();
     } catch (e) {
       setConfirming(null);
       setError((e as Error).message);
+    } finally {
+      setDeleting(false);
     }
   };
 
@@ -58,9 +66,10 @@ function Dashboard({ admin, myId }: { admin: AdminApi; myId: string }) {
         <div className="flex flex-wrap items-center justify-between gap-2 border-b border-slate-200 p-4 dark:border-slate-800">
           <h2 id="users-heading" className="font-semibold">Users</h2>
           <label className="sr-only" htmlFor="admin-search">Search users</label>
-          <input id="admin-search" type="search" value={q} onChange={(e) => { setQ(e.target.value); setCursors([undefined]); }} placeholder="Search by name or phone"
+          <input id="admin-search" ref={search} type="search" value={q} onChange={(e) => { setQ(e.target.value); setCursors([undefined]); }} placeholder="Search by name or phone"
             className="w-64 rounded-full border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900" />
         </div>
+        {users.error && <LoadError what="the users" error={users.error} />}
         <table className="w-full text-left text-sm">
           <thead className="text-xs uppercase text-slate-500"><tr><th className="px-4 py-2">Name</th><th className="px-4 py-2">Phone</th><th className="px-4 py-2">Joined</th><th className="px-4 py-2"><span className="sr-only">Actions</span></th></tr></thead>
           <tbody>
@@ -71,7 +80,7 @@ function Dashboard({ admin, myId }: { admin: AdminApi; myId: string }) {
                 <td className="px-4 py-2">{new Date(u.createdAt).toLocaleDateString()}</td>
                 <td className="px-4 py-2 text-right">
                   <button type="button" onClick={() => setConfirming(u)} aria-label={`Delete ${u.displayName}`}
-                    className="rounded-full px-3 py-1 text-xs text-red-600 hover:bg-red-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500 dark:hover:bg-red-500/10">Delete{u.id === myId ? ' (you)' : ''}</button>
+                    className="rounded-full px-3 py-1 text-xs text-red-600 hover:bg-red-50 dark:text-red-400 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500 dark:hover:bg-red-500/10">Delete{u.id === myId ? ' (you)' : ''}</button>
                 </td>
               </tr>
             ))}
@@ -84,20 +93,12 @@ function Dashboard({ admin, myId }: { admin: AdminApi; myId: string }) {
       </section>
 
       {confirming && (
-        <div role="dialog" aria-modal="true" aria-labelledby="confirm-title" className="fixed inset-0 z-20 flex items-center justify-center bg-black/40 p-4">
-          <div className="w-full max-w-sm rounded-2xl bg-white p-6 shadow-xl dark:bg-slate-900">
-            <h2 id="confirm-title" className="font-semibold">Delete {confirming.displayName}?</h2>
-            <p className="mt-2 text-sm text-slate-600 dark:text-slate-300">Their devices, memberships and the messages they sent are deleted. This cannot be undone.</p>
-            <div className="mt-4 flex justify-end gap-2">
-              <button type="button" autoFocus onClick={() => setConfirming(null)} className="rounded-full px-4 py-1.5 text-sm hover:bg-slate-100 dark:hover:bg-slate-800">Cancel</button>
-              <button type="button" onClick={() => void remove(confirming)} className="rounded-full bg-red-600 px-4 py-1.5 text-sm text-white hover:bg-red-700">Delete</button>
-            </div>
-          </div>
-        </div>
+        <ConfirmDelete user={confirming} deleting={deleting} onCancel={() => setConfirming(null)} onConfirm={() => void remove(confirming)} />
       )}
 
       <section aria-labelledby="audit-heading" className="mt-8 rounded-2xl border border-slate-200 p-4 dark:border-slate-800">
         <h2 id="audit-heading" className="mb-2 font-semibold">Audit log</h2>
+        {audit.error && <LoadError what="the audit log" error={audit.error} />}
         <ul className="space-y-1 text-sm">
           {audit.data?.items.length === 0 && <li className="text-slate-500">Nothing yet.</li>}
           {audit.data?.items.map((a) => (
@@ -105,6 +106,53 @@ function Dashboard({ admin, myId }: { admin: AdminApi; myId: string }) {
           ))}
         </ul>
       </section>
+    </div>
+  );
+}
+
+function LoadError({ what, error }: { what: string; error: Error }) {
+  return <p role="alert" className="m-4 rounded-xl bg-red-50 px-4 py-2 text-sm text-red-700 dark:bg-red-500/10 dark:text-red-300">Could not load {what}: {error.message}</p>;
+}
+
+/**
+ * A modal confirmation: focus moves into it (to Cancel, the safe choice) and stays there, Escape
+ * cancels, and on closing focus returns to the button that opened it.
+ */
+function ConfirmDelete({ user, deleting, onCancel, onConfirm }: { user: Account; deleting: boolean; onCancel: () => void; onConfirm: () => void }) {
+  const cancel = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    cancel.current?.focus();
+    return () => opener?.focus();
+  }, []);
+
+  const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      if (!deleting) onCancel();
+    } else if (e.key === 'Tab') {
+      const buttons = [...e.currentTarget.querySelectorAll<HTMLButtonElement>('button:not(:disabled)')];
+      const [first, last] = [buttons[0], buttons.at(-1)];
+      const wrapTo = e.shiftKey ? (document.activeElement === first ? last : null) : (document.activeElement === last ? first : null);
+      if (wrapTo) {
+        e.preventDefault();
+        wrapTo.focus();
+      }
+    }
+  };
+
+  return (
+    <div role="dialog" aria-modal="true" aria-labelledby="confirm-title" onKeyDown={onKeyDown} className="fixed inset-0 z-20 flex items-center justify-center bg-black/40 p-4">
+      <div className="w-full max-w-sm rounded-2xl bg-white p-6 shadow-xl dark:bg-slate-900">
+        <h2 id="confirm-title" className="font-semibold">Delete {user.displayName}?</h2>
+        <p className="mt-2 text-sm text-slate-600 dark:text-slate-300">Their devices, memberships and the messages they sent are deleted. This cannot be undone.</p>
+        <div className="mt-4 flex justify-end gap-2">
+          <button type="button" ref={cancel} disabled={deleting} onClick={onCancel} className="rounded-full px-4 py-1.5 text-sm hover:bg-slate-100 disabled:opacity-50 dark:hover:bg-slate-800">Cancel</button>
+          <button type="button" disabled={deleting} aria-busy={deleting} onClick={onConfirm} className="rounded-full bg-red-600 px-4 py-1.5 text-sm text-white hover:bg-red-700 disabled:opacity-60">
+            {deleting ? 'Deleting…' : 'Delete'}
+          </button>
+        </div>
+      </div>
     </div>
   );
 }

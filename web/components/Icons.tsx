@@ -17,3 +17,19 @@ export function ClockIcon({ className = 'inline h-3 w-3' }: { className?: string
     </svg>
   );
 }
+
+/** One tick (sent) or two (delivered, read), drawn like the familiar messenger ticks. */
+export function TickIcon({ double = false, className = 'inline h-3 w-[18px]' }: { double?: boolean; className?: string }) {
+  return (
+    <svg viewBox="0 0 18 12" fill="none" stroke="currentColor" strokeWidth="1.75" strokeLinecap="round" strokeLinejoin="round" className={className} aria-hidden="true">
+      {double ? (
+        <>
+          <path d="M1.5 6.5l3 3 7-7" />
+          <path d="M8 8l1.5 1.5 7-7" />
+        </>
+      ) : (
+        <path d="M4.5 6.5l3 3 7-7" />
+      )}
+    </svg>
+  );
+}

@@ -25,6 +25,7 @@ interface Session {
   ended: SessionEnd | null;
   signUp(phone: string, displayName: string, password: string): Promise<void>;
   signIn(phone: string, password: string): Promise<void>;
+  /** Rejects, still signed in, if "everywhere" or "forget this browser" could not be done. */
   signOut(options?: { everywhere?: boolean; forgetDevice?: boolean }): Promise<void>;
 }
 
@@ -39,6 +40,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     const account = localStorage.getItem(ACCOUNT_KEY);
     if (!account) return setStatus('signed-out');
     const c = newClient();
+    // With the server out of reach, resume signs in offline (see ChatClient.resume): only a
+    // session that has ended, or a store that cannot be read, leads back to the login page.
     c.resume(account).then(
       (ok) => {
         if (ok) setClient(c);
@@ -78,7 +81,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       finish(c);
     },
     async signOut({ everywhere = false, forgetDevice = false } = {}) {
-      await client?.logout({ everywhere, forgetDevice }).catch(() => {});
+      // Throws, and the session stays, when "everywhere" or "forget this browser" cannot reach
+      // the server: saying they happened when they did not would mislead about the account's safety.
+      await client?.logout({ everywhere, forgetDevice });
       localStorage.removeItem(ACCOUNT_KEY);
       setClient(null);
       setStatus('signed-out');

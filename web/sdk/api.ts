@@ -91,6 +91,11 @@ export class ApiError extends Error {
     this.status = status;
     this.code = code;
   }
+
+  /** The server could not be reached or could not answer: not the request's fault, worth another try later. */
+  get unavailable(): boolean {
+    return this.status === 0 || this.status >= 500;
+  }
 }
 
 export class Api {
@@ -126,6 +131,11 @@ export class Api {
 
   login(phone: string, password: string) {
     return this.request<AuthResponse>('POST', '/auth/login', { phone, password });
+  }
+
+  /** Revokes this session's token (and closes its sockets). */
+  logout() {
+    return this.request<null>('POST', '/auth/logout');
   }
 
   logoutEverywhere() {

@@ -20,6 +20,16 @@ import type { ClientState } from 'ts-mls';
 export { ApiError, EventError, MlsFailure };
 export type { Conversation, Device, LocalMessage, Problem, ServerMessage, UserSummary, ConnectionState };
 
+/** A message the server did not take. It stays in this device's history as `failed`, to `retry`. */
+export class SendFailure extends Error {
+  readonly local: LocalMessage;
+  constructor(local: LocalMessage, cause: unknown) {
+    super(cause instanceof Error ? cause.message : 'The message could not be sent.', { cause });
+    this.name = 'SendFailure';
+    this.local = local;
+  }
+}
+
 export interface ChatClientOptions {
   baseUrl: string;
   /** Defaults to the base URL's origin with ws(s): and /ws. */
@@ -56,6 +66,7 @@ interface StoredKeyPackage extends KeyPackageSecret {
 
 const WAIT_MS = 15_000;
 const GAP_SYNC_DELAY_MS = 150;
+const MAX_ONLINE_RETRY_MS = 15_000;
 
 function wsUrlFor(baseUrl: string): string {
   const url = new URL(baseUrl);
@@ -66,6 +77,10 @@ function wsUrlFor(baseUrl: string): string {
 
 /** Where the store keeps conversations this user was removed from (see Conversation.left). */
 const LEFT_PREFIX = 'left:';
+/** Where the store keeps the last listing of conversations, to show while the server is out of reach. */
+const LISTED_KEY = 'conversations';
+
+type ReceiptKind = 'delivered' | 'read';
 
 export class ChatClient {
   readonly api: Api;
@@ -84,7 +99,9 @@ export class ChatClient {
   private readonly listeners = new Map<keyof ClientEvents, Set<(value: never) => void>>();
   private readonly progressWaiters = new Set<() => void>();
   /** Receipts that arrived before this device had recorded the server id of its own message. */
-  private readonly earlyReceipts = new Map<string, 'delivered' | 'read'>();
+  private readonly earlyReceipts = new Map<string, ReceiptKind>();
+  /** Receipts the server has not acknowledged yet, by message id; (re)sent whenever the socket is ready. */
+  private readonly receipts = new Map<string, ReceiptKind>();
   /** Outbox messages being sent right now, by key, so a reconnect does not send them twice. */
   private readonly inFlight = new Set<string>();
   private gapTimer: ReturnType<typeof setTimeout> | null = null;
@@ -119,7 +136,11 @@ export class ChatClient {
     await this.start(await this.api.login(phone, password));
   }
 
-  /** Picks up the session this device's store remembers; false if there is none (or it ended). */
+  /**
+   * Picks up the session this device's store remembers; false if there is none (or it ended).
+   * With the server out of reach it starts offline from the store, so that history stays readable
+   * and what is written waits in the outbox, and goes online once the server answers.
+   */
   async resume(storeName: string): Promise<boolean> {
     const store = await Store.open(storeName, this.options.indexedDB);
     const session = await store.get<{ token: string; user: UserSummary }>('session');
@@ -127,23 +148,58 @@ export class ChatClient {
     if (!session) return false;
     this.api.token = session.token;
     try {
-      const me = await this.api.me();
-      await this.start({ token: session.token, user: me });
-      return true;
+      await this.start({ token: session.token, user: await this.api.me() });
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) return false;
-      throw e;
+      if (!(e instanceof ApiError)) throw e;
+      if (e.status === 401) return false;
+      if (!e.unavailable) throw e;
+      await this.startOffline(session);
     }
+    return true;
   }
 
   private async start(auth: { token: string; user: UserSummary }): Promise<void> {
+    await this.openStore(auth);
+    await this.topUpKeyPackages(await this.ensureDevice());
+    await this.loadGroups();
+    this.connect();
+  }
+
+  /** Like `start` with the checks that need the server left for when it answers. */
+  private async startOffline(session: { token: string; user: UserSummary }): Promise<void> {
+    await this.openStore(session);
+    const device = await this.db.get<StoredDevice>('device');
+    if (device?.identity.userId !== this.me) throw new Error('This browser has to reach the server once to be set up.');
+    this.device = device;
+    await this.loadGroups();
+    // Created, not started: it reads as offline, and sends wait for its `ready`.
+    this.socket ??= this.newSocket();
+    void this.goOnlineWhenReachable(0);
+  }
+
+  private async goOnlineWhenReachable(failures: number): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_ONLINE_RETRY_MS, 1000 * 2 ** failures)));
+    if (!this.store || !this.api.token) return; // signed out meanwhile
+    try {
+      await this.openStore({ token: this.api.token, user: await this.api.me() });
+      await this.topUpKeyPackages(await this.ensureDevice());
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) return this.sessionEnded('session-ended');
+      return this.goOnlineWhenReachable(failures + 1);
+    }
+    this.connect();
+  }
+
+  /** Opens this user's store (unless open) and remembers the session in it. */
+  private async openStore(auth: { token: string; user: UserSummary }): Promise<void> {
     this.api.token = auth.token;
     this.user = auth.user;
-    this.store = await Store.open(this.options.storeName ?? auth.user.id, this.options.indexedDB);
+    this.store ??= await Store.open(this.options.storeName ?? auth.user.id, this.options.indexedDB);
     await this.store.put('session', { token: auth.token, user: auth.user });
-    await this.topUpKeyPackages(await this.ensureDevice());
-    for (const record of await this.store.groups()) this.groups.set(record.conversationId, decodeState(record.state));
-    this.connect();
+  }
+
+  private async loadGroups(): Promise<void> {
+    for (const record of await this.db.groups()) this.groups.set(record.conversationId, decodeState(record.state));
   }
 
   get deviceId(): string {
@@ -173,6 +229,8 @@ export class ChatClient {
       } catch (e) {
         if (!(e instanceof ApiError && e.status === 404)) throw e;
         // Removed from the account elsewhere: its keys and groups are dead; start as a new device.
+        this.groups.clear();
+        this.cursors.clear();
         const name = this.db.name;
         this.db.close();
         await Store.destroy(name, this.options.indexedDB);
@@ -204,13 +262,24 @@ export class ChatClient {
    * `forgetDevice` (a shared computer) also removes this device from the account, which makes the
    * user's other devices take it out of every group, and deletes everything it kept locally: its
    * keys, group states and decrypted history. Otherwise they stay for the next log-in here.
+   *
+   * A plain log-out ends the session here even when the server cannot be told: the token is
+   * forgotten all the same. The other two must reach the server; if they cannot, they throw and
+   * leave the session as it was.
    */
   async logout({ everywhere = false, forgetDevice = false } = {}): Promise<void> {
-    // Stop listening first: events that arrive while the device is being removed (its own
-    // removal from groups) would only start work that the closed store cannot finish.
+    // Stop listening first: events that arrive meanwhile (this device's removal from its groups,
+    // the server ending this very session) would only start work that the closed store cannot finish.
+    const wasRunning = this.socket?.running ?? false;
     this.socket?.stop();
-    if (forgetDevice && this.device) await this.api.deleteDevice(this.device.deviceId);
-    if (everywhere) await this.api.logoutEverywhere();
+    try {
+      if (forgetDevice && this.device) await this.api.deleteDevice(this.device.deviceId);
+      if (everywhere) await this.api.logoutEverywhere();
+    } catch (e) {
+      if (wasRunning) this.socket?.start();
+      throw e;
+    }
+    if (!everywhere) await this.api.logout().catch(() => {});
     await this.endLocally(forgetDevice);
   }
 
@@ -239,21 +308,25 @@ export class ChatClient {
   // ---- connection ---------------------------------------------------------------------------
 
   connect(): void {
-    if (this.socket) return this.socket.start();
-    this.socket = new RealtimeSocket({
+    this.socket ??= this.newSocket();
+    this.socket.start();
+  }
+
+  private newSocket(): RealtimeSocket {
+    return new RealtimeSocket({
       url: this.options.wsUrl ?? wsUrlFor(this.options.baseUrl),
       token: () => this.api.token,
-      deviceId: this.deviceId,
+      deviceId: () => this.deviceId,
       onEvent: (event) => this.onServerEvent(event),
       onState: (state) => this.emit('connection', state),
       onEnded: (why) => void this.sessionEnded(why),
       onReady: () => {
         this.requestSync();
+        for (const [messageId, kind] of this.receipts) this.postReceipt(messageId, kind);
         void this.resendUnsent().catch(() => {});
         void this.healGroups().catch(() => {});
       },
     });
-    this.socket.start();
   }
 
   disconnect(): void {
@@ -274,7 +347,7 @@ export class ChatClient {
       case 'message':
         return this.ingest(event.message as ServerMessage);
       case 'receipt':
-        void this.applyReceipt(event as unknown as { messageId: string; userId: string; kind: 'delivered' | 'read' }).catch(() => {});
+        void this.applyReceipt(event as unknown as { messageId: string; userId: string; kind: ReceiptKind }).catch(() => {});
         return;
       case 'typing':
         return this.emit('typing', event as unknown as ClientEvents['typing']);
@@ -432,7 +505,7 @@ export class ChatClient {
       };
       await this.db.putMessage(local);
       this.emit('message', local);
-      this.socket?.send({ type: 'receipt', messageId: m.id, kind: 'delivered' });
+      this.sendReceipt(m.id, 'delivered');
       return result.state;
     } catch (e) {
       await this.problem(m, e);
@@ -479,7 +552,7 @@ export class ChatClient {
     this.emit('status', sent);
   }
 
-  private async applyReceipt(r: { messageId: string; userId: string; kind: 'delivered' | 'read' }): Promise<void> {
+  private async applyReceipt(r: { messageId: string; userId: string; kind: ReceiptKind }): Promise<void> {
     if (r.userId === this.me || !this.store) return;
     const local = await this.db.messageById(r.messageId);
     if (!local) {
@@ -528,8 +601,27 @@ export class ChatClient {
 
   // ---- conversations ------------------------------------------------------------------------
 
-  /** The conversations this user is in, as the server lists them. */
+  /**
+   * The conversations this user is in, as the server lists them; while it is out of reach, as it
+   * last listed them, so that history stays reachable offline.
+   */
   async conversations(): Promise<Conversation[]> {
+    let all: Conversation[];
+    try {
+      all = await this.listConversations();
+      await this.db.put(LISTED_KEY, all);
+    } catch (e) {
+      const listed = e instanceof ApiError && e.unavailable ? await this.db.get<Conversation[]>(LISTED_KEY) : undefined;
+      if (!listed) throw e;
+      all = listed;
+    }
+    for (const c of all) this.known.set(c.id, c);
+    const current = new Set(all.map((c) => c.id));
+    const left = await this.db.withPrefix<Conversation>(LEFT_PREFIX);
+    return [...all, ...left.filter((c) => !current.has(c.id))];
+  }
+
+  private async listConversations(): Promise<Conversation[]> {
     const all: Conversation[] = [];
     let cursor: string | undefined;
     do {
@@ -537,10 +629,7 @@ export class ChatClient {
       all.push(...page.items);
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
-    for (const c of all) this.known.set(c.id, c);
-    const current = new Set(all.map((c) => c.id));
-    const left = await this.db.withPrefix<Conversation>(LEFT_PREFIX);
-    return [...all, ...left.filter((c) => !current.has(c.id))];
+    return all;
   }
 
   /** Opens (creating if needed) the 1:1 conversation with a user, ready to send. */
@@ -763,41 +852,58 @@ export class ChatClient {
     }
   }
 
+  /** Rejects with a SendFailure, the message then `failed` in the store, if the server would not take it. */
   private async tryDeliver(message: LocalMessage): Promise<LocalMessage> {
     const { conversationId, clientMsgId, text } = message;
-    let local = message;
-    for (let attempt = 0; attempt < 5; attempt += 1) {
-      const { ciphertext, epoch } = await this.serial(conversationId, async () => {
-        const state = this.groups.get(conversationId);
-        if (!state) throw new Error('This device is not in that conversation yet.');
-        const made = await encrypt(state, text);
-        this.groups.set(conversationId, made.state);
-        await this.db.putGroup({ conversationId, state: encodeState(made.state), epoch: epochOf(made.state) });
-        return { ciphertext: made.ciphertext, epoch: epochOf(state) };
-      });
-      try {
-        const ack = await this.socket!.request({ type: 'send-message', conversationId, clientMsgId, epoch, ciphertext: toBase64(ciphertext) });
-        // Recorded before anything else can run: a receipt for it may be the very next event.
-        await this.markStored(ack.message as ServerMessage);
-        this.ingest(ack.message as ServerMessage);
-        await this.serial(conversationId, async () => {});
-        return (await this.db.message(local.key)) ?? local;
-      } catch (e) {
-        if (e instanceof EventError && e.code === 'stale_epoch' && e.currentEpoch !== undefined) {
-          await this.waitForEpoch(conversationId, e.currentEpoch);
-          continue;
+    try {
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        const { ciphertext, epoch } = await this.serial(conversationId, async () => {
+          const state = this.groups.get(conversationId);
+          if (!state) throw new Error('This device is not in that conversation yet.');
+          const made = await encrypt(state, text);
+          this.groups.set(conversationId, made.state);
+          await this.db.putGroup({ conversationId, state: encodeState(made.state), epoch: epochOf(made.state) });
+          return { ciphertext: made.ciphertext, epoch: epochOf(state) };
+        });
+        try {
+          const ack = await this.socket!.request({ type: 'send-message', conversationId, clientMsgId, epoch, ciphertext: toBase64(ciphertext) });
+          // Recorded before anything else can run: a receipt for it may be the very next event.
+          await this.markStored(ack.message as ServerMessage);
+          this.ingest(ack.message as ServerMessage);
+          await this.serial(conversationId, async () => {});
+          return (await this.db.message(message.key)) ?? message;
+        } catch (e) {
+          if (e instanceof EventError && e.code === 'stale_epoch' && e.currentEpoch !== undefined) {
+            await this.waitForEpoch(conversationId, e.currentEpoch);
+            continue;
+          }
+          if (e instanceof EventError && (e.code === 'disconnected' || e.code === 'timeout')) continue;
+          throw e;
         }
-        if (e instanceof EventError && (e.code === 'disconnected' || e.code === 'timeout')) continue;
-        local = { ...local, status: 'failed' };
-        await this.db.putMessage(local);
-        this.emit('status', local);
-        throw e;
       }
+      throw new Error('The message could not be sent.');
+    } catch (e) {
+      const failed: LocalMessage = { ...message, status: 'failed' };
+      await this.db.putMessage(failed);
+      this.emit('status', failed);
+      throw new SendFailure(failed, e);
     }
-    local = { ...local, status: 'failed' };
-    await this.db.putMessage(local);
-    this.emit('status', local);
-    throw new Error('The message could not be sent.');
+  }
+
+  /**
+   * Sends a `failed` message again, where it stands in the conversation. It keeps its
+   * clientMsgId, so if an earlier try did reach the server, the server answers with that copy
+   * instead of storing a second.
+   */
+  async retry(messageKey: string): Promise<LocalMessage> {
+    const failed = await this.db.message(messageKey);
+    if (failed?.status !== 'failed' || failed.senderDeviceId !== this.deviceId || this.inFlight.has(messageKey)) {
+      throw new Error('Only a message this device failed to send can be sent again.');
+    }
+    const sending: LocalMessage = { ...failed, status: 'sending' };
+    await this.db.putMessage(sending);
+    this.emit('status', sending);
+    return this.deliver(sending);
   }
 
   /** Decrypted history from this device's store, oldest first; page upward with `beforeSeq`. */
@@ -811,7 +917,27 @@ export class ChatClient {
   }
 
   markRead(messageId: string): void {
-    this.socket?.send({ type: 'receipt', messageId, kind: 'read' });
+    this.sendReceipt(messageId, 'read');
+  }
+
+  /** Kept until the server acknowledges it: a receipt made while offline still reaches the sender. */
+  private sendReceipt(messageId: string, kind: ReceiptKind): void {
+    if (this.receipts.get(messageId) === 'read') return; // read says delivered too
+    this.receipts.set(messageId, kind);
+    if (this.socket?.state === 'open') this.postReceipt(messageId, kind); // else the next `ready` does
+  }
+
+  private postReceipt(messageId: string, kind: ReceiptKind): void {
+    this.socket!.request({ type: 'receipt', messageId, kind }).then(
+      () => {
+        if (this.receipts.get(messageId) === kind) this.receipts.delete(messageId);
+      },
+      (e) => {
+        // A refusal (e.g. no longer a member) is final; a lost connection sends it again at `ready`.
+        const lost = e instanceof EventError && (e.code === 'disconnected' || e.code === 'timeout');
+        if (!lost && this.receipts.get(messageId) === kind) this.receipts.delete(messageId);
+      },
+    );
   }
 
   setTyping(conversationId: string, on: boolean): void {

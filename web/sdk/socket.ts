@@ -23,7 +23,8 @@ export class EventError extends Error {
 export interface SocketOptions {
   url: string;
   token: () => string | null;
-  deviceId: string;
+  /** Read at each connect: a device the server no longer knows is replaced while offline. */
+  deviceId: () => string;
   onEvent: (event: ServerEvent) => void;
   onState?: (state: ConnectionState) => void;
   /** Runs after every (re)connect, once the server said `ready`. */
@@ -39,12 +40,14 @@ const FINAL_CLOSE_CODES: Record<number, SessionEnd> = { 4401: 'session-ended', 4
 
 const BASE_DELAY_MS = 250;
 const MAX_DELAY_MS = 15_000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export class RealtimeSocket {
   private ws: WebSocket | null = null;
   private attempts = 0;
   private stopped = true;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private handshakeTimer: ReturnType<typeof setTimeout> | null = null;
   private nextId = 0;
   private readonly waiting = new Map<string, { resolve: (e: ServerEvent) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private readyWaiters: (() => void)[] = [];
@@ -58,16 +61,33 @@ export class RealtimeSocket {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    globalThis.window?.addEventListener('online', this.retryNow);
     this.open();
   }
 
   stop(): void {
     this.stopped = true;
+    globalThis.window?.removeEventListener('online', this.retryNow);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.ws?.close(1000, 'client closed');
     this.ws = null;
     this.failWaiting(new EventError('disconnected', 'The connection was closed.'));
     this.setState('closed');
+  }
+
+  /** The device's network is back: waiting out the backoff would only delay what is queued. */
+  private readonly retryNow = () => {
+    if (this.stopped || !this.retryTimer || this.ws) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.open();
+  };
+
+  /** Started and not stopped: connected, or trying to be. */
+  get running(): boolean {
+    return !this.stopped;
   }
 
   /** Resolves once the socket is open and the server has said `ready`. */
@@ -105,28 +125,41 @@ export class RealtimeSocket {
     const token = this.options.token();
     if (!token) return this.setState('closed');
     const url = new URL(this.options.url);
-    url.searchParams.set('device', this.options.deviceId);
+    url.searchParams.set('device', this.options.deviceId());
     this.setState(this.attempts === 0 ? 'connecting' : 'reconnecting');
     const ws = new WebSocket(url, ['e2e-chat.v1', `bearer.${token}`]);
     this.ws = ws;
     ws.addEventListener('message', (e) => this.receive(String(e.data)));
-    ws.addEventListener('close', (e) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.failWaiting(new EventError('disconnected', 'The connection was lost.'));
-      if (this.stopped) return;
-      const ended = FINAL_CLOSE_CODES[e.code];
-      if (ended) {
-        // Reconnecting with a revoked token or a removed device would only be refused.
-        this.stop();
-        this.options.onEnded?.(ended);
-        return;
-      }
-      this.setState('reconnecting');
-      const delay = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.attempts) * (0.5 + Math.random() / 2);
-      this.attempts += 1;
-      this.retryTimer = setTimeout(() => this.open(), delay);
-    });
+    ws.addEventListener('close', (e) => this.dropped(ws, e.code));
+    // A handshake can hang (e.g. against a server still starting up) without ever closing: give
+    // up on it and try again, rather than stay "connecting" for ever.
+    this.handshakeTimer = setTimeout(() => {
+      ws.close();
+      this.dropped(ws, 1006);
+    }, HANDSHAKE_TIMEOUT_MS);
+  }
+
+  /** `ws` closed or was given up on: fail what waits for an answer on it, and try again later. */
+  private dropped(ws: WebSocket, code: number): void {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.failWaiting(new EventError('disconnected', 'The connection was lost.'));
+    if (this.stopped) return;
+    const ended = FINAL_CLOSE_CODES[code];
+    if (ended) {
+      // Reconnecting with a revoked token or a removed device would only be refused.
+      this.stop();
+      this.options.onEnded?.(ended);
+      return;
+    }
+    this.setState('reconnecting');
+    const delay = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.attempts) * (0.5 + Math.random() / 2);
+    this.attempts += 1;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.open();
+    }, delay);
   }
 
   private receive(data: string): void {
@@ -143,6 +176,7 @@ export class RealtimeSocket {
       return;
     }
     if (event.type === 'ready') {
+      if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
       this.attempts = 0;
       this.setState('open');
       for (const resolve of this.readyWaiters.splice(0)) resolve();

@@ -186,8 +186,15 @@ test('on a phone, the list and the conversation are separate screens with a back
   await send(erin.page, 'sent from a phone');
   await bubble(frank.page.context().pages()[0], 'sent from a phone').or(frank.page.getByRole('button', { name: /Erin Mobile/ })).first().waitFor();
   await erin.page.screenshot({ path: `${SHOTS}mobile-conversation.png` });
+  // The browser's (or Android's) Back returns to the list, not out of the app.
+  await erin.page.goBack();
+  await list.waitFor();
+  assert.match(erin.page.url(), /\/chat$/);
+  await erin.page.getByRole('button', { name: /Frank Desk/ }).click();
+  await erin.page.getByRole('heading', { name: 'Frank Desk' }).waitFor();
   await erin.page.getByRole('button', { name: 'Back to conversations' }).click();
   await list.waitFor();
+  assert.match(erin.page.url(), /\/chat$/);
   assert.ok(await erin.page.getByRole('button', { name: /Frank Desk/ }).isVisible());
   await erin.context.close();
   await frank.context.close();
@@ -201,8 +208,11 @@ test('a third person joins a group and reads what comes after', async () => {
   await gina.page.getByLabel('Group name').fill('Climbing trip');
   await gina.page.getByLabel('Members', { exact: true }).fill('Hank');
   await gina.page.getByRole('button', { name: '+ Hank Member' }).click();
-  await gina.page.getByRole('button', { name: 'Create group' }).click();
+  // An impatient double click makes one group, not two.
+  await gina.page.getByRole('button', { name: 'Create group' }).dblclick();
   await gina.page.getByRole('heading', { name: 'Climbing trip' }).waitFor();
+  const { rows: [groups] } = await stack.pool.query('SELECT count(*)::int AS n FROM conversations WHERE title = $1', ['Climbing trip']);
+  assert.equal(groups.n, 1);
   await composerOf(gina.page).and(gina.page.locator(':enabled')).waitFor();
   await send(gina.page, 'before ivy joins');
   await hank.page.getByRole('button', { name: /Climbing trip/ }).click();
@@ -289,7 +299,59 @@ test('a long conversation loads its newest page first and older ones when scroll
   await kim.page.getByTestId('message').nth(69).waitFor();
   const texts = await kim.page.getByTestId('message').locator('p.whitespace-pre-wrap').allInnerTexts();
   assert.deepEqual([...texts].sort(), Array.from({ length: 70 }, (_, i) => `numbered message ${i + 1}`).sort(), 'every message once, none lost in the reload');
+
+  // Lee typing and answering re-renders Kim's screen: the older pages stay loaded.
+  await lee.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Kim Scroller/ }).click();
+  await composerOf(lee.page).and(lee.page.locator(':enabled')).waitFor();
+  await composerOf(lee.page).fill('still scrolling?');
+  await kim.page.getByTestId('typing').waitFor();
+  await composerOf(lee.page).press('Enter');
+  await bubble(kim.page, 'still scrolling?').waitFor();
+  assert.equal(await kim.page.getByTestId('message').count(), 71, 'nothing loaded was dropped');
   await Promise.all([kim.context.close(), lee.context.close()]);
+});
+
+test('the conversation list shows the latest activity first, and reorders as messages come and go', async () => {
+  const rosa = await newUser('Rosa Recent');
+  const sam = await newUser('Sam Earlier');
+  const tia = await newUser('Tia Later');
+  await openChatWith(sam.page, 'Rosa Recent');
+  await send(sam.page, 'first, from sam');
+  await openChatWith(tia.page, 'Rosa Recent');
+  await send(tia.page, 'then tia');
+  const top = rosa.page.getByRole('list', { name: 'Your conversations' }).getByRole('listitem').first();
+  await top.filter({ hasText: 'Tia Later' }).waitFor();
+
+  await send(sam.page, 'sam again');
+  await top.filter({ hasText: 'sam again' }).waitFor();
+  await rosa.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Tia Later/ }).click();
+  await send(rosa.page, 'rosa answers tia');
+  await top.filter({ hasText: 'You: rosa answers tia' }).waitFor();
+  await Promise.all([rosa, sam, tia].map((u) => u.context.close()));
+});
+
+test('a message the server refused says so on its bubble, and Retry sends it, once', async () => {
+  const vera = await newUser('Vera Retry');
+  const walt = await newUser('Walt Waiting');
+  await openChatWith(vera.page, 'Walt Waiting');
+  // The server's database refuses Vera's messages for now, so the server answers her send with an error.
+  const { rows: [sender] } = await stack.pool.query('SELECT id FROM users WHERE phone = $1', [vera.phone]);
+  await stack.pool.query(`CREATE FUNCTION refuse_for_test() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+  await stack.pool.query(`CREATE TRIGGER refuse_vera BEFORE INSERT ON messages FOR EACH ROW WHEN (NEW.sender_id = '${sender.id}') EXECUTE FUNCTION refuse_for_test()`);
+  await send(vera.page, 'will this get there?');
+  const failed = bubble(vera.page, 'will this get there?');
+  await failed.locator('[data-status="failed"]').waitFor({ timeout: 20_000 });
+  const retry = failed.getByRole('button', { name: 'Not sent — Retry' });
+  assert.ok(await retry.isVisible());
+
+  await stack.pool.query('DROP TRIGGER refuse_vera ON messages');
+  await retry.click();
+  await failed.locator('[data-status="delivered"], [data-status="read"]').waitFor({ timeout: 15_000 });
+  assert.equal(await vera.page.getByTestId('message').count(), 1, 'the same bubble, not a second one');
+  await walt.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Vera Retry/ }).click();
+  await bubble(walt.page, 'will this get there?').waitFor();
+  assert.equal(await walt.page.getByTestId('message').count(), 1, 'received once');
+  await Promise.all([vera.context.close(), walt.context.close()]);
 });
 
 test('the chat route loads under 250 kB of gzipped JavaScript', () => {
@@ -307,7 +369,9 @@ test('while the server is away a banner says so, and what was written then goes 
   const quin = await newUser('Quin Waiting');
   await openChatWith(pia.page, 'Quin Waiting');
   await send(pia.page, 'before the outage');
-  await bubble(pia.page, 'before the outage').locator('[data-status="delivered"], [data-status="read"]').waitFor({ timeout: 15_000 });
+  await bubble(pia.page, 'before the outage').locator('[data-status="delivered"]').waitFor({ timeout: 15_000 });
+  const quinsPia = quin.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Pia Patient/ });
+  await quinsPia.waitFor();
 
   await stack.down();
   const banner = pia.page.getByRole('status').filter({ hasText: 'Connecting' });
@@ -315,12 +379,18 @@ test('while the server is away a banner says so, and what was written then goes 
   await send(pia.page, 'written while it was away');
   const pending = bubble(pia.page, 'written while it was away');
   await pending.locator('[data-status="sending"]').waitFor();
+  // Quin reads while he has no connection: his read receipt waits for one. (His network stays
+  // off until Pia is back: the server passes a receipt on only to a sender who is connected.)
+  await quin.context.setOffline(true);
+  await quin.page.getByRole('status').filter({ hasText: 'Connecting' }).waitFor({ timeout: 15_000 });
+  await quinsPia.click();
+  await bubble(quin.page, 'before the outage').waitFor();
 
   await stack.up();
   await banner.waitFor({ state: 'detached', timeout: 30_000 });
+  await quin.context.setOffline(false);
+  await bubble(pia.page, 'before the outage').locator('[data-status="read"]').waitFor({ timeout: 15_000 });
   await pending.locator('[data-status="delivered"], [data-status="read"]').waitFor({ timeout: 30_000 });
-  await quin.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Pia Patient/ }).click();
-  await bubble(quin.page, 'before the outage').waitFor();
   await bubble(quin.page, 'written while it was away').waitFor();
   assert.equal(await quin.page.getByTestId('message').count(), 2, 'once each');
 });

@@ -5,7 +5,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../../test/support/stack.mjs';
 import { randomPhone } from '../../test/support/api.mjs';
-import { ChatClient, type LocalMessage, type Problem } from '../sdk/client.ts';
+import { ApiError, ChatClient, SendFailure, type LocalMessage, type Problem } from '../sdk/client.ts';
+import { Api } from '../sdk/api.ts';
 import { Store } from '../sdk/store.ts';
 import { decodeState, decrypt, encrypt, fromBase64, MlsFailure, toBase64 } from '../sdk/mls.ts';
 
@@ -358,7 +359,8 @@ test('a device removed elsewhere is told at once, forgets its keys, and is set u
   const storeName = (tablet as unknown as { options: { storeName: string } }).options.storeName;
   assert.equal(await within(new ChatClient({ baseUrl: stack.baseUrl, storeName }).resume(storeName), 'resume'), false, 'nothing is left to resume');
 
-  // A second browser is removed while it is closed; opening it again sets up a new device.
+  // A second browser is removed while it is closed: its session ended with it, so opening it
+  // again asks for a log-in, which sets up a new device.
   const laptop = await newClient('Bob laptop', bob.phone, true);
   await until(() => laptop.hasGroup(conversation.id), 'the laptop to join');
   const laptopStore = (laptop as unknown as { options: { storeName: string } }).options.storeName;
@@ -366,13 +368,88 @@ test('a device removed elsewhere is told at once, forgets its keys, and is set u
   await bob.api.deleteDevice(laptop.deviceId);
   const reopened = new ChatClient({ baseUrl: stack.baseUrl, storeName: laptopStore, keyPackageTarget: 6 });
   clients.push(reopened);
-  assert.equal(await within(reopened.resume(laptopStore), 'the reopened laptop'), true);
+  assert.equal(await within(reopened.resume(laptopStore), 'the reopened laptop'), false, 'the removed device\'s session is over');
+  await within(reopened.login(bob.phone, 'correct horse battery'), 'logging in again');
   assert.notEqual(reopened.deviceId, laptop.deviceId, 'a new device, not the removed one');
   await until(() => reopened.hasGroup(conversation.id), 'the new device to be added back');
   const text = secret('for the new laptop');
   const got = received(reopened, text);
   await say(alice, conversation.id, text);
   await got;
+});
+
+test('logging out revokes this session on the server, and only this one', async () => {
+  const alice = await newClient('Alice');
+  const phone = await newClient('Alice phone', alice.phone, true);
+  const token = alice.api.token;
+  await alice.logout();
+  const stale = new Api(stack.baseUrl);
+  stale.token = token;
+  await assert.rejects(stale.me(), (e: unknown) => e instanceof ApiError && e.status === 401);
+  assert.equal((await phone.api.me()).id, phone.user!.id, 'the other session goes on');
+});
+
+test('a read receipt made while the connection is down reaches the sender once it is back', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const conversation = await alice.openDirect(bob.user!.id);
+  const text = secret('read while offline');
+  const bobGets = received(bob, text);
+  await say(alice, conversation.id, text);
+  const atBob = await bobGets;
+  bob.disconnect();
+  bob.markRead(atBob.id);
+  bob.connect();
+  await until(async () => (await alice.history(conversation.id)).at(-1)?.status === 'read', 'the read tick');
+});
+
+test('a message the server refused stays as failed, and a retry sends it once under the same id', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const conversation = await alice.openDirect(bob.user!.id);
+  await until(() => bob.hasGroup(conversation.id), 'bob to join');
+  await stack.pool.query(`CREATE FUNCTION refuse_in_sdk_test() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+  await stack.pool.query(`CREATE TRIGGER refuse_alice BEFORE INSERT ON messages FOR EACH ROW WHEN (NEW.sender_id = '${alice.user!.id}') EXECUTE FUNCTION refuse_in_sdk_test()`);
+  const text = secret('refused at first');
+  const failure = await say(alice, conversation.id, text).then(() => null, (e: unknown) => e);
+  await stack.pool.query('DROP TRIGGER refuse_alice ON messages');
+  assert.ok(failure instanceof SendFailure, String(failure));
+  assert.equal((await alice.history(conversation.id)).at(-1)?.status, 'failed');
+
+  const bobGets = received(bob, text);
+  const sent = await alice.retry(failure.local.key);
+  assert.equal(sent.clientMsgId, failure.local.clientMsgId);
+  assert.equal(sent.status === 'sent' || sent.status === 'delivered', true, sent.status);
+  await bobGets;
+  assert.deepEqual((await alice.history(conversation.id)).map((m) => m.text), [text], 'one message, not two');
+  await assert.rejects(alice.retry(failure.local.key), /failed to send/, 'only a failed message can be retried');
+});
+
+test('resumed while the server is out of reach, a session starts offline with its history and goes online when it is back', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const conversation = await alice.openDirect(bob.user!.id);
+  const text = secret('before the server went away');
+  const bobGets = received(bob, text);
+  await say(alice, conversation.id, text);
+  await bobGets;
+  await bob.conversations(); // as the app lists them, which keeps the listing for offline use
+  const storeName = (bob as unknown as { options: { storeName: string } }).options.storeName;
+  bob.disconnect();
+
+  await stack.down();
+  const again = new ChatClient({ baseUrl: stack.baseUrl, storeName, keyPackageTarget: 6 });
+  clients.push(again);
+  try {
+    assert.equal(await again.resume(storeName), true, 'still signed in');
+    assert.equal(again.connection, 'closed');
+    assert.deepEqual((await again.history(conversation.id)).map((m) => m.text), [text]);
+    assert.ok((await again.conversations()).some((c) => c.id === conversation.id), 'the conversation is listed');
+  } finally {
+    await stack.up();
+  }
+  await until(() => again.connection === 'open' && alice.connection === 'open', 'both to be online again', 30_000);
+  const later = secret('after the server came back');
+  const againGets = received(again, later);
+  await say(alice, conversation.id, later);
+  await againGets;
 });
 
 test('after all of the above, no plaintext is anywhere in the database', async () => {
