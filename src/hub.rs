@@ -34,6 +34,9 @@ pub const HEADER_SESSION: &str = "X-Hub-Session";
 pub const HEADER_EXPIRES: &str = "X-Hub-Expires";
 /// Messages of one conversation sent per query while catching a socket up.
 const SYNC_BATCH: i64 = 500;
+/// Receipts replayed per conversation and sync; a client still missing some asks again from the
+/// oldest message that is not yet read.
+const SYNC_RECEIPTS_LIMIT: i64 = 2000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Presence {
@@ -637,8 +640,9 @@ impl UserHub {
         Ok(())
     }
 
-    /// Sends every message the socket lacks, conversation by conversation in seq order, then
-    /// `synced` with the seqs it now holds and where each conversation starts for this user.
+    /// Sends every message the socket lacks, conversation by conversation in seq order, and the
+    /// receipts on its own messages it asks for, then `synced` with the seqs it now holds and
+    /// where each conversation starts for this user.
     async fn sync(&self, ws: &WebSocket, info: &SocketInfo, request: SyncRequest) -> ApiResult<()> {
         let conn = self.conn().await?;
         let db = &conn.client;
@@ -658,6 +662,22 @@ impl UserHub {
             }
             held.insert(conversation, after);
             joined.insert(conversation, joined_seq);
+            if let Some(from) = request.receipts_from.get(&conversation) {
+                for receipt in
+                    messages::receipts_on_own(db, conversation, info.user_id, *from, SYNC_RECEIPTS_LIMIT).await?
+                {
+                    send(
+                        ws,
+                        &ServerEvent::Receipt {
+                            message_id: receipt.message_id,
+                            conversation_id: conversation,
+                            user_id: receipt.user_id,
+                            kind: receipt.kind,
+                            at: receipt.at,
+                        },
+                    );
+                }
+            }
         }
         send(ws, &ServerEvent::Synced { after: held, joined });
         Ok(())

@@ -247,9 +247,15 @@ pub struct TypingRequest {
 /// "Send me what I missed": the last seq the client holds per conversation. Conversations it
 /// does not list are sent from the start.
 #[derive(Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SyncRequest {
     #[serde(default)]
     pub after: std::collections::HashMap<Uuid, i64>,
+    /// Per conversation, the seq of the client's oldest own message not yet read by everyone:
+    /// the receipts made on its messages from there on are sent again, since those made while it
+    /// was away reached nobody.
+    #[serde(default)]
+    pub receipts_from: std::collections::HashMap<Uuid, i64>,
 }
 
 #[derive(Deserialize)]
@@ -781,7 +787,12 @@ mod tests {
     fn sync_takes_per_conversation_seqs() {
         let c = Uuid::new_v4();
         let parsed = event(&format!(r#"{{"type":"sync","after":{{"{c}":41}}}}"#)).unwrap();
-        assert_eq!(parsed, ClientEvent::Sync(SyncRequest { after: [(c, 41)].into() }));
+        assert_eq!(parsed, ClientEvent::Sync(SyncRequest { after: [(c, 41)].into(), ..Default::default() }));
+        let with_receipts = event(&format!(r#"{{"type":"sync","receiptsFrom":{{"{c}":7}}}}"#)).unwrap();
+        assert_eq!(
+            with_receipts,
+            ClientEvent::Sync(SyncRequest { receipts_from: [(c, 7)].into(), ..Default::default() })
+        );
         assert_eq!(event(r#"{"type":"sync"}"#).unwrap(), ClientEvent::Sync(SyncRequest::default()));
     }
 

@@ -107,6 +107,46 @@ pub async fn after_seq(
     Ok(rows.iter().map(view).collect())
 }
 
+/// A receipt on one of the caller's messages, as it stands: read if it was read, else delivered.
+pub struct StoredReceipt {
+    pub message_id: Uuid,
+    pub user_id: Uuid,
+    pub kind: ReceiptKind,
+    pub at: DateTime<Utc>,
+}
+
+/// The receipts others made on `sender`'s messages in one conversation from `from_seq` on, oldest
+/// message first.
+pub async fn receipts_on_own(
+    client: &Client,
+    conversation: Uuid,
+    sender: Uuid,
+    from_seq: i64,
+    fetch: i64,
+) -> Result<Vec<StoredReceipt>, ApiError> {
+    let rows = client
+        .query(
+            "SELECT m.id, r.user_id, r.delivered_at, r.read_at FROM messages m JOIN receipts r ON r.message_id = m.id
+             WHERE m.conversation_id = $1 AND m.seq >= $3 AND m.sender_id = $2
+             ORDER BY m.seq LIMIT $4",
+            &[&conversation, &sender, &from_seq, &fetch],
+        )
+        .await
+        .map_err(db_error("messages.receipts_on_own"))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let read_at: Option<DateTime<Utc>> = r.get("read_at");
+            StoredReceipt {
+                message_id: r.get("id"),
+                user_id: r.get("user_id"),
+                kind: if read_at.is_some() { ReceiptKind::Read } else { ReceiptKind::Delivered },
+                at: read_at.unwrap_or_else(|| r.get("delivered_at")),
+            }
+        })
+        .collect())
+}
+
 /// Where a member stands in one conversation: its latest seq, and the seq after which they may
 /// read (the commit that added them).
 pub struct Head {

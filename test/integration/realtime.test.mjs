@@ -139,6 +139,17 @@ test('receipts are stored once, delivered before read, and reach the sender', as
   // The sender cannot receipt their own message.
   a.send({ type: 'receipt', id: 'own', messageId: message.id, kind: 'read' });
   assert.equal((await a.next('error')).code, 'own_message');
+
+  // A sender that was away asks again for the receipts on its messages from a seq on.
+  const later = await open(alice);
+  later.send({ type: 'sync', after: { [message.conversationId]: message.seq }, receiptsFrom: { [message.conversationId]: message.seq } });
+  const replayed = await later.next('receipt');
+  assert.deepEqual([replayed.messageId, replayed.userId, replayed.kind], [message.id, bob.user.id, 'read']);
+  await later.next('synced');
+  // Only the caller's own messages, and only where asked.
+  b.send({ type: 'sync', after: { [message.conversationId]: message.seq }, receiptsFrom: { [message.conversationId]: 0 } });
+  await b.next('synced');
+  await b.nothing((e) => e.type === 'receipt' && e.messageId === message.id && e.userId === bob.user.id);
 });
 
 test('typing reaches the other member and is not stored', async () => {

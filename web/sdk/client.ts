@@ -66,6 +66,8 @@ interface StoredKeyPackage extends KeyPackageSecret {
 
 const WAIT_MS = 15_000;
 const GAP_SYNC_DELAY_MS = 150;
+/** How far back, in a conversation's local history, own messages still waiting for a read receipt are looked for. */
+const RECEIPT_CATCH_UP_WINDOW = 200;
 const MAX_ONLINE_RETRY_MS = 15_000;
 
 function wsUrlFor(baseUrl: string): string {
@@ -321,7 +323,7 @@ export class ChatClient {
       onState: (state) => this.emit('connection', state),
       onEnded: (why) => void this.sessionEnded(why),
       onReady: () => {
-        this.requestSync();
+        void this.syncWithReceipts();
         for (const [messageId, kind] of this.receipts) this.postReceipt(messageId, kind);
         void this.resendUnsent().catch(() => {});
         void this.healGroups().catch(() => {});
@@ -337,8 +339,26 @@ export class ChatClient {
     return this.socket?.state ?? 'closed';
   }
 
-  private requestSync(): void {
-    this.socket?.send({ type: 'sync', after: Object.fromEntries(this.cursors) });
+  private requestSync(receiptsFrom: Record<string, number> = {}): void {
+    this.socket?.send({ type: 'sync', after: Object.fromEntries(this.cursors), receiptsFrom });
+  }
+
+  /**
+   * The sync of a fresh connection also asks again for the receipts on this user's messages that
+   * are not yet read: those made while this device was away were pushed to nobody.
+   */
+  private async syncWithReceipts(): Promise<void> {
+    const receiptsFrom: Record<string, number> = {};
+    try {
+      for (const conversationId of this.groups.keys()) {
+        const recent = await this.db.history(conversationId, UNSENT_SEQ, RECEIPT_CATCH_UP_WINDOW);
+        const waiting = recent.find((m) => m.senderId === this.me && (m.status === 'sent' || m.status === 'delivered'));
+        if (waiting) receiptsFrom[conversationId] = waiting.seq;
+      }
+    } catch {
+      // The store is closing (signed out): the messages are what matters, and they still come.
+    }
+    this.requestSync(receiptsFrom);
   }
 
   private onServerEvent(event: ServerEvent): void {

@@ -402,6 +402,30 @@ test('a read receipt made while the connection is down reaches the sender once i
   await until(async () => (await alice.history(conversation.id)).at(-1)?.status === 'read', 'the read tick');
 });
 
+test('ticks made while the sender was away show when the sender is back', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const conversation = await alice.openDirect(bob.user!.id);
+  await until(() => bob.hasGroup(conversation.id), 'bob to join');
+  const texts = [secret('read while alice is away'), secret('delivered while alice is away')];
+  bob.disconnect();
+  for (const text of texts) await say(alice, conversation.id, text);
+  alice.disconnect();
+  // Bob comes online while Alice is away: his client marks both delivered, and he reads one.
+  const bobGets = texts.map((text) => received(bob, text));
+  bob.connect();
+  const [first, second] = await Promise.all(bobGets);
+  bob.markRead(first.id);
+  const stored = async (id: string, column: string) =>
+    (await stack.pool.query(`SELECT count(*)::int AS n FROM receipts WHERE message_id = $1 AND ${column} IS NOT NULL`, [id])).rows[0].n === 1;
+  await until(async () => (await stored(first.id, 'read_at')) && (await stored(second.id, 'delivered_at')), 'the receipts stored');
+  assert.deepEqual((await alice.history(conversation.id)).map((m) => m.status), ['sent', 'sent'], 'nothing reached Alice while away');
+  alice.connect();
+  await until(async () => {
+    const statuses = (await alice.history(conversation.id)).map((m) => m.status);
+    return statuses[0] === 'read' && statuses[1] === 'delivered';
+  }, 'read and delivered ticks after reconnecting');
+});
+
 test('a message the server refused stays as failed, and a retry sends it once under the same id', async () => {
   const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
   const conversation = await alice.openDirect(bob.user!.id);
