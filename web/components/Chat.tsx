@@ -23,8 +23,9 @@ function titleOf(c: Conversation, me: string): string {
 }
 
 /**
- * Arrow keys, Home and End move focus between the buttons of a list's items, as in any list box;
- * Tab still leaves the list in one step.
+ * Arrow keys, Home and End move focus between the buttons of a list's items, as in any list box.
+ * Only one item at a time is in the Tab order (a roving tabindex: the one focused last, at first
+ * the open or the first one), so Tab leaves the list in one step instead of visiting every item.
  */
 function moveFocusInList(e: KeyboardEvent<HTMLElement>) {
   const keys = ['ArrowDown', 'ArrowUp', 'Home', 'End'];
@@ -35,6 +36,7 @@ function moveFocusInList(e: KeyboardEvent<HTMLElement>) {
   const at = items.indexOf(document.activeElement as HTMLButtonElement);
   const next = e.key === 'Home' ? 0 : e.key === 'End' ? items.length - 1
     : e.key === 'ArrowDown' ? Math.min(items.length - 1, at + 1) : Math.max(0, at - 1);
+  items.forEach((item, i) => { item.tabIndex = i === next ? 0 : -1; });
   items[next].focus();
 }
 
@@ -334,8 +336,9 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
           <Directory client={client} onPick={startDirect} />
           <ul ref={conversationList} onKeyDown={moveFocusInList} className="min-h-0 flex-1 overflow-y-auto" aria-label="Your conversations">
             {conversations.length === 0 && <li className="px-4 py-6 text-sm text-slate-500 dark:text-slate-400">No conversations yet. Find someone above to start one.</li>}
-            {conversations.map((c) => (
+            {conversations.map((c, i) => (
               <ConversationItem key={c.id} conversation={c} me={me} active={c.id === openId} summary={summaries[c.id]}
+                tabbable={open ? c.id === open.id : i === 0}
                 online={!!(peerOf(c, me) && live.presence[peerOf(c, me)!]?.online)}
                 typing={Object.keys(live.typing[c.id] ?? {}).length > 0}
                 onOpen={() => openConversation(c.id)} />
@@ -399,9 +402,9 @@ function Directory({ client, onPick }: { client: ChatClient; onPick: (u: UserSum
       {data && (
         <ul ref={results} onKeyDown={moveFocusInList} aria-busy={!!opening} className="mt-2 max-h-64 overflow-y-auto" aria-label="People">
           {data.items.length === 0 && <li className="px-2 py-2 text-sm text-slate-500 dark:text-slate-400">Nobody matches.</li>}
-          {data.items.map((u) => (
+          {data.items.map((u, i) => (
             <li key={u.id}>
-              <button type="button" onClick={() => void pick(u)} aria-disabled={!!opening}
+              <button type="button" onClick={() => void pick(u)} aria-disabled={!!opening} tabIndex={i === 0 ? 0 : -1}
                 className="flex w-full items-center gap-3 rounded-xl px-2 py-2 text-left hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 aria-disabled:cursor-wait aria-disabled:opacity-60 dark:hover:bg-slate-800">
                 <Avatar name={u.displayName} online={u.online} />
                 <span className="min-w-0">
@@ -427,15 +430,15 @@ function Avatar({ name, online }: { name: string; online?: boolean }) {
   );
 }
 
-function ConversationItem({ conversation, me, active, summary, online, typing, onOpen }: {
-  conversation: Conversation; me: string; active: boolean; summary?: Summary; online: boolean; typing: boolean; onOpen: () => void;
+function ConversationItem({ conversation, me, active, tabbable, summary, online, typing, onOpen }: {
+  conversation: Conversation; me: string; active: boolean; tabbable: boolean; summary?: Summary; online: boolean; typing: boolean; onOpen: () => void;
 }) {
   const title = titleOf(conversation, me);
   const last = summary?.last ?? null;
   const unread = active ? 0 : (summary?.unread ?? 0);
   return (
     <li>
-      <button type="button" onClick={onOpen} aria-current={active ? 'true' : undefined} data-conversation={conversation.id}
+      <button type="button" onClick={onOpen} aria-current={active ? 'true' : undefined} data-conversation={conversation.id} tabIndex={tabbable ? 0 : -1}
         className={`flex w-full items-center gap-3 px-4 py-3 text-left hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-brand-500 dark:hover:bg-slate-900 ${active ? 'bg-slate-100 dark:bg-slate-900' : ''}`}>
         <Avatar name={title} online={online} />
         <span className="min-w-0 flex-1">

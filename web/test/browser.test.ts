@@ -456,6 +456,12 @@ test('the keyboard alone finds someone, opens the chat, writes, and moves throug
   assert.ok(await focused(list.getByRole('button').first()));
   await page.keyboard.press('ArrowDown');
   assert.ok(await focused(list.getByRole('button').nth(1)));
+  // One Tab stop for the whole list: Shift+Tab from its second item goes to the search box, not
+  // to the first item, and Tab comes back to the item it left.
+  await page.keyboard.press('Shift+Tab');
+  assert.ok(await focused(page.getByLabel('Find people')), 'Shift+Tab leaves the list in one step');
+  await page.keyboard.press('Tab');
+  assert.ok(await focused(list.getByRole('button').nth(1)), 'and Tab returns to where it was');
   const title = await list.getByRole('button').nth(1).locator('span.font-medium').innerText();
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: title }).waitFor();
