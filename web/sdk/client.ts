@@ -101,7 +101,7 @@ export class ChatClient {
   private readonly listeners = new Map<keyof ClientEvents, Set<(value: never) => void>>();
   private readonly progressWaiters = new Set<() => void>();
   /** Receipts that arrived before this device had recorded the server id of its own message. */
-  private readonly earlyReceipts = new Map<string, ReceiptKind>();
+  private readonly earlyReceipts = new Map<string, Record<string, ReceiptKind>>();
   /** Receipts the server has not acknowledged yet, by message id; (re)sent whenever the socket is ready. */
   private readonly receipts = new Map<string, ReceiptKind>();
   /** Outbox messages being sent right now, by key, so a reconnect does not send them twice. */
@@ -567,26 +567,46 @@ export class ChatClient {
     if (!local || local.seq !== UNSENT_SEQ) return;
     const early = this.earlyReceipts.get(m.id);
     this.earlyReceipts.delete(m.id);
-    const sent: LocalMessage = { ...local, id: m.id, seq: m.seq, status: early ?? 'sent' };
+    const stored: LocalMessage = { ...local, id: m.id, seq: m.seq, status: 'sent', receipts: early };
+    const sent = { ...stored, status: this.tickOf(stored) };
     await this.db.putMessage(sent);
     this.emit('status', sent);
   }
 
   private async applyReceipt(r: { messageId: string; userId: string; kind: ReceiptKind }): Promise<void> {
     if (r.userId === this.me || !this.store) return;
+    const stronger = (had: ReceiptKind | undefined) => (had === 'read' ? 'read' : r.kind);
     const local = await this.db.messageById(r.messageId);
     if (!local) {
-      // Possibly our own message whose ack is still being recorded: keep the best kind for it.
-      if (this.earlyReceipts.get(r.messageId) !== 'read') this.earlyReceipts.set(r.messageId, r.kind);
+      // Possibly our own message whose ack is still being recorded: keep it for then.
+      const early = this.earlyReceipts.get(r.messageId) ?? {};
+      this.earlyReceipts.set(r.messageId, { ...early, [r.userId]: stronger(early[r.userId]) });
       if (this.earlyReceipts.size > 1000) this.earlyReceipts.delete(this.earlyReceipts.keys().next().value!);
       return;
     }
     if (local.senderId !== this.me) return;
+    const receipts = { ...local.receipts, [r.userId]: stronger(local.receipts?.[r.userId]) };
+    const status = this.tickOf({ ...local, receipts });
     const rank = { sending: 0, failed: 0, received: 0, sent: 1, delivered: 2, read: 3 } as const;
-    if (rank[r.kind] <= rank[local.status]) return;
-    const updated = { ...local, status: r.kind };
+    const updated = { ...local, receipts, status: rank[status] > rank[local.status] ? status : local.status };
     await this.db.putMessage(updated);
-    this.emit('status', updated);
+    if (updated.status !== local.status) this.emit('status', updated);
+  }
+
+  /**
+   * The tick one of this user's stored messages shows: read once everyone it was for has read it,
+   * delivered once everyone has it, as in a group every member counts. It was for the members who
+   * had joined before it; when they are not known here, any reader's receipt counts.
+   */
+  private tickOf(message: LocalMessage): LocalMessage['status'] {
+    const receipts = message.receipts ?? {};
+    const readers = this.known.get(message.conversationId)?.members
+      .filter((m) => m.userId !== this.me && m.joinedSeq < message.seq)
+      .map((m) => m.userId) ?? [];
+    const kinds = readers.length > 0 ? readers.map((u) => receipts[u]) : [Object.values(receipts).includes('read') ? 'read' : Object.values(receipts)[0]];
+    if (kinds.every((k) => k === 'read')) return 'read';
+    if (kinds.every((k) => k === 'read' || k === 'delivered')) return 'delivered';
+    return 'sent';
   }
 
   /** Resolves once `done()` holds, asking the server to sync if it does not come by itself. */

@@ -17,6 +17,8 @@ export interface LocalMessage {
   text: string;
   createdAt: string;
   status: 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'received';
+  /** On this user's own messages: how far each reader has got with it. */
+  receipts?: Record<string, 'delivered' | 'read'>;
 }
 
 /** A message that arrived but could not be trusted: shown as an error, never as a message. */

@@ -426,6 +426,24 @@ test('ticks made while the sender was away show when the sender is back', async 
   }, 'read and delivered ticks after reconnecting');
 });
 
+test('in a group, a message reads "read" only once every member has read it', async () => {
+  const [alice, bob, carol] = [await newClient('Alice'), await newClient('Bob'), await newClient('Carol')];
+  const group = await alice.createGroup('Ticks', [bob.user!.id, carol.user!.id]);
+  await until(() => bob.hasGroup(group.id) && carol.hasGroup(group.id), 'bob and carol to join');
+  const text = secret('did everyone see this');
+  const arrivals = [received(bob, text), received(carol, text)];
+  const sent = await say(alice, group.id, text);
+  const [atBob, atCarol] = await Promise.all(arrivals);
+  const tick = async () => (await alice.history(group.id)).find((m) => m.id === sent.id)?.status;
+  await until(async () => (await tick()) === 'delivered', 'delivered to both');
+  bob.markRead(atBob.id);
+  await until(async () => (await stack.pool.query('SELECT count(*)::int AS n FROM receipts WHERE message_id = $1 AND read_at IS NOT NULL', [sent.id])).rows[0].n === 1, 'bob\'s read stored');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(await tick(), 'delivered', 'one reader of two is not "read"');
+  carol.markRead(atCarol.id);
+  await until(async () => (await tick()) === 'read', 'read by both');
+});
+
 test('a message the server refused stays as failed, and a retry sends it once under the same id', async () => {
   const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
   const conversation = await alice.openDirect(bob.user!.id);
