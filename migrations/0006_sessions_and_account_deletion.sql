@@ -27,9 +27,12 @@ ALTER TABLE users ADD COLUMN deleted_at timestamptz;
 ALTER TABLE users ALTER COLUMN phone DROP NOT NULL;
 ALTER TABLE users ADD CONSTRAINT deleted_users_hold_nothing CHECK (deleted_at IS NULL OR (phone IS NULL AND NOT is_admin));
 
--- Failed logins per phone number, for a short window: password guessing is bounded per account.
-CREATE TABLE login_failures (
-    phone  text NOT NULL,
-    at     timestamptz NOT NULL DEFAULT now()
+-- Recent attempts that are limited per key within a window: wrong passwords per phone number
+-- (bounds password guessing per account) and registrations per client address (bounds sign-up
+-- floods). Rows older than their window are dropped as new ones come.
+CREATE TABLE auth_attempts (
+    kind  text NOT NULL CHECK (kind IN ('login-failure', 'registration')),
+    key   text NOT NULL,
+    at    timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX login_failures_phone_idx ON login_failures (phone, at);
+CREATE INDEX auth_attempts_key_idx ON auth_attempts (kind, key, at);

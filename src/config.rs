@@ -10,6 +10,8 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// How long a hub keeps its database connection with nothing to do. An open connection keeps the
 /// hub from hibernating and holds one of the database's (or Hyperdrive's) connection slots.
 pub const DEFAULT_HUB_DB_IDLE_SECONDS: u32 = 30;
+/// New accounts per client address and hour in production, unless configured.
+pub const DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR: u32 = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Environment {
@@ -28,6 +30,8 @@ pub struct Config {
     pub bootstrap_admin: Option<BootstrapAdmin>,
     pub first_user_admin: bool,
     pub hub_db_idle_ms: f64,
+    /// None: not limited (the default outside production, or configured as 0).
+    pub registrations_per_address_per_hour: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +74,13 @@ impl Config {
             .and_then(|v| v.parse::<u32>().ok())
             .filter(|s| *s > 0)
             .unwrap_or(DEFAULT_HUB_DB_IDLE_SECONDS);
+        let registrations_per_address_per_hour =
+            match get("REGISTRATIONS_PER_ADDRESS_PER_HOUR").and_then(|v| v.parse::<u32>().ok()) {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None if environment == Environment::Production => Some(DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR),
+                None => None,
+            };
         Config {
             environment,
             jwt_secret,
@@ -78,6 +89,7 @@ impl Config {
             bootstrap_admin,
             first_user_admin,
             hub_db_idle_ms: f64::from(hub_db_idle_seconds) * 1000.0,
+            registrations_per_address_per_hour,
         }
     }
 
@@ -130,6 +142,16 @@ mod tests {
         assert_eq!(config(&[("HUB_DB_IDLE_SECONDS", "2")]).hub_db_idle_ms, 2_000.0);
         assert_eq!(config(&[("HUB_DB_IDLE_SECONDS", "0")]).hub_db_idle_ms, 30_000.0);
         assert_eq!(config(&[("HUB_DB_IDLE_SECONDS", "soon")]).hub_db_idle_ms, 30_000.0);
+    }
+
+    #[test]
+    fn registrations_per_address_are_limited_in_production_unless_configured() {
+        assert_eq!(config(&[]).registrations_per_address_per_hour, Some(10));
+        assert_eq!(config(&[("REGISTRATIONS_PER_ADDRESS_PER_HOUR", "3")]).registrations_per_address_per_hour, Some(3));
+        assert_eq!(config(&[("REGISTRATIONS_PER_ADDRESS_PER_HOUR", "0")]).registrations_per_address_per_hour, None);
+        assert_eq!(config(&[("ENVIRONMENT", "development")]).registrations_per_address_per_hour, None);
+        let test_with_limit = config(&[("ENVIRONMENT", "test"), ("REGISTRATIONS_PER_ADDRESS_PER_HOUR", "2")]);
+        assert_eq!(test_with_limit.registrations_per_address_per_hour, Some(2));
     }
 
     #[test]

@@ -66,6 +66,7 @@ async fn respond(req: &mut Request, env: Env, config: Config, origin: Option<&st
         params: matched.params,
         query,
         authorization: req.headers().get("Authorization").ok().flatten(),
+        client_address: req.headers().get("CF-Connecting-IP").ok().flatten(),
         body,
     };
     let header = |name: &str| req.headers().get(name).ok().flatten();

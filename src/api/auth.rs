@@ -4,11 +4,17 @@ use super::{now_secs, Ctx, Reply};
 use crate::auth::{
     burn_equal_time, hash_password, issue_token, stored_iterations, verify_password, TOKEN_LIFETIME_SECS,
 };
+use crate::db::attempts::{self, Attempt};
 use crate::db::{sessions, users, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
 use crate::protocol::{validate_phone, Account, AuthResponse, LoginRequest, RegisterRequest};
 use chrono::DateTime;
+
+/// Wrong passwords allowed per phone number within the window, before logins to it are refused.
+const LOGIN_FAILURES_ALLOWED: i64 = 10;
+const LOGIN_FAILURE_WINDOW_MINUTES: i32 = 15;
+const REGISTRATION_WINDOW_MINUTES: i32 = 60;
 
 /// Starts a session and issues the token that names it.
 async fn session(ctx: &Ctx, db: &Client, user: Account) -> ApiResult<AuthResponse> {
@@ -27,8 +33,24 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
     let password_hash = hash_password(&account.password, iterations);
     let first_user_becomes_admin = ctx.config.first_user_admin && ctx.config.bootstrap_admin.is_none();
     let mut db = ctx.connect().await?;
+    // Bounds sign-up floods from one address; an address the platform does not tell is not limited.
+    let limited_address = ctx.config.registrations_per_address_per_hour.zip(ctx.client_address.as_deref());
+    if let Some((allowed, address)) = limited_address {
+        if attempts::recent(&db, Attempt::Registration, address, REGISTRATION_WINDOW_MINUTES).await?
+            >= i64::from(allowed)
+        {
+            return Err(ApiError::new(
+                429,
+                "too_many_registrations",
+                "Too many new accounts from this network in the last hour. Try again later.",
+            ));
+        }
+    }
     let user =
         users::insert(&mut db, &account.phone, &account.display_name, &password_hash, first_user_becomes_admin).await?;
+    if let Some((_, address)) = limited_address {
+        attempts::record(&db, Attempt::Registration, address, REGISTRATION_WINDOW_MINUTES).await?;
+    }
     crate::hub::broadcast_registration(&ctx.env, &db, user.user.clone()).await;
     Reply::json(201, &session(&ctx, &db, user).await?)
 }
@@ -42,14 +64,13 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
     let db = ctx.connect().await?;
     // Bounds password guessing per account; checked before the (costly) hash, so a refused
     // attempt costs no PBKDF2 either.
-    if users::recent_login_failures(&db, &phone).await? >= users::LOGIN_FAILURES_ALLOWED {
+    if attempts::recent(&db, Attempt::LoginFailure, &phone, LOGIN_FAILURE_WINDOW_MINUTES).await?
+        >= LOGIN_FAILURES_ALLOWED
+    {
         return Err(ApiError::new(
             429,
             "too_many_attempts",
-            format!(
-                "Too many wrong passwords for this number. Try again in {} minutes.",
-                users::LOGIN_FAILURE_WINDOW_MINUTES
-            ),
+            format!("Too many wrong passwords for this number. Try again in {LOGIN_FAILURE_WINDOW_MINUTES} minutes."),
         ));
     }
     let found = users::credentials_by_phone(&db, &phone).await?;
@@ -61,10 +82,10 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
         }
     };
     let Some(found) = found.filter(|_| matched) else {
-        users::record_login_failure(&db, &phone).await?;
+        attempts::record(&db, Attempt::LoginFailure, &phone, LOGIN_FAILURE_WINDOW_MINUTES).await?;
         return Err(wrong());
     };
-    users::clear_login_failures(&db, &phone).await?;
+    attempts::clear(&db, Attempt::LoginFailure, &phone).await?;
     // Hashes made at an older, lower count are upgraded while the password is at hand.
     if stored_iterations(&found.password_hash).is_some_and(|n| n < iterations) {
         users::set_password_hash(&db, found.account.user.id, &hash_password(&request.password, iterations)).await?;

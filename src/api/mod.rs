@@ -25,6 +25,8 @@ pub struct Ctx {
     pub params: Vec<String>,
     pub query: Vec<(String, String)>,
     pub authorization: Option<String>,
+    /// The client's address as the platform tells it (`CF-Connecting-IP`).
+    pub client_address: Option<String>,
     pub body: Vec<u8>,
 }
 

@@ -2,6 +2,7 @@
 //! the server sees typed functions. Only opening the connection (a Hyperdrive socket) is wasm-only.
 
 pub mod admin;
+pub mod attempts;
 pub mod conversations;
 pub mod devices;
 pub mod messages;

@@ -73,46 +73,6 @@ pub async fn credentials_by_phone(client: &Client, phone: &str) -> Result<Option
     Ok(row.map(|row| Credentials { account: account(&row), password_hash: row.get("password_hash") }))
 }
 
-/// Wrong passwords allowed per phone number within the window, before logins to it are refused.
-pub const LOGIN_FAILURES_ALLOWED: i64 = 10;
-pub const LOGIN_FAILURE_WINDOW_MINUTES: i32 = 15;
-
-/// Wrong passwords for `phone` within the window.
-pub async fn recent_login_failures(client: &Client, phone: &str) -> Result<i64, ApiError> {
-    let row = client
-        .query_one(
-            "SELECT count(*) FROM login_failures WHERE phone = $1 AND at > now() - make_interval(mins => $2)",
-            &[&phone, &LOGIN_FAILURE_WINDOW_MINUTES],
-        )
-        .await
-        .map_err(db_error("users.recent_login_failures"))?;
-    Ok(row.get(0))
-}
-
-/// Records a wrong password for `phone` (known or not, so the answer never tells which), and
-/// drops its failures that have left the window.
-pub async fn record_login_failure(client: &Client, phone: &str) -> Result<(), ApiError> {
-    client
-        .execute(
-            "WITH expired AS (
-               DELETE FROM login_failures WHERE phone = $1 AND at <= now() - make_interval(mins => $2)
-             )
-             INSERT INTO login_failures (phone) VALUES ($1)",
-            &[&phone, &LOGIN_FAILURE_WINDOW_MINUTES],
-        )
-        .await
-        .map_err(db_error("users.record_login_failure"))?;
-    Ok(())
-}
-
-pub async fn clear_login_failures(client: &Client, phone: &str) -> Result<(), ApiError> {
-    client
-        .execute("DELETE FROM login_failures WHERE phone = $1", &[&phone])
-        .await
-        .map_err(db_error("users.clear_login_failures"))?;
-    Ok(())
-}
-
 pub async fn set_password_hash(client: &Client, id: Uuid, password_hash: &str) -> Result<(), ApiError> {
     client
         .execute("UPDATE users SET password_hash = $2 WHERE id = $1", &[&id, &password_hash])

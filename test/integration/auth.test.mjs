@@ -146,8 +146,8 @@ test('ten wrong passwords lock logins to that number for a while, the right one 
   assert.match(locked.body.error.message, /15 minutes/);
   assert.equal((await api.post('/auth/login', { phone: other.user.phone, password: other.password })).status, 200, 'other numbers are not affected');
   // Once the window has passed, the right password works again and clears the count.
-  await stack.pool.query("UPDATE login_failures SET at = at - interval '16 minutes' WHERE phone = $1", [user.phone]);
+  await stack.pool.query("UPDATE auth_attempts SET at = at - interval '16 minutes' WHERE kind = 'login-failure' AND key = $1", [user.phone]);
   assert.equal((await api.post('/auth/login', { phone: user.phone, password })).status, 200);
-  const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM login_failures WHERE phone = $1', [user.phone]);
+  const { rows } = await stack.pool.query("SELECT count(*)::int AS n FROM auth_attempts WHERE kind = 'login-failure' AND key = $1", [user.phone]);
   assert.equal(rows[0].n, 0);
 });

@@ -53,6 +53,19 @@ test('FIRST_USER_ADMIN=false makes nobody admin by default', async () => {
   assert.equal((await api.get('/admin/users', { token: first.token })).status, 403);
 });
 
+test('REGISTRATIONS_PER_ADDRESS_PER_HOUR bounds sign-ups from one address', async () => {
+  const { stack, api } = await stackWith({ vars: { REGISTRATIONS_PER_ADDRESS_PER_HOUR: '2' } });
+  await api.register();
+  await api.register();
+  const third = await api.post('/auth/register', registration());
+  assert.equal(third.status, 429);
+  assert.equal(third.body.error.code, 'too_many_registrations');
+  assert.equal((await stack.pool.query('SELECT count(*)::int AS n FROM users')).rows[0].n, 2, 'nothing created');
+  // An hour later there is room again.
+  await stack.pool.query("UPDATE auth_attempts SET at = at - interval '61 minutes' WHERE kind = 'registration'");
+  assert.equal((await api.post('/auth/register', registration())).status, 201);
+});
+
 test('ADMIN_PHONE promotes an existing account that holds ADMIN_PASSWORD, and nobody else', async () => {
   const phone = '+15550000002';
   const adminPassword = 'configured admin password';

@@ -1,0 +1,57 @@
+//! auth_attempts: attempts limited per key within a window, such as wrong passwords per phone
+//! number and registrations per client address.
+
+use super::{db_error, Client};
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Attempt {
+    /// A wrong password, keyed by the phone number tried.
+    LoginFailure,
+    /// A new account, keyed by the client's address.
+    Registration,
+}
+
+impl Attempt {
+    fn kind(self) -> &'static str {
+        match self {
+            Attempt::LoginFailure => "login-failure",
+            Attempt::Registration => "registration",
+        }
+    }
+}
+
+/// Attempts of `kind` for `key` within the last `window_minutes`.
+pub async fn recent(client: &Client, kind: Attempt, key: &str, window_minutes: i32) -> Result<i64, ApiError> {
+    let row = client
+        .query_one(
+            "SELECT count(*) FROM auth_attempts WHERE kind = $1 AND key = $2 AND at > now() - make_interval(mins => $3)",
+            &[&kind.kind(), &key, &window_minutes],
+        )
+        .await
+        .map_err(db_error("attempts.recent"))?;
+    Ok(row.get(0))
+}
+
+/// Records one attempt, and drops that key's attempts that have left the window.
+pub async fn record(client: &Client, kind: Attempt, key: &str, window_minutes: i32) -> Result<(), ApiError> {
+    client
+        .execute(
+            "WITH expired AS (
+               DELETE FROM auth_attempts WHERE kind = $1 AND key = $2 AND at <= now() - make_interval(mins => $3)
+             )
+             INSERT INTO auth_attempts (kind, key) VALUES ($1, $2)",
+            &[&kind.kind(), &key, &window_minutes],
+        )
+        .await
+        .map_err(db_error("attempts.record"))?;
+    Ok(())
+}
+
+pub async fn clear(client: &Client, kind: Attempt, key: &str) -> Result<(), ApiError> {
+    client
+        .execute("DELETE FROM auth_attempts WHERE kind = $1 AND key = $2", &[&kind.kind(), &key])
+        .await
+        .map_err(db_error("attempts.clear"))?;
+    Ok(())
+}
