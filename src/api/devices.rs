@@ -49,10 +49,17 @@ pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {
     Ok(Reply::no_content())
 }
 
-/// The caller's own device named in the path; someone else's device is "not found", not
-/// "forbidden", so device ids cannot be probed. A session acting as a device manages that one.
+/// The caller's own device named in the path (its id, or `me`); someone else's device is "not
+/// found", not "forbidden", so device ids cannot be probed. A session acting as a device manages
+/// that one.
 async fn own_device(ctx: &Ctx, db: &Client, caller: &Caller) -> ApiResult<Uuid> {
-    let device = parse_uuid(ctx.param(0), "id")?;
+    // `me`: the device this session acts as.
+    let device = match ctx.param(0) {
+        "me" => caller
+            .device_id
+            .ok_or_else(|| ApiError::not_found("This session has no device yet: register one with POST /devices."))?,
+        id => parse_uuid(id, "id")?,
+    };
     if !users::owns_device(db, caller.id, device).await? {
         return Err(ApiError::not_found("You have no device with this id."));
     }

@@ -135,6 +135,8 @@ test('concurrent claims never hand out the same key package, and the last-resort
   assert.ok(handed.filter((k) => k.lastResort).every((k) => k.keyPackage === lastResort));
   const count = await api.get(`/devices/${phone.id}/key-packages/count`, { token: phone.token });
   assert.deepEqual(count.body, { available: 0, hasLastResort: true });
+  assert.deepEqual((await api.get('/devices/me/key-packages/count', { token: phone.token })).body, count.body, '"me" is the session\'s device');
+  assert.equal((await api.get('/devices/me/key-packages/count', { token: claimer.token })).status, 404, 'a session with no device has no "me"');
 
   // Claiming for chosen devices only (adding one new device to existing groups).
   await api.post(`/devices/${laptop.id}/key-packages`, { keyPackages: [opaque(), opaque()] }, { token: laptop.token });
