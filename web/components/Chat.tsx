@@ -511,17 +511,22 @@ function ConversationView({ client, conversation, me, presence, typingUsers, onB
       markRead(page);
     });
     void client.problems(conversation.id).then((p) => !cancelled && setProblems(p.length));
-    const upsert = (m: LocalMessage) => {
-      if (m.conversationId !== conversation.id) return;
-      setMessages((list) => mergeMessages(list, [m]));
-      if (m.senderId !== me) markRead([m]);
-    };
     const offs = [
       client.on('message', (m) => {
-        upsert(m);
-        if (m.conversationId === conversation.id && m.senderId !== me) setArrived(m);
+        if (m.conversationId !== conversation.id) return;
+        setMessages((list) => mergeMessages(list, [m]));
+        if (m.senderId !== me) {
+          markRead([m]);
+          setArrived(m);
+        }
       }),
-      client.on('status', upsert),
+      // A tick on a message not loaded here (older than the pages shown) changes nothing on
+      // screen; adding it would leave a hole between it and the pages, which scrolling up,
+      // starting from the oldest message shown, would then never fill.
+      client.on('status', (m) => {
+        if (m.conversationId !== conversation.id) return;
+        setMessages((list) => (list.some((x) => x.key === m.key) ? mergeMessages(list, [m]) : list));
+      }),
       client.on('problem', (p) => { if (p.conversationId === conversation.id) setProblems((n) => n + 1); }),
       client.on('conversation', (c) => {
         if (c.conversationId !== conversation.id) return;

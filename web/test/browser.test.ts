@@ -7,7 +7,8 @@ import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startStack } from '../../test/support/stack.mjs';
-import { randomPhone } from '../../test/support/api.mjs';
+import { Api, randomPhone } from '../../test/support/api.mjs';
+import { Socket } from '../../test/support/ws.mjs';
 
 const SHOTS = fileURLToPath(new URL('../../artifacts/screenshots/', import.meta.url));
 const DARK_BG = 'rgb(2, 6, 23)';
@@ -295,10 +296,41 @@ test('a long conversation loads its newest page first and older ones when scroll
   await kim.page.getByRole('button', { name: /Lee Reader/ }).click();
   await kim.page.getByTestId('message').nth(49).waitFor();
   assert.equal(await kim.page.getByTestId('message').count(), 50, 'one page of local history');
+  // A tick for a message older than the page shown (Lee reads the first one, from another of his
+  // sessions) changes nothing on screen, and leaves no hole for scrolling up to skip.
+  const firstSent = (await stack.pool.query(
+    "SELECT m.id FROM messages m JOIN users u ON u.id = m.sender_id WHERE u.display_name = 'Kim Scroller' AND m.kind = 'app' ORDER BY m.seq LIMIT 1")).rows[0].id;
+  const leeSession = await new Api(stack.baseUrl).post('/auth/login', { phone: lee.phone, password: 'correct horse battery' });
+  const leeSocket = await Socket.open(stack.baseUrl, leeSession.body.token);
+  leeSocket.send({ type: 'receipt', messageId: firstSent, kind: 'read' });
+  const readStored = async () => (await stack.pool.query('SELECT read_at FROM receipts WHERE message_id = $1 AND read_at IS NOT NULL', [firstSent])).rowCount === 1;
+  for (let tries = 0; !(await readStored()); tries += 1) {
+    assert.ok(tries < 100, 'the read receipt is stored');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await leeSocket.close();
+  // Wait until Kim's device has recorded it (her local store, where the page's tick comes from).
+  await kim.page.waitForFunction(async (id) => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const open = indexedDB.open(`e2e-chat:${localStorage.getItem('e2e-chat:account')}`);
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(open.error);
+    });
+    const message = await new Promise<{ status: string } | undefined>((resolve) => {
+      const get = db.transaction('messages').objectStore('messages').index('byId').get(id);
+      get.onsuccess = () => resolve(get.result);
+      get.onerror = () => resolve(undefined);
+    });
+    db.close();
+    return message?.status === 'read';
+  }, firstSent, { polling: 200, timeout: 10_000 });
+  await kim.page.waitForTimeout(200); // and the page has had its render
+  assert.equal(await kim.page.getByTestId('message').count(), 50, 'still the one page');
   await kim.page.getByRole('list', { name: 'Messages with Lee Reader' }).evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
   await kim.page.getByTestId('message').nth(69).waitFor();
   const texts = await kim.page.getByTestId('message').locator('p.whitespace-pre-wrap').allInnerTexts();
   assert.deepEqual([...texts].sort(), Array.from({ length: 70 }, (_, i) => `numbered message ${i + 1}`).sort(), 'every message once, none lost in the reload');
+  await bubble(kim.page, 'numbered message 1').locator('[data-status="read"]').waitFor({ timeout: 5000 });
 
   // Lee typing and answering re-renders Kim's screen: the older pages stay loaded.
   await lee.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Kim Scroller/ }).click();
