@@ -79,6 +79,8 @@ function wsUrlFor(baseUrl: string): string {
 
 /** Where the store keeps conversations this user was removed from (see Conversation.left). */
 const LEFT_PREFIX = 'left:';
+/** Receipts made but not yet acknowledged by the server, kept across page loads. */
+const RECEIPT_PREFIX = 'receipt:';
 /** Where the store keeps the last listing of conversations, to show while the server is out of reach. */
 const LISTED_KEY = 'conversations';
 
@@ -163,7 +165,7 @@ export class ChatClient {
   private async start(auth: { token: string; user: UserSummary }): Promise<void> {
     await this.openStore(auth);
     await this.topUpKeyPackages(await this.ensureDevice());
-    await this.loadGroups();
+    await this.loadLocalState();
     this.connect();
   }
 
@@ -173,7 +175,7 @@ export class ChatClient {
     const device = await this.db.get<StoredDevice>('device');
     if (device?.identity.userId !== this.me) throw new Error('This browser has to reach the server once to be set up.');
     this.device = device;
-    await this.loadGroups();
+    await this.loadLocalState();
     // Created, not started: it reads as offline, and sends wait for its `ready`.
     this.socket ??= this.newSocket();
     void this.goOnlineWhenReachable(0);
@@ -200,8 +202,12 @@ export class ChatClient {
     await this.store.put('session', { token: auth.token, user: auth.user });
   }
 
-  private async loadGroups(): Promise<void> {
+  /** What this device had when it last ran: group states, and receipts still to be sent. */
+  private async loadLocalState(): Promise<void> {
     for (const record of await this.db.groups()) this.groups.set(record.conversationId, decodeState(record.state));
+    for (const { messageId, kind } of await this.db.withPrefix<{ messageId: string; kind: ReceiptKind }>(RECEIPT_PREFIX)) {
+      if (this.receipts.get(messageId) !== 'read') this.receipts.set(messageId, kind);
+    }
   }
 
   get deviceId(): string {
@@ -960,24 +966,29 @@ export class ChatClient {
     this.sendReceipt(messageId, 'read');
   }
 
-  /** Kept until the server acknowledges it: a receipt made while offline still reaches the sender. */
+  /**
+   * Kept until the server acknowledges it, in memory and in the store: a receipt made while
+   * offline, or just before the page closed, still reaches the sender.
+   */
   private sendReceipt(messageId: string, kind: ReceiptKind): void {
     if (this.receipts.get(messageId) === 'read') return; // read says delivered too
     this.receipts.set(messageId, kind);
+    void this.store?.put(RECEIPT_PREFIX + messageId, { messageId, kind }).catch(() => {});
     if (this.socket?.state === 'open') this.postReceipt(messageId, kind); // else the next `ready` does
   }
 
   private postReceipt(messageId: string, kind: ReceiptKind): void {
-    this.socket!.request({ type: 'receipt', messageId, kind }).then(
-      () => {
-        if (this.receipts.get(messageId) === kind) this.receipts.delete(messageId);
-      },
-      (e) => {
-        // A refusal (e.g. no longer a member) is final; a lost connection sends it again at `ready`.
-        const lost = e instanceof EventError && (e.code === 'disconnected' || e.code === 'timeout');
-        if (!lost && this.receipts.get(messageId) === kind) this.receipts.delete(messageId);
-      },
-    );
+    const done = () => {
+      // Unless a stronger receipt for the message is waiting by now.
+      if (this.receipts.get(messageId) !== kind) return;
+      this.receipts.delete(messageId);
+      void this.store?.delete(RECEIPT_PREFIX + messageId).catch(() => {});
+    };
+    this.socket!.request({ type: 'receipt', messageId, kind }).then(done, (e) => {
+      // A refusal (e.g. no longer a member) is final; a lost connection sends it again at `ready`.
+      const lost = e instanceof EventError && (e.code === 'disconnected' || e.code === 'timeout');
+      if (!lost) done();
+    });
   }
 
   setTyping(conversationId: string, on: boolean): void {

@@ -402,6 +402,29 @@ test('a read receipt made while the connection is down reaches the sender once i
   await until(async () => (await alice.history(conversation.id)).at(-1)?.status === 'read', 'the read tick');
 });
 
+test('a read receipt made just before the page closed is sent by the next session on this device', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const conversation = await alice.openDirect(bob.user!.id);
+  const text = secret('read as the tab closed');
+  const bobGets = received(bob, text);
+  await say(alice, conversation.id, text);
+  const atBob = await bobGets;
+  // Bob's connection is gone, he reads, and the page closes before it is back.
+  bob.disconnect();
+  bob.markRead(atBob.id);
+  const bobStore = (bob as unknown as { options: { storeName: string } }).options.storeName;
+  await until(async () => {
+    const store = await Store.open(bobStore);
+    const waiting = await store.get(`receipt:${atBob.id}`);
+    store.close();
+    return waiting !== undefined;
+  }, 'the receipt kept in the store');
+  const reopened = new ChatClient({ baseUrl: stack.baseUrl, storeName: bobStore, keyPackageTarget: 6 });
+  clients.push(reopened);
+  assert.equal(await within(reopened.resume(bobStore), 'the reopened page'), true);
+  await until(async () => (await alice.history(conversation.id)).at(-1)?.status === 'read', 'the read tick');
+});
+
 test('ticks made while the sender was away show when the sender is back', async () => {
   const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
   const conversation = await alice.openDirect(bob.user!.id);
