@@ -104,6 +104,7 @@ export class ChatClient {
   private readonly progressWaiters = new Set<() => void>();
   /** Receipts that arrived before this device had recorded the server id of its own message. */
   private readonly earlyReceipts = new Map<string, Record<string, ReceiptKind>>();
+  private tickWork: Promise<void> = Promise.resolve();
   /** Receipts the server has not acknowledged yet, by message id; (re)sent whenever the socket is ready. */
   private readonly receipts = new Map<string, ReceiptKind>();
   /** Outbox messages being sent right now, by key, so a reconnect does not send them twice. */
@@ -568,18 +569,35 @@ export class ChatClient {
     return undefined;
   }
 
-  private async markStored(m: ServerMessage): Promise<void> {
-    const local = await this.db.message(`${m.senderId}:${m.clientMsgId}`);
-    if (!local || local.seq !== UNSENT_SEQ) return;
-    const early = this.earlyReceipts.get(m.id);
-    this.earlyReceipts.delete(m.id);
-    const stored: LocalMessage = { ...local, id: m.id, seq: m.seq, status: 'sent', receipts: early };
-    const sent = { ...stored, status: this.tickOf(stored) };
-    await this.db.putMessage(sent);
-    this.emit('status', sent);
+  /**
+   * Acks and receipts update the same records, and each reads before it writes: run one at a
+   * time, or a receipt could look for its message while the ack is still storing it under its
+   * server id, find nothing, and be lost.
+   */
+  private inTickOrder(work: () => Promise<void>): Promise<void> {
+    const next = this.tickWork.then(work, work);
+    this.tickWork = next.catch(() => {});
+    return next;
   }
 
-  private async applyReceipt(r: { messageId: string; userId: string; kind: ReceiptKind }): Promise<void> {
+  private markStored(m: ServerMessage): Promise<void> {
+    return this.inTickOrder(async () => {
+      const local = await this.db.message(`${m.senderId}:${m.clientMsgId}`);
+      if (!local || local.seq !== UNSENT_SEQ) return;
+      const early = this.earlyReceipts.get(m.id);
+      this.earlyReceipts.delete(m.id);
+      const stored: LocalMessage = { ...local, id: m.id, seq: m.seq, status: 'sent', receipts: early };
+      const sent = { ...stored, status: this.tickOf(stored) };
+      await this.db.putMessage(sent);
+      this.emit('status', sent);
+    });
+  }
+
+  private applyReceipt(r: { messageId: string; userId: string; kind: ReceiptKind }): Promise<void> {
+    return this.inTickOrder(() => this.recordReceipt(r));
+  }
+
+  private async recordReceipt(r: { messageId: string; userId: string; kind: ReceiptKind }): Promise<void> {
     if (r.userId === this.me || !this.store) return;
     const stronger = (had: ReceiptKind | undefined) => (had === 'read' ? 'read' : r.kind);
     const local = await this.db.messageById(r.messageId);

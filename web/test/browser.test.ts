@@ -401,7 +401,8 @@ test('while the server is away a banner says so, and what was written then goes 
   const quin = await newUser('Quin Waiting');
   await openChatWith(pia.page, 'Quin Waiting');
   await send(pia.page, 'before the outage');
-  await bubble(pia.page, 'before the outage').locator('[data-status="delivered"]').waitFor({ timeout: 15_000 });
+  // The first message of a new chat waits for Quin's device to join from its Welcome.
+  await bubble(pia.page, 'before the outage').locator('[data-status="delivered"]').waitFor({ timeout: 30_000 });
   const quinsPia = quin.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Pia Patient/ });
   await quinsPia.waitFor();
 
