@@ -13,8 +13,6 @@ use chrono::DateTime;
 
 /// Wrong passwords allowed per phone number within the window, before logins to it are refused.
 const LOGIN_FAILURES_ALLOWED: i64 = 10;
-const LOGIN_FAILURE_WINDOW_MINUTES: i32 = 15;
-const REGISTRATION_WINDOW_MINUTES: i32 = 60;
 
 /// Starts a session and issues the token that names it.
 async fn session(ctx: &Ctx, db: &Client, user: Account) -> ApiResult<AuthResponse> {
@@ -36,9 +34,7 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
     // Bounds sign-up floods from one address; an address the platform does not tell is not limited.
     let limited_address = ctx.config.registrations_per_address_per_hour.zip(ctx.client_address.as_deref());
     if let Some((allowed, address)) = limited_address {
-        if attempts::recent(&db, Attempt::Registration, address, REGISTRATION_WINDOW_MINUTES).await?
-            >= i64::from(allowed)
-        {
+        if attempts::recent(&db, Attempt::Registration, address).await? >= i64::from(allowed) {
             return Err(ApiError::new(
                 429,
                 "too_many_registrations",
@@ -49,7 +45,7 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
     let user =
         users::insert(&mut db, &account.phone, &account.display_name, &password_hash, first_user_becomes_admin).await?;
     if let Some((_, address)) = limited_address {
-        attempts::record(&db, Attempt::Registration, address, REGISTRATION_WINDOW_MINUTES).await?;
+        attempts::record(&db, Attempt::Registration, address).await?;
     }
     crate::hub::broadcast_registration(&ctx.env, &db, user.user.clone()).await;
     Reply::json(201, &session(&ctx, &db, user).await?)
@@ -64,13 +60,14 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
     let db = ctx.connect().await?;
     // Bounds password guessing per account; checked before the (costly) hash, so a refused
     // attempt costs no PBKDF2 either.
-    if attempts::recent(&db, Attempt::LoginFailure, &phone, LOGIN_FAILURE_WINDOW_MINUTES).await?
-        >= LOGIN_FAILURES_ALLOWED
-    {
+    if attempts::recent(&db, Attempt::LoginFailure, &phone).await? >= LOGIN_FAILURES_ALLOWED {
         return Err(ApiError::new(
             429,
             "too_many_attempts",
-            format!("Too many wrong passwords for this number. Try again in {LOGIN_FAILURE_WINDOW_MINUTES} minutes."),
+            format!(
+                "Too many wrong passwords for this number. Try again in {} minutes.",
+                Attempt::LoginFailure.window_minutes()
+            ),
         ));
     }
     let found = users::credentials_by_phone(&db, &phone).await?;
@@ -82,7 +79,7 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
         }
     };
     let Some(found) = found.filter(|_| matched) else {
-        attempts::record(&db, Attempt::LoginFailure, &phone, LOGIN_FAILURE_WINDOW_MINUTES).await?;
+        attempts::record(&db, Attempt::LoginFailure, &phone).await?;
         return Err(wrong());
     };
     attempts::clear(&db, Attempt::LoginFailure, &phone).await?;

@@ -19,14 +19,22 @@ impl Attempt {
             Attempt::Registration => "registration",
         }
     }
+
+    /// How long an attempt counts against its key.
+    pub fn window_minutes(self) -> i32 {
+        match self {
+            Attempt::LoginFailure => 15,
+            Attempt::Registration => 60,
+        }
+    }
 }
 
-/// Attempts of `kind` for `key` within the last `window_minutes`.
-pub async fn recent(client: &Client, kind: Attempt, key: &str, window_minutes: i32) -> Result<i64, ApiError> {
+/// Attempts of `kind` for `key` within its window.
+pub async fn recent(client: &Client, kind: Attempt, key: &str) -> Result<i64, ApiError> {
     let row = client
         .query_one(
             "SELECT count(*) FROM auth_attempts WHERE kind = $1 AND key = $2 AND at > now() - make_interval(mins => $3)",
-            &[&kind.kind(), &key, &window_minutes],
+            &[&kind.kind(), &key, &kind.window_minutes()],
         )
         .await
         .map_err(db_error("attempts.recent"))?;
@@ -34,14 +42,14 @@ pub async fn recent(client: &Client, kind: Attempt, key: &str, window_minutes: i
 }
 
 /// Records one attempt, and drops that key's attempts that have left the window.
-pub async fn record(client: &Client, kind: Attempt, key: &str, window_minutes: i32) -> Result<(), ApiError> {
+pub async fn record(client: &Client, kind: Attempt, key: &str) -> Result<(), ApiError> {
     client
         .execute(
             "WITH expired AS (
                DELETE FROM auth_attempts WHERE kind = $1 AND key = $2 AND at <= now() - make_interval(mins => $3)
              )
              INSERT INTO auth_attempts (kind, key) VALUES ($1, $2)",
-            &[&kind.kind(), &key, &window_minutes],
+            &[&kind.kind(), &key, &kind.window_minutes()],
         )
         .await
         .map_err(db_error("attempts.record"))?;
