@@ -627,7 +627,9 @@ export class ChatClient {
     const readers = this.known.get(message.conversationId)?.members
       .filter((m) => m.userId !== this.me && m.joinedSeq < message.seq)
       .map((m) => m.userId) ?? [];
-    const kinds = readers.length > 0 ? readers.map((u) => receipts[u]) : [Object.values(receipts).includes('read') ? 'read' : Object.values(receipts)[0]];
+    const given = Object.values(receipts);
+    const strongest = given.includes('read') ? 'read' : given[0];
+    const kinds = readers.length > 0 ? readers.map((u) => receipts[u]) : [strongest];
     if (kinds.every((k) => k === 'read')) return 'read';
     if (kinds.every((k) => k === 'read' || k === 'delivered')) return 'delivered';
     return 'sent';
