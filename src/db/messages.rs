@@ -35,7 +35,7 @@ pub const PAGE_AFTER_CURSOR_SQL: &str =
 /// and would wait forever at a hole. So a resend takes no seq (the NOT EXISTS), and when two equal
 /// sends race past that check, the second one's insert fails on the unique key instead of doing
 /// nothing, which rolls its seq back with the whole statement; the caller answers it as a resend.
-pub const SEND_SQL: &str = "WITH allowed AS (
+const SEND_SQL: &str = "WITH allowed AS (
        SELECT 1 FROM members WHERE conversation_id = $2 AND user_id = $3
      ), bumped AS (
        UPDATE conversations SET last_seq = last_seq + 1
@@ -49,7 +49,7 @@ pub const SEND_SQL: &str = "WITH allowed AS (
      )
      SELECT inserted.*, ARRAY(SELECT user_id FROM members WHERE conversation_id = $2) AS member_ids FROM inserted";
 
-pub const BY_CLIENT_ID_SQL: &str =
+const BY_CLIENT_ID_SQL: &str =
     "SELECT id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at
      FROM messages WHERE sender_id = $1 AND client_msg_id = $2";
 
@@ -66,6 +66,51 @@ pub fn view(row: &Row) -> MessageView {
         client_msg_id: row.get("client_msg_id"),
         created_at: row.get("created_at"),
     }
+}
+
+/// `SEND_SQL` prepared once per connection, so that a send is one round trip.
+pub struct SendStatement(tokio_postgres::Statement);
+
+pub async fn prepare_send(client: &Client) -> Result<SendStatement, ApiError> {
+    Ok(SendStatement(client.prepare(SEND_SQL).await.map_err(db_error("messages.prepare_send"))?))
+}
+
+/// An application message to store.
+pub struct NewMessage<'a> {
+    pub conversation_id: Uuid,
+    pub sender_id: Uuid,
+    pub sender_device_id: Option<Uuid>,
+    pub epoch: i64,
+    pub ciphertext: &'a [u8],
+    pub client_msg_id: &'a str,
+}
+
+/// A message just stored, with the conversation's members to deliver it to.
+pub struct Sent {
+    pub message: MessageView,
+    pub member_ids: Vec<Uuid>,
+}
+
+/// Stores a message (see `SEND_SQL`). None when nothing was stored: the sender is not a member,
+/// the epoch is stale, or the clientMsgId was used before, possibly by an equal send that
+/// committed while this one waited.
+pub async fn send(client: &Client, statement: &SendStatement, m: &NewMessage<'_>) -> Result<Option<Sent>, ApiError> {
+    let id = Uuid::now_v7();
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
+        [&id, &m.conversation_id, &m.sender_id, &m.sender_device_id, &m.epoch, &m.ciphertext, &m.client_msg_id];
+    match client.query_opt(&statement.0, &params).await {
+        Err(e) if is_unique_violation(&e) => Ok(None),
+        other => Ok(other
+            .map_err(db_error("messages.send"))?
+            .map(|row| Sent { message: view(&row), member_ids: row.get("member_ids") })),
+    }
+}
+
+/// The message `sender` stored under `client_msg_id`, if any.
+pub async fn by_client_id(client: &Client, sender: Uuid, client_msg_id: &str) -> Result<Option<MessageView>, ApiError> {
+    let row =
+        client.query_opt(BY_CLIENT_ID_SQL, &[&sender, &client_msg_id]).await.map_err(db_error("messages.by_client_id"))?;
+    Ok(row.map(|r| view(&r)))
 }
 
 /// Up to `fetch` messages of a conversation after `joined_seq` (what the reader may see), newest

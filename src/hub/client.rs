@@ -1,0 +1,87 @@
+//! The calls made into a hub from outside it: by the REST handlers (`notify`, `disconnect`,
+//! `broadcast_registration`, and the headers of a `/ws` upgrade) and by other hubs (`deliver`).
+//! Every one is a request to the hub's Durable Object stub, which only this Worker's code can make.
+
+use crate::db::{users, Client};
+use crate::error::log_error;
+use crate::protocol::{Disconnect, ServerEvent, UserSummary};
+use uuid::Uuid;
+use worker::{Env, Method, Request, RequestInit};
+
+pub const BINDING: &str = "USER_HUB";
+pub const HEADER_USER: &str = "X-Hub-User";
+pub const HEADER_DEVICE: &str = "X-Hub-Device";
+pub const HEADER_PROTOCOL: &str = "X-Hub-Protocol";
+pub const HEADER_SESSION: &str = "X-Hub-Session";
+pub const HEADER_EXPIRES: &str = "X-Hub-Expires";
+
+/// A hub-to-hub delivery carries events for every socket of the receiving hub's user, one per
+/// line: each is already serialized JSON, which never holds a raw newline, so the receiving hub
+/// passes them on as they are instead of decoding and re-encoding them.
+pub const EVENT_SEPARATOR: char = '\n';
+
+/// Waits before each delivery attempt: a hub that failed to answer (evicted, restarting) usually
+/// answers a moment later.
+const DELIVERY_ATTEMPT_DELAYS_MS: [u64; 3] = [0, 100, 500];
+
+/// Pushes events to every socket of `user`, through their hub. The events are committed (or need
+/// no commit), so a failed delivery only delays them: it is tried again a little later, and what
+/// still fails is caught up by that user's `sync` (their client asks when it sees a gap in seq).
+pub async fn deliver(env: &Env, user: Uuid, events: Vec<String>) {
+    let body = events.join(&EVENT_SEPARATOR.to_string());
+    let mut failure = None;
+    for delay_ms in DELIVERY_ATTEMPT_DELAYS_MS {
+        if delay_ms > 0 {
+            worker::Delay::from(std::time::Duration::from_millis(delay_ms)).await;
+        }
+        match post_to_hub(env, user, "/deliver", body.clone()).await {
+            Ok(()) => return,
+            Err(e) => failure = Some(e),
+        }
+    }
+    if let Some(e) = failure {
+        log_error("hub.deliver", &format!("delivery to a hub failed {} times: {e}", DELIVERY_ATTEMPT_DELAYS_MS.len()));
+    }
+}
+
+/// Closes the sockets of `user` that `which` names. Best effort: a socket this misses still cannot
+/// do anything over REST, and its next reconnect is refused.
+pub async fn disconnect(env: &Env, user: Uuid, which: Disconnect) {
+    let body = match serde_json::to_string(&which) {
+        Ok(body) => body,
+        Err(e) => return log_error("hub.disconnect", &e.to_string()),
+    };
+    if let Err(e) = post_to_hub(env, user, "/disconnect", body).await {
+        log_error("hub.disconnect", &format!("closing a user's sockets failed: {e}"));
+    }
+}
+
+/// One of the hub-internal requests, from this Worker's code to the hub of `user`.
+async fn post_to_hub(env: &Env, user: Uuid, path: &str, body: String) -> worker::Result<()> {
+    let stub = env.durable_object(BINDING)?.get_by_name(&user.to_string())?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(body.into()));
+    let response = stub.fetch_with_request(Request::new_with_init(&format!("https://hub{path}"), &init)?).await?;
+    match response.status_code() {
+        200..=299 => Ok(()),
+        status => Err(worker::Error::RustError(format!("hub answered {status}"))),
+    }
+}
+
+/// Pushes one event to every socket of `user`, through their hub. Best effort, like every
+/// delivery: what is missed is caught up by listing or by `sync`.
+pub async fn notify(env: &Env, user: Uuid, event: &ServerEvent) {
+    deliver(env, user, vec![event.to_json()]).await;
+}
+
+/// Tells every online user about a newly registered one, so directories update live. Best
+/// effort: whoever misses it sees the newcomer the next time they list users.
+pub async fn broadcast_registration(env: &Env, db: &Client, user: UserSummary) {
+    match users::online_ids(db, user.id).await {
+        Ok(online) => {
+            let event = ServerEvent::UserRegistered { user }.to_json();
+            futures_util::future::join_all(online.into_iter().map(|id| deliver(env, id, vec![event.clone()]))).await;
+        }
+        Err(e) => log_error("hub.broadcast_registration", &e.to_string()),
+    }
+}

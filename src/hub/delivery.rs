@@ -1,0 +1,69 @@
+//! Getting events to sockets: this hub's own sockets directly, other users' sockets through an
+//! outbox that batches what is queued for each of their hubs; and taking in what other hubs deliver.
+
+use super::client::{deliver, EVENT_SEPARATOR};
+use super::sockets::Presence;
+use super::UserHub;
+use crate::protocol::ServerEvent;
+use uuid::Uuid;
+use worker::{Request, Response};
+
+impl UserHub {
+    /// `POST /deliver` from another hub (or the REST side): events for every socket here.
+    pub(super) async fn receive_delivery(&self, mut req: Request) -> worker::Result<Response> {
+        let events = req.text().await?;
+        for event in events.split(EVENT_SEPARATOR) {
+            self.push_local(event, None);
+        }
+        if !self.presence_checked.replace(true) && self.state.get_websockets().is_empty() {
+            if let Some(user) = self.state.id().name().and_then(|n| Uuid::try_parse(&n).ok()) {
+                self.announce_presence(user, Presence::StaleOnline).await;
+            }
+        }
+        Response::empty()
+    }
+
+    fn push_local(&self, event: &str, skip: Option<&str>) {
+        for ws in self.state.get_websockets() {
+            let is_skipped = skip.is_some_and(|conn| self.state.get_tags(&ws).iter().any(|t| t == conn));
+            if !is_skipped {
+                let _ = ws.send_with_str(event);
+            }
+        }
+    }
+
+    /// Sends `event` to every socket of every user in `to`, except the socket `skip`. The caller's
+    /// own user is served from this hub directly; others through their hubs, all at once.
+    pub(super) async fn route(&self, me: Uuid, to: &[Uuid], event: &ServerEvent, skip: Option<&str>) {
+        let event = event.to_json();
+        if to.contains(&me) {
+            self.push_local(&event, skip);
+        }
+        {
+            let mut outbox = self.outbox.borrow_mut();
+            for user in to.iter().filter(|u| **u != me) {
+                outbox.entry(*user).or_default().push(event.clone());
+            }
+        }
+        self.flush_outbox().await;
+    }
+
+    /// Sends what the outbox holds, until it is empty. Only one flush runs at a time; a caller
+    /// that finds one running leaves its events to it and returns at once. Under load, everything
+    /// queued while one flush is on the wire goes in the next, one request per hub: the hop costs
+    /// per request, not per event.
+    async fn flush_outbox(&self) {
+        if self.flushing.replace(true) {
+            return;
+        }
+        loop {
+            let batch = std::mem::take(&mut *self.outbox.borrow_mut());
+            if batch.is_empty() {
+                break;
+            }
+            futures_util::future::join_all(batch.into_iter().map(|(user, events)| deliver(&self.env, user, events)))
+                .await;
+        }
+        self.flushing.set(false);
+    }
+}

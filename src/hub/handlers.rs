@@ -1,0 +1,304 @@
+//! What the hub does with each client event: send, receipt, typing, commit and sync. Each one
+//! checks the sender's right to it, persists, acknowledges, then routes to whoever it is for.
+
+use super::sockets::{send, SocketInfo};
+use super::UserHub;
+use crate::db::{conversations, messages, users, Client};
+use crate::e2e::{stale_epoch, CommitRequest};
+use crate::error::{ApiError, ApiResult};
+use crate::protocol::{
+    MessageView, OutgoingMessage, ReceiptRequest, Recipient, ServerEvent, SyncRequest, TypingRequest,
+};
+use std::collections::HashMap;
+use uuid::Uuid;
+use worker::WebSocket;
+
+/// Messages of one conversation sent per query while catching a socket up.
+const SYNC_BATCH: i64 = 500;
+/// Receipts replayed per conversation and sync; a client still missing some asks again from the
+/// oldest message that is not yet read.
+const SYNC_RECEIPTS_LIMIT: i64 = 2000;
+
+/// The ack of an event that answers with nothing but its reference.
+fn plain_ack(reference: Option<String>) -> ServerEvent {
+    ServerEvent::Ack { r#ref: reference, client_msg_id: None, message: None, welcome: None }
+}
+
+impl UserHub {
+    /// Authenticate → validate → persist → acknowledge → deliver.
+    pub(super) async fn send_message(
+        &self,
+        ws: &WebSocket,
+        info: &SocketInfo,
+        reference: Option<String>,
+        m: OutgoingMessage,
+    ) -> ApiResult<()> {
+        let conn = self.conn().await?;
+        let db = &conn.client;
+        let me = info.user_id;
+        let conversation = self.conversation_for(db, me, &m.to).await?;
+        let new = messages::NewMessage {
+            conversation_id: conversation,
+            sender_id: me,
+            sender_device_id: info.device_id,
+            epoch: m.epoch,
+            ciphertext: &m.ciphertext,
+            client_msg_id: &m.client_msg_id,
+        };
+        let (message, members) = match messages::send(db, &conn.send, &new).await? {
+            Some(sent) => (sent.message, sent.member_ids),
+            None => {
+                let (earlier, still_member) = self.earlier_send(db, me, conversation, &m.client_msg_id).await?;
+                // A resend is routed again, since the first routing may have died with a hub; but
+                // only while the sender is still a member, and only to those who joined before it.
+                let members = if still_member {
+                    messages::member_ids_before(db, conversation, earlier.seq).await?
+                } else {
+                    Vec::new()
+                };
+                (earlier, members)
+            }
+        };
+        let ack = ServerEvent::Ack {
+            r#ref: reference,
+            client_msg_id: Some(m.client_msg_id),
+            message: Some(message.clone()),
+            welcome: None,
+        };
+        send(ws, &ack);
+        self.route(me, &members, &ServerEvent::Message { message }, Some(&info.conn_id)).await;
+        Ok(())
+    }
+
+    /// The conversation a message goes to: the one named, or the direct one with the user named.
+    async fn conversation_for(&self, db: &Client, me: Uuid, to: &Recipient) -> ApiResult<Uuid> {
+        match *to {
+            Recipient::Conversation(id) => Ok(id),
+            Recipient::User(peer) if peer == me => {
+                Err(ApiError::bad_request("self_conversation", "You cannot send a message to yourself."))
+            }
+            Recipient::User(peer) => {
+                if !users::exists(db, peer).await? {
+                    return Err(ApiError::not_found("There is no user with this id."));
+                }
+                conversations::ensure_direct(db, me, peer).await
+            }
+        }
+    }
+
+    /// Nothing was inserted: either this is a resend of a stored message, which is answered with
+    /// the original (and whether its sender is still a member), or the sender may not post here.
+    async fn earlier_send(
+        &self,
+        db: &Client,
+        me: Uuid,
+        conversation: Uuid,
+        client_msg_id: &str,
+    ) -> ApiResult<(MessageView, bool)> {
+        let earlier = messages::by_client_id(db, me, client_msg_id).await?;
+        match (earlier, conversations::membership(db, conversation, me).await?) {
+            (Some(message), membership) => {
+                if message.conversation_id != conversation {
+                    return Err(ApiError::conflict(
+                        "client_msg_id_reused",
+                        "This clientMsgId was already used for another conversation.",
+                    ));
+                }
+                Ok((message, membership.is_some_and(|c| c.member.is_some())))
+            }
+            (None, None) => Err(ApiError::not_found("There is no such conversation.")),
+            (None, Some(c)) if c.member.is_none() => Err(ApiError::not_a_member()),
+            (None, Some(c)) => Err(stale_epoch(c.epoch)),
+        }
+    }
+
+    pub(super) async fn receipt(
+        &self,
+        ws: &WebSocket,
+        info: &SocketInfo,
+        reference: Option<String>,
+        r: ReceiptRequest,
+    ) -> ApiResult<()> {
+        let conn = self.conn().await?;
+        let db = &conn.client;
+        let me = info.user_id;
+        let target = messages::receipt_target(db, r.message_id, me)
+            .await?
+            .ok_or_else(|| ApiError::not_found("There is no such message in your conversations."))?;
+        if target.sender_id == me {
+            return Err(ApiError::bad_request("own_message", "Receipts are for messages other people sent you."));
+        }
+        let at = messages::record_receipt(db, r.message_id, me, r.kind).await?;
+        let event = ServerEvent::Receipt {
+            message_id: r.message_id,
+            conversation_id: target.conversation_id,
+            user_id: me,
+            kind: r.kind,
+            at,
+        };
+        if reference.is_some() {
+            send(ws, &plain_ack(reference));
+        }
+        // To the sender, and to the reader's other devices so they can clear their unread marks.
+        self.route(me, &[target.sender_id, me], &event, Some(&info.conn_id)).await;
+        Ok(())
+    }
+
+    pub(super) async fn typing(
+        &self,
+        ws: &WebSocket,
+        info: &SocketInfo,
+        reference: Option<String>,
+        t: TypingRequest,
+    ) -> ApiResult<()> {
+        let conn = self.conn().await?;
+        let me = info.user_id;
+        let members = messages::member_ids(&conn.client, t.conversation_id).await?;
+        if !members.contains(&me) {
+            return Err(ApiError::not_a_member());
+        }
+        let others: Vec<Uuid> = members.into_iter().filter(|u| *u != me).collect();
+        if reference.is_some() {
+            send(ws, &plain_ack(reference));
+        }
+        let event = ServerEvent::Typing { conversation_id: t.conversation_id, user_id: me, on: t.on };
+        self.route(me, &others, &event, None).await;
+        Ok(())
+    }
+
+    /// Orders an MLS commit: the first for its epoch wins, and is stored with its Welcome and its
+    /// member changes before the sender's ack; then it reaches every member from before the commit
+    /// (those it removes included, so they learn of it), and the Welcome reaches the users it added.
+    pub(super) async fn commit(
+        &self,
+        ws: &WebSocket,
+        info: &SocketInfo,
+        reference: Option<String>,
+        c: CommitRequest,
+    ) -> ApiResult<()> {
+        let conn = self.conn().await?;
+        let db = &conn.client;
+        let me = info.user_id;
+        let epoch = self.check_commit_allowed(db, me, &c).await?;
+        let (commit, welcome, recipients) = match messages::apply_commit(db, me, info.device_id, &c).await? {
+            Some(applied) => (applied.commit, applied.welcome, Some((applied.members_before, applied.added))),
+            None => {
+                let (earlier, welcome) = self.earlier_commit(db, me, &c, epoch).await?;
+                (earlier, welcome, None) // a resend: answered again, not routed again
+            }
+        };
+        let ack = ServerEvent::Ack {
+            r#ref: reference,
+            client_msg_id: Some(c.client_msg_id),
+            message: Some(commit.clone()),
+            welcome: welcome.clone().map(Box::new),
+        };
+        send(ws, &ack);
+        if let Some((mut members, added)) = recipients {
+            // Users it added cannot process the commit; they start from the Welcome. The Welcome
+            // also goes to existing members, whose new devices it may be for.
+            self.route(me, &members, &ServerEvent::Message { message: commit }, Some(&info.conn_id)).await;
+            if let Some(welcome) = welcome {
+                members.extend(added);
+                self.route(me, &members, &ServerEvent::Message { message: welcome }, Some(&info.conn_id)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `me` may make this commit: a member, and for member changes an owner or admin of a
+    /// group whose changes hold. Returns the epoch the conversation is at.
+    async fn check_commit_allowed(&self, db: &Client, me: Uuid, c: &CommitRequest) -> ApiResult<i64> {
+        let conversation = conversations::membership(db, c.conversation_id, me)
+            .await?
+            .ok_or_else(|| ApiError::not_found("There is no such conversation."))?;
+        let member = conversation.member.ok_or_else(ApiError::not_a_member)?;
+        if !c.add_user_ids.is_empty() || !c.remove_user_ids.is_empty() {
+            if conversation.kind != "group" {
+                return Err(ApiError::bad_request(
+                    "not_a_group",
+                    "A direct conversation always has its two people; start a group to add others.",
+                ));
+            }
+            if !member.may_manage_members() {
+                return Err(ApiError::forbidden("Only the group's owners and admins can add or remove members."));
+            }
+            messages::check_member_changes(db, c.conversation_id, c).await?;
+        }
+        Ok(conversation.epoch)
+    }
+
+    /// The commit was not applied: a resend is answered with the commit stored before (and its
+    /// Welcome); anything else is a reused clientMsgId or a commit from a stale epoch.
+    async fn earlier_commit(
+        &self,
+        db: &Client,
+        me: Uuid,
+        c: &CommitRequest,
+        epoch_before: i64,
+    ) -> ApiResult<(MessageView, Option<MessageView>)> {
+        match messages::earlier_commit(db, me, &c.client_msg_id).await? {
+            Some((earlier, welcome)) if earlier.kind == "commit" && earlier.conversation_id == c.conversation_id => {
+                Ok((earlier, welcome))
+            }
+            Some(_) => Err(ApiError::conflict(
+                "client_msg_id_reused",
+                "This clientMsgId was already used for another message.",
+            )),
+            None => {
+                let now = conversations::membership(db, c.conversation_id, me).await?;
+                Err(stale_epoch(now.map(|n| n.epoch).unwrap_or(epoch_before)))
+            }
+        }
+    }
+
+    /// Sends every message the socket lacks, conversation by conversation in seq order, and the
+    /// receipts on its own messages it asks for, then `synced` with the seqs it now holds and
+    /// where each conversation starts for this user.
+    pub(super) async fn sync(&self, ws: &WebSocket, info: &SocketInfo, request: SyncRequest) -> ApiResult<()> {
+        let conn = self.conn().await?;
+        let db = &conn.client;
+        let mut held = HashMap::new();
+        let mut joined = HashMap::new();
+        for head in messages::conversation_heads(db, info.user_id).await? {
+            let conversation = head.conversation_id;
+            let from = request.after.get(&conversation).copied().unwrap_or(0).max(head.joined_seq);
+            held.insert(conversation, send_missing(ws, db, conversation, from, head.last_seq).await?);
+            joined.insert(conversation, head.joined_seq);
+            if let Some(from) = request.receipts_from.get(&conversation) {
+                send_receipts(ws, db, conversation, info.user_id, *from).await?;
+            }
+        }
+        send(ws, &ServerEvent::Synced { after: held, joined });
+        Ok(())
+    }
+}
+
+/// Sends a conversation's messages after seq `after` up to `head`, in batches; returns the seq
+/// the socket now holds.
+async fn send_missing(ws: &WebSocket, db: &Client, conversation: Uuid, mut after: i64, head: i64) -> ApiResult<i64> {
+    while after < head {
+        let batch = messages::after_seq(db, conversation, after, SYNC_BATCH).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
+        for message in batch {
+            send(ws, &ServerEvent::Message { message });
+        }
+    }
+    Ok(after)
+}
+
+/// Sends the receipts others made on `me`'s messages of one conversation from seq `from` on.
+async fn send_receipts(ws: &WebSocket, db: &Client, conversation: Uuid, me: Uuid, from: i64) -> ApiResult<()> {
+    for receipt in messages::receipts_on_own(db, conversation, me, from, SYNC_RECEIPTS_LIMIT).await? {
+        let event = ServerEvent::Receipt {
+            message_id: receipt.message_id,
+            conversation_id: conversation,
+            user_id: receipt.user_id,
+            kind: receipt.kind,
+            at: receipt.at,
+        };
+        send(ws, &event);
+    }
+    Ok(())
+}

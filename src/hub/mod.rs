@@ -1,0 +1,186 @@
+//! The UserHub Durable Object: one per user, holding every WebSocket of that user (all devices and
+//! tabs) with the hibernation API. It persists what a socket sends, then routes it to the hubs of
+//! the recipients, which push it to their sockets. PostgreSQL is the source of truth: a socket that
+//! missed anything asks for it with `sync`, so nothing depends on a hub staying in memory.
+//!
+//! Hubs are reachable only through stubs made by this Worker's own code: the public router sends
+//! nothing here but an authenticated `/ws` upgrade, built afresh with the user id it verified.
+//!
+//! - `sockets`: accepting, checking, limiting and closing sockets; presence.
+//! - `handlers`: one method per client event (send, receipt, typing, commit, sync).
+//! - `delivery`: routing events to this hub's sockets and, through an outbox, to other hubs.
+//! - `client`: the calls other code makes into a hub (`notify`, `disconnect`, ...).
+
+mod client;
+mod delivery;
+mod handlers;
+mod sockets;
+
+pub use crate::protocol::Disconnect;
+pub use client::{
+    broadcast_registration, disconnect, notify, BINDING, HEADER_DEVICE, HEADER_EXPIRES, HEADER_PROTOCOL,
+    HEADER_SESSION, HEADER_USER,
+};
+
+use crate::config::Config;
+use crate::db::{self, messages, Client};
+use crate::error::{log_error, ApiError, ApiResult};
+use crate::protocol::{parse_client_event, ClientEvent, ServerEvent};
+use crate::ratelimit::TokenBucket;
+use sockets::{send, sendable_close_code, SocketInfo};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use uuid::Uuid;
+use worker::{durable_object, DurableObject, Env, Method, Request, Response, State, WebSocket, WebSocketIncomingMessage};
+
+/// The hub's connection, with the send statement prepared once: a send is then one round trip.
+struct HubDb {
+    client: Client,
+    send: messages::SendStatement,
+}
+
+#[durable_object]
+pub struct UserHub {
+    state: State,
+    env: Env,
+    /// Behind an async lock so a burst of events opens one connection, not one each.
+    db: futures_util::lock::Mutex<Option<Rc<HubDb>>>,
+    buckets: RefCell<HashMap<String, TokenBucket>>,
+    /// Whether this instance has made sure its user is not marked online with no sockets: after a
+    /// crash or restart no close event arrives, so the first delivery to an empty hub repairs it.
+    presence_checked: Cell<bool>,
+    /// Events waiting to go to other users' hubs, and whether a flush is sending them.
+    outbox: RefCell<HashMap<Uuid, Vec<String>>>,
+    flushing: Cell<bool>,
+    /// When the connection was last asked for, and whether an alarm will look at it: a hub that
+    /// holds a connection cannot hibernate, so an idle one gives it back.
+    db_used_at: Cell<f64>,
+    idle_alarm_set: Cell<bool>,
+    db_idle_ms: f64,
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+impl DurableObject for UserHub {
+    fn new(state: State, env: Env) -> Self {
+        let db_idle_ms = Config::from_env(&env).hub_db_idle_ms;
+        Self {
+            state,
+            env,
+            db: futures_util::lock::Mutex::new(None),
+            buckets: RefCell::new(HashMap::new()),
+            presence_checked: Default::default(),
+            outbox: Default::default(),
+            flushing: Default::default(),
+            db_used_at: Default::default(),
+            idle_alarm_set: Default::default(),
+            db_idle_ms,
+        }
+    }
+
+    /// Closes the database connection once it has been idle long enough, else looks again later.
+    async fn alarm(&self) -> worker::Result<Response> {
+        let idle_for = now_ms() - self.db_used_at.get();
+        if idle_for >= self.db_idle_ms {
+            // Dropping the last client ends its connection task, which closes the socket.
+            *self.db.lock().await = None;
+            self.idle_alarm_set.set(false);
+        } else {
+            self.state.storage().set_alarm((self.db_idle_ms - idle_for).ceil() as i64).await?;
+        }
+        Response::empty()
+    }
+
+    async fn fetch(&self, req: Request) -> worker::Result<Response> {
+        match (req.method(), req.path().as_str()) {
+            (Method::Get, "/connect") => self.accept_socket(&req).await,
+            (Method::Post, "/deliver") => self.receive_delivery(req).await,
+            (Method::Post, "/disconnect") => self.disconnect(req).await,
+            _ => Response::error("not found", 404),
+        }
+    }
+
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
+        let Some(info) = ws.deserialize_attachment::<SocketInfo>()? else {
+            ws.close(Some(1011), Some("lost socket state"))?;
+            return Ok(());
+        };
+        if self.admit(&ws, &info).await {
+            self.handle_frame(&ws, &info, message).await;
+        }
+        Ok(())
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        reason: String,
+        _was_clean: bool,
+    ) -> worker::Result<()> {
+        // Completes the closing handshake; the socket may already be gone.
+        let _ = ws.close(Some(sendable_close_code(code)), Some(reason));
+        self.socket_gone(&ws).await;
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
+        self.socket_gone(&ws).await;
+        Ok(())
+    }
+}
+
+impl UserHub {
+    /// Parses one frame and hands the event to its handler; a failure goes back to the socket as
+    /// an `error` event carrying the event's reference.
+    async fn handle_frame(&self, ws: &WebSocket, info: &SocketInfo, message: WebSocketIncomingMessage) {
+        let frame = match message {
+            WebSocketIncomingMessage::String(text) => text,
+            WebSocketIncomingMessage::Binary(_) => {
+                let error = ApiError::bad_request("invalid_event", "Events are JSON text frames.");
+                return send(ws, &ServerEvent::error(None, &error));
+            }
+        };
+        let envelope = match parse_client_event(&frame) {
+            Ok(envelope) => envelope,
+            Err(e) => return send(ws, &ServerEvent::error(e.reference, &e.error)),
+        };
+        let reference = envelope.reference;
+        let outcome = match envelope.event {
+            ClientEvent::SendMessage(m) => self.send_message(ws, info, reference.clone(), m).await,
+            ClientEvent::Receipt(r) => self.receipt(ws, info, reference.clone(), r).await,
+            ClientEvent::Typing(t) => self.typing(ws, info, reference.clone(), t).await,
+            ClientEvent::Sync(s) => self.sync(ws, info, s).await,
+            ClientEvent::Commit(c) => self.commit(ws, info, reference.clone(), c).await,
+        };
+        if let Err(error) = outcome {
+            if error.status >= 500 {
+                *self.db.lock().await = None; // reconnect on the next event
+            }
+            send(ws, &ServerEvent::error(reference, &error));
+        }
+    }
+
+    /// One connection per hub, reused by every event, reopened after a failure.
+    async fn conn(&self) -> ApiResult<Rc<HubDb>> {
+        self.db_used_at.set(now_ms());
+        if !self.idle_alarm_set.replace(true) {
+            if let Err(e) = self.state.storage().set_alarm(self.db_idle_ms as i64).await {
+                self.idle_alarm_set.set(false);
+                log_error("hub.idle_alarm", &e.to_string());
+            }
+        }
+        let mut slot = self.db.lock().await;
+        if let Some(conn) = slot.as_ref().filter(|c| !c.client.is_closed()) {
+            return Ok(conn.clone());
+        }
+        let client = db::connect(&self.env).await?;
+        let send = messages::prepare_send(&client).await?;
+        let conn = Rc::new(HubDb { client, send });
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+}
