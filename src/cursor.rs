@@ -72,15 +72,21 @@ fn split_uuid(bytes: &[u8]) -> Result<(Uuid, &[u8]), ApiError> {
     Ok((Uuid::from_slice(id).map_err(|_| invalid())?, rest))
 }
 
-impl MessageCursor {
-    pub fn encode(&self) -> String {
+/// What a listing's cursor is: the sort key of a page's last row, as an opaque string.
+pub trait Cursor: Sized {
+    fn encode(&self) -> String;
+    fn decode(raw: &str) -> Result<Self, ApiError>;
+}
+
+impl Cursor for MessageCursor {
+    fn encode(&self) -> String {
         let mut body = Vec::with_capacity(24);
         body.extend_from_slice(self.id.as_bytes());
         body.extend_from_slice(&self.created_at.timestamp_micros().to_be_bytes());
         encode_tagged(MESSAGE_TAG, &body)
     }
 
-    pub fn decode(raw: &str) -> Result<Self, ApiError> {
+    fn decode(raw: &str) -> Result<Self, ApiError> {
         let bytes = decode_tagged(raw, MESSAGE_TAG)?;
         let (id, rest) = split_uuid(&bytes)?;
         let micros = i64::from_be_bytes(rest.try_into().map_err(|_| invalid())?);
@@ -93,15 +99,15 @@ impl MessageCursor {
     }
 }
 
-impl NameCursor {
-    pub fn encode(&self) -> String {
+impl Cursor for NameCursor {
+    fn encode(&self) -> String {
         let mut body = Vec::with_capacity(16 + self.display_name.len());
         body.extend_from_slice(self.id.as_bytes());
         body.extend_from_slice(self.display_name.as_bytes());
         encode_tagged(NAME_TAG, &body)
     }
 
-    pub fn decode(raw: &str) -> Result<Self, ApiError> {
+    fn decode(raw: &str) -> Result<Self, ApiError> {
         let bytes = decode_tagged(raw, NAME_TAG)?;
         let (id, rest) = split_uuid(&bytes)?;
         let display_name = String::from_utf8(rest.to_vec()).ok().filter(|n| !n.contains('\0')).ok_or_else(invalid)?;
@@ -109,25 +115,52 @@ impl NameCursor {
     }
 }
 
-impl SequenceCursor {
-    pub fn encode(&self) -> String {
+impl Cursor for SequenceCursor {
+    fn encode(&self) -> String {
         encode_tagged(SEQUENCE_TAG, &self.id.to_be_bytes())
     }
 
-    pub fn decode(raw: &str) -> Result<Self, ApiError> {
+    fn decode(raw: &str) -> Result<Self, ApiError> {
         let bytes = decode_tagged(raw, SEQUENCE_TAG)?;
         Ok(Self { id: i64::from_be_bytes(bytes.as_slice().try_into().map_err(|_| invalid())?) })
     }
 }
 
-impl IdCursor {
-    pub fn encode(&self) -> String {
+impl Cursor for IdCursor {
+    fn encode(&self) -> String {
         encode_tagged(ID_TAG, self.id.as_bytes())
     }
 
-    pub fn decode(raw: &str) -> Result<Self, ApiError> {
+    fn decode(raw: &str) -> Result<Self, ApiError> {
         let bytes = decode_tagged(raw, ID_TAG)?;
         Ok(Self { id: Uuid::from_slice(&bytes).map_err(|_| invalid())? })
+    }
+}
+
+/// One page a client asked for: it starts after the row `after` names (from the start without
+/// one) and holds at most `limit` rows. Every keyset listing reads it, fetches `fetch()` rows and
+/// makes its page with `page`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest<C> {
+    pub after: Option<C>,
+    pub limit: i64,
+}
+
+impl<C: Cursor> PageRequest<C> {
+    /// Reads `?limit=` and then `?cursor=`, refusing either when it is not valid.
+    pub fn parse(cursor: Option<&str>, limit: Option<&str>) -> Result<Self, ApiError> {
+        let limit = parse_limit(limit)?;
+        Ok(Self { after: cursor.map(C::decode).transpose()?, limit })
+    }
+
+    /// The rows to ask the database for: one more than the page holds (see `into_page`).
+    pub fn fetch(&self) -> i64 {
+        self.limit + 1
+    }
+
+    /// The page made from the rows fetched; `cursor_of` gives a row's sort key.
+    pub fn page<T>(&self, rows: Vec<T>, cursor_of: impl Fn(&T) -> C) -> Page<T> {
+        into_page(rows, self.limit, |row| cursor_of(row).encode())
     }
 }
 
@@ -216,6 +249,27 @@ mod tests {
         for bad in ["0", "101", "-1", "ten", "", "1.5"] {
             assert_eq!(parse_limit(Some(bad)).unwrap_err().code, "invalid_limit", "{bad}");
         }
+    }
+
+    #[test]
+    fn a_page_request_fetches_one_row_more_than_it_returns() {
+        let request = PageRequest::<SequenceCursor>::parse(None, Some("2")).unwrap();
+        assert_eq!((request.after, request.fetch()), (None, 3));
+        let page = request.page(vec![9, 8, 7], |n| SequenceCursor { id: *n });
+        assert_eq!(page.items, vec![9, 8]);
+        assert_eq!(page.next_cursor.map(|c| SequenceCursor::decode(&c).unwrap()), Some(SequenceCursor { id: 8 }));
+        assert!(request.page(vec![9, 8], |n| SequenceCursor { id: *n }).next_cursor.is_none());
+    }
+
+    #[test]
+    fn a_page_request_checks_the_limit_before_the_cursor() {
+        let err = PageRequest::<IdCursor>::parse(Some("garbage"), Some("0")).unwrap_err();
+        assert_eq!(err.code, "invalid_limit");
+        let err = PageRequest::<IdCursor>::parse(Some("garbage"), None).unwrap_err();
+        assert_eq!(err.code, "invalid_cursor");
+        let after = IdCursor { id: Uuid::new_v4() };
+        let request = PageRequest::<IdCursor>::parse(Some(&after.encode()), None).unwrap();
+        assert_eq!((request.after, request.limit), (Some(after), DEFAULT_LIMIT));
     }
 
     #[test]

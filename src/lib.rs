@@ -11,6 +11,7 @@ pub mod error;
 pub mod protocol;
 pub mod ratelimit;
 pub mod router;
+pub mod views;
 
 #[cfg(target_arch = "wasm32")]
 mod api;

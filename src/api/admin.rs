@@ -1,20 +1,18 @@
 //! GET /admin/users, DELETE /admin/users/:id, GET /admin/audit. Administrators only.
 
-use super::users::{account_page, list_filter};
+use super::users::{list_filter, list_page};
 use super::{Ctx, Reply};
-use crate::cursor::{into_page, parse_limit, SequenceCursor};
+use crate::cursor::SequenceCursor;
 use crate::db::admin::{self, DeleteOutcome};
-use crate::db::users;
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
 use crate::protocol::parse_uuid;
+use crate::views;
 
 pub async fn list_users(ctx: Ctx) -> ApiResult<Reply> {
     let (db, _admin) = ctx.authenticate_admin().await?;
     let filter = list_filter(&ctx)?;
-    let fetch = filter.fetch;
-    let rows = users::list(&db, filter).await?;
-    Reply::json(200, &account_page(rows, fetch))
+    Reply::json(200, &list_page(&db, &filter).await?.map(views::account))
 }
 
 pub async fn delete_user(ctx: Ctx) -> ApiResult<Reply> {
@@ -36,8 +34,7 @@ pub async fn delete_user(ctx: Ctx) -> ApiResult<Reply> {
 
 pub async fn audit(ctx: Ctx) -> ApiResult<Reply> {
     let (db, _admin) = ctx.authenticate_admin().await?;
-    let limit = parse_limit(ctx.query("limit"))?;
-    let before = ctx.query("cursor").map(SequenceCursor::decode).transpose()?;
-    let rows = admin::audit_page(&db, before, limit + 1).await?;
-    Reply::json(200, &into_page(rows, limit, |e| SequenceCursor { id: e.id }.encode()))
+    let page = ctx.page::<SequenceCursor>()?;
+    let rows = admin::audit_page(&db, &page).await?;
+    Reply::json(200, &page.page(rows, |e| SequenceCursor { id: e.id }).map(views::audit_entry))
 }

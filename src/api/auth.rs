@@ -9,6 +9,7 @@ use crate::db::{sessions, users, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
 use crate::protocol::{validate_phone, Account, AuthResponse, LoginRequest, RegisterRequest};
+use crate::views;
 use chrono::DateTime;
 
 /// Wrong passwords allowed per phone number within the window, before logins to it are refused.
@@ -42,8 +43,17 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
             ));
         }
     }
-    let user =
-        users::insert(&mut db, &account.phone, &account.display_name, &password_hash, first_user_becomes_admin).await?;
+    let inserted =
+        users::insert(&mut db, &account.phone, &account.display_name, &password_hash, first_user_becomes_admin).await;
+    let user = match inserted {
+        Err(e) if e.is_unique_violation() => {
+            return Err(ApiError::conflict(
+                "phone_taken",
+                "An account with this phone number already exists. Log in instead.",
+            ))
+        }
+        other => views::account(other?),
+    };
     if let Some((_, address)) = limited_address {
         attempts::record(&db, Attempt::Registration, address).await?;
     }
@@ -85,9 +95,9 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
     attempts::clear(&db, Attempt::LoginFailure, &phone).await?;
     // Hashes made at an older, lower count are upgraded while the password is at hand.
     if stored_iterations(&found.password_hash).is_some_and(|n| n < iterations) {
-        users::set_password_hash(&db, found.account.user.id, &hash_password(&request.password, iterations)).await?;
+        users::set_password_hash(&db, found.user.id, &hash_password(&request.password, iterations)).await?;
     }
-    Reply::json(200, &session(&ctx, &db, found.account).await?)
+    Reply::json(200, &session(&ctx, &db, views::account(found.user)).await?)
 }
 
 /// Ends the session of the token presented: the token stops working at once, here and on its
@@ -109,8 +119,7 @@ pub async fn logout_all(ctx: Ctx) -> ApiResult<Reply> {
 
 pub async fn me(ctx: Ctx) -> ApiResult<Reply> {
     let (db, caller) = ctx.authenticate().await?;
-    let account = users::account_by_id(&db, caller.id)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("This account no longer exists."))?;
-    Reply::json(200, &account)
+    let user =
+        users::by_id(&db, caller.id).await?.ok_or_else(|| ApiError::unauthorized("This account no longer exists."))?;
+    Reply::json(200, &views::account(user))
 }

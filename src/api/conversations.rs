@@ -5,11 +5,13 @@
 //! is a member of, so the same routes serve groups. Either way only members read a conversation.
 
 use super::{Caller, Ctx, Reply};
-use crate::cursor::{into_page, parse_limit, IdCursor, MessageCursor};
-use crate::db::{conversations, messages, users, Client};
+use crate::cursor::{IdCursor, MessageCursor};
+use crate::db::conversations::{self, ConversationRow};
+use crate::db::{members, messages, users, Client};
 use crate::e2e::CreateGroupRequest;
 use crate::error::{ApiError, ApiResult};
-use crate::protocol::parse_uuid;
+use crate::protocol::{parse_uuid, ConversationView, Page};
+use crate::views;
 use uuid::Uuid;
 
 enum Target {
@@ -38,27 +40,37 @@ pub async fn get(ctx: Ctx) -> ApiResult<Reply> {
         Target::Conversation(id, _) => id,
         Target::Peer(peer) => conversations::ensure_direct(&db, caller.id, peer).await?,
     };
-    let view = conversations::view(&db, conversation)
-        .await?
-        .ok_or_else(|| ApiError::not_found("This conversation was just deleted."))?;
+    let view =
+        view(&db, conversation).await?.ok_or_else(|| ApiError::not_found("This conversation was just deleted."))?;
     Reply::json(200, &view)
+}
+
+/// Conversations with their members, in one more query whatever their number.
+async fn with_members(db: &Client, rows: Vec<ConversationRow>) -> ApiResult<Vec<ConversationView>> {
+    let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
+    let members = members::of_conversations(db, &ids).await?;
+    Ok(views::conversations(rows, members))
+}
+
+async fn view(db: &Client, id: Uuid) -> ApiResult<Option<ConversationView>> {
+    let rows = conversations::get(db, id).await?.into_iter().collect();
+    Ok(with_members(db, rows).await?.pop())
 }
 
 pub async fn messages(ctx: Ctx) -> ApiResult<Reply> {
     let (db, caller) = ctx.authenticate().await?;
     let id = parse_uuid(ctx.param(0), "peerId")?;
-    let limit = parse_limit(ctx.query("limit"))?;
-    let before = ctx.query("cursor").map(MessageCursor::decode).transpose()?;
+    let page = ctx.page::<MessageCursor>()?;
     let conversation = match resolve(&db, &caller, id).await? {
         Target::Conversation(id, joined_seq) => Some((id, joined_seq)),
         // Reading does not create: a pair that never talked simply has no messages.
         Target::Peer(peer) => conversations::direct_id(&db, caller.id, peer).await?.map(|id| (id, 0)),
     };
     let rows = match conversation {
-        Some((conversation, joined_seq)) => messages::page(&db, conversation, joined_seq, before, limit + 1).await?,
+        Some((conversation, joined_seq)) => messages::page(&db, conversation, joined_seq, &page).await?,
         None => Vec::new(),
     };
-    Reply::json(200, &into_page(rows, limit, |m| MessageCursor { created_at: m.created_at, id: m.id }.encode()))
+    Reply::json(200, &page.page(rows, |m| MessageCursor { created_at: m.created_at, id: m.id }).map(views::message))
 }
 
 /// Creates a group with the caller as its owner. Its MLS group is made by the creator's device,
@@ -66,15 +78,18 @@ pub async fn messages(ctx: Ctx) -> ApiResult<Reply> {
 pub async fn create(ctx: Ctx) -> ApiResult<Reply> {
     let (db, caller) = ctx.authenticate().await?;
     let group = ctx.json::<CreateGroupRequest>()?.validate(caller.id)?;
-    let id = conversations::create_group(&db, caller.id, &group).await?;
-    let view = conversations::view(&db, id).await?.ok_or_else(ApiError::internal)?;
+    let id = conversations::create_group(&db, caller.id, &group)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Some of memberIds are not users."))?;
+    let view = view(&db, id).await?.ok_or_else(ApiError::internal)?;
     Reply::json(201, &view)
 }
 
 pub async fn list(ctx: Ctx) -> ApiResult<Reply> {
     let (db, caller) = ctx.authenticate().await?;
-    let limit = parse_limit(ctx.query("limit"))?;
-    let after = ctx.query("cursor").map(IdCursor::decode).transpose()?;
-    let rows = conversations::list_for_user(&db, caller.id, after.map(|c| c.id), limit + 1).await?;
-    Reply::json(200, &into_page(rows, limit, |c| IdCursor { id: c.id }.encode()))
+    let page = ctx.page::<IdCursor>()?;
+    let rows = conversations::list_for_user(&db, caller.id, &page).await?;
+    let page = page.page(rows, |c| IdCursor { id: c.id });
+    let items = with_members(&db, page.items).await?;
+    Reply::json(200, &Page { items, next_cursor: page.next_cursor })
 }

@@ -6,11 +6,16 @@
 //! needs them); only the device's owner may add to or remove them.
 
 use super::{Caller, Ctx, Reply};
-use crate::db::{devices, sessions, users, Client};
-use crate::e2e::{ClaimRequest, DeviceList, RegisterDeviceRequest, UploadKeyPackagesRequest};
+use crate::db::devices::{self, Uploaded};
+use crate::db::{members, sessions, users, Client};
+use crate::e2e::{
+    ClaimRequest, DeviceList, RegisterDeviceRequest, UploadKeyPackagesRequest, MAX_DEVICES_PER_USER,
+    MAX_KEY_PACKAGES_PER_DEVICE,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
 use crate::protocol::{parse_uuid, ServerEvent};
+use crate::views;
 use uuid::Uuid;
 
 pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
@@ -24,9 +29,23 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
             "This session already belongs to a device; log in again to set up a new one.",
         ));
     }
-    let view = devices::register(&mut db, caller.id, &device).await?;
-    sessions::bind_device(&db, caller.session_id, view.id).await?;
-    Reply::json(201, &view)
+    let registered = match devices::register(&mut db, caller.id, &device).await {
+        Err(e) if e.is_unique_violation() => {
+            return Err(ApiError::conflict(
+                "credential_taken",
+                "Another device already uses this credential; make a new key.",
+            ))
+        }
+        other => other?,
+    };
+    let row = registered.ok_or_else(|| {
+        ApiError::conflict(
+            "too_many_devices",
+            format!("You have {MAX_DEVICES_PER_USER} devices already; remove one you no longer use first."),
+        )
+    })?;
+    sessions::bind_device(&db, caller.session_id, row.id).await?;
+    Reply::json(201, &views::device(row))
 }
 
 pub async fn list_for_user(ctx: Ctx) -> ApiResult<Reply> {
@@ -35,7 +54,8 @@ pub async fn list_for_user(ctx: Ctx) -> ApiResult<Reply> {
     if !users::exists(&db, user).await? {
         return Err(ApiError::not_found("There is no user with this id."));
     }
-    Reply::json(200, &DeviceList { devices: devices::list(&db, user).await? })
+    let devices = devices::list(&db, user).await?.into_iter().map(views::device).collect();
+    Reply::json(200, &DeviceList { devices })
 }
 
 pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {
@@ -60,7 +80,7 @@ async fn own_device(ctx: &Ctx, db: &Client, caller: &Caller) -> ApiResult<Uuid> 
             .ok_or_else(|| ApiError::not_found("This session has no device yet: register one with POST /devices."))?,
         id => parse_uuid(id, "id")?,
     };
-    if !users::owns_device(db, caller.id, device).await? {
+    if !devices::belongs_to(db, device, caller.id).await? {
         return Err(ApiError::not_found("You have no device with this id."));
     }
     if caller.device_id.is_some_and(|own| own != device) {
@@ -73,20 +93,28 @@ pub async fn upload_key_packages(ctx: Ctx) -> ApiResult<Reply> {
     let (mut db, caller) = ctx.authenticate().await?;
     let upload = ctx.json::<UploadKeyPackagesRequest>()?.validate()?;
     let device = own_device(&ctx, &db, &caller).await?;
-    let (count, became_addable) = devices::upload_key_packages(&mut db, device, &upload).await?;
-    if became_addable {
-        announce_device(&ctx, &db, caller.id, device).await?;
+    match devices::upload_key_packages(&mut db, device, &upload).await? {
+        Uploaded::OverQuota { unclaimed } => Err(ApiError::conflict(
+            "too_many_key_packages",
+            format!("This device holds {unclaimed} unclaimed key packages; it may hold {MAX_KEY_PACKAGES_PER_DEVICE}."),
+        )),
+        Uploaded::Stored { became_addable } => {
+            let count = devices::key_package_count(&db, device).await?;
+            if became_addable {
+                announce_device(&ctx, &db, caller.id, device).await?;
+            }
+            Reply::json(200, &views::key_package_count(count))
+        }
     }
-    Reply::json(200, &count)
 }
 
 /// A device with KeyPackages can be added to groups. The user's other devices add it to theirs;
 /// the people they talk to learn of it too, so a conversation the user had no device for when it
 /// was set up gets healed.
 async fn announce_device(ctx: &Ctx, db: &Client, user: Uuid, device: Uuid) -> ApiResult<()> {
-    let Some(view) = devices::get(db, device).await? else { return Ok(()) };
-    let event = ServerEvent::DeviceAdded { user_id: user, device: view };
-    let mut recipients = users::partner_ids(db, user).await?;
+    let Some(row) = devices::get(db, device).await? else { return Ok(()) };
+    let event = ServerEvent::DeviceAdded { user_id: user, device: views::device(row) };
+    let mut recipients = members::partner_ids(db, user).await?;
     recipients.push(user);
     futures_util::future::join_all(recipients.into_iter().map(|to| hub::notify(&ctx.env, to, &event))).await;
     Ok(())
@@ -95,7 +123,7 @@ async fn announce_device(ctx: &Ctx, db: &Client, user: Uuid, device: Uuid) -> Ap
 pub async fn key_package_count(ctx: Ctx) -> ApiResult<Reply> {
     let (db, caller) = ctx.authenticate().await?;
     let device = own_device(&ctx, &db, &caller).await?;
-    Reply::json(200, &devices::key_package_count(&db, device).await?)
+    Reply::json(200, &views::key_package_count(devices::key_package_count(&db, device).await?))
 }
 
 pub async fn claim(ctx: Ctx) -> ApiResult<Reply> {
@@ -106,5 +134,6 @@ pub async fn claim(ctx: Ctx) -> ApiResult<Reply> {
     if !users::exists(&db, user).await? {
         return Err(ApiError::not_found("There is no user with this id."));
     }
-    Reply::json(200, &devices::claim(&db, caller.id, user, request.device_ids.as_deref()).await?)
+    let claimed = devices::claim(&db, caller.id, user, request.device_ids.as_deref()).await?;
+    Reply::json(200, &views::claim(claimed))
 }

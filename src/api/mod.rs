@@ -10,6 +10,7 @@ pub mod users;
 
 use crate::auth::{bearer_token, hash_password, verify_password, verify_token};
 use crate::config::Config;
+use crate::cursor::{Cursor, PageRequest};
 use crate::db::{self, sessions::AuthState, Client};
 use crate::error::{log_error, ApiError, ApiResult};
 use crate::protocol::parse_json;
@@ -78,6 +79,11 @@ impl Ctx {
 
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The page asked for with `?limit=` and `?cursor=`.
+    pub fn page<C: Cursor>(&self) -> ApiResult<PageRequest<C>> {
+        PageRequest::parse(self.query("cursor"), self.query("limit"))
     }
 
     pub fn json<T: DeserializeOwned>(&self) -> ApiResult<T> {

@@ -25,7 +25,7 @@ pub async fn upgrade(ctx: Ctx, upgrade_header: Option<String>, protocols: Option
             return Err(ApiError::forbidden("This session belongs to another of your devices; log in again."))
         }
         (Some(asked), None) => {
-            if !crate::db::users::owns_device(&db, caller.id, asked).await? {
+            if !crate::db::devices::belongs_to(&db, asked, caller.id).await? {
                 return Err(ApiError::forbidden("This device is not one of yours."));
             }
             if !crate::db::sessions::bind_device(&db, caller.session_id, asked).await? {

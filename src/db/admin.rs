@@ -1,10 +1,10 @@
 //! Admin operations: deleting accounts under the last-admin guard, and the audit log.
 
-use super::{db_error, Client};
-use crate::cursor::SequenceCursor;
-use crate::error::ApiError;
-use crate::protocol::AuditEntry;
+use super::{Client, DbResult};
+use crate::cursor::{PageRequest, SequenceCursor};
+use chrono::{DateTime, Utc};
 use serde_json::json;
+use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 pub enum DeleteOutcome {
@@ -20,15 +20,11 @@ pub enum DeleteOutcome {
 /// so that what they sent to groups (MLS commits and Welcomes other members still need, each
 /// checked against its sender) keeps its sender. Runs as one transaction under a lock, so two
 /// admins deleting each other cannot leave none.
-pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> Result<DeleteOutcome, ApiError> {
-    let err = db_error("admin.delete_user");
-    let tx = client.transaction().await.map_err(&err)?;
-    tx.execute("SELECT pg_advisory_xact_lock(hashtext('e2e-chat:admins'))", &[]).await.map_err(&err)?;
-    let actor_is_admin = tx
-        .query_opt("SELECT is_admin FROM users WHERE id = $1", &[&actor])
-        .await
-        .map_err(&err)?
-        .is_some_and(|r| r.get::<_, bool>(0));
+pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> DbResult<DeleteOutcome> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext('e2e-chat:admins'))", &[]).await?;
+    let actor_is_admin =
+        tx.query_opt("SELECT is_admin FROM users WHERE id = $1", &[&actor]).await?.is_some_and(|r| r.get::<_, bool>(0));
     if !actor_is_admin {
         return Ok(DeleteOutcome::ActorNoLongerAdmin);
     }
@@ -37,26 +33,43 @@ pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> Resu
             "SELECT phone, display_name, is_admin FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
             &[&target],
         )
-        .await
-        .map_err(&err)?
+        .await?
     else {
         return Ok(DeleteOutcome::NotFound);
     };
     let is_admin: bool = user.get("is_admin");
     if is_admin {
-        let admins: i64 = tx.query_one("SELECT count(*) FROM users WHERE is_admin", &[]).await.map_err(&err)?.get(0);
+        let admins: i64 = tx.query_one("SELECT count(*) FROM users WHERE is_admin", &[]).await?.get(0);
         if admins <= 1 {
             return Ok(DeleteOutcome::LastAdmin);
         }
     }
+    let emptied_groups = erase(&tx, target).await?;
+    let detail = json!({
+        "phone": user.get::<_, String>("phone"),
+        "displayName": user.get::<_, String>("display_name"),
+        "wasAdmin": is_admin,
+        "emptiedGroups": emptied_groups,
+    });
+    tx.execute(
+        "INSERT INTO audit_log (actor_id, action, target, detail) VALUES ($1, 'user.delete', $2, $3)",
+        &[&actor, &target.to_string(), &detail],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(DeleteOutcome::Deleted)
+}
+
+/// Removes everything of `target` but their tombstone, in `delete_user`'s transaction. Returns
+/// how many of their groups it left empty, and so deleted.
+async fn erase(tx: &Transaction<'_>, target: Uuid) -> DbResult<u64> {
     let groups: Vec<Uuid> = tx
         .query(
             "SELECT m.conversation_id FROM members m JOIN conversations c ON c.id = m.conversation_id
              WHERE m.user_id = $1 AND c.kind = 'group'",
             &[&target],
         )
-        .await
-        .map_err(&err)?
+        .await?
         .iter()
         .map(|r| r.get(0))
         .collect();
@@ -73,50 +86,42 @@ pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> Resu
                 online_since = NULL, deleted_at = now()
          WHERE id = $1",
     ] {
-        tx.execute(statement, &[&target]).await.map_err(&err)?;
+        tx.execute(statement, &[&target]).await?;
     }
-    let emptied_groups = tx
+    let emptied = tx
         .execute(
             "DELETE FROM conversations c WHERE c.id = ANY($1)
              AND NOT EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = c.id)",
             &[&groups],
         )
-        .await
-        .map_err(&err)?;
-    let detail = json!({
-        "phone": user.get::<_, String>("phone"),
-        "displayName": user.get::<_, String>("display_name"),
-        "wasAdmin": is_admin,
-        "emptiedGroups": emptied_groups,
-    });
-    tx.execute(
-        "INSERT INTO audit_log (actor_id, action, target, detail) VALUES ($1, 'user.delete', $2, $3)",
-        &[&actor, &target.to_string(), &detail],
-    )
-    .await
-    .map_err(&err)?;
-    tx.commit().await.map_err(&err)?;
-    Ok(DeleteOutcome::Deleted)
+        .await?;
+    Ok(emptied)
 }
 
-/// Audit entries, newest first, before `before` when given.
-pub async fn audit_page(
-    client: &Client,
-    before: Option<SequenceCursor>,
-    fetch: i64,
-) -> Result<Vec<AuditEntry>, ApiError> {
-    let before_id = before.map(|c| c.id);
+/// One audit_log row.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub id: i64,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub target: String,
+    pub detail: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+/// A page of audit entries, newest first.
+pub async fn audit_page(client: &Client, page: &PageRequest<SequenceCursor>) -> DbResult<Vec<AuditRow>> {
+    let before_id = page.after.map(|c| c.id);
     let rows = client
         .query(
             "SELECT id, actor_id, action, target, detail, at FROM audit_log
              WHERE ($1::int8 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
-            &[&before_id, &fetch],
+            &[&before_id, &page.fetch()],
         )
-        .await
-        .map_err(db_error("admin.audit_page"))?;
+        .await?;
     Ok(rows
         .iter()
-        .map(|r| AuditEntry {
+        .map(|r| AuditRow {
             id: r.get("id"),
             actor_id: r.get("actor_id"),
             action: r.get("action"),

@@ -1,8 +1,7 @@
 //! auth_attempts: attempts limited per key within a window, such as wrong passwords per phone
 //! number and registrations per client address.
 
-use super::{db_error, Client};
-use crate::error::ApiError;
+use super::{Client, DbResult};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Attempt {
@@ -30,19 +29,18 @@ impl Attempt {
 }
 
 /// Attempts of `kind` for `key` within its window.
-pub async fn recent(client: &Client, kind: Attempt, key: &str) -> Result<i64, ApiError> {
+pub async fn recent(client: &Client, kind: Attempt, key: &str) -> DbResult<i64> {
     let row = client
         .query_one(
             "SELECT count(*) FROM auth_attempts WHERE kind = $1 AND key = $2 AND at > now() - make_interval(mins => $3)",
             &[&kind.kind(), &key, &kind.window_minutes()],
         )
-        .await
-        .map_err(db_error("attempts.recent"))?;
+        .await?;
     Ok(row.get(0))
 }
 
 /// Records one attempt, and drops that key's attempts that have left the window.
-pub async fn record(client: &Client, kind: Attempt, key: &str) -> Result<(), ApiError> {
+pub async fn record(client: &Client, kind: Attempt, key: &str) -> DbResult<()> {
     client
         .execute(
             "WITH expired AS (
@@ -51,15 +49,11 @@ pub async fn record(client: &Client, kind: Attempt, key: &str) -> Result<(), Api
              INSERT INTO auth_attempts (kind, key) VALUES ($1, $2)",
             &[&kind.kind(), &key, &kind.window_minutes()],
         )
-        .await
-        .map_err(db_error("attempts.record"))?;
+        .await?;
     Ok(())
 }
 
-pub async fn clear(client: &Client, kind: Attempt, key: &str) -> Result<(), ApiError> {
-    client
-        .execute("DELETE FROM auth_attempts WHERE kind = $1 AND key = $2", &[&kind.kind(), &key])
-        .await
-        .map_err(db_error("attempts.clear"))?;
+pub async fn clear(client: &Client, kind: Attempt, key: &str) -> DbResult<()> {
+    client.execute("DELETE FROM auth_attempts WHERE kind = $1 AND key = $2", &[&kind.kind(), &key]).await?;
     Ok(())
 }

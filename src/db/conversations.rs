@@ -1,9 +1,9 @@
-//! conversations and members.
+//! conversations: direct ones (one per pair of users) and groups, and how a user stands in one.
 
-use super::{db_error, Client};
+use super::{Client, DbError, DbResult};
+use crate::cursor::{IdCursor, PageRequest};
 use crate::e2e::NewGroup;
-use crate::error::ApiError;
-use crate::protocol::{ConversationView, MemberView};
+use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -37,7 +37,7 @@ impl Member {
 }
 
 /// Whether a conversation with this id exists and, if so, how `user` stands in it.
-pub async fn membership(client: &Client, id: Uuid, user: Uuid) -> Result<Option<Membership>, ApiError> {
+pub async fn membership(client: &Client, id: Uuid, user: Uuid) -> DbResult<Option<Membership>> {
     let row = client
         .query_opt(
             "SELECT c.kind, c.epoch, m.role, m.joined_seq
@@ -45,8 +45,7 @@ pub async fn membership(client: &Client, id: Uuid, user: Uuid) -> Result<Option<
              WHERE c.id = $1",
             &[&id, &user],
         )
-        .await
-        .map_err(db_error("conversations.membership"))?;
+        .await?;
     Ok(row.map(|r| Membership {
         kind: r.get("kind"),
         epoch: r.get("epoch"),
@@ -54,18 +53,15 @@ pub async fn membership(client: &Client, id: Uuid, user: Uuid) -> Result<Option<
     }))
 }
 
-pub async fn direct_id(client: &Client, a: Uuid, b: Uuid) -> Result<Option<Uuid>, ApiError> {
+pub async fn direct_id(client: &Client, a: Uuid, b: Uuid) -> DbResult<Option<Uuid>> {
     let (lo, hi) = sorted_pair(a, b);
-    let row = client
-        .query_opt("SELECT id FROM conversations WHERE user_lo = $1 AND user_hi = $2", &[&lo, &hi])
-        .await
-        .map_err(db_error("conversations.direct_id"))?;
+    let row = client.query_opt("SELECT id FROM conversations WHERE user_lo = $1 AND user_hi = $2", &[&lo, &hi]).await?;
     Ok(row.map(|r| r.get(0)))
 }
 
 /// Returns the pair's direct conversation, creating it with both members if it does not exist.
 /// One statement, so the conversation never exists without its members.
-pub async fn ensure_direct(client: &Client, me: Uuid, peer: Uuid) -> Result<Uuid, ApiError> {
+pub async fn ensure_direct(client: &Client, me: Uuid, peer: Uuid) -> DbResult<Uuid> {
     if let Some(id) = direct_id(client, me, peer).await? {
         return Ok(id);
     }
@@ -82,82 +78,66 @@ pub async fn ensure_direct(client: &Client, me: Uuid, peer: Uuid) -> Result<Uuid
              SELECT id FROM created",
             &[&Uuid::now_v7(), &me, &lo, &hi],
         )
-        .await
-        .map_err(db_error("conversations.ensure_direct"))?;
+        .await?;
     match created {
         Some(row) => Ok(row.get(0)),
         // Someone else created it between our look-up and our insert; theirs is committed now.
-        None => direct_id(client, me, peer).await?.ok_or_else(ApiError::internal),
+        None => direct_id(client, me, peer).await?.ok_or_else(|| DbError::missing_row()),
     }
 }
 
-const VIEW_COLUMNS: &str = "id, kind, title, created_by, created_at, epoch, last_seq";
+const COLUMNS: &str = "id, kind, title, created_by, created_at, epoch, last_seq";
 
-pub async fn view(client: &Client, id: Uuid) -> Result<Option<ConversationView>, ApiError> {
-    let sql = format!("SELECT {VIEW_COLUMNS} FROM conversations WHERE id = $1");
-    let rows = client.query(&sql, &[&id]).await.map_err(db_error("conversations.view"))?;
-    Ok(with_members(client, &rows).await?.pop())
+/// One conversations row (its members are in `members`).
+#[derive(Debug, Clone)]
+pub struct ConversationRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub title: Option<String>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub epoch: i64,
+    pub last_seq: i64,
 }
 
-/// The conversations `user` is a member of, a keyset page ordered by id.
+impl From<&Row> for ConversationRow {
+    fn from(row: &Row) -> Self {
+        Self {
+            id: row.get("id"),
+            kind: row.get("kind"),
+            title: row.get("title"),
+            created_by: row.get("created_by"),
+            created_at: row.get("created_at"),
+            epoch: row.get("epoch"),
+            last_seq: row.get("last_seq"),
+        }
+    }
+}
+
+pub async fn get(client: &Client, id: Uuid) -> DbResult<Option<ConversationRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM conversations WHERE id = $1");
+    Ok(client.query_opt(&sql, &[&id]).await?.as_ref().map(ConversationRow::from))
+}
+
+/// A page of the conversations `user` is a member of, ordered by id.
 pub async fn list_for_user(
     client: &Client,
     user: Uuid,
-    after: Option<Uuid>,
-    fetch: i64,
-) -> Result<Vec<ConversationView>, ApiError> {
+    page: &PageRequest<IdCursor>,
+) -> DbResult<Vec<ConversationRow>> {
     let sql = format!(
-        "SELECT {VIEW_COLUMNS} FROM conversations
+        "SELECT {COLUMNS} FROM conversations
          WHERE id IN (SELECT conversation_id FROM members WHERE user_id = $1) AND ($2::uuid IS NULL OR id > $2)
          ORDER BY id LIMIT $3"
     );
-    let rows = client.query(&sql, &[&user, &after, &fetch]).await.map_err(db_error("conversations.list_for_user"))?;
-    with_members(client, &rows).await
-}
-
-/// Conversation rows with their members, in one more query whatever the number of rows.
-async fn with_members(client: &Client, rows: &[Row]) -> Result<Vec<ConversationView>, ApiError> {
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.get("id")).collect();
-    let members = client
-        .query(
-            "SELECT m.conversation_id, m.user_id, u.display_name, m.role, m.joined_at, m.joined_seq
-             FROM members m JOIN users u ON u.id = m.user_id
-             WHERE m.conversation_id = ANY($1) ORDER BY m.joined_at, m.user_id",
-            &[&ids],
-        )
-        .await
-        .map_err(db_error("conversations.members"))?;
-    Ok(rows
-        .iter()
-        .map(|row| {
-            let id: Uuid = row.get("id");
-            ConversationView {
-                id,
-                kind: row.get("kind"),
-                title: row.get("title"),
-                created_by: row.get("created_by"),
-                created_at: row.get("created_at"),
-                epoch: row.get("epoch"),
-                last_seq: row.get("last_seq"),
-                members: members
-                    .iter()
-                    .filter(|m| m.get::<_, Uuid>("conversation_id") == id)
-                    .map(|m| MemberView {
-                        user_id: m.get("user_id"),
-                        display_name: m.get("display_name"),
-                        role: m.get("role"),
-                        joined_at: m.get("joined_at"),
-                        joined_seq: m.get("joined_seq"),
-                    })
-                    .collect(),
-            }
-        })
-        .collect())
+    let after = page.after.map(|c| c.id);
+    let rows = client.query(&sql, &[&user, &after, &page.fetch()]).await?;
+    Ok(rows.iter().map(ConversationRow::from).collect())
 }
 
 /// Creates a group with `creator` as its owner and `members` as members, in one statement.
-/// Fails with 404 if any member does not exist.
-pub async fn create_group(client: &Client, creator: Uuid, group: &NewGroup) -> Result<Uuid, ApiError> {
+/// None, and nothing created, when any member is not a user.
+pub async fn create_group(client: &Client, creator: Uuid, group: &NewGroup) -> DbResult<Option<Uuid>> {
     let id = Uuid::now_v7();
     let created = client
         .query_one(
@@ -175,12 +155,8 @@ pub async fn create_group(client: &Client, creator: Uuid, group: &NewGroup) -> R
              SELECT count(*) AS created FROM created",
             &[&id, &group.title, &creator, &group.member_ids],
         )
-        .await
-        .map_err(db_error("conversations.create_group"))?;
-    if created.get::<_, i64>("created") == 0 {
-        return Err(ApiError::not_found("Some of memberIds are not users."));
-    }
-    Ok(id)
+        .await?;
+    Ok((created.get::<_, i64>("created") > 0).then_some(id))
 }
 
 #[cfg(test)]

@@ -1,94 +1,96 @@
 //! devices and key_packages: each device's MLS credential, its one-time KeyPackages and its
 //! last-resort one, and the atomic claim that hands out one package per device.
 
-use super::{db_error, is_unique_violation, Client};
-use crate::e2e::{encode, ClaimResponse, ClaimedKeyPackage, KeyPackageCount, KeyPackageUpload, NewDevice};
+use super::{Client, DbResult};
+use crate::e2e::{KeyPackageUpload, NewDevice};
 use crate::e2e::{
     KEY_PACKAGE_CLAIMS_PER_WINDOW, KEY_PACKAGE_CLAIM_WINDOW_SECONDS, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE,
 };
-use crate::error::ApiError;
-use crate::protocol::DeviceView;
+use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 const COLUMNS: &str = "id, label, credential, created_at, last_seen_at";
 
-fn view(row: &Row) -> DeviceView {
-    DeviceView {
-        id: row.get("id"),
-        label: row.get("label"),
-        credential: encode(row.get::<_, &[u8]>("credential")),
-        created_at: row.get("created_at"),
-        last_seen_at: row.get("last_seen_at"),
+/// One devices row.
+#[derive(Debug, Clone)]
+pub struct DeviceRow {
+    pub id: Uuid,
+    pub label: String,
+    /// The device's MLS credential (its signature public key).
+    pub credential: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Row> for DeviceRow {
+    fn from(row: &Row) -> Self {
+        Self {
+            id: row.get("id"),
+            label: row.get("label"),
+            credential: row.get("credential"),
+            created_at: row.get("created_at"),
+            last_seen_at: row.get("last_seen_at"),
+        }
     }
 }
 
-/// Registers a device for `user`, unless they already have the maximum number of devices.
-pub async fn register(client: &mut Client, user: Uuid, device: &NewDevice) -> Result<DeviceView, ApiError> {
-    let err = db_error("devices.register");
-    let tx = client.transaction().await.map_err(&err)?;
+/// Registers a device for `user`. None when they already have the maximum number of devices; a
+/// credential another device uses fails with a unique violation.
+pub async fn register(client: &mut Client, user: Uuid, device: &NewDevice) -> DbResult<Option<DeviceRow>> {
+    let tx = client.transaction().await?;
     // The user's row lock serializes registrations of one user. The count is a statement of its
     // own, after the lock: a statement's snapshot is taken when it starts, so a count in the same
     // statement as the lock would not see a registration committed while it waited.
-    tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user]).await.map_err(&err)?;
+    tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user]).await?;
     let sql = format!(
         "INSERT INTO devices (id, user_id, label, credential)
          SELECT $1, $2, $3, $4 WHERE (SELECT count(*) FROM devices WHERE user_id = $2) < $5
          RETURNING {COLUMNS}"
     );
-    let row = tx
-        .query_opt(&sql, &[&Uuid::now_v7(), &user, &device.label, &device.credential, &MAX_DEVICES_PER_USER])
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                ApiError::conflict("credential_taken", "Another device already uses this credential; make a new key.")
-            } else {
-                err(e)
-            }
-        })?;
-    tx.commit().await.map_err(&err)?;
-    row.map(|r| view(&r)).ok_or_else(|| {
-        ApiError::conflict(
-            "too_many_devices",
-            format!("You have {MAX_DEVICES_PER_USER} devices already; remove one you no longer use first."),
-        )
-    })
+    let row =
+        tx.query_opt(&sql, &[&Uuid::now_v7(), &user, &device.label, &device.credential, &MAX_DEVICES_PER_USER]).await?;
+    tx.commit().await?;
+    Ok(row.as_ref().map(DeviceRow::from))
 }
 
-pub async fn get(client: &Client, device: Uuid) -> Result<Option<DeviceView>, ApiError> {
+pub async fn get(client: &Client, device: Uuid) -> DbResult<Option<DeviceRow>> {
     let sql = format!("SELECT {COLUMNS} FROM devices WHERE id = $1");
-    let row = client.query_opt(&sql, &[&device]).await.map_err(db_error("devices.get"))?;
-    Ok(row.map(|r| view(&r)))
+    Ok(client.query_opt(&sql, &[&device]).await?.as_ref().map(DeviceRow::from))
 }
 
-pub async fn list(client: &Client, user: Uuid) -> Result<Vec<DeviceView>, ApiError> {
+pub async fn list(client: &Client, user: Uuid) -> DbResult<Vec<DeviceRow>> {
     let sql = format!("SELECT {COLUMNS} FROM devices WHERE user_id = $1 ORDER BY created_at, id");
-    let rows = client.query(&sql, &[&user]).await.map_err(db_error("devices.list"))?;
-    Ok(rows.iter().map(view).collect())
+    Ok(client.query(&sql, &[&user]).await?.iter().map(DeviceRow::from).collect())
+}
+
+pub async fn belongs_to(client: &Client, device: Uuid, user: Uuid) -> DbResult<bool> {
+    let sql = "SELECT EXISTS (SELECT 1 FROM devices WHERE id = $1 AND user_id = $2)";
+    Ok(client.query_one(sql, &[&device, &user]).await?.get(0))
 }
 
 /// Deletes one of `user`'s devices (its key packages go with it). False if they have no such device.
-pub async fn delete(client: &Client, user: Uuid, device: Uuid) -> Result<bool, ApiError> {
-    let deleted = client
-        .execute("DELETE FROM devices WHERE id = $1 AND user_id = $2", &[&device, &user])
-        .await
-        .map_err(db_error("devices.delete"))?;
+pub async fn delete(client: &Client, user: Uuid, device: Uuid) -> DbResult<bool> {
+    let deleted = client.execute("DELETE FROM devices WHERE id = $1 AND user_id = $2", &[&device, &user]).await?;
     Ok(deleted == 1)
+}
+
+/// What an upload of key packages did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uploaded {
+    /// Stored; `became_addable` when the device had no package at all before.
+    Stored { became_addable: bool },
+    /// Nothing stored: the batch would take the device past its quota of unclaimed packages.
+    OverQuota { unclaimed: i64 },
 }
 
 /// Stores a batch of one-time packages and, if given, replaces the last-resort one, in one
 /// statement. Refuses (and stores nothing of) a batch that would take the device past its quota.
-/// Also tells whether the device had no package at all before: it has just become addable.
-pub async fn upload_key_packages(
-    client: &mut Client,
-    device: Uuid,
-    upload: &KeyPackageUpload,
-) -> Result<(KeyPackageCount, bool), ApiError> {
-    let err = db_error("devices.upload_key_packages");
-    let tx = client.transaction().await.map_err(&err)?;
+pub async fn upload_key_packages(client: &mut Client, device: Uuid, upload: &KeyPackageUpload) -> DbResult<Uploaded> {
+    let tx = client.transaction().await?;
     // Locked in a statement of its own so the count below, in the next statement, sees every
     // upload committed while this one waited (see `register`).
-    tx.execute("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE", &[&device]).await.map_err(&err)?;
+    tx.execute("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE", &[&device]).await?;
     let row = tx
         .query_one(
             "WITH dev AS (SELECT id FROM devices WHERE id = $1),
@@ -112,36 +114,45 @@ pub async fn upload_key_packages(
                     NOT EXISTS (SELECT 1 FROM key_packages WHERE device_id = $1) AS was_empty",
             &[&device, &upload.key_packages, &upload.last_resort, &MAX_KEY_PACKAGES_PER_DEVICE],
         )
-        .await
-        .map_err(&err)?;
-    tx.commit().await.map_err(&err)?;
+        .await?;
+    tx.commit().await?;
     let room: i64 = row.get("room");
     if (upload.key_packages.len() as i64) > room {
-        return Err(ApiError::conflict(
-            "too_many_key_packages",
-            format!(
-                "This device holds {} unclaimed key packages; it may hold {MAX_KEY_PACKAGES_PER_DEVICE}.",
-                MAX_KEY_PACKAGES_PER_DEVICE - room
-            ),
-        ));
+        return Ok(Uploaded::OverQuota { unclaimed: MAX_KEY_PACKAGES_PER_DEVICE - room });
     }
-    let was_empty = row.get::<_, i64>("stored") > 0 && row.get::<_, bool>("was_empty");
-    Ok((key_package_count(client, device).await?, was_empty))
+    Ok(Uploaded::Stored { became_addable: row.get::<_, i64>("stored") > 0 && row.get::<_, bool>("was_empty") })
 }
 
-pub async fn key_package_count(client: &Client, device: Uuid) -> Result<KeyPackageCount, ApiError> {
+/// A device's supply of key packages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackageCount {
+    /// One-time packages not yet claimed.
+    pub available: i64,
+    pub has_last_resort: bool,
+}
+
+pub async fn key_package_count(client: &Client, device: Uuid) -> DbResult<PackageCount> {
     let row = client
         .query_one(
             "SELECT count(*) FILTER (WHERE NOT last_resort) AS available, bool_or(last_resort) AS has_last_resort
              FROM key_packages WHERE device_id = $1",
             &[&device],
         )
-        .await
-        .map_err(db_error("devices.key_package_count"))?;
-    Ok(KeyPackageCount {
+        .await?;
+    Ok(PackageCount {
         available: row.get("available"),
         has_last_resort: row.get::<_, Option<bool>>("has_last_resort").unwrap_or(false),
     })
+}
+
+/// What a claim handed out for one device.
+#[derive(Debug, Clone)]
+pub struct ClaimedRow {
+    pub device_id: Uuid,
+    /// None when the device has no package at all.
+    pub key_package: Option<Vec<u8>>,
+    /// The device had no one-time package left; this one is shared and was not consumed.
+    pub last_resort: bool,
 }
 
 /// Hands out one package for each of `user`'s devices (or of `only` among them): the oldest
@@ -150,12 +161,7 @@ pub async fn key_package_count(client: &Client, device: Uuid) -> Result<KeyPacka
 /// the same one-time package. A `claimer` past `KEY_PACKAGE_CLAIMS_PER_WINDOW` claims of this
 /// user within `KEY_PACKAGE_CLAIM_WINDOW_SECONDS` gets last-resort packages only, so no account
 /// can drain another's one-time supply; its counter's row lock also serialises its own claims.
-pub async fn claim(
-    client: &Client,
-    claimer: Uuid,
-    user: Uuid,
-    only: Option<&[Uuid]>,
-) -> Result<ClaimResponse, ApiError> {
+pub async fn claim(client: &Client, claimer: Uuid, user: Uuid, only: Option<&[Uuid]>) -> DbResult<Vec<ClaimedRow>> {
     let rows = client
         .query(
             "WITH counted AS (
@@ -185,19 +191,13 @@ pub async fn claim(
              ORDER BY t.id",
             &[&user, &only, &claimer, &KEY_PACKAGE_CLAIMS_PER_WINDOW, &KEY_PACKAGE_CLAIM_WINDOW_SECONDS],
         )
-        .await
-        .map_err(db_error("devices.claim"))?;
-    let mut response = ClaimResponse { key_packages: Vec::new(), missing_device_ids: Vec::new() };
-    for row in rows {
-        let device_id: Uuid = row.get("device_id");
-        match row.get::<_, Option<&[u8]>>("data") {
-            Some(data) => response.key_packages.push(ClaimedKeyPackage {
-                device_id,
-                key_package: encode(data),
-                last_resort: row.get("last_resort"),
-            }),
-            None => response.missing_device_ids.push(device_id),
-        }
-    }
-    Ok(response)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| ClaimedRow {
+            device_id: row.get("device_id"),
+            key_package: row.get("data"),
+            last_resort: row.get("last_resort"),
+        })
+        .collect())
 }

@@ -1,36 +1,25 @@
-//! PostgreSQL access. All SQL lives in this module tree, one file per table group; the rest of
-//! the server sees typed functions. Only opening the connection (a Hyperdrive socket) is wasm-only.
+//! PostgreSQL access. All SQL lives in this module tree, one file per table; the rest of the
+//! server sees typed functions that return rows (plain structs of a table's columns) and fail
+//! with `DbError`. Turning rows into wire views is `crate::views`' job, and a `DbError` becomes
+//! the client's error in one place (`From<DbError> for ApiError`). Only opening the connection (a
+//! Hyperdrive socket) is wasm-only.
 
 pub mod admin;
 pub mod attempts;
+pub mod commits;
 pub mod conversations;
 pub mod devices;
+mod error;
+pub mod members;
 pub mod messages;
+pub mod receipts;
 pub mod sessions;
 pub mod users;
 
-use crate::error::{log_error, ApiError};
-use tokio_postgres::error::SqlState;
-
+pub use error::{DbError, DbErrorKind};
 pub use tokio_postgres::Client;
 
-/// Maps a driver error to the API error: a lost connection is a 503 the client may retry, anything
-/// else a 500. The SQLSTATE goes to the log; query parameters (which may hold secrets) never do.
-pub fn db_error(context: &'static str) -> impl Fn(tokio_postgres::Error) -> ApiError {
-    move |e| {
-        if e.is_closed() {
-            log_error(context, "database connection closed");
-            return ApiError::database_unavailable();
-        }
-        let code = e.code().map(|c| c.code().to_string()).unwrap_or_else(|| "none".into());
-        log_error(context, &format!("database error (SQLSTATE {code})"));
-        ApiError::internal()
-    }
-}
-
-pub fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-}
+pub type DbResult<T> = Result<T, DbError>;
 
 /// Escapes `%`, `_` and `\` so user search text matches literally inside a LIKE pattern.
 pub fn like_literal(text: &str) -> String {
@@ -45,13 +34,12 @@ pub fn like_literal(text: &str) -> String {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub async fn connect(env: &worker::Env) -> Result<Client, ApiError> {
-    let hyperdrive = env
-        .hyperdrive("HYPERDRIVE")
-        .map_err(|_| ApiError::misconfigured("The HYPERDRIVE binding is missing from wrangler.toml."))?;
+pub async fn connect(env: &worker::Env) -> DbResult<Client> {
+    use crate::error::log_error;
+    let hyperdrive = env.hyperdrive("HYPERDRIVE").map_err(|_| DbError::new(DbErrorKind::NotConfigured))?;
     let socket = hyperdrive.connect().map_err(|e| {
         log_error("db.connect", &format!("socket: {e}"));
-        ApiError::database_unavailable()
+        DbError::new(DbErrorKind::Unavailable)
     })?;
     let mut config = tokio_postgres::Config::new();
     config
@@ -64,7 +52,7 @@ pub async fn connect(env: &worker::Env) -> Result<Client, ApiError> {
         .application_name("e2e-chat");
     let (client, connection) = config.connect_raw(socket, tokio_postgres::NoTls).await.map_err(|e| {
         log_error("db.connect", &format!("handshake: {}", e.code().map(|c| c.code()).unwrap_or("no SQLSTATE")));
-        ApiError::database_unavailable()
+        DbError::new(DbErrorKind::Unavailable)
     })?;
     wasm_bindgen_futures::spawn_local(async move {
         if let Err(e) = connection.await {

@@ -1,8 +1,7 @@
 //! sessions: one row per login. A token is valid while the row it names exists, so ending a
 //! session is deleting its row, and removing a device deletes the sessions acting as it.
 
-use super::{db_error, Client};
-use crate::error::ApiError;
+use super::{Client, DbResult};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -16,7 +15,7 @@ pub struct AuthState {
 
 /// Starts a session for `user`; the caller issues the token that names it. Sessions of the user
 /// that have expired go at the same time, so the table holds only live ones per user.
-pub async fn start(client: &Client, user: Uuid, expires_at: DateTime<Utc>) -> Result<Uuid, ApiError> {
+pub async fn start(client: &Client, user: Uuid, expires_at: DateTime<Utc>) -> DbResult<Uuid> {
     let id = Uuid::now_v7();
     client
         .execute(
@@ -24,13 +23,12 @@ pub async fn start(client: &Client, user: Uuid, expires_at: DateTime<Utc>) -> Re
              INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)",
             &[&id, &user, &expires_at],
         )
-        .await
-        .map_err(db_error("sessions.start"))?;
+        .await?;
     Ok(id)
 }
 
 /// None when the account does not exist (or was deleted).
-pub async fn auth_state(client: &Client, user: Uuid, session: Uuid) -> Result<Option<AuthState>, ApiError> {
+pub async fn auth_state(client: &Client, user: Uuid, session: Uuid) -> DbResult<Option<AuthState>> {
     let row = client
         .query_opt(
             "SELECT u.is_admin, s.id IS NOT NULL AS live, s.device_id
@@ -38,43 +36,35 @@ pub async fn auth_state(client: &Client, user: Uuid, session: Uuid) -> Result<Op
              WHERE u.id = $1 AND u.deleted_at IS NULL",
             &[&user, &session],
         )
-        .await
-        .map_err(db_error("sessions.auth_state"))?;
+        .await?;
     Ok(row.map(|row| AuthState { is_admin: row.get(0), session_live: row.get(1), device_id: row.get(2) }))
 }
 
-pub async fn exists(client: &Client, session: Uuid) -> Result<bool, ApiError> {
-    let row = client
-        .query_one("SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1)", &[&session])
-        .await
-        .map_err(db_error("sessions.exists"))?;
+pub async fn exists(client: &Client, session: Uuid) -> DbResult<bool> {
+    let row = client.query_one("SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1)", &[&session]).await?;
     Ok(row.get(0))
 }
 
-pub async fn end(client: &Client, session: Uuid) -> Result<(), ApiError> {
-    client.execute("DELETE FROM sessions WHERE id = $1", &[&session]).await.map_err(db_error("sessions.end"))?;
+pub async fn end(client: &Client, session: Uuid) -> DbResult<()> {
+    client.execute("DELETE FROM sessions WHERE id = $1", &[&session]).await?;
     Ok(())
 }
 
 /// Ends every session of `user` and returns their ids, so their live sockets can be closed.
-pub async fn end_all(client: &Client, user: Uuid) -> Result<Vec<Uuid>, ApiError> {
-    let rows = client
-        .query("DELETE FROM sessions WHERE user_id = $1 RETURNING id", &[&user])
-        .await
-        .map_err(db_error("sessions.end_all"))?;
+pub async fn end_all(client: &Client, user: Uuid) -> DbResult<Vec<Uuid>> {
+    let rows = client.query("DELETE FROM sessions WHERE user_id = $1 RETURNING id", &[&user]).await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// Makes `session` act as `device` from now on. A session acts as one device for its whole life:
 /// false if it already acts as another, so a token taken from a device cannot move to a new one
 /// and outlive the removal of the device it was taken from.
-pub async fn bind_device(client: &Client, session: Uuid, device: Uuid) -> Result<bool, ApiError> {
+pub async fn bind_device(client: &Client, session: Uuid, device: Uuid) -> DbResult<bool> {
     let bound = client
         .execute(
             "UPDATE sessions SET device_id = $2 WHERE id = $1 AND (device_id IS NULL OR device_id = $2)",
             &[&session, &device],
         )
-        .await
-        .map_err(db_error("sessions.bind_device"))?;
+        .await?;
     Ok(bound == 1)
 }

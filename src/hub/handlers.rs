@@ -3,12 +3,13 @@
 
 use super::sockets::{send, SocketInfo};
 use super::UserHub;
-use crate::db::{conversations, messages, users, Client};
-use crate::e2e::{stale_epoch, CommitRequest};
+use crate::db::members::{self, ChangeRefused};
+use crate::db::messages::{self, MessageRow};
+use crate::db::{commits, conversations, receipts, users, Client};
+use crate::e2e::{stale_epoch, CommitRequest, MAX_GROUP_MEMBERS};
 use crate::error::{ApiError, ApiResult};
-use crate::protocol::{
-    MessageView, OutgoingMessage, ReceiptRequest, Recipient, ServerEvent, SyncRequest, TypingRequest,
-};
+use crate::protocol::{OutgoingMessage, ReceiptRequest, Recipient, ServerEvent, SyncRequest, TypingRequest};
+use crate::views;
 use std::collections::HashMap;
 use uuid::Uuid;
 use worker::WebSocket;
@@ -18,6 +19,20 @@ const SYNC_BATCH: i64 = 500;
 /// Receipts replayed per conversation and sync; a client still missing some asks again from the
 /// oldest message that is not yet read.
 const SYNC_RECEIPTS_LIMIT: i64 = 2000;
+
+/// What the sender of a commit whose member changes do not hold is told.
+fn member_change_error(refused: ChangeRefused) -> ApiError {
+    match refused {
+        ChangeRefused::UnknownUsers => ApiError::not_found("Some of addUserIds are not users."),
+        ChangeRefused::NotMembers => {
+            ApiError::bad_request("not_a_member", "Some of removeUserIds are not members of this group.")
+        }
+        ChangeRefused::RemovesOwner => ApiError::new(403, "forbidden", "The group's owner cannot be removed."),
+        ChangeRefused::TooManyMembers => {
+            ApiError::bad_request("too_many_members", format!("A group has at most {MAX_GROUP_MEMBERS} members."))
+        }
+    }
+}
 
 /// The ack of an event that answers with nothing but its reference.
 fn plain_ack(reference: Option<String>) -> ServerEvent {
@@ -51,14 +66,12 @@ impl UserHub {
                 let (earlier, still_member) = self.earlier_send(db, me, conversation, &m.client_msg_id).await?;
                 // A resend is routed again, since the first routing may have died with a hub; but
                 // only while the sender is still a member, and only to those who joined before it.
-                let members = if still_member {
-                    messages::member_ids_before(db, conversation, earlier.seq).await?
-                } else {
-                    Vec::new()
-                };
+                let members =
+                    if still_member { members::ids_before(db, conversation, earlier.seq).await? } else { Vec::new() };
                 (earlier, members)
             }
         };
+        let message = views::message(message);
         let ack = ServerEvent::Ack {
             r#ref: reference,
             client_msg_id: Some(m.client_msg_id),
@@ -81,7 +94,7 @@ impl UserHub {
                 if !users::exists(db, peer).await? {
                     return Err(ApiError::not_found("There is no user with this id."));
                 }
-                conversations::ensure_direct(db, me, peer).await
+                Ok(conversations::ensure_direct(db, me, peer).await?)
             }
         }
     }
@@ -94,7 +107,7 @@ impl UserHub {
         me: Uuid,
         conversation: Uuid,
         client_msg_id: &str,
-    ) -> ApiResult<(MessageView, bool)> {
+    ) -> ApiResult<(MessageRow, bool)> {
         let earlier = messages::by_client_id(db, me, client_msg_id).await?;
         match (earlier, conversations::membership(db, conversation, me).await?) {
             (Some(message), membership) => {
@@ -128,7 +141,7 @@ impl UserHub {
         if target.sender_id == me {
             return Err(ApiError::bad_request("own_message", "Receipts are for messages other people sent you."));
         }
-        let at = messages::record_receipt(db, r.message_id, me, r.kind).await?;
+        let at = receipts::record(db, r.message_id, me, r.kind).await?;
         let event = ServerEvent::Receipt {
             message_id: r.message_id,
             conversation_id: target.conversation_id,
@@ -153,7 +166,7 @@ impl UserHub {
     ) -> ApiResult<()> {
         let conn = self.conn().await?;
         let me = info.user_id;
-        let members = messages::member_ids(&conn.client, t.conversation_id).await?;
+        let members = members::ids(&conn.client, t.conversation_id).await?;
         if !members.contains(&me) {
             return Err(ApiError::not_a_member());
         }
@@ -180,13 +193,14 @@ impl UserHub {
         let db = &conn.client;
         let me = info.user_id;
         let epoch = self.check_commit_allowed(db, me, &c).await?;
-        let (commit, welcome, recipients) = match messages::apply_commit(db, me, info.device_id, &c).await? {
+        let (commit, welcome, recipients) = match commits::apply(db, me, info.device_id, &c).await? {
             Some(applied) => (applied.commit, applied.welcome, Some((applied.members_before, applied.added))),
             None => {
                 let (earlier, welcome) = self.earlier_commit(db, me, &c, epoch).await?;
                 (earlier, welcome, None) // a resend: answered again, not routed again
             }
         };
+        let (commit, welcome) = (views::message(commit), welcome.map(views::message));
         let ack = ServerEvent::Ack {
             r#ref: reference,
             client_msg_id: Some(c.client_msg_id),
@@ -223,7 +237,10 @@ impl UserHub {
             if !member.may_manage_members() {
                 return Err(ApiError::forbidden("Only the group's owners and admins can add or remove members."));
             }
-            messages::check_member_changes(db, c.conversation_id, c).await?;
+            let counts = members::change_counts(db, c.conversation_id, &c.add_user_ids, &c.remove_user_ids).await?;
+            if let Some(refused) = counts.refusal(c.add_user_ids.len(), c.remove_user_ids.len()) {
+                return Err(member_change_error(refused));
+            }
         }
         Ok(conversation.epoch)
     }
@@ -236,8 +253,8 @@ impl UserHub {
         me: Uuid,
         c: &CommitRequest,
         epoch_before: i64,
-    ) -> ApiResult<(MessageView, Option<MessageView>)> {
-        match messages::earlier_commit(db, me, &c.client_msg_id).await? {
+    ) -> ApiResult<(MessageRow, Option<MessageRow>)> {
+        match commits::earlier(db, me, &c.client_msg_id).await? {
             Some((earlier, welcome)) if earlier.kind == "commit" && earlier.conversation_id == c.conversation_id => {
                 Ok((earlier, welcome))
             }
@@ -260,7 +277,7 @@ impl UserHub {
         let db = &conn.client;
         let mut held = HashMap::new();
         let mut joined = HashMap::new();
-        for head in messages::conversation_heads(db, info.user_id).await? {
+        for head in members::heads(db, info.user_id).await? {
             let conversation = head.conversation_id;
             let from = request.after.get(&conversation).copied().unwrap_or(0).max(head.joined_seq);
             held.insert(conversation, send_missing(ws, db, conversation, from, head.last_seq).await?);
@@ -281,8 +298,8 @@ async fn send_missing(ws: &WebSocket, db: &Client, conversation: Uuid, mut after
         let batch = messages::after_seq(db, conversation, after, SYNC_BATCH).await?;
         let Some(last) = batch.last() else { break };
         after = last.seq;
-        for message in batch {
-            send(ws, &ServerEvent::Message { message });
+        for row in batch {
+            send(ws, &ServerEvent::Message { message: views::message(row) });
         }
     }
     Ok(after)
@@ -290,15 +307,8 @@ async fn send_missing(ws: &WebSocket, db: &Client, conversation: Uuid, mut after
 
 /// Sends the receipts others made on `me`'s messages of one conversation from seq `from` on.
 async fn send_receipts(ws: &WebSocket, db: &Client, conversation: Uuid, me: Uuid, from: i64) -> ApiResult<()> {
-    for receipt in messages::receipts_on_own(db, conversation, me, from, SYNC_RECEIPTS_LIMIT).await? {
-        let event = ServerEvent::Receipt {
-            message_id: receipt.message_id,
-            conversation_id: conversation,
-            user_id: receipt.user_id,
-            kind: receipt.kind,
-            at: receipt.at,
-        };
-        send(ws, &event);
+    for row in receipts::on_own_messages(db, conversation, me, from, SYNC_RECEIPTS_LIMIT).await? {
+        send(ws, &views::receipt(conversation, row));
     }
     Ok(())
 }

@@ -32,7 +32,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use uuid::Uuid;
-use worker::{durable_object, DurableObject, Env, Method, Request, Response, State, WebSocket, WebSocketIncomingMessage};
+use worker::{
+    durable_object, DurableObject, Env, Method, Request, Response, State, WebSocket, WebSocketIncomingMessage,
+};
 
 /// The hub's connection, with the send statement prepared once: a send is then one round trip.
 struct HubDb {

@@ -3,7 +3,7 @@
 
 use super::client::{HEADER_DEVICE, HEADER_EXPIRES, HEADER_PROTOCOL, HEADER_SESSION, HEADER_USER};
 use super::{now_ms, UserHub};
-use crate::db::{sessions, users};
+use crate::db::{members, sessions, users};
 use crate::error::{log_error, ApiError};
 use crate::protocol::{Disconnect, ServerEvent};
 use crate::ratelimit::{TokenBucket, SOCKET_RATE};
@@ -88,7 +88,7 @@ impl UserHub {
     /// stays: it can do nothing without the database either, and is checked on its next connect.
     async fn session_still_live(&self, session: Option<Uuid>) -> bool {
         let Some(session) = session else { return false };
-        let checked = async { sessions::exists(&self.conn().await?.client, session).await };
+        let checked = async { Ok::<_, ApiError>(sessions::exists(&self.conn().await?.client, session).await?) };
         checked.await.unwrap_or_else(|e| {
             log_error("hub.session_check", &e.to_string());
             true
@@ -170,7 +170,7 @@ impl UserHub {
             let Some(last_seen) = users::set_online(db, user, online, change == Presence::StaleOnline).await? else {
                 return Ok(()); // nothing changed, nothing to tell
             };
-            let partners = users::partner_ids(db, user).await?;
+            let partners = members::partner_ids(db, user).await?;
             let event = ServerEvent::Presence { user_id: user, online, last_seen: Some(last_seen) };
             self.route(user, &partners, &event, None).await;
             Ok::<_, ApiError>(())
