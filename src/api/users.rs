@@ -2,8 +2,8 @@
 
 use super::{Ctx, Reply};
 use crate::cursor::NameCursor;
-use crate::db::{devices, Client};
 use crate::db::users::{self, ListFilter, UserRow};
+use crate::db::{devices, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::protocol::{validate_phone, Page};
 use crate::views;
