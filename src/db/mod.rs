@@ -1,6 +1,6 @@
 //! PostgreSQL access. All SQL lives in this module tree, one file per table; the rest of the
 //! server sees typed functions that return rows (plain structs of a table's columns) and fail
-//! with `DbError`. Turning rows into wire views is `crate::views`' job, and a `DbError` becomes
+//! with `DbError`. Turning rows into wire views is the views module's job, and a `DbError` becomes
 //! the client's error in one place (`From<DbError> for ApiError`). Only opening the connection (a
 //! Hyperdrive socket) is wasm-only.
 
