@@ -8,7 +8,7 @@
 
 use crate::config::Config;
 use crate::db::{self, conversations, messages, users, Client};
-use crate::e2e::{stale_epoch, CommitRequest};
+use crate::protocol::{stale_epoch, CommitRequest};
 use crate::error::{log_error, ApiError, ApiResult};
 pub use crate::protocol::Disconnect;
 use crate::protocol::{

@@ -7,7 +7,7 @@
 use super::{Caller, Ctx, Reply};
 use crate::cursor::{into_page, parse_limit, IdCursor, MessageCursor};
 use crate::db::{conversations, messages, users, Client};
-use crate::e2e::CreateGroupRequest;
+use crate::protocol::CreateGroupRequest;
 use crate::error::{ApiError, ApiResult};
 use crate::protocol::parse_uuid;
 use uuid::Uuid;

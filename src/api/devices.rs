@@ -7,7 +7,7 @@
 
 use super::{Caller, Ctx, Reply};
 use crate::db::{devices, sessions, users, Client};
-use crate::e2e::{ClaimRequest, DeviceList, RegisterDeviceRequest, UploadKeyPackagesRequest};
+use crate::protocol::{ClaimRequest, DeviceList, RegisterDeviceRequest, UploadKeyPackagesRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
 use crate::protocol::{parse_uuid, ServerEvent};

@@ -1,7 +1,7 @@
 //! conversations and members.
 
 use super::{db_error, Client};
-use crate::e2e::NewGroup;
+use crate::protocol::NewGroup;
 use crate::error::ApiError;
 use crate::protocol::{ConversationView, MemberView};
 use tokio_postgres::Row;
