@@ -8,13 +8,13 @@
 
 use crate::config::Config;
 use crate::db::{self, conversations, messages, users, Client};
-use crate::protocol::{stale_epoch, CommitRequest};
 use crate::error::{log_error, ApiError, ApiResult};
 pub use crate::protocol::Disconnect;
 use crate::protocol::{
-    parse_client_event, ClientEvent, OutgoingMessage, ReceiptRequest, Recipient, ServerEvent, SyncRequest,
-    TypingRequest,
+    parse_client_event, ClientEvent, ConversationKind, MessageKind, OutgoingMessage, ReceiptRequest, Recipient,
+    ServerEvent, SyncRequest, TypingRequest,
 };
+use crate::protocol::{stale_epoch, CommitRequest};
 use crate::ratelimit::{TokenBucket, SOCKET_RATE};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -587,7 +587,7 @@ impl UserHub {
             .ok_or_else(|| ApiError::not_found("There is no such conversation."))?;
         let member = conversation.member.ok_or_else(ApiError::not_a_member)?;
         if !c.add_user_ids.is_empty() || !c.remove_user_ids.is_empty() {
-            if conversation.kind != "group" {
+            if conversation.kind != ConversationKind::Group {
                 return Err(ApiError::bad_request(
                     "not_a_group",
                     "A direct conversation always has its two people; start a group to add others.",
@@ -603,7 +603,7 @@ impl UserHub {
             None => match messages::earlier_commit(db, me, &c.client_msg_id).await? {
                 // A resend: answered again, not routed again.
                 Some((earlier, welcome))
-                    if earlier.kind == "commit" && earlier.conversation_id == c.conversation_id =>
+                    if earlier.kind == MessageKind::Commit && earlier.conversation_id == c.conversation_id =>
                 {
                     (earlier, welcome, None)
                 }

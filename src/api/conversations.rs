@@ -7,9 +7,9 @@
 use super::{Caller, Ctx, Reply};
 use crate::cursor::{into_page, parse_limit, IdCursor, MessageCursor};
 use crate::db::{conversations, messages, users, Client};
-use crate::protocol::CreateGroupRequest;
 use crate::error::{ApiError, ApiResult};
 use crate::protocol::parse_uuid;
+use crate::protocol::CreateGroupRequest;
 use uuid::Uuid;
 
 enum Target {

@@ -7,10 +7,10 @@
 
 use super::{Caller, Ctx, Reply};
 use crate::db::{devices, sessions, users, Client};
-use crate::protocol::{ClaimRequest, DeviceList, RegisterDeviceRequest, UploadKeyPackagesRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
 use crate::protocol::{parse_uuid, ServerEvent};
+use crate::protocol::{ClaimRequest, DeviceList, RegisterDeviceRequest, UploadKeyPackagesRequest};
 use uuid::Uuid;
 
 pub async fn register(ctx: Ctx) -> ApiResult<Reply> {

@@ -1,9 +1,9 @@
 //! conversations and members.
 
 use super::{db_error, Client};
-use crate::protocol::NewGroup;
 use crate::error::ApiError;
-use crate::protocol::{ConversationView, MemberView};
+use crate::protocol::NewGroup;
+use crate::protocol::{ConversationKind, ConversationView, MemberRole, MemberView};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -18,21 +18,21 @@ pub fn sorted_pair(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
 
 /// A conversation as one user stands in it.
 pub struct Membership {
-    pub kind: String,
+    pub kind: ConversationKind,
     pub epoch: i64,
     /// None when the user is not a member.
     pub member: Option<Member>,
 }
 
 pub struct Member {
-    pub role: String,
+    pub role: MemberRole,
     /// The user reads messages after this seq (the commit that added them).
     pub joined_seq: i64,
 }
 
 impl Member {
     pub fn may_manage_members(&self) -> bool {
-        matches!(self.role.as_str(), "owner" | "admin")
+        self.role.may_manage_members()
     }
 }
 
@@ -50,7 +50,7 @@ pub async fn membership(client: &Client, id: Uuid, user: Uuid) -> Result<Option<
     Ok(row.map(|r| Membership {
         kind: r.get("kind"),
         epoch: r.get("epoch"),
-        member: r.get::<_, Option<String>>("role").map(|role| Member { role, joined_seq: r.get("joined_seq") }),
+        member: r.get::<_, Option<MemberRole>>("role").map(|role| Member { role, joined_seq: r.get("joined_seq") }),
     }))
 }
 

@@ -2,12 +2,12 @@
 //! last-resort one, and the atomic claim that hands out one package per device.
 
 use super::{db_error, is_unique_violation, Client};
+use crate::error::ApiError;
+use crate::protocol::DeviceView;
 use crate::protocol::{encode, ClaimResponse, ClaimedKeyPackage, KeyPackageCount, KeyPackageUpload, NewDevice};
 use crate::protocol::{
     KEY_PACKAGE_CLAIMS_PER_WINDOW, KEY_PACKAGE_CLAIM_WINDOW_SECONDS, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE,
 };
-use crate::error::ApiError;
-use crate::protocol::DeviceView;
 use tokio_postgres::Row;
 use uuid::Uuid;
 

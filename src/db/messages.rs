@@ -3,8 +3,8 @@
 
 use super::{db_error, is_unique_violation, Client};
 use crate::cursor::MessageCursor;
-use crate::protocol::{CommitRequest, MAX_GROUP_MEMBERS};
 use crate::error::ApiError;
+use crate::protocol::{CommitRequest, MAX_GROUP_MEMBERS};
 use crate::protocol::{MessageView, ReceiptKind};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;

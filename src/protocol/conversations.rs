@@ -12,11 +12,36 @@ pub const MAX_GROUP_MEMBERS: usize = 100;
 /// Commits, Welcomes and GroupInfos grow with the group; this holds a group of `MAX_GROUP_MEMBERS`.
 pub const MAX_HANDSHAKE_BYTES: usize = 64 * 1024;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationKind {
+    /// Two people; created on the first message between them.
+    Direct,
+    Group,
+}
+text_enum!(ConversationKind { Direct = "direct", Group = "group" });
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberRole {
+    Owner,
+    Admin,
+    Member,
+}
+text_enum!(MemberRole { Owner = "owner", Admin = "admin", Member = "member" });
+
+impl MemberRole {
+    /// Owners and admins add and remove a group's members.
+    pub fn may_manage_members(self) -> bool {
+        matches!(self, MemberRole::Owner | MemberRole::Admin)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationView {
     pub id: Uuid,
-    pub kind: String,
+    pub kind: ConversationKind,
     pub title: Option<String>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -32,7 +57,7 @@ pub struct ConversationView {
 pub struct MemberView {
     pub user_id: Uuid,
     pub display_name: String,
-    pub role: String,
+    pub role: MemberRole,
     pub joined_at: DateTime<Utc>,
     /// The member reads messages after this seq (0, or the commit that added them).
     pub joined_seq: i64,
@@ -158,6 +183,12 @@ pub fn stale_epoch(current: i64) -> ApiError {
 mod tests {
     use super::*;
     use crate::protocol::validate::encode;
+
+    #[test]
+    fn kinds_and_roles_are_spelled_as_in_the_database() {
+        assert_text_enum_matches_serde!(ConversationKind);
+        assert_text_enum_matches_serde!(MemberRole);
+    }
 
     #[test]
     fn a_group_has_a_title_and_other_members_without_duplicates() {

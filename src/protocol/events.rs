@@ -3,7 +3,9 @@
 
 use super::conversations::{CommitEvent, CommitRequest};
 use super::devices::DeviceView;
-use super::messages::{MessageView, OutgoingMessage, SendMessageEvent, ReceiptKind, ReceiptRequest, SyncRequest, TypingRequest};
+use super::messages::{
+    MessageView, OutgoingMessage, ReceiptKind, ReceiptRequest, SendMessageEvent, SyncRequest, TypingRequest,
+};
 use super::users::UserSummary;
 use super::validate::{contains_escaped_nul, nul_refused};
 use crate::error::ApiError;
@@ -160,7 +162,7 @@ pub enum ServerEvent {
     /// (revoked, or the account deleted) or `device-removed`. Sent before the close frame because
     /// a close handshake may finish late, while an event arrives at once.
     SessionEnded {
-        reason: &'static str,
+        reason: SessionEndReason,
     },
     /// Sync is complete: the client now holds everything up to `after`. `joined` is where each
     /// conversation starts for this user (the seq of the commit that added them): nothing at or
@@ -196,9 +198,30 @@ impl ServerEvent {
 
 // ---- ending sockets -------------------------------------------------------------------------
 
-/// Close codes (application range) that tell a client not to reconnect with what it holds.
-pub const CLOSE_SESSION_ENDED: u16 = 4401;
-pub const CLOSE_DEVICE_REMOVED: u16 = 4403;
+/// Why the server ended a socket for good: the `session-ended` event's `reason`, and (as its
+/// close code) the close frame's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SessionEndReason {
+    /// The session was revoked or has expired, or the account was deleted.
+    SessionEnded,
+    /// This device was removed.
+    DeviceRemoved,
+}
+text_enum!(SessionEndReason { SessionEnded = "session-ended", DeviceRemoved = "device-removed" });
+
+impl SessionEndReason {
+    /// Close codes (application range) that tell a client not to reconnect with what it holds.
+    pub const fn close_code(self) -> u16 {
+        match self {
+            SessionEndReason::SessionEnded => 4401,
+            SessionEndReason::DeviceRemoved => 4403,
+        }
+    }
+}
+
+pub const CLOSE_SESSION_ENDED: u16 = SessionEndReason::SessionEnded.close_code();
+pub const CLOSE_DEVICE_REMOVED: u16 = SessionEndReason::DeviceRemoved.close_code();
 
 /// Which of a user's sockets to close, and what to tell them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -233,7 +256,11 @@ impl Disconnect {
     /// The event that tells the client, before the close frame.
     pub fn event(&self) -> ServerEvent {
         ServerEvent::SessionEnded {
-            reason: if self.code == CLOSE_DEVICE_REMOVED { "device-removed" } else { "session-ended" },
+            reason: if self.code == CLOSE_DEVICE_REMOVED {
+                SessionEndReason::DeviceRemoved
+            } else {
+                SessionEndReason::SessionEnded
+            },
         }
     }
 

@@ -9,6 +9,18 @@ use uuid::Uuid;
 
 pub const MAX_CIPHERTEXT_BYTES: usize = 64 * 1024;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    /// An MLS application message: what people write.
+    App,
+    /// An MLS commit: moves the conversation to its next epoch.
+    Commit,
+    /// The MLS Welcome for the users a commit added.
+    Welcome,
+}
+text_enum!(MessageKind { App = "app", Commit = "commit", Welcome = "welcome" });
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
@@ -18,7 +30,7 @@ pub struct MessageView {
     pub seq: i64,
     pub sender_id: Uuid,
     pub sender_device_id: Option<Uuid>,
-    pub kind: String,
+    pub kind: MessageKind,
     pub epoch: i64,
     /// Base64 of the opaque MLS message; the server never sees plaintext.
     pub ciphertext: String,
@@ -93,6 +105,7 @@ pub enum ReceiptKind {
     Delivered,
     Read,
 }
+text_enum!(ReceiptKind { Delivered = "delivered", Read = "read" });
 
 #[derive(Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -120,4 +133,15 @@ pub struct SyncRequest {
     /// was away reached nobody.
     #[serde(default)]
     pub receipts_from: HashMap<Uuid, i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_and_receipt_kinds_are_spelled_as_on_the_wire() {
+        assert_text_enum_matches_serde!(MessageKind);
+        assert_text_enum_matches_serde!(ReceiptKind);
+    }
 }

@@ -120,3 +120,9 @@ fn disconnect_names_exactly_the_sockets_it_should_close() {
     assert_eq!(revoke.event().to_json(), r#"{"type":"session-ended","reason":"session-ended"}"#);
     assert_eq!(removed.event().to_json(), r#"{"type":"session-ended","reason":"device-removed"}"#);
 }
+
+#[test]
+fn session_end_reasons_are_kebab_cased_with_their_close_codes() {
+    assert_text_enum_matches_serde!(SessionEndReason);
+    assert_eq!((CLOSE_SESSION_ENDED, CLOSE_DEVICE_REMOVED), (4401, 4403));
+}
