@@ -5,8 +5,9 @@ use super::validate::{validate_display_name, validate_password, validate_phone};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
     pub phone: String,
@@ -14,7 +15,7 @@ pub struct RegisterRequest {
     pub password: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, TS)]
 pub struct LoginRequest {
     pub phone: String,
     pub password: String,
@@ -39,7 +40,7 @@ impl RegisterRequest {
 }
 
 /// A user as they see themselves, and as admins see everyone.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
     #[serde(flatten)]
@@ -47,7 +48,7 @@ pub struct Account {
     pub is_admin: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthResponse {
     pub user: Account,

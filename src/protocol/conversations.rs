@@ -5,6 +5,7 @@ use super::validate::{decode, validate_client_msg_id, validate_epoch, validate_t
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use uuid::Uuid;
 
 /// Users in one group, the creator included.
@@ -12,7 +13,7 @@ pub const MAX_GROUP_MEMBERS: usize = 100;
 /// Commits, Welcomes and GroupInfos grow with the group; this holds a group of `MAX_GROUP_MEMBERS`.
 pub const MAX_HANDSHAKE_BYTES: usize = 64 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationKind {
     /// Two people; created on the first message between them.
@@ -21,7 +22,7 @@ pub enum ConversationKind {
 }
 text_enum!(ConversationKind { Direct = "direct", Group = "group" });
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum MemberRole {
     Owner,
@@ -37,7 +38,7 @@ impl MemberRole {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationView {
     pub id: Uuid,
@@ -52,7 +53,7 @@ pub struct ConversationView {
     pub members: Vec<MemberView>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberView {
     pub user_id: Uuid,
@@ -65,7 +66,7 @@ pub struct MemberView {
 
 // ---- groups ---------------------------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateGroupRequest {
     pub title: String,
@@ -102,7 +103,7 @@ fn too_many_members() -> ApiError {
 // ---- commits (a WebSocket event) ------------------------------------------------------------
 
 /// The `commit` client event as sent: base64 fields, not yet validated.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct CommitEvent {
     pub conversation_id: Uuid,
@@ -111,12 +112,16 @@ pub struct CommitEvent {
     /// Base64 of the MLS commit.
     pub commit: String,
     /// Base64 of the Welcome for the users it adds.
+    #[ts(optional = nullable)]
     pub welcome: Option<String>,
     /// Base64 of the GroupInfo after the commit.
+    #[ts(optional = nullable)]
     pub group_info: Option<String>,
     #[serde(default)]
+    #[ts(as = "Option<Vec<Uuid>>", optional)]
     pub add_user_ids: Vec<Uuid>,
     #[serde(default)]
+    #[ts(as = "Option<Vec<Uuid>>", optional)]
     pub remove_user_ids: Vec<Uuid>,
 }
 

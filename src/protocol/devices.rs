@@ -5,6 +5,7 @@ use super::validate::decode;
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use uuid::Uuid;
 
 pub const MAX_DEVICE_LABEL_CHARS: usize = 64;
@@ -25,7 +26,7 @@ pub const MAX_KEY_PACKAGE_BYTES: usize = 8 * 1024;
 
 // ---- devices --------------------------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, TS)]
 pub struct RegisterDeviceRequest {
     pub label: String,
     /// Base64 of the device's MLS credential (identity and signature public key).
@@ -55,7 +56,7 @@ impl RegisterDeviceRequest {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceView {
     pub id: Uuid,
@@ -66,19 +67,21 @@ pub struct DeviceView {
     pub last_seen_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct DeviceList {
     pub devices: Vec<DeviceView>,
 }
 
 // ---- key packages ---------------------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct UploadKeyPackagesRequest {
     #[serde(default)]
+    #[ts(as = "Option<Vec<String>>", optional)]
     pub key_packages: Vec<String>,
     /// Replaces the device's last-resort package, which is handed out when the others run out.
+    #[ts(optional = nullable)]
     pub last_resort: Option<String>,
 }
 
@@ -111,7 +114,7 @@ impl UploadKeyPackagesRequest {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyPackageCount {
     /// One-time packages not yet claimed.
@@ -119,14 +122,15 @@ pub struct KeyPackageCount {
     pub has_last_resort: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimRequest {
     /// Only these devices of the user (for adding one new device); all of them when absent.
+    #[ts(optional = nullable)]
     pub device_ids: Option<Vec<Uuid>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimedKeyPackage {
     pub device_id: Uuid,
@@ -136,7 +140,7 @@ pub struct ClaimedKeyPackage {
     pub last_resort: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimResponse {
     pub key_packages: Vec<ClaimedKeyPackage>,

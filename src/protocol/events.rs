@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use ts_rs::TS;
 use uuid::Uuid;
 
 /// The largest WebSocket frame a client may send: a 64 KiB ciphertext in base64 plus its envelope.
@@ -20,6 +21,43 @@ pub const MAX_EVENT_BYTES: usize = 320 * 1024;
 pub const MAX_REF_CHARS: usize = 64;
 
 // ---- client events --------------------------------------------------------------------------
+
+/// Every event a client sends, as sent: base64 fields, nothing validated yet. The parser reads
+/// each event's fields through these payload types, and the SDK's socket sends only these.
+#[derive(Debug, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+#[ts(rename = "ClientEvent")]
+pub enum ClientEventWire {
+    SendMessage(SendMessageEvent),
+    Receipt(ReceiptRequest),
+    Typing(TypingRequest),
+    Sync(SyncRequest),
+    Commit(CommitEvent),
+}
+
+/// A client event with the optional `id` the server echoes as `ref` in its ack or error (a
+/// string of at most `MAX_REF_CHARS` characters, or a number).
+#[derive(Debug, Serialize, Deserialize, TS)]
+pub struct ClientFrame {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "string | number")]
+    pub id: Option<serde_json::Value>,
+    #[serde(flatten)]
+    pub event: ClientEventWire,
+}
+
+impl ClientEventWire {
+    /// Checks what the types alone cannot (sizes, base64, exclusive fields).
+    pub fn validate(self) -> Result<ClientEvent, ApiError> {
+        Ok(match self {
+            ClientEventWire::SendMessage(m) => ClientEvent::SendMessage(m.validate()?),
+            ClientEventWire::Receipt(r) => ClientEvent::Receipt(r),
+            ClientEventWire::Typing(t) => ClientEvent::Typing(t),
+            ClientEventWire::Sync(s) => ClientEvent::Sync(s),
+            ClientEventWire::Commit(c) => ClientEvent::Commit(c.validate()?),
+        })
+    }
+}
 
 /// A client event, validated. `reference` is the event's optional `id`, echoed in acks and errors.
 #[derive(Debug, PartialEq)]
@@ -77,30 +115,27 @@ pub fn parse_client_event(frame: &str) -> Result<ClientEnvelope, EventError> {
         }
     };
     let kind = object.get("type").and_then(|t| t.as_str()).unwrap_or_default().to_string();
+    // Dispatched by hand rather than through serde's tag so that an unknown or missing type keeps
+    // its own error code; each payload is still read through the wire enum's own type.
     let field_error =
         |e: serde_json::Error| ApiError::bad_request("invalid_field", format!("Invalid {kind} event: {e}."));
-    let event = match kind.as_str() {
-        "send-message" => serde_json::from_value::<SendMessageEvent>(value.clone())
-            .map_err(field_error)
-            .and_then(SendMessageEvent::validate)
-            .map(ClientEvent::SendMessage),
-        "receipt" => serde_json::from_value(value.clone()).map_err(field_error).map(ClientEvent::Receipt),
-        "typing" => serde_json::from_value(value.clone()).map_err(field_error).map(ClientEvent::Typing),
-        "sync" => serde_json::from_value(value.clone()).map_err(field_error).map(ClientEvent::Sync),
-        "commit" => serde_json::from_value::<CommitEvent>(value.clone())
-            .map_err(field_error)
-            .and_then(CommitEvent::validate)
-            .map(ClientEvent::Commit),
+    let payload = |value: serde_json::Value| match kind.as_str() {
+        "send-message" => serde_json::from_value(value).map(ClientEventWire::SendMessage).map_err(field_error),
+        "receipt" => serde_json::from_value(value).map(ClientEventWire::Receipt).map_err(field_error),
+        "typing" => serde_json::from_value(value).map(ClientEventWire::Typing).map_err(field_error),
+        "sync" => serde_json::from_value(value).map(ClientEventWire::Sync).map_err(field_error),
+        "commit" => serde_json::from_value(value).map(ClientEventWire::Commit).map_err(field_error),
         "" => Err(ApiError::bad_request("invalid_event", "The event has no \"type\".")),
         other => Err(ApiError::bad_request("unknown_type", format!("There is no event type {other:?}."))),
     };
+    let event = payload(value.clone()).and_then(ClientEventWire::validate);
     event.map(|event| ClientEnvelope { reference: reference.clone(), event }).map_err(|error| fail(reference, error))
 }
 
 // ---- server events --------------------------------------------------------------------------
 
 /// Every event the server sends on a socket.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ServerEvent {
     #[serde(rename_all = "camelCase")]
@@ -116,6 +151,7 @@ pub enum ServerEvent {
         message: Option<MessageView>,
         /// For a commit that added users: their Welcome, stored right after the commit.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         welcome: Option<Box<MessageView>>,
     },
     Message {
@@ -176,7 +212,9 @@ pub enum ServerEvent {
         code: String,
         message: String,
         r#ref: Option<String>,
+        /// Set on `stale_epoch`: the epoch the conversation is at.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         current_epoch: Option<i64>,
     },
 }
@@ -200,7 +238,7 @@ impl ServerEvent {
 
 /// Why the server ended a socket for good: the `session-ended` event's `reason`, and (as its
 /// close code) the close frame's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum SessionEndReason {
     /// The session was revoked or has expired, or the account was deleted.

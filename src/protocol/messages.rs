@@ -5,11 +5,12 @@ use crate::error::ApiError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use ts_rs::TS;
 use uuid::Uuid;
 
 pub const MAX_CIPHERTEXT_BYTES: usize = 64 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageKind {
     /// An MLS application message: what people write.
@@ -21,7 +22,7 @@ pub enum MessageKind {
 }
 text_enum!(MessageKind { App = "app", Commit = "commit", Welcome = "welcome" });
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
     pub id: Uuid,
@@ -41,13 +42,17 @@ pub struct MessageView {
 // ---- sending --------------------------------------------------------------------------------
 
 /// The `send-message` client event as sent: exactly one of `conversationId` and `toUserId`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessageEvent {
+    #[ts(optional = nullable)]
     pub conversation_id: Option<Uuid>,
+    #[ts(optional = nullable)]
     pub to_user_id: Option<Uuid>,
     pub client_msg_id: String,
+    /// The MLS epoch the message was encrypted in (0 when absent).
     #[serde(default)]
+    #[ts(as = "Option<i64>", optional)]
     pub epoch: i64,
     /// Base64 of the MLS message.
     pub ciphertext: String,
@@ -99,7 +104,7 @@ impl SendMessageEvent {
 
 // ---- receipts, typing, sync -----------------------------------------------------------------
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum ReceiptKind {
     Delivered,
@@ -107,14 +112,14 @@ pub enum ReceiptKind {
 }
 text_enum!(ReceiptKind { Delivered = "delivered", Read = "read" });
 
-#[derive(Debug, PartialEq, Deserialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptRequest {
     pub message_id: Uuid,
     pub kind: ReceiptKind,
 }
 
-#[derive(Debug, PartialEq, Deserialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TypingRequest {
     pub conversation_id: Uuid,
@@ -123,15 +128,17 @@ pub struct TypingRequest {
 
 /// "Send me what I missed": the last seq the client holds per conversation. Conversations it
 /// does not list are sent from the start.
-#[derive(Debug, Default, PartialEq, Deserialize)]
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncRequest {
     #[serde(default)]
+    #[ts(as = "Option<HashMap<Uuid, i64>>", optional)]
     pub after: HashMap<Uuid, i64>,
     /// Per conversation, the seq of the client's oldest own message not yet read by everyone:
     /// the receipts made on its messages from there on are sent again, since those made while it
     /// was away reached nobody.
     #[serde(default)]
+    #[ts(as = "Option<HashMap<Uuid, i64>>", optional)]
     pub receipts_from: HashMap<Uuid, i64>,
 }
 

@@ -1,9 +1,10 @@
 //! Shapes shared by every resource (paging) and the service's own endpoints.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// One keyset page. `nextCursor` is null on the last page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -16,7 +17,7 @@ impl<T> Page<T> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
     pub ok: bool,
@@ -24,10 +25,37 @@ pub struct Health {
     pub database: DatabaseHealth,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DatabaseHealth {
     pub ok: bool,
     pub latency_ms: Option<f64>,
     pub error: Option<String>,
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, Deserialize, TS)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, Deserialize, TS)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable, like `invalid_phone`.
+    pub code: String,
+    /// Written for the person reading it.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ApiError;
+
+    #[test]
+    fn the_error_body_type_is_what_api_errors_serialize_to() {
+        let json = ApiError::not_found("No such user.").to_json();
+        let body: ErrorBody = serde_json::from_str(&json).unwrap();
+        assert_eq!(serde_json::to_string(&body).unwrap(), json);
+    }
 }

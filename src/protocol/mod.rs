@@ -68,6 +68,9 @@ pub mod meta;
 pub mod users;
 pub mod validate;
 
+#[cfg(test)]
+mod typescript;
+
 pub use admin::*;
 pub use auth::*;
 pub use conversations::*;

@@ -3,10 +3,11 @@
 use super::devices::DeviceView;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use ts_rs::TS;
 use uuid::Uuid;
 
 /// What every signed-in user may see of another user.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct UserSummary {
     pub id: Uuid,
@@ -19,7 +20,7 @@ pub struct UserSummary {
 }
 
 /// A user's public profile: who they are and the public key material of each of their devices.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     #[serde(flatten)]

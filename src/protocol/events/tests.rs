@@ -1,5 +1,6 @@
 use super::*;
-use crate::protocol::{Recipient, MAX_CIPHERTEXT_BYTES};
+use crate::protocol::{encode, Recipient, MAX_CIPHERTEXT_BYTES};
+use crate::protocol::{CommitEvent, SendMessageEvent};
 
 fn event(frame: &str) -> Result<ClientEvent, (Option<String>, &'static str)> {
     parse_client_event(frame).map(|e| e.event).map_err(|e| (e.reference, e.error.code))
@@ -125,4 +126,36 @@ fn disconnect_names_exactly_the_sockets_it_should_close() {
 fn session_end_reasons_are_kebab_cased_with_their_close_codes() {
     assert_text_enum_matches_serde!(SessionEndReason);
     assert_eq!((CLOSE_SESSION_ENDED, CLOSE_DEVICE_REMOVED), (4401, 4403));
+}
+
+#[test]
+fn every_wire_client_event_parses_under_its_tag_with_its_id() {
+    let (c, u) = (Uuid::new_v4(), Uuid::new_v4());
+    let events = [
+        ClientEventWire::SendMessage(SendMessageEvent {
+            conversation_id: None,
+            to_user_id: Some(u),
+            client_msg_id: "c1".into(),
+            epoch: 2,
+            ciphertext: encode(b"hi"),
+        }),
+        ClientEventWire::Receipt(ReceiptRequest { message_id: u, kind: ReceiptKind::Read }),
+        ClientEventWire::Typing(TypingRequest { conversation_id: c, on: true }),
+        ClientEventWire::Sync(SyncRequest { after: [(c, 3)].into(), receipts_from: [(c, 1)].into() }),
+        ClientEventWire::Commit(CommitEvent {
+            conversation_id: c,
+            epoch: 4,
+            client_msg_id: "k1".into(),
+            commit: encode(b"commit"),
+            welcome: Some(encode(b"welcome")),
+            group_info: None,
+            add_user_ids: vec![u],
+            remove_user_ids: vec![],
+        }),
+    ];
+    for (i, event) in events.into_iter().enumerate() {
+        let frame = serde_json::to_string(&ClientFrame { id: Some(i.into()), event }).unwrap();
+        let parsed = parse_client_event(&frame).unwrap_or_else(|e| panic!("{frame}: {e:?}"));
+        assert_eq!(parsed.reference, Some(i.to_string()), "{frame}");
+    }
 }
