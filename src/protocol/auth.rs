@@ -4,10 +4,11 @@ use super::users::UserSummary;
 use super::validate::{validate_display_name, validate_password, validate_phone};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-#[derive(Debug, Deserialize, TS)]
+#[derive(Debug, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
     pub phone: String,
@@ -15,7 +16,7 @@ pub struct RegisterRequest {
     pub password: String,
 }
 
-#[derive(Debug, Deserialize, TS)]
+#[derive(Debug, Deserialize, TS, JsonSchema)]
 pub struct LoginRequest {
     pub phone: String,
     pub password: String,
@@ -40,7 +41,7 @@ impl RegisterRequest {
 }
 
 /// A user as they see themselves, and as admins see everyone.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
     #[serde(flatten)]
@@ -48,7 +49,7 @@ pub struct Account {
     pub is_admin: bool,
 }
 
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthResponse {
     pub user: Account,

@@ -4,6 +4,7 @@
 use super::validate::{decode, validate_client_msg_id, validate_epoch, validate_title};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
@@ -13,7 +14,7 @@ pub const MAX_GROUP_MEMBERS: usize = 100;
 /// Commits, Welcomes and GroupInfos grow with the group; this holds a group of `MAX_GROUP_MEMBERS`.
 pub const MAX_HANDSHAKE_BYTES: usize = 64 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationKind {
     /// Two people; created on the first message between them.
@@ -22,7 +23,7 @@ pub enum ConversationKind {
 }
 text_enum!(ConversationKind { Direct = "direct", Group = "group" });
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MemberRole {
     Owner,
@@ -38,7 +39,7 @@ impl MemberRole {
     }
 }
 
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationView {
     pub id: Uuid,
@@ -53,7 +54,7 @@ pub struct ConversationView {
     pub members: Vec<MemberView>,
 }
 
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberView {
     pub user_id: Uuid,
@@ -66,7 +67,7 @@ pub struct MemberView {
 
 // ---- groups ---------------------------------------------------------------------------------
 
-#[derive(Debug, Deserialize, TS)]
+#[derive(Debug, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateGroupRequest {
     pub title: String,
@@ -103,7 +104,7 @@ fn too_many_members() -> ApiError {
 // ---- commits (a WebSocket event) ------------------------------------------------------------
 
 /// The `commit` client event as sent: base64 fields, not yet validated.
-#[derive(Debug, Serialize, Deserialize, TS)]
+#[derive(Debug, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommitEvent {
     pub conversation_id: Uuid,

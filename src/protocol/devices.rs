@@ -4,6 +4,7 @@
 use super::validate::decode;
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
@@ -26,7 +27,7 @@ pub const MAX_KEY_PACKAGE_BYTES: usize = 8 * 1024;
 
 // ---- devices --------------------------------------------------------------------------------
 
-#[derive(Debug, Deserialize, TS)]
+#[derive(Debug, Deserialize, TS, JsonSchema)]
 pub struct RegisterDeviceRequest {
     pub label: String,
     /// Base64 of the device's MLS credential (identity and signature public key).
@@ -56,7 +57,7 @@ impl RegisterDeviceRequest {
     }
 }
 
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceView {
     pub id: Uuid,
@@ -67,14 +68,14 @@ pub struct DeviceView {
     pub last_seen_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, JsonSchema)]
 pub struct DeviceList {
     pub devices: Vec<DeviceView>,
 }
 
 // ---- key packages ---------------------------------------------------------------------------
 
-#[derive(Debug, Deserialize, TS)]
+#[derive(Debug, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UploadKeyPackagesRequest {
     #[serde(default)]
@@ -114,7 +115,7 @@ impl UploadKeyPackagesRequest {
     }
 }
 
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyPackageCount {
     /// One-time packages not yet claimed.
@@ -122,7 +123,7 @@ pub struct KeyPackageCount {
     pub has_last_resort: bool,
 }
 
-#[derive(Debug, Default, Deserialize, TS)]
+#[derive(Debug, Default, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimRequest {
     /// Only these devices of the user (for adding one new device); all of them when absent.
@@ -130,7 +131,7 @@ pub struct ClaimRequest {
     pub device_ids: Option<Vec<Uuid>>,
 }
 
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimedKeyPackage {
     pub device_id: Uuid,
@@ -140,7 +141,7 @@ pub struct ClaimedKeyPackage {
     pub last_resort: bool,
 }
 
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimResponse {
     pub key_packages: Vec<ClaimedKeyPackage>,

@@ -10,6 +10,7 @@ use super::users::UserSummary;
 use super::validate::{contains_escaped_nul, nul_refused};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use ts_rs::TS;
@@ -24,9 +25,10 @@ pub const MAX_REF_CHARS: usize = 64;
 
 /// Every event a client sends, as sent: base64 fields, nothing validated yet. The parser reads
 /// each event's fields through these payload types, and the SDK's socket sends only these.
-#[derive(Debug, Serialize, Deserialize, TS)]
+#[derive(Debug, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 #[ts(rename = "ClientEvent")]
+#[schemars(rename = "ClientEvent")]
 pub enum ClientEventWire {
     SendMessage(SendMessageEvent),
     Receipt(ReceiptRequest),
@@ -37,13 +39,18 @@ pub enum ClientEventWire {
 
 /// A client event with the optional `id` the server echoes as `ref` in its ack or error (a
 /// string of at most `MAX_REF_CHARS` characters, or a number).
-#[derive(Debug, Serialize, Deserialize, TS)]
+#[derive(Debug, Serialize, Deserialize, TS, JsonSchema)]
 pub struct ClientFrame {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "string | number")]
+    #[schemars(schema_with = "event_id_schema")]
     pub id: Option<serde_json::Value>,
     #[serde(flatten)]
     pub event: ClientEventWire,
+}
+
+fn event_id_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": ["string", "number"] })
 }
 
 impl ClientEventWire {
@@ -135,7 +142,7 @@ pub fn parse_client_event(frame: &str) -> Result<ClientEnvelope, EventError> {
 // ---- server events --------------------------------------------------------------------------
 
 /// Every event the server sends on a socket.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, TS, JsonSchema)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ServerEvent {
     #[serde(rename_all = "camelCase")]
@@ -238,7 +245,7 @@ impl ServerEvent {
 
 /// Why the server ended a socket for good: the `session-ended` event's `reason`, and (as its
 /// close code) the close frame's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SessionEndReason {
     /// The session was revoked or has expired, or the account was deleted.

@@ -3,6 +3,7 @@
 use super::validate::{validate_client_msg_id, validate_epoch};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use ts_rs::TS;
@@ -10,7 +11,7 @@ use uuid::Uuid;
 
 pub const MAX_CIPHERTEXT_BYTES: usize = 64 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageKind {
     /// An MLS application message: what people write.
@@ -22,7 +23,7 @@ pub enum MessageKind {
 }
 text_enum!(MessageKind { App = "app", Commit = "commit", Welcome = "welcome" });
 
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
     pub id: Uuid,
@@ -42,7 +43,7 @@ pub struct MessageView {
 // ---- sending --------------------------------------------------------------------------------
 
 /// The `send-message` client event as sent: exactly one of `conversationId` and `toUserId`.
-#[derive(Debug, Serialize, Deserialize, TS)]
+#[derive(Debug, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessageEvent {
     #[ts(optional = nullable)]
@@ -104,7 +105,7 @@ impl SendMessageEvent {
 
 // ---- receipts, typing, sync -----------------------------------------------------------------
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReceiptKind {
     Delivered,
@@ -112,14 +113,14 @@ pub enum ReceiptKind {
 }
 text_enum!(ReceiptKind { Delivered = "delivered", Read = "read" });
 
-#[derive(Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptRequest {
     pub message_id: Uuid,
     pub kind: ReceiptKind,
 }
 
-#[derive(Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TypingRequest {
     pub conversation_id: Uuid,
@@ -128,7 +129,7 @@ pub struct TypingRequest {
 
 /// "Send me what I missed": the last seq the client holds per conversation. Conversations it
 /// does not list are sent from the start.
-#[derive(Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncRequest {
     #[serde(default)]

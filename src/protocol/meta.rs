@@ -1,10 +1,11 @@
 //! Shapes shared by every resource (paging) and the service's own endpoints.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// One keyset page. `nextCursor` is null on the last page.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -17,7 +18,7 @@ impl<T> Page<T> {
     }
 }
 
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
     pub ok: bool,
@@ -25,7 +26,7 @@ pub struct Health {
     pub database: DatabaseHealth,
 }
 
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DatabaseHealth {
     pub ok: bool,
@@ -34,12 +35,12 @@ pub struct DatabaseHealth {
 }
 
 /// The body of every error response.
-#[derive(Debug, Serialize, Deserialize, TS)]
+#[derive(Debug, Serialize, Deserialize, TS, JsonSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Serialize, Deserialize, TS)]
+#[derive(Debug, Serialize, Deserialize, TS, JsonSchema)]
 pub struct ErrorDetail {
     /// Stable and machine-readable, like `invalid_phone`.
     pub code: String,

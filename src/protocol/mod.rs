@@ -71,6 +71,9 @@ pub mod validate;
 #[cfg(test)]
 mod typescript;
 
+#[cfg(test)]
+mod schemas;
+
 pub use admin::*;
 pub use auth::*;
 pub use conversations::*;

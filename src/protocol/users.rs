@@ -2,12 +2,13 @@
 
 use super::devices::DeviceView;
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::Serialize;
 use ts_rs::TS;
 use uuid::Uuid;
 
 /// What every signed-in user may see of another user.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserSummary {
     pub id: Uuid,
@@ -20,7 +21,7 @@ pub struct UserSummary {
 }
 
 /// A user's public profile: who they are and the public key material of each of their devices.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     #[serde(flatten)]
