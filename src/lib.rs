@@ -6,7 +6,6 @@ pub mod auth;
 pub mod config;
 pub mod cursor;
 pub mod db;
-pub mod e2e;
 pub mod error;
 pub mod protocol;
 pub mod ratelimit;

@@ -9,7 +9,7 @@ use crate::db::members::MemberRow;
 use crate::db::messages::MessageRow;
 use crate::db::receipts::ReceiptRow;
 use crate::db::users::UserRow;
-use crate::e2e::{encode, ClaimResponse, ClaimedKeyPackage, KeyPackageCount};
+use crate::protocol::{encode, ClaimResponse, ClaimedKeyPackage, KeyPackageCount};
 use crate::protocol::{
     Account, AuditEntry, ConversationView, DeviceView, MemberView, MessageView, Profile, ReceiptKind, ServerEvent,
     UserSummary,
@@ -139,6 +139,7 @@ pub fn receipt(conversation_id: Uuid, row: ReceiptRow) -> ServerEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{ConversationKind, MemberRole, MessageKind};
     use chrono::{DateTime, Utc};
 
     fn at(seconds: i64) -> DateTime<Utc> {
@@ -148,7 +149,7 @@ mod tests {
     fn conversation(id: Uuid) -> ConversationRow {
         ConversationRow {
             id,
-            kind: "group".into(),
+            kind: ConversationKind::Group,
             title: Some("Team".into()),
             created_by: None,
             created_at: at(0),
@@ -162,7 +163,7 @@ mod tests {
             conversation_id,
             user_id: Uuid::new_v4(),
             display_name: name.into(),
-            role: "member".into(),
+            role: MemberRole::Member,
             joined_at: at(1),
             joined_seq: 0,
         }
@@ -176,7 +177,7 @@ mod tests {
             seq: 1,
             sender_id: Uuid::nil(),
             sender_device_id: None,
-            kind: "app".into(),
+            kind: MessageKind::App,
             epoch: 0,
             ciphertext: vec![0xff, 0x00, 0x10],
             client_msg_id: "m1".into(),

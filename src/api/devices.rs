@@ -8,13 +8,13 @@
 use super::{Caller, Ctx, Reply};
 use crate::db::devices::{self, Uploaded};
 use crate::db::{members, sessions, users, Client};
-use crate::e2e::{
-    ClaimRequest, DeviceList, RegisterDeviceRequest, UploadKeyPackagesRequest, MAX_DEVICES_PER_USER,
-    MAX_KEY_PACKAGES_PER_DEVICE,
-};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
 use crate::protocol::{parse_uuid, ServerEvent};
+use crate::protocol::{
+    ClaimRequest, DeviceList, RegisterDeviceRequest, UploadKeyPackagesRequest, MAX_DEVICES_PER_USER,
+    MAX_KEY_PACKAGES_PER_DEVICE,
+};
 use crate::views;
 use uuid::Uuid;
 

@@ -3,7 +3,7 @@
 
 use super::messages::{self, MessageRow};
 use super::{Client, DbError, DbResult};
-use crate::e2e::CommitRequest;
+use crate::protocol::CommitRequest;
 use uuid::Uuid;
 
 /// A commit that was stored: its message, the Welcome stored right after it, who was a member

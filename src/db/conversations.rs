@@ -2,7 +2,7 @@
 
 use super::{Client, DbError, DbResult};
 use crate::cursor::{IdCursor, PageRequest};
-use crate::e2e::NewGroup;
+use crate::protocol::{ConversationKind, MemberRole, NewGroup};
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -18,21 +18,21 @@ pub fn sorted_pair(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
 
 /// A conversation as one user stands in it.
 pub struct Membership {
-    pub kind: String,
+    pub kind: ConversationKind,
     pub epoch: i64,
     /// None when the user is not a member.
     pub member: Option<Member>,
 }
 
 pub struct Member {
-    pub role: String,
+    pub role: MemberRole,
     /// The user reads messages after this seq (the commit that added them).
     pub joined_seq: i64,
 }
 
 impl Member {
     pub fn may_manage_members(&self) -> bool {
-        matches!(self.role.as_str(), "owner" | "admin")
+        self.role.may_manage_members()
     }
 }
 
@@ -49,7 +49,7 @@ pub async fn membership(client: &Client, id: Uuid, user: Uuid) -> DbResult<Optio
     Ok(row.map(|r| Membership {
         kind: r.get("kind"),
         epoch: r.get("epoch"),
-        member: r.get::<_, Option<String>>("role").map(|role| Member { role, joined_seq: r.get("joined_seq") }),
+        member: r.get::<_, Option<MemberRole>>("role").map(|role| Member { role, joined_seq: r.get("joined_seq") }),
     }))
 }
 
@@ -92,7 +92,7 @@ const COLUMNS: &str = "id, kind, title, created_by, created_at, epoch, last_seq"
 #[derive(Debug, Clone)]
 pub struct ConversationRow {
     pub id: Uuid,
-    pub kind: String,
+    pub kind: ConversationKind,
     pub title: Option<String>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,

@@ -2,8 +2,8 @@
 //! last-resort one, and the atomic claim that hands out one package per device.
 
 use super::{Client, DbResult};
-use crate::e2e::{KeyPackageUpload, NewDevice};
-use crate::e2e::{
+use crate::protocol::{KeyPackageUpload, NewDevice};
+use crate::protocol::{
     KEY_PACKAGE_CLAIMS_PER_WINDOW, KEY_PACKAGE_CLAIM_WINDOW_SECONDS, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE,
 };
 use chrono::{DateTime, Utc};

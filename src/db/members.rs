@@ -1,7 +1,7 @@
 //! members: who belongs to which conversation, in what role, and from which seq they read.
 
 use super::{Client, DbResult};
-use crate::e2e::MAX_GROUP_MEMBERS;
+use crate::protocol::{MemberRole, MAX_GROUP_MEMBERS};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -11,7 +11,7 @@ pub struct MemberRow {
     pub conversation_id: Uuid,
     pub user_id: Uuid,
     pub display_name: String,
-    pub role: String,
+    pub role: MemberRole,
     pub joined_at: DateTime<Utc>,
     /// The member reads messages after this seq (0, or the commit that added them).
     pub joined_seq: i64,

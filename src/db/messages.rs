@@ -3,6 +3,7 @@
 
 use super::{Client, DbError, DbResult};
 use crate::cursor::{MessageCursor, PageRequest};
+use crate::protocol::MessageKind;
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -56,7 +57,7 @@ pub struct MessageRow {
     pub seq: i64,
     pub sender_id: Uuid,
     pub sender_device_id: Option<Uuid>,
-    pub kind: String,
+    pub kind: MessageKind,
     pub epoch: i64,
     /// The opaque MLS message.
     pub ciphertext: Vec<u8>,

@@ -6,8 +6,8 @@ use super::UserHub;
 use crate::db::members::{self, ChangeRefused};
 use crate::db::messages::{self, MessageRow};
 use crate::db::{commits, conversations, receipts, users, Client};
-use crate::e2e::{stale_epoch, CommitRequest, MAX_GROUP_MEMBERS};
 use crate::error::{ApiError, ApiResult};
+use crate::protocol::{stale_epoch, CommitRequest, ConversationKind, MessageKind, MAX_GROUP_MEMBERS};
 use crate::protocol::{OutgoingMessage, ReceiptRequest, Recipient, ServerEvent, SyncRequest, TypingRequest};
 use crate::views;
 use std::collections::HashMap;
@@ -228,7 +228,7 @@ impl UserHub {
             .ok_or_else(|| ApiError::not_found("There is no such conversation."))?;
         let member = conversation.member.ok_or_else(ApiError::not_a_member)?;
         if !c.add_user_ids.is_empty() || !c.remove_user_ids.is_empty() {
-            if conversation.kind != "group" {
+            if conversation.kind != ConversationKind::Group {
                 return Err(ApiError::bad_request(
                     "not_a_group",
                     "A direct conversation always has its two people; start a group to add others.",
@@ -255,7 +255,9 @@ impl UserHub {
         epoch_before: i64,
     ) -> ApiResult<(MessageRow, Option<MessageRow>)> {
         match commits::earlier(db, me, &c.client_msg_id).await? {
-            Some((earlier, welcome)) if earlier.kind == "commit" && earlier.conversation_id == c.conversation_id => {
+            Some((earlier, welcome))
+                if earlier.kind == MessageKind::Commit && earlier.conversation_id == c.conversation_id =>
+            {
                 Ok((earlier, welcome))
             }
             Some(_) => Err(ApiError::conflict(

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { startStack } from '../support/stack.mjs';
 import { Api } from '../support/api.mjs';
 import { Socket } from '../support/ws.mjs';
+import { waitFor } from '../support/wait.mjs';
 
 let stack;
 let api;
@@ -35,14 +36,6 @@ async function workerSessions() {
   return rows[0].n;
 }
 
-async function until(condition, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 test('an idle hub closes its database connection and opens a new one on the next event', async () => {
   const [alice, bob] = [await api.register(), await api.register()];
   const [a, b] = [await open(alice), await open(bob)];
@@ -55,7 +48,7 @@ test('an idle hub closes its database connection and opens a new one on the next
 
   await send('before');
   assert.ok((await workerSessions()) >= 1, 'the hubs hold connections while busy');
-  await until(async () => (await workerSessions()) === 0, 10_000, 'the idle hubs to close their connections');
+  await waitFor(async () => (await workerSessions()) === 0, { timeoutMs: 10_000, intervalMs: 100, what: 'the idle hubs to close their connections' });
 
   await send('after'); // the sockets stayed open; the hub reconnects on demand
   assert.ok((await workerSessions()) >= 1);

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate } from '../../scripts/migrate.mjs';
+import { waitFor } from './wait.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
@@ -56,17 +57,15 @@ export function freePort() {
 }
 
 async function waitForHealth(baseUrl, child, logs) {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
+  await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${logs().slice(-4000)}`);
     try {
       await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2000) });
-      return;
+      return true;
     } catch {
-      await new Promise((r) => setTimeout(r, 250));
+      return false;
     }
-  }
-  throw new Error(`wrangler dev did not answer within ${START_TIMEOUT_MS / 1000} s:\n${logs().slice(-4000)}`);
+  }, { timeoutMs: START_TIMEOUT_MS, intervalMs: 250, what: () => `wrangler dev to answer:\n${logs().slice(-4000)}` });
 }
 
 /**

@@ -1,5 +1,10 @@
 // A WebSocket client for the realtime tests: connects with a token, queues every server event,
 // and waits for the next one that matches.
+import { sleep, waitFor } from './wait.mjs';
+
+/** Socket events come quickly: look at the queue often, so waiting adds little to a test. */
+const EVENT_POLL_MS = 10;
+
 export class Socket {
   static async open(baseUrl, token, { via = 'protocol', device } = {}) {
     const url = new URL('/ws', baseUrl.replace(/^http/, 'ws'));
@@ -14,16 +19,12 @@ export class Socket {
   constructor(ws) {
     this.ws = ws;
     this.events = [];
-    this.waiters = [];
     this.closed = new Promise((resolve) => ws.addEventListener('close', (e) => resolve(e)));
     this.opened = new Promise((resolve, reject) => {
       ws.addEventListener('open', resolve, { once: true });
       ws.addEventListener('error', () => reject(new Error('WebSocket refused')), { once: true });
     });
-    ws.addEventListener('message', (e) => {
-      this.events.push(JSON.parse(e.data));
-      this.waiters = this.waiters.filter((w) => !w());
-    });
+    ws.addEventListener('message', (e) => this.events.push(JSON.parse(e.data)));
   }
 
   send(event) {
@@ -33,25 +34,19 @@ export class Socket {
   /** Resolves with (and removes) the first queued or future event that matches. */
   next(match = () => true, timeoutMs = 5000) {
     const predicate = typeof match === 'string' ? (e) => e.type === match : match;
-    return new Promise((resolve, reject) => {
-      const take = () => {
-        const i = this.events.findIndex(predicate);
-        if (i < 0) return false;
-        clearTimeout(timer);
-        resolve(this.events.splice(i, 1)[0]);
-        return true;
-      };
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== take);
-        reject(new Error(`no matching event within ${timeoutMs} ms; queued: ${JSON.stringify(this.events).slice(0, 500)}`));
-      }, timeoutMs);
-      if (!take()) this.waiters.push(take);
+    return waitFor(() => {
+      const i = this.events.findIndex(predicate);
+      return i < 0 ? null : this.events.splice(i, 1)[0];
+    }, {
+      timeoutMs,
+      intervalMs: EVENT_POLL_MS,
+      what: () => `a matching event; queued: ${JSON.stringify(this.events).slice(0, 500)}`,
     });
   }
 
   /** Fails if a matching event arrives within `ms`. */
   async nothing(match, ms = 300) {
-    await new Promise((r) => setTimeout(r, ms));
+    await sleep(ms);
     const predicate = typeof match === 'string' ? (e) => e.type === match : match;
     const found = this.events.find(predicate);
     if (found) throw new Error(`unexpected event ${JSON.stringify(found)}`);
@@ -59,11 +54,7 @@ export class Socket {
 
   /** Resolves once the server has started closing the socket (or it is closed). */
   async closing(timeoutMs = 5000) {
-    const until = Date.now() + timeoutMs;
-    while (this.ws.readyState < WebSocket.CLOSING) {
-      if (Date.now() > until) throw new Error('the server did not close the socket');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(() => this.ws.readyState >= WebSocket.CLOSING, { timeoutMs, intervalMs: 20, what: 'the server to close the socket' });
   }
 
   /** Closes from this side. A socket the server closed may never finish its closing handshake
@@ -71,6 +62,6 @@ export class Socket {
    * bounded time for it. */
   close() {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000);
-    return Promise.race([this.closed, new Promise((r) => setTimeout(r, 1000))]);
+    return Promise.race([this.closed, sleep(1000)]);
   }
 }

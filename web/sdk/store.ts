@@ -1,7 +1,9 @@
 // What a device keeps to itself, in IndexedDB: its session, its MLS identity and private key
 // packages, each conversation's MLS group state and how far it has processed it, and the
 // decrypted history, which never leaves the device. In Node tests `fake-indexeddb` provides
-// the same API.
+// the same API. The `idb` library turns IndexedDB's requests and transactions into promises.
+
+import { wrap, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 
 export interface LocalMessage {
   /** `senderId:clientMsgId`: unique, and known before the server has stored the message. */
@@ -38,59 +40,69 @@ export interface GroupRecord {
   epoch: number;
 }
 
+/** The schema, as every version of the SDK since the first has written it: stored data opens as it is. */
+interface ChatSchema extends DBSchema {
+  /** The session, the device, cursors (`cursor:<conversationId>`), left conversations, receipts to send. */
+  kv: { key: string; value: unknown };
+  groups: { key: string; value: GroupRecord };
+  keyPackages: { key: string; value: unknown };
+  messages: { key: string; value: LocalMessage; indexes: { byConversation: [string, number]; byId: string; bySeq: number } };
+  problems: { key: string; value: Problem; indexes: { byConversation: [string, number] } };
+}
+
+type Database = IDBPDatabase<ChatSchema>;
+
 const DB_VERSION = 2;
 export const UNSENT_SEQ = Number.MAX_SAFE_INTEGER;
 
-function promised<T>(request: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
+const databaseName = (name: string) => `e2e-chat:${name}`;
+
+function upgrade(db: Database, oldVersion: number, tx: IDBPTransaction<ChatSchema, StoreNames<ChatSchema>[], 'versionchange'>): void {
+  if (oldVersion < 1) {
+    db.createObjectStore('kv');
+    db.createObjectStore('groups', { keyPath: 'conversationId' });
+    db.createObjectStore('keyPackages');
+    const messages = db.createObjectStore('messages', { keyPath: 'key' });
+    messages.createIndex('byConversation', ['conversationId', 'seq']);
+    messages.createIndex('byId', 'id', { unique: true });
+    const problems = db.createObjectStore('problems', { keyPath: 'id' });
+    problems.createIndex('byConversation', ['conversationId', 'seq']);
+  }
+  if (oldVersion < 2) {
+    // The outbox: messages the server has not acknowledged yet all have seq UNSENT_SEQ.
+    tx.objectStore('messages').createIndex('bySeq', 'seq');
+  }
 }
 
 export class Store {
-  private readonly db: IDBDatabase;
+  private readonly db: Database;
   readonly name: string;
 
-  private constructor(db: IDBDatabase, name: string) {
+  private constructor(db: Database, name: string) {
     this.db = db;
     this.name = name;
   }
 
+  // `factory` (a separate fake-indexeddb factory in tests, say) goes through idb's `wrap` rather
+  // than its `openDB`, which always uses the global one. It must be of the global implementation:
+  // idb recognises requests and transactions by the global classes.
+
   /** Deletes the store named `name` with everything in it: keys, group states and history. */
-  static destroy(name: string, factory: IDBFactory = globalThis.indexedDB): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const request = factory.deleteDatabase(`e2e-chat:${name}`);
-      request.onsuccess = () => resolve();
-      request.onerror = () => reject(request.error);
-    });
+  static async destroy(name: string, factory: IDBFactory = globalThis.indexedDB): Promise<void> {
+    await wrap(factory.deleteDatabase(databaseName(name)));
   }
 
   /** Opens (creating if needed) the store named `name`; one per account and device. */
   static async open(name: string, factory: IDBFactory = globalThis.indexedDB): Promise<Store> {
     if (!factory) throw new Error('IndexedDB is not available here; pass an IDBFactory.');
-    const request = factory.open(`e2e-chat:${name}`, DB_VERSION);
-    request.onupgradeneeded = (event) => {
-      const db = request.result;
-      if (event.oldVersion < 1) {
-        db.createObjectStore('kv');
-        db.createObjectStore('groups', { keyPath: 'conversationId' });
-        db.createObjectStore('keyPackages');
-        const messages = db.createObjectStore('messages', { keyPath: 'key' });
-        messages.createIndex('byConversation', ['conversationId', 'seq']);
-        messages.createIndex('byId', 'id', { unique: true });
-        const problems = db.createObjectStore('problems', { keyPath: 'id' });
-        problems.createIndex('byConversation', ['conversationId', 'seq']);
-      }
-      if (event.oldVersion < 2) {
-        // The outbox: messages the server has not acknowledged yet all have seq UNSENT_SEQ.
-        request.transaction!.objectStore('messages').createIndex('bySeq', 'seq');
-      }
-    };
-    const db = await promised(request);
+    const request = factory.open(databaseName(name), DB_VERSION);
+    request.addEventListener('upgradeneeded', (event) => {
+      upgrade(wrap(request.result) as unknown as Database, event.oldVersion, wrap(request.transaction!) as unknown as Parameters<typeof upgrade>[2]);
+    });
+    const db = (await wrap(request)) as unknown as Database;
     // Another tab (or client) deleting or upgrading this store must not wait on us forever: let
     // go. This connection is then unusable, which is right, since its store is going away.
-    db.onversionchange = () => db.close();
+    db.addEventListener('versionchange', () => db.close());
     return new Store(db, name);
   }
 
@@ -98,32 +110,21 @@ export class Store {
     this.db.close();
   }
 
-  private async run<T>(store: string, mode: IDBTransactionMode, act: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
-    const tx = this.db.transaction(store, mode);
-    const result = await promised(act(tx.objectStore(store)));
-    await new Promise<void>((resolve, reject) => {
-      tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
-    });
-    return result;
-  }
-
   get<T>(key: string): Promise<T | undefined> {
-    return this.run('kv', 'readonly', (s) => s.get(key));
+    return this.db.get('kv', key) as Promise<T | undefined>;
   }
 
   async put(key: string, value: unknown): Promise<void> {
-    await this.run('kv', 'readwrite', (s) => s.put(value, key));
+    await this.db.put('kv', value, key);
   }
 
   async delete(key: string): Promise<void> {
-    await this.run('kv', 'readwrite', (s) => s.delete(key));
+    await this.db.delete('kv', key);
   }
 
   /** Every value whose key starts with `prefix`. */
   withPrefix<T>(prefix: string): Promise<T[]> {
-    return this.run('kv', 'readonly', (s) => s.getAll(IDBKeyRange.bound(prefix, `${prefix}\uffff`))) as Promise<T[]>;
+    return this.db.getAll('kv', IDBKeyRange.bound(prefix, `${prefix}\uffff`)) as Promise<T[]>;
   }
 
   /**
@@ -133,92 +134,84 @@ export class Store {
    */
   async saveProgress(conversationId: string, seq: number, group?: GroupRecord | null): Promise<void> {
     const tx = this.db.transaction(['kv', 'groups'], 'readwrite');
-    tx.objectStore('kv').put(seq, `cursor:${conversationId}`);
-    if (group) tx.objectStore('groups').put(group);
-    else if (group === null) tx.objectStore('groups').delete(conversationId);
-    await new Promise<void>((resolve, reject) => {
-      tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
-    });
+    const groups = tx.objectStore('groups');
+    await Promise.all([
+      tx.objectStore('kv').put(seq, `cursor:${conversationId}`),
+      group ? groups.put(group) : group === null ? groups.delete(conversationId) : undefined,
+      tx.done,
+    ]);
   }
 
   group(conversationId: string): Promise<GroupRecord | undefined> {
-    return this.run('groups', 'readonly', (s) => s.get(conversationId));
+    return this.db.get('groups', conversationId);
   }
 
   async putGroup(record: GroupRecord): Promise<void> {
-    await this.run('groups', 'readwrite', (s) => s.put(record));
+    await this.db.put('groups', record);
   }
 
   async deleteGroup(conversationId: string): Promise<void> {
-    await this.run('groups', 'readwrite', (s) => s.delete(conversationId));
+    await this.db.delete('groups', conversationId);
   }
 
   groups(): Promise<GroupRecord[]> {
-    return this.run('groups', 'readonly', (s) => s.getAll());
+    return this.db.getAll('groups');
   }
 
   /** Private key packages by their public bytes' reference, to join from a Welcome. */
   keyPackage<T>(ref: string): Promise<T | undefined> {
-    return this.run('keyPackages', 'readonly', (s) => s.get(ref));
+    return this.db.get('keyPackages', ref) as Promise<T | undefined>;
   }
 
   async putKeyPackage(ref: string, value: unknown): Promise<void> {
-    await this.run('keyPackages', 'readwrite', (s) => s.put(value, ref));
+    await this.db.put('keyPackages', value, ref);
   }
 
   async deleteKeyPackage(ref: string): Promise<void> {
-    await this.run('keyPackages', 'readwrite', (s) => s.delete(ref));
+    await this.db.delete('keyPackages', ref);
   }
 
   keyPackageRefs(): Promise<string[]> {
-    return this.run('keyPackages', 'readonly', (s) => s.getAllKeys()) as Promise<string[]>;
+    return this.db.getAllKeys('keyPackages');
   }
 
   async putMessage(message: LocalMessage): Promise<void> {
-    await this.run('messages', 'readwrite', (s) => s.put(message));
+    await this.db.put('messages', message);
   }
 
   message(key: string): Promise<LocalMessage | undefined> {
-    return this.run('messages', 'readonly', (s) => s.get(key));
+    return this.db.get('messages', key);
   }
 
   messageById(id: string): Promise<LocalMessage | undefined> {
-    return this.run('messages', 'readonly', (s) => s.index('byId').get(id));
+    return this.db.getFromIndex('messages', 'byId', id);
   }
 
   /** Up to `limit` messages of a conversation with seq below `beforeSeq`, oldest first. */
   async history(conversationId: string, beforeSeq: number, limit: number): Promise<LocalMessage[]> {
-    const tx = this.db.transaction('messages', 'readonly');
     const range = IDBKeyRange.bound([conversationId, -Infinity], [conversationId, beforeSeq], false, true);
     const out: LocalMessage[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const cursor = tx.objectStore('messages').index('byConversation').openCursor(range, 'prev');
-      cursor.onsuccess = () => {
-        const c = cursor.result;
-        if (!c || out.length >= limit) return resolve();
-        out.push(c.value);
-        c.continue();
-      };
-      cursor.onerror = () => reject(cursor.error);
-    });
+    let cursor = await this.db.transaction('messages').store.index('byConversation').openCursor(range, 'prev');
+    while (cursor && out.length < limit) {
+      out.push(cursor.value);
+      cursor = await cursor.continue();
+    }
     // Unsent messages share one seq; among them, the order they were written in.
     return out.reverse().sort((a, b) => a.seq - b.seq || a.createdAt.localeCompare(b.createdAt));
   }
 
   /** This device's messages the server has not acknowledged yet, oldest first. */
   async unsent(deviceId: string): Promise<LocalMessage[]> {
-    const all: LocalMessage[] = await this.run('messages', 'readonly', (s) => s.index('bySeq').getAll(IDBKeyRange.only(UNSENT_SEQ)));
+    const all = await this.db.getAllFromIndex('messages', 'bySeq', IDBKeyRange.only(UNSENT_SEQ));
     return all.filter((m) => m.senderDeviceId === deviceId && m.status === 'sending').sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   async putProblem(problem: Problem): Promise<void> {
-    await this.run('problems', 'readwrite', (s) => s.put(problem));
+    await this.db.put('problems', problem);
   }
 
   problems(conversationId: string): Promise<Problem[]> {
     const range = IDBKeyRange.bound([conversationId, -Infinity], [conversationId, Infinity]);
-    return this.run('problems', 'readonly', (s) => s.index('byConversation').getAll(range));
+    return this.db.getAllFromIndex('problems', 'byConversation', range);
   }
 }

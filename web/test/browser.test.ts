@@ -9,6 +9,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { startStack } from '../../test/support/stack.mjs';
 import { Api, randomPhone } from '../../test/support/api.mjs';
 import { Socket } from '../../test/support/ws.mjs';
+import { waitFor } from '../../test/support/wait.mjs';
 
 const SHOTS = fileURLToPath(new URL('../../artifacts/screenshots/', import.meta.url));
 const DARK_BG = 'rgb(2, 6, 23)';
@@ -304,10 +305,7 @@ test('a long conversation loads its newest page first and older ones when scroll
   const leeSocket = await Socket.open(stack.baseUrl, leeSession.body.token);
   leeSocket.send({ type: 'receipt', messageId: firstSent, kind: 'read' });
   const readStored = async () => (await stack.pool.query('SELECT read_at FROM receipts WHERE message_id = $1 AND read_at IS NOT NULL', [firstSent])).rowCount === 1;
-  for (let tries = 0; !(await readStored()); tries += 1) {
-    assert.ok(tries < 100, 'the read receipt is stored');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await waitFor(readStored, { timeoutMs: 10_000, intervalMs: 100, what: 'the read receipt to be stored' });
   await leeSocket.close();
   // Wait until Kim's device has recorded it (her local store, where the page's tick comes from).
   await kim.page.waitForFunction(async (id) => {

@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../../test/support/stack.mjs';
 import { randomPhone } from '../../test/support/api.mjs';
+import { waitFor, within } from '../../test/support/wait.mjs';
 import { ApiError, ChatClient, SendFailure, type LocalMessage, type Problem } from '../sdk/client.ts';
 import { Api } from '../sdk/api.ts';
 import { Store } from '../sdk/store.ts';
@@ -33,24 +34,24 @@ async function newClient(name: string, phone = randomPhone(), login = false): Pr
 }
 
 /** Resolves with the next decrypted message matching `text` at `client`. */
-function received(client: ChatClient, text: string, timeoutMs = 10_000): Promise<LocalMessage> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { off(); reject(new Error(`${client.user?.displayName} never got ${JSON.stringify(text)}`)); }, timeoutMs);
-    const off = client.on('message', (m) => {
-      if (m.text === text && m.senderId !== client.user?.id) {
-        clearTimeout(timer);
-        off();
-        resolve(m);
-      }
-    });
-  });
+async function received(client: ChatClient, text: string, timeoutMs = 10_000): Promise<LocalMessage> {
+  let match: LocalMessage | undefined;
+  const off = client.on('message', (m) => { if (!match && m.text === text && m.senderId !== client.user?.id) match = m; });
+  try {
+    return await waitFor(() => match, { timeoutMs, what: `${client.user?.displayName} to get ${JSON.stringify(text)}` });
+  } finally {
+    off();
+  }
 }
 
-function nextProblem(client: ChatClient, timeoutMs = 10_000): Promise<Problem> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { off(); reject(new Error('no problem reported')); }, timeoutMs);
-    const off = client.on('problem', (p) => { clearTimeout(timer); off(); resolve(p); });
-  });
+async function nextProblem(client: ChatClient, timeoutMs = 10_000): Promise<Problem> {
+  let problem: Problem | undefined;
+  const off = client.on('problem', (p) => { problem ??= p; });
+  try {
+    return await waitFor(() => problem, { timeoutMs, what: 'a problem to be reported' });
+  } finally {
+    off();
+  }
 }
 
 async function say(client: ChatClient, conversationId: string, text: string): Promise<LocalMessage> {
@@ -59,21 +60,6 @@ async function say(client: ChatClient, conversationId: string, text: string): Pr
 }
 
 const secret = (label: string) => `${label} ${crypto.randomUUID()}`;
-
-/** `promise`, or a failure naming `what` if it takes longer than `ms`. */
-function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms); });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('1:1 both ways, with delivered and read ticks and matching safety numbers', async () => {
   const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
@@ -86,9 +72,9 @@ test('1:1 both ways, with delivered and read ticks and matching safety numbers',
   const atBob = await bobGets;
   assert.equal(atBob.senderId, alice.user!.id);
 
-  await until(async () => (await alice.history(conversation.id)).at(-1)?.status === 'delivered', 'the delivered tick');
+  await waitFor(async () => (await alice.history(conversation.id)).at(-1)?.status === 'delivered', { what: 'the delivered tick' });
   bob.markRead(atBob.id);
-  await until(async () => (await alice.history(conversation.id)).at(-1)?.status === 'read', 'the read tick');
+  await waitFor(async () => (await alice.history(conversation.id)).at(-1)?.status === 'read', { what: 'the read tick' });
 
   const reply = secret('hi alice');
   const aliceGets = received(alice, reply);
@@ -103,7 +89,7 @@ test('1:1 both ways, with delivered and read ticks and matching safety numbers',
 test('a group of three; a member added later reads new messages only; a removed member reads nothing new', async () => {
   const [alice, bob, carol, dave] = [await newClient('Alice'), await newClient('Bob'), await newClient('Carol'), await newClient('Dave')];
   const group = await alice.createGroup('Trip', [bob.user!.id, carol.user!.id]);
-  await until(() => bob.hasGroup(group.id) && carol.hasGroup(group.id), 'bob and carol to join');
+  await waitFor(() => bob.hasGroup(group.id) && carol.hasGroup(group.id), { what: 'bob and carol to join' });
 
   const plan = secret('meet at 9');
   const both = [received(bob, plan), received(carol, plan)];
@@ -115,7 +101,7 @@ test('a group of three; a member added later reads new messages only; a removed 
   await Promise.all(others);
 
   await alice.addMembers(group.id, [dave.user!.id]);
-  await until(() => dave.hasGroup(group.id), 'dave to join');
+  await waitFor(() => dave.hasGroup(group.id), { what: 'dave to join' });
   const welcomeDave = secret('welcome dave');
   const daveGets = received(dave, welcomeDave);
   await say(bob, group.id, welcomeDave);
@@ -154,7 +140,7 @@ test('a second device of a user joins their conversations and sees both sides', 
   await bobGets;
 
   const laptop = await newClient('Bob laptop', bob.phone, true);
-  await until(() => laptop.hasGroup(conversation.id), 'the laptop to be added by the phone');
+  await waitFor(() => laptop.hasGroup(conversation.id), { what: 'the laptop to be added by the phone' });
   const fromAlice = secret('to both of bob');
   const bothGet = [received(bob, fromAlice), received(laptop, fromAlice)];
   await say(alice, conversation.id, fromAlice);
@@ -172,7 +158,7 @@ test('a second device of a user joins their conversations and sees both sides', 
   const laptopStore = (laptop as unknown as { options: { storeName: string } }).options.storeName;
   const before = await alice.safetyNumber(conversation.id);
   await laptop.logout({ forgetDevice: true });
-  await until(async () => (await alice.safetyNumber(conversation.id)) !== before, 'the laptop to leave the group');
+  await waitFor(async () => (await alice.safetyNumber(conversation.id)) !== before, { what: 'the laptop to leave the group' });
   assert.equal(await alice.safetyNumber(conversation.id), await bob.safetyNumber(conversation.id));
   const { devices } = await bob.api.devicesOf(bob.user!.id);
   assert.deepEqual(devices.map((d) => d.id), [bob.deviceId]);
@@ -186,14 +172,14 @@ test('a second device of a user joins their conversations and sees both sides', 
 test('two members commit at once: one wins, the other retries, everyone converges', async () => {
   const [alice, bob, carol, dave] = [await newClient('Alice'), await newClient('Bob'), await newClient('Carol'), await newClient('Dave')];
   const group = await alice.createGroup('Race', [bob.user!.id]);
-  await until(() => bob.hasGroup(group.id), 'bob to join');
+  await waitFor(() => bob.hasGroup(group.id), { what: 'bob to join' });
   // Bob may change members too once he is an admin; here both add someone at the same moment.
   await stack.pool.query("UPDATE members SET role = 'admin' WHERE conversation_id = $1 AND user_id = $2", [group.id, bob.user!.id]);
   const start = alice.epoch(group.id);
   await Promise.all([alice.addMembers(group.id, [carol.user!.id]), bob.addMembers(group.id, [dave.user!.id])]);
-  await until(() => alice.epoch(group.id) === start! + 2 && bob.epoch(group.id) === start! + 2, 'both at the same epoch');
-  await until(() => carol.hasGroup(group.id) && dave.hasGroup(group.id), 'carol and dave to join');
-  await until(() => carol.epoch(group.id) === start! + 2 && dave.epoch(group.id) === start! + 2, 'the newcomers at that epoch');
+  await waitFor(() => alice.epoch(group.id) === start! + 2 && bob.epoch(group.id) === start! + 2, { what: 'both at the same epoch' });
+  await waitFor(() => carol.hasGroup(group.id) && dave.hasGroup(group.id), { what: 'carol and dave to join' });
+  await waitFor(() => carol.epoch(group.id) === start! + 2 && dave.epoch(group.id) === start! + 2, { what: 'the newcomers at that epoch' });
   const numbers = await Promise.all([alice, bob, carol, dave].map((c) => c.safetyNumber(group.id)));
   assert.equal(new Set(numbers).size, 1, 'one group, seen the same by all four');
   const { rows } = await stack.pool.query('SELECT epoch FROM conversations WHERE id = $1', [group.id]);
@@ -203,7 +189,7 @@ test('two members commit at once: one wins, the other retries, everyone converge
 test('a member offline for 50 messages catches up and decrypts them all, in order', async () => {
   const [alice, carol] = [await newClient('Alice'), await newClient('Carol')];
   const conversation = await alice.openDirect(carol.user!.id);
-  await until(() => carol.hasGroup(conversation.id), 'carol to join');
+  await waitFor(() => carol.hasGroup(conversation.id), { what: 'carol to join' });
   carol.disconnect();
   const texts = Array.from({ length: 50 }, (_, i) => secret(`offline #${i}`));
   for (const text of texts) await say(alice, conversation.id, text);
@@ -230,7 +216,7 @@ test('a member offline for 50 messages catches up and decrypts them all, in orde
 test('tampered, replayed and removed-member messages are refused with a visible error, never shown', async () => {
   const [alice, bob, carol] = [await newClient('Alice'), await newClient('Bob'), await newClient('Carol')];
   const group = await alice.createGroup('Guarded', [bob.user!.id, carol.user!.id]);
-  await until(() => bob.hasGroup(group.id) && carol.hasGroup(group.id), 'both to join');
+  await waitFor(() => bob.hasGroup(group.id) && carol.hasGroup(group.id), { what: 'both to join' });
   const real = secret('real one');
   const bobGets = received(bob, real);
   const sent = await say(alice, group.id, real);
@@ -246,7 +232,7 @@ test('tampered, replayed and removed-member messages are refused with a visible 
   const carolState = decodeState((await carolStore.group(group.id))!.state);
   carolStore.close();
   await alice.removeMembers(group.id, [carol.user!.id]);
-  await until(() => (bob.epoch(group.id) ?? 0) > Number(carolState.groupContext.epoch), 'bob to apply the removal');
+  await waitFor(() => (bob.epoch(group.id) ?? 0) > Number(carolState.groupContext.epoch), { what: 'bob to apply the removal' });
   await bob.settled(group.id);
   const before = await bob.history(group.id);
   const epochNow = bob.epoch(group.id)!;
@@ -285,13 +271,13 @@ test('tampered, replayed and removed-member messages are refused with a visible 
 test('a member removed and added back reads what comes after, and nothing from while they were out', async () => {
   const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
   const group = await alice.createGroup('Revolving door', [bob.user!.id]);
-  await until(() => bob.hasGroup(group.id), 'bob to join');
+  await waitFor(() => bob.hasGroup(group.id), { what: 'bob to join' });
   await alice.removeMembers(group.id, [bob.user!.id]);
-  await until(() => !bob.hasGroup(group.id), 'bob to be out');
+  await waitFor(() => !bob.hasGroup(group.id), { what: 'bob to be out' });
   const whileOut = secret('while bob is out');
   await say(alice, group.id, whileOut);
   await alice.addMembers(group.id, [bob.user!.id]);
-  await until(() => bob.hasGroup(group.id), 'bob to be back');
+  await waitFor(() => bob.hasGroup(group.id), { what: 'bob to be back' });
   const back = secret('welcome back');
   const bobGets = received(bob, back);
   await say(alice, group.id, back);
@@ -309,12 +295,12 @@ test('someone with no device when a group was set up is added once they have one
   });
   const zedId = (await registered.json()).user.id as string;
   const group = await alice.createGroup('Waiting for Zed', [bob.user!.id, zedId]);
-  await until(() => bob.hasGroup(group.id), 'bob to join');
+  await waitFor(() => bob.hasGroup(group.id), { what: 'bob to join' });
   const early = secret('before zed had a device');
   await say(alice, group.id, early);
 
   const zed = await newClient('Zed', zedPhone, true);
-  await until(() => zed.hasGroup(group.id), 'the owner to add zed\'s new device');
+  await waitFor(() => zed.hasGroup(group.id), { what: 'the owner to add zed\'s new device' });
   const later = secret('zed can read this');
   const zedGets = received(zed, later);
   await say(bob, group.id, later);
@@ -327,11 +313,11 @@ test('someone with no device when a group was set up is added once they have one
 test('a message written while offline is sent by the next session on this device', async () => {
   const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
   const conversation = await alice.openDirect(bob.user!.id);
-  await until(() => bob.hasGroup(conversation.id), 'bob to join');
+  await waitFor(() => bob.hasGroup(conversation.id), { what: 'bob to join' });
   alice.disconnect();
   const text = secret('written offline, sent later');
   void alice.sendText(conversation.id, text).catch(() => {});
-  await until(async () => (await alice.history(conversation.id)).some((m) => m.text === text && m.status === 'sending'), 'the outbox');
+  await waitFor(async () => (await alice.history(conversation.id)).some((m) => m.text === text && m.status === 'sending'), { what: 'the outbox' });
 
   // The page is closed and opened again: a new session on the same store.
   const storeName = (alice as unknown as { options: { storeName: string } }).options.storeName;
@@ -340,38 +326,38 @@ test('a message written while offline is sent by the next session on this device
   const bobGets = received(bob, text);
   assert.equal(await again.resume(storeName), true);
   await bobGets;
-  await until(async () => (await again.history(conversation.id)).find((m) => m.text === text)?.status !== 'sending', 'the outbox to empty');
+  await waitFor(async () => (await again.history(conversation.id)).find((m) => m.text === text)?.status !== 'sending', { what: 'the outbox to empty' });
   sentTexts.push(text);
 });
 
 test('a device removed elsewhere is told at once, forgets its keys, and is set up afresh at the next log-in', async () => {
   const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
   const conversation = await alice.openDirect(bob.user!.id);
-  await until(() => bob.hasGroup(conversation.id), 'bob to join');
+  await waitFor(() => bob.hasGroup(conversation.id), { what: 'bob to join' });
   const tablet = await newClient('Bob tablet', bob.phone, true);
-  await until(() => tablet.hasGroup(conversation.id), 'the tablet to join');
+  await waitFor(() => tablet.hasGroup(conversation.id), { what: 'the tablet to join' });
   const oldId = tablet.deviceId;
 
   // Removed from the phone while online: told, and its store is gone.
   const told = new Promise((resolve) => tablet.on('signed-out', resolve));
   await bob.api.deleteDevice(oldId);
-  assert.equal(await within(told, 'the tablet to be told'), 'device-removed');
+  assert.equal(await within(told, { what: 'the tablet to be told' }), 'device-removed');
   const storeName = (tablet as unknown as { options: { storeName: string } }).options.storeName;
-  assert.equal(await within(new ChatClient({ baseUrl: stack.baseUrl, storeName }).resume(storeName), 'resume'), false, 'nothing is left to resume');
+  assert.equal(await within(new ChatClient({ baseUrl: stack.baseUrl, storeName }).resume(storeName), { what: 'resume' }), false, 'nothing is left to resume');
 
   // A second browser is removed while it is closed: its session ended with it, so opening it
   // again asks for a log-in, which sets up a new device.
   const laptop = await newClient('Bob laptop', bob.phone, true);
-  await until(() => laptop.hasGroup(conversation.id), 'the laptop to join');
+  await waitFor(() => laptop.hasGroup(conversation.id), { what: 'the laptop to join' });
   const laptopStore = (laptop as unknown as { options: { storeName: string } }).options.storeName;
   laptop.disconnect();
   await bob.api.deleteDevice(laptop.deviceId);
   const reopened = new ChatClient({ baseUrl: stack.baseUrl, storeName: laptopStore, keyPackageTarget: 6 });
   clients.push(reopened);
-  assert.equal(await within(reopened.resume(laptopStore), 'the reopened laptop'), false, 'the removed device\'s session is over');
-  await within(reopened.login(bob.phone, 'correct horse battery'), 'logging in again');
+  assert.equal(await within(reopened.resume(laptopStore), { what: 'the reopened laptop' }), false, 'the removed device\'s session is over');
+  await within(reopened.login(bob.phone, 'correct horse battery'), { what: 'logging in again' });
   assert.notEqual(reopened.deviceId, laptop.deviceId, 'a new device, not the removed one');
-  await until(() => reopened.hasGroup(conversation.id), 'the new device to be added back');
+  await waitFor(() => reopened.hasGroup(conversation.id), { what: 'the new device to be added back' });
   const text = secret('for the new laptop');
   const got = received(reopened, text);
   await say(alice, conversation.id, text);
@@ -399,7 +385,7 @@ test('a read receipt made while the connection is down reaches the sender once i
   bob.disconnect();
   bob.markRead(atBob.id);
   bob.connect();
-  await until(async () => (await alice.history(conversation.id)).at(-1)?.status === 'read', 'the read tick');
+  await waitFor(async () => (await alice.history(conversation.id)).at(-1)?.status === 'read', { what: 'the read tick' });
 });
 
 test('a read receipt made just before the page closed is sent by the next session on this device', async () => {
@@ -413,22 +399,22 @@ test('a read receipt made just before the page closed is sent by the next sessio
   bob.disconnect();
   bob.markRead(atBob.id);
   const bobStore = (bob as unknown as { options: { storeName: string } }).options.storeName;
-  await until(async () => {
+  await waitFor(async () => {
     const store = await Store.open(bobStore);
     const waiting = await store.get(`receipt:${atBob.id}`);
     store.close();
     return waiting !== undefined;
-  }, 'the receipt kept in the store');
+  }, { what: 'the receipt kept in the store' });
   const reopened = new ChatClient({ baseUrl: stack.baseUrl, storeName: bobStore, keyPackageTarget: 6 });
   clients.push(reopened);
-  assert.equal(await within(reopened.resume(bobStore), 'the reopened page'), true);
-  await until(async () => (await alice.history(conversation.id)).at(-1)?.status === 'read', 'the read tick');
+  assert.equal(await within(reopened.resume(bobStore), { what: 'the reopened page' }), true);
+  await waitFor(async () => (await alice.history(conversation.id)).at(-1)?.status === 'read', { what: 'the read tick' });
 });
 
 test('ticks made while the sender was away show when the sender is back', async () => {
   const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
   const conversation = await alice.openDirect(bob.user!.id);
-  await until(() => bob.hasGroup(conversation.id), 'bob to join');
+  await waitFor(() => bob.hasGroup(conversation.id), { what: 'bob to join' });
   const texts = [secret('read while alice is away'), secret('delivered while alice is away')];
   bob.disconnect();
   for (const text of texts) await say(alice, conversation.id, text);
@@ -440,37 +426,37 @@ test('ticks made while the sender was away show when the sender is back', async 
   bob.markRead(first.id);
   const stored = async (id: string, column: string) =>
     (await stack.pool.query(`SELECT count(*)::int AS n FROM receipts WHERE message_id = $1 AND ${column} IS NOT NULL`, [id])).rows[0].n === 1;
-  await until(async () => (await stored(first.id, 'read_at')) && (await stored(second.id, 'delivered_at')), 'the receipts stored');
+  await waitFor(async () => (await stored(first.id, 'read_at')) && (await stored(second.id, 'delivered_at')), { what: 'the receipts stored' });
   assert.deepEqual((await alice.history(conversation.id)).map((m) => m.status), ['sent', 'sent'], 'nothing reached Alice while away');
   alice.connect();
-  await until(async () => {
+  await waitFor(async () => {
     const statuses = (await alice.history(conversation.id)).map((m) => m.status);
     return statuses[0] === 'read' && statuses[1] === 'delivered';
-  }, 'read and delivered ticks after reconnecting');
+  }, { what: 'read and delivered ticks after reconnecting' });
 });
 
 test('in a group, a message reads "read" only once every member has read it', async () => {
   const [alice, bob, carol] = [await newClient('Alice'), await newClient('Bob'), await newClient('Carol')];
   const group = await alice.createGroup('Ticks', [bob.user!.id, carol.user!.id]);
-  await until(() => bob.hasGroup(group.id) && carol.hasGroup(group.id), 'bob and carol to join');
+  await waitFor(() => bob.hasGroup(group.id) && carol.hasGroup(group.id), { what: 'bob and carol to join' });
   const text = secret('did everyone see this');
   const arrivals = [received(bob, text), received(carol, text)];
   const sent = await say(alice, group.id, text);
   const [atBob, atCarol] = await Promise.all(arrivals);
   const tick = async () => (await alice.history(group.id)).find((m) => m.id === sent.id)?.status;
-  await until(async () => (await tick()) === 'delivered', 'delivered to both');
+  await waitFor(async () => (await tick()) === 'delivered', { what: 'delivered to both' });
   bob.markRead(atBob.id);
-  await until(async () => (await stack.pool.query('SELECT count(*)::int AS n FROM receipts WHERE message_id = $1 AND read_at IS NOT NULL', [sent.id])).rows[0].n === 1, 'bob\'s read stored');
+  await waitFor(async () => (await stack.pool.query('SELECT count(*)::int AS n FROM receipts WHERE message_id = $1 AND read_at IS NOT NULL', [sent.id])).rows[0].n === 1, { what: 'bob\'s read stored' });
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(await tick(), 'delivered', 'one reader of two is not "read"');
   carol.markRead(atCarol.id);
-  await until(async () => (await tick()) === 'read', 'read by both');
+  await waitFor(async () => (await tick()) === 'read', { what: 'read by both' });
 });
 
 test('a message the server refused stays as failed, and a retry sends it once under the same id', async () => {
   const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
   const conversation = await alice.openDirect(bob.user!.id);
-  await until(() => bob.hasGroup(conversation.id), 'bob to join');
+  await waitFor(() => bob.hasGroup(conversation.id), { what: 'bob to join' });
   await stack.pool.query(`CREATE FUNCTION refuse_in_sdk_test() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
   await stack.pool.query(`CREATE TRIGGER refuse_alice BEFORE INSERT ON messages FOR EACH ROW WHEN (NEW.sender_id = '${alice.user!.id}') EXECUTE FUNCTION refuse_in_sdk_test()`);
   const text = secret('refused at first');
@@ -510,7 +496,7 @@ test('resumed while the server is out of reach, a session starts offline with it
   } finally {
     await stack.up();
   }
-  await until(() => again.connection === 'open' && alice.connection === 'open', 'both to be online again', 30_000);
+  await waitFor(() => again.connection === 'open' && alice.connection === 'open', { what: 'both to be online again', timeoutMs: 30_000 });
   const later = secret('after the server came back');
   const againGets = received(again, later);
   await say(alice, conversation.id, later);

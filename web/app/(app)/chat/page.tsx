@@ -1,4 +1,4 @@
-import { Chat } from '../../../components/Chat.tsx';
+import { Chat } from '../../../components/chat/Chat.tsx';
 
 export const metadata = { title: 'Chats · E2E Chat' };
 

@@ -1,0 +1,102 @@
+//! Registration, login and the signed-in account.
+
+use super::users::UserSummary;
+use super::validate::{validate_display_name, validate_password, validate_phone};
+use crate::error::ApiError;
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+#[derive(Debug, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRequest {
+    pub phone: String,
+    pub display_name: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, TS, JsonSchema)]
+pub struct LoginRequest {
+    pub phone: String,
+    pub password: String,
+}
+
+/// A registration whose every field has passed validation.
+#[derive(Debug, PartialEq, Eq)]
+pub struct NewAccount {
+    pub phone: String,
+    pub display_name: String,
+    pub password: String,
+}
+
+impl RegisterRequest {
+    pub fn validate(self) -> Result<NewAccount, ApiError> {
+        Ok(NewAccount {
+            phone: validate_phone(&self.phone)?,
+            display_name: validate_display_name(&self.display_name)?,
+            password: validate_password(self.password)?,
+        })
+    }
+}
+
+/// A user as they see themselves, and as admins see everyone.
+#[derive(Debug, Clone, Serialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    #[serde(flatten)]
+    pub user: UserSummary,
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Serialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthResponse {
+    pub user: Account,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn register(phone: &str, name: &str, password: &str) -> Result<NewAccount, ApiError> {
+        RegisterRequest { phone: phone.into(), display_name: name.into(), password: password.into() }.validate()
+    }
+
+    #[test]
+    fn accepts_a_well_formed_registration_trimming_spaces() {
+        assert_eq!(
+            register(" +14155550123 ", "  Ada  ", "long enough pw").unwrap(),
+            NewAccount { phone: "+14155550123".into(), display_name: "Ada".into(), password: "long enough pw".into() }
+        );
+    }
+
+    #[test]
+    fn passwords_need_ten_characters() {
+        assert_eq!(register("+14155550123", "Ada", "123456789").unwrap_err().code, "weak_password");
+        assert!(register("+14155550123", "Ada", "1234567890").is_ok());
+        assert_eq!(validate_password("x".repeat(1025)).unwrap_err().code, "invalid_password");
+    }
+
+    #[test]
+    fn accounts_serialize_flat_and_camel_cased() {
+        let account = Account {
+            user: UserSummary {
+                id: Uuid::nil(),
+                phone: "+14155550123".into(),
+                display_name: "Ada".into(),
+                created_at: DateTime::from_timestamp(0, 0).unwrap(),
+                last_seen_at: None,
+                online: false,
+            },
+            is_admin: true,
+        };
+        let json = serde_json::to_value(&account).unwrap();
+        assert_eq!(json["displayName"], "Ada");
+        assert_eq!(json["isAdmin"], true);
+        assert_eq!(json["lastSeenAt"], serde_json::Value::Null);
+    }
+}

@@ -1,0 +1,183 @@
+//! Devices and their MLS key packages. The server treats every MLS structure as opaque bytes; it
+//! checks only sizes, shapes and who may do what.
+
+use super::validate::decode;
+use crate::error::ApiError;
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use uuid::Uuid;
+
+pub const MAX_DEVICE_LABEL_CHARS: usize = 64;
+/// A basic credential plus an Ed25519 key is well under this; the bound keeps rows small.
+pub const MAX_CREDENTIAL_BYTES: usize = 1024;
+/// Devices per user: phones, laptops and browsers, with room for a few stale ones.
+pub const MAX_DEVICES_PER_USER: i64 = 20;
+/// Key packages per upload; a client tops up in batches like this.
+pub const MAX_KEY_PACKAGES_PER_UPLOAD: usize = 100;
+/// Unclaimed key packages a device may hold at once, so one device cannot fill the table.
+pub const MAX_KEY_PACKAGES_PER_DEVICE: i64 = 200;
+/// One-time key packages one user may take from another per window. Starting a chat, adding the
+/// user to a few groups and healing after a lost commit stay far below it; draining does not.
+pub const KEY_PACKAGE_CLAIMS_PER_WINDOW: i32 = 20;
+pub const KEY_PACKAGE_CLAIM_WINDOW_SECONDS: f64 = 3600.0;
+/// An X25519/Ed25519 KeyPackage with a basic credential is ~300 bytes; extensions may add some.
+pub const MAX_KEY_PACKAGE_BYTES: usize = 8 * 1024;
+
+// ---- devices --------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, TS, JsonSchema)]
+pub struct RegisterDeviceRequest {
+    pub label: String,
+    /// Base64 of the device's MLS credential (identity and signature public key).
+    pub credential: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct NewDevice {
+    pub label: String,
+    pub credential: Vec<u8>,
+}
+
+impl RegisterDeviceRequest {
+    pub fn validate(self) -> Result<NewDevice, ApiError> {
+        let label = self.label.trim();
+        let chars = label.chars().count();
+        if chars == 0 || chars > MAX_DEVICE_LABEL_CHARS || label.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(
+                "invalid_label",
+                format!("A device label is 1 to {MAX_DEVICE_LABEL_CHARS} characters, without control characters."),
+            ));
+        }
+        Ok(NewDevice {
+            label: label.to_string(),
+            credential: decode("credential", &self.credential, MAX_CREDENTIAL_BYTES)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceView {
+    pub id: Uuid,
+    pub label: String,
+    /// Base64 of the device's MLS credential (its signature public key).
+    pub credential: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, TS, JsonSchema)]
+pub struct DeviceList {
+    pub devices: Vec<DeviceView>,
+}
+
+// ---- key packages ---------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadKeyPackagesRequest {
+    #[serde(default)]
+    #[ts(as = "Option<Vec<String>>", optional)]
+    pub key_packages: Vec<String>,
+    /// Replaces the device's last-resort package, which is handed out when the others run out.
+    #[ts(optional = nullable)]
+    pub last_resort: Option<String>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct KeyPackageUpload {
+    pub key_packages: Vec<Vec<u8>>,
+    pub last_resort: Option<Vec<u8>>,
+}
+
+impl UploadKeyPackagesRequest {
+    pub fn validate(self) -> Result<KeyPackageUpload, ApiError> {
+        if self.key_packages.is_empty() && self.last_resort.is_none() {
+            return Err(ApiError::bad_request("invalid_field", "Send keyPackages, lastResort or both."));
+        }
+        if self.key_packages.len() > MAX_KEY_PACKAGES_PER_UPLOAD {
+            return Err(ApiError::new(
+                413,
+                "too_large",
+                format!("Upload at most {MAX_KEY_PACKAGES_PER_UPLOAD} key packages at a time."),
+            ));
+        }
+        let key_packages = self
+            .key_packages
+            .iter()
+            .enumerate()
+            .map(|(i, kp)| decode(&format!("keyPackages[{i}]"), kp, MAX_KEY_PACKAGE_BYTES))
+            .collect::<Result<_, _>>()?;
+        let last_resort = self.last_resort.map(|kp| decode("lastResort", &kp, MAX_KEY_PACKAGE_BYTES)).transpose()?;
+        Ok(KeyPackageUpload { key_packages, last_resort })
+    }
+}
+
+#[derive(Debug, Serialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyPackageCount {
+    /// One-time packages not yet claimed.
+    pub available: i64,
+    pub has_last_resort: bool,
+}
+
+#[derive(Debug, Default, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimRequest {
+    /// Only these devices of the user (for adding one new device); all of them when absent.
+    #[ts(optional = nullable)]
+    pub device_ids: Option<Vec<Uuid>>,
+}
+
+#[derive(Debug, Serialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimedKeyPackage {
+    pub device_id: Uuid,
+    /// Base64 of the KeyPackage (an MLSMessage).
+    pub key_package: String,
+    /// The device had no one-time package left; this one is shared and was not consumed.
+    pub last_resort: bool,
+}
+
+#[derive(Debug, Serialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimResponse {
+    pub key_packages: Vec<ClaimedKeyPackage>,
+    /// Devices that have no package at all: they cannot be added until they upload some.
+    pub missing_device_ids: Vec<Uuid>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::validate::encode;
+
+    #[test]
+    fn a_device_needs_a_label_and_a_base64_credential() {
+        let ok = RegisterDeviceRequest { label: " Laptop ".into(), credential: encode(b"key") }.validate().unwrap();
+        assert_eq!(ok, NewDevice { label: "Laptop".into(), credential: b"key".to_vec() });
+        let bad_label = RegisterDeviceRequest { label: " ".into(), credential: encode(b"key") }.validate();
+        assert_eq!(bad_label.unwrap_err().code, "invalid_label");
+        let bad_b64 = RegisterDeviceRequest { label: "x".into(), credential: "not base64!".into() }.validate();
+        assert_eq!(bad_b64.unwrap_err().code, "invalid_field");
+        let huge = RegisterDeviceRequest { label: "x".into(), credential: encode(&[1; MAX_CREDENTIAL_BYTES + 1]) };
+        assert_eq!(huge.validate().unwrap_err().status, 413);
+    }
+
+    #[test]
+    fn key_package_uploads_are_bounded_in_count_and_size() {
+        let upload = |n: usize, size: usize, last: bool| UploadKeyPackagesRequest {
+            key_packages: (0..n).map(|_| encode(&vec![7; size])).collect(),
+            last_resort: last.then(|| encode(b"lr")),
+        };
+        assert_eq!(upload(3, 300, true).validate().unwrap().key_packages.len(), 3);
+        assert!(upload(0, 0, true).validate().is_ok(), "a last-resort package alone is a valid upload");
+        assert_eq!(upload(0, 0, false).validate().unwrap_err().code, "invalid_field");
+        assert_eq!(upload(MAX_KEY_PACKAGES_PER_UPLOAD + 1, 10, false).validate().unwrap_err().status, 413);
+        let err = upload(2, MAX_KEY_PACKAGE_BYTES + 1, false).validate().unwrap_err();
+        assert_eq!(err.status, 413);
+        assert!(err.message.contains("keyPackages[0]"));
+    }
+}

@@ -1,0 +1,155 @@
+//! Messages and what travels with them on a socket: sending, receipts, typing and sync.
+
+use super::validate::{validate_client_msg_id, validate_epoch};
+use crate::error::ApiError;
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use ts_rs::TS;
+use uuid::Uuid;
+
+pub const MAX_CIPHERTEXT_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    /// An MLS application message: what people write.
+    App,
+    /// An MLS commit: moves the conversation to its next epoch.
+    Commit,
+    /// The MLS Welcome for the users a commit added.
+    Welcome,
+}
+text_enum!(MessageKind { App = "app", Commit = "commit", Welcome = "welcome" });
+
+#[derive(Debug, Clone, Serialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    /// Position in the conversation: committed in this order, so "after seq N" has no gaps.
+    pub seq: i64,
+    pub sender_id: Uuid,
+    pub sender_device_id: Option<Uuid>,
+    pub kind: MessageKind,
+    pub epoch: i64,
+    /// Base64 of the opaque MLS message; the server never sees plaintext.
+    pub ciphertext: String,
+    pub client_msg_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+// ---- sending --------------------------------------------------------------------------------
+
+/// The `send-message` client event as sent: exactly one of `conversationId` and `toUserId`.
+#[derive(Debug, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessageEvent {
+    #[ts(optional = nullable)]
+    pub conversation_id: Option<Uuid>,
+    #[ts(optional = nullable)]
+    pub to_user_id: Option<Uuid>,
+    pub client_msg_id: String,
+    /// The MLS epoch the message was encrypted in (0 when absent).
+    #[serde(default)]
+    #[ts(as = "Option<i64>", optional)]
+    pub epoch: i64,
+    /// Base64 of the MLS message.
+    pub ciphertext: String,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Recipient {
+    Conversation(Uuid),
+    User(Uuid),
+}
+
+/// A validated `send-message`.
+#[derive(Debug, PartialEq)]
+pub struct OutgoingMessage {
+    pub to: Recipient,
+    pub client_msg_id: String,
+    pub epoch: i64,
+    pub ciphertext: Vec<u8>,
+}
+
+impl SendMessageEvent {
+    pub fn validate(self) -> Result<OutgoingMessage, ApiError> {
+        use base64::Engine;
+        let to = match (self.conversation_id, self.to_user_id) {
+            (Some(c), None) => Recipient::Conversation(c),
+            (None, Some(u)) => Recipient::User(u),
+            _ => {
+                return Err(ApiError::bad_request("invalid_field", "Give exactly one of conversationId and toUserId."))
+            }
+        };
+        validate_client_msg_id(&self.client_msg_id)?;
+        let epoch = validate_epoch(self.epoch)?;
+        let ciphertext = base64::engine::general_purpose::STANDARD
+            .decode(self.ciphertext.as_bytes())
+            .map_err(|_| ApiError::bad_request("invalid_field", "ciphertext must be standard base64."))?;
+        if ciphertext.is_empty() {
+            return Err(ApiError::bad_request("invalid_field", "ciphertext is empty."));
+        }
+        if ciphertext.len() > MAX_CIPHERTEXT_BYTES {
+            return Err(ApiError::new(
+                413,
+                "too_large",
+                format!("A ciphertext is limited to {} KiB.", MAX_CIPHERTEXT_BYTES / 1024),
+            ));
+        }
+        Ok(OutgoingMessage { to, client_msg_id: self.client_msg_id, epoch, ciphertext })
+    }
+}
+
+// ---- receipts, typing, sync -----------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReceiptKind {
+    Delivered,
+    Read,
+}
+text_enum!(ReceiptKind { Delivered = "delivered", Read = "read" });
+
+#[derive(Debug, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptRequest {
+    pub message_id: Uuid,
+    pub kind: ReceiptKind,
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TypingRequest {
+    pub conversation_id: Uuid,
+    pub on: bool,
+}
+
+/// "Send me what I missed": the last seq the client holds per conversation. Conversations it
+/// does not list are sent from the start.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRequest {
+    #[serde(default)]
+    #[ts(as = "Option<HashMap<Uuid, i64>>", optional)]
+    pub after: HashMap<Uuid, i64>,
+    /// Per conversation, the seq of the client's oldest own message not yet read by everyone:
+    /// the receipts made on its messages from there on are sent again, since those made while it
+    /// was away reached nobody.
+    #[serde(default)]
+    #[ts(as = "Option<HashMap<Uuid, i64>>", optional)]
+    pub receipts_from: HashMap<Uuid, i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_and_receipt_kinds_are_spelled_as_on_the_wire() {
+        assert_text_enum_matches_serde!(MessageKind);
+        assert_text_enum_matches_serde!(ReceiptKind);
+    }
+}

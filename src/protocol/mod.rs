@@ -1,0 +1,85 @@
+//! Every wire type of the server (REST request and response bodies, socket events) and the
+//! validation of input, one file per resource. `validate` is the leaf the others build on; every
+//! public item is re-exported here, so `crate::protocol::X` names any of them.
+//!
+//! The OpenAPI document (`src/openapi.json`) describes the REST shapes; the integration tests
+//! check real responses against it.
+
+/// Gives a wire enum stored in a text column its text both ways: `as_str` for SQL and messages,
+/// `FromStr` and tokio-postgres's `FromSql` to read a row. Serde's renames stay the wire's
+/// definition; a test per enum checks the two spell every value alike.
+macro_rules! text_enum {
+    ($name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(text: &str) -> Result<Self, String> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!("{other:?} is not a {}", stringify!($name))),
+                }
+            }
+        }
+
+        impl<'a> tokio_postgres::types::FromSql<'a> for $name {
+            fn from_sql(
+                ty: &tokio_postgres::types::Type,
+                raw: &'a [u8],
+            ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+                Ok(<&str as tokio_postgres::types::FromSql>::from_sql(ty, raw)?.parse::<$name>()?)
+            }
+
+            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+                <&str as tokio_postgres::types::FromSql>::accepts(ty)
+            }
+        }
+    };
+}
+
+/// Asserts that serde spells every value of a `text_enum!` as its `as_str`.
+#[cfg(test)]
+macro_rules! assert_text_enum_matches_serde {
+    ($name:ident) => {
+        for value in $name::ALL {
+            assert_eq!(serde_json::to_value(value).unwrap(), serde_json::json!(value.as_str()));
+            assert_eq!(value.as_str().parse::<$name>().as_ref(), Ok(value));
+        }
+        assert!("nonsense".parse::<$name>().is_err());
+    };
+}
+
+pub mod admin;
+pub mod auth;
+pub mod conversations;
+pub mod devices;
+pub mod events;
+pub mod messages;
+pub mod meta;
+pub mod users;
+pub mod validate;
+
+#[cfg(test)]
+mod typescript;
+
+#[cfg(test)]
+mod schemas;
+
+pub use admin::*;
+pub use auth::*;
+pub use conversations::*;
+pub use devices::*;
+pub use events::*;
+pub use messages::*;
+pub use meta::*;
+pub use users::*;
+pub use validate::*;

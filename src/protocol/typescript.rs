@@ -1,0 +1,218 @@
+//! Writes the TypeScript declarations of the wire types to `web/sdk/wire/`, one file per resource
+//! as here, and fails when what it wrote differs from what was there: a Rust change that was not
+//! regenerated and committed fails `cargo test`. ts-rs renders each declaration; this module only
+//! groups them into files, adds the imports between files, and writes the constants, which ts-rs
+//! does not export.
+
+use super::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::path::Path;
+use ts_rs::{Config, Dummy, TS};
+
+const OUT_DIR: &str = "web/sdk/wire";
+const HEADER: &str =
+    "// Generated from the Rust wire types in src/protocol/ by `cargo test --lib`: do not edit by hand.\n\
+                      // Change the Rust type, run `cargo test --lib`, and commit the result.\n";
+
+/// `i64` holds seqs, epochs and counts, all far below 2^53, so they stay plain numbers.
+fn config() -> Config {
+    Config::new().with_large_int("number").with_import_extension(Some("ts"))
+}
+
+#[derive(Default)]
+struct Files {
+    /// File name of each declared type, by its TypeScript name.
+    home: BTreeMap<String, &'static str>,
+    /// Per file, in declaration order: each declaration and the type names it refers to.
+    decls: BTreeMap<&'static str, Vec<(String, Vec<String>)>>,
+}
+
+impl Files {
+    fn declare<T: TS + ?Sized + 'static>(&mut self, file: &'static str) {
+        let cfg = config();
+        let name = T::ident(&cfg);
+        assert!(self.home.insert(name.clone(), file).is_none(), "{name} is declared twice");
+        let mut decl = T::docs().unwrap_or_default();
+        decl.push_str("export ");
+        decl.push_str(&T::decl(&cfg));
+        let deps = <T::WithoutGenerics as TS>::dependencies(&cfg).into_iter().map(|d| d.ts_name).collect();
+        self.decls.entry(file).or_default().push((decl, deps));
+    }
+
+    fn render(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (file, decls) in &self.decls {
+            let mut imports: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+            for dep in decls.iter().flat_map(|(_, deps)| deps) {
+                let home = self.home.get(dep).unwrap_or_else(|| panic!("{dep} (used in {file}) is not declared"));
+                if home != file {
+                    imports.entry(home).or_default().insert(dep);
+                }
+            }
+            let mut text = String::from(HEADER);
+            for (home, names) in &imports {
+                let names = names.iter().copied().collect::<Vec<_>>().join(", ");
+                writeln!(text, "import type {{ {names} }} from './{home}';").unwrap();
+            }
+            for (decl, _) in decls {
+                write!(text, "\n{decl}\n").unwrap();
+            }
+            out.insert(file.to_string(), text);
+        }
+        out
+    }
+}
+
+fn declarations() -> Files {
+    let mut files = Files::default();
+    files.declare::<RegisterRequest>("auth.ts");
+    files.declare::<LoginRequest>("auth.ts");
+    files.declare::<Account>("auth.ts");
+    files.declare::<AuthResponse>("auth.ts");
+    files.declare::<UserSummary>("users.ts");
+    files.declare::<Profile>("users.ts");
+    files.declare::<RegisterDeviceRequest>("devices.ts");
+    files.declare::<DeviceView>("devices.ts");
+    files.declare::<DeviceList>("devices.ts");
+    files.declare::<UploadKeyPackagesRequest>("devices.ts");
+    files.declare::<KeyPackageCount>("devices.ts");
+    files.declare::<ClaimRequest>("devices.ts");
+    files.declare::<ClaimedKeyPackage>("devices.ts");
+    files.declare::<ClaimResponse>("devices.ts");
+    files.declare::<ConversationKind>("conversations.ts");
+    files.declare::<MemberRole>("conversations.ts");
+    files.declare::<ConversationView>("conversations.ts");
+    files.declare::<MemberView>("conversations.ts");
+    files.declare::<CreateGroupRequest>("conversations.ts");
+    files.declare::<CommitEvent>("conversations.ts");
+    files.declare::<MessageKind>("messages.ts");
+    files.declare::<MessageView>("messages.ts");
+    files.declare::<SendMessageEvent>("messages.ts");
+    files.declare::<ReceiptKind>("messages.ts");
+    files.declare::<ReceiptRequest>("messages.ts");
+    files.declare::<TypingRequest>("messages.ts");
+    files.declare::<SyncRequest>("messages.ts");
+    files.declare::<ClientEventWire>("events.ts");
+    files.declare::<ClientFrame>("events.ts");
+    files.declare::<ServerEvent>("events.ts");
+    files.declare::<SessionEndReason>("events.ts");
+    files.declare::<AuditEntry>("admin.ts");
+    files.declare::<serde_json::Value>("meta.ts");
+    files.declare::<Page<Dummy>>("meta.ts");
+    files.declare::<Health>("meta.ts");
+    files.declare::<DatabaseHealth>("meta.ts");
+    files.declare::<ErrorBody>("meta.ts");
+    files.declare::<ErrorDetail>("meta.ts");
+    files
+}
+
+/// The limits and codes a client checks or shows, written from the Rust constants.
+fn constants() -> String {
+    let mut text = String::from(HEADER);
+    text.push_str(
+        "import type { SessionEndReason } from './events.ts';\n\
+         import type { ConversationKind, MemberRole } from './conversations.ts';\n\
+         import type { MessageKind, ReceiptKind } from './messages.ts';\n\n",
+    );
+    macro_rules! numbers {
+        ($($name:ident),+ $(,)?) => {
+            $(writeln!(text, "export const {} = {};", stringify!($name), $name).unwrap();)+
+        };
+    }
+    numbers!(
+        MAX_BODY_BYTES,
+        MIN_PASSWORD_CHARS,
+        MAX_PASSWORD_BYTES,
+        MAX_DISPLAY_NAME_CHARS,
+        MAX_TITLE_CHARS,
+        MAX_CLIENT_MSG_ID_CHARS,
+        MAX_DEVICE_LABEL_CHARS,
+        MAX_CREDENTIAL_BYTES,
+        MAX_DEVICES_PER_USER,
+        MAX_KEY_PACKAGES_PER_UPLOAD,
+        MAX_KEY_PACKAGE_BYTES,
+        MAX_GROUP_MEMBERS,
+        MAX_HANDSHAKE_BYTES,
+        MAX_CIPHERTEXT_BYTES,
+        MAX_EVENT_BYTES,
+        MAX_REF_CHARS,
+        CLOSE_SESSION_ENDED,
+        CLOSE_DEVICE_REMOVED,
+    );
+    let close_codes =
+        SessionEndReason::ALL.iter().map(|r| format!("'{}': {}", r.as_str(), r.close_code())).collect::<Vec<_>>();
+    writeln!(
+        text,
+        "\n/** The close code of each way a session ends; a client does not reconnect after one. */\n\
+         export const CLOSE_CODES = {{ {} }} as const satisfies Record<SessionEndReason, number>;",
+        close_codes.join(", ")
+    )
+    .unwrap();
+    macro_rules! values {
+        ($($name:literal: $ty:ident),+ $(,)?) => {
+            $(
+                let all = $ty::ALL.iter().map(|v| format!("'{}'", v.as_str())).collect::<Vec<_>>().join(", ");
+                writeln!(text, "export const {} = [{all}] as const satisfies readonly {}[];", $name, stringify!($ty))
+                    .unwrap();
+            )+
+        };
+    }
+    values!(
+        "CONVERSATION_KINDS": ConversationKind,
+        "MEMBER_ROLES": MemberRole,
+        "MESSAGE_KINDS": MessageKind,
+        "RECEIPT_KINDS": ReceiptKind,
+    );
+    text
+}
+
+fn index(files: &BTreeMap<String, String>) -> String {
+    let mut text = String::from(HEADER);
+    text.push('\n');
+    for file in files.keys().filter(|file| *file != "constants.ts") {
+        writeln!(text, "export type * from './{file}';").unwrap();
+    }
+    text.push_str("export * from './constants.ts';\n");
+    text
+}
+
+fn generated() -> BTreeMap<String, String> {
+    let mut files = declarations().render();
+    files.insert("constants.ts".into(), constants());
+    let index = index(&files);
+    files.insert("index.ts".into(), index);
+    files
+}
+
+#[test]
+fn the_typescript_wire_types_are_up_to_date() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(OUT_DIR);
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = generated();
+    let mut changed = Vec::new();
+    for (name, text) in &files {
+        let path = dir.join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&path, text).unwrap();
+            changed.push(format!("regenerated {OUT_DIR}/{name}"));
+        }
+    }
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if !files.contains_key(&name) {
+            std::fs::remove_file(dir.join(&name)).unwrap();
+            changed.push(format!("removed {OUT_DIR}/{name}, which no Rust type declares"));
+        }
+    }
+    assert!(
+        changed.is_empty(),
+        "The TypeScript wire types were out of date with src/protocol/:\n  {}\nReview and commit them.",
+        changed.join("\n  ")
+    );
+}
+
+#[test]
+fn generation_is_deterministic() {
+    assert_eq!(generated(), generated());
+}

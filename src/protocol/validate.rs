@@ -1,0 +1,228 @@
+//! Input validation shared by every resource: body parsing, the NUL check, field rules and their
+//! limits, base64. A leaf: it imports no other protocol module, so each resource can use it.
+
+use crate::error::ApiError;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// PBKDF2 pre-hashes long keys, so this bound is about sanity, not cost.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
+pub const MAX_TITLE_CHARS: usize = 128;
+pub const MAX_CLIENT_MSG_ID_CHARS: usize = 64;
+
+/// PostgreSQL text cannot hold U+0000, which JSON can carry as `\u0000`. Text with it is refused
+/// on the way in, with a reason, instead of failing in the database as a 500.
+pub fn contains_escaped_nul(json: &[u8]) -> bool {
+    let mut backslashes = 0usize;
+    for (i, &byte) in json.iter().enumerate() {
+        if byte == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if byte == b'u' && backslashes % 2 == 1 && json[i + 1..].starts_with(b"0000") {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
+}
+
+pub fn nul_refused() -> ApiError {
+    ApiError::bad_request("invalid_text", "Text may not contain the NUL character (U+0000).")
+}
+
+/// Parses a JSON request body, telling malformed JSON apart from well-formed JSON of the wrong shape.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(payload_too_large());
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("invalid_json", "The request body is empty; send a JSON object."));
+    }
+    if contains_escaped_nul(body) {
+        return Err(nul_refused());
+    }
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::bad_request("invalid_field", format!("The request body has the wrong shape: {e}."))
+        }
+        _ => ApiError::bad_request("invalid_json", format!("The request body is not valid JSON: {e}.")),
+    })
+}
+
+pub fn payload_too_large() -> ApiError {
+    ApiError::new(413, "payload_too_large", format!("The request body is larger than {} KiB.", MAX_BODY_BYTES / 1024))
+}
+
+/// E.164: a plus sign, a country code that does not start with 0, at most 15 digits in all.
+pub fn validate_phone(raw: &str) -> Result<String, ApiError> {
+    let phone = raw.trim();
+    let digits = phone.strip_prefix('+').unwrap_or("");
+    let valid =
+        (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
+    if valid {
+        Ok(phone.to_string())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_phone",
+            "Enter the phone number in international format, starting with + and the country code, like +14155550123.",
+        ))
+    }
+}
+
+pub fn validate_display_name(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_DISPLAY_NAME_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_display_name",
+            format!("The display name must be 1 to {MAX_DISPLAY_NAME_CHARS} characters."),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_display_name",
+            "The display name cannot contain control characters.",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+pub fn validate_password(password: String) -> Result<String, ApiError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ApiError::bad_request(
+            "weak_password",
+            format!("The password must be at least {MIN_PASSWORD_CHARS} characters."),
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::bad_request(
+            "invalid_password",
+            format!("The password must be at most {MAX_PASSWORD_BYTES} bytes."),
+        ));
+    }
+    Ok(password)
+}
+
+pub fn validate_title(raw: &str) -> Result<String, ApiError> {
+    let title = raw.trim();
+    let chars = title.chars().count();
+    if chars == 0 || chars > MAX_TITLE_CHARS || title.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_title",
+            format!("A group title is 1 to {MAX_TITLE_CHARS} characters, without control characters."),
+        ));
+    }
+    Ok(title.to_string())
+}
+
+pub fn validate_client_msg_id(id: &str) -> Result<(), ApiError> {
+    let chars = id.chars().count();
+    if chars == 0 || chars > MAX_CLIENT_MSG_ID_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!("clientMsgId must be 1 to {MAX_CLIENT_MSG_ID_CHARS} characters."),
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_epoch(epoch: i64) -> Result<i64, ApiError> {
+    if epoch < 0 {
+        return Err(ApiError::bad_request("invalid_field", "epoch cannot be negative."));
+    }
+    Ok(epoch)
+}
+
+pub fn parse_uuid(raw: &str, what: &str) -> Result<Uuid, ApiError> {
+    Uuid::try_parse(raw)
+        .map_err(|_| ApiError::bad_request("invalid_id", format!("{what} must be a UUID, not {raw:?}.")))
+}
+
+/// Decodes a base64 field that must be non-empty and at most `max` bytes.
+pub fn decode(field: &str, raw: &str, max: usize) -> Result<Vec<u8>, ApiError> {
+    let bytes = B64
+        .decode(raw.as_bytes())
+        .map_err(|_| ApiError::bad_request("invalid_field", format!("{field} must be standard base64.")))?;
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request("invalid_field", format!("{field} is empty.")));
+    }
+    if bytes.len() > max {
+        return Err(ApiError::new(413, "too_large", format!("{field} is limited to {max} bytes.")));
+    }
+    Ok(bytes)
+}
+
+pub fn encode(bytes: &[u8]) -> String {
+    B64.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_must_be_e164() {
+        for ok in ["+1415555", "+447911123456", "+123456789012345"] {
+            assert!(validate_phone(ok).is_ok(), "{ok}");
+        }
+        for bad in
+            ["", "+", "14155550123", "+0123456789", "+1 415 555 0123", "+1234567890123456", "+12345a7890", "+123456"]
+        {
+            assert_eq!(validate_phone(bad).unwrap_err().code, "invalid_phone", "{bad}");
+        }
+    }
+
+    #[test]
+    fn display_names_are_1_to_64_characters_without_control_characters() {
+        assert!(validate_display_name(&"é".repeat(64)).is_ok());
+        assert_eq!(validate_display_name(&"é".repeat(65)).unwrap_err().code, "invalid_display_name");
+        assert_eq!(validate_display_name("   ").unwrap_err().code, "invalid_display_name");
+        assert_eq!(validate_display_name("a\u{0}b").unwrap_err().code, "invalid_display_name");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Login {
+        phone: String,
+        password: String,
+    }
+
+    #[test]
+    fn malformed_json_and_wrong_shapes_are_told_apart() {
+        assert_eq!(parse_json::<Login>(b"{\"phone\":").unwrap_err().code, "invalid_json");
+        assert_eq!(parse_json::<Login>(b"").unwrap_err().code, "invalid_json");
+        assert_eq!(parse_json::<Login>(b"[1,2]").unwrap_err().code, "invalid_field");
+        let err = parse_json::<Login>(br#"{"phone": 5, "password": "x"}"#).unwrap_err();
+        assert_eq!(err.code, "invalid_field");
+        assert!(err.message.contains("invalid type"), "{}", err.message);
+        assert!(parse_json::<Login>(br#"{"password": "x"}"#).unwrap_err().message.contains("phone"));
+    }
+
+    #[test]
+    fn text_with_nul_is_refused_and_only_that() {
+        assert!(contains_escaped_nul(br#"{"q":"a\u0000"}"#));
+        assert!(contains_escaped_nul(br#"{"q":"\\\u0000"}"#)); // an escaped backslash, then NUL
+        assert!(!contains_escaped_nul(br#"{"q":"\\u0000"}"#)); // a backslash, then the text u0000
+        assert!(!contains_escaped_nul(br#"{"q":"\u00e9 u0000"}"#));
+        let err = parse_json::<serde_json::Value>(br#"{"displayName":"x\u0000"}"#).unwrap_err();
+        assert_eq!((err.status, err.code), (400, "invalid_text"));
+    }
+
+    #[test]
+    fn oversized_bodies_are_refused_before_parsing() {
+        let body = vec![b' '; MAX_BODY_BYTES + 1];
+        assert_eq!(parse_json::<Login>(&body).unwrap_err().status, 413);
+    }
+
+    #[test]
+    fn ids_must_be_uuids() {
+        assert!(parse_uuid("6f1c1f9e-3b1a-4c55-9a39-8d2f0b1c2d3e", "peerId").is_ok());
+        assert_eq!(parse_uuid("42", "peerId").unwrap_err().code, "invalid_id");
+    }
+}

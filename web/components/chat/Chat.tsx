@@ -1,0 +1,94 @@
+'use client';
+
+// The chat screen: conversation list and directory on one side, the open conversation on the
+// other (separate screens on narrow viewports). Every server call and all crypto go through the
+// SDK's ChatClient. The parts live beside this file; this one lays them out and shares the state
+// they have in common (the conversations, the open one, live presence and typing).
+
+import { useRouter } from 'next/navigation';
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import useSWR from 'swr';
+import type { ChatClient, UserSummary } from '../../sdk/client.ts';
+import { useSession } from '../../lib/session.tsx';
+import { AccountHeader, type SignOutOptions } from './AccountHeader.tsx';
+import { ConversationList } from './ConversationList.tsx';
+import { ConversationView } from './ConversationView.tsx';
+import { Directory } from './Directory.tsx';
+import { peerOf } from './format.ts';
+import { NewGroup } from './NewGroup.tsx';
+import { useLive } from './useLive.ts';
+import { useOpenConversation } from './useOpenConversation.ts';
+import { byLatestActivity, useSummaries } from './useSummaries.ts';
+
+export function Chat() {
+  const { status, client, signOut } = useSession();
+  const router = useRouter();
+  useEffect(() => {
+    if (status === 'signed-out') router.replace('/login');
+  }, [status, router]);
+  if (status !== 'signed-in' || !client) {
+    return <div className="flex min-h-dvh items-center justify-center text-slate-500" role="status">Opening your encrypted chats…</div>;
+  }
+  return <ChatScreen client={client} signOut={signOut} />;
+}
+
+function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: SignOutOptions) => Promise<void> }) {
+  const me = client.user!.id;
+  const { data: listed = [], mutate: refreshConversations } = useSWR('conversations', () => client.conversations(), { refreshInterval: 30_000 });
+  const { summaries, refresh: refreshSummary } = useSummaries(client, listed);
+  const conversations = useMemo(() => byLatestActivity(listed, summaries), [listed, summaries]);
+  const { openId, openConversation, closeConversation } = useOpenConversation();
+  const live = useLive(client);
+  const [panel, setPanel] = useState<'none' | 'new-group'>('none');
+  const open = conversations.find((c) => c.id === openId) ?? null;
+
+  const startDirect = useCallback(async (user: UserSummary) => {
+    live.setPresence((all) => ({ ...all, [user.id]: all[user.id] ?? { online: user.online, lastSeen: user.lastSeenAt } }));
+    const conversation = await client.openDirect(user.id);
+    await refreshConversations();
+    openConversation(conversation.id);
+  }, [client, refreshConversations, live, openConversation]);
+
+  const onNewGroup = useCallback(async (id: string | null) => {
+    setPanel('none');
+    await refreshConversations();
+    if (id) openConversation(id);
+  }, [refreshConversations, openConversation]);
+
+  // Stable, because the conversation view (re)subscribes whenever it changes.
+  const onConversationChanged = useCallback(() => void refreshConversations(), [refreshConversations]);
+
+  return (
+    <div className="flex h-dvh flex-col">
+      {live.connection !== 'open' && (
+        <div role="status" className="bg-amber-100 px-4 py-1.5 text-center text-sm text-amber-900 dark:bg-amber-500/20 dark:text-amber-200">
+          {live.connection === 'closed' ? 'Offline. What you write is sent when the connection is back.' : 'Connecting… messages will be sent when the connection is back.'}
+        </div>
+      )}
+      <div className="flex min-h-0 flex-1">
+        <aside aria-label="Conversations"
+          className={`${open ? 'hidden md:flex' : 'flex'} w-full flex-col border-r border-slate-200 md:w-80 lg:w-96 dark:border-slate-800`}>
+          <AccountHeader client={client} signOut={signOut} onToggleNewGroup={() => setPanel(panel === 'new-group' ? 'none' : 'new-group')} />
+          {panel === 'new-group' && <NewGroup client={client} onDone={onNewGroup} />}
+          <Directory client={client} onPick={startDirect} />
+          <ConversationList conversations={conversations} me={me} openId={openId} summaries={summaries}
+            presence={live.presence} typing={live.typing} onOpen={openConversation} />
+        </aside>
+        <main className={`${open ? 'flex' : 'hidden md:flex'} min-w-0 flex-1 flex-col`}>
+          {open ? (
+            <ConversationView key={open.id} client={client} conversation={open} me={me}
+              presence={peerOf(open, me) ? live.presence[peerOf(open, me)!] : undefined}
+              typingUsers={Object.keys(live.typing[open.id] ?? {})}
+              onBack={closeConversation}
+              onChanged={onConversationChanged}
+              onRead={refreshSummary} />
+          ) : (
+            <div className="flex flex-1 items-center justify-center p-8 text-center text-slate-500 dark:text-slate-400">
+              <p>Pick a conversation, or find someone to talk to.<br />Everything here is end-to-end encrypted.</p>
+            </div>
+          )}
+        </main>
+      </div>
+    </div>
+  );
+}

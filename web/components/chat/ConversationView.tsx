@@ -1,0 +1,69 @@
+import { useRef, useState } from 'react';
+import type { ChatClient, Conversation } from '../../sdk/client.ts';
+import { Avatar } from './Avatar.tsx';
+import { Composer } from './Composer.tsx';
+import { lastSeenLabel, titleOf } from './format.ts';
+import { Members } from './Members.tsx';
+import { MessageList } from './MessageList.tsx';
+import { SafetyNumber } from './SafetyNumber.tsx';
+import { useConversationMessages } from './useConversationMessages.ts';
+import type { Presence } from './useLive.ts';
+
+/** The open conversation: its header and panels, the messages, and the composer. */
+export function ConversationView({ client, conversation, me, presence, typingUsers, onBack, onChanged, onRead }: {
+  client: ChatClient; conversation: Conversation; me: string; presence?: Presence; typingUsers: string[];
+  onBack: () => void; onChanged: () => void; onRead: (conversationId: string) => void;
+}) {
+  const listRef = useRef<HTMLOListElement>(null);
+  const stickToBottom = useRef(true);
+  const { messages, ready, problems, arrived, loadOlder } = useConversationMessages({ client, conversation, me, listRef, onChanged, onRead });
+  const [panel, setPanel] = useState<'none' | 'safety' | 'members'>('none');
+
+  const left = !!conversation.left;
+  const title = titleOf(conversation, me);
+  const names = Object.fromEntries(conversation.members.map((m) => [m.userId, m.displayName]));
+  const subtitle = typingUsers.length
+    ? `${conversation.kind === 'group' ? typingUsers.map((u) => names[u] ?? 'Someone').join(', ') + ' ' : ''}typing…`
+    : left ? 'no longer a member'
+    : conversation.kind === 'group' ? `${conversation.members.length} members` : presence?.online ? 'online' : lastSeenLabel(presence?.lastSeen ?? null);
+
+  return (
+    <>
+      <header className="flex items-center gap-3 border-b border-slate-200 px-3 py-2.5 dark:border-slate-800">
+        <button type="button" onClick={onBack} aria-label="Back to conversations"
+          className="rounded-full px-2 py-1 text-lg hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 md:hidden dark:hover:bg-slate-800">←</button>
+        <Avatar name={title} online={presence?.online} />
+        <div className="min-w-0 flex-1">
+          <h2 className="truncate font-semibold">{title}</h2>
+          <p className="truncate text-xs text-slate-500 dark:text-slate-400" data-testid="conversation-subtitle">{subtitle}</p>
+        </div>
+        {conversation.kind === 'group' && !left && (
+          <button type="button" onClick={() => setPanel(panel === 'members' ? 'none' : 'members')} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Members</button>
+        )}
+        {!left && <button type="button" onClick={() => setPanel(panel === 'safety' ? 'none' : 'safety')} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Safety number</button>}
+      </header>
+      {panel === 'safety' && <SafetyNumber client={client} conversationId={conversation.id} ready={ready} />}
+      {panel === 'members' && <Members client={client} conversation={conversation} me={me} onChanged={onChanged} />}
+      {problems > 0 && (
+        <p role="alert" className="bg-red-50 px-4 py-1.5 text-center text-xs text-red-700 dark:bg-red-500/10 dark:text-red-300">
+          {problems === 1 ? '1 message' : `${problems} messages`} could not be verified and {problems === 1 ? 'was' : 'were'} not shown.
+        </p>
+      )}
+      {/* Only what arrives while the conversation is open is read out, not the history on screen. */}
+      <div aria-live="polite" className="sr-only">
+        {arrived && `${conversation.kind === 'group' ? (names[arrived.senderId] ?? 'Someone') : title}: ${arrived.text}`}
+      </div>
+      <MessageList client={client} me={me} title={title} isGroup={conversation.kind === 'group'} names={names}
+        messages={messages} ready={ready} left={left} typingCount={typingUsers.length}
+        listRef={listRef} stickToBottom={stickToBottom} loadOlder={loadOlder} />
+      {left ? (
+        <p role="status" className="border-t border-slate-200 p-4 text-center text-sm text-slate-500 dark:border-slate-800 dark:text-slate-400">
+          You are no longer a member of this group. What you read here before stays on this device.
+        </p>
+      ) : (
+        <Composer client={client} conversationId={conversation.id} ready={ready} onBack={onBack}
+          onSending={() => { stickToBottom.current = true; }} />
+      )}
+    </>
+  );
+}

@@ -1,0 +1,62 @@
+import { useEffect, type RefObject } from 'react';
+import type { ChatClient, LocalMessage } from '../../sdk/client.ts';
+import { dayLabel, timeLabel } from './format.ts';
+import { Ticks } from './Ticks.tsx';
+
+/**
+ * The messages of the open conversation, with a separator at each new day, ticks and Retry on the
+ * reader's own, and "typing…" below. It follows new messages while scrolled to the bottom, and
+ * loads older pages when scrolled to the top.
+ */
+export function MessageList({ client, me, title, isGroup, names, messages, ready, left, typingCount, listRef, stickToBottom, loadOlder }: {
+  client: ChatClient; me: string; title: string; isGroup: boolean;
+  /** Display names by user id, of the current members. */
+  names: Record<string, string>;
+  messages: LocalMessage[]; ready: boolean; left: boolean; typingCount: number;
+  listRef: RefObject<HTMLOListElement | null>;
+  /** Whether the reader is at the bottom, so that what comes next scrolls into view. */
+  stickToBottom: RefObject<boolean>;
+  loadOlder: () => Promise<void>;
+}) {
+  useEffect(() => {
+    const list = listRef.current;
+    if (list && stickToBottom.current) list.scrollTop = list.scrollHeight;
+  }, [messages, typingCount, listRef, stickToBottom]);
+
+  return (
+    <ol ref={listRef} aria-label={`Messages with ${title}`}
+      onScroll={(e) => {
+        const el = e.currentTarget;
+        stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+        if (el.scrollTop < 40) void loadOlder();
+      }}
+      className="min-h-0 flex-1 space-y-1 overflow-y-auto bg-slate-50 px-3 py-4 sm:px-6 dark:bg-slate-900/40">
+      {!ready && !left && <li role="status" className="py-8 text-center text-sm text-slate-500 dark:text-slate-400">Setting up end-to-end encryption…</li>}
+      {messages.map((m, i) => {
+        const mine = m.senderId === me;
+        const newDay = i === 0 || dayLabel(messages[i - 1].createdAt) !== dayLabel(m.createdAt);
+        return (
+          <li key={m.key} className="list-none">
+            {newDay && <div className="my-3 text-center"><span className="rounded-full bg-white px-3 py-1 text-xs text-slate-600 shadow-sm dark:bg-slate-800 dark:text-slate-300">{dayLabel(m.createdAt)}</span></div>}
+            <div className={`flex ${mine ? 'justify-end' : 'justify-start'}`}>
+              <div data-testid="message" data-mine={mine ? 'true' : 'false'}
+                className={`max-w-[80%] rounded-2xl px-3 py-1.5 shadow-sm ${mine ? 'rounded-br-md bg-brand-100 dark:bg-brand-700/60' : 'rounded-bl-md bg-white dark:bg-slate-800'}`}>
+                {isGroup && !mine && <p className="text-xs font-semibold text-brand-700 dark:text-brand-400">{names[m.senderId] ?? 'Former member'}</p>}
+                <p className="whitespace-pre-wrap break-words">{m.text}</p>
+                <p className={`text-right text-[11px] ${mine ? 'text-slate-600 dark:text-slate-300' : 'text-slate-500 dark:text-slate-400'}`}>{timeLabel(m.createdAt)}{mine && <Ticks status={m.status} />}</p>
+                {mine && m.status === 'failed' && (
+                  // A failure shows here again if the retry fails too.
+                  <button type="button" onClick={() => void client.retry(m.key).catch(() => {})}
+                    className="mt-0.5 block w-full rounded text-right text-xs font-medium text-red-700 underline-offset-2 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500 dark:text-red-300">
+                    Not sent — Retry
+                  </button>
+                )}
+              </div>
+            </div>
+          </li>
+        );
+      })}
+      {typingCount > 0 && <li className="list-none text-sm italic text-slate-500 dark:text-slate-400" data-testid="typing">typing…</li>}
+    </ol>
+  );
+}

@@ -1,0 +1,48 @@
+// How conversations, people and times are named on screen. Dates follow the reader's locale and
+// local clock.
+
+import type { Conversation } from '../../sdk/client.ts';
+
+export function titleOf(c: Conversation, me: string): string {
+  if (c.kind === 'group') return c.title ?? 'Group';
+  return c.members.find((m) => m.userId !== me)?.displayName ?? 'Conversation';
+}
+
+/** The other person in a direct conversation; groups have none. */
+export function peerOf(c: Conversation, me: string): string | null {
+  return c.kind === 'direct' ? (c.members.find((m) => m.userId !== me)?.userId ?? null) : null;
+}
+
+/** Calendar days from `iso` to today by the local clock (a day is not always 24 hours). */
+function daysAgo(iso: string): number {
+  const midnight = (d: Date) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  return Math.round((midnight(new Date()) - midnight(new Date(iso))) / 86_400_000);
+}
+
+/** For the separators between days in a conversation. */
+export function dayLabel(iso: string): string {
+  const days = daysAgo(iso);
+  if (days === 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  return new Date(iso).toLocaleDateString(undefined, { weekday: 'long', month: 'short', day: 'numeric' });
+}
+
+export function timeLabel(iso: string): string {
+  return new Date(iso).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+}
+
+/** For the conversation list: the time today, then "Yesterday", the weekday within a week, else the date. */
+export function whenLabel(iso: string): string {
+  const days = daysAgo(iso);
+  if (days === 0) return timeLabel(iso);
+  if (days === 1) return 'Yesterday';
+  if (days < 7) return new Date(iso).toLocaleDateString(undefined, { weekday: 'long' });
+  return new Date(iso).toLocaleDateString(undefined, { dateStyle: 'short' });
+}
+
+export function lastSeenLabel(iso: string | null): string {
+  if (!iso) return 'offline';
+  const days = daysAgo(iso);
+  const day = days === 0 ? 'today' : days === 1 ? 'yesterday' : new Date(iso).toLocaleDateString(undefined, { dateStyle: 'short' });
+  return `last seen ${day} at ${timeLabel(iso)}`;
+}

@@ -1,0 +1,113 @@
+// The open conversation's messages as this device knows them: its decrypted history, paged back on
+// demand, kept current by the client's events, and marked read while the reader can see them.
+
+import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
+import type { ChatClient, Conversation, LocalMessage } from '../../sdk/client.ts';
+import { readUpTo, setReadUpTo } from './readUpTo.ts';
+
+const PAGE = 50;
+
+/** `incoming` merged into `current` by key (the incoming copy wins), in conversation order. */
+function mergeMessages(current: LocalMessage[], incoming: LocalMessage[]): LocalMessage[] {
+  const byKey = new Map(current.map((m) => [m.key, m]));
+  for (const m of incoming) byKey.set(m.key, m);
+  return [...byKey.values()].sort((a, b) => a.seq - b.seq || a.createdAt.localeCompare(b.createdAt));
+}
+
+export function useConversationMessages({ client, conversation, me, listRef, onChanged, onRead }: {
+  client: ChatClient; conversation: Conversation; me: string;
+  /** The scrolling list, so that loading an older page keeps what the reader sees in place. */
+  listRef: RefObject<HTMLOListElement | null>;
+  onChanged: () => void; onRead: (conversationId: string) => void;
+}) {
+  const [messages, setMessages] = useState<LocalMessage[]>([]);
+  const [ready, setReady] = useState(client.hasGroup(conversation.id));
+  const [hasOlder, setHasOlder] = useState(true);
+  const [problems, setProblems] = useState(0);
+  /** The last message someone else sent while this was open: what the live region reads out. */
+  const [arrived, setArrived] = useState<LocalMessage | null>(null);
+  const markRead = useMarkRead(client, conversation, me, messages, onRead);
+
+  useEffect(() => {
+    let cancelled = false;
+    void client.history(conversation.id, { limit: PAGE }).then((page) => {
+      if (cancelled) return;
+      // Merged, never replacing: older pages loaded meanwhile stay. A short newest page means there is nothing older.
+      setMessages((current) => mergeMessages(current, page));
+      setHasOlder((older) => older && page.length === PAGE);
+      markRead(page);
+    });
+    void client.problems(conversation.id).then((p) => !cancelled && setProblems(p.length));
+    const offs = [
+      client.on('message', (m) => {
+        if (m.conversationId !== conversation.id) return;
+        setMessages((list) => mergeMessages(list, [m]));
+        if (m.senderId !== me) {
+          markRead([m]);
+          setArrived(m);
+        }
+      }),
+      // A tick on a message not loaded here (older than the pages shown) changes nothing on
+      // screen; adding it would leave a hole between it and the pages, which scrolling up,
+      // starting from the oldest message shown, would then never fill.
+      client.on('status', (m) => {
+        if (m.conversationId !== conversation.id) return;
+        setMessages((list) => (list.some((x) => x.key === m.key) ? mergeMessages(list, [m]) : list));
+      }),
+      client.on('problem', (p) => { if (p.conversationId === conversation.id) setProblems((n) => n + 1); }),
+      client.on('conversation', (c) => {
+        if (c.conversationId !== conversation.id) return;
+        setReady(client.hasGroup(conversation.id));
+        onChanged();
+      }),
+    ];
+    return () => { cancelled = true; offs.forEach((off) => off()); };
+  }, [client, conversation.id, me, markRead, onChanged]);
+
+  const loadingOlder = useRef(false);
+  const loadOlder = useCallback(async () => {
+    // Scroll events keep coming while a page loads; one page at a time.
+    if (!hasOlder || messages.length === 0 || loadingOlder.current) return;
+    loadingOlder.current = true;
+    try {
+      const list = listRef.current!;
+      const before = list.scrollHeight;
+      const older = await client.history(conversation.id, { beforeSeq: messages[0].seq, limit: PAGE });
+      setHasOlder(older.length === PAGE);
+      setMessages((current) => mergeMessages(current, older));
+      requestAnimationFrame(() => { list.scrollTop = list.scrollHeight - before; });
+    } finally {
+      loadingOlder.current = false;
+    }
+  }, [client, conversation.id, hasOlder, messages, listRef]);
+
+  return { messages, ready, problems, arrived, loadOlder };
+}
+
+/**
+ * Sends read receipts for others' messages and moves this device's read marker. Read means seen:
+ * nothing is read in a background tab, and coming back marks what is on screen.
+ */
+function useMarkRead(client: ChatClient, conversation: Conversation, me: string, shownNow: LocalMessage[], onRead: (conversationId: string) => void) {
+  const shown = useRef<LocalMessage[]>([]);
+  useEffect(() => { shown.current = shownNow; }, [shownNow]);
+
+  const markRead = useCallback((list: LocalMessage[]) => {
+    if (conversation.left) return; // no longer a member: receipts would be refused
+    if (document.visibilityState !== 'visible') return;
+    const unread = list.filter((m) => m.senderId !== me && m.status === 'received');
+    const read = readUpTo(conversation.id);
+    for (const m of unread.filter((m) => m.seq > read).slice(-50)) client.markRead(m.id);
+    const top = Math.max(read, ...unread.map((m) => m.seq));
+    setReadUpTo(conversation.id, top);
+    onRead(conversation.id);
+  }, [client, conversation.id, conversation.left, me, onRead]);
+
+  useEffect(() => {
+    const onVisible = () => markRead(shown.current);
+    document.addEventListener('visibilitychange', onVisible);
+    return () => document.removeEventListener('visibilitychange', onVisible);
+  }, [markRead]);
+
+  return markRead;
+}

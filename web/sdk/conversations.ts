@@ -1,0 +1,71 @@
+// The conversations this user is in, as the server last listed them, and the ones this user was
+// removed from, which this device keeps showing (see Conversation.left).
+
+import { ApiError, type Conversation } from './api.ts';
+import type { Session } from './session.ts';
+
+/** Where the store keeps conversations this user was removed from. */
+const LEFT_PREFIX = 'left:';
+/** Where the store keeps the last listing of conversations, to show while the server is out of reach. */
+const LISTED_KEY = 'conversations';
+
+export class Conversations {
+  /** The conversations last listed, so one this user is removed from can still be shown. */
+  private readonly known = new Map<string, Conversation>();
+  private readonly session: Session;
+
+  constructor(session: Session) {
+    this.session = session;
+  }
+
+  get(conversationId: string): Conversation | undefined {
+    return this.known.get(conversationId);
+  }
+
+  remember(conversation: Conversation): void {
+    this.known.set(conversation.id, conversation);
+  }
+
+  /**
+   * The conversations this user is in, as the server lists them; while it is out of reach, as it
+   * last listed them, so that history stays reachable offline.
+   */
+  async list(): Promise<Conversation[]> {
+    let all: Conversation[];
+    try {
+      all = await this.listFromServer();
+      await this.session.db.put(LISTED_KEY, all);
+    } catch (e) {
+      const listed = e instanceof ApiError && e.unavailable ? await this.session.db.get<Conversation[]>(LISTED_KEY) : undefined;
+      if (!listed) throw e;
+      all = listed;
+    }
+    for (const c of all) this.remember(c);
+    const current = new Set(all.map((c) => c.id));
+    const left = await this.session.db.withPrefix<Conversation>(LEFT_PREFIX);
+    return [...all, ...left.filter((c) => !current.has(c.id))];
+  }
+
+  private async listFromServer(): Promise<Conversation[]> {
+    const all: Conversation[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.session.api.conversations(cursor);
+      all.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return all;
+  }
+
+  /** This user was removed from the conversation (by the commit at `seq`, made at `at`). */
+  async markLeft(conversationId: string, seq: number, at: string): Promise<void> {
+    const last: Conversation = this.known.get(conversationId)
+      ?? { id: conversationId, kind: 'group', title: null, createdBy: null, createdAt: at, epoch: 0, lastSeq: seq, members: [] };
+    await this.session.db.put(LEFT_PREFIX + conversationId, { ...last, left: true });
+  }
+
+  /** This user is in the conversation again. */
+  async rejoined(conversationId: string): Promise<void> {
+    await this.session.db.delete(LEFT_PREFIX + conversationId);
+  }
+}

@@ -1,0 +1,65 @@
+// What this device does with each event the server pushes, and each time the socket is (again)
+// ready. Acks and errors never come here: the socket hands them to the request they answer.
+
+import type { Device, ServerMessage, UserSummary } from './api.ts';
+import type { ClientEvents, Emitter } from './events.ts';
+import type { Groups } from './groups.ts';
+import type { Outbox } from './outbox.ts';
+import type { Pipeline } from './pipeline.ts';
+import type { Receipts } from './receipts.ts';
+import type { Session } from './session.ts';
+import type { ServerEvent } from './socket.ts';
+import type { Receipt, Ticks } from './ticks.ts';
+
+export interface DispatchParts {
+  session: Session;
+  pipeline: Pipeline;
+  receipts: Receipts;
+  ticks: Ticks;
+  groups: Groups;
+  outbox: Outbox;
+  events: Emitter;
+}
+
+export function onServerEvent(parts: DispatchParts, event: ServerEvent): void {
+  const { session, pipeline, ticks, groups, events } = parts;
+  if (!session.store) return; // signed out: a late event has nowhere to go
+  switch (event.type) {
+    case 'message':
+      return pipeline.ingest(event.message as ServerMessage);
+    case 'receipt':
+      void ticks.apply(event as unknown as Receipt).catch(() => {});
+      return;
+    case 'typing':
+      return events.emit('typing', event as unknown as ClientEvents['typing']);
+    case 'presence':
+      return events.emit('presence', event as unknown as ClientEvents['presence']);
+    case 'user-registered':
+      return events.emit('user-registered', event.user as UserSummary);
+    case 'synced':
+      for (const [conversationId, joinedSeq] of Object.entries(event.joined as Record<string, number>)) {
+        void pipeline.skipTo(conversationId, joinedSeq).catch(() => {});
+      }
+      return;
+    case 'device-added':
+      if (event.userId === session.user?.id) void groups.addOwnDevice((event.device as Device).id).catch(() => {});
+      else void groups.healGroups().catch(() => {});
+      return;
+    case 'device-removed':
+      void groups.removeOwnDevice().catch(() => {});
+      return;
+  }
+}
+
+/**
+ * After every (re)connect: catch up with a sync, which also asks again for the receipts on this
+ * user's messages that are not yet read (those made while this device was away were pushed to
+ * nobody), and send what waited for the connection: receipts, the outbox, members to add.
+ */
+export function onReady(parts: DispatchParts): void {
+  const { pipeline, receipts, ticks, groups, outbox } = parts;
+  void ticks.waitingFrom(pipeline.groups.keys()).then((receiptsFrom) => pipeline.requestSync(receiptsFrom));
+  receipts.resend();
+  void outbox.resendUnsent().catch(() => {});
+  void groups.healGroups().catch(() => {});
+}

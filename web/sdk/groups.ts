@@ -1,0 +1,212 @@
+// Changes to who is in a conversation's MLS group, made by this device: setting a group up (or
+// waiting for the Welcome into one another device set up), adding and removing members, adding
+// this user's new devices and removing their lost ones. Every change is a commit the server
+// orders; one that loses a race to another commit is made again from the newer epoch.
+
+import type { Conversation, ServerMessage } from './api.ts';
+import type { Conversations } from './conversations.ts';
+import type { Emitter } from './events.ts';
+import { commitChanges, epochOf, fromBase64, leaves, newGroup, toBase64 } from './mls.ts';
+import type { Pipeline } from './pipeline.ts';
+import type { Session } from './session.ts';
+import { EventError } from './socket.ts';
+import type { ClientState } from 'ts-mls';
+
+/** What one commit is to do: the KeyPackages of devices to add, the leaves to remove, and the
+ * members the server is to add or remove with it. */
+interface Step {
+  keyPackages: Uint8Array[];
+  removeLeaves: number[];
+  addUserIds?: string[];
+  removeUserIds?: string[];
+}
+
+const COMMIT_TRIES = 5;
+
+export class Groups {
+  private readonly session: Session;
+  private readonly pipeline: Pipeline;
+  private readonly conversations: Conversations;
+  private readonly events: Emitter;
+
+  constructor(session: Session, pipeline: Pipeline, conversations: Conversations, events: Emitter) {
+    this.session = session;
+    this.pipeline = pipeline;
+    this.conversations = conversations;
+    this.events = events;
+  }
+
+  /** Opens (creating if needed) the 1:1 conversation with a user, ready to send. */
+  async openDirect(userId: string): Promise<Conversation> {
+    const conversation = await this.session.api.conversation(userId);
+    this.conversations.remember(conversation);
+    await this.ensureGroup(conversation);
+    return conversation;
+  }
+
+  /** Creates a group with these users and sets up its encryption. */
+  async createGroup(title: string, memberIds: string[]): Promise<Conversation> {
+    const conversation = await this.session.api.createGroup(title, memberIds);
+    this.conversations.remember(conversation);
+    await this.ensureGroup(conversation);
+    return conversation;
+  }
+
+  /**
+   * Makes sure this device is in the conversation's MLS group: at epoch 0 nobody has made it yet,
+   * so this device does, adding every member's devices; if another device won that race, or the
+   * group exists, this device waits for its Welcome.
+   */
+  private async ensureGroup(conversation: Conversation): Promise<void> {
+    if (this.pipeline.groups.has(conversation.id)) return;
+    await this.pipeline.cursorOf(conversation.id);
+    if (conversation.epoch === 0) {
+      const state = await newGroup(conversation.id, this.session.identity);
+      const keyPackages = await this.claimFor(conversation.members.map((m) => m.userId));
+      try {
+        await this.sendCommit(conversation.id, state, { keyPackages, removeLeaves: [] });
+        return;
+      } catch (e) {
+        if (!(e instanceof EventError && e.code === 'stale_epoch')) throw e;
+      }
+    }
+    await this.pipeline.waitFor(() => this.pipeline.groups.has(conversation.id), `the Welcome to ${conversation.id}`);
+  }
+
+  /** One KeyPackage for every device of these users except this one. */
+  private async claimFor(userIds: string[], deviceIds?: string[]): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    for (const userId of userIds) {
+      const { keyPackages } = await this.session.api.claimKeyPackages(userId, deviceIds);
+      for (const kp of keyPackages) if (kp.deviceId !== this.session.deviceId) out.push(fromBase64(kp.keyPackage));
+    }
+    return out;
+  }
+
+  /**
+   * Sends a commit made from `state` (the group as this device has it, or a new group at epoch
+   * 0) and, once the server has ordered it, queues the new state to take effect at its seq.
+   * Rejects with EventError `stale_epoch` if another commit got there first.
+   */
+  private async sendCommit(conversationId: string, state: ClientState, step: Step): Promise<void> {
+    const made = await commitChanges(state, step.keyPackages, step.removeLeaves);
+    const ack = await this.session.socket!.request({
+      type: 'commit', conversationId, epoch: epochOf(state), clientMsgId: crypto.randomUUID(),
+      commit: toBase64(made.commit), welcome: made.welcome ? toBase64(made.welcome) : undefined,
+      addUserIds: step.addUserIds, removeUserIds: step.removeUserIds,
+    });
+    const commit = ack.message as ServerMessage;
+    const welcome = ack.welcome as ServerMessage | undefined;
+    if (epochOf(state) === 0 && !this.pipeline.groups.has(conversationId)) {
+      // The group starts with this commit: adopt it at once, and start reading after it.
+      await this.pipeline.adopt(conversationId, made.state, welcome?.seq ?? commit.seq);
+      this.events.emit('conversation', { conversationId, change: 'joined' });
+    } else {
+      this.pipeline.expectOwnCommit(conversationId, commit.seq, made.state);
+      this.pipeline.ingest(commit);
+      if (welcome) this.pipeline.ingest(welcome);
+    }
+    await this.pipeline.waitForEpoch(conversationId, commit.epoch + 1);
+  }
+
+  /**
+   * Runs a change as a commit, retrying from the newer epoch when another commit wins the race.
+   * `plan` looks at the current group and says what to do, or null if nothing is left to do.
+   */
+  private async change(conversationId: string, plan: (state: ClientState) => Promise<Step | null>): Promise<void> {
+    for (let attempt = 0; attempt < COMMIT_TRIES; attempt += 1) {
+      await this.pipeline.settled(conversationId);
+      const state = this.pipeline.groups.get(conversationId);
+      if (!state) throw new Error('This device is not in that conversation.');
+      const step = await plan(state);
+      if (!step) return;
+      try {
+        await this.sendCommit(conversationId, state, step);
+        return;
+      } catch (e) {
+        if (!(e instanceof EventError && e.code === 'stale_epoch' && e.currentEpoch !== undefined)) throw e;
+        await this.pipeline.waitForEpoch(conversationId, e.currentEpoch);
+      }
+    }
+    throw new Error(`Could not get a commit in after ${COMMIT_TRIES} tries; the group is very busy.`);
+  }
+
+  async addMembers(conversationId: string, userIds: string[]): Promise<void> {
+    await this.change(conversationId, async (state) => {
+      const present = new Set(leaves(state).map((l) => l.userId));
+      const missing = userIds.filter((u) => !present.has(u));
+      if (missing.length === 0) return null;
+      return { keyPackages: await this.claimFor(missing), removeLeaves: [], addUserIds: missing };
+    });
+  }
+
+  async removeMembers(conversationId: string, userIds: string[]): Promise<void> {
+    await this.change(conversationId, async (state) => {
+      const doomed = leaves(state).filter((l) => userIds.includes(l.userId)).map((l) => l.leafIndex);
+      if (doomed.length === 0) return null;
+      return { keyPackages: [], removeLeaves: doomed, removeUserIds: userIds };
+    });
+  }
+
+  /**
+   * Adds a new device of this user to every group this device is in. A device announces itself
+   * before its KeyPackages are uploaded, so a claim that finds none yet is retried for a while.
+   */
+  async addOwnDevice(deviceId: string): Promise<void> {
+    const { session } = this;
+    if (deviceId === session.deviceId) return;
+    const { devices } = await session.api.devicesOf(session.me);
+    const device = devices.find((d) => d.id === deviceId);
+    if (!device) return;
+    for (const conversationId of [...this.pipeline.groups.keys()]) {
+      await this.change(conversationId, async (state) => {
+        if (leaves(state).some((l) => toBase64(l.signaturePublicKey) === device.credential)) return null;
+        for (let attempt = 0; attempt < 20; attempt += 1) {
+          const keyPackages = await this.claimFor([session.me], [deviceId]);
+          if (keyPackages.length) return { keyPackages, removeLeaves: [] };
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        return null;
+      });
+    }
+  }
+
+  /**
+   * Adds members who have no device in a group's MLS tree, e.g. because they had no device yet
+   * when it was set up. Done by the group's owners and admins (in a 1:1, by either person) so that
+   * one device, not every member, spends the newcomer's KeyPackages; the member list is read fresh
+   * so nobody removed is brought back.
+   */
+  async healGroups(): Promise<void> {
+    for (const listed of await this.conversations.list()) {
+      if (!this.pipeline.groups.has(listed.id)) continue;
+      const role = listed.members.find((m) => m.userId === this.session.me)?.role;
+      if (listed.kind === 'group' && role !== 'owner' && role !== 'admin') continue;
+      const inTree = new Set(leaves(this.pipeline.groups.get(listed.id)!).map((l) => l.userId));
+      if (listed.members.every((m) => inTree.has(m.userId))) continue; // the common case: nothing to do
+      await this.change(listed.id, async (state) => {
+        const current = await this.session.api.conversation(listed.id);
+        const present = new Set(leaves(state).map((l) => l.userId));
+        const missing = current.members.map((m) => m.userId).filter((u) => !present.has(u));
+        if (missing.length === 0) return null;
+        const keyPackages = await this.claimFor(missing);
+        return keyPackages.length ? { keyPackages, removeLeaves: [] } : null;
+      });
+    }
+  }
+
+  /** Removes this user's devices that the account no longer lists (lost, or signed out) from
+   * every group this device is in. */
+  async removeOwnDevice(): Promise<void> {
+    const { session } = this;
+    const { devices } = await session.api.devicesOf(session.me);
+    const keep = new Set(devices.map((d) => d.credential));
+    keep.add(toBase64(session.identity.publicKey));
+    for (const conversationId of [...this.pipeline.groups.keys()]) {
+      await this.change(conversationId, async (state) => {
+        const gone = leaves(state).filter((l) => l.userId === session.me && !keep.has(toBase64(l.signaturePublicKey)));
+        return gone.length ? { keyPackages: [], removeLeaves: gone.map((l) => l.leafIndex) } : null;
+      });
+    }
+  }
+}

@@ -1,0 +1,121 @@
+// What one stored message does, in its turn in the pipeline: a commit moves the group to its next
+// epoch (or takes this device out of it), an application message is decrypted into this device's
+// history, a Welcome lets this device join. A message that cannot be trusted becomes a Problem.
+
+import type { ServerMessage } from './api.ts';
+import type { Conversations } from './conversations.ts';
+import type { Emitter } from './events.ts';
+import { decrypt, fromBase64, joinFromWelcome, leaves, MlsFailure, processCommit, toHex, welcomeRecipients } from './mls.ts';
+import type { Outcome, Pipeline } from './pipeline.ts';
+import type { Receipts } from './receipts.ts';
+import type { Session, StoredKeyPackage } from './session.ts';
+import type { LocalMessage, Problem } from './store.ts';
+import type { Ticks } from './ticks.ts';
+import type { ClientState } from 'ts-mls';
+
+export interface IncomingParts {
+  session: Session;
+  pipeline: Pipeline;
+  conversations: Conversations;
+  receipts: Receipts;
+  ticks: Ticks;
+  events: Emitter;
+}
+
+export class Incoming {
+  private readonly parts: IncomingParts;
+
+  constructor(parts: IncomingParts) {
+    this.parts = parts;
+  }
+
+  /** Processes one message; returns the group state if it changed, null if the group is gone. */
+  async handle(m: ServerMessage): Promise<Outcome> {
+    const { session, pipeline, receipts, ticks, events } = this.parts;
+    const conversationId = m.conversationId;
+    const group = pipeline.groups.get(conversationId);
+    if (m.kind === 'welcome') return group ? undefined : this.tryJoin(m);
+    if (!group) return undefined; // from before this device joined: not for it to read
+    if (m.kind === 'commit') return this.applyCommit(m, group);
+    // An application message.
+    if (m.senderDeviceId === session.device?.deviceId) {
+      await ticks.markStored(m);
+      return undefined;
+    }
+    try {
+      const result = await decrypt(group, fromBase64(m.ciphertext));
+      if (result.sender.userId !== m.senderId) {
+        throw new MlsFailure('sender_mismatch', 'The server named a different sender than the message proves.');
+      }
+      pipeline.groups.set(conversationId, result.state);
+      const local: LocalMessage = {
+        key: `${m.senderId}:${m.clientMsgId}`, id: m.id, clientMsgId: m.clientMsgId, conversationId, seq: m.seq,
+        senderId: m.senderId, senderDeviceId: m.senderDeviceId, text: result.plaintext, createdAt: m.createdAt, status: 'received',
+      };
+      await session.db.putMessage(local);
+      events.emit('message', local);
+      receipts.send(m.id, 'delivered');
+      return result.state;
+    } catch (e) {
+      await this.problem(m, e);
+      return undefined;
+    }
+  }
+
+  private async applyCommit(m: ServerMessage, group: ClientState): Promise<Outcome> {
+    const { session, pipeline, conversations, events } = this.parts;
+    const conversationId = m.conversationId;
+    const own = pipeline.takeOwnCommit(conversationId, m.seq);
+    let next: ClientState;
+    if (own) next = own;
+    else if (m.senderDeviceId === session.device?.deviceId) return undefined; // our own, already applied
+    else {
+      try {
+        next = await processCommit(group, fromBase64(m.ciphertext));
+      } catch (e) {
+        await this.problem(m, e);
+        return undefined;
+      }
+    }
+    const stillIn = leaves(next).some((l) => toHex(l.signaturePublicKey) === toHex(session.identity.publicKey));
+    if (!stillIn) {
+      pipeline.groups.delete(conversationId);
+      await conversations.markLeft(conversationId, m.seq, m.createdAt);
+      events.emit('conversation', { conversationId, change: 'removed' });
+      return null;
+    }
+    pipeline.groups.set(conversationId, next);
+    events.emit('conversation', { conversationId, change: 'updated' });
+    return next;
+  }
+
+  private async problem(m: ServerMessage, e: unknown): Promise<void> {
+    const problem: Problem = {
+      id: m.id, conversationId: m.conversationId, seq: m.seq, senderId: m.senderId,
+      reason: e instanceof MlsFailure ? e.code : 'error', at: new Date().toISOString(),
+    };
+    await this.parts.session.db.putProblem(problem);
+    this.parts.events.emit('problem', problem);
+  }
+
+  private async tryJoin(m: ServerMessage): Promise<ClientState | undefined> {
+    const { session, pipeline, conversations, events } = this.parts;
+    const welcome = fromBase64(m.ciphertext);
+    for (const ref of welcomeRecipients(welcome)) {
+      const kp = await session.db.keyPackage<StoredKeyPackage>(ref);
+      if (!kp) continue;
+      try {
+        const state = await joinFromWelcome(welcome, kp);
+        if (!kp.lastResort) await session.db.deleteKeyPackage(ref);
+        pipeline.groups.set(m.conversationId, state);
+        await conversations.rejoined(m.conversationId); // added back
+        events.emit('conversation', { conversationId: m.conversationId, change: 'joined' });
+        void session.topUpKeyPackages().catch(() => {});
+        return state;
+      } catch (e) {
+        await this.problem(m, e);
+      }
+    }
+    return undefined;
+  }
+}

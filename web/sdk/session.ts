@@ -1,0 +1,151 @@
+// Who is signed in on this device: the session token and user, this device's store, its MLS
+// identity as registered with the server, its one-time KeyPackages there, and its socket.
+// Everything else in the SDK reads these through a Session.
+
+import { Api, ApiError, type KeyPackageCount, type UserSummary } from './api.ts';
+import { newIdentity, newKeyPackage, toBase64, type DeviceIdentity, type KeyPackageSecret } from './mls.ts';
+import type { RealtimeSocket } from './socket.ts';
+import { Store } from './store.ts';
+
+export interface ChatClientOptions {
+  baseUrl: string;
+  /** Defaults to the base URL's origin with ws(s): and /ws. */
+  wsUrl?: string;
+  /** Names this device's local store; defaults to the user's id. */
+  storeName?: string;
+  indexedDB?: IDBFactory;
+  deviceLabel?: string;
+  /** One-time KeyPackages kept on the server; topped up when fewer than half are left. */
+  keyPackageTarget?: number;
+}
+
+export interface Auth {
+  token: string;
+  user: UserSummary;
+}
+
+/** The store's `device` record. */
+export interface StoredDevice {
+  deviceId: string;
+  identity: DeviceIdentity;
+}
+
+/** A private KeyPackage in the store's `keyPackages`; a last-resort one may be used many times. */
+export interface StoredKeyPackage extends KeyPackageSecret {
+  lastResort: boolean;
+}
+
+export class Session {
+  readonly api: Api;
+  readonly options: ChatClientOptions;
+  store: Store | null = null;
+  socket: RealtimeSocket | null = null;
+  device: StoredDevice | null = null;
+  user: UserSummary | null = null;
+  /** Runs when this device turns out to be removed from the account, before it is set up anew. */
+  private readonly onDeviceReplaced: () => void;
+
+  constructor(options: ChatClientOptions, onDeviceReplaced: () => void) {
+    this.options = options;
+    this.api = new Api(options.baseUrl);
+    this.onDeviceReplaced = onDeviceReplaced;
+  }
+
+  get deviceId(): string {
+    if (!this.device) throw new Error('Not signed in.');
+    return this.device.deviceId;
+  }
+
+  get me(): string {
+    if (!this.user) throw new Error('Not signed in.');
+    return this.user.id;
+  }
+
+  get db(): Store {
+    if (!this.store) throw new Error('Not signed in.');
+    return this.store;
+  }
+
+  get identity(): DeviceIdentity {
+    return this.device!.identity;
+  }
+
+  /** The session the store named `storeName` remembers, if any. */
+  async remembered(storeName: string): Promise<Auth | undefined> {
+    const store = await Store.open(storeName, this.options.indexedDB);
+    const session = await store.get<Auth>('session');
+    store.close();
+    return session;
+  }
+
+  /** Opens this user's store (unless open) and remembers the session in it. */
+  async openStore(auth: Auth): Promise<void> {
+    this.api.token = auth.token;
+    this.user = auth.user;
+    this.store ??= await Store.open(this.options.storeName ?? auth.user.id, this.options.indexedDB);
+    await this.store.put('session', { token: auth.token, user: auth.user });
+  }
+
+  /** Takes this device as the store has it, without asking the server (which is out of reach). */
+  async restoreDevice(): Promise<void> {
+    const device = await this.db.get<StoredDevice>('device');
+    if (device?.identity.userId !== this.me) throw new Error('This browser has to reach the server once to be set up.');
+    this.device = device;
+  }
+
+  /** Loads or registers this device; a stored one's key-package count comes back, as the check
+   * that the server still knows it. */
+  async ensureDevice(): Promise<KeyPackageCount | undefined> {
+    const stored = await this.db.get<StoredDevice>('device');
+    if (stored && stored.identity.userId === this.me) {
+      try {
+        const count = await this.api.keyPackageCount(stored.deviceId);
+        this.device = stored;
+        return count;
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 404)) throw e;
+        // Removed from the account elsewhere: its keys and groups are dead; start as a new device.
+        this.onDeviceReplaced();
+        const name = this.db.name;
+        this.db.close();
+        await Store.destroy(name, this.options.indexedDB);
+        this.store = await Store.open(name, this.options.indexedDB);
+        await this.store.put('session', { token: this.api.token, user: this.user });
+      }
+    }
+    const identity = await newIdentity(this.me);
+    const device = await this.api.registerDevice(this.options.deviceLabel ?? 'Browser', toBase64(identity.publicKey));
+    this.device = { deviceId: device.id, identity };
+    await this.db.put('device', this.device);
+    return undefined;
+  }
+
+  /** Keeps enough one-time KeyPackages (and a last-resort one) on the server for others to add us. */
+  async topUpKeyPackages(known?: KeyPackageCount): Promise<void> {
+    const target = this.options.keyPackageTarget ?? 20;
+    const { available, hasLastResort } = known ?? await this.api.keyPackageCount(this.deviceId);
+    if (available >= target / 2 && hasLastResort) return;
+    const fresh: StoredKeyPackage[] = [];
+    for (let i = available; i < target; i += 1) fresh.push({ ...(await newKeyPackage(this.identity)), lastResort: false });
+    const lastResort = hasLastResort ? null : { ...(await newKeyPackage(this.identity)), lastResort: true };
+    for (const kp of [...fresh, ...(lastResort ? [lastResort] : [])]) await this.db.putKeyPackage(kp.ref, kp);
+    await this.api.uploadKeyPackages(this.deviceId, fresh.map((k) => toBase64(k.publicPackage)), lastResort ? toBase64(lastResort.publicPackage) : undefined);
+  }
+
+  /** Ends the session on this device: the socket stops, the token is forgotten, and so is the
+   * store's session record; with `forgetDevice`, the whole store. */
+  async endLocally(forgetDevice: boolean): Promise<void> {
+    this.socket?.stop();
+    const store = this.store;
+    this.store = null;
+    this.api.token = null;
+    if (!store) return;
+    if (forgetDevice) {
+      store.close();
+      await Store.destroy(store.name, this.options.indexedDB);
+    } else {
+      await store.delete('session');
+      store.close();
+    }
+  }
+}

@@ -1,0 +1,31 @@
+// Generated from the Rust wire types in src/protocol/ by `cargo test --lib`: do not edit by hand.
+// Change the Rust type, run `cargo test --lib`, and commit the result.
+import type { SessionEndReason } from './events.ts';
+import type { ConversationKind, MemberRole } from './conversations.ts';
+import type { MessageKind, ReceiptKind } from './messages.ts';
+
+export const MAX_BODY_BYTES = 65536;
+export const MIN_PASSWORD_CHARS = 10;
+export const MAX_PASSWORD_BYTES = 1024;
+export const MAX_DISPLAY_NAME_CHARS = 64;
+export const MAX_TITLE_CHARS = 128;
+export const MAX_CLIENT_MSG_ID_CHARS = 64;
+export const MAX_DEVICE_LABEL_CHARS = 64;
+export const MAX_CREDENTIAL_BYTES = 1024;
+export const MAX_DEVICES_PER_USER = 20;
+export const MAX_KEY_PACKAGES_PER_UPLOAD = 100;
+export const MAX_KEY_PACKAGE_BYTES = 8192;
+export const MAX_GROUP_MEMBERS = 100;
+export const MAX_HANDSHAKE_BYTES = 65536;
+export const MAX_CIPHERTEXT_BYTES = 65536;
+export const MAX_EVENT_BYTES = 327680;
+export const MAX_REF_CHARS = 64;
+export const CLOSE_SESSION_ENDED = 4401;
+export const CLOSE_DEVICE_REMOVED = 4403;
+
+/** The close code of each way a session ends; a client does not reconnect after one. */
+export const CLOSE_CODES = { 'session-ended': 4401, 'device-removed': 4403 } as const satisfies Record<SessionEndReason, number>;
+export const CONVERSATION_KINDS = ['direct', 'group'] as const satisfies readonly ConversationKind[];
+export const MEMBER_ROLES = ['owner', 'admin', 'member'] as const satisfies readonly MemberRole[];
+export const MESSAGE_KINDS = ['app', 'commit', 'welcome'] as const satisfies readonly MessageKind[];
+export const RECEIPT_KINDS = ['delivered', 'read'] as const satisfies readonly ReceiptKind[];

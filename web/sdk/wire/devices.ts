@@ -1,0 +1,50 @@
+// Generated from the Rust wire types in src/protocol/ by `cargo test --lib`: do not edit by hand.
+// Change the Rust type, run `cargo test --lib`, and commit the result.
+
+export type RegisterDeviceRequest = { label: string, 
+/**
+ * Base64 of the device's MLS credential (identity and signature public key).
+ */
+credential: string, };
+
+export type DeviceView = { id: string, label: string, 
+/**
+ * Base64 of the device's MLS credential (its signature public key).
+ */
+credential: string, createdAt: string, lastSeenAt: string | null, };
+
+export type DeviceList = { devices: Array<DeviceView>, };
+
+export type UploadKeyPackagesRequest = { keyPackages?: Array<string>, 
+/**
+ * Replaces the device's last-resort package, which is handed out when the others run out.
+ */
+lastResort?: string | null, };
+
+export type KeyPackageCount = { 
+/**
+ * One-time packages not yet claimed.
+ */
+available: number, hasLastResort: boolean, };
+
+export type ClaimRequest = { 
+/**
+ * Only these devices of the user (for adding one new device); all of them when absent.
+ */
+deviceIds?: Array<string> | null, };
+
+export type ClaimedKeyPackage = { deviceId: string, 
+/**
+ * Base64 of the KeyPackage (an MLSMessage).
+ */
+keyPackage: string, 
+/**
+ * The device had no one-time package left; this one is shared and was not consumed.
+ */
+lastResort: boolean, };
+
+export type ClaimResponse = { keyPackages: Array<ClaimedKeyPackage>, 
+/**
+ * Devices that have no package at all: they cannot be added until they upload some.
+ */
+missingDeviceIds: Array<string>, };

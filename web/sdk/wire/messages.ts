@@ -1,0 +1,45 @@
+// Generated from the Rust wire types in src/protocol/ by `cargo test --lib`: do not edit by hand.
+// Change the Rust type, run `cargo test --lib`, and commit the result.
+
+export type MessageKind = "app" | "commit" | "welcome";
+
+export type MessageView = { id: string, conversationId: string, 
+/**
+ * Position in the conversation: committed in this order, so "after seq N" has no gaps.
+ */
+seq: number, senderId: string, senderDeviceId: string | null, kind: MessageKind, epoch: number, 
+/**
+ * Base64 of the opaque MLS message; the server never sees plaintext.
+ */
+ciphertext: string, clientMsgId: string, createdAt: string, };
+
+/**
+ * The `send-message` client event as sent: exactly one of `conversationId` and `toUserId`.
+ */
+export type SendMessageEvent = { conversationId?: string | null, toUserId?: string | null, clientMsgId: string, 
+/**
+ * The MLS epoch the message was encrypted in (0 when absent).
+ */
+epoch?: number, 
+/**
+ * Base64 of the MLS message.
+ */
+ciphertext: string, };
+
+export type ReceiptKind = "delivered" | "read";
+
+export type ReceiptRequest = { messageId: string, kind: ReceiptKind, };
+
+export type TypingRequest = { conversationId: string, on: boolean, };
+
+/**
+ * "Send me what I missed": the last seq the client holds per conversation. Conversations it
+ * does not list are sent from the start.
+ */
+export type SyncRequest = { after?: { [key in string]: number }, 
+/**
+ * Per conversation, the seq of the client's oldest own message not yet read by everyone:
+ * the receipts made on its messages from there on are sent again, since those made while it
+ * was away reached nobody.
+ */
+receiptsFrom?: { [key in string]: number }, };
