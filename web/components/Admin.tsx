@@ -18,7 +18,7 @@ export function Admin() {
     if (status === 'signed-out') router.replace('/login');
   }, [status, router]);
   if (status !== 'signed-in' || !client) return <div className="p-8 text-slate-500" role="status">Loading…</div>;
-  if (!(client.user as Account).isAdmin) {
+  if (!client.user!.isAdmin) {
     return <div className="p-8"><p role="alert">Only administrators can see this page.</p><Link href="/chat" className="text-brand-600 underline">Back to chats</Link></div>;
   }
   return <Dashboard admin={new AdminApi(client.api)} myId={client.user!.id} />;

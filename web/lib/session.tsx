@@ -2,8 +2,7 @@
 
 // The signed-in ChatClient for the whole app, restored from this browser's store on load.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
-import { ChatClient } from '../sdk/client.ts';
-import type { SessionEnd } from '../sdk/socket.ts';
+import { ChatClient, type SessionEndReason } from '../sdk/client.ts';
 
 const ACCOUNT_KEY = 'e2e-chat:account';
 
@@ -22,7 +21,7 @@ interface Session {
   status: Status;
   client: ChatClient | null;
   /** Why the server ended the last session, to say so on the login page. */
-  ended: SessionEnd | null;
+  ended: SessionEndReason | null;
   signUp(phone: string, displayName: string, password: string): Promise<void>;
   signIn(phone: string, password: string): Promise<void>;
   /** Rejects, still signed in, if "everywhere" or "forget this browser" could not be done. */
@@ -34,7 +33,7 @@ const SessionContext = createContext<Session | null>(null);
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [status, setStatus] = useState<Status>('loading');
   const [client, setClient] = useState<ChatClient | null>(null);
-  const [ended, setEnded] = useState<SessionEnd | null>(null);
+  const [ended, setEnded] = useState<SessionEndReason | null>(null);
 
   useEffect(() => {
     const account = localStorage.getItem(ACCOUNT_KEY);

@@ -1,85 +1,29 @@
-// The REST half of the server's API (src/openapi.json describes it). Every failure is an
-// ApiError carrying the server's { error: { code, message } }, so callers can show the message
-// and branch on the code.
+// The REST half of the server's API (src/openapi.json describes it). Every type that crosses the
+// wire is generated from the server's Rust types into ./wire/; only how the SDK hands them on is
+// declared here. Every failure is an ApiError carrying the server's { error: { code, message } },
+// so callers can show the message and branch on the code.
 
-export interface UserSummary {
-  id: string;
-  phone: string;
-  displayName: string;
-  createdAt: string;
-  lastSeenAt: string | null;
-  online: boolean;
-}
+import type {
+  Account, AuditEntry, AuthResponse, ClaimRequest, ClaimResponse, ConversationView, CreateGroupRequest, DeviceList,
+  DeviceView, ErrorBody, KeyPackageCount, LoginRequest, MessageView, Page, RegisterDeviceRequest, RegisterRequest,
+  UploadKeyPackagesRequest, UserSummary,
+} from './wire/index.ts';
 
-export interface Account extends UserSummary {
-  isAdmin: boolean;
-}
+export type { Account, AuditEntry, AuthResponse, KeyPackageCount, MessageView, Page, UserSummary };
 
-export interface AuthResponse {
-  user: Account;
-  token: string;
-  expiresAt: string;
-}
-
-export interface Device {
-  id: string;
-  label: string;
-  credential: string;
-  createdAt: string;
-  lastSeenAt: string | null;
-}
-
-export interface Member {
-  userId: string;
-  displayName: string;
-  role: 'owner' | 'admin' | 'member';
-  joinedAt: string;
-  /** The member reads messages after this seq. */
-  joinedSeq: number;
-}
-
-export interface Conversation {
-  id: string;
-  kind: 'direct' | 'group';
-  title: string | null;
-  createdBy: string | null;
-  createdAt: string;
-  epoch: number;
-  lastSeq: number;
-  members: Member[];
-  /** Set by the SDK, never by the server: this user was removed from the group. What this device
-   * decrypted while a member stays readable; nothing new arrives. */
+/**
+ * A conversation as the SDK hands it to the app: the server's view, and what only this device
+ * knows about it.
+ */
+export type Conversation = ConversationView & {
+  /** This user was removed from the group. What this device decrypted while a member stays
+   * readable; nothing new arrives. */
   left?: boolean;
-}
+};
 
-export interface KeyPackageCount {
-  available: number;
-  hasLastResort: boolean;
-}
-
-/** A stored message as the server has it: opaque MLS bytes and routing metadata. */
-export interface ServerMessage {
-  id: string;
-  conversationId: string;
-  seq: number;
-  senderId: string;
-  senderDeviceId: string | null;
-  kind: 'app' | 'commit' | 'welcome';
-  epoch: number;
-  ciphertext: string;
-  clientMsgId: string;
-  createdAt: string;
-}
-
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-
-export interface ClaimedKeyPackage {
-  deviceId: string;
-  keyPackage: string;
-  lastResort: boolean;
+export interface ApiOptions {
+  /** Makes the HTTP requests; the global `fetch` unless given (e.g. to log, or to check responses in tests). */
+  fetch?: typeof fetch;
 }
 
 export class ApiError extends Error {
@@ -101,9 +45,12 @@ export class ApiError extends Error {
 export class Api {
   readonly baseUrl: string;
   token: string | null = null;
+  private readonly fetch: typeof fetch;
 
-  constructor(baseUrl: string) {
+  constructor(baseUrl: string, options: ApiOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/$/, '');
+    // Looked up at each call, and not called as a method of this object (browsers refuse that).
+    this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -112,25 +59,25 @@ export class Api {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(this.baseUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await this.fetch(this.baseUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (e) {
       throw new ApiError(0, 'network', `The server cannot be reached (${(e as Error).message}).`);
     }
     const text = await res.text();
     const json = text ? JSON.parse(text) : null;
     if (!res.ok) {
-      const error = json?.error ?? { code: 'http_' + res.status, message: res.statusText };
+      const error = (json as ErrorBody | null)?.error ?? { code: 'http_' + res.status, message: res.statusText };
       throw new ApiError(res.status, error.code, error.message);
     }
     return json as T;
   }
 
   register(phone: string, displayName: string, password: string) {
-    return this.request<AuthResponse>('POST', '/auth/register', { phone, displayName, password });
+    return this.request<AuthResponse>('POST', '/auth/register', { phone, displayName, password } satisfies RegisterRequest);
   }
 
   login(phone: string, password: string) {
-    return this.request<AuthResponse>('POST', '/auth/login', { phone, password });
+    return this.request<AuthResponse>('POST', '/auth/login', { phone, password } satisfies LoginRequest);
   }
 
   /** Revokes this session's token (and closes its sockets). */
@@ -143,7 +90,7 @@ export class Api {
   }
 
   me() {
-    return this.request<Account & { devices: Device[] }>('GET', '/auth/me');
+    return this.request<Account>('GET', '/auth/me');
   }
 
   users(query: { q?: string; cursor?: string; limit?: number } = {}) {
@@ -151,11 +98,11 @@ export class Api {
   }
 
   registerDevice(label: string, credential: string) {
-    return this.request<Device>('POST', '/devices', { label, credential });
+    return this.request<DeviceView>('POST', '/devices', { label, credential } satisfies RegisterDeviceRequest);
   }
 
   devicesOf(userId: string) {
-    return this.request<{ devices: Device[] }>('GET', `/users/${userId}/devices`);
+    return this.request<DeviceList>('GET', `/users/${userId}/devices`);
   }
 
   deleteDevice(deviceId: string) {
@@ -163,7 +110,7 @@ export class Api {
   }
 
   uploadKeyPackages(deviceId: string, keyPackages: string[], lastResort?: string) {
-    return this.request<{ available: number; hasLastResort: boolean }>('POST', `/devices/${deviceId}/key-packages`, { keyPackages, lastResort });
+    return this.request<KeyPackageCount>('POST', `/devices/${deviceId}/key-packages`, { keyPackages, lastResort } satisfies UploadKeyPackagesRequest);
   }
 
   keyPackageCount(deviceId: string) {
@@ -171,36 +118,26 @@ export class Api {
   }
 
   claimKeyPackages(userId: string, deviceIds?: string[]) {
-    return this.request<{ keyPackages: ClaimedKeyPackage[]; missingDeviceIds: string[] }>(
-      'POST', `/users/${userId}/key-packages/claim`, deviceIds ? { deviceIds } : {},
-    );
+    const body: ClaimRequest = deviceIds ? { deviceIds } : {};
+    return this.request<ClaimResponse>('POST', `/users/${userId}/key-packages/claim`, body);
   }
 
   conversations(cursor?: string) {
-    return this.request<Page<Conversation>>('GET', '/conversations' + search({ cursor, limit: 100 }));
+    return this.request<Page<ConversationView>>('GET', '/conversations' + search({ cursor, limit: 100 }));
   }
 
   /** The 1:1 conversation with a user (created on first use), or a conversation by its id. */
   conversation(peerOrConversationId: string) {
-    return this.request<Conversation>('GET', `/conversations/${peerOrConversationId}`);
+    return this.request<ConversationView>('GET', `/conversations/${peerOrConversationId}`);
   }
 
   createGroup(title: string, memberIds: string[]) {
-    return this.request<Conversation>('POST', '/conversations', { title, memberIds });
+    return this.request<ConversationView>('POST', '/conversations', { title, memberIds } satisfies CreateGroupRequest);
   }
 
   messages(conversationId: string, query: { cursor?: string; limit?: number } = {}) {
-    return this.request<Page<ServerMessage>>('GET', `/conversations/${conversationId}/messages` + search(query));
+    return this.request<Page<MessageView>>('GET', `/conversations/${conversationId}/messages` + search(query));
   }
-}
-
-export interface AuditEntry {
-  id: number;
-  actorId: string | null;
-  action: string;
-  target: string;
-  detail: unknown;
-  at: string;
 }
 
 export class AdminApi {

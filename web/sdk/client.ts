@@ -13,7 +13,7 @@
 // This device's own commits and messages enter the same order through their acks, so its group
 // state moves exactly when every other member's does.
 
-import { ApiError, type Api, type Conversation, type Device, type KeyPackageCount, type ServerMessage, type UserSummary } from './api.ts';
+import { ApiError, type Account, type Api, type Conversation } from './api.ts';
 import { Conversations } from './conversations.ts';
 import { onReady, onServerEvent, type DispatchParts } from './dispatch.ts';
 import { Emitter, type ClientEvents } from './events.ts';
@@ -24,12 +24,13 @@ import { Outbox, SendFailure } from './outbox.ts';
 import { Pipeline } from './pipeline.ts';
 import { Receipts } from './receipts.ts';
 import { Session, type Auth, type ChatClientOptions } from './session.ts';
-import { EventError, RealtimeSocket, type ConnectionState, type SessionEnd } from './socket.ts';
+import { EventError, RealtimeSocket, type ConnectionState } from './socket.ts';
 import { UNSENT_SEQ, type LocalMessage, type Problem } from './store.ts';
 import { Ticks } from './ticks.ts';
+import type { DeviceView, KeyPackageCount, MessageView, SessionEndReason, UserSummary } from './wire/index.ts';
 
 export { ApiError, EventError, MlsFailure, SendFailure };
-export type { ChatClientOptions, ClientEvents, Conversation, Device, LocalMessage, Problem, ServerMessage, UserSummary, ConnectionState };
+export type { Account, ChatClientOptions, ClientEvents, Conversation, DeviceView, LocalMessage, MessageView, Problem, SessionEndReason, UserSummary, ConnectionState };
 
 const MAX_ONLINE_RETRY_MS = 15_000;
 
@@ -79,7 +80,7 @@ export class ChatClient {
     return this.events.on(event, listener);
   }
 
-  get user(): UserSummary | null {
+  get user(): Account | null {
     return this.session.user;
   }
 
@@ -186,7 +187,7 @@ export class ChatClient {
   }
 
   /** The server ended the session: the same as logging out here, without asking the server. */
-  private async sessionEnded(why: SessionEnd): Promise<void> {
+  private async sessionEnded(why: SessionEndReason): Promise<void> {
     // A removed device's keys and group states are of no further use to anyone.
     await this.session.endLocally(why === 'device-removed').catch(() => {});
     this.events.emit('signed-out', why);
@@ -225,7 +226,7 @@ export class ChatClient {
    * Takes a stored message from anywhere (the socket, `sync`, a REST page) into its
    * conversation's order; duplicates are ignored.
    */
-  ingest(message: ServerMessage): void {
+  ingest(message: MessageView): void {
     this.pipeline.ingest(message);
   }
 

@@ -1,15 +1,14 @@
 // What this device does with each event the server pushes, and each time the socket is (again)
 // ready. Acks and errors never come here: the socket hands them to the request they answer.
 
-import type { Device, ServerMessage, UserSummary } from './api.ts';
-import type { ClientEvents, Emitter } from './events.ts';
+import type { Emitter } from './events.ts';
 import type { Groups } from './groups.ts';
 import type { Outbox } from './outbox.ts';
 import type { Pipeline } from './pipeline.ts';
 import type { Receipts } from './receipts.ts';
 import type { Session } from './session.ts';
 import type { ServerEvent } from './socket.ts';
-import type { Receipt, Ticks } from './ticks.ts';
+import type { Ticks } from './ticks.ts';
 
 export interface DispatchParts {
   session: Session;
@@ -26,23 +25,23 @@ export function onServerEvent(parts: DispatchParts, event: ServerEvent): void {
   if (!session.store) return; // signed out: a late event has nowhere to go
   switch (event.type) {
     case 'message':
-      return pipeline.ingest(event.message as ServerMessage);
+      return pipeline.ingest(event.message);
     case 'receipt':
-      void ticks.apply(event as unknown as Receipt).catch(() => {});
+      void ticks.apply(event).catch(() => {});
       return;
     case 'typing':
-      return events.emit('typing', event as unknown as ClientEvents['typing']);
+      return events.emit('typing', event);
     case 'presence':
-      return events.emit('presence', event as unknown as ClientEvents['presence']);
+      return events.emit('presence', event);
     case 'user-registered':
-      return events.emit('user-registered', event.user as UserSummary);
+      return events.emit('user-registered', event.user);
     case 'synced':
-      for (const [conversationId, joinedSeq] of Object.entries(event.joined as Record<string, number>)) {
+      for (const [conversationId, joinedSeq] of Object.entries(event.joined)) {
         void pipeline.skipTo(conversationId, joinedSeq).catch(() => {});
       }
       return;
     case 'device-added':
-      if (event.userId === session.user?.id) void groups.addOwnDevice((event.device as Device).id).catch(() => {});
+      if (event.userId === session.user?.id) void groups.addOwnDevice(event.device.id).catch(() => {});
       else void groups.healGroups().catch(() => {});
       return;
     case 'device-removed':

@@ -1,20 +1,22 @@
 // What the client tells the app, and the little emitter every part of the SDK tells it through.
 
-import type { UserSummary } from './api.ts';
-import type { ConnectionState, SessionEnd } from './socket.ts';
+import type { ConnectionState, ServerEventOf, SessionEndReason } from './socket.ts';
 import type { LocalMessage, Problem } from './store.ts';
+import type { UserSummary } from './wire/index.ts';
 
 export interface ClientEvents {
   message: LocalMessage;
   status: LocalMessage;
   problem: Problem;
-  typing: { conversationId: string; userId: string; on: boolean };
-  presence: { userId: string; online: boolean; lastSeen: string | null };
+  /** As the server pushed it: who is typing where. */
+  typing: Omit<ServerEventOf<'typing'>, 'type'>;
+  /** As the server pushed it: who came online or went offline. */
+  presence: Omit<ServerEventOf<'presence'>, 'type'>;
   conversation: { conversationId: string; change: 'joined' | 'updated' | 'removed' };
   connection: ConnectionState;
   'user-registered': UserSummary;
   /** The server ended this session ("log out everywhere", account deleted) or removed this device. */
-  'signed-out': SessionEnd;
+  'signed-out': SessionEndReason;
 }
 
 export class Emitter {

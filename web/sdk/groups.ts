@@ -3,7 +3,7 @@
 // this user's new devices and removing their lost ones. Every change is a commit the server
 // orders; one that loses a race to another commit is made again from the newer epoch.
 
-import type { Conversation, ServerMessage } from './api.ts';
+import type { Conversation } from './api.ts';
 import type { Conversations } from './conversations.ts';
 import type { Emitter } from './events.ts';
 import { commitChanges, epochOf, fromBase64, leaves, newGroup, toBase64 } from './mls.ts';
@@ -90,13 +90,11 @@ export class Groups {
    */
   private async sendCommit(conversationId: string, state: ClientState, step: Step): Promise<void> {
     const made = await commitChanges(state, step.keyPackages, step.removeLeaves);
-    const ack = await this.session.socket!.request({
+    const { message: commit, welcome } = await this.session.socket!.requestStored({
       type: 'commit', conversationId, epoch: epochOf(state), clientMsgId: crypto.randomUUID(),
       commit: toBase64(made.commit), welcome: made.welcome ? toBase64(made.welcome) : undefined,
       addUserIds: step.addUserIds, removeUserIds: step.removeUserIds,
     });
-    const commit = ack.message as ServerMessage;
-    const welcome = ack.welcome as ServerMessage | undefined;
     if (epochOf(state) === 0 && !this.pipeline.groups.has(conversationId)) {
       // The group starts with this commit: adopt it at once, and start reading after it.
       await this.pipeline.adopt(conversationId, made.state, welcome?.seq ?? commit.seq);

@@ -2,7 +2,6 @@
 // epoch (or takes this device out of it), an application message is decrypted into this device's
 // history, a Welcome lets this device join. A message that cannot be trusted becomes a Problem.
 
-import type { ServerMessage } from './api.ts';
 import type { Conversations } from './conversations.ts';
 import type { Emitter } from './events.ts';
 import { decrypt, fromBase64, joinFromWelcome, leaves, MlsFailure, processCommit, toHex, welcomeRecipients } from './mls.ts';
@@ -11,6 +10,7 @@ import type { Receipts } from './receipts.ts';
 import type { Session, StoredKeyPackage } from './session.ts';
 import type { LocalMessage, Problem } from './store.ts';
 import type { Ticks } from './ticks.ts';
+import type { MessageView } from './wire/index.ts';
 import type { ClientState } from 'ts-mls';
 
 export interface IncomingParts {
@@ -30,7 +30,7 @@ export class Incoming {
   }
 
   /** Processes one message; returns the group state if it changed, null if the group is gone. */
-  async handle(m: ServerMessage): Promise<Outcome> {
+  async handle(m: MessageView): Promise<Outcome> {
     const { session, pipeline, receipts, ticks, events } = this.parts;
     const conversationId = m.conversationId;
     const group = pipeline.groups.get(conversationId);
@@ -62,7 +62,7 @@ export class Incoming {
     }
   }
 
-  private async applyCommit(m: ServerMessage, group: ClientState): Promise<Outcome> {
+  private async applyCommit(m: MessageView, group: ClientState): Promise<Outcome> {
     const { session, pipeline, conversations, events } = this.parts;
     const conversationId = m.conversationId;
     const own = pipeline.takeOwnCommit(conversationId, m.seq);
@@ -89,7 +89,7 @@ export class Incoming {
     return next;
   }
 
-  private async problem(m: ServerMessage, e: unknown): Promise<void> {
+  private async problem(m: MessageView, e: unknown): Promise<void> {
     const problem: Problem = {
       id: m.id, conversationId: m.conversationId, seq: m.seq, senderId: m.senderId,
       reason: e instanceof MlsFailure ? e.code : 'error', at: new Date().toISOString(),
@@ -98,7 +98,7 @@ export class Incoming {
     this.parts.events.emit('problem', problem);
   }
 
-  private async tryJoin(m: ServerMessage): Promise<ClientState | undefined> {
+  private async tryJoin(m: MessageView): Promise<ClientState | undefined> {
     const { session, pipeline, conversations, events } = this.parts;
     const welcome = fromBase64(m.ciphertext);
     for (const ref of welcomeRecipients(welcome)) {

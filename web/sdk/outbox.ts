@@ -2,7 +2,6 @@
 // its conversation's order, and sent until the server acknowledges it. One the server refuses
 // stays as `failed`, to retry; one cut short by a reload is sent by the next session.
 
-import type { ServerMessage } from './api.ts';
 import type { Emitter } from './events.ts';
 import { encodeState, encrypt, epochOf, toBase64 } from './mls.ts';
 import type { Pipeline } from './pipeline.ts';
@@ -102,10 +101,10 @@ export class Outbox {
           return { ciphertext: made.ciphertext, epoch: epochOf(state) };
         });
         try {
-          const ack = await session.socket!.request({ type: 'send-message', conversationId, clientMsgId, epoch, ciphertext: toBase64(ciphertext) });
+          const { message: stored } = await session.socket!.requestStored({ type: 'send-message', conversationId, clientMsgId, epoch, ciphertext: toBase64(ciphertext) });
           // Recorded before anything else can run: a receipt for it may be the very next event.
-          await this.ticks.markStored(ack.message as ServerMessage);
-          pipeline.ingest(ack.message as ServerMessage);
+          await this.ticks.markStored(stored);
+          pipeline.ingest(stored);
           await pipeline.settled(conversationId);
           return (await session.db.message(message.key)) ?? message;
         } catch (e) {

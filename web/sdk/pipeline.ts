@@ -6,9 +6,9 @@
 // What one message does is not decided here: the handler given to the pipeline processes it and
 // says how the group state changed.
 
-import type { ServerMessage } from './api.ts';
 import { decodeState, encodeState, epochOf } from './mls.ts';
 import type { Session } from './session.ts';
+import type { MessageView } from './wire/index.ts';
 import type { ClientState } from 'ts-mls';
 
 /** What processing one message did to its group: a new state, null if the group is gone for this
@@ -22,16 +22,16 @@ export class Pipeline {
   /** Each conversation's MLS group state as this device has processed it so far. */
   readonly groups = new Map<string, ClientState>();
   private readonly cursors = new Map<string, number>();
-  private readonly pending = new Map<string, Map<number, ServerMessage>>();
+  private readonly pending = new Map<string, Map<number, MessageView>>();
   private readonly queues = new Map<string, Promise<void>>();
   /** This device's accepted commits, waiting for their turn in the order: seq → new state. */
   private readonly ownCommits = new Map<string, ClientState>();
   private readonly progressWaiters = new Set<() => void>();
   private gapTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly session: Session;
-  private readonly handle: (message: ServerMessage) => Promise<Outcome>;
+  private readonly handle: (message: MessageView) => Promise<Outcome>;
 
-  constructor(session: Session, handle: (message: ServerMessage) => Promise<Outcome>) {
+  constructor(session: Session, handle: (message: MessageView) => Promise<Outcome>) {
     this.session = session;
     this.handle = handle;
   }
@@ -51,8 +51,8 @@ export class Pipeline {
    * Takes a stored message from anywhere (the socket, `sync`, a REST page) into its
    * conversation's order; duplicates are ignored.
    */
-  ingest(message: ServerMessage): void {
-    const buffer = this.pending.get(message.conversationId) ?? new Map<number, ServerMessage>();
+  ingest(message: MessageView): void {
+    const buffer = this.pending.get(message.conversationId) ?? new Map<number, MessageView>();
     this.pending.set(message.conversationId, buffer);
     buffer.set(message.seq, message);
     this.scheduleDrain(message.conversationId, 0);
@@ -167,7 +167,7 @@ export class Pipeline {
   /** Catches a conversation up from the server's pages (e.g. before a socket is open). */
   async catchUp(conversationId: string): Promise<void> {
     const after = await this.serial(conversationId, () => this.cursorOf(conversationId));
-    const fetched: ServerMessage[] = [];
+    const fetched: MessageView[] = [];
     let cursor: string | undefined;
     do {
       const page = await this.session.api.messages(conversationId, { cursor, limit: 100 });

@@ -4,8 +4,7 @@
 
 import type { Session } from './session.ts';
 import { EventError } from './socket.ts';
-
-export type ReceiptKind = 'delivered' | 'read';
+import type { ReceiptKind } from './wire/index.ts';
 
 /** Where the store keeps receipts made but not yet acknowledged by the server, across page loads. */
 const RECEIPT_PREFIX = 'receipt:';

@@ -2,7 +2,7 @@
 // identity as registered with the server, its one-time KeyPackages there, and its socket.
 // Everything else in the SDK reads these through a Session.
 
-import { Api, ApiError, type KeyPackageCount, type UserSummary } from './api.ts';
+import { Api, ApiError, type Account, type AuthResponse, type KeyPackageCount } from './api.ts';
 import { newIdentity, newKeyPackage, toBase64, type DeviceIdentity, type KeyPackageSecret } from './mls.ts';
 import type { RealtimeSocket } from './socket.ts';
 import { Store } from './store.ts';
@@ -17,12 +17,12 @@ export interface ChatClientOptions {
   deviceLabel?: string;
   /** One-time KeyPackages kept on the server; topped up when fewer than half are left. */
   keyPackageTarget?: number;
+  /** Makes the REST calls; the global `fetch` unless given. */
+  fetch?: typeof fetch;
 }
 
-export interface Auth {
-  token: string;
-  user: UserSummary;
-}
+/** A signed-in session, as the server gave it and as the store's `session` record keeps it. */
+export type Auth = Pick<AuthResponse, 'token' | 'user'>;
 
 /** The store's `device` record. */
 export interface StoredDevice {
@@ -41,13 +41,13 @@ export class Session {
   store: Store | null = null;
   socket: RealtimeSocket | null = null;
   device: StoredDevice | null = null;
-  user: UserSummary | null = null;
+  user: Account | null = null;
   /** Runs when this device turns out to be removed from the account, before it is set up anew. */
   private readonly onDeviceReplaced: () => void;
 
   constructor(options: ChatClientOptions, onDeviceReplaced: () => void) {
     this.options = options;
-    this.api = new Api(options.baseUrl);
+    this.api = new Api(options.baseUrl, { fetch: options.fetch });
     this.onDeviceReplaced = onDeviceReplaced;
   }
 

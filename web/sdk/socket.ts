@@ -1,12 +1,20 @@
 // The WebSocket half of the API: one socket per client that reconnects with capped, jittered
-// exponential backoff, and requests that wait for their ack (or error) by event id.
+// exponential backoff, and requests that wait for their ack (or error) by event id. What it sends
+// and receives are the generated wire unions, told apart by their `type`.
+
+import { CLOSE_CODES, type ClientEvent, type ClientFrame, type MessageView, type ServerEvent, type SessionEndReason } from './wire/index.ts';
+
+export type { ServerEvent, SessionEndReason };
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
-export interface ServerEvent {
-  type: string;
-  [field: string]: unknown;
-}
+/** The server event of one `type`. */
+export type ServerEventOf<T extends ServerEvent['type']> = Extract<ServerEvent, { type: T }>;
+
+type Ack = ServerEventOf<'ack'>;
+
+/** The client events that store a message, whose ack carries it. */
+type StoringEvent = Extract<ClientEvent, { type: 'send-message' | 'commit' }>;
 
 /** An `error` event answering one request: the server refused it; the socket stays open. */
 export class EventError extends Error {
@@ -30,13 +38,14 @@ export interface SocketOptions {
   /** Runs after every (re)connect, once the server said `ready`. */
   onReady?: () => void;
   /** The server closed the socket for good: the session was revoked or this device removed. */
-  onEnded?: (why: SessionEnd) => void;
+  onEnded?: (why: SessionEndReason) => void;
   requestTimeoutMs?: number;
 }
 
-/** Why the server ended this socket for good (its close codes 4401 and 4403). */
-export type SessionEnd = 'session-ended' | 'device-removed';
-const FINAL_CLOSE_CODES: Record<number, SessionEnd> = { 4401: 'session-ended', 4403: 'device-removed' };
+/** Why the server ended this socket for good, if `code` is one of its final close codes. */
+function endedBy(code: number): SessionEndReason | undefined {
+  return (Object.keys(CLOSE_CODES) as SessionEndReason[]).find((reason) => CLOSE_CODES[reason] === code);
+}
 
 const BASE_DELAY_MS = 250;
 const MAX_DELAY_MS = 15_000;
@@ -49,7 +58,7 @@ export class RealtimeSocket {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private handshakeTimer: ReturnType<typeof setTimeout> | null = null;
   private nextId = 0;
-  private readonly waiting = new Map<string, { resolve: (e: ServerEvent) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private readonly waiting = new Map<string, { resolve: (ack: Ack) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private readyWaiters: (() => void)[] = [];
   state: ConnectionState = 'closed';
   private readonly options: SocketOptions;
@@ -97,20 +106,20 @@ export class RealtimeSocket {
   }
 
   /** Sends an event without waiting for an answer; false if the socket is not open. */
-  send(event: Record<string, unknown>): boolean {
+  send(event: ClientFrame): boolean {
     if (this.state !== 'open' || !this.ws) return false;
     this.ws.send(JSON.stringify(event));
     return true;
   }
 
   /** Sends an event and resolves with its ack, or rejects with an EventError. */
-  async request(event: Record<string, unknown>): Promise<ServerEvent> {
+  async request(event: ClientEvent): Promise<Ack> {
     await this.ready();
     const id = `q${++this.nextId}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
-        reject(new EventError('timeout', `No answer to ${String(event.type)} in time.`));
+        reject(new EventError('timeout', `No answer to ${event.type} in time.`));
       }, this.options.requestTimeoutMs ?? 15_000);
       this.waiting.set(id, { resolve, reject, timer });
       if (!this.send({ ...event, id })) {
@@ -119,6 +128,14 @@ export class RealtimeSocket {
         reject(new EventError('disconnected', 'Not connected.'));
       }
     });
+  }
+
+  /** Sends an event that stores a message and resolves with that message as stored (and, for a
+   * commit that adds users, their Welcome), or rejects with an EventError. */
+  async requestStored(event: StoringEvent): Promise<{ message: MessageView; welcome?: MessageView }> {
+    const { message, welcome } = await this.request(event);
+    if (!message) throw new EventError('no_message', `The server stored no message for ${event.type}.`);
+    return { message, welcome };
   }
 
   private open(): void {
@@ -146,7 +163,7 @@ export class RealtimeSocket {
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.failWaiting(new EventError('disconnected', 'The connection was lost.'));
     if (this.stopped) return;
-    const ended = FINAL_CLOSE_CODES[code];
+    const ended = endedBy(code);
     if (ended) {
       // Reconnecting with a revoked token or a removed device would only be refused.
       this.stop();
@@ -172,7 +189,7 @@ export class RealtimeSocket {
     if (event.type === 'session-ended') {
       // The server is closing this socket for good; its close frame may take a while to finish.
       this.stop();
-      this.options.onEnded?.(event.reason === 'device-removed' ? 'device-removed' : 'session-ended');
+      this.options.onEnded?.(event.reason);
       return;
     }
     if (event.type === 'ready') {
@@ -182,14 +199,16 @@ export class RealtimeSocket {
       for (const resolve of this.readyWaiters.splice(0)) resolve();
       this.options.onReady?.();
     }
-    const ref = typeof event.ref === 'string' ? event.ref : null;
-    const waiter = ref ? this.waiting.get(ref) : undefined;
-    if (waiter && (event.type === 'ack' || event.type === 'error')) {
-      clearTimeout(waiter.timer);
-      this.waiting.delete(ref!);
-      if (event.type === 'ack') waiter.resolve(event);
-      else waiter.reject(new EventError(String(event.code), String(event.message), event.currentEpoch as number | undefined));
-      return;
+    if (event.type === 'ack' || event.type === 'error') {
+      const ref = event.ref;
+      const waiter = ref ? this.waiting.get(ref) : undefined;
+      if (ref && waiter) {
+        clearTimeout(waiter.timer);
+        this.waiting.delete(ref);
+        if (event.type === 'ack') waiter.resolve(event);
+        else waiter.reject(new EventError(event.code, event.message, event.currentEpoch));
+        return;
+      }
     }
     this.options.onEvent(event);
   }

@@ -4,6 +4,7 @@
 // the same API. The `idb` library turns IndexedDB's requests and transactions into promises.
 
 import { wrap, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
+import type { ReceiptKind } from './wire/index.ts';
 
 export interface LocalMessage {
   /** `senderId:clientMsgId`: unique, and known before the server has stored the message. */
@@ -20,7 +21,7 @@ export interface LocalMessage {
   createdAt: string;
   status: 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'received';
   /** On this user's own messages: how far each reader has got with it. */
-  receipts?: Record<string, 'delivered' | 'read'>;
+  receipts?: Record<string, ReceiptKind>;
 }
 
 /** A message that arrived but could not be trusted: shown as an error, never as a message. */

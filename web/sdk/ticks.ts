@@ -1,21 +1,18 @@
 // The ticks on this user's own messages: sent once the server has stored one, then delivered and
 // read as the receipts of the members it was for come in.
 
-import type { ServerMessage } from './api.ts';
 import type { Conversations } from './conversations.ts';
 import type { Emitter } from './events.ts';
-import type { ReceiptKind } from './receipts.ts';
 import type { Session } from './session.ts';
+import type { ServerEventOf } from './socket.ts';
 import { UNSENT_SEQ, type LocalMessage } from './store.ts';
+import type { MessageView, ReceiptKind } from './wire/index.ts';
 
 /** How far back, in a conversation's local history, own messages still waiting for a read receipt are looked for. */
 const RECEIPT_CATCH_UP_WINDOW = 200;
 
-export interface Receipt {
-  messageId: string;
-  userId: string;
-  kind: ReceiptKind;
-}
+/** What the ticks need of a `receipt` event. */
+export type Receipt = Pick<ServerEventOf<'receipt'>, 'messageId' | 'userId' | 'kind'>;
 
 export class Ticks {
   /** Receipts that arrived before this device had recorded the server id of its own message. */
@@ -43,7 +40,7 @@ export class Ticks {
   }
 
   /** The server has stored this device's message `m`: it gets its server id, seq and first tick. */
-  markStored(m: ServerMessage): Promise<void> {
+  markStored(m: MessageView): Promise<void> {
     return this.inOrder(async () => {
       const local = await this.session.db.message(`${m.senderId}:${m.clientMsgId}`);
       if (!local || local.seq !== UNSENT_SEQ) return;

@@ -35,7 +35,7 @@ export function AccountHeader({ client, signOut, onToggleNewGroup }: {
           <p className="truncate text-xs text-slate-500 dark:text-slate-400">{client.user!.phone}</p>
         </div>
         <div className="flex items-center gap-1">
-          {(client.user as { isAdmin?: boolean }).isAdmin && (
+          {client.user!.isAdmin && (
             <Link href="/admin" className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Admin</Link>
           )}
           <button type="button" onClick={onToggleNewGroup}

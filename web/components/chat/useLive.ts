@@ -3,12 +3,10 @@
 
 import { useEffect, useState } from 'react';
 import useSWR, { useSWRConfig } from 'swr';
-import type { ChatClient, ConnectionState } from '../../sdk/client.ts';
+import type { ChatClient, ClientEvents, ConnectionState } from '../../sdk/client.ts';
 
-export interface Presence {
-  online: boolean;
-  lastSeen: string | null;
-}
+/** Where a user stands, from their presence events or, after a (re)connect, the directory. */
+export type Presence = Pick<ClientEvents['presence'], 'online' | 'lastSeen'>;
 
 /** Who is typing where: conversation id, then user id, then when their last "on" came. */
 export type Typing = Record<string, Record<string, number>>;
