@@ -4,10 +4,10 @@
 //! groups them into files, adds the imports between files, and writes the constants, which ts-rs
 //! does not export.
 
+use super::generated::{assert_up_to_date, Strays};
 use super::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
-use std::path::Path;
 use ts_rs::{Config, Dummy, TS};
 
 const OUT_DIR: &str = "web/sdk/wire";
@@ -187,29 +187,7 @@ fn generated() -> BTreeMap<String, String> {
 
 #[test]
 fn the_typescript_wire_types_are_up_to_date() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(OUT_DIR);
-    std::fs::create_dir_all(&dir).unwrap();
-    let files = generated();
-    let mut changed = Vec::new();
-    for (name, text) in &files {
-        let path = dir.join(name);
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-            std::fs::write(&path, text).unwrap();
-            changed.push(format!("regenerated {OUT_DIR}/{name}"));
-        }
-    }
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if !files.contains_key(&name) {
-            std::fs::remove_file(dir.join(&name)).unwrap();
-            changed.push(format!("removed {OUT_DIR}/{name}, which no Rust type declares"));
-        }
-    }
-    assert!(
-        changed.is_empty(),
-        "The TypeScript wire types were out of date with src/protocol/:\n  {}\nReview and commit them.",
-        changed.join("\n  ")
-    );
+    assert_up_to_date("The TypeScript wire types", OUT_DIR, &generated(), Strays::Remove);
 }
 
 #[test]
