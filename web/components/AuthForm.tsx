@@ -4,6 +4,7 @@ import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError } from '../sdk/client.ts';
+import { MAX_DISPLAY_NAME_CHARS } from '../sdk/wire/constants.ts';
 import { useSession } from '../lib/session.tsx';
 import { LockIcon } from './Icons.tsx';
 import { ThemeToggle } from './ThemeToggle.tsx';
@@ -77,7 +78,7 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
           {mode === 'register' && (
             <div>
               <label htmlFor="displayName" className="text-sm font-medium">Your name</label>
-              <input id="displayName" name="displayName" autoComplete="name" required maxLength={64} className={input}
+              <input id="displayName" name="displayName" autoComplete="name" required maxLength={MAX_DISPLAY_NAME_CHARS} className={input}
                 aria-invalid={!!errors.displayName} aria-describedby={errors.displayName ? 'displayName-error' : undefined} />
               {fieldError('displayName')}
             </div>

@@ -1,6 +1,7 @@
 import { useMemo, useState } from 'react';
 import useSWR from 'swr';
 import type { ChatClient, UserSummary } from '../../sdk/client.ts';
+import { MAX_TITLE_CHARS } from '../../sdk/wire/constants.ts';
 
 /** Names a new group and picks its first members; `onDone` gets the new group's id, or null when cancelled. */
 export function NewGroup({ client, onDone }: { client: ChatClient; onDone: (id: string | null) => void }) {
@@ -28,7 +29,7 @@ export function NewGroup({ client, onDone }: { client: ChatClient; onDone: (id: 
   return (
     <section aria-label="New group" className="space-y-2 border-b border-slate-200 p-3 dark:border-slate-800">
       <label htmlFor="group-title" className="text-xs font-medium">Group name</label>
-      <input id="group-title" value={title} onChange={(e) => setTitle(e.target.value)} maxLength={128}
+      <input id="group-title" value={title} onChange={(e) => setTitle(e.target.value)} maxLength={MAX_TITLE_CHARS}
         className="w-full rounded-xl border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900" />
       <label htmlFor="group-search" className="text-xs font-medium">Members</label>
       <input id="group-search" type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="Find people"
