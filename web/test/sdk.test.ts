@@ -1,13 +1,14 @@
 // The headless SDK end to end: several ChatClients (each its own device with its own IndexedDB)
 // against the real Worker under wrangler dev and a real PostgreSQL, with real MLS.
 import 'fake-indexeddb/auto';
-import { test, before, after } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../../test/support/stack.mjs';
-import { randomPhone } from '../../test/support/api.mjs';
+import { checkAgainstOpenApi, randomPhone } from '../../test/support/api.mjs';
 import { waitFor, within } from '../../test/support/wait.mjs';
 import { ApiError, ChatClient, SendFailure, type LocalMessage, type Problem } from '../sdk/client.ts';
-import { Api } from '../sdk/api.ts';
+import { AdminApi, Api } from '../sdk/api.ts';
 import { Store } from '../sdk/store.ts';
 import { decodeState, decrypt, encrypt, fromBase64, MlsFailure, toBase64 } from '../sdk/mls.ts';
 
@@ -16,17 +17,51 @@ const clients: ChatClient[] = [];
 /** Every plaintext sent, to look for in the database at the end. */
 const sentTexts: string[] = [];
 
+// Every response the SDK's REST calls get is checked against src/openapi.json, as the integration
+// tests' client does, through the fetch the SDK is given. A mismatch is noted rather than thrown
+// (the SDK would take a throwing fetch for a server out of reach) and fails the test it happens in.
+const openapiPaths = Object.keys(JSON.parse(readFileSync(new URL('../../src/openapi.json', import.meta.url), 'utf8')).paths);
+const mismatches: string[] = [];
+
+/** Whether the document has the route at all: checkAgainstOpenApi lets undocumented ones pass. */
+function documented(path: string): boolean {
+  const segments = path.split('/').filter(Boolean);
+  return openapiPaths.some((template) => {
+    const parts = template.split('/').filter(Boolean);
+    return parts.length === segments.length && parts.every((p, i) => p.startsWith('{') || p === segments[i]);
+  });
+}
+
+const checkedFetch: typeof fetch = async (input, init) => {
+  const res = await fetch(input, init);
+  const url = new URL(input instanceof Request ? input.url : input);
+  const method = init?.method ?? 'GET';
+  const text = await res.clone().text();
+  try {
+    if (!documented(url.pathname)) throw new Error(`${method} ${url.pathname} is not in the OpenAPI document`);
+    checkAgainstOpenApi(method, url.pathname + url.search, res.status, text ? JSON.parse(text) : null);
+  } catch (e) {
+    mismatches.push((e as Error).message);
+  }
+  return res;
+};
+
+afterEach(() => {
+  assert.deepEqual(mismatches.splice(0), [], 'every REST response the SDK got matches the OpenAPI document');
+});
+
 before(async () => {
   stack = await startStack();
 });
 after(async () => {
   for (const c of clients) c.disconnect();
   await stack?.stop();
+  assert.deepEqual(mismatches, [], 'every REST response the SDK got matches the OpenAPI document');
 });
 
 let storeCounter = 0;
 async function newClient(name: string, phone = randomPhone(), login = false): Promise<ChatClient & { phone: string }> {
-  const client = new ChatClient({ baseUrl: stack.baseUrl, storeName: `${name}-${++storeCounter}`, deviceLabel: name, keyPackageTarget: 6 });
+  const client = new ChatClient({ baseUrl: stack.baseUrl, fetch: checkedFetch, storeName: `${name}-${++storeCounter}`, deviceLabel: name, keyPackageTarget: 6 });
   if (login) await client.login(phone, 'correct horse battery');
   else await client.register(phone, name, 'correct horse battery');
   clients.push(client);
@@ -321,7 +356,7 @@ test('a message written while offline is sent by the next session on this device
 
   // The page is closed and opened again: a new session on the same store.
   const storeName = (alice as unknown as { options: { storeName: string } }).options.storeName;
-  const again = new ChatClient({ baseUrl: stack.baseUrl, storeName, keyPackageTarget: 6 });
+  const again = new ChatClient({ baseUrl: stack.baseUrl, fetch: checkedFetch, storeName, keyPackageTarget: 6 });
   clients.push(again);
   const bobGets = received(bob, text);
   assert.equal(await again.resume(storeName), true);
@@ -343,7 +378,7 @@ test('a device removed elsewhere is told at once, forgets its keys, and is set u
   await bob.api.deleteDevice(oldId);
   assert.equal(await within(told, { what: 'the tablet to be told' }), 'device-removed');
   const storeName = (tablet as unknown as { options: { storeName: string } }).options.storeName;
-  assert.equal(await within(new ChatClient({ baseUrl: stack.baseUrl, storeName }).resume(storeName), { what: 'resume' }), false, 'nothing is left to resume');
+  assert.equal(await within(new ChatClient({ baseUrl: stack.baseUrl, fetch: checkedFetch, storeName }).resume(storeName), { what: 'resume' }), false, 'nothing is left to resume');
 
   // A second browser is removed while it is closed: its session ended with it, so opening it
   // again asks for a log-in, which sets up a new device.
@@ -352,7 +387,7 @@ test('a device removed elsewhere is told at once, forgets its keys, and is set u
   const laptopStore = (laptop as unknown as { options: { storeName: string } }).options.storeName;
   laptop.disconnect();
   await bob.api.deleteDevice(laptop.deviceId);
-  const reopened = new ChatClient({ baseUrl: stack.baseUrl, storeName: laptopStore, keyPackageTarget: 6 });
+  const reopened = new ChatClient({ baseUrl: stack.baseUrl, fetch: checkedFetch, storeName: laptopStore, keyPackageTarget: 6 });
   clients.push(reopened);
   assert.equal(await within(reopened.resume(laptopStore), { what: 'the reopened laptop' }), false, 'the removed device\'s session is over');
   await within(reopened.login(bob.phone, 'correct horse battery'), { what: 'logging in again' });
@@ -369,7 +404,7 @@ test('logging out revokes this session on the server, and only this one', async 
   const phone = await newClient('Alice phone', alice.phone, true);
   const token = alice.api.token;
   await alice.logout();
-  const stale = new Api(stack.baseUrl);
+  const stale = new Api(stack.baseUrl, { fetch: checkedFetch });
   stale.token = token;
   await assert.rejects(stale.me(), (e: unknown) => e instanceof ApiError && e.status === 401);
   assert.equal((await phone.api.me()).id, phone.user!.id, 'the other session goes on');
@@ -405,7 +440,7 @@ test('a read receipt made just before the page closed is sent by the next sessio
     store.close();
     return waiting !== undefined;
   }, { what: 'the receipt kept in the store' });
-  const reopened = new ChatClient({ baseUrl: stack.baseUrl, storeName: bobStore, keyPackageTarget: 6 });
+  const reopened = new ChatClient({ baseUrl: stack.baseUrl, fetch: checkedFetch, storeName: bobStore, keyPackageTarget: 6 });
   clients.push(reopened);
   assert.equal(await within(reopened.resume(bobStore), { what: 'the reopened page' }), true);
   await waitFor(async () => (await alice.history(conversation.id)).at(-1)?.status === 'read', { what: 'the read tick' });
@@ -486,7 +521,7 @@ test('resumed while the server is out of reach, a session starts offline with it
   bob.disconnect();
 
   await stack.down();
-  const again = new ChatClient({ baseUrl: stack.baseUrl, storeName, keyPackageTarget: 6 });
+  const again = new ChatClient({ baseUrl: stack.baseUrl, fetch: checkedFetch, storeName, keyPackageTarget: 6 });
   clients.push(again);
   try {
     assert.equal(await again.resume(storeName), true, 'still signed in');
@@ -501,6 +536,17 @@ test('resumed while the server is out of reach, a session starts offline with it
   const againGets = received(again, later);
   await say(alice, conversation.id, later);
   await againGets;
+});
+
+test('the directory, the admin calls and logging out everywhere get what the OpenAPI document says', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  await stack.pool.query('UPDATE users SET is_admin = true WHERE id = $1', [alice.user!.id]);
+  assert.deepEqual((await alice.api.users({ q: bob.phone })).items.map((u) => u.id), [bob.user!.id]);
+  const admin = new AdminApi(alice.api);
+  assert.deepEqual((await admin.users({ q: bob.phone })).items.map((u) => u.id), [bob.user!.id]);
+  await admin.deleteUser(bob.user!.id);
+  assert.ok((await admin.audit({ limit: 5 })).items.some((entry) => entry.target === bob.user!.id), 'the deletion is in the audit log');
+  await alice.logout({ everywhere: true });
 });
 
 test('after all of the above, no plaintext is anywhere in the database', async () => {
