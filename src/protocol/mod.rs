@@ -69,6 +69,8 @@ pub mod users;
 pub mod validate;
 
 #[cfg(test)]
+pub(crate) mod generated;
+#[cfg(test)]
 mod typescript;
 
 #[cfg(test)]
