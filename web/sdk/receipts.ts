@@ -4,9 +4,10 @@
 
 import type { Session } from './session.ts';
 import { EventError } from './socket.ts';
-import type { ReceiptKind } from './wire/index.ts';
+import type { ReceiptKind, ReceiptRequest } from './wire/index.ts';
 
-/** Where the store keeps receipts made but not yet acknowledged by the server, across page loads. */
+/** Where the store keeps receipts made but not yet acknowledged by the server, across page loads
+ * (each as the `receipt` event that sends it). */
 const RECEIPT_PREFIX = 'receipt:';
 
 export class Receipts {
@@ -20,7 +21,7 @@ export class Receipts {
 
   /** Takes up the receipts a previous session on this device did not get sent. */
   async load(): Promise<void> {
-    for (const { messageId, kind } of await this.session.db.withPrefix<{ messageId: string; kind: ReceiptKind }>(RECEIPT_PREFIX)) {
+    for (const { messageId, kind } of await this.session.db.withPrefix<ReceiptRequest>(RECEIPT_PREFIX)) {
       if (this.waiting.get(messageId) !== 'read') this.waiting.set(messageId, kind);
     }
   }
@@ -28,7 +29,7 @@ export class Receipts {
   send(messageId: string, kind: ReceiptKind): void {
     if (this.waiting.get(messageId) === 'read') return; // read says delivered too
     this.waiting.set(messageId, kind);
-    void this.session.store?.put(RECEIPT_PREFIX + messageId, { messageId, kind }).catch(() => {});
+    void this.session.store?.put(RECEIPT_PREFIX + messageId, { messageId, kind } satisfies ReceiptRequest).catch(() => {});
     if (this.session.socket?.state === 'open') this.post(messageId, kind); // else the next `ready` does
   }
 
