@@ -13,6 +13,7 @@ pub struct AuditEntry {
     pub actor_id: Option<Uuid>,
     pub action: String,
     pub target: String,
+    #[schemars(extend("type" = "object"))]
     pub detail: serde_json::Value,
     pub at: DateTime<Utc>,
 }

@@ -1,7 +1,10 @@
 //! Registration, login and the signed-in account.
 
 use super::users::UserSummary;
-use super::validate::{validate_display_name, validate_password, validate_phone};
+use super::validate::{
+    validate_display_name, validate_password, validate_phone, MAX_DISPLAY_NAME_CHARS, MAX_PASSWORD_BYTES,
+    MIN_PASSWORD_CHARS,
+};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -11,8 +14,11 @@ use ts_rs::TS;
 #[derive(Debug, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
+    #[schemars(regex(pattern = r"^\+[1-9][0-9]{6,14}$"))]
     pub phone: String,
+    #[schemars(length(min = 1, max = MAX_DISPLAY_NAME_CHARS))]
     pub display_name: String,
+    #[schemars(length(min = MIN_PASSWORD_CHARS, max = MAX_PASSWORD_BYTES))]
     pub password: String,
 }
 
@@ -53,6 +59,7 @@ pub struct Account {
 #[serde(rename_all = "camelCase")]
 pub struct AuthResponse {
     pub user: Account,
+    #[schemars(description = "JWT (HS256), sent as `Authorization: Bearer <token>`.")]
     pub token: String,
     pub expires_at: DateTime<Utc>,
 }

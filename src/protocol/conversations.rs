@@ -1,7 +1,7 @@
 //! Conversations, their members, group creation and MLS commits (the WebSocket event that moves
 //! a conversation to its next epoch and changes who may read it).
 
-use super::validate::{decode, validate_client_msg_id, validate_epoch, validate_title};
+use super::validate::{decode, validate_client_msg_id, validate_epoch, validate_title, MAX_TITLE_CHARS};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -48,8 +48,10 @@ pub struct ConversationView {
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     /// The MLS epoch the conversation is at: commits must start from it, messages carry it.
+    #[schemars(range(min = 0))]
     pub epoch: i64,
     /// The seq of its newest message (0 when empty).
+    #[schemars(range(min = 0))]
     pub last_seq: i64,
     pub members: Vec<MemberView>,
 }
@@ -62,6 +64,7 @@ pub struct MemberView {
     pub role: MemberRole,
     pub joined_at: DateTime<Utc>,
     /// The member reads messages after this seq (0, or the commit that added them).
+    #[schemars(range(min = 0))]
     pub joined_seq: i64,
 }
 
@@ -70,7 +73,10 @@ pub struct MemberView {
 #[derive(Debug, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateGroupRequest {
+    #[schemars(length(min = 1, max = MAX_TITLE_CHARS))]
     pub title: String,
+    #[schemars(length(min = 1, max = MAX_GROUP_MEMBERS - 1))]
+    #[schemars(description = "The other members; the caller becomes the owner.")]
     pub member_ids: Vec<Uuid>,
 }
 

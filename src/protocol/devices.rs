@@ -29,8 +29,15 @@ pub const MAX_KEY_PACKAGE_BYTES: usize = 8 * 1024;
 
 #[derive(Debug, Deserialize, TS, JsonSchema)]
 pub struct RegisterDeviceRequest {
+    #[schemars(length(min = 1, max = MAX_DEVICE_LABEL_CHARS))]
+    #[schemars(description = "A name the user recognizes, e.g. \"Firefox on laptop\".")]
     pub label: String,
     /// Base64 of the device's MLS credential (identity and signature public key).
+    #[schemars(extend("contentEncoding" = "base64"))]
+    #[schemars(description = format!(
+        "Base64 of the device's MLS credential (identity and signature public key), at most {} KiB.",
+        MAX_CREDENTIAL_BYTES / 1024
+    ))]
     pub credential: String,
 }
 
@@ -63,6 +70,7 @@ pub struct DeviceView {
     pub id: Uuid,
     pub label: String,
     /// Base64 of the device's MLS credential (its signature public key).
+    #[schemars(extend("contentEncoding" = "base64"))]
     pub credential: String,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: Option<DateTime<Utc>>,
@@ -80,9 +88,16 @@ pub struct DeviceList {
 pub struct UploadKeyPackagesRequest {
     #[serde(default)]
     #[ts(as = "Option<Vec<String>>", optional)]
+    #[schemars(length(max = MAX_KEY_PACKAGES_PER_UPLOAD))]
+    #[schemars(extend("items" = {
+        "type": "string",
+        "contentEncoding": "base64",
+        "description": format!("A KeyPackage (MLSMessage), at most {} KiB.", MAX_KEY_PACKAGE_BYTES / 1024),
+    }))]
     pub key_packages: Vec<String>,
     /// Replaces the device's last-resort package, which is handed out when the others run out.
     #[ts(optional = nullable)]
+    #[schemars(extend("contentEncoding" = "base64"))]
     pub last_resort: Option<String>,
 }
 
@@ -119,6 +134,7 @@ impl UploadKeyPackagesRequest {
 #[serde(rename_all = "camelCase")]
 pub struct KeyPackageCount {
     /// One-time packages not yet claimed.
+    #[schemars(range(min = 0))]
     pub available: i64,
     pub has_last_resort: bool,
 }
@@ -136,6 +152,7 @@ pub struct ClaimRequest {
 pub struct ClaimedKeyPackage {
     pub device_id: Uuid,
     /// Base64 of the KeyPackage (an MLSMessage).
+    #[schemars(extend("contentEncoding" = "base64"))]
     pub key_package: String,
     /// The device had no one-time package left; this one is shared and was not consumed.
     pub last_resort: bool,

@@ -29,12 +29,15 @@ pub struct MessageView {
     pub id: Uuid,
     pub conversation_id: Uuid,
     /// Position in the conversation: committed in this order, so "after seq N" has no gaps.
+    #[schemars(range(min = 1))]
     pub seq: i64,
     pub sender_id: Uuid,
     pub sender_device_id: Option<Uuid>,
     pub kind: MessageKind,
+    #[schemars(range(min = 0))]
     pub epoch: i64,
     /// Base64 of the opaque MLS message; the server never sees plaintext.
+    #[schemars(extend("contentEncoding" = "base64"))]
     pub ciphertext: String,
     pub client_msg_id: String,
     pub created_at: DateTime<Utc>,

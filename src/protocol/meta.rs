@@ -7,6 +7,7 @@ use ts_rs::TS;
 /// One keyset page. `nextCursor` is null on the last page.
 #[derive(Debug, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "{T}Page")]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
