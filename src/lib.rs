@@ -7,6 +7,8 @@ pub mod config;
 pub mod cursor;
 pub mod db;
 pub mod error;
+#[cfg(test)]
+mod openapi;
 pub mod protocol;
 pub mod ratelimit;
 pub mod router;

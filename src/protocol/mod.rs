@@ -2,8 +2,8 @@
 //! validation of input, one file per resource. `validate` is the leaf the others build on; every
 //! public item is re-exported here, so `crate::protocol::X` names any of them.
 //!
-//! The OpenAPI document (`src/openapi.json`) describes the REST shapes; the integration tests
-//! check real responses against it.
+//! The OpenAPI document (`src/openapi.json`) is generated from these types by `src/openapi/`; the
+//! integration tests check real responses against it.
 
 /// Gives a wire enum stored in a text column its text both ways: `as_str` for SQL and messages,
 /// `FromStr` and tokio-postgres's `FromSql` to read a row. Serde's renames stay the wire's

@@ -1,0 +1,234 @@
+//! What the document says about one REST operation, and the parameters and answers several share.
+
+use super::{schema, SchemaFn};
+use crate::cursor::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::protocol::ErrorBody;
+use crate::router::Endpoint;
+use schemars::{json_schema, Schema, SchemaGenerator};
+use uuid::Uuid;
+
+pub struct Operation {
+    pub endpoint: Endpoint,
+    pub id: &'static str,
+    pub summary: &'static str,
+    pub description: Option<String>,
+    pub auth: Auth,
+    pub parameters: Vec<Parameter>,
+    pub request: Option<RequestBody>,
+    /// The answers particular to this operation; see `Operation::all_responses`.
+    pub responses: Vec<Response>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    Public,
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+}
+
+#[derive(Clone, Copy)]
+pub enum Location {
+    /// Always required.
+    Path,
+    /// Always optional.
+    Query,
+}
+
+#[derive(Clone)]
+pub struct Parameter {
+    pub name: &'static str,
+    pub location: Location,
+    pub schema: SchemaFn,
+    pub description: Option<&'static str>,
+}
+
+pub struct RequestBody {
+    pub required: bool,
+    pub schema: SchemaFn,
+}
+
+#[derive(Clone)]
+pub struct Response {
+    pub status: u16,
+    pub description: String,
+    /// None for answers without a body (204, 101).
+    pub body: Option<SchemaFn>,
+}
+
+impl Operation {
+    fn new(endpoint: Endpoint, id: &'static str, summary: &'static str, auth: Auth) -> Self {
+        Operation {
+            endpoint,
+            id,
+            summary,
+            description: None,
+            auth,
+            parameters: vec![],
+            request: None,
+            responses: vec![],
+        }
+    }
+
+    /// An operation anyone may call; it lists every answer it gives.
+    pub fn public(endpoint: Endpoint, id: &'static str, summary: &'static str) -> Self {
+        Self::new(endpoint, id, summary, Auth::Public)
+    }
+
+    /// An operation for a signed-in caller. Besides its own answers it gives the ones every such
+    /// operation gives (`signed_in_answers`).
+    pub fn signed_in(endpoint: Endpoint, id: &'static str, summary: &'static str) -> Self {
+        Self::new(endpoint, id, summary, Auth::Bearer)
+    }
+
+    pub fn describe(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    pub fn params(mut self, parameters: impl IntoIterator<Item = Parameter>) -> Self {
+        self.parameters.extend(parameters);
+        self
+    }
+
+    pub fn body(mut self, schema: SchemaFn) -> Self {
+        self.request = Some(RequestBody { required: true, schema });
+        self
+    }
+
+    pub fn optional_body(mut self, schema: SchemaFn) -> Self {
+        self.request = Some(RequestBody { required: false, schema });
+        self
+    }
+
+    pub fn answers(mut self, responses: impl IntoIterator<Item = Response>) -> Self {
+        self.responses.extend(responses);
+        self
+    }
+
+    pub fn all_responses(&self) -> Vec<Response> {
+        let shared = match self.auth {
+            Auth::Public => vec![],
+            Auth::Bearer => signed_in_answers(),
+        };
+        self.responses.iter().cloned().chain(shared).collect()
+    }
+}
+
+// ---- parameters -----------------------------------------------------------------------------
+
+pub fn uuid_in_path(name: &'static str) -> Parameter {
+    Parameter { name, location: Location::Path, schema: schema::<Uuid>, description: None }
+}
+
+pub fn in_query(name: &'static str, schema: SchemaFn, description: Option<&'static str>) -> Parameter {
+    Parameter { name, location: Location::Query, schema, description }
+}
+
+fn own_device_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": "^(me|[0-9a-fA-F-]{36})$" })
+}
+
+/// The `:id` of the key-package routes, which also take `me`.
+pub fn own_device() -> Parameter {
+    Parameter {
+        name: "id",
+        location: Location::Path,
+        schema: own_device_schema,
+        description: Some("A device id of the caller's, or `me` for the device this session acts as."),
+    }
+}
+
+fn limit_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT })
+}
+
+/// `?cursor=&limit=`, which every listing takes.
+pub fn page() -> Vec<Parameter> {
+    let cursor = in_query("cursor", schema::<String>, Some("Opaque cursor from the previous page's `nextCursor`."));
+    vec![cursor, in_query("limit", limit_schema, None)]
+}
+
+/// The user listings' search text; `api/users.rs` refuses a longer one.
+fn search_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "maxLength": 64 })
+}
+
+/// `?cursor=&limit=&q=`, which the user listings take.
+pub fn searched_page() -> Vec<Parameter> {
+    let description = "Part of the display name (case-insensitive) or the start of the phone number.";
+    [page(), vec![in_query("q", search_schema, Some(description))]].concat()
+}
+
+// ---- answers --------------------------------------------------------------------------------
+
+pub fn ok(status: u16, description: impl Into<String>, body: SchemaFn) -> Response {
+    Response { status, description: description.into(), body: Some(body) }
+}
+
+pub fn no_content(status: u16, description: &str) -> Response {
+    Response { status, description: description.into(), body: None }
+}
+
+/// Every error has the same body, `ErrorBody`; the description names its codes.
+pub fn error(status: u16, description: impl Into<String>) -> Response {
+    Response { status, description: description.into(), body: Some(schema::<ErrorBody>) }
+}
+
+/// What a signed-in operation answers when the token is not good, when something fails inside,
+/// and when the database does not answer.
+fn signed_in_answers() -> Vec<Response> {
+    vec![
+        error(401, "Missing, malformed, forged, expired or revoked token (codes `unauthorized`, `token_revoked`)."),
+        error(500, "`internal`, or `server_misconfigured` (e.g. JWT_SECRET missing or too short)."),
+        database_unavailable(),
+    ]
+}
+
+pub fn database_unavailable() -> Response {
+    error(503, "`database_unavailable`: PostgreSQL did not answer; retry later.")
+}
+
+pub fn invalid_input() -> Response {
+    error(
+        400,
+        "Invalid input (codes such as `invalid_json`, `invalid_field`, `invalid_id`, `invalid_cursor`, \
+         `invalid_limit`).",
+    )
+}
+
+pub fn invalid_id() -> Response {
+    error(400, "`invalid_id`")
+}
+
+pub fn forbidden() -> Response {
+    error(403, "`forbidden`")
+}
+
+pub fn not_a_member() -> Response {
+    error(403, "`not_a_member`")
+}
+
+/// The key-package routes, for a device id that is not the one the session acts as.
+pub fn other_device() -> Response {
+    error(
+        403,
+        "This session acts as another of the caller's devices (code `forbidden`); a session manages its own \
+         device's packages.",
+    )
+}
+
+pub fn not_found() -> Response {
+    error(404, "`not_found`")
+}
+
+pub fn no_such_device() -> Response {
+    error(404, "`not_found`: the caller has no device with this id.")
+}
+
+pub fn body_too_large() -> Response {
+    error(413, "`payload_too_large`")
+}
+
+pub fn not_json() -> Response {
+    error(415, "`unsupported_media_type`")
+}

@@ -1,0 +1,326 @@
+//! One row per REST operation, keyed by the router's `Endpoint`: what the document says about it.
+//! Bodies are Rust types; numbers in the prose come from the constants the server enforces.
+
+use super::operation::*;
+use super::schema;
+use crate::auth::TOKEN_LIFETIME_SECS;
+use crate::config::{DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR, MIN_JWT_SECRET_BYTES};
+use crate::protocol::{
+    Account, AuditEntry, AuthResponse, ClaimRequest, ClaimResponse, ClientEventWire, ConversationView,
+    CreateGroupRequest, DeviceList, DeviceView, Health, KeyPackageCount, LoginRequest, MessageView, Page, Profile,
+    RegisterDeviceRequest, RegisterRequest, ServerEvent, UploadKeyPackagesRequest, UserSummary, CLOSE_SESSION_ENDED,
+    KEY_PACKAGE_CLAIMS_PER_WINDOW, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE,
+};
+use crate::router::Endpoint;
+use schemars::{json_schema, schema_for, JsonSchema, Schema, SchemaGenerator};
+use uuid::Uuid;
+
+pub fn operations() -> Vec<Operation> {
+    use Endpoint as E;
+    vec![
+        Operation::public(E::Health, "health", "Liveness and database reachability").answers([
+            ok(200, "The Worker and the database answer.", schema::<Health>),
+            ok(503, "The database does not answer.", schema::<Health>),
+        ]),
+        Operation::public(E::OpenApi, "openapi", "This document").answers([ok(
+            200,
+            "The OpenAPI document.",
+            any_object,
+        )]),
+        Operation::public(E::Register, "register", "Create an account")
+            .describe(
+                "The first account becomes an administrator unless `FIRST_USER_ADMIN=false` or a bootstrap admin is \
+                 configured.",
+            )
+            .body(schema::<RegisterRequest>)
+            .answers([
+                ok(201, "The new account and a session token.", schema::<AuthResponse>),
+                error(
+                    400,
+                    "Invalid input: `invalid_json`, `invalid_field`, `invalid_phone`, `invalid_display_name`, \
+                     `weak_password`, `invalid_password`.",
+                ),
+                error(409, "`phone_taken`: an account with this phone number exists."),
+                body_too_large(),
+                not_json(),
+                error(
+                    429,
+                    format!(
+                        "Too many new accounts from this client address in the last hour (code \
+                         `too_many_registrations`; REGISTRATIONS_PER_ADDRESS_PER_HOUR, \
+                         {DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR} by default in production)."
+                    ),
+                ),
+                error(
+                    500,
+                    format!("`server_misconfigured`: JWT_SECRET missing or shorter than {MIN_JWT_SECRET_BYTES} bytes."),
+                ),
+                database_unavailable(),
+            ]),
+        Operation::public(E::Login, "login", "Log in with phone and password").body(schema::<LoginRequest>).answers([
+            ok(
+                200,
+                format!("The account and a session token valid for {} days.", TOKEN_LIFETIME_SECS / 86_400),
+                schema::<AuthResponse>,
+            ),
+            invalid_input(),
+            error(401, "`invalid_credentials`"),
+            body_too_large(),
+            error(415, "`unsupported_media_type`: the body is not JSON."),
+            error(
+                429,
+                "Too many wrong passwords for this phone number in the last 15 minutes (code `too_many_attempts`); \
+                 try again later.",
+            ),
+            error(500, "`server_misconfigured`"),
+            database_unavailable(),
+        ]),
+        Operation::signed_in(E::Logout, "logout", "Log out")
+            .describe(format!(
+                "Ends the session of the token presented: it stops working at once, and WebSockets opened with it \
+                 get session-ended and are closed (code {CLOSE_SESSION_ENDED}). Other sessions are untouched."
+            ))
+            .answers([no_content(204, "This session has ended.")]),
+        Operation::signed_in(E::LogoutAll, "logoutAll", "Log out everywhere")
+            .describe(format!(
+                "Ends every session of the account: every token issued so far, including this one, stops working, \
+                 and WebSockets opened with them get session-ended and are closed (code {CLOSE_SESSION_ENDED})."
+            ))
+            .answers([no_content(204, "Every session has ended.")]),
+        Operation::signed_in(E::Me, "me", "The signed-in account").answers([ok(
+            200,
+            "The caller's account.",
+            schema::<Account>,
+        )]),
+        Operation::signed_in(E::ListUsers, "listUsers", "The user directory")
+            .describe("Every other user, alphabetically by display name, excluding the caller and the bootstrap admin.")
+            .params(searched_page())
+            .answers([ok(200, "One page of users.", schema::<Page<UserSummary>>), invalid_input()]),
+        Operation::signed_in(E::GetUser, "getUser", "A user's public profile and key material")
+            .params([Parameter {
+                name: "phone",
+                location: Location::Path,
+                schema: schema::<String>,
+                description: Some("E.164, e.g. +14155550123 (the + may be sent as %2B)."),
+            }])
+            .answers([
+                ok(200, "The profile with each device's MLS credential.", schema::<Profile>),
+                error(400, "`invalid_phone`"),
+                not_found(),
+            ]),
+        Operation::signed_in(E::CreateGroup, "createGroup", "Create a group conversation")
+            .describe(
+                "The creator's device then makes the MLS group and sends the first commit (from epoch 0) adding every \
+                 member's devices, with their Welcome.",
+            )
+            .body(schema::<CreateGroupRequest>)
+            .answers([
+                ok(
+                    201,
+                    "The group, with the caller as owner and the others as members, at epoch 0.",
+                    schema::<ConversationView>,
+                ),
+                error(400, "`invalid_json`, `invalid_field`, `invalid_title`, `too_many_members`"),
+                error(404, "`not_found`: some of memberIds are not users."),
+                body_too_large(),
+                not_json(),
+            ]),
+        Operation::signed_in(E::ListConversations, "listConversations", "The caller's conversations, a page at a time")
+            .params(page())
+            .answers([
+                ok(200, "One page of conversations, by id.", schema::<Page<ConversationView>>),
+                error(400, "`invalid_cursor`, `invalid_limit`"),
+            ]),
+        Operation::signed_in(E::GetConversation, "getConversation", "Ensure and get the 1:1 conversation with a peer")
+            .describe(
+                "`peerId` is the other user's id (the conversation is created on first use, unique per pair), or the \
+                 id of a conversation the caller belongs to.",
+            )
+            .params([uuid_in_path("peerId")])
+            .answers([
+                ok(200, "The conversation with its members.", schema::<ConversationView>),
+                error(400, "`invalid_id`, `self_conversation`"),
+                not_a_member(),
+                not_found(),
+            ]),
+        Operation::signed_in(E::ListMessages, "listMessages", "A conversation's messages, newest first")
+            .params([uuid_in_path("peerId")])
+            .params(page())
+            .answers([
+                ok(200, "One page of messages (ciphertext).", schema::<Page<MessageView>>),
+                invalid_input(),
+                not_a_member(),
+                not_found(),
+            ]),
+        Operation::signed_in(E::RegisterDevice, "registerDevice", "Register a device of the caller")
+            .body(schema::<RegisterDeviceRequest>)
+            .answers([
+                ok(
+                    201,
+                    "The device. Once it uploads its first KeyPackages, the user's other sockets and the people they \
+                     talk to get `device-added`.",
+                    schema::<DeviceView>,
+                ),
+                error(400, "`invalid_json`, `invalid_field`, `invalid_label`"),
+                error(
+                    409,
+                    format!(
+                        "`credential_taken` (another device has this credential), `too_many_devices` \
+                         ({MAX_DEVICES_PER_USER} per user); or this session already registered a device \
+                         (`session_has_device`): a session acts as one device, so set up another from a new login."
+                    ),
+                ),
+                error(413, "`payload_too_large`, `too_large`"),
+                not_json(),
+            ]),
+        Operation::signed_in(E::ListUserDevices, "listUserDevices", "A user's devices and their public credentials")
+            .params([uuid_in_path("id")])
+            .answers([
+                ok(200, "Every device of the user, oldest first.", schema::<DeviceList>),
+                invalid_id(),
+                not_found(),
+            ]),
+        Operation::signed_in(E::DeleteDevice, "deleteDevice", "Remove one of the caller's devices")
+            .params([uuid_in_path("id")])
+            .answers([
+                no_content(
+                    204,
+                    "Removed, with its key packages. The caller's other sockets get `device-removed`, so their \
+                     devices remove it from every group.",
+                ),
+                invalid_id(),
+                no_such_device(),
+            ]),
+        Operation::signed_in(
+            E::UploadKeyPackages,
+            "uploadKeyPackages",
+            "Upload key packages for one of the caller's devices",
+        )
+        .params([own_device()])
+        .body(schema::<UploadKeyPackagesRequest>)
+        .answers([
+            ok(
+                200,
+                "What the device now holds. The first upload of a device sends `device-added` to the user's other \
+                     sockets and to the people they talk to.",
+                schema::<KeyPackageCount>,
+            ),
+            error(400, "`invalid_json`, `invalid_field`, `invalid_id`"),
+            other_device(),
+            no_such_device(),
+            error(
+                409,
+                format!(
+                    "`too_many_key_packages`: the batch would take the device past {MAX_KEY_PACKAGES_PER_DEVICE} \
+                         unclaimed packages; nothing was stored."
+                ),
+            ),
+            error(413, "`payload_too_large`, `too_large`"),
+            not_json(),
+        ]),
+        Operation::signed_in(
+            E::KeyPackageCount,
+            "countKeyPackages",
+            "How many key packages one of the caller's devices has left",
+        )
+        .params([own_device()])
+        .answers([
+            ok(200, "The counts.", schema::<KeyPackageCount>),
+            invalid_id(),
+            other_device(),
+            no_such_device(),
+        ]),
+        Operation::signed_in(E::ClaimKeyPackages, "claimKeyPackages", "Claim one key package per device of a user")
+            .describe(format!(
+                "Two concurrent claims never receive the same one-time package. The body is optional. A device with \
+                 no one-time package left is served its last-resort package (lastResort: true), which is never \
+                 consumed. One caller may take at most {KEY_PACKAGE_CLAIMS_PER_WINDOW} one-time packages of the same \
+                 user per hour; past that it is served last-resort packages only, so no account can drain another's \
+                 supply."
+            ))
+            .params([uuid_in_path("id")])
+            .optional_body(schema::<ClaimRequest>)
+            .answers([
+                ok(
+                    200,
+                    "One package per device that has one; one-time packages are consumed atomically, the last-resort \
+                     one never.",
+                    schema::<ClaimResponse>,
+                ),
+                error(400, "`invalid_json`, `invalid_field`, `invalid_id`"),
+                not_found(),
+                body_too_large(),
+                not_json(),
+            ]),
+        Operation::signed_in(E::AdminListUsers, "adminListUsers", "All accounts (admin)")
+            .params(searched_page())
+            .answers([
+                ok(200, "One page of accounts.", schema::<Page<Account>>),
+                invalid_input(),
+                error(403, "`forbidden`: not an administrator."),
+            ]),
+        Operation::signed_in(
+            E::AdminDeleteUser,
+            "adminDeleteUser",
+            "Delete a user and everything that is theirs (admin)",
+        )
+        .describe(
+            "Deletes the account, its devices and key packages, memberships, sent messages, direct conversations \
+                 and groups left empty; writes an audit entry. Refuses to delete the last administrator.",
+        )
+        .params([uuid_in_path("id")])
+        .answers([
+            no_content(204, "Deleted."),
+            invalid_id(),
+            forbidden(),
+            not_found(),
+            error(409, "`last_admin`"),
+        ]),
+        Operation::signed_in(E::AdminAudit, "adminAudit", "The audit log, newest first (admin)")
+            .params(page())
+            .answers([ok(200, "One page of audit entries.", schema::<Page<AuditEntry>>), invalid_input(), forbidden()]),
+        Operation::public(E::WebSocket, "websocket", "Open the realtime WebSocket")
+            .describe(format!(
+                "Upgrades to a WebSocket routed to the caller's UserHub. Pass the token as the subprotocol \
+                 `bearer.<token>` beside `e2e-chat.v1` (echoed back), or as `?token=`. Events are JSON text frames: \
+                 client → server {}; server → client {} (the schemas `ClientFrame` and `ServerEvent`, from \
+                 src/protocol/events.rs).",
+                event_types::<ClientEventWire>(),
+                event_types::<ServerEvent>()
+            ))
+            .params([
+                in_query("token", schema::<String>, None),
+                in_query(
+                    "device",
+                    schema::<Uuid>,
+                    Some(
+                        "One of the caller's devices. A session acts as one device: the first socket that names a \
+                         device binds the session to it, later sockets of the session are that device's whether they \
+                         name it or not, and naming another is 403.",
+                    ),
+                ),
+            ])
+            .answers([
+                no_content(101, "Switching protocols."),
+                error(400, "`invalid_protocol`, `invalid_id`"),
+                error(401, "Missing, forged, expired or revoked token."),
+                error(403, "The device is not the caller's, or the session acts as another of the caller's devices."),
+                error(426, "`upgrade_required`: not a WebSocket upgrade."),
+                error(500, "`server_misconfigured`"),
+                error(503, "`database_unavailable`, `hub_unavailable`"),
+            ]),
+    ]
+}
+
+fn any_object(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "object" })
+}
+
+/// The `type` of every variant of a socket event union, as "`ready`, `ack`, …".
+fn event_types<T: JsonSchema>() -> String {
+    let union = schema_for!(T);
+    let variants = union.get("oneOf").and_then(|v| v.as_array()).expect("a tagged union");
+    let types: Vec<String> =
+        variants.iter().map(|v| format!("`{}`", v["properties"]["type"]["const"].as_str().unwrap())).collect();
+    types.join(", ")
+}
