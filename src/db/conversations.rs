@@ -46,10 +46,13 @@ pub async fn membership(client: &Client, id: Uuid, user: Uuid) -> DbResult<Optio
             &[&id, &user],
         )
         .await?;
-    Ok(row.map(|r| Membership {
-        kind: r.get("kind"),
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(Membership {
+        kind: r.try_get("kind")?,
         epoch: r.get("epoch"),
-        member: r.get::<_, Option<MemberRole>>("role").map(|role| Member { role, joined_seq: r.get("joined_seq") }),
+        member: r
+            .try_get::<_, Option<MemberRole>>("role")?
+            .map(|role| Member { role, joined_seq: r.get("joined_seq") }),
     }))
 }
 
@@ -100,23 +103,26 @@ pub struct ConversationRow {
     pub last_seq: i64,
 }
 
-impl From<&Row> for ConversationRow {
-    fn from(row: &Row) -> Self {
-        Self {
+/// Fallible only in `kind`: a value this code does not know (a newer schema) is an error, not a panic.
+impl TryFrom<&Row> for ConversationRow {
+    type Error = DbError;
+
+    fn try_from(row: &Row) -> DbResult<Self> {
+        Ok(Self {
             id: row.get("id"),
-            kind: row.get("kind"),
+            kind: row.try_get("kind")?,
             title: row.get("title"),
             created_by: row.get("created_by"),
             created_at: row.get("created_at"),
             epoch: row.get("epoch"),
             last_seq: row.get("last_seq"),
-        }
+        })
     }
 }
 
 pub async fn get(client: &Client, id: Uuid) -> DbResult<Option<ConversationRow>> {
     let sql = format!("SELECT {COLUMNS} FROM conversations WHERE id = $1");
-    Ok(client.query_opt(&sql, &[&id]).await?.as_ref().map(ConversationRow::from))
+    Ok(client.query_opt(&sql, &[&id]).await?.as_ref().map(ConversationRow::try_from).transpose()?)
 }
 
 /// A page of the conversations `user` is a member of, ordered by id.
@@ -132,7 +138,7 @@ pub async fn list_for_user(
     );
     let after = page.after.map(|c| c.id);
     let rows = client.query(&sql, &[&user, &after, &page.fetch()]).await?;
-    Ok(rows.iter().map(ConversationRow::from).collect())
+    rows.iter().map(ConversationRow::try_from).collect()
 }
 
 /// Creates a group with `creator` as its owner and `members` as members, in one statement.

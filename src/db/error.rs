@@ -17,8 +17,12 @@ pub enum DbErrorKind {
     UniqueViolation,
     /// A row the statement depends on was gone (deleted by a concurrent request).
     MissingRow,
-    /// Anything else the database refused, with the SQLSTATE it gave, if any.
-    Failed { sqlstate: Option<String> },
+    /// Anything else the database refused, with the SQLSTATE it gave.
+    Failed { sqlstate: String },
+    /// The client failed without the server refusing anything: most often a row that does not
+    /// decode (a value this code does not know, such as an enum text from a newer schema). Kept
+    /// as the client's own message, for the log.
+    Client(String),
 }
 
 /// A failed database operation: what went wrong and the line of the db layer where it did. The
@@ -58,8 +62,10 @@ impl From<tokio_postgres::Error> for DbError {
             DbErrorKind::Unavailable
         } else if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
             DbErrorKind::UniqueViolation
+        } else if let Some(code) = e.code() {
+            DbErrorKind::Failed { sqlstate: code.code().to_string() }
         } else {
-            DbErrorKind::Failed { sqlstate: e.code().map(|c| c.code().to_string()) }
+            DbErrorKind::Client(e.to_string())
         };
         Self::new(kind)
     }
@@ -72,9 +78,8 @@ impl fmt::Display for DbErrorKind {
             DbErrorKind::NotConfigured => f.write_str("the HYPERDRIVE binding is missing"),
             DbErrorKind::UniqueViolation => f.write_str("database error (SQLSTATE 23505, unique violation)"),
             DbErrorKind::MissingRow => f.write_str("a row the statement depends on is gone"),
-            DbErrorKind::Failed { sqlstate } => {
-                write!(f, "database error (SQLSTATE {})", sqlstate.as_deref().unwrap_or("none"))
-            }
+            DbErrorKind::Failed { sqlstate } => write!(f, "database error (SQLSTATE {sqlstate})"),
+            DbErrorKind::Client(message) => write!(f, "database client error: {message}"),
         }
     }
 }
@@ -118,7 +123,12 @@ mod tests {
     fn only_a_lost_connection_is_worth_retrying() {
         let unavailable = ApiError::from(DbError::new(DbErrorKind::Unavailable));
         assert_eq!((unavailable.status, unavailable.code), (503, "database_unavailable"));
-        for kind in [DbErrorKind::UniqueViolation, DbErrorKind::MissingRow, DbErrorKind::Failed { sqlstate: None }] {
+        for kind in [
+            DbErrorKind::UniqueViolation,
+            DbErrorKind::MissingRow,
+            DbErrorKind::Failed { sqlstate: "42P01".into() },
+            DbErrorKind::Client("x".into()),
+        ] {
             let e = ApiError::from(DbError::new(kind));
             assert_eq!((e.status, e.code), (500, "internal"));
         }

@@ -28,17 +28,18 @@ pub async fn of_conversations(client: &Client, conversations: &[Uuid]) -> DbResu
             &[&conversations],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|m| MemberRow {
-            conversation_id: m.get("conversation_id"),
-            user_id: m.get("user_id"),
-            display_name: m.get("display_name"),
-            role: m.get("role"),
-            joined_at: m.get("joined_at"),
-            joined_seq: m.get("joined_seq"),
+    rows.iter()
+        .map(|m| {
+            Ok(MemberRow {
+                conversation_id: m.get("conversation_id"),
+                user_id: m.get("user_id"),
+                display_name: m.get("display_name"),
+                role: m.try_get("role")?,
+                joined_at: m.get("joined_at"),
+                joined_seq: m.get("joined_seq"),
+            })
         })
-        .collect())
+        .collect()
 }
 
 pub async fn ids(client: &Client, conversation: Uuid) -> DbResult<Vec<Uuid>> {

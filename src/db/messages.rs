@@ -65,20 +65,23 @@ pub struct MessageRow {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<&Row> for MessageRow {
-    fn from(row: &Row) -> Self {
-        Self {
+/// Fallible only in `kind`: a value this code does not know (a newer schema) is an error, not a panic.
+impl TryFrom<&Row> for MessageRow {
+    type Error = DbError;
+
+    fn try_from(row: &Row) -> DbResult<Self> {
+        Ok(Self {
             id: row.get("id"),
             conversation_id: row.get("conversation_id"),
             seq: row.get("seq"),
             sender_id: row.get("sender_id"),
             sender_device_id: row.get("sender_device_id"),
-            kind: row.get("kind"),
+            kind: row.try_get("kind")?,
             epoch: row.get("epoch"),
             ciphertext: row.get("ciphertext"),
             client_msg_id: row.get("client_msg_id"),
             created_at: row.get("created_at"),
-        }
+        })
     }
 }
 
@@ -120,12 +123,17 @@ pub async fn send(client: &Client, statement: &SendStatement, m: &NewMessage<'_>
             return if e.is_unique_violation() { Ok(None) } else { Err(e) };
         }
     };
-    Ok(row.map(|row| Sent { message: MessageRow::from(&row), member_ids: row.get("member_ids") }))
+    row.map(|row| Ok(Sent { message: MessageRow::try_from(&row)?, member_ids: row.get("member_ids") })).transpose()
 }
 
 /// The message `sender` stored under `client_msg_id`, if any.
 pub async fn by_client_id(client: &Client, sender: Uuid, client_msg_id: &str) -> DbResult<Option<MessageRow>> {
-    Ok(client.query_opt(BY_CLIENT_ID_SQL, &[&sender, &client_msg_id]).await?.as_ref().map(MessageRow::from))
+    Ok(client
+        .query_opt(BY_CLIENT_ID_SQL, &[&sender, &client_msg_id])
+        .await?
+        .as_ref()
+        .map(MessageRow::try_from)
+        .transpose()?)
 }
 
 /// A page of a conversation's messages after `joined_seq` (what the reader may see), newest
@@ -149,20 +157,20 @@ pub async fn page(
             client.query(&sql, &[&conversation, &fetch, &joined_seq]).await?
         }
     };
-    Ok(rows.iter().map(MessageRow::from).collect())
+    rows.iter().map(MessageRow::try_from).collect()
 }
 
 /// Messages of one conversation after `after_seq`, oldest first.
 pub async fn after_seq(client: &Client, conversation: Uuid, after_seq: i64, fetch: i64) -> DbResult<Vec<MessageRow>> {
     let sql = format!("SELECT {COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
     let rows = client.query(&sql, &[&conversation, &after_seq, &fetch]).await?;
-    Ok(rows.iter().map(MessageRow::from).collect())
+    rows.iter().map(MessageRow::try_from).collect()
 }
 
 /// These messages, in seq order.
 pub async fn by_ids(client: &Client, ids: &[Uuid]) -> DbResult<Vec<MessageRow>> {
     let sql = format!("SELECT {COLUMNS} FROM messages WHERE id = ANY($1) ORDER BY seq");
-    Ok(client.query(&sql, &[&ids]).await?.iter().map(MessageRow::from).collect())
+    client.query(&sql, &[&ids]).await?.iter().map(MessageRow::try_from).collect()
 }
 
 /// What a receipt may touch: the message's conversation and sender, if `user` is a member.

@@ -10,7 +10,8 @@ use uuid::Uuid;
 pub struct ReceiptRow {
     pub message_id: Uuid,
     pub user_id: Uuid,
-    /// Nullable in the schema, but every receipt is written with it (a read implies delivery).
+    /// Nullable in the schema, but every receipt is written with it; read as `coalesce(delivered_at,
+    /// read_at)` all the same, since a read implies delivery and a NULL here would be a panic.
     pub delivered_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
 }
@@ -46,7 +47,8 @@ pub async fn on_own_messages(
 ) -> DbResult<Vec<ReceiptRow>> {
     let rows = client
         .query(
-            "SELECT m.id, r.user_id, r.delivered_at, r.read_at FROM messages m JOIN receipts r ON r.message_id = m.id
+            "SELECT m.id, r.user_id, coalesce(r.delivered_at, r.read_at) AS delivered_at, r.read_at
+             FROM messages m JOIN receipts r ON r.message_id = m.id
              WHERE m.conversation_id = $1 AND m.seq >= $3 AND m.sender_id = $2
              ORDER BY m.seq LIMIT $4",
             &[&conversation, &sender, &from_seq, &fetch],

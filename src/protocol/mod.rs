@@ -55,6 +55,13 @@ macro_rules! assert_text_enum_matches_serde {
             assert_eq!(value.as_str().parse::<$name>().as_ref(), Ok(value));
         }
         assert!("nonsense".parse::<$name>().is_err());
+        // Read from a row, an unknown text is an error the db layer reports (a 500), not a panic.
+        let text = tokio_postgres::types::Type::TEXT;
+        assert!(<$name as tokio_postgres::types::FromSql>::from_sql(&text, b"nonsense").is_err());
+        for value in $name::ALL {
+            let read = <$name as tokio_postgres::types::FromSql>::from_sql(&text, value.as_str().as_bytes());
+            assert_eq!(read.ok().as_ref(), Some(value));
+        }
     };
 }
 
