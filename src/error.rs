@@ -1,8 +1,10 @@
 //! The one error type of the server. Every failure becomes `{ "error": { "code", "message" } }`
 //! with an HTTP status; messages are written for the person reading them.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::fmt;
+use ts_rs::TS;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -15,15 +17,18 @@ pub struct ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
+/// The body of every error response.
+#[derive(Debug, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
+#[derive(Debug, Serialize, Deserialize, TS, JsonSchema)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable, like `invalid_phone`.
+    pub code: String,
+    /// Written for the person reading it.
+    pub message: String,
 }
 
 impl ApiError {
@@ -75,8 +80,10 @@ impl ApiError {
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string(&Body { error: Inner { code: self.code, message: &self.message } })
-            .expect("serializing two strings cannot fail")
+        serde_json::to_string(&ErrorBody {
+            error: ErrorDetail { code: self.code.into(), message: self.message.clone() },
+        })
+        .expect("serializing two strings cannot fail")
     }
 }
 

@@ -1,7 +1,7 @@
 //! Shapes shared by every resource (paging) and the service's own endpoints.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use ts_rs::TS;
 
 /// One keyset page. `nextCursor` is null on the last page.
@@ -35,19 +35,8 @@ pub struct DatabaseHealth {
     pub error: Option<String>,
 }
 
-/// The body of every error response.
-#[derive(Debug, Serialize, Deserialize, TS, JsonSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize, Deserialize, TS, JsonSchema)]
-pub struct ErrorDetail {
-    /// Stable and machine-readable, like `invalid_phone`.
-    pub code: String,
-    /// Written for the person reading it.
-    pub message: String,
-}
+/// The error body is declared beside `ApiError`, which serializes it; it is a wire type all the same.
+pub use crate::error::{ErrorBody, ErrorDetail};
 
 #[cfg(test)]
 mod tests {
