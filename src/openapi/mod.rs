@@ -6,6 +6,7 @@
 
 mod operation;
 mod operations;
+mod routes;
 
 use crate::protocol::generated::{assert_up_to_date, Strays};
 use crate::protocol::{ClientFrame, ServerEvent, MAX_BODY_BYTES};
@@ -17,6 +18,7 @@ use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use ts_rs::TS;
 
 const DIR: &str = "src";
 const FILE: &str = "openapi.json";
@@ -26,6 +28,18 @@ pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 
 pub fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
     generator.subschema_for::<T>()
+}
+
+/// A type as both generated documents name it: its schema here, and its TypeScript name (as ts-rs
+/// declares it in `web/sdk/wire/`) in the route map `routes.rs` writes.
+#[derive(Clone, Copy)]
+pub struct WireType {
+    pub schema: SchemaFn,
+    pub ts_name: fn(&ts_rs::Config) -> String,
+}
+
+pub fn wire<T: JsonSchema + TS>() -> WireType {
+    WireType { schema: schema::<T>, ts_name: <T as TS>::name }
 }
 
 /// Schemas of what the server writes are closed: it sends exactly the fields a type has, so a
@@ -98,7 +112,7 @@ fn operation_json(op: &Operation, generators: &mut Generators) -> Value {
                 "name": p.name,
                 "in": match p.location { Location::Path => "path", Location::Query => "query" },
                 "required": matches!(p.location, Location::Path),
-                "schema": (p.schema)(&mut generators.requests),
+                "schema": (p.ty.schema)(&mut generators.requests),
             });
             if let Some(description) = p.description {
                 param["description"] = description.into();
@@ -108,7 +122,7 @@ fn operation_json(op: &Operation, generators: &mut Generators) -> Value {
         out.insert("parameters".into(), parameters.collect());
     }
     if let Some(body) = &op.request {
-        let schema = (body.schema)(&mut generators.requests);
+        let schema = (body.ty.schema)(&mut generators.requests);
         out.insert(
             "requestBody".into(),
             json!({ "required": body.required, "content": { "application/json": { "schema": schema } } }),
@@ -118,7 +132,7 @@ fn operation_json(op: &Operation, generators: &mut Generators) -> Value {
     for response in op.all_responses() {
         let mut entry = json!({ "description": response.description });
         if let Some(body) = response.body {
-            entry["content"] = json!({ "application/json": { "schema": body(&mut generators.responses) } });
+            entry["content"] = json!({ "application/json": { "schema": (body.schema)(&mut generators.responses) } });
         }
         let previous = responses.insert(response.status.to_string(), entry);
         assert!(previous.is_none(), "{} lists {} twice", op.id, response.status);

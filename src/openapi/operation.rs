@@ -1,10 +1,11 @@
 //! What the document says about one REST operation, and the parameters and answers several share.
 
-use super::{schema, SchemaFn};
+use super::{wire, WireType};
 use crate::cursor::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::protocol::ErrorBody;
 use crate::router::Endpoint;
 use schemars::{json_schema, Schema, SchemaGenerator};
+use ts_rs::TS;
 use uuid::Uuid;
 
 pub struct Operation {
@@ -38,13 +39,13 @@ pub enum Location {
 pub struct Parameter {
     pub name: &'static str,
     pub location: Location,
-    pub schema: SchemaFn,
+    pub ty: WireType,
     pub description: Option<&'static str>,
 }
 
 pub struct RequestBody {
     pub required: bool,
-    pub schema: SchemaFn,
+    pub ty: WireType,
 }
 
 #[derive(Clone)]
@@ -52,7 +53,7 @@ pub struct Response {
     pub status: u16,
     pub description: String,
     /// None for answers without a body (204, 101).
-    pub body: Option<SchemaFn>,
+    pub body: Option<WireType>,
 }
 
 impl Operation {
@@ -90,13 +91,13 @@ impl Operation {
         self
     }
 
-    pub fn body(mut self, schema: SchemaFn) -> Self {
-        self.request = Some(RequestBody { required: true, schema });
+    pub fn body(mut self, ty: WireType) -> Self {
+        self.request = Some(RequestBody { required: true, ty });
         self
     }
 
-    pub fn optional_body(mut self, schema: SchemaFn) -> Self {
-        self.request = Some(RequestBody { required: false, schema });
+    pub fn optional_body(mut self, ty: WireType) -> Self {
+        self.request = Some(RequestBody { required: false, ty });
         self
     }
 
@@ -117,11 +118,11 @@ impl Operation {
 // ---- parameters -----------------------------------------------------------------------------
 
 pub fn uuid_in_path(name: &'static str) -> Parameter {
-    Parameter { name, location: Location::Path, schema: schema::<Uuid>, description: None }
+    Parameter { name, location: Location::Path, ty: wire::<Uuid>(), description: None }
 }
 
-pub fn in_query(name: &'static str, schema: SchemaFn, description: Option<&'static str>) -> Parameter {
-    Parameter { name, location: Location::Query, schema, description }
+pub fn in_query(name: &'static str, ty: WireType, description: Option<&'static str>) -> Parameter {
+    Parameter { name, location: Location::Query, ty, description }
 }
 
 fn own_device_schema(_: &mut SchemaGenerator) -> Schema {
@@ -133,7 +134,7 @@ pub fn own_device() -> Parameter {
     Parameter {
         name: "id",
         location: Location::Path,
-        schema: own_device_schema,
+        ty: WireType { schema: own_device_schema, ts_name: <String as TS>::name },
         description: Some("A device id of the caller's, or `me` for the device this session acts as."),
     }
 }
@@ -144,8 +145,9 @@ fn limit_schema(_: &mut SchemaGenerator) -> Schema {
 
 /// `?cursor=&limit=`, which every listing takes.
 pub fn page() -> Vec<Parameter> {
-    let cursor = in_query("cursor", schema::<String>, Some("Opaque cursor from the previous page's `nextCursor`."));
-    vec![cursor, in_query("limit", limit_schema, None)]
+    let cursor = in_query("cursor", wire::<String>(), Some("Opaque cursor from the previous page's `nextCursor`."));
+    let limit = WireType { schema: limit_schema, ts_name: <u32 as TS>::name };
+    vec![cursor, in_query("limit", limit, None)]
 }
 
 /// The user listings' search text; `api/users.rs` refuses a longer one.
@@ -156,12 +158,13 @@ fn search_schema(_: &mut SchemaGenerator) -> Schema {
 /// `?cursor=&limit=&q=`, which the user listings take.
 pub fn searched_page() -> Vec<Parameter> {
     let description = "Part of the display name (case-insensitive) or the start of the phone number.";
-    [page(), vec![in_query("q", search_schema, Some(description))]].concat()
+    let q = WireType { schema: search_schema, ts_name: <String as TS>::name };
+    [page(), vec![in_query("q", q, Some(description))]].concat()
 }
 
 // ---- answers --------------------------------------------------------------------------------
 
-pub fn ok(status: u16, description: impl Into<String>, body: SchemaFn) -> Response {
+pub fn ok(status: u16, description: impl Into<String>, body: WireType) -> Response {
     Response { status, description: description.into(), body: Some(body) }
 }
 
@@ -171,7 +174,7 @@ pub fn no_content(status: u16, description: &str) -> Response {
 
 /// Every error has the same body, `ErrorBody`; the description names its codes.
 pub fn error(status: u16, description: impl Into<String>) -> Response {
-    Response { status, description: description.into(), body: Some(schema::<ErrorBody>) }
+    Response { status, description: description.into(), body: Some(wire::<ErrorBody>()) }
 }
 
 /// What a signed-in operation answers when the token is not good, when something fails inside,

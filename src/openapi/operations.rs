@@ -2,7 +2,7 @@
 //! Bodies are Rust types; numbers in the prose come from the constants the server enforces.
 
 use super::operation::*;
-use super::schema;
+use super::{wire, WireType};
 use crate::auth::TOKEN_LIFETIME_SECS;
 use crate::config::{DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR, MIN_JWT_SECRET_BYTES};
 use crate::protocol::{
@@ -13,28 +13,29 @@ use crate::protocol::{
 };
 use crate::router::Endpoint;
 use schemars::{json_schema, schema_for, JsonSchema, Schema, SchemaGenerator};
+use ts_rs::TS;
 use uuid::Uuid;
 
 pub fn operations() -> Vec<Operation> {
     use Endpoint as E;
     vec![
         Operation::public(E::Health, "health", "Liveness and database reachability").answers([
-            ok(200, "The Worker and the database answer.", schema::<Health>),
-            ok(503, "The database does not answer.", schema::<Health>),
+            ok(200, "The Worker and the database answer.", wire::<Health>()),
+            ok(503, "The database does not answer.", wire::<Health>()),
         ]),
         Operation::public(E::OpenApi, "openapi", "This document").answers([ok(
             200,
             "The OpenAPI document.",
-            any_object,
+            any_object(),
         )]),
         Operation::public(E::Register, "register", "Create an account")
             .describe(
                 "The first account becomes an administrator unless `FIRST_USER_ADMIN=false` or a bootstrap admin is \
                  configured.",
             )
-            .body(schema::<RegisterRequest>)
+            .body(wire::<RegisterRequest>())
             .answers([
-                ok(201, "The new account and a session token.", schema::<AuthResponse>),
+                ok(201, "The new account and a session token.", wire::<AuthResponse>()),
                 error(
                     400,
                     "Invalid input: `invalid_json`, `invalid_field`, `invalid_phone`, `invalid_display_name`, \
@@ -57,11 +58,11 @@ pub fn operations() -> Vec<Operation> {
                 ),
                 database_unavailable(),
             ]),
-        Operation::public(E::Login, "login", "Log in with phone and password").body(schema::<LoginRequest>).answers([
+        Operation::public(E::Login, "login", "Log in with phone and password").body(wire::<LoginRequest>()).answers([
             ok(
                 200,
                 format!("The account and a session token valid for {} days.", TOKEN_LIFETIME_SECS / 86_400),
-                schema::<AuthResponse>,
+                wire::<AuthResponse>(),
             ),
             invalid_input(),
             error(401, "`invalid_credentials`"),
@@ -90,21 +91,21 @@ pub fn operations() -> Vec<Operation> {
         Operation::signed_in(E::Me, "me", "The signed-in account").answers([ok(
             200,
             "The caller's account.",
-            schema::<Account>,
+            wire::<Account>(),
         )]),
         Operation::signed_in(E::ListUsers, "listUsers", "The user directory")
             .describe("Every other user, alphabetically by display name, excluding the caller and the bootstrap admin.")
             .params(searched_page())
-            .answers([ok(200, "One page of users.", schema::<Page<UserSummary>>), invalid_input()]),
+            .answers([ok(200, "One page of users.", wire::<Page<UserSummary>>()), invalid_input()]),
         Operation::signed_in(E::GetUser, "getUser", "A user's public profile and key material")
             .params([Parameter {
                 name: "phone",
                 location: Location::Path,
-                schema: schema::<String>,
+                ty: wire::<String>(),
                 description: Some("E.164, e.g. +14155550123 (the + may be sent as %2B)."),
             }])
             .answers([
-                ok(200, "The profile with each device's MLS credential.", schema::<Profile>),
+                ok(200, "The profile with each device's MLS credential.", wire::<Profile>()),
                 error(400, "`invalid_phone`"),
                 not_found(),
             ]),
@@ -113,12 +114,12 @@ pub fn operations() -> Vec<Operation> {
                 "The creator's device then makes the MLS group and sends the first commit (from epoch 0) adding every \
                  member's devices, with their Welcome.",
             )
-            .body(schema::<CreateGroupRequest>)
+            .body(wire::<CreateGroupRequest>())
             .answers([
                 ok(
                     201,
                     "The group, with the caller as owner and the others as members, at epoch 0.",
-                    schema::<ConversationView>,
+                    wire::<ConversationView>(),
                 ),
                 error(400, "`invalid_json`, `invalid_field`, `invalid_title`, `too_many_members`"),
                 error(404, "`not_found`: some of memberIds are not users."),
@@ -128,7 +129,7 @@ pub fn operations() -> Vec<Operation> {
         Operation::signed_in(E::ListConversations, "listConversations", "The caller's conversations, a page at a time")
             .params(page())
             .answers([
-                ok(200, "One page of conversations, by id.", schema::<Page<ConversationView>>),
+                ok(200, "One page of conversations, by id.", wire::<Page<ConversationView>>()),
                 error(400, "`invalid_cursor`, `invalid_limit`"),
             ]),
         Operation::signed_in(E::GetConversation, "getConversation", "Ensure and get the 1:1 conversation with a peer")
@@ -138,7 +139,7 @@ pub fn operations() -> Vec<Operation> {
             )
             .params([uuid_in_path("peerId")])
             .answers([
-                ok(200, "The conversation with its members.", schema::<ConversationView>),
+                ok(200, "The conversation with its members.", wire::<ConversationView>()),
                 error(400, "`invalid_id`, `self_conversation`"),
                 not_a_member(),
                 not_found(),
@@ -147,19 +148,19 @@ pub fn operations() -> Vec<Operation> {
             .params([uuid_in_path("peerId")])
             .params(page())
             .answers([
-                ok(200, "One page of messages (ciphertext).", schema::<Page<MessageView>>),
+                ok(200, "One page of messages (ciphertext).", wire::<Page<MessageView>>()),
                 invalid_input(),
                 not_a_member(),
                 not_found(),
             ]),
         Operation::signed_in(E::RegisterDevice, "registerDevice", "Register a device of the caller")
-            .body(schema::<RegisterDeviceRequest>)
+            .body(wire::<RegisterDeviceRequest>())
             .answers([
                 ok(
                     201,
                     "The device. Once it uploads its first KeyPackages, the user's other sockets and the people they \
                      talk to get `device-added`.",
-                    schema::<DeviceView>,
+                    wire::<DeviceView>(),
                 ),
                 error(400, "`invalid_json`, `invalid_field`, `invalid_label`"),
                 error(
@@ -176,7 +177,7 @@ pub fn operations() -> Vec<Operation> {
         Operation::signed_in(E::ListUserDevices, "listUserDevices", "A user's devices and their public credentials")
             .params([uuid_in_path("id")])
             .answers([
-                ok(200, "Every device of the user, oldest first.", schema::<DeviceList>),
+                ok(200, "Every device of the user, oldest first.", wire::<DeviceList>()),
                 invalid_id(),
                 not_found(),
             ]),
@@ -197,13 +198,13 @@ pub fn operations() -> Vec<Operation> {
             "Upload key packages for one of the caller's devices",
         )
         .params([own_device()])
-        .body(schema::<UploadKeyPackagesRequest>)
+        .body(wire::<UploadKeyPackagesRequest>())
         .answers([
             ok(
                 200,
                 "What the device now holds. The first upload of a device sends `device-added` to the user's other \
                      sockets and to the people they talk to.",
-                schema::<KeyPackageCount>,
+                wire::<KeyPackageCount>(),
             ),
             error(400, "`invalid_json`, `invalid_field`, `invalid_id`"),
             other_device(),
@@ -225,7 +226,7 @@ pub fn operations() -> Vec<Operation> {
         )
         .params([own_device()])
         .answers([
-            ok(200, "The counts.", schema::<KeyPackageCount>),
+            ok(200, "The counts.", wire::<KeyPackageCount>()),
             invalid_id(),
             other_device(),
             no_such_device(),
@@ -239,13 +240,13 @@ pub fn operations() -> Vec<Operation> {
                  supply."
             ))
             .params([uuid_in_path("id")])
-            .optional_body(schema::<ClaimRequest>)
+            .optional_body(wire::<ClaimRequest>())
             .answers([
                 ok(
                     200,
                     "One package per device that has one; one-time packages are consumed atomically, the last-resort \
                      one never.",
-                    schema::<ClaimResponse>,
+                    wire::<ClaimResponse>(),
                 ),
                 error(400, "`invalid_json`, `invalid_field`, `invalid_id`"),
                 not_found(),
@@ -255,7 +256,7 @@ pub fn operations() -> Vec<Operation> {
         Operation::signed_in(E::AdminListUsers, "adminListUsers", "All accounts (admin)")
             .params(searched_page())
             .answers([
-                ok(200, "One page of accounts.", schema::<Page<Account>>),
+                ok(200, "One page of accounts.", wire::<Page<Account>>()),
                 invalid_input(),
                 error(403, "`forbidden`: not an administrator."),
             ]),
@@ -278,7 +279,7 @@ pub fn operations() -> Vec<Operation> {
         ]),
         Operation::signed_in(E::AdminAudit, "adminAudit", "The audit log, newest first (admin)")
             .params(page())
-            .answers([ok(200, "One page of audit entries.", schema::<Page<AuditEntry>>), invalid_input(), forbidden()]),
+            .answers([ok(200, "One page of audit entries.", wire::<Page<AuditEntry>>()), invalid_input(), forbidden()]),
         Operation::public(E::WebSocket, "websocket", "Open the realtime WebSocket")
             .describe(format!(
                 "Upgrades to a WebSocket routed to the caller's UserHub. Pass the token as the subprotocol \
@@ -289,10 +290,10 @@ pub fn operations() -> Vec<Operation> {
                 event_types::<ServerEvent>()
             ))
             .params([
-                in_query("token", schema::<String>, None),
+                in_query("token", wire::<String>(), None),
                 in_query(
                     "device",
-                    schema::<Uuid>,
+                    wire::<Uuid>(),
                     Some(
                         "One of the caller's devices. A session acts as one device: the first socket that names a \
                          device binds the session to it, later sockets of the session are that device's whether they \
@@ -312,8 +313,13 @@ pub fn operations() -> Vec<Operation> {
     ]
 }
 
-fn any_object(_: &mut SchemaGenerator) -> Schema {
+fn any_object_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "object" })
+}
+
+/// The document itself: an object in the schema, any JSON to TypeScript.
+fn any_object() -> WireType {
+    WireType { schema: any_object_schema, ts_name: <serde_json::Value as TS>::name }
 }
 
 /// The `type` of every variant of a socket event union, as "`ready`, `ack`, …".

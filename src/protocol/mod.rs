@@ -78,7 +78,7 @@ pub mod validate;
 #[cfg(test)]
 pub(crate) mod generated;
 #[cfg(test)]
-mod typescript;
+pub(crate) mod typescript;
 
 #[cfg(test)]
 mod schemas;

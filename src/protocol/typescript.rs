@@ -2,21 +2,24 @@
 //! as here, and fails when what it wrote differs from what was there: a Rust change that was not
 //! regenerated and committed fails `cargo test`. ts-rs renders each declaration; this module only
 //! groups them into files, adds the imports between files, and writes the constants, which ts-rs
-//! does not export.
+//! does not export. The route map `routes.ts` beside them is written by `src/openapi/routes.rs`,
+//! from the operations table; this module names it in `index.ts` and leaves it to that test.
 
-use super::generated::{assert_up_to_date, Strays};
+use super::generated::{assert_up_to_date, Strays, GENERATED_MARK};
 use super::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use ts_rs::{Config, Dummy, TS};
 
-const OUT_DIR: &str = "web/sdk/wire";
+pub(crate) const OUT_DIR: &str = "web/sdk/wire";
+/// Written into `OUT_DIR` by the OpenAPI module's test, which has the operations table.
+pub(crate) const ROUTES_FILE: &str = "routes.ts";
 const HEADER: &str =
     "// Generated from the Rust wire types in src/protocol/ by `cargo test --lib`: do not edit by hand.\n\
                       // Change the Rust type, run `cargo test --lib`, and commit the result.\n";
 
 /// `i64` holds seqs, epochs and counts, all far below 2^53, so they stay plain numbers.
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     Config::new().with_large_int("number").with_import_extension(Some("ts"))
 }
 
@@ -40,21 +43,28 @@ impl Files {
         self.decls.entry(file).or_default().push((decl, deps));
     }
 
+    /// The `import type` lines `file` needs to refer to each of `names`.
+    fn imports<'a>(&self, file: &str, names: impl IntoIterator<Item = &'a String>) -> String {
+        let mut imports: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for name in names {
+            let home = self.home.get(name).unwrap_or_else(|| panic!("{name} (used in {file}) is not declared"));
+            if *home != file {
+                imports.entry(home).or_default().insert(name);
+            }
+        }
+        let mut text = String::new();
+        for (home, names) in &imports {
+            let names = names.iter().copied().collect::<Vec<_>>().join(", ");
+            writeln!(text, "import type {{ {names} }} from './{home}';").unwrap();
+        }
+        text
+    }
+
     fn render(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         for (file, decls) in &self.decls {
-            let mut imports: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-            for dep in decls.iter().flat_map(|(_, deps)| deps) {
-                let home = self.home.get(dep).unwrap_or_else(|| panic!("{dep} (used in {file}) is not declared"));
-                if home != file {
-                    imports.entry(home).or_default().insert(dep);
-                }
-            }
             let mut text = String::from(HEADER);
-            for (home, names) in &imports {
-                let names = names.iter().copied().collect::<Vec<_>>().join(", ");
-                writeln!(text, "import type {{ {names} }} from './{home}';").unwrap();
-            }
+            text.push_str(&self.imports(file, decls.iter().flat_map(|(_, deps)| deps)));
             for (decl, _) in decls {
                 write!(text, "\n{decl}\n").unwrap();
             }
@@ -167,10 +177,19 @@ fn constants() -> String {
     text
 }
 
+/// The `import type` lines a file of `OUT_DIR` that is not declared here needs to refer to each of
+/// `names`, which must be wire types declared here (other words, such as `string`, are skipped).
+pub(crate) fn imports_of_wire_types(file: &str, names: &BTreeSet<String>) -> String {
+    let files = declarations();
+    files.imports(file, names.iter().filter(|name| files.home.contains_key(*name)))
+}
+
 fn index(files: &BTreeMap<String, String>) -> String {
     let mut text = String::from(HEADER);
     text.push('\n');
-    for file in files.keys().filter(|file| *file != "constants.ts") {
+    let mut types: BTreeSet<&str> = files.keys().map(String::as_str).filter(|file| *file != "constants.ts").collect();
+    types.insert(ROUTES_FILE);
+    for file in types {
         writeln!(text, "export type * from './{file}';").unwrap();
     }
     text.push_str("export * from './constants.ts';\n");
@@ -187,7 +206,13 @@ fn generated() -> BTreeMap<String, String> {
 
 #[test]
 fn the_typescript_wire_types_are_up_to_date() {
-    assert_up_to_date("The TypeScript wire types", OUT_DIR, &generated(), Strays::Remove);
+    let strays = Strays::Sweep { written_elsewhere: &[ROUTES_FILE] };
+    assert_up_to_date("The TypeScript wire types", OUT_DIR, &generated(), strays);
+}
+
+#[test]
+fn the_header_marks_a_file_as_generated() {
+    assert!(HEADER.lines().next().unwrap().contains(GENERATED_MARK));
 }
 
 #[test]

@@ -8,5 +8,6 @@ export type * from './devices.ts';
 export type * from './events.ts';
 export type * from './messages.ts';
 export type * from './meta.ts';
+export type * from './routes.ts';
 export type * from './users.ts';
 export * from './constants.ts';

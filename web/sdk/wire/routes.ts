@@ -1,0 +1,61 @@
+// Generated from the router's table and the operations in src/openapi/ by `cargo test --lib`: do not edit by hand.
+// Change the Rust source, run `cargo test --lib`, and commit the result.
+import type { AuditEntry } from './admin.ts';
+import type { Account, AuthResponse, LoginRequest, RegisterRequest } from './auth.ts';
+import type { ConversationView, CreateGroupRequest } from './conversations.ts';
+import type { ClaimRequest, ClaimResponse, DeviceList, DeviceView, KeyPackageCount, RegisterDeviceRequest, UploadKeyPackagesRequest } from './devices.ts';
+import type { MessageView } from './messages.ts';
+import type { Health, JsonValue, Page } from './meta.ts';
+import type { Profile, UserSummary } from './users.ts';
+
+/**
+ * Every REST route by `METHOD /template`: its `:name` path parameters, its query, its request body
+ * and the body of its success (null when the server sends none). An absent part is `?: never`.
+ * `GET /ws` is not here: it upgrades to the WebSocket, whose events are the unions of events.ts.
+ */
+export type Routes = {
+  /** Liveness and database reachability */
+  'GET /health': { params?: never; query?: never; body?: never; response: Health };
+  /** This document */
+  'GET /openapi.json': { params?: never; query?: never; body?: never; response: JsonValue };
+  /** Create an account */
+  'POST /auth/register': { params?: never; query?: never; body: RegisterRequest; response: AuthResponse };
+  /** Log in with phone and password */
+  'POST /auth/login': { params?: never; query?: never; body: LoginRequest; response: AuthResponse };
+  /** Log out */
+  'POST /auth/logout': { params?: never; query?: never; body?: never; response: null };
+  /** Log out everywhere */
+  'POST /auth/logout-all': { params?: never; query?: never; body?: never; response: null };
+  /** The signed-in account */
+  'GET /auth/me': { params?: never; query?: never; body?: never; response: Account };
+  /** The user directory */
+  'GET /users': { params?: never; query?: { cursor?: string; limit?: number; q?: string }; body?: never; response: Page<UserSummary> };
+  /** A user's public profile and key material */
+  'GET /users/:phone': { params: { phone: string }; query?: never; body?: never; response: Profile };
+  /** Create a group conversation */
+  'POST /conversations': { params?: never; query?: never; body: CreateGroupRequest; response: ConversationView };
+  /** The caller's conversations, a page at a time */
+  'GET /conversations': { params?: never; query?: { cursor?: string; limit?: number }; body?: never; response: Page<ConversationView> };
+  /** Ensure and get the 1:1 conversation with a peer */
+  'GET /conversations/:peerId': { params: { peerId: string }; query?: never; body?: never; response: ConversationView };
+  /** A conversation's messages, newest first */
+  'GET /conversations/:peerId/messages': { params: { peerId: string }; query?: { cursor?: string; limit?: number }; body?: never; response: Page<MessageView> };
+  /** Register a device of the caller */
+  'POST /devices': { params?: never; query?: never; body: RegisterDeviceRequest; response: DeviceView };
+  /** A user's devices and their public credentials */
+  'GET /users/:id/devices': { params: { id: string }; query?: never; body?: never; response: DeviceList };
+  /** Remove one of the caller's devices */
+  'DELETE /devices/:id': { params: { id: string }; query?: never; body?: never; response: null };
+  /** Upload key packages for one of the caller's devices */
+  'POST /devices/:id/key-packages': { params: { id: string }; query?: never; body: UploadKeyPackagesRequest; response: KeyPackageCount };
+  /** How many key packages one of the caller's devices has left */
+  'GET /devices/:id/key-packages/count': { params: { id: string }; query?: never; body?: never; response: KeyPackageCount };
+  /** Claim one key package per device of a user */
+  'POST /users/:id/key-packages/claim': { params: { id: string }; query?: never; body?: ClaimRequest; response: ClaimResponse };
+  /** All accounts (admin) */
+  'GET /admin/users': { params?: never; query?: { cursor?: string; limit?: number; q?: string }; body?: never; response: Page<Account> };
+  /** Delete a user and everything that is theirs (admin) */
+  'DELETE /admin/users/:id': { params: { id: string }; query?: never; body?: never; response: null };
+  /** The audit log, newest first (admin) */
+  'GET /admin/audit': { params?: never; query?: { cursor?: string; limit?: number }; body?: never; response: Page<AuditEntry> };
+};
