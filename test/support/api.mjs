@@ -27,11 +27,22 @@ function rewriteRefs(schema) {
   return JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"openapi#/components/'));
 }
 
-/** Throws unless `status` and `body` are what the document says `method path` answers. */
-export function checkAgainstOpenApi(method, path, status, body) {
+/**
+ * Throws unless `status` and `body` are what the document says `method path` answers. A route or
+ * method the document does not have may only be refused (404, 405, or a CORS preflight's answer),
+ * which the tests that send them check themselves; with `documentedOnly` it may not be called at all
+ * (for a client, like the SDK, that should only ever call documented routes).
+ */
+export function checkAgainstOpenApi(method, path, status, body, { documentedOnly = false } = {}) {
   const template = templateFor(path);
   const operation = template && openapi.paths[template][method.toLowerCase()];
-  if (!operation) return; // 404/405 for undocumented routes are checked by the tests themselves
+  if (!operation) {
+    const what = template ? `${method} ${template} (the path is documented, not this method)` : `${method} ${path.split('?')[0]}`;
+    if (documentedOnly) throw new Error(`${what} is not in the OpenAPI document`);
+    const refused = status === 404 || status === 405 || (method === 'OPTIONS' && status < 500);
+    if (!refused) throw new Error(`${what} is not in the OpenAPI document, yet answered ${status}`);
+    return;
+  }
   const response = operation.responses[String(status)];
   if (!response) throw new Error(`${method} ${template} answered ${status}, which the OpenAPI document does not list`);
   const schema = response.content?.['application/json']?.schema;
