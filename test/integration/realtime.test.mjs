@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { startStack } from '../support/stack.mjs';
 import { Api, signJwt } from '../support/api.mjs';
 import { Socket } from '../support/ws.mjs';
+import { sleep } from '../support/wait.mjs';
 import http from 'node:http';
 
 /** The HTTP status of a WebSocket handshake that the server refuses. */
@@ -234,7 +235,7 @@ test('a socket lasts no longer than its session: log out closes it, and so does 
   const { sid } = JSON.parse(Buffer.from(user.token.split('.')[1], 'base64url').toString());
   const now = Math.floor(Date.now() / 1000);
   const shortLived = await open({ ...user, token: signJwt({ sub: user.user.id, sid, iat: now, exp: now + 2 }, JWT_SECRET) });
-  await new Promise((resolve) => setTimeout(resolve, (now + 2) * 1000 - Date.now() + 100));
+  await sleep((now + 2) * 1000 - Date.now() + 100);
   shortLived.send({ type: 'typing', conversationId: crypto.randomUUID(), on: true });
   assert.equal((await shortLived.next('session-ended')).reason, 'session-ended');
   await shortLived.closing();
