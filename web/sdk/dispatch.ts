@@ -1,5 +1,6 @@
 // What this device does with each event the server pushes, and each time the socket is (again)
-// ready. Acks and errors never come here: the socket hands them to the request they answer.
+// ready. Acks and errors go to the request they answer; those that answer none (it timed out, or
+// the error had no ref) arrive here too, and are ignored.
 
 import type { Emitter } from './events.ts';
 import type { Groups } from './groups.ts';

@@ -189,7 +189,9 @@ export class RealtimeSocket {
     if (event.type === 'session-ended') {
       // The server is closing this socket for good; its close frame may take a while to finish.
       this.stop();
-      this.options.onEnded?.(event.reason);
+      // A reason this version does not know (a newer server) still ends the session, and only
+      // 'device-removed' erases this device's keys.
+      this.options.onEnded?.(event.reason === 'device-removed' ? 'device-removed' : 'session-ended');
       return;
     }
     if (event.type === 'ready') {
