@@ -4,12 +4,18 @@
 // so callers can show the message and branch on the code.
 
 import type {
-  Account, AuditEntry, AuthResponse, ClaimRequest, ClaimResponse, ConversationView, CreateGroupRequest, DeviceList,
-  DeviceView, ErrorBody, KeyPackageCount, LoginRequest, MessageView, Page, RegisterDeviceRequest, RegisterRequest,
-  UploadKeyPackagesRequest, UserSummary,
+  Account, AuditEntry, AuthResponse, ConversationView, ErrorBody, KeyPackageCount, MessageView, Page, Routes, UserSummary,
 } from './wire/index.ts';
 
 export type { Account, AuditEntry, AuthResponse, KeyPackageCount, MessageView, Page, UserSummary };
+
+/** A REST route by its generated key, `METHOD /template`. */
+export type Route = keyof Routes;
+/** What a call to a route takes: its path parameters, query and body, as the server reads them. */
+export type RouteInput<R extends Route> = Omit<Routes[R], 'response'>;
+/** What the server answers a route with on success (null for an empty answer). */
+export type RouteResponse<R extends Route> = Routes[R]['response'];
+type Query<R extends Route> = NonNullable<Routes[R]['query']>;
 
 /**
  * A conversation as the SDK hands it to the app: the server's view, and what only this device
@@ -49,17 +55,31 @@ export class Api {
 
   constructor(baseUrl: string, options: ApiOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/$/, '');
-    // Looked up at each call, and not called as a method of this object (browsers refuse that).
-    this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    // Called as a plain function, never as a method of this object: a browser's window.fetch refuses
+    // another `this` ("Illegal invocation"). The global one is looked up at each call.
+    const injected = options.fetch;
+    this.fetch = injected ? (input, init) => injected(input, init) : (input, init) => globalThis.fetch(input, init);
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * Calls a route by its key in the generated route map, which gives its path parameters, query,
+   * body and answer: a method here cannot send or promise another type than the server's.
+   */
+  async call<R extends Route>(route: R, input: RouteInput<R>): Promise<RouteResponse<R>> {
+    const [method, template] = route.split(' ');
+    // Every entry has this shape; the route's own types were checked where it was called.
+    const { params = {}, query = {}, body } = input as {
+      params?: Record<string, string>;
+      query?: Record<string, string | number | undefined>;
+      body?: unknown;
+    };
+    const path = template.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(params[name]));
     const headers: Record<string, string> = {};
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await this.fetch(this.baseUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await this.fetch(this.baseUrl + path + search(query), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (e) {
       throw new ApiError(0, 'network', `The server cannot be reached (${(e as Error).message}).`);
     }
@@ -69,74 +89,73 @@ export class Api {
       const error = (json as ErrorBody | null)?.error ?? { code: 'http_' + res.status, message: res.statusText };
       throw new ApiError(res.status, error.code, error.message);
     }
-    return json as T;
+    return json as RouteResponse<R>;
   }
 
   register(phone: string, displayName: string, password: string) {
-    return this.request<AuthResponse>('POST', '/auth/register', { phone, displayName, password } satisfies RegisterRequest);
+    return this.call('POST /auth/register', { body: { phone, displayName, password } });
   }
 
   login(phone: string, password: string) {
-    return this.request<AuthResponse>('POST', '/auth/login', { phone, password } satisfies LoginRequest);
+    return this.call('POST /auth/login', { body: { phone, password } });
   }
 
   /** Revokes this session's token (and closes its sockets). */
   logout() {
-    return this.request<null>('POST', '/auth/logout');
+    return this.call('POST /auth/logout', {});
   }
 
   logoutEverywhere() {
-    return this.request<null>('POST', '/auth/logout-all');
+    return this.call('POST /auth/logout-all', {});
   }
 
   me() {
-    return this.request<Account>('GET', '/auth/me');
+    return this.call('GET /auth/me', {});
   }
 
-  users(query: { q?: string; cursor?: string; limit?: number } = {}) {
-    return this.request<Page<UserSummary>>('GET', '/users' + search(query));
+  users(query: Query<'GET /users'> = {}) {
+    return this.call('GET /users', { query });
   }
 
   registerDevice(label: string, credential: string) {
-    return this.request<DeviceView>('POST', '/devices', { label, credential } satisfies RegisterDeviceRequest);
+    return this.call('POST /devices', { body: { label, credential } });
   }
 
   devicesOf(userId: string) {
-    return this.request<DeviceList>('GET', `/users/${userId}/devices`);
+    return this.call('GET /users/:id/devices', { params: { id: userId } });
   }
 
   deleteDevice(deviceId: string) {
-    return this.request<null>('DELETE', `/devices/${deviceId}`);
+    return this.call('DELETE /devices/:id', { params: { id: deviceId } });
   }
 
   uploadKeyPackages(deviceId: string, keyPackages: string[], lastResort?: string) {
-    return this.request<KeyPackageCount>('POST', `/devices/${deviceId}/key-packages`, { keyPackages, lastResort } satisfies UploadKeyPackagesRequest);
+    return this.call('POST /devices/:id/key-packages', { params: { id: deviceId }, body: { keyPackages, lastResort } });
   }
 
   keyPackageCount(deviceId: string) {
-    return this.request<KeyPackageCount>('GET', `/devices/${deviceId}/key-packages/count`);
+    return this.call('GET /devices/:id/key-packages/count', { params: { id: deviceId } });
   }
 
   claimKeyPackages(userId: string, deviceIds?: string[]) {
-    const body: ClaimRequest = deviceIds ? { deviceIds } : {};
-    return this.request<ClaimResponse>('POST', `/users/${userId}/key-packages/claim`, body);
+    return this.call('POST /users/:id/key-packages/claim', { params: { id: userId }, body: deviceIds ? { deviceIds } : {} });
   }
 
   conversations(cursor?: string) {
-    return this.request<Page<ConversationView>>('GET', '/conversations' + search({ cursor, limit: 100 }));
+    return this.call('GET /conversations', { query: { cursor, limit: 100 } });
   }
 
   /** The 1:1 conversation with a user (created on first use), or a conversation by its id. */
   conversation(peerOrConversationId: string) {
-    return this.request<ConversationView>('GET', `/conversations/${peerOrConversationId}`);
+    return this.call('GET /conversations/:peerId', { params: { peerId: peerOrConversationId } });
   }
 
   createGroup(title: string, memberIds: string[]) {
-    return this.request<ConversationView>('POST', '/conversations', { title, memberIds } satisfies CreateGroupRequest);
+    return this.call('POST /conversations', { body: { title, memberIds } });
   }
 
-  messages(conversationId: string, query: { cursor?: string; limit?: number } = {}) {
-    return this.request<Page<MessageView>>('GET', `/conversations/${conversationId}/messages` + search(query));
+  messages(conversationId: string, query: Query<'GET /conversations/:peerId/messages'> = {}) {
+    return this.call('GET /conversations/:peerId/messages', { params: { peerId: conversationId }, query });
   }
 }
 
@@ -146,16 +165,16 @@ export class AdminApi {
     this.api = api;
   }
 
-  users(query: { q?: string; cursor?: string; limit?: number } = {}) {
-    return this.api.request<Page<Account>>('GET', '/admin/users' + search(query));
+  users(query: Query<'GET /admin/users'> = {}) {
+    return this.api.call('GET /admin/users', { query });
   }
 
   deleteUser(userId: string) {
-    return this.api.request<null>('DELETE', `/admin/users/${userId}`);
+    return this.api.call('DELETE /admin/users/:id', { params: { id: userId } });
   }
 
-  audit(query: { cursor?: string; limit?: number } = {}) {
-    return this.api.request<Page<AuditEntry>>('GET', '/admin/audit' + search(query));
+  audit(query: Query<'GET /admin/audit'> = {}) {
+    return this.api.call('GET /admin/audit', { query });
   }
 }
 
