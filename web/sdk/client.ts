@@ -3,6 +3,8 @@
 //
 // ChatClient is the facade; the work is done by its parts, each in its own module:
 //   session.ts        sign-in state, this device's registration and its KeyPackages
+//   authentication.ts the authentication service: every credential against the device directory
+//   authorization.ts  who may make which commit, judged by every client before applying one
 //   pipeline.ts       each conversation processed in the server's seq order, gaps filled by `sync`
 //   incoming.ts       what one message does in its turn: commit, application message, Welcome
 //   groups.ts         this device's commits: setting groups up, adding and removing members and devices
@@ -14,6 +16,8 @@
 // state moves exactly when every other member's does.
 
 import { ApiError, type Account, type Api, type Conversation } from './api.ts';
+import { Authentication } from './authentication.ts';
+import { CommitAuthorizer } from './authorization.ts';
 import { Conversations } from './conversations.ts';
 import { onReady, onServerEvent, type DispatchParts } from './dispatch.ts';
 import { Emitter, type ClientEvents } from './events.ts';
@@ -58,11 +62,13 @@ export class ChatClient {
     const events = new Emitter();
     const session = new Session(options, () => pipeline.forget());
     const conversations = new Conversations(session);
+    const authentication = new Authentication(session.api);
+    const authorizer = new CommitAuthorizer(conversations, authentication);
     const pipeline: Pipeline = new Pipeline(session, (message) => incoming.handle(message));
     const receipts = new Receipts(session);
     const ticks = new Ticks(session, conversations, events);
-    const incoming: Incoming = new Incoming({ session, pipeline, conversations, receipts, ticks, events });
-    const groups = new Groups(session, pipeline, conversations, events);
+    const incoming: Incoming = new Incoming({ session, pipeline, conversations, receipts, ticks, events, authentication, authorizer });
+    const groups = new Groups(session, pipeline, conversations, events, authentication);
     const outbox = new Outbox(session, pipeline, ticks, events);
     this.options = options;
     this.api = session.api;
@@ -211,6 +217,7 @@ export class ChatClient {
   private newSocket(): RealtimeSocket {
     return new RealtimeSocket({
       url: this.options.wsUrl ?? wsUrlFor(this.options.baseUrl),
+      webSocket: this.options.webSocket,
       token: () => this.api.token,
       deviceId: () => this.deviceId,
       onEvent: (event) => onServerEvent(this.parts, event),
@@ -271,7 +278,7 @@ export class ChatClient {
   }
 
   /** Removes a device of this user (lost, or signed out) from every group this device is in.
-   * Every device the account no longer lists goes, whichever `deviceId` names. */
+   * Every device the directory no longer lists goes, whichever `deviceId` names. */
   removeOwnDevice(deviceId: string): Promise<void> {
     void deviceId;
     return this.groups.removeOwnDevice();

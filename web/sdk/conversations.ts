@@ -2,6 +2,7 @@
 // removed from, which this device keeps showing (see Conversation.left).
 
 import { ApiError, type Conversation } from './api.ts';
+import { CheckUnavailable } from './credentials.ts';
 import type { Session } from './session.ts';
 
 /** Where the store keeps conversations this user was removed from. */
@@ -24,6 +25,25 @@ export class Conversations {
 
   remember(conversation: Conversation): void {
     this.known.set(conversation.id, conversation);
+  }
+
+  /**
+   * The conversation as the server lists it now (its members and their roles, to judge a commit
+   * by). Once this user is no longer a member the server will not say: then as it was last
+   * listed here, or undefined. A server out of reach throws CheckUnavailable, to try again later.
+   */
+  async current(conversationId: string): Promise<Conversation | undefined> {
+    try {
+      const conversation = await this.session.api.conversation(conversationId);
+      this.remember(conversation);
+      return conversation;
+    } catch (e) {
+      if (!(e instanceof ApiError) || (e.status !== 403 && e.status !== 404)) {
+        throw new CheckUnavailable(`The conversation could not be read (${(e as Error).message}).`);
+      }
+      const listed = await this.session.db.get<Conversation[]>(LISTED_KEY);
+      return this.known.get(conversationId) ?? listed?.find((c) => c.id === conversationId);
+    }
   }
 
   /**

@@ -2,8 +2,13 @@
 // waiting for the Welcome into one another device set up), adding and removing members, adding
 // this user's new devices and removing their lost ones. Every change is a commit the server
 // orders; one that loses a race to another commit is made again from the newer epoch.
+// Every commit this device makes is one the other members will authorize (authorization.ts), adds
+// only KeyPackages the authentication service accepts for the device they were claimed for, and
+// also takes out the leaves of devices the directory no longer lists, so that the Welcome it
+// makes holds only devices a newcomer can check.
 
 import type { Conversation } from './api.ts';
+import type { Authentication } from './authentication.ts';
 import type { Conversations } from './conversations.ts';
 import type { Emitter } from './events.ts';
 import { commitChanges, epochOf, fromBase64, leaves, newGroup, toBase64 } from './mls.ts';
@@ -28,12 +33,14 @@ export class Groups {
   private readonly pipeline: Pipeline;
   private readonly conversations: Conversations;
   private readonly events: Emitter;
+  private readonly authentication: Authentication;
 
-  constructor(session: Session, pipeline: Pipeline, conversations: Conversations, events: Emitter) {
+  constructor(session: Session, pipeline: Pipeline, conversations: Conversations, events: Emitter, authentication: Authentication) {
     this.session = session;
     this.pipeline = pipeline;
     this.conversations = conversations;
     this.events = events;
+    this.authentication = authentication;
   }
 
   /** Opens (creating if needed) the 1:1 conversation with a user, ready to send. */
@@ -73,12 +80,21 @@ export class Groups {
     await this.pipeline.waitFor(() => this.pipeline.groups.has(conversation.id), `the Welcome to ${conversation.id}`);
   }
 
-  /** One KeyPackage for every device of these users except this one. */
+  /**
+   * One KeyPackage for every device of these users except this one. Each must be the one the
+   * authentication service accepts for the user and device the server handed it out for; any
+   * other (a device the directory does not list, a key it does not list for that device, a
+   * credential naming someone else) is left out.
+   */
   private async claimFor(userIds: string[], deviceIds?: string[]): Promise<Uint8Array[]> {
     const out: Uint8Array[] = [];
     for (const userId of userIds) {
       const { keyPackages } = await this.session.api.claimKeyPackages(userId, deviceIds);
-      for (const kp of keyPackages) if (kp.deviceId !== this.session.deviceId) out.push(fromBase64(kp.keyPackage));
+      for (const kp of keyPackages) {
+        if (kp.deviceId === this.session.deviceId) continue;
+        const bytes = fromBase64(kp.keyPackage);
+        if (await this.authentication.acceptsClaimed(bytes, userId, kp.deviceId)) out.push(bytes);
+      }
     }
     return out;
   }
@@ -89,18 +105,27 @@ export class Groups {
    * Rejects with EventError `stale_epoch` if another commit got there first.
    */
   private async sendCommit(conversationId: string, state: ClientState, step: Step): Promise<void> {
-    const made = await commitChanges(state, step.keyPackages, step.removeLeaves);
-    const { message: commit, welcome } = await this.session.socket!.requestStored({
-      type: 'commit', conversationId, epoch: epochOf(state), clientMsgId: crypto.randomUUID(),
-      commit: toBase64(made.commit), welcome: made.welcome ? toBase64(made.welcome) : undefined,
-      addUserIds: step.addUserIds, removeUserIds: step.removeUserIds,
-    });
+    const made = await commitChanges(state, step.keyPackages, step.removeLeaves, this.authentication);
+    // Expected before it is sent: if the ack is lost, the commit still comes back through sync.
+    const own = this.pipeline.expectOwnCommit(conversationId, made.commit, made.state);
+    let stored;
+    try {
+      stored = await this.session.socket!.requestStored({
+        type: 'commit', conversationId, epoch: epochOf(state), clientMsgId: crypto.randomUUID(),
+        commit: toBase64(made.commit), welcome: made.welcome ? toBase64(made.welcome) : undefined,
+        addUserIds: step.addUserIds, removeUserIds: step.removeUserIds,
+      });
+    } catch (e) {
+      if (e instanceof EventError && e.code === 'stale_epoch') this.pipeline.forgetOwnCommit(own);
+      throw e;
+    }
+    const { message: commit, welcome } = stored;
     if (epochOf(state) === 0 && !this.pipeline.groups.has(conversationId)) {
       // The group starts with this commit: adopt it at once, and start reading after it.
+      this.pipeline.forgetOwnCommit(own);
       await this.pipeline.adopt(conversationId, made.state, welcome?.seq ?? commit.seq);
       this.events.emit('conversation', { conversationId, change: 'joined' });
     } else {
-      this.pipeline.expectOwnCommit(conversationId, commit.seq, made.state);
       this.pipeline.ingest(commit);
       if (welcome) this.pipeline.ingest(welcome);
     }
@@ -116,8 +141,9 @@ export class Groups {
       await this.pipeline.settled(conversationId);
       const state = this.pipeline.groups.get(conversationId);
       if (!state) throw new Error('This device is not in that conversation.');
-      const step = await plan(state);
-      if (!step) return;
+      const planned = await plan(state);
+      if (!planned) return;
+      const step = { ...planned, removeLeaves: await this.withUnlisted(state, planned.removeLeaves) };
       try {
         await this.sendCommit(conversationId, state, step);
         return;
@@ -127,6 +153,13 @@ export class Groups {
       }
     }
     throw new Error(`Could not get a commit in after ${COMMIT_TRIES} tries; the group is very busy.`);
+  }
+
+  /** `removeLeaves` and every other leaf whose device the directory no longer lists. */
+  private async withUnlisted(state: ClientState, removeLeaves: number[]): Promise<number[]> {
+    const own = toBase64(this.session.identity.publicKey);
+    const others = leaves(state).filter((l) => toBase64(l.signaturePublicKey) !== own && !removeLeaves.includes(l.leafIndex));
+    return [...removeLeaves, ...(await this.authentication.unlisted(others)).map((l) => l.leafIndex)];
   }
 
   async addMembers(conversationId: string, userIds: string[]): Promise<void> {
@@ -193,17 +226,13 @@ export class Groups {
     }
   }
 
-  /** Removes this user's devices that the account no longer lists (lost, or signed out) from
-   * every group this device is in. */
+  /** Removes the devices the directory no longer lists (this user's lost or signed-out ones
+   * among them) from every group this device is in. */
   async removeOwnDevice(): Promise<void> {
-    const { session } = this;
-    const { devices } = await session.api.devicesOf(session.me);
-    const keep = new Set(devices.map((d) => d.credential));
-    keep.add(toBase64(session.identity.publicKey));
     for (const conversationId of [...this.pipeline.groups.keys()]) {
       await this.change(conversationId, async (state) => {
-        const gone = leaves(state).filter((l) => l.userId === session.me && !keep.has(toBase64(l.signaturePublicKey)));
-        return gone.length ? { keyPackages: [], removeLeaves: gone.map((l) => l.leafIndex) } : null;
+        const gone = await this.withUnlisted(state, []);
+        return gone.length ? { keyPackages: [], removeLeaves: gone } : null;
       });
     }
   }

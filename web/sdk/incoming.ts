@@ -1,10 +1,14 @@
 // What one stored message does, in its turn in the pipeline: a commit moves the group to its next
 // epoch (or takes this device out of it), an application message is decrypted into this device's
 // history, a Welcome lets this device join. A message that cannot be trusted becomes a Problem.
+// What the server says about a message (its sender, its device) is only a label: what it does
+// is decided by what MLS proves and by the checks of authentication.ts and authorization.ts.
 
+import type { Authentication } from './authentication.ts';
+import type { CommitAuthorizer } from './authorization.ts';
 import type { Conversations } from './conversations.ts';
 import type { Emitter } from './events.ts';
-import { decrypt, fromBase64, joinFromWelcome, leaves, MlsFailure, processCommit, toHex, welcomeRecipients } from './mls.ts';
+import { CheckUnavailable, decrypt, fromBase64, joinFromWelcome, leaves, MlsFailure, processCommit, toHex, welcomeRecipients } from './mls.ts';
 import type { Outcome, Pipeline } from './pipeline.ts';
 import type { Receipts } from './receipts.ts';
 import type { Session, StoredKeyPackage } from './session.ts';
@@ -20,6 +24,8 @@ export interface IncomingParts {
   receipts: Receipts;
   ticks: Ticks;
   events: Emitter;
+  authentication: Authentication;
+  authorizer: CommitAuthorizer;
 }
 
 export class Incoming {
@@ -37,14 +43,15 @@ export class Incoming {
     if (m.kind === 'welcome') return group ? undefined : this.tryJoin(m);
     if (!group) return undefined; // from before this device joined: not for it to read
     if (m.kind === 'commit') return this.applyCommit(m, group);
-    // An application message.
-    if (m.senderDeviceId === session.device?.deviceId) {
+    // An application message. This device cannot decrypt its own: one is known by the copy in
+    // its outbox, not by the server saying so.
+    if (m.senderDeviceId === session.device?.deviceId && (await session.db.message(`${m.senderId}:${m.clientMsgId}`))?.senderDeviceId === m.senderDeviceId) {
       await ticks.markStored(m);
       return undefined;
     }
     try {
-      const result = await decrypt(group, fromBase64(m.ciphertext));
-      if (result.sender.userId !== m.senderId) {
+      const result = await decrypt(group, fromBase64(m.ciphertext), this.parts.authentication);
+      if (result.sender.userId !== m.senderId || result.sender.deviceId !== m.senderDeviceId) {
         throw new MlsFailure('sender_mismatch', 'The server named a different sender than the message proves.');
       }
       pipeline.groups.set(conversationId, result.state);
@@ -62,16 +69,18 @@ export class Incoming {
     }
   }
 
+  /**
+   * A commit is this device's own only if its bytes are the commit this device made (whatever the
+   * server says of its sender); anyone else's is authorized and checked before it is applied.
+   */
   private async applyCommit(m: MessageView, group: ClientState): Promise<Outcome> {
-    const { session, pipeline, conversations, events } = this.parts;
+    const { session, pipeline, conversations, events, authentication, authorizer } = this.parts;
     const conversationId = m.conversationId;
-    const own = pipeline.takeOwnCommit(conversationId, m.seq);
-    let next: ClientState;
-    if (own) next = own;
-    else if (m.senderDeviceId === session.device?.deviceId) return undefined; // our own, already applied
-    else {
+    const bytes = fromBase64(m.ciphertext);
+    let next = pipeline.takeOwnCommit(conversationId, bytes);
+    if (!next) {
       try {
-        next = await processCommit(group, fromBase64(m.ciphertext));
+        next = await processCommit(group, bytes, authentication, (change) => authorizer.authorize(conversationId, change));
       } catch (e) {
         await this.problem(m, e);
         return undefined;
@@ -89,7 +98,10 @@ export class Incoming {
     return next;
   }
 
+  /** Records why a message was refused; a check that could not be made is not a refusal, and
+   * goes up for the pipeline to try again later. */
   private async problem(m: MessageView, e: unknown): Promise<void> {
+    if (e instanceof CheckUnavailable) throw e;
     const problem: Problem = {
       id: m.id, conversationId: m.conversationId, seq: m.seq, senderId: m.senderId,
       reason: e instanceof MlsFailure ? e.code : 'error', at: new Date().toISOString(),
@@ -105,7 +117,9 @@ export class Incoming {
       const kp = await session.db.keyPackage<StoredKeyPackage>(ref);
       if (!kp) continue;
       try {
-        const state = await joinFromWelcome(welcome, kp);
+        const state = await joinFromWelcome(welcome, kp, this.parts.authentication, m.conversationId);
+        // Known from now on: its roles judge the commits to come, even one that removes this user.
+        await conversations.current(m.conversationId);
         if (!kp.lastResort) await session.db.deleteKeyPackage(ref);
         pipeline.groups.set(m.conversationId, state);
         await conversations.rejoined(m.conversationId); // added back

@@ -6,7 +6,7 @@
 // What one message does is not decided here: the handler given to the pipeline processes it and
 // says how the group state changed.
 
-import { decodeState, encodeState, epochOf } from './mls.ts';
+import { decodeState, encodeState, epochOf, toBase64 } from './mls.ts';
 import type { Session } from './session.ts';
 import type { MessageView } from './wire/index.ts';
 import type { ClientState } from 'ts-mls';
@@ -24,7 +24,8 @@ export class Pipeline {
   private readonly cursors = new Map<string, number>();
   private readonly pending = new Map<string, Map<number, MessageView>>();
   private readonly queues = new Map<string, Promise<void>>();
-  /** This device's accepted commits, waiting for their turn in the order: seq → new state. */
+  /** The commits this device made, waiting for their turn in the order: conversation and the
+   * commit's bytes → the state it leads to. */
   private readonly ownCommits = new Map<string, ClientState>();
   private readonly progressWaiters = new Set<() => void>();
   private gapTimer: ReturnType<typeof setTimeout> | null = null;
@@ -123,15 +124,27 @@ export class Pipeline {
     });
   }
 
-  /** This device's commit, accepted at `seq`: `state` takes effect when its turn comes. */
-  expectOwnCommit(conversationId: string, seq: number, state: ClientState): void {
-    this.ownCommits.set(`${conversationId}:${seq}`, state);
+  /**
+   * This device made `commit`: when a commit with exactly these bytes comes in its turn, `state`
+   * takes effect. Nothing else makes a commit this device's own (not the server naming this
+   * device as its sender). Returns the key to forget it by.
+   */
+  expectOwnCommit(conversationId: string, commit: Uint8Array, state: ClientState): string {
+    const key = `${conversationId}:${toBase64(commit)}`;
+    this.ownCommits.set(key, state);
+    return key;
   }
 
-  /** The state this device's own commit at `seq` leads to, if it is one (taken once). */
-  takeOwnCommit(conversationId: string, seq: number): ClientState | undefined {
-    const own = this.ownCommits.get(`${conversationId}:${seq}`);
-    this.ownCommits.delete(`${conversationId}:${seq}`);
+  /** The commit was refused by the server: it will not come. */
+  forgetOwnCommit(key: string): void {
+    this.ownCommits.delete(key);
+  }
+
+  /** The state this device's own commit leads to, if `commit` is one (taken once). */
+  takeOwnCommit(conversationId: string, commit: Uint8Array): ClientState | undefined {
+    const key = `${conversationId}:${toBase64(commit)}`;
+    const own = this.ownCommits.get(key);
+    this.ownCommits.delete(key);
     return own;
   }
 
@@ -140,8 +153,10 @@ export class Pipeline {
     let cursor = await this.cursorOf(conversationId);
     for (const seq of buffer.keys()) if (seq <= cursor) buffer.delete(seq);
     for (let next = buffer.get(cursor + 1); next; next = buffer.get(cursor + 1)) {
-      buffer.delete(next.seq);
+      // Taken out of the buffer only once handled: one whose check could not be made yet stays
+      // for the retry.
       const group = await this.handle(next);
+      buffer.delete(next.seq);
       cursor = next.seq;
       this.cursors.set(conversationId, cursor);
       await this.session.db.saveProgress(conversationId, cursor, group === undefined ? undefined : group && { conversationId, state: encodeState(group), epoch: epochOf(group) });

@@ -3,7 +3,7 @@
 // Everything else in the SDK reads these through a Session.
 
 import { Api, ApiError, type Account, type AuthResponse, type KeyPackageCount } from './api.ts';
-import { newIdentity, newKeyPackage, toBase64, type DeviceIdentity, type KeyPackageSecret } from './mls.ts';
+import { newKeyPackage, newSignatureKeys, toBase64, type DeviceIdentity, type KeyPackageSecret } from './mls.ts';
 import type { RealtimeSocket } from './socket.ts';
 import { Store } from './store.ts';
 
@@ -19,6 +19,8 @@ export interface ChatClientOptions {
   keyPackageTarget?: number;
   /** Makes the REST calls; the global `fetch` unless given. */
   fetch?: typeof fetch;
+  /** Opens the realtime connection; the global `WebSocket` unless given. */
+  webSocket?: typeof WebSocket;
 }
 
 /** A signed-in session, as the server gave it and as the store's `session` record keeps it. */
@@ -28,6 +30,15 @@ export type Auth = Pick<AuthResponse, 'token' | 'user'>;
 export interface StoredDevice {
   deviceId: string;
   identity: DeviceIdentity;
+}
+
+/**
+ * A stored device as this version uses it. Records from before credentials named the device lack
+ * `identity.deviceId`; it is the record's own. (Their KeyPackages and leaves, which name the user
+ * only, are refused by everyone now: there was no production data to carry over.)
+ */
+function current(device: StoredDevice | undefined): StoredDevice | undefined {
+  return device && { ...device, identity: { ...device.identity, deviceId: device.identity.deviceId ?? device.deviceId } };
 }
 
 /** A private KeyPackage in the store's `keyPackages`; a last-resort one may be used many times. */
@@ -88,7 +99,7 @@ export class Session {
 
   /** Takes this device as the store has it, without asking the server (which is out of reach). */
   async restoreDevice(): Promise<void> {
-    const device = await this.db.get<StoredDevice>('device');
+    const device = current(await this.db.get<StoredDevice>('device'));
     if (device?.identity.userId !== this.me) throw new Error('This browser has to reach the server once to be set up.');
     this.device = device;
   }
@@ -96,7 +107,7 @@ export class Session {
   /** Loads or registers this device; a stored one's key-package count comes back, as the check
    * that the server still knows it. */
   async ensureDevice(): Promise<KeyPackageCount | undefined> {
-    const stored = await this.db.get<StoredDevice>('device');
+    const stored = current(await this.db.get<StoredDevice>('device'));
     if (stored && stored.identity.userId === this.me) {
       try {
         const count = await this.api.keyPackageCount(stored.deviceId);
@@ -113,8 +124,11 @@ export class Session {
         await this.store.put('session', { token: this.api.token, user: this.user });
       }
     }
-    const identity = await newIdentity(this.me);
-    const device = await this.api.registerDevice(this.options.deviceLabel ?? 'Browser', toBase64(identity.publicKey));
+    // The credential names the device, whose id the server gives at registration: the key pair
+    // comes first (the server lists its public half), the credential after.
+    const keys = await newSignatureKeys();
+    const device = await this.api.registerDevice(this.options.deviceLabel ?? 'Browser', toBase64(keys.publicKey));
+    const identity: DeviceIdentity = { userId: this.me, deviceId: device.id, ...keys };
     this.device = { deviceId: device.id, identity };
     await this.db.put('device', this.device);
     return undefined;

@@ -30,6 +30,8 @@ export class EventError extends Error {
 
 export interface SocketOptions {
   url: string;
+  /** Opens the connection; the global WebSocket unless given (tests put a hostile network here). */
+  webSocket?: typeof WebSocket;
   token: () => string | null;
   /** Read at each connect: a device the server no longer knows is replaced while offline. */
   deviceId: () => string;
@@ -144,7 +146,7 @@ export class RealtimeSocket {
     const url = new URL(this.options.url);
     url.searchParams.set('device', this.options.deviceId());
     this.setState(this.attempts === 0 ? 'connecting' : 'reconnecting');
-    const ws = new WebSocket(url, ['e2e-chat.v1', `bearer.${token}`]);
+    const ws = new (this.options.webSocket ?? WebSocket)(url, ['e2e-chat.v1', `bearer.${token}`]);
     this.ws = ws;
     ws.addEventListener('message', (e) => this.receive(String(e.data)));
     ws.addEventListener('close', (e) => this.dropped(ws, e.code));

@@ -1,0 +1,119 @@
+// The authentication service: every credential this device lets into a group, or reads a
+// message from, passes through here. A credential is accepted only if it is a basic credential
+// naming a (user, device) that the server's device directory lists (GET /users/:id/devices),
+// with exactly the signature key registered for that device.
+//
+// ts-mls calls `validateCredential` itself for the leaves it validates (the signer and every leaf
+// of a Welcome's tree, every added KeyPackage, update and committer path leaf, see mls.ts); the
+// SDK calls it, or the richer checks below, where ts-mls does not: a claimed KeyPackage against
+// the device it was claimed for, the sender of each application message, the committer of a
+// commit, and whether a removed leaf's device is still listed.
+//
+// The directory is the server's word: this service makes sure every leaf is one of the devices
+// the server lists, not that the list is honest (comparing keys out of band is what tells that).
+
+import { ApiError, type Api } from './api.ts';
+import { CheckUnavailable, identityOf, type CredentialIdentity } from './credentials.ts';
+import { fromBase64, keyPackageInfo, toHex, type Leaf } from './mls.ts';
+import type { AuthenticationService, Credential } from 'ts-mls';
+
+/** How long a user's listed devices are taken as current without asking again. */
+const DIRECTORY_TTL_MS = 30_000;
+
+interface Listing {
+  /** Device id → hex of its signature public key. */
+  devices: Map<string, string>;
+  fetchedAt: number;
+}
+
+export class Authentication implements AuthenticationService {
+  private readonly api: Api;
+  private readonly listings = new Map<string, Listing>();
+  private readonly fetching = new Map<string, Promise<Listing>>();
+
+  constructor(api: Api) {
+    this.api = api;
+  }
+
+  /** ts-mls's question: is this credential, with this key, one the directory lists? */
+  async validateCredential(credential: Credential, signaturePublicKey: Uint8Array): Promise<boolean> {
+    const identity = identityOf(credential);
+    return identity !== null && this.isListed(identity, signaturePublicKey);
+  }
+
+  /**
+   * Whether the directory lists this device of this user with exactly this key. A fresh-enough
+   * listing is used as it is; a miss asks the server once more (the device may have been added a
+   * moment ago). With `fresh`, the server is asked in any case (to allow removing a device
+   * because it is no longer listed, a stale "listed" would be wrong the other way).
+   */
+  async isListed({ userId, deviceId }: CredentialIdentity, signaturePublicKey: Uint8Array, { fresh = false } = {}): Promise<boolean> {
+    const key = toHex(signaturePublicKey);
+    const cached = this.listings.get(userId);
+    const current = cached && !fresh && Date.now() - cached.fetchedAt < DIRECTORY_TTL_MS ? cached : undefined;
+    if (current?.devices.get(deviceId) === key) return true;
+    const listing = await this.fetch(userId);
+    return listing.devices.get(deviceId) === key;
+  }
+
+  /**
+   * Whether a KeyPackage the server handed out for `deviceId` of `userId` may be added: its
+   * credential names exactly that user and device, the directory lists that device with the
+   * KeyPackage's key, and it advertises nothing but what this app's leaves do.
+   */
+  async acceptsClaimed(keyPackage: Uint8Array, userId: string, deviceId: string): Promise<boolean> {
+    let info;
+    try {
+      info = keyPackageInfo(keyPackage);
+    } catch {
+      return false;
+    }
+    if (!info.acceptable || info.identity?.userId !== userId || info.identity.deviceId !== deviceId) return false;
+    return this.isListed(info.identity, info.signaturePublicKey);
+  }
+
+  /** The leaves whose devices the directory no longer lists (asking it afresh), which any
+   * member may remove. */
+  async unlisted(leaves: Leaf[]): Promise<Leaf[]> {
+    const out: Leaf[] = [];
+    const asked = new Set<string>();
+    for (const leaf of leaves) {
+      const fresh = !asked.has(leaf.userId);
+      asked.add(leaf.userId);
+      if (!(await this.isListed(leaf, leaf.signaturePublicKey, { fresh }))) out.push(leaf);
+    }
+    return out;
+  }
+
+  /** One request per user at a time; a user the server does not know (deleted) has no devices. */
+  private fetch(userId: string): Promise<Listing> {
+    let pending = this.fetching.get(userId);
+    if (!pending) {
+      pending = this.api.devicesOf(userId).then(
+        ({ devices }) => new Map(devices.flatMap((d) => {
+          const key = keyOf(d.credential);
+          return key ? [[d.id, key] as const] : [];
+        })),
+        (e: unknown) => {
+          if (e instanceof ApiError && e.status === 404) return new Map<string, string>();
+          throw new CheckUnavailable(`The device directory could not be read (${(e as Error).message}).`);
+        },
+      ).then((devices) => {
+        const listing = { devices, fetchedAt: Date.now() };
+        this.listings.set(userId, listing);
+        return listing;
+      }).finally(() => this.fetching.delete(userId));
+      this.fetching.set(userId, pending);
+    }
+    return pending;
+  }
+}
+
+/** The directory's `credential` (base64 of the signature public key) as hex, or null if malformed. */
+function keyOf(credential: string): string | null {
+  try {
+    return toHex(fromBase64(credential));
+  } catch {
+    return null;
+  }
+}
