@@ -1,0 +1,338 @@
+// What the SDK refuses when the server, or a member's own client, turns hostile. Real Worker
+// under wrangler dev, real PostgreSQL, real MLS; the hostile server is simulated between the Worker
+// and one client (its REST answers and socket events rewritten through the `fetch` and `webSocket`
+// the SDK is given), and a malicious member is a client built from the MLS primitives alone, with
+// its own state, that sends whatever commit it likes over a plain socket.
+import 'fake-indexeddb/auto';
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack } from '../../test/support/stack.mjs';
+import { randomPhone } from '../../test/support/api.mjs';
+import { Socket as PlainSocket } from '../../test/support/ws.mjs';
+import { waitFor } from '../../test/support/wait.mjs';
+import { ChatClient, type LocalMessage, type MessageView } from '../sdk/client.ts';
+import { Api } from '../sdk/api.ts';
+import { Store } from '../sdk/store.ts';
+import type { ServerEvent } from '../sdk/socket.ts';
+import {
+  commitChanges, decodeState, decrypt, fromBase64, joinFromWelcome, leaves, newGroup, newKeyPackage, suite, toBase64, toHex,
+  welcomeRecipients, type DeviceIdentity, type KeyPackageSecret,
+} from '../sdk/mls.ts';
+import type { AuthenticationService, ClientState } from 'ts-mls';
+
+const PASSWORD = 'correct horse battery';
+let stack: Awaited<ReturnType<typeof startStack>>;
+const clients: ChatClient[] = [];
+const sockets: { close(): Promise<unknown> }[] = [];
+
+before(async () => {
+  stack = await startStack();
+  // Dropping the test database at the end ends the pool's idle connections from the server side;
+  // that is expected, not a failure of whichever test last used the pool.
+  stack.pool.on('error', () => {});
+});
+after(async () => {
+  for (const c of clients) c.disconnect();
+  for (const s of sockets) await s.close();
+  await stack?.stop();
+});
+
+// ---- the hostile network between the Worker and one client ------------------------------------
+
+/** What a hostile server does to one client's traffic; changed by a test as it goes. */
+interface Tampering {
+  /** Rewrites a REST answer's body. */
+  response?: (method: string, path: string, body: unknown) => unknown;
+  /** Rewrites a server event before the client sees it. */
+  event?: (event: ServerEvent) => ServerEvent;
+}
+
+function hostileFetch(tampering: Tampering): typeof fetch {
+  return async (input, init) => {
+    const res = await fetch(input, init);
+    if (!tampering.response) return res;
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const text = await res.text();
+    const body = tampering.response(init?.method ?? 'GET', url.pathname, text ? JSON.parse(text) : null);
+    const headers = new Headers(res.headers);
+    headers.delete('content-length');
+    return new Response(body === null ? null : JSON.stringify(body), { status: res.status, headers });
+  };
+}
+
+function hostileWebSocket(tampering: Tampering): typeof WebSocket {
+  /** The real socket, with every server event passed through `tampering.event` on its way in. */
+  class TamperedSocket {
+    private readonly ws: WebSocket;
+    constructor(url: string | URL, protocols?: string | string[]) {
+      this.ws = new WebSocket(url, protocols);
+    }
+
+    addEventListener(type: string, listener: (e: { data?: unknown; code?: number }) => void): void {
+      if (type !== 'message') return this.ws.addEventListener(type, listener as EventListener);
+      this.ws.addEventListener('message', (e) => {
+        const event = JSON.parse(String(e.data)) as ServerEvent;
+        listener({ data: JSON.stringify(tampering.event ? tampering.event(event) : event) });
+      });
+    }
+
+    send(data: string): void {
+      this.ws.send(data);
+    }
+
+    close(code?: number, reason?: string): void {
+      this.ws.close(code, reason);
+    }
+  }
+  return TamperedSocket as unknown as typeof WebSocket;
+}
+
+let storeCounter = 0;
+async function newClient(name: string, tampering: Tampering = {}): Promise<ChatClient & { storeName: string }> {
+  const storeName = `${name}-${++storeCounter}`;
+  const client = new ChatClient({
+    baseUrl: stack.baseUrl, storeName, deviceLabel: name, keyPackageTarget: 4,
+    fetch: hostileFetch(tampering), webSocket: hostileWebSocket(tampering),
+  });
+  await client.register(randomPhone(), name, PASSWORD);
+  clients.push(client);
+  return Object.assign(client, { storeName });
+}
+
+/** The group as a client has stored it, to look at its leaves. */
+async function storedGroup(client: { storeName: string }, conversationId: string): Promise<ClientState> {
+  const store = await Store.open(client.storeName);
+  try {
+    return decodeState((await store.group(conversationId))!.state);
+  } finally {
+    store.close();
+  }
+}
+
+async function received(client: ChatClient, text: string): Promise<LocalMessage> {
+  let match: LocalMessage | undefined;
+  const off = client.on('message', (m) => { if (!match && m.text === text) match = m; });
+  try {
+    return await waitFor(() => match, { what: `${client.user?.displayName} to get ${JSON.stringify(text)}` });
+  } finally {
+    off();
+  }
+}
+
+/** Waits until `client` has dealt with the commit at `seq` one way or the other, and says how. */
+async function verdictOn(client: ChatClient, conversationId: string, seq: number, epochBefore: number) {
+  await waitFor(async () => client.epoch(conversationId) !== epochBefore || (await client.problems(conversationId)).some((p) => p.seq === seq),
+    { what: `${client.user?.displayName} to judge the commit at seq ${seq}` });
+  return {
+    epoch: client.epoch(conversationId),
+    refusedAs: (await client.problems(conversationId)).filter((p) => p.seq === seq).map((p) => p.reason),
+  };
+}
+
+// ---- an attacker's own keys, and a malicious member's client ------------------------------------
+
+/** An authentication service that believes everyone: what a malicious client runs. */
+const believesEveryone: AuthenticationService = { validateCredential: async () => true };
+
+/** A device the directory does not list, made up for `userId` (with `deviceId`, or a fresh one). */
+async function ghost(userId: string, deviceId: string = crypto.randomUUID()) {
+  const { signKey, publicKey } = await (await suite()).signature.keygen();
+  const identity: DeviceIdentity = { userId, deviceId, signKey, publicKey };
+  return { identity, keyPackage: await newKeyPackage(identity) };
+}
+
+/** The realtime test client of test/support/ws.mjs, as used here. */
+interface Socket {
+  send(event: unknown): void;
+  next(match: string | ((e: { type: string; ref?: string }) => boolean)): Promise<{ type: string; message: MessageView }>;
+  close(): Promise<unknown>;
+}
+const openSocket = PlainSocket.open as unknown as (baseUrl: string, token: string, options: { device: string }) => Promise<Socket>;
+
+interface Malicious {
+  api: Api;
+  id: string;
+  identity: DeviceIdentity;
+  keyPackages: Map<string, KeyPackageSecret>;
+  socket: Socket;
+}
+
+/** A real account and device whose client is only MLS primitives and a socket: it checks nothing
+ * and sends what it likes. */
+async function maliciousMember(name: string): Promise<Malicious> {
+  const api = new Api(stack.baseUrl);
+  const { token, user } = await api.register(randomPhone(), name, PASSWORD);
+  api.token = token;
+  const { signKey, publicKey } = await (await suite()).signature.keygen();
+  const device = await api.registerDevice(name, toBase64(publicKey));
+  const identity: DeviceIdentity = { userId: user.id, deviceId: device.id, signKey, publicKey };
+  const keyPackages = new Map<string, KeyPackageSecret>();
+  for (let i = 0; i < 3; i += 1) {
+    const kp = await newKeyPackage(identity);
+    keyPackages.set(kp.ref, kp);
+  }
+  await api.uploadKeyPackages(device.id, [...keyPackages.values()].map((k) => toBase64(k.publicPackage)));
+  const socket = await openSocket(stack.baseUrl, token, { device: device.id });
+  sockets.push(socket);
+  await socket.next('ready');
+  return { api, id: user.id, identity, keyPackages, socket };
+}
+
+/** The malicious member joins from the Welcome the server keeps for it. */
+async function joinAs(m: Malicious, conversationId: string): Promise<ClientState> {
+  const welcome = await waitFor(async () => (await m.api.messages(conversationId)).items
+    .find((w) => w.kind === 'welcome' && welcomeRecipients(fromBase64(w.ciphertext)).some((r) => m.keyPackages.has(r))),
+  { what: `a Welcome for ${conversationId}` });
+  const bytes = fromBase64(welcome.ciphertext);
+  const ref = welcomeRecipients(bytes).find((r) => m.keyPackages.has(r))!;
+  return joinFromWelcome(bytes, m.keyPackages.get(ref)!, believesEveryone, conversationId);
+}
+
+/** Sends a commit as a plain `commit` event with no declared member changes, which the server accepts. */
+async function sendCommit(m: Malicious, conversationId: string, state: ClientState, keyPackages: Uint8Array[], removeLeaves: number[]): Promise<MessageView> {
+  const made = await commitChanges(state, keyPackages, removeLeaves, believesEveryone);
+  const id = crypto.randomUUID();
+  m.socket.send({
+    type: 'commit', id, conversationId, epoch: Number(state.groupContext.epoch), clientMsgId: crypto.randomUUID(),
+    commit: toBase64(made.commit), welcome: made.welcome ? toBase64(made.welcome) : undefined,
+  });
+  const ack = await m.socket.next((e) => e.ref === id);
+  assert.equal(ack.type, 'ack', `the server accepts the commit: ${JSON.stringify(ack)}`);
+  return ack.message;
+}
+
+async function claimOne(api: Api, userId: string): Promise<Uint8Array> {
+  const { keyPackages } = await api.claimKeyPackages(userId);
+  return fromBase64(keyPackages[0].keyPackage);
+}
+
+const secret = (label: string) => `${label} ${crypto.randomUUID()}`;
+
+// ---- the tests ----------------------------------------------------------------------------------
+
+test('a ghost KeyPackage slipped into a claim response is not added, and its key cannot read the conversation', async () => {
+  const tampering: Tampering = {};
+  const [alice, bob] = [await newClient('Alice', tampering), await newClient('Bob')];
+  // The server hands Alice, besides Bob's real KeyPackage, one for a device of Bob's that the
+  // directory does not list, and one for Bob's real device under a key the server made.
+  const ghosts = [await ghost(bob.user!.id), await ghost(bob.user!.id, bob.deviceId)];
+  tampering.response = (method, path, body) => {
+    if (method !== 'POST' || path !== `/users/${bob.user!.id}/key-packages/claim`) return body;
+    const claim = body as { keyPackages: { deviceId: string; keyPackage: string; lastResort: boolean }[] };
+    const injected = ghosts.map((g) => ({ deviceId: g.identity.deviceId, keyPackage: toBase64(g.keyPackage.publicPackage), lastResort: false }));
+    return { ...claim, keyPackages: [...claim.keyPackages, ...injected] };
+  };
+
+  const conversation = await alice.openDirect(bob.user!.id);
+  const text = secret('for bob only');
+  const bobGets = received(bob, text);
+  const sent = await alice.sendText(conversation.id, text);
+  await bobGets;
+
+  const inTree = leaves(await storedGroup(alice, conversation.id)).map((l) => toHex(l.signaturePublicKey));
+  for (const g of ghosts) assert.ok(!inTree.includes(toHex(g.identity.publicKey)), 'no ghost leaf in the group');
+  assert.equal(inTree.length, 2, 'Alice and Bob, one device each');
+
+  // Holding the ghosts' private keys, the server still cannot read what Alice sent.
+  const { rows } = await stack.pool.query("SELECT ciphertext FROM messages WHERE conversation_id = $1 AND kind = 'welcome'", [conversation.id]);
+  const { rows: [message] } = await stack.pool.query('SELECT ciphertext FROM messages WHERE id = $1', [sent.id]);
+  for (const g of ghosts) {
+    for (const { ciphertext } of rows) {
+      assert.ok(!welcomeRecipients(ciphertext).includes(g.keyPackage.ref), 'no Welcome is addressed to a ghost');
+      await assert.rejects(
+        joinFromWelcome(ciphertext, g.keyPackage, believesEveryone, conversation.id).then((state) => decrypt(state, message.ciphertext, believesEveryone)),
+      );
+    }
+  }
+});
+
+test('a Welcome whose tree holds a device the directory does not list is refused, not joined', async () => {
+  const bob = await newClient('Bob');
+  const mallory = await maliciousMember('Mallory');
+  const conversation = await mallory.api.createGroup('Ghost party', [bob.user!.id]);
+  // Mallory sets the group up with Bob's real device and a ghost device "of Bob's".
+  const phantom = await ghost(bob.user!.id);
+  const state = await newGroup(conversation.id, mallory.identity);
+  await sendCommit(mallory, conversation.id, state, [await claimOne(mallory.api, bob.user!.id), phantom.keyPackage.publicPackage], []);
+
+  const problem = await waitFor(async () => bob.hasGroup(conversation.id) || (await bob.problems(conversation.id))[0], { what: 'Bob to judge the Welcome' });
+  assert.equal(bob.hasGroup(conversation.id), false, 'Bob did not join a group with a ghost in it');
+  assert.equal((problem as { reason: string }).reason, 'bad_welcome');
+});
+
+test('a Welcome made for another group is refused in the conversation it came in', async () => {
+  const bob = await newClient('Bob');
+  const mallory = await maliciousMember('Mallory');
+  const here = await mallory.api.createGroup('Here', [bob.user!.id]);
+  const elsewhere = await mallory.api.createGroup('Elsewhere', [bob.user!.id]);
+  // A sound group with only real devices, but it is `elsewhere`'s group, sent as `here`'s.
+  const state = await newGroup(elsewhere.id, mallory.identity);
+  await sendCommit(mallory, here.id, state, [await claimOne(mallory.api, bob.user!.id)], []);
+
+  const problem = await waitFor(async () => bob.hasGroup(here.id) || (await bob.problems(here.id))[0], { what: 'Bob to judge the Welcome' });
+  assert.equal(bob.hasGroup(here.id), false, 'Bob did not take another group for this conversation');
+  assert.equal((problem as { reason: string }).reason, 'wrong_group');
+});
+
+test('a plain member\'s commit removing someone else is refused by every other client and not applied; the owner\'s removal is applied', async () => {
+  const [alice, bob, carol] = [await newClient('Alice'), await newClient('Bob'), await newClient('Carol')];
+  const mallory = await maliciousMember('Mallory');
+  const group = await alice.createGroup('Club', [bob.user!.id, carol.user!.id, mallory.id]);
+  await waitFor(() => bob.hasGroup(group.id) && carol.hasGroup(group.id), { what: 'bob and carol to join' });
+  const state = await joinAs(mallory, group.id);
+  const epoch = alice.epoch(group.id)!;
+  assert.equal(Number(state.groupContext.epoch), epoch);
+
+  const carolsLeaf = leaves(state).find((l) => l.userId === carol.user!.id)!.leafIndex;
+  const commit = await sendCommit(mallory, group.id, state, [], [carolsLeaf]);
+  for (const client of [alice, bob, carol]) {
+    const verdict = await verdictOn(client, group.id, commit.seq, epoch);
+    assert.deepEqual(verdict, { epoch, refusedAs: ['unauthorized_commit'] }, `${client.user!.displayName} refused it and stayed at its epoch`);
+  }
+  assert.equal(carol.hasGroup(group.id), true, 'Carol is still in the group');
+  assert.ok(leaves(await storedGroup(alice, group.id)).some((l) => l.userId === carol.user!.id), 'and still in Alice\'s tree');
+
+  // The owner may: her removal of Carol, in a group of the same three, is applied by everyone.
+  const other = await alice.createGroup('Club, again', [bob.user!.id, carol.user!.id]);
+  await waitFor(() => bob.hasGroup(other.id) && carol.hasGroup(other.id), { what: 'bob and carol to join' });
+  await alice.removeMembers(other.id, [carol.user!.id]);
+  await waitFor(() => !carol.hasGroup(other.id) && bob.epoch(other.id) === alice.epoch(other.id), { what: 'the removal to be applied' });
+  assert.deepEqual(await bob.problems(other.id), []);
+  assert.ok(!leaves(await storedGroup(bob, other.id)).some((l) => l.userId === carol.user!.id));
+});
+
+test('a plain member\'s commit adding a device of someone outside the group is refused and not applied', async () => {
+  const [alice, bob, dave] = [await newClient('Alice'), await newClient('Bob'), await newClient('Dave')];
+  const mallory = await maliciousMember('Mallory');
+  const group = await alice.createGroup('Closed', [bob.user!.id, mallory.id]);
+  await waitFor(() => bob.hasGroup(group.id), { what: 'bob to join' });
+  const state = await joinAs(mallory, group.id);
+  const epoch = alice.epoch(group.id)!;
+
+  // Dave's real, directory-listed device: only who may add it is wrong.
+  const commit = await sendCommit(mallory, group.id, state, [await claimOne(mallory.api, dave.user!.id)], []);
+  for (const client of [alice, bob]) {
+    const verdict = await verdictOn(client, group.id, commit.seq, epoch);
+    assert.deepEqual(verdict, { epoch, refusedAs: ['unauthorized_commit'] }, `${client.user!.displayName} refused it and stayed at its epoch`);
+    assert.ok(!leaves(await storedGroup(client as ChatClient & { storeName: string }, group.id)).some((l) => l.userId === dave.user!.id), 'Dave is not in the tree');
+  }
+});
+
+test('a commit the server labels as the receiver\'s own is still processed as the commit it is', async () => {
+  const tampering: Tampering = {};
+  const [alice, bob, carol] = [await newClient('Alice'), await newClient('Bob', tampering), await newClient('Carol')];
+  const group = await alice.createGroup('Relabelled', [bob.user!.id]);
+  await waitFor(() => bob.hasGroup(group.id), { what: 'bob to join' });
+  // From now on the server tells Bob that every commit in the group is his own.
+  tampering.event = (event) => event.type === 'message' && event.message.kind === 'commit' && event.message.conversationId === group.id
+    ? { ...event, message: { ...event.message, senderId: bob.user!.id, senderDeviceId: bob.deviceId } }
+    : event;
+
+  await alice.addMembers(group.id, [carol.user!.id]);
+  await waitFor(() => bob.epoch(group.id) === alice.epoch(group.id), { what: 'Bob to apply Alice\'s commit' });
+  const text = secret('after the relabelled commit');
+  const bobGets = received(bob, text);
+  await alice.sendText(group.id, text);
+  await bobGets;
+  assert.deepEqual(await bob.problems(group.id), []);
+});
