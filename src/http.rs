@@ -89,6 +89,7 @@ async fn respond(req: &mut Request, env: Env, config: Config, origin: Option<&st
         Endpoint::GetConversation => api::conversations::get(ctx).await,
         Endpoint::RegisterDevice => api::devices::register(ctx).await,
         Endpoint::ListUserDevices => api::devices::list_for_user(ctx).await,
+        Endpoint::LookupDevices => api::devices::lookup(ctx).await,
         Endpoint::DeleteDevice => api::devices::delete(ctx).await,
         Endpoint::UploadKeyPackages => api::devices::upload_key_packages(ctx).await,
         Endpoint::KeyPackageCount => api::devices::key_package_count(ctx).await,

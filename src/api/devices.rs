@@ -12,8 +12,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::hub;
 use crate::protocol::{parse_uuid, ServerEvent};
 use crate::protocol::{
-    ClaimRequest, DeviceList, RegisterDeviceRequest, UploadKeyPackagesRequest, MAX_DEVICES_PER_USER,
-    MAX_KEY_PACKAGES_PER_DEVICE,
+    ClaimRequest, DeviceList, DeviceLookup, DeviceLookupRequest, RegisterDeviceRequest, UploadKeyPackagesRequest,
+    UserDevices, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE,
 };
 use crate::views;
 use uuid::Uuid;
@@ -56,6 +56,17 @@ pub async fn list_for_user(ctx: Ctx) -> ApiResult<Reply> {
     }
     let devices = devices::list(&db, user).await?.into_iter().map(views::device).collect();
     Reply::json(200, &DeviceList { devices })
+}
+
+pub async fn lookup(ctx: Ctx) -> ApiResult<Reply> {
+    let (db, _caller) = ctx.authenticate().await?;
+    let users = ctx.json::<DeviceLookupRequest>()?.validate()?;
+    let found = devices::list_for_users(&db, &users).await?;
+    let users = found
+        .into_iter()
+        .map(|(user_id, rows)| UserDevices { user_id, devices: rows.into_iter().map(views::device).collect() })
+        .collect();
+    Reply::json(200, &DeviceLookup { users })
 }
 
 pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {

@@ -64,6 +64,32 @@ pub async fn list(client: &Client, user: Uuid) -> DbResult<Vec<DeviceRow>> {
     Ok(client.query(&sql, &[&user]).await?.iter().map(DeviceRow::from).collect())
 }
 
+/// The devices of each of these users that exists (not deleted), oldest first: every such user is
+/// in the result, with no devices if they have none.
+pub async fn list_for_users(client: &Client, users: &[Uuid]) -> DbResult<Vec<(Uuid, Vec<DeviceRow>)>> {
+    let rows = client
+        .query(
+            "SELECT u.id AS user_id, d.id, d.label, d.credential, d.created_at, d.last_seen_at
+             FROM users u LEFT JOIN devices d ON d.user_id = u.id
+             WHERE u.id = ANY($1) AND u.deleted_at IS NULL
+             ORDER BY u.id, d.created_at, d.id",
+            &[&users],
+        )
+        .await?;
+    let mut out: Vec<(Uuid, Vec<DeviceRow>)> = Vec::new();
+    for row in &rows {
+        let user: Uuid = row.get("user_id");
+        if out.last().is_none_or(|(last, _)| *last != user) {
+            out.push((user, Vec::new()));
+        }
+        // A user without devices comes as one row whose device columns are all NULL.
+        if row.get::<_, Option<Uuid>>("id").is_some() {
+            out.last_mut().expect("pushed above").1.push(DeviceRow::from(row));
+        }
+    }
+    Ok(out)
+}
+
 pub async fn belongs_to(client: &Client, device: Uuid, user: Uuid) -> DbResult<bool> {
     let sql = "SELECT EXISTS (SELECT 1 FROM devices WHERE id = $1 AND user_id = $2)";
     Ok(client.query_one(sql, &[&device, &user]).await?.get(0))

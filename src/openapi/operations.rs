@@ -7,9 +7,10 @@ use crate::auth::TOKEN_LIFETIME_SECS;
 use crate::config::{DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR, MIN_JWT_SECRET_BYTES};
 use crate::protocol::{
     Account, AuditEntry, AuthResponse, ClaimRequest, ClaimResponse, ClientEventWire, ConversationView,
-    CreateGroupRequest, DeviceList, DeviceView, Health, KeyPackageCount, LoginRequest, MessageView, Page, Profile,
-    RegisterDeviceRequest, RegisterRequest, ServerEvent, UploadKeyPackagesRequest, UserSummary, CLOSE_SESSION_ENDED,
-    KEY_PACKAGE_CLAIMS_PER_WINDOW, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE,
+    CreateGroupRequest, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView, Health, KeyPackageCount,
+    LoginRequest, MessageView, Page, Profile, RegisterDeviceRequest, RegisterRequest, ServerEvent,
+    UploadKeyPackagesRequest, UserSummary, CLOSE_SESSION_ENDED, KEY_PACKAGE_CLAIMS_PER_WINDOW, MAX_DEVICES_PER_USER,
+    MAX_KEY_PACKAGES_PER_DEVICE,
 };
 use crate::router::Endpoint;
 use schemars::{json_schema, schema_for, JsonSchema, Schema, SchemaGenerator};
@@ -180,6 +181,18 @@ pub fn operations() -> Vec<Operation> {
                 ok(200, "Every device of the user, oldest first.", wire::<DeviceList>()),
                 invalid_id(),
                 not_found(),
+            ]),
+        Operation::signed_in(E::LookupDevices, "lookupDevices", "Several users' devices at once")
+            .describe(
+                "For checking a group's members against the directory in one request. Users that do not \
+                 exist are left out.",
+            )
+            .body(wire::<DeviceLookupRequest>())
+            .answers([
+                ok(200, "Each existing user asked for, with every device, oldest first.", wire::<DeviceLookup>()),
+                invalid_input(),
+                body_too_large(),
+                not_json(),
             ]),
         Operation::signed_in(E::DeleteDevice, "deleteDevice", "Remove one of the caller's devices")
             .params([uuid_in_path("id")])

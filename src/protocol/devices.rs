@@ -1,6 +1,7 @@
 //! Devices and their MLS key packages. The server treats every MLS structure as opaque bytes; it
 //! checks only sizes, shapes and who may do what.
 
+use super::conversations::MAX_GROUP_MEMBERS;
 use super::validate::decode;
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
@@ -79,6 +80,44 @@ pub struct DeviceView {
 #[derive(Debug, Serialize, TS, JsonSchema)]
 pub struct DeviceList {
     pub devices: Vec<DeviceView>,
+}
+
+/// Several users' devices in one request: a client checking a group's tree against the directory
+/// asks once, not once per member (a group of n joining at once would otherwise make n² requests).
+#[derive(Debug, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceLookupRequest {
+    #[schemars(length(min = 1, max = MAX_GROUP_MEMBERS))]
+    pub user_ids: Vec<Uuid>,
+}
+
+impl DeviceLookupRequest {
+    /// The distinct users asked for, in the order given.
+    pub fn validate(self) -> Result<Vec<Uuid>, ApiError> {
+        if self.user_ids.is_empty() || self.user_ids.len() > MAX_GROUP_MEMBERS {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!("userIds lists 1 to {MAX_GROUP_MEMBERS} users (a group's members)."),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        Ok(self.user_ids.into_iter().filter(|id| seen.insert(*id)).collect())
+    }
+}
+
+/// One user's devices in a lookup.
+#[derive(Debug, Serialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDevices {
+    pub user_id: Uuid,
+    pub devices: Vec<DeviceView>,
+}
+
+/// The users asked for that exist, each with every device, oldest first; a user that does not
+/// exist (or was deleted) is left out, which a client takes as "no devices".
+#[derive(Debug, Serialize, TS, JsonSchema)]
+pub struct DeviceLookup {
+    pub users: Vec<UserDevices>,
 }
 
 // ---- key packages ---------------------------------------------------------------------------

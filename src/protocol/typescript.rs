@@ -85,6 +85,9 @@ fn declarations() -> Files {
     files.declare::<RegisterDeviceRequest>("devices.ts");
     files.declare::<DeviceView>("devices.ts");
     files.declare::<DeviceList>("devices.ts");
+    files.declare::<DeviceLookupRequest>("devices.ts");
+    files.declare::<UserDevices>("devices.ts");
+    files.declare::<DeviceLookup>("devices.ts");
     files.declare::<UploadKeyPackagesRequest>("devices.ts");
     files.declare::<KeyPackageCount>("devices.ts");
     files.declare::<ClaimRequest>("devices.ts");
@@ -181,6 +184,13 @@ fn constants() -> String {
 /// `names`, which must be wire types declared here (other words, such as `string`, are skipped).
 pub(crate) fn imports_of_wire_types(file: &str, names: &BTreeSet<String>) -> String {
     let files = declarations();
+    // A type name (capitalized) that no file declares would be used without an import: tsc would
+    // only see it as an error in the app, so say here which declaration is missing.
+    let undeclared: Vec<&String> = names
+        .iter()
+        .filter(|name| name.starts_with(|c: char| c.is_ascii_uppercase()) && !files.home.contains_key(*name))
+        .collect();
+    assert!(undeclared.is_empty(), "{file} uses {undeclared:?}, which no wire file declares: add them to declarations()");
     files.imports(file, names.iter().filter(|name| files.home.contains_key(*name)))
 }
 

@@ -56,6 +56,29 @@ async function roundTrip(socket, event) {
   return socket.next((e) => (e.type === 'ack' || e.type === 'error') && e.ref === id);
 }
 
+test('several users\' devices come in one lookup; users that do not exist are left out', async () => {
+  const [alice, bob, viewer] = [await api.register(), await api.register(), await api.register()];
+  const [laptop, phone] = [await device(alice, 'Laptop'), await device(alice, 'Phone')];
+  const missing = '00000000-0000-4000-8000-000000000000';
+
+  const res = await api.post('/devices/lookup', { userIds: [alice.user.id, bob.user.id, missing, alice.user.id] }, { token: viewer.token });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  const byUser = Object.fromEntries(res.body.users.map((u) => [u.userId, u.devices]));
+  assert.deepEqual(Object.keys(byUser).sort(), [alice.user.id, bob.user.id].sort(), 'each existing user once; the unknown one is left out');
+  assert.deepEqual(byUser[alice.user.id].map((d) => d.id), [laptop.id, phone.id], 'oldest first');
+  assert.equal(byUser[alice.user.id][0].credential, laptop.credential);
+  assert.deepEqual(byUser[bob.user.id], [], 'a user without devices is listed with none');
+
+  const single = await api.get(`/users/${alice.user.id}/devices`, { token: viewer.token });
+  assert.deepEqual(byUser[alice.user.id], single.body.devices, 'the same devices as the one-user listing');
+
+  for (const bad of [{ userIds: [] }, { userIds: ['nope'] }, { userIds: Array.from({ length: 101 }, () => missing) }, {}]) {
+    const refused = await api.post('/devices/lookup', bad, { token: viewer.token });
+    assert.equal(refused.status, 400, JSON.stringify(bad).slice(0, 80));
+  }
+  assert.equal((await api.post('/devices/lookup', { userIds: [alice.user.id] }, {})).status, 401);
+});
+
 test('a user registers, lists and removes devices; nobody touches another user\'s devices', async () => {
   const [alice, mallory] = [await api.register(), await api.register()];
   const watcher = await open(alice);

@@ -125,6 +125,11 @@ export class Api {
     return this.call('GET /users/:id/devices', { params: { id: userId } });
   }
 
+  /** Up to MAX_GROUP_MEMBERS users' devices in one request; users that do not exist are left out. */
+  lookupDevices(userIds: string[]) {
+    return this.call('POST /devices/lookup', { body: { userIds } });
+  }
+
   deleteDevice(deviceId: string) {
     return this.call('DELETE /devices/:id', { params: { id: deviceId } });
   }

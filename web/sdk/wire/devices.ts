@@ -15,6 +15,23 @@ credential: string, createdAt: string, lastSeenAt: string | null, };
 
 export type DeviceList = { devices: Array<DeviceView>, };
 
+/**
+ * Several users' devices in one request: a client checking a group's tree against the directory
+ * asks once, not once per member (a group of n joining at once would otherwise make n² requests).
+ */
+export type DeviceLookupRequest = { userIds: Array<string>, };
+
+/**
+ * One user's devices in a lookup.
+ */
+export type UserDevices = { userId: string, devices: Array<DeviceView>, };
+
+/**
+ * The users asked for that exist, each with every device, oldest first; a user that does not
+ * exist (or was deleted) is left out, which a client takes as "no devices".
+ */
+export type DeviceLookup = { users: Array<UserDevices>, };
+
 export type UploadKeyPackagesRequest = { keyPackages?: Array<string>, 
 /**
  * Replaces the device's last-resort package, which is handed out when the others run out.

@@ -3,7 +3,7 @@
 import type { AuditEntry } from './admin.ts';
 import type { Account, AuthResponse, LoginRequest, RegisterRequest } from './auth.ts';
 import type { ConversationView, CreateGroupRequest } from './conversations.ts';
-import type { ClaimRequest, ClaimResponse, DeviceList, DeviceView, KeyPackageCount, RegisterDeviceRequest, UploadKeyPackagesRequest } from './devices.ts';
+import type { ClaimRequest, ClaimResponse, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView, KeyPackageCount, RegisterDeviceRequest, UploadKeyPackagesRequest } from './devices.ts';
 import type { MessageView } from './messages.ts';
 import type { Health, JsonValue, Page } from './meta.ts';
 import type { Profile, UserSummary } from './users.ts';
@@ -44,6 +44,8 @@ export type Routes = {
   'POST /devices': { params?: never; query?: never; body: RegisterDeviceRequest; response: DeviceView };
   /** A user's devices and their public credentials */
   'GET /users/:id/devices': { params: { id: string }; query?: never; body?: never; response: DeviceList };
+  /** Several users' devices at once */
+  'POST /devices/lookup': { params?: never; query?: never; body: DeviceLookupRequest; response: DeviceLookup };
   /** Remove one of the caller's devices */
   'DELETE /devices/:id': { params: { id: string }; query?: never; body?: never; response: null };
   /** Upload key packages for one of the caller's devices */
