@@ -16,6 +16,7 @@ import { ApiError, type Api } from './api.ts';
 import { CheckUnavailable, identityOf, type CredentialIdentity } from './credentials.ts';
 import { fromBase64, keyPackageInfo, toHex, type Leaf } from './mls.ts';
 import type { AuthenticationService, Credential } from 'ts-mls';
+import { MAX_GROUP_MEMBERS, type DeviceView } from './wire/index.ts';
 
 /** How long a user's listed devices are taken as current without asking again. */
 const DIRECTORY_TTL_MS = 30_000;
@@ -49,8 +50,7 @@ export class Authentication implements AuthenticationService {
    */
   async isListed({ userId, deviceId }: CredentialIdentity, signaturePublicKey: Uint8Array, { fresh = false } = {}): Promise<boolean> {
     const key = toHex(signaturePublicKey);
-    const cached = this.listings.get(userId);
-    const current = cached && !fresh && Date.now() - cached.fetchedAt < DIRECTORY_TTL_MS ? cached : undefined;
+    const current = fresh ? undefined : this.current(userId);
     if (current?.devices.get(deviceId) === key) return true;
     const listing = await this.fetch(userId);
     return listing.devices.get(deviceId) === key;
@@ -75,14 +75,42 @@ export class Authentication implements AuthenticationService {
   /** The leaves whose devices the directory no longer lists (asking it afresh), which any
    * member may remove. */
   async unlisted(leaves: Leaf[]): Promise<Leaf[]> {
-    const out: Leaf[] = [];
-    const asked = new Set<string>();
-    for (const leaf of leaves) {
-      const fresh = !asked.has(leaf.userId);
-      asked.add(leaf.userId);
-      if (!(await this.isListed(leaf, leaf.signaturePublicKey, { fresh }))) out.push(leaf);
+    const users = [...new Set(leaves.map((leaf) => leaf.userId))];
+    if (!(await this.prefetch(users, { fresh: true }))) {
+      throw new CheckUnavailable('The device directory could not be read.');
     }
-    return out;
+    return leaves.filter((leaf) => this.listings.get(leaf.userId)?.devices.get(leaf.deviceId) !== toHex(leaf.signaturePublicKey));
+  }
+
+  /**
+   * Reads the listings of these users that are not fresh, all at once, so that checking a tree of
+   * many leaves (a Welcome) waits for one round of requests rather than one per user. With
+   * `fresh`, every one is asked again. False if the directory could not be read: a check that
+   * needs a listing then asks for it itself.
+   */
+  async prefetch(userIds: Iterable<string>, { fresh = false } = {}): Promise<boolean> {
+    const stale = [...new Set(userIds)].filter((userId) => fresh || (!this.current(userId) && !this.fetching.has(userId)));
+    const batches: string[][] = [];
+    for (let i = 0; i < stale.length; i += MAX_GROUP_MEMBERS) batches.push(stale.slice(i, i + MAX_GROUP_MEMBERS));
+    const read = await Promise.all(batches.map(async (batch) => {
+      let found;
+      try {
+        found = await this.api.lookupDevices(batch);
+      } catch {
+        return false;
+      }
+      const fetchedAt = Date.now();
+      const byUser = new Map(found.users.map((u) => [u.userId, u.devices] as const));
+      // A user left out does not exist (or was deleted): no devices, as a 404 is for one user.
+      for (const userId of batch) this.listings.set(userId, { devices: listed(byUser.get(userId) ?? []), fetchedAt });
+      return true;
+    }));
+    return read.every(Boolean);
+  }
+
+  private current(userId: string): Listing | undefined {
+    const cached = this.listings.get(userId);
+    return cached && Date.now() - cached.fetchedAt < DIRECTORY_TTL_MS ? cached : undefined;
   }
 
   /** One request per user at a time; a user the server does not know (deleted) has no devices. */
@@ -90,10 +118,7 @@ export class Authentication implements AuthenticationService {
     let pending = this.fetching.get(userId);
     if (!pending) {
       pending = this.api.devicesOf(userId).then(
-        ({ devices }) => new Map(devices.flatMap((d) => {
-          const key = keyOf(d.credential);
-          return key ? [[d.id, key] as const] : [];
-        })),
+        ({ devices }) => listed(devices),
         (e: unknown) => {
           if (e instanceof ApiError && e.status === 404) return new Map<string, string>();
           throw new CheckUnavailable(`The device directory could not be read (${(e as Error).message}).`);
@@ -107,6 +132,14 @@ export class Authentication implements AuthenticationService {
     }
     return pending;
   }
+}
+
+/** Device id → hex of its key, for the devices whose credential is well-formed. */
+function listed(devices: DeviceView[]): Map<string, string> {
+  return new Map(devices.flatMap((d) => {
+    const key = keyOf(d.credential);
+    return key ? [[d.id, key] as const] : [];
+  }));
 }
 
 /** The directory's `credential` (base64 of the signature public key) as hex, or null if malformed. */

@@ -27,6 +27,14 @@ interface Step {
 }
 
 const COMMIT_TRIES = 5;
+const CLAIMS_AT_ONCE = 8;
+
+/** `work` on every item, `size` at a time, results in the items' order. */
+async function inBatches<T, R>(items: T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(work))));
+  return out;
+}
 
 export class Groups {
   private readonly session: Session;
@@ -87,16 +95,21 @@ export class Groups {
    * credential naming someone else) is left out.
    */
   private async claimFor(userIds: string[], deviceIds?: string[]): Promise<Uint8Array[]> {
-    const out: Uint8Array[] = [];
-    for (const userId of userIds) {
+    // The directory for all of them in one request, and a few claims side by side: a big group
+    // waits for a few rounds, not one per member, and the server (a database connection per
+    // request) is not asked for them all at once.
+    await this.authentication.prefetch(userIds);
+    const claimed = await inBatches(userIds, CLAIMS_AT_ONCE, async (userId) => {
       const { keyPackages } = await this.session.api.claimKeyPackages(userId, deviceIds);
+      const accepted: Uint8Array[] = [];
       for (const kp of keyPackages) {
         if (kp.deviceId === this.session.deviceId) continue;
         const bytes = fromBase64(kp.keyPackage);
-        if (await this.authentication.acceptsClaimed(bytes, userId, kp.deviceId)) out.push(bytes);
+        if (await this.authentication.acceptsClaimed(bytes, userId, kp.deviceId)) accepted.push(bytes);
       }
-    }
-    return out;
+      return accepted;
+    });
+    return claimed.flat();
   }
 
   /**

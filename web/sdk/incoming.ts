@@ -111,15 +111,17 @@ export class Incoming {
   }
 
   private async tryJoin(m: MessageView): Promise<ClientState | undefined> {
-    const { session, pipeline, conversations, events } = this.parts;
+    const { session, pipeline, conversations, events, authentication } = this.parts;
     const welcome = fromBase64(m.ciphertext);
     for (const ref of welcomeRecipients(welcome)) {
       const kp = await session.db.keyPackage<StoredKeyPackage>(ref);
       if (!kp) continue;
       try {
-        const state = await joinFromWelcome(welcome, kp, this.parts.authentication, m.conversationId);
         // Known from now on: its roles judge the commits to come, even one that removes this user.
-        await conversations.current(m.conversationId);
+        // Its members' devices are read at once, as the join checks every leaf against them.
+        const conversation = await conversations.current(m.conversationId);
+        await authentication.prefetch(conversation?.members.map((member) => member.userId) ?? []);
+        const state = await joinFromWelcome(welcome, kp, authentication, m.conversationId);
         if (!kp.lastResort) await session.db.deleteKeyPackage(ref);
         pipeline.groups.set(m.conversationId, state);
         await conversations.rejoined(m.conversationId); // added back
