@@ -11,6 +11,7 @@ import { randomPhone } from '../test/support/api.mjs';
 import { waitFor } from '../test/support/wait.mjs';
 import { ChatClient } from '../web/sdk/client.ts';
 import { commitChanges, decrypt, encrypt, joinFromWelcome, newGroup, newIdentity, newKeyPackage } from '../web/sdk/mls.ts';
+import { identityOf } from '../web/sdk/credentials.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -29,20 +30,28 @@ const results = {};
 
 // MLS alone: encrypt by one member, decrypt by another, per message.
 {
-  const alice = await newIdentity('alice');
-  const bobIdentity = await newIdentity('bob');
+  // No server here: the authentication service is a directory of the two devices made below.
+  const alice = await newIdentity('alice', 'alice-device');
+  const bobIdentity = await newIdentity('bob', 'bob-device');
+  const listed = new Map([alice, bobIdentity].map((d) => [`${d.userId}/${d.deviceId}`, d.publicKey.join(',')]));
+  const auth = {
+    async validateCredential(credential, key) {
+      const id = identityOf(credential);
+      return !!id && listed.get(`${id.userId}/${id.deviceId}`) === key.join(',');
+    },
+  };
   const bobKp = await newKeyPackage(bobIdentity);
   let a = await newGroup('bench', alice);
-  const added = await commitChanges(a, [bobKp.publicPackage], []);
+  const added = await commitChanges(a, [bobKp.publicPackage], [], auth);
   a = added.state;
-  let b = await joinFromWelcome(added.welcome, bobKp);
+  let b = await joinFromWelcome(added.welcome, bobKp, auth, 'bench');
   let encryptMs = 0;
   let decryptMs = 0;
   for (let i = 0; i < MESSAGES; i += 1) {
     const t0 = performance.now();
     const made = await encrypt(a, `message ${i} ${'x'.repeat(100)}`);
     const t1 = performance.now();
-    b = (await decrypt(b, made.ciphertext)).state;
+    b = (await decrypt(b, made.ciphertext, auth)).state;
     const t2 = performance.now();
     a = made.state;
     encryptMs += t1 - t0;
@@ -74,7 +83,7 @@ try {
     for (let i = 0; i < CLAIMS; i += 20) claimers.push(await client(`Claimer ${i / 20}`));
     const target = await client('Target');
     const kps = [];
-    for (let i = 0; i < CLAIMS; i += 1) kps.push(Buffer.from((await newKeyPackage({ userId: target.user.id, ...(await newIdentity(target.user.id)) })).publicPackage).toString('base64'));
+    for (let i = 0; i < CLAIMS; i += 1) kps.push(Buffer.from((await newKeyPackage(await newIdentity(target.user.id, target.deviceId))).publicPackage).toString('base64'));
     for (let i = 0; i < kps.length; i += 100) await target.api.uploadKeyPackages(target.deviceId, kps.slice(i, i + 100));
     const latencies = [];
     for (let i = 0; i < CLAIMS; i += 1) {
