@@ -1,7 +1,9 @@
-//! Passwords (PBKDF2-HMAC-SHA256) and session tokens (JWT HS256 naming their session).
-//! Pure functions: the caller passes the clock and the randomness source is the platform's.
+//! Passwords (PBKDF2-HMAC-SHA256), session tokens (JWT HS256 naming their session) and a device's
+//! proof that it holds its signature key. Pure functions: the caller passes the clock and the
+//! randomness source is the platform's.
 
 use crate::error::ApiError;
+use crate::protocol::{DEVICE_KEY_BYTES, DEVICE_PROOF_BYTES, DEVICE_PROOF_CONTEXT};
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -9,6 +11,19 @@ use pbkdf2::{pbkdf2_hmac, sha2::Sha256};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
+
+/// Whether `signature` is the device's Ed25519 signature (with the key it registered) over
+/// `DEVICE_PROOF_CONTEXT` and `session`. Strict verification: no malleable or small-order forms.
+pub fn verify_device_proof(public_key: &[u8], session: Uuid, signature: &[u8]) -> bool {
+    let (Ok(key), Ok(signature)) =
+        (<[u8; DEVICE_KEY_BYTES]>::try_from(public_key), <[u8; DEVICE_PROOF_BYTES]>::try_from(signature))
+    else {
+        return false;
+    };
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&key) else { return false };
+    let message = format!("{DEVICE_PROOF_CONTEXT}{}", session.hyphenated());
+    key.verify_strict(message.as_bytes(), &ed25519_dalek::Signature::from_bytes(&signature)).is_ok()
+}
 
 pub const TOKEN_LIFETIME_SECS: i64 = 7 * 24 * 60 * 60;
 const SALT_BYTES: usize = 16;
@@ -130,6 +145,24 @@ pub fn websocket_credentials<'a>(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_device_proof_binds_one_session_to_the_key_that_signed_it() {
+        use ed25519_dalek::{Signer, SigningKey};
+        let device = SigningKey::from_bytes(&[7; 32]);
+        let key = device.verifying_key().to_bytes();
+        let session = Uuid::from_u128(42);
+        let sign = |text: String| device.sign(text.as_bytes()).to_bytes();
+        let proof = sign(format!("{DEVICE_PROOF_CONTEXT}{session}"));
+        assert!(verify_device_proof(&key, session, &proof));
+        assert!(!verify_device_proof(&key, Uuid::from_u128(43), &proof), "another session");
+        let other = SigningKey::from_bytes(&[8; 32]).verifying_key().to_bytes();
+        assert!(!verify_device_proof(&other, session, &proof), "another device's key");
+        assert!(!verify_device_proof(&key, session, &sign(session.to_string())), "no context");
+        assert!(!verify_device_proof(&key, session, &proof[..63]), "a short signature");
+        assert!(!verify_device_proof(&key[..31], session, &proof), "a key that is not Ed25519");
+        assert!(!verify_device_proof(&[0; 32], session, &[0; 64]), "zeros");
+    }
     use super::*;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";

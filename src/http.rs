@@ -90,6 +90,7 @@ async fn respond(req: &mut Request, env: Env, config: Config, origin: Option<&st
         Endpoint::RegisterDevice => api::devices::register(ctx).await,
         Endpoint::ListUserDevices => api::devices::list_for_user(ctx).await,
         Endpoint::LookupDevices => api::devices::lookup(ctx).await,
+        Endpoint::BindDevice => api::devices::bind(ctx).await,
         Endpoint::DeleteDevice => api::devices::delete(ctx).await,
         Endpoint::UploadKeyPackages => api::devices::upload_key_packages(ctx).await,
         Endpoint::KeyPackageCount => api::devices::key_package_count(ctx).await,
@@ -102,10 +103,11 @@ async fn respond(req: &mut Request, env: Env, config: Config, origin: Option<&st
     reply.map(Outcome::Reply)
 }
 
-/// Reads the body of a POST, refusing oversized ones by their declared length before reading, and
-/// bodies that are not JSON. Other methods carry no body we use.
+/// Reads the body of a POST or DELETE (removing another device carries the password), refusing
+/// oversized ones by their declared length before reading, and bodies that are not JSON. Other
+/// methods carry no body we use.
 async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
-    if req.method() != Method::Post {
+    if req.method() != Method::Post && req.method() != Method::Delete {
         return Ok(Vec::new());
     }
     let declared: Option<usize> = req.headers().get("Content-Length").ok().flatten().and_then(|v| v.parse().ok());

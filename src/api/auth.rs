@@ -71,14 +71,7 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
     // Bounds password guessing per account; checked before the (costly) hash, so a refused
     // attempt costs no PBKDF2 either.
     if attempts::recent(&db, Attempt::LoginFailure, &phone).await? >= LOGIN_FAILURES_ALLOWED {
-        return Err(ApiError::new(
-            429,
-            "too_many_attempts",
-            format!(
-                "Too many wrong passwords for this number. Try again in {} minutes.",
-                Attempt::LoginFailure.window_minutes()
-            ),
-        ));
+        return Err(too_many_attempts());
     }
     let found = users::credentials_by_phone(&db, &phone).await?;
     let matched = match &found {
@@ -98,6 +91,36 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
         users::set_password_hash(&db, found.user.id, &hash_password(&request.password, iterations)).await?;
     }
     Reply::json(200, &session(&ctx, &db, views::account(found.user)).await?)
+}
+
+fn too_many_attempts() -> ApiError {
+    ApiError::new(
+        429,
+        "too_many_attempts",
+        format!(
+            "Too many wrong passwords for this number. Try again in {} minutes.",
+            Attempt::LoginFailure.window_minutes()
+        ),
+    )
+}
+
+/// The signed-in user's password, entered again for an action a stolen token alone must not do
+/// (removing another of their devices). A wrong one counts against the number like a failed
+/// login, under the same limit, so a token cannot be used to guess the password either.
+pub async fn confirm_password(db: &Client, user: uuid::Uuid, password: &str) -> ApiResult<()> {
+    let phone = users::by_id(db, user)
+        .await?
+        .and_then(|u| u.phone)
+        .ok_or_else(|| ApiError::unauthorized("This account no longer exists."))?;
+    if attempts::recent(db, Attempt::LoginFailure, &phone).await? >= LOGIN_FAILURES_ALLOWED {
+        return Err(too_many_attempts());
+    }
+    let found = users::credentials_by_phone(db, &phone).await?;
+    if !found.is_some_and(|found| verify_password(password, &found.password_hash)) {
+        attempts::record(db, Attempt::LoginFailure, &phone).await?;
+        return Err(ApiError::new(403, "wrong_password", "That is not this account's password."));
+    }
+    Ok(())
 }
 
 /// Ends the session of the token presented: the token stops working at once, here and on its

@@ -5,15 +5,17 @@
 //! A device's credential and key packages are public by design (anyone starting a conversation
 //! needs them); only the device's owner may add to or remove them.
 
+use super::auth::confirm_password;
 use super::{Caller, Ctx, Reply};
+use crate::auth::verify_device_proof;
 use crate::db::devices::{self, Uploaded};
 use crate::db::{members, sessions, users, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
 use crate::protocol::{parse_uuid, ServerEvent};
 use crate::protocol::{
-    ClaimRequest, DeviceList, DeviceLookup, DeviceLookupRequest, RegisterDeviceRequest, UploadKeyPackagesRequest,
-    UserDevices, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE,
+    BindDeviceRequest, ClaimRequest, DeviceList, DeviceLookup, DeviceLookupRequest, RegisterDeviceRequest,
+    RemoveDeviceRequest, UploadKeyPackagesRequest, UserDevices, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE,
 };
 use crate::views;
 use uuid::Uuid;
@@ -69,9 +71,61 @@ pub async fn lookup(ctx: Ctx) -> ApiResult<Reply> {
     Reply::json(200, &DeviceLookup { users })
 }
 
+/// A session proves it runs on one of the account's devices by that device's signature over the
+/// session's id (`DEVICE_PROOF_CONTEXT`), and acts as that device from then on. A new login on a
+/// browser that already has a device uses this; knowing the password is not enough to act as a
+/// device, which only its key can.
+pub async fn bind(ctx: Ctx) -> ApiResult<Reply> {
+    let (db, caller) = ctx.authenticate().await?;
+    let signature = ctx.json::<BindDeviceRequest>()?.validate()?;
+    let device = parse_uuid(ctx.param(0), "id")?;
+    if !devices::belongs_to(&db, device, caller.id).await? {
+        return Err(ApiError::not_found("You have no device with this id."));
+    }
+    let another_device =
+        || ApiError::conflict("session_has_device", "This session belongs to another of your devices; log in again.");
+    if caller.device_id.is_some_and(|own| own != device) {
+        return Err(another_device());
+    }
+    let row =
+        devices::get(&db, device).await?.ok_or_else(|| ApiError::not_found("You have no device with this id."))?;
+    if !verify_device_proof(&row.credential, caller.session_id, &signature) {
+        return Err(ApiError::new(
+            403,
+            "invalid_proof",
+            "The signature does not prove that this session runs on that device.",
+        ));
+    }
+    if !sessions::bind_device(&db, caller.session_id, device).await? {
+        return Err(another_device());
+    }
+    Ok(Reply::no_content())
+}
+
+/// Removes a device. A session removes its own device freely; another of the account's devices
+/// only from a device of the account, with the password entered again, so that neither a stolen
+/// token nor the password alone (from a new browser) can wipe the owner's devices.
 pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {
     let (db, caller) = ctx.authenticate().await?;
     let device = parse_uuid(ctx.param(0), "id")?;
+    if caller.device_id != Some(device) {
+        let request: RemoveDeviceRequest =
+            if ctx.body.iter().all(u8::is_ascii_whitespace) { RemoveDeviceRequest::default() } else { ctx.json()? };
+        if !devices::belongs_to(&db, device, caller.id).await? {
+            return Err(ApiError::not_found("You have no device with this id."));
+        }
+        if caller.device_id.is_none() {
+            return Err(ApiError::new(
+                403,
+                "device_required",
+                "Remove your other devices from one of your devices, or from the device itself.",
+            ));
+        }
+        let password = request.password.ok_or_else(|| {
+            ApiError::new(403, "password_required", "Enter your password again to remove another of your devices.")
+        })?;
+        confirm_password(&db, caller.id, &password).await?;
+    }
     if !devices::delete(&db, caller.id, device).await? {
         return Err(ApiError::not_found("You have no device with this id."));
     }
@@ -94,10 +148,20 @@ async fn own_device(ctx: &Ctx, db: &Client, caller: &Caller) -> ApiResult<Uuid> 
     if !devices::belongs_to(db, device, caller.id).await? {
         return Err(ApiError::not_found("You have no device with this id."));
     }
-    if caller.device_id.is_some_and(|own| own != device) {
-        return Err(ApiError::forbidden("This session belongs to another of your devices."));
+    match caller.device_id {
+        Some(own) if own == device => Ok(device),
+        Some(_) => Err(ApiError::forbidden("This session belongs to another of your devices.")),
+        None => Err(device_not_bound()),
     }
-    Ok(device)
+}
+
+/// A session that has not shown it runs on the device it names.
+pub fn device_not_bound() -> ApiError {
+    ApiError::new(
+        403,
+        "device_not_bound",
+        "This session has not proved it runs on that device: sign in on it with POST /devices/:id/bind.",
+    )
 }
 
 pub async fn upload_key_packages(ctx: Ctx) -> ApiResult<Reply> {

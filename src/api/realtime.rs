@@ -24,14 +24,12 @@ pub async fn upgrade(ctx: Ctx, upgrade_header: Option<String>, protocols: Option
         (Some(asked), Some(bound)) if asked != bound => {
             return Err(ApiError::forbidden("This session belongs to another of your devices; log in again."))
         }
+        // Naming a device is not proof of running on it: that is POST /devices/:id/bind's job.
         (Some(asked), None) => {
             if !crate::db::devices::belongs_to(&db, asked, caller.id).await? {
                 return Err(ApiError::forbidden("This device is not one of yours."));
             }
-            if !crate::db::sessions::bind_device(&db, caller.session_id, asked).await? {
-                return Err(ApiError::forbidden("This session belongs to another of your devices; log in again."));
-            }
-            Some(asked)
+            return Err(super::devices::device_not_bound());
         }
         (asked, bound) => bound.or(asked),
     };

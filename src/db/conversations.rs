@@ -122,7 +122,7 @@ impl TryFrom<&Row> for ConversationRow {
 
 pub async fn get(client: &Client, id: Uuid) -> DbResult<Option<ConversationRow>> {
     let sql = format!("SELECT {COLUMNS} FROM conversations WHERE id = $1");
-    Ok(client.query_opt(&sql, &[&id]).await?.as_ref().map(ConversationRow::try_from).transpose()?)
+    client.query_opt(&sql, &[&id]).await?.as_ref().map(ConversationRow::try_from).transpose()
 }
 
 /// A page of the conversations `user` is a member of, ordered by id.

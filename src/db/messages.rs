@@ -128,12 +128,7 @@ pub async fn send(client: &Client, statement: &SendStatement, m: &NewMessage<'_>
 
 /// The message `sender` stored under `client_msg_id`, if any.
 pub async fn by_client_id(client: &Client, sender: Uuid, client_msg_id: &str) -> DbResult<Option<MessageRow>> {
-    Ok(client
-        .query_opt(BY_CLIENT_ID_SQL, &[&sender, &client_msg_id])
-        .await?
-        .as_ref()
-        .map(MessageRow::try_from)
-        .transpose()?)
+    client.query_opt(BY_CLIENT_ID_SQL, &[&sender, &client_msg_id]).await?.as_ref().map(MessageRow::try_from).transpose()
 }
 
 /// A page of a conversation's messages after `joined_seq` (what the reader may see), newest

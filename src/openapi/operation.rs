@@ -215,7 +215,8 @@ pub fn not_a_member() -> Response {
 pub fn other_device() -> Response {
     error(
         403,
-        "This session acts as another of the caller's devices (code `forbidden`); a session manages its own \
+        "This session acts as another of the caller's devices (code `forbidden`), or has not proved it runs \
+         on this one (`device_not_bound`: bind it with `POST /devices/{id}/bind`); a session manages its own \
          device's packages.",
     )
 }

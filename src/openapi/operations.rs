@@ -6,11 +6,11 @@ use super::{wire, WireType};
 use crate::auth::TOKEN_LIFETIME_SECS;
 use crate::config::{DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR, MIN_JWT_SECRET_BYTES};
 use crate::protocol::{
-    Account, AuditEntry, AuthResponse, ClaimRequest, ClaimResponse, ClientEventWire, ConversationView,
-    CreateGroupRequest, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView, Health, KeyPackageCount,
-    LoginRequest, MessageView, Page, Profile, RegisterDeviceRequest, RegisterRequest, ServerEvent,
-    UploadKeyPackagesRequest, UserSummary, CLOSE_SESSION_ENDED, KEY_PACKAGE_CLAIMS_PER_WINDOW, MAX_DEVICES_PER_USER,
-    MAX_KEY_PACKAGES_PER_DEVICE,
+    Account, AuditEntry, AuthResponse, BindDeviceRequest, ClaimRequest, ClaimResponse, ClientEventWire,
+    ConversationView, CreateGroupRequest, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView, Health,
+    KeyPackageCount, LoginRequest, MessageView, Page, Profile, RegisterDeviceRequest, RegisterRequest,
+    RemoveDeviceRequest, ServerEvent, UploadKeyPackagesRequest, UserSummary, CLOSE_SESSION_ENDED, DEVICE_PROOF_CONTEXT,
+    KEY_PACKAGE_CLAIMS_PER_WINDOW, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE,
 };
 use crate::router::Endpoint;
 use schemars::{json_schema, schema_for, JsonSchema, Schema, SchemaGenerator};
@@ -195,15 +195,48 @@ pub fn operations() -> Vec<Operation> {
                 not_json(),
             ]),
         Operation::signed_in(E::DeleteDevice, "deleteDevice", "Remove one of the caller's devices")
+            .describe(
+                "A session removes its own device freely. Another of the account's devices only from a session that \
+                 acts as one of its devices, with the account's password entered again (`{\"password\"}`): neither \
+                 a stolen token nor the password alone, from a new browser, can remove the owner's devices.",
+            )
             .params([uuid_in_path("id")])
+            .optional_body(wire::<RemoveDeviceRequest>())
             .answers([
                 no_content(
                     204,
                     "Removed, with its key packages. The caller's other sockets get `device-removed`, so their \
                      devices remove it from every group.",
                 ),
-                invalid_id(),
+                error(400, "`invalid_id`, `invalid_json`, `invalid_field`"),
+                error(
+                    403,
+                    "Another of the caller's devices, and: this session acts as no device (`device_required`), no \
+                     password was given (`password_required`), or it is wrong (`wrong_password`, counted like a \
+                     failed login).",
+                ),
                 no_such_device(),
+                body_too_large(),
+                not_json(),
+                error(429, "`too_many_attempts`: too many wrong passwords for this number lately."),
+            ]),
+        Operation::signed_in(E::BindDevice, "bindDevice", "Prove this session runs on one of the caller's devices")
+            .describe(format!(
+                "The body is the device's Ed25519 signature, with the key it registered, over the text \
+                 `{DEVICE_PROOF_CONTEXT}` followed by this session's id (the token's `sid`, lowercase and \
+                 hyphenated). The session then acts as that device, as if it had registered it: a new login on \
+                 a browser that already has a device does this, since naming a device proves nothing."
+            ))
+            .params([uuid_in_path("id")])
+            .body(wire::<BindDeviceRequest>())
+            .answers([
+                no_content(204, "The session acts as this device from now on."),
+                invalid_input(),
+                error(403, "`invalid_proof`: the signature is not this device's over this session."),
+                no_such_device(),
+                error(409, "`session_has_device`: this session already acts as another device."),
+                body_too_large(),
+                not_json(),
             ]),
         Operation::signed_in(
             E::UploadKeyPackages,
@@ -308,9 +341,9 @@ pub fn operations() -> Vec<Operation> {
                     "device",
                     wire::<Uuid>(),
                     Some(
-                        "One of the caller's devices. A session acts as one device: the first socket that names a \
-                         device binds the session to it, later sockets of the session are that device's whether they \
-                         name it or not, and naming another is 403.",
+                        "One of the caller's devices. A session acts as one device, the one it registered or proved \
+                         it runs on (`POST /devices/{id}/bind`): its sockets are that device's whether they name it \
+                         or not; naming another, or naming one before proving it, is 403.",
                     ),
                 ),
             ])
@@ -318,7 +351,11 @@ pub fn operations() -> Vec<Operation> {
                 no_content(101, "Switching protocols."),
                 error(400, "`invalid_protocol`, `invalid_id`"),
                 error(401, "Missing, forged, expired or revoked token."),
-                error(403, "The device is not the caller's, or the session acts as another of the caller's devices."),
+                error(
+                    403,
+                    "The device is not the caller's (`forbidden`), the session acts as another of the caller's devices \
+                     (`forbidden`), or it has not proved it runs on the one named (`device_not_bound`).",
+                ),
                 error(426, "`upgrade_required`: not a WebSocket upgrade."),
                 error(500, "`server_misconfigured`"),
                 error(503, "`database_unavailable`, `hub_unavailable`"),

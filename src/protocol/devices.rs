@@ -82,6 +82,43 @@ pub struct DeviceList {
     pub devices: Vec<DeviceView>,
 }
 
+/// What a device signs to bind a session to itself (`POST /devices/:id/bind`): this context, then
+/// the session's id (lowercase, hyphenated, as in the token's `sid`). Naming the session makes a
+/// proof useless for any other session.
+pub const DEVICE_PROOF_CONTEXT: &str = "e2e-chat/bind-session/v1:";
+/// The MLS ciphersuite's signature scheme is Ed25519: keys of 32 bytes, signatures of 64.
+pub const DEVICE_KEY_BYTES: usize = 32;
+pub const DEVICE_PROOF_BYTES: usize = 64;
+
+/// A session's proof that it runs on this device: the device's signature over
+/// `DEVICE_PROOF_CONTEXT` and the session's id, with the key it registered.
+#[derive(Debug, Deserialize, TS, JsonSchema)]
+pub struct BindDeviceRequest {
+    /// Base64 of the 64-byte Ed25519 signature.
+    #[schemars(extend("contentEncoding" = "base64"))]
+    pub signature: String,
+}
+
+impl BindDeviceRequest {
+    pub fn validate(self) -> Result<Vec<u8>, ApiError> {
+        let signature = decode("signature", &self.signature, DEVICE_PROOF_BYTES)?;
+        if signature.len() != DEVICE_PROOF_BYTES {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!("signature is an Ed25519 signature of {DEVICE_PROOF_BYTES} bytes."),
+            ));
+        }
+        Ok(signature)
+    }
+}
+
+/// Removing a device other than the session's own: the account's password, entered again.
+#[derive(Debug, Default, Deserialize, TS, JsonSchema)]
+pub struct RemoveDeviceRequest {
+    #[ts(optional = nullable)]
+    pub password: Option<String>,
+}
+
 /// Several users' devices in one request: a client checking a group's tree against the directory
 /// asks once, not once per member (a group of n joining at once would otherwise make n² requests).
 #[derive(Debug, Deserialize, TS, JsonSchema)]

@@ -86,6 +86,8 @@ fn declarations() -> Files {
     files.declare::<DeviceView>("devices.ts");
     files.declare::<DeviceList>("devices.ts");
     files.declare::<DeviceLookupRequest>("devices.ts");
+    files.declare::<BindDeviceRequest>("devices.ts");
+    files.declare::<RemoveDeviceRequest>("devices.ts");
     files.declare::<UserDevices>("devices.ts");
     files.declare::<DeviceLookup>("devices.ts");
     files.declare::<UploadKeyPackagesRequest>("devices.ts");
@@ -152,7 +154,15 @@ fn constants() -> String {
         MAX_REF_CHARS,
         CLOSE_SESSION_ENDED,
         CLOSE_DEVICE_REMOVED,
+        DEVICE_KEY_BYTES,
+        DEVICE_PROOF_BYTES,
     );
+    writeln!(
+        text,
+        "/** What a device signs, followed by the session's id, to bind a session to itself. */\n\
+         export const DEVICE_PROOF_CONTEXT = {DEVICE_PROOF_CONTEXT:?};"
+    )
+    .unwrap();
     let close_codes =
         SessionEndReason::ALL.iter().map(|r| format!("'{}': {}", r.as_str(), r.close_code())).collect::<Vec<_>>();
     writeln!(
@@ -190,7 +200,10 @@ pub(crate) fn imports_of_wire_types(file: &str, names: &BTreeSet<String>) -> Str
         .iter()
         .filter(|name| name.starts_with(|c: char| c.is_ascii_uppercase()) && !files.home.contains_key(*name))
         .collect();
-    assert!(undeclared.is_empty(), "{file} uses {undeclared:?}, which no wire file declares: add them to declarations()");
+    assert!(
+        undeclared.is_empty(),
+        "{file} uses {undeclared:?}, which no wire file declares: add them to declarations()"
+    );
     files.imports(file, names.iter().filter(|name| files.home.contains_key(*name)))
 }
 

@@ -4,7 +4,7 @@
 // send arbitrary bytes; test/e2e/ drives the same paths with real MLS from the SDK.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { startStack } from '../support/stack.mjs';
 import { Api } from '../support/api.mjs';
 import { Socket } from '../support/ws.mjs';
@@ -41,12 +41,25 @@ async function login(user) {
   return res.body.token;
 }
 
-/** A device of `user`, registered from a session of its own (a session acts as one device). */
+/** A device with a real Ed25519 key: the raw public key (its credential) and what it signs. */
+function deviceKey() {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url');
+  return { credential: b64(raw), sign: (text) => b64(sign(null, Buffer.from(text), privateKey)) };
+}
+
+/** The session id a token names (its `sid`), which a device signs to bind the session. */
+const sessionOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sid;
+
+/** A device of `user`, registered from a session of its own (a session acts as one device);
+ * `bind(token)` proves another session runs on it. */
 async function device(user, label = 'Laptop') {
   const token = await login(user);
-  const res = await api.post('/devices', { label, credential: opaque(32) }, { token });
+  const key = deviceKey();
+  const res = await api.post('/devices', { label, credential: key.credential }, { token });
   assert.equal(res.status, 201, JSON.stringify(res.body));
-  return { ...res.body, token };
+  const bind = (other) => api.post(`/devices/${res.body.id}/bind`, { signature: key.sign(`e2e-chat/bind-session/v1:${sessionOf(other)}`) }, { token: other });
+  return { ...res.body, token, key, bind };
 }
 
 /** Sends an event and waits for its ack or error, matched by its `id`. */
@@ -123,9 +136,22 @@ test('a user registers, lists and removes devices; nobody touches another user\'
   const count = await api.get(`/devices/${created.body.id}/key-packages/count`, { token: mallory.token });
   assert.equal(count.status, 404);
 
-  // Removed from another session (a lost phone): the phone's session ends with it, so whoever
+  // Another device is removed only from one of the account's devices, with the password again:
+  // not by a session that acts as no device (a stolen password on a new browser), not by a
+  // token alone, and a wrong password counts as a failed login.
+  const remove = (token, body) => api.delete(`/devices/${created.body.id}`, { token, body });
+  const refusals = [
+    [alice.token, { password: 'correct horse battery' }, 'device_required'],
+    [tablet.token, undefined, 'password_required'],
+    [tablet.token, { password: 'wrong horse battery' }, 'wrong_password'],
+  ];
+  for (const [token, body, code] of refusals) {
+    const refused = await remove(token, body);
+    assert.deepEqual([refused.status, refused.body.error.code], [403, code]);
+  }
+  // Removed from another device (a lost phone): the phone's session ends with it, so whoever
   // holds its token cannot come back, not even by setting up a new device.
-  assert.equal((await api.delete(`/devices/${created.body.id}`, { token: alice.token })).status, 204);
+  assert.equal((await remove(tablet.token, { password: 'correct horse battery' })).status, 204);
   const removed = await watcher.next('device-removed');
   assert.equal(removed.deviceId, created.body.id);
   const afterRemoval = await api.post('/devices', { label: 'Thief', credential: opaque(32) }, { token: phoneSession });
@@ -187,12 +213,39 @@ test('one account cannot drain another user\'s one-time key packages', async () 
   assert.equal((await claim(dana)).body.keyPackages[0].lastResort, false);
 });
 
+test('a new login acts as an existing device only with that device\'s signature over the session', async () => {
+  const [frank, mallory] = [await api.register(), await api.register()];
+  const phone = await device(frank, 'Phone');
+  // Someone with Frank's password logs in on a browser of their own.
+  const thief = await login(frank);
+  const upload = await api.post(`/devices/${phone.id}/key-packages`, { keyPackages: [opaque()] }, { token: thief });
+  assert.deepEqual([upload.status, upload.body.error.code], [403, 'device_not_bound'], 'naming the device is not enough');
+  assert.equal((await api.get(`/devices/${phone.id}/key-packages/count`, { token: thief })).status, 403);
+  await assert.rejects(Socket.open(stack.baseUrl, thief, { device: phone.id }), 'nor can it open the device\'s socket');
+
+  const forged = await api.post(`/devices/${phone.id}/bind`, { signature: deviceKey().sign(`e2e-chat/bind-session/v1:${sessionOf(thief)}`) }, { token: thief });
+  assert.deepEqual([forged.status, forged.body.error.code], [403, 'invalid_proof'], 'a signature by another key');
+  const replayed = await api.post(`/devices/${phone.id}/bind`, { signature: phone.key.sign(`e2e-chat/bind-session/v1:${sessionOf(phone.token)}`) }, { token: thief });
+  assert.deepEqual([replayed.status, replayed.body.error.code], [403, 'invalid_proof'], 'the phone\'s proof for its own session');
+  assert.equal((await api.post(`/devices/${phone.id}/bind`, { signature: opaque(64) }, { token: mallory.token })).status, 404, 'someone else\'s device');
+  assert.equal((await api.post(`/devices/${phone.id}/bind`, { signature: opaque(10) }, { token: thief })).status, 400);
+
+  // The phone itself, logged in again, proves it holds the key and carries on.
+  const again = await login(frank);
+  assert.equal((await phone.bind(again)).status, 204);
+  assert.equal((await phone.bind(again)).status, 204, 'binding again is harmless');
+  assert.equal((await api.post(`/devices/${phone.id}/key-packages`, { keyPackages: [opaque()] }, { token: again })).status, 200);
+  const other = await device(frank, 'Tablet');
+  const twice = await other.bind(again);
+  assert.deepEqual([twice.status, twice.body.error.code], [409, 'session_has_device'], 'a session acts as one device');
+});
+
 test('ending sessions and removing a device close the sockets they held, and only those', async () => {
   const erin = await api.register();
   const [phone, laptop] = [await device(erin, 'Phone'), await device(erin, 'Laptop')];
   const [onPhone, onLaptop] = [await open(phone, phone.id), await open(laptop, laptop.id)];
 
-  assert.equal((await api.delete(`/devices/${laptop.id}`, { token: erin.token })).status, 204);
+  assert.equal((await api.delete(`/devices/${laptop.id}`, { token: phone.token, body: { password: 'correct horse battery' } })).status, 204);
   assert.equal((await onLaptop.next('session-ended')).reason, 'device-removed', 'the removed device is told');
   await onLaptop.closing();
   await onPhone.next('device-removed');
@@ -206,6 +259,7 @@ test('ending sessions and removing a device close the sockets they held, and onl
   assert.equal((await onPhone.next('session-ended')).reason, 'session-ended');
   await onPhone.closing();
   const relogin = { ...erin, token: (await api.post('/auth/login', { phone: erin.user.phone, password: 'correct horse battery' })).body.token };
+  assert.equal((await phone.bind(relogin.token)).status, 204, 'a new login on the phone proves it holds the phone\'s key');
   const current = await open(relogin, phone.id);
   const other = await api.register();
   assert.equal((await api.post('/auth/logout-all', undefined, { token: other.token })).status, 204);
@@ -253,7 +307,7 @@ test('groups are created with an owner, listed for their members only', async ()
 test('the first commit for an epoch wins; the loser is told the current epoch and gets the winner', async () => {
   const [alice, bob] = [await api.register(), await api.register()];
   const [aDevice, bDevice] = [await device(alice), await device(bob)];
-  const [a, b] = [await open(alice, aDevice.id), await open(bob, bDevice.id)];
+  const [a, b] = [await open(aDevice, aDevice.id), await open(bDevice, bDevice.id)];
   const { body: conversation } = await api.get(`/conversations/${bob.user.id}`, { token: alice.token });
 
   const aliceCommit = { type: 'commit', conversationId: conversation.id, epoch: 0, clientMsgId: clientMsgId(), commit: opaque(200) };

@@ -22,6 +22,21 @@ export type DeviceList = { devices: Array<DeviceView>, };
 export type DeviceLookupRequest = { userIds: Array<string>, };
 
 /**
+ * A session's proof that it runs on this device: the device's signature over
+ * `DEVICE_PROOF_CONTEXT` and the session's id, with the key it registered.
+ */
+export type BindDeviceRequest = { 
+/**
+ * Base64 of the 64-byte Ed25519 signature.
+ */
+signature: string, };
+
+/**
+ * Removing a device other than the session's own: the account's password, entered again.
+ */
+export type RemoveDeviceRequest = { password?: string | null, };
+
+/**
  * One user's devices in a lookup.
  */
 export type UserDevices = { userId: string, devices: Array<DeviceView>, };

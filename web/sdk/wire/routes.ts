@@ -3,7 +3,7 @@
 import type { AuditEntry } from './admin.ts';
 import type { Account, AuthResponse, LoginRequest, RegisterRequest } from './auth.ts';
 import type { ConversationView, CreateGroupRequest } from './conversations.ts';
-import type { ClaimRequest, ClaimResponse, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView, KeyPackageCount, RegisterDeviceRequest, UploadKeyPackagesRequest } from './devices.ts';
+import type { BindDeviceRequest, ClaimRequest, ClaimResponse, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView, KeyPackageCount, RegisterDeviceRequest, RemoveDeviceRequest, UploadKeyPackagesRequest } from './devices.ts';
 import type { MessageView } from './messages.ts';
 import type { Health, JsonValue, Page } from './meta.ts';
 import type { Profile, UserSummary } from './users.ts';
@@ -47,7 +47,9 @@ export type Routes = {
   /** Several users' devices at once */
   'POST /devices/lookup': { params?: never; query?: never; body: DeviceLookupRequest; response: DeviceLookup };
   /** Remove one of the caller's devices */
-  'DELETE /devices/:id': { params: { id: string }; query?: never; body?: never; response: null };
+  'DELETE /devices/:id': { params: { id: string }; query?: never; body?: RemoveDeviceRequest; response: null };
+  /** Prove this session runs on one of the caller's devices */
+  'POST /devices/:id/bind': { params: { id: string }; query?: never; body: BindDeviceRequest; response: null };
   /** Upload key packages for one of the caller's devices */
   'POST /devices/:id/key-packages': { params: { id: string }; query?: never; body: UploadKeyPackagesRequest; response: KeyPackageCount };
   /** How many key packages one of the caller's devices has left */
