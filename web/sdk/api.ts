@@ -130,8 +130,22 @@ export class Api {
     return this.call('POST /devices/lookup', { body: { userIds } });
   }
 
-  deleteDevice(deviceId: string) {
-    return this.call('DELETE /devices/:id', { params: { id: deviceId } });
+  /** Removes a device: this session's own freely, another of the account's with the password. */
+  deleteDevice(deviceId: string, password?: string) {
+    return this.call('DELETE /devices/:id', { params: { id: deviceId }, body: password === undefined ? undefined : { password } });
+  }
+
+  /** Binds this session to a device it runs on, by the device's signature over the session (see `deviceProof`). */
+  bindDevice(deviceId: string, signature: string) {
+    return this.call('POST /devices/:id/bind', { params: { id: deviceId }, body: { signature } });
+  }
+
+  /** The session this token names (its `sid`): what a device signs to bind the session to itself. */
+  sessionId(): string {
+    const payload = this.token?.split('.')[1];
+    const claims = payload ? JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as { sid?: unknown } : {};
+    if (typeof claims.sid !== 'string') throw new Error('The session token names no session.');
+    return claims.sid;
   }
 
   uploadKeyPackages(deviceId: string, keyPackages: string[], lastResort?: string) {

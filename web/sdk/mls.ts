@@ -78,6 +78,11 @@ export async function newSignatureKeys(): Promise<{ signKey: Uint8Array; publicK
   return { signKey, publicKey };
 }
 
+/** This device's signature over `text`, with the key the directory lists for it. */
+export async function sign(identity: DeviceIdentity, text: string): Promise<Uint8Array> {
+  return (await suite()).signature.sign(identity.signKey, new TextEncoder().encode(text));
+}
+
 export async function newIdentity(userId: string, deviceId: string): Promise<DeviceIdentity> {
   return { userId, deviceId, ...(await newSignatureKeys()) };
 }

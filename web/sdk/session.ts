@@ -3,7 +3,8 @@
 // Everything else in the SDK reads these through a Session.
 
 import { Api, ApiError, type Account, type AuthResponse, type KeyPackageCount } from './api.ts';
-import { newKeyPackage, newSignatureKeys, toBase64, type DeviceIdentity, type KeyPackageSecret } from './mls.ts';
+import { newKeyPackage, newSignatureKeys, sign, toBase64, type DeviceIdentity, type KeyPackageSecret } from './mls.ts';
+import { DEVICE_PROOF_CONTEXT } from './wire/index.ts';
 import type { RealtimeSocket } from './socket.ts';
 import { Store } from './store.ts';
 
@@ -110,6 +111,9 @@ export class Session {
     const stored = current(await this.db.get<StoredDevice>('device'));
     if (stored && stored.identity.userId === this.me) {
       try {
+        // A new login on this browser acts as its device only once it proves it holds the key
+        // (for the session that registered the device, this is a no-op).
+        await this.api.bindDevice(stored.deviceId, toBase64(await sign(stored.identity, DEVICE_PROOF_CONTEXT + this.api.sessionId())));
         const count = await this.api.keyPackageCount(stored.deviceId);
         this.device = stored;
         return count;

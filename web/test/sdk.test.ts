@@ -363,7 +363,7 @@ test('a device removed elsewhere is told at once, forgets its keys, and is set u
 
   // Removed from the phone while online: told, and its store is gone.
   const told = new Promise((resolve) => tablet.on('signed-out', resolve));
-  await bob.api.deleteDevice(oldId);
+  await bob.api.deleteDevice(oldId, 'correct horse battery');
   assert.equal(await within(told, { what: 'the tablet to be told' }), 'device-removed');
   const storeName = (tablet as unknown as { options: { storeName: string } }).options.storeName;
   assert.equal(await within(new ChatClient({ baseUrl: stack.baseUrl, fetch: checkedFetch, storeName }).resume(storeName), { what: 'resume' }), false, 'nothing is left to resume');
@@ -374,7 +374,7 @@ test('a device removed elsewhere is told at once, forgets its keys, and is set u
   await waitFor(() => laptop.hasGroup(conversation.id), { what: 'the laptop to join' });
   const laptopStore = (laptop as unknown as { options: { storeName: string } }).options.storeName;
   laptop.disconnect();
-  await bob.api.deleteDevice(laptop.deviceId);
+  await bob.api.deleteDevice(laptop.deviceId, 'correct horse battery');
   const reopened = new ChatClient({ baseUrl: stack.baseUrl, fetch: checkedFetch, storeName: laptopStore, keyPackageTarget: 6 });
   clients.push(reopened);
   assert.equal(await within(reopened.resume(laptopStore), { what: 'the reopened laptop' }), false, 'the removed device\'s session is over');
