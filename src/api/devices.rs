@@ -129,7 +129,12 @@ pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {
     if !devices::delete(&db, caller.id, device).await? {
         return Err(ApiError::not_found("You have no device with this id."));
     }
-    hub::notify(&ctx.env, caller.id, &ServerEvent::DeviceRemoved { user_id: caller.id, device_id: device }).await;
+    // Its leaves stay in every group until a member commits their removal: tell every device that
+    // may, not only the user's own (who may have no other device online).
+    let event = ServerEvent::DeviceRemoved { user_id: caller.id, device_id: device };
+    let mut recipients = members::partner_ids(&db, caller.id).await?;
+    recipients.push(caller.id);
+    futures_util::future::join_all(recipients.into_iter().map(|to| hub::notify(&ctx.env, to, &event))).await;
     hub::disconnect(&ctx.env, caller.id, hub::Disconnect::device(device)).await;
     Ok(Reply::no_content())
 }

@@ -195,7 +195,8 @@ pub enum ServerEvent {
         user_id: Uuid,
         device: DeviceView,
     },
-    /// One of the user's own devices was removed: their other devices remove it from their groups.
+    /// A device was removed: sent to its user's other devices and to the people they talk to, so
+    /// that whichever member device is online first removes its leaves from their groups.
     #[serde(rename_all = "camelCase")]
     DeviceRemoved {
         user_id: Uuid,

@@ -72,11 +72,11 @@ export class Authentication implements AuthenticationService {
     return this.isListed(info.identity, info.signaturePublicKey);
   }
 
-  /** The leaves whose devices the directory no longer lists (asking it afresh), which any
-   * member may remove. */
-  async unlisted(leaves: Leaf[]): Promise<Leaf[]> {
+  /** The leaves whose devices the directory no longer lists (asking it afresh, unless `fresh` is
+   * false and the listing was read a moment ago), which any member may remove. */
+  async unlisted(leaves: Leaf[], { fresh = true } = {}): Promise<Leaf[]> {
     const users = [...new Set(leaves.map((leaf) => leaf.userId))];
-    if (!(await this.prefetch(users, { fresh: true }))) {
+    if (!(await this.prefetch(users, { fresh }))) {
       throw new CheckUnavailable('The device directory could not be read.');
     }
     return leaves.filter((leaf) => this.listings.get(leaf.userId)?.devices.get(leaf.deviceId) !== toHex(leaf.signaturePublicKey));

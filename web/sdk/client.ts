@@ -277,11 +277,10 @@ export class ChatClient {
     return this.groups.healGroups();
   }
 
-  /** Removes a device of this user (lost, or signed out) from every group this device is in.
-   * Every device the directory no longer lists goes, whichever `deviceId` names. */
-  removeOwnDevice(deviceId: string): Promise<void> {
-    void deviceId;
-    return this.groups.removeOwnDevice();
+  /** Removes every device the directory no longer lists (anyone's lost or signed-out one) from
+   * every group this device is in; done on its own at each connect and when a removal is heard of. */
+  removeUnlistedDevices(): Promise<void> {
+    return this.groups.removeUnlistedDevices();
   }
 
   /** A fingerprint of every device in the conversation, to compare with the other members. */

@@ -46,7 +46,7 @@ export function onServerEvent(parts: DispatchParts, event: ServerEvent): void {
       else void groups.healGroups().catch(() => {});
       return;
     case 'device-removed':
-      void groups.removeOwnDevice().catch(() => {});
+      void groups.removeUnlistedDevices().catch(() => {});
       return;
   }
 }
@@ -62,4 +62,5 @@ export function onReady(parts: DispatchParts): void {
   receipts.resend();
   void outbox.resendUnsent().catch(() => {});
   void groups.healGroups().catch(() => {});
+  void groups.removeUnlistedDevices().catch(() => {});
 }

@@ -28,6 +28,9 @@ interface Step {
 
 const COMMIT_TRIES = 5;
 const CLAIMS_AT_ONCE = 8;
+/** How long a device waits before removing another user's removed device, so that user's own
+ * devices (who heard first) do it and nobody races them. */
+const OTHERS_REMOVE_AFTER_MS = 1_000;
 
 /** `work` on every item, `size` at a time, results in the items' order. */
 async function inBatches<T, R>(items: T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
@@ -239,13 +242,30 @@ export class Groups {
     }
   }
 
-  /** Removes the devices the directory no longer lists (this user's lost or signed-out ones
-   * among them) from every group this device is in. */
-  async removeOwnDevice(): Promise<void> {
-    for (const conversationId of [...this.pipeline.groups.keys()]) {
-      await this.change(conversationId, async (state) => {
-        const gone = await this.withUnlisted(state, []);
-        return gone.length ? { keyPackages: [], removeLeaves: gone } : null;
+  /**
+   * Removes, from every group this device is in, the leaves of devices the directory no longer
+   * lists (a lost phone, a signed-out browser). Every member device does this when it hears of a
+   * removal and each time it connects, so a removed device's keys leave its groups even when its
+   * owner has no other device online; the owner's devices go first, the others a moment later
+   * (by then there is usually nothing left to do). The directory is read once for everyone in
+   * these groups; each commit checks its group afresh.
+   */
+  async removeUnlistedDevices(): Promise<void> {
+    const own = toBase64(this.session.identity.publicKey);
+    const others = (state: ClientState) => leaves(state).filter((l) => toBase64(l.signaturePublicKey) !== own);
+    const groups = [...this.pipeline.groups.entries()];
+    if (!(await this.authentication.prefetch(groups.flatMap(([, state]) => others(state).map((l) => l.userId)), { fresh: true }))) return;
+    let waited = false;
+    for (const [conversationId, state] of groups) {
+      const gone = await this.authentication.unlisted(others(state), { fresh: false });
+      if (gone.length === 0) continue;
+      if (!waited && gone.every((l) => l.userId !== this.session.me)) {
+        await new Promise((resolve) => setTimeout(resolve, OTHERS_REMOVE_AFTER_MS));
+        waited = true;
+      }
+      await this.change(conversationId, async (current) => {
+        const removed = await this.withUnlisted(current, []);
+        return removed.length ? { keyPackages: [], removeLeaves: removed } : null;
       });
     }
   }
