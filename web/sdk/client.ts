@@ -12,6 +12,7 @@
 //   receipts.ts       the receipts this device sends; ticks.ts: the ticks on this user's own messages
 //   conversations.ts  the listing of conversations, kept for offline use and for those left
 //   dispatch.ts       what each event the server pushes leads to, and what a (re)connect sends
+//   verification.ts   per-contact safety numbers over the directory's devices, verified marks, notices
 // This device's own commits and messages enter the same order through their acks, so its group
 // state moves exactly when every other member's does.
 
@@ -29,12 +30,16 @@ import { Pipeline } from './pipeline.ts';
 import { Receipts } from './receipts.ts';
 import { Session, type Auth, type ChatClientOptions } from './session.ts';
 import { EventError, RealtimeSocket, type ConnectionState } from './socket.ts';
-import { UNSENT_SEQ, type LocalMessage, type Problem } from './store.ts';
+import { UNSENT_SEQ, type LocalMessage, type Notice, type Problem } from './store.ts';
 import { Ticks } from './ticks.ts';
+import { Verification, type ContactSafetyNumber, type DeviceFingerprint } from './verification.ts';
 import type { DeviceView, KeyPackageCount, MessageView, SessionEndReason, UserSummary } from './wire/index.ts';
 
 export { ApiError, EventError, MlsFailure, SendFailure };
-export type { Account, ChatClientOptions, ClientEvents, Conversation, DeviceView, LocalMessage, MessageView, Problem, SessionEndReason, UserSummary, ConnectionState };
+export type {
+  Account, ChatClientOptions, ClientEvents, ContactSafetyNumber, Conversation, DeviceFingerprint, DeviceView, LocalMessage, MessageView, Notice, Problem,
+  SessionEndReason, UserSummary, ConnectionState,
+};
 
 const MAX_ONLINE_RETRY_MS = 15_000;
 
@@ -55,6 +60,7 @@ export class ChatClient {
   private readonly receipts: Receipts;
   private readonly groups: Groups;
   private readonly outbox: Outbox;
+  private readonly verification: Verification;
   /** The parts server events are handed to (see dispatch.ts). */
   private readonly parts: DispatchParts;
 
@@ -70,6 +76,7 @@ export class ChatClient {
     const incoming: Incoming = new Incoming({ session, pipeline, conversations, receipts, ticks, events, authentication, authorizer });
     const groups = new Groups(session, pipeline, conversations, events, authentication);
     const outbox = new Outbox(session, pipeline, ticks, events);
+    const verification = new Verification(session, conversations, events);
     this.options = options;
     this.api = session.api;
     this.session = session;
@@ -79,7 +86,8 @@ export class ChatClient {
     this.receipts = receipts;
     this.groups = groups;
     this.outbox = outbox;
-    this.parts = { session, pipeline, receipts, ticks, groups, outbox, events };
+    this.verification = verification;
+    this.parts = { session, pipeline, receipts, ticks, groups, outbox, events, verification };
   }
 
   on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): () => void {
@@ -283,7 +291,44 @@ export class ChatClient {
     return this.groups.removeUnlistedDevices();
   }
 
-  /** A fingerprint of every device in the conversation, to compare with the other members. */
+  // ---- verification --------------------------------------------------------------------------
+
+  /**
+   * The safety number with a contact: 60 digits over both users' devices as the directory lists
+   * them now, the same on both screens when the directory is honest (see verification.ts).
+   */
+  safetyNumberWith(userId: string): Promise<ContactSafetyNumber> {
+    return this.verification.safetyNumberWith(userId);
+  }
+
+  /** Marks the contact verified over the number compared; throws if it changed since shown. */
+  markVerified(userId: string, digits: string): Promise<void> {
+    return this.verification.markVerified(userId, digits);
+  }
+
+  clearVerified(userId: string): Promise<void> {
+    return this.verification.clearVerified(userId);
+  }
+
+  /** Whether the contact is marked verified and neither user's devices changed since. */
+  isVerified(userId: string): Promise<boolean> {
+    return this.verification.isVerified(userId);
+  }
+
+  /** These users' devices as the directory lists them, each with a short fingerprint of its key. */
+  devicesOf(userIds: string[]): Promise<Map<string, DeviceFingerprint[]>> {
+    return this.verification.devicesOf(userIds);
+  }
+
+  /** Lines this device wrote into the conversation itself ("Ana's devices changed"), oldest first. */
+  notices(conversationId: string): Promise<Notice[]> {
+    return this.verification.notices(conversationId);
+  }
+
+  /**
+   * A fingerprint of every device in the group's tree, to compare with the other members: it
+   * shows that members see the same devices, not whose they are (see safetyNumberWith).
+   */
   async safetyNumber(conversationId: string): Promise<string> {
     const state = this.pipeline.groups.get(conversationId);
     if (!state) throw new Error('This device is not in that conversation.');

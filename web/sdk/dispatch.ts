@@ -10,6 +10,7 @@ import type { Receipts } from './receipts.ts';
 import type { Session } from './session.ts';
 import type { ServerEvent } from './socket.ts';
 import type { Ticks } from './ticks.ts';
+import type { Verification } from './verification.ts';
 
 export interface DispatchParts {
   session: Session;
@@ -19,10 +20,11 @@ export interface DispatchParts {
   groups: Groups;
   outbox: Outbox;
   events: Emitter;
+  verification: Verification;
 }
 
 export function onServerEvent(parts: DispatchParts, event: ServerEvent): void {
-  const { session, pipeline, ticks, groups, events } = parts;
+  const { session, pipeline, ticks, groups, events, verification } = parts;
   if (!session.store) return; // signed out: a late event has nowhere to go
   switch (event.type) {
     case 'message':
@@ -42,10 +44,13 @@ export function onServerEvent(parts: DispatchParts, event: ServerEvent): void {
       }
       return;
     case 'device-added':
+      // The directory, not the event, is what the safety number is over: read it again.
+      void verification.refresh([event.userId]).catch(() => {});
       if (event.userId === session.user?.id) void groups.addOwnDevice(event.device.id).catch(() => {});
       else void groups.healGroups().catch(() => {});
       return;
     case 'device-removed':
+      void verification.refresh([event.userId]).catch(() => {});
       void groups.removeUnlistedDevices().catch(() => {});
       return;
   }
@@ -54,13 +59,16 @@ export function onServerEvent(parts: DispatchParts, event: ServerEvent): void {
 /**
  * After every (re)connect: catch up with a sync, which also asks again for the receipts on this
  * user's messages that are not yet read (those made while this device was away were pushed to
- * nobody), and send what waited for the connection: receipts, the outbox, members to add.
+ * nobody), send what waited for the connection (receipts, the outbox, members to add), and
+ * look for contacts whose devices changed meanwhile.
  */
 export function onReady(parts: DispatchParts): void {
-  const { pipeline, receipts, ticks, groups, outbox } = parts;
+  const { pipeline, receipts, ticks, groups, outbox, verification } = parts;
   void ticks.waitingFrom(pipeline.groups.keys()).then((receiptsFrom) => pipeline.requestSync(receiptsFrom));
   receipts.resend();
   void outbox.resendUnsent().catch(() => {});
   void groups.healGroups().catch(() => {});
   void groups.removeUnlistedDevices().catch(() => {});
+  // Device changes while this device was away were pushed to nobody.
+  void verification.refreshContacts().catch(() => {});
 }

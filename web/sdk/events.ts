@@ -1,7 +1,7 @@
 // What the client tells the app, and the little emitter every part of the SDK tells it through.
 
 import type { ConnectionState, ServerEventOf, SessionEndReason } from './socket.ts';
-import type { LocalMessage, Problem } from './store.ts';
+import type { LocalMessage, Notice, Problem } from './store.ts';
 import type { UserSummary } from './wire/index.ts';
 
 export interface ClientEvents {
@@ -15,6 +15,14 @@ export interface ClientEvents {
   conversation: { conversationId: string; change: 'joined' | 'updated' | 'removed' };
   connection: ConnectionState;
   'user-registered': UserSummary;
+  /** A line this device wrote into a conversation's history itself ("Ana's devices changed"). */
+  notice: Notice;
+  /** A user's device set, as the directory lists it, differs from the one this device knew
+   * (`own`: this user's). Their safety numbers changed. */
+  'devices-changed': { userId: string; own: boolean };
+  /** A contact was marked verified, or the mark was cleared or dropped (their devices, or this
+   * user's, changed). */
+  verification: { userId: string; verified: boolean };
   /** The server ended this session ("log out everywhere", account deleted) or removed this device. */
   'signed-out': SessionEndReason;
 }

@@ -34,6 +34,23 @@ export interface Problem {
   at: string;
 }
 
+/**
+ * A line this device writes into a conversation's history itself, not a message from anyone:
+ * "Ana's devices changed". Kept in `kv` under `notice:<conversationId>:`; its `seq` sits between
+ * the message processed last when it was noticed and the next one (half a step after the
+ * former), so the app sorts it in with the messages where it happened.
+ */
+export interface Notice {
+  key: string;
+  conversationId: string;
+  seq: number;
+  createdAt: string;
+  kind: 'devices-changed';
+  /** Whose devices changed, and their name as the conversation listed it then. */
+  userId: string;
+  displayName: string;
+}
+
 export interface GroupRecord {
   conversationId: string;
   /** ts-mls encodeGroupState output. */
@@ -43,7 +60,8 @@ export interface GroupRecord {
 
 /** The schema, as every version of the SDK since the first has written it: stored data opens as it is. */
 interface ChatSchema extends DBSchema {
-  /** The session, the device, cursors (`cursor:<conversationId>`), left conversations, receipts to send. */
+  /** The session, the device, cursors (`cursor:<conversationId>`), left conversations, receipts to
+   * send, notices, known device sets and verified marks (see verification.ts). */
   kv: { key: string; value: unknown };
   groups: { key: string; value: GroupRecord };
   keyPackages: { key: string; value: unknown };
@@ -128,6 +146,11 @@ export class Store {
     return this.db.getAll('kv', IDBKeyRange.bound(prefix, `${prefix}\uffff`)) as Promise<T[]>;
   }
 
+  /** Every key that starts with `prefix`. */
+  keysWithPrefix(prefix: string): Promise<string[]> {
+    return this.db.getAllKeys('kv', IDBKeyRange.bound(prefix, `${prefix}\uffff`));
+  }
+
   /**
    * Records that a conversation was processed up to `seq`, with the group state that resulted,
    * in one transaction: a crash never leaves a state that has used keys with a cursor that would
@@ -205,6 +228,16 @@ export class Store {
   async unsent(deviceId: string): Promise<LocalMessage[]> {
     const all = await this.db.getAllFromIndex('messages', 'bySeq', IDBKeyRange.only(UNSENT_SEQ));
     return all.filter((m) => m.senderDeviceId === deviceId && m.status === 'sending').sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async putNotice(notice: Notice): Promise<void> {
+    await this.db.put('kv', notice, notice.key);
+  }
+
+  /** The conversation's notices, oldest first. */
+  async notices(conversationId: string): Promise<Notice[]> {
+    const all = await this.withPrefix<Notice>(`notice:${conversationId}:`);
+    return all.sort((a, b) => a.seq - b.seq || a.createdAt.localeCompare(b.createdAt));
   }
 
   async putProblem(problem: Problem): Promise<void> {
