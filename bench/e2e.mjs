@@ -6,6 +6,7 @@
 //   bash bench/run e2e [--sizes 2,10,50] [--messages 200] [--claims 100]
 import 'fake-indexeddb/auto';
 import { parseArgs } from 'node:util';
+import { randomUUID } from 'node:crypto';
 import { startStack } from '../test/support/stack.mjs';
 import { randomPhone } from '../test/support/api.mjs';
 import { waitFor } from '../test/support/wait.mjs';
@@ -31,8 +32,8 @@ const results = {};
 // MLS alone: encrypt by one member, decrypt by another, per message.
 {
   // No server here: the authentication service is a directory of the two devices made below.
-  const alice = await newIdentity('alice', 'alice-device');
-  const bobIdentity = await newIdentity('bob', 'bob-device');
+  const alice = await newIdentity(randomUUID(), randomUUID());
+  const bobIdentity = await newIdentity(randomUUID(), randomUUID());
   const listed = new Map([alice, bobIdentity].map((d) => [`${d.userId}/${d.deviceId}`, d.publicKey.join(',')]));
   const auth = {
     async validateCredential(credential, key) {

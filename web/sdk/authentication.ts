@@ -79,6 +79,8 @@ export class Authentication implements AuthenticationService {
     if (!(await this.prefetch(users, { fresh }))) {
       throw new CheckUnavailable('The device directory could not be read.');
     }
+    // A user the lookup left out is asked about alone: being left out of an answer is no evidence.
+    for (const userId of users) if (!this.current(userId)) await this.fetch(userId);
     return leaves.filter((leaf) => this.listings.get(leaf.userId)?.devices.get(leaf.deviceId) !== toHex(leaf.signaturePublicKey));
   }
 
@@ -100,12 +102,20 @@ export class Authentication implements AuthenticationService {
         return false;
       }
       const fetchedAt = Date.now();
-      const byUser = new Map(found.users.map((u) => [u.userId, u.devices] as const));
-      // A user left out does not exist (or was deleted): no devices, as a 404 is for one user.
-      for (const userId of batch) this.listings.set(userId, { devices: listed(byUser.get(userId) ?? []), fetchedAt });
+      // Only the users the answer names are recorded: one left out is not taken to have no
+      // devices (a hostile server could use that to have a member evicted), but asked about alone.
+      const asked = new Set(batch);
+      for (const { userId, devices } of found.users) {
+        if (asked.has(userId)) this.listings.set(userId, { devices: listed(devices), fetchedAt });
+      }
       return true;
     }));
     return read.every(Boolean);
+  }
+
+  /** Whether the directory, as last read, lists any device of this user. */
+  hasListedDevices(userId: string): boolean {
+    return (this.listings.get(userId)?.devices.size ?? 0) > 0;
   }
 
   private current(userId: string): Listing | undefined {
@@ -120,7 +130,9 @@ export class Authentication implements AuthenticationService {
       pending = this.api.devicesOf(userId).then(
         ({ devices }) => listed(devices),
         (e: unknown) => {
-          if (e instanceof ApiError && e.status === 404) return new Map<string, string>();
+          // The server's own word that there is nothing to list (no such user, or no such id):
+          // a refusal, not a check to try again forever.
+          if (e instanceof ApiError && (e.status === 404 || e.status === 400)) return new Map<string, string>();
           throw new CheckUnavailable(`The device directory could not be read (${(e as Error).message}).`);
         },
       ).then((devices) => {

@@ -1,10 +1,11 @@
 // Who may change a conversation's MLS group. Every client judges every commit before applying
 // it, against the committer's role as the server lists the conversation's members:
 // - owners and admins may add and remove anyone;
-// - a plain member may add only leaves of its own user (its new devices) and, in a 1:1, of the
-//   other person (who is always in it: either may bring the other's devices in), and may remove
-//   only leaves of its own user (leaving, its own devices) and leaves of devices the directory no
-//   longer lists (a removed device, which anyone may clean up);
+// - a plain member may add only leaves of its own user (its new devices), and may remove only
+//   leaves of its own user (leaving, its own devices) and leaves of devices that are gone (see
+//   `goneDevice`), which anyone may clean up;
+// - in a 1:1, whatever the roles say, only the two people this device knows are in it (see
+//   KnownPeople in conversations.ts) may have leaves: either may bring the other's devices in;
 // - nobody may make any other proposal (updates, PSKs, re-init, extensions): this app never does.
 // A commit that breaks these is refused, shown as a problem, and the group is left as it was.
 
@@ -17,8 +18,20 @@ export interface CommitContext {
   kind: ConversationKind;
   /** A user's role in the conversation; undefined if not a member. */
   roleOf: (userId: string) => MemberRole | undefined;
-  /** Whether the directory no longer lists a removed leaf's device. */
+  /** Whether a removed leaf's device is gone (see `goneDevice`). */
   unlisted: (leaf: Leaf) => boolean;
+  /** In a 1:1, the two people this device knows are in it. */
+  direct?: string[];
+}
+
+/**
+ * Whether a leaf whose device the directory no longer lists may be removed by anyone: only on
+ * evidence that the device, not its user, is gone (the user still has a listed device), or that
+ * the user is no longer a member. A member the server merely leaves out of an answer is not
+ * evicted that way; removing a member takes an owner's or admin's commit.
+ */
+export function goneDevice(leaf: Leaf, { hasListedDevices, isMember }: { hasListedDevices: (userId: string) => boolean; isMember: (userId: string) => boolean }): boolean {
+  return hasListedDevices(leaf.userId) || !isMember(leaf.userId);
 }
 
 /** Why `change` may not be made, or null if it may. */
@@ -27,8 +40,13 @@ export function refusal(change: CommitChange, context: CommitContext): string | 
   const by = change.committer.userId;
   const role = context.roleOf(by);
   if (!role) return 'its committer is not a member of the conversation';
+  if (context.direct) {
+    if (!change.added.every((leaf) => context.direct!.includes(leaf.userId))) return 'it adds someone else to a 1:1';
+    if (!change.removed.every((leaf) => leaf.userId === by || context.unlisted(leaf))) return 'it removes a device of the other person that is not gone';
+    return null;
+  }
   if (role === 'owner' || role === 'admin') return null;
-  const mayAdd = (leaf: Leaf) => leaf.userId === by || (context.kind === 'direct' && context.roleOf(leaf.userId) !== undefined);
+  const mayAdd = (leaf: Leaf) => leaf.userId === by;
   if (!change.added.every(mayAdd)) return 'a member may add only their own devices';
   const mayRemove = (leaf: Leaf) => leaf.userId === by || context.unlisted(leaf);
   if (!change.removed.every(mayRemove)) return 'a member may remove only themselves, their own devices and removed devices';
@@ -47,14 +65,19 @@ export class CommitAuthorizer {
   /** Resolves if `change` may be made in the conversation; throws MlsFailure `unauthorized_commit` if not. */
   async authorize(conversationId: string, change: CommitChange): Promise<void> {
     const conversation = await this.conversations.current(conversationId);
+    const known = await this.conversations.people(conversationId);
     const roles = new Map((conversation?.members ?? []).map((m) => [m.userId, m.role]));
     // Only the removals a plain member could not make otherwise need the directory, asked afresh.
     const others = change.removed.filter((l) => l.userId !== change.committer.userId);
     const unlisted = new Set((others.length ? await this.authentication.unlisted(others) : []).map((l) => l.leafIndex));
+    const evidence = { hasListedDevices: (userId: string) => this.authentication.hasListedDevices(userId), isMember: (userId: string) => roles.has(userId) };
+    const direct = known?.kind === 'direct' || conversation?.kind === 'direct';
     const why = refusal(change, {
-      kind: conversation?.kind ?? 'group',
+      kind: direct ? 'direct' : 'group',
       roleOf: (userId) => roles.get(userId),
-      unlisted: (leaf) => unlisted.has(leaf.leafIndex),
+      unlisted: (leaf) => unlisted.has(leaf.leafIndex) && goneDevice(leaf, evidence),
+      // A 1:1 this device has no record of (set up before it kept one) takes the server's two.
+      direct: direct ? known?.userIds ?? [...roles.keys()] : undefined,
     });
     if (why) throw new MlsFailure('unauthorized_commit', `The commit was refused: ${why}.`);
   }

@@ -9,6 +9,21 @@ import type { Session } from './session.ts';
 const LEFT_PREFIX = 'left:';
 /** Where the store keeps the last listing of conversations, to show while the server is out of reach. */
 const LISTED_KEY = 'conversations';
+/** Where the store keeps, per conversation, the users this device knows belong in its group. */
+const PEOPLE_PREFIX = 'people:';
+
+/**
+ * Who this device knows belongs in a conversation's group, from what its user did or saw, never
+ * from the server's member list alone (which a hostile server could pad with a reader of its
+ * own): the other person of a 1:1 (chosen when it was opened, or the one other person in the
+ * Welcome that brought this device in), or the people this device put in a group. A 1:1 never
+ * takes anyone else; a group's owners and admins may add others through commits, but this
+ * device only ever brings in the people it knows of.
+ */
+export interface KnownPeople {
+  kind: 'direct' | 'group';
+  userIds: string[];
+}
 
 export class Conversations {
   /** The conversations last listed, so one this user is removed from can still be shown. */
@@ -25,6 +40,20 @@ export class Conversations {
 
   remember(conversation: Conversation): void {
     this.known.set(conversation.id, conversation);
+  }
+
+  async people(conversationId: string): Promise<KnownPeople | undefined> {
+    return this.session.db.get<KnownPeople>(PEOPLE_PREFIX + conversationId);
+  }
+
+  /** Records who belongs; for a group, adds to (or with `without`, takes from) what was known. */
+  async knowPeople(conversationId: string, kind: KnownPeople['kind'], userIds: string[], { without = false } = {}): Promise<void> {
+    const known = new Set((await this.people(conversationId))?.userIds ?? []);
+    for (const userId of userIds) {
+      if (without) known.delete(userId);
+      else known.add(userId);
+    }
+    await this.session.db.put(PEOPLE_PREFIX + conversationId, { kind, userIds: [...known] } satisfies KnownPeople);
   }
 
   /**

@@ -9,9 +9,11 @@ const text = new TextEncoder();
 
 /**
  * Who a credential says it is. The basic credential's identity is the UTF-8 of
- * `v1/<userId>/<deviceId>`: a version, then the two ids (server UUIDs; tests use short names),
- * each made of letters, digits, `-`, `_` and `.` only, so the text splits one way alone. Anything
- * else, the bare user id of earlier versions included, names nobody and is refused.
+ * `v1/<userId>/<deviceId>`: a version, then the two ids as the server writes them (UUIDs,
+ * lowercase and hyphenated), so the text splits one way alone and one id has one spelling (the
+ * server would also read an id in capitals or without hyphens, which would make the same user
+ * look like two). Anything else, the bare user id of earlier versions included, names nobody and
+ * is refused.
  */
 export interface CredentialIdentity {
   userId: string;
@@ -19,7 +21,7 @@ export interface CredentialIdentity {
 }
 
 const IDENTITY_VERSION = 'v1';
-const ID_PART = /^[A-Za-z0-9._-]{1,64}$/;
+const ID_PART = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function encodeIdentity({ userId, deviceId }: CredentialIdentity): Uint8Array {
   if (!ID_PART.test(userId) || !ID_PART.test(deviceId)) throw new Error('A user or device id that cannot go in a credential.');

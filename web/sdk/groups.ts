@@ -9,6 +9,7 @@
 
 import type { Conversation } from './api.ts';
 import type { Authentication } from './authentication.ts';
+import { goneDevice } from './authorization.ts';
 import type { Conversations } from './conversations.ts';
 import type { Emitter } from './events.ts';
 import { commitChanges, epochOf, fromBase64, leaves, newGroup, toBase64 } from './mls.ts';
@@ -57,30 +58,38 @@ export class Groups {
   /** Opens (creating if needed) the 1:1 conversation with a user, ready to send. */
   async openDirect(userId: string): Promise<Conversation> {
     const conversation = await this.session.api.conversation(userId);
+    const known = await this.conversations.people(conversation.id);
+    const people = [this.session.me, userId];
+    if (known && (known.kind !== 'direct' || !people.every((p) => known.userIds.includes(p)))) {
+      throw new Error('The server gave a conversation with someone else for this 1:1.');
+    }
     this.conversations.remember(conversation);
-    await this.ensureGroup(conversation);
+    await this.conversations.knowPeople(conversation.id, 'direct', people);
+    await this.ensureGroup(conversation, people);
     return conversation;
   }
 
   /** Creates a group with these users and sets up its encryption. */
   async createGroup(title: string, memberIds: string[]): Promise<Conversation> {
     const conversation = await this.session.api.createGroup(title, memberIds);
+    const people = [this.session.me, ...memberIds];
     this.conversations.remember(conversation);
-    await this.ensureGroup(conversation);
+    await this.conversations.knowPeople(conversation.id, 'group', people);
+    await this.ensureGroup(conversation, people);
     return conversation;
   }
 
   /**
    * Makes sure this device is in the conversation's MLS group: at epoch 0 nobody has made it yet,
-   * so this device does, adding every member's devices; if another device won that race, or the
-   * group exists, this device waits for its Welcome.
+   * so this device does, adding the devices of `people` (whom its user chose, not whom the server
+   * lists); if another device won that race, or the group exists, this device waits for its Welcome.
    */
-  private async ensureGroup(conversation: Conversation): Promise<void> {
+  private async ensureGroup(conversation: Conversation, people: string[]): Promise<void> {
     if (this.pipeline.groups.has(conversation.id)) return;
     await this.pipeline.cursorOf(conversation.id);
     if (conversation.epoch === 0) {
       const state = await newGroup(conversation.id, this.session.identity);
-      const keyPackages = await this.claimFor(conversation.members.map((m) => m.userId));
+      const keyPackages = await this.claimFor(people);
       try {
         await this.sendCommit(conversation.id, state, { keyPackages, removeLeaves: [] });
         return;
@@ -159,7 +168,7 @@ export class Groups {
       if (!state) throw new Error('This device is not in that conversation.');
       const planned = await plan(state);
       if (!planned) return;
-      const step = { ...planned, removeLeaves: await this.withUnlisted(state, planned.removeLeaves) };
+      const step = { ...planned, removeLeaves: await this.withUnlisted(conversationId, state, planned.removeLeaves) };
       try {
         await this.sendCommit(conversationId, state, step);
         return;
@@ -171,14 +180,19 @@ export class Groups {
     throw new Error(`Could not get a commit in after ${COMMIT_TRIES} tries; the group is very busy.`);
   }
 
-  /** `removeLeaves` and every other leaf whose device the directory no longer lists. */
-  private async withUnlisted(state: ClientState, removeLeaves: number[]): Promise<number[]> {
+  /** `removeLeaves` and every other leaf of a device that is gone (see `goneDevice`). */
+  private async withUnlisted(conversationId: string, state: ClientState, removeLeaves: number[]): Promise<number[]> {
     const own = toBase64(this.session.identity.publicKey);
     const others = leaves(state).filter((l) => toBase64(l.signaturePublicKey) !== own && !removeLeaves.includes(l.leafIndex));
-    return [...removeLeaves, ...(await this.authentication.unlisted(others)).map((l) => l.leafIndex)];
+    const unlisted = await this.authentication.unlisted(others);
+    if (unlisted.length === 0) return removeLeaves;
+    const members = new Set((await this.conversations.current(conversationId))?.members.map((m) => m.userId) ?? []);
+    const evidence = { hasListedDevices: (userId: string) => this.authentication.hasListedDevices(userId), isMember: (userId: string) => members.has(userId) };
+    return [...removeLeaves, ...unlisted.filter((leaf) => goneDevice(leaf, evidence)).map((l) => l.leafIndex)];
   }
 
   async addMembers(conversationId: string, userIds: string[]): Promise<void> {
+    await this.conversations.knowPeople(conversationId, 'group', userIds);
     await this.change(conversationId, async (state) => {
       const present = new Set(leaves(state).map((l) => l.userId));
       const missing = userIds.filter((u) => !present.has(u));
@@ -193,6 +207,7 @@ export class Groups {
       if (doomed.length === 0) return null;
       return { keyPackages: [], removeLeaves: doomed, removeUserIds: userIds };
     });
+    await this.conversations.knowPeople(conversationId, 'group', userIds, { without: true });
   }
 
   /**
@@ -222,7 +237,8 @@ export class Groups {
    * Adds members who have no device in a group's MLS tree, e.g. because they had no device yet
    * when it was set up. Done by the group's owners and admins (in a 1:1, by either person) so that
    * one device, not every member, spends the newcomer's KeyPackages; the member list is read fresh
-   * so nobody removed is brought back.
+   * so nobody removed is brought back, and only people this device knows belong are brought in
+   * (a server that pads the member list gets no one added by this device).
    */
   async healGroups(): Promise<void> {
     for (const listed of await this.conversations.list()) {
@@ -231,10 +247,11 @@ export class Groups {
       if (listed.kind === 'group' && role !== 'owner' && role !== 'admin') continue;
       const inTree = new Set(leaves(this.pipeline.groups.get(listed.id)!).map((l) => l.userId));
       if (listed.members.every((m) => inTree.has(m.userId))) continue; // the common case: nothing to do
+      const known = new Set((await this.conversations.people(listed.id))?.userIds ?? []);
       await this.change(listed.id, async (state) => {
         const current = await this.session.api.conversation(listed.id);
         const present = new Set(leaves(state).map((l) => l.userId));
-        const missing = current.members.map((m) => m.userId).filter((u) => !present.has(u));
+        const missing = current.members.map((m) => m.userId).filter((u) => !present.has(u) && known.has(u));
         if (missing.length === 0) return null;
         const keyPackages = await this.claimFor(missing);
         return keyPackages.length ? { keyPackages, removeLeaves: [] } : null;
@@ -264,7 +281,7 @@ export class Groups {
         waited = true;
       }
       await this.change(conversationId, async (current) => {
-        const removed = await this.withUnlisted(current, []);
+        const removed = await this.withUnlisted(conversationId, current, []);
         return removed.length ? { keyPackages: [], removeLeaves: removed } : null;
       });
     }

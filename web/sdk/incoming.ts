@@ -14,7 +14,7 @@ import type { Receipts } from './receipts.ts';
 import type { Session, StoredKeyPackage } from './session.ts';
 import type { LocalMessage, Problem } from './store.ts';
 import type { Ticks } from './ticks.ts';
-import type { MessageView } from './wire/index.ts';
+import type { ConversationKind, MessageView } from './wire/index.ts';
 import type { ClientState } from 'ts-mls';
 
 export interface IncomingParts {
@@ -110,6 +110,25 @@ export class Incoming {
     this.parts.events.emit('problem', problem);
   }
 
+  /**
+   * Who this device learns belongs in a group it joins: the people in the Welcome's tree. A 1:1
+   * holds this user and one other person, and only the one it held before if this device knew
+   * it already; anything else is refused (MlsFailure `bad_welcome`).
+   */
+  private async knowPeopleOf(conversationId: string, state: ClientState, kind: ConversationKind | undefined): Promise<void> {
+    const { session, conversations } = this.parts;
+    const people = [...new Set(leaves(state).map((l) => l.userId))];
+    const known = await conversations.people(conversationId);
+    if ((known?.kind ?? kind) === 'direct') {
+      const others = people.filter((p) => p !== session.me);
+      const fits = others.length <= 1 && people.includes(session.me) && (!known || others.every((p) => known.userIds.includes(p)));
+      if (!fits) throw new MlsFailure('bad_welcome', 'The Welcome puts someone else into a 1:1.');
+      await conversations.knowPeople(conversationId, 'direct', people);
+    } else if (!known) {
+      await conversations.knowPeople(conversationId, 'group', people);
+    }
+  }
+
   private async tryJoin(m: MessageView): Promise<ClientState | undefined> {
     const { session, pipeline, conversations, events, authentication } = this.parts;
     const welcome = fromBase64(m.ciphertext);
@@ -122,6 +141,7 @@ export class Incoming {
         const conversation = await conversations.current(m.conversationId);
         await authentication.prefetch(conversation?.members.map((member) => member.userId) ?? []);
         const state = await joinFromWelcome(welcome, kp, authentication, m.conversationId);
+        await this.knowPeopleOf(m.conversationId, state, conversation?.kind);
         if (!kp.lastResort) await session.db.deleteKeyPackage(ref);
         pipeline.groups.set(m.conversationId, state);
         await conversations.rejoined(m.conversationId); // added back

@@ -336,3 +336,63 @@ test('a commit the server labels as the receiver\'s own is still processed as th
   await bobGets;
   assert.deepEqual(await bob.problems(group.id), []);
 });
+
+// ---- the server as the adversary for membership --------------------------------------------------
+
+/** The same conversation listed with `extra` as one more member (a server padding the list). */
+function padded(body: unknown, conversationId: string, extra: { userId: string; displayName: string }): unknown {
+  const pad = (c: { id: string; members: unknown[] }) => c.id !== conversationId ? c : {
+    ...c, members: [...c.members, { ...extra, role: 'member', joinedAt: new Date().toISOString(), joinedSeq: 0 }],
+  };
+  if (body && typeof body === 'object' && 'items' in body) return { ...body, items: (body as { items: { id: string; members: unknown[] }[] }).items.map(pad) };
+  if (body && typeof body === 'object' && 'members' in body) return pad(body as { id: string; members: unknown[] });
+  return body;
+}
+
+test('a server that pads a 1:1\'s member list gets nobody added: not by healing, not by a commit the other person accepts', async () => {
+  const tampering: Tampering = {};
+  const alice = await newClient('Alice', tampering);
+  const [bob, eve] = [await newClient('Bob'), await newClient('Eve')];
+  const direct = await alice.openDirect(bob.user!.id);
+  await waitFor(() => bob.hasGroup(direct.id), { what: 'bob to join' });
+
+  // The server now lists Eve in Alice and Bob's 1:1; Alice's client heals "missing" members.
+  tampering.response = (method, path, body) => path.startsWith('/conversations') ? padded(body, direct.id, { userId: eve.user!.id, displayName: 'Eve' }) : body;
+  await alice.healGroups();
+  assert.ok(!leaves(await storedGroup(alice, direct.id)).some((l) => l.userId === eve.user!.id), 'Eve is not in Alice\'s tree');
+  assert.equal(eve.hasGroup(direct.id), false, 'and has joined nothing');
+
+  // A 1:1 partner's own client tries it, with the server listing Eve as a member for Bob too.
+  const mallory = await maliciousMember('Mallory');
+  const bobTampering: Tampering = {};
+  const bob2 = await newClient('Bob, again', bobTampering);
+  const theirs = await bob2.openDirect(mallory.id);
+  const state = await joinAs(mallory, theirs.id);
+  const epoch = bob2.epoch(theirs.id)!;
+  bobTampering.response = (method, path, body) => path.startsWith('/conversations') ? padded(body, theirs.id, { userId: eve.user!.id, displayName: 'Eve' }) : body;
+  const commit = await sendCommit(mallory, theirs.id, state, [await claimOne(mallory.api, eve.user!.id)], []);
+  const verdict = await verdictOn(bob2, theirs.id, commit.seq, epoch);
+  assert.deepEqual(verdict, { epoch, refusedAs: ['unauthorized_commit'] }, 'Bob refuses a third person in a 1:1');
+});
+
+test('a member the server says has no devices, while still listing them, is not evicted by another member\'s commit', async () => {
+  const bobTampering: Tampering = {};
+  const [alice, carol] = [await newClient('Alice'), await newClient('Carol')];
+  const bob = await newClient('Bob', bobTampering);
+  const group = await alice.createGroup('Three', [bob.user!.id, carol.user!.id]);
+  await waitFor(() => bob.hasGroup(group.id) && carol.hasGroup(group.id), { what: 'bob and carol to join' });
+  const epoch = bob.epoch(group.id)!;
+
+  // To Bob, the server leaves Alice (the owner) out of every device listing, and lists none for her.
+  bobTampering.response = (method, path, body) => {
+    if (path === '/devices/lookup') return { users: (body as { users: { userId: string }[] }).users.filter((u) => u.userId !== alice.user!.id) };
+    if (path === `/users/${alice.user!.id}/devices`) return { devices: [] };
+    return body;
+  };
+  await bob.removeUnlistedDevices();
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  assert.equal(bob.epoch(group.id), epoch, 'Bob committed nothing');
+  for (const client of [alice, bob, carol]) {
+    assert.ok(leaves(await storedGroup(client, group.id)).some((l) => l.userId === alice.user!.id), `Alice is still in ${client.user!.displayName}'s tree`);
+  }
+});

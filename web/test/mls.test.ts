@@ -1,6 +1,7 @@
 // The MLS layer on its own (no server): groups, adds and removes, and every way a message must
 // be refused.
 import { test } from 'node:test';
+import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import {
   commitChanges, decrypt, encrypt, epochOf, joinFromWelcome, leaves, newGroup, newIdentity, newKeyPackage,
@@ -20,8 +21,16 @@ const auth: AuthenticationService = {
 };
 const anyCommit = async () => {};
 
-async function identityFor(userId: string): Promise<DeviceIdentity> {
-  const identity = await newIdentity(userId, `${userId}-device`);
+// Credentials name users and devices by the server's UUIDs: each person here gets one.
+const ids = new Map<string, string>();
+function idOf(name: string): string {
+  if (!ids.has(name)) ids.set(name, randomUUID());
+  return ids.get(name)!;
+}
+
+async function identityFor(name: string): Promise<DeviceIdentity> {
+  const userId = idOf(name);
+  const identity = await newIdentity(userId, randomUUID());
   directory.set(`${userId}/${identity.deviceId}`, identity.publicKey.join(','));
   return identity;
 }
@@ -47,7 +56,7 @@ test('three devices talk; a member added later reads new messages only; a remove
   let b = await join(added.welcome!, bob.keyPackage, 'conv-1');
   let c = await join(added.welcome!, carol.keyPackage, 'conv-1');
   assert.deepEqual([epochOf(a), epochOf(b), epochOf(c)], [1, 1, 1]);
-  assert.deepEqual(leaves(a).map((l) => l.userId).sort(), ['alice', 'bob', 'carol']);
+  assert.deepEqual(leaves(a).map((l) => l.userId).sort(), [idOf('alice'), idOf('bob'), idOf('carol')].sort());
   assert.equal(await safetyNumber(a), await safetyNumber(b), 'everyone computes the same safety number');
 
   const hello = await encrypt(a, 'hello both');
@@ -55,7 +64,7 @@ test('three devices talk; a member added later reads new messages only; a remove
   const atBob = await decrypt(b, hello.ciphertext, auth);
   b = atBob.state;
   assert.equal(atBob.plaintext, 'hello both');
-  assert.equal(atBob.sender.userId, 'alice');
+  assert.equal(atBob.sender.userId, idOf('alice'));
   c = (await decrypt(c, hello.ciphertext, auth)).state;
 
   const beforeDave = await encrypt(b, 'before dave');
@@ -73,7 +82,7 @@ test('three devices talk; a member added later reads new messages only; a remove
   d = (await decrypt(d, afterDave.ciphertext, auth)).state;
 
   // Remove Bob: his old state cannot read anything made after.
-  const bobLeaf = leaves(a).find((l) => l.userId === 'bob')!.leafIndex;
+  const bobLeaf = leaves(a).find((l) => l.userId === idOf('bob'))!.leafIndex;
   const removal = await commitChanges(a, [], [bobLeaf], auth);
   a = removal.state;
   c = await processCommit(c, removal.commit, auth, anyCommit);
