@@ -9,6 +9,8 @@ import type { Session } from './session.ts';
 const LEFT_PREFIX = 'left:';
 /** Where the store keeps the last listing of conversations, to show while the server is out of reach. */
 const LISTED_KEY = 'conversations';
+/** Where the store keeps the epoch this device was removed from a conversation's group at. */
+const LEFT_EPOCH_PREFIX = 'left-epoch:';
 /** Where the store keeps, per conversation, the users this device knows belong in its group. */
 const PEOPLE_PREFIX = 'people:';
 
@@ -40,6 +42,17 @@ export class Conversations {
 
   remember(conversation: Conversation): void {
     this.known.set(conversation.id, conversation);
+  }
+
+  /** The epoch this device was removed from a conversation's group at: a Welcome back into it
+   * must be to a later epoch, or it is an old one replayed (to roll this device back to keys that
+   * devices removed since still hold). */
+  async leftAtEpoch(conversationId: string): Promise<number | undefined> {
+    return this.session.db.get<number>(LEFT_EPOCH_PREFIX + conversationId);
+  }
+
+  async noteLeftAtEpoch(conversationId: string, epoch: number): Promise<void> {
+    await this.session.db.put(LEFT_EPOCH_PREFIX + conversationId, epoch);
   }
 
   async people(conversationId: string): Promise<KnownPeople | undefined> {

@@ -8,7 +8,7 @@ import type { Authentication } from './authentication.ts';
 import type { CommitAuthorizer } from './authorization.ts';
 import type { Conversations } from './conversations.ts';
 import type { Emitter } from './events.ts';
-import { CheckUnavailable, decrypt, fromBase64, joinFromWelcome, leaves, MlsFailure, processCommit, toHex, welcomeRecipients } from './mls.ts';
+import { CheckUnavailable, decrypt, epochOf, fromBase64, joinFromWelcome, leaves, MlsFailure, processCommit, toHex, welcomeRecipients } from './mls.ts';
 import type { Outcome, Pipeline } from './pipeline.ts';
 import type { Receipts } from './receipts.ts';
 import type { Session, StoredKeyPackage } from './session.ts';
@@ -89,6 +89,7 @@ export class Incoming {
     const stillIn = leaves(next).some((l) => toHex(l.signaturePublicKey) === toHex(session.identity.publicKey));
     if (!stillIn) {
       pipeline.groups.delete(conversationId);
+      await conversations.noteLeftAtEpoch(conversationId, epochOf(next));
       await conversations.markLeft(conversationId, m.seq, m.createdAt);
       events.emit('conversation', { conversationId, change: 'removed' });
       return null;
@@ -141,6 +142,10 @@ export class Incoming {
         const conversation = await conversations.current(m.conversationId);
         await authentication.prefetch(conversation?.members.map((member) => member.userId) ?? []);
         const state = await joinFromWelcome(welcome, kp, authentication, m.conversationId);
+        const leftAt = await conversations.leftAtEpoch(m.conversationId);
+        if (leftAt !== undefined && epochOf(state) <= leftAt) {
+          throw new MlsFailure('stale_welcome', `A Welcome back to epoch ${epochOf(state)}, where this device was removed at epoch ${leftAt}.`);
+        }
         await this.knowPeopleOf(m.conversationId, state, conversation?.kind);
         if (!kp.lastResort) await session.db.deleteKeyPackage(ref);
         pipeline.groups.set(m.conversationId, state);

@@ -396,3 +396,32 @@ test('a member the server says has no devices, while still listing them, is not 
     assert.ok(leaves(await storedGroup(client, group.id)).some((l) => l.userId === alice.user!.id), `Alice is still in ${client.user!.displayName}'s tree`);
   }
 });
+
+test('an old Welcome replayed after a removal does not roll the removed device back into the group', async () => {
+  const tampering: Tampering = {};
+  const alice = await newClient('Alice');
+  const bob = await newClient('Bob', tampering);
+  // Bob's one-time KeyPackages are taken first, so the group's Welcome is for his last-resort one,
+  // which he keeps after joining: the one a replay could still open.
+  for (let i = 0; i < 4; i += 1) await alice.api.claimKeyPackages(bob.user!.id);
+  const group = await alice.createGroup('Rollback', [bob.user!.id]);
+  await waitFor(() => bob.hasGroup(group.id), { what: 'bob to join' });
+  const welcome = (await alice.api.messages(group.id)).items.find((m) => m.kind === 'welcome')!;
+  await alice.removeMembers(group.id, [bob.user!.id]);
+  await waitFor(() => !bob.hasGroup(group.id), { what: 'bob to be removed' });
+  const last = (await alice.api.messages(group.id)).items[0];
+
+  // The server turns the next event Bob gets into the old Welcome, as the group's next message.
+  const replay: MessageView = { ...welcome, id: crypto.randomUUID(), seq: last.seq + 1, createdAt: new Date().toISOString() };
+  let replayed = false;
+  tampering.event = (event) => {
+    if (replayed) return event;
+    replayed = true;
+    return { type: 'message', message: replay };
+  };
+  const direct = await alice.openDirect(bob.user!.id);
+  await alice.sendText(direct.id, 'anything, to carry the replay');
+  await waitFor(async () => replayed && (await bob.problems(group.id)).some((p) => p.seq === replay.seq), { what: 'bob to judge the replay' });
+  assert.deepEqual((await bob.problems(group.id)).filter((p) => p.seq === replay.seq).map((p) => p.reason), ['stale_welcome']);
+  assert.equal(bob.hasGroup(group.id), false, 'Bob is not back in the group at its old epoch');
+});
