@@ -59,6 +59,8 @@ pub fn message(row: MessageRow) -> MessageView {
         ciphertext: encode(&row.ciphertext),
         client_msg_id: row.client_msg_id,
         created_at: row.created_at,
+        add_user_ids: row.commit_adds,
+        remove_user_ids: row.commit_removes,
     }
 }
 
@@ -182,8 +184,23 @@ mod tests {
             ciphertext: vec![0xff, 0x00, 0x10],
             client_msg_id: "m1".into(),
             created_at: at(0),
+            commit_adds: None,
+            commit_removes: None,
         };
-        assert_eq!(message(row).ciphertext, "/wAQ");
+        let commit = MessageRow {
+            kind: MessageKind::Commit,
+            commit_adds: Some(vec![Uuid::nil()]),
+            commit_removes: Some(vec![]),
+            ..row.clone()
+        };
+        let json = serde_json::to_value(message(row)).unwrap();
+        assert_eq!(json["ciphertext"], "/wAQ");
+        assert!(json.get("addUserIds").is_none(), "only commits carry declarations");
+        let json = serde_json::to_value(message(commit)).unwrap();
+        assert_eq!(
+            (json["addUserIds"].clone(), json["removeUserIds"].clone()),
+            (serde_json::json!([Uuid::nil()]), serde_json::json!([]))
+        );
     }
 
     #[test]

@@ -45,8 +45,9 @@ pub async fn apply(
                  group_info = coalesce($7::bytea, c.group_info)
                FROM ok WHERE c.id = $1 RETURNING ok.last_seq AS base
              ), commit_msg AS (
-               INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at)
-               SELECT $11, $1, base + 1, $2, $3, 'commit', $4, $5, $8, clock_timestamp() FROM bumped
+               INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at,
+                 commit_adds, commit_removes)
+               SELECT $11, $1, base + 1, $2, $3, 'commit', $4, $5, $8, clock_timestamp(), $9::uuid[], $10::uuid[] FROM bumped
                RETURNING id, seq
              ), welcome_msg AS (
                INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at)

@@ -9,12 +9,13 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 const COLUMNS: &str =
-    "id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at";
+    "id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, commit_adds, commit_removes";
 
 /// The page query after a cursor. Kept as one literal so the pagination test can `EXPLAIN` exactly
 /// what the server runs; the row comparison lets PostgreSQL start the index scan at the cursor.
 pub const PAGE_AFTER_CURSOR_SQL: &str =
-    "SELECT id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at
+    "SELECT id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at,
+     commit_adds, commit_removes
      FROM messages
      WHERE conversation_id = $1 AND (created_at, id) < ($2, $3) AND seq > $5
      ORDER BY created_at DESC, id DESC
@@ -41,12 +42,13 @@ const SEND_SQL: &str = "WITH allowed AS (
      ), inserted AS (
        INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at)
        SELECT $1, $2, last_seq, $3, $4, 'app', $5, $6, $7, clock_timestamp() FROM bumped
-       RETURNING id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at
+       RETURNING id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, commit_adds, commit_removes
      )
      SELECT inserted.*, ARRAY(SELECT user_id FROM members WHERE conversation_id = $2) AS member_ids FROM inserted";
 
 const BY_CLIENT_ID_SQL: &str =
-    "SELECT id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at
+    "SELECT id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at,
+     commit_adds, commit_removes
      FROM messages WHERE sender_id = $1 AND client_msg_id = $2";
 
 /// One messages row.
@@ -63,6 +65,9 @@ pub struct MessageRow {
     pub ciphertext: Vec<u8>,
     pub client_msg_id: String,
     pub created_at: DateTime<Utc>,
+    /// For a commit: the users it declared it adds and removes (none for older commits).
+    pub commit_adds: Option<Vec<Uuid>>,
+    pub commit_removes: Option<Vec<Uuid>>,
 }
 
 /// Fallible only in `kind`: a value this code does not know (a newer schema) is an error, not a panic.
@@ -81,6 +86,8 @@ impl TryFrom<&Row> for MessageRow {
             ciphertext: row.get("ciphertext"),
             client_msg_id: row.get("client_msg_id"),
             created_at: row.get("created_at"),
+            commit_adds: row.get("commit_adds"),
+            commit_removes: row.get("commit_removes"),
         })
     }
 }

@@ -41,6 +41,16 @@ pub struct MessageView {
     pub ciphertext: String,
     pub client_msg_id: String,
     pub created_at: DateTime<Utc>,
+    /// For a commit: the users it declared to the server that it adds (the member list gained
+    /// exactly these). Every client checks that the people the commit brings into the group are
+    /// among them. Absent on other messages and on commits stored before declarations were kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub add_user_ids: Option<Vec<Uuid>>,
+    /// For a commit: the users it declared that it removes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub remove_user_ids: Option<Vec<Uuid>>,
 }
 
 // ---- sending --------------------------------------------------------------------------------

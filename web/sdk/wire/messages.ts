@@ -11,7 +11,17 @@ seq: number, senderId: string, senderDeviceId: string | null, kind: MessageKind,
 /**
  * Base64 of the opaque MLS message; the server never sees plaintext.
  */
-ciphertext: string, clientMsgId: string, createdAt: string, };
+ciphertext: string, clientMsgId: string, createdAt: string, 
+/**
+ * For a commit: the users it declared to the server that it adds (the member list gained
+ * exactly these). Every client checks that the people the commit brings into the group are
+ * among them. Absent on other messages and on commits stored before declarations were kept.
+ */
+addUserIds?: Array<string>, 
+/**
+ * For a commit: the users it declared that it removes.
+ */
+removeUserIds?: Array<string>, };
 
 /**
  * The `send-message` client event as sent: exactly one of `conversationId` and `toUserId`.
