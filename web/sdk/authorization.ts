@@ -22,6 +22,8 @@ export interface CommitContext {
   unlisted: (leaf: Leaf) => boolean;
   /** In a 1:1, the two people this device knows are in it. */
   direct?: string[];
+  /** The users the commit declared to the server that it adds, when the server kept that. */
+  declaredAdds?: string[];
 }
 
 /**
@@ -45,6 +47,12 @@ export function refusal(change: CommitChange, context: CommitContext): string | 
     if (!change.removed.every((leaf) => leaf.userId === by || context.unlisted(leaf))) return 'it removes a device of the other person that is not gone';
     return null;
   }
+  if (context.declaredAdds) {
+    // Whoever commits, the people it brings into the group must be those it told the server it
+    // adds (and so those the member list gained); its own user's new devices need no word.
+    const brought = change.added.filter((leaf) => leaf.userId !== by && !change.usersBefore.includes(leaf.userId));
+    if (!brought.every((leaf) => context.declaredAdds!.includes(leaf.userId))) return 'it brings in someone it did not declare as added';
+  }
   if (role === 'owner' || role === 'admin') return null;
   const mayAdd = (leaf: Leaf) => leaf.userId === by;
   if (!change.added.every(mayAdd)) return 'a member may add only their own devices';
@@ -63,7 +71,7 @@ export class CommitAuthorizer {
   }
 
   /** Resolves if `change` may be made in the conversation; throws MlsFailure `unauthorized_commit` if not. */
-  async authorize(conversationId: string, change: CommitChange): Promise<void> {
+  async authorize(conversationId: string, change: CommitChange, declaredAdds?: string[]): Promise<void> {
     const conversation = await this.conversations.current(conversationId);
     const known = await this.conversations.people(conversationId);
     const roles = new Map((conversation?.members ?? []).map((m) => [m.userId, m.role]));
@@ -78,6 +86,7 @@ export class CommitAuthorizer {
       unlisted: (leaf) => unlisted.has(leaf.leafIndex) && goneDevice(leaf, evidence),
       // A 1:1 this device has no record of (set up before it kept one) takes the server's two.
       direct: direct ? known?.userIds ?? [...roles.keys()] : undefined,
+      declaredAdds,
     });
     if (why) throw new MlsFailure('unauthorized_commit', `The commit was refused: ${why}.`);
   }

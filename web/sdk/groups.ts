@@ -254,7 +254,10 @@ export class Groups {
         const missing = current.members.map((m) => m.userId).filter((u) => !present.has(u) && known.has(u));
         if (missing.length === 0) return null;
         const keyPackages = await this.claimFor(missing);
-        return keyPackages.length ? { keyPackages, removeLeaves: [] } : null;
+        // In a group the commit declares whom it brings in (already members: the server's list is
+        // unchanged), as every client checks; a 1:1 takes no declarations.
+        const declared = listed.kind === 'group' ? { addUserIds: missing } : {};
+        return keyPackages.length ? { keyPackages, removeLeaves: [], ...declared } : null;
       });
     }
   }

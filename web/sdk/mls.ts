@@ -343,6 +343,8 @@ export interface CommitChange {
   added: Leaf[];
   removed: Leaf[];
   other: string[];
+  /** The users with a leaf in the group before the commit. */
+  usersBefore: string[];
 }
 
 /**
@@ -407,7 +409,7 @@ function describeCommit(state: ClientState, committerIndex: number, proposals: P
   const current = leaves(state);
   const committer = current.find((l) => l.leafIndex === committerIndex);
   if (!committer) throw new MlsFailure('unknown_sender', 'The commit comes from a leaf this app cannot name.');
-  const change: CommitChange = { committer, added: [], removed: [], other: [] };
+  const change: CommitChange = { committer, added: [], removed: [], other: [], usersBefore: [...new Set(current.map((l) => l.userId))] };
   for (const item of proposals) {
     if (item.proposalOrRefType !== 'proposal') {
       change.other.push('reference');

@@ -425,3 +425,32 @@ test('an old Welcome replayed after a removal does not roll the removed device b
   assert.deepEqual((await bob.problems(group.id)).filter((p) => p.seq === replay.seq).map((p) => p.reason), ['stale_welcome']);
   assert.equal(bob.hasGroup(group.id), false, 'Bob is not back in the group at its old epoch');
 });
+
+test('an owner\'s commit bringing in someone it did not declare to the server is refused by every member', async () => {
+  const [alice, bob, dave] = [await newClient('Alice'), await newClient('Bob'), await newClient('Dave')];
+  const mallory = await maliciousMember('Mallory');
+  // Mallory owns the group and builds it herself, declaring Alice and Bob as its members.
+  const group = await mallory.api.createGroup('Mallory\'s', [alice.user!.id, bob.user!.id]);
+  const send = async (state: ClientState, keyPackages: Uint8Array[], declared: string[]) => {
+    const made = await commitChanges(state, keyPackages, [], believesEveryone);
+    const id = crypto.randomUUID();
+    mallory.socket.send({
+      type: 'commit', id, conversationId: group.id, epoch: Number(state.groupContext.epoch), clientMsgId: crypto.randomUUID(),
+      commit: toBase64(made.commit), welcome: made.welcome ? toBase64(made.welcome) : undefined, addUserIds: declared,
+    });
+    const ack = await mallory.socket.next((e) => e.ref === id);
+    assert.equal(ack.type, 'ack', JSON.stringify(ack));
+    return { state: made.state, message: ack.message };
+  };
+  let state = await newGroup(group.id, mallory.identity);
+  ({ state } = await send(state, [await claimOne(mallory.api, alice.user!.id), await claimOne(mallory.api, bob.user!.id)], []));
+  await waitFor(() => alice.hasGroup(group.id) && bob.hasGroup(group.id), { what: 'alice and bob to join' });
+  const epoch = alice.epoch(group.id)!;
+
+  // Then she brings Dave in without telling the server: he reads, but no member list shows him.
+  const { message } = await send(state, [await claimOne(mallory.api, dave.user!.id)], []);
+  for (const client of [alice, bob]) {
+    const verdict = await verdictOn(client, group.id, message.seq, epoch);
+    assert.deepEqual(verdict, { epoch, refusedAs: ['unauthorized_commit'] }, `${client.user!.displayName} refused it`);
+  }
+});
