@@ -32,8 +32,8 @@ import { Session, type Auth, type ChatClientOptions } from './session.ts';
 import { EventError, RealtimeSocket, type ConnectionState } from './socket.ts';
 import { UNSENT_SEQ, type LocalMessage, type Notice, type Problem } from './store.ts';
 import { Ticks } from './ticks.ts';
-import { Verification, type ContactSafetyNumber, type DeviceFingerprint } from './verification.ts';
-import type { DeviceView, KeyPackageCount, MessageView, SessionEndReason, UserSummary } from './wire/index.ts';
+import type { ContactSafetyNumber, DeviceFingerprint, Verification } from './verification.ts';
+import { MAX_GROUP_MEMBERS, type DeviceView, type KeyPackageCount, type MessageView, type SessionEndReason, type UserSummary } from './wire/index.ts';
 
 export { ApiError, EventError, MlsFailure, SendFailure };
 export type {
@@ -60,7 +60,8 @@ export class ChatClient {
   private readonly receipts: Receipts;
   private readonly groups: Groups;
   private readonly outbox: Outbox;
-  private readonly verification: Verification;
+  /** Loaded on first use (its hashing is not needed for the chat page's first paint). */
+  private verifier: Promise<Verification> | null = null;
   /** The parts server events are handed to (see dispatch.ts). */
   private readonly parts: DispatchParts;
 
@@ -76,7 +77,6 @@ export class ChatClient {
     const incoming: Incoming = new Incoming({ session, pipeline, conversations, receipts, ticks, events, authentication, authorizer });
     const groups = new Groups(session, pipeline, conversations, events, authentication);
     const outbox = new Outbox(session, pipeline, ticks, events);
-    const verification = new Verification(session, conversations, events);
     this.options = options;
     this.api = session.api;
     this.session = session;
@@ -86,8 +86,7 @@ export class ChatClient {
     this.receipts = receipts;
     this.groups = groups;
     this.outbox = outbox;
-    this.verification = verification;
-    this.parts = { session, pipeline, receipts, ticks, groups, outbox, events, verification };
+    this.parts = { session, pipeline, receipts, ticks, groups, outbox, events, verification: () => this.verification() };
   }
 
   on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): () => void {
@@ -293,36 +292,41 @@ export class ChatClient {
 
   // ---- verification --------------------------------------------------------------------------
 
+  private verification(): Promise<Verification> {
+    this.verifier ??= import('./verification.ts').then(({ Verification }) => new Verification(this.session, this.conversationList, this.events, MAX_GROUP_MEMBERS));
+    return this.verifier;
+  }
+
   /**
    * The safety number with a contact: 60 digits over both users' devices as the directory lists
    * them now, the same on both screens when the directory is honest (see verification.ts).
    */
   safetyNumberWith(userId: string): Promise<ContactSafetyNumber> {
-    return this.verification.safetyNumberWith(userId);
+    return this.verification().then((v) => v.safetyNumberWith(userId));
   }
 
   /** Marks the contact verified over the number compared; throws if it changed since shown. */
   markVerified(userId: string, digits: string): Promise<void> {
-    return this.verification.markVerified(userId, digits);
+    return this.verification().then((v) => v.markVerified(userId, digits));
   }
 
   clearVerified(userId: string): Promise<void> {
-    return this.verification.clearVerified(userId);
+    return this.verification().then((v) => v.clearVerified(userId));
   }
 
   /** Whether the contact is marked verified and neither user's devices changed since. */
   isVerified(userId: string): Promise<boolean> {
-    return this.verification.isVerified(userId);
+    return this.verification().then((v) => v.isVerified(userId));
   }
 
   /** These users' devices as the directory lists them, each with a short fingerprint of its key. */
   devicesOf(userIds: string[]): Promise<Map<string, DeviceFingerprint[]>> {
-    return this.verification.devicesOf(userIds);
+    return this.verification().then((v) => v.devicesOf(userIds));
   }
 
   /** Lines this device wrote into the conversation itself ("Ana's devices changed"), oldest first. */
   notices(conversationId: string): Promise<Notice[]> {
-    return this.verification.notices(conversationId);
+    return this.verification().then((v) => v.notices(conversationId));
   }
 
   /**

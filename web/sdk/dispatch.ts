@@ -20,7 +20,8 @@ export interface DispatchParts {
   groups: Groups;
   outbox: Outbox;
   events: Emitter;
-  verification: Verification;
+  /** Loaded on first use, see ChatClient. */
+  verification: () => Promise<Verification>;
 }
 
 export function onServerEvent(parts: DispatchParts, event: ServerEvent): void {
@@ -45,12 +46,12 @@ export function onServerEvent(parts: DispatchParts, event: ServerEvent): void {
       return;
     case 'device-added':
       // The directory, not the event, is what the safety number is over: read it again.
-      void verification.refresh([event.userId]).catch(() => {});
+      void verification().then((v) => v.refresh([event.userId])).catch(() => {});
       if (event.userId === session.user?.id) void groups.addOwnDevice(event.device.id).catch(() => {});
       else void groups.healGroups().catch(() => {});
       return;
     case 'device-removed':
-      void verification.refresh([event.userId]).catch(() => {});
+      void verification().then((v) => v.refresh([event.userId])).catch(() => {});
       void groups.removeUnlistedDevices().catch(() => {});
       return;
   }
@@ -70,5 +71,5 @@ export function onReady(parts: DispatchParts): void {
   void groups.healGroups().catch(() => {});
   void groups.removeUnlistedDevices().catch(() => {});
   // Device changes while this device was away were pushed to nobody.
-  void verification.refreshContacts().catch(() => {});
+  void verification().then((v) => v.refreshContacts()).catch(() => {});
 }

@@ -21,13 +21,15 @@
 // them, drops the "verified" mark, and tells the app. A mark records both sets it was made over,
 // so a change of this user's own devices (which changes their half) drops every mark too.
 
-import { sha256, sha512 } from '@noble/hashes/sha2.js';
+// The client loads this module on first use. It imports no code the chat page's first load has
+// (types only; hashing by WebCrypto), so that it stays one chunk of its own and does not make the
+// bundler split shared modules out of the first-load chunks.
+
 import type { Conversations } from './conversations.ts';
 import type { Emitter } from './events.ts';
-import { fromBase64, toHex } from './mls.ts';
 import type { Session } from './session.ts';
 import type { Notice } from './store.ts';
-import { MAX_GROUP_MEMBERS, type DeviceView } from './wire/index.ts';
+import type { DeviceView } from './wire/index.ts';
 
 const FINGERPRINT_VERSION = 0;
 const ITERATIONS = 5200;
@@ -70,20 +72,32 @@ interface DeviceSet {
   setHash: string;
 }
 
-function deviceSet(devices: DeviceView[]): DeviceSet {
-  const lines = devices
-    .map((d) => `${d.id} ${keyHex(d.credential)}\n`)
-    .sort();
-  const canonical = text.encode(lines.join(''));
-  return { devices, canonical, setHash: toHex(sha256(canonical)) };
+async function digest(algorithm: 'SHA-256' | 'SHA-512', data: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest(algorithm, data as Uint8Array<ArrayBuffer>));
 }
 
-function keyHex(credential: string): string {
+function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The directory's `credential` (base64 of the signature public key) as bytes, or null if malformed. */
+function keyOf(credential: string): Uint8Array | null {
   try {
-    return toHex(fromBase64(credential));
+    return Uint8Array.from(atob(credential), (c) => c.charCodeAt(0));
   } catch {
-    return 'malformed';
+    return null;
   }
+}
+
+async function deviceSet(devices: DeviceView[]): Promise<DeviceSet> {
+  const lines = devices
+    .map((d) => {
+      const key = keyOf(d.credential);
+      return `${d.id} ${key ? toHex(key) : 'malformed'}\n`;
+    })
+    .sort();
+  const canonical = text.encode(lines.join(''));
+  return { devices, canonical, setHash: toHex(await digest('SHA-256', canonical)) };
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {
@@ -97,9 +111,9 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 }
 
 /** The iterated hash of one user's device set (see the top of this file). */
-function fingerprintHash(userId: string, set: DeviceSet): Uint8Array {
-  let h = sha512(concat(new Uint8Array([FINGERPRINT_VERSION >> 8, FINGERPRINT_VERSION & 0xff]), set.canonical, text.encode(userId)));
-  for (let i = 0; i < ITERATIONS; i += 1) h = sha512(concat(h, set.canonical));
+async function fingerprintHash(userId: string, set: DeviceSet): Promise<Uint8Array> {
+  let h = await digest('SHA-512', concat(new Uint8Array([FINGERPRINT_VERSION >> 8, FINGERPRINT_VERSION & 0xff]), set.canonical, text.encode(userId)));
+  for (let i = 0; i < ITERATIONS; i += 1) h = await digest('SHA-512', concat(h, set.canonical));
   return h;
 }
 
@@ -115,25 +129,24 @@ function digitsOf(hash: Uint8Array): string[] {
 }
 
 /** A device's short fingerprint: 4 groups of 4 hex digits of SHA-256 of its key. */
-export function shortFingerprint(credential: string): string {
-  let key: Uint8Array;
-  try {
-    key = fromBase64(credential);
-  } catch {
-    return 'malformed key';
-  }
-  return toHex(sha256(key).subarray(0, 8)).match(/.{4}/g)!.join(' ');
+export async function shortFingerprint(credential: string): Promise<string> {
+  const key = keyOf(credential);
+  if (!key) return 'malformed key';
+  return toHex((await digest('SHA-256', key)).subarray(0, 8)).match(/.{4}/g)!.join(' ');
 }
 
 export class Verification {
   private readonly session: Session;
   private readonly conversations: Conversations;
   private readonly events: Emitter;
+  /** Users per directory lookup (the server's MAX_GROUP_MEMBERS, handed in: see the imports). */
+  private readonly lookupBatch: number;
   /** Changes are recorded one at a time, so two reads of the same change make one notice. */
   private recording: Promise<unknown> = Promise.resolve();
 
-  constructor(session: Session, conversations: Conversations, events: Emitter) {
+  constructor(session: Session, conversations: Conversations, events: Emitter, lookupBatch: number) {
     this.session = session;
+    this.lookupBatch = lookupBatch;
     this.conversations = conversations;
     this.events = events;
   }
@@ -144,7 +157,7 @@ export class Verification {
     if (userId === me) throw new Error('A safety number is between two people.');
     const sets = await this.read([me, userId]);
     const [low, high] = [me, userId].sort();
-    const hashes = [low, high].map((u) => fingerprintHash(u, sets.get(u)!));
+    const hashes = await Promise.all([low, high].map((u) => fingerprintHash(u, sets.get(u)!)));
     const digits = hashes.flatMap(digitsOf).join(' ');
     const qr = [QR_PREFIX, FINGERPRINT_VERSION, low, toHex(hashes[0].subarray(0, 32)), high, toHex(hashes[1].subarray(0, 32))].join('/');
     return { userId, digits, qr, verified: await this.isVerified(userId) };
@@ -181,9 +194,9 @@ export class Verification {
   /** These users' devices as the directory lists them now, each with a short key fingerprint. */
   async devicesOf(userIds: string[]): Promise<Map<string, DeviceFingerprint[]>> {
     const sets = await this.read(userIds);
-    return new Map([...sets].map(([userId, set]) => [
-      userId, set.devices.map((d) => ({ id: d.id, label: d.label, fingerprint: shortFingerprint(d.credential) })),
-    ]));
+    return new Map(await Promise.all([...sets].map(async ([userId, set]) => [
+      userId, await Promise.all(set.devices.map(async (d) => ({ id: d.id, label: d.label, fingerprint: await shortFingerprint(d.credential) }))),
+    ] as const)));
   }
 
   /** Reads these users' devices and records any change (a device event named them). */
@@ -204,16 +217,16 @@ export class Verification {
     return this.session.db.notices(conversationId);
   }
 
-  /** The directory's device sets for these users, in lookups of at most MAX_GROUP_MEMBERS. */
+  /** The directory's device sets for these users, in lookups of at most `lookupBatch` users. */
   private async read(userIds: string[]): Promise<Map<string, DeviceSet>> {
     const unique = [...new Set(userIds)];
     const sets = new Map<string, DeviceSet>();
-    for (let i = 0; i < unique.length; i += MAX_GROUP_MEMBERS) {
-      const batch = unique.slice(i, i + MAX_GROUP_MEMBERS);
+    for (let i = 0; i < unique.length; i += this.lookupBatch) {
+      const batch = unique.slice(i, i + this.lookupBatch);
       const { users } = await this.session.api.lookupDevices(batch);
       const byUser = new Map(users.map((u) => [u.userId, u.devices] as const));
       // A user left out does not exist (any more): no devices.
-      for (const userId of batch) sets.set(userId, deviceSet(byUser.get(userId) ?? []));
+      for (const userId of batch) sets.set(userId, await deviceSet(byUser.get(userId) ?? []));
     }
     await this.record(sets);
     return sets;
