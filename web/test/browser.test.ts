@@ -384,6 +384,54 @@ test('a message the server refused says so on its bubble, and Retry sends it, on
   await Promise.all([vera.context.close(), walt.context.close()]);
 });
 
+test('two people compare safety numbers, one marks the other verified, and a new device of the other shows a notice and drops the mark', async () => {
+  const ana = await newUser('Ana Verifier', { colorScheme: 'light' });
+  const ben = await newUser('Ben Compared', { colorScheme: 'dark' });
+  await openChatWith(ana.page, 'Ben Compared');
+  await send(ana.page, 'shall we compare numbers?');
+  await ben.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Ana Verifier/ }).click();
+  await bubble(ben.page, 'shall we compare numbers?').waitFor();
+
+  // Both open the panel and see the same 60 digits.
+  for (const { page } of [ana, ben]) await page.getByRole('button', { name: 'Safety number' }).click();
+  const digitsOn = async (page: Page) => (await page.getByTestId('safety-digits').innerText()).match(/\d{5}/g) ?? [];
+  await ana.page.getByTestId('safety-digits').waitFor();
+  await ben.page.getByTestId('safety-digits').waitFor();
+  const compared = await digitsOn(ana.page);
+  assert.equal(compared.length, 12, '12 groups of 5');
+  assert.deepEqual(await digitsOn(ben.page), compared);
+  const panel = ana.page.getByRole('region', { name: 'Safety number' });
+  await panel.getByRole('img', { name: /QR code of the safety number with Ben Compared/ }).locator('svg').waitFor();
+  assert.match(await panel.getByText(/^Safety number: /).innerText(), /^Safety number: (\d \d \d \d \d, ){11}\d \d \d \d \d$/, 'read out digit by digit');
+
+  // Ana marks Ben verified.
+  await panel.getByRole('button', { name: 'Mark as verified' }).click();
+  await panel.getByRole('button', { name: 'Verified ✓ — clear' }).waitFor();
+  assert.match(await panel.getByTestId('verified-state').innerText(), /You verified Ben Compared/);
+  await ana.page.screenshot({ path: `${SHOTS}safety-number.png` });
+  await ben.page.screenshot({ path: `${SHOTS}safety-number-dark.png` });
+
+  // Ben signs in on a second browser: a new device of his.
+  const laptop = await newContext();
+  const second = await laptop.newPage();
+  await second.goto('/login');
+  await second.getByLabel('Phone number').fill(ben.phone);
+  await second.getByLabel('Password').fill('correct horse battery');
+  await second.getByRole('button', { name: 'Log in' }).click();
+  await second.waitForURL('**/chat');
+
+  // Ana's conversation says so, her mark is gone, and the number is not the one compared.
+  await ana.page.getByTestId('notice').filter({ hasText: "Ben Compared's devices changed. Compare safety numbers again." }).waitFor({ timeout: 20_000 });
+  await panel.getByRole('button', { name: 'Mark as verified' }).waitFor({ timeout: 10_000 });
+  assert.match(await panel.getByTestId('verified-state').innerText(), /not verified/);
+  await ana.page.waitForFunction((before) => {
+    const digits = document.querySelector('[data-testid="safety-digits"]')?.textContent ?? '';
+    return digits.length > 0 && digits !== before;
+  }, compared.join(''));
+  await ana.page.screenshot({ path: `${SHOTS}safety-number-changed.png` });
+  await Promise.all([ana.context.close(), ben.context.close(), laptop.close()]);
+});
+
 test('the chat route loads under 250 kB of gzipped JavaScript', () => {
   const out = fileURLToPath(new URL('../out/', import.meta.url));
   const html = readFileSync(`${out}chat.html`, 'utf8');

@@ -1,13 +1,15 @@
-import { useRef, useState } from 'react';
+import { lazy, Suspense, useRef, useState } from 'react';
 import type { ChatClient, Conversation } from '../../sdk/client.ts';
 import { Avatar } from './Avatar.tsx';
 import { Composer } from './Composer.tsx';
 import { lastSeenLabel, titleOf } from './format.ts';
-import { Members } from './Members.tsx';
 import { MessageList } from './MessageList.tsx';
-import { SafetyNumber } from './SafetyNumber.tsx';
 import { useConversationMessages } from './useConversationMessages.ts';
 import type { Presence } from './useLive.ts';
+
+// The panels load when first opened: the QR code and the device lists stay out of the first load.
+const SafetyNumber = lazy(() => import('./SafetyNumber.tsx').then((m) => ({ default: m.SafetyNumber })));
+const Members = lazy(() => import('./Members.tsx').then((m) => ({ default: m.Members })));
 
 /** The open conversation: its header and panels, the messages, and the composer. */
 export function ConversationView({ client, conversation, me, presence, typingUsers, onBack, onChanged, onRead }: {
@@ -16,7 +18,7 @@ export function ConversationView({ client, conversation, me, presence, typingUse
 }) {
   const listRef = useRef<HTMLOListElement>(null);
   const stickToBottom = useRef(true);
-  const { messages, ready, problems, arrived, loadOlder } = useConversationMessages({ client, conversation, me, listRef, onChanged, onRead });
+  const { messages, notices, ready, problems, arrived, loadOlder } = useConversationMessages({ client, conversation, me, listRef, onChanged, onRead });
   const [panel, setPanel] = useState<'none' | 'safety' | 'members'>('none');
 
   const left = !!conversation.left;
@@ -42,8 +44,10 @@ export function ConversationView({ client, conversation, me, presence, typingUse
         )}
         {!left && <button type="button" onClick={() => setPanel(panel === 'safety' ? 'none' : 'safety')} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Safety number</button>}
       </header>
-      {panel === 'safety' && <SafetyNumber client={client} conversationId={conversation.id} ready={ready} />}
-      {panel === 'members' && <Members client={client} conversation={conversation} me={me} onChanged={onChanged} />}
+      <Suspense fallback={panel === 'none' ? null : <p role="status" className="border-b border-slate-200 p-4 text-sm dark:border-slate-800">Loading…</p>}>
+        {panel === 'safety' && <SafetyNumber client={client} conversation={conversation} me={me} ready={ready} />}
+        {panel === 'members' && <Members client={client} conversation={conversation} me={me} onChanged={onChanged} />}
+      </Suspense>
       {problems > 0 && (
         <p role="alert" className="bg-red-50 px-4 py-1.5 text-center text-xs text-red-700 dark:bg-red-500/10 dark:text-red-300">
           {problems === 1 ? '1 message' : `${problems} messages`} could not be verified and {problems === 1 ? 'was' : 'were'} not shown.
@@ -54,7 +58,7 @@ export function ConversationView({ client, conversation, me, presence, typingUse
         {arrived && `${conversation.kind === 'group' ? (names[arrived.senderId] ?? 'Someone') : title}: ${arrived.text}`}
       </div>
       <MessageList client={client} me={me} title={title} isGroup={conversation.kind === 'group'} names={names}
-        messages={messages} ready={ready} left={left} typingCount={typingUsers.length}
+        messages={messages} notices={notices} ready={ready} left={left} typingCount={typingUsers.length}
         listRef={listRef} stickToBottom={stickToBottom} loadOlder={loadOlder} />
       {left ? (
         <p role="status" className="border-t border-slate-200 p-4 text-center text-sm text-slate-500 dark:border-slate-800 dark:text-slate-400">

@@ -1,18 +1,19 @@
 import { useEffect, type RefObject } from 'react';
-import type { ChatClient, LocalMessage } from '../../sdk/client.ts';
+import type { ChatClient, LocalMessage, Notice } from '../../sdk/client.ts';
 import { dayLabel, timeLabel } from './format.ts';
 import { Ticks } from './Ticks.tsx';
 
 /**
  * The messages of the open conversation, with a separator at each new day, ticks and Retry on the
- * reader's own, and "typing…" below. It follows new messages while scrolled to the bottom, and
+ * reader's own, this device's notices where they happened ("Ana's devices changed"), and
+ * "typing…" below. It follows new messages while scrolled to the bottom, and
  * loads older pages when scrolled to the top.
  */
-export function MessageList({ client, me, title, isGroup, names, messages, ready, left, typingCount, listRef, stickToBottom, loadOlder }: {
+export function MessageList({ client, me, title, isGroup, names, messages, notices, ready, left, typingCount, listRef, stickToBottom, loadOlder }: {
   client: ChatClient; me: string; title: string; isGroup: boolean;
   /** Display names by user id, of the current members. */
   names: Record<string, string>;
-  messages: LocalMessage[]; ready: boolean; left: boolean; typingCount: number;
+  messages: LocalMessage[]; notices: Notice[]; ready: boolean; left: boolean; typingCount: number;
   listRef: RefObject<HTMLOListElement | null>;
   /** Whether the reader is at the bottom, so that what comes next scrolls into view. */
   stickToBottom: RefObject<boolean>;
@@ -21,7 +22,9 @@ export function MessageList({ client, me, title, isGroup, names, messages, ready
   useEffect(() => {
     const list = listRef.current;
     if (list && stickToBottom.current) list.scrollTop = list.scrollHeight;
-  }, [messages, typingCount, listRef, stickToBottom]);
+  }, [messages, notices, typingCount, listRef, stickToBottom]);
+
+  const rows: (LocalMessage | Notice)[] = [...messages, ...notices].sort((a, b) => a.seq - b.seq || a.createdAt.localeCompare(b.createdAt));
 
   return (
     <ol ref={listRef} aria-label={`Messages with ${title}`}
@@ -32,12 +35,23 @@ export function MessageList({ client, me, title, isGroup, names, messages, ready
       }}
       className="min-h-0 flex-1 space-y-1 overflow-y-auto bg-slate-50 px-3 py-4 sm:px-6 dark:bg-slate-900/40">
       {!ready && !left && <li role="status" className="py-8 text-center text-sm text-slate-500 dark:text-slate-400">Setting up end-to-end encryption…</li>}
-      {messages.map((m, i) => {
+      {rows.map((m, i) => {
+        const newDay = i === 0 || dayLabel(rows[i - 1].createdAt) !== dayLabel(m.createdAt);
+        const separator = newDay && <div className="my-3 text-center"><span className="rounded-full bg-white px-3 py-1 text-xs text-slate-600 shadow-sm dark:bg-slate-800 dark:text-slate-300">{dayLabel(m.createdAt)}</span></div>;
+        if ('kind' in m) {
+          return (
+            <li key={m.key} className="list-none">
+              {separator}
+              <p data-testid="notice" className="mx-auto my-2 max-w-md rounded-lg border border-amber-300 bg-amber-50 px-3 py-1.5 text-center text-xs text-amber-900 dark:border-amber-500/40 dark:bg-amber-500/10 dark:text-amber-200">
+                <span aria-hidden="true">⚠ </span>{m.displayName}&apos;s devices changed. Compare safety numbers again. <span className="text-amber-800/80 dark:text-amber-200/80">{timeLabel(m.createdAt)}</span>
+              </p>
+            </li>
+          );
+        }
         const mine = m.senderId === me;
-        const newDay = i === 0 || dayLabel(messages[i - 1].createdAt) !== dayLabel(m.createdAt);
         return (
           <li key={m.key} className="list-none">
-            {newDay && <div className="my-3 text-center"><span className="rounded-full bg-white px-3 py-1 text-xs text-slate-600 shadow-sm dark:bg-slate-800 dark:text-slate-300">{dayLabel(m.createdAt)}</span></div>}
+            {separator}
             <div className={`flex ${mine ? 'justify-end' : 'justify-start'}`}>
               <div data-testid="message" data-mine={mine ? 'true' : 'false'}
                 className={`max-w-[80%] rounded-2xl px-3 py-1.5 shadow-sm ${mine ? 'rounded-br-md bg-brand-100 dark:bg-brand-700/60' : 'rounded-bl-md bg-white dark:bg-slate-800'}`}>

@@ -2,7 +2,7 @@
 // demand, kept current by the client's events, and marked read while the reader can see them.
 
 import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
-import type { ChatClient, Conversation, LocalMessage } from '../../sdk/client.ts';
+import type { ChatClient, Conversation, LocalMessage, Notice } from '../../sdk/client.ts';
 import { readUpTo, setReadUpTo } from './readUpTo.ts';
 
 const PAGE = 50;
@@ -24,6 +24,8 @@ export function useConversationMessages({ client, conversation, me, listRef, onC
   const [ready, setReady] = useState(client.hasGroup(conversation.id));
   const [hasOlder, setHasOlder] = useState(true);
   const [problems, setProblems] = useState(0);
+  /** Lines this device wrote itself ("Ana's devices changed"), all of them: there are few. */
+  const [notices, setNotices] = useState<Notice[]>([]);
   /** The last message someone else sent while this was open: what the live region reads out. */
   const [arrived, setArrived] = useState<LocalMessage | null>(null);
   const markRead = useMarkRead(client, conversation, me, messages, onRead);
@@ -38,6 +40,7 @@ export function useConversationMessages({ client, conversation, me, listRef, onC
       markRead(page);
     });
     void client.problems(conversation.id).then((p) => !cancelled && setProblems(p.length));
+    void client.notices(conversation.id).then((n) => !cancelled && setNotices(n)).catch(() => {});
     const offs = [
       client.on('message', (m) => {
         if (m.conversationId !== conversation.id) return;
@@ -53,6 +56,9 @@ export function useConversationMessages({ client, conversation, me, listRef, onC
       client.on('status', (m) => {
         if (m.conversationId !== conversation.id) return;
         setMessages((list) => (list.some((x) => x.key === m.key) ? mergeMessages(list, [m]) : list));
+      }),
+      client.on('notice', (n) => {
+        if (n.conversationId === conversation.id) setNotices((list) => [...list.filter((x) => x.key !== n.key), n]);
       }),
       client.on('problem', (p) => { if (p.conversationId === conversation.id) setProblems((n) => n + 1); }),
       client.on('conversation', (c) => {
@@ -81,7 +87,9 @@ export function useConversationMessages({ client, conversation, me, listRef, onC
     }
   }, [client, conversation.id, hasOlder, messages, listRef]);
 
-  return { messages, ready, problems, arrived, loadOlder };
+  // A notice older than the pages loaded waits for its page, as the messages around it do.
+  const shownNotices = hasOlder && messages.length > 0 ? notices.filter((n) => n.seq > messages[0].seq) : notices;
+  return { messages, notices: shownNotices, ready, problems, arrived, loadOlder };
 }
 
 /**
