@@ -68,8 +68,19 @@ export function onReady(parts: DispatchParts): void {
   void ticks.waitingFrom(pipeline.groups.keys()).then((receiptsFrom) => pipeline.requestSync(receiptsFrom));
   receipts.resend();
   void outbox.resendUnsent().catch(() => {});
-  void groups.healGroups().catch(() => {});
-  void groups.removeUnlistedDevices().catch(() => {});
-  // Device changes while this device was away were pushed to nobody.
-  void verification().then((v) => v.refreshContacts()).catch(() => {});
+  // The upkeep below is not urgent, and every client does it at each connect: after a server
+  // restart, all of them connect within a second, so each waits a random moment first rather
+  // than all asking at once (a database has a bounded number of connections).
+  setTimeout(() => {
+    if (!parts.session.store) return; // signed out meanwhile
+    void groups.healGroups().catch(() => {});
+    // A removal it missed while away is found from the directory as last read (each commit
+    // checks afresh): no extra request for a device that reconnects within a moment.
+    void groups.removeUnlistedDevices({ fresh: false }).catch(() => {});
+    // Device changes while this device was away were pushed to nobody.
+    void verification().then((v) => v.refreshContacts()).catch(() => {});
+  }, Math.random() * UPKEEP_SPREAD_MS);
 }
+
+/** Over how long the clients connecting at once spread their upkeep. */
+const UPKEEP_SPREAD_MS = 5_000;

@@ -270,11 +270,11 @@ export class Groups {
    * (by then there is usually nothing left to do). The directory is read once for everyone in
    * these groups; each commit checks its group afresh.
    */
-  async removeUnlistedDevices(): Promise<void> {
+  async removeUnlistedDevices({ fresh = true } = {}): Promise<void> {
     const own = toBase64(this.session.identity.publicKey);
     const others = (state: ClientState) => leaves(state).filter((l) => toBase64(l.signaturePublicKey) !== own);
     const groups = [...this.pipeline.groups.entries()];
-    if (!(await this.authentication.prefetch(groups.flatMap(([, state]) => others(state).map((l) => l.userId)), { fresh: true }))) return;
+    if (!(await this.authentication.prefetch(groups.flatMap(([, state]) => others(state).map((l) => l.userId)), { fresh }))) return;
     let waited = false;
     for (const [conversationId, state] of groups) {
       const gone = await this.authentication.unlisted(others(state), { fresh: false });

@@ -18,7 +18,6 @@ const clients: ChatClient[] = [];
 
 before(async () => {
   stack = await startStack();
-  stack.pool.on('error', () => {});
 });
 after(async () => {
   for (const c of clients) c.disconnect();

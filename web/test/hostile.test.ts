@@ -27,9 +27,6 @@ const sockets: { close(): Promise<unknown> }[] = [];
 
 before(async () => {
   stack = await startStack();
-  // Dropping the test database at the end ends the pool's idle connections from the server side;
-  // that is expected, not a failure of whichever test last used the pool.
-  stack.pool.on('error', () => {});
 });
 after(async () => {
   for (const c of clients) c.disconnect();

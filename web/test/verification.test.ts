@@ -16,7 +16,6 @@ const clients: ChatClient[] = [];
 
 before(async () => {
   stack = await startStack();
-  stack.pool.on('error', () => {});
 });
 after(async () => {
   for (const c of clients) c.disconnect();
