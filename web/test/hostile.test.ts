@@ -10,6 +10,7 @@ import { startStack } from '../../test/support/stack.mjs';
 import { randomPhone } from '../../test/support/api.mjs';
 import { Socket as PlainSocket } from '../../test/support/ws.mjs';
 import { waitFor } from '../../test/support/wait.mjs';
+import { tamperedFetch, type Rewrite } from './tampering.ts';
 import { ChatClient, type LocalMessage, type MessageView } from '../sdk/client.ts';
 import { Api } from '../sdk/api.ts';
 import { Store } from '../sdk/store.ts';
@@ -39,22 +40,9 @@ after(async () => {
 /** What a hostile server does to one client's traffic; changed by a test as it goes. */
 interface Tampering {
   /** Rewrites a REST answer's body. */
-  response?: (method: string, path: string, body: unknown) => unknown;
+  response?: Rewrite;
   /** Rewrites a server event before the client sees it. */
   event?: (event: ServerEvent) => ServerEvent;
-}
-
-function hostileFetch(tampering: Tampering): typeof fetch {
-  return async (input, init) => {
-    const res = await fetch(input, init);
-    if (!tampering.response) return res;
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    const text = await res.text();
-    const body = tampering.response(init?.method ?? 'GET', url.pathname, text ? JSON.parse(text) : null);
-    const headers = new Headers(res.headers);
-    headers.delete('content-length');
-    return new Response(body === null ? null : JSON.stringify(body), { status: res.status, headers });
-  };
 }
 
 function hostileWebSocket(tampering: Tampering): typeof WebSocket {
@@ -89,7 +77,7 @@ async function newClient(name: string, tampering: Tampering = {}): Promise<ChatC
   const storeName = `${name}-${++storeCounter}`;
   const client = new ChatClient({
     baseUrl: stack.baseUrl, storeName, deviceLabel: name, keyPackageTarget: 4,
-    fetch: hostileFetch(tampering), webSocket: hostileWebSocket(tampering),
+    fetch: tamperedFetch(() => tampering.response), webSocket: hostileWebSocket(tampering),
   });
   await client.register(randomPhone(), name, PASSWORD);
   clients.push(client);

@@ -9,6 +9,7 @@ import { randomPhone } from '../../test/support/api.mjs';
 import { waitFor } from '../../test/support/wait.mjs';
 import { ChatClient, type ClientEvents, type DeviceView } from '../sdk/client.ts';
 import { toBase64 } from '../sdk/mls.ts';
+import { tamperedFetch, type Rewrite as TamperRewrite } from './tampering.ts';
 
 const PASSWORD = 'correct horse battery';
 let stack: Awaited<ReturnType<typeof startStack>>;
@@ -22,28 +23,15 @@ after(async () => {
   await stack?.stop();
 });
 
-/** Rewrites a REST answer's body on its way to one client; unset, answers pass as they are. */
-type Rewrite = ((method: string, path: string, body: unknown) => unknown) | null;
-
-function rewritingFetch(rewrite: { current: Rewrite }): typeof fetch {
-  return async (input, init) => {
-    const res = await fetch(input, init);
-    if (!rewrite.current) return res;
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    const text = await res.text();
-    const body = rewrite.current(init?.method ?? 'GET', url.pathname, text ? JSON.parse(text) : null);
-    const headers = new Headers(res.headers);
-    headers.delete('content-length');
-    return new Response(body === null ? null : JSON.stringify(body), { status: res.status, headers });
-  };
-}
+/** What the hostile server does to one client's REST answers right now; null: nothing. */
+type Rewrite = TamperRewrite | null;
 
 let storeCounter = 0;
 type Device = ChatClient & { phone: string; rewrite: { current: Rewrite } };
 async function newDevice(name: string, phone = randomPhone(), login = false): Promise<Device> {
   const rewrite: { current: Rewrite } = { current: null };
   const client = new ChatClient({
-    baseUrl: stack.baseUrl, storeName: `${name}-${++storeCounter}`, deviceLabel: name, keyPackageTarget: 4, fetch: rewritingFetch(rewrite),
+    baseUrl: stack.baseUrl, storeName: `${name}-${++storeCounter}`, deviceLabel: name, keyPackageTarget: 4, fetch: tamperedFetch(() => rewrite.current),
   });
   if (login) await client.login(phone, PASSWORD);
   else await client.register(phone, name, PASSWORD);
