@@ -209,11 +209,15 @@ export class ChatClient {
   // ---- connection ---------------------------------------------------------------------------
 
   connect(): void {
+    this.pipeline.paused = false;
     this.session.socket ??= this.newSocket();
     this.session.socket.start();
   }
 
   disconnect(): void {
+    // Nothing is retried while disconnected (a retry would only fail, and its timers would keep
+    // a process alive); the sync at the next connect brings back whatever waits.
+    this.pipeline.paused = true;
     this.session.socket?.stop();
   }
 

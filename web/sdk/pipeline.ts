@@ -29,6 +29,8 @@ export class Pipeline {
   private readonly ownCommits = new Map<string, ClientState>();
   private readonly progressWaiters = new Set<() => void>();
   private gapTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Set while the client is disconnected on purpose: failed drains are not retried then. */
+  paused = false;
   private readonly session: Session;
   private readonly handle: (message: MessageView) => Promise<Outcome>;
 
@@ -67,7 +69,7 @@ export class Pipeline {
   private scheduleDrain(conversationId: string, failures: number): void {
     const run = () =>
       this.serial(conversationId, () => this.drain(conversationId)).catch(() => {
-        if (!this.session.store) return; // signed out meanwhile: nothing left to retry for
+        if (!this.session.store || this.paused) return; // signed out or disconnected: retried at the next connect's sync
         setTimeout(() => this.scheduleDrain(conversationId, failures + 1), Math.min(5000, 250 * 2 ** failures));
       });
     void run();
