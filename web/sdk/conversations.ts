@@ -9,8 +9,6 @@ import type { Session } from './session.ts';
 const LEFT_PREFIX = 'left:';
 /** Where the store keeps the last listing of conversations, to show while the server is out of reach. */
 const LISTED_KEY = 'conversations';
-/** How long one listing from the server answers every caller that asks (see fromServerOnce). */
-const LISTING_SHARED_MS = 2_000;
 /** Where the store keeps the epoch this device was removed from a conversation's group at. */
 const LEFT_EPOCH_PREFIX = 'left-epoch:';
 /** Where the store keeps, per conversation, the users this device knows belong in its group. */
@@ -33,8 +31,6 @@ export class Conversations {
   /** The conversations last listed, so one this user is removed from can still be shown. */
   private readonly known = new Map<string, Conversation>();
   private readonly session: Session;
-  /** The last request for the listing, shared by callers within LISTING_SHARED_MS of it. */
-  private listing: { promise: Promise<Conversation[]>; at: number } | undefined;
 
   constructor(session: Session) {
     this.session = session;
@@ -99,7 +95,7 @@ export class Conversations {
   async list(): Promise<Conversation[]> {
     let all: Conversation[];
     try {
-      all = await this.fromServerOnce();
+      all = await this.listFromServer();
       await this.session.db.put(LISTED_KEY, all);
     } catch (e) {
       const listed = e instanceof ApiError && e.unavailable ? await this.session.db.get<Conversation[]>(LISTED_KEY) : undefined;
@@ -110,19 +106,6 @@ export class Conversations {
     const current = new Set(all.map((c) => c.id));
     const left = await this.session.db.withPrefix<Conversation>(LEFT_PREFIX);
     return [...all, ...left.filter((c) => !current.has(c.id))];
-  }
-
-  /**
-   * The server's listing, asked once for the callers that want it at about the same time (at each
-   * connect, healing and the contacts' device check both do): one request, not one each.
-   */
-  private fromServerOnce(): Promise<Conversation[]> {
-    const recent = this.listing && Date.now() - this.listing.at < LISTING_SHARED_MS ? this.listing.promise : undefined;
-    if (recent) return recent;
-    const promise = this.listFromServer();
-    this.listing = { promise, at: Date.now() };
-    promise.catch(() => { this.listing = undefined; });
-    return promise;
   }
 
   private async listFromServer(): Promise<Conversation[]> {
