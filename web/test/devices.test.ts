@@ -2,9 +2,9 @@
 // PostgreSQL, real MLS. Its leaves must leave every group it was in even when its owner has no
 // other device online to commit that, and it must not read anything sent after.
 import 'fake-indexeddb/auto';
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack } from '../../test/support/stack.mjs';
+import { fileStack } from './harness.ts';
 import { randomPhone } from '../../test/support/api.mjs';
 import { waitFor } from '../../test/support/wait.mjs';
 import { ChatClient } from '../sdk/client.ts';
@@ -13,22 +13,14 @@ import { decodeState, decrypt, fromBase64, leaves, processCommit } from '../sdk/
 import type { AuthenticationService, ClientState } from 'ts-mls';
 
 const PASSWORD = 'correct horse battery';
-let stack: Awaited<ReturnType<typeof startStack>>;
-const clients: ChatClient[] = [];
-
-before(async () => {
-  stack = await startStack();
-});
-after(async () => {
-  for (const c of clients) c.disconnect();
-  await stack?.stop();
-});
+const file = fileStack();
+const { clients } = file;
 
 let storeCounter = 0;
 type Device = ChatClient & { storeName: string; phone: string };
 async function newDevice(name: string, phone = randomPhone(), login = false): Promise<Device> {
   const storeName = `${name}-${++storeCounter}`;
-  const client = new ChatClient({ baseUrl: stack.baseUrl, storeName, deviceLabel: name, keyPackageTarget: 6 });
+  const client = new ChatClient({ baseUrl: file.stack.baseUrl, storeName, deviceLabel: name, keyPackageTarget: 6 });
   if (login) await client.login(phone, PASSWORD);
   else await client.register(phone, name, PASSWORD);
   clients.push(client);

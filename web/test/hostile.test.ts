@@ -4,9 +4,9 @@
 // the SDK is given), and a malicious member is a client built from the MLS primitives alone, with
 // its own state, that sends whatever commit it likes over a plain socket.
 import 'fake-indexeddb/auto';
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack } from '../../test/support/stack.mjs';
+import { fileStack } from './harness.ts';
 import { randomPhone } from '../../test/support/api.mjs';
 import { Socket as PlainSocket } from '../../test/support/ws.mjs';
 import { waitFor } from '../../test/support/wait.mjs';
@@ -22,18 +22,8 @@ import {
 import type { AuthenticationService, ClientState } from 'ts-mls';
 
 const PASSWORD = 'correct horse battery';
-let stack: Awaited<ReturnType<typeof startStack>>;
-const clients: ChatClient[] = [];
-const sockets: { close(): Promise<unknown> }[] = [];
-
-before(async () => {
-  stack = await startStack();
-});
-after(async () => {
-  for (const c of clients) c.disconnect();
-  for (const s of sockets) await s.close();
-  await stack?.stop();
-});
+const file = fileStack();
+const { clients, sockets } = file;
 
 // ---- the hostile network between the Worker and one client ------------------------------------
 
@@ -76,7 +66,7 @@ let storeCounter = 0;
 async function newClient(name: string, tampering: Tampering = {}): Promise<ChatClient & { storeName: string }> {
   const storeName = `${name}-${++storeCounter}`;
   const client = new ChatClient({
-    baseUrl: stack.baseUrl, storeName, deviceLabel: name, keyPackageTarget: 4,
+    baseUrl: file.stack.baseUrl, storeName, deviceLabel: name, keyPackageTarget: 4,
     fetch: tamperedFetch(() => tampering.response), webSocket: hostileWebSocket(tampering),
   });
   await client.register(randomPhone(), name, PASSWORD);
@@ -145,7 +135,7 @@ interface Malicious {
 /** A real account and device whose client is only MLS primitives and a socket: it checks nothing
  * and sends what it likes. */
 async function maliciousMember(name: string): Promise<Malicious> {
-  const api = new Api(stack.baseUrl);
+  const api = new Api(file.stack.baseUrl);
   const { token, user } = await api.register(randomPhone(), name, PASSWORD);
   api.token = token;
   const { signKey, publicKey } = await (await suite()).signature.keygen();
@@ -157,7 +147,7 @@ async function maliciousMember(name: string): Promise<Malicious> {
     keyPackages.set(kp.ref, kp);
   }
   await api.uploadKeyPackages(device.id, [...keyPackages.values()].map((k) => toBase64(k.publicPackage)));
-  const socket = await openSocket(stack.baseUrl, token, { device: device.id });
+  const socket = await openSocket(file.stack.baseUrl, token, { device: device.id });
   sockets.push(socket);
   await socket.next('ready');
   return { api, id: user.id, identity, keyPackages, socket };
@@ -219,8 +209,8 @@ test('a ghost KeyPackage slipped into a claim response is not added, and its key
   assert.equal(inTree.length, 2, 'Alice and Bob, one device each');
 
   // Holding the ghosts' private keys, the server still cannot read what Alice sent.
-  const { rows } = await stack.pool.query("SELECT ciphertext FROM messages WHERE conversation_id = $1 AND kind = 'welcome'", [conversation.id]);
-  const { rows: [message] } = await stack.pool.query('SELECT ciphertext FROM messages WHERE id = $1', [sent.id]);
+  const { rows } = await file.stack.pool.query("SELECT ciphertext FROM messages WHERE conversation_id = $1 AND kind = 'welcome'", [conversation.id]);
+  const { rows: [message] } = await file.stack.pool.query('SELECT ciphertext FROM messages WHERE id = $1', [sent.id]);
   for (const g of ghosts) {
     for (const { ciphertext } of rows) {
       assert.ok(!welcomeRecipients(ciphertext).includes(g.keyPackage.ref), 'no Welcome is addressed to a ghost');

@@ -2,9 +2,9 @@
 // dev, real PostgreSQL, real MLS. A hostile server is simulated between the Worker and one client
 // by rewriting its REST answers through the `fetch` the SDK is given.
 import 'fake-indexeddb/auto';
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack } from '../../test/support/stack.mjs';
+import { fileStack } from './harness.ts';
 import { randomPhone } from '../../test/support/api.mjs';
 import { waitFor } from '../../test/support/wait.mjs';
 import { ChatClient, type ClientEvents, type DeviceView } from '../sdk/client.ts';
@@ -12,16 +12,8 @@ import { toBase64 } from '../sdk/mls.ts';
 import { tamperedFetch, type Rewrite as TamperRewrite } from './tampering.ts';
 
 const PASSWORD = 'correct horse battery';
-let stack: Awaited<ReturnType<typeof startStack>>;
-const clients: ChatClient[] = [];
-
-before(async () => {
-  stack = await startStack();
-});
-after(async () => {
-  for (const c of clients) c.disconnect();
-  await stack?.stop();
-});
+const file = fileStack();
+const { clients } = file;
 
 /** What the hostile server does to one client's REST answers right now; null: nothing. */
 type Rewrite = TamperRewrite | null;
@@ -31,7 +23,7 @@ type Device = ChatClient & { phone: string; rewrite: { current: Rewrite } };
 async function newDevice(name: string, phone = randomPhone(), login = false): Promise<Device> {
   const rewrite: { current: Rewrite } = { current: null };
   const client = new ChatClient({
-    baseUrl: stack.baseUrl, storeName: `${name}-${++storeCounter}`, deviceLabel: name, keyPackageTarget: 4, fetch: tamperedFetch(() => rewrite.current),
+    baseUrl: file.stack.baseUrl, storeName: `${name}-${++storeCounter}`, deviceLabel: name, keyPackageTarget: 4, fetch: tamperedFetch(() => rewrite.current),
   });
   if (login) await client.login(phone, PASSWORD);
   else await client.register(phone, name, PASSWORD);
