@@ -13,16 +13,21 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 /// Whether `signature` is the device's Ed25519 signature (with the key it registered) over
-/// `DEVICE_PROOF_CONTEXT` and `session`. Strict verification: no malleable or small-order forms.
+/// `DEVICE_PROOF_CONTEXT` and `session`.
 pub fn verify_device_proof(public_key: &[u8], session: Uuid, signature: &[u8]) -> bool {
+    verify_device_signature(public_key, format!("{DEVICE_PROOF_CONTEXT}{}", session.hyphenated()).as_bytes(), signature)
+}
+
+/// Whether `signature` is the Ed25519 signature of the holder of `public_key` over `message`.
+/// Strict verification: no malleable or small-order forms.
+pub fn verify_device_signature(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
     let (Ok(key), Ok(signature)) =
         (<[u8; DEVICE_KEY_BYTES]>::try_from(public_key), <[u8; DEVICE_PROOF_BYTES]>::try_from(signature))
     else {
         return false;
     };
     let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&key) else { return false };
-    let message = format!("{DEVICE_PROOF_CONTEXT}{}", session.hyphenated());
-    key.verify_strict(message.as_bytes(), &ed25519_dalek::Signature::from_bytes(&signature)).is_ok()
+    key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&signature)).is_ok()
 }
 
 pub const TOKEN_LIFETIME_SECS: i64 = 7 * 24 * 60 * 60;

@@ -44,6 +44,8 @@ pub fn device(row: DeviceRow) -> DeviceView {
         credential: encode(&row.credential),
         created_at: row.created_at,
         last_seen_at: row.last_seen_at,
+        approved_by: row.approved_by,
+        approval: row.approval.as_deref().map(encode),
     }
 }
 

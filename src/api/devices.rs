@@ -15,7 +15,7 @@ use crate::hub;
 use crate::protocol::{parse_uuid, ServerEvent};
 use crate::protocol::{
     BindDeviceRequest, ClaimRequest, DeviceList, DeviceLookup, DeviceLookupRequest, RegisterDeviceRequest,
-    RemoveDeviceRequest, UploadKeyPackagesRequest, UserDevices, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE,
+    RemoveDeviceRequest, UploadKeyPackagesRequest, UserDevices, MAX_KEY_PACKAGES_PER_DEVICE,
 };
 use crate::views;
 use uuid::Uuid;
@@ -31,7 +31,7 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
             "This session already belongs to a device; log in again to set up a new one.",
         ));
     }
-    let registered = match devices::register(&mut db, caller.id, &device).await {
+    let registered = match devices::register_first(&mut db, caller.id, &device).await {
         Err(e) if e.is_unique_violation() => {
             return Err(ApiError::conflict(
                 "credential_taken",
@@ -40,10 +40,14 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
         }
         other => other?,
     };
+    // Knowing the password is not enough to add a reader to the account: a further device joins
+    // only when one the account has approves it, or by a reset that removes all the others.
     let row = registered.ok_or_else(|| {
-        ApiError::conflict(
-            "too_many_devices",
-            format!("You have {MAX_DEVICES_PER_USER} devices already; remove one you no longer use first."),
+        ApiError::new(
+            403,
+            "link_required",
+            "This account already has a device: approve this browser from it (POST /devices/links), or, if every \
+             device is lost, start over with POST /devices/reset.",
         )
     })?;
     sessions::bind_device(&db, caller.session_id, row.id).await?;
@@ -129,14 +133,20 @@ pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {
     if !devices::delete(&db, caller.id, device).await? {
         return Err(ApiError::not_found("You have no device with this id."));
     }
-    // Its leaves stay in every group until a member commits their removal: tell every device that
-    // may, not only the user's own (who may have no other device online).
-    let event = ServerEvent::DeviceRemoved { user_id: caller.id, device_id: device };
-    let mut recipients = members::partner_ids(&db, caller.id).await?;
-    recipients.push(caller.id);
-    futures_util::future::join_all(recipients.into_iter().map(|to| hub::notify(&ctx.env, to, &event))).await;
-    hub::disconnect(&ctx.env, caller.id, hub::Disconnect::device(device)).await;
+    announce_removed(&ctx, &db, caller.id, device).await?;
     Ok(Reply::no_content())
+}
+
+/// A removed device's leaves stay in every group until a member commits their removal: tell
+/// every device that may, not only the user's own (who may have no other device online), and
+/// close the removed device's sockets.
+pub(super) async fn announce_removed(ctx: &Ctx, db: &Client, user: Uuid, device: Uuid) -> ApiResult<()> {
+    let event = ServerEvent::DeviceRemoved { user_id: user, device_id: device };
+    let mut recipients = members::partner_ids(db, user).await?;
+    recipients.push(user);
+    futures_util::future::join_all(recipients.into_iter().map(|to| hub::notify(&ctx.env, to, &event))).await;
+    hub::disconnect(&ctx.env, user, hub::Disconnect::device(device)).await;
+    Ok(())
 }
 
 /// The caller's own device named in the path (its id, or `me`); someone else's device is "not

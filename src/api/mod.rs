@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod conversations;
 pub mod devices;
+pub mod links;
 pub mod meta;
 pub mod realtime;
 pub mod users;

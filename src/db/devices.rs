@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-const COLUMNS: &str = "id, label, credential, created_at, last_seen_at";
+const COLUMNS: &str = "id, label, credential, created_at, last_seen_at, approved_by, approval";
 
 /// One devices row.
 #[derive(Debug, Clone)]
@@ -21,6 +21,9 @@ pub struct DeviceRow {
     pub credential: Vec<u8>,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: Option<DateTime<Utc>>,
+    /// The device that approved this one's link, and its signature (see `LINK_APPROVAL_CONTEXT`).
+    pub approved_by: Option<Uuid>,
+    pub approval: Option<Vec<u8>>,
 }
 
 impl From<&Row> for DeviceRow {
@@ -31,27 +34,73 @@ impl From<&Row> for DeviceRow {
             credential: row.get("credential"),
             created_at: row.get("created_at"),
             last_seen_at: row.get("last_seen_at"),
+            approved_by: row.get("approved_by"),
+            approval: row.get("approval"),
         }
     }
 }
 
-/// Registers a device for `user`. None when they already have the maximum number of devices; a
-/// credential another device uses fails with a unique violation.
-pub async fn register(client: &mut Client, user: Uuid, device: &NewDevice) -> DbResult<Option<DeviceRow>> {
+/// Registers `user`'s first device. None when they already have one: further devices join by
+/// being linked (`links::approve`) or by a reset. A credential another device uses fails with a
+/// unique violation.
+pub async fn register_first(client: &mut Client, user: Uuid, device: &NewDevice) -> DbResult<Option<DeviceRow>> {
     let tx = client.transaction().await?;
-    // The user's row lock serializes registrations of one user. The count is a statement of its
-    // own, after the lock: a statement's snapshot is taken when it starts, so a count in the same
-    // statement as the lock would not see a registration committed while it waited.
-    tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user]).await?;
+    // The user's row lock serializes registrations, links and resets of one user. The count is a
+    // statement of its own, after the lock: a statement's snapshot is taken when it starts, so a
+    // count in the same statement as the lock would not see a registration committed while it waited.
+    lock_user(&tx, user).await?;
     let sql = format!(
         "INSERT INTO devices (id, user_id, label, credential)
-         SELECT $1, $2, $3, $4 WHERE (SELECT count(*) FROM devices WHERE user_id = $2) < $5
+         SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM devices WHERE user_id = $2)
          RETURNING {COLUMNS}"
     );
-    let row =
-        tx.query_opt(&sql, &[&Uuid::now_v7(), &user, &device.label, &device.credential, &MAX_DEVICES_PER_USER]).await?;
+    let row = tx.query_opt(&sql, &[&Uuid::now_v7(), &user, &device.label, &device.credential]).await?;
     tx.commit().await?;
     Ok(row.as_ref().map(DeviceRow::from))
+}
+
+/// Serializes changes to one user's set of devices (see `register_first`).
+pub(super) async fn lock_user(tx: &tokio_postgres::Transaction<'_>, user: Uuid) -> DbResult<()> {
+    tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user]).await?;
+    Ok(())
+}
+
+/// Inserts a linked device with its approval, if `user` has room for another. Runs inside the
+/// caller's transaction, after `lock_user`.
+pub(super) async fn insert_linked(
+    tx: &tokio_postgres::Transaction<'_>,
+    user: Uuid,
+    id: Uuid,
+    device: &NewDevice,
+    approved_by: Uuid,
+    approval: &[u8],
+) -> DbResult<Option<DeviceRow>> {
+    let sql = format!(
+        "INSERT INTO devices (id, user_id, label, credential, approved_by, approval)
+         SELECT $1, $2, $3, $4, $5, $6 WHERE (SELECT count(*) FROM devices WHERE user_id = $2) < $7
+         RETURNING {COLUMNS}"
+    );
+    let row = tx
+        .query_opt(
+            &sql,
+            &[&id, &user, &device.label, &device.credential, &approved_by, &approval, &MAX_DEVICES_PER_USER],
+        )
+        .await?;
+    Ok(row.as_ref().map(DeviceRow::from))
+}
+
+/// Starting over (every device lost): deletes all of `user`'s devices and registers `device` as
+/// the only one, in one transaction. Returns the new device and the ids of those removed.
+pub async fn replace_all(client: &mut Client, user: Uuid, device: &NewDevice) -> DbResult<(DeviceRow, Vec<Uuid>)> {
+    let tx = client.transaction().await?;
+    lock_user(&tx, user).await?;
+    let removed = tx.query("DELETE FROM devices WHERE user_id = $1 RETURNING id", &[&user]).await?;
+    tx.execute("DELETE FROM device_links WHERE user_id = $1", &[&user]).await?;
+    let sql =
+        format!("INSERT INTO devices (id, user_id, label, credential) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}");
+    let row = tx.query_one(&sql, &[&Uuid::now_v7(), &user, &device.label, &device.credential]).await?;
+    tx.commit().await?;
+    Ok((DeviceRow::from(&row), removed.iter().map(|r| r.get(0)).collect()))
 }
 
 pub async fn get(client: &Client, device: Uuid) -> DbResult<Option<DeviceRow>> {
@@ -69,7 +118,7 @@ pub async fn list(client: &Client, user: Uuid) -> DbResult<Vec<DeviceRow>> {
 pub async fn list_for_users(client: &Client, users: &[Uuid]) -> DbResult<Vec<(Uuid, Vec<DeviceRow>)>> {
     let rows = client
         .query(
-            "SELECT u.id AS user_id, d.id, d.label, d.credential, d.created_at, d.last_seen_at
+            "SELECT u.id AS user_id, d.id, d.label, d.credential, d.created_at, d.last_seen_at, d.approved_by, d.approval
              FROM users u LEFT JOIN devices d ON d.user_id = u.id
              WHERE u.id = ANY($1) AND u.deleted_at IS NULL
              ORDER BY u.id, d.created_at, d.id",

@@ -10,6 +10,7 @@ pub mod commits;
 pub mod conversations;
 pub mod devices;
 mod error;
+pub mod links;
 pub mod members;
 pub mod messages;
 pub mod receipts;

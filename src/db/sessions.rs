@@ -56,6 +56,13 @@ pub async fn end_all(client: &Client, user: Uuid) -> DbResult<Vec<Uuid>> {
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// Ends every session of `user` but `keep`, and returns their ids.
+pub async fn end_others(client: &Client, user: Uuid, keep: Uuid) -> DbResult<Vec<Uuid>> {
+    let rows =
+        client.query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2 RETURNING id", &[&user, &keep]).await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// Makes `session` act as `device` from now on. A session acts as one device for its whole life:
 /// false if it already acts as another, so a token taken from a device cannot move to a new one
 /// and outlive the removal of the device it was taken from.

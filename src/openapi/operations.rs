@@ -6,11 +6,13 @@ use super::{wire, WireType};
 use crate::auth::TOKEN_LIFETIME_SECS;
 use crate::config::{DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR, MIN_JWT_SECRET_BYTES};
 use crate::protocol::{
-    Account, AuditEntry, AuthResponse, BindDeviceRequest, ClaimRequest, ClaimResponse, ClientEventWire,
-    ConversationView, CreateGroupRequest, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView, Health,
-    KeyPackageCount, LoginRequest, MessageView, Page, Profile, RegisterDeviceRequest, RegisterRequest,
-    RemoveDeviceRequest, ServerEvent, UploadKeyPackagesRequest, UserSummary, CLOSE_SESSION_ENDED, DEVICE_PROOF_CONTEXT,
-    KEY_PACKAGE_CLAIMS_PER_WINDOW, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE,
+    Account, ApproveLinkRequest, AuditEntry, AuthResponse, BindDeviceRequest, ClaimRequest, ClaimResponse,
+    ClientEventWire, ConversationView, CreateGroupRequest, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView,
+    Health, KeyPackageCount, LinkRequest, LinkView, LoginRequest, MessageView, Page, PendingLinks, Profile,
+    RegisterDeviceRequest, RegisterRequest, RemoveDeviceRequest, ResetDevicesRequest, ServerEvent,
+    UploadKeyPackagesRequest, UserSummary, CLOSE_SESSION_ENDED, DEVICE_PROOF_CONTEXT, KEY_PACKAGE_CLAIMS_PER_WINDOW,
+    LINK_APPROVAL_CONTEXT, LINK_REQUEST_TTL_SECONDS, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE,
+    MAX_PENDING_LINKS_PER_USER,
 };
 use crate::router::Endpoint;
 use schemars::{json_schema, schema_for, JsonSchema, Schema, SchemaGenerator};
@@ -154,7 +156,7 @@ pub fn operations() -> Vec<Operation> {
                 not_a_member(),
                 not_found(),
             ]),
-        Operation::signed_in(E::RegisterDevice, "registerDevice", "Register a device of the caller")
+        Operation::signed_in(E::RegisterDevice, "registerDevice", "Register the caller's first device")
             .body(wire::<RegisterDeviceRequest>())
             .answers([
                 ok(
@@ -165,12 +167,15 @@ pub fn operations() -> Vec<Operation> {
                 ),
                 error(400, "`invalid_json`, `invalid_field`, `invalid_label`"),
                 error(
+                    403,
+                    "`link_required`: the account has a device already. A further device is linked (approved by \
+                     one the account has, `POST /devices/links`) or, when every device is lost, set up by \
+                     `POST /devices/reset`.",
+                ),
+                error(
                     409,
-                    format!(
-                        "`credential_taken` (another device has this credential), `too_many_devices` \
-                         ({MAX_DEVICES_PER_USER} per user); or this session already registered a device \
-                         (`session_has_device`): a session acts as one device, so set up another from a new login."
-                    ),
+                    "`credential_taken` (another device has this credential); or this session already registered a \
+                     device (`session_has_device`): a session acts as one device, so set up another from a new login.",
                 ),
                 error(413, "`payload_too_large`, `too_large`"),
                 not_json(),
@@ -237,6 +242,102 @@ pub fn operations() -> Vec<Operation> {
                 error(409, "`session_has_device`: this session already acts as another device."),
                 body_too_large(),
                 not_json(),
+            ]),
+        Operation::signed_in(E::RequestLink, "requestLink", "Ask to link this browser to the account")
+            .describe(format!(
+                "From a session with no device, on an account that has one. The browser shows a code it made; \
+                 `codeMac` is HMAC-SHA-256 under that code of the user, label and key, so the device that \
+                 approves can tell this request from one the server made up. A request waits \
+                 {LINK_REQUEST_TTL_SECONDS} seconds; a session has one at a time (asking again replaces it)."
+            ))
+            .body(wire::<LinkRequest>())
+            .answers([
+                ok(201, "The request, pending. Its id is the id the device will have.", wire::<LinkView>()),
+                error(400, "`invalid_json`, `invalid_field`, `invalid_label`"),
+                error(
+                    409,
+                    "`session_has_device` (this session acts as a device already) or `no_device_to_link` (the \
+                     account has no device: register the first with `POST /devices`).",
+                ),
+                body_too_large(),
+                not_json(),
+                error(
+                    429,
+                    format!("`too_many_link_requests`: {MAX_PENDING_LINKS_PER_USER} requests wait already."),
+                ),
+            ]),
+        Operation::signed_in(E::ListPendingLinks, "listPendingLinks", "Link requests waiting for approval")
+            .answers([
+                ok(200, "The account's pending requests, oldest first.", wire::<PendingLinks>()),
+                error(403, "`device_required`: only a session acting as one of the account's devices may see them."),
+            ]),
+        Operation::signed_in(E::LinkStatus, "linkStatus", "Where this session's link request stands")
+            .params([uuid_in_path("id")])
+            .answers([
+                ok(
+                    200,
+                    "Pending, or approved: then the session acts as the new device, given with the approving \
+                     device's proof.",
+                    wire::<LinkView>(),
+                ),
+                invalid_id(),
+                error(404, "`not_found`: no such request of this session (expired, cancelled or declined)."),
+            ]),
+        Operation::signed_in(E::ApproveLink, "approveLink", "Approve a browser's link request")
+            .describe(format!(
+                "From a session acting as one of the account's devices. `signature` is that device's Ed25519 \
+                 signature over `{LINK_APPROVAL_CONTEXT}`, the user's id, `:`, the request's id, `:`, and the base64 \
+                 of the browser's key. The server checks it, registers the device with it (the user's other \
+                 devices check it again before they add the device to their groups) and binds the asking \
+                 session to the device."
+            ))
+            .params([uuid_in_path("id")])
+            .body(wire::<ApproveLinkRequest>())
+            .answers([
+                ok(201, "The new device.", wire::<DeviceView>()),
+                invalid_input(),
+                error(
+                    403,
+                    "`device_required` (this session acts as no device) or `invalid_approval` (not this device's \
+                     signature over that key).",
+                ),
+                error(404, "`not_found`: no such request waits (expired, cancelled, declined or approved)."),
+                error(
+                    409,
+                    format!(
+                        "`too_many_devices` ({MAX_DEVICES_PER_USER} per user) or `credential_taken` (another \
+                         device has that key)."
+                    ),
+                ),
+                body_too_large(),
+                not_json(),
+            ]),
+        Operation::signed_in(E::DeleteLink, "deleteLink", "Cancel or decline a link request")
+            .describe("The browser that asked cancels its request; a device of the account declines any.")
+            .params([uuid_in_path("id")])
+            .answers([
+                no_content(204, "The request is gone; the browser that asked sees 404."),
+                invalid_id(),
+                error(403, "`device_required`: another session's request, and this session acts as no device."),
+                error(404, "`not_found`: no such request waits."),
+                error(409, "`link_approved`: that browser is a device now; remove the device instead."),
+            ]),
+        Operation::signed_in(E::ResetDevices, "resetDevices", "Start over on this browser when every device is lost")
+            .describe(
+                "From a session with no device, with the password entered again. Every device of the account \
+                 is removed (their sessions end, and `device-removed` goes to the user and the people they talk \
+                 to, whose devices take them out of every group), every other session ends, and this browser \
+                 becomes the only device. Contacts see the user's devices change.",
+            )
+            .body(wire::<ResetDevicesRequest>())
+            .answers([
+                ok(201, "The new device, the account's only one.", wire::<DeviceView>()),
+                error(400, "`invalid_json`, `invalid_field`, `invalid_label`"),
+                error(403, "`wrong_password` (counted like a failed login)."),
+                error(409, "`session_has_device` or `credential_taken`."),
+                body_too_large(),
+                not_json(),
+                error(429, "`too_many_attempts`: too many wrong passwords for this number lately."),
             ]),
         Operation::signed_in(
             E::UploadKeyPackages,

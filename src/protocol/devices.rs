@@ -50,19 +50,25 @@ pub struct NewDevice {
 
 impl RegisterDeviceRequest {
     pub fn validate(self) -> Result<NewDevice, ApiError> {
-        let label = self.label.trim();
-        let chars = label.chars().count();
-        if chars == 0 || chars > MAX_DEVICE_LABEL_CHARS || label.chars().any(char::is_control) {
-            return Err(ApiError::bad_request(
-                "invalid_label",
-                format!("A device label is 1 to {MAX_DEVICE_LABEL_CHARS} characters, without control characters."),
-            ));
-        }
-        Ok(NewDevice {
-            label: label.to_string(),
-            credential: decode("credential", &self.credential, MAX_CREDENTIAL_BYTES)?,
-        })
+        Ok(NewDevice { label: validate_label(&self.label)?, credential: validate_credential(&self.credential)? })
     }
+}
+
+/// A device label, trimmed: 1 to `MAX_DEVICE_LABEL_CHARS` characters, no control characters.
+pub fn validate_label(label: &str) -> Result<String, ApiError> {
+    let label = label.trim();
+    let chars = label.chars().count();
+    if chars == 0 || chars > MAX_DEVICE_LABEL_CHARS || label.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_label",
+            format!("A device label is 1 to {MAX_DEVICE_LABEL_CHARS} characters, without control characters."),
+        ));
+    }
+    Ok(label.to_string())
+}
+
+pub fn validate_credential(credential: &str) -> Result<Vec<u8>, ApiError> {
+    decode("credential", credential, MAX_CREDENTIAL_BYTES)
 }
 
 #[derive(Debug, Clone, Serialize, TS, JsonSchema)]
@@ -75,6 +81,16 @@ pub struct DeviceView {
     pub credential: String,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: Option<DateTime<Utc>>,
+    /// The device that approved this one when it was linked (see `LINK_APPROVAL_CONTEXT`); absent
+    /// for the account's first device and for one set up by a reset.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<Uuid>,
+    /// Base64 of that device's signature over this one's key.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("contentEncoding" = "base64"))]
+    pub approval: Option<String>,
 }
 
 #[derive(Debug, Serialize, TS, JsonSchema)]

@@ -95,6 +95,13 @@ fn declarations() -> Files {
     files.declare::<ClaimRequest>("devices.ts");
     files.declare::<ClaimedKeyPackage>("devices.ts");
     files.declare::<ClaimResponse>("devices.ts");
+    files.declare::<LinkRequest>("links.ts");
+    files.declare::<PendingLinkView>("links.ts");
+    files.declare::<PendingLinks>("links.ts");
+    files.declare::<LinkStatus>("links.ts");
+    files.declare::<LinkView>("links.ts");
+    files.declare::<ApproveLinkRequest>("links.ts");
+    files.declare::<ResetDevicesRequest>("links.ts");
     files.declare::<ConversationKind>("conversations.ts");
     files.declare::<MemberRole>("conversations.ts");
     files.declare::<ConversationView>("conversations.ts");
@@ -156,11 +163,16 @@ fn constants() -> String {
         CLOSE_DEVICE_REMOVED,
         DEVICE_KEY_BYTES,
         DEVICE_PROOF_BYTES,
+        LINK_REQUEST_TTL_SECONDS,
+        LINK_MAC_BYTES,
     );
     writeln!(
         text,
         "/** What a device signs, followed by the session's id, to bind a session to itself. */\n\
-         export const DEVICE_PROOF_CONTEXT = {DEVICE_PROOF_CONTEXT:?};"
+         export const DEVICE_PROOF_CONTEXT = {DEVICE_PROOF_CONTEXT:?};\n\
+         /** What a device signs to approve a new one: this, the user's id, `:`, the new device's id, \
+         `:`, the base64 of its key. */\n\
+         export const LINK_APPROVAL_CONTEXT = {LINK_APPROVAL_CONTEXT:?};"
     )
     .unwrap();
     let close_codes =

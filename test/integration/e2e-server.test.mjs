@@ -51,15 +51,41 @@ function deviceKey() {
 /** The session id a token names (its `sid`), which a device signs to bind the session. */
 const sessionOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sid;
 
-/** A device of `user`, registered from a session of its own (a session acts as one device);
+/** Each user's first device, which approves the ones after it. */
+const firstDevices = new Map();
+
+/** A device of `user`, set up from a session of its own (a session acts as one device): the
+ * user's first registers itself, later ones are linked with the first one's approval.
  * `bind(token)` proves another session runs on it. */
 async function device(user, label = 'Laptop') {
   const token = await login(user);
   const key = deviceKey();
-  const res = await api.post('/devices', { label, credential: key.credential }, { token });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  const bind = (other) => api.post(`/devices/${res.body.id}/bind`, { signature: key.sign(`e2e-chat/bind-session/v1:${sessionOf(other)}`) }, { token: other });
-  return { ...res.body, token, key, bind };
+  const first = firstDevices.get(user.user.id);
+  let body;
+  if (first) {
+    body = await linked(user, token, key, label, first);
+  } else {
+    const res = await api.post('/devices', { label, credential: key.credential }, { token });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    body = res.body;
+  }
+  const bind = (other) => api.post(`/devices/${body.id}/bind`, { signature: key.sign(`e2e-chat/bind-session/v1:${sessionOf(other)}`) }, { token: other });
+  const made = { ...body, token, key, bind };
+  if (!first) firstDevices.set(user.user.id, made);
+  return made;
+}
+
+/** The text a device signs to approve a new one (LINK_APPROVAL_CONTEXT). */
+const approvalOf = (userId, linkId, credential) => `e2e-chat/approve-device/v1:${userId}:${linkId}:${credential}`;
+
+/** Asks to link the browser of session `token` (its key `key`) and has `approver` approve it. */
+async function linked(user, token, key, label, approver) {
+  const asked = await api.post('/devices/links', { label, credential: key.credential, codeMac: opaque(32) }, { token });
+  assert.equal(asked.status, 201, JSON.stringify(asked.body));
+  const signature = approver.key.sign(approvalOf(user.user.id, asked.body.id, key.credential));
+  const approved = await api.post(`/devices/links/${asked.body.id}/approve`, { signature, approverProof: opaque(40) }, { token: approver.token });
+  assert.equal(approved.status, 201, JSON.stringify(approved.body));
+  return approved.body;
 }
 
 /** Sends an event and waits for its ack or error, matched by its `id`. */
@@ -95,10 +121,12 @@ test('several users\' devices come in one lookup; users that do not exist are le
 test('a user registers, lists and removes devices; nobody touches another user\'s devices', async () => {
   const [alice, mallory] = [await api.register(), await api.register()];
   const watcher = await open(alice);
-  const credential = opaque(32);
+  const phoneKey = deviceKey();
+  const credential = phoneKey.credential;
   const phoneSession = await login(alice);
   const created = await api.post('/devices', { label: '  Phone ', credential }, { token: phoneSession });
   assert.equal(created.status, 201);
+  firstDevices.set(alice.user.id, { ...created.body, key: phoneKey, token: phoneSession });
   assert.equal(created.body.label, 'Phone');
   assert.equal(created.body.credential, credential);
   await watcher.nothing('device-added'); // not addable yet: it has no KeyPackages
@@ -159,6 +187,125 @@ test('a user registers, lists and removes devices; nobody touches another user\'
   assert.equal(afterRemoval.body.error.code, 'token_revoked');
   await assert.rejects(Socket.open(stack.baseUrl, phoneSession), 'nor open a socket');
   assert.deepEqual((await api.get(`/users/${alice.user.id}/devices`, { token: alice.token })).body.devices.map((d) => d.id), [tablet.id]);
+});
+
+test('a new browser joins an account only once one of its devices approves it, with its signature over the new key', async () => {
+  const [alice, mallory] = [await api.register(), await api.register()];
+  const phone = await device(alice, 'Phone');
+  const thief = await device(mallory, 'Thief phone');
+  const newcomer = await login(alice);
+  const key = deviceKey();
+
+  // Knowing the password is not enough to add a device.
+  const direct = await api.post('/devices', { label: 'Laptop', credential: key.credential }, { token: newcomer });
+  assert.deepEqual([direct.status, direct.body.error.code], [403, 'link_required']);
+
+  const asked = await api.post('/devices/links', { label: ' Laptop ', credential: key.credential, codeMac: opaque(32) }, { token: newcomer });
+  assert.equal(asked.status, 201, JSON.stringify(asked.body));
+  assert.equal(asked.body.status, 'pending');
+  const linkId = asked.body.id;
+  for (const bad of [{ label: 'x', credential: key.credential, codeMac: opaque(16) }, { label: '', credential: key.credential, codeMac: opaque(32) }, { label: 'x', credential: key.credential }]) {
+    assert.equal((await api.post('/devices/links', bad, { token: newcomer })).status, 400, JSON.stringify(bad));
+  }
+  const fromDevice = await api.post('/devices/links', { label: 'x', credential: deviceKey().credential, codeMac: opaque(32) }, { token: phone.token });
+  assert.deepEqual([fromDevice.status, fromDevice.body.error.code], [409, 'session_has_device']);
+
+  // Until approved, the newcomer is no device: it publishes nothing and opens no device socket.
+  assert.equal((await api.post(`/devices/${linkId}/key-packages`, { keyPackages: [opaque()] }, { token: newcomer })).status, 404);
+  await assert.rejects(Socket.open(stack.baseUrl, newcomer, { device: linkId }));
+  const pending = await api.get(`/devices/links/${linkId}`, { token: newcomer });
+  assert.deepEqual([pending.status, pending.body.status, pending.body.device], [200, 'pending', undefined]);
+
+  // Only the account's devices see the request, and only a session that is one of them answers.
+  const listing = await api.get('/devices/links', { token: phone.token });
+  assert.deepEqual(listing.body.links.map((l) => [l.id, l.label, l.credential]), [[linkId, 'Laptop', key.credential]]);
+  const unbound = await login(alice);
+  assert.deepEqual([(await api.get('/devices/links', { token: unbound })).status], [403]);
+  assert.equal((await api.get(`/devices/links/${linkId}`, { token: unbound })).status, 404, 'the outcome is the asking session\'s alone');
+  assert.deepEqual((await api.get('/devices/links', { token: thief.token })).body.links, [], 'another account sees none');
+
+  const approve = (token, signature) => api.post(`/devices/links/${linkId}/approve`, { signature, approverProof: opaque(40) }, { token });
+  const good = phone.key.sign(approvalOf(alice.user.id, linkId, key.credential));
+  const refusals = [
+    [unbound, good, 403, 'device_required'],
+    [thief.token, thief.key.sign(approvalOf(alice.user.id, linkId, key.credential)), 404, 'not_found'],
+    [phone.token, phone.key.sign(approvalOf(alice.user.id, linkId, deviceKey().credential)), 403, 'invalid_approval'],
+    [phone.token, thief.key.sign(approvalOf(alice.user.id, linkId, key.credential)), 403, 'invalid_approval'],
+    [phone.token, opaque(63), 400, 'invalid_field'],
+  ];
+  for (const [token, signature, status, code] of refusals) {
+    const refused = await approve(token, signature);
+    assert.deepEqual([refused.status, refused.body.error.code], [status, code]);
+  }
+  const approved = await approve(phone.token, good);
+  assert.equal(approved.status, 201, JSON.stringify(approved.body));
+  assert.deepEqual([approved.body.id, approved.body.label, approved.body.approvedBy, approved.body.approval], [linkId, 'Laptop', phone.id, good]);
+  assert.equal((await approve(phone.token, good)).status, 404, 'approved once');
+
+  const done = await api.get(`/devices/links/${linkId}`, { token: newcomer });
+  assert.deepEqual([done.body.status, done.body.device.id, typeof done.body.approverProof], ['approved', linkId, 'string']);
+  const upload = await api.post(`/devices/${linkId}/key-packages`, { keyPackages: [opaque()] }, { token: newcomer });
+  assert.equal(upload.status, 200, 'the asking session now acts as the new device');
+  const listed = (await api.get(`/users/${alice.user.id}/devices`, { token: mallory.token })).body.devices;
+  assert.deepEqual(listed.map((d) => [d.id, d.approvedBy ?? null]), [[phone.id, null], [linkId, phone.id]], 'everyone sees who approved whom');
+  assert.deepEqual((await api.get('/devices/links', { token: phone.token })).body.links, []);
+});
+
+test('a link request can be cancelled by its browser or declined by a device, and an account has a handful at most', async () => {
+  const alice = await api.register();
+  const phone = await device(alice, 'Phone');
+  const ask = async (token) => (await api.post('/devices/links', { label: 'B', credential: deviceKey().credential, codeMac: opaque(32) }, { token })).body;
+  const [first, second] = [await login(alice), await login(alice)];
+  const declined = await ask(first);
+  assert.equal((await api.delete(`/devices/links/${declined.id}`, { token: second })).status, 403, 'another session that is no device');
+  assert.equal((await api.delete(`/devices/links/${declined.id}`, { token: phone.token })).status, 204);
+  assert.equal((await api.get(`/devices/links/${declined.id}`, { token: first })).status, 404, 'the browser sees it is gone');
+  const cancelled = await ask(second);
+  assert.equal((await api.delete(`/devices/links/${cancelled.id}`, { token: second })).status, 204);
+  const replaced = await ask(first);
+  const again = await ask(first);
+  assert.equal((await api.get(`/devices/links/${replaced.id}`, { token: first })).status, 404, 'asking again replaces the session\'s request');
+  assert.equal((await api.get('/devices/links', { token: phone.token })).body.links.length, 1);
+  assert.ok(again.id);
+
+  for (let i = 0; i < 4; i += 1) await ask(await login(alice));
+  const flood = await api.post('/devices/links', { label: 'B', credential: deviceKey().credential, codeMac: opaque(32) }, { token: await login(alice) });
+  assert.deepEqual([flood.status, flood.body.error.code], [429, 'too_many_link_requests']);
+
+  // An account with no device has nothing to link to: the browser registers as the first.
+  const bob = await api.register();
+  const none = await api.post('/devices/links', { label: 'B', credential: deviceKey().credential, codeMac: opaque(32) }, { token: bob.token });
+  assert.deepEqual([none.status, none.body.error.code], [409, 'no_device_to_link']);
+});
+
+test('a reset with the password makes a new browser the only device: the others, their sessions and links go, and contacts hear of it', async () => {
+  const [alice, bob] = [await api.register(), await api.register()];
+  const [phone, laptop] = [await device(alice, 'Phone'), await device(alice, 'Laptop')];
+  assert.equal((await api.post('/conversations', { title: 'Us', memberIds: [bob.user.id] }, { token: alice.token })).status, 201);
+  const bobWatch = await open(bob);
+  const pending = await login(alice);
+  await api.post('/devices/links', { label: 'Waiting', credential: deviceKey().credential, codeMac: opaque(32) }, { token: pending });
+
+  const newcomer = await login(alice);
+  const key = deviceKey();
+  const reset = (token, password) => api.post('/devices/reset', { label: 'New phone', credential: key.credential, password }, { token });
+  const wrong = await reset(newcomer, 'wrong horse battery');
+  assert.deepEqual([wrong.status, wrong.body.error.code], [403, 'wrong_password']);
+  const fromDevice = await reset(phone.token, 'correct horse battery');
+  assert.deepEqual([fromDevice.status, fromDevice.body.error.code], [409, 'session_has_device']);
+  assert.equal((await api.get(`/users/${alice.user.id}/devices`, { token: bob.token })).body.devices.length, 2, 'a refused reset changes nothing');
+
+  const done = await reset(newcomer, 'correct horse battery');
+  assert.equal(done.status, 201, JSON.stringify(done.body));
+  assert.equal(done.body.approvedBy, undefined, 'a reset device is approved by nobody');
+  const listed = (await api.get(`/users/${alice.user.id}/devices`, { token: bob.token })).body.devices;
+  assert.deepEqual(listed.map((d) => d.id), [done.body.id]);
+  const removed = [await bobWatch.next('device-removed'), await bobWatch.next('device-removed')].map((e) => e.deviceId).sort();
+  assert.deepEqual(removed, [phone.id, laptop.id].sort(), 'contacts learn each old device is gone');
+  for (const token of [phone.token, laptop.token, pending, alice.token]) {
+    assert.equal((await api.get('/auth/me', { token })).status, 401, 'every other session ended');
+  }
+  assert.equal((await api.post(`/devices/${done.body.id}/key-packages`, { keyPackages: [opaque()] }, { token: newcomer })).status, 200);
 });
 
 test('concurrent claims never hand out the same key package, and the last-resort one is never consumed', async () => {

@@ -136,6 +136,30 @@ export class Api {
   }
 
   /** Binds this session to a device it runs on, by the device's signature over the session (see `deviceProof`). */
+  requestLink(label: string, credential: string, codeMac: string) {
+    return this.call('POST /devices/links', { body: { label, credential, codeMac } });
+  }
+
+  pendingLinks() {
+    return this.call('GET /devices/links', {});
+  }
+
+  linkStatus(linkId: string) {
+    return this.call('GET /devices/links/:id', { params: { id: linkId } });
+  }
+
+  approveLink(linkId: string, signature: string, approverProof: string) {
+    return this.call('POST /devices/links/:id/approve', { params: { id: linkId }, body: { signature, approverProof } });
+  }
+
+  deleteLink(linkId: string) {
+    return this.call('DELETE /devices/links/:id', { params: { id: linkId } });
+  }
+
+  resetDevices(label: string, credential: string, password: string) {
+    return this.call('POST /devices/reset', { body: { label, credential, password } });
+  }
+
   bindDevice(deviceId: string, signature: string) {
     return this.call('POST /devices/:id/bind', { params: { id: deviceId }, body: { signature } });
   }

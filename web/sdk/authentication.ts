@@ -10,7 +10,10 @@
 // commit, and whether a removed leaf's device is still listed.
 //
 // The directory is the server's word: this service makes sure every leaf is one of the devices
-// the server lists, not that the list is honest (comparing keys out of band is what tells that).
+// the server lists, not that the list is honest. For this device's own user it is checked: only
+// the devices this one trusts count, those approved by a device it trusts (see linking.ts), so a
+// device the server lists for this user without an approval is taken as not listed (refused in
+// any group, and removed where found). For other users, comparing safety numbers is what tells.
 
 import { ApiError, type Api } from './api.ts';
 import { CheckUnavailable, identityOf, type CredentialIdentity } from './credentials.ts';
@@ -27,13 +30,27 @@ interface Listing {
   fetchedAt: number;
 }
 
+/** This device's own user, whose listed devices count only if this device trusts them. */
+export interface OwnUser {
+  /** The signed-in user's id, or null before sign-in. */
+  id(): string | null;
+  trustedAmong(devices: DeviceView[]): Promise<DeviceView[]>;
+}
+
 export class Authentication implements AuthenticationService {
   private readonly api: Api;
+  private readonly own: OwnUser;
   private readonly listings = new Map<string, Listing>();
   private readonly fetching = new Map<string, Promise<Listing>>();
 
-  constructor(api: Api) {
+  constructor(api: Api, own: OwnUser) {
     this.api = api;
+    this.own = own;
+  }
+
+  /** The devices that count as `userId`'s, of those the directory lists. */
+  private counted(userId: string, devices: DeviceView[]): Promise<DeviceView[]> {
+    return userId === this.own.id() ? this.own.trustedAmong(devices) : Promise.resolve(devices);
   }
 
   /** ts-mls's question: is this credential, with this key, one the directory lists? */
@@ -106,7 +123,7 @@ export class Authentication implements AuthenticationService {
       // devices (a hostile server could use that to have a member evicted), but asked about alone.
       const asked = new Set(batch);
       for (const { userId, devices } of found.users) {
-        if (asked.has(userId)) this.listings.set(userId, { devices: listed(devices), fetchedAt });
+        if (asked.has(userId)) this.listings.set(userId, { devices: listed(await this.counted(userId, devices)), fetchedAt });
       }
       return true;
     }));
@@ -128,7 +145,7 @@ export class Authentication implements AuthenticationService {
     let pending = this.fetching.get(userId);
     if (!pending) {
       pending = this.api.devicesOf(userId).then(
-        ({ devices }) => listed(devices),
+        async ({ devices }) => listed(await this.counted(userId, devices)),
         (e: unknown) => {
           // The server's own word that there is nothing to list (no such user, or no such id):
           // a refusal, not a check to try again forever.

@@ -24,7 +24,8 @@ import { onReady, onServerEvent, type DispatchParts } from './dispatch.ts';
 import { Emitter, type ClientEvents } from './events.ts';
 import { Groups } from './groups.ts';
 import { Incoming } from './incoming.ts';
-import { epochOf, MlsFailure, safetyNumber } from './mls.ts';
+import { approvalMessage, approverProof, LinkFailure, normalizeLinkCode, requestFor, type LinkPrompt } from './linking.ts';
+import { epochOf, MlsFailure, safetyNumber, sign, toBase64 } from './mls.ts';
 import { Outbox, SendFailure } from './outbox.ts';
 import { Pipeline } from './pipeline.ts';
 import { Receipts } from './receipts.ts';
@@ -33,13 +34,22 @@ import { EventError, RealtimeSocket, type ConnectionState } from './socket.ts';
 import { UNSENT_SEQ, type LocalMessage, type Notice, type Problem } from './store.ts';
 import { Ticks } from './ticks.ts';
 import type { ContactSafetyNumber, DeviceFingerprint, Verification } from './verification.ts';
-import { MAX_GROUP_MEMBERS, type DeviceView, type KeyPackageCount, type MessageView, type SessionEndReason, type UserSummary } from './wire/index.ts';
+import { MAX_GROUP_MEMBERS, type DeviceView, type KeyPackageCount, type MessageView, type PendingLinkView, type SessionEndReason, type UserSummary } from './wire/index.ts';
 
-export { ApiError, EventError, MlsFailure, SendFailure };
+export { ApiError, EventError, LinkFailure, MlsFailure, SendFailure };
 export type {
-  Account, ChatClientOptions, ClientEvents, ContactSafetyNumber, Conversation, DeviceFingerprint, DeviceView, LocalMessage, MessageView, Notice, Problem,
-  SessionEndReason, UserSummary, ConnectionState,
+  Account, ChatClientOptions, ClientEvents, ContactSafetyNumber, Conversation, DeviceFingerprint, DeviceView, LinkPrompt, LocalMessage, MessageView, Notice,
+  PendingLinkView, Problem, SessionEndReason, UserSummary, ConnectionState,
 };
+
+/** One of this user's devices, as the account's device list shows it. */
+export interface OwnDevice extends DeviceView {
+  /** This browser. */
+  current: boolean;
+  /** Approved by a device this one trusts (see linking.ts); one that is not was never linked by
+   * this user's devices, and is kept out of every group. */
+  approved: boolean;
+}
 
 const MAX_ONLINE_RETRY_MS = 15_000;
 
@@ -67,9 +77,12 @@ export class ChatClient {
 
   constructor(options: ChatClientOptions) {
     const events = new Emitter();
-    const session = new Session(options, () => pipeline.forget());
+    const session = new Session(options, () => pipeline.forget(), (prompt) => events.emit('link-code', prompt));
     const conversations = new Conversations(session);
-    const authentication = new Authentication(session.api);
+    const authentication = new Authentication(session.api, {
+      id: () => session.user?.id ?? null,
+      trustedAmong: (devices) => session.ownDevices.trustedAmong(devices),
+    });
     const authorizer = new CommitAuthorizer(conversations, authentication);
     const pipeline: Pipeline = new Pipeline(session, (message) => incoming.handle(message));
     const receipts = new Receipts(session);
@@ -107,8 +120,36 @@ export class ChatClient {
     await this.start(await this.api.register(phone, displayName, password));
   }
 
+  /**
+   * Signs in. On a browser that is not yet one of the account's devices, when the account has
+   * one, this waits until a device of the account approves it: the code to type there comes as
+   * `link-code` events; `resetDevices` starts over instead, `cancelLink` gives up (the promise
+   * then rejects with LinkFailure `cancelled`).
+   */
   async login(phone: string, password: string): Promise<void> {
     await this.start(await this.api.login(phone, password));
+  }
+
+  /** Whether `login` is waiting for another device to approve this browser. */
+  get waitingForLink(): boolean {
+    return this.session.linkWait !== null;
+  }
+
+  /** Stops waiting to be linked; signs out. */
+  async cancelLink(): Promise<void> {
+    this.session.linkWait?.cancel();
+  }
+
+  /**
+   * Every device is lost: makes this browser the account's only device, with the password
+   * entered again. All other devices are removed from the account and, by the members who hear
+   * of it, from every group; every other session ends; contacts see this user's devices change.
+   * Only while `login` waits to be linked.
+   */
+  resetDevices(password: string): Promise<void> {
+    const wait = this.session.linkWait;
+    if (!wait) return Promise.reject(new Error('This browser is not waiting to be linked.'));
+    return wait.reset(password);
   }
 
   /**
@@ -204,6 +245,55 @@ export class ChatClient {
     // A removed device's keys and group states are of no further use to anyone.
     await this.session.endLocally(why === 'device-removed').catch(() => {});
     this.events.emit('signed-out', why);
+  }
+
+  // ---- this user's devices -------------------------------------------------------------------
+
+  /** This user's devices as the directory lists them, oldest first, each marked approved or not. */
+  async ownDevices(): Promise<OwnDevice[]> {
+    const { devices } = await this.api.devicesOf(this.session.me);
+    const approved = new Set((await this.session.ownDevices.trustedAmong(devices)).map((d) => d.id));
+    return devices.map((d) => ({ ...d, current: d.id === this.deviceId, approved: approved.has(d.id) }));
+  }
+
+  /** Browsers waiting to be linked to this account, oldest first. */
+  async pendingLinks(): Promise<PendingLinkView[]> {
+    return (await this.api.pendingLinks()).links;
+  }
+
+  /**
+   * Approves the browser that shows this code: only the request the code verifies (see
+   * linking.ts), so a browser the server slipped in, or a key it swapped, is not approved.
+   * Resolves with the new device; it joins this user's conversations once it is set up.
+   */
+  async approveLink(typedCode: string): Promise<DeviceView> {
+    const code = normalizeLinkCode(typedCode);
+    if (!code) throw new LinkFailure('no-match', 'A link code has 12 letters and digits, like 7K3D-QX9M-2PAF.');
+    const me = this.session.me;
+    const link = await requestFor(code, me, await this.pendingLinks());
+    if (!link) throw new LinkFailure('no-match', 'No browser is waiting with this code. Check it, or start again on the new browser.');
+    // The set passed on is the one brought up to date with the directory now.
+    await this.ownDevices();
+    const trusted = await this.session.ownDevices.trusted();
+    const signature = await sign(this.session.identity, approvalMessage(me, link.id, link.credential));
+    const device = await this.api.approveLink(link.id, toBase64(signature), await approverProof(code, link, this.deviceId, trusted));
+    await this.session.ownDevices.trust(device.id, device.credential);
+    return device;
+  }
+
+  /** Refuses a browser's request to be linked. */
+  async declineLink(linkId: string): Promise<void> {
+    await this.api.deleteLink(linkId);
+  }
+
+  /**
+   * Removes another of this user's devices (a lost phone), with the password entered again. The
+   * members' devices take it out of every group; it can read nothing sent after that.
+   */
+  async removeDevice(deviceId: string, password: string): Promise<void> {
+    if (deviceId === this.deviceId) throw new Error('To remove this browser, log out and forget it.');
+    await this.api.deleteDevice(deviceId, password);
+    void this.groups.removeUnlistedDevices().catch(() => {});
   }
 
   // ---- connection ---------------------------------------------------------------------------

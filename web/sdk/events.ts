@@ -2,6 +2,7 @@
 
 import type { ConnectionState, ServerEventOf, SessionEndReason } from './socket.ts';
 import type { LocalMessage, Notice, Problem } from './store.ts';
+import type { LinkPrompt } from './linking.ts';
 import type { UserSummary } from './wire/index.ts';
 
 export interface ClientEvents {
@@ -23,6 +24,9 @@ export interface ClientEvents {
   /** A contact was marked verified, or the mark was cleared or dropped (their devices, or this
    * user's, changed). */
   verification: { userId: string; verified: boolean };
+  /** This browser waits to be linked: show this code, to be typed on one of the account's
+   * devices (a new code comes when one expires). */
+  'link-code': LinkPrompt;
   /** The server ended this session ("log out everywhere", account deleted) or removed this device. */
   'signed-out': SessionEndReason;
 }

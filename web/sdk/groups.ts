@@ -218,7 +218,8 @@ export class Groups {
     const { session } = this;
     if (deviceId === session.deviceId) return;
     const { devices } = await session.api.devicesOf(session.me);
-    const device = devices.find((d) => d.id === deviceId);
+    // Only a device approved by one this device trusts is this user's (see linking.ts).
+    const device = (await session.ownDevices.trustedAmong(devices)).find((d) => d.id === deviceId);
     if (!device) return;
     for (const conversationId of [...this.pipeline.groups.keys()]) {
       await this.change(conversationId, async (state) => {

@@ -83,6 +83,15 @@ export async function sign(identity: DeviceIdentity, text: string): Promise<Uint
   return (await suite()).signature.sign(identity.signKey, new TextEncoder().encode(text));
 }
 
+/** Whether `signature` is the holder of `publicKey`'s signature over `text` (false if malformed). */
+export async function verifySignature(publicKey: Uint8Array, text: string, signature: Uint8Array): Promise<boolean> {
+  try {
+    return await (await suite()).signature.verify(publicKey, new TextEncoder().encode(text), signature);
+  } catch {
+    return false;
+  }
+}
+
 export async function newIdentity(userId: string, deviceId: string): Promise<DeviceIdentity> {
   return { userId, deviceId, ...(await newSignatureKeys()) };
 }

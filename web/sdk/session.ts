@@ -3,8 +3,9 @@
 // Everything else in the SDK reads these through a Session.
 
 import { Api, ApiError, type Account, type AuthResponse, type KeyPackageCount } from './api.ts';
+import { LinkWait, OwnDevices, type LinkPrompt, type TrustedDevices } from './linking.ts';
 import { newKeyPackage, newSignatureKeys, sign, toBase64, type DeviceIdentity, type KeyPackageSecret } from './mls.ts';
-import { DEVICE_PROOF_CONTEXT } from './wire/index.ts';
+import { DEVICE_PROOF_CONTEXT, type DeviceView } from './wire/index.ts';
 import type { RealtimeSocket } from './socket.ts';
 import { Store } from './store.ts';
 
@@ -54,13 +55,21 @@ export class Session {
   socket: RealtimeSocket | null = null;
   device: StoredDevice | null = null;
   user: Account | null = null;
+  /** The user's devices this device trusts (see linking.ts). */
+  readonly ownDevices: OwnDevices;
+  /** While this browser waits for one of the account's devices to approve it. */
+  linkWait: LinkWait | null = null;
   /** Runs when this device turns out to be removed from the account, before it is set up anew. */
   private readonly onDeviceReplaced: () => void;
+  /** Shows the code to type on another device, while this browser waits to be linked. */
+  private readonly onLinkPrompt: (prompt: LinkPrompt) => void;
 
-  constructor(options: ChatClientOptions, onDeviceReplaced: () => void) {
+  constructor(options: ChatClientOptions, onDeviceReplaced: () => void, onLinkPrompt: (prompt: LinkPrompt) => void) {
     this.options = options;
     this.api = new Api(options.baseUrl, { fetch: options.fetch });
     this.onDeviceReplaced = onDeviceReplaced;
+    this.onLinkPrompt = onLinkPrompt;
+    this.ownDevices = new OwnDevices(() => this.db, () => ({ userId: this.me, deviceId: this.deviceId, key: toBase64(this.identity.publicKey) }));
   }
 
   get deviceId(): string {
@@ -131,11 +140,32 @@ export class Session {
     // The credential names the device, whose id the server gives at registration: the key pair
     // comes first (the server lists its public half), the credential after.
     const keys = await newSignatureKeys();
-    const device = await this.api.registerDevice(this.options.deviceLabel ?? 'Browser', toBase64(keys.publicKey));
+    const { device, trusted } = await this.registerOrLink(toBase64(keys.publicKey));
     const identity: DeviceIdentity = { userId: this.me, deviceId: device.id, ...keys };
     this.device = { deviceId: device.id, identity };
     await this.db.put('device', this.device);
+    await this.ownDevices.reset(trusted);
     return undefined;
+  }
+
+  /**
+   * Registers this browser as the account's first device or, when the account has one, asks to
+   * be linked and waits until a device of the account approves it (or the user starts over with
+   * `resetDevices`, or cancels).
+   */
+  private async registerOrLink(credential: string): Promise<{ device: DeviceView; trusted: TrustedDevices }> {
+    const label = this.options.deviceLabel ?? 'Browser';
+    try {
+      return { device: await this.api.registerDevice(label, credential), trusted: {} };
+    } catch (e) {
+      if (!(e instanceof ApiError && e.code === 'link_required')) throw e;
+    }
+    this.linkWait = new LinkWait(this.api, this.me, label, credential, this.onLinkPrompt);
+    try {
+      return await this.linkWait.run();
+    } finally {
+      this.linkWait = null;
+    }
   }
 
   /** Keeps enough one-time KeyPackages (and a last-resort one) on the server for others to add us. */

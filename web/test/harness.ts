@@ -3,6 +3,7 @@
 // clients and sockets the tests made closed first.
 import { before, after } from 'node:test';
 import { startStack } from '../../test/support/stack.mjs';
+import type { ChatClient, LinkPrompt } from '../sdk/client.ts';
 
 type Stack = Awaited<ReturnType<typeof startStack>>;
 
@@ -26,4 +27,19 @@ export function fileStack(): FileStack {
     await file.stack?.stop();
   });
   return file;
+}
+
+/**
+ * Logs `client` in on an account that has a device, as a person linking a new browser does: the
+ * code the new browser shows is typed on `approver`, one of the account's devices.
+ */
+export async function loginLinked(client: ChatClient, phone: string, password: string, approver: ChatClient): Promise<void> {
+  let off = () => {};
+  const prompt = new Promise<LinkPrompt>((resolve) => { off = client.on('link-code', resolve); });
+  const signedIn = client.login(phone, password);
+  const shown = await Promise.race([prompt, signedIn.then(() => null)]);
+  off();
+  if (!shown) throw new Error('The login finished without asking to be linked.');
+  await approver.approveLink(shown.code);
+  await signedIn;
 }

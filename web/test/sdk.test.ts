@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { startStack } from '../../test/support/stack.mjs';
 import { checkAgainstOpenApi, randomPhone } from '../../test/support/api.mjs';
 import { sleep, waitFor, within } from '../../test/support/wait.mjs';
+import { loginLinked } from './harness.ts';
 import { ApiError, ChatClient, SendFailure, type LocalMessage, type Problem } from '../sdk/client.ts';
 import { AdminApi, Api } from '../sdk/api.ts';
 import { Store } from '../sdk/store.ts';
@@ -48,9 +49,10 @@ after(async () => {
 });
 
 let storeCounter = 0;
-async function newClient(name: string, phone = randomPhone(), login = false): Promise<ChatClient & { phone: string }> {
+async function newClient(name: string, phone = randomPhone(), login: boolean | ChatClient = false): Promise<ChatClient & { phone: string }> {
   const client = new ChatClient({ baseUrl: stack.baseUrl, fetch: checkedFetch, storeName: `${name}-${++storeCounter}`, deviceLabel: name, keyPackageTarget: 6 });
-  if (login) await client.login(phone, 'correct horse battery');
+  if (typeof login === 'object') await loginLinked(client, phone, 'correct horse battery', login);
+  else if (login) await client.login(phone, 'correct horse battery');
   else await client.register(phone, name, 'correct horse battery');
   clients.push(client);
   return Object.assign(client, { phone });
@@ -162,7 +164,7 @@ test('a second device of a user joins their conversations and sees both sides', 
   await say(alice, conversation.id, first);
   await bobGets;
 
-  const laptop = await newClient('Bob laptop', bob.phone, true);
+  const laptop = await newClient('Bob laptop', bob.phone, bob);
   await waitFor(() => laptop.hasGroup(conversation.id), { what: 'the laptop to be added by the phone' });
   const fromAlice = secret('to both of bob');
   const bothGet = [received(bob, fromAlice), received(laptop, fromAlice)];
@@ -357,7 +359,7 @@ test('a device removed elsewhere is told at once, forgets its keys, and is set u
   const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
   const conversation = await alice.openDirect(bob.user!.id);
   await waitFor(() => bob.hasGroup(conversation.id), { what: 'bob to join' });
-  const tablet = await newClient('Bob tablet', bob.phone, true);
+  const tablet = await newClient('Bob tablet', bob.phone, bob);
   await waitFor(() => tablet.hasGroup(conversation.id), { what: 'the tablet to join' });
   const oldId = tablet.deviceId;
 
@@ -370,7 +372,7 @@ test('a device removed elsewhere is told at once, forgets its keys, and is set u
 
   // A second browser is removed while it is closed: its session ended with it, so opening it
   // again asks for a log-in, which sets up a new device.
-  const laptop = await newClient('Bob laptop', bob.phone, true);
+  const laptop = await newClient('Bob laptop', bob.phone, bob);
   await waitFor(() => laptop.hasGroup(conversation.id), { what: 'the laptop to join' });
   const laptopStore = (laptop as unknown as { options: { storeName: string } }).options.storeName;
   laptop.disconnect();
@@ -378,7 +380,8 @@ test('a device removed elsewhere is told at once, forgets its keys, and is set u
   const reopened = new ChatClient({ baseUrl: stack.baseUrl, fetch: checkedFetch, storeName: laptopStore, keyPackageTarget: 6 });
   clients.push(reopened);
   assert.equal(await within(reopened.resume(laptopStore), { what: 'the reopened laptop' }), false, 'the removed device\'s session is over');
-  await within(reopened.login(bob.phone, 'correct horse battery'), { what: 'logging in again' });
+  // The login on the browser whose device was removed asks to be linked again, like a new one.
+  await within(loginLinked(reopened, bob.phone, 'correct horse battery', bob), { what: 'logging in again' });
   assert.notEqual(reopened.deviceId, laptop.deviceId, 'a new device, not the removed one');
   await waitFor(() => reopened.hasGroup(conversation.id), { what: 'the new device to be added back' });
   const text = secret('for the new laptop');
@@ -389,7 +392,7 @@ test('a device removed elsewhere is told at once, forgets its keys, and is set u
 
 test('logging out revokes this session on the server, and only this one', async () => {
   const alice = await newClient('Alice');
-  const phone = await newClient('Alice phone', alice.phone, true);
+  const phone = await newClient('Alice phone', alice.phone, alice);
   const token = alice.api.token;
   await alice.logout();
   const stale = new Api(stack.baseUrl, { fetch: checkedFetch });

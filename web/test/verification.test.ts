@@ -4,7 +4,7 @@
 import 'fake-indexeddb/auto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileStack } from './harness.ts';
+import { fileStack, loginLinked } from './harness.ts';
 import { randomPhone } from '../../test/support/api.mjs';
 import { waitFor } from '../../test/support/wait.mjs';
 import { ChatClient, type ClientEvents, type DeviceView } from '../sdk/client.ts';
@@ -20,12 +20,13 @@ type Rewrite = TamperRewrite | null;
 
 let storeCounter = 0;
 type Device = ChatClient & { phone: string; rewrite: { current: Rewrite } };
-async function newDevice(name: string, phone = randomPhone(), login = false): Promise<Device> {
+async function newDevice(name: string, phone = randomPhone(), login: boolean | ChatClient = false): Promise<Device> {
   const rewrite: { current: Rewrite } = { current: null };
   const client = new ChatClient({
     baseUrl: file.stack.baseUrl, storeName: `${name}-${++storeCounter}`, deviceLabel: name, keyPackageTarget: 4, fetch: tamperedFetch(() => rewrite.current),
   });
-  if (login) await client.login(phone, PASSWORD);
+  if (typeof login === 'object') await loginLinked(client, phone, PASSWORD, login);
+  else if (login) await client.login(phone, PASSWORD);
   else await client.register(phone, name, PASSWORD);
   clients.push(client);
   return Object.assign(client, { phone, rewrite });
@@ -53,7 +54,7 @@ test('both people see the same 60 digits, and a new device of either changes the
   assert.equal(first.verified, false);
 
   // Bob logs in on a laptop: his half changes, on both screens alike.
-  await newDevice('Bob laptop', bob.phone, true);
+  await newDevice('Bob laptop', bob.phone, bob);
   const afterBob = await alice.safetyNumberWith(bob.user!.id);
   assert.notEqual(afterBob.digits, first.digits);
   assert.equal((await bob.safetyNumberWith(alice.user!.id)).digits, afterBob.digits);
@@ -62,7 +63,7 @@ test('both people see the same 60 digits, and a new device of either changes the
   assert.deepEqual(aliceFirst ? bobHalf.slice(0, 6) : bobHalf.slice(6), aliceFirst ? aliceHalf.slice(0, 6) : aliceHalf.slice(6), 'Alice\'s half stays');
 
   // Alice logs in on a second device: her half changes too.
-  await newDevice('Alice tablet', alice.phone, true);
+  await newDevice('Alice tablet', alice.phone, alice);
   const afterAlice = await bob.safetyNumberWith(alice.user!.id);
   assert.notEqual(afterAlice.digits, afterBob.digits);
   assert.equal((await alice.safetyNumberWith(bob.user!.id)).digits, afterAlice.digits);
@@ -120,7 +121,7 @@ test('a verified contact\'s new device drops the mark and leaves a notice in eve
 
   const events: ClientEvents['verification'][] = [];
   alice.on('verification', (e) => events.push(e));
-  await newDevice('Bob laptop', bob.phone, true);
+  await newDevice('Bob laptop', bob.phone, bob);
 
   // Alice hears of the new device, and no longer counts Bob as verified.
   await waitFor(async () => !(await alice.isVerified(bobId)), { timeoutMs: 15_000, what: 'the mark to drop' });
@@ -139,7 +140,7 @@ test('a verified contact\'s new device drops the mark and leaves a notice in eve
   // Marking again over the new number holds, until Alice's own devices change.
   await alice.markVerified(bobId, (await alice.safetyNumberWith(bobId)).digits);
   assert.equal(await alice.isVerified(bobId), true);
-  await newDevice('Alice tablet', alice.phone, true);
+  await newDevice('Alice tablet', alice.phone, alice);
   await waitFor(async () => !(await alice.isVerified(bobId)), { timeoutMs: 15_000, what: 'her own new device to drop the mark' });
   assert.equal((await alice.notices(direct.id)).length, 1, 'her own device leaves no notice');
 });

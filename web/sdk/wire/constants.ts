@@ -24,8 +24,12 @@ export const CLOSE_SESSION_ENDED = 4401;
 export const CLOSE_DEVICE_REMOVED = 4403;
 export const DEVICE_KEY_BYTES = 32;
 export const DEVICE_PROOF_BYTES = 64;
+export const LINK_REQUEST_TTL_SECONDS = 600;
+export const LINK_MAC_BYTES = 32;
 /** What a device signs, followed by the session's id, to bind a session to itself. */
 export const DEVICE_PROOF_CONTEXT = "e2e-chat/bind-session/v1:";
+/** What a device signs to approve a new one: this, the user's id, `:`, the new device's id, `:`, the base64 of its key. */
+export const LINK_APPROVAL_CONTEXT = "e2e-chat/approve-device/v1:";
 
 /** The close code of each way a session ends; a client does not reconnect after one. */
 export const CLOSE_CODES = { 'session-ended': 4401, 'device-removed': 4403 } as const satisfies Record<SessionEndReason, number>;

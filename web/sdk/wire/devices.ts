@@ -11,7 +11,16 @@ export type DeviceView = { id: string, label: string,
 /**
  * Base64 of the device's MLS credential (its signature public key).
  */
-credential: string, createdAt: string, lastSeenAt: string | null, };
+credential: string, createdAt: string, lastSeenAt: string | null, 
+/**
+ * The device that approved this one when it was linked (see `LINK_APPROVAL_CONTEXT`); absent
+ * for the account's first device and for one set up by a reset.
+ */
+approvedBy?: string, 
+/**
+ * Base64 of that device's signature over this one's key.
+ */
+approval?: string, };
 
 export type DeviceList = { devices: Array<DeviceView>, };
 

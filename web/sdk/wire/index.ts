@@ -6,6 +6,7 @@ export type * from './auth.ts';
 export type * from './conversations.ts';
 export type * from './devices.ts';
 export type * from './events.ts';
+export type * from './links.ts';
 export type * from './messages.ts';
 export type * from './meta.ts';
 export type * from './routes.ts';

@@ -4,6 +4,7 @@ import type { AuditEntry } from './admin.ts';
 import type { Account, AuthResponse, LoginRequest, RegisterRequest } from './auth.ts';
 import type { ConversationView, CreateGroupRequest } from './conversations.ts';
 import type { BindDeviceRequest, ClaimRequest, ClaimResponse, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView, KeyPackageCount, RegisterDeviceRequest, RemoveDeviceRequest, UploadKeyPackagesRequest } from './devices.ts';
+import type { ApproveLinkRequest, LinkRequest, LinkView, PendingLinks, ResetDevicesRequest } from './links.ts';
 import type { MessageView } from './messages.ts';
 import type { Health, JsonValue, Page } from './meta.ts';
 import type { Profile, UserSummary } from './users.ts';
@@ -40,12 +41,24 @@ export type Routes = {
   'GET /conversations/:peerId': { params: { peerId: string }; query?: never; body?: never; response: ConversationView };
   /** A conversation's messages, newest first */
   'GET /conversations/:peerId/messages': { params: { peerId: string }; query?: { cursor?: string; limit?: number }; body?: never; response: Page<MessageView> };
-  /** Register a device of the caller */
+  /** Register the caller's first device */
   'POST /devices': { params?: never; query?: never; body: RegisterDeviceRequest; response: DeviceView };
   /** A user's devices and their public credentials */
   'GET /users/:id/devices': { params: { id: string }; query?: never; body?: never; response: DeviceList };
   /** Several users' devices at once */
   'POST /devices/lookup': { params?: never; query?: never; body: DeviceLookupRequest; response: DeviceLookup };
+  /** Start over on this browser when every device is lost */
+  'POST /devices/reset': { params?: never; query?: never; body: ResetDevicesRequest; response: DeviceView };
+  /** Ask to link this browser to the account */
+  'POST /devices/links': { params?: never; query?: never; body: LinkRequest; response: LinkView };
+  /** Link requests waiting for approval */
+  'GET /devices/links': { params?: never; query?: never; body?: never; response: PendingLinks };
+  /** Where this session's link request stands */
+  'GET /devices/links/:id': { params: { id: string }; query?: never; body?: never; response: LinkView };
+  /** Cancel or decline a link request */
+  'DELETE /devices/links/:id': { params: { id: string }; query?: never; body?: never; response: null };
+  /** Approve a browser's link request */
+  'POST /devices/links/:id/approve': { params: { id: string }; query?: never; body: ApproveLinkRequest; response: DeviceView };
   /** Remove one of the caller's devices */
   'DELETE /devices/:id': { params: { id: string }; query?: never; body?: RemoveDeviceRequest; response: null };
   /** Prove this session runs on one of the caller's devices */
