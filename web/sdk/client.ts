@@ -88,7 +88,9 @@ export class ChatClient {
     const receipts = new Receipts(session);
     const ticks = new Ticks(session, conversations, events);
     const incoming: Incoming = new Incoming({ session, pipeline, conversations, receipts, ticks, events, authentication, authorizer });
-    const groups = new Groups(session, pipeline, conversations, events, authentication);
+    const groups = new Groups(session, pipeline, conversations, events, authentication, (userIds) => {
+      void this.verification().then((v) => v.refresh(userIds)).catch(() => {});
+    });
     const outbox = new Outbox(session, pipeline, ticks, events);
     this.options = options;
     this.api = session.api;

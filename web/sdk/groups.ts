@@ -46,8 +46,14 @@ export class Groups {
   private readonly conversations: Conversations;
   private readonly events: Emitter;
   private readonly authentication: Authentication;
+  /** Told whose devices a commit of this device is about to add (see `claimFor`). */
+  private readonly onDevicesUsed: (userIds: string[]) => void;
 
-  constructor(session: Session, pipeline: Pipeline, conversations: Conversations, events: Emitter, authentication: Authentication) {
+  constructor(
+    session: Session, pipeline: Pipeline, conversations: Conversations, events: Emitter, authentication: Authentication,
+    onDevicesUsed: (userIds: string[]) => void,
+  ) {
+    this.onDevicesUsed = onDevicesUsed;
     this.session = session;
     this.pipeline = pipeline;
     this.conversations = conversations;
@@ -121,6 +127,9 @@ export class Groups {
       }
       return accepted;
     });
+    // The devices a group gets for these people are the directory's: if they are not the ones
+    // this device knew, the safety numbers with them changed, and their conversations say so.
+    this.onDevicesUsed(userIds);
     return claimed.flat();
   }
 
@@ -181,6 +190,17 @@ export class Groups {
   }
 
   /** `removeLeaves` and every other leaf of a device that is gone (see `goneDevice`). */
+  /**
+   * The users with a device in the group that still counts: a member whose every leaf is of a
+   * device the directory no longer lists (all lost, replaced by a reset) is missing, to be
+   * brought back with the devices they have now.
+   */
+  private async presentUsers(state: ClientState): Promise<Set<string>> {
+    const all = leaves(state);
+    const gone = new Set((await this.authentication.unlisted(all, { fresh: false })).map((l) => l.leafIndex));
+    return new Set(all.filter((l) => !gone.has(l.leafIndex)).map((l) => l.userId));
+  }
+
   private async withUnlisted(conversationId: string, state: ClientState, removeLeaves: number[]): Promise<number[]> {
     const own = toBase64(this.session.identity.publicKey);
     const others = leaves(state).filter((l) => toBase64(l.signaturePublicKey) !== own && !removeLeaves.includes(l.leafIndex));
@@ -246,19 +266,21 @@ export class Groups {
       if (!this.pipeline.groups.has(listed.id)) continue;
       const role = listed.members.find((m) => m.userId === this.session.me)?.role;
       if (listed.kind === 'group' && role !== 'owner' && role !== 'admin') continue;
-      const inTree = new Set(leaves(this.pipeline.groups.get(listed.id)!).map((l) => l.userId));
+      const inTree = await this.presentUsers(this.pipeline.groups.get(listed.id)!);
       if (listed.members.every((m) => inTree.has(m.userId))) continue; // the common case: nothing to do
       const known = new Set((await this.conversations.people(listed.id))?.userIds ?? []);
       await this.change(listed.id, async (state) => {
         const current = await this.session.api.conversation(listed.id);
-        const present = new Set(leaves(state).map((l) => l.userId));
+        const present = await this.presentUsers(state);
         const missing = current.members.map((m) => m.userId).filter((u) => !present.has(u) && known.has(u));
         if (missing.length === 0) return null;
         const keyPackages = await this.claimFor(missing);
+        if (keyPackages.length === 0) return null;
         // In a group the commit declares whom it brings in (already members: the server's list is
-        // unchanged), as every client checks; a 1:1 takes no declarations.
+        // unchanged), as every client checks; a 1:1 takes no declarations. The leaves of their
+        // devices that are gone (a reset's old phone) leave in the same commit.
         const declared = listed.kind === 'group' ? { addUserIds: missing } : {};
-        return keyPackages.length ? { keyPackages, removeLeaves: [], ...declared } : null;
+        return { keyPackages, removeLeaves: await this.withUnlisted(listed.id, state, []), ...declared };
       });
     }
   }

@@ -1,7 +1,9 @@
 // Verification people can do, as Signal and WhatsApp offer it: per contact, a safety number over
 // both users' device keys AS THE DIRECTORY LISTS THEM NOW (not a group's tree, which every member
 // shares whoever is in it), to compare in person or on a call. If the server lists a device for
-// someone that they do not have, their half differs between the two screens.
+// someone that they do not have, their half differs between the two screens: each person's own
+// half is over the devices their device trusts (those approved by their devices, see linking.ts),
+// the contact's over what the directory lists.
 //
 // The number. Each user's half is a fingerprint of that user's device set: the (deviceId,
 // signature public key) pairs the directory lists, sorted by device id and written one per line
@@ -225,8 +227,13 @@ export class Verification {
       const batch = unique.slice(i, i + this.lookupBatch);
       const { users } = await this.session.api.lookupDevices(batch);
       const byUser = new Map(users.map((u) => [u.userId, u.devices] as const));
-      // A user left out does not exist (any more): no devices.
-      for (const userId of batch) sets.set(userId, await deviceSet(byUser.get(userId) ?? []));
+      // A user left out does not exist (any more): no devices. This user's own half is over the
+      // devices this one trusts: a device the server lists for them that none of their devices
+      // approved is in the contact's half of the number and not in theirs, so comparing shows it.
+      for (const userId of batch) {
+        const listed = byUser.get(userId) ?? [];
+        sets.set(userId, await deviceSet(userId === this.session.me ? await this.session.ownDevices.trustedAmong(listed) : listed));
+      }
     }
     await this.record(sets);
     return sets;
