@@ -6,6 +6,9 @@
 //   `goneDevice`), which anyone may clean up;
 // - in a 1:1, whatever the roles say, only the two people this device knows are in it (see
 //   KnownPeople in conversations.ts) may have leaves: either may bring the other's devices in;
+// - in a group, the people a commit brings in and takes out entirely must be those it declared to
+//   the server (which changed the member list by exactly those), and those it declared removed
+//   must have no leaf left;
 // - nobody may make any other proposal (updates, PSKs, re-init, extensions): this app never does.
 // A commit that breaks these is refused, shown as a problem, and the group is left as it was.
 
@@ -24,6 +27,8 @@ export interface CommitContext {
   direct?: string[];
   /** The users the commit declared to the server that it adds, when the server kept that. */
   declaredAdds?: string[];
+  /** The users it declared it removes (the server took them off the member list). */
+  declaredRemoves?: string[];
 }
 
 /**
@@ -53,6 +58,18 @@ export function refusal(change: CommitChange, context: CommitContext): string | 
     const brought = change.added.filter((leaf) => leaf.userId !== by && !change.usersBefore.includes(leaf.userId));
     if (!brought.every((leaf) => context.declaredAdds!.includes(leaf.userId))) return 'it brings in someone it did not declare as added';
   }
+  if (context.declaredRemoves) {
+    // Someone the member list lost must leave the tree with this commit: otherwise a person every
+    // screen shows as removed would go on reading.
+    const declared = context.declaredRemoves;
+    if (declared.some((userId) => change.usersAfter.includes(userId))) return 'it declares removing someone whose devices it keeps in the group';
+    // And whoever it takes out entirely, it declared, unless every leaf it removes of theirs is
+    // of a device that is gone (an account deleted meanwhile).
+    const leaving = change.usersBefore.filter((userId) => !change.usersAfter.includes(userId) && !declared.includes(userId));
+    if (leaving.some((userId) => !change.removed.filter((l) => l.userId === userId).every((l) => context.unlisted(l)))) {
+      return 'it removes someone it did not declare as removed';
+    }
+  }
   if (role === 'owner' || role === 'admin') return null;
   const mayAdd = (leaf: Leaf) => leaf.userId === by;
   if (!change.added.every(mayAdd)) return 'a member may add only their own devices';
@@ -71,7 +88,9 @@ export class CommitAuthorizer {
   }
 
   /** Resolves if `change` may be made in the conversation; throws MlsFailure `unauthorized_commit` if not. */
-  async authorize(conversationId: string, change: CommitChange, declaredAdds?: string[]): Promise<void> {
+  /** `declared`: what the commit told the server it adds and removes, as the server delivered it
+   * (absent for commits from before the server kept that). */
+  async authorize(conversationId: string, change: CommitChange, declared: { adds?: string[]; removes?: string[] } = {}): Promise<void> {
     const conversation = await this.conversations.current(conversationId);
     const known = await this.conversations.people(conversationId);
     const roles = new Map((conversation?.members ?? []).map((m) => [m.userId, m.role]));
@@ -86,7 +105,8 @@ export class CommitAuthorizer {
       unlisted: (leaf) => unlisted.has(leaf.leafIndex) && goneDevice(leaf, evidence),
       // A 1:1 this device has no record of (set up before it kept one) takes the server's two.
       direct: direct ? known?.userIds ?? [...roles.keys()] : undefined,
-      declaredAdds,
+      declaredAdds: declared.adds,
+      declaredRemoves: declared.removes,
     });
     if (why) throw new MlsFailure('unauthorized_commit', `The commit was refused: ${why}.`);
   }

@@ -80,7 +80,7 @@ export class Incoming {
     let next = pipeline.takeOwnCommit(conversationId, bytes);
     if (!next) {
       try {
-        next = await processCommit(group, bytes, authentication, (change) => authorizer.authorize(conversationId, change, m.addUserIds));
+        next = await processCommit(group, bytes, authentication, (change) => authorizer.authorize(conversationId, change, { adds: m.addUserIds, removes: m.removeUserIds }));
       } catch (e) {
         await this.problem(m, e);
         return undefined;

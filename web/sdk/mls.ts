@@ -354,6 +354,8 @@ export interface CommitChange {
   other: string[];
   /** The users with a leaf in the group before the commit. */
   usersBefore: string[];
+  /** The users with a leaf in the group after it (kept or added). */
+  usersAfter: string[];
 }
 
 /**
@@ -418,7 +420,7 @@ function describeCommit(state: ClientState, committerIndex: number, proposals: P
   const current = leaves(state);
   const committer = current.find((l) => l.leafIndex === committerIndex);
   if (!committer) throw new MlsFailure('unknown_sender', 'The commit comes from a leaf this app cannot name.');
-  const change: CommitChange = { committer, added: [], removed: [], other: [], usersBefore: [...new Set(current.map((l) => l.userId))] };
+  const change: CommitChange = { committer, added: [], removed: [], other: [], usersBefore: [...new Set(current.map((l) => l.userId))], usersAfter: [] };
   for (const item of proposals) {
     if (item.proposalOrRefType !== 'proposal') {
       change.other.push('reference');
@@ -438,6 +440,8 @@ function describeCommit(state: ClientState, committerIndex: number, proposals: P
       change.other.push(String(p.proposalType));
     }
   }
+  const removed = new Set(change.removed.map((l) => l.leafIndex));
+  change.usersAfter = [...new Set([...current.filter((l) => !removed.has(l.leafIndex)), ...change.added].map((l) => l.userId))];
   return change;
 }
 

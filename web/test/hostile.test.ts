@@ -429,3 +429,31 @@ test('an owner\'s commit bringing in someone it did not declare to the server is
     assert.deepEqual(verdict, { epoch, refusedAs: ['unauthorized_commit'] }, `${client.user!.displayName} refused it`);
   }
 });
+
+test('an owner\'s commit that tells the server it removes someone, yet keeps their device in the group, is refused by every member', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const mallory = await maliciousMember('Mallory');
+  const group = await mallory.api.createGroup('Mallory\'s', [alice.user!.id, bob.user!.id]);
+  const send = async (state: ClientState, keyPackages: Uint8Array[], declared: { addUserIds?: string[]; removeUserIds?: string[] }) => {
+    const made = await commitChanges(state, keyPackages, [], believesEveryone);
+    const id = crypto.randomUUID();
+    mallory.socket.send({
+      type: 'commit', id, conversationId: group.id, epoch: Number(state.groupContext.epoch), clientMsgId: crypto.randomUUID(),
+      commit: toBase64(made.commit), welcome: made.welcome ? toBase64(made.welcome) : undefined, ...declared,
+    });
+    const ack = await mallory.socket.next((e) => e.ref === id);
+    assert.equal(ack.type, 'ack', JSON.stringify(ack));
+    return { state: made.state, message: ack.message };
+  };
+  let state = await newGroup(group.id, mallory.identity);
+  ({ state } = await send(state, [await claimOne(mallory.api, alice.user!.id), await claimOne(mallory.api, bob.user!.id)], {}));
+  await waitFor(() => alice.hasGroup(group.id) && bob.hasGroup(group.id), { what: 'alice and bob to join' });
+  const epoch = alice.epoch(group.id)!;
+
+  // The server takes Bob off the member list; the commit leaves his device in: every screen would
+  // show him gone while he reads on.
+  const { message } = await send(state, [], { removeUserIds: [bob.user!.id] });
+  assert.ok(!(await alice.api.conversation(group.id)).members.some((m) => m.userId === bob.user!.id), 'the server dropped Bob');
+  const verdict = await verdictOn(alice, group.id, message.seq, epoch);
+  assert.deepEqual(verdict, { epoch, refusedAs: ['unauthorized_commit'] }, 'Alice refused it');
+});
