@@ -46,6 +46,7 @@ pub fn device(row: DeviceRow) -> DeviceView {
         last_seen_at: row.last_seen_at,
         approved_by: row.approved_by,
         approval: row.approval.as_deref().map(encode),
+        removed_at: row.removed_at,
     }
 }
 

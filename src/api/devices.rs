@@ -66,11 +66,22 @@ pub async fn list_for_user(ctx: Ctx) -> ApiResult<Reply> {
 
 pub async fn lookup(ctx: Ctx) -> ApiResult<Reply> {
     let (db, _caller) = ctx.authenticate().await?;
-    let users = ctx.json::<DeviceLookupRequest>()?.validate()?;
+    let request = ctx.json::<DeviceLookupRequest>()?;
+    let users = request.validate()?;
     let found = devices::list_for_users(&db, &users).await?;
+    let mut removed = std::collections::HashMap::<Uuid, Vec<_>>::new();
+    if request.include_removed {
+        for (user, row) in devices::removed_for_users(&db, &users).await? {
+            removed.entry(user).or_default().push(views::device(row));
+        }
+    }
     let users = found
         .into_iter()
-        .map(|(user_id, rows)| UserDevices { user_id, devices: rows.into_iter().map(views::device).collect() })
+        .map(|(user_id, rows)| UserDevices {
+            user_id,
+            devices: rows.into_iter().map(views::device).collect(),
+            removed: request.include_removed.then(|| removed.remove(&user_id).unwrap_or_default()),
+        })
         .collect();
     Reply::json(200, &DeviceLookup { users })
 }

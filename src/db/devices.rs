@@ -24,6 +24,8 @@ pub struct DeviceRow {
     /// The device that approved this one's link, and its signature (see `LINK_APPROVAL_CONTEXT`).
     pub approved_by: Option<Uuid>,
     pub approval: Option<Vec<u8>>,
+    /// Set for a row of `removed_devices`: when the device left its account.
+    pub removed_at: Option<DateTime<Utc>>,
 }
 
 impl From<&Row> for DeviceRow {
@@ -36,6 +38,7 @@ impl From<&Row> for DeviceRow {
             last_seen_at: row.get("last_seen_at"),
             approved_by: row.get("approved_by"),
             approval: row.get("approval"),
+            removed_at: row.try_get::<_, Option<DateTime<Utc>>>("removed_at").ok().flatten(),
         }
     }
 }
@@ -111,6 +114,25 @@ pub async fn get(client: &Client, device: Uuid) -> DbResult<Option<DeviceRow>> {
 pub async fn list(client: &Client, user: Uuid) -> DbResult<Vec<DeviceRow>> {
     let sql = format!("SELECT {COLUMNS} FROM devices WHERE user_id = $1 ORDER BY created_at, id");
     Ok(client.query(&sql, &[&user]).await?.iter().map(DeviceRow::from).collect())
+}
+
+/// Removed devices listed per user in a lookup: the most recent ones. A member catching up
+/// further back than this many removals of one user meets a device it cannot check, and refuses.
+pub const REMOVED_DEVICES_LISTED: i64 = 50;
+
+/// The devices these users have removed, most recent first, at most `REMOVED_DEVICES_LISTED` each.
+pub async fn removed_for_users(client: &Client, users: &[Uuid]) -> DbResult<Vec<(Uuid, DeviceRow)>> {
+    let rows = client
+        .query(
+            "SELECT user_id, id, label, credential, created_at, NULL::timestamptz AS last_seen_at, approved_by, approval,
+                    removed_at
+             FROM (SELECT *, row_number() OVER (PARTITION BY user_id ORDER BY removed_at DESC, id) AS n
+                   FROM removed_devices WHERE user_id = ANY($1)) recent
+             WHERE n <= $2 ORDER BY user_id, removed_at DESC, id",
+            &[&users, &REMOVED_DEVICES_LISTED],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| (row.get("user_id"), DeviceRow::from(row))).collect())
 }
 
 /// The devices of each of these users that exists (not deleted), oldest first: every such user is

@@ -190,7 +190,9 @@ pub fn operations() -> Vec<Operation> {
         Operation::signed_in(E::LookupDevices, "lookupDevices", "Several users' devices at once")
             .describe(
                 "For checking a group's members against the directory in one request. Users that do not \
-                 exist are left out.",
+                 exist are left out. With `includeRemoved`, each user's removed devices come too (the most \
+                 recent 50, each with `removedAt`), so that a member catching up can check an old commit or \
+                 message of a device that has gone since against the directory as it was then.",
             )
             .body(wire::<DeviceLookupRequest>())
             .answers([

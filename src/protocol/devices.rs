@@ -91,6 +91,10 @@ pub struct DeviceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(extend("contentEncoding" = "base64"))]
     pub approval: Option<String>,
+    /// Only in a lookup's `removed` list: when the device left its account.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, TS, JsonSchema)]
@@ -142,11 +146,15 @@ pub struct RemoveDeviceRequest {
 pub struct DeviceLookupRequest {
     #[schemars(length(min = 1, max = MAX_GROUP_MEMBERS))]
     pub user_ids: Vec<Uuid>,
+    /// Also list each user's removed devices (`UserDevices.removed`), to check old messages by.
+    #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
+    pub include_removed: bool,
 }
 
 impl DeviceLookupRequest {
     /// The distinct users asked for, in the order given.
-    pub fn validate(self) -> Result<Vec<Uuid>, ApiError> {
+    pub fn validate(&self) -> Result<Vec<Uuid>, ApiError> {
         if self.user_ids.is_empty() || self.user_ids.len() > MAX_GROUP_MEMBERS {
             return Err(ApiError::bad_request(
                 "invalid_field",
@@ -154,7 +162,7 @@ impl DeviceLookupRequest {
             ));
         }
         let mut seen = std::collections::HashSet::new();
-        Ok(self.user_ids.into_iter().filter(|id| seen.insert(*id)).collect())
+        Ok(self.user_ids.iter().copied().filter(|id| seen.insert(*id)).collect())
     }
 }
 
@@ -164,6 +172,11 @@ impl DeviceLookupRequest {
 pub struct UserDevices {
     pub user_id: Uuid,
     pub devices: Vec<DeviceView>,
+    /// When asked for (`includeRemoved`): the devices the user had and removed, most recent first
+    /// (at most 50), each with its `removedAt`. A device counted from its `createdAt` until then.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed: Option<Vec<DeviceView>>,
 }
 
 /// The users asked for that exist, each with every device, oldest first; a user that does not

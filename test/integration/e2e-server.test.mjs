@@ -118,6 +118,19 @@ test('several users\' devices come in one lookup; users that do not exist are le
   assert.equal((await api.post('/devices/lookup', { userIds: [alice.user.id] }, {})).status, 401);
 });
 
+test('removed devices stay listed as history, with when they went, for those who ask', async () => {
+  const [alice, viewer] = [await api.register(), await api.register()];
+  const [phone, laptop] = [await device(alice, 'Phone'), await device(alice, 'Laptop')];
+  assert.equal((await api.delete(`/devices/${laptop.id}`, { token: laptop.token })).status, 204);
+  const plain = await api.post('/devices/lookup', { userIds: [alice.user.id] }, { token: viewer.token });
+  assert.deepEqual([plain.body.users[0].devices.map((d) => d.id), plain.body.users[0].removed], [[phone.id], undefined]);
+  const history = await api.post('/devices/lookup', { userIds: [alice.user.id], includeRemoved: true }, { token: viewer.token });
+  const [gone] = history.body.users[0].removed;
+  assert.deepEqual([gone.id, gone.credential, gone.approvedBy, gone.createdAt], [laptop.id, laptop.credential, phone.id, laptop.createdAt]);
+  assert.ok(Date.parse(gone.removedAt) >= Date.parse(gone.createdAt));
+  assert.deepEqual(history.body.users[0].devices.map((d) => d.id), [phone.id], 'current devices as before');
+});
+
 test('a user registers, lists and removes devices; nobody touches another user\'s devices', async () => {
   const [alice, mallory] = [await api.register(), await api.register()];
   const watcher = await open(alice);

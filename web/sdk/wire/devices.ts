@@ -20,7 +20,11 @@ approvedBy?: string,
 /**
  * Base64 of that device's signature over this one's key.
  */
-approval?: string, };
+approval?: string, 
+/**
+ * Only in a lookup's `removed` list: when the device left its account.
+ */
+removedAt?: string, };
 
 export type DeviceList = { devices: Array<DeviceView>, };
 
@@ -28,7 +32,11 @@ export type DeviceList = { devices: Array<DeviceView>, };
  * Several users' devices in one request: a client checking a group's tree against the directory
  * asks once, not once per member (a group of n joining at once would otherwise make n² requests).
  */
-export type DeviceLookupRequest = { userIds: Array<string>, };
+export type DeviceLookupRequest = { userIds: Array<string>, 
+/**
+ * Also list each user's removed devices (`UserDevices.removed`), to check old messages by.
+ */
+includeRemoved?: boolean, };
 
 /**
  * A session's proof that it runs on this device: the device's signature over
@@ -48,7 +56,12 @@ export type RemoveDeviceRequest = { password?: string | null, };
 /**
  * One user's devices in a lookup.
  */
-export type UserDevices = { userId: string, devices: Array<DeviceView>, };
+export type UserDevices = { userId: string, devices: Array<DeviceView>, 
+/**
+ * When asked for (`includeRemoved`): the devices the user had and removed, most recent first
+ * (at most 50), each with its `removedAt`. A device counted from its `createdAt` until then.
+ */
+removed?: Array<DeviceView>, };
 
 /**
  * The users asked for that exist, each with every device, oldest first; a user that does not
