@@ -26,3 +26,8 @@ BEGIN
 END
 $$;
 CREATE TRIGGER devices_keep_removed AFTER DELETE ON devices FOR EACH ROW EXECUTE FUNCTION keep_removed_device();
+
+-- A message keeps the id of the device that sent it after the device is removed: a member
+-- catching up checks that id against what the message proves (it used to become NULL, and the
+-- message could not be told from one the server relabelled).
+ALTER TABLE messages DROP CONSTRAINT messages_sender_device_id_fkey;

@@ -126,8 +126,9 @@ export class Api {
   }
 
   /** Up to MAX_GROUP_MEMBERS users' devices in one request; users that do not exist are left out. */
-  lookupDevices(userIds: string[]) {
-    return this.call('POST /devices/lookup', { body: { userIds } });
+  /** With `includeRemoved`, each user's removed devices too (see UserDevices.removed). */
+  lookupDevices(userIds: string[], { includeRemoved = false } = {}) {
+    return this.call('POST /devices/lookup', { body: includeRemoved ? { userIds, includeRemoved } : { userIds } });
   }
 
   /** Removes a device: this session's own freely, another of the account's with the password. */

@@ -35,6 +35,8 @@ export interface OwnUser {
   /** The signed-in user's id, or null before sign-in. */
   id(): string | null;
   trustedAmong(devices: DeviceView[]): Promise<DeviceView[]>;
+  /** Whether a removed device of this user was one this device trusted, or approved by one. */
+  trustedInHistory(device: DeviceView, removed: DeviceView[]): Promise<boolean>;
 }
 
 export class Authentication implements AuthenticationService {
@@ -42,6 +44,8 @@ export class Authentication implements AuthenticationService {
   private readonly own: OwnUser;
   private readonly listings = new Map<string, Listing>();
   private readonly fetching = new Map<string, Promise<Listing>>();
+  /** Each user's removed devices, as last read (see `asOf`). */
+  private readonly histories = new Map<string, { removed: Promise<DeviceView[]>; fetchedAt: number }>();
 
   constructor(api: Api, own: OwnUser) {
     this.api = api;
@@ -71,6 +75,47 @@ export class Authentication implements AuthenticationService {
     if (current?.devices.get(deviceId) === key) return true;
     const listing = await this.fetch(userId);
     return listing.devices.get(deviceId) === key;
+  }
+
+  /**
+   * This service as the directory was at `at` (the time the server took a message): a device
+   * counts if it is listed now, or if it was on its account then (its removal came later). Used
+   * for what a device meets while catching up, which may come from a device that has gone since:
+   * judged by today's directory alone, the commit that added it would be refused and the group
+   * would stop there for this device. For this user's own devices, a removed one counts only if
+   * this device trusted it or it was approved by one this device trusted (see linking.ts).
+   */
+  asOf(at: string): AuthenticationService {
+    return {
+      validateCredential: async (credential, signaturePublicKey) => {
+        const identity = identityOf(credential);
+        if (!identity) return false;
+        return (await this.isListed(identity, signaturePublicKey)) || this.wasListed(identity, signaturePublicKey, Date.parse(at));
+      },
+    };
+  }
+
+  private async wasListed({ userId, deviceId }: CredentialIdentity, signaturePublicKey: Uint8Array, at: number): Promise<boolean> {
+    if (!Number.isFinite(at)) return false;
+    const removed = await this.removedDevices(userId);
+    const device = removed.find((d) => d.id === deviceId);
+    if (!device?.removedAt || keyOf(device.credential) !== toHex(signaturePublicKey)) return false;
+    if (!(Date.parse(device.createdAt) <= at && at < Date.parse(device.removedAt))) return false;
+    return userId !== this.own.id() || this.own.trustedInHistory(device, removed);
+  }
+
+  private removedDevices(userId: string): Promise<DeviceView[]> {
+    const cached = this.histories.get(userId);
+    if (cached && Date.now() - cached.fetchedAt < DIRECTORY_TTL_MS) return cached.removed;
+    const removed = this.api.lookupDevices([userId], { includeRemoved: true }).then(
+      ({ users }) => users.find((u) => u.userId === userId)?.removed ?? [],
+      (e: unknown) => {
+        this.histories.delete(userId);
+        throw new CheckUnavailable(`The device directory could not be read (${(e as Error).message}).`);
+      },
+    );
+    this.histories.set(userId, { removed, fetchedAt: Date.now() });
+    return removed;
   }
 
   /**

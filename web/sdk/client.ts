@@ -82,6 +82,7 @@ export class ChatClient {
     const authentication = new Authentication(session.api, {
       id: () => session.user?.id ?? null,
       trustedAmong: (devices) => session.ownDevices.trustedAmong(devices),
+      trustedInHistory: (device, removed) => session.ownDevices.trustedInHistory(device, removed),
     });
     const authorizer = new CommitAuthorizer(conversations, authentication);
     const pipeline: Pipeline = new Pipeline(session, (message) => incoming.handle(message));

@@ -50,7 +50,7 @@ export class Incoming {
       return undefined;
     }
     try {
-      const result = await decrypt(group, fromBase64(m.ciphertext), this.parts.authentication);
+      const result = await decrypt(group, fromBase64(m.ciphertext), this.parts.authentication.asOf(m.createdAt));
       if (result.sender.userId !== m.senderId || result.sender.deviceId !== m.senderDeviceId) {
         throw new MlsFailure('sender_mismatch', 'The server named a different sender than the message proves.');
       }
@@ -80,7 +80,7 @@ export class Incoming {
     let next = pipeline.takeOwnCommit(conversationId, bytes);
     if (!next) {
       try {
-        next = await processCommit(group, bytes, authentication, (change) => authorizer.authorize(conversationId, change, { adds: m.addUserIds, removes: m.removeUserIds }));
+        next = await processCommit(group, bytes, authentication.asOf(m.createdAt), (change) => authorizer.authorize(conversationId, change, { adds: m.addUserIds, removes: m.removeUserIds }));
       } catch (e) {
         await this.problem(m, e);
         return undefined;
@@ -141,7 +141,7 @@ export class Incoming {
         // Its members' devices are read at once, as the join checks every leaf against them.
         const conversation = await conversations.current(m.conversationId);
         await authentication.prefetch(conversation?.members.map((member) => member.userId) ?? []);
-        const state = await joinFromWelcome(welcome, kp, authentication, m.conversationId);
+        const state = await joinFromWelcome(welcome, kp, authentication.asOf(m.createdAt), m.conversationId);
         const leftAt = await conversations.leftAtEpoch(m.conversationId);
         if (leftAt !== undefined && epochOf(state) <= leftAt) {
           throw new MlsFailure('stale_welcome', `A Welcome back to epoch ${epochOf(state)}, where this device was removed at epoch ${leftAt}.`);

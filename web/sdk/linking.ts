@@ -29,6 +29,8 @@ const REQUEST_MAC_CONTEXT = 'e2e-chat/link-request/v1:';
 const PROOF_MAC_CONTEXT = 'e2e-chat/link-proof/v1:';
 /** The store's record of the user's devices this device trusts: device id → base64 key. */
 const TRUST_KEY = 'own-devices';
+/** Those it trusted until they were removed: what it met from them while they were there counts. */
+const FORMER_KEY = 'own-devices-former';
 
 export type TrustedDevices = Record<string, string>;
 
@@ -190,12 +192,43 @@ export class OwnDevices {
         }
       }
       // Gone from the directory: no longer trusted (if it comes back, only a valid approval
-      // brings it in again). This device itself stays.
+      // brings it in again), but remembered, for what it sent while it was there. This device
+      // itself stays.
       const listedIds = new Set(listed.map((d) => d.id));
-      for (const id of Object.keys(next)) if (id !== deviceId && !listedIds.has(id)) delete next[id];
+      const gone = Object.keys(next).filter((id) => id !== deviceId && !listedIds.has(id));
+      if (gone.length) {
+        const former = (await this.store().get<TrustedDevices>(FORMER_KEY)) ?? {};
+        for (const id of gone) {
+          former[id] = next[id];
+          delete next[id];
+        }
+        await this.store().put(FORMER_KEY, former);
+      }
       if (JSON.stringify(next) !== JSON.stringify(trusted)) await this.store().put(TRUST_KEY, next);
       return listed.filter((d) => next[d.id] === d.credential);
     });
+  }
+
+  /**
+   * Whether `device`, a removed device of this user (one of `removed`, the directory's history),
+   * was trusted by this device, or approved by one that was (this device may have been away for
+   * the whole of its life).
+   */
+  async trustedInHistory(device: DeviceView, removed: DeviceView[]): Promise<boolean> {
+    const { userId } = this.me();
+    const keys: TrustedDevices = { ...((await this.store().get<TrustedDevices>(FORMER_KEY)) ?? {}), ...(await this.trusted()) };
+    if (keys[device.id] === device.credential) return true;
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const d of removed) {
+        if (keys[d.id] !== undefined || !d.approvedBy || !d.approval || !keys[d.approvedBy] || d.approvedBy === d.id) continue;
+        if (await verifySignature(fromBase64(keys[d.approvedBy]), approvalMessage(userId, d.id, d.credential), safeBytes(d.approval))) {
+          keys[d.id] = d.credential;
+          grew = true;
+        }
+      }
+    }
+    return keys[device.id] === device.credential;
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {

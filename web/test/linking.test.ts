@@ -242,3 +242,25 @@ test('a browser linked the normal way is approved on every device of its user', 
     assert.deepEqual((await device.ownDevices()).map((d) => d.approved), [true, true, true], `as ${device.deviceId} sees them`);
   }
 });
+
+test('a member away while a device came and went catches up through its commits and messages, judged by the directory as it was', async () => {
+  const [alice, bob, carol] = [await registered('Alice'), await registered('Bob phone'), await registered('Carol')];
+  const { group } = await chats(alice, bob, carol);
+  carol.disconnect();
+
+  const laptop = newDevice('Bob laptop');
+  await loginLinked(laptop, bob.phone, PASSWORD, bob);
+  await waitFor(() => laptop.hasGroup(group.id), { timeoutMs: 20_000, what: 'the laptop to join the group' });
+  await laptop.sendText(group.id, 'from the laptop, while it was Bob\'s');
+  await bob.removeDevice(laptop.deviceId, PASSWORD);
+  await waitFor(async () => !(await deviceIdsIn(alice, group.id)).includes(laptop.deviceId), { timeoutMs: 20_000, what: 'the laptop to leave the group' });
+  await alice.sendText(group.id, 'after the laptop went');
+
+  // Carol comes back: the commit that added the laptop, its message and its removal all check out.
+  carol.connect();
+  await waitFor(async () => (await carol.history(group.id)).some((m) => m.text === 'after the laptop went'), { timeoutMs: 20_000, what: 'Carol to catch up' });
+  const texts = (await carol.history(group.id)).map((m) => m.text);
+  assert.ok(texts.includes('from the laptop, while it was Bob\'s'), 'the gone laptop\'s message reads');
+  assert.deepEqual(await carol.problems(group.id), []);
+  assert.equal(carol.epoch(group.id), alice.epoch(group.id));
+});
