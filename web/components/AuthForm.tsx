@@ -2,11 +2,12 @@
 
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
-import { useEffect, useState, type FormEvent } from 'react';
-import { ApiError } from '../sdk/client.ts';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { ApiError, LinkFailure, type ChatClient } from '../sdk/client.ts';
 import { MAX_DISPLAY_NAME_CHARS } from '../sdk/wire/constants.ts';
 import { useSession } from '../lib/session.tsx';
 import { LockIcon } from './Icons.tsx';
+import { LinkThisBrowser, type PendingLink } from './LinkThisBrowser.tsx';
 import { ThemeToggle } from './ThemeToggle.tsx';
 
 type Field = 'phone' | 'displayName' | 'password' | 'form';
@@ -26,10 +27,19 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
   const router = useRouter();
   const [errors, setErrors] = useState<Partial<Record<Field, string>>>({});
   const [busy, setBusy] = useState(false);
+  // A log-in waiting for one of the account's devices to approve this browser, and its client.
+  const [linking, setLinking] = useState<PendingLink | null>(null);
+  const [cancelled, setCancelled] = useState(false);
+  const linkingClient = useRef<ChatClient | null>(null);
+  const submitButton = useRef<HTMLButtonElement>(null);
 
   useEffect(() => {
     if (status === 'signed-in') router.replace('/chat');
   }, [status, router]);
+
+  // Leaving this page while waiting gives up the wait, rather than leave it polling unseen and
+  // signing in behind the user's back.
+  useEffect(() => () => void linkingClient.current?.cancelLink(), []);
 
   async function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -37,18 +47,41 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
     const phone = String(data.get('phone') ?? '').replace(/[\s()-]/g, '');
     const password = String(data.get('password') ?? '');
     setErrors({});
+    setCancelled(false);
     setBusy(true);
+    let stopListening = () => {};
     try {
       if (mode === 'register') await signUp(phone, String(data.get('displayName') ?? ''), password);
-      else await signIn(phone, password);
+      else {
+        await signIn(phone, password, (client) => {
+          linkingClient.current = client;
+          stopListening = client.on('link-code', (prompt) => setLinking((was) => ({ prompt, renewed: was !== null })));
+        });
+      }
       router.replace('/chat');
     } catch (err) {
-      const message = err instanceof Error ? err.message : 'Something went wrong.';
-      setErrors({ [err instanceof ApiError ? fieldOf(err.code) : 'form']: message });
+      if (err instanceof LinkFailure && err.code === 'cancelled') {
+        setCancelled(true);
+      } else {
+        const message = err instanceof Error ? err.message : 'Something went wrong.';
+        setErrors({ [err instanceof ApiError ? fieldOf(err.code) : 'form']: message });
+      }
+      // Back from the linking screen, whose button had focus: on to what to do next.
+      setLinking(null);
+      if (err instanceof LinkFailure) setTimeout(() => submitButton.current?.focus());
     } finally {
+      // After an approval the linking screen stays until the chats open.
+      stopListening();
+      linkingClient.current = null;
       setBusy(false);
     }
   }
+
+  const cancelLink = () => void linkingClient.current?.cancelLink();
+  const resetDevices = async (password: string) => {
+    // Resolves once this browser is the account's only device; the log-in above then completes.
+    await linkingClient.current?.resetDevices(password);
+  };
 
   const fieldError = (field: Field) =>
     errors[field] ? <p id={`${field}-error`} role="alert" className="mt-1 text-sm text-red-600 dark:text-red-400">{errors[field]}</p> : null;
@@ -60,7 +93,9 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
         <ThemeToggle />
       </header>
       <main className="flex flex-1 items-center justify-center px-4 pb-16">
-        <form onSubmit={submit} noValidate className="w-full max-w-sm space-y-4 rounded-3xl border border-slate-200 bg-white p-8 shadow-xl dark:border-slate-800 dark:bg-slate-900">
+        {linking && <LinkThisBrowser linking={linking} onCancel={cancelLink} onReset={resetDevices} />}
+        {/* Hidden, not unmounted, while linking: what was typed is still there if linking fails. */}
+        <form onSubmit={submit} noValidate hidden={linking !== null} className="w-full max-w-sm space-y-4 rounded-3xl border border-slate-200 bg-white p-8 shadow-xl dark:border-slate-800 dark:bg-slate-900">
           <h1 className="text-2xl font-semibold">{mode === 'register' ? 'Create your account' : 'Welcome back'}</h1>
           {ended && mode === 'login' && (
             <p role="status" className="rounded-xl bg-amber-50 px-3 py-2 text-sm text-amber-900 dark:bg-amber-500/10 dark:text-amber-200">
@@ -90,7 +125,8 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
             {fieldError('password')}
           </div>
           {fieldError('form')}
-          <button type="submit" disabled={busy || status === 'loading'}
+          {cancelled && <p role="status" className="text-sm text-slate-600 dark:text-slate-400">Linking was cancelled: this browser is not signed in.</p>}
+          <button ref={submitButton} type="submit" disabled={busy || status === 'loading'}
             className="w-full rounded-xl bg-brand-600 py-2.5 font-medium text-white hover:bg-brand-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-2 disabled:opacity-60 dark:focus-visible:ring-offset-slate-900">
             {busy ? (mode === 'register' ? 'Creating your keys…' : 'Logging in…') : mode === 'register' ? 'Sign up' : 'Log in'}
           </button>

@@ -23,7 +23,10 @@ interface Session {
   /** Why the server ended the last session, to say so on the login page. */
   ended: SessionEndReason | null;
   signUp(phone: string, displayName: string, password: string): Promise<void>;
-  signIn(phone: string, password: string): Promise<void>;
+  /** On a browser that is not yet one of the account's devices, stays pending while the client
+   * handed to `onClient` shows codes (`link-code`) and waits to be linked; rejects with a
+   * LinkFailure if linking is declined, cancelled or fails. */
+  signIn(phone: string, password: string, onClient?: (client: ChatClient) => void): Promise<void>;
   /** Rejects, still signed in, if "everywhere" or "forget this browser" could not be done. */
   signOut(options?: { everywhere?: boolean; forgetDevice?: boolean }): Promise<void>;
 }
@@ -74,9 +77,17 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       await c.register(phone, displayName, password);
       finish(c);
     },
-    async signIn(phone, password) {
+    async signIn(phone, password, onClient) {
       const c = newClient();
-      await c.login(phone, password);
+      onClient?.(c);
+      try {
+        await c.login(phone, password);
+      } catch (e) {
+        // The password opened a session that acts as no device (linking was declined or cancelled,
+        // or setting up failed): end it on the server rather than leave its token behind.
+        if (c.user) await c.logout().catch(() => {});
+        throw e;
+      }
       finish(c);
     },
     async signOut({ everywhere = false, forgetDevice = false } = {}) {
