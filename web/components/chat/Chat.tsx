@@ -6,7 +6,7 @@
 // they have in common (the conversations, the open one, live presence and typing).
 
 import { useRouter } from 'next/navigation';
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react';
 import useSWR from 'swr';
 import type { ChatClient, UserSummary } from '../../sdk/client.ts';
 import { useSession } from '../../lib/session.tsx';
@@ -15,10 +15,12 @@ import { ConversationList } from './ConversationList.tsx';
 import { ConversationView } from './ConversationView.tsx';
 import { Directory } from './Directory.tsx';
 import { peerOf } from './format.ts';
-import { NewGroup } from './NewGroup.tsx';
 import { useLive } from './useLive.ts';
 import { useOpenConversation } from './useOpenConversation.ts';
 import { byLatestActivity, useSummaries } from './useSummaries.ts';
+
+// Opened on demand: kept out of the first load.
+const NewGroup = lazy(() => import('./NewGroup.tsx').then((m) => ({ default: m.NewGroup })));
 
 export function Chat() {
   const { status, client, signOut } = useSession();
@@ -69,7 +71,7 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
         <aside aria-label="Conversations"
           className={`${open ? 'hidden md:flex' : 'flex'} w-full flex-col border-r border-slate-200 md:w-80 lg:w-96 dark:border-slate-800`}>
           <AccountHeader client={client} signOut={signOut} onToggleNewGroup={() => setPanel(panel === 'new-group' ? 'none' : 'new-group')} />
-          {panel === 'new-group' && <NewGroup client={client} onDone={onNewGroup} />}
+          {panel === 'new-group' && <Suspense fallback={<p role="status" className="border-b border-slate-200 p-3 text-sm dark:border-slate-800">Loading…</p>}><NewGroup client={client} onDone={onNewGroup} /></Suspense>}
           <Directory client={client} onPick={startDirect} />
           <ConversationList conversations={conversations} me={me} openId={openId} summaries={summaries}
             presence={live.presence} typing={live.typing} onOpen={openConversation} />
