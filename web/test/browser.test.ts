@@ -78,6 +78,41 @@ function bubble(page: Page, text: string) {
   return page.getByTestId('message').filter({ has: page.getByText(text, { exact: true }) });
 }
 
+/** Logs an account in on a new browser, which is not one of its devices yet: it stops on the
+ * linking screen and shows the code to type on a device of the account. */
+async function logInAwaitingLink(phone: string, options: Parameters<Browser['newContext']>[0] = {}) {
+  const context = await newContext(options);
+  const page = await context.newPage();
+  await page.goto('/login');
+  await page.getByLabel('Phone number').fill(phone);
+  await page.getByLabel('Password').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Link this browser' }).waitFor();
+  const code = await page.getByTestId('link-code').innerText();
+  assert.match(code, /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/, 'grouped as XXXX-XXXX-XXXX');
+  return { context, page, code };
+}
+
+/** The Linked devices panel, opened from the account menu unless it is open already. */
+async function linkedDevices(page: Page) {
+  const panel = page.getByRole('region', { name: 'Linked devices' });
+  if (!(await panel.isVisible())) {
+    await page.getByLabel('Account menu').click();
+    await page.getByRole('button', { name: 'Linked devices' }).click();
+    await panel.getByRole('heading', { name: 'Linked devices' }).waitFor();
+  }
+  return panel;
+}
+
+/** Types the new browser's code into Linked devices → Link a device, and waits for "Linked …". */
+async function approveLink(page: Page, code: string) {
+  const panel = await linkedDevices(page);
+  await panel.getByLabel('Code shown on the new browser').fill(code);
+  await panel.getByRole('button', { name: 'Link device' }).click();
+  await panel.getByRole('status').filter({ hasText: /^Linked / }).waitFor({ timeout: 15_000 });
+  return panel;
+}
+
 test('the landing page shows the product and links to sign-up', async () => {
   const context = await newContext({ colorScheme: 'light' });
   const page = await context.newPage();
@@ -259,6 +294,11 @@ test('an admin deletes a user after confirming, and cannot delete the last admin
   await page.getByLabel('Phone number').fill(adminPhone);
   await page.getByLabel('Password').fill('correct horse battery');
   await page.getByRole('button', { name: 'Log in' }).click();
+  // The admin's browser from the chat test is gone (its context closed), so no device is left to
+  // link this one: it becomes the account's only device, with the password again.
+  await page.getByRole('button', { name: 'Lost all your devices?' }).click();
+  await page.getByLabel('Your password, to confirm').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Make this browser my only device' }).click();
   await page.getByRole('link', { name: 'Admin' }).click();
   await page.getByRole('heading', { name: 'Admin' }).waitFor();
   await page.getByLabel('Search users').fill('Victor');
@@ -411,13 +451,9 @@ test('two people compare safety numbers, one marks the other verified, and a new
   await ana.page.screenshot({ path: `${SHOTS}safety-number.png` });
   await ben.page.screenshot({ path: `${SHOTS}safety-number-dark.png` });
 
-  // Ben signs in on a second browser: a new device of his.
-  const laptop = await newContext();
-  const second = await laptop.newPage();
-  await second.goto('/login');
-  await second.getByLabel('Phone number').fill(ben.phone);
-  await second.getByLabel('Password').fill('correct horse battery');
-  await second.getByRole('button', { name: 'Log in' }).click();
+  // Ben signs in on a second browser, and links it from his first: a new device of his.
+  const { context: laptop, page: second, code } = await logInAwaitingLink(ben.phone);
+  await approveLink(ben.page, code);
   await second.waitForURL('**/chat');
 
   // Ana's conversation says so, her mark is gone, and the number is not the one compared.
@@ -430,6 +466,122 @@ test('two people compare safety numbers, one marks the other verified, and a new
   }, compared.join(''));
   await ana.page.screenshot({ path: `${SHOTS}safety-number-changed.png` });
   await Promise.all([ana.context.close(), ben.context.close(), laptop.close()]);
+});
+
+test('a second browser joins only after the first approves it by the code; the contact sees the change notice', async () => {
+  const xena = await newUser('Xena Linker', { colorScheme: 'light' });
+  const yuri = await newUser('Yuri Contact');
+  await openChatWith(xena.page, 'Yuri Contact');
+  await send(xena.page, 'only one device so far');
+  await yuri.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Xena Linker/ }).click();
+  await bubble(yuri.page, 'only one device so far').waitFor();
+
+  // Xena logs in on a laptop: it shows a code and waits, and the chats are out of its reach.
+  const laptop = await logInAwaitingLink(xena.phone, { colorScheme: 'dark' });
+  const waiting = laptop.page.getByRole('status').filter({ hasText: 'Waiting for approval' });
+  await waiting.waitFor();
+  assert.match(await laptop.page.getByText(/^Code: /).innerText(), /^Code: (\w \w \w \w, ){2}\w \w \w \w$/, 'spelled out for screen readers');
+  await laptop.page.screenshot({ path: `${SHOTS}link-code.png` });
+
+  // Her first browser lists the request. A wrong code links nothing and says why.
+  const panel = await linkedDevices(xena.page);
+  await xena.page.waitForFunction(() => document.activeElement?.textContent === 'Linked devices', null, { timeout: 5000 }); // focus moves to the panel
+  await panel.getByTestId('pending-link').waitFor({ timeout: 10_000 });
+  const wrong = `${laptop.code[0] === '0' ? '1' : '0'}${laptop.code.slice(1)}`;
+  await panel.getByLabel('Code shown on the new browser').fill(wrong);
+  await panel.getByRole('button', { name: 'Link device' }).click();
+  await panel.getByRole('alert').filter({ hasText: 'No browser is waiting with this code' }).waitFor();
+  assert.equal(await panel.getByLabel('Code shown on the new browser').getAttribute('aria-invalid'), 'true');
+  await panel.getByLabel('Code shown on the new browser').fill('7K3D');
+  await panel.getByRole('button', { name: 'Link device' }).click();
+  await panel.getByRole('alert').filter({ hasText: 'A link code has 12 letters and digits' }).waitFor();
+  assert.equal(await panel.getByTestId('own-device').count(), 1, 'nothing was linked');
+  await new Promise((resolve) => setTimeout(resolve, 2000)); // longer than the laptop's poll
+  assert.match(laptop.page.url(), /\/login$/);
+  assert.ok(await waiting.isVisible(), 'the laptop still waits');
+  assert.equal(await laptop.page.getByRole('list', { name: 'Your conversations' }).count(), 0, 'and shows no conversation');
+
+  // The right code, typed as it comes (lower case, spaces for dashes), links it.
+  await panel.getByLabel('Code shown on the new browser').fill(laptop.code.toLowerCase().replace(/-/g, ' '));
+  await panel.getByRole('button', { name: 'Link device' }).click();
+  await panel.getByRole('status').filter({ hasText: /^Linked Chrome/ }).waitFor({ timeout: 15_000 });
+  await laptop.page.waitForURL('**/chat');
+  await panel.getByTestId('own-device').nth(1).waitFor();
+  assert.equal(await panel.getByTestId('own-device').filter({ hasText: 'This browser' }).count(), 1);
+  assert.equal(await panel.getByText('Not approved by your devices').count(), 0, 'both devices approved');
+  assert.equal(await panel.getByTestId('pending-link').count(), 0, 'no request left');
+  await xena.page.screenshot({ path: `${SHOTS}linked-devices.png` });
+  // Escape closes the panel and gives focus back to the menu it was opened from.
+  assert.ok(await panel.getByLabel('Code shown on the new browser').evaluate((el) => el === document.activeElement), 'focus stays on the code field');
+  await xena.page.keyboard.press('Escape');
+  await panel.waitFor({ state: 'detached' });
+  await xena.page.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Account menu', null, { timeout: 5000 });
+
+  // Her first browser adds the laptop to the chat with Yuri: it opens there and writes to him.
+  await laptop.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Yuri Contact/ }).click({ timeout: 15_000 });
+  await composerOf(laptop.page).and(laptop.page.locator(':enabled')).waitFor({ timeout: 30_000 });
+  await send(laptop.page, 'now from my laptop');
+  await bubble(yuri.page, 'now from my laptop').waitFor({ timeout: 15_000 });
+  assert.equal(await bubble(laptop.page, 'only one device so far').count(), 0, 'what came before is not on the new browser');
+  await yuri.page.getByTestId('notice').filter({ hasText: "Xena Linker's devices changed" }).waitFor({ timeout: 20_000 });
+  await laptop.page.screenshot({ path: `${SHOTS}linked-browser-chat.png` });
+  await Promise.all([xena.context.close(), yuri.context.close(), laptop.context.close()]);
+});
+
+test('a declined browser says so; one whose owner lost every device starts over with the password', async () => {
+  const zoe = await newUser('Zoe Careful');
+  // A device the server lists but none of hers approved (as a hostile server would add one).
+  const { rows: [account] } = await stack.pool.query('SELECT id FROM users WHERE phone = $1', [zoe.phone]);
+  await stack.pool.query(`INSERT INTO devices (id, user_id, label, credential) VALUES (gen_random_uuid(), $1, 'Unknown tablet', decode(md5(random()::text) || md5(random()::text), 'hex'))`, [account.id]);
+  const other = await logInAwaitingLink(zoe.phone);
+  const panel = await linkedDevices(zoe.page);
+  const ghost = panel.getByTestId('own-device').filter({ hasText: 'Unknown tablet' });
+  await ghost.getByText('Not approved by your devices').waitFor();
+  await panel.getByTestId('pending-link').waitFor({ timeout: 10_000 });
+  await panel.getByTestId('pending-link').scrollIntoViewIfNeeded();
+  await zoe.page.screenshot({ path: `${SHOTS}linked-devices-request.png` });
+
+  // Removing it asks for the password again; a wrong one is refused next to the field.
+  await ghost.getByRole('button', { name: /^Remove Unknown tablet/ }).click();
+  await ghost.getByLabel('Your password, to remove Unknown tablet').fill('not the password');
+  await ghost.getByRole('button', { name: 'Remove device' }).click();
+  await ghost.getByRole('alert').filter({ hasText: "not this account's password" }).waitFor();
+  await ghost.getByLabel('Your password, to remove Unknown tablet').fill('correct horse battery');
+  await ghost.getByRole('button', { name: 'Remove device' }).click();
+  await panel.getByRole('status').filter({ hasText: 'Removed Unknown tablet.' }).waitFor();
+  await ghost.waitFor({ state: 'detached' });
+  await panel.getByRole('button', { name: /^Decline Chrome/ }).click();
+  await panel.getByRole('status').filter({ hasText: /^Declined / }).waitFor();
+  await panel.getByText('No browser is waiting.').waitFor();
+  await other.page.getByRole('alert').filter({ hasText: 'declined to link this browser' }).waitFor({ timeout: 10_000 });
+  assert.ok(await other.page.getByRole('button', { name: 'Log in' }).isVisible(), 'back at the log-in form');
+  assert.match(other.page.url(), /\/login$/);
+
+  // Cancel on the waiting screen: back to the form, and the request is gone from the list.
+  await other.page.getByRole('button', { name: 'Log in' }).click();
+  await other.page.getByRole('heading', { name: 'Link this browser' }).waitFor();
+  await panel.getByTestId('pending-link').waitFor({ timeout: 10_000 });
+  await other.page.getByRole('button', { name: 'Cancel' }).click();
+  await other.page.getByRole('status').filter({ hasText: 'Linking was cancelled' }).waitFor({ timeout: 10_000 });
+  await panel.getByText('No browser is waiting.').waitFor({ timeout: 10_000 });
+
+  // Every device lost: the password again makes this browser the only device (a wrong one is refused).
+  await other.page.getByRole('button', { name: 'Log in' }).click();
+  await other.page.getByRole('button', { name: 'Lost all your devices?' }).click();
+  const reset = other.page.locator('#reset-devices');
+  assert.match(await reset.innerText(), /signed out and removed from every chat[\s\S]*contacts will see that your devices changed[\s\S]*old messages are not on this browser/);
+  await reset.getByLabel('Your password, to confirm').fill('not the password');
+  await reset.getByRole('button', { name: 'Make this browser my only device' }).click();
+  await reset.getByRole('alert').filter({ hasText: "not this account's password" }).waitFor();
+  assert.match(other.page.url(), /\/login$/, 'still waiting');
+  await other.page.screenshot({ path: `${SHOTS}link-reset.png` });
+  await reset.getByLabel('Your password, to confirm').fill('correct horse battery');
+  await reset.getByRole('button', { name: 'Make this browser my only device' }).click();
+  await other.page.waitForURL('**/chat', { timeout: 15_000 });
+  // The first browser was signed out (its session ended, and its device was removed), and says so.
+  await zoe.page.waitForURL('**/login', { timeout: 15_000 });
+  await zoe.page.getByRole('status').filter({ hasText: /removed from your account|ended from another device/ }).waitFor();
+  await Promise.all([zoe.context.close(), other.context.close()]);
 });
 
 test('the chat route loads under 250 kB of gzipped JavaScript', () => {
@@ -476,12 +628,8 @@ test('while the server is away a banner says so, and what was written then goes 
 
 test('"log out everywhere" in one browser signs the other out at once, and says why', async () => {
   const uma = await newUser('Uma Twice');
-  const context = await newContext();
-  const other = await context.newPage();
-  await other.goto('/login');
-  await other.getByLabel('Phone number').fill(uma.phone);
-  await other.getByLabel('Password').fill('correct horse battery');
-  await other.getByRole('button', { name: 'Log in' }).click();
+  const { context, page: other, code } = await logInAwaitingLink(uma.phone);
+  await approveLink(uma.page, code);
   await other.waitForURL('**/chat');
   await other.getByLabel('Find people').waitFor();
 
