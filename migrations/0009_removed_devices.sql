@@ -31,3 +31,7 @@ CREATE TRIGGER devices_keep_removed AFTER DELETE ON devices FOR EACH ROW EXECUTE
 -- catching up checks that id against what the message proves (it used to become NULL, and the
 -- message could not be told from one the server relabelled).
 ALTER TABLE messages DROP CONSTRAINT messages_sender_device_id_fkey;
+
+-- The revocation the removing device signed (see DEVICE_REVOCATION_CONTEXT): the user's other
+-- devices stop trusting a removed device for good only on this, never because a listing left it out.
+ALTER TABLE removed_devices ADD COLUMN revoked_by uuid, ADD COLUMN revocation bytea;

@@ -47,6 +47,8 @@ pub fn device(row: DeviceRow) -> DeviceView {
         approved_by: row.approved_by,
         approval: row.approval.as_deref().map(encode),
         removed_at: row.removed_at,
+        revoked_by: row.revoked_by,
+        revocation: row.revocation.as_deref().map(encode),
     }
 }
 

@@ -7,12 +7,12 @@
 
 use super::auth::confirm_password;
 use super::{Caller, Ctx, Reply};
-use crate::auth::verify_device_proof;
+use crate::auth::{verify_device_proof, verify_device_signature};
 use crate::db::devices::{self, Uploaded};
 use crate::db::{members, sessions, users, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
-use crate::protocol::{parse_uuid, ServerEvent};
+use crate::protocol::{decode_exact, device_revocation_message, parse_uuid, ServerEvent, DEVICE_PROOF_BYTES};
 use crate::protocol::{
     BindDeviceRequest, ClaimRequest, DeviceList, DeviceLookup, DeviceLookupRequest, RegisterDeviceRequest,
     RemoveDeviceRequest, UploadKeyPackagesRequest, UserDevices, MAX_KEY_PACKAGES_PER_DEVICE,
@@ -121,14 +121,17 @@ pub async fn bind(ctx: Ctx) -> ApiResult<Reply> {
 /// only from a device of the account, with the password entered again, so that neither a stolen
 /// token nor the password alone (from a new browser) can wipe the owner's devices.
 pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {
-    let (db, caller) = ctx.authenticate().await?;
+    let (mut db, caller) = ctx.authenticate().await?;
     let device = parse_uuid(ctx.param(0), "id")?;
+    let request: RemoveDeviceRequest =
+        if ctx.body.iter().all(u8::is_ascii_whitespace) { RemoveDeviceRequest::default() } else { ctx.json()? };
+    let signature =
+        request.revocation.as_deref().map(|r| decode_exact("revocation", r, DEVICE_PROOF_BYTES)).transpose()?;
+    if !devices::belongs_to(&db, device, caller.id).await? {
+        return Err(ApiError::not_found("You have no device with this id."));
+    }
+    let row = devices::get(&db, device).await?;
     if caller.device_id != Some(device) {
-        let request: RemoveDeviceRequest =
-            if ctx.body.iter().all(u8::is_ascii_whitespace) { RemoveDeviceRequest::default() } else { ctx.json()? };
-        if !devices::belongs_to(&db, device, caller.id).await? {
-            return Err(ApiError::not_found("You have no device with this id."));
-        }
         if caller.device_id.is_none() {
             return Err(ApiError::new(
                 403,
@@ -141,7 +144,25 @@ pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {
         })?;
         confirm_password(&db, caller.id, &password).await?;
     }
-    if !devices::delete(&db, caller.id, device).await? {
+    // The revocation, if given, must be the removing device's own signature over the removed key:
+    // the user's other devices trust it to stop trusting that device for good.
+    let revocation = match (signature, caller.device_id, row) {
+        (None, _, _) => None,
+        (Some(signature), Some(by), Some(removed)) => {
+            let signer = devices::get(&db, by).await?.ok_or_else(device_not_bound)?;
+            let message = device_revocation_message(caller.id, device, &removed.credential);
+            if !verify_device_signature(&signer.credential, message.as_bytes(), &signature) {
+                return Err(ApiError::new(
+                    403,
+                    "invalid_revocation",
+                    "The revocation is not this device's signature over the removed device's key.",
+                ));
+            }
+            Some((by, signature))
+        }
+        (Some(_), _, _) => return Err(device_not_bound()),
+    };
+    if !devices::delete(&mut db, caller.id, device, revocation.as_ref().map(|(by, s)| (*by, s.as_slice()))).await? {
         return Err(ApiError::not_found("You have no device with this id."));
     }
     announce_removed(&ctx, &db, caller.id, device).await?;

@@ -24,8 +24,10 @@ pub struct DeviceRow {
     /// The device that approved this one's link, and its signature (see `LINK_APPROVAL_CONTEXT`).
     pub approved_by: Option<Uuid>,
     pub approval: Option<Vec<u8>>,
-    /// Set for a row of `removed_devices`: when the device left its account.
+    /// Set for a row of `removed_devices`: when the device left its account, and its revocation.
     pub removed_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<Uuid>,
+    pub revocation: Option<Vec<u8>>,
 }
 
 impl From<&Row> for DeviceRow {
@@ -39,6 +41,8 @@ impl From<&Row> for DeviceRow {
             approved_by: row.get("approved_by"),
             approval: row.get("approval"),
             removed_at: row.try_get::<_, Option<DateTime<Utc>>>("removed_at").ok().flatten(),
+            revoked_by: row.try_get::<_, Option<Uuid>>("revoked_by").ok().flatten(),
+            revocation: row.try_get::<_, Option<Vec<u8>>>("revocation").ok().flatten(),
         }
     }
 }
@@ -125,7 +129,7 @@ pub async fn removed_for_users(client: &Client, users: &[Uuid]) -> DbResult<Vec<
     let rows = client
         .query(
             "SELECT user_id, id, label, credential, created_at, NULL::timestamptz AS last_seen_at, approved_by, approval,
-                    removed_at
+                    removed_at, revoked_by, revocation
              FROM (SELECT *, row_number() OVER (PARTITION BY user_id ORDER BY removed_at DESC, id) AS n
                    FROM removed_devices WHERE user_id = ANY($1)) recent
              WHERE n <= $2 ORDER BY user_id, removed_at DESC, id",
@@ -166,10 +170,28 @@ pub async fn belongs_to(client: &Client, device: Uuid, user: Uuid) -> DbResult<b
     Ok(client.query_one(sql, &[&device, &user]).await?.get(0))
 }
 
-/// Deletes one of `user`'s devices (its key packages go with it). False if they have no such device.
-pub async fn delete(client: &Client, user: Uuid, device: Uuid) -> DbResult<bool> {
-    let deleted = client.execute("DELETE FROM devices WHERE id = $1 AND user_id = $2", &[&device, &user]).await?;
-    Ok(deleted == 1)
+/// Deletes one of `user`'s devices (its key packages go with it; the history keeps it, with the
+/// revocation given). False if they have no such device.
+pub async fn delete(
+    client: &mut Client,
+    user: Uuid,
+    device: Uuid,
+    revocation: Option<(Uuid, &[u8])>,
+) -> DbResult<bool> {
+    let tx = client.transaction().await?;
+    let deleted = tx.execute("DELETE FROM devices WHERE id = $1 AND user_id = $2", &[&device, &user]).await?;
+    if deleted != 1 {
+        return Ok(false);
+    }
+    if let Some((by, signature)) = revocation {
+        tx.execute(
+            "UPDATE removed_devices SET revoked_by = $2, revocation = $3 WHERE id = $1",
+            &[&device, &by, &signature],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// What an upload of key packages did.

@@ -53,8 +53,11 @@ pub enum Requested {
 pub async fn request(client: &mut Client, user: Uuid, session: Uuid, link: &NewLink) -> DbResult<Requested> {
     let tx = client.transaction().await?;
     lock_user(&tx, user).await?;
+    // Dropped: this session's earlier request, requests that expired unanswered, and approved ones
+    // old enough that their browser has long read the outcome.
     tx.execute(
-        "DELETE FROM device_links WHERE user_id = $1 AND (expires_at <= now() OR session_id = $2)",
+        "DELETE FROM device_links WHERE user_id = $1 AND (session_id = $2
+            OR (approved_at IS NULL AND expires_at <= now()) OR approved_at < now() - interval '1 hour')",
         &[&user, &session],
     )
     .await?;
@@ -92,9 +95,12 @@ pub async fn pending(client: &Client, user: Uuid) -> DbResult<Vec<LinkRow>> {
     Ok(client.query(&sql, &[&user]).await?.iter().map(LinkRow::from).collect())
 }
 
-/// One of `user`'s requests that has not expired (approved or not).
+/// One of `user`'s requests that is pending and unexpired, or approved (an approval that came
+/// just before the request expired must still reach its browser).
 pub async fn get(client: &Client, user: Uuid, link: Uuid) -> DbResult<Option<LinkRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM device_links WHERE id = $1 AND user_id = $2 AND expires_at > now()");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM device_links WHERE id = $1 AND user_id = $2 AND (approved_at IS NOT NULL OR expires_at > now())"
+    );
     Ok(client.query_opt(&sql, &[&link, &user]).await?.as_ref().map(LinkRow::from))
 }
 
@@ -119,6 +125,13 @@ pub async fn approve(
 ) -> DbResult<Approved> {
     let tx = client.transaction().await?;
     lock_user(&tx, user).await?;
+    // The approving device may have been removed since its signature was checked.
+    let approver_exists = tx
+        .query_one("SELECT EXISTS (SELECT 1 FROM devices WHERE id = $1 AND user_id = $2)", &[&approved_by, &user])
+        .await?;
+    if !approver_exists.get::<_, bool>(0) {
+        return Ok(Approved::NotPending);
+    }
     let claimed = tx
         .execute(
             "UPDATE device_links SET approved_at = now(), approver_proof = $3
@@ -133,8 +146,13 @@ pub async fn approve(
     let Some(row) = insert_linked(&tx, user, link.id, &device, approved_by, approval).await? else {
         return Ok(Approved::TooManyDevices);
     };
-    tx.execute("UPDATE sessions SET device_id = $2 WHERE id = $1 AND device_id IS NULL", &[&link.session_id, &row.id])
+    let bound = tx
+        .execute("UPDATE sessions SET device_id = $2 WHERE id = $1 AND device_id IS NULL", &[&link.session_id, &row.id])
         .await?;
+    if bound != 1 {
+        // The asking session ended or became a device meanwhile: nobody would hold this device.
+        return Ok(Approved::NotPending);
+    }
     tx.commit().await?;
     Ok(Approved::Linked(row))
 }

@@ -205,7 +205,10 @@ pub fn operations() -> Vec<Operation> {
             .describe(
                 "A session removes its own device freely. Another of the account's devices only from a session that \
                  acts as one of its devices, with the account's password entered again (`{\"password\"}`): neither \
-                 a stolen token nor the password alone, from a new browser, can remove the owner's devices.",
+                 a stolen token nor the password alone, from a new browser, can remove the owner's devices. \
+                 `revocation` is the removing device's Ed25519 signature over `e2e-chat/revoke-device/v1:`, the \
+                 user's id, `:`, the removed device's id, `:`, the base64 of its key; kept with the removed device \
+                 in the history, it is what makes the user's other devices stop trusting it for good.",
             )
             .params([uuid_in_path("id")])
             .optional_body(wire::<RemoveDeviceRequest>())
@@ -220,7 +223,7 @@ pub fn operations() -> Vec<Operation> {
                     403,
                     "Another of the caller's devices, and: this session acts as no device (`device_required`), no \
                      password was given (`password_required`), or it is wrong (`wrong_password`, counted like a \
-                     failed login).",
+                     failed login); or the revocation is not this device's signature (`invalid_revocation`).",
                 ),
                 no_such_device(),
                 body_too_large(),

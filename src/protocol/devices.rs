@@ -95,6 +95,16 @@ pub struct DeviceView {
     #[ts(optional)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub removed_at: Option<DateTime<Utc>>,
+    /// Only in a lookup's `removed` list: the device that revoked it (itself, or another of the
+    /// user's), and base64 of its signature (see `DEVICE_REVOCATION_CONTEXT`). Absent for a device
+    /// removed by a reset.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<Uuid>,
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("contentEncoding" = "base64"))]
+    pub revocation: Option<String>,
 }
 
 #[derive(Debug, Serialize, TS, JsonSchema)]
@@ -132,11 +142,26 @@ impl BindDeviceRequest {
     }
 }
 
-/// Removing a device other than the session's own: the account's password, entered again.
+/// Removing a device: for another than the session's own, the account's password, entered again;
+/// and the removing device's revocation of the removed one, which the user's other devices check
+/// before they stop trusting it for good (see `DEVICE_REVOCATION_CONTEXT`).
 #[derive(Debug, Default, Deserialize, TS, JsonSchema)]
 pub struct RemoveDeviceRequest {
     #[ts(optional = nullable)]
     pub password: Option<String>,
+    /// Base64 of the session's device's Ed25519 signature over `DEVICE_REVOCATION_CONTEXT` text.
+    #[ts(optional = nullable)]
+    #[schemars(extend("contentEncoding" = "base64"))]
+    pub revocation: Option<String>,
+}
+
+/// What a device signs to revoke one of its user's devices (another, or itself): this context, the
+/// user's id, `:`, the revoked device's id, `:`, then the base64 of its key.
+pub const DEVICE_REVOCATION_CONTEXT: &str = "e2e-chat/revoke-device/v1:";
+
+/// The text a device signs to revoke `device` (with key `credential`) of `user`.
+pub fn device_revocation_message(user: Uuid, device: Uuid, credential: &[u8]) -> String {
+    format!("{DEVICE_REVOCATION_CONTEXT}{}:{}:{}", user.hyphenated(), device.hyphenated(), super::encode(credential))
 }
 
 /// Several users' devices in one request: a client checking a group's tree against the directory

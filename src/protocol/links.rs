@@ -14,7 +14,7 @@
 //!    browser's session to it; the browser sees `approved` on `GET /devices/links/:id`.
 
 use super::devices::{validate_credential, validate_label, DeviceView, DEVICE_PROOF_BYTES};
-use super::validate::decode;
+use super::validate::{decode, decode_exact};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -63,7 +63,7 @@ impl LinkRequest {
         Ok(NewLink {
             label: validate_label(&self.label)?,
             credential: validate_credential(&self.credential)?,
-            code_mac: exact_bytes("codeMac", &self.code_mac, LINK_MAC_BYTES)?,
+            code_mac: decode_exact("codeMac", &self.code_mac, LINK_MAC_BYTES)?,
         })
     }
 }
@@ -135,7 +135,7 @@ pub struct Approval {
 impl ApproveLinkRequest {
     pub fn validate(self) -> Result<Approval, ApiError> {
         Ok(Approval {
-            signature: exact_bytes("signature", &self.signature, DEVICE_PROOF_BYTES)?,
+            signature: decode_exact("signature", &self.signature, DEVICE_PROOF_BYTES)?,
             approver_proof: decode("approverProof", &self.approver_proof, MAX_APPROVER_PROOF_BYTES)?,
         })
     }
@@ -164,14 +164,6 @@ impl ResetDevicesRequest {
 /// The text a device signs to approve `device` (with key `credential`) for `user`.
 pub fn link_approval_message(user: Uuid, device: Uuid, credential: &[u8]) -> String {
     format!("{LINK_APPROVAL_CONTEXT}{}:{}:{}", user.hyphenated(), device.hyphenated(), super::encode(credential))
-}
-
-fn exact_bytes(field: &str, raw: &str, len: usize) -> Result<Vec<u8>, ApiError> {
-    let bytes = decode(field, raw, len)?;
-    if bytes.len() != len {
-        return Err(ApiError::bad_request("invalid_field", format!("{field} is {len} bytes.")));
-    }
-    Ok(bytes)
 }
 
 #[cfg(test)]

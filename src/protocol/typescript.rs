@@ -172,7 +172,10 @@ fn constants() -> String {
          export const DEVICE_PROOF_CONTEXT = {DEVICE_PROOF_CONTEXT:?};\n\
          /** What a device signs to approve a new one: this, the user's id, `:`, the new device's id, \
          `:`, the base64 of its key. */\n\
-         export const LINK_APPROVAL_CONTEXT = {LINK_APPROVAL_CONTEXT:?};"
+         export const LINK_APPROVAL_CONTEXT = {LINK_APPROVAL_CONTEXT:?};\n\
+         /** What a device signs to revoke one of its user's devices: this, the user's id, `:`, the \
+         revoked device's id, `:`, the base64 of its key. */\n\
+         export const DEVICE_REVOCATION_CONTEXT = {DEVICE_REVOCATION_CONTEXT:?};"
     )
     .unwrap();
     let close_codes =

@@ -158,6 +158,15 @@ pub fn decode(field: &str, raw: &str, max: usize) -> Result<Vec<u8>, ApiError> {
     Ok(bytes)
 }
 
+/// Like `decode`, for a field of exactly `len` bytes (a MAC, a signature).
+pub fn decode_exact(field: &str, raw: &str, len: usize) -> Result<Vec<u8>, ApiError> {
+    let bytes = decode(field, raw, len)?;
+    if bytes.len() != len {
+        return Err(ApiError::bad_request("invalid_field", format!("{field} is {len} bytes.")));
+    }
+    Ok(bytes)
+}
+
 pub fn encode(bytes: &[u8]) -> String {
     B64.encode(bytes)
 }

@@ -131,6 +131,25 @@ test('removed devices stay listed as history, with when they went, for those who
   assert.deepEqual(history.body.users[0].devices.map((d) => d.id), [phone.id], 'current devices as before');
 });
 
+test('a removal carries the removing device\'s revocation, checked and kept with the history', async () => {
+  const alice = await api.register();
+  const [phone, laptop, tablet] = [await device(alice, 'Phone'), await device(alice, 'Laptop'), await device(alice, 'Tablet')];
+  const revocationOf = (target) => `e2e-chat/revoke-device/v1:${alice.user.id}:${target.id}:${target.credential}`;
+  const remove = (target, revocation) => api.delete(`/devices/${target.id}`, { token: phone.token, body: { password: 'correct horse battery', revocation } });
+  const forged = await remove(laptop, laptop.key.sign(revocationOf(laptop)));
+  assert.deepEqual([forged.status, forged.body.error.code], [403, 'invalid_revocation'], 'signed by another device than the session\'s');
+  const wrongTarget = await remove(laptop, phone.key.sign(revocationOf(tablet)));
+  assert.deepEqual([wrongTarget.status, wrongTarget.body.error.code], [403, 'invalid_revocation']);
+  assert.equal((await remove(laptop, phone.key.sign(revocationOf(laptop)))).status, 204);
+  // A device revokes itself when it is forgotten.
+  const self = await api.delete(`/devices/${tablet.id}`, { token: tablet.token, body: { revocation: tablet.key.sign(revocationOf(tablet)) } });
+  assert.equal(self.status, 204);
+  const { removed } = (await api.post('/devices/lookup', { userIds: [alice.user.id], includeRemoved: true }, { token: phone.token })).body.users[0];
+  const byId = Object.fromEntries(removed.map((d) => [d.id, d]));
+  assert.deepEqual([byId[laptop.id].revokedBy, byId[laptop.id].revocation], [phone.id, phone.key.sign(revocationOf(laptop))]);
+  assert.equal(byId[tablet.id].revokedBy, tablet.id);
+});
+
 test('a user registers, lists and removes devices; nobody touches another user\'s devices', async () => {
   const [alice, mallory] = [await api.register(), await api.register()];
   const watcher = await open(alice);

@@ -132,8 +132,10 @@ export class Api {
   }
 
   /** Removes a device: this session's own freely, another of the account's with the password. */
-  deleteDevice(deviceId: string, password?: string) {
-    return this.call('DELETE /devices/:id', { params: { id: deviceId }, body: password === undefined ? undefined : { password } });
+  /** `revocation`: this device's signature revoking the removed one (see linking.ts). */
+  deleteDevice(deviceId: string, password?: string, revocation?: string) {
+    const body = password === undefined && revocation === undefined ? undefined : { password, revocation };
+    return this.call('DELETE /devices/:id', { params: { id: deviceId }, body });
   }
 
   /** Binds this session to a device it runs on, by the device's signature over the session (see `deviceProof`). */

@@ -36,7 +36,7 @@ export interface OwnUser {
   id(): string | null;
   trustedAmong(devices: DeviceView[]): Promise<DeviceView[]>;
   /** Whether a removed device of this user was one this device trusted, or approved by one. */
-  trustedInHistory(device: DeviceView, removed: DeviceView[]): Promise<boolean>;
+  trustedInHistory(device: DeviceView): Promise<boolean>;
 }
 
 export class Authentication implements AuthenticationService {
@@ -47,9 +47,14 @@ export class Authentication implements AuthenticationService {
   /** Each user's removed devices, as last read (see `asOf`). */
   private readonly histories = new Map<string, { removed: Promise<DeviceView[]>; fetchedAt: number }>();
 
-  constructor(api: Api, own: OwnUser) {
+  /** Told when a removed device of another user is let in for what it did while it was theirs:
+   * a device this one may never have seen listed, so its user's device set changed (a notice). */
+  private readonly onPastDevice: (userId: string, deviceId: string) => void;
+
+  constructor(api: Api, own: OwnUser, onPastDevice: (userId: string, deviceId: string) => void = () => {}) {
     this.api = api;
     this.own = own;
+    this.onPastDevice = onPastDevice;
   }
 
   /** The devices that count as `userId`'s, of those the directory lists. */
@@ -83,7 +88,10 @@ export class Authentication implements AuthenticationService {
    * for what a device meets while catching up, which may come from a device that has gone since:
    * judged by today's directory alone, the commit that added it would be refused and the group
    * would stop there for this device. For this user's own devices, a removed one counts only if
-   * this device trusted it or it was approved by one this device trusted (see linking.ts).
+   * this device trusted it or it was approved by one this device trusts (see linking.ts); another
+   * user's counts with a notice in the conversations with them, as any change of their devices
+   * does, since this device may never have seen it listed. Not for joining a group: a Welcome
+   * is checked against the directory as it is now.
    */
   asOf(at: string): AuthenticationService {
     return {
@@ -101,7 +109,9 @@ export class Authentication implements AuthenticationService {
     const device = removed.find((d) => d.id === deviceId);
     if (!device?.removedAt || keyOf(device.credential) !== toHex(signaturePublicKey)) return false;
     if (!(Date.parse(device.createdAt) <= at && at < Date.parse(device.removedAt))) return false;
-    return userId !== this.own.id() || this.own.trustedInHistory(device, removed);
+    if (userId === this.own.id()) return this.own.trustedInHistory(device);
+    this.onPastDevice(userId, deviceId);
+    return true;
   }
 
   private removedDevices(userId: string): Promise<DeviceView[]> {

@@ -24,8 +24,8 @@ import { onReady, onServerEvent, type DispatchParts } from './dispatch.ts';
 import { Emitter, type ClientEvents } from './events.ts';
 import { Groups } from './groups.ts';
 import { Incoming } from './incoming.ts';
-import { approvalMessage, approverProof, LinkFailure, normalizeLinkCode, requestFor, type LinkPrompt } from './linking.ts';
-import { epochOf, MlsFailure, safetyNumber, sign, toBase64 } from './mls.ts';
+import { approvalMessage, approverProof, LinkFailure, normalizeLinkCode, requestFor, revocationMessage, type LinkPrompt } from './linking.ts';
+import { epochOf, leaves, MlsFailure, safetyNumber, sign, toBase64 } from './mls.ts';
 import { Outbox, SendFailure } from './outbox.ts';
 import { Pipeline } from './pipeline.ts';
 import { Receipts } from './receipts.ts';
@@ -82,8 +82,8 @@ export class ChatClient {
     const authentication = new Authentication(session.api, {
       id: () => session.user?.id ?? null,
       trustedAmong: (devices) => session.ownDevices.trustedAmong(devices),
-      trustedInHistory: (device, removed) => session.ownDevices.trustedInHistory(device, removed),
-    });
+      trustedInHistory: (device) => session.ownDevices.trustedInHistory(device),
+    }, (userId, deviceId) => void this.verification().then((v) => v.notePastDevice(userId, deviceId)).catch(() => {}));
     const authorizer = new CommitAuthorizer(conversations, authentication);
     const pipeline: Pipeline = new Pipeline(session, (message) => incoming.handle(message));
     const receipts = new Receipts(session);
@@ -103,6 +103,13 @@ export class ChatClient {
     this.groups = groups;
     this.outbox = outbox;
     this.parts = { session, pipeline, receipts, ticks, groups, outbox, events, verification: () => this.verification() };
+    session.ownLeaves = () => {
+      const mine: Record<string, string> = {};
+      for (const state of pipeline.groups.values()) {
+        for (const leaf of leaves(state)) if (leaf.userId === session.user?.id) mine[leaf.deviceId] = toBase64(leaf.signaturePublicKey);
+      }
+      return mine;
+    };
   }
 
   on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): () => void {
@@ -233,7 +240,12 @@ export class ChatClient {
     const wasRunning = socket?.running ?? false;
     socket?.stop();
     try {
-      if (forgetDevice && device) await this.api.deleteDevice(device.deviceId);
+      if (forgetDevice && device) {
+        // Revoked by itself: the user's other devices stop trusting it for good.
+        const credential = toBase64(device.identity.publicKey);
+        const revocation = await sign(device.identity, revocationMessage(device.identity.userId, device.deviceId, credential));
+        await this.api.deleteDevice(device.deviceId, undefined, toBase64(revocation));
+      }
       if (everywhere) await this.api.logoutEverywhere();
     } catch (e) {
       if (wasRunning) this.session.socket?.start();
@@ -275,12 +287,20 @@ export class ChatClient {
     const me = this.session.me;
     const link = await requestFor(code, me, await this.pendingLinks());
     if (!link) throw new LinkFailure('no-match', 'No browser is waiting with this code. Check it, or start again on the new browser.');
-    // The set passed on is the one brought up to date with the directory now.
-    await this.ownDevices();
+    // The set passed on is the one brought up to date with the directory now. A request named
+    // like a device this one knows is the server's doing (the id is not under the code's MAC).
+    const listed = await this.ownDevices();
+    if (listed.some((d) => d.id === link.id) || await this.session.ownDevices.knows(link.id)) {
+      throw new LinkFailure('no-match', 'That request names one of your devices; it was not approved.');
+    }
     const trusted = await this.session.ownDevices.trusted();
     const signature = await sign(this.session.identity, approvalMessage(me, link.id, link.credential));
-    const device = await this.api.approveLink(link.id, toBase64(signature), await approverProof(code, link, this.deviceId, trusted));
-    await this.session.ownDevices.trust(device.id, device.credential);
+    const device = await this.api.approveLink(link.id, toBase64(signature), await approverProof(code, me, link, this.deviceId, trusted));
+    // What is trusted is what the code verified, never what the server answers.
+    await this.session.ownDevices.trust(link.id, link.credential);
+    if (device.id !== link.id || device.credential !== link.credential) {
+      throw new LinkFailure('unverified-approval', 'The server answered with another device than the one approved.');
+    }
     return device;
   }
 
@@ -295,7 +315,11 @@ export class ChatClient {
    */
   async removeDevice(deviceId: string, password: string): Promise<void> {
     if (deviceId === this.deviceId) throw new Error('To remove this browser, log out and forget it.');
-    await this.api.deleteDevice(deviceId, password);
+    const device = (await this.api.devicesOf(this.session.me)).devices.find((d) => d.id === deviceId);
+    if (!device) throw new ApiError(404, 'not_found', 'You have no device with this id.');
+    const revocation = await sign(this.session.identity, revocationMessage(this.session.me, deviceId, device.credential));
+    await this.api.deleteDevice(deviceId, password, toBase64(revocation));
+    await this.session.ownDevices.revokedHere(deviceId, device.credential);
     void this.groups.removeUnlistedDevices().catch(() => {});
   }
 

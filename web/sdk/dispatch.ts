@@ -51,6 +51,7 @@ export function onServerEvent(parts: DispatchParts, event: ServerEvent): void {
       else void groups.healGroups().catch(() => {});
       return;
     case 'device-removed':
+      if (event.userId === session.user?.id) void session.ownDevices.checkRevocations().catch(() => {});
       void verification().then((v) => v.refresh([event.userId])).catch(() => {});
       void groups.removeUnlistedDevices().catch(() => {});
       return;
@@ -73,6 +74,8 @@ export function onReady(parts: DispatchParts): void {
   // than all asking at once (a database has a bounded number of connections).
   setTimeout(() => {
     if (!parts.session.store) return; // signed out meanwhile
+    // A device of this user revoked while this one was away stays distrusted if listed again.
+    void parts.session.ownDevices.checkRevocations().catch(() => {});
     void groups.healGroups().catch(() => {});
     // A removal it missed while away is found from the directory as last read (each commit
     // checks afresh): no extra request for a device that reconnects within a moment.

@@ -80,7 +80,11 @@ export class Incoming {
     let next = pipeline.takeOwnCommit(conversationId, bytes);
     if (!next) {
       try {
-        next = await processCommit(group, bytes, authentication.asOf(m.createdAt), (change) => authorizer.authorize(conversationId, change, { adds: m.addUserIds, removes: m.removeUserIds }));
+        next = await processCommit(group, bytes, authentication.asOf(m.createdAt), (change) => authorizer.authorize(conversationId, change, {
+          // The server keeps every commit's declarations (none is an empty list): one it leaves out
+          // is taken as declaring nothing, never as a reason to skip the check.
+          adds: m.addUserIds ?? [], removes: m.removeUserIds ?? [],
+        }));
       } catch (e) {
         await this.problem(m, e);
         return undefined;
@@ -141,7 +145,7 @@ export class Incoming {
         // Its members' devices are read at once, as the join checks every leaf against them.
         const conversation = await conversations.current(m.conversationId);
         await authentication.prefetch(conversation?.members.map((member) => member.userId) ?? []);
-        const state = await joinFromWelcome(welcome, kp, authentication.asOf(m.createdAt), m.conversationId);
+        const state = await joinFromWelcome(welcome, kp, authentication, m.conversationId);
         const leftAt = await conversations.leftAtEpoch(m.conversationId);
         if (leftAt !== undefined && epochOf(state) <= leftAt) {
           throw new MlsFailure('stale_welcome', `A Welcome back to epoch ${epochOf(state)}, where this device was removed at epoch ${leftAt}.`);

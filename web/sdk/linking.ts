@@ -14,12 +14,12 @@
 //   those its approver passed on, and every device listed with a valid approval by one it
 //   trusts. The authentication service takes only those as this user's devices.
 // A server that swapped the new browser's key fails the code check on the approving device; one
-// that made up an approval fails it on the new browser. Guessing the code means 2^60 tries within
-// the request's ten minutes.
+// that made up an approval fails it on the new browser. Recovering the code from the MAC the server
+// holds means trying 2^60 codes through 100,000 PBKDF2 rounds each within the request's ten minutes.
 
 import { ApiError, type Api } from './api.ts';
 import { fromBase64, toBase64, verifySignature } from './mls.ts';
-import { LINK_APPROVAL_CONTEXT, type DeviceView, type PendingLinkView } from './wire/index.ts';
+import { DEVICE_REVOCATION_CONTEXT, LINK_APPROVAL_CONTEXT, LINK_REQUEST_TTL_SECONDS, type DeviceView, type PendingLinkView } from './wire/index.ts';
 import type { Store } from './store.ts';
 
 /** Crockford's base32: no I, L, O or U, so what is read aloud or retyped is not misread. */
@@ -27,10 +27,11 @@ const CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const CODE_CHARS = 12;
 const REQUEST_MAC_CONTEXT = 'e2e-chat/link-request/v1:';
 const PROOF_MAC_CONTEXT = 'e2e-chat/link-proof/v1:';
+const CODE_KEY_SALT = 'e2e-chat/link-code/v1:';
 /** The store's record of the user's devices this device trusts: device id → base64 key. */
 const TRUST_KEY = 'own-devices';
-/** Those it trusted until they were removed: what it met from them while they were there counts. */
-const FORMER_KEY = 'own-devices-former';
+/** Devices of the user this device saw revoked: never trusted again. */
+const REVOKED_KEY = 'own-devices-revoked';
 
 export type TrustedDevices = Record<string, string>;
 
@@ -60,10 +61,37 @@ export function normalizeLinkCode(typed: string): string | null {
   return code.length === CODE_CHARS && [...code].every((c) => CODE_ALPHABET.includes(c)) ? code : null;
 }
 
-async function hmac(code: string, text: string): Promise<Uint8Array> {
+/**
+ * PBKDF2 rounds that turn the code into the MAC key. The server sees a MAC under the code and
+ * could try every code against it while the request waits: this makes each try cost as much as
+ * 100,000 hashes (60 bits of code then take about 2^77 hash computations, where ten minutes are
+ * all there is), for a few tens of milliseconds per MAC on a phone.
+ */
+const CODE_KEY_ROUNDS = 100_000;
+const codeKeys = new Map<string, Promise<CryptoKey>>();
+
+function codeKey(code: string, userId: string): Promise<CryptoKey> {
   const canonical = normalizeLinkCode(code);
-  if (!canonical) throw new Error('Not a link code.');
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(canonical), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  if (!canonical) return Promise.reject(new Error('Not a link code.'));
+  const id = `${userId}:${canonical}`;
+  let key = codeKeys.get(id);
+  if (!key) {
+    key = (async () => {
+      const raw = await crypto.subtle.importKey('raw', new TextEncoder().encode(canonical), 'PBKDF2', false, ['deriveKey']);
+      return crypto.subtle.deriveKey(
+        { name: 'PBKDF2', hash: 'SHA-256', iterations: CODE_KEY_ROUNDS, salt: new TextEncoder().encode(`${CODE_KEY_SALT}${userId}`) },
+        raw, { name: 'HMAC', hash: 'SHA-256', length: 256 }, false, ['sign'],
+      );
+    })();
+    codeKeys.set(id, key);
+    // Only the few codes of one linking are ever in use at once.
+    if (codeKeys.size > 16) codeKeys.delete(codeKeys.keys().next().value!);
+  }
+  return key;
+}
+
+async function hmac(code: string, userId: string, text: string): Promise<Uint8Array> {
+  const key = await codeKey(code, userId);
   return new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(text)));
 }
 
@@ -77,7 +105,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** The new browser's MAC of its request under the code: the account, its label and its key. */
 export function requestMac(code: string, userId: string, label: string, credential: string): Promise<Uint8Array> {
-  return hmac(code, `${REQUEST_MAC_CONTEXT}${userId}:${credential}:${label}`);
+  return hmac(code, userId, `${REQUEST_MAC_CONTEXT}${userId}:${credential}:${label}`);
 }
 
 /** Of the pending requests, the one this code was shown by (its MAC verifies), if any. */
@@ -111,21 +139,21 @@ function proofText(linkId: string, credential: string, approverId: string, trust
   return `${PROOF_MAC_CONTEXT}${linkId}:${credential}:${approverId}:${JSON.stringify(entries)}`;
 }
 
-export async function approverProof(code: string, link: PendingLinkView, approverId: string, trusted: TrustedDevices): Promise<string> {
-  const mac = await hmac(code, proofText(link.id, link.credential, approverId, trusted));
+export async function approverProof(code: string, userId: string, link: PendingLinkView, approverId: string, trusted: TrustedDevices): Promise<string> {
+  const mac = await hmac(code, userId, proofText(link.id, link.credential, approverId, trusted));
   const proof: ApproverProof = { approverId, trusted, mac: toBase64(mac) };
   return toBase64(new TextEncoder().encode(JSON.stringify(proof)));
 }
 
 /** The devices the approver trusts, if `proof` is its, under the code, for this request. */
-export async function openApproverProof(code: string, linkId: string, credential: string, proof: string | undefined): Promise<TrustedDevices | null> {
+export async function openApproverProof(code: string, userId: string, linkId: string, credential: string, proof: string | undefined): Promise<TrustedDevices | null> {
   if (!proof) return null;
   let parsed: ApproverProof;
   try {
     parsed = JSON.parse(new TextDecoder().decode(fromBase64(proof))) as ApproverProof;
     if (typeof parsed.approverId !== 'string' || typeof parsed.mac !== 'string' || typeof parsed.trusted !== 'object' || parsed.trusted === null) return null;
     if (!Object.values(parsed.trusted).every((key) => typeof key === 'string')) return null;
-    const expected = await hmac(code, proofText(linkId, credential, parsed.approverId, parsed.trusted));
+    const expected = await hmac(code, userId, proofText(linkId, credential, parsed.approverId, parsed.trusted));
     if (!sameBytes(fromBase64(parsed.mac), expected)) return null;
   } catch {
     return null;
@@ -134,36 +162,64 @@ export async function openApproverProof(code: string, linkId: string, credential
 }
 
 /**
- * The user's devices this device trusts, kept in its store. Checked against each listing of the
- * user's devices: a listed device joins the set when its approval is a valid signature by one
- * already in it; a device no longer listed leaves it (after it has vouched for those it
- * approved). Only the devices in the set count as the user's (see Authentication).
+ * The user's devices this device trusts, kept in its store, checked against each listing of the
+ * user's devices:
+ * - a listed device joins the set when its approval is a valid signature by a device in the set
+ *   that is listed too (a device that has left the account vouches for no one any more);
+ * - a device leaves it only on a revocation (`DEVICE_REVOCATION_CONTEXT`) signed by a trusted
+ *   device or by itself, which the directory keeps with the removed device; a revoked device is
+ *   never trusted again, whatever the server lists later. A device a listing merely leaves out
+ *   stays trusted (not counted while unlisted), so a server cannot make one distrusted for good.
+ * Only trusted, listed, unrevoked devices count as the user's (see Authentication).
  */
 export class OwnDevices {
   private readonly store: () => Store;
   private readonly me: () => { userId: string; deviceId: string; key: string };
+  /** The user's removed devices with their revocations (the directory's history). */
+  private readonly history: () => Promise<DeviceView[]>;
+  /** This user's leaves in the groups this device holds: what a store from before linking trusts. */
+  private readonly ownLeaves: () => TrustedDevices;
   /** Refreshes run one at a time: each reads and writes the whole set. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Approvals already checked (the same listing comes again and again). */
+  private readonly verified = new Map<string, boolean>();
 
-  constructor(store: () => Store, me: () => { userId: string; deviceId: string; key: string }) {
+  constructor(
+    store: () => Store, me: () => { userId: string; deviceId: string; key: string },
+    history: () => Promise<DeviceView[]>, ownLeaves: () => TrustedDevices,
+  ) {
     this.store = store;
     this.me = me;
+    this.history = history;
+    this.ownLeaves = ownLeaves;
   }
 
   /** Starts the set over: this device and those given (its approver's, when linked). */
   async reset(trusted: TrustedDevices = {}): Promise<void> {
     const { deviceId, key } = this.me();
     await this.store().put(TRUST_KEY, { ...trusted, [deviceId]: key });
+    await this.store().put(REVOKED_KEY, {});
   }
 
   async trusted(): Promise<TrustedDevices> {
     return (await this.store().get<TrustedDevices>(TRUST_KEY)) ?? {};
   }
 
-  /** Adds a device this device just approved. */
+  private async revoked(): Promise<TrustedDevices> {
+    return (await this.store().get<TrustedDevices>(REVOKED_KEY)) ?? {};
+  }
+
+  /** Whether this device has ever trusted or seen revoked a device with this id. */
+  async knows(deviceId: string): Promise<boolean> {
+    return (await this.trusted())[deviceId] !== undefined || (await this.revoked())[deviceId] !== undefined;
+  }
+
+  /** Adds a device this device just approved; an id it already knows is never given a new key. */
   trust(deviceId: string, key: string): Promise<void> {
     return this.serially(async () => {
-      await this.store().put(TRUST_KEY, { ...(await this.trusted()), [deviceId]: key });
+      const trusted = await this.trusted();
+      if (trusted[deviceId] !== undefined || (await this.revoked())[deviceId] !== undefined) return;
+      await this.store().put(TRUST_KEY, { ...trusted, [deviceId]: key });
     });
   }
 
@@ -171,64 +227,102 @@ export class OwnDevices {
   trustedAmong(listed: DeviceView[]): Promise<DeviceView[]> {
     return this.serially(async () => {
       const { userId, deviceId, key } = this.me();
-      let trusted = await this.store().get<TrustedDevices>(TRUST_KEY);
-      if (!trusted) {
-        // A store from before devices were linked: the devices listed now are taken as they are,
-        // once; from then on only approved ones join.
-        trusted = Object.fromEntries(listed.map((d) => [d.id, d.credential]));
-      }
+      const stored = await this.store().get<TrustedDevices>(TRUST_KEY);
+      // A store from before devices were linked trusts the devices of its user it already has in
+      // its groups (they were let in under the rules of then), and nothing else.
+      const trusted = stored ?? Object.fromEntries(Object.entries(this.ownLeaves()).filter(([id, k]) => listed.some((d) => d.id === id && d.credential === k)));
+      const revoked = await this.revoked();
       const next: TrustedDevices = { ...trusted, [deviceId]: key };
+      const nextRevoked: TrustedDevices = { ...revoked };
+      const listedIds = new Set(listed.map((d) => d.id));
+
+      // A trusted device missing from the listing may have been revoked: the history says.
+      if (Object.keys(next).some((id) => !listedIds.has(id))) await this.applyRevocations(next, nextRevoked);
       for (let grew = true; grew;) {
         grew = false;
         for (const device of listed) {
-          if (next[device.id] === device.credential || !device.approvedBy || !device.approval) continue;
-          const approverKey = next[device.approvedBy];
-          if (!approverKey || device.approvedBy === device.id) continue;
-          const valid = await verifySignature(fromBase64(approverKey), approvalMessage(userId, device.id, device.credential), safeBytes(device.approval));
-          if (valid && next[device.id] === undefined) {
+          if (next[device.id] !== undefined || nextRevoked[device.id] !== undefined || !device.approvedBy || !device.approval) continue;
+          const approver = device.approvedBy;
+          if (approver === device.id || !listedIds.has(approver) || !next[approver] || nextRevoked[approver] !== undefined) continue;
+          if (await this.checked(next[approver], approvalMessage(userId, device.id, device.credential), device.approval)) {
             next[device.id] = device.credential;
             grew = true;
           }
         }
       }
-      // Gone from the directory: no longer trusted (if it comes back, only a valid approval
-      // brings it in again), but remembered, for what it sent while it was there. This device
-      // itself stays.
-      const listedIds = new Set(listed.map((d) => d.id));
-      const gone = Object.keys(next).filter((id) => id !== deviceId && !listedIds.has(id));
-      if (gone.length) {
-        const former = (await this.store().get<TrustedDevices>(FORMER_KEY)) ?? {};
-        for (const id of gone) {
-          former[id] = next[id];
-          delete next[id];
-        }
-        await this.store().put(FORMER_KEY, former);
-      }
-      if (JSON.stringify(next) !== JSON.stringify(trusted)) await this.store().put(TRUST_KEY, next);
-      return listed.filter((d) => next[d.id] === d.credential);
+      if (JSON.stringify(next) !== JSON.stringify(stored)) await this.store().put(TRUST_KEY, next);
+      if (JSON.stringify(nextRevoked) !== JSON.stringify(revoked)) await this.store().put(REVOKED_KEY, nextRevoked);
+      return listed.filter((d) => next[d.id] === d.credential && nextRevoked[d.id] === undefined);
     });
   }
 
   /**
-   * Whether `device`, a removed device of this user (one of `removed`, the directory's history),
-   * was trusted by this device, or approved by one that was (this device may have been away for
-   * the whole of its life).
+   * Reads the directory's history for revocations of trusted devices: at each connect and when a
+   * device of this user is removed, so that a device revoked while this one was away (and listed
+   * again since, as it was) is not trusted on the strength of having been trusted before.
    */
-  async trustedInHistory(device: DeviceView, removed: DeviceView[]): Promise<boolean> {
-    const { userId } = this.me();
-    const keys: TrustedDevices = { ...((await this.store().get<TrustedDevices>(FORMER_KEY)) ?? {}), ...(await this.trusted()) };
-    if (keys[device.id] === device.credential) return true;
-    for (let grew = true; grew;) {
-      grew = false;
-      for (const d of removed) {
-        if (keys[d.id] !== undefined || !d.approvedBy || !d.approval || !keys[d.approvedBy] || d.approvedBy === d.id) continue;
-        if (await verifySignature(fromBase64(keys[d.approvedBy]), approvalMessage(userId, d.id, d.credential), safeBytes(d.approval))) {
-          keys[d.id] = d.credential;
-          grew = true;
-        }
+  checkRevocations(): Promise<void> {
+    return this.serially(async () => {
+      const trusted = await this.trusted();
+      const revoked = await this.revoked();
+      const next = { ...trusted };
+      const nextRevoked = { ...revoked };
+      await this.applyRevocations(next, nextRevoked);
+      if (JSON.stringify(nextRevoked) !== JSON.stringify(revoked)) {
+        await this.store().put(TRUST_KEY, next);
+        await this.store().put(REVOKED_KEY, nextRevoked);
+      }
+    });
+  }
+
+  /** Marks a device this one has just revoked (its own signature is the revocation). */
+  revokedHere(deviceId: string, key: string): Promise<void> {
+    return this.serially(async () => {
+      const trusted = await this.trusted();
+      delete trusted[deviceId];
+      await this.store().put(TRUST_KEY, trusted);
+      await this.store().put(REVOKED_KEY, { ...(await this.revoked()), [deviceId]: key });
+    });
+  }
+
+  /** Moves from `trusted` to `revoked` every device the history shows validly revoked. */
+  private async applyRevocations(trusted: TrustedDevices, revoked: TrustedDevices): Promise<void> {
+    const { userId, deviceId } = this.me();
+    for (const gone of await this.history()) {
+      if (trusted[gone.id] !== gone.credential || gone.id === deviceId || !gone.revokedBy || !gone.revocation) continue;
+      const signer = gone.revokedBy === gone.id ? gone.credential : trusted[gone.revokedBy];
+      if (!signer) continue;
+      if (await this.checked(signer, revocationMessage(userId, gone.id, gone.credential), gone.revocation)) {
+        revoked[gone.id] = gone.credential;
+        delete trusted[gone.id];
       }
     }
-    return keys[device.id] === device.credential;
+  }
+
+  /**
+   * Whether `device`, a removed device of this user (one of `removed`, the directory's history),
+   * counts for what it sent while it was on the account: this device trusted it (revoked since
+   * or not), or it was approved by a device this one trusts (this one may have been away for the
+   * whole of its life).
+   */
+  async trustedInHistory(device: DeviceView): Promise<boolean> {
+    const { userId } = this.me();
+    const trusted = await this.trusted();
+    const revoked = await this.revoked();
+    if (trusted[device.id] === device.credential || revoked[device.id] === device.credential) return true;
+    const approver = device.approvedBy && trusted[device.approvedBy];
+    return !!approver && !!device.approval && device.approvedBy !== device.id
+      && this.checked(approver, approvalMessage(userId, device.id, device.credential), device.approval);
+  }
+
+  private async checked(signerKey: string, text: string, signature: string): Promise<boolean> {
+    const id = `${signerKey}|${text}|${signature}`;
+    let valid = this.verified.get(id);
+    if (valid === undefined) {
+      valid = await verifySignature(safeBytes(signerKey), text, safeBytes(signature));
+      this.verified.set(id, valid);
+    }
+    return valid;
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {
@@ -236,6 +330,11 @@ export class OwnDevices {
     this.queue = run.catch(() => {});
     return run;
   }
+}
+
+/** The text a device signs to revoke one of its user's devices (another, or itself). */
+export function revocationMessage(userId: string, deviceId: string, credential: string): string {
+  return `${DEVICE_REVOCATION_CONTEXT}${userId}:${deviceId}:${credential}`;
 }
 
 function safeBytes(base64: string): Uint8Array {
@@ -292,11 +391,14 @@ export class LinkWait {
     for (;;) {
       const code = newLinkCode();
       const mac = await requestMac(code, this.userId, this.label, this.credential);
+      const asked = Date.now();
       const link = await this.api.requestLink(this.label, this.credential, toBase64(mac));
       this.linkId = link.id;
-      this.onPrompt({ code, expiresAt: link.expiresAt });
-      const expires = Date.parse(link.expiresAt);
-      while (Date.now() < expires) {
+      // The server says when the request expires; this browser holds it to ten minutes whatever
+      // it says (the code is guessable only while it is in use), and polls at least once.
+      const expires = Math.min(Date.parse(link.expiresAt) || Infinity, asked + LINK_REQUEST_TTL_SECONDS * 1000);
+      this.onPrompt({ code, expiresAt: new Date(expires).toISOString() });
+      for (let first = true; first || Date.now() < expires; first = false) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           setTimeout(resolve, POLL_MS);
@@ -320,7 +422,7 @@ export class LinkWait {
           break;
         }
         if (status.status !== 'approved') continue;
-        const trusted = await openApproverProof(code, link.id, this.credential, status.approverProof);
+        const trusted = await openApproverProof(code, this.userId, link.id, this.credential, status.approverProof);
         const device = status.device;
         if (!trusted || !device || device.id !== link.id || device.credential !== this.credential) {
           // Not what the device the user typed the code on sent: the server made it up or changed

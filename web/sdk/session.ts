@@ -59,6 +59,8 @@ export class Session {
   readonly ownDevices: OwnDevices;
   /** While this browser waits for one of the account's devices to approve it. */
   linkWait: LinkWait | null = null;
+  /** This user's leaves in the groups this device holds (device id → base64 key); set by the client. */
+  ownLeaves: () => TrustedDevices = () => ({});
   /** Runs when this device turns out to be removed from the account, before it is set up anew. */
   private readonly onDeviceReplaced: () => void;
   /** Shows the code to type on another device, while this browser waits to be linked. */
@@ -69,7 +71,12 @@ export class Session {
     this.api = new Api(options.baseUrl, { fetch: options.fetch });
     this.onDeviceReplaced = onDeviceReplaced;
     this.onLinkPrompt = onLinkPrompt;
-    this.ownDevices = new OwnDevices(() => this.db, () => ({ userId: this.me, deviceId: this.deviceId, key: toBase64(this.identity.publicKey) }));
+    this.ownDevices = new OwnDevices(
+      () => this.db,
+      () => ({ userId: this.me, deviceId: this.deviceId, key: toBase64(this.identity.publicKey) }),
+      async () => (await this.api.lookupDevices([this.me], { includeRemoved: true })).users.find((u) => u.userId === this.me)?.removed ?? [],
+      () => this.ownLeaves(),
+    );
   }
 
   get deviceId(): string {
@@ -143,8 +150,10 @@ export class Session {
     const { device, trusted } = await this.registerOrLink(toBase64(keys.publicKey));
     const identity: DeviceIdentity = { userId: this.me, deviceId: device.id, ...keys };
     this.device = { deviceId: device.id, identity };
-    await this.db.put('device', this.device);
+    // The trusted set first: a device record without one would be read, after a crash here, as a
+    // store from before linking.
     await this.ownDevices.reset(trusted);
+    await this.db.put('device', this.device);
     return undefined;
   }
 

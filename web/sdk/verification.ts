@@ -38,6 +38,8 @@ const ITERATIONS = 5200;
 const QR_PREFIX = 'e2e-chat-safety';
 const KNOWN_PREFIX = 'devices:';
 const VERIFIED_PREFIX = 'verified:';
+/** Removed devices of contacts already noticed (see notePastDevice). */
+const PAST_PREFIX = 'past-device:';
 
 const text = new TextEncoder();
 
@@ -212,6 +214,24 @@ export class Verification {
     const users = new Set([this.session.me]);
     for (const c of all) if (!c.left) for (const m of c.members) users.add(m.userId);
     await this.read([...users]);
+  }
+
+  /**
+   * A removed device of `userId` was let in for what it did while it was theirs (see
+   * Authentication.asOf): this device may never have seen it listed, so, once per device, it is
+   * a change of their devices like any other: the notice, and the mark drops.
+   */
+  async notePastDevice(userId: string, deviceId: string): Promise<void> {
+    const key = `${PAST_PREFIX}${deviceId}`;
+    const run = this.recording.then(async () => {
+      if (await this.session.db.get(key)) return;
+      await this.drop(userId);
+      await this.addNotices(userId);
+      await this.session.db.put(key, true);
+      this.events.emit('devices-changed', { userId, own: false });
+    });
+    this.recording = run.catch(() => {});
+    return run;
   }
 
   /** The conversation's notices, oldest first. */

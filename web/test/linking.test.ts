@@ -263,4 +263,62 @@ test('a member away while a device came and went catches up through its commits 
   assert.ok(texts.includes('from the laptop, while it was Bob\'s'), 'the gone laptop\'s message reads');
   assert.deepEqual(await carol.problems(group.id), []);
   assert.equal(carol.epoch(group.id), alice.epoch(group.id));
+  // A device she never saw listed let in for the past is a change of Bob's devices like any other.
+  await waitFor(async () => (await carol.notices(group.id)).some((n) => n.userId === bob.user!.id), { what: 'Carol to be told Bob\'s devices changed' });
+});
+
+test('an approving device trusts the key its code verified, not the device the server answers with', async () => {
+  const bob = await registered('Bob phone');
+  // The operator has a device of its own on Bob's account, and answers the approval with it.
+  const { publicKey } = await (await suite()).signature.keygen();
+  const ghostId = crypto.randomUUID();
+  await file.stack.pool.query('INSERT INTO devices (id, user_id, label, credential) VALUES ($1, $2, $3, $4)', [ghostId, bob.user!.id, 'Ghost', Buffer.from(publicKey)]);
+  bob.rewrite.current = (method, path, body) => (method === 'POST' && path.endsWith('/approve') ? { ...(body as object), id: ghostId, credential: toBase64(publicKey) } : body);
+  const laptop = newDevice('Bob laptop');
+  const { prompt, signedIn } = startLogin(laptop, bob.phone);
+  await assert.rejects(bob.approveLink((await within(prompt, { what: 'a code' })).code), (e: unknown) => e instanceof LinkFailure && e.code === 'unverified-approval');
+  bob.rewrite.current = null;
+  await within(signedIn, { what: 'the laptop, which the server did link' });
+  const own = await bob.ownDevices();
+  assert.deepEqual(own.map((d) => [d.label, d.approved]), [['Bob phone', true], ['Ghost', false], ['Bob laptop', true]]);
+});
+
+test('a removed device is revoked: listed again later with its old approval, no device of its user trusts it', async () => {
+  const bob = await registered('Bob phone');
+  const laptop = newDevice('Bob laptop');
+  await loginLinked(laptop, bob.phone, PASSWORD, bob);
+  const tablet = newDevice('Bob tablet');
+  await loginLinked(tablet, bob.phone, PASSWORD, bob);
+  const removed = (await bob.ownDevices()).find((d) => d.id === laptop.deviceId)!;
+  laptop.disconnect();
+  await bob.removeDevice(laptop.deviceId, PASSWORD);
+  const [history] = (await bob.api.lookupDevices([bob.user!.id], { includeRemoved: true })).users[0].removed!;
+  assert.deepEqual([history.id, history.revokedBy], [laptop.deviceId, bob.deviceId], 'the removal carries the phone\'s revocation');
+  assert.deepEqual((await tablet.ownDevices()).map((d) => d.label), ['Bob phone', 'Bob tablet'], 'the tablet reads the revocation');
+
+  // The operator (or whoever stole the laptop, with the server's help) puts it back as it was.
+  await file.stack.pool.query(
+    'INSERT INTO devices (id, user_id, label, credential, approved_by, approval) VALUES ($1, $2, $3, $4, $5, $6)',
+    [removed.id, bob.user!.id, removed.label, Buffer.from(removed.credential, 'base64'), removed.approvedBy, Buffer.from(removed.approval!, 'base64')],
+  );
+  for (const device of [bob, tablet]) {
+    const own = await device.ownDevices();
+    assert.deepEqual(Object.fromEntries(own.map((d) => [d.label, d.approved])), { 'Bob phone': true, 'Bob laptop': false, 'Bob tablet': true },
+      `never trusted again, as ${device.deviceId === bob.deviceId ? 'the phone' : 'the tablet'} sees it`);
+  }
+});
+
+test('a device the server leaves out of a listing is not distrusted for it', async () => {
+  const bob = await registered('Bob phone');
+  const laptop = newDevice('Bob laptop');
+  await loginLinked(laptop, bob.phone, PASSWORD, bob);
+  // The phone was the account's first device: nothing approved it, so a device that dropped it
+  // on one listing's word could never take it back.
+  laptop.rewrite.current = (method, path, body) => {
+    if (method !== 'GET' || !path.endsWith('/devices') || !path.startsWith('/users/')) return body;
+    return { devices: (body as { devices: { id: string }[] }).devices.filter((d) => d.id !== bob.deviceId) };
+  };
+  assert.deepEqual((await laptop.ownDevices()).map((d) => d.label), ['Bob laptop']);
+  laptop.rewrite.current = null;
+  assert.deepEqual((await laptop.ownDevices()).map((d) => [d.label, d.approved]), [['Bob phone', true], ['Bob laptop', true]]);
 });

@@ -30,6 +30,8 @@ export const LINK_MAC_BYTES = 32;
 export const DEVICE_PROOF_CONTEXT = "e2e-chat/bind-session/v1:";
 /** What a device signs to approve a new one: this, the user's id, `:`, the new device's id, `:`, the base64 of its key. */
 export const LINK_APPROVAL_CONTEXT = "e2e-chat/approve-device/v1:";
+/** What a device signs to revoke one of its user's devices: this, the user's id, `:`, the revoked device's id, `:`, the base64 of its key. */
+export const DEVICE_REVOCATION_CONTEXT = "e2e-chat/revoke-device/v1:";
 
 /** The close code of each way a session ends; a client does not reconnect after one. */
 export const CLOSE_CODES = { 'session-ended': 4401, 'device-removed': 4403 } as const satisfies Record<SessionEndReason, number>;

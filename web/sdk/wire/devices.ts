@@ -24,7 +24,13 @@ approval?: string,
 /**
  * Only in a lookup's `removed` list: when the device left its account.
  */
-removedAt?: string, };
+removedAt?: string, 
+/**
+ * Only in a lookup's `removed` list: the device that revoked it (itself, or another of the
+ * user's), and base64 of its signature (see `DEVICE_REVOCATION_CONTEXT`). Absent for a device
+ * removed by a reset.
+ */
+revokedBy?: string, revocation?: string, };
 
 export type DeviceList = { devices: Array<DeviceView>, };
 
@@ -49,9 +55,15 @@ export type BindDeviceRequest = {
 signature: string, };
 
 /**
- * Removing a device other than the session's own: the account's password, entered again.
+ * Removing a device: for another than the session's own, the account's password, entered again;
+ * and the removing device's revocation of the removed one, which the user's other devices check
+ * before they stop trusting it for good (see `DEVICE_REVOCATION_CONTEXT`).
  */
-export type RemoveDeviceRequest = { password?: string | null, };
+export type RemoveDeviceRequest = { password?: string | null, 
+/**
+ * Base64 of the session's device's Ed25519 signature over `DEVICE_REVOCATION_CONTEXT` text.
+ */
+revocation?: string | null, };
 
 /**
  * One user's devices in a lookup.
