@@ -145,7 +145,8 @@ export class ChatClient {
     return this.session.linkWait !== null;
   }
 
-  /** Stops waiting to be linked; signs out. */
+  /** Stops waiting to be linked: `login` rejects with LinkFailure `cancelled`, and the request is
+   * withdrawn. The session the password opened stays until `logout`. */
   async cancelLink(): Promise<void> {
     this.session.linkWait?.cancel();
   }

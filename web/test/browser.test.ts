@@ -584,14 +584,17 @@ test('a declined browser says so; one whose owner lost every device starts over 
   await Promise.all([zoe.context.close(), other.context.close()]);
 });
 
-test('the chat route loads under 250 kB of gzipped JavaScript', () => {
+test('the chat route loads under 220 kB of gzipped JavaScript in a current browser', () => {
   const out = fileURLToPath(new URL('../out/', import.meta.url));
   const html = readFileSync(`${out}chat.html`, 'utf8');
-  const scripts = [...new Set([...html.matchAll(/<script[^>]+src="([^"]+)"/g)].map((m) => m[1]))];
+  // What a browser with ES modules downloads: Next's `noModule` polyfill bundle (~39 kB gzipped)
+  // is for browsers without them, and every browser the app supports skips it.
+  const tags = [...html.matchAll(/<script[^>]+src="([^"]+)"[^>]*>/g)];
+  const scripts = [...new Set(tags.filter((m) => !/\snomodule/i.test(m[0])).map((m) => m[1]))];
   assert.ok(scripts.length > 0);
   const gzipped = scripts.reduce((sum, src) => sum + gzipSync(readFileSync(out + src.replace(/^\//, ''))).length, 0);
   console.log(`# /chat first-load JS: ${(gzipped / 1024).toFixed(1)} kB gzipped in ${scripts.length} files`);
-  assert.ok(gzipped < 250 * 1024, `${(gzipped / 1024).toFixed(1)} kB`);
+  assert.ok(gzipped < 220 * 1024, `${(gzipped / 1024).toFixed(1)} kB`);
 });
 
 test('while the server is away a banner says so, and what was written then goes out when it is back', async () => {
