@@ -24,7 +24,7 @@ import { onReady, onServerEvent, type DispatchParts } from './dispatch.ts';
 import { Emitter, type ClientEvents } from './events.ts';
 import { Groups } from './groups.ts';
 import { Incoming } from './incoming.ts';
-import { approvalMessage, approverProof, LinkFailure, normalizeLinkCode, requestFor, revocationMessage, type LinkPrompt } from './linking.ts';
+import { approvalMessage, approverProof, LinkFailure, normalizeLinkCode, requestFor, revocationMessage, type LinkPrompt, type LinkStatus } from './linking.ts';
 import { epochOf, leaves, MlsFailure, safetyNumber, sign, toBase64 } from './mls.ts';
 import { Outbox, SendFailure } from './outbox.ts';
 import { Pipeline } from './pipeline.ts';
@@ -39,7 +39,7 @@ import { MAX_GROUP_MEMBERS, type DeviceView, type KeyPackageCount, type MessageV
 export { ApiError, EventError, LinkFailure, MlsFailure, SendFailure };
 export type {
   Account, ChatClientOptions, ClientEvents, ContactSafetyNumber, Conversation, DeviceFingerprint, DeviceView, LinkPrompt, LocalMessage, MessageView, Notice,
-  PendingLinkView, Problem, SessionEndReason, UserSummary, ConnectionState,
+  PendingLinkView, Problem, SessionEndReason, UserSummary, ConnectionState, LinkStatus,
 };
 
 /** One of this user's devices, as the account's device list shows it. */
@@ -77,7 +77,7 @@ export class ChatClient {
 
   constructor(options: ChatClientOptions) {
     const events = new Emitter();
-    const session = new Session(options, () => pipeline.forget(), (prompt) => events.emit('link-code', prompt));
+    const session = new Session(options, () => pipeline.forget(), (prompt) => events.emit('link-code', prompt), (status) => events.emit('link-status', status));
     const conversations = new Conversations(session);
     const authentication = new Authentication(session.api, {
       id: () => session.user?.id ?? null,
@@ -282,12 +282,22 @@ export class ChatClient {
    * linking.ts), so a browser the server slipped in, or a key it swapped, is not approved.
    * Resolves with the new device; it joins this user's conversations once it is set up.
    */
-  async approveLink(typedCode: string): Promise<DeviceView> {
+  /**
+   * The browser that shows this code, without approving it: for the app to ask "Link <label>?"
+   * before `approveLink`. Throws LinkFailure `no-match` if no waiting browser shows it.
+   */
+  async findLink(typedCode: string): Promise<PendingLinkView> {
     const code = normalizeLinkCode(typedCode);
     if (!code) throw new LinkFailure('no-match', 'A link code has 12 letters and digits, like 7K3D-QX9M-2PAF.');
-    const me = this.session.me;
-    const link = await requestFor(code, me, await this.pendingLinks());
+    const link = await requestFor(code, this.session.me, await this.pendingLinks());
     if (!link) throw new LinkFailure('no-match', 'No browser is waiting with this code. Check it, or start again on the new browser.');
+    return link;
+  }
+
+  async approveLink(typedCode: string): Promise<DeviceView> {
+    const link = await this.findLink(typedCode);
+    const code = normalizeLinkCode(typedCode)!;
+    const me = this.session.me;
     // The set passed on is the one brought up to date with the directory now. A request named
     // like a device this one knows is the server's doing (the id is not under the code's MAC).
     const listed = await this.ownDevices();
@@ -300,7 +310,7 @@ export class ChatClient {
     // What is trusted is what the code verified, never what the server answers.
     await this.session.ownDevices.trust(link.id, link.credential);
     if (device.id !== link.id || device.credential !== link.credential) {
-      throw new LinkFailure('unverified-approval', 'The server answered with another device than the one approved.');
+      throw new LinkFailure('unverified-approval', 'Linking could not be confirmed. Check Linked devices, and remove any device you do not recognise.');
     }
     return device;
   }

@@ -2,7 +2,7 @@
 
 import type { ConnectionState, ServerEventOf, SessionEndReason } from './socket.ts';
 import type { LocalMessage, Notice, Problem } from './store.ts';
-import type { LinkPrompt } from './linking.ts';
+import type { LinkPrompt, LinkStatus } from './linking.ts';
 import type { UserSummary } from './wire/index.ts';
 
 export interface ClientEvents {
@@ -27,6 +27,9 @@ export interface ClientEvents {
   /** This browser waits to be linked: show this code, to be typed on one of the account's
    * devices (a new code comes when one expires). */
   'link-code': LinkPrompt;
+  /** How the wait to be linked stands: `unreachable` (the server is out of reach; still trying),
+   * `waiting` again, or `approved` (this browser is being set up). */
+  'link-status': LinkStatus;
   /** The server ended this session ("log out everywhere", account deleted) or removed this device. */
   'signed-out': SessionEndReason;
 }

@@ -345,6 +345,10 @@ function safeBytes(base64: string): Uint8Array {
   }
 }
 
+/** Where the wait stands: waiting for approval, the server out of reach (still trying), or
+ * approved (this browser is being set up). */
+export type LinkStatus = 'waiting' | 'unreachable' | 'approved';
+
 /** What the new browser shows while it waits. */
 export interface LinkPrompt {
   /** The code to type on the other device, as `XXXX-XXXX-XXXX`. */
@@ -372,6 +376,8 @@ export class LinkWait {
   private readonly label: string;
   private readonly credential: string;
   private readonly onPrompt: (prompt: LinkPrompt) => void;
+  private readonly onStatus: (status: LinkStatus) => void;
+  private status: LinkStatus | null = null;
   private linkId: string | null = null;
   private cancelled = false;
   private resetTo: Linked | null = null;
@@ -379,12 +385,19 @@ export class LinkWait {
   private resetting: Promise<unknown> | null = null;
   private wake: (() => void) | null = null;
 
-  constructor(api: Api, userId: string, label: string, credential: string, onPrompt: (prompt: LinkPrompt) => void) {
+  constructor(api: Api, userId: string, label: string, credential: string, onPrompt: (prompt: LinkPrompt) => void, onStatus: (status: LinkStatus) => void) {
     this.api = api;
     this.userId = userId;
     this.label = label;
     this.credential = credential;
     this.onPrompt = onPrompt;
+    this.onStatus = onStatus;
+  }
+
+  private tell(status: LinkStatus): void {
+    if (status === this.status) return;
+    this.status = status;
+    this.onStatus(status);
   }
 
   async run(): Promise<Linked> {
@@ -415,20 +428,27 @@ export class LinkWait {
           status = await this.api.linkStatus(link.id);
         } catch (e) {
           if (!(e instanceof ApiError)) throw e;
-          if (e.unavailable) continue;
+          if (e.unavailable) {
+            this.tell('unreachable');
+            continue;
+          }
           if (e.status !== 404) throw e;
           if (this.resetting) continue;
           if (Date.now() < expires - POLL_MS) throw new LinkFailure('declined', 'Your other device declined to link this browser.');
           break;
         }
-        if (status.status !== 'approved') continue;
+        if (status.status !== 'approved') {
+          this.tell('waiting');
+          continue;
+        }
+        this.tell('approved');
         const trusted = await openApproverProof(code, this.userId, link.id, this.credential, status.approverProof);
         const device = status.device;
         if (!trusted || !device || device.id !== link.id || device.credential !== this.credential) {
           // Not what the device the user typed the code on sent: the server made it up or changed
           // it. This browser takes no part in the account on that word.
           await this.api.deleteDevice(link.id).catch(() => {});
-          throw new LinkFailure('unverified-approval', 'The approval could not be verified with the code, so this browser was not linked. Try again.');
+          throw new LinkFailure('unverified-approval', 'Linking could not be confirmed with the code, so this browser was not linked. Try again, and check Linked devices on your other device.');
         }
         return { device, trusted };
       }

@@ -3,7 +3,7 @@
 // Everything else in the SDK reads these through a Session.
 
 import { Api, ApiError, type Account, type AuthResponse, type KeyPackageCount } from './api.ts';
-import { LinkWait, OwnDevices, type LinkPrompt, type TrustedDevices } from './linking.ts';
+import { LinkWait, OwnDevices, type LinkPrompt, type LinkStatus, type TrustedDevices } from './linking.ts';
 import { newKeyPackage, newSignatureKeys, sign, toBase64, type DeviceIdentity, type KeyPackageSecret } from './mls.ts';
 import { DEVICE_PROOF_CONTEXT, type DeviceView } from './wire/index.ts';
 import type { RealtimeSocket } from './socket.ts';
@@ -63,14 +63,20 @@ export class Session {
   ownLeaves: () => TrustedDevices = () => ({});
   /** Runs when this device turns out to be removed from the account, before it is set up anew. */
   private readonly onDeviceReplaced: () => void;
-  /** Shows the code to type on another device, while this browser waits to be linked. */
+  /** Shows the code to type on another device, and how the wait stands, while this browser waits
+   * to be linked. */
   private readonly onLinkPrompt: (prompt: LinkPrompt) => void;
+  private readonly onLinkStatus: (status: LinkStatus) => void;
 
-  constructor(options: ChatClientOptions, onDeviceReplaced: () => void, onLinkPrompt: (prompt: LinkPrompt) => void) {
+  constructor(
+    options: ChatClientOptions, onDeviceReplaced: () => void,
+    onLinkPrompt: (prompt: LinkPrompt) => void, onLinkStatus: (status: LinkStatus) => void,
+  ) {
     this.options = options;
     this.api = new Api(options.baseUrl, { fetch: options.fetch });
     this.onDeviceReplaced = onDeviceReplaced;
     this.onLinkPrompt = onLinkPrompt;
+    this.onLinkStatus = onLinkStatus;
     this.ownDevices = new OwnDevices(
       () => this.db,
       () => ({ userId: this.me, deviceId: this.deviceId, key: toBase64(this.identity.publicKey) }),
@@ -169,7 +175,7 @@ export class Session {
     } catch (e) {
       if (!(e instanceof ApiError && e.code === 'link_required')) throw e;
     }
-    this.linkWait = new LinkWait(this.api, this.me, label, credential, this.onLinkPrompt);
+    this.linkWait = new LinkWait(this.api, this.me, label, credential, this.onLinkPrompt, this.onLinkStatus);
     try {
       return await this.linkWait.run();
     } finally {

@@ -86,6 +86,7 @@ test('a second browser joins neither the account nor any conversation until a de
   // A wrong code approves nothing; typed loosely, the right one does.
   await assert.rejects(bob.approveLink('0000-0000-0000'), (e: unknown) => e instanceof LinkFailure && e.code === 'no-match');
   await assert.rejects(bob.approveLink('not a code'), (e: unknown) => e instanceof LinkFailure && e.code === 'no-match');
+  assert.equal((await bob.findLink(code)).label, 'Bob laptop', 'what the app asks the user to confirm');
   const approved = await bob.approveLink(` ${code.toLowerCase().replace(/-/g, ' ')} `);
   await within(signedIn, { what: 'the laptop to be linked' });
   assert.equal(laptop.deviceId, approved.id);
