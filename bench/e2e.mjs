@@ -1,9 +1,9 @@
 // End-to-end encryption costs, with the real SDK against the real Worker under wrangler dev and
 // PostgreSQL, loopback only: time to set up an MLS group of N members (one commit adding every
 // device, and until every member has joined from the Welcome), MLS encrypt+decrypt per message,
-// key-package claim latency, and send→decrypt latency through the server.
+// key-package claim latency, send→decrypt latency through the server, and linking a second browser.
 //
-//   bash bench/run e2e [--sizes 2,10,50] [--messages 200] [--claims 100]
+//   bash bench/run e2e [--sizes 2,10,50] [--messages 200] [--claims 100] [--linked-chats 5]
 import 'fake-indexeddb/auto';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
@@ -19,11 +19,13 @@ const { values: opts } = parseArgs({
     sizes: { type: 'string', default: '2,10,50' },
     messages: { type: 'string', default: '200' },
     claims: { type: 'string', default: '100' },
+    'linked-chats': { type: 'string', default: '5' },
   },
 });
 const sizes = opts.sizes.split(',').map(Number);
 const MESSAGES = Number(opts.messages);
 const CLAIMS = Number(opts.claims);
+const LINKED_CHATS = Number(opts['linked-chats']);
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const ms = (x) => `${x.toFixed(1)} ms`;
@@ -137,6 +139,30 @@ try {
     latencies.sort((x, y) => x - y);
     results.sendToDecrypt = { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
     console.log(`# 1:1 send→decrypted at the recipient (100, one at a time): p50 ${ms(results.sendToDecrypt.p50)}, p99 ${ms(results.sendToDecrypt.p99)}`);
+  }
+  // Linking a second browser to an account in `LINKED_CHATS` conversations: from the code shown,
+  // through the approval on the first device, to the new device in every conversation.
+  {
+    const phone = await client('Phone');
+    const partners = [];
+    for (let i = 0; i < LINKED_CHATS; i += 1) partners.push(await client(`Partner ${i}`));
+    const chats = [];
+    for (const p of partners) chats.push((await phone.openDirect(p.user.id)).id);
+    await until(() => partners.every((p, i) => p.hasGroup(chats[i])));
+    const laptop = new ChatClient({ baseUrl: stack.baseUrl, storeName: `bench-${++storeCounter}`, deviceLabel: 'Laptop', keyPackageTarget: 2 });
+    clients.push(laptop);
+    const shown = new Promise((resolve) => laptop.on('link-code', resolve));
+    const signedIn = laptop.login(phone.user.phone, 'correct horse battery');
+    const { code } = await shown;
+    const t0 = performance.now();
+    await phone.approveLink(code);
+    const approvedMs = performance.now() - t0;
+    await signedIn;
+    const linkedMs = performance.now() - t0;
+    await until(() => chats.every((id) => laptop.hasGroup(id)));
+    const joinedMs = performance.now() - t0;
+    results.link = { approvedMs, linkedMs, joinedMs, chats: LINKED_CHATS };
+    console.log(`# linking a browser (code typed → approved / signed in / in all ${LINKED_CHATS} chats): ${ms(approvedMs)} / ${ms(linkedMs)} / ${ms(joinedMs)}`);
   }
   console.log(JSON.stringify({ bench: 'e2e', at: new Date().toISOString(), ...results }));
 } finally {
