@@ -34,4 +34,4 @@ ALTER TABLE messages DROP CONSTRAINT messages_sender_device_id_fkey;
 
 -- The revocation the removing device signed (see DEVICE_REVOCATION_CONTEXT): the user's other
 -- devices stop trusting a removed device for good only on this, never because a listing left it out.
-ALTER TABLE removed_devices ADD COLUMN revoked_by uuid, ADD COLUMN revocation bytea;
+ALTER TABLE removed_devices ADD COLUMN revoked_by uuid, ADD COLUMN revocation bytea, ADD COLUMN revocation_keeps uuid[];

@@ -49,6 +49,7 @@ pub fn device(row: DeviceRow) -> DeviceView {
         removed_at: row.removed_at,
         revoked_by: row.revoked_by,
         revocation: row.revocation.as_deref().map(encode),
+        revocation_keeps: row.revocation_keeps,
     }
 }
 

@@ -8,7 +8,7 @@
 use super::auth::confirm_password;
 use super::{Caller, Ctx, Reply};
 use crate::auth::{verify_device_proof, verify_device_signature};
-use crate::db::devices::{self, Uploaded};
+use crate::db::devices::{self, Revocation, Uploaded};
 use crate::db::{members, sessions, users, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
@@ -127,6 +127,7 @@ pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {
         if ctx.body.iter().all(u8::is_ascii_whitespace) { RemoveDeviceRequest::default() } else { ctx.json()? };
     let signature =
         request.revocation.as_deref().map(|r| decode_exact("revocation", r, DEVICE_PROOF_BYTES)).transpose()?;
+    let keep = request.keep()?;
     if !devices::belongs_to(&db, device, caller.id).await? {
         return Err(ApiError::not_found("You have no device with this id."));
     }
@@ -150,7 +151,7 @@ pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {
         (None, _, _) => None,
         (Some(signature), Some(by), Some(removed)) => {
             let signer = devices::get(&db, by).await?.ok_or_else(device_not_bound)?;
-            let message = device_revocation_message(caller.id, device, &removed.credential);
+            let message = device_revocation_message(caller.id, device, &removed.credential, &keep);
             if !verify_device_signature(&signer.credential, message.as_bytes(), &signature) {
                 return Err(ApiError::new(
                     403,
@@ -162,7 +163,8 @@ pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {
         }
         (Some(_), _, _) => return Err(device_not_bound()),
     };
-    if !devices::delete(&mut db, caller.id, device, revocation.as_ref().map(|(by, s)| (*by, s.as_slice()))).await? {
+    let revocation = revocation.as_ref().map(|(by, signature)| Revocation { by: *by, signature, keep: &keep });
+    if !devices::delete(&mut db, caller.id, device, revocation).await? {
         return Err(ApiError::not_found("You have no device with this id."));
     }
     announce_removed(&ctx, &db, caller.id, device).await?;

@@ -125,7 +125,7 @@ pub async fn approve(ctx: Ctx) -> ApiResult<Reply> {
             "too_many_devices",
             format!("You have {MAX_DEVICES_PER_USER} devices already; remove one you no longer use first."),
         )),
-        Ok(Approved::Linked(row)) => Reply::json(201, &views::device(row)),
+        Ok(Approved::Linked(row)) => Reply::json(201, &views::device(*row)),
         Err(e) => Err(e.into()),
     }
 }

@@ -28,6 +28,7 @@ pub struct DeviceRow {
     pub removed_at: Option<DateTime<Utc>>,
     pub revoked_by: Option<Uuid>,
     pub revocation: Option<Vec<u8>>,
+    pub revocation_keeps: Option<Vec<Uuid>>,
 }
 
 impl From<&Row> for DeviceRow {
@@ -43,6 +44,7 @@ impl From<&Row> for DeviceRow {
             removed_at: row.try_get::<_, Option<DateTime<Utc>>>("removed_at").ok().flatten(),
             revoked_by: row.try_get::<_, Option<Uuid>>("revoked_by").ok().flatten(),
             revocation: row.try_get::<_, Option<Vec<u8>>>("revocation").ok().flatten(),
+            revocation_keeps: row.try_get::<_, Option<Vec<Uuid>>>("revocation_keeps").ok().flatten(),
         }
     }
 }
@@ -129,7 +131,7 @@ pub async fn removed_for_users(client: &Client, users: &[Uuid]) -> DbResult<Vec<
     let rows = client
         .query(
             "SELECT user_id, id, label, credential, created_at, NULL::timestamptz AS last_seen_at, approved_by, approval,
-                    removed_at, revoked_by, revocation
+                    removed_at, revoked_by, revocation, revocation_keeps
              FROM (SELECT *, row_number() OVER (PARTITION BY user_id ORDER BY removed_at DESC, id) AS n
                    FROM removed_devices WHERE user_id = ANY($1)) recent
              WHERE n <= $2 ORDER BY user_id, removed_at DESC, id",
@@ -170,23 +172,30 @@ pub async fn belongs_to(client: &Client, device: Uuid, user: Uuid) -> DbResult<b
     Ok(client.query_one(sql, &[&device, &user]).await?.get(0))
 }
 
+/// A removing device's signed revocation of the removed one (see `DEVICE_REVOCATION_CONTEXT`).
+pub struct Revocation<'a> {
+    pub by: Uuid,
+    pub signature: &'a [u8],
+    pub keep: &'a [Uuid],
+}
+
 /// Deletes one of `user`'s devices (its key packages go with it; the history keeps it, with the
 /// revocation given). False if they have no such device.
 pub async fn delete(
     client: &mut Client,
     user: Uuid,
     device: Uuid,
-    revocation: Option<(Uuid, &[u8])>,
+    revocation: Option<Revocation<'_>>,
 ) -> DbResult<bool> {
     let tx = client.transaction().await?;
     let deleted = tx.execute("DELETE FROM devices WHERE id = $1 AND user_id = $2", &[&device, &user]).await?;
     if deleted != 1 {
         return Ok(false);
     }
-    if let Some((by, signature)) = revocation {
+    if let Some(Revocation { by, signature, keep }) = revocation {
         tx.execute(
-            "UPDATE removed_devices SET revoked_by = $2, revocation = $3 WHERE id = $1",
-            &[&device, &by, &signature],
+            "UPDATE removed_devices SET revoked_by = $2, revocation = $3, revocation_keeps = $4 WHERE id = $1",
+            &[&device, &by, &signature, &keep],
         )
         .await?;
     }

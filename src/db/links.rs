@@ -106,7 +106,7 @@ pub async fn get(client: &Client, user: Uuid, link: Uuid) -> DbResult<Option<Lin
 
 /// What approving a request did.
 pub enum Approved {
-    Linked(DeviceRow),
+    Linked(Box<DeviceRow>),
     /// Gone meanwhile: expired, cancelled, declined or approved by another device.
     NotPending,
     /// The user has `MAX_DEVICES_PER_USER` devices.
@@ -154,7 +154,7 @@ pub async fn approve(
         return Ok(Approved::NotPending);
     }
     tx.commit().await?;
-    Ok(Approved::Linked(row))
+    Ok(Approved::Linked(Box::new(row)))
 }
 
 /// Drops one of `user`'s requests (cancelled by its browser or declined by a device). False if

@@ -105,6 +105,10 @@ pub struct DeviceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(extend("contentEncoding" = "base64"))]
     pub revocation: Option<String>,
+    /// With a revocation: the devices whose approvals by this one still stand.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revocation_keeps: Option<Vec<Uuid>>,
 }
 
 #[derive(Debug, Serialize, TS, JsonSchema)]
@@ -153,15 +157,44 @@ pub struct RemoveDeviceRequest {
     #[ts(optional = nullable)]
     #[schemars(extend("contentEncoding" = "base64"))]
     pub revocation: Option<String>,
+    /// The devices the removed one approved whose approvals still stand (signed with the
+    /// revocation): a device that was away meanwhile trusts those, and nothing else it approved.
+    #[ts(optional = nullable)]
+    #[schemars(length(max = MAX_DEVICES_PER_USER))]
+    pub keep: Option<Vec<Uuid>>,
+}
+
+impl RemoveDeviceRequest {
+    /// The kept devices, sorted and without repeats, as the revocation signs them.
+    pub fn keep(&self) -> Result<Vec<Uuid>, ApiError> {
+        let mut keep = self.keep.clone().unwrap_or_default();
+        if keep.len() > MAX_DEVICES_PER_USER as usize {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!("keep lists at most {MAX_DEVICES_PER_USER} devices."),
+            ));
+        }
+        keep.sort();
+        keep.dedup();
+        Ok(keep)
+    }
 }
 
 /// What a device signs to revoke one of its user's devices (another, or itself): this context, the
-/// user's id, `:`, the revoked device's id, `:`, then the base64 of its key.
+/// user's id, `:`, the revoked device's id, `:`, the base64 of its key, `:`, then the ids of the
+/// devices whose approvals by it still stand, sorted, comma-separated.
 pub const DEVICE_REVOCATION_CONTEXT: &str = "e2e-chat/revoke-device/v1:";
 
-/// The text a device signs to revoke `device` (with key `credential`) of `user`.
-pub fn device_revocation_message(user: Uuid, device: Uuid, credential: &[u8]) -> String {
-    format!("{DEVICE_REVOCATION_CONTEXT}{}:{}:{}", user.hyphenated(), device.hyphenated(), super::encode(credential))
+/// The text a device signs to revoke `device` (with key `credential`) of `user`, keeping `keep`.
+pub fn device_revocation_message(user: Uuid, device: Uuid, credential: &[u8], keep: &[Uuid]) -> String {
+    let keep: Vec<String> = keep.iter().map(|id| id.hyphenated().to_string()).collect();
+    format!(
+        "{DEVICE_REVOCATION_CONTEXT}{}:{}:{}:{}",
+        user.hyphenated(),
+        device.hyphenated(),
+        super::encode(credential),
+        keep.join(",")
+    )
 }
 
 /// Several users' devices in one request: a client checking a group's tree against the directory

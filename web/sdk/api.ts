@@ -132,9 +132,9 @@ export class Api {
   }
 
   /** Removes a device: this session's own freely, another of the account's with the password. */
-  /** `revocation`: this device's signature revoking the removed one (see linking.ts). */
-  deleteDevice(deviceId: string, password?: string, revocation?: string) {
-    const body = password === undefined && revocation === undefined ? undefined : { password, revocation };
+  /** `revocation`: this device's signature revoking the removed one, naming `keep` (see linking.ts). */
+  deleteDevice(deviceId: string, password?: string, revocation?: string, keep?: string[]) {
+    const body = password === undefined && revocation === undefined ? undefined : { password, revocation, keep };
     return this.call('DELETE /devices/:id', { params: { id: deviceId }, body });
   }
 

@@ -36,7 +36,7 @@ export interface OwnUser {
   id(): string | null;
   trustedAmong(devices: DeviceView[]): Promise<DeviceView[]>;
   /** Whether a removed device of this user was one this device trusted, or approved by one. */
-  trustedInHistory(device: DeviceView): Promise<boolean>;
+  trustedInHistory(device: DeviceView, removed: DeviceView[]): Promise<boolean>;
 }
 
 export class Authentication implements AuthenticationService {
@@ -57,9 +57,16 @@ export class Authentication implements AuthenticationService {
     this.onPastDevice = onPastDevice;
   }
 
-  /** The devices that count as `userId`'s, of those the directory lists. */
-  private counted(userId: string, devices: DeviceView[]): Promise<DeviceView[]> {
-    return userId === this.own.id() ? this.own.trustedAmong(devices) : Promise.resolve(devices);
+  /** The devices that count as `userId`'s, of those the directory lists. A failure to tell (the
+   * history unreadable) is a check to try again, never a refusal. */
+  private async counted(userId: string, devices: DeviceView[]): Promise<DeviceView[]> {
+    if (userId !== this.own.id()) return devices;
+    try {
+      return await this.own.trustedAmong(devices);
+    } catch (e) {
+      if (e instanceof CheckUnavailable) throw e;
+      throw new CheckUnavailable(`This user's devices could not be checked (${(e as Error).message}).`);
+    }
   }
 
   /** ts-mls's question: is this credential, with this key, one the directory lists? */
@@ -109,7 +116,7 @@ export class Authentication implements AuthenticationService {
     const device = removed.find((d) => d.id === deviceId);
     if (!device?.removedAt || keyOf(device.credential) !== toHex(signaturePublicKey)) return false;
     if (!(Date.parse(device.createdAt) <= at && at < Date.parse(device.removedAt))) return false;
-    if (userId === this.own.id()) return this.own.trustedInHistory(device);
+    if (userId === this.own.id()) return this.own.trustedInHistory(device, removed);
     this.onPastDevice(userId, deviceId);
     return true;
   }

@@ -82,7 +82,7 @@ export class ChatClient {
     const authentication = new Authentication(session.api, {
       id: () => session.user?.id ?? null,
       trustedAmong: (devices) => session.ownDevices.trustedAmong(devices),
-      trustedInHistory: (device) => session.ownDevices.trustedInHistory(device),
+      trustedInHistory: (device, removed) => session.ownDevices.trustedInHistory(device, removed),
     }, (userId, deviceId) => void this.verification().then((v) => v.notePastDevice(userId, deviceId)).catch(() => {}));
     const authorizer = new CommitAuthorizer(conversations, authentication);
     const pipeline: Pipeline = new Pipeline(session, (message) => incoming.handle(message));
@@ -242,10 +242,12 @@ export class ChatClient {
     socket?.stop();
     try {
       if (forgetDevice && device) {
-        // Revoked by itself: the user's other devices stop trusting it for good.
+        // Revoked by itself: the user's other devices stop trusting it for good, and keep
+        // trusting the devices it approved (named in the revocation).
+        const keep = await this.approvedBy(device.deviceId);
         const credential = toBase64(device.identity.publicKey);
-        const revocation = await sign(device.identity, revocationMessage(device.identity.userId, device.deviceId, credential));
-        await this.api.deleteDevice(device.deviceId, undefined, toBase64(revocation));
+        const revocation = await sign(device.identity, revocationMessage(device.identity.userId, device.deviceId, credential, keep));
+        await this.api.deleteDevice(device.deviceId, undefined, toBase64(revocation), keep);
       }
       if (everywhere) await this.api.logoutEverywhere();
     } catch (e) {
@@ -304,9 +306,9 @@ export class ChatClient {
     if (listed.some((d) => d.id === link.id) || await this.session.ownDevices.knows(link.id)) {
       throw new LinkFailure('no-match', 'That request names one of your devices; it was not approved.');
     }
-    const trusted = await this.session.ownDevices.trusted();
+    const passedOn = { trusted: await this.session.ownDevices.trusted(), revoked: await this.session.ownDevices.revoked() };
     const signature = await sign(this.session.identity, approvalMessage(me, link.id, link.credential));
-    const device = await this.api.approveLink(link.id, toBase64(signature), await approverProof(code, me, link, this.deviceId, trusted));
+    const device = await this.api.approveLink(link.id, toBase64(signature), await approverProof(code, me, link, this.deviceId, passedOn));
     // What is trusted is what the code verified, never what the server answers.
     await this.session.ownDevices.trust(link.id, link.credential);
     if (device.id !== link.id || device.credential !== link.credential) {
@@ -328,10 +330,18 @@ export class ChatClient {
     if (deviceId === this.deviceId) throw new Error('To remove this browser, log out and forget it.');
     const device = (await this.api.devicesOf(this.session.me)).devices.find((d) => d.id === deviceId);
     if (!device) throw new ApiError(404, 'not_found', 'You have no device with this id.');
-    const revocation = await sign(this.session.identity, revocationMessage(this.session.me, deviceId, device.credential));
-    await this.api.deleteDevice(deviceId, password, toBase64(revocation));
-    await this.session.ownDevices.revokedHere(deviceId, device.credential);
+    const keep = await this.approvedBy(deviceId);
+    const revocation = await sign(this.session.identity, revocationMessage(this.session.me, deviceId, device.credential, keep));
+    await this.api.deleteDevice(deviceId, password, toBase64(revocation), keep);
+    await this.session.ownDevices.revokedHere(deviceId, device.credential, keep);
     void this.groups.removeUnlistedDevices().catch(() => {});
+  }
+
+  /** The devices of this user that `deviceId` approved and this device trusts: what a revocation
+   * of `deviceId` names as still standing, so that a device away meanwhile keeps trusting them. */
+  private async approvedBy(deviceId: string): Promise<string[]> {
+    const own = await this.ownDevices();
+    return own.filter((d) => d.approved && d.approvedBy === deviceId && d.id !== deviceId).map((d) => d.id);
   }
 
   // ---- connection ---------------------------------------------------------------------------

@@ -223,8 +223,9 @@ export class Groups {
 
   async removeMembers(conversationId: string, userIds: string[]): Promise<void> {
     await this.change(conversationId, async (state) => {
+      // Committed even when they have no device in the group (none yet): the server takes them
+      // off the member list only with a commit, and a member it still lists would be healed back.
       const doomed = leaves(state).filter((l) => userIds.includes(l.userId)).map((l) => l.leafIndex);
-      if (doomed.length === 0) return null;
       return { keyPackages: [], removeLeaves: doomed, removeUserIds: userIds };
     });
     await this.conversations.knowPeople(conversationId, 'group', userIds, { without: true });

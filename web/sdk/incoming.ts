@@ -145,7 +145,7 @@ export class Incoming {
         // Its members' devices are read at once, as the join checks every leaf against them.
         const conversation = await conversations.current(m.conversationId);
         await authentication.prefetch(conversation?.members.map((member) => member.userId) ?? []);
-        const state = await joinFromWelcome(welcome, kp, authentication, m.conversationId);
+        const state = await joinFromWelcome(welcome, kp, authentication.asOf(m.createdAt), m.conversationId);
         const leftAt = await conversations.leftAtEpoch(m.conversationId);
         if (leftAt !== undefined && epochOf(state) <= leftAt) {
           throw new MlsFailure('stale_welcome', `A Welcome back to epoch ${epochOf(state)}, where this device was removed at epoch ${leftAt}.`);

@@ -19,7 +19,7 @@
 
 import { ApiError, type Api } from './api.ts';
 import { fromBase64, toBase64, verifySignature } from './mls.ts';
-import { DEVICE_REVOCATION_CONTEXT, LINK_APPROVAL_CONTEXT, LINK_REQUEST_TTL_SECONDS, type DeviceView, type PendingLinkView } from './wire/index.ts';
+import { DEVICE_REVOCATION_CONTEXT, LINK_APPROVAL_CONTEXT, LINK_REQUEST_TTL_SECONDS, type DeviceView, type LinkView, type PendingLinkView } from './wire/index.ts';
 import type { Store } from './store.ts';
 
 /** Crockford's base32: no I, L, O or U, so what is read aloud or retyped is not misread. */
@@ -34,6 +34,9 @@ const TRUST_KEY = 'own-devices';
 const REVOKED_KEY = 'own-devices-revoked';
 
 export type TrustedDevices = Record<string, string>;
+/** Devices seen revoked: their key, and the devices whose approvals by them still stand (named in
+ * the signed revocation). */
+export type RevokedDevices = Record<string, { key: string; keep: string[] }>;
 
 /** Why linking this browser did not happen. */
 export class LinkFailure extends Error {
@@ -127,38 +130,53 @@ export function approvalMessage(userId: string, deviceId: string, credential: st
   return `${LINK_APPROVAL_CONTEXT}${userId}:${deviceId}:${credential}`;
 }
 
-/** What the approving device passes to the new browser, MACed under the code. */
+/** What the approving device passes to the new browser, MACed under the code: the devices it
+ * trusts, and those it has seen revoked (never to be trusted again, whatever is listed later). */
 interface ApproverProof {
   approverId: string;
   trusted: TrustedDevices;
+  revoked: RevokedDevices;
   mac: string;
 }
 
-function proofText(linkId: string, credential: string, approverId: string, trusted: TrustedDevices): string {
-  const entries = Object.entries(trusted).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `${PROOF_MAC_CONTEXT}${linkId}:${credential}:${approverId}:${JSON.stringify(entries)}`;
+/** What the new browser starts from: the approver's trusted and revoked devices. */
+export interface PassedOn {
+  trusted: TrustedDevices;
+  revoked: RevokedDevices;
 }
 
-export async function approverProof(code: string, userId: string, link: PendingLinkView, approverId: string, trusted: TrustedDevices): Promise<string> {
-  const mac = await hmac(code, userId, proofText(link.id, link.credential, approverId, trusted));
-  const proof: ApproverProof = { approverId, trusted, mac: toBase64(mac) };
+const byId = ([a]: [string, unknown], [b]: [string, unknown]) => (a < b ? -1 : a > b ? 1 : 0);
+
+function proofText(linkId: string, credential: string, approverId: string, { trusted, revoked }: PassedOn): string {
+  const revokedEntries = Object.entries(revoked).sort(byId).map(([id, r]) => [id, r.key, [...r.keep].sort()]);
+  return `${PROOF_MAC_CONTEXT}${linkId}:${credential}:${approverId}:${JSON.stringify(Object.entries(trusted).sort(byId))}:${JSON.stringify(revokedEntries)}`;
+}
+
+export async function approverProof(code: string, userId: string, link: PendingLinkView, approverId: string, passedOn: PassedOn): Promise<string> {
+  const mac = await hmac(code, userId, proofText(link.id, link.credential, approverId, passedOn));
+  const proof: ApproverProof = { approverId, ...passedOn, mac: toBase64(mac) };
   return toBase64(new TextEncoder().encode(JSON.stringify(proof)));
 }
 
-/** The devices the approver trusts, if `proof` is its, under the code, for this request. */
-export async function openApproverProof(code: string, userId: string, linkId: string, credential: string, proof: string | undefined): Promise<TrustedDevices | null> {
+const isKeySet = (value: unknown): value is TrustedDevices =>
+  typeof value === 'object' && value !== null && Object.values(value).every((key) => typeof key === 'string');
+const isRevokedSet = (value: unknown): value is RevokedDevices =>
+  typeof value === 'object' && value !== null && Object.values(value).every((r) =>
+    typeof r === 'object' && r !== null && typeof r.key === 'string' && Array.isArray(r.keep) && r.keep.every((id: unknown) => typeof id === 'string'));
+
+/** What the approver passed on, if `proof` is its, under the code, for this request. */
+export async function openApproverProof(code: string, userId: string, linkId: string, credential: string, proof: string | undefined): Promise<PassedOn | null> {
   if (!proof) return null;
   let parsed: ApproverProof;
   try {
     parsed = JSON.parse(new TextDecoder().decode(fromBase64(proof))) as ApproverProof;
-    if (typeof parsed.approverId !== 'string' || typeof parsed.mac !== 'string' || typeof parsed.trusted !== 'object' || parsed.trusted === null) return null;
-    if (!Object.values(parsed.trusted).every((key) => typeof key === 'string')) return null;
-    const expected = await hmac(code, userId, proofText(linkId, credential, parsed.approverId, parsed.trusted));
+    if (typeof parsed.approverId !== 'string' || typeof parsed.mac !== 'string' || !isKeySet(parsed.trusted) || !isRevokedSet(parsed.revoked)) return null;
+    const expected = await hmac(code, userId, proofText(linkId, credential, parsed.approverId, parsed));
     if (!sameBytes(fromBase64(parsed.mac), expected)) return null;
   } catch {
     return null;
   }
-  return parsed.trusted[parsed.approverId] ? parsed.trusted : null;
+  return parsed.trusted[parsed.approverId] ? { trusted: parsed.trusted, revoked: parsed.revoked } : null;
 }
 
 /**
@@ -194,19 +212,26 @@ export class OwnDevices {
     this.ownLeaves = ownLeaves;
   }
 
-  /** Starts the set over: this device and those given (its approver's, when linked). */
-  async reset(trusted: TrustedDevices = {}): Promise<void> {
+  /** Starts the sets over: this device and what its approver passed on, when linked. */
+  async reset({ trusted = {}, revoked = {} }: Partial<PassedOn> = {}): Promise<void> {
     const { deviceId, key } = this.me();
-    await this.store().put(TRUST_KEY, { ...trusted, [deviceId]: key });
-    await this.store().put(REVOKED_KEY, {});
+    const kept = Object.fromEntries(Object.entries(trusted).filter(([id]) => revoked[id] === undefined));
+    await this.save({ ...kept, [deviceId]: key }, { ...revoked });
   }
 
   async trusted(): Promise<TrustedDevices> {
     return (await this.store().get<TrustedDevices>(TRUST_KEY)) ?? {};
   }
 
-  private async revoked(): Promise<TrustedDevices> {
-    return (await this.store().get<TrustedDevices>(REVOKED_KEY)) ?? {};
+  async revoked(): Promise<RevokedDevices> {
+    return (await this.store().get<RevokedDevices>(REVOKED_KEY)) ?? {};
+  }
+
+  /** Both sets, revoked first: a crash between the two writes leaves a device revoked and still
+   * in the trusted record (harmless: revoked wins), never dropped and unrevoked. */
+  private async save(trusted: TrustedDevices, revoked: RevokedDevices): Promise<void> {
+    await this.store().put(REVOKED_KEY, revoked);
+    await this.store().put(TRUST_KEY, trusted);
   }
 
   /** Whether this device has ever trusted or seen revoked a device with this id. */
@@ -223,36 +248,53 @@ export class OwnDevices {
     });
   }
 
-  /** The listed devices of this user this device trusts, the set brought up to date first. */
+  /** The listed devices of this user this device trusts, the sets brought up to date first. */
   trustedAmong(listed: DeviceView[]): Promise<DeviceView[]> {
     return this.serially(async () => {
       const { userId, deviceId, key } = this.me();
       const stored = await this.store().get<TrustedDevices>(TRUST_KEY);
+      const storedRevoked = await this.revoked();
       // A store from before devices were linked trusts the devices of its user it already has in
-      // its groups (they were let in under the rules of then), and nothing else.
-      const trusted = stored ?? Object.fromEntries(Object.entries(this.ownLeaves()).filter(([id, k]) => listed.some((d) => d.id === id && d.credential === k)));
-      const revoked = await this.revoked();
-      const next: TrustedDevices = { ...trusted, [deviceId]: key };
-      const nextRevoked: TrustedDevices = { ...revoked };
+      // its groups (they were let in under the rules of then), listed now or not.
+      const next: TrustedDevices = { ...(stored ?? this.ownLeaves()), [deviceId]: key };
+      const revoked: RevokedDevices = { ...storedRevoked };
+      for (const id of Object.keys(revoked)) delete next[id];
       const listedIds = new Set(listed.map((d) => d.id));
 
-      // A trusted device missing from the listing may have been revoked: the history says.
-      if (Object.keys(next).some((id) => !listedIds.has(id))) await this.applyRevocations(next, nextRevoked);
+      // The history (revocations) is read only when it can matter: a trusted device is missing
+      // from the listing (it may have been revoked), or a device is about to be trusted (it, or
+      // its approver, may have been revoked while this device was away).
+      let history: DeviceView[] | null = null;
+      const revocations = async () => {
+        history ??= await this.history();
+        return this.applyRevocations(next, revoked, history);
+      };
+      if (Object.keys(next).some((id) => !listedIds.has(id))) await revocations();
       for (let grew = true; grew;) {
         grew = false;
         for (const device of listed) {
-          if (next[device.id] !== undefined || nextRevoked[device.id] !== undefined || !device.approvedBy || !device.approval) continue;
+          if (next[device.id] !== undefined || revoked[device.id] !== undefined || !device.approvedBy || !device.approval) continue;
           const approver = device.approvedBy;
-          if (approver === device.id || !listedIds.has(approver) || !next[approver] || nextRevoked[approver] !== undefined) continue;
-          if (await this.checked(next[approver], approvalMessage(userId, device.id, device.credential), device.approval)) {
-            next[device.id] = device.credential;
-            grew = true;
+          if (approver === device.id || (!next[approver] && !revoked[approver])) continue;
+          // Checked, then admitted for a moment so that the history's revocations apply to it and
+          // its approver alike; it stays if neither is revoked, or if its approver's revocation
+          // names it among the approvals that still stand.
+          const approverKey = next[approver] ?? revoked[approver].key;
+          if (!(await this.checked(approverKey, approvalMessage(userId, device.id, device.credential), device.approval))) continue;
+          next[device.id] = device.credential;
+          await revocations();
+          const stands = next[approver] !== undefined || (revoked[approver]?.key === approverKey && revoked[approver].keep.includes(device.id));
+          if (revoked[device.id] !== undefined || !stands) {
+            delete next[device.id];
+            continue;
           }
+          grew = true;
         }
       }
-      if (JSON.stringify(next) !== JSON.stringify(stored)) await this.store().put(TRUST_KEY, next);
-      if (JSON.stringify(nextRevoked) !== JSON.stringify(revoked)) await this.store().put(REVOKED_KEY, nextRevoked);
-      return listed.filter((d) => next[d.id] === d.credential && nextRevoked[d.id] === undefined);
+      if (JSON.stringify(next) !== JSON.stringify(stored) || JSON.stringify(revoked) !== JSON.stringify(storedRevoked)) {
+        await this.save(next, revoked);
+      }
+      return listed.filter((d) => next[d.id] === d.credential && revoked[d.id] === undefined);
     });
   }
 
@@ -263,56 +305,71 @@ export class OwnDevices {
    */
   checkRevocations(): Promise<void> {
     return this.serially(async () => {
-      const trusted = await this.trusted();
+      const next = await this.trusted();
       const revoked = await this.revoked();
-      const next = { ...trusted };
-      const nextRevoked = { ...revoked };
-      await this.applyRevocations(next, nextRevoked);
-      if (JSON.stringify(nextRevoked) !== JSON.stringify(revoked)) {
-        await this.store().put(TRUST_KEY, next);
-        await this.store().put(REVOKED_KEY, nextRevoked);
-      }
+      if (await this.applyRevocations(next, revoked, await this.history())) await this.save(next, revoked);
     });
   }
 
   /** Marks a device this one has just revoked (its own signature is the revocation). */
-  revokedHere(deviceId: string, key: string): Promise<void> {
+  revokedHere(deviceId: string, key: string, keep: string[]): Promise<void> {
     return this.serially(async () => {
       const trusted = await this.trusted();
       delete trusted[deviceId];
-      await this.store().put(TRUST_KEY, trusted);
-      await this.store().put(REVOKED_KEY, { ...(await this.revoked()), [deviceId]: key });
+      await this.save(trusted, { ...(await this.revoked()), [deviceId]: { key, keep } });
     });
   }
 
-  /** Moves from `trusted` to `revoked` every device the history shows validly revoked. */
-  private async applyRevocations(trusted: TrustedDevices, revoked: TrustedDevices): Promise<void> {
+  /**
+   * Moves from `trusted` to `revoked` every device the history shows validly revoked: by itself,
+   * or by a device trusted before this pass (so that of two devices revoking each other, as a
+   * thief's key with the server's help could make it look, both go, whatever order they are
+   * listed in). Repeats while revocations make more. True if anything changed.
+   */
+  private async applyRevocations(trusted: TrustedDevices, revoked: RevokedDevices, history: DeviceView[]): Promise<boolean> {
     const { userId, deviceId } = this.me();
-    for (const gone of await this.history()) {
-      if (trusted[gone.id] !== gone.credential || gone.id === deviceId || !gone.revokedBy || !gone.revocation) continue;
-      const signer = gone.revokedBy === gone.id ? gone.credential : trusted[gone.revokedBy];
-      if (!signer) continue;
-      if (await this.checked(signer, revocationMessage(userId, gone.id, gone.credential), gone.revocation)) {
-        revoked[gone.id] = gone.credential;
+    let changed = false;
+    for (let more = true; more;) {
+      more = false;
+      const signers = { ...trusted };
+      const found: DeviceView[] = [];
+      for (const gone of history) {
+        if (trusted[gone.id] !== gone.credential || gone.id === deviceId || !gone.revokedBy || !gone.revocation) continue;
+        const signer = gone.revokedBy === gone.id ? gone.credential : signers[gone.revokedBy];
+        const keep = gone.revocationKeeps ?? [];
+        if (signer && await this.checked(signer, revocationMessage(userId, gone.id, gone.credential, keep), gone.revocation)) found.push(gone);
+      }
+      for (const gone of found) {
+        revoked[gone.id] = { key: gone.credential, keep: gone.revocationKeeps ?? [] };
         delete trusted[gone.id];
+        more = changed = true;
       }
     }
+    return changed;
   }
 
   /**
    * Whether `device`, a removed device of this user (one of `removed`, the directory's history),
-   * counts for what it sent while it was on the account: this device trusted it (revoked since
-   * or not), or it was approved by a device this one trusts (this one may have been away for the
-   * whole of its life).
+   * counts for what it sent while it was on the account: this device trusted it (revoked since or
+   * not), or a chain of approvals through the history leads to it from a device this one trusted
+   * (this one may have been away for the whole of their lives).
    */
-  async trustedInHistory(device: DeviceView): Promise<boolean> {
+  async trustedInHistory(device: DeviceView, removed: DeviceView[]): Promise<boolean> {
     const { userId } = this.me();
-    const trusted = await this.trusted();
-    const revoked = await this.revoked();
-    if (trusted[device.id] === device.credential || revoked[device.id] === device.credential) return true;
-    const approver = device.approvedBy && trusted[device.approvedBy];
-    return !!approver && !!device.approval && device.approvedBy !== device.id
-      && this.checked(approver, approvalMessage(userId, device.id, device.credential), device.approval);
+    const revokedKeys = Object.fromEntries(Object.entries(await this.revoked()).map(([id, r]) => [id, r.key]));
+    const known: TrustedDevices = { ...revokedKeys, ...(await this.trusted()) };
+    if (known[device.id] === device.credential) return true;
+    for (let grew = true, rounds = 0; grew && rounds < removed.length; rounds += 1) {
+      grew = false;
+      for (const d of removed) {
+        if (known[d.id] !== undefined || !d.approvedBy || !d.approval || d.approvedBy === d.id || !known[d.approvedBy]) continue;
+        if (await this.checked(known[d.approvedBy], approvalMessage(userId, d.id, d.credential), d.approval)) {
+          known[d.id] = d.credential;
+          grew = true;
+        }
+      }
+    }
+    return known[device.id] === device.credential;
   }
 
   private async checked(signerKey: string, text: string, signature: string): Promise<boolean> {
@@ -332,9 +389,10 @@ export class OwnDevices {
   }
 }
 
-/** The text a device signs to revoke one of its user's devices (another, or itself). */
-export function revocationMessage(userId: string, deviceId: string, credential: string): string {
-  return `${DEVICE_REVOCATION_CONTEXT}${userId}:${deviceId}:${credential}`;
+/** The text a device signs to revoke one of its user's devices (another, or itself), naming the
+ * devices whose approvals by the revoked one still stand. */
+export function revocationMessage(userId: string, deviceId: string, credential: string, keep: string[]): string {
+  return `${DEVICE_REVOCATION_CONTEXT}${userId}:${deviceId}:${credential}:${[...new Set(keep)].sort().join(',')}`;
 }
 
 function safeBytes(base64: string): Uint8Array {
@@ -359,8 +417,8 @@ export interface LinkPrompt {
 /** How the wait for approval ended. */
 export interface Linked {
   device: DeviceView;
-  /** The devices the approver trusts (none after a reset). */
-  trusted: TrustedDevices;
+  /** What the approver passed on (nothing after a reset). */
+  passedOn: PassedOn;
 }
 
 const POLL_MS = 1500;
@@ -441,18 +499,30 @@ export class LinkWait {
           this.tell('waiting');
           continue;
         }
-        this.tell('approved');
-        const trusted = await openApproverProof(code, this.userId, link.id, this.credential, status.approverProof);
-        const device = status.device;
-        if (!trusted || !device || device.id !== link.id || device.credential !== this.credential) {
-          // Not what the device the user typed the code on sent: the server made it up or changed
-          // it. This browser takes no part in the account on that word.
-          await this.api.deleteDevice(link.id).catch(() => {});
-          throw new LinkFailure('unverified-approval', 'Linking could not be confirmed with the code, so this browser was not linked. Try again, and check Linked devices on your other device.');
-        }
-        return { device, trusted };
+        return this.approved(status, link.id, code);
+      }
+      // Given up on this code: withdrawn before a new one, so that no approval can land on it
+      // unseen. One that did land meanwhile is taken.
+      try {
+        await this.api.deleteLink(link.id);
+      } catch (e) {
+        if (e instanceof ApiError && e.code === 'link_approved') return this.approved(await this.api.linkStatus(link.id), link.id, code);
       }
     }
+  }
+
+  /** Takes an approval, after checking it is the one made on the device where the code was typed. */
+  private async approved(status: LinkView, linkId: string, code: string): Promise<Linked> {
+    this.tell('approved');
+    const passedOn = await openApproverProof(code, this.userId, linkId, this.credential, status.approverProof);
+    const device = status.device;
+    if (status.status !== 'approved' || !passedOn || !device || device.id !== linkId || device.credential !== this.credential) {
+      // Not what the device the user typed the code on sent: the server made it up or changed
+      // it. This browser takes no part in the account on that word.
+      await this.api.deleteDevice(linkId).catch(() => {});
+      throw new LinkFailure('unverified-approval', 'Linking could not be confirmed with the code, so this browser was not linked. Try again, and check Linked devices on your other device.');
+    }
+    return { device, passedOn };
   }
 
   /** Stops waiting; `run` rejects with LinkFailure `cancelled`. */
@@ -467,7 +537,7 @@ export class LinkWait {
     const call = this.api.resetDevices(this.label, this.credential, password);
     this.resetting = call;
     try {
-      this.resetTo = { device: await call, trusted: {} };
+      this.resetTo = { device: await call, passedOn: { trusted: {}, revoked: {} } };
     } finally {
       this.resetting = null;
     }

@@ -3,11 +3,12 @@
 // Everything else in the SDK reads these through a Session.
 
 import { Api, ApiError, type Account, type AuthResponse, type KeyPackageCount } from './api.ts';
-import { LinkWait, OwnDevices, type LinkPrompt, type LinkStatus, type TrustedDevices } from './linking.ts';
+import { LinkWait, OwnDevices, type LinkPrompt, type LinkStatus, type PassedOn, type TrustedDevices } from './linking.ts';
 import { newKeyPackage, newSignatureKeys, sign, toBase64, type DeviceIdentity, type KeyPackageSecret } from './mls.ts';
 import { DEVICE_PROOF_CONTEXT, type DeviceView } from './wire/index.ts';
 import type { RealtimeSocket } from './socket.ts';
 import { Store } from './store.ts';
+import { CheckUnavailable } from './credentials.ts';
 
 export interface ChatClientOptions {
   baseUrl: string;
@@ -80,7 +81,14 @@ export class Session {
     this.ownDevices = new OwnDevices(
       () => this.db,
       () => ({ userId: this.me, deviceId: this.deviceId, key: toBase64(this.identity.publicKey) }),
-      async () => (await this.api.lookupDevices([this.me], { includeRemoved: true })).users.find((u) => u.userId === this.me)?.removed ?? [],
+      async () => {
+        try {
+          return (await this.api.lookupDevices([this.me], { includeRemoved: true })).users.find((u) => u.userId === this.me)?.removed ?? [];
+        } catch (e) {
+          // Not an answer: whatever needed the history is tried again later, not refused.
+          throw new CheckUnavailable(`The device history could not be read (${(e as Error).message}).`);
+        }
+      },
       () => this.ownLeaves(),
     );
   }
@@ -153,12 +161,12 @@ export class Session {
     // The credential names the device, whose id the server gives at registration: the key pair
     // comes first (the server lists its public half), the credential after.
     const keys = await newSignatureKeys();
-    const { device, trusted } = await this.registerOrLink(toBase64(keys.publicKey));
+    const { device, passedOn } = await this.registerOrLink(toBase64(keys.publicKey));
     const identity: DeviceIdentity = { userId: this.me, deviceId: device.id, ...keys };
     this.device = { deviceId: device.id, identity };
     // The trusted set first: a device record without one would be read, after a crash here, as a
     // store from before linking.
-    await this.ownDevices.reset(trusted);
+    await this.ownDevices.reset(passedOn);
     await this.db.put('device', this.device);
     return undefined;
   }
@@ -168,10 +176,10 @@ export class Session {
    * be linked and waits until a device of the account approves it (or the user starts over with
    * `resetDevices`, or cancels).
    */
-  private async registerOrLink(credential: string): Promise<{ device: DeviceView; trusted: TrustedDevices }> {
+  private async registerOrLink(credential: string): Promise<{ device: DeviceView; passedOn: PassedOn }> {
     const label = this.options.deviceLabel ?? 'Browser';
     try {
-      return { device: await this.api.registerDevice(label, credential), trusted: {} };
+      return { device: await this.api.registerDevice(label, credential), passedOn: { trusted: {}, revoked: {} } };
     } catch (e) {
       if (!(e instanceof ApiError && e.code === 'link_required')) throw e;
     }

@@ -302,10 +302,13 @@ test('a removed device is revoked: listed again later with its old approval, no 
     'INSERT INTO devices (id, user_id, label, credential, approved_by, approval) VALUES ($1, $2, $3, $4, $5, $6)',
     [removed.id, bob.user!.id, removed.label, Buffer.from(removed.credential, 'base64'), removed.approvedBy, Buffer.from(removed.approval!, 'base64')],
   );
-  for (const device of [bob, tablet]) {
+  // A browser linked afterwards learns of the revocation from its approver, not from the listing.
+  const phone2 = newDevice('Bob new phone');
+  await loginLinked(phone2, bob.phone, PASSWORD, bob);
+  for (const device of [bob, tablet, phone2]) {
     const own = await device.ownDevices();
-    assert.deepEqual(Object.fromEntries(own.map((d) => [d.label, d.approved])), { 'Bob phone': true, 'Bob laptop': false, 'Bob tablet': true },
-      `never trusted again, as ${device.deviceId === bob.deviceId ? 'the phone' : 'the tablet'} sees it`);
+    assert.deepEqual(Object.fromEntries(own.map((d) => [d.label, d.approved])), { 'Bob phone': true, 'Bob laptop': false, 'Bob tablet': true, 'Bob new phone': true },
+      `never trusted again, as ${device.storeName} sees it`);
   }
 });
 
@@ -322,4 +325,26 @@ test('a device the server leaves out of a listing is not distrusted for it', asy
   assert.deepEqual((await laptop.ownDevices()).map((d) => d.label), ['Bob laptop']);
   laptop.rewrite.current = null;
   assert.deepEqual((await laptop.ownDevices()).map((d) => [d.label, d.approved]), [['Bob phone', true], ['Bob laptop', true]]);
+});
+
+test('a device away while another linked a phone and then forgot itself still trusts that phone, and leaves it in the chats', async () => {
+  const [alice, bob] = [await registered('Alice'), await registered('Bob phone')];
+  const direct = await alice.openDirect(bob.user!.id);
+  await waitFor(() => bob.hasGroup(direct.id), { what: 'bob to join' });
+  const laptop = newDevice('Bob laptop');
+  await loginLinked(laptop, bob.phone, PASSWORD, bob);
+  await waitFor(() => laptop.hasGroup(direct.id), { timeoutMs: 20_000, what: 'the laptop to join' });
+  bob.disconnect(); // the phone is away for what follows
+
+  const newPhone = newDevice('Bob new phone');
+  await loginLinked(newPhone, bob.phone, PASSWORD, laptop);
+  await waitFor(() => newPhone.hasGroup(direct.id), { timeoutMs: 20_000, what: 'the new phone to join' });
+  await laptop.logout({ forgetDevice: true }); // the laptop revokes itself, keeping the new phone
+
+  bob.connect();
+  await waitFor(async () => (await bob.ownDevices()).some((d) => d.label === 'Bob new phone' && d.approved), { what: 'the phone to trust the new phone' });
+  assert.deepEqual((await bob.ownDevices()).map((d) => [d.label, d.approved]), [['Bob phone', true], ['Bob new phone', true]]);
+  await waitFor(async () => !(await deviceIdsIn(bob, direct.id)).includes(laptop.deviceId), { timeoutMs: 20_000, what: 'the laptop to leave the chat' });
+  assert.ok((await deviceIdsIn(bob, direct.id)).includes(newPhone.deviceId), 'the new phone stays in the chat');
+  assert.deepEqual(await bob.problems(direct.id), []);
 });

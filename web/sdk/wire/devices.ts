@@ -30,7 +30,11 @@ removedAt?: string,
  * user's), and base64 of its signature (see `DEVICE_REVOCATION_CONTEXT`). Absent for a device
  * removed by a reset.
  */
-revokedBy?: string, revocation?: string, };
+revokedBy?: string, revocation?: string, 
+/**
+ * With a revocation: the devices whose approvals by this one still stand.
+ */
+revocationKeeps?: Array<string>, };
 
 export type DeviceList = { devices: Array<DeviceView>, };
 
@@ -63,7 +67,12 @@ export type RemoveDeviceRequest = { password?: string | null,
 /**
  * Base64 of the session's device's Ed25519 signature over `DEVICE_REVOCATION_CONTEXT` text.
  */
-revocation?: string | null, };
+revocation?: string | null, 
+/**
+ * The devices the removed one approved whose approvals still stand (signed with the
+ * revocation): a device that was away meanwhile trusts those, and nothing else it approved.
+ */
+keep?: Array<string> | null, };
 
 /**
  * One user's devices in a lookup.
