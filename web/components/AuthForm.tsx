@@ -29,9 +29,13 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
   const [busy, setBusy] = useState(false);
   // A log-in waiting for one of the account's devices to approve this browser, and its client.
   const [linking, setLinking] = useState<PendingLink | null>(null);
-  const [cancelled, setCancelled] = useState(false);
+  // What happened to the last attempt, when it needs saying without being an error.
+  const [notice, setNotice] = useState('');
   const linkingClient = useRef<ChatClient | null>(null);
   const submitButton = useRef<HTMLButtonElement>(null);
+  const form = useRef<HTMLFormElement>(null);
+  // After a failed attempt: where focus goes once the form is back and enabled, and what to say then.
+  const [afterFailure, setAfterFailure] = useState<{ focus: Field; notice: string } | null>(null);
 
   useEffect(() => {
     if (status === 'signed-in') router.replace('/chat');
@@ -41,13 +45,26 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
   // signing in behind the user's back.
   useEffect(() => () => void linkingClient.current?.cancelLink(), []);
 
+  // Back from the linking screen, if it was up (its focused button is gone), or still on the form
+  // (its button was disabled while busy): focus goes to what to do next, the field at fault or
+  // the button to try again. The notice is set only now that the form shows: a live region that
+  // is hidden when its text changes is not read out.
+  useEffect(() => {
+    if (!afterFailure || linking || busy) return;
+    const field = afterFailure.focus === 'form' ? null : form.current?.querySelector<HTMLInputElement>(`#${afterFailure.focus}`);
+    (field ?? submitButton.current)?.focus();
+    setNotice(afterFailure.notice);
+    setAfterFailure(null);
+  }, [afterFailure, linking, busy]);
+
   async function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const data = new FormData(e.currentTarget);
     const phone = String(data.get('phone') ?? '').replace(/[\s()-]/g, '');
     const password = String(data.get('password') ?? '');
     setErrors({});
-    setCancelled(false);
+    setNotice('');
+    setAfterFailure(null);
     setBusy(true);
     let stopListening = () => {};
     try {
@@ -55,20 +72,18 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
       else {
         await signIn(phone, password, (client) => {
           linkingClient.current = client;
-          stopListening = client.on('link-code', (prompt) => setLinking((was) => ({ prompt, renewed: was !== null })));
+          const offCode = client.on('link-code', (prompt) => setLinking((was) => ({ prompt, renewed: was !== null, status: was?.status ?? null })));
+          const offStatus = client.on('link-status', (status) => setLinking((was) => was && { ...was, status }));
+          stopListening = () => { offCode(); offStatus(); };
         });
       }
       router.replace('/chat');
     } catch (err) {
-      if (err instanceof LinkFailure && err.code === 'cancelled') {
-        setCancelled(true);
-      } else {
-        const message = err instanceof Error ? err.message : 'Something went wrong.';
-        setErrors({ [err instanceof ApiError ? fieldOf(err.code) : 'form']: message });
-      }
-      // Back from the linking screen, whose button had focus: on to what to do next.
+      const cancelled = err instanceof LinkFailure && err.code === 'cancelled';
+      const field: Field = err instanceof ApiError ? fieldOf(err.code) : 'form';
+      if (!cancelled) setErrors({ [field]: err instanceof Error ? err.message : 'Something went wrong.' });
       setLinking(null);
-      if (err instanceof LinkFailure) setTimeout(() => submitButton.current?.focus());
+      setAfterFailure({ focus: field, notice: cancelled ? 'Linking was cancelled: this browser is not signed in.' : '' });
     } finally {
       // After an approval the linking screen stays until the chats open.
       stopListening();
@@ -95,12 +110,12 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
       <main className="flex flex-1 items-center justify-center px-4 pb-16">
         {linking && <LinkThisBrowser linking={linking} onCancel={cancelLink} onReset={resetDevices} />}
         {/* Hidden, not unmounted, while linking: what was typed is still there if linking fails. */}
-        <form onSubmit={submit} noValidate hidden={linking !== null} className="w-full max-w-sm space-y-4 rounded-3xl border border-slate-200 bg-white p-8 shadow-xl dark:border-slate-800 dark:bg-slate-900">
+        <form ref={form} onSubmit={submit} noValidate hidden={linking !== null} className="w-full max-w-sm space-y-4 rounded-3xl border border-slate-200 bg-white p-5 shadow-xl sm:p-8 dark:border-slate-800 dark:bg-slate-900">
           <h1 className="text-2xl font-semibold">{mode === 'register' ? 'Create your account' : 'Welcome back'}</h1>
           {ended && mode === 'login' && (
             <p role="status" className="rounded-xl bg-amber-50 px-3 py-2 text-sm text-amber-900 dark:bg-amber-500/10 dark:text-amber-200">
               {ended === 'device-removed'
-                ? 'This browser was removed from your account, and what it kept was erased. Log in to set it up again.'
+                ? 'This browser was removed from your account, and what it kept was erased. If you didn\'t remove it from another of your devices, someone may know your password. Log in to set it up again, and check Linked devices for any device you don\'t recognise.'
                 : 'You were logged out: your session was ended from another device. Log in again to continue.'}
             </p>
           )}
@@ -125,7 +140,8 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
             {fieldError('password')}
           </div>
           {fieldError('form')}
-          {cancelled && <p role="status" className="text-sm text-slate-600 dark:text-slate-400">Linking was cancelled: this browser is not signed in.</p>}
+          {/* Always mounted, so that the text put in it is read out; takes no room while empty. */}
+          <p role="status" className="text-sm text-slate-600 empty:mb-0 dark:text-slate-400">{notice || null}</p>
           <button ref={submitButton} type="submit" disabled={busy || status === 'loading'}
             className="w-full rounded-xl bg-brand-600 py-2.5 font-medium text-white hover:bg-brand-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-2 disabled:opacity-60 dark:focus-visible:ring-offset-slate-900">
             {busy ? (mode === 'register' ? 'Creating your keys…' : 'Logging in…') : mode === 'register' ? 'Sign up' : 'Log in'}

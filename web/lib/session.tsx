@@ -10,9 +10,30 @@ function apiBase(): string {
   return process.env.NEXT_PUBLIC_API_URL || window.location.origin;
 }
 
+/**
+ * The name this browser gets in the account's device list, e.g. "Chrome on Android": the system
+ * as people call it, since navigator.platform alone says "Linux armv8l" for an Android phone and
+ * "MacIntel" for a Mac. Devices that share a name are told apart by their key fingerprints.
+ */
+export function thisBrowserLabel(): string {
+  const ua = navigator.userAgent;
+  const platform = navigator.platform || '';
+  // On iOS every browser is Safari underneath, and says which it is as FxiOS, EdgiOS or CriOS.
+  const browser = /Firefox|FxiOS/.test(ua) ? 'Firefox' : /Edg(A|iOS)?\//.test(ua) ? 'Edge' : /Chrom|CriOS/.test(ua) ? 'Chrome' : /Safari/.test(ua) ? 'Safari' : 'Browser';
+  const system = /Android/.test(ua) ? 'Android'
+    : /iPhone|iPod/.test(ua) ? 'iPhone'
+    // iPadOS asks for desktop pages and says it is a Mac; only its touch screen tells.
+    : /iPad/.test(ua) || (platform === 'MacIntel' && navigator.maxTouchPoints > 1) ? 'iPad'
+    : /CrOS/.test(ua) ? 'ChromeOS'
+    : /^Mac/.test(platform) ? 'Mac'
+    : /^Win/.test(platform) ? 'Windows'
+    : /Linux/.test(platform) ? 'Linux'
+    : platform || 'this device';
+  return `${browser} on ${system}`;
+}
+
 function newClient(): ChatClient {
-  const browser = /Firefox/.test(navigator.userAgent) ? 'Firefox' : /Edg\//.test(navigator.userAgent) ? 'Edge' : /Chrom/.test(navigator.userAgent) ? 'Chrome' : /Safari/.test(navigator.userAgent) ? 'Safari' : 'Browser';
-  return new ChatClient({ baseUrl: apiBase(), wsUrl: process.env.NEXT_PUBLIC_WS_URL || undefined, deviceLabel: `${browser} on ${navigator.platform || 'this device'}` });
+  return new ChatClient({ baseUrl: apiBase(), wsUrl: process.env.NEXT_PUBLIC_WS_URL || undefined, deviceLabel: thisBrowserLabel() });
 }
 
 type Status = 'loading' | 'signed-out' | 'signed-in';

@@ -104,13 +104,20 @@ async function linkedDevices(page: Page) {
   return panel;
 }
 
-/** Types the new browser's code into Linked devices → Link a device, and waits for "Linked …". */
+/** Types the new browser's code into Linked devices → Link a device, confirms the browser it
+ * names, and waits for "Linked …". */
 async function approveLink(page: Page, code: string) {
   const panel = await linkedDevices(page);
   await panel.getByLabel('Code shown on the new browser').fill(code);
-  await panel.getByRole('button', { name: 'Link device' }).click();
+  await panel.getByRole('button', { name: 'Continue' }).click();
+  await panel.getByRole('group', { name: /^Link .+\?/ }).getByRole('button', { name: 'Link', exact: true }).click();
   await panel.getByRole('status').filter({ hasText: /^Linked / }).waitFor({ timeout: 15_000 });
   return panel;
+}
+
+/** Whether this element has the keyboard focus. */
+function isFocused(locator: ReturnType<Page['locator']>) {
+  return locator.evaluate((el) => el === document.activeElement);
 }
 
 test('the landing page shows the product and links to sign-up', async () => {
@@ -481,19 +488,31 @@ test('a second browser joins only after the first approves it by the code; the c
   const waiting = laptop.page.getByRole('status').filter({ hasText: 'Waiting for approval' });
   await waiting.waitFor();
   assert.match(await laptop.page.getByText(/^Code: /).innerText(), /^Code: (\w \w \w \w, ){2}\w \w \w \w$/, 'spelled out for screen readers');
+  // It says the name it will have in her device list, to recognise it there.
+  const label = (await laptop.page.getByTestId('link-label').innerText()).match(/^This browser will appear as (.+) on your other device\.$/)?.[1];
+  assert.ok(label?.startsWith('Chrome on '), label);
   await laptop.page.screenshot({ path: `${SHOTS}link-code.png` });
+  // With the server out of reach it says so, and that it keeps trying; then it waits again.
+  await laptop.context.setOffline(true);
+  await laptop.page.getByRole('status').filter({ hasText: "Can't reach the server — still trying" }).waitFor({ timeout: 10_000 });
+  await laptop.context.setOffline(false);
+  await waiting.waitFor({ timeout: 10_000 });
 
   // Her first browser lists the request. A wrong code links nothing and says why.
   const panel = await linkedDevices(xena.page);
   await xena.page.waitForFunction(() => document.activeElement?.textContent === 'Linked devices', null, { timeout: 5000 }); // focus moves to the panel
   await panel.getByTestId('pending-link').waitFor({ timeout: 10_000 });
   const wrong = `${laptop.code[0] === '0' ? '1' : '0'}${laptop.code.slice(1)}`;
-  await panel.getByLabel('Code shown on the new browser').fill(wrong);
-  await panel.getByRole('button', { name: 'Link device' }).click();
+  const codeField = panel.getByLabel('Code shown on the new browser');
+  await codeField.fill(wrong);
+  await panel.getByRole('button', { name: 'Continue' }).click();
   await panel.getByRole('alert').filter({ hasText: 'No browser is waiting with this code' }).waitFor();
-  assert.equal(await panel.getByLabel('Code shown on the new browser').getAttribute('aria-invalid'), 'true');
-  await panel.getByLabel('Code shown on the new browser').fill('7K3D');
-  await panel.getByRole('button', { name: 'Link device' }).click();
+  assert.equal(await codeField.getAttribute('aria-invalid'), 'true');
+  // Typing again clears the error.
+  await codeField.fill('7K3D');
+  await panel.getByRole('alert').waitFor({ state: 'detached' });
+  assert.equal(await codeField.getAttribute('aria-invalid'), 'false');
+  await panel.getByRole('button', { name: 'Continue' }).click();
   await panel.getByRole('alert').filter({ hasText: 'A link code has 12 letters and digits' }).waitFor();
   assert.equal(await panel.getByTestId('own-device').count(), 1, 'nothing was linked');
   await new Promise((resolve) => setTimeout(resolve, 2000)); // longer than the laptop's poll
@@ -501,18 +520,45 @@ test('a second browser joins only after the first approves it by the code; the c
   assert.ok(await waiting.isVisible(), 'the laptop still waits');
   assert.equal(await laptop.page.getByRole('list', { name: 'Your conversations' }).count(), 0, 'and shows no conversation');
 
-  // The right code, typed as it comes (lower case, spaces for dashes), links it.
-  await panel.getByLabel('Code shown on the new browser').fill(laptop.code.toLowerCase().replace(/-/g, ' '));
-  await panel.getByRole('button', { name: 'Link device' }).click();
-  await panel.getByRole('status').filter({ hasText: /^Linked Chrome/ }).waitFor({ timeout: 15_000 });
+  // The right code, typed as it comes (lower case, spaces for dashes), names the laptop and asks
+  // first: Escape takes the question back, with the code kept; Link links it.
+  const typed = laptop.code.toLowerCase().replace(/-/g, ' ');
+  await codeField.fill(typed);
+  await panel.getByRole('button', { name: 'Continue' }).click();
+  const confirm = panel.getByRole('group', { name: new RegExp(`^Link ${label} \\(asked \\d`) });
+  await confirm.waitFor();
+  assert.match(await confirm.innerText(), /It will be able to read the messages you send and receive from now on\./);
+  assert.ok(await isFocused(confirm.locator('#link-confirm-question')), 'focus on the question');
+  await xena.page.screenshot({ path: `${SHOTS}link-confirm.png` });
+  assert.equal(await panel.getByTestId('own-device').count(), 1, 'not linked before the answer');
+  await xena.page.keyboard.press('Escape');
+  await confirm.waitFor({ state: 'detached' });
+  assert.ok(await panel.isVisible(), 'the panel stays open');
+  assert.ok(await isFocused(codeField), 'back at the code');
+  assert.equal(await codeField.inputValue(), typed);
+  await panel.getByRole('button', { name: 'Continue' }).click();
+  await confirm.getByRole('button', { name: 'Link', exact: true }).click();
+  await panel.getByRole('status').filter({ hasText: `Linked ${label}.` }).waitFor({ timeout: 15_000 });
   await laptop.page.waitForURL('**/chat');
   await panel.getByTestId('own-device').nth(1).waitFor();
   assert.equal(await panel.getByTestId('own-device').filter({ hasText: 'This browser' }).count(), 1);
+  assert.match(await panel.getByTestId('own-device').filter({ hasText: 'This browser' }).innerText(), /To remove this browser, use Log out and forget this browser/);
   assert.equal(await panel.getByText('Not approved by your devices').count(), 0, 'both devices approved');
   assert.equal(await panel.getByTestId('pending-link').count(), 0, 'no request left');
+  // Each device shows a short fingerprint of its key, which tells two of the same name apart:
+  // the laptop shows the one her first browser lists for it as its own.
+  await panel.getByTestId('device-fingerprint').nth(1).waitFor();
+  const prints = await panel.getByTestId('device-fingerprint').allInnerTexts();
+  assert.equal(prints.length, 2);
+  for (const print of prints) assert.match(print, /^Key [0-9a-f]{4}( [0-9a-f]{4}){3}$/);
+  assert.notEqual(prints[0], prints[1]);
+  const laptopPanel = await linkedDevices(laptop.page);
+  const laptopOwn = laptopPanel.getByTestId('own-device').filter({ hasText: 'This browser' }).getByTestId('device-fingerprint');
+  assert.equal(await laptopOwn.innerText(), prints[1], 'the newest device is the laptop');
+  await laptopPanel.getByRole('button', { name: 'Close' }).click();
   await xena.page.screenshot({ path: `${SHOTS}linked-devices.png` });
   // Escape closes the panel and gives focus back to the menu it was opened from.
-  assert.ok(await panel.getByLabel('Code shown on the new browser').evaluate((el) => el === document.activeElement), 'focus stays on the code field');
+  assert.ok(await isFocused(codeField), 'focus stays on the code field');
   await xena.page.keyboard.press('Escape');
   await panel.waitFor({ state: 'detached' });
   await xena.page.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Account menu', null, { timeout: 5000 });
@@ -533,16 +579,31 @@ test('a declined browser says so; one whose owner lost every device starts over 
   // A device the server lists but none of hers approved (as a hostile server would add one).
   const { rows: [account] } = await stack.pool.query('SELECT id FROM users WHERE phone = $1', [zoe.phone]);
   await stack.pool.query(`INSERT INTO devices (id, user_id, label, credential) VALUES (gen_random_uuid(), $1, 'Unknown tablet', decode(md5(random()::text) || md5(random()::text), 'hex'))`, [account.id]);
-  const other = await logInAwaitingLink(zoe.phone);
+  // On the narrowest phone (320 px) the linking screen fits, code and all.
+  const other = await logInAwaitingLink(zoe.phone, { viewport: { width: 320, height: 640 }, isMobile: true, hasTouch: true });
+  assert.ok(await other.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scrolling');
+  assert.ok(await other.page.getByTestId('link-code').evaluate((el) => el.scrollWidth <= el.clientWidth), 'the code fits its box');
+  await other.page.screenshot({ path: `${SHOTS}link-code-320.png`, fullPage: true });
   const panel = await linkedDevices(zoe.page);
   const ghost = panel.getByTestId('own-device').filter({ hasText: 'Unknown tablet' });
   await ghost.getByText('Not approved by your devices').waitFor();
+  assert.match(await ghost.innerText(), /You didn't approve it — remove it now\./);
   await panel.getByTestId('pending-link').waitFor({ timeout: 10_000 });
+  assert.match(await panel.getByRole('region', { name: 'Waiting to be linked' }).innerText(), /someone else knows your password/);
   await panel.getByTestId('pending-link').scrollIntoViewIfNeeded();
   await zoe.page.screenshot({ path: `${SHOTS}linked-devices-request.png` });
 
-  // Removing it asks for the password again; a wrong one is refused next to the field.
-  await ghost.getByRole('button', { name: /^Remove Unknown tablet/ }).click();
+  // Removing it asks for the password again; Escape there takes the question back, not the
+  // panel; a wrong password is refused next to the field.
+  const removeGhost = ghost.getByRole('button', { name: /^Remove Unknown tablet/ });
+  await removeGhost.click();
+  const ghostPassword = ghost.getByLabel('Your password, to remove Unknown tablet');
+  assert.ok(await isFocused(ghostPassword));
+  await zoe.page.keyboard.press('Escape');
+  await ghostPassword.waitFor({ state: 'detached' });
+  assert.ok(await panel.isVisible(), 'the panel stays open');
+  await zoe.page.waitForFunction(() => document.activeElement?.getAttribute('aria-label')?.startsWith('Remove Unknown tablet') ?? false);
+  await removeGhost.click();
   await ghost.getByLabel('Your password, to remove Unknown tablet').fill('not the password');
   await ghost.getByRole('button', { name: 'Remove device' }).click();
   await ghost.getByRole('alert').filter({ hasText: "not this account's password" }).waitFor();
@@ -550,9 +611,13 @@ test('a declined browser says so; one whose owner lost every device starts over 
   await ghost.getByRole('button', { name: 'Remove device' }).click();
   await panel.getByRole('status').filter({ hasText: 'Removed Unknown tablet.' }).waitFor();
   await ghost.waitFor({ state: 'detached' });
+  // No other device to remove: focus goes to the panel's title, not to nowhere.
+  await zoe.page.waitForFunction(() => document.activeElement?.textContent === 'Linked devices');
   await panel.getByRole('button', { name: /^Decline Chrome/ }).click();
   await panel.getByRole('status').filter({ hasText: /^Declined / }).waitFor();
   await panel.getByText('No browser is waiting.').waitFor();
+  await zoe.page.waitForFunction(() => document.activeElement?.textContent === 'Waiting to be linked');
+  assert.equal(await panel.getByRole('status').filter({ hasText: 'Removed Unknown tablet.' }).count(), 0, 'the last success goes with the next action');
   await other.page.getByRole('alert').filter({ hasText: 'declined to link this browser' }).waitFor({ timeout: 10_000 });
   assert.ok(await other.page.getByRole('button', { name: 'Log in' }).isVisible(), 'back at the log-in form');
   assert.match(other.page.url(), /\/login$/);
@@ -563,6 +628,7 @@ test('a declined browser says so; one whose owner lost every device starts over 
   await panel.getByTestId('pending-link').waitFor({ timeout: 10_000 });
   await other.page.getByRole('button', { name: 'Cancel' }).click();
   await other.page.getByRole('status').filter({ hasText: 'Linking was cancelled' }).waitFor({ timeout: 10_000 });
+  assert.ok(await isFocused(other.page.getByRole('button', { name: 'Log in' })), 'focus on what to do next');
   await panel.getByText('No browser is waiting.').waitFor({ timeout: 10_000 });
 
   // Every device lost: the password again makes this browser the only device (a wrong one is refused).
@@ -574,13 +640,16 @@ test('a declined browser says so; one whose owner lost every device starts over 
   await reset.getByRole('button', { name: 'Make this browser my only device' }).click();
   await reset.getByRole('alert').filter({ hasText: "not this account's password" }).waitFor();
   assert.match(other.page.url(), /\/login$/, 'still waiting');
+  assert.ok(await other.page.getByRole('button', { name: 'Cancel' }).isEnabled(), 'the other ways out are back after a refused reset');
   await other.page.screenshot({ path: `${SHOTS}link-reset.png` });
   await reset.getByLabel('Your password, to confirm').fill('correct horse battery');
   await reset.getByRole('button', { name: 'Make this browser my only device' }).click();
   await other.page.waitForURL('**/chat', { timeout: 15_000 });
   // The first browser was signed out (its session ended, and its device was removed), and says so.
   await zoe.page.waitForURL('**/login', { timeout: 15_000 });
-  await zoe.page.getByRole('status').filter({ hasText: /removed from your account|ended from another device/ }).waitFor();
+  const why = zoe.page.getByRole('status').filter({ hasText: /removed from your account|ended from another device/ });
+  await why.waitFor();
+  if (/removed from your account/.test(await why.innerText())) assert.match(await why.innerText(), /someone may know your password/);
   await Promise.all([zoe.context.close(), other.context.close()]);
 });
 
