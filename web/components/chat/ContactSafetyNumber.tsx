@@ -9,13 +9,15 @@ export function spokenDigits(digits: string): string {
 }
 
 /**
- * The safety number with one contact: 60 digits (and a QR code) over both people's devices as the
- * server lists them, the same on both phones unless the server shows one of them a device the
- * other does not have. The person marks the contact verified once they have compared.
+ * The safety number with one contact: 60 digits over both people's devices as the server lists
+ * them, the same on both phones unless the server shows one of them a device the other does not
+ * have, and the same number as a QR code for a scanner (the app has none yet). The person marks
+ * the contact verified once they have compared.
  */
 export function ContactSafetyNumber({ client, userId, name }: { client: ChatClient; userId: string; name: string }) {
   const { data, mutate, error } = useSWR(['contact-safety', userId], () => client.safetyNumberWith(userId));
   const [problem, setProblem] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
   useEffect(() => {
     const refresh = (e: { userId: string; own?: boolean }) => { if (e.userId === userId || e.own) void mutate(); };
     const offs = [client.on('devices-changed', refresh), client.on('verification', refresh)];
@@ -23,8 +25,9 @@ export function ContactSafetyNumber({ client, userId, name }: { client: ChatClie
   }, [client, userId, mutate]);
 
   const toggle = async () => {
-    if (!data) return;
+    if (!data || busy) return;
     setProblem(null);
+    setBusy(true);
     try {
       if (data.verified) await client.clearVerified(userId);
       else await client.markVerified(userId, data.digits);
@@ -32,15 +35,20 @@ export function ContactSafetyNumber({ client, userId, name }: { client: ChatClie
       setProblem((e as Error).message);
     }
     await mutate();
+    setBusy(false);
   };
 
   const groups = data?.digits.split(' ') ?? [];
   return (
     <section aria-label="Safety number" className="border-b border-slate-200 bg-white p-4 text-sm dark:border-slate-800 dark:bg-slate-900">
       <p className="text-slate-600 dark:text-slate-300">
-        Compare these numbers with {name}, in person or on a call, or scan the code. If they match, the devices you see for both of
-        you are the same ones {name} sees: nobody added a device to either of you on one side only. If they differ, someone&apos;s
-        devices are not what they think.
+        Compare these 60 digits with {name}, in person or on a call. If they match, the devices you see for both of you are the
+        same ones {name} sees: nobody added a device to either of you on one side only. A match does not prove that {name} still
+        has every one of those devices: a lost phone stays listed until it is removed.
+      </p>
+      <p className="mt-2 text-slate-600 dark:text-slate-300">
+        If they differ, don&apos;t mark {name} as verified. Reopen this panel on both sides; if they still differ, check Linked
+        devices on both accounts.
       </p>
       <div className="mt-3 flex flex-wrap items-start gap-4">
         {data ? (
@@ -53,20 +61,28 @@ export function ContactSafetyNumber({ client, userId, name }: { client: ChatClie
         ) : (
           <p role="status" className="text-slate-500 dark:text-slate-400">{error ? 'The safety number could not be read. Try again when online.' : 'Reading the devices…'}</p>
         )}
-        {data && <QrCode payload={data.qr} label={`QR code of the safety number with ${name}, to scan with their phone`} />}
+        {data && (
+          <figure className="space-y-1">
+            <QrCode payload={data.qr} label={`QR code of the safety number with ${name}`} />
+            <figcaption className="max-w-64 text-xs text-slate-500 dark:text-slate-400">
+              The same number in machine-readable form, for a scanner. E2E Chat can&apos;t scan it yet: compare the digits.
+            </figcaption>
+          </figure>
+        )}
       </div>
       {data && (
         <div className="mt-3 flex flex-wrap items-center gap-3">
-          <p data-testid="verified-state" className="font-medium">
+          <p role="status" data-testid="verified-state" className="font-medium">
             {data.verified ? `✓ You verified ${name}.` : `${name} is not verified.`}
           </p>
-          <button type="button" onClick={() => void toggle()}
-            className="rounded-full border border-slate-300 px-3 py-1.5 text-sm font-medium hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:border-slate-700 dark:hover:bg-slate-800">
-            {data.verified ? 'Verified ✓ — clear' : 'Mark as verified'}
+          <button type="button" onClick={() => void toggle()} disabled={busy}
+            className="rounded-full border border-slate-300 px-3 py-1.5 text-sm font-medium hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 disabled:opacity-50 dark:border-slate-700 dark:hover:bg-slate-800">
+            {data.verified ? 'Clear verification' : 'Mark as verified'}
           </button>
         </div>
       )}
-      {problem && <p role="alert" className="mt-2 text-red-700 dark:text-red-300">{problem}</p>}
+      {/* Mounted throughout, so that a problem put in it is read out; takes no room while empty. */}
+      <p role="alert" className="mt-2 text-red-700 empty:mt-0 dark:text-red-300">{problem}</p>
     </section>
   );
 }
