@@ -6,25 +6,34 @@ use crate::config::Config;
 use crate::error::{log_error, ApiError, ApiResult};
 use crate::protocol::{payload_too_large, MAX_BODY_BYTES};
 use crate::router::{check_preflight, cors_headers, resolve, Endpoint, Resolution, SECURITY_HEADERS};
-use worker::{Env, Headers, Method, Request, Response, ResponseBuilder};
+use worker::{Env, Headers, Request, Response, ResponseBuilder};
 
 pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
     let config = Config::from_env(&env);
     let origin = req.headers().get("Origin").ok().flatten();
-    let preflight = req.method() == Method::Options;
-    let reply = match respond(&mut req, env, config.clone(), origin.as_deref()).await {
+    // The method as the client sent it: workers-rs's `Method` reads every method it has no variant
+    // for (QUERY, PROPFIND, …) as GET, which would serve them as GETs.
+    let method = req.inner().method();
+    let preflight = method == "OPTIONS";
+    let error_reply = |e: ApiError| Reply { status: e.status, body: Some(e.to_json()) };
+    let (reply, allow) = match respond(&mut req, &method, env, config.clone(), origin.as_deref()).await {
         Ok(Outcome::Upgrade(response)) => return Ok(response),
-        Ok(Outcome::Reply(reply)) => reply,
+        Ok(Outcome::Reply(reply)) => (reply, None),
+        Ok(Outcome::Preflight { allow }) => (Reply::no_content(), Some(allow)),
+        Ok(Outcome::MethodNotAllowed { error, allow }) => (error_reply(error), Some(allow)),
         Err(e) => {
             if e.status >= 500 {
-                log_error("request", &format!("{} {} -> {}", req.method(), req.path(), e.code));
+                log_error("request", &format!("{method} {} -> {}", req.path(), e.code));
             }
-            Reply { status: e.status, body: Some(e.to_json()) }
+            (error_reply(e), None)
         }
     };
     let headers = Headers::new();
     if reply.body.is_some() {
         headers.set("Content-Type", "application/json; charset=utf-8")?;
+    }
+    if let Some(allow) = allow {
+        headers.set("Allow", &allow)?;
     }
     for (name, value) in SECURITY_HEADERS {
         headers.set(name, value)?;
@@ -43,19 +52,34 @@ enum Outcome {
     Reply(Reply),
     /// A WebSocket handshake answered by a hub, passed through untouched.
     Upgrade(Response),
+    /// An allowed origin's preflight: 204, with the path's methods in `Allow`.
+    Preflight {
+        allow: String,
+    },
+    /// 405, with the path's methods in `Allow`.
+    MethodNotAllowed {
+        error: ApiError,
+        allow: String,
+    },
 }
 
-async fn respond(req: &mut Request, env: Env, config: Config, origin: Option<&str>) -> ApiResult<Outcome> {
-    let method = req.method().to_string();
+async fn respond(
+    req: &mut Request,
+    method: &str,
+    env: Env,
+    config: Config,
+    origin: Option<&str>,
+) -> ApiResult<Outcome> {
     let url = req.url().map_err(|_| ApiError::bad_request("invalid_url", "The request URL could not be read."))?;
-    let matched = match resolve(&method, url.path())? {
-        Resolution::Preflight => {
+    let matched = match resolve(method, url.path())? {
+        Resolution::Preflight { allow } => {
             check_preflight(&config, origin)?;
-            return Ok(Outcome::Reply(Reply::no_content()));
+            return Ok(Outcome::Preflight { allow });
         }
+        Resolution::MethodNotAllowed { error, allow } => return Ok(Outcome::MethodNotAllowed { error, allow }),
         Resolution::Route(matched) => matched,
     };
-    let body = read_body(req).await?;
+    let body = read_body(req, method).await?;
     let query: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     if query.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
         return Err(crate::protocol::nul_refused());
@@ -112,8 +136,8 @@ async fn respond(req: &mut Request, env: Env, config: Config, origin: Option<&st
 /// Reads the body of a POST or DELETE (removing another device carries the password), refusing
 /// oversized ones by their declared length before reading, and bodies that are not JSON. Other
 /// methods carry no body we use.
-async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
-    if req.method() != Method::Post && req.method() != Method::Delete {
+async fn read_body(req: &mut Request, method: &str) -> ApiResult<Vec<u8>> {
+    if method != "POST" && method != "DELETE" {
         return Ok(Vec::new());
     }
     let declared: Option<usize> = req.headers().get("Content-Length").ok().flatten().and_then(|v| v.parse().ok());

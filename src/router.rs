@@ -83,24 +83,82 @@ pub struct Matched {
 
 pub enum Resolution {
     Route(Matched),
-    /// A CORS preflight for a path that exists.
-    Preflight,
+    /// An OPTIONS request (a CORS preflight) for a path that exists; `allow` is what the path takes.
+    Preflight {
+        allow: String,
+    },
+    /// The path exists but does not take this method: a 405 whose `Allow` header names the
+    /// methods it does take (RFC 9110 §15.5.6 requires the header).
+    MethodNotAllowed {
+        error: ApiError,
+        allow: String,
+    },
 }
 
+/// Decides what answers `method path`. Methods are matched exactly, as RFC 9110 §9.1 says they
+/// are case-sensitive: the runtime hands over the method the client sent (the Fetch standard
+/// upper-cases only GET, HEAD, POST, PUT, DELETE and OPTIONS on the way in), never a guess.
+///
+/// Every method a path does not take is 405 with `Allow`, whether HTTP defines it (PUT, PATCH,
+/// HEAD), a draft or extension does (QUERY, PROPFIND) or nobody does. RFC 9110 lets a server
+/// answer 501 for a method it does not recognize, but this router knows every method each path
+/// takes, and 405 tells the client which ones: a 501 could not. HEAD is refused the same way: this
+/// is an API, not a general-purpose server (RFC 9110 §9.1), its clients never send HEAD, and
+/// answering it would run the GET (some GETs create the resource they name) only to drop its
+/// body; the `Allow` names GET instead.
 pub fn resolve(method: &str, path: &str) -> Result<Resolution, ApiError> {
     let segments = split_path(path)?;
-    let mut path_exists = false;
-    for (route_method, template, endpoint) in ROUTES {
-        let Some(params) = match_template(template, &segments) else { continue };
-        path_exists = true;
-        if method.eq_ignore_ascii_case(route_method) {
-            return Ok(Resolution::Route(Matched { endpoint: *endpoint, params }));
+    let matching: Vec<(&str, &str, Endpoint, Vec<String>)> = ROUTES
+        .iter()
+        .filter_map(|&(route_method, template, endpoint)| {
+            match_template(template, &segments).map(|params| (route_method, template, endpoint, params))
+        })
+        .collect();
+    // A path is the most specific template it fits: `/devices/links` is the link requests' path,
+    // not a device whose id is "links", so DELETE there is 405 rather than a device's invalid id.
+    let Some(most_specific) = matching.iter().map(|(_, template, _, _)| literal_segments(template)).max() else {
+        return Err(ApiError::not_found(format!("There is no API route {path}.")));
+    };
+    let mut allowed: Vec<&str> = Vec::new();
+    for (route_method, template, endpoint, params) in matching {
+        if literal_segments(template) != most_specific {
+            continue;
+        }
+        if method == route_method {
+            return Ok(Resolution::Route(Matched { endpoint, params }));
+        }
+        if !allowed.contains(&route_method) {
+            allowed.push(route_method);
         }
     }
-    match (path_exists, method.eq_ignore_ascii_case("OPTIONS")) {
-        (true, true) => Ok(Resolution::Preflight),
-        (true, false) => Err(ApiError::new(405, "method_not_allowed", format!("{path} does not accept {method}."))),
-        (false, _) => Err(ApiError::not_found(format!("There is no API route {path}."))),
+    // Every path that exists answers a preflight (CORS), so OPTIONS is always allowed.
+    allowed.push("OPTIONS");
+    let allow = allowed.join(", ");
+    if method == "OPTIONS" {
+        return Ok(Resolution::Preflight { allow });
+    }
+    let error = ApiError::new(
+        405,
+        "method_not_allowed",
+        format!("{path} does not accept {}; it accepts {allow}.", printable_method(method)),
+    );
+    Ok(Resolution::MethodNotAllowed { error, allow })
+}
+
+/// Which segments of a template are literal, left to right: compared as a whole, a literal
+/// segment outranks a parameter at the first place two templates differ.
+fn literal_segments(template: &str) -> Vec<bool> {
+    template.split('/').filter(|s| !s.is_empty()).map(|s| !s.starts_with(':')).collect()
+}
+
+/// The method as a message may quote it: an HTTP token is printable ASCII already, so this only
+/// guards the message against whatever a runtime might let through.
+fn printable_method(method: &str) -> String {
+    let shown: String = method.chars().filter(|c| c.is_ascii_graphic()).take(32).collect();
+    if shown.is_empty() {
+        "this method".to_string()
+    } else {
+        shown
     }
 }
 
@@ -189,7 +247,8 @@ mod tests {
     fn route(method: &str, path: &str) -> Matched {
         match resolve(method, path) {
             Ok(Resolution::Route(m)) => m,
-            Ok(Resolution::Preflight) => panic!("{method} {path} resolved to a preflight"),
+            Ok(Resolution::Preflight { .. }) => panic!("{method} {path} resolved to a preflight"),
+            Ok(Resolution::MethodNotAllowed { error, .. }) => panic!("{method} {path}: {error}"),
             Err(e) => panic!("{method} {path}: {e}"),
         }
     }
@@ -202,7 +261,54 @@ mod tests {
         let m = route("GET", "/conversations/abc/messages");
         assert_eq!((m.endpoint, m.params), (Endpoint::ListMessages, vec!["abc".to_string()]));
         assert_eq!(route("DELETE", "/admin/users/xyz").params, vec!["xyz"]);
-        assert_eq!(route("get", "/users/").endpoint, Endpoint::ListUsers);
+        assert_eq!(route("GET", "/users/").endpoint, Endpoint::ListUsers);
+    }
+
+    /// The `Allow` of a 405, or a panic naming what was resolved instead.
+    fn refused(method: &str, path: &str) -> (ApiError, String) {
+        match resolve(method, path) {
+            Ok(Resolution::MethodNotAllowed { error, allow }) => (error, allow),
+            Ok(Resolution::Route(m)) => panic!("{method} {path} was routed to {:?}", m.endpoint),
+            Ok(Resolution::Preflight { .. }) => panic!("{method} {path} resolved to a preflight"),
+            Err(e) => panic!("{method} {path}: {e}"),
+        }
+    }
+
+    #[test]
+    fn methods_are_matched_exactly_and_never_taken_for_get() {
+        // workers-rs reads any method it has no variant for as GET; the router gets the real one.
+        for method in ["QUERY", "PROPFIND", "HEAD", "PUT", "PATCH", "TRACE", "get", "Get", "BREW", ""] {
+            let (error, allow) = refused(method, "/auth/me");
+            assert_eq!((error.status, error.code), (405, "method_not_allowed"), "{method}");
+            assert_eq!(allow, "GET, OPTIONS", "{method}");
+        }
+        let (error, _) = refused("QUERY", "/users");
+        assert_eq!(error.message, "/users does not accept QUERY; it accepts GET, OPTIONS.");
+        let (error, _) = refused("X\u{1b}[31m", "/users");
+        assert!(error.message.contains("does not accept X[31m;"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_405_allows_every_method_of_its_path_and_options() {
+        assert_eq!(refused("PUT", "/conversations").1, "POST, GET, OPTIONS");
+        assert_eq!(refused("GET", "/auth/login").1, "POST, OPTIONS");
+        assert_eq!(refused("POST", "/devices/links/6f1c1f9e-3b1a-4c55-9a39-8d2f0b1c2d3e").1, "GET, DELETE, OPTIONS");
+        assert_eq!(refused("GET", "/admin/users/x").1, "DELETE, OPTIONS");
+        match resolve("OPTIONS", "/devices/links") {
+            Ok(Resolution::Preflight { allow }) => assert_eq!(allow, "POST, GET, OPTIONS"),
+            _ => panic!("OPTIONS /devices/links is a preflight"),
+        }
+    }
+
+    #[test]
+    fn a_literal_segment_outranks_a_parameter() {
+        // `/devices/links` is not a device whose id is "links", nor `/devices/reset` one named "reset".
+        assert_eq!(refused("DELETE", "/devices/links").1, "POST, GET, OPTIONS");
+        assert_eq!(refused("DELETE", "/devices/reset").1, "POST, OPTIONS");
+        assert_eq!(refused("POST", "/devices/links/bind").1, "GET, DELETE, OPTIONS");
+        assert_eq!(route("DELETE", "/devices/links/abc").endpoint, Endpoint::DeleteLink);
+        assert_eq!(route("DELETE", "/devices/abc").endpoint, Endpoint::DeleteDevice);
+        assert_eq!(route("POST", "/devices/abc/bind").endpoint, Endpoint::BindDevice);
     }
 
     #[test]
@@ -217,10 +323,11 @@ mod tests {
     fn unknown_paths_are_404_and_wrong_methods_405() {
         assert_eq!(resolve("GET", "/nope").err().unwrap().status, 404);
         assert_eq!(resolve("GET", "/users/a/b/c").err().unwrap().status, 404);
-        assert_eq!(resolve("PUT", "/users").err().unwrap().status, 405);
-        assert_eq!(resolve("GET", "/auth/login").err().unwrap().status, 405);
-        assert!(matches!(resolve("OPTIONS", "/auth/login"), Ok(Resolution::Preflight)));
+        assert_eq!(refused("PUT", "/users").0.status, 405);
+        assert_eq!(refused("GET", "/auth/login").0.status, 405);
+        assert!(matches!(resolve("OPTIONS", "/auth/login"), Ok(Resolution::Preflight { .. })));
         assert_eq!(resolve("OPTIONS", "/nope").err().unwrap().status, 404);
+        assert_eq!(resolve("QUERY", "/nope").err().unwrap().status, 404);
     }
 
     #[test]

@@ -60,6 +60,44 @@ test('unknown routes are 404 and wrong methods 405, as JSON', async () => {
   assertError(await api.get('/auth/login'), 405, 'method_not_allowed');
 });
 
+test('a method a path does not take is 405 with Allow, never served as another method', async () => {
+  // Raw fetch: workers-rs read every method it has no name for as GET, so QUERY /auth/me answered
+  // the account and PROPFIND /users the directory.
+  const cases = [
+    ['QUERY', '/auth/me', 'GET, OPTIONS'],
+    ['PROPFIND', '/users', 'GET, OPTIONS'],
+    ['PUT', '/conversations', 'POST, GET, OPTIONS'],
+    ['PATCH', '/devices/links', 'POST, GET, OPTIONS'],
+    ['DELETE', '/devices/links', 'POST, GET, OPTIONS'],
+    ['HEAD', '/health', 'GET, OPTIONS'],
+    ['GET', '/auth/login', 'POST, OPTIONS'],
+  ];
+  for (const [method, path, allow] of cases) {
+    const res = await fetch(stack.baseUrl + path, { method, headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 405, `${method} ${path}`);
+    assert.equal(res.headers.get('allow'), allow, `${method} ${path}`);
+    if (method !== 'HEAD') {
+      const body = await res.json();
+      assert.equal(body.error.code, 'method_not_allowed');
+      assert.match(body.error.message, new RegExp(`does not accept ${method}; it accepts ${allow}\\.`));
+    }
+  }
+  // A method no HTTP registry has never reaches the Worker: the runtime refuses it (501 today).
+  const madeUp = await fetch(stack.baseUrl + '/auth/me', { method: 'BREW', headers: { authorization: `Bearer ${token}` } });
+  assert.ok([405, 501].includes(madeUp.status), `BREW /auth/me answered ${madeUp.status}`);
+  // A path that does not exist is 404 whatever the method.
+  const nowhere = await fetch(stack.baseUrl + '/no/such/route', { method: 'QUERY' });
+  assert.equal(nowhere.status, 404);
+  assert.equal(nowhere.headers.get('allow'), null);
+  // The methods a path does take still work, and a preflight names them too.
+  assert.equal((await api.get('/auth/me', { token })).status, 200);
+  const preflight = await fetch(stack.baseUrl + '/devices/links', {
+    method: 'OPTIONS', headers: { origin: ALLOWED, 'access-control-request-method': 'POST' },
+  });
+  assert.equal(preflight.status, 204);
+  assert.equal(preflight.headers.get('allow'), 'POST, GET, OPTIONS');
+});
+
 test('bad ids, phones, cursors and limits are 400', async () => {
   assertError(await api.get('/conversations/not-a-uuid', { token }), 400, 'invalid_id');
   assertError(await api.get('/conversations/1234/messages', { token }), 400, 'invalid_id');
