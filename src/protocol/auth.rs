@@ -82,6 +82,13 @@ mod tests {
     }
 
     #[test]
+    fn display_names_with_direction_controls_or_invisible_characters_are_refused() {
+        for name in ["Ada\u{202E}nimda", "\u{2067}Ada", "A\u{200D}da", "Ada\u{2060}"] {
+            assert_eq!(register("+14155550123", name, "long enough pw").unwrap_err().code, "invalid_display_name");
+        }
+    }
+
+    #[test]
     fn passwords_need_ten_characters() {
         assert_eq!(register("+14155550123", "Ada", "123456789").unwrap_err().code, "weak_password");
         assert!(register("+14155550123", "Ada", "1234567890").is_ok());

@@ -219,6 +219,8 @@ mod tests {
         assert_eq!(crowd.validate(me).unwrap_err().code, "too_many_members");
         let untitled = CreateGroupRequest { title: "".into(), member_ids: vec![a] }.validate(me);
         assert_eq!(untitled.unwrap_err().code, "invalid_title");
+        let reversed = CreateGroupRequest { title: "Family \u{202E}txt.exe".into(), member_ids: vec![a] }.validate(me);
+        assert_eq!(reversed.unwrap_err().code, "invalid_title");
     }
 
     fn commit(json: serde_json::Value) -> Result<CommitRequest, ApiError> {

@@ -2,7 +2,7 @@
 //! checks only sizes, shapes and who may do what.
 
 use super::conversations::MAX_GROUP_MEMBERS;
-use super::validate::decode;
+use super::validate::{decode, refuse_deceptive_characters};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -54,16 +54,19 @@ impl RegisterDeviceRequest {
     }
 }
 
-/// A device label, trimmed: 1 to `MAX_DEVICE_LABEL_CHARS` characters, no control characters.
+/// A device label, trimmed: 1 to `MAX_DEVICE_LABEL_CHARS` characters, without control characters
+/// or the invisible ones that could make it pass for another (`is_deceptive_character`): the
+/// account's other devices show it when asked to approve or remove it.
 pub fn validate_label(label: &str) -> Result<String, ApiError> {
     let label = label.trim();
     let chars = label.chars().count();
-    if chars == 0 || chars > MAX_DEVICE_LABEL_CHARS || label.chars().any(char::is_control) {
+    if chars == 0 || chars > MAX_DEVICE_LABEL_CHARS {
         return Err(ApiError::bad_request(
             "invalid_label",
-            format!("A device label is 1 to {MAX_DEVICE_LABEL_CHARS} characters, without control characters."),
+            format!("A device label is 1 to {MAX_DEVICE_LABEL_CHARS} characters."),
         ));
     }
+    refuse_deceptive_characters(label, "invalid_label", "A device label")?;
     Ok(label.to_string())
 }
 
@@ -340,6 +343,11 @@ mod tests {
         assert_eq!(ok, NewDevice { label: "Laptop".into(), credential: b"key".to_vec() });
         let bad_label = RegisterDeviceRequest { label: " ".into(), credential: encode(b"key") }.validate();
         assert_eq!(bad_label.unwrap_err().code, "invalid_label");
+        for label in ["Laptop\u{202E}", "\u{2066}Phone", "Lap\u{200B}top", "Phone\u{FEFF}", "Lap\u{1b}top"] {
+            let err = validate_label(label).unwrap_err();
+            assert_eq!((err.status, err.code), (400, "invalid_label"), "{label:?}");
+            assert!(err.message.starts_with("A device label cannot contain U+"), "{}", err.message);
+        }
         let bad_b64 = RegisterDeviceRequest { label: "x".into(), credential: "not base64!".into() }.validate();
         assert_eq!(bad_b64.unwrap_err().code, "invalid_field");
         let huge = RegisterDeviceRequest { label: "x".into(), credential: encode(&[1; MAX_CREDENTIAL_BYTES + 1]) };

@@ -84,13 +84,43 @@ pub fn validate_display_name(raw: &str) -> Result<String, ApiError> {
             format!("The display name must be 1 to {MAX_DISPLAY_NAME_CHARS} characters."),
         ));
     }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_display_name",
-            "The display name cannot contain control characters.",
-        ));
-    }
+    refuse_deceptive_characters(name, "invalid_display_name", "The display name")?;
     Ok(name.to_string())
+}
+
+/// Characters no name, title or label may hold, because they make text shown to other people
+/// read as something it is not, while each of them is invisible itself:
+///
+/// - U+202A–U+202E (LRE, RLE, PDF, LRO, RLO), the bidirectional embeddings and overrides, and
+///   U+2066–U+2069 (LRI, RLI, FSI, PDI), the isolates: they reorder what follows them, so
+///   "Bob\u{202E}nimda" shows as "Bobadmin", and a name can end a sentence the app builds around
+///   it in the wrong direction ("Trojan Source", CVE-2021-42574).
+/// - U+200E, U+200F and U+061C (LRM, RLM, ALM), the invisible direction marks of Unicode's
+///   bidirectional algorithm (UAX #9), which move neighbouring punctuation and digits.
+/// - U+200B–U+200D (zero width space, non-joiner, joiner), U+2060–U+2064 (word joiner and the
+///   invisible operators) and U+FEFF (zero width no-break space): nothing on screen, so "Ada" and
+///   "A\u{200B}da" look the same to the person choosing whom to talk to while being two names.
+///
+/// Refusing the joiners also refuses the emoji sequences built with U+200D (like 👩‍💻) and the
+/// Persian and Indic spellings that need U+200C; a name is something to tell people apart by, and
+/// a display name here is plain text chosen by anyone, so that is the side to err on.
+pub fn is_deceptive_character(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}' | '\u{061C}')
+        || matches!(c, '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// Refuses control characters (U+0000–U+001F, U+007F–U+009F) and `is_deceptive_character`s in
+/// `text`, naming the first one found: `what` starts the message ("The display name").
+pub fn refuse_deceptive_characters(text: &str, code: &'static str, what: &str) -> Result<(), ApiError> {
+    let Some(found) = text.chars().find(|&c| c.is_control() || is_deceptive_character(c)) else { return Ok(()) };
+    let why = if found.is_control() {
+        "a control character"
+    } else if matches!(found, '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}') {
+        "an invisible character, which makes names that look alike differ"
+    } else {
+        "an invisible text-direction control, which can make it display as other text"
+    };
+    Err(ApiError::bad_request(code, format!("{what} cannot contain U+{:04X}, {why}.", u32::from(found))))
 }
 
 pub fn validate_password(password: String) -> Result<String, ApiError> {
@@ -112,12 +142,13 @@ pub fn validate_password(password: String) -> Result<String, ApiError> {
 pub fn validate_title(raw: &str) -> Result<String, ApiError> {
     let title = raw.trim();
     let chars = title.chars().count();
-    if chars == 0 || chars > MAX_TITLE_CHARS || title.chars().any(char::is_control) {
+    if chars == 0 || chars > MAX_TITLE_CHARS {
         return Err(ApiError::bad_request(
             "invalid_title",
-            format!("A group title is 1 to {MAX_TITLE_CHARS} characters, without control characters."),
+            format!("A group title is 1 to {MAX_TITLE_CHARS} characters."),
         ));
     }
+    refuse_deceptive_characters(title, "invalid_title", "A group title")?;
     Ok(title.to_string())
 }
 
@@ -193,6 +224,50 @@ mod tests {
         assert_eq!(validate_display_name(&"é".repeat(65)).unwrap_err().code, "invalid_display_name");
         assert_eq!(validate_display_name("   ").unwrap_err().code, "invalid_display_name");
         assert_eq!(validate_display_name("a\u{0}b").unwrap_err().code, "invalid_display_name");
+    }
+
+    /// Every character the names refuse, as the comment on `is_deceptive_character` lists them.
+    const REFUSED: &[char] = &[
+        '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{2060}', '\u{2061}', '\u{2062}',
+        '\u{2063}', '\u{2064}', '\u{FEFF}',
+    ];
+
+    #[test]
+    fn names_and_titles_refuse_bidi_controls_and_invisible_characters_anywhere() {
+        for &c in REFUSED {
+            for text in [format!("Bob{c}nimda"), format!("{c}Ada"), format!("Ada{c}")] {
+                let err = validate_display_name(&text).unwrap_err();
+                assert_eq!((err.status, err.code), (400, "invalid_display_name"), "{:?}", text);
+                assert!(err.message.contains(&format!("U+{:04X}", u32::from(c))), "{}", err.message);
+                assert_eq!(validate_title(&text).unwrap_err().code, "invalid_title", "{text:?}");
+            }
+        }
+        let err = validate_display_name("Bob\u{202E}nimda").unwrap_err();
+        assert_eq!(
+            err.message,
+            "The display name cannot contain U+202E, an invisible text-direction control, which can make it display \
+             as other text."
+        );
+        let err = validate_title("A\u{200B}da").unwrap_err();
+        assert_eq!(
+            err.message,
+            "A group title cannot contain U+200B, an invisible character, which makes names that look alike differ."
+        );
+        assert!(validate_title("x\u{7}").unwrap_err().message.contains("U+0007, a control character"));
+    }
+
+    #[test]
+    fn only_the_listed_characters_are_refused() {
+        let refused: Vec<u32> =
+            (0..=0x10FFFF).filter_map(char::from_u32).filter(|&c| is_deceptive_character(c)).map(u32::from).collect();
+        let mut listed: Vec<u32> = REFUSED.iter().map(|&c| u32::from(c)).collect();
+        listed.sort();
+        assert_eq!(refused, listed);
+        // Their neighbours, and what names are made of, stay.
+        for ok in ["Zoë", "مريم", "אבי", "李雷", "Ada 🙂", "O'Brien-Smith", "a\u{2009}b", "a\u{2065}b"] {
+            assert!(validate_display_name(ok).is_ok(), "{ok:?}");
+        }
     }
 
     #[derive(Debug, serde::Deserialize)]

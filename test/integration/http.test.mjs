@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../support/stack.mjs';
-import { Api } from '../support/api.mjs';
+import { Api, randomPhone } from '../support/api.mjs';
 
 const ALLOWED = 'http://allowed.example';
 let stack;
@@ -96,6 +96,22 @@ test('a method a path does not take is 405 with Allow, never served as another m
   });
   assert.equal(preflight.status, 204);
   assert.equal(preflight.headers.get('allow'), 'POST, GET, OPTIONS');
+});
+
+test('names, titles and labels with direction controls or invisible characters are 400', async () => {
+  const { user: peer } = await api.register();
+  // U+202E shows "Bob\u202Enimda" as "Bobadmin"; U+200B makes a second "Ada" that looks like the first.
+  for (const displayName of ['Bob\u202Enimda', 'A\u200Bda', '\u2067Ada\u2069', 'Ada\uFEFF']) {
+    const res = await api.post('/auth/register', { phone: randomPhone(), displayName, password: 'long enough pw' });
+    assertError(res, 400, 'invalid_display_name');
+    assert.match(res.body.error.message, /^The display name cannot contain U\+[0-9A-F]{4}, an invisible/);
+  }
+  const title = await api.post('/conversations', { title: 'Team \u202Etxt.exe', memberIds: [peer.id] }, { token });
+  assertError(title, 400, 'invalid_title');
+  const label = await api.post('/devices', { label: 'Laptop\u200D', credential: 'a2V5' }, { token });
+  assertError(label, 400, 'invalid_label');
+  // The same names without them are fine.
+  assert.equal((await api.post('/auth/register', { phone: randomPhone(), displayName: 'Bobnimda', password: 'long enough pw' })).status, 201);
 });
 
 test('bad ids, phones, cursors and limits are 400', async () => {
