@@ -4,16 +4,13 @@ use super::{now_secs, Ctx, Reply};
 use crate::auth::{
     burn_equal_time, hash_password, issue_token, stored_iterations, verify_password, TOKEN_LIFETIME_SECS,
 };
-use crate::db::attempts::{self, Attempt};
+use crate::db::throttles::{self, describe_wait, Claim, Throttle};
 use crate::db::{sessions, users, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
 use crate::protocol::{validate_phone, Account, AuthResponse, LoginRequest, RegisterRequest};
 use crate::views;
 use chrono::DateTime;
-
-/// Wrong passwords allowed per phone number within the window, before logins to it are refused.
-const LOGIN_FAILURES_ALLOWED: i64 = 10;
 
 /// Starts a session and issues the token that names it.
 async fn session(ctx: &Ctx, db: &Client, user: Account) -> ApiResult<AuthResponse> {
@@ -29,36 +26,54 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
     ctx.jwt_secret()?;
     let iterations = ctx.pbkdf2_iterations()?;
     let account = ctx.json::<RegisterRequest>()?.validate()?;
-    let password_hash = hash_password(&account.password, iterations);
     let first_user_becomes_admin = ctx.config.first_user_admin && ctx.config.bootstrap_admin.is_none();
     let mut db = ctx.connect().await?;
-    // Bounds sign-up floods from one address; an address the platform does not tell is not limited.
-    let limited_address = ctx.config.registrations_per_address_per_hour.zip(ctx.client_address.as_deref());
-    if let Some((allowed, address)) = limited_address {
-        if attempts::recent(&db, Attempt::Registration, address).await? >= i64::from(allowed) {
+    // Bounds sign-up floods from one address, counted before the hash so parallel sign-ups cannot
+    // all pass one count; an address the platform does not tell is not limited.
+    let limited = ctx
+        .config
+        .registrations_per_address_per_hour
+        .zip(ctx.client_address.as_deref())
+        .map(|(per_hour, address)| Throttle::RegistrationsFromAddress { address, per_hour });
+    if let Some(throttle) = limited {
+        if let Claim::Refused { retry_after_secs } = throttles::claim(&db, throttle).await? {
             return Err(ApiError::new(
                 429,
                 "too_many_registrations",
-                "Too many new accounts from this network in the last hour. Try again later.",
+                format!(
+                    "Too many new accounts from this network in the last hour. Try again in {}.",
+                    describe_wait(retry_after_secs)
+                ),
             ));
         }
     }
+    let phone_taken =
+        || ApiError::conflict("phone_taken", "An account with this phone number already exists. Log in instead.");
+    // A taken number creates no account, so it gives its count back; checked before the hash so
+    // it costs none. The unique key still decides between two registrations racing for one number.
+    if users::by_phone(&db, &account.phone).await?.is_some() {
+        give_back_registration(&db, limited).await?;
+        return Err(phone_taken());
+    }
+    let password_hash = hash_password(&account.password, iterations);
     let inserted =
         users::insert(&mut db, &account.phone, &account.display_name, &password_hash, first_user_becomes_admin).await;
     let user = match inserted {
         Err(e) if e.is_unique_violation() => {
-            return Err(ApiError::conflict(
-                "phone_taken",
-                "An account with this phone number already exists. Log in instead.",
-            ))
+            give_back_registration(&db, limited).await?;
+            return Err(phone_taken());
         }
         other => views::account(other?),
     };
-    if let Some((_, address)) = limited_address {
-        attempts::record(&db, Attempt::Registration, address).await?;
-    }
     crate::hub::broadcast_registration(&ctx.env, &db, user.user.clone()).await;
     Reply::json(201, &session(&ctx, &db, user).await?)
+}
+
+async fn give_back_registration(db: &Client, limited: Option<Throttle<'_>>) -> ApiResult<()> {
+    if let Some(throttle) = limited {
+        throttles::give_back(db, throttle).await?;
+    }
+    Ok(())
 }
 
 pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
@@ -68,10 +83,31 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
     let phone = validate_phone(&request.phone)?;
     let wrong = || ApiError::new(401, "invalid_credentials", "Wrong phone number or password.");
     let db = ctx.connect().await?;
-    // Bounds password guessing per account; checked before the (costly) hash, so a refused
-    // attempt costs no PBKDF2 either.
-    if attempts::recent(&db, Attempt::LoginFailure, &phone).await? >= LOGIN_FAILURES_ALLOWED {
-        return Err(too_many_attempts());
+    // Every limit is counted before the (costly) hash, so a refused attempt costs no PBKDF2 and
+    // parallel guesses are counted one after another. The policy is in db::throttles.
+    let address = ctx.client_address.as_deref();
+    let from_address = address.map(|address| Throttle::LoginsFromAddress { address });
+    let to_number_from_address = address.map(|address| Throttle::LoginsToNumberFromAddress { phone: &phone, address });
+    let to_number = Throttle::LoginsToNumber { phone: &phone };
+    if let Some(throttle) = from_address {
+        if let Claim::Refused { retry_after_secs } = throttles::claim(&db, throttle).await? {
+            return Err(too_many_attempts("from this network", retry_after_secs));
+        }
+    }
+    // The address's count stays taken by an attempt a later limit refuses: hammering a number
+    // that is waiting still uses up the address's allowance.
+    if let Some(throttle) = to_number_from_address {
+        if let Claim::Refused { retry_after_secs } = throttles::claim(&db, throttle).await? {
+            return Err(too_many_attempts("for this number", retry_after_secs));
+        }
+    }
+    if let Claim::Refused { retry_after_secs } = throttles::claim(&db, to_number).await? {
+        // Not tried, so not counted against the number from this address: the owner, waiting
+        // out a stranger's guesses, does not use up their own allowance meanwhile.
+        if let Some(throttle) = to_number_from_address {
+            throttles::give_back(&db, throttle).await?;
+        }
+        return Err(too_many_attempts("for this number", retry_after_secs));
     }
     let found = users::credentials_by_phone(&db, &phone).await?;
     let matched = match &found {
@@ -81,11 +117,17 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
             false
         }
     };
-    let Some(found) = found.filter(|_| matched) else {
-        attempts::record(&db, Attempt::LoginFailure, &phone).await?;
-        return Err(wrong());
-    };
-    attempts::clear(&db, Attempt::LoginFailure, &phone).await?;
+    // A wrong password stays counted, and needs no write.
+    let Some(found) = found.filter(|_| matched) else { return Err(wrong()) };
+    // The password is proven: the owner's counters for this number go. A stranger's counter for
+    // their own address stays; the address keeps its other attempts, this one given back.
+    throttles::reset(&db, to_number).await?;
+    if let Some(throttle) = to_number_from_address {
+        throttles::reset(&db, throttle).await?;
+    }
+    if let Some(throttle) = from_address {
+        throttles::give_back(&db, throttle).await?;
+    }
     // Hashes made at an older, lower count are upgraded while the password is at hand.
     if stored_iterations(&found.password_hash).is_some_and(|n| n < iterations) {
         users::set_password_hash(&db, found.user.id, &hash_password(&request.password, iterations)).await?;
@@ -93,33 +135,34 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
     Reply::json(200, &session(&ctx, &db, views::account(found.user)).await?)
 }
 
-fn too_many_attempts() -> ApiError {
+/// `whom`: "from this network", "for this number" or "for this account".
+fn too_many_attempts(whom: &str, retry_after_secs: i32) -> ApiError {
     ApiError::new(
         429,
         "too_many_attempts",
-        format!(
-            "Too many wrong passwords for this number. Try again in {} minutes.",
-            Attempt::LoginFailure.window_minutes()
-        ),
+        format!("Too many wrong passwords {whom}. Try again in {}.", describe_wait(retry_after_secs)),
     )
 }
 
 /// The signed-in user's password, entered again for an action a stolen token alone must not do
-/// (removing another of their devices). A wrong one counts against the number like a failed
-/// login, under the same limit, so a token cannot be used to guess the password either.
+/// (removing another of their devices, replacing them all). A wrong one counts against the
+/// account's own limit, checked before the hash, so a token cannot be used to guess the password
+/// quickly either; it is apart from the number's login limit, so a stranger's wrong logins do not
+/// stop the owner from removing a stolen device.
 pub async fn confirm_password(db: &Client, user: uuid::Uuid, password: &str) -> ApiResult<()> {
     let phone = users::by_id(db, user)
         .await?
         .and_then(|u| u.phone)
         .ok_or_else(|| ApiError::unauthorized("This account no longer exists."))?;
-    if attempts::recent(db, Attempt::LoginFailure, &phone).await? >= LOGIN_FAILURES_ALLOWED {
-        return Err(too_many_attempts());
+    let throttle = Throttle::PasswordConfirmations { user };
+    if let Claim::Refused { retry_after_secs } = throttles::claim(db, throttle).await? {
+        return Err(too_many_attempts("for this account", retry_after_secs));
     }
     let found = users::credentials_by_phone(db, &phone).await?;
     if !found.is_some_and(|found| verify_password(password, &found.password_hash)) {
-        attempts::record(db, Attempt::LoginFailure, &phone).await?;
         return Err(ApiError::new(403, "wrong_password", "That is not this account's password."));
     }
+    throttles::reset(db, throttle).await?;
     Ok(())
 }
 

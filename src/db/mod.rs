@@ -5,7 +5,6 @@
 //! Hyperdrive socket) is wasm-only.
 
 pub mod admin;
-pub mod attempts;
 pub mod commits;
 pub mod conversations;
 pub mod devices;
@@ -15,6 +14,7 @@ pub mod members;
 pub mod messages;
 pub mod receipts;
 pub mod sessions;
+pub mod throttles;
 pub mod users;
 
 pub use error::{DbError, DbErrorKind};
