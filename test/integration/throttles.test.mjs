@@ -1,0 +1,182 @@
+// Login and registration limits (src/db/throttles.rs) under parallel requests, against the real
+// Worker and PostgreSQL. Each test speaks from addresses of its own (CF-Connecting-IP, which
+// Cloudflare sets and local wrangler dev passes on as sent), so the tests' counts do not mix.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { startStack } from '../support/stack.mjs';
+import { Api, randomPhone } from '../support/api.mjs';
+
+const REGISTRATIONS_PER_HOUR = 3;
+// The policy's numbers, as src/db/throttles.rs sets them.
+const LOGINS_FROM_ADDRESS = 20;
+const FREE_LOGINS_TO_NUMBER = 10;
+
+let stack;
+let api;
+
+before(async () => {
+  stack = await startStack({ vars: { REGISTRATIONS_PER_ADDRESS_PER_HOUR: String(REGISTRATIONS_PER_HOUR) } });
+  api = new Api(stack.baseUrl);
+});
+after(() => stack?.stop());
+
+let addresses = 0;
+/** A documentation address (RFC 3849) no other request uses. */
+const newAddress = () => `2001:db8::${(addresses += 1).toString(16)}`;
+
+const PASSWORD = 'correct horse battery';
+const login = (phone, password, from) => api.post('/auth/login', { phone, password }, { headers: { 'cf-connecting-ip': from } });
+const registerFrom = (from, phone = randomPhone()) =>
+  api.post('/auth/register', { phone, displayName: 'Throttled', password: PASSWORD }, { headers: { 'cf-connecting-ip': from } });
+/** An account, registered from an address of its own so registrations never limit the test. */
+async function account() {
+  const res = await registerFrom(newAddress());
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body.user;
+}
+
+const rowOf = async (kind, key) =>
+  (await stack.pool.query('SELECT attempts, blocked_until, expires_at FROM throttles WHERE kind = $1 AND key = $2', [kind, key])).rows[0];
+/** The wait of a throttle row, as if it had passed. */
+const waitOut = (kind, key) =>
+  stack.pool.query('UPDATE throttles SET blocked_until = now() WHERE kind = $1 AND key = $2', [kind, key]);
+const statuses = (responses) => responses.map((r) => r.status);
+const count = (responses, status) => responses.filter((r) => r.status === status).length;
+
+function assertTooMany(res, code = 'too_many_attempts') {
+  assert.equal(res.status, 429, JSON.stringify(res.body));
+  assert.equal(res.body.error.code, code);
+  assert.match(res.body.error.message, /Try again in \d+ (second|minute)s?\./);
+}
+
+test('thirty parallel wrong logins: only the free ten reach the password check, the rest are refused before it', async () => {
+  const owner = await account();
+  const from = newAddress();
+  const guesses = await Promise.all(Array.from({ length: 30 }, (_, i) => login(owner.phone, `guess number ${i}`, from)));
+  assert.equal(count(guesses, 401), FREE_LOGINS_TO_NUMBER, statuses(guesses).join(' '));
+  assert.equal(count(guesses, 429), 30 - FREE_LOGINS_TO_NUMBER, statuses(guesses).join(' '));
+  for (const res of guesses.filter((r) => r.status === 429)) assertTooMany(res);
+  assert.equal((await rowOf('login-number', owner.phone)).attempts, FREE_LOGINS_TO_NUMBER, 'the number counted only what it let through');
+  assert.equal((await rowOf('login-address', from)).attempts, LOGINS_FROM_ADDRESS, 'the address counted up to its limit');
+  // The right password from there waits too: it is refused before its hash, like a guess.
+  assertTooMany(await login(owner.phone, PASSWORD, from));
+});
+
+test('a stranger cannot keep the owner out: the owner gets in from their own address after a short wait', async () => {
+  const owner = await account();
+  const [stranger, home] = [newAddress(), newAddress()];
+  for (let i = 0; i < FREE_LOGINS_TO_NUMBER; i += 1) assert.equal((await login(owner.phone, `guess ${i}`, stranger)).status, 401);
+  const strangerWaits = await login(owner.phone, 'one more guess', stranger);
+  assertTooMany(strangerWaits);
+  assert.match(strangerWaits.body.error.message, /1 minute\./);
+
+  // The owner, from home, waits the number's short wait only (15 seconds), not the stranger's.
+  const ownerWaits = await login(owner.phone, PASSWORD, home);
+  assertTooMany(ownerWaits);
+  assert.match(ownerWaits.body.error.message, /15 seconds\./);
+  await waitOut('login-number', owner.phone);
+  assert.equal((await login(owner.phone, PASSWORD, home)).status, 200);
+  assert.equal(await rowOf('login-number', owner.phone), undefined, "the owner's login resets the number");
+
+  // ...but not the stranger's own wait, which grows with each attempt they make after it.
+  assertTooMany(await login(owner.phone, 'guess again', stranger));
+  await waitOut('login-number-address', `${owner.phone} ${stranger}`);
+  assert.equal((await login(owner.phone, 'guess eleven', stranger)).status, 401);
+  const longer = await login(owner.phone, 'guess twelve', stranger);
+  assertTooMany(longer);
+  assert.match(longer.body.error.message, /2 minutes\./);
+  const { attempts } = await rowOf('login-number-address', `${owner.phone} ${stranger}`);
+  assert.equal(attempts, FREE_LOGINS_TO_NUMBER + 1, 'refused attempts are not counted, so they do not lengthen the wait');
+  // Meanwhile the owner is not kept waiting at all.
+  assert.equal((await login(owner.phone, PASSWORD, home)).status, 200);
+});
+
+test("knowing one account's password resets nothing about guesses at another", async () => {
+  const [victim, own] = [await account(), await account()];
+  const from = newAddress();
+  for (let i = 0; i < FREE_LOGINS_TO_NUMBER; i += 1) assert.equal((await login(victim.phone, `guess ${i}`, from)).status, 401);
+  assert.equal((await login(own.phone, PASSWORD, from)).status, 200);
+  assertTooMany(await login(victim.phone, 'guess after logging in elsewhere', from));
+  assert.equal((await rowOf('login-number', victim.phone)).attempts, FREE_LOGINS_TO_NUMBER);
+  // The address's count kept every guess: the success gave back only its own.
+  assert.equal((await rowOf('login-address', from)).attempts, FREE_LOGINS_TO_NUMBER + 1, 'ten guesses and the refused one');
+});
+
+test("the password entered again has the account's own limit, apart from the number's logins", async () => {
+  const res = await registerFrom(newAddress());
+  const { user, token } = res.body;
+  const stranger = newAddress();
+  for (let i = 0; i < FREE_LOGINS_TO_NUMBER; i += 1) assert.equal((await login(user.phone, `guess ${i}`, stranger)).status, 401);
+  assertTooMany(await login(user.phone, PASSWORD, newAddress()));
+
+  // Replacing every device needs the password again; a session holding a token guesses slowly.
+  const { publicKey } = generateKeyPairSync('ed25519');
+  const credential = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url').toString('base64');
+  const reset = (password) => api.post('/devices/reset', { label: 'New phone', credential, password }, { token });
+  for (let i = 0; i < FREE_LOGINS_TO_NUMBER; i += 1) {
+    const wrong = await reset(`wrong password ${i}`);
+    assert.deepEqual([wrong.status, wrong.body.error.code], [403, 'wrong_password']);
+  }
+  const waiting = await reset(PASSWORD);
+  assertTooMany(waiting);
+  assert.match(waiting.body.error.message, /for this account/);
+  await waitOut('password-confirm', user.id);
+  // The stranger's guesses at the number do not stand in the way.
+  assert.equal((await reset(PASSWORD)).status, 201);
+  assert.equal(await rowOf('password-confirm', user.id), undefined, 'the right password resets the count');
+  assert.equal((await rowOf('login-number', user.phone)).attempts, FREE_LOGINS_TO_NUMBER, "and the number's logins are apart");
+});
+
+test('one address guessing at many numbers is stopped after twenty, the right password included', async () => {
+  const own = await account();
+  const from = newAddress();
+  const guesses = await Promise.all(Array.from({ length: LOGINS_FROM_ADDRESS + 5 }, () => login(randomPhone(), 'a guess at anyone', from)));
+  assert.equal(count(guesses, 401), LOGINS_FROM_ADDRESS, statuses(guesses).join(' '));
+  const stopped = await login(own.phone, PASSWORD, from);
+  assertTooMany(stopped);
+  assert.match(stopped.body.error.message, /from this network/);
+  assert.equal((await login(own.phone, PASSWORD, newAddress())).status, 200, 'other addresses are not affected');
+  // Once the window is over, the address starts afresh.
+  await stack.pool.query("UPDATE throttles SET expires_at = now() WHERE kind = 'login-address' AND key = $1", [from]);
+  assert.equal((await login(own.phone, PASSWORD, from)).status, 200);
+});
+
+test('parallel registrations from one address create at most the limit of accounts', async () => {
+  const from = newAddress();
+  const phones = Array.from({ length: 10 }, () => randomPhone());
+  const attempts = await Promise.all(phones.map((phone) => registerFrom(from, phone)));
+  assert.equal(count(attempts, 201), REGISTRATIONS_PER_HOUR, statuses(attempts).join(' '));
+  for (const res of attempts.filter((r) => r.status !== 201)) assertTooMany(res, 'too_many_registrations');
+  const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM users WHERE phone = ANY($1)', [phones]);
+  assert.equal(rows[0].n, REGISTRATIONS_PER_HOUR, 'nothing created beyond the limit');
+
+  // A number already taken creates nothing and does not count.
+  const elsewhere = newAddress();
+  const taken = await registerFrom(elsewhere, phones[attempts.findIndex((r) => r.status === 201)]);
+  assert.deepEqual([taken.status, taken.body.error.code], [409, 'phone_taken']);
+  for (let i = 0; i < REGISTRATIONS_PER_HOUR; i += 1) assert.equal((await registerFrom(elsewhere)).status, 201);
+  assertTooMany(await registerFrom(elsewhere), 'too_many_registrations');
+
+  // An hour later there is room again.
+  await stack.pool.query("UPDATE throttles SET expires_at = now() WHERE kind = 'registration' AND key = $1", [from]);
+  assert.equal((await registerFrom(from)).status, 201);
+});
+
+test('expired rows are deleted as other attempts come; live ones stay', async () => {
+  const kinds = ['login-address', 'login-number', 'login-number-address', 'registration', 'password-confirm'];
+  for (const [i, kind] of kinds.entries()) {
+    await stack.pool.query(
+      "INSERT INTO throttles (kind, key, attempts, blocked_until, expires_at) VALUES ($1, $2, 3, now() - interval '2 days', now() - interval '1 day'), ($1, $3, 3, now(), now() + interval '1 hour')",
+      [kind, `expired-${i}`, `live-${i}`],
+    );
+  }
+  // An unknown number leaves rows behind, which expire a day after the attempt.
+  const unknown = randomPhone();
+  assert.equal((await login(unknown, 'anything at all', newAddress())).status, 401);
+  const { rows } = await stack.pool.query("SELECT key FROM throttles WHERE key LIKE 'expired-%' OR key LIKE 'live-%' ORDER BY key");
+  assert.deepEqual(rows.map((r) => r.key), kinds.map((_, i) => `live-${i}`));
+  const left = await rowOf('login-number', unknown);
+  const hoursLeft = (left.expires_at.getTime() - Date.now()) / 3_600_000;
+  assert.ok(hoursLeft > 23 && hoursLeft <= 24, `forgotten a day later (${hoursLeft} hours)`);
+});
