@@ -274,9 +274,23 @@ test('a third person joins a group and reads what comes after', async () => {
   await bubble(hank.page, 'hi all, ivy here').waitFor();
   await bubble(gina.page, 'hi all, ivy here').waitFor();
 
-  // The owner removes Hank: he keeps what he read, read-only, and what comes next reaches Ivy only.
-  await gina.page.getByRole('region', { name: 'Members' }).getByRole('button', { name: 'Remove Hank Member' }).click();
-  await gina.page.getByRole('region', { name: 'Members' }).getByText('Hank Member').waitFor({ state: 'detached' });
+  // The owner removes Hank, after a question (Escape takes it back, not the conversation): he
+  // keeps what he read, read-only, and what comes next reaches Ivy only.
+  const members = gina.page.getByRole('region', { name: 'Members' });
+  const question = members.getByRole('group', { name: 'Remove Hank Member from this group?' });
+  await members.getByRole('button', { name: 'Remove Hank Member' }).click();
+  await question.waitFor();
+  assert.ok(await isFocused(question.getByText('Remove Hank Member from this group?')), 'focus on the question');
+  await gina.page.keyboard.press('Escape');
+  await question.waitFor({ state: 'detached' });
+  await gina.page.getByRole('heading', { name: 'Climbing trip' }).waitFor();
+  await gina.page.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Remove Hank Member');
+  assert.equal(await members.getByText('Hank Member').count(), 1, 'nothing removed');
+  await members.getByRole('button', { name: 'Remove Hank Member' }).click();
+  await question.getByRole('button', { name: 'Remove', exact: true }).click();
+  await members.getByRole('listitem').filter({ hasText: 'Hank Member' }).waitFor({ state: 'detached' });
+  // Focus moves on to the next member's Remove button, not to nowhere.
+  await gina.page.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Remove Ivy Later');
   const removedNotice = hank.page.getByRole('status').filter({ hasText: 'no longer a member' });
   await removedNotice.waitFor({ timeout: 15_000 });
   assert.equal(await composerOf(hank.page).count(), 0, 'nothing to write with');

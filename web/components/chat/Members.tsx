@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import useSWR from 'swr';
 import type { ChatClient, Conversation } from '../../sdk/client.ts';
 
@@ -13,20 +13,61 @@ export function Members({ client, conversation, me, onChanged }: { client: ChatC
   const canManage = myRole === 'owner' || myRole === 'admin';
   const [q, setQ] = useState('');
   const [error, setError] = useState<string | null>(null);
+  // The member whose removal is being confirmed, and whether it is under way.
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const [removing, setRemoving] = useState(false);
+  // Removed here: gone from the list at once, not when the group is next read.
+  const [gone, setGone] = useState<ReadonlySet<string>>(new Set());
+  const section = useRef<HTMLElement>(null);
+  const shown = conversation.members.filter((m) => !gone.has(m.userId));
   const { data } = useSWR(canManage && q.trim() ? ['directory', q.trim()] : null, () => client.api.users({ q: q.trim(), limit: 10 }));
   const run = async (work: Promise<void>) => {
     setError(null);
     try {
       await work;
       onChanged();
+      return true;
     } catch (e) {
       setError((e as Error).message);
+      return false;
     }
   };
+  // Where focus goes once the list is drawn again: back to the Remove button a question came
+  // from, or, with a member gone, to the next member's (or the one before), else the panel.
+  const [focusAfter, setFocusAfter] = useState<{ userId: string; index: number | null } | null>(null);
+  useEffect(() => {
+    if (!focusAfter) return;
+    const buttons = [...section.current?.querySelectorAll<HTMLElement>('[data-remove-member]') ?? []];
+    const { userId, index } = focusAfter;
+    const target = index === null ? buttons.find((b) => b.dataset.removeMember === userId) : buttons[index] ?? buttons[index - 1];
+    (target ?? section.current)?.focus();
+    setFocusAfter(null);
+  }, [focusAfter]);
+  const cancelRemove = (userId: string) => {
+    setConfirming(null);
+    setFocusAfter({ userId, index: null });
+  };
+  const remove = async (userId: string) => {
+    setRemoving(true);
+    const removable = shown.filter((m) => m.userId !== me && m.role !== 'owner').map((m) => m.userId);
+    const index = removable.indexOf(userId);
+    const ok = await run(client.removeMembers(conversation.id, [userId]));
+    setRemoving(false);
+    if (!ok) return;
+    setConfirming(null);
+    setGone((was) => new Set(was).add(userId));
+    setFocusAfter({ userId, index });
+  };
+  const escapeCancels = (userId: string) => (e: KeyboardEvent) => {
+    if (e.key !== 'Escape' || removing) return;
+    // Escape takes the question back, and goes no further up.
+    e.stopPropagation();
+    cancelRemove(userId);
+  };
   return (
-    <section aria-label="Members" className="border-b border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+    <section ref={section} tabIndex={-1} aria-label="Members" className="border-b border-slate-200 bg-white p-4 focus:outline-none dark:border-slate-800 dark:bg-slate-900">
       <ul className="space-y-1">
-        {conversation.members.map((m) => (
+        {shown.map((m) => (
           <li key={m.userId} className="text-sm">
             <div className="flex items-center justify-between gap-2">
               <span>
@@ -35,10 +76,15 @@ export function Members({ client, conversation, me, onChanged }: { client: ChatC
                   <span data-testid="member-verified" className="ml-2 text-xs">{memberDevices.verified[m.userId] ? '✓ Verified' : 'Not verified'}</span>
                 )}
               </span>
-              {canManage && m.userId !== me && m.role !== 'owner' && (
-                <button type="button" aria-label={`Remove ${m.displayName}`} onClick={() => void run(client.removeMembers(conversation.id, [m.userId]))} className="rounded-full px-2 py-1 text-xs text-red-600 hover:bg-red-50 dark:text-red-400 dark:hover:bg-red-500/10">Remove</button>
+              {canManage && m.userId !== me && m.role !== 'owner' && confirming !== m.userId && (
+                <button type="button" data-remove-member={m.userId} aria-label={`Remove ${m.displayName}`} onClick={() => { setError(null); setConfirming(m.userId); }}
+                  className="rounded-full px-2 py-1 text-xs text-red-600 hover:bg-red-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:text-red-400 dark:hover:bg-red-500/10">Remove</button>
               )}
             </div>
+            {confirming === m.userId && (
+              <ConfirmRemove name={m.displayName} busy={removing} onKeyDown={escapeCancels(m.userId)}
+                onRemove={() => void remove(m.userId)} onCancel={() => cancelRemove(m.userId)} />
+            )}
             {memberDevices?.devices.get(m.userId) && (
               <ul aria-label={`${m.displayName}'s devices`} className="mb-1 ml-3 text-xs text-slate-600 dark:text-slate-300">
                 {memberDevices.devices.get(m.userId)!.map((d) => (
@@ -56,7 +102,7 @@ export function Members({ client, conversation, me, onChanged }: { client: ChatC
             className="mt-1 w-full rounded-full border border-slate-300 bg-slate-50 px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-950" />
           <ul className="mt-1">
             {data?.items.filter((u) => !conversation.members.some((m) => m.userId === u.id)).map((u) => (
-              <li key={u.id}><button type="button" onClick={() => { setQ(''); void run(client.addMembers(conversation.id, [u.id])); }} className="w-full rounded-lg px-2 py-1 text-left text-sm hover:bg-slate-100 dark:hover:bg-slate-800">Add {u.displayName}</button></li>
+              <li key={u.id}><button type="button" onClick={() => { setQ(''); setGone((was) => new Set([...was].filter((id) => id !== u.id))); void run(client.addMembers(conversation.id, [u.id])); }} className="w-full rounded-lg px-2 py-1 text-left text-sm hover:bg-slate-100 dark:hover:bg-slate-800">Add {u.displayName}</button></li>
             ))}
           </ul>
         </div>
@@ -80,4 +126,23 @@ function useMemberDevices(client: ChatClient, conversation: Conversation, me: st
     return () => offs.forEach((off) => off());
   }, [client, mutate]);
   return data;
+}
+
+/** "Remove <name> from this group?", asked in place of the Remove button, with focus on the question. */
+function ConfirmRemove({ name, busy, onKeyDown, onRemove, onCancel }: {
+  name: string; busy: boolean; onKeyDown: (e: KeyboardEvent) => void; onRemove: () => void; onCancel: () => void;
+}) {
+  const question = useRef<HTMLParagraphElement>(null);
+  useEffect(() => question.current?.focus(), []);
+  const button = 'rounded-full px-3 py-1 text-xs font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 disabled:opacity-50';
+  return (
+    <div role="group" aria-labelledby="remove-member-question" onKeyDown={onKeyDown}
+      className="my-1 flex flex-wrap items-center gap-2 rounded-xl border border-red-200 bg-red-50/50 px-3 py-2 dark:border-red-500/30 dark:bg-red-500/5">
+      <p id="remove-member-question" ref={question} tabIndex={-1} className="text-sm focus:outline-none">Remove {name} from this group?</p>
+      <button type="button" onClick={onRemove} disabled={busy} aria-busy={busy} className={`${button} bg-red-600 text-white hover:bg-red-700`}>
+        {busy ? 'Removing…' : 'Remove'}
+      </button>
+      <button type="button" onClick={onCancel} disabled={busy} className={`${button} border border-slate-300 hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800`}>Cancel</button>
+    </div>
+  );
 }
