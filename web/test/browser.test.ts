@@ -724,6 +724,29 @@ test('while the server is away a banner says so, and what was written then goes 
   assert.equal(await quin.page.getByTestId('message').count(), 2, 'once each');
 });
 
+test('a panel whose code cannot be fetched offline says so in its place, and Retry loads it once online', async () => {
+  const ross = await newUser('Ross Offline');
+  const { page, context } = ross;
+  // Linked devices and New group load when first opened: offline, their code does not arrive.
+  await context.setOffline(true);
+  await page.getByLabel('Account menu').click();
+  await page.getByRole('button', { name: 'Linked devices' }).click();
+  const failed = page.getByRole('alert').filter({ hasText: "Couldn't load — check your connection." });
+  await failed.waitFor({ timeout: 10_000 });
+  assert.ok(await isFocused(failed.getByRole('button', { name: 'Retry' })), 'focus on Retry');
+  await page.getByRole('button', { name: 'New group' }).click();
+  await failed.nth(1).waitFor({ timeout: 10_000 });
+  assert.ok(await page.getByLabel('Find people').isVisible(), 'the rest of the page is still there');
+
+  await context.setOffline(false);
+  await failed.first().getByRole('button', { name: 'Retry' }).click();
+  await page.getByRole('region', { name: 'Linked devices' }).getByRole('heading', { name: 'Linked devices' }).waitFor({ timeout: 10_000 });
+  await failed.getByRole('button', { name: 'Retry' }).click();
+  await page.getByLabel('Group name').waitFor({ timeout: 10_000 });
+  assert.equal(await failed.count(), 0);
+  await context.close();
+});
+
 test('"log out everywhere" in one browser signs the other out at once, and says why', async () => {
   const uma = await newUser('Uma Twice');
   const { context, page: other, code } = await logInAwaitingLink(uma.phone);

@@ -1,10 +1,12 @@
 import Link from 'next/link';
-import { lazy, Suspense, useRef, useState } from 'react';
+import { useRef, useState } from 'react';
 import type { ChatClient } from '../../sdk/client.ts';
 import { ThemeToggle } from '../ThemeToggle.tsx';
+import { lazyPanel } from './LoadBoundary.tsx';
 
-// Loaded when first opened: the chat page's first load stays within its budget.
-const LinkedDevices = lazy(() => import('./LinkedDevices.tsx').then((m) => ({ default: m.LinkedDevices })));
+// Loaded when first opened: the chat page's first load stays within its budget. Offline, the
+// panel says it could not load, with Retry, instead of taking the page down.
+const LinkedDevices = lazyPanel(() => import('./LinkedDevices.tsx').then((m) => m.LinkedDevices));
 
 export type SignOutOptions = { everywhere?: boolean; forgetDevice?: boolean };
 
@@ -67,11 +69,7 @@ export function AccountHeader({ client, signOut, onToggleNewGroup }: {
           </details>
         </div>
       </header>
-      {devicesOpen && (
-        <Suspense fallback={<p role="status" className="border-b border-slate-200 p-4 text-sm dark:border-slate-800">Loading…</p>}>
-          <LinkedDevices client={client} onClose={closeDevices} />
-        </Suspense>
-      )}
+      {devicesOpen && <LinkedDevices client={client} onClose={closeDevices} />}
       {signOutError && <p role="alert" className="border-b border-slate-200 bg-red-50 px-4 py-2 text-sm text-red-700 dark:border-slate-800 dark:bg-red-500/10 dark:text-red-300">{signOutError}</p>}
     </>
   );

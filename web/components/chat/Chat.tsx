@@ -6,7 +6,7 @@
 // they have in common (the conversations, the open one, live presence and typing).
 
 import { useRouter } from 'next/navigation';
-import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import useSWR from 'swr';
 import type { ChatClient, UserSummary } from '../../sdk/client.ts';
 import { useSession } from '../../lib/session.tsx';
@@ -15,12 +15,13 @@ import { ConversationList } from './ConversationList.tsx';
 import { ConversationView } from './ConversationView.tsx';
 import { Directory } from './Directory.tsx';
 import { peerOf } from './format.ts';
+import { lazyPanel, LoadBoundary } from './LoadBoundary.tsx';
 import { useLive } from './useLive.ts';
 import { useOpenConversation } from './useOpenConversation.ts';
 import { byLatestActivity, useSummaries } from './useSummaries.ts';
 
-// Opened on demand: kept out of the first load.
-const NewGroup = lazy(() => import('./NewGroup.tsx').then((m) => ({ default: m.NewGroup })));
+// Opened on demand: kept out of the first load (and offline, a Retry in its place, not a crash).
+const NewGroup = lazyPanel(() => import('./NewGroup.tsx').then((m) => m.NewGroup), 'p-3');
 
 export function Chat() {
   const { status, client, signOut } = useSession();
@@ -42,6 +43,7 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
   const { openId, openConversation, closeConversation } = useOpenConversation();
   const live = useLive(client);
   const [panel, setPanel] = useState<'none' | 'new-group'>('none');
+  const [conversationAttempt, setConversationAttempt] = useState(0);
   const open = conversations.find((c) => c.id === openId) ?? null;
 
   const startDirect = useCallback(async (user: UserSummary) => {
@@ -71,19 +73,23 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
         <aside aria-label="Conversations"
           className={`${open ? 'hidden md:flex' : 'flex'} w-full flex-col border-r border-slate-200 md:w-80 lg:w-96 dark:border-slate-800`}>
           <AccountHeader client={client} signOut={signOut} onToggleNewGroup={() => setPanel(panel === 'new-group' ? 'none' : 'new-group')} />
-          {panel === 'new-group' && <Suspense fallback={<p role="status" className="border-b border-slate-200 p-3 text-sm dark:border-slate-800">Loading…</p>}><NewGroup client={client} onDone={onNewGroup} /></Suspense>}
+          {panel === 'new-group' && <NewGroup client={client} onDone={onNewGroup} />}
           <Directory client={client} onPick={startDirect} />
           <ConversationList conversations={conversations} me={me} openId={openId} summaries={summaries}
             presence={live.presence} typing={live.typing} onOpen={openConversation} />
         </aside>
         <main className={`${open ? 'flex' : 'hidden md:flex'} min-w-0 flex-1 flex-col`}>
           {open ? (
-            <ConversationView key={open.id} client={client} conversation={open} me={me}
-              presence={peerOf(open, me) ? live.presence[peerOf(open, me)!] : undefined}
-              typingUsers={Object.keys(live.typing[open.id] ?? {})}
-              onBack={closeConversation}
-              onChanged={onConversationChanged}
-              onRead={refreshSummary} />
+            // The conversation's own panels load on demand too: one that fails takes down this
+            // side only, and Retry shows the conversation again.
+            <LoadBoundary key={`${open.id}:${conversationAttempt}`} onRetry={() => setConversationAttempt((n) => n + 1)}>
+              <ConversationView client={client} conversation={open} me={me}
+                presence={peerOf(open, me) ? live.presence[peerOf(open, me)!] : undefined}
+                typingUsers={Object.keys(live.typing[open.id] ?? {})}
+                onBack={closeConversation}
+                onChanged={onConversationChanged}
+                onRead={refreshSummary} />
+            </LoadBoundary>
           ) : (
             <div className="flex flex-1 items-center justify-center p-8 text-center text-slate-500 dark:text-slate-400">
               <p>Pick a conversation, or find someone to talk to.<br />Everything here is end-to-end encrypted.</p>
