@@ -9,7 +9,7 @@ mod operations;
 mod routes;
 
 use crate::protocol::generated::{assert_up_to_date, Strays};
-use crate::protocol::{ClientFrame, ServerEvent, MAX_BODY_BYTES};
+use crate::protocol::{ClientFrame, ServerEvent, MAX_BODY_BYTES, UUID_PATTERN};
 use crate::router::{Endpoint, ROUTES};
 use operation::{Auth, Location, Operation};
 use operations::operations;
@@ -51,6 +51,14 @@ fn close_objects(schema: &mut Schema) {
     }
 }
 
+/// Every id is written hyphenated, and read so in URLs (`parse_uuid`); `format: uuid` alone is
+/// not checked by every validator, so the pattern says it.
+fn uuid_pattern(schema: &mut Schema) {
+    if schema.get("format").and_then(Value::as_str) == Some("uuid") {
+        schema.insert("pattern".into(), UUID_PATTERN.into());
+    }
+}
+
 /// Doc comments arrive with their line breaks; a description reads better as running text, with
 /// only the blank lines between paragraphs kept.
 fn unwrap_description(schema: &mut Schema) {
@@ -67,7 +75,9 @@ fn generator(contract: Contract) -> SchemaGenerator {
         s.meta_schema = None;
         s.contract = contract;
     });
-    let settings = settings.with_transform(RecursiveTransform(unwrap_description));
+    let settings = settings
+        .with_transform(RecursiveTransform(unwrap_description))
+        .with_transform(RecursiveTransform(uuid_pattern));
     if closed { settings.with_transform(RecursiveTransform(close_objects)) } else { settings }.into_generator()
 }
 
@@ -94,7 +104,7 @@ impl Generators {
     }
 }
 
-fn operation_json(op: &Operation, generators: &mut Generators) -> Value {
+fn operation_json(method: &str, op: &Operation, generators: &mut Generators) -> Value {
     let mut out = Map::new();
     out.insert("operationId".into(), op.id.into());
     out.insert("summary".into(), op.summary.into());
@@ -129,7 +139,7 @@ fn operation_json(op: &Operation, generators: &mut Generators) -> Value {
         );
     }
     let mut responses = Map::new();
-    for response in op.all_responses() {
+    for response in op.all_responses(method) {
         let mut entry = json!({ "description": response.description });
         if let Some(body) = response.body {
             entry["content"] = json!({ "application/json": { "schema": (body.schema)(&mut generators.responses) } });
@@ -156,7 +166,7 @@ pub fn document() -> Value {
     for (method, template, endpoint) in ROUTES {
         let op = table.iter().find(|op| op.endpoint == *endpoint).unwrap_or_else(|| panic!("{endpoint:?} has no row"));
         let path = paths.entry(openapi_path(template)).or_default();
-        path.insert(method.to_lowercase(), operation_json(op, &mut generators));
+        path.insert(method.to_lowercase(), operation_json(method, op, &mut generators));
     }
     // The socket's events travel inside `/ws`, outside any response; listed so the document names them.
     generators.requests.subschema_for::<ClientFrame>();

@@ -2,7 +2,7 @@
 
 use super::{wire, WireType};
 use crate::cursor::{DEFAULT_LIMIT, MAX_LIMIT};
-use crate::protocol::ErrorBody;
+use crate::protocol::{ErrorBody, PHONE_PATTERN, UUID_PATTERN};
 use crate::router::Endpoint;
 use schemars::{json_schema, Schema, SchemaGenerator};
 use ts_rs::TS;
@@ -106,19 +106,58 @@ impl Operation {
         self
     }
 
-    pub fn all_responses(&self) -> Vec<Response> {
-        let shared = match self.auth {
-            Auth::Public => vec![],
-            Auth::Bearer => signed_in_answers(),
-        };
-        self.responses.iter().cloned().chain(shared).collect()
+    /// Every answer of the operation under `method`: its own; those any request may get before a
+    /// handler runs (`before_any_handler`), merged into its own where it has the status already;
+    /// and, signed in, `signed_in_answers`.
+    pub fn all_responses(&self, method: &str) -> Vec<Response> {
+        let mut all = self.responses.clone();
+        for shared in before_any_handler(method) {
+            match all.iter_mut().find(|r| r.status == shared.status) {
+                // Every 400 names its codes: the operation's own, then the ones any request has.
+                Some(own) if own.status == 400 => {
+                    let own_codes = own.description.trim_end_matches('.');
+                    own.description = format!("{own_codes}. As for any request: {}", shared.description)
+                }
+                // The operation's own 413 or 415 says the same, or more (`too_large`).
+                Some(_) => {}
+                None => all.push(shared),
+            }
+        }
+        if self.auth == Auth::Bearer {
+            all.extend(signed_in_answers());
+        }
+        all
     }
 }
 
 // ---- parameters -----------------------------------------------------------------------------
 
+/// An id as the server writes and reads it in a URL (`parse_uuid`): hyphenated. `format: uuid`
+/// alone is not checked by every validator, and says nothing of the form.
+fn uuid_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "format": "uuid", "pattern": UUID_PATTERN })
+}
+
+pub fn uuid() -> WireType {
+    WireType { schema: uuid_schema, ts_name: <Uuid as TS>::name }
+}
+
 pub fn uuid_in_path(name: &'static str) -> Parameter {
-    Parameter { name, location: Location::Path, ty: wire::<Uuid>(), description: None }
+    Parameter { name, location: Location::Path, ty: uuid(), description: None }
+}
+
+fn phone_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": PHONE_PATTERN })
+}
+
+/// A phone number in the path: E.164, as `validate_phone` reads it.
+pub fn phone_in_path(name: &'static str) -> Parameter {
+    Parameter {
+        name,
+        location: Location::Path,
+        ty: WireType { schema: phone_schema, ts_name: <String as TS>::name },
+        description: Some("E.164, e.g. +14155550123 (the + may be sent as %2B)."),
+    }
 }
 
 pub fn in_query(name: &'static str, ty: WireType, description: Option<&'static str>) -> Parameter {
@@ -126,7 +165,8 @@ pub fn in_query(name: &'static str, ty: WireType, description: Option<&'static s
 }
 
 fn own_device_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": "string", "pattern": "^(me|[0-9a-fA-F-]{36})$" })
+    let uuid = UUID_PATTERN.trim_start_matches('^').trim_end_matches('$');
+    json_schema!({ "type": "string", "pattern": format!("^(me|{uuid})$") })
 }
 
 /// The `:id` of the key-package routes, which also take `me`.
@@ -143,9 +183,19 @@ fn limit_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT })
 }
 
+/// A cursor's form (`src/cursor.rs`): unpadded base64url, never empty. Only one the listing gave
+/// out is read; no schema can say which those are.
+fn cursor_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_-]+$" })
+}
+
 /// `?cursor=&limit=`, which every listing takes.
 pub fn page() -> Vec<Parameter> {
-    let cursor = in_query("cursor", wire::<String>(), Some("Opaque cursor from the previous page's `nextCursor`."));
+    let cursor = in_query(
+        "cursor",
+        WireType { schema: cursor_schema, ts_name: <String as TS>::name },
+        Some("Opaque cursor from the previous page's `nextCursor`; any other is 400 `invalid_cursor`."),
+    );
     let limit = WireType { schema: limit_schema, ts_name: <u32 as TS>::name };
     vec![cursor, in_query("limit", limit, None)]
 }
@@ -175,6 +225,23 @@ pub fn no_content(status: u16, description: &str) -> Response {
 /// Every error has the same body, `ErrorBody`; the description names its codes.
 pub fn error(status: u16, description: impl Into<String>) -> Response {
     Response { status, description: description.into(), body: Some(wire::<ErrorBody>()) }
+}
+
+/// What any request may be answered before its handler runs (`http.rs`, `router.rs`): text with
+/// NUL in the path, query or body (PostgreSQL text cannot hold it) or a path that is not
+/// percent-encoded UTF-8 is 400, whatever the route; a POST or DELETE body over the limit is 413
+/// and one that is not JSON 415, whether the operation reads a body or not.
+fn before_any_handler(method: &str) -> Vec<Response> {
+    let mut answers = vec![error(
+        400,
+        "`invalid_text`: the path, the query or the body holds the NUL character (U+0000), which no text \
+         can store; `invalid_path`: the path is not percent-encoded UTF-8.",
+    )];
+    if method == "POST" || method == "DELETE" {
+        answers.push(body_too_large());
+        answers.push(error(415, "`unsupported_media_type`: the body is not JSON (Content-Type: application/json)."));
+    }
+    answers
 }
 
 /// What a signed-in operation answers when the token is not good, when something fails inside,

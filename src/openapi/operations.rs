@@ -17,7 +17,6 @@ use crate::protocol::{
 use crate::router::Endpoint;
 use schemars::{json_schema, schema_for, JsonSchema, Schema, SchemaGenerator};
 use ts_rs::TS;
-use uuid::Uuid;
 
 pub fn operations() -> Vec<Operation> {
     use Endpoint as E;
@@ -41,8 +40,9 @@ pub fn operations() -> Vec<Operation> {
                 ok(201, "The new account and a session token.", wire::<AuthResponse>()),
                 error(
                     400,
-                    "Invalid input: `invalid_json`, `invalid_field`, `invalid_phone`, `invalid_display_name`, \
-                     `weak_password`, `invalid_password`.",
+                    "Invalid input: `invalid_json`, `invalid_field`, `invalid_phone`, `weak_password`, \
+                     `invalid_password`, `invalid_display_name` (empty, too long, or holding a control, invisible or \
+                     text-direction character).",
                 ),
                 error(409, "`phone_taken`: an account with this phone number exists."),
                 body_too_large(),
@@ -101,12 +101,7 @@ pub fn operations() -> Vec<Operation> {
             .params(searched_page())
             .answers([ok(200, "One page of users.", wire::<Page<UserSummary>>()), invalid_input()]),
         Operation::signed_in(E::GetUser, "getUser", "A user's public profile and key material")
-            .params([Parameter {
-                name: "phone",
-                location: Location::Path,
-                ty: wire::<String>(),
-                description: Some("E.164, e.g. +14155550123 (the + may be sent as %2B)."),
-            }])
+            .params([phone_in_path("phone")])
             .answers([
                 ok(200, "The profile with each device's MLS credential.", wire::<Profile>()),
                 error(400, "`invalid_phone`"),
@@ -124,7 +119,11 @@ pub fn operations() -> Vec<Operation> {
                     "The group, with the caller as owner and the others as members, at epoch 0.",
                     wire::<ConversationView>(),
                 ),
-                error(400, "`invalid_json`, `invalid_field`, `invalid_title`, `too_many_members`"),
+                error(
+                    400,
+                    "`invalid_json`, `invalid_field`, `too_many_members`, `invalid_title` (empty, too long, or \
+                     holding a control, invisible or text-direction character)",
+                ),
                 error(404, "`not_found`: some of memberIds are not users."),
                 body_too_large(),
                 not_json(),
@@ -165,7 +164,7 @@ pub fn operations() -> Vec<Operation> {
                      talk to get `device-added`.",
                     wire::<DeviceView>(),
                 ),
-                error(400, "`invalid_json`, `invalid_field`, `invalid_label`"),
+                error(400, LABEL_REFUSALS),
                 error(
                     403,
                     "`link_required`: the account has a device already. A further device is linked (approved by \
@@ -258,7 +257,7 @@ pub fn operations() -> Vec<Operation> {
             .body(wire::<LinkRequest>())
             .answers([
                 ok(201, "The request, pending. Its id is the id the device will have.", wire::<LinkView>()),
-                error(400, "`invalid_json`, `invalid_field`, `invalid_label`"),
+                error(400, LABEL_REFUSALS),
                 error(
                     409,
                     "`session_has_device` (this session acts as a device already) or `no_device_to_link` (the \
@@ -337,7 +336,7 @@ pub fn operations() -> Vec<Operation> {
             .body(wire::<ResetDevicesRequest>())
             .answers([
                 ok(201, "The new device, the account's only one.", wire::<DeviceView>()),
-                error(400, "`invalid_json`, `invalid_field`, `invalid_label`"),
+                error(400, LABEL_REFUSALS),
                 error(403, "`wrong_password` (counted like a failed login)."),
                 error(409, "`session_has_device` or `credential_taken`."),
                 body_too_large(),
@@ -445,7 +444,7 @@ pub fn operations() -> Vec<Operation> {
                 in_query("token", wire::<String>(), None),
                 in_query(
                     "device",
-                    wire::<Uuid>(),
+                    uuid(),
                     Some(
                         "One of the caller's devices. A session acts as one device, the one it registered or proved \
                          it runs on (`POST /devices/{id}/bind`): its sockets are that device's whether they name it \
@@ -468,6 +467,10 @@ pub fn operations() -> Vec<Operation> {
             ]),
     ]
 }
+
+/// The 400 of the operations that take a device label.
+const LABEL_REFUSALS: &str = "`invalid_json`, `invalid_field`, `invalid_label` (empty, too long, or holding a \
+    control, invisible or text-direction character)";
 
 fn any_object_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "object" })

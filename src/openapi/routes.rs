@@ -14,7 +14,7 @@ use std::fmt::Write;
 use ts_rs::Config;
 
 /// The fields of one route's entry, in TypeScript; the type names it uses go into `names`.
-fn entry(op: &Operation, template: &str, cfg: &Config, names: &mut BTreeSet<String>) -> Option<String> {
+fn entry(op: &Operation, method: &str, template: &str, cfg: &Config, names: &mut BTreeSet<String>) -> Option<String> {
     let mut name = |ty: fn(&Config) -> String| {
         let ts = ty(cfg);
         names.extend(ts.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').map(String::from));
@@ -22,7 +22,7 @@ fn entry(op: &Operation, template: &str, cfg: &Config, names: &mut BTreeSet<Stri
     };
     // The one answer a call succeeds with. The WebSocket upgrade (101) has none: it is not a fetch
     // call, and the socket's events are the unions of events.ts.
-    let mut successes = op.all_responses().into_iter().filter(|r| (200..300).contains(&r.status));
+    let mut successes = op.all_responses(method).into_iter().filter(|r| (200..300).contains(&r.status));
     let success = successes.next()?;
     assert!(successes.next().is_none(), "{} has more than one success", op.id);
     // The SDK reads an empty body (a 204) as null.
@@ -60,7 +60,7 @@ fn rendered() -> String {
     let mut entries = String::new();
     for (method, template, endpoint) in ROUTES {
         let op = table.iter().find(|op| op.endpoint == *endpoint).unwrap_or_else(|| panic!("{endpoint:?} has no row"));
-        if let Some(fields) = entry(op, template, &cfg, &mut names) {
+        if let Some(fields) = entry(op, method, template, &cfg, &mut names) {
             write!(entries, "  /** {} */\n  '{method} {template}': {{ {fields} }};\n", op.summary).unwrap();
         }
     }

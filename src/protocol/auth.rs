@@ -2,8 +2,8 @@
 
 use super::users::UserSummary;
 use super::validate::{
-    validate_display_name, validate_password, validate_phone, MAX_DISPLAY_NAME_CHARS, MAX_PASSWORD_BYTES,
-    MIN_PASSWORD_CHARS,
+    name_pattern, validate_display_name, validate_password, validate_phone, MAX_DISPLAY_NAME_CHARS, MAX_PASSWORD_BYTES,
+    MIN_PASSWORD_CHARS, NAME_RULE, PHONE_PATTERN,
 };
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
@@ -14,16 +14,21 @@ use ts_rs::TS;
 #[derive(Debug, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
-    #[schemars(regex(pattern = r"^\+[1-9][0-9]{6,14}$"))]
+    #[schemars(pattern(PHONE_PATTERN), description = "E.164, like +14155550123.")]
     pub phone: String,
-    #[schemars(length(min = 1, max = MAX_DISPLAY_NAME_CHARS))]
+    #[schemars(length(min = 1, max = MAX_DISPLAY_NAME_CHARS), pattern(name_pattern()))]
+    #[schemars(description = NAME_RULE)]
     pub display_name: String,
     #[schemars(length(min = MIN_PASSWORD_CHARS, max = MAX_PASSWORD_BYTES))]
+    #[schemars(description = format!(
+        "At least {MIN_PASSWORD_CHARS} characters and at most {MAX_PASSWORD_BYTES} bytes of UTF-8."
+    ))]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, TS, JsonSchema)]
 pub struct LoginRequest {
+    #[schemars(pattern(PHONE_PATTERN), description = "E.164, like +14155550123.")]
     pub phone: String,
     pub password: String,
 }

@@ -1,7 +1,9 @@
 //! Conversations, their members, group creation and MLS commits (the WebSocket event that moves
 //! a conversation to its next epoch and changes who may read it).
 
-use super::validate::{decode, validate_client_msg_id, validate_epoch, validate_title, MAX_TITLE_CHARS};
+use super::validate::{
+    decode, name_pattern, validate_client_msg_id, validate_epoch, validate_title, MAX_TITLE_CHARS, NAME_RULE,
+};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -73,7 +75,7 @@ pub struct MemberView {
 #[derive(Debug, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateGroupRequest {
-    #[schemars(length(min = 1, max = MAX_TITLE_CHARS))]
+    #[schemars(length(min = 1, max = MAX_TITLE_CHARS), pattern(name_pattern()), description = NAME_RULE)]
     pub title: String,
     #[schemars(length(min = 1, max = MAX_GROUP_MEMBERS - 1))]
     #[schemars(description = "The other members; the caller becomes the owner.")]

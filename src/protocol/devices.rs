@@ -2,7 +2,7 @@
 //! checks only sizes, shapes and who may do what.
 
 use super::conversations::MAX_GROUP_MEMBERS;
-use super::validate::{decode, refuse_deceptive_characters};
+use super::validate::{base64_len, base64_pattern, decode, name_pattern, refuse_deceptive_characters, NAME_RULE};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -30,11 +30,12 @@ pub const MAX_KEY_PACKAGE_BYTES: usize = 8 * 1024;
 
 #[derive(Debug, Deserialize, TS, JsonSchema)]
 pub struct RegisterDeviceRequest {
-    #[schemars(length(min = 1, max = MAX_DEVICE_LABEL_CHARS))]
-    #[schemars(description = "A name the user recognizes, e.g. \"Firefox on laptop\".")]
+    #[schemars(length(min = 1, max = MAX_DEVICE_LABEL_CHARS), pattern(name_pattern()))]
+    #[schemars(description = format!("A name the user recognizes, e.g. \"Firefox on laptop\". {NAME_RULE}"))]
     pub label: String,
     /// Base64 of the device's MLS credential (identity and signature public key).
     #[schemars(extend("contentEncoding" = "base64"))]
+    #[schemars(pattern(base64_pattern(1, MAX_CREDENTIAL_BYTES)), length(min = base64_len(1), max = base64_len(MAX_CREDENTIAL_BYTES)))]
     #[schemars(description = format!(
         "Base64 of the device's MLS credential (identity and signature public key), at most {} KiB.",
         MAX_CREDENTIAL_BYTES / 1024
@@ -133,6 +134,7 @@ pub const DEVICE_PROOF_BYTES: usize = 64;
 pub struct BindDeviceRequest {
     /// Base64 of the 64-byte Ed25519 signature.
     #[schemars(extend("contentEncoding" = "base64"))]
+    #[schemars(pattern(base64_pattern(DEVICE_PROOF_BYTES, DEVICE_PROOF_BYTES)), length(equal = base64_len(DEVICE_PROOF_BYTES)))]
     pub signature: String,
 }
 
@@ -159,6 +161,7 @@ pub struct RemoveDeviceRequest {
     /// Base64 of the session's device's Ed25519 signature over `DEVICE_REVOCATION_CONTEXT` text.
     #[ts(optional = nullable)]
     #[schemars(extend("contentEncoding" = "base64"))]
+    #[schemars(pattern(base64_pattern(DEVICE_PROOF_BYTES, DEVICE_PROOF_BYTES)), length(equal = base64_len(DEVICE_PROOF_BYTES)))]
     pub revocation: Option<String>,
     /// The devices the removed one approved whose approvals still stand (signed with the
     /// revocation): a device that was away meanwhile trusts those, and nothing else it approved.
@@ -249,8 +252,17 @@ pub struct DeviceLookup {
 
 // ---- key packages ---------------------------------------------------------------------------
 
+/// At least one of `keyPackages` (not empty) and `lastResort`.
 #[derive(Debug, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+// `validate` refuses a body with neither; `anyOf` says so exactly, `minProperties` the least of it.
+#[schemars(extend(
+    "minProperties" = 1,
+    "anyOf" = [
+        { "required": ["keyPackages"], "properties": { "keyPackages": { "minItems": 1 } } },
+        { "required": ["lastResort"], "properties": { "lastResort": { "type": "string" } } },
+    ],
+))]
 pub struct UploadKeyPackagesRequest {
     #[serde(default)]
     #[ts(as = "Option<Vec<String>>", optional)]
@@ -258,12 +270,16 @@ pub struct UploadKeyPackagesRequest {
     #[schemars(extend("items" = {
         "type": "string",
         "contentEncoding": "base64",
+        "pattern": base64_pattern(1, MAX_KEY_PACKAGE_BYTES),
+        "minLength": base64_len(1),
+        "maxLength": base64_len(MAX_KEY_PACKAGE_BYTES),
         "description": format!("A KeyPackage (MLSMessage), at most {} KiB.", MAX_KEY_PACKAGE_BYTES / 1024),
     }))]
     pub key_packages: Vec<String>,
     /// Replaces the device's last-resort package, which is handed out when the others run out.
     #[ts(optional = nullable)]
     #[schemars(extend("contentEncoding" = "base64"))]
+    #[schemars(pattern(base64_pattern(1, MAX_KEY_PACKAGE_BYTES)), length(min = base64_len(1), max = base64_len(MAX_KEY_PACKAGE_BYTES)))]
     pub last_resort: Option<String>,
 }
 

@@ -14,7 +14,8 @@
 //!    browser's session to it; the browser sees `approved` on `GET /devices/links/:id`.
 
 use super::devices::{validate_credential, validate_label, DeviceView, DEVICE_PROOF_BYTES};
-use super::validate::{decode, decode_exact};
+use super::devices::{MAX_CREDENTIAL_BYTES, MAX_DEVICE_LABEL_CHARS};
+use super::validate::{base64_len, base64_pattern, decode, decode_exact, name_pattern, NAME_RULE};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -42,12 +43,16 @@ pub const LINK_APPROVAL_CONTEXT: &str = "e2e-chat/approve-device/v1:";
 #[serde(rename_all = "camelCase")]
 pub struct LinkRequest {
     /// A name the user recognizes, e.g. "Firefox on laptop".
+    #[schemars(length(min = 1, max = MAX_DEVICE_LABEL_CHARS), pattern(name_pattern()))]
+    #[schemars(description = format!("A name the user recognizes, e.g. \"Firefox on laptop\". {NAME_RULE}"))]
     pub label: String,
     /// Base64 of the new device's signature public key.
     #[schemars(extend("contentEncoding" = "base64"))]
+    #[schemars(pattern(base64_pattern(1, MAX_CREDENTIAL_BYTES)), length(min = base64_len(1), max = base64_len(MAX_CREDENTIAL_BYTES)))]
     pub credential: String,
     /// Base64 of HMAC-SHA-256 under the code the new browser shows, over the user, label and key.
     #[schemars(extend("contentEncoding" = "base64"))]
+    #[schemars(pattern(base64_pattern(LINK_MAC_BYTES, LINK_MAC_BYTES)), length(equal = base64_len(LINK_MAC_BYTES)))]
     pub code_mac: String,
 }
 
@@ -120,9 +125,11 @@ pub struct LinkView {
 pub struct ApproveLinkRequest {
     /// Base64 of the approving device's Ed25519 signature over `LINK_APPROVAL_CONTEXT` text.
     #[schemars(extend("contentEncoding" = "base64"))]
+    #[schemars(pattern(base64_pattern(DEVICE_PROOF_BYTES, DEVICE_PROOF_BYTES)), length(equal = base64_len(DEVICE_PROOF_BYTES)))]
     pub signature: String,
     /// Base64 of what the new browser gets from the approving device (opaque to the server).
     #[schemars(extend("contentEncoding" = "base64"))]
+    #[schemars(pattern(base64_pattern(1, MAX_APPROVER_PROOF_BYTES)), length(min = base64_len(1), max = base64_len(MAX_APPROVER_PROOF_BYTES)))]
     pub approver_proof: String,
 }
 
@@ -144,8 +151,10 @@ impl ApproveLinkRequest {
 /// `POST /devices/reset`: every device is lost; this browser becomes the account's only device.
 #[derive(Debug, Deserialize, TS, JsonSchema)]
 pub struct ResetDevicesRequest {
+    #[schemars(length(min = 1, max = MAX_DEVICE_LABEL_CHARS), pattern(name_pattern()), description = NAME_RULE)]
     pub label: String,
     #[schemars(extend("contentEncoding" = "base64"))]
+    #[schemars(pattern(base64_pattern(1, MAX_CREDENTIAL_BYTES)), length(min = base64_len(1), max = base64_len(MAX_CREDENTIAL_BYTES)))]
     pub credential: String,
     /// The account's password, entered again.
     pub password: String,

@@ -59,12 +59,19 @@ pub fn payload_too_large() -> ApiError {
     ApiError::new(413, "payload_too_large", format!("The request body is larger than {} KiB.", MAX_BODY_BYTES / 1024))
 }
 
+/// E.164 allows at most 15 digits; fewer than 7 is no real number.
+pub const MIN_PHONE_DIGITS: usize = 7;
+pub const MAX_PHONE_DIGITS: usize = 15;
+/// `validate_phone`'s rule as the OpenAPI document states it (a test checks the two agree).
+pub const PHONE_PATTERN: &str = r"^\+[1-9][0-9]{6,14}$";
+
 /// E.164: a plus sign, a country code that does not start with 0, at most 15 digits in all.
 pub fn validate_phone(raw: &str) -> Result<String, ApiError> {
     let phone = raw.trim();
     let digits = phone.strip_prefix('+').unwrap_or("");
-    let valid =
-        (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
+    let valid = (MIN_PHONE_DIGITS..=MAX_PHONE_DIGITS).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
     if valid {
         Ok(phone.to_string())
     } else {
@@ -107,6 +114,51 @@ pub fn validate_display_name(raw: &str) -> Result<String, ApiError> {
 pub fn is_deceptive_character(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}' | '\u{061C}')
         || matches!(c, '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// `name_pattern` in words, for the document's descriptions.
+pub const NAME_RULE: &str = "Shown to other people, so it may not hold control characters, invisible characters \
+    (U+200B–U+200D, U+2060–U+2064, U+FEFF) or text-direction controls (U+202A–U+202E, U+2066–U+2069, U+200E, \
+    U+200F, U+061C), which could make it pass for another. White space around it is trimmed.";
+
+/// What a display name, group title or device label may be, as the OpenAPI document states it:
+/// no control or `is_deceptive_character`, and something besides white space (the validators
+/// trim it, and refuse what is left empty). Built from the same predicates the validators use.
+pub fn name_pattern() -> String {
+    let refused = |c: char| c.is_control() || is_deceptive_character(c);
+    let refused_class = character_class(refused);
+    let blank_class = character_class(|c| refused(c) || c.is_whitespace());
+    format!("^[^{refused_class}]*[^{blank_class}][^{refused_class}]*$")
+}
+
+/// The characters `keep` accepts, as the ranges of a regular expression class (`\u0000-\u001F…`).
+/// Every such character here is in the Basic Multilingual Plane, where `\uXXXX` is read alike by
+/// JavaScript, Python and every JSON Schema validator.
+fn character_class(keep: impl Fn(char) -> bool) -> String {
+    let mut class = String::new();
+    let mut run: Option<(u32, u32)> = None;
+    let close = |(first, last): (u32, u32), class: &mut String| {
+        class.push_str(&format!("\\u{first:04X}"));
+        if last > first {
+            class.push_str(&format!("-\\u{last:04X}"));
+        }
+    };
+    for c in (0..=0x10FFFF).filter_map(char::from_u32).filter(|&c| keep(c)) {
+        let code = u32::from(c);
+        assert!(code <= 0xFFFF, "U+{code:04X} is outside the Basic Multilingual Plane");
+        run = match run {
+            Some((first, last)) if last + 1 == code => Some((first, code)),
+            Some(done) => {
+                close(done, &mut class);
+                Some((code, code))
+            }
+            None => Some((code, code)),
+        };
+    }
+    if let Some(done) = run {
+        close(done, &mut class);
+    }
+    class
 }
 
 /// Refuses control characters (U+0000–U+001F, U+007F–U+009F) and `is_deceptive_character`s in
@@ -170,9 +222,48 @@ pub fn validate_epoch(epoch: i64) -> Result<i64, ApiError> {
     Ok(epoch)
 }
 
+/// A UUID as the server writes every id: 36 characters, hyphenated. The OpenAPI document gives
+/// every id (`format: uuid`) this pattern, and ids in the URL are held to it.
+pub const UUID_PATTERN: &str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// An id in the URL: only the hyphenated form, as the document says. (The uuid crate also reads
+/// 32 bare hex digits, braces and `urn:uuid:`, which no client is told it may send.)
 pub fn parse_uuid(raw: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(raw)
-        .map_err(|_| ApiError::bad_request("invalid_id", format!("{what} must be a UUID, not {raw:?}.")))
+    let refused = || ApiError::bad_request("invalid_id", format!("{what} must be a UUID, not {raw:?}."));
+    if raw.len() != 36 {
+        return Err(refused());
+    }
+    Uuid::try_parse(raw).map_err(|_| refused())
+}
+
+/// Standard base64 of `min_bytes` to `max_bytes` bytes, with its padding, as `decode` reads it:
+/// groups of four characters for three bytes, then a last group for one byte (`xx==`) or two
+/// (`xxx=`). The engine refuses leftover bits in the last character, so before `==` it encodes
+/// 2 bits (A, Q, g or w) and before `=` 4. Lengths alone cannot say how many bytes a string holds
+/// (44 characters are 31 to 33 bytes), so the document's byte bounds are this pattern.
+pub fn base64_pattern(min_bytes: usize, max_bytes: usize) -> String {
+    const TAILS: [(usize, &str); 3] =
+        [(0, ""), (1, "[A-Za-z0-9+/][AQgw]=="), (2, "[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=")];
+    let mut alternatives = Vec::new();
+    for (tail_bytes, tail) in TAILS {
+        if max_bytes < tail_bytes {
+            continue;
+        }
+        // Full groups g such that min_bytes <= 3g + tail_bytes <= max_bytes.
+        let fewest = min_bytes.saturating_sub(tail_bytes).div_ceil(3);
+        let most = (max_bytes - tail_bytes) / 3;
+        if fewest > most {
+            continue;
+        }
+        let groups = if fewest == most { format!("{{{most}}}") } else { format!("{{{fewest},{most}}}") };
+        alternatives.push(format!("(?:[A-Za-z0-9+/]{{4}}){groups}{tail}"));
+    }
+    format!("^(?:{})$", alternatives.join("|"))
+}
+
+/// The length in base64 of `bytes` bytes, for the document's `minLength`/`maxLength`.
+pub const fn base64_len(bytes: usize) -> usize {
+    bytes.div_ceil(3) * 4
 }
 
 /// Decodes a base64 field that must be non-empty and at most `max` bytes.
@@ -305,8 +396,56 @@ mod tests {
     }
 
     #[test]
-    fn ids_must_be_uuids() {
+    fn ids_must_be_hyphenated_uuids() {
         assert!(parse_uuid("6f1c1f9e-3b1a-4c55-9a39-8d2f0b1c2d3e", "peerId").is_ok());
-        assert_eq!(parse_uuid("42", "peerId").unwrap_err().code, "invalid_id");
+        assert!(parse_uuid("6F1C1F9E-3B1A-4C55-9A39-8D2F0B1C2D3E", "peerId").is_ok());
+        for other_forms in [
+            "42",
+            "6f1c1f9e3b1a4c559a398d2f0b1c2d3e",
+            "{6f1c1f9e-3b1a-4c55-9a39-8d2f0b1c2d3e}",
+            "urn:uuid:6f1c1f9e-3b1a-4c55-9a39-8d2f0b1c2d3e",
+            "6f1c1f9e-3b1a-4c55-9a39-8d2f0b1c2d3g",
+            "------------------------------------",
+        ] {
+            assert_eq!(parse_uuid(other_forms, "peerId").unwrap_err().code, "invalid_id", "{other_forms}");
+        }
+    }
+
+    #[test]
+    fn the_phone_pattern_says_what_validate_phone_does() {
+        let digits_after_the_first = format!("{{{},{}}}", MIN_PHONE_DIGITS - 1, MAX_PHONE_DIGITS - 1);
+        assert_eq!(PHONE_PATTERN, format!(r"^\+[1-9][0-9]{digits_after_the_first}$"));
+    }
+
+    #[test]
+    fn the_name_pattern_excludes_controls_deceptive_characters_and_blank_names() {
+        let pattern = name_pattern();
+        assert!(pattern.starts_with(r"^[^\u0000-\u001F\u007F-\u009F\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2064"));
+        // The middle class adds white space as Rust's trim sees it (space, U+00A0, U+3000, …).
+        assert!(pattern.contains(r"[^\u0000-\u0020\u007F-\u00A0"), "{pattern}");
+        assert!(pattern.contains(r"\u3000"), "{pattern}");
+        assert!(pattern.ends_with("]*$"));
+    }
+
+    #[test]
+    fn base64_patterns_bound_the_bytes_not_only_the_characters() {
+        let group = "(?:[A-Za-z0-9+/]{4})";
+        let (one, two) = ("[A-Za-z0-9+/][AQgw]==", "[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=");
+        // 64 bytes: 21 groups and one byte over.
+        assert_eq!(base64_pattern(64, 64), format!("^(?:{group}{{21}}{one})$"));
+        // 32 bytes: 10 groups and two bytes over.
+        assert_eq!(base64_pattern(32, 32), format!("^(?:{group}{{10}}{two})$"));
+        assert_eq!(
+            base64_pattern(1, 1024),
+            format!("^(?:{group}{{1,341}}|{group}{{0,341}}{one}|{group}{{0,340}}{two})$")
+        );
+        assert_eq!(base64_pattern(3, 3), format!("^(?:{group}{{1}})$"));
+    }
+
+    #[test]
+    fn base64_lengths() {
+        assert_eq!((base64_len(1), base64_len(32), base64_len(64), base64_len(1024)), (4, 44, 88, 1368));
+        assert_eq!(encode(&[0; 64]).len(), base64_len(64));
+        assert_eq!(encode(&[7; 1024]).len(), base64_len(1024));
     }
 }

@@ -118,6 +118,11 @@ test('bad ids, phones, cursors and limits are 400', async () => {
   assertError(await api.get('/conversations/not-a-uuid', { token }), 400, 'invalid_id');
   assertError(await api.get('/conversations/1234/messages', { token }), 400, 'invalid_id');
   assertError(await api.delete('/admin/users/xyz', { token }), 400, 'invalid_id');
+  // Only the hyphenated form the document's pattern names, not the uuid crate's other spellings.
+  const id = crypto.randomUUID();
+  for (const spelling of [id.replaceAll('-', ''), `{${id}}`, `urn:uuid:${id}`, '-'.repeat(36)]) {
+    assertError(await api.get(`/conversations/${encodeURIComponent(spelling)}`, { token }), 400, 'invalid_id');
+  }
   assertError(await api.get('/users/not-a-phone', { token }), 400, 'invalid_phone');
   assertError(await api.get('/users?cursor=%%%', { token }), 400, 'invalid_cursor');
   assertError(await api.get('/users?cursor=bWVzc2FnZQ', { token }), 400, 'invalid_cursor');

@@ -90,6 +90,9 @@ removed?: Array<DeviceView>, };
  */
 export type DeviceLookup = { users: Array<UserDevices>, };
 
+/**
+ * At least one of `keyPackages` (not empty) and `lastResort`.
+ */
 export type UploadKeyPackagesRequest = { keyPackages?: Array<string>, 
 /**
  * Replaces the device's last-resort package, which is handed out when the others run out.
