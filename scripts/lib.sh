@@ -54,6 +54,30 @@ ensure_chromium() {
   export CHROMIUM_BIN
 }
 
+# Schemathesis (the schema fuzzer of test/integration/schema-fuzz.test.mjs) from PyPI, pinned, in
+# a project-local virtualenv, so nothing is installed into the system's Python.
+SCHEMATHESIS_VERSION="4.32.5"
+PYTHON_VENV="$ROOT/.local/venv"
+
+ensure_python_tools() {
+  local installed
+  installed="$("$PYTHON_VENV/bin/schemathesis" --version 2>/dev/null | awk '{print $NF}')"
+  [ "$installed" = "$SCHEMATHESIS_VERSION" ] && return 0
+  local python="${PYTHON:-$(command -v python3 || true)}"
+  [ -n "$python" ] || die "python3 is missing: install Python 3.11 or newer (the schema fuzzer, Schemathesis, needs it)."
+  "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "Schemathesis $SCHEMATHESIS_VERSION needs Python 3.11 or newer; $python is $("$python" --version 2>&1). Set PYTHON to another."
+  if [ ! -x "$PYTHON_VENV/bin/pip" ]; then
+    say "Creating the Python virtualenv .local/venv"
+    rm -rf "$PYTHON_VENV"
+    "$python" -m venv "$PYTHON_VENV" \
+      || die "python3 -m venv failed (Debian/Ubuntu: apt-get install python3-venv)."
+  fi
+  say "Installing Schemathesis $SCHEMATHESIS_VERSION from PyPI into .local/venv (once)"
+  "$PYTHON_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+    || die "pip install schemathesis==$SCHEMATHESIS_VERSION failed (see above)."
+}
+
 wasm_bindgen_version_in_lock() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
 }
