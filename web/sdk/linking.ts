@@ -423,6 +423,9 @@ export interface Linked {
 
 const POLL_MS = 1500;
 
+/** A reset finished while a request could not be sent: `run` returns the reset's outcome. */
+class ResetDone extends Error {}
+
 /**
  * The new browser's side: asks to be linked, shows a code (`onPrompt`), and waits until a device
  * approves (the approval checked with the code), the user starts over with `reset`, or `cancel`.
@@ -459,11 +462,20 @@ export class LinkWait {
   }
 
   async run(): Promise<Linked> {
+    try {
+      return await this.wait();
+    } catch (e) {
+      if (e instanceof ResetDone && this.resetTo) return this.resetTo;
+      throw e;
+    }
+  }
+
+  private async wait(): Promise<Linked> {
     for (;;) {
       const code = newLinkCode();
       const mac = await requestMac(code, this.userId, this.label, this.credential);
       const asked = Date.now();
-      const link = await this.api.requestLink(this.label, this.credential, toBase64(mac));
+      const link = await this.ask(mac);
       this.linkId = link.id;
       // The server says when the request expires; this browser holds it to ten minutes whatever
       // it says (the code is guessable only while it is in use), and polls at least once.
@@ -508,6 +520,27 @@ export class LinkWait {
       } catch (e) {
         if (e instanceof ApiError && e.code === 'link_approved') return this.approved(await this.api.linkStatus(link.id), link.id, code);
       }
+    }
+  }
+
+  /** Sends the request; while the server is out of reach, says so and tries again (cancel and
+   * reset still work meanwhile). */
+  private async ask(mac: Uint8Array): Promise<LinkView> {
+    for (;;) {
+      try {
+        return await this.api.requestLink(this.label, this.credential, toBase64(mac));
+      } catch (e) {
+        if (!(e instanceof ApiError && e.unavailable)) throw e;
+        this.tell('unreachable');
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        setTimeout(resolve, POLL_MS);
+      });
+      this.wake = null;
+      if (this.resetting) await this.resetting.catch(() => {});
+      if (this.resetTo) throw new ResetDone();
+      if (this.cancelled) throw new LinkFailure('cancelled', 'Linking this browser was cancelled.');
     }
   }
 

@@ -1,4 +1,5 @@
-import { lazy, Suspense, useRef, useState } from 'react';
+import { useRef, useState } from 'react';
+import { lazyPanel } from './LoadBoundary.tsx';
 import type { ChatClient, Conversation } from '../../sdk/client.ts';
 import { Avatar } from './Avatar.tsx';
 import { Composer } from './Composer.tsx';
@@ -8,8 +9,9 @@ import { useConversationMessages } from './useConversationMessages.ts';
 import type { Presence } from './useLive.ts';
 
 // The panels load when first opened: the QR code and the device lists stay out of the first load.
-const SafetyNumber = lazy(() => import('./SafetyNumber.tsx').then((m) => ({ default: m.SafetyNumber })));
-const Members = lazy(() => import('./Members.tsx').then((m) => ({ default: m.Members })));
+// Loaded when first opened, each in a boundary whose Retry fetches the code again (offline).
+const SafetyNumber = lazyPanel(() => import('./SafetyNumber.tsx').then((m) => m.SafetyNumber));
+const Members = lazyPanel(() => import('./Members.tsx').then((m) => m.Members));
 
 /** The open conversation: its header and panels, the messages, and the composer. */
 export function ConversationView({ client, conversation, me, presence, typingUsers, onBack, onChanged, onRead }: {
@@ -44,10 +46,8 @@ export function ConversationView({ client, conversation, me, presence, typingUse
         )}
         {!left && <button type="button" onClick={() => setPanel(panel === 'safety' ? 'none' : 'safety')} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Safety number</button>}
       </header>
-      <Suspense fallback={panel === 'none' ? null : <p role="status" className="border-b border-slate-200 p-4 text-sm dark:border-slate-800">Loading…</p>}>
-        {panel === 'safety' && <SafetyNumber client={client} conversation={conversation} me={me} ready={ready} />}
-        {panel === 'members' && <Members client={client} conversation={conversation} me={me} onChanged={onChanged} />}
-      </Suspense>
+      {panel === 'safety' && <SafetyNumber client={client} conversation={conversation} me={me} ready={ready} />}
+      {panel === 'members' && <Members client={client} conversation={conversation} me={me} onChanged={onChanged} />}
       {problems > 0 && (
         <p role="alert" className="bg-red-50 px-4 py-1.5 text-center text-xs text-red-700 dark:bg-red-500/10 dark:text-red-300">
           {problems === 1 ? '1 message' : `${problems} messages`} could not be verified and {problems === 1 ? 'was' : 'were'} not shown.
