@@ -13,6 +13,8 @@ pub struct ApiError {
     pub message: String,
     /// Set on `stale_epoch`: the epoch the conversation is at, so the client knows where to catch up.
     pub current_epoch: Option<i64>,
+    /// Set on a 429: how many seconds until a new attempt can succeed (the `Retry-After` header).
+    pub retry_after_secs: Option<u32>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -33,7 +35,12 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), current_epoch: None }
+        Self { status, code, message: message.into(), current_epoch: None, retry_after_secs: None }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after_secs = Some(seconds.max(1));
+        self
     }
 
     pub fn with_current_epoch(mut self, epoch: i64) -> Self {

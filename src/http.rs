@@ -16,6 +16,7 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
     let method = req.inner().method();
     let preflight = method == "OPTIONS";
     let error_reply = |e: ApiError| Reply { status: e.status, body: Some(e.to_json()) };
+    let mut retry_after = None;
     let (reply, allow) = match respond(&mut req, &method, env, config.clone(), origin.as_deref()).await {
         Ok(Outcome::Upgrade(response)) => return Ok(response),
         Ok(Outcome::Reply(reply)) => (reply, None),
@@ -25,6 +26,7 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
             if e.status >= 500 {
                 log_error("request", &format!("{method} {} -> {}", req.path(), e.code));
             }
+            retry_after = e.retry_after_secs;
             (error_reply(e), None)
         }
     };
@@ -34,6 +36,9 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
     }
     if let Some(allow) = allow {
         headers.set("Allow", &allow)?;
+    }
+    if let Some(seconds) = retry_after {
+        headers.set("Retry-After", &seconds.to_string())?;
     }
     for (name, value) in SECURITY_HEADERS {
         headers.set(name, value)?;

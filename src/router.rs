@@ -224,6 +224,8 @@ pub fn cors_headers(config: &Config, origin: Option<&str>, preflight: bool) -> V
     let mut headers = vec![("Vary", "Origin".to_string())];
     let Some(origin) = origin.filter(|o| config.is_origin_allowed(o)) else { return headers };
     headers.push(("Access-Control-Allow-Origin", origin.to_string()));
+    // A web app on another origin reads how long to wait after a 429.
+    headers.push(("Access-Control-Expose-Headers", "Retry-After".to_string()));
     if preflight {
         headers.push(("Access-Control-Allow-Methods", ALLOWED_METHODS.to_string()));
         headers.push(("Access-Control-Allow-Headers", ALLOWED_HEADERS.to_string()));

@@ -44,7 +44,8 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
                     "Too many new accounts from this network in the last hour. Try again in {}.",
                     describe_wait(retry_after_secs)
                 ),
-            ));
+            )
+            .with_retry_after(retry_after_secs.max(0) as u32));
         }
     }
     let phone_taken =
@@ -142,6 +143,7 @@ fn too_many_attempts(whom: &str, retry_after_secs: i32) -> ApiError {
         "too_many_attempts",
         format!("Too many wrong passwords {whom}. Try again in {}.", describe_wait(retry_after_secs)),
     )
+    .with_retry_after(retry_after_secs.max(0) as u32)
 }
 
 /// The signed-in user's password, entered again for an action a stolen token alone must not do

@@ -48,6 +48,7 @@ function assertTooMany(res, code = 'too_many_attempts') {
   assert.equal(res.status, 429, JSON.stringify(res.body));
   assert.equal(res.body.error.code, code);
   assert.match(res.body.error.message, /Try again in \d+ (second|minute)s?\./);
+  assert.match(res.headers.get('retry-after') ?? '', /^[1-9]\d*$/, 'the wait, in seconds, for clients');
 }
 
 test('thirty parallel wrong logins: only the free ten reach the password check, the rest are refused before it', async () => {
