@@ -50,9 +50,10 @@ pub fn operations() -> Vec<Operation> {
                 error(
                     429,
                     format!(
-                        "Too many new accounts from this client address in the last hour (code \
+                        "Too many new accounts from this client address within an hour (code \
                          `too_many_registrations`; REGISTRATIONS_PER_ADDRESS_PER_HOUR, \
-                         {DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR} by default in production)."
+                         {DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR} by default in production); checked before the \
+                         password is hashed. The message and `Retry-After` say how long to wait."
                     ),
                 ),
                 error(
@@ -73,8 +74,10 @@ pub fn operations() -> Vec<Operation> {
             error(415, "`unsupported_media_type`: the body is not JSON."),
             error(
                 429,
-                "Too many wrong passwords for this phone number in the last 15 minutes (code `too_many_attempts`); \
-                 try again later.",
+                "`too_many_attempts`, refused before the password is checked: 20 logins that did not succeed from \
+                 this client address per 15 minutes, or this number is waiting after 10 wrong passwords (from this \
+                 address: 1 minute, doubling to 1 hour; from anywhere: 15 seconds, doubling to 5 minutes). A refused \
+                 attempt does not lengthen a wait. The message and `Retry-After` say how long to wait.",
             ),
             error(500, "`server_misconfigured`"),
             database_unavailable(),
@@ -221,13 +224,17 @@ pub fn operations() -> Vec<Operation> {
                 error(
                     403,
                     "Another of the caller's devices, and: this session acts as no device (`device_required`), no \
-                     password was given (`password_required`), or it is wrong (`wrong_password`, counted like a \
-                     failed login); or the revocation is not this device's signature (`invalid_revocation`).",
+                     password was given (`password_required`), or it is wrong (`wrong_password`, counted against the \
+                     account's own limit); or the revocation is not this device's signature (`invalid_revocation`).",
                 ),
                 no_such_device(),
                 body_too_large(),
                 not_json(),
-                error(429, "`too_many_attempts`: too many wrong passwords for this number lately."),
+                error(
+                    429,
+                    "`too_many_attempts`: 10 wrong passwords for this account, then waits from 15 seconds doubling to 5 \
+                     minutes (`Retry-After`).",
+                ),
             ]),
         Operation::signed_in(E::BindDevice, "bindDevice", "Prove this session runs on one of the caller's devices")
             .describe(format!(
@@ -337,11 +344,15 @@ pub fn operations() -> Vec<Operation> {
             .answers([
                 ok(201, "The new device, the account's only one.", wire::<DeviceView>()),
                 error(400, LABEL_REFUSALS),
-                error(403, "`wrong_password` (counted like a failed login)."),
+                error(403, "`wrong_password` (counted against the account's own limit)."),
                 error(409, "`session_has_device` or `credential_taken`."),
                 body_too_large(),
                 not_json(),
-                error(429, "`too_many_attempts`: too many wrong passwords for this number lately."),
+                error(
+                    429,
+                    "`too_many_attempts`: 10 wrong passwords for this account, then waits from 15 seconds doubling to 5 \
+                     minutes (`Retry-After`).",
+                ),
             ]),
         Operation::signed_in(
             E::UploadKeyPackages,
