@@ -29,10 +29,7 @@ pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> DbRe
         return Ok(DeleteOutcome::ActorNoLongerAdmin);
     }
     let Some(user) = tx
-        .query_opt(
-            "SELECT phone, display_name, is_admin FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
-            &[&target],
-        )
+        .query_opt("SELECT is_admin FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE", &[&target])
         .await?
     else {
         return Ok(DeleteOutcome::NotFound);
@@ -45,12 +42,9 @@ pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> DbRe
         }
     }
     let emptied_groups = erase(&tx, target).await?;
-    let detail = json!({
-        "phone": user.get::<_, String>("phone"),
-        "displayName": user.get::<_, String>("display_name"),
-        "wasAdmin": is_admin,
-        "emptiedGroups": emptied_groups,
-    });
+    // Ids only: the account is deleted so that its phone number and name are not kept, and the
+    // audit log is no exception (the tombstone keeps the id the entry names).
+    let detail = json!({ "wasAdmin": is_admin, "emptiedGroups": emptied_groups });
     tx.execute(
         "INSERT INTO audit_log (actor_id, action, target, detail) VALUES ($1, 'user.delete', $2, $3)",
         &[&actor, &target.to_string(), &detail],
