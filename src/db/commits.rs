@@ -3,7 +3,7 @@
 
 use super::messages::{self, MessageRow};
 use super::{Client, DbError, DbResult};
-use crate::protocol::CommitRequest;
+use crate::protocol::{CommitRequest, MAX_GROUP_MEMBERS};
 use uuid::Uuid;
 
 /// A commit that was stored: its message, the Welcome stored right after it, who was a member
@@ -17,9 +17,10 @@ pub struct AppliedCommit {
 
 /// Applies a commit in one statement under the conversation's row lock: accepted only if the
 /// conversation is still at `epoch`, the sender is a member (an owner or admin when members
-/// change) and the clientMsgId is new. Then it bumps the epoch, stores the commit and its Welcome,
-/// records the epoch and changes the members, all or nothing. Added users read from their
-/// Welcome on. Returns None when it was not accepted; the caller finds out why.
+/// change), the clientMsgId is new and the group stays within `MAX_GROUP_MEMBERS`. Then it bumps
+/// the epoch, stores the commit and its Welcome, records the epoch and changes the members, all or
+/// nothing. Added users read from their Welcome on. Returns None when it was not accepted; the
+/// caller finds out why.
 pub async fn apply(
     client: &Client,
     sender: Uuid,
@@ -39,6 +40,12 @@ pub async fn apply(
                  AND ((cardinality($9::uuid[]) = 0 AND cardinality($10::uuid[]) = 0)
                       OR (conv.kind = 'group' AND actor.role IN ('owner', 'admin')))
                  AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = $2 AND client_msg_id = $8)
+                 -- The member cap, counted under the lock: the members who stay plus the users it adds.
+                 AND (SELECT count(*) FROM members WHERE conversation_id = $1
+                        AND NOT (user_id = ANY($10::uuid[]) AND role <> 'owner'))
+                   + (SELECT count(*) FROM users u WHERE u.id = ANY($9::uuid[]) AND u.deleted_at IS NULL
+                        AND NOT EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = $1 AND m.user_id = u.id))
+                   <= $13
              ), bumped AS (
                UPDATE conversations c SET epoch = c.epoch + 1,
                  last_seq = c.last_seq + CASE WHEN $6::bytea IS NULL THEN 1 ELSE 2 END,
@@ -82,6 +89,7 @@ pub async fn apply(
                 &c.remove_user_ids,
                 &commit_id,
                 &welcome_id,
+                &(MAX_GROUP_MEMBERS as i64),
             ],
         )
         .await;

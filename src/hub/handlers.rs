@@ -265,8 +265,22 @@ impl UserHub {
                 "This clientMsgId was already used for another message.",
             )),
             None => {
-                let now = conversations::membership(db, c.conversation_id, me).await?;
-                Err(stale_epoch(now.map(|n| n.epoch).unwrap_or(epoch_before)))
+                let now = conversations::membership(db, c.conversation_id, me).await?.map(|n| n.epoch);
+                if now != Some(c.epoch) {
+                    return Err(stale_epoch(now.unwrap_or(epoch_before)));
+                }
+                // Still at its epoch: the member changes did not hold under the lock (the checks
+                // before it ran without one). Say which, so the sender does not retry in vain.
+                let counts = members::change_counts(db, c.conversation_id, &c.add_user_ids, &c.remove_user_ids).await?;
+                Err(counts
+                    .refusal(c.add_user_ids.len(), c.remove_user_ids.len())
+                    .map(member_change_error)
+                    .unwrap_or_else(|| {
+                        ApiError::conflict(
+                            "commit_refused",
+                            "The commit's member changes no longer hold; reload the group.",
+                        )
+                    }))
             }
         }
     }

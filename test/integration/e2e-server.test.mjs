@@ -585,3 +585,24 @@ test('commits add and remove group members atomically; a new member sees from th
   assert.equal(now.epoch, 3);
   assert.deepEqual(now.members.map((m) => m.userId).sort(), [owner.user.id, carol.user.id].sort());
 });
+
+test('a group holds at most 100 members: a commit that would pass the cap is refused, and nothing changes', async () => {
+  const [owner, carol] = [await api.register(), await api.register()];
+  const o = await open(owner);
+  const { body: group } = await api.post('/conversations', { title: 'Crowd', memberIds: [(await api.register()).user.id] }, { token: owner.token });
+  assert.equal((await roundTrip(o, { type: 'commit', conversationId: group.id, epoch: 0, clientMsgId: clientMsgId(), commit: opaque(300) })).type, 'ack');
+  // 98 more members beside the owner and the first, written straight into the database.
+  await stack.pool.query(`
+    WITH crowd AS (
+      INSERT INTO users (id, phone, display_name, password_hash)
+      SELECT gen_random_uuid(), '+1555' || lpad((7000000 + n + floor(random() * 1000000)::int)::text, 7, '0'), 'Crowd ' || n, 'x'
+      FROM generate_series(1, 98) n RETURNING id)
+    INSERT INTO members (conversation_id, user_id, role, joined_seq) SELECT $1, id, 'member', 1 FROM crowd`, [group.id]);
+  const add = (epoch) => ({ type: 'commit', conversationId: group.id, epoch, clientMsgId: clientMsgId(), commit: opaque(300), welcome: opaque(), addUserIds: [carol.user.id] });
+  const refused = await roundTrip(o, add(1));
+  assert.deepEqual([refused.type, refused.code], ['error', 'too_many_members']);
+  assert.equal((await stack.pool.query('SELECT count(*)::int AS n FROM members WHERE conversation_id = $1', [group.id])).rows[0].n, 100);
+  // With room again, the same change goes through at the same epoch.
+  await stack.pool.query("DELETE FROM members WHERE conversation_id = $1 AND user_id IN (SELECT user_id FROM members WHERE conversation_id = $1 AND role = 'member' LIMIT 1)", [group.id]);
+  assert.equal((await roundTrip(o, add(1))).type, 'ack');
+});
