@@ -28,9 +28,8 @@ pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> DbRe
     if !actor_is_admin {
         return Ok(DeleteOutcome::ActorNoLongerAdmin);
     }
-    let Some(user) = tx
-        .query_opt("SELECT is_admin FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE", &[&target])
-        .await?
+    let Some(user) =
+        tx.query_opt("SELECT is_admin FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE", &[&target]).await?
     else {
         return Ok(DeleteOutcome::NotFound);
     };
