@@ -88,6 +88,18 @@ async fn erase(tx: &Transaction<'_>, target: Uuid) -> DbResult<u64> {
             &[&groups],
         )
         .await?;
+    // A group whose owner this was is not left without a manager: ownership passes to its
+    // longest-standing admin or, with none, its longest-standing member.
+    tx.execute(
+        "UPDATE members m SET role = 'owner'
+         FROM (SELECT DISTINCT ON (conversation_id) conversation_id, user_id FROM members
+               WHERE conversation_id = ANY($1)
+                 AND conversation_id NOT IN (SELECT conversation_id FROM members WHERE role = 'owner')
+               ORDER BY conversation_id, role = 'admin' DESC, joined_at, user_id) heir
+         WHERE m.conversation_id = heir.conversation_id AND m.user_id = heir.user_id",
+        &[&groups],
+    )
+    .await?;
     Ok(emptied)
 }
 

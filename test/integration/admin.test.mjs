@@ -143,6 +143,19 @@ test('deleting a user removes their account, devices, memberships and direct cha
     'the entry names the deleted account by id only');
 });
 
+test('a deleted owner\'s groups pass to their longest-standing admin, or else their longest-standing member', async () => {
+  const [owner, early, late, deputy] = [await api.register(), await api.register(), await api.register(), await api.register()];
+  const group = async (title, memberIds) => (await api.post('/conversations', { title, memberIds }, { token: owner.token })).body.id;
+  const [withAdmin, membersOnly] = [await group('With an admin', [early.user.id, deputy.user.id]), await group('Members only', [early.user.id, late.user.id])];
+  await stack.pool.query("UPDATE members SET role = 'admin' WHERE conversation_id = $1 AND user_id = $2", [withAdmin, deputy.user.id]);
+  // The later member joined later.
+  await stack.pool.query("UPDATE members SET joined_at = now() + interval '1 minute' WHERE conversation_id = $1 AND user_id = $2", [membersOnly, late.user.id]);
+  assert.equal((await api.delete(`/admin/users/${owner.user.id}`, { token: admin.token })).status, 204);
+  const roles = async (id) => Object.fromEntries((await stack.pool.query('SELECT user_id, role FROM members WHERE conversation_id = $1', [id])).rows.map((r) => [r.user_id, r.role]));
+  assert.deepEqual(await roles(withAdmin), { [early.user.id]: 'member', [deputy.user.id]: 'owner' });
+  assert.deepEqual(await roles(membersOnly), { [early.user.id]: 'owner', [late.user.id]: 'member' });
+});
+
 test('refuses to delete the last admin, and allows it once another admin exists', async () => {
   const last = await api.delete(`/admin/users/${admin.user.id}`, { token: admin.token });
   assert.equal(last.status, 409);
