@@ -100,7 +100,9 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
   const start = async () => {
     inspectorPort = await freePort();
     const args = [
-      'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
+      // wrangler.toml's dev environment (its top level is production); DEFAULT_VARS and the test's
+      // vars override its vars.
+      'dev', '--env', 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
       '--env-file', envFile, '--persist-to', join(stateDir, 'state'), '--show-interactive-dev-session=false',
       ...Object.entries({ ...DEFAULT_VARS, ...vars }).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
     ];
