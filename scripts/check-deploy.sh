@@ -5,8 +5,9 @@
 #   bash scripts/check-deploy.sh [--ci] [--config-only] [--allow-first-user-admin] [--config FILE]
 #
 # Strict (the default, what scripts/deploy runs): a real deploy follows, so the placeholder
-# Hyperdrive id, a missing web build and a JWT_SECRET that `wrangler secret list` does not show are
-# failures (this mode needs Cloudflare credentials: `wrangler login` or CLOUDFLARE_API_TOKEN).
+# Hyperdrive id, a missing web build, a JWT_SECRET that `wrangler secret list` does not show and a
+# Hyperdrive config that caches reads are failures (this mode needs Cloudflare credentials:
+# `wrangler login`, or CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID).
 # --ci (what scripts/test runs): no credentials and no network; the placeholder id is allowed and
 # secrets are not looked up (a deploy still fails without JWT_SECRET: wrangler.toml's [secrets]).
 # --config-only skips the build (the configuration checks alone, in a couple of seconds).
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
     --allow-first-user-admin) ALLOW_FIRST_USER_ADMIN=1 ;;
     --config) [ $# -ge 2 ] || die "--config needs a file"; CONFIG="$2"; shift ;;
     --config=*) CONFIG="${1#--config=}" ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
@@ -249,6 +250,41 @@ if (names.includes('ADMIN_PHONE') !== names.includes('ADMIN_PASSWORD')) console.
 EOF
 )" || fail "the secrets check could not run (see above)"
   report "$findings" || fail "the Worker's secrets are not ready (see above)"
+
+  # Hyperdrive caches read queries for a minute by default: a revoked session would still pass,
+  # and a sync could miss messages just written. The API needs every read fresh.
+  hyperdrive_id="$(CHECK_CONFIG="$CONFIG" node --input-type=module -e '
+    import { unstable_readConfig } from "wrangler";
+    const c = unstable_readConfig({ config: process.env.CHECK_CONFIG, env: "" });
+    console.log((c.hyperdrive ?? []).find((h) => h.binding === "HYPERDRIVE").id);' 2>/dev/null)" \
+    || fail "could not read the HYPERDRIVE id again"
+  say "Hyperdrive config $hyperdrive_id (wrangler hyperdrive get)"
+  hyperdrive_log="$(mktemp)"
+  if ! hyperdrive="$(node_modules/.bin/wrangler hyperdrive get "$hyperdrive_id" --config "$CONFIG" 2>"$hyperdrive_log")"; then
+    { printf '%s\n' "$hyperdrive"; cat "$hyperdrive_log"; } | tail -15 >&2
+    rm -f "$hyperdrive_log"
+    fail "no Hyperdrive config $hyperdrive_id in this account (wrangler hyperdrive list shows yours)"
+  fi
+  rm -f "$hyperdrive_log"
+  findings="$(HYPERDRIVE_JSON="$hyperdrive" node --input-type=module - <<'EOF'
+// wrangler prints a banner before the JSON object, which starts a line.
+const text = process.env.HYPERDRIVE_JSON;
+const start = text.search(/^\{/m);
+let config;
+try {
+  if (start < 0) throw new Error('no JSON object');
+  config = JSON.parse(text.slice(start));
+} catch {
+  console.log(`error: could not read wrangler hyperdrive get's answer: ${text.slice(0, 300)}`);
+  process.exit(0);
+}
+console.log(`note: Hyperdrive ${config.name ?? config.id} reaches ${config.origin?.host ?? 'an unnamed host'}`);
+if (config.caching?.disabled !== true) {
+  console.log(`error: Hyperdrive ${config.id} caches read queries (up to a minute by default): a revoked session would still pass and a sync could miss new messages. Turn it off: wrangler hyperdrive update ${config.id} --caching-disabled`);
+}
+EOF
+)" || fail "the Hyperdrive check could not run (see above)"
+  report "$findings" || fail "the Hyperdrive config is not fit for this API (see above)"
 fi
 
 if [ "$BUILD" = 1 ]; then
