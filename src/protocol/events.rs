@@ -208,6 +208,12 @@ pub enum ServerEvent {
     SessionEnded {
         reason: SessionEndReason,
     },
+    /// The last event on a socket the server is closing for now: unlike `session-ended`, the
+    /// session goes on and the client may connect again, when `reason` says (see
+    /// `SocketCloseReason`). Sent before the close frame, for the same reason as `session-ended`.
+    SocketClosing {
+        reason: SocketCloseReason,
+    },
     /// Sync is complete: the client now holds everything up to `after`. `joined` is where each
     /// conversation starts for this user (the seq of the commit that added them): nothing at or
     /// before it will ever come, so a client may skip ahead to it.
@@ -268,6 +274,40 @@ impl SessionEndReason {
 
 pub const CLOSE_SESSION_ENDED: u16 = SessionEndReason::SessionEnded.close_code();
 pub const CLOSE_DEVICE_REMOVED: u16 = SessionEndReason::DeviceRemoved.close_code();
+
+/// The most sockets one user holds at once, over all their devices and tabs: each costs the
+/// user's hub memory for as long as it is open, so one account cannot make it grow without end.
+/// Opening one more closes the oldest (`too-many-sockets`).
+pub const MAX_SOCKETS_PER_USER: usize = 10;
+
+/// Why the server closed a socket whose session goes on: the `socket-closing` event's `reason`,
+/// and (as its close code) the close frame's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SocketCloseReason {
+    /// The server could not confirm that the session still exists (its database did not
+    /// answer), and keeps no socket it cannot vouch for. Connect again, with backoff: the new
+    /// connection is accepted if the session is live and refused if it has ended.
+    SessionUnconfirmed,
+    /// The user opened more than `MAX_SOCKETS_PER_USER` sockets and this was the oldest. Connect
+    /// again when the user comes back to it, not at once: that closes whichever is oldest then,
+    /// and sockets that all reconnected at once would keep closing one another.
+    TooManySockets,
+}
+text_enum!(SocketCloseReason { SessionUnconfirmed = "session-unconfirmed", TooManySockets = "too-many-sockets" });
+
+impl SocketCloseReason {
+    pub const fn close_code(self) -> u16 {
+        match self {
+            // The standard "Try Again Later": every WebSocket client knows it may reconnect.
+            SocketCloseReason::SessionUnconfirmed => 1013,
+            SocketCloseReason::TooManySockets => 4429,
+        }
+    }
+}
+
+pub const CLOSE_SESSION_UNCONFIRMED: u16 = SocketCloseReason::SessionUnconfirmed.close_code();
+pub const CLOSE_TOO_MANY_SOCKETS: u16 = SocketCloseReason::TooManySockets.close_code();
 
 /// Which of a user's sockets to close, and what to tell them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

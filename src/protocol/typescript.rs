@@ -119,6 +119,7 @@ fn declarations() -> Files {
     files.declare::<ClientFrame>("events.ts");
     files.declare::<ServerEvent>("events.ts");
     files.declare::<SessionEndReason>("events.ts");
+    files.declare::<SocketCloseReason>("events.ts");
     files.declare::<AuditEntry>("admin.ts");
     files.declare::<serde_json::Value>("meta.ts");
     files.declare::<Page<Dummy>>("meta.ts");
@@ -161,6 +162,9 @@ fn constants() -> String {
         MAX_REF_CHARS,
         CLOSE_SESSION_ENDED,
         CLOSE_DEVICE_REMOVED,
+        CLOSE_SESSION_UNCONFIRMED,
+        CLOSE_TOO_MANY_SOCKETS,
+        MAX_SOCKETS_PER_USER,
         DEVICE_KEY_BYTES,
         DEVICE_PROOF_BYTES,
         LINK_REQUEST_TTL_SECONDS,

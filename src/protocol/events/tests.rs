@@ -129,6 +129,18 @@ fn session_end_reasons_are_kebab_cased_with_their_close_codes() {
 }
 
 #[test]
+fn socket_close_reasons_are_kebab_cased_with_codes_apart_from_the_final_ones() {
+    assert_text_enum_matches_serde!(SocketCloseReason);
+    assert_eq!((CLOSE_SESSION_UNCONFIRMED, CLOSE_TOO_MANY_SOCKETS), (1013, 4429));
+    // A client stops for good on a session's close codes; on these it must not.
+    for reason in SocketCloseReason::ALL {
+        assert!(SessionEndReason::ALL.iter().all(|end| end.close_code() != reason.close_code()));
+    }
+    let event = ServerEvent::SocketClosing { reason: SocketCloseReason::TooManySockets };
+    assert_eq!(event.to_json(), r#"{"type":"socket-closing","reason":"too-many-sockets"}"#);
+}
+
+#[test]
 fn every_wire_client_event_parses_under_its_tag_with_its_id() {
     let (c, u) = (Uuid::new_v4(), Uuid::new_v4());
     let events = [

@@ -24,7 +24,7 @@ export type ServerEvent = { "type": "ready", userId: string, deviceId: string | 
 /**
  * For a commit that added users: their Welcome, stored right after the commit.
  */
-welcome?: MessageView, } | { "type": "message", message: MessageView, } | { "type": "receipt", messageId: string, conversationId: string, userId: string, kind: ReceiptKind, at: string, } | { "type": "typing", conversationId: string, userId: string, on: boolean, } | { "type": "presence", userId: string, online: boolean, lastSeen: string | null, } | { "type": "user-registered", user: UserSummary, } | { "type": "device-added", userId: string, device: DeviceView, } | { "type": "device-removed", userId: string, deviceId: string, } | { "type": "session-ended", reason: SessionEndReason, } | { "type": "synced", after: { [key in string]: number }, joined: { [key in string]: number }, } | { "type": "error", code: string, message: string, ref: string | null, 
+welcome?: MessageView, } | { "type": "message", message: MessageView, } | { "type": "receipt", messageId: string, conversationId: string, userId: string, kind: ReceiptKind, at: string, } | { "type": "typing", conversationId: string, userId: string, on: boolean, } | { "type": "presence", userId: string, online: boolean, lastSeen: string | null, } | { "type": "user-registered", user: UserSummary, } | { "type": "device-added", userId: string, device: DeviceView, } | { "type": "device-removed", userId: string, deviceId: string, } | { "type": "session-ended", reason: SessionEndReason, } | { "type": "socket-closing", reason: SocketCloseReason, } | { "type": "synced", after: { [key in string]: number }, joined: { [key in string]: number }, } | { "type": "error", code: string, message: string, ref: string | null, 
 /**
  * Set on `stale_epoch`: the epoch the conversation is at.
  */
@@ -35,3 +35,9 @@ currentEpoch?: number, };
  * close code) the close frame's.
  */
 export type SessionEndReason = "session-ended" | "device-removed";
+
+/**
+ * Why the server closed a socket whose session goes on: the `socket-closing` event's `reason`,
+ * and (as its close code) the close frame's.
+ */
+export type SocketCloseReason = "session-unconfirmed" | "too-many-sockets";
