@@ -10,6 +10,12 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// How long a hub keeps its database connection with nothing to do. An open connection keeps the
 /// hub from hibernating and holds one of the database's (or Hyperdrive's) connection slots.
 pub const DEFAULT_HUB_DB_IDLE_SECONDS: u32 = 30;
+/// How often a hub asks the database whether the sessions of its open sockets still exist.
+/// Ending a session closes its sockets at once through the hub's `/disconnect` (retried); this is
+/// the backstop for when every attempt of that failed, or a session ended without one (a row
+/// deleted by hand). A minute bounds how long such a socket outlives its session, for one small
+/// query per online user and minute (which also wakes a hibernating hub that often).
+pub const DEFAULT_HUB_SESSION_RECHECK_SECONDS: u32 = 60;
 /// New accounts per client address and hour in production, unless configured.
 pub const DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR: u32 = 10;
 
@@ -30,6 +36,12 @@ pub struct Config {
     pub bootstrap_admin: Option<BootstrapAdmin>,
     pub first_user_admin: bool,
     pub hub_db_idle_ms: f64,
+    /// `DEFAULT_HUB_SESSION_RECHECK_SECONDS`, or with ENVIRONMENT=test `HUB_SESSION_RECHECK_SECONDS`
+    /// (so a test need not wait a minute).
+    pub hub_session_recheck_ms: f64,
+    /// ENVIRONMENT=test only (`TEST_HUB_REFUSES_FIRST_DISCONNECT=true`): each hub instance answers
+    /// its first `/disconnect` with 503, so tests can see a revocation land through the retry.
+    pub hub_refuses_first_disconnect: bool,
     /// None: not limited (the default outside production, or configured as 0).
     pub registrations_per_address_per_hour: Option<u32>,
 }
@@ -74,6 +86,14 @@ impl Config {
             .and_then(|v| v.parse::<u32>().ok())
             .filter(|s| *s > 0)
             .unwrap_or(DEFAULT_HUB_DB_IDLE_SECONDS);
+        let is_test = environment == Environment::Test;
+        let hub_session_recheck_seconds = get("HUB_SESSION_RECHECK_SECONDS")
+            .filter(|_| is_test)
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|s| *s > 0)
+            .unwrap_or(DEFAULT_HUB_SESSION_RECHECK_SECONDS);
+        let hub_refuses_first_disconnect =
+            is_test && matches!(get("TEST_HUB_REFUSES_FIRST_DISCONNECT").as_deref(), Some("true" | "1" | "yes"));
         let registrations_per_address_per_hour =
             match get("REGISTRATIONS_PER_ADDRESS_PER_HOUR").and_then(|v| v.parse::<u32>().ok()) {
                 Some(0) => None,
@@ -89,6 +109,8 @@ impl Config {
             bootstrap_admin,
             first_user_admin,
             hub_db_idle_ms: f64::from(hub_db_idle_seconds) * 1000.0,
+            hub_session_recheck_ms: f64::from(hub_session_recheck_seconds) * 1000.0,
+            hub_refuses_first_disconnect,
             registrations_per_address_per_hour,
         }
     }
@@ -142,6 +164,27 @@ mod tests {
         assert_eq!(config(&[("HUB_DB_IDLE_SECONDS", "2")]).hub_db_idle_ms, 2_000.0);
         assert_eq!(config(&[("HUB_DB_IDLE_SECONDS", "0")]).hub_db_idle_ms, 30_000.0);
         assert_eq!(config(&[("HUB_DB_IDLE_SECONDS", "soon")]).hub_db_idle_ms, 30_000.0);
+    }
+
+    #[test]
+    fn hubs_recheck_sessions_every_minute_and_only_tests_change_that() {
+        assert_eq!(config(&[]).hub_session_recheck_ms, 60_000.0);
+        assert_eq!(config(&[("HUB_SESSION_RECHECK_SECONDS", "1")]).hub_session_recheck_ms, 60_000.0);
+        let test = |v: &str| config(&[("ENVIRONMENT", "test"), ("HUB_SESSION_RECHECK_SECONDS", v)]);
+        assert_eq!(test("2").hub_session_recheck_ms, 2_000.0);
+        assert_eq!(test("0").hub_session_recheck_ms, 60_000.0);
+        assert_eq!(test("often").hub_session_recheck_ms, 60_000.0);
+    }
+
+    #[test]
+    fn only_tests_can_make_hubs_refuse_a_disconnect() {
+        assert!(!config(&[]).hub_refuses_first_disconnect);
+        assert!(!config(&[("TEST_HUB_REFUSES_FIRST_DISCONNECT", "true")]).hub_refuses_first_disconnect);
+        let dev = config(&[("ENVIRONMENT", "development"), ("TEST_HUB_REFUSES_FIRST_DISCONNECT", "true")]);
+        assert!(!dev.hub_refuses_first_disconnect);
+        let test = config(&[("ENVIRONMENT", "test"), ("TEST_HUB_REFUSES_FIRST_DISCONNECT", "true")]);
+        assert!(test.hub_refuses_first_disconnect);
+        assert!(!config(&[("ENVIRONMENT", "test")]).hub_refuses_first_disconnect);
     }
 
     #[test]

@@ -20,39 +20,51 @@ pub const HEADER_EXPIRES: &str = "X-Hub-Expires";
 /// passes them on as they are instead of decoding and re-encoding them.
 pub const EVENT_SEPARATOR: char = '\n';
 
-/// Waits before each delivery attempt: a hub that failed to answer (evicted, restarting) usually
-/// answers a moment later.
-const DELIVERY_ATTEMPT_DELAYS_MS: [u64; 3] = [0, 100, 500];
+/// Waits before each attempt of a request to a hub, for deliveries and disconnects alike: a hub
+/// that failed to answer (evicted, restarting) usually answers a moment later.
+const HUB_ATTEMPT_DELAYS_MS: [u64; 3] = [0, 100, 500];
+
+/// Posts to the hub of `user` until it answers, waiting `HUB_ATTEMPT_DELAYS_MS` before each
+/// attempt; the last failure if none succeeded. Every hub request is safe to repeat: a delivery
+/// seen twice is deduplicated by clients (by message id), and a disconnect closes what is left.
+async fn post_with_retries(env: &Env, user: Uuid, path: &str, body: &str) -> Result<(), worker::Error> {
+    let mut failure = None;
+    for delay_ms in HUB_ATTEMPT_DELAYS_MS {
+        if delay_ms > 0 {
+            worker::Delay::from(std::time::Duration::from_millis(delay_ms)).await;
+        }
+        match post_to_hub(env, user, path, body.to_string()).await {
+            Ok(()) => return Ok(()),
+            Err(e) => failure = Some(e),
+        }
+    }
+    Err(failure.unwrap_or_else(|| worker::Error::RustError("no attempt was made".into())))
+}
 
 /// Pushes events to every socket of `user`, through their hub. The events are committed (or need
 /// no commit), so a failed delivery only delays them: it is tried again a little later, and what
 /// still fails is caught up by that user's `sync` (their client asks when it sees a gap in seq).
 pub async fn deliver(env: &Env, user: Uuid, events: Vec<String>) {
     let body = events.join(&EVENT_SEPARATOR.to_string());
-    let mut failure = None;
-    for delay_ms in DELIVERY_ATTEMPT_DELAYS_MS {
-        if delay_ms > 0 {
-            worker::Delay::from(std::time::Duration::from_millis(delay_ms)).await;
-        }
-        match post_to_hub(env, user, "/deliver", body.clone()).await {
-            Ok(()) => return,
-            Err(e) => failure = Some(e),
-        }
-    }
-    if let Some(e) = failure {
-        log_error("hub.deliver", &format!("delivery to a hub failed {} times: {e}", DELIVERY_ATTEMPT_DELAYS_MS.len()));
+    if let Err(e) = post_with_retries(env, user, "/deliver", &body).await {
+        log_error("hub.deliver", &format!("delivery to a hub failed {} times: {e}", HUB_ATTEMPT_DELAYS_MS.len()));
     }
 }
 
-/// Closes the sockets of `user` that `which` names. Best effort: a socket this misses still cannot
-/// do anything over REST, and its next reconnect is refused.
+/// Closes the sockets of `user` that `which` names, tried like a delivery. Should every attempt
+/// fail, the hub's own re-check of its sockets' sessions closes them within a minute
+/// (`config::DEFAULT_HUB_SESSION_RECHECK_SECONDS`); meanwhile such a socket still cannot do
+/// anything over REST, and its next reconnect is refused.
 pub async fn disconnect(env: &Env, user: Uuid, which: Disconnect) {
     let body = match serde_json::to_string(&which) {
         Ok(body) => body,
         Err(e) => return log_error("hub.disconnect", &e.to_string()),
     };
-    if let Err(e) = post_to_hub(env, user, "/disconnect", body).await {
-        log_error("hub.disconnect", &format!("closing a user's sockets failed: {e}"));
+    if let Err(e) = post_with_retries(env, user, "/disconnect", &body).await {
+        log_error(
+            "hub.disconnect",
+            &format!("closing a user's sockets failed {} times: {e}", HUB_ATTEMPT_DELAYS_MS.len()),
+        );
     }
 }
 

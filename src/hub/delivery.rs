@@ -15,7 +15,7 @@ impl UserHub {
         for event in events.split(EVENT_SEPARATOR) {
             self.push_local(event, None);
         }
-        if !self.presence_checked.replace(true) && self.state.get_websockets().is_empty() {
+        if !self.presence_checked.replace(true) && self.open_sockets().is_empty() {
             if let Some(user) = self.state.id().name().and_then(|n| Uuid::try_parse(&n).ok()) {
                 self.announce_presence(user, Presence::StaleOnline).await;
             }

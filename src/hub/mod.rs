@@ -7,10 +7,13 @@
 //! nothing here but an authenticated `/ws` upgrade, built afresh with the user id it verified.
 //!
 //! - `sockets`: accepting, checking, limiting and closing sockets; presence.
+//! - `alarm`: the one alarm that closes sockets at token expiry, re-checks their sessions and
+//!   gives back an idle database connection.
 //! - `handlers`: one method per client event (send, receipt, typing, commit, sync).
 //! - `delivery`: routing events to this hub's sockets and, through an outbox, to other hubs.
 //! - `client`: the calls other code makes into a hub (`notify`, `disconnect`, ...).
 
+mod alarm;
 mod client;
 mod delivery;
 mod handlers;
@@ -27,6 +30,7 @@ use crate::db::{self, messages, Client};
 use crate::error::{log_error, ApiError, ApiResult};
 use crate::protocol::{parse_client_event, ClientEvent, ServerEvent};
 use crate::ratelimit::TokenBucket;
+use alarm::AlarmState;
 use sockets::{send, sendable_close_code, SocketInfo};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -55,11 +59,18 @@ pub struct UserHub {
     /// Events waiting to go to other users' hubs, and whether a flush is sending them.
     outbox: RefCell<HashMap<Uuid, Vec<String>>>,
     flushing: Cell<bool>,
-    /// When the connection was last asked for, and whether an alarm will look at it: a hub that
-    /// holds a connection cannot hibernate, so an idle one gives it back.
+    /// When an event last asked for the connection: a hub that holds a connection cannot
+    /// hibernate, so one idle for `db_idle_ms` is given back (by the alarm).
     db_used_at: Cell<f64>,
-    idle_alarm_set: Cell<bool>,
     db_idle_ms: f64,
+    /// When this hub last confirmed that its open sockets' sessions exist (0: not since this
+    /// instance started), and how often it does (by the alarm).
+    sessions_checked_at: Cell<f64>,
+    session_recheck_ms: f64,
+    /// The hub's one alarm, as far as this instance knows.
+    alarm: Cell<AlarmState>,
+    /// Tests only (`Config::hub_refuses_first_disconnect`): the next `/disconnect` is refused.
+    refuse_next_disconnect: Cell<bool>,
 }
 
 fn now_ms() -> f64 {
@@ -68,7 +79,7 @@ fn now_ms() -> f64 {
 
 impl DurableObject for UserHub {
     fn new(state: State, env: Env) -> Self {
-        let db_idle_ms = Config::from_env(&env).hub_db_idle_ms;
+        let config = Config::from_env(&env);
         Self {
             state,
             env,
@@ -78,21 +89,16 @@ impl DurableObject for UserHub {
             outbox: Default::default(),
             flushing: Default::default(),
             db_used_at: Default::default(),
-            idle_alarm_set: Default::default(),
-            db_idle_ms,
+            db_idle_ms: config.hub_db_idle_ms,
+            sessions_checked_at: Default::default(),
+            session_recheck_ms: config.hub_session_recheck_ms,
+            alarm: Cell::new(AlarmState::Unknown),
+            refuse_next_disconnect: Cell::new(config.hub_refuses_first_disconnect),
         }
     }
 
-    /// Closes the database connection once it has been idle long enough, else looks again later.
     async fn alarm(&self) -> worker::Result<Response> {
-        let idle_for = now_ms() - self.db_used_at.get();
-        if idle_for >= self.db_idle_ms {
-            // Dropping the last client ends its connection task, which closes the socket.
-            *self.db.lock().await = None;
-            self.idle_alarm_set.set(false);
-        } else {
-            self.state.storage().set_alarm((self.db_idle_ms - idle_for).ceil() as i64).await?;
-        }
+        self.ring_alarm().await;
         Response::empty()
     }
 
@@ -100,6 +106,10 @@ impl DurableObject for UserHub {
         match (req.method(), req.path().as_str()) {
             (Method::Get, "/connect") => self.accept_socket(&req).await,
             (Method::Post, "/deliver") => self.receive_delivery(req).await,
+            (Method::Post, "/disconnect") if self.refuse_next_disconnect.replace(false) => {
+                log_error("hub.disconnect", "refused this /disconnect, as TEST_HUB_REFUSES_FIRST_DISCONNECT asks");
+                Response::error("refused for a test", 503)
+            }
             (Method::Post, "/disconnect") => self.disconnect(req).await,
             _ => Response::error("not found", 404),
         }
@@ -166,15 +176,19 @@ impl UserHub {
         }
     }
 
-    /// One connection per hub, reused by every event, reopened after a failure.
+    /// The connection for an event: marked used, so that it is kept while events come, with the
+    /// alarm set to give it back once they stop.
     async fn conn(&self) -> ApiResult<Rc<HubDb>> {
-        self.db_used_at.set(now_ms());
-        if !self.idle_alarm_set.replace(true) {
-            if let Err(e) = self.state.storage().set_alarm(self.db_idle_ms as i64).await {
-                self.idle_alarm_set.set(false);
-                log_error("hub.idle_alarm", &e.to_string());
-            }
-        }
+        let now = now_ms();
+        self.db_used_at.set(now);
+        self.alarm_no_later_than(now + self.db_idle_ms).await;
+        self.open_conn().await
+    }
+
+    /// One connection per hub, reused by every event, reopened after a failure. Taken without
+    /// marking it used by the alarm's own checks, so that they do not keep an idle hub's
+    /// connection open.
+    async fn open_conn(&self) -> ApiResult<Rc<HubDb>> {
         let mut slot = self.db.lock().await;
         if let Some(conn) = slot.as_ref().filter(|c| !c.client.is_closed()) {
             return Ok(conn.clone());
@@ -184,5 +198,10 @@ impl UserHub {
         let conn = Rc::new(HubDb { client, send });
         *slot = Some(conn.clone());
         Ok(conn)
+    }
+
+    /// Whether the hub holds a database connection (or is opening one).
+    fn holds_connection(&self) -> bool {
+        self.db.try_lock().is_none_or(|slot| slot.as_ref().is_some_and(|c| !c.client.is_closed()))
     }
 }

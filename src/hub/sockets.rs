@@ -4,12 +4,15 @@
 use super::client::{HEADER_DEVICE, HEADER_EXPIRES, HEADER_PROTOCOL, HEADER_SESSION, HEADER_USER};
 use super::{now_ms, UserHub};
 use crate::db::{members, sessions, users};
-use crate::error::{log_error, ApiError};
-use crate::protocol::{Disconnect, ServerEvent};
+use crate::error::{log_error, ApiError, ApiResult};
+use crate::protocol::{Disconnect, ServerEvent, SocketCloseReason, MAX_SOCKETS_PER_USER};
 use crate::ratelimit::{TokenBucket, SOCKET_RATE};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use worker::{Request, Response, WebSocket, WebSocketPair};
+
+/// `WebSocket.readyState` of a socket that is open (not closing or closed).
+const READY_STATE_OPEN: u16 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Presence {
@@ -34,6 +37,35 @@ pub(super) struct SocketInfo {
     /// before this was kept read 0, and close on their next event.
     #[serde(default)]
     pub expires_at: i64,
+    /// When the hub accepted it (milliseconds since the epoch), to tell the oldest; sockets from
+    /// before this was kept read 0, the oldest.
+    #[serde(default)]
+    pub accepted_at: f64,
+}
+
+/// How the hub ends one socket: the event the client gets first (an event arrives at once, while
+/// a close handshake may finish late), then the close frame's code and reason.
+pub(super) struct Closing {
+    event: ServerEvent,
+    code: u16,
+    reason: String,
+}
+
+impl Closing {
+    /// For good: the session is over, or its device removed (`session-ended`).
+    pub(super) fn ended(which: &Disconnect) -> Self {
+        Self { event: which.event(), code: which.code, reason: which.reason.clone() }
+    }
+
+    /// For good, one socket whose session is over (expired, ended).
+    pub(super) fn session_over(reason: &str) -> Self {
+        Self::ended(&Disconnect::session_over(reason))
+    }
+
+    /// For now: the session goes on and the client may connect again (`socket-closing`).
+    pub(super) fn for_now(why: SocketCloseReason, reason: String) -> Self {
+        Self { event: ServerEvent::SocketClosing { reason: why }, code: why.close_code(), reason }
+    }
 }
 
 pub(super) fn send(ws: &WebSocket, event: &ServerEvent) {
@@ -62,7 +94,7 @@ impl UserHub {
         let pair = WebSocketPair::new()?;
         let conn_id = Uuid::new_v4().to_string();
         self.state.accept_websocket_with_tags(&pair.server, &[&conn_id]);
-        let info = SocketInfo { user_id, device_id, conn_id, session_id, expires_at };
+        let info = SocketInfo { user_id, device_id, conn_id, session_id, expires_at, accepted_at: now_ms() };
         pair.server.serialize_attachment(&info)?;
         let mut response = Response::from_websocket(pair.client)?;
         if let Some(protocol) = headers.get(HEADER_PROTOCOL)? {
@@ -71,28 +103,118 @@ impl UserHub {
         // The session was checked before the upgrade reached this hub, but it may have ended
         // since, with its /disconnect arriving before this socket was accepted. Checked again
         // now that the socket is registered: either that /disconnect closes it or this does.
-        if !self.session_still_live(session_id).await {
-            self.end_socket(&pair.server, &info, &Disconnect::session_over("session ended"));
-            return Ok(response);
+        match self.session_still_live(session_id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                self.end_socket(&pair.server, &info, &Closing::session_over("session ended"));
+                return Ok(response);
+            }
+            Err(()) => {
+                self.end_socket(&pair.server, &info, &unconfirmed());
+                return Ok(response);
+            }
         }
         let server_time = chrono::DateTime::from_timestamp_millis(now_ms() as i64).unwrap_or_default();
         send(&pair.server, &ServerEvent::Ready { user_id, device_id, server_time });
         self.presence_checked.set(true);
-        if self.state.get_websockets().len() == 1 {
+        let others: Vec<_> =
+            self.open_sockets().into_iter().filter(|(_, other)| other.conn_id != info.conn_id).collect();
+        if others.is_empty() {
+            // Its session was just confirmed, and no other socket waits for a re-check.
+            self.sessions_checked_at.set(now_ms());
             self.announce_presence(user_id, Presence::Online).await;
         }
+        self.close_oldest_beyond_limit(others);
+        self.schedule_next_alarm().await;
         Ok(response)
     }
 
-    /// Whether the socket's session still exists. When the database cannot tell, the socket
-    /// stays: it can do nothing without the database either, and is checked on its next connect.
-    async fn session_still_live(&self, session: Option<Uuid>) -> bool {
-        let Some(session) = session else { return false };
+    /// Closes the oldest of `others` (the open sockets but the one just accepted) until the user
+    /// holds at most `MAX_SOCKETS_PER_USER`, so one account cannot hold hub memory without end.
+    fn close_oldest_beyond_limit(&self, mut others: Vec<(WebSocket, SocketInfo)>) {
+        let excess = (others.len() + 1).saturating_sub(MAX_SOCKETS_PER_USER);
+        others.sort_by(|(_, a), (_, b)| a.accepted_at.total_cmp(&b.accepted_at));
+        let reason = format!("too many sockets: at most {MAX_SOCKETS_PER_USER} per user, and this was the oldest");
+        for (ws, info) in others.iter().take(excess) {
+            self.end_socket(ws, info, &Closing::for_now(SocketCloseReason::TooManySockets, reason.clone()));
+        }
+    }
+
+    /// Whether the socket's session still exists; `Err` when the database cannot tell (logged).
+    async fn session_still_live(&self, session: Option<Uuid>) -> Result<bool, ()> {
+        let Some(session) = session else { return Ok(false) };
         let checked = async { Ok::<_, ApiError>(sessions::exists(&self.conn().await?.client, session).await?) };
-        checked.await.unwrap_or_else(|e| {
+        checked.await.map_err(|e| {
             log_error("hub.session_check", &e.to_string());
-            true
         })
+    }
+
+    /// Closes the open sockets whose session has ended, asking the database once per session.
+    /// When it cannot answer, every socket closes as `session-unconfirmed`: the hub keeps no
+    /// socket it cannot vouch for, and their clients connect again, to be accepted or refused.
+    pub(super) async fn recheck_sessions(&self) {
+        self.sessions_checked_at.set(now_ms());
+        let sockets = self.open_sockets();
+        let Some(user) = sockets.first().map(|(_, info)| info.user_id) else { return };
+        let mut asked: Vec<Uuid> = sockets.iter().filter_map(|(_, info)| info.session_id).collect();
+        asked.sort_unstable();
+        asked.dedup();
+        let live = self.live_sessions(&asked).await;
+        if let Err(e) = &live {
+            log_error("hub.session_recheck", &e.to_string());
+            *self.db.lock().await = None; // reconnect next time
+        }
+        for (ws, info) in &sockets {
+            match &live {
+                Ok(live) if info.session_id.is_some_and(|s| live.contains(&s)) => {}
+                Ok(_) => self.end_socket(ws, info, &Closing::session_over("session ended")),
+                Err(_) => self.end_socket(ws, info, &unconfirmed()),
+            }
+        }
+        self.settle_presence(user).await;
+    }
+
+    /// Which of `asked` still exist. Asked all at once: the connection pipelines the queries.
+    async fn live_sessions(&self, asked: &[Uuid]) -> ApiResult<Vec<Uuid>> {
+        let conn = self.open_conn().await?;
+        let answers = futures_util::future::join_all(asked.iter().map(|s| sessions::exists(&conn.client, *s))).await;
+        let mut live = Vec::new();
+        for (session, exists) in asked.iter().zip(answers) {
+            if exists? {
+                live.push(*session);
+            }
+        }
+        Ok(live)
+    }
+
+    /// Closes the open sockets whose token has expired, without waiting for them to send.
+    pub(super) async fn close_expired_sockets(&self) {
+        let now_secs = (now_ms() / 1000.0) as i64;
+        let mut user = None;
+        for (ws, info) in self.open_sockets() {
+            if now_secs >= info.expires_at {
+                self.end_socket(&ws, &info, &Closing::session_over("session expired"));
+                user = Some(info.user_id);
+            }
+        }
+        if let Some(user) = user {
+            self.settle_presence(user).await;
+        }
+    }
+
+    /// This hub's open sockets, with what each is. A socket this side closed can stay listed
+    /// until its client answers the close frame (under `wrangler dev`, for good); it no longer
+    /// counts. A socket whose attachment is lost is left out; its next event closes it.
+    pub(super) fn open_sockets(&self) -> Vec<(WebSocket, SocketInfo)> {
+        self.state
+            .get_websockets()
+            .into_iter()
+            .filter(|ws| ws.as_ref().ready_state() == READY_STATE_OPEN)
+            .filter_map(|ws| {
+                let info = ws.deserialize_attachment::<SocketInfo>().ok().flatten()?;
+                Some((ws, info))
+            })
+            .collect()
     }
 
     /// Whether the socket may have its event handled: its token has not expired (else it is
@@ -100,8 +222,8 @@ impl UserHub {
     pub(super) async fn admit(&self, ws: &WebSocket, info: &SocketInfo) -> bool {
         if (now_ms() / 1000.0) as i64 >= info.expires_at {
             // The token that opened the socket has expired; the socket does not outlive it.
-            self.end_socket(ws, info, &Disconnect::session_over("session expired"));
-            self.socket_gone(ws).await; // no close event comes for a socket this side closed
+            self.end_socket(ws, info, &Closing::session_over("session expired"));
+            self.settle_presence(info.user_id).await;
             return false;
         }
         let allowed = self
@@ -118,22 +240,26 @@ impl UserHub {
     }
 
     /// Tells a socket why it is being closed, then closes it.
-    fn end_socket(&self, ws: &WebSocket, info: &SocketInfo, why: &Disconnect) {
-        send(ws, &why.event());
+    fn end_socket(&self, ws: &WebSocket, info: &SocketInfo, why: &Closing) {
+        send(ws, &why.event);
         let _ = ws.close(Some(why.code), Some(why.reason.clone()));
         self.buckets.borrow_mut().remove(&info.conn_id);
+    }
+
+    /// After this side closed sockets of `user` (no close event comes for those): announces
+    /// them offline if none is left open. If that cannot be recorded, the next delivery to this
+    /// empty hub tries again.
+    async fn settle_presence(&self, user: Uuid) {
+        if self.open_sockets().is_empty() && !self.announce_presence(user, Presence::Offline).await {
+            self.presence_checked.set(false);
+        }
     }
 
     /// Forgets a socket that closed, and announces the user offline if it was their last.
     pub(super) async fn socket_gone(&self, ws: &WebSocket) {
         let Ok(Some(info)) = ws.deserialize_attachment::<SocketInfo>() else { return };
         self.buckets.borrow_mut().remove(&info.conn_id);
-        let others = self
-            .state
-            .get_websockets()
-            .iter()
-            .filter(|other| !self.state.get_tags(other).contains(&info.conn_id))
-            .count();
+        let others = self.open_sockets().into_iter().filter(|(_, other)| other.conn_id != info.conn_id).count();
         if others == 0 {
             self.announce_presence(info.user_id, Presence::Offline).await;
         }
@@ -143,26 +269,23 @@ impl UserHub {
     /// account still holds.
     pub(super) async fn disconnect(&self, mut req: Request) -> worker::Result<Response> {
         let which: Disconnect = req.json().await?;
-        let mut remaining = 0;
+        let why = Closing::ended(&which);
         let mut closed = None;
-        for ws in self.state.get_websockets() {
-            match ws.deserialize_attachment::<SocketInfo>() {
-                Ok(Some(info)) if which.applies_to(info.session_id, info.device_id) => {
-                    self.end_socket(&ws, &info, &which);
-                    closed = Some(info.user_id);
-                }
-                _ => remaining += 1,
+        for (ws, info) in self.open_sockets() {
+            if which.applies_to(info.session_id, info.device_id) {
+                self.end_socket(&ws, &info, &why);
+                closed = Some(info.user_id);
             }
         }
-        // A socket this side closed gets no close event here, so presence is settled now.
-        if let (Some(user), 0) = (closed, remaining) {
-            self.announce_presence(user, Presence::Offline).await;
+        if let Some(user) = closed {
+            self.settle_presence(user).await;
         }
         Response::empty()
     }
 
-    /// Records that the user came online or went offline and tells everyone they talk to.
-    pub(super) async fn announce_presence(&self, user: Uuid, change: Presence) {
+    /// Records that the user came online or went offline and tells everyone they talk to; false
+    /// if it could not be recorded (logged).
+    pub(super) async fn announce_presence(&self, user: Uuid, change: Presence) -> bool {
         let online = change == Presence::Online;
         let announced = async {
             let conn = self.conn().await?;
@@ -175,8 +298,20 @@ impl UserHub {
             self.route(user, &partners, &event, None).await;
             Ok::<_, ApiError>(())
         };
-        if let Err(e) = announced.await {
-            log_error("hub.presence", &e.to_string());
+        match announced.await {
+            Ok(()) => true,
+            Err(e) => {
+                log_error("hub.presence", &e.to_string());
+                false
+            }
         }
     }
+}
+
+/// How a socket whose session could not be confirmed is closed.
+fn unconfirmed() -> Closing {
+    Closing::for_now(
+        SocketCloseReason::SessionUnconfirmed,
+        "the session could not be confirmed just now: connect again".into(),
+    )
 }

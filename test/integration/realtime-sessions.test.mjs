@@ -1,0 +1,141 @@
+// A hub keeps no socket it cannot vouch for: it re-checks its sockets' sessions on its alarm
+// (every second here, HUB_SESSION_RECHECK_SECONDS; a minute in production), closes those whose
+// session is gone, closes all of them for a reconnect when the database cannot answer, and holds
+// at most MAX_SOCKETS_PER_USER sockets per user, closing the oldest.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack } from '../support/stack.mjs';
+import { Api } from '../support/api.mjs';
+import { Socket } from '../support/ws.mjs';
+import { waitFor } from '../support/wait.mjs';
+import http from 'node:http';
+import { MAX_SOCKETS_PER_USER } from '../../web/sdk/wire/constants.ts';
+
+let stack;
+let api;
+const sockets = [];
+const silentSockets = [];
+
+before(async () => {
+  stack = await startStack({ vars: { HUB_SESSION_RECHECK_SECONDS: '1' } });
+  api = new Api(stack.baseUrl);
+});
+after(async () => {
+  await Promise.all(sockets.map((s) => s.close().catch(() => {})));
+  for (const socket of silentSockets) socket.destroy();
+  await stack?.stop();
+});
+
+async function open(token) {
+  const socket = await Socket.open(stack.baseUrl, token);
+  sockets.push(socket);
+  await socket.next('ready');
+  return socket;
+}
+
+/** How long a test waits for the re-check (every second here): far longer, for a loaded machine. */
+const RECHECK_WAIT_MS = 10_000;
+
+/** Another session of `user`, by logging in again: its token. */
+async function login(user) {
+  const res = await api.post('/auth/login', { phone: user.user.phone, password: user.password });
+  assert.equal(res.status, 200);
+  return res.body.token;
+}
+
+/**
+ * A socket whose client reads but never answers a close frame (a lost or hostile client): the
+ * hub's side of it stays closing. Resolves once it is open, with what it has received so far.
+ */
+function silentSocket(token) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${stack.baseUrl}/ws`, {
+      headers: {
+        upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        'sec-websocket-protocol': `e2e-chat.v1, bearer.${token}`,
+      },
+    });
+    req.on('upgrade', (res, socket) => {
+      silentSockets.push(socket);
+      let received = '';
+      // Server frames are unmasked and these are small: their JSON shows as it is.
+      socket.on('data', (chunk) => { received += chunk.toString('latin1'); });
+      resolve({ received: () => received });
+    });
+    req.on('response', (res) => { res.resume(); reject(new Error(`the upgrade was refused with ${res.statusCode}`)); });
+    req.on('error', reject);
+  });
+}
+
+const sessionOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sid;
+
+/** Fails unless the socket is still served: an event of it is answered (here, refused) by its id. */
+async function served(socket, id) {
+  socket.send({ type: 'typing', id, conversationId: crypto.randomUUID(), on: true });
+  assert.equal((await socket.next((e) => e.type === 'error' && e.ref === id)).code, 'not_a_member');
+}
+
+test('a session deleted in the database closes its sockets at the next re-check, and only those', async () => {
+  const user = await api.register();
+  const otherToken = await login(user);
+  const [stay, gone] = [await open(user.token), await open(otherToken)];
+  // No log-out, so no /disconnect: only the hub's own re-check can notice.
+  await stack.pool.query('DELETE FROM sessions WHERE id = $1', [sessionOf(otherToken)]);
+  assert.equal((await gone.next('session-ended', RECHECK_WAIT_MS)).reason, 'session-ended');
+  await gone.closing();
+  await stay.nothing('session-ended', 2500);
+  await served(stay, 'still');
+});
+
+test(`a user holds at most ${MAX_SOCKETS_PER_USER} sockets: one more closes the oldest, which may come back`, async () => {
+  const user = await api.register();
+  const first = [];
+  for (let i = 0; i < MAX_SOCKETS_PER_USER; i += 1) first.push(await open(user.token));
+  for (const socket of first) assert.equal(socket.events.length, 0, 'the limit itself closes nothing');
+
+  const eleventh = await open(user.token);
+  const closing = await first[0].next('socket-closing');
+  assert.equal(closing.reason, 'too-many-sockets');
+  await first[0].closing();
+  for (const socket of first.slice(1)) await socket.nothing('socket-closing', 50);
+  await served(eleventh, 'eleventh');
+
+  // The next one closes the next oldest; a socket the hub already closed does not count.
+  const twelfth = await open(user.token);
+  assert.equal((await first[1].next('socket-closing')).reason, 'too-many-sockets');
+  for (const socket of first.slice(2)) await socket.nothing('socket-closing', 50);
+  await served(twelfth, 'twelfth');
+
+  // Nor does one closed by a revocation, even while its client does not answer the close frame:
+  // with it gone there is room for one more.
+  const otherToken = await login(user);
+  const revoked = await silentSocket(otherToken); // the limit closes first[2]
+  await waitFor(() => revoked.received().includes('"type":"ready"'), { what: 'the silent socket to be ready' });
+  assert.equal((await first[2].next('socket-closing')).reason, 'too-many-sockets');
+  assert.equal((await api.post('/auth/logout', undefined, { token: otherToken })).status, 204);
+  await waitFor(() => revoked.received().includes('"type":"session-ended"'), { what: 'the silent socket to be told' });
+  await open(user.token);
+  for (const socket of first.slice(3)) await socket.nothing('socket-closing', 50);
+});
+
+// Last: while the table is away, every hub of this stack that re-checks closes its sockets.
+test('when the database cannot confirm a session the socket closes for a reconnect, which is accepted or refused', async () => {
+  const user = await api.register();
+  const otherToken = await login(user);
+  const [mine, other] = [await open(user.token), await open(otherToken)];
+  await stack.pool.query('ALTER TABLE sessions RENAME TO sessions_away');
+  try {
+    for (const socket of [mine, other]) {
+      const closing = await socket.next('socket-closing', RECHECK_WAIT_MS);
+      assert.equal(closing.reason, 'session-unconfirmed', 'not session-ended: the session may well go on');
+      await socket.closing();
+    }
+    await assert.rejects(Socket.open(stack.baseUrl, user.token), 'no socket is accepted that cannot be confirmed');
+  } finally {
+    await stack.pool.query('ALTER TABLE sessions_away RENAME TO sessions');
+  }
+  // The session went on: the reconnect is accepted. One that ended meanwhile is refused.
+  await stack.pool.query('DELETE FROM sessions WHERE id = $1', [sessionOf(otherToken)]);
+  await served(await open(user.token), 'back');
+  await assert.rejects(Socket.open(stack.baseUrl, otherToken));
+});
