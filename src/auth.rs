@@ -127,23 +127,19 @@ const WS_TOKEN_PREFIX: &str = "bearer.";
 
 /// Finds the token of a WebSocket upgrade. Browsers cannot set headers on a WebSocket, so the
 /// token travels as a subprotocol (`Sec-WebSocket-Protocol: e2e-chat.v1, bearer.<jwt>`), which
-/// keeps it out of URLs and logs, or as `?token=` for clients that can do neither. Returns the
-/// token and the subprotocol to echo (a browser fails the handshake if none is echoed).
-pub fn websocket_credentials<'a>(
-    protocols: Option<&'a str>,
-    query_token: Option<&'a str>,
-) -> Result<(&'a str, Option<&'static str>), ApiError> {
+/// keeps it out of URLs and the logs that keep them. Returns the token and the subprotocol to echo
+/// (a browser fails the handshake if none is echoed).
+pub fn websocket_credentials(protocols: Option<&str>) -> Result<(&str, &'static str), ApiError> {
     let offered: Vec<&str> = protocols.map(|p| p.split(',').map(str::trim).collect()).unwrap_or_default();
-    let selected = offered.contains(&WS_PROTOCOL).then_some(WS_PROTOCOL);
-    let from_protocol = offered.iter().find_map(|p| p.strip_prefix(WS_TOKEN_PREFIX));
-    match from_protocol.or(query_token).filter(|t| !t.is_empty()) {
-        Some(_) if from_protocol.is_some() && selected.is_none() => Err(ApiError::bad_request(
+    let token = offered.iter().find_map(|p| p.strip_prefix(WS_TOKEN_PREFIX)).filter(|t| !t.is_empty());
+    match (token, offered.contains(&WS_PROTOCOL)) {
+        (Some(token), true) => Ok((token, WS_PROTOCOL)),
+        (Some(_), false) => Err(ApiError::bad_request(
             "invalid_protocol",
             "Offer the \"e2e-chat.v1\" subprotocol beside the bearer token.",
         )),
-        Some(token) => Ok((token, selected)),
-        None => Err(ApiError::unauthorized(
-            "Log in first: pass the token as the \"bearer.<token>\" subprotocol or ?token=.",
+        (None, _) => Err(ApiError::unauthorized(
+            "Log in first: pass the token as the \"bearer.<token>\" subprotocol beside \"e2e-chat.v1\".",
         )),
     }
 }
@@ -275,16 +271,13 @@ mod tests {
     }
 
     #[test]
-    fn finds_the_websocket_token_in_the_subprotocols_or_the_query() {
-        assert_eq!(
-            websocket_credentials(Some("e2e-chat.v1, bearer.a.b.c"), None).unwrap(),
-            ("a.b.c", Some(WS_PROTOCOL))
-        );
-        assert_eq!(websocket_credentials(None, Some("a.b.c")).unwrap(), ("a.b.c", None));
-        assert_eq!(websocket_credentials(Some("e2e-chat.v1"), Some("q")).unwrap(), ("q", Some(WS_PROTOCOL)));
-        assert_eq!(websocket_credentials(Some("bearer.a.b.c"), None).unwrap_err().code, "invalid_protocol");
-        assert_eq!(websocket_credentials(None, None).unwrap_err().status, 401);
-        assert_eq!(websocket_credentials(Some("e2e-chat.v1, bearer."), Some("")).unwrap_err().status, 401);
+    fn finds_the_websocket_token_only_in_the_subprotocols() {
+        assert_eq!(websocket_credentials(Some("e2e-chat.v1, bearer.a.b.c")).unwrap(), ("a.b.c", WS_PROTOCOL));
+        assert_eq!(websocket_credentials(Some("bearer.a.b.c,e2e-chat.v1")).unwrap(), ("a.b.c", WS_PROTOCOL));
+        assert_eq!(websocket_credentials(Some("bearer.a.b.c")).unwrap_err().code, "invalid_protocol");
+        assert_eq!(websocket_credentials(Some("e2e-chat.v1")).unwrap_err().status, 401);
+        assert_eq!(websocket_credentials(None).unwrap_err().status, 401);
+        assert_eq!(websocket_credentials(Some("e2e-chat.v1, bearer.")).unwrap_err().status, 401);
     }
 
     #[test]

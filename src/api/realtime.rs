@@ -8,6 +8,15 @@ use crate::protocol::parse_uuid;
 use worker::{Headers, Method, Request, RequestInit, Response};
 
 pub async fn upgrade(ctx: Ctx, upgrade_header: Option<String>, protocols: Option<String>) -> ApiResult<Response> {
+    if ctx.query("token").is_some() {
+        // Refused before it is even read: a URL is written down by proxies, servers and browser
+        // history, so a token in one can outlive the session it was meant for.
+        return Err(ApiError::bad_request(
+            "token_in_url",
+            "Do not put the session token in the URL, where logs keep it: pass it as the \"bearer.<token>\" \
+             subprotocol beside \"e2e-chat.v1\". Log out that session if the URL may have been logged.",
+        ));
+    }
     if !upgrade_header.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
         return Err(ApiError::new(
             426,
@@ -15,7 +24,7 @@ pub async fn upgrade(ctx: Ctx, upgrade_header: Option<String>, protocols: Option
             "GET /ws is a WebSocket endpoint; send an Upgrade: websocket request.",
         ));
     }
-    let (token, selected) = websocket_credentials(protocols.as_deref(), ctx.query("token"))?;
+    let (token, selected) = websocket_credentials(protocols.as_deref())?;
     let (db, caller) = ctx.authenticate_token(token).await?;
     let asked = ctx.query("device").map(|d| parse_uuid(d, "device")).transpose()?;
     // A session acts as one device: a socket of a session that has one is that device's socket,
@@ -43,9 +52,7 @@ pub async fn upgrade(ctx: Ctx, upgrade_header: Option<String>, protocols: Option
     if let Some(device) = device {
         set(hub::HEADER_DEVICE, &device.to_string())?;
     }
-    if let Some(protocol) = selected {
-        set(hub::HEADER_PROTOCOL, protocol)?;
-    }
+    set(hub::HEADER_PROTOCOL, selected)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
     let request = Request::new_with_init("https://hub/connect", &init).map_err(|_| ApiError::internal())?;

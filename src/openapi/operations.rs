@@ -445,15 +445,14 @@ pub fn operations() -> Vec<Operation> {
         Operation::public(E::WebSocket, "websocket", "Open the realtime WebSocket")
             .describe(format!(
                 "Upgrades to a WebSocket routed to the caller's UserHub. Pass the token as the subprotocol \
-                 `bearer.<token>` beside `e2e-chat.v1` (echoed back), or as `?token=`. Events are JSON text frames: \
+                 `bearer.<token>` beside `e2e-chat.v1` (echoed back); a token in the URL (`?token=`) is refused \
+                 with 400 `token_in_url`, since logs keep URLs. Events are JSON text frames: \
                  client → server {}; server → client {} (the schemas `ClientFrame` and `ServerEvent`, from \
                  src/protocol/events.rs).",
                 event_types::<ClientEventWire>(),
                 event_types::<ServerEvent>()
             ))
-            .params([
-                in_query("token", wire::<String>(), None),
-                in_query(
+            .params([in_query(
                     "device",
                     uuid(),
                     Some(
@@ -461,11 +460,10 @@ pub fn operations() -> Vec<Operation> {
                          it runs on (`POST /devices/{id}/bind`): its sockets are that device's whether they name it \
                          or not; naming another, or naming one before proving it, is 403.",
                     ),
-                ),
-            ])
+                )])
             .answers([
                 no_content(101, "Switching protocols."),
-                error(400, "`invalid_protocol`, `invalid_id`"),
+                error(400, "`invalid_protocol`, `invalid_id`, `token_in_url`"),
                 error(401, "Missing, forged, expired or revoked token."),
                 error(
                     403,

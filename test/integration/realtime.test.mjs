@@ -7,17 +7,23 @@ import { Api, signJwt } from '../support/api.mjs';
 import { Socket } from '../support/ws.mjs';
 import http from 'node:http';
 
-/** The HTTP status of a WebSocket handshake that the server refuses. */
-function upgradeStatus(headers) {
+/** The HTTP status and body of a WebSocket handshake that the server refuses (101 if it does not). */
+function upgradeAnswer(headers, path = '/ws') {
   return new Promise((resolve, reject) => {
-    const req = http.get(`${stack.baseUrl}/ws`, {
+    const req = http.get(`${stack.baseUrl}${path}`, {
       headers: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
     });
-    req.on('response', (res) => { res.resume(); resolve(res.statusCode); });
-    req.on('upgrade', (res, socket) => { socket.destroy(); resolve(101); });
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (chunk) => { text += chunk; });
+      res.on('end', () => resolve({ status: res.statusCode, body: text ? JSON.parse(text) : null }));
+    });
+    req.on('upgrade', (res, socket) => { socket.destroy(); resolve({ status: 101, body: null }); });
     req.on('error', reject);
   });
 }
+
+const upgradeStatus = async (headers) => (await upgradeAnswer(headers)).status;
 
 const JWT_SECRET = 'realtime-test-secret-0123456789abcdef0123';
 let stack;
@@ -52,7 +58,7 @@ const clientMsgId = () => `c-${Date.now()}-${++counter}`;
 
 test('delivers to every socket of the recipient and to the sender\'s other sockets, after the commit', async () => {
   const [alice, bob] = [await api.register(), await api.register()];
-  const [a1, a2] = [await open(alice), await open(alice, { via: 'query' })];
+  const [a1, a2] = [await open(alice), await open(alice)];
   const [b1, b2] = [await open(bob), await open(bob)];
   const id = clientMsgId();
   a1.send({ type: 'send-message', id: 'r1', toUserId: bob.user.id, clientMsgId: id, epoch: 0, ciphertext: b64('opaque bytes') });
@@ -212,7 +218,6 @@ test('forged, revoked and missing tokens cannot open a socket', async () => {
   const now = Math.floor(Date.now() / 1000);
   const forged = signJwt({ sub: user.user.id, sid: crypto.randomUUID(), iat: now, exp: now + 60 }, 'not-the-secret-but-long-enough-anyway');
   await assert.rejects(Socket.open(stack.baseUrl, forged));
-  await assert.rejects(Socket.open(stack.baseUrl, forged, { via: 'query' }));
   assert.equal(await upgradeStatus({}), 401);
   assert.equal(await upgradeStatus({ 'sec-websocket-protocol': `bearer.${forged}` }), 400, 'a token without e2e-chat.v1');
   assert.equal(await upgradeStatus({ 'sec-websocket-protocol': `e2e-chat.v1, bearer.${forged}` }), 401);
@@ -224,6 +229,22 @@ test('forged, revoked and missing tokens cannot open a socket', async () => {
   for (const path of ['/connect', '/deliver', '/hub/deliver']) {
     assert.equal((await fetch(stack.baseUrl + path, { method: 'POST', body: '{}' })).status, 404, path);
   }
+});
+
+test('a token in the URL is refused before the upgrade, with an error that says where it goes', async () => {
+  const user = await api.register();
+  for (const headers of [{}, { 'sec-websocket-protocol': `e2e-chat.v1, bearer.${user.token}` }]) {
+    const { status, body } = await upgradeAnswer(headers, `/ws?token=${user.token}`);
+    assert.equal(status, 400);
+    assert.equal(body.error.code, 'token_in_url');
+    assert.match(body.error.message, /subprotocol/);
+  }
+  // Refused even with no upgrade and an empty token: it is the URL that is wrong.
+  const plain = await api.get('/ws?token=');
+  assert.equal(plain.status, 400);
+  assert.equal(plain.body.error.code, 'token_in_url');
+  // The same token in the subprotocol is accepted.
+  await open(user);
 });
 
 test('revocation lands even when the hub refuses the first disconnect: it is tried again', async () => {

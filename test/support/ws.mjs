@@ -1,17 +1,16 @@
-// A WebSocket client for the realtime tests: connects with a token, queues every server event,
-// and waits for the next one that matches.
+// A WebSocket client for the realtime tests: connects with a token (as the `bearer.<token>`
+// subprotocol, the only place the server takes it), queues every server event, and waits for the
+// next one that matches.
 import { sleep, waitFor } from './wait.mjs';
 
 /** Socket events come quickly: look at the queue often, so waiting adds little to a test. */
 const EVENT_POLL_MS = 10;
 
 export class Socket {
-  static async open(baseUrl, token, { via = 'protocol', device } = {}) {
+  static async open(baseUrl, token, { device } = {}) {
     const url = new URL('/ws', baseUrl.replace(/^http/, 'ws'));
-    if (via === 'query') url.searchParams.set('token', token);
     if (device) url.searchParams.set('device', device);
-    const protocols = via === 'protocol' ? ['e2e-chat.v1', `bearer.${token}`] : [];
-    const socket = new Socket(new WebSocket(url, protocols));
+    const socket = new Socket(new WebSocket(url, ['e2e-chat.v1', `bearer.${token}`]));
     await socket.opened;
     return socket;
   }
