@@ -30,7 +30,13 @@ export class Socket {
     this.ws.send(typeof event === 'string' ? event : JSON.stringify(event));
   }
 
-  /** Resolves with (and removes) the first queued or future event that matches. */
+  /**
+   * Resolves with (and removes) the first queued or future event that matches: by its type, or
+   * by a predicate.
+   * @param {string | ((event: any) => boolean)} [match]
+   * @param {number} [timeoutMs]
+   * @returns {Promise<any>}
+   */
   next(match = () => true, timeoutMs = 5000) {
     const predicate = typeof match === 'string' ? (e) => e.type === match : match;
     return waitFor(() => {
@@ -43,7 +49,11 @@ export class Socket {
     });
   }
 
-  /** Fails if a matching event arrives within `ms`. */
+  /**
+   * Fails if a matching event arrives within `ms`.
+   * @param {string | ((event: any) => boolean)} match
+   * @param {number} [ms]
+   */
   async nothing(match, ms = 300) {
     await sleep(ms);
     const predicate = typeof match === 'string' ? (e) => e.type === match : match;

@@ -2,9 +2,9 @@
 // exponential backoff, and requests that wait for their ack (or error) by event id. What it sends
 // and receives are the generated wire unions, told apart by their `type`.
 
-import { CLOSE_CODES, type ClientEvent, type ClientFrame, type MessageView, type ServerEvent, type SessionEndReason } from './wire/index.ts';
+import { CLOSE_CODES, CLOSE_SESSION_UNCONFIRMED, CLOSE_TOO_MANY_SOCKETS, type ClientEvent, type ClientFrame, type MessageView, type ServerEvent, type SessionEndReason, type SocketCloseReason } from './wire/index.ts';
 
-export type { ServerEvent, SessionEndReason };
+export type { ServerEvent, SessionEndReason, SocketCloseReason };
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -62,6 +62,9 @@ export class RealtimeSocket {
   private nextId = 0;
   private readonly waiting = new Map<string, { resolve: (ack: Ack) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private readyWaiters: (() => void)[] = [];
+  /** Closed by the server as one socket too many (`too-many-sockets`): waiting, with no timer,
+   * for the page to be seen again or the network to come back before connecting again. */
+  private parked = false;
   state: ConnectionState = 'closed';
   private readonly options: SocketOptions;
 
@@ -73,12 +76,15 @@ export class RealtimeSocket {
     if (!this.stopped) return;
     this.stopped = false;
     globalThis.window?.addEventListener('online', this.retryNow);
+    globalThis.document?.addEventListener('visibilitychange', this.pageShown);
     this.open();
   }
 
   stop(): void {
     this.stopped = true;
+    this.parked = false;
     globalThis.window?.removeEventListener('online', this.retryNow);
+    globalThis.document?.removeEventListener('visibilitychange', this.pageShown);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
@@ -90,10 +96,17 @@ export class RealtimeSocket {
 
   /** The device's network is back: waiting out the backoff would only delay what is queued. */
   private readonly retryNow = () => {
-    if (this.stopped || !this.retryTimer || this.ws) return;
-    clearTimeout(this.retryTimer);
+    if (this.stopped || this.ws || (!this.retryTimer && !this.parked)) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    this.parked = false;
     this.open();
+  };
+
+  /** The page is seen again: a socket closed as one too many connects again, and the oldest
+   * elsewhere (in a tab out of sight, most likely) gives way to it. */
+  private readonly pageShown = () => {
+    if (this.parked && globalThis.document?.visibilityState === 'visible') this.retryNow();
   };
 
   /** Started and not stopped: connected, or trying to be. */
@@ -148,7 +161,7 @@ export class RealtimeSocket {
     this.setState(this.attempts === 0 ? 'connecting' : 'reconnecting');
     const ws = new (this.options.webSocket ?? WebSocket)(url, ['e2e-chat.v1', `bearer.${token}`]);
     this.ws = ws;
-    ws.addEventListener('message', (e) => this.receive(String(e.data)));
+    ws.addEventListener('message', (e) => this.receive(ws, String(e.data)));
     ws.addEventListener('close', (e) => this.dropped(ws, e.code));
     // A handshake can hang (e.g. against a server still starting up) without ever closing: give
     // up on it and try again, rather than stay "connecting" for ever.
@@ -172,6 +185,15 @@ export class RealtimeSocket {
       this.options.onEnded?.(ended);
       return;
     }
+    if (code === CLOSE_TOO_MANY_SOCKETS) {
+      // Connecting again at once would close this user's oldest socket elsewhere, which would do
+      // the same: they would take turns for ever. Offline until the user comes back to this one.
+      this.parked = true;
+      this.setState('closed');
+      return;
+    }
+    // Anything else, `session-unconfirmed` (1013) included, is tried again with backoff: the
+    // server accepts the next connection if the session goes on, and refuses it if it ended.
     this.setState('reconnecting');
     const delay = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.attempts) * (0.5 + Math.random() / 2);
     this.attempts += 1;
@@ -181,7 +203,7 @@ export class RealtimeSocket {
     }, delay);
   }
 
-  private receive(data: string): void {
+  private receive(from: WebSocket, data: string): void {
     let event: ServerEvent;
     try {
       event = JSON.parse(data);
@@ -194,6 +216,13 @@ export class RealtimeSocket {
       // A reason this version does not know (a newer server) still ends the session, and only
       // 'device-removed' erases this device's keys.
       this.options.onEnded?.(event.reason === 'device-removed' ? 'device-removed' : 'session-ended');
+      return;
+    }
+    if (event.type === 'socket-closing') {
+      // The session goes on; only this socket closes, and its close frame may take a while. A
+      // reason this version does not know (a newer server) is tried again like a lost connection.
+      from.close();
+      this.dropped(from, event.reason === 'too-many-sockets' ? CLOSE_TOO_MANY_SOCKETS : CLOSE_SESSION_UNCONFIRMED);
       return;
     }
     if (event.type === 'ready') {
