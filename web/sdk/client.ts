@@ -372,6 +372,13 @@ export class ChatClient {
       onEvent: (event) => onServerEvent(this.parts, event),
       onState: (state) => this.events.emit('connection', state),
       onEnded: (why) => void this.sessionEnded(why),
+      // A refused reconnect looks like a lost connection in a browser: the REST API tells a
+      // session that ended (401) from a server that is away, so this does not retry for ever.
+      onHandshakeFailed: () => {
+        void this.api.me().catch((e: unknown) => {
+          if (e instanceof ApiError && e.status === 401 && this.session.store) void this.sessionEnded('session-ended');
+        });
+      },
       onReady: () => onReady(this.parts),
     });
   }

@@ -41,6 +41,10 @@ export interface SocketOptions {
   onReady?: () => void;
   /** The server closed the socket for good: the session was revoked or this device removed. */
   onEnded?: (why: SessionEndReason) => void;
+  /** A connection closed before the server said `ready`: a browser cannot read why (a refused
+   * upgrade's status is hidden from it), so the client asks the REST API whether the session
+   * still holds. */
+  onHandshakeFailed?: () => void;
   requestTimeoutMs?: number;
 }
 
@@ -192,6 +196,9 @@ export class RealtimeSocket {
       this.setState('closed');
       return;
     }
+    // Closed before `ready` (refused, or given up on): whether the session still holds is for
+    // the client to ask, since a browser is not told why an upgrade failed.
+    if (this.state !== 'open') this.options.onHandshakeFailed?.();
     // Anything else, `session-unconfirmed` (1013) included, is tried again with backoff: the
     // server accepts the next connection if the session goes on, and refuses it if it ended.
     this.setState('reconnecting');

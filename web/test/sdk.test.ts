@@ -555,3 +555,15 @@ test('after all of the above, no plaintext is anywhere in the database', async (
     }
   }
 });
+
+test('a session ended while the connection was down signs out at the next connect instead of retrying for ever', async () => {
+  const alice = await newClient('Alice');
+  alice.disconnect();
+  // "Log out everywhere" from another browser while this one is offline: no socket hears of it.
+  const other = new Api(stack.baseUrl, { fetch: checkedFetch });
+  other.token = (await other.login(alice.phone, 'correct horse battery')).token;
+  await other.logoutEverywhere();
+  const signedOut = new Promise((resolve) => alice.on('signed-out', resolve));
+  alice.connect();
+  assert.equal(await within(signedOut, { timeoutMs: 30_000, what: 'the refused reconnect to sign the client out' }), 'session-ended');
+});
