@@ -16,6 +16,12 @@ use worker::WebSocket;
 
 /// Messages of one conversation sent per query while catching a socket up.
 const SYNC_BATCH: i64 = 500;
+/// Messages one paged `sync` answer carries at most, over all conversations. Without a bound,
+/// a device back after a long time (or a new device of a busy user) had its whole history pushed
+/// in one go: the hub holds its database connection and the socket's send buffer grows for as
+/// long as that takes, while the client can process nothing else. 500 is one `SYNC_BATCH` query,
+/// well under a second to send, and a few pages catch up thousands of messages.
+const SYNC_PAGE_MESSAGES: i64 = 500;
 /// Receipts replayed per conversation and sync; a client still missing some asks again from the
 /// oldest message that is not yet read.
 const SYNC_RECEIPTS_LIMIT: i64 = 2000;
@@ -287,38 +293,71 @@ impl UserHub {
 
     /// Sends every message the socket lacks, conversation by conversation in seq order, and the
     /// receipts on its own messages it asks for, then `synced` with the seqs it now holds and
-    /// where each conversation starts for this user.
+    /// where each conversation starts for this user. A paged sync stops after
+    /// `SYNC_PAGE_MESSAGES` messages and lists in `synced.more` the conversations it did not
+    /// finish; their receipts wait for the answer that finishes them, so that no receipt comes
+    /// before the message it is on.
     pub(super) async fn sync(&self, ws: &WebSocket, info: &SocketInfo, request: SyncRequest) -> ApiResult<()> {
         let conn = self.conn().await?;
         let db = &conn.client;
         let mut held = HashMap::new();
         let mut joined = HashMap::new();
+        let mut more = Vec::new();
+        let mut budget = if request.paged { Some(SYNC_PAGE_MESSAGES) } else { None };
         for head in members::heads(db, info.user_id).await? {
             let conversation = head.conversation_id;
             let from = request.after.get(&conversation).copied().unwrap_or(0).max(head.joined_seq);
-            held.insert(conversation, send_missing(ws, db, conversation, from, head.last_seq).await?);
+            let reached = send_missing(ws, db, conversation, from, head.last_seq, budget.as_mut()).await?;
+            held.insert(conversation, reached.held);
             joined.insert(conversation, head.joined_seq);
-            if let Some(from) = request.receipts_from.get(&conversation) {
+            if reached.cut_short {
+                more.push(conversation);
+            } else if let Some(from) = request.receipts_from.get(&conversation) {
                 send_receipts(ws, db, conversation, info.user_id, *from).await?;
             }
         }
-        send(ws, &ServerEvent::Synced { after: held, joined });
+        send(ws, &ServerEvent::Synced { after: held, joined, more });
         Ok(())
     }
 }
 
-/// Sends a conversation's messages after seq `after` up to `head`, in batches; returns the seq
-/// the socket now holds.
-async fn send_missing(ws: &WebSocket, db: &Client, conversation: Uuid, mut after: i64, head: i64) -> ApiResult<i64> {
+/// How far `send_missing` took one conversation.
+struct Reached {
+    /// The seq the socket now holds.
+    held: i64,
+    /// The page's budget ran out before the conversation's newest message.
+    cut_short: bool,
+}
+
+/// Sends a conversation's messages after seq `after` up to `head`, in batches, taking each one
+/// sent from `budget` if there is one (a paged sync) and stopping when it is spent.
+async fn send_missing(
+    ws: &WebSocket,
+    db: &Client,
+    conversation: Uuid,
+    mut after: i64,
+    head: i64,
+    mut budget: Option<&mut i64>,
+) -> ApiResult<Reached> {
     while after < head {
-        let batch = messages::after_seq(db, conversation, after, SYNC_BATCH).await?;
+        let fetch = match budget.as_deref() {
+            Some(&left) if left <= 0 => return Ok(Reached { held: after, cut_short: true }),
+            Some(&left) => left.min(SYNC_BATCH),
+            None => SYNC_BATCH,
+        };
+        let batch = messages::after_seq(db, conversation, after, fetch).await?;
+        // Every seq taken is stored (see `messages::send`), so this does not happen; were it to,
+        // the conversation counts as caught up rather than have the client ask for ever.
         let Some(last) = batch.last() else { break };
         after = last.seq;
+        if let Some(left) = budget.as_deref_mut() {
+            *left -= batch.len() as i64;
+        }
         for row in batch {
             send(ws, &ServerEvent::Message { message: views::message(row) });
         }
     }
-    Ok(after)
+    Ok(Reached { held: after, cut_short: false })
 }
 
 /// Sends the receipts others made on `me`'s messages of one conversation from seq `from` on.

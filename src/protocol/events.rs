@@ -214,12 +214,16 @@ pub enum ServerEvent {
     SocketClosing {
         reason: SocketCloseReason,
     },
-    /// Sync is complete: the client now holds everything up to `after`. `joined` is where each
-    /// conversation starts for this user (the seq of the commit that added them): nothing at or
-    /// before it will ever come, so a client may skip ahead to it.
+    /// This answer to `sync` is complete: the client now holds everything up to `after`. `joined`
+    /// is where each conversation starts for this user (the seq of the commit that added them):
+    /// nothing at or before it will ever come, so a client may skip ahead to it. `more` lists the
+    /// conversations a paged sync stopped short of their newest message: the client asks again
+    /// with `after` as it is here, which resumes each one at its next seq (no gap, no repeat).
+    /// Empty once caught up, and always for an unpaged sync.
     Synced {
         after: HashMap<Uuid, i64>,
         joined: HashMap<Uuid, i64>,
+        more: Vec<Uuid>,
     },
     #[serde(rename_all = "camelCase")]
     Error {

@@ -154,6 +154,12 @@ pub struct SyncRequest {
     #[serde(default)]
     #[ts(as = "Option<HashMap<Uuid, i64>>", optional)]
     pub receipts_from: HashMap<Uuid, i64>,
+    /// Asks for one page: at most `SYNC_PAGE_MESSAGES` messages, then `synced` lists in `more`
+    /// the conversations not yet caught up, and the client asks again from `synced.after`.
+    /// Absent (an older client), everything is sent in one answer, as before.
+    #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
+    pub paged: bool,
 }
 
 #[cfg(test)]

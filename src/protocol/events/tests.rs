@@ -85,6 +85,9 @@ fn sync_takes_per_conversation_seqs() {
     let with_receipts = event(&format!(r#"{{"type":"sync","receiptsFrom":{{"{c}":7}}}}"#)).unwrap();
     assert_eq!(with_receipts, ClientEvent::Sync(SyncRequest { receipts_from: [(c, 7)].into(), ..Default::default() }));
     assert_eq!(event(r#"{"type":"sync"}"#).unwrap(), ClientEvent::Sync(SyncRequest::default()));
+    let paged = event(r#"{"type":"sync","paged":true}"#).unwrap();
+    assert_eq!(paged, ClientEvent::Sync(SyncRequest { paged: true, ..Default::default() }));
+    assert!(event(r#"{"type":"sync","paged":"yes"}"#).is_err(), "paged is a boolean");
 }
 
 #[test]
@@ -153,7 +156,7 @@ fn every_wire_client_event_parses_under_its_tag_with_its_id() {
         }),
         ClientEventWire::Receipt(ReceiptRequest { message_id: u, kind: ReceiptKind::Read }),
         ClientEventWire::Typing(TypingRequest { conversation_id: c, on: true }),
-        ClientEventWire::Sync(SyncRequest { after: [(c, 3)].into(), receipts_from: [(c, 1)].into() }),
+        ClientEventWire::Sync(SyncRequest { after: [(c, 3)].into(), receipts_from: [(c, 1)].into(), paged: true }),
         ClientEventWire::Commit(CommitEvent {
             conversation_id: c,
             epoch: 4,

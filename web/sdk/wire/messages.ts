@@ -52,4 +52,10 @@ export type SyncRequest = { after?: { [key in string]: number },
  * the receipts made on its messages from there on are sent again, since those made while it
  * was away reached nobody.
  */
-receiptsFrom?: { [key in string]: number }, };
+receiptsFrom?: { [key in string]: number }, 
+/**
+ * Asks for one page: at most `SYNC_PAGE_MESSAGES` messages, then `synced` lists in `more`
+ * the conversations not yet caught up, and the client asks again from `synced.after`.
+ * Absent (an older client), everything is sent in one answer, as before.
+ */
+paged?: boolean, };
