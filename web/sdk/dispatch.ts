@@ -43,7 +43,8 @@ export function onServerEvent(parts: DispatchParts, event: ServerEvent): void {
       for (const [conversationId, joinedSeq] of Object.entries(event.joined)) {
         void pipeline.skipTo(conversationId, joinedSeq).catch(() => {});
       }
-      return;
+      // An older server sends no `more`: everything came in one answer.
+      return pipeline.continueSync({ after: event.after, more: event.more ?? [] });
     case 'device-added':
       // The directory, not the event, is what the safety number is over: read it again.
       void verification().then((v) => v.refresh([event.userId])).catch(() => {});

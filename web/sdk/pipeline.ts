@@ -17,6 +17,8 @@ export type Outcome = ClientState | null | undefined;
 
 const WAIT_MS = 15_000;
 const GAP_SYNC_DELAY_MS = 150;
+/** Where the store keeps how far each conversation was processed (see Store.saveProgress). */
+const CURSOR_PREFIX = 'cursor:';
 
 export class Pipeline {
   /** Each conversation's MLS group state as this device has processed it so far. */
@@ -29,6 +31,8 @@ export class Pipeline {
   private readonly ownCommits = new Map<string, ClientState>();
   private readonly progressWaiters = new Set<() => void>();
   private gapTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The receipts the sync under way asked for, asked again for its conversations not finished. */
+  private syncReceiptsFrom: Record<string, number> = {};
   /** Set while the client is disconnected on purpose: failed drains are not retried then. */
   paused = false;
   private readonly session: Session;
@@ -39,9 +43,16 @@ export class Pipeline {
     this.handle = handle;
   }
 
-  /** Takes up the group states this device had when it last ran. */
+  /** Takes up the group states this device had when it last ran, and how far it had processed
+   * each conversation: the first sync after a reload asks only for what comes after. */
   async load(): Promise<void> {
     for (const record of await this.session.db.groups()) this.groups.set(record.conversationId, decodeState(record.state));
+    for (const key of await this.session.db.keysWithPrefix(CURSOR_PREFIX)) {
+      const conversationId = key.slice(CURSOR_PREFIX.length);
+      const seq = await this.session.db.get<number>(key);
+      // A position reached meanwhile in this session is newer than the stored one.
+      if (typeof seq === 'number' && !this.cursors.has(conversationId)) this.cursors.set(conversationId, seq);
+    }
   }
 
   /** This device was set up anew: what it had is of no use. */
@@ -92,7 +103,7 @@ export class Pipeline {
   async cursorOf(conversationId: string): Promise<number> {
     let cursor = this.cursors.get(conversationId);
     if (cursor === undefined) {
-      cursor = await this.session.db.get<number>(`cursor:${conversationId}`);
+      cursor = await this.session.db.get<number>(`${CURSOR_PREFIX}${conversationId}`);
       if (cursor === undefined) {
         // A conversation this device has not seen: start where the server lets us read from.
         const conversation = await this.session.api.conversation(conversationId);
@@ -176,9 +187,24 @@ export class Pipeline {
   }
 
   /** Asks the server for everything after this device's positions (and, per conversation, the
-   * receipts from a seq on). */
+   * receipts from a seq on), a page at a time: see `continueSync`. */
   requestSync(receiptsFrom: Record<string, number> = {}): void {
-    this.session.socket?.send({ type: 'sync', after: Object.fromEntries(this.cursors), receiptsFrom });
+    this.syncReceiptsFrom = receiptsFrom;
+    this.session.socket?.send({ type: 'sync', paged: true, after: Object.fromEntries(this.cursors), receiptsFrom });
+  }
+
+  /**
+   * A page of a sync has arrived. While the server says some conversations have more, ask
+   * again from where the page ended (`after`, which may be ahead of what is processed yet: its
+   * messages are buffered here), so nothing comes twice; the receipts asked for wait for the page
+   * that finishes their conversation.
+   */
+  continueSync(synced: { after: Record<string, number>; more: string[] }): void {
+    if (synced.more.length === 0) return;
+    const after = Object.fromEntries(this.cursors);
+    for (const [conversationId, seq] of Object.entries(synced.after)) after[conversationId] = Math.max(after[conversationId] ?? 0, seq);
+    const receiptsFrom = Object.fromEntries(Object.entries(this.syncReceiptsFrom).filter(([c]) => synced.more.includes(c)));
+    this.session.socket?.send({ type: 'sync', paged: true, after, receiptsFrom });
   }
 
   /** Catches a conversation up from the server's pages (e.g. before a socket is open). */
