@@ -1,14 +1,45 @@
 //! The wasm glue between workerd and the handlers: routing, body limits, CORS, security headers,
-//! and turning every error into the one JSON shape.
+//! turning every error into the one JSON shape, and one structured log line per request.
 
 use crate::api::{self, Ctx, Reply};
 use crate::config::Config;
-use crate::error::{log_error, ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, LogLine};
 use crate::protocol::{payload_too_large, MAX_BODY_BYTES};
 use crate::router::{check_preflight, cors_headers, resolve, Endpoint, Resolution, SECURITY_HEADERS};
 use worker::{Env, Headers, Request, Response, ResponseBuilder};
 
-pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
+/// The header that carries each request's id back to the client: a user reporting a failure can
+/// quote it, and it finds the request's log line.
+const REQUEST_ID_HEADER: &str = "X-Request-Id";
+
+pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
+    let started = js_sys::Date::now();
+    // Random, not taken from the client, so that a client cannot forge or collide with another's.
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let method = req.inner().method();
+    let mut route = None;
+    let mut error_code = None;
+    let result = answer(req, env, &mut route, &mut error_code).await;
+    let status = match &result {
+        Ok(response) => response.status_code(),
+        Err(_) => 500,
+    };
+    let duration_ms = (js_sys::Date::now() - started).max(0.0) as u64;
+    LogLine::request(&request_id, &method, route, status, duration_ms, error_code).write();
+    let mut response = result?;
+    // A WebSocket upgrade's headers are immutable; its 101 is logged all the same.
+    let _ = response.headers_mut().set(REQUEST_ID_HEADER, &request_id);
+    Ok(response)
+}
+
+/// Answers one request, reporting the route template it matched and the error code it answered
+/// with, for the log line.
+async fn answer(
+    mut req: Request,
+    env: Env,
+    route: &mut Option<&'static str>,
+    error_code: &mut Option<&'static str>,
+) -> worker::Result<Response> {
     let config = Config::from_env(&env);
     let origin = req.headers().get("Origin").ok().flatten();
     // The method as the client sent it: workers-rs's `Method` reads every method it has no variant
@@ -17,15 +48,16 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
     let preflight = method == "OPTIONS";
     let error_reply = |e: ApiError| Reply { status: e.status, body: Some(e.to_json()) };
     let mut retry_after = None;
-    let (reply, allow) = match respond(&mut req, &method, env, config.clone(), origin.as_deref()).await {
+    let (reply, allow) = match respond(&mut req, &method, env, config.clone(), origin.as_deref(), route).await {
         Ok(Outcome::Upgrade(response)) => return Ok(response),
         Ok(Outcome::Reply(reply)) => (reply, None),
         Ok(Outcome::Preflight { allow }) => (Reply::no_content(), Some(allow)),
-        Ok(Outcome::MethodNotAllowed { error, allow }) => (error_reply(error), Some(allow)),
+        Ok(Outcome::MethodNotAllowed { error, allow }) => {
+            *error_code = Some(error.code);
+            (error_reply(error), Some(allow))
+        }
         Err(e) => {
-            if e.status >= 500 {
-                log_error("request", &format!("{method} {} -> {}", req.path(), e.code));
-            }
+            *error_code = Some(e.code);
             retry_after = e.retry_after_secs;
             (error_reply(e), None)
         }
@@ -74,6 +106,7 @@ async fn respond(
     env: Env,
     config: Config,
     origin: Option<&str>,
+    route: &mut Option<&'static str>,
 ) -> ApiResult<Outcome> {
     let url = req.url().map_err(|_| ApiError::bad_request("invalid_url", "The request URL could not be read."))?;
     let matched = match resolve(method, url.path())? {
@@ -84,6 +117,7 @@ async fn respond(
         Resolution::MethodNotAllowed { error, allow } => return Ok(Outcome::MethodNotAllowed { error, allow }),
         Resolution::Route(matched) => matched,
     };
+    *route = Some(matched.template);
     let body = read_body(req, method).await?;
     let query: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     if query.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
@@ -134,6 +168,7 @@ async fn respond(
         Endpoint::AdminListUsers => api::admin::list_users(ctx).await,
         Endpoint::AdminDeleteUser => api::admin::delete_user(ctx).await,
         Endpoint::AdminAudit => api::admin::audit(ctx).await,
+        Endpoint::AdminStats => api::admin::stats(ctx).await,
     };
     reply.map(Outcome::Reply)
 }

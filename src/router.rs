@@ -36,6 +36,7 @@ pub enum Endpoint {
     AdminListUsers,
     AdminDeleteUser,
     AdminAudit,
+    AdminStats,
     WebSocket,
 }
 
@@ -71,12 +72,16 @@ pub const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("GET", "/admin/users", Endpoint::AdminListUsers),
     ("DELETE", "/admin/users/:id", Endpoint::AdminDeleteUser),
     ("GET", "/admin/audit", Endpoint::AdminAudit),
+    ("GET", "/admin/stats", Endpoint::AdminStats),
     ("GET", "/ws", Endpoint::WebSocket),
 ];
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Matched {
     pub endpoint: Endpoint,
+    /// The route's template, like `/users/:phone`: what the log names instead of the path, which
+    /// may hold a phone number.
+    pub template: &'static str,
     /// The `:param` segments of the template, percent-decoded, in order.
     pub params: Vec<String>,
 }
@@ -108,7 +113,7 @@ pub enum Resolution {
 /// body; the `Allow` names GET instead.
 pub fn resolve(method: &str, path: &str) -> Result<Resolution, ApiError> {
     let segments = split_path(path)?;
-    let matching: Vec<(&str, &str, Endpoint, Vec<String>)> = ROUTES
+    let matching: Vec<(&str, &'static str, Endpoint, Vec<String>)> = ROUTES
         .iter()
         .filter_map(|&(route_method, template, endpoint)| {
             match_template(template, &segments).map(|params| (route_method, template, endpoint, params))
@@ -125,7 +130,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Resolution, ApiError> {
             continue;
         }
         if method == route_method {
-            return Ok(Resolution::Route(Matched { endpoint, params }));
+            return Ok(Resolution::Route(Matched { endpoint, template, params }));
         }
         if !allowed.contains(&route_method) {
             allowed.push(route_method);
@@ -225,7 +230,7 @@ pub fn cors_headers(config: &Config, origin: Option<&str>, preflight: bool) -> V
     let Some(origin) = origin.filter(|o| config.is_origin_allowed(o)) else { return headers };
     headers.push(("Access-Control-Allow-Origin", origin.to_string()));
     // A web app on another origin reads how long to wait after a 429.
-    headers.push(("Access-Control-Expose-Headers", "Retry-After".to_string()));
+    headers.push(("Access-Control-Expose-Headers", "Retry-After, X-Request-Id".to_string()));
     if preflight {
         headers.push(("Access-Control-Allow-Methods", ALLOWED_METHODS.to_string()));
         headers.push(("Access-Control-Allow-Headers", ALLOWED_HEADERS.to_string()));
@@ -264,6 +269,8 @@ mod tests {
         assert_eq!((m.endpoint, m.params), (Endpoint::ListMessages, vec!["abc".to_string()]));
         assert_eq!(route("DELETE", "/admin/users/xyz").params, vec!["xyz"]);
         assert_eq!(route("GET", "/users/").endpoint, Endpoint::ListUsers);
+        assert_eq!(route("GET", "/users/%2B14155550123").template, "/users/:phone");
+        assert_eq!(route("GET", "/admin/stats").endpoint, Endpoint::AdminStats);
     }
 
     /// The `Allow` of a 405, or a panic naming what was resolved instead.

@@ -1,4 +1,4 @@
-//! GET /admin/users, DELETE /admin/users/:id, GET /admin/audit. Administrators only.
+//! GET /admin/users, DELETE /admin/users/:id, GET /admin/audit, GET /admin/stats. Administrators only.
 
 use super::users::{list_filter, list_page};
 use super::{Ctx, Reply};
@@ -6,7 +6,7 @@ use crate::cursor::SequenceCursor;
 use crate::db::admin::{self, DeleteOutcome};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
-use crate::protocol::parse_uuid;
+use crate::protocol::{parse_uuid, AdminStats};
 use crate::views;
 
 pub async fn list_users(ctx: Ctx) -> ApiResult<Reply> {
@@ -37,4 +37,19 @@ pub async fn audit(ctx: Ctx) -> ApiResult<Reply> {
     let page = ctx.page::<SequenceCursor>()?;
     let rows = admin::audit_page(&db, &page).await?;
     Reply::json(200, &page.page(rows, |e| SequenceCursor { id: e.id }).map(views::audit_entry))
+}
+
+pub async fn stats(ctx: Ctx) -> ApiResult<Reply> {
+    let (db, _admin) = ctx.authenticate_admin().await?;
+    let row = admin::stats(&db).await?;
+    Reply::json(
+        200,
+        &AdminStats {
+            users: row.users,
+            online_now: row.online_now,
+            messages_today: row.messages_today,
+            active_sessions: row.active_sessions,
+            at: row.at,
+        },
+    )
 }

@@ -1,4 +1,5 @@
-//! Admin operations: deleting accounts under the last-admin guard, and the audit log.
+//! Admin operations: deleting accounts under the last-admin guard, the audit log, and the counts
+//! of the admin page.
 
 use super::{Client, DbResult};
 use crate::cursor::{PageRequest, SequenceCursor};
@@ -135,4 +136,37 @@ pub async fn audit_page(client: &Client, page: &PageRequest<SequenceCursor>) -> 
             at: r.get("at"),
         })
         .collect())
+}
+
+/// The admin page's counts, in one statement so that they are read at one moment.
+#[derive(Debug, Clone)]
+pub struct StatsRow {
+    pub users: i64,
+    pub online_now: i64,
+    pub messages_today: i64,
+    pub active_sessions: i64,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn stats(client: &Client) -> DbResult<StatsRow> {
+    let row = client
+        .query_one(
+            "SELECT
+               (SELECT count(*) FROM users WHERE deleted_at IS NULL) AS users,
+               (SELECT count(*) FROM users WHERE online_since IS NOT NULL AND deleted_at IS NULL) AS online_now,
+               (SELECT count(*) FROM messages
+                 WHERE kind = 'app' AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+                 AS messages_today,
+               (SELECT count(*) FROM sessions WHERE expires_at > now()) AS active_sessions,
+               now() AS at",
+            &[],
+        )
+        .await?;
+    Ok(StatsRow {
+        users: row.get("users"),
+        online_now: row.get("online_now"),
+        messages_today: row.get("messages_today"),
+        active_sessions: row.get("active_sessions"),
+        at: row.get("at"),
+    })
 }

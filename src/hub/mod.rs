@@ -27,7 +27,7 @@ pub use client::{
 
 use crate::config::Config;
 use crate::db::{self, messages, Client};
-use crate::error::{log_error, ApiError, ApiResult};
+use crate::error::{log_error, ApiError, ApiResult, LogLine};
 use crate::protocol::{parse_client_event, ClientEvent, ServerEvent};
 use crate::ratelimit::TokenBucket;
 use alarm::AlarmState;
@@ -147,32 +147,58 @@ impl DurableObject for UserHub {
 
 impl UserHub {
     /// Parses one frame and hands the event to its handler; a failure goes back to the socket as
-    /// an `error` event carrying the event's reference.
+    /// an `error` event carrying the event's reference. Each event handled writes one log line:
+    /// its kind, the user's (pseudonymous) id, how long it took and the error code, if any,
+    /// never what it carried.
     async fn handle_frame(&self, ws: &WebSocket, info: &SocketInfo, message: WebSocketIncomingMessage) {
+        let started = now_ms();
+        let (kind, error) = self.dispatch_frame(ws, info, message).await;
+        let duration_ms = (now_ms() - started).max(0.0) as u64;
+        LogLine::hub_event(kind, info.user_id, duration_ms, error.as_ref().map(|e| e.code)).write();
+        if let Some(error) = error {
+            if error.status >= 500 {
+                *self.db.lock().await = None; // reconnect on the next event
+            }
+        }
+    }
+
+    /// Handles one frame, answering a failure on the socket; returns the event's kind (`invalid`
+    /// when the frame is not an event) and the failure, for the log.
+    async fn dispatch_frame(
+        &self,
+        ws: &WebSocket,
+        info: &SocketInfo,
+        message: WebSocketIncomingMessage,
+    ) -> (&'static str, Option<ApiError>) {
         let frame = match message {
             WebSocketIncomingMessage::String(text) => text,
             WebSocketIncomingMessage::Binary(_) => {
                 let error = ApiError::bad_request("invalid_event", "Events are JSON text frames.");
-                return send(ws, &ServerEvent::error(None, &error));
+                send(ws, &ServerEvent::error(None, &error));
+                return ("invalid", Some(error));
             }
         };
         let envelope = match parse_client_event(&frame) {
             Ok(envelope) => envelope,
-            Err(e) => return send(ws, &ServerEvent::error(e.reference, &e.error)),
+            Err(e) => {
+                send(ws, &ServerEvent::error(e.reference, &e.error));
+                return ("invalid", Some(e.error));
+            }
         };
         let reference = envelope.reference;
-        let outcome = match envelope.event {
-            ClientEvent::SendMessage(m) => self.send_message(ws, info, reference.clone(), m).await,
-            ClientEvent::Receipt(r) => self.receipt(ws, info, reference.clone(), r).await,
-            ClientEvent::Typing(t) => self.typing(ws, info, reference.clone(), t).await,
-            ClientEvent::Sync(s) => self.sync(ws, info, s).await,
-            ClientEvent::Commit(c) => self.commit(ws, info, reference.clone(), c).await,
+        let (kind, outcome) = match envelope.event {
+            ClientEvent::SendMessage(m) => ("send", self.send_message(ws, info, reference.clone(), m).await),
+            ClientEvent::Receipt(r) => ("receipt", self.receipt(ws, info, reference.clone(), r).await),
+            ClientEvent::Typing(t) => ("typing", self.typing(ws, info, reference.clone(), t).await),
+            ClientEvent::Sync(s) => ("sync", self.sync(ws, info, s).await),
+            ClientEvent::Commit(c) => ("commit", self.commit(ws, info, reference.clone(), c).await),
         };
-        if let Err(error) = outcome {
-            if error.status >= 500 {
-                *self.db.lock().await = None; // reconnect on the next event
+        match outcome {
+            Ok(()) => (kind, None),
+            Err(error) => {
+                send(ws, &ServerEvent::error(reference, &error));
+                (kind, Some(error))
             }
-            send(ws, &ServerEvent::error(reference, &error));
         }
     }
 

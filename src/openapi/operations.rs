@@ -6,7 +6,7 @@ use super::{wire, WireType};
 use crate::auth::TOKEN_LIFETIME_SECS;
 use crate::config::{DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR, MIN_JWT_SECRET_BYTES};
 use crate::protocol::{
-    Account, ApproveLinkRequest, AuditEntry, AuthResponse, BindDeviceRequest, ClaimRequest, ClaimResponse,
+    Account, AdminStats, ApproveLinkRequest, AuditEntry, AuthResponse, BindDeviceRequest, ClaimRequest, ClaimResponse,
     ClientEventWire, ConversationView, CreateGroupRequest, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView,
     Health, KeyPackageCount, LinkRequest, LinkView, LoginRequest, MessageView, Page, PendingLinks, Profile,
     RegisterDeviceRequest, RegisterRequest, RemoveDeviceRequest, ResetDevicesRequest, ServerEvent,
@@ -442,6 +442,12 @@ pub fn operations() -> Vec<Operation> {
         Operation::signed_in(E::AdminAudit, "adminAudit", "The audit log, newest first (admin)")
             .params(page())
             .answers([ok(200, "One page of audit entries.", wire::<Page<AuditEntry>>()), invalid_input(), forbidden()]),
+        Operation::signed_in(E::AdminStats, "adminStats", "Live counts for the admin page (admin)")
+            .describe(
+                "Accounts, accounts online now (with at least one open socket), application messages stored since \
+                 midnight UTC, and signed-in sessions, read from the database when asked.",
+            )
+            .answers([ok(200, "The counts.", wire::<AdminStats>()), forbidden()]),
         Operation::public(E::WebSocket, "websocket", "Open the realtime WebSocket")
             .describe(format!(
                 "Upgrades to a WebSocket routed to the caller's UserHub. Pass the token as the subprotocol \

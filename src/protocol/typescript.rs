@@ -121,6 +121,7 @@ fn declarations() -> Files {
     files.declare::<SessionEndReason>("events.ts");
     files.declare::<SocketCloseReason>("events.ts");
     files.declare::<AuditEntry>("admin.ts");
+    files.declare::<AdminStats>("admin.ts");
     files.declare::<serde_json::Value>("meta.ts");
     files.declare::<Page<Dummy>>("meta.ts");
     files.declare::<Health>("meta.ts");

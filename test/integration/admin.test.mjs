@@ -1,10 +1,11 @@
 // Admin routes: who may use them, deleting a user with everything that is theirs, the last-admin
-// guard and the audit log.
+// guard, the audit log, and the live counts (with the structured log lines the requests leave).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../support/stack.mjs';
 import { Api, randomUUID } from '../support/api.mjs';
 import { Socket } from '../support/ws.mjs';
+import { waitFor } from '../support/wait.mjs';
 
 let stack;
 let api;
@@ -154,6 +155,68 @@ test('a deleted owner\'s groups pass to their longest-standing admin, or else th
   const roles = async (id) => Object.fromEntries((await stack.pool.query('SELECT user_id, role FROM members WHERE conversation_id = $1', [id])).rows.map((r) => [r.user_id, r.role]));
   assert.deepEqual(await roles(withAdmin), { [early.user.id]: 'member', [deputy.user.id]: 'owner' });
   assert.deepEqual(await roles(membersOnly), { [early.user.id]: 'owner', [late.user.id]: 'member' });
+});
+
+test('the live counts are for admins only, and move when a user registers, comes online and sends', async () => {
+  const regular = await api.register();
+  const refused = await api.get('/admin/stats', { token: regular.token });
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.error.code, 'forbidden');
+  assert.equal((await api.get('/admin/stats')).status, 401);
+
+  const stats = async () => {
+    const res = await api.get('/admin/stats', { token: admin.token });
+    assert.equal(res.status, 200);
+    return res.body;
+  };
+  const before = await stats();
+  assert.deepEqual(Object.keys(before).sort(), ['activeSessions', 'at', 'messagesToday', 'onlineNow', 'users']);
+  assert.ok(Number.isFinite(Date.parse(before.at)));
+
+  const newcomer = await api.register();
+  const registered = await stats();
+  assert.equal(registered.users, before.users + 1, 'a registration is one more account');
+  assert.equal(registered.activeSessions, before.activeSessions + 1, 'and one more session');
+
+  const socket = await Socket.open(stack.baseUrl, newcomer.token);
+  await socket.next('ready');
+  await waitFor(async () => (await stats()).onlineNow === registered.onlineNow + 1, { what: 'the newcomer to count as online' });
+  socket.send({ type: 'send-message', id: 's1', toUserId: regular.user.id, clientMsgId: `stats-${Date.now()}`,
+    ciphertext: Buffer.from('counted, never read').toString('base64') });
+  await socket.next('ack');
+  assert.equal((await stats()).messagesToday, registered.messagesToday + 1, 'a message sent is counted today');
+  socket.close();
+  await waitFor(async () => (await stats()).onlineNow === registered.onlineNow, { what: 'the newcomer to go offline' });
+});
+
+test('each request leaves one JSON log line under the id its response carries, with the route template and no phone or token', async () => {
+  const user = await api.register();
+  const res = await api.get(`/users/${encodeURIComponent(user.user.phone)}`, { token: admin.token });
+  assert.equal(res.status, 200);
+  const requestId = res.headers.get('x-request-id');
+  assert.match(requestId ?? '', /^[0-9a-f-]{36}$/);
+  const missing = await api.get('/users/%2B19995550000', { token: admin.token });
+  assert.notEqual(missing.headers.get('x-request-id'), requestId, 'every request has its own id');
+
+  const lines = () => stack.logs().split('\n').map((l) => l.slice(l.indexOf('{'))).filter((l) => l.startsWith('{"'))
+    .flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
+  const line = await waitFor(() => lines().find((l) => l.requestId === requestId), { what: 'the request\'s log line' });
+  assert.deepEqual({ ...line, durationMs: typeof line.durationMs },
+    { level: 'info', event: 'request', requestId, method: 'GET', route: '/users/:phone', status: 200, durationMs: 'number' });
+  const notFound = await waitFor(() => lines().find((l) => l.requestId === missing.headers.get('x-request-id')));
+  assert.equal(notFound.errorCode, 'not_found');
+  assert.ok(lines().some((l) => l.event === 'hub.event' && l.kind === 'send' && !('errorCode' in l)), 'the hub logged the send above');
+
+  // The Worker's own lines hold no phone number, token or password (wrangler dev's access log,
+  // which prints raw paths, is the development server's, not the Worker's); a token is in no URL,
+  // so it is nowhere in the output at all.
+  const ours = JSON.stringify(lines());
+  for (const secret of [user.user.phone, user.user.phone.slice(1), user.password]) {
+    assert.ok(!ours.includes(secret), `a log line holds ${secret.slice(0, 4)}…`);
+  }
+  const logs = stack.logs();
+  for (const token of [user.token, admin.token]) assert.ok(!logs.includes(token), 'the output holds a token');
+  assert.ok(!logs.includes(Buffer.from('counted, never read').toString('base64')), 'nor any ciphertext');
 });
 
 test('refuses to delete the last admin, and allows it once another admin exists', async () => {

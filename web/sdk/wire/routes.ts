@@ -1,6 +1,6 @@
 // Generated from the router's table and the operations in src/openapi/ by `cargo test --lib`: do not edit by hand.
 // Change the Rust source, run `cargo test --lib`, and commit the result.
-import type { AuditEntry } from './admin.ts';
+import type { AdminStats, AuditEntry } from './admin.ts';
 import type { Account, AuthResponse, LoginRequest, RegisterRequest } from './auth.ts';
 import type { ConversationView, CreateGroupRequest } from './conversations.ts';
 import type { BindDeviceRequest, ClaimRequest, ClaimResponse, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView, KeyPackageCount, RegisterDeviceRequest, RemoveDeviceRequest, UploadKeyPackagesRequest } from './devices.ts';
@@ -75,4 +75,6 @@ export type Routes = {
   'DELETE /admin/users/:id': { params: { id: string }; query?: never; body?: never; response: null };
   /** The audit log, newest first (admin) */
   'GET /admin/audit': { params?: never; query?: { cursor?: string; limit?: number }; body?: never; response: Page<AuditEntry> };
+  /** Live counts for the admin page (admin) */
+  'GET /admin/stats': { params?: never; query?: never; body?: never; response: AdminStats };
 };
