@@ -1,6 +1,6 @@
 'use client';
 
-// The admin dashboard: every account, a page at a time with search; deletion behind a
+// The admin dashboard: live counts; every account, a page at a time with search; deletion behind a
 // confirmation (the server refuses to delete the last admin, and that error is shown); the audit log.
 
 import Link from 'next/link';
@@ -8,6 +8,7 @@ import { useRouter } from 'next/navigation';
 import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import useSWR, { useSWRConfig } from 'swr';
 import { AdminApi, type Account } from '../sdk/api.ts';
+import type { AdminStats } from '../sdk/wire/admin.ts';
 import { useSession } from '../lib/session.tsx';
 import { ThemeToggle } from './ThemeToggle.tsx';
 
@@ -61,6 +62,7 @@ function Dashboard({ admin, myId }: { admin: AdminApi; myId: string }) {
         <h1 className="text-2xl font-semibold">Admin</h1>
         <nav className="flex items-center gap-2"><Link href="/chat" className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 dark:hover:bg-slate-800">Chats</Link><ThemeToggle /></nav>
       </header>
+      <LiveCounts admin={admin} />
       {error && <p role="alert" className="mb-4 rounded-xl bg-red-50 px-4 py-2 text-sm text-red-700 dark:bg-red-500/10 dark:text-red-300">{error}</p>}
       <section aria-labelledby="users-heading" className="rounded-2xl border border-slate-200 dark:border-slate-800">
         <div className="flex flex-wrap items-center justify-between gap-2 border-b border-slate-200 p-4 dark:border-slate-800">
@@ -107,6 +109,62 @@ function Dashboard({ admin, myId }: { admin: AdminApi; myId: string }) {
         </ul>
       </section>
     </div>
+  );
+}
+
+/** How often the counts are read while the page is open (SWR pauses while the tab is hidden). */
+const STATS_REFRESH_MS = 5000;
+/** A screen reader hears that the counts changed at most this often, not on every refresh. */
+const STATS_ANNOUNCE_MS = 60_000;
+
+const STAT_LABELS: [keyof Omit<AdminStats, 'at'>, string][] = [
+  ['users', 'Users'],
+  ['onlineNow', 'Online now'],
+  ['messagesToday', 'Messages today'],
+  ['activeSessions', 'Signed-in sessions'],
+];
+
+/**
+ * The live counts, re-read every few seconds. Each number is labelled by its term. The numbers
+ * themselves are not a live region (they would be read out every five seconds); a polite status
+ * says what changed, at most once a minute.
+ */
+function LiveCounts({ admin }: { admin: AdminApi }) {
+  const stats = useSWR('admin-stats', () => admin.stats(), { refreshInterval: STATS_REFRESH_MS });
+  const [announcement, setAnnouncement] = useState('');
+  const announced = useRef<{ stats: AdminStats | null; at: number }>({ stats: null, at: 0 });
+  useEffect(() => {
+    const now = stats.data;
+    if (!now) return;
+    const last = announced.current;
+    if (!last.stats) {
+      announced.current = { stats: now, at: Date.now() };
+      return;
+    }
+    const changed = STAT_LABELS.filter(([key]) => now[key] !== last.stats![key]);
+    if (changed.length === 0 || Date.now() - last.at < STATS_ANNOUNCE_MS) return;
+    announced.current = { stats: now, at: Date.now() };
+    setAnnouncement(changed.map(([key, label]) => `${label}: ${now[key]}`).join(', '));
+  }, [stats.data]);
+
+  return (
+    <section aria-labelledby="stats-heading" className="mb-6 rounded-2xl border border-slate-200 p-4 dark:border-slate-800">
+      <div className="mb-3 flex items-baseline justify-between gap-2">
+        <h2 id="stats-heading" className="font-semibold">Live counts</h2>
+        {stats.data && <p className="text-xs text-slate-500">Updated {new Date(stats.data.at).toLocaleTimeString()}, every {STATS_REFRESH_MS / 1000} seconds</p>}
+      </div>
+      {stats.error && !stats.data && <LoadError what="the counts" error={stats.error} />}
+      <dl className="grid grid-cols-2 gap-3 sm:grid-cols-4">
+        {STAT_LABELS.map(([key, label]) => (
+          <div key={key} className="rounded-xl bg-slate-50 p-3 dark:bg-slate-800/50">
+            <dt className="text-xs uppercase text-slate-500">{label}</dt>
+            <dd className="text-2xl font-semibold tabular-nums">{stats.data ? stats.data[key].toLocaleString() : '…'}</dd>
+          </div>
+        ))}
+      </dl>
+      <p className="mt-2 text-xs text-slate-500">Online now counts people with at least one open connection; each signed-in session may hold several.</p>
+      <p role="status" aria-live="polite" className="sr-only">{announcement}</p>
+    </section>
   );
 }
 

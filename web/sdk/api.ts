@@ -222,6 +222,11 @@ export class AdminApi {
   audit(query: Query<'GET /admin/audit'> = {}) {
     return this.api.call('GET /admin/audit', { query });
   }
+
+  /** Live counts: accounts, accounts online now, messages today, signed-in sessions. */
+  stats() {
+    return this.api.call('GET /admin/stats', {});
+  }
 }
 
 function search(query: Record<string, string | number | undefined>): string {

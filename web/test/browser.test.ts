@@ -327,6 +327,19 @@ test('an admin deletes a user after confirming, and cannot delete the last admin
   await page.getByRole('button', { name: 'Make this browser my only device' }).click();
   await page.getByRole('link', { name: 'Admin' }).click();
   await page.getByRole('heading', { name: 'Admin' }).waitFor();
+  // The live counts: the chat test's people and their messages are counted, each number under
+  // its term (a <dt>, read with its <dd>).
+  const counts = page.getByRole('region', { name: 'Live counts' });
+  const value = (term: string) => counts.getByRole('term').filter({ hasText: term }).locator('xpath=following-sibling::dd[1]');
+  const count = async (term: string) => {
+    const shown = value(term);
+    await shown.filter({ hasText: /^[\d,]+$/ }).waitFor();
+    return Number((await shown.textContent())!.replace(/,/g, ''));
+  };
+  assert.ok(await count('Users') >= 3, 'the admin, the victim and the chat test\'s people');
+  assert.ok(await count('Messages today') >= 1, 'the chat test sent messages');
+  // This browser's socket may open after the first read: the next refreshes count it.
+  await value('Online now').filter({ hasText: /^[1-9]/ }).waitFor({ timeout: 15_000 });
   await page.getByLabel('Search users').fill('Victor');
   await page.getByRole('button', { name: 'Delete Victor Deleted' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
