@@ -142,9 +142,9 @@ impl Throttle<'_> {
     fn key(&self) -> String {
         match self {
             Throttle::LoginsFromAddress { address } | Throttle::RegistrationsFromAddress { address, .. } => {
-                address.to_string()
+                client_network(address)
             }
-            Throttle::LoginsToNumberFromAddress { phone, address } => format!("{phone} {address}"),
+            Throttle::LoginsToNumberFromAddress { phone, address } => format!("{phone} {}", client_network(address)),
             Throttle::LoginsToNumber { phone } => phone.to_string(),
             Throttle::PasswordConfirmations { user } => user.to_string(),
         }
@@ -283,8 +283,37 @@ pub fn describe_wait(seconds: i32) -> String {
     }
 }
 
+/// What one client controls, as a throttle counts it: an IPv4 address as it is, an IPv6 address by
+/// its /64 (one subscriber is usually given at least a /64, and could otherwise take a fresh
+/// address, and a fresh allowance, for every attempt), in one spelling. Anything else is kept as
+/// it came.
+pub fn client_network(address: &str) -> String {
+    match address.trim().parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
+        Err(_) => address.trim().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_and_an_ipv4_one_by_its_address() {
+        use super::client_network;
+        assert_eq!(client_network("2001:db8:0:1::a17"), "2001:db8:0:1::/64");
+        assert_eq!(client_network("2001:DB8:0:1:ffff:1:2:3"), "2001:db8:0:1::/64", "one spelling");
+        assert_ne!(client_network("2001:db8:0:2::1"), client_network("2001:db8:0:1::1"), "another /64");
+        assert_eq!(client_network("203.0.113.7"), "203.0.113.7");
+        assert_eq!(client_network("::ffff:203.0.113.7"), "203.0.113.7", "IPv4-mapped");
+        assert_eq!(client_network(" not an address "), "not an address");
+    }
+
     use super::*;
 
     #[test]
@@ -344,7 +373,7 @@ mod tests {
     #[test]
     fn keys_name_the_kind_and_whom_it_limits() {
         let pair = Throttle::LoginsToNumberFromAddress { phone: "+14155550100", address: "2001:db8::1" };
-        assert_eq!((pair.kind(), pair.key().as_str()), ("login-number-address", "+14155550100 2001:db8::1"));
+        assert_eq!((pair.kind(), pair.key().as_str()), ("login-number-address", "+14155550100 2001:db8::/64"));
         let registrations = Throttle::RegistrationsFromAddress { address: "203.0.113.9", per_hour: 3 };
         assert_eq!((registrations.kind(), registrations.key().as_str()), ("registration", "203.0.113.9"));
         assert!(matches!(registrations.policy(), Policy::Window(Window { limit: 3, seconds: 3600 })));

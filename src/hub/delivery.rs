@@ -3,7 +3,7 @@
 
 use super::client::{deliver, EVENT_SEPARATOR};
 use super::sockets::Presence;
-use super::UserHub;
+use super::{now_ms, UserHub};
 use crate::protocol::ServerEvent;
 use uuid::Uuid;
 use worker::{Request, Response};
@@ -23,10 +23,14 @@ impl UserHub {
         Response::empty()
     }
 
+    /// Sends `event` to this user's open sockets, except `skip`. Nothing goes to a socket whose
+    /// token has expired or whose attachment (who it is) is lost, even if the alarm that closes it
+    /// has not rung: what it may receive is decided here, not by the alarm's punctuality.
     fn push_local(&self, event: &str, skip: Option<&str>) {
-        for ws in self.state.get_websockets() {
-            let is_skipped = skip.is_some_and(|conn| self.state.get_tags(&ws).iter().any(|t| t == conn));
-            if !is_skipped {
+        let now_secs = (now_ms() / 1000.0) as i64;
+        for (ws, info) in self.open_sockets() {
+            let is_skipped = skip.is_some_and(|conn| info.conn_id == conn);
+            if !is_skipped && now_secs < info.expires_at {
                 let _ = ws.send_with_str(event);
             }
         }

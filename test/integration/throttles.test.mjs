@@ -23,7 +23,9 @@ after(() => stack?.stop());
 
 let addresses = 0;
 /** A documentation address (RFC 3849) no other request uses. */
-const newAddress = () => `2001:db8::${(addresses += 1).toString(16)}`;
+// Each in a /64 of its own: the server counts an IPv6 client by its /64, which is the row's key.
+const newAddress = () => `2001:db8:${(addresses += 1).toString(16)}::1`;
+const networkOf = (address) => address.replace(/::1$/, '::/64');
 
 const PASSWORD = 'correct horse battery';
 const login = (phone, password, from) => api.post('/auth/login', { phone, password }, { headers: { 'cf-connecting-ip': from } });
@@ -59,7 +61,7 @@ test('thirty parallel wrong logins: only the free ten reach the password check, 
   assert.equal(count(guesses, 429), 30 - FREE_LOGINS_TO_NUMBER, statuses(guesses).join(' '));
   for (const res of guesses.filter((r) => r.status === 429)) assertTooMany(res);
   assert.equal((await rowOf('login-number', owner.phone)).attempts, FREE_LOGINS_TO_NUMBER, 'the number counted only what it let through');
-  assert.equal((await rowOf('login-address', from)).attempts, LOGINS_FROM_ADDRESS, 'the address counted up to its limit');
+  assert.equal((await rowOf('login-address', networkOf(from))).attempts, LOGINS_FROM_ADDRESS, 'the address counted up to its limit');
   // The right password from there waits too: it is refused before its hash, like a guess.
   assertTooMany(await login(owner.phone, PASSWORD, from));
 });
@@ -82,12 +84,12 @@ test('a stranger cannot keep the owner out: the owner gets in from their own add
 
   // ...but not the stranger's own wait, which grows with each attempt they make after it.
   assertTooMany(await login(owner.phone, 'guess again', stranger));
-  await waitOut('login-number-address', `${owner.phone} ${stranger}`);
+  await waitOut('login-number-address', `${owner.phone} ${networkOf(stranger)}`);
   assert.equal((await login(owner.phone, 'guess eleven', stranger)).status, 401);
   const longer = await login(owner.phone, 'guess twelve', stranger);
   assertTooMany(longer);
   assert.match(longer.body.error.message, /2 minutes\./);
-  const { attempts } = await rowOf('login-number-address', `${owner.phone} ${stranger}`);
+  const { attempts } = await rowOf('login-number-address', `${owner.phone} ${networkOf(stranger)}`);
   assert.equal(attempts, FREE_LOGINS_TO_NUMBER + 1, 'refused attempts are not counted, so they do not lengthen the wait');
   // Meanwhile the owner is not kept waiting at all.
   assert.equal((await login(owner.phone, PASSWORD, home)).status, 200);
@@ -101,7 +103,7 @@ test("knowing one account's password resets nothing about guesses at another", a
   assertTooMany(await login(victim.phone, 'guess after logging in elsewhere', from));
   assert.equal((await rowOf('login-number', victim.phone)).attempts, FREE_LOGINS_TO_NUMBER);
   // The address's count kept every guess: the success gave back only its own.
-  assert.equal((await rowOf('login-address', from)).attempts, FREE_LOGINS_TO_NUMBER + 1, 'ten guesses and the refused one');
+  assert.equal((await rowOf('login-address', networkOf(from))).attempts, FREE_LOGINS_TO_NUMBER + 1, 'ten guesses and the refused one');
 });
 
 test("the password entered again has the account's own limit, apart from the number's logins", async () => {
@@ -139,7 +141,7 @@ test('one address guessing at many numbers is stopped after twenty, the right pa
   assert.match(stopped.body.error.message, /from this network/);
   assert.equal((await login(own.phone, PASSWORD, newAddress())).status, 200, 'other addresses are not affected');
   // Once the window is over, the address starts afresh.
-  await stack.pool.query("UPDATE throttles SET expires_at = now() WHERE kind = 'login-address' AND key = $1", [from]);
+  await stack.pool.query("UPDATE throttles SET expires_at = now() WHERE kind = 'login-address' AND key = $1", [networkOf(from)]);
   assert.equal((await login(own.phone, PASSWORD, from)).status, 200);
 });
 
@@ -160,7 +162,7 @@ test('parallel registrations from one address create at most the limit of accoun
   assertTooMany(await registerFrom(elsewhere), 'too_many_registrations');
 
   // An hour later there is room again.
-  await stack.pool.query("UPDATE throttles SET expires_at = now() WHERE kind = 'registration' AND key = $1", [from]);
+  await stack.pool.query("UPDATE throttles SET expires_at = now() WHERE kind = 'registration' AND key = $1", [networkOf(from)]);
   assert.equal((await registerFrom(from)).status, 201);
 });
 
@@ -180,4 +182,12 @@ test('expired rows are deleted as other attempts come; live ones stay', async ()
   const left = await rowOf('login-number', unknown);
   const hoursLeft = (left.expires_at.getTime() - Date.now()) / 3_600_000;
   assert.ok(hoursLeft > 23 && hoursLeft <= 24, `forgotten a day later (${hoursLeft} hours)`);
+});
+
+test('an IPv6 client is counted by its /64: fresh addresses in it bring no fresh allowance', async () => {
+  const own = await account();
+  const prefix = newAddress().replace(/::1$/, '');
+  const guesses = await Promise.all(Array.from({ length: LOGINS_FROM_ADDRESS + 5 }, (_, i) => login(randomPhone(), 'a guess at anyone', `${prefix}::${(i + 2).toString(16)}`)));
+  assert.equal(count(guesses, 401), LOGINS_FROM_ADDRESS, statuses(guesses).join(' '));
+  assertTooMany(await login(own.phone, PASSWORD, `${prefix}:0:1:2:3:4`));
 });
