@@ -280,12 +280,8 @@ mod tests {
                 assert!(!text.contains(secret), "{text} holds {secret}");
             }
         }
-        let keys: Vec<String> = parsed(&LogLine::error("hub.presence", "connection reset"))
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect();
+        let keys: Vec<String> =
+            parsed(&LogLine::error("hub.presence", "connection reset")).as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["detail", "event", "level"]); // sorted by serde_json::Value
     }
 }
