@@ -114,7 +114,10 @@ for (const origin of (varValue('ALLOWED_ORIGINS') ?? '').split(',').map((o) => o
     errors.push(`ALLOWED_ORIGINS entry ${JSON.stringify(origin)} is not an origin (https://host[:port]).`);
     continue;
   }
-  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  // Loopback in any spelling: localhost and its subdomains, 127.0.0.0/8, ::1, 0.0.0.0.
+  const host = url.hostname.toLowerCase();
+  const local = host === 'localhost' || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host)
+    || host === '[::1]' || host === '0.0.0.0';
   if (local) {
     errors.push(`ALLOWED_ORIGINS contains ${origin}, a development origin; in production list only the web app's own origin.`);
   } else if (url.protocol !== 'https:') {

@@ -115,6 +115,12 @@ test('the registration limit turned off, a low hash count and a wildcard origin 
   assert.equal(own.code, 0, own.output);
 });
 
+test('a loopback origin is refused in every spelling', async () => {
+  const origins = ['https://127.0.0.2', 'https://app.localhost', 'https://LOCALHOST:8443', 'https://[::1]:3000', 'https://0.0.0.0'];
+  const results = await Promise.all(origins.map((origin) => check(variant(setVar('ALLOWED_ORIGINS', origin)), '--ci')));
+  for (const result of results) assertRefused(result, /a development origin/);
+});
+
 test('a missing binding or required secret is refused', async () => {
   const [noHub, noDatabase, noSecret, noAssets] = await Promise.all([
     check(variant(dropLines(/^bindings = \[\{ name = "USER_HUB"/)), '--ci'),
