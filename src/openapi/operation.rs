@@ -300,6 +300,15 @@ pub fn body_too_large() -> Response {
     error(413, "`payload_too_large`")
 }
 
+/// The 429 of an action that takes the account's password again (removing a device, a reset).
+pub fn password_reentry_limited() -> Response {
+    error(
+        429,
+        "`too_many_attempts`: 10 wrong passwords for this account, then waits from 15 seconds doubling to 5 minutes \
+         (`Retry-After`).",
+    )
+}
+
 pub fn not_json() -> Response {
     error(415, "`unsupported_media_type`")
 }

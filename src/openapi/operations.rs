@@ -230,11 +230,7 @@ pub fn operations() -> Vec<Operation> {
                 no_such_device(),
                 body_too_large(),
                 not_json(),
-                error(
-                    429,
-                    "`too_many_attempts`: 10 wrong passwords for this account, then waits from 15 seconds doubling to 5 \
-                     minutes (`Retry-After`).",
-                ),
+                password_reentry_limited(),
             ]),
         Operation::signed_in(E::BindDevice, "bindDevice", "Prove this session runs on one of the caller's devices")
             .describe(format!(
@@ -348,11 +344,7 @@ pub fn operations() -> Vec<Operation> {
                 error(409, "`session_has_device` or `credential_taken`."),
                 body_too_large(),
                 not_json(),
-                error(
-                    429,
-                    "`too_many_attempts`: 10 wrong passwords for this account, then waits from 15 seconds doubling to 5 \
-                     minutes (`Retry-After`).",
-                ),
+                password_reentry_limited(),
             ]),
         Operation::signed_in(
             E::UploadKeyPackages,
