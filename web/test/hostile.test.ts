@@ -10,7 +10,7 @@ import { fileStack } from './harness.ts';
 import { randomPhone } from '../../test/support/api.mjs';
 import { Socket as PlainSocket } from '../../test/support/ws.mjs';
 import { waitFor } from '../../test/support/wait.mjs';
-import { tamperedFetch, type Rewrite } from './tampering.ts';
+import { tamperedFetch, tamperedWebSocket, type Rewrite } from './tampering.ts';
 import { ChatClient, type LocalMessage, type MessageView } from '../sdk/client.ts';
 import { Api } from '../sdk/api.ts';
 import { Store } from '../sdk/store.ts';
@@ -35,31 +35,9 @@ interface Tampering {
   event?: (event: ServerEvent) => ServerEvent;
 }
 
+/** The real socket, with every server event passed through `tampering.event` on its way in. */
 function hostileWebSocket(tampering: Tampering): typeof WebSocket {
-  /** The real socket, with every server event passed through `tampering.event` on its way in. */
-  class TamperedSocket {
-    private readonly ws: WebSocket;
-    constructor(url: string | URL, protocols?: string | string[]) {
-      this.ws = new WebSocket(url, protocols);
-    }
-
-    addEventListener(type: string, listener: (e: { data?: unknown; code?: number }) => void): void {
-      if (type !== 'message') return this.ws.addEventListener(type, listener as EventListener);
-      this.ws.addEventListener('message', (e) => {
-        const event = JSON.parse(String(e.data)) as ServerEvent;
-        listener({ data: JSON.stringify(tampering.event ? tampering.event(event) : event) });
-      });
-    }
-
-    send(data: string): void {
-      this.ws.send(data);
-    }
-
-    close(code?: number, reason?: string): void {
-      this.ws.close(code, reason);
-    }
-  }
-  return TamperedSocket as unknown as typeof WebSocket;
+  return tamperedWebSocket({ received: (event) => (tampering.event ? tampering.event(event) : event) });
 }
 
 let storeCounter = 0;

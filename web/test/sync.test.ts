@@ -11,6 +11,7 @@ import { waitFor } from '../../test/support/wait.mjs';
 import { ChatClient, type LocalMessage } from '../sdk/client.ts';
 import { Store } from '../sdk/store.ts';
 import type { ServerEvent } from '../sdk/socket.ts';
+import { tamperedWebSocket } from './tampering.ts';
 
 const PASSWORD = 'correct horse battery';
 const file = fileStack();
@@ -24,31 +25,13 @@ interface Traffic {
 }
 
 function recordingWebSocket(traffic: Traffic): typeof WebSocket {
-  class RecordingSocket {
-    private readonly ws: WebSocket;
-    constructor(url: string | URL, protocols?: string | string[]) {
-      this.ws = new WebSocket(url, protocols);
-    }
-
-    addEventListener(type: string, listener: (e: { data?: unknown; code?: number }) => void): void {
-      if (type !== 'message') return this.ws.addEventListener(type, listener as EventListener);
-      this.ws.addEventListener('message', (e) => {
-        const event = JSON.parse(String(e.data)) as ServerEvent;
-        traffic.received.push(event);
-        listener({ data: JSON.stringify(traffic.rewrite ? traffic.rewrite(event) : event) });
-      });
-    }
-
-    send(data: string): void {
-      traffic.sent.push(JSON.parse(data) as Record<string, unknown>);
-      this.ws.send(data);
-    }
-
-    close(code?: number, reason?: string): void {
-      this.ws.close(code, reason);
-    }
-  }
-  return RecordingSocket as unknown as typeof WebSocket;
+  return tamperedWebSocket({
+    sent: (event) => traffic.sent.push(event),
+    received: (event) => {
+      traffic.received.push(event);
+      return traffic.rewrite ? traffic.rewrite(event) : event;
+    },
+  });
 }
 
 let storeCounter = 0;
