@@ -39,6 +39,20 @@ export interface OwnUser {
   trustedInHistory(device: DeviceView, removed: DeviceView[]): Promise<boolean>;
 }
 
+/** What the rest of the SDK learns from the directory reads this service makes anyway. */
+export interface DirectoryObserver {
+  /** A removed device of another user was let in for what it did while it was theirs: a device
+   * this one may never have seen listed, so its user's device set changed (a notice). */
+  pastDevice(userId: string, deviceId: string): void;
+  /**
+   * The devices that count as this user's, as read at `fetchedAt`. Every listing this device
+   * judges a credential by is one the safety numbers hear of (see Verification.observe): a
+   * contact's new device met first in a commit is a change of their devices there and then, not
+   * only once a `device-added` event or the next connect has the directory read again.
+   */
+  listed(userId: string, devices: DeviceView[], fetchedAt: number): void;
+}
+
 export class Authentication implements AuthenticationService {
   private readonly api: Api;
   private readonly own: OwnUser;
@@ -47,14 +61,12 @@ export class Authentication implements AuthenticationService {
   /** Each user's removed devices, as last read (see `asOf`). */
   private readonly histories = new Map<string, { removed: Promise<DeviceView[]>; fetchedAt: number }>();
 
-  /** Told when a removed device of another user is let in for what it did while it was theirs:
-   * a device this one may never have seen listed, so its user's device set changed (a notice). */
-  private readonly onPastDevice: (userId: string, deviceId: string) => void;
+  private readonly observer: DirectoryObserver;
 
-  constructor(api: Api, own: OwnUser, onPastDevice: (userId: string, deviceId: string) => void = () => {}) {
+  constructor(api: Api, own: OwnUser, observer: Partial<DirectoryObserver> = {}) {
     this.api = api;
     this.own = own;
-    this.onPastDevice = onPastDevice;
+    this.observer = { pastDevice: () => {}, listed: () => {}, ...observer };
   }
 
   /** The devices that count as `userId`'s, of those the directory lists. A failure to tell (the
@@ -117,7 +129,7 @@ export class Authentication implements AuthenticationService {
     if (!device?.removedAt || keyOf(device.credential) !== toHex(signaturePublicKey)) return false;
     if (!(Date.parse(device.createdAt) <= at && at < Date.parse(device.removedAt))) return false;
     if (userId === this.own.id()) return this.own.trustedInHistory(device, removed);
-    this.onPastDevice(userId, deviceId);
+    this.observer.pastDevice(userId, deviceId);
     return true;
   }
 
@@ -185,7 +197,10 @@ export class Authentication implements AuthenticationService {
       // devices (a hostile server could use that to have a member evicted), but asked about alone.
       const asked = new Set(batch);
       for (const { userId, devices } of found.users) {
-        if (asked.has(userId)) this.listings.set(userId, { devices: listed(await this.counted(userId, devices)), fetchedAt });
+        if (!asked.has(userId)) continue;
+        const counted = await this.counted(userId, devices);
+        this.listings.set(userId, { devices: listed(counted), fetchedAt });
+        this.observer.listed(userId, counted, fetchedAt);
       }
       return true;
     }));
@@ -207,16 +222,17 @@ export class Authentication implements AuthenticationService {
     let pending = this.fetching.get(userId);
     if (!pending) {
       pending = this.api.devicesOf(userId).then(
-        async ({ devices }) => listed(await this.counted(userId, devices)),
+        ({ devices }) => this.counted(userId, devices),
         (e: unknown) => {
           // The server's own word that there is nothing to list (no such user, or no such id):
           // a refusal, not a check to try again forever.
-          if (e instanceof ApiError && (e.status === 404 || e.status === 400)) return new Map<string, string>();
+          if (e instanceof ApiError && (e.status === 404 || e.status === 400)) return [];
           throw new CheckUnavailable(`The device directory could not be read (${(e as Error).message}).`);
         },
       ).then((devices) => {
-        const listing = { devices, fetchedAt: Date.now() };
+        const listing = { devices: listed(devices), fetchedAt: Date.now() };
         this.listings.set(userId, listing);
+        this.observer.listed(userId, devices, listing.fetchedAt);
         return listing;
       }).finally(() => this.fetching.delete(userId));
       this.fetching.set(userId, pending);

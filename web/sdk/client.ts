@@ -83,7 +83,10 @@ export class ChatClient {
       id: () => session.user?.id ?? null,
       trustedAmong: (devices) => session.ownDevices.trustedAmong(devices),
       trustedInHistory: (device, removed) => session.ownDevices.trustedInHistory(device, removed),
-    }, (userId, deviceId) => void this.verification().then((v) => v.notePastDevice(userId, deviceId)).catch(() => {}));
+    }, {
+      pastDevice: (userId, deviceId) => void this.verification().then((v) => v.notePastDevice(userId, deviceId)).catch(() => {}),
+      listed: (userId, devices, fetchedAt) => void this.verification().then((v) => v.observe(userId, devices, fetchedAt)).catch(() => {}),
+    });
     const authorizer = new CommitAuthorizer(conversations, authentication);
     const pipeline: Pipeline = new Pipeline(session, (message) => incoming.handle(message));
     const receipts = new Receipts(session);

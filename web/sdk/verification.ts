@@ -147,6 +147,9 @@ export class Verification {
   private readonly lookupBatch: number;
   /** Changes are recorded one at a time, so two reads of the same change make one notice. */
   private recording: Promise<unknown> = Promise.resolve();
+  /** When the listing last recorded for each user was read: an answer that took longer than a
+   * later one is not recorded over it (the device set would seem to change back and forth). */
+  private readonly recordedAt = new Map<string, number>();
 
   constructor(session: Session, conversations: Conversations, events: Emitter, lookupBatch: number) {
     this.session = session;
@@ -208,6 +211,16 @@ export class Verification {
     await this.read(userIds);
   }
 
+  /**
+   * A listing of this user's devices that another part of the SDK read (the authentication
+   * service, judging a credential): the first one seen is the set later ones are compared with,
+   * and a later different one is a change (see recordOne). `devices` are those that count: for
+   * this user, the ones this device trusts.
+   */
+  async observe(userId: string, devices: DeviceView[], readAt: number): Promise<void> {
+    await this.record(new Map([[userId, await deviceSet(devices)]]), readAt);
+  }
+
   /** Reads the devices of this user and everyone they share a conversation with (at each connect). */
   async refreshContacts(): Promise<void> {
     const all = await this.conversations.list();
@@ -246,6 +259,7 @@ export class Verification {
     for (let i = 0; i < unique.length; i += this.lookupBatch) {
       const batch = unique.slice(i, i + this.lookupBatch);
       const { users } = await this.session.api.lookupDevices(batch);
+      const readAt = Date.now();
       const byUser = new Map(users.map((u) => [u.userId, u.devices] as const));
       // A user left out does not exist (any more): no devices. This user's own half is over the
       // devices this one trusts: a device the server lists for them that none of their devices
@@ -254,8 +268,8 @@ export class Verification {
         const listed = byUser.get(userId) ?? [];
         sets.set(userId, await deviceSet(userId === this.session.me ? await this.session.ownDevices.trustedAmong(listed) : listed));
       }
+      await this.record(new Map(batch.map((userId) => [userId, sets.get(userId)!])), readAt);
     }
-    await this.record(sets);
     return sets;
   }
 
@@ -263,9 +277,13 @@ export class Verification {
     return this.session.db.get<string>(KNOWN_PREFIX + userId);
   }
 
-  private record(sets: Map<string, DeviceSet>): Promise<void> {
+  private record(sets: Map<string, DeviceSet>, readAt: number): Promise<void> {
     const run = this.recording.then(async () => {
-      for (const [userId, set] of sets) await this.recordOne(userId, set.setHash);
+      for (const [userId, set] of sets) {
+        if (readAt < (this.recordedAt.get(userId) ?? -Infinity)) continue;
+        this.recordedAt.set(userId, readAt);
+        await this.recordOne(userId, set.setHash);
+      }
     });
     this.recording = run.catch(() => {});
     return run;

@@ -102,6 +102,29 @@ test('a ghost device the server lists for Bob to Alice alone changes her number,
   assert.equal(await bob.notices(direct.id).then((n) => n.length), 0, 'Bob saw no change');
 });
 
+test('a contact first met after connecting: their next device is a change, noticed without opening anything', async () => {
+  // Bob connects before he has any conversation, so the directory read at connect names no one
+  // else; he only meets Alice when her Welcome arrives, and never looks at a safety number.
+  let lookedUp = false;
+  const bob = await newDevice('Bob');
+  bob.rewrite.current = (method, path, body) => {
+    if (method === 'POST' && path === '/devices/lookup') lookedUp = true;
+    return body;
+  };
+  await waitFor(() => lookedUp, { timeoutMs: 15_000, what: "Bob's check of his contacts at connect" });
+  bob.rewrite.current = null;
+  const alice = await newDevice('Alice');
+  const direct = await chatting(alice, bob);
+
+  // Alice links a laptop: the set Bob's device judged her Welcome by is the one it changed from.
+  await newDevice('Alice laptop', alice.phone, alice);
+  const notices = await waitFor(async () => {
+    const n = await bob.notices(direct.id);
+    return n.length > 0 && n;
+  }, { timeoutMs: 15_000, what: "a notice of Alice's new device" });
+  assert.deepEqual(notices.map((n) => [n.kind, n.userId]), [['devices-changed', alice.user!.id]]);
+});
+
 test('a verified contact\'s new device drops the mark and leaves a notice in every conversation with them', async () => {
   const alice = await newDevice('Alice');
   const bob = await newDevice('Bob');
