@@ -165,6 +165,7 @@ async fn respond(
         Endpoint::KeyPackageCount => api::devices::key_package_count(ctx).await,
         Endpoint::ClaimKeyPackages => api::devices::claim(ctx).await,
         Endpoint::ListMessages => api::conversations::messages(ctx).await,
+        Endpoint::LeaveGroup => api::conversations::leave(ctx).await,
         Endpoint::AdminListUsers => api::admin::list_users(ctx).await,
         Endpoint::AdminDeleteUser => api::admin::delete_user(ctx).await,
         Endpoint::AdminAudit => api::admin::audit(ctx).await,

@@ -4,6 +4,7 @@
 
 use crate::db::admin::AuditRow;
 use crate::db::conversations::ConversationRow;
+use crate::db::departures::DepartureRow;
 use crate::db::devices::{ClaimedRow, DeviceRow, PackageCount};
 use crate::db::members::MemberRow;
 use crate::db::messages::MessageRow;
@@ -11,8 +12,8 @@ use crate::db::receipts::ReceiptRow;
 use crate::db::users::UserRow;
 use crate::protocol::{encode, ClaimResponse, ClaimedKeyPackage, KeyPackageCount};
 use crate::protocol::{
-    Account, AuditEntry, ConversationView, DeviceView, MemberView, MessageView, Profile, ReceiptKind, ServerEvent,
-    UserSummary,
+    Account, AuditEntry, ConversationView, DepartureView, DeviceView, MemberView, MessageView, Profile, ReceiptKind,
+    ServerEvent, UserSummary,
 };
 use uuid::Uuid;
 
@@ -67,6 +68,7 @@ pub fn message(row: MessageRow) -> MessageView {
         created_at: row.created_at,
         add_user_ids: row.commit_adds,
         remove_user_ids: row.commit_removes,
+        departures: row.commit_departures,
     }
 }
 
@@ -82,7 +84,20 @@ fn member(row: MemberRow) -> MemberView {
 
 /// Conversations with their members, from the members of all of them (in the order they are to
 /// be listed).
-pub fn conversations(rows: Vec<ConversationRow>, members: Vec<MemberRow>) -> Vec<ConversationView> {
+pub fn departure(row: DepartureRow) -> DepartureView {
+    DepartureView {
+        user_id: row.user_id,
+        device_id: row.device_id,
+        signature: encode(&row.signature),
+        left_at: row.left_at,
+    }
+}
+
+pub fn conversations(
+    rows: Vec<ConversationRow>,
+    members: Vec<MemberRow>,
+    departures: Vec<DepartureRow>,
+) -> Vec<ConversationView> {
     let mut views: Vec<ConversationView> = rows
         .into_iter()
         .map(|row| ConversationView {
@@ -94,11 +109,17 @@ pub fn conversations(rows: Vec<ConversationRow>, members: Vec<MemberRow>) -> Vec
             epoch: row.epoch,
             last_seq: row.last_seq,
             members: Vec::new(),
+            departures: Vec::new(),
         })
         .collect();
     for m in members {
         if let Some(view) = views.iter_mut().find(|v| v.id == m.conversation_id) {
             view.members.push(member(m));
+        }
+    }
+    for d in departures {
+        if let Some(view) = views.iter_mut().find(|v| v.id == d.conversation_id) {
+            view.departures.push(departure(d));
         }
     }
     views
@@ -192,11 +213,13 @@ mod tests {
             created_at: at(0),
             commit_adds: None,
             commit_removes: None,
+            commit_departures: None,
         };
         let commit = MessageRow {
             kind: MessageKind::Commit,
             commit_adds: Some(vec![Uuid::nil()]),
             commit_removes: Some(vec![]),
+            commit_departures: None,
             ..row.clone()
         };
         let json = serde_json::to_value(message(row)).unwrap();
@@ -215,10 +238,19 @@ mod tests {
         let views = conversations(
             vec![conversation(a), conversation(b)],
             vec![member_of(b, "Bo"), member_of(a, "Ann"), member_of(b, "Cy")],
+            vec![DepartureRow {
+                conversation_id: b,
+                user_id: Uuid::nil(),
+                device_id: Uuid::nil(),
+                signature: vec![0xff, 0, 0x10],
+                left_at: chrono::Utc::now(),
+            }],
         );
         let names = |v: &ConversationView| v.members.iter().map(|m| m.display_name.clone()).collect::<Vec<_>>();
         assert_eq!((views[0].id, names(&views[0])), (a, vec!["Ann".to_string()]));
         assert_eq!((views[1].id, names(&views[1])), (b, vec!["Bo".to_string(), "Cy".to_string()]));
+        assert!(views[0].departures.is_empty());
+        assert_eq!(views[1].departures.iter().map(|d| d.signature.as_str()).collect::<Vec<_>>(), ["/wAQ"]);
     }
 
     #[test]

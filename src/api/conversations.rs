@@ -7,10 +7,12 @@
 use super::{Caller, Ctx, Reply};
 use crate::cursor::{IdCursor, MessageCursor};
 use crate::db::conversations::{self, ConversationRow};
+use crate::db::departures::{self, LeaveOutcome};
 use crate::db::{members, messages, users, Client};
 use crate::error::{ApiError, ApiResult};
-use crate::protocol::CreateGroupRequest;
+use crate::hub;
 use crate::protocol::{parse_uuid, ConversationView, Page};
+use crate::protocol::{CreateGroupRequest, LeaveRequest, ServerEvent};
 use crate::views;
 use uuid::Uuid;
 
@@ -45,11 +47,12 @@ pub async fn get(ctx: Ctx) -> ApiResult<Reply> {
     Reply::json(200, &view)
 }
 
-/// Conversations with their members, in one more query whatever their number.
+/// Conversations with their members and departures, in two more queries whatever their number.
 async fn with_members(db: &Client, rows: Vec<ConversationRow>) -> ApiResult<Vec<ConversationView>> {
     let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
     let members = members::of_conversations(db, &ids).await?;
-    Ok(views::conversations(rows, members))
+    let departures = departures::of_conversations(db, &ids).await?;
+    Ok(views::conversations(rows, members, departures))
 }
 
 async fn view(db: &Client, id: Uuid) -> ApiResult<Option<ConversationView>> {
@@ -92,4 +95,31 @@ pub async fn list(ctx: Ctx) -> ApiResult<Reply> {
     let page = page.page(rows, |c| IdCursor { id: c.id });
     let items = with_members(&db, page.items).await?;
     Reply::json(200, &Page { items, next_cursor: page.next_cursor })
+}
+
+/// The caller leaves a group, signed by their device (see `DepartureView`): from now on the
+/// server routes them nothing of it. The members who stay are told, so that one of their devices
+/// commits the leaver's removal from the MLS group; so are the leaver's other devices.
+pub async fn leave(ctx: Ctx) -> ApiResult<Reply> {
+    let (mut db, caller) = ctx.authenticate().await?;
+    let id = parse_uuid(ctx.param(0), "id")?;
+    let signature = ctx.json::<LeaveRequest>()?.validate()?;
+    let device = caller.device_id.ok_or_else(|| {
+        ApiError::forbidden("Only a device that is in the group can leave it for you; this session has no device yet.")
+    })?;
+    let (departure, remaining) = match departures::leave(&mut db, id, caller.id, device, &signature).await? {
+        LeaveOutcome::NotFound => return Err(ApiError::not_found("There is no such conversation.")),
+        LeaveOutcome::NotAMember => return Err(ApiError::not_a_member()),
+        LeaveOutcome::NotAGroup => {
+            return Err(ApiError::bad_request(
+                "not_a_group",
+                "A direct conversation always has its two people; only a group can be left.",
+            ))
+        }
+        LeaveOutcome::Left { departure, remaining } => (views::departure(departure), remaining),
+    };
+    let event = ServerEvent::MemberLeft { conversation_id: id, departure: departure.clone() };
+    let recipients = remaining.into_iter().chain([caller.id]);
+    futures_util::future::join_all(recipients.map(|to| hub::notify(&ctx.env, to, &event))).await;
+    Reply::json(200, &departure)
 }

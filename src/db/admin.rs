@@ -69,6 +69,8 @@ async fn erase(tx: &Transaction<'_>, target: Uuid) -> DbResult<u64> {
         .collect();
     for statement in [
         "DELETE FROM sessions WHERE user_id = $1",
+        // Where they logged in from (throttles, 5.) is theirs, and not kept either.
+        "DELETE FROM login_networks WHERE user_id = $1",
         // Key packages go with the devices; messages keep their sender and lose the device.
         "DELETE FROM devices WHERE user_id = $1",
         "DELETE FROM key_package_claims WHERE claimer_id = $1 OR target_id = $1",
@@ -76,6 +78,8 @@ async fn erase(tx: &Transaction<'_>, target: Uuid) -> DbResult<u64> {
         // A direct conversation is the two people's; with one gone it goes, messages and all.
         "DELETE FROM conversations WHERE kind = 'direct' AND (user_lo = $1 OR user_hi = $1)",
         "DELETE FROM members WHERE user_id = $1",
+        // Their devices are gone, which is evidence enough for any member to remove their leaves.
+        "DELETE FROM departures WHERE user_id = $1",
         "UPDATE users SET phone = NULL, display_name = 'Deleted account', password_hash = '', is_admin = false,
                 online_since = NULL, deleted_at = now()
          WHERE id = $1",
@@ -89,18 +93,8 @@ async fn erase(tx: &Transaction<'_>, target: Uuid) -> DbResult<u64> {
             &[&groups],
         )
         .await?;
-    // A group whose owner this was is not left without a manager: ownership passes to its
-    // longest-standing admin or, with none, its longest-standing member.
-    tx.execute(
-        "UPDATE members m SET role = 'owner'
-         FROM (SELECT DISTINCT ON (conversation_id) conversation_id, user_id FROM members
-               WHERE conversation_id = ANY($1)
-                 AND conversation_id NOT IN (SELECT conversation_id FROM members WHERE role = 'owner')
-               ORDER BY conversation_id, role = 'admin' DESC, joined_at, user_id) heir
-         WHERE m.conversation_id = heir.conversation_id AND m.user_id = heir.user_id",
-        &[&groups],
-    )
-    .await?;
+    // A group whose owner this was is not left without a manager.
+    super::members::pass_ownership(tx, &groups).await?;
     Ok(emptied)
 }
 

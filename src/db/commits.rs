@@ -17,7 +17,7 @@ pub struct AppliedCommit {
 
 /// Applies a commit in one statement under the conversation's row lock: accepted only if the
 /// conversation is still at `epoch`, the sender is a member (an owner or admin when members
-/// change), the clientMsgId is new and the group stays within `MAX_GROUP_MEMBERS`. Then it bumps
+/// change, unless it only removes people who left), the clientMsgId is new and the group stays within `MAX_GROUP_MEMBERS`. Then it bumps
 /// the epoch, stores the commit and its Welcome, records the epoch and changes the members, all or
 /// nothing. Added users read from their Welcome on. Returns None when it was not accepted; the
 /// caller finds out why.
@@ -38,7 +38,11 @@ pub async fn apply(
                SELECT conv.last_seq FROM conv, actor
                WHERE conv.epoch = $4
                  AND ((cardinality($9::uuid[]) = 0 AND cardinality($10::uuid[]) = 0)
-                      OR (conv.kind = 'group' AND actor.role IN ('owner', 'admin')))
+                      OR (conv.kind = 'group' AND actor.role IN ('owner', 'admin'))
+                      -- Anyone may remove people who left, on the strength of their departures.
+                      OR (conv.kind = 'group' AND cardinality($9::uuid[]) = 0 AND NOT EXISTS (
+                            SELECT 1 FROM unnest($10::uuid[]) AS r(user_id) WHERE NOT EXISTS (
+                              SELECT 1 FROM departures d WHERE d.conversation_id = $1 AND d.user_id = r.user_id))))
                  AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = $2 AND client_msg_id = $8)
                  -- The member cap, counted under the lock: the members who stay plus the users it adds.
                  AND (SELECT count(*) FROM members WHERE conversation_id = $1
@@ -53,8 +57,15 @@ pub async fn apply(
                FROM ok WHERE c.id = $1 RETURNING ok.last_seq AS base
              ), commit_msg AS (
                INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at,
-                 commit_adds, commit_removes)
-               SELECT $11, $1, base + 1, $2, $3, 'commit', $4, $5, $8, clock_timestamp(), $9::uuid[], $10::uuid[] FROM bumped
+                 commit_adds, commit_removes, commit_departures)
+               SELECT $11, $1, base + 1, $2, $3, 'commit', $4, $5, $8, clock_timestamp(), $9::uuid[], $10::uuid[],
+                 -- The departures of those it removes who left, kept with it for whoever reads it later
+                 -- (the keys are DepartureView's).
+                 (SELECT jsonb_agg(jsonb_build_object('userId', d.user_id, 'deviceId', d.device_id,
+                          'signature', translate(encode(d.signature, 'base64'), E'\n', ''), 'leftAt', d.left_at)
+                          ORDER BY d.left_at, d.user_id)
+                  FROM departures d WHERE d.conversation_id = $1 AND d.user_id = ANY($10::uuid[]))
+               FROM bumped
                RETURNING id, seq
              ), welcome_msg AS (
                INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at)
@@ -65,6 +76,10 @@ pub async fn apply(
                INSERT INTO epochs (conversation_id, epoch, commit_message_id) SELECT $1, $4, id FROM commit_msg
              ), removed AS (
                DELETE FROM members WHERE conversation_id = $1 AND user_id = ANY($10::uuid[]) AND role <> 'owner'
+                 AND EXISTS (SELECT 1 FROM commit_msg)
+             ), settled AS (
+               -- A departure is spent once a commit removes its user, or adds them back.
+               DELETE FROM departures WHERE conversation_id = $1 AND (user_id = ANY($10::uuid[]) OR user_id = ANY($9::uuid[]))
                  AND EXISTS (SELECT 1 FROM commit_msg)
              ), added AS (
                INSERT INTO members (conversation_id, user_id, role, joined_seq)

@@ -3,6 +3,7 @@
 use super::{Client, DbResult};
 use crate::protocol::{MemberRole, MAX_GROUP_MEMBERS};
 use chrono::{DateTime, Utc};
+use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 /// One member of a conversation, with the display name of the user.
@@ -89,6 +90,22 @@ pub async fn heads(client: &Client, user: Uuid) -> DbResult<Vec<Head>> {
     Ok(rows.iter().map(|r| Head { conversation_id: r.get(0), last_seq: r.get(1), joined_seq: r.get(2) }).collect())
 }
 
+/// Gives each of these groups that has members but no owner (its owner left or was deleted) a new
+/// one: its longest-standing admin or, with none, its longest-standing member.
+pub async fn pass_ownership(tx: &Transaction<'_>, groups: &[Uuid]) -> DbResult<()> {
+    tx.execute(
+        "UPDATE members m SET role = 'owner'
+         FROM (SELECT DISTINCT ON (conversation_id) conversation_id, user_id FROM members
+               WHERE conversation_id = ANY($1)
+                 AND conversation_id NOT IN (SELECT conversation_id FROM members WHERE role = 'owner')
+               ORDER BY conversation_id, role = 'admin' DESC, joined_at, user_id) heir
+         WHERE m.conversation_id = heir.conversation_id AND m.user_id = heir.user_id",
+        &[&groups],
+    )
+    .await?;
+    Ok(())
+}
+
 /// What a commit's member changes would do to a group, counted before it is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChangeCounts {
@@ -98,6 +115,8 @@ pub struct ChangeCounts {
     pub staying_base: i64,
     /// Users to remove that are members.
     pub removed_members: i64,
+    /// Users to remove that left the group (no longer members) and whom no commit removed yet.
+    pub removed_departed: i64,
     /// Users to remove that own the group.
     pub removed_owners: i64,
 }
@@ -112,19 +131,25 @@ pub enum ChangeRefused {
 }
 
 impl ChangeCounts {
+    /// Whether a commit removing `removing` users and adding nobody only removes people who left:
+    /// a change any member may commit, on the strength of their departures.
+    pub fn only_removes_departed(&self, adding: usize, removing: usize) -> bool {
+        adding == 0 && removing > 0 && self.removed_departed as usize == removing
+    }
+
     /// Checks adding `adding` users and removing `removing`, as counted here.
     pub fn refusal(&self, adding: usize, removing: usize) -> Option<ChangeRefused> {
         let count = |n: i64| n as usize;
         if count(self.added_exist) != adding {
             return Some(ChangeRefused::UnknownUsers);
         }
-        if count(self.removed_members) != removing {
+        if count(self.removed_members + self.removed_departed) != removing {
             return Some(ChangeRefused::NotMembers);
         }
         if self.removed_owners > 0 {
             return Some(ChangeRefused::RemovesOwner);
         }
-        let after = count(self.staying_base) + adding - removing;
+        let after = count(self.staying_base) + adding - count(self.removed_members);
         (after > MAX_GROUP_MEMBERS).then_some(ChangeRefused::TooManyMembers)
     }
 }
@@ -141,6 +166,9 @@ pub async fn change_counts(
                (SELECT count(*) FROM users WHERE id = ANY($2) AND deleted_at IS NULL) AS added_exist,
                (SELECT count(*) FROM members WHERE conversation_id = $1 AND NOT (user_id = ANY($2))) AS staying_base,
                (SELECT count(*) FROM members WHERE conversation_id = $1 AND user_id = ANY($3)) AS removed_members,
+               (SELECT count(*) FROM departures d WHERE d.conversation_id = $1 AND d.user_id = ANY($3)
+                  AND NOT EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = $1 AND m.user_id = d.user_id))
+                 AS removed_departed,
                (SELECT count(*) FROM members WHERE conversation_id = $1 AND user_id = ANY($3) AND role = 'owner') AS removed_owners",
             &[&conversation, &add, &remove],
         )
@@ -149,6 +177,7 @@ pub async fn change_counts(
         added_exist: row.get("added_exist"),
         staying_base: row.get("staying_base"),
         removed_members: row.get("removed_members"),
+        removed_departed: row.get("removed_departed"),
         removed_owners: row.get("removed_owners"),
     })
 }
@@ -158,7 +187,24 @@ mod tests {
     use super::*;
 
     fn counts(added_exist: i64, staying_base: i64, removed_members: i64, removed_owners: i64) -> ChangeCounts {
-        ChangeCounts { added_exist, staying_base, removed_members, removed_owners }
+        ChangeCounts { added_exist, staying_base, removed_members, removed_departed: 0, removed_owners }
+    }
+
+    #[test]
+    fn people_who_left_may_be_removed_by_anyone_and_only_they() {
+        let left = |removed_members, removed_departed| ChangeCounts {
+            added_exist: 0,
+            staying_base: 3,
+            removed_members,
+            removed_departed,
+            removed_owners: 0,
+        };
+        assert!(left(0, 2).only_removes_departed(0, 2));
+        assert_eq!(left(0, 2).refusal(0, 2), None, "who left is removed without making the group smaller twice");
+        assert!(!left(1, 1).only_removes_departed(0, 2), "a member among them needs an owner or admin");
+        assert!(!left(0, 1).only_removes_departed(1, 1), "nobody is added that way");
+        assert!(!left(0, 0).only_removes_departed(0, 0), "removing nobody is no such change");
+        assert_eq!(left(0, 1).refusal(0, 2), Some(ChangeRefused::NotMembers), "someone neither a member nor gone");
     }
 
     #[test]

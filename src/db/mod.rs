@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod commits;
 pub mod conversations;
+pub mod departures;
 pub mod devices;
 mod error;
 pub mod links;

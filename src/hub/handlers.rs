@@ -227,7 +227,7 @@ impl UserHub {
     }
 
     /// Whether `me` may make this commit: a member, and for member changes an owner or admin of a
-    /// group whose changes hold. Returns the epoch the conversation is at.
+    /// group whose changes hold (or any member, to remove people who left). Returns the epoch the conversation is at.
     async fn check_commit_allowed(&self, db: &Client, me: Uuid, c: &CommitRequest) -> ApiResult<i64> {
         let conversation = conversations::membership(db, c.conversation_id, me)
             .await?
@@ -240,11 +240,14 @@ impl UserHub {
                     "A direct conversation always has its two people; start a group to add others.",
                 ));
             }
-            if !member.may_manage_members() {
-                return Err(ApiError::forbidden("Only the group's owners and admins can add or remove members."));
-            }
             let counts = members::change_counts(db, c.conversation_id, &c.add_user_ids, &c.remove_user_ids).await?;
-            if let Some(refused) = counts.refusal(c.add_user_ids.len(), c.remove_user_ids.len()) {
+            let (adding, removing) = (c.add_user_ids.len(), c.remove_user_ids.len());
+            if !member.may_manage_members() && !counts.only_removes_departed(adding, removing) {
+                return Err(ApiError::forbidden(
+                    "Only the group's owners and admins can add or remove members (anyone may remove people who left).",
+                ));
+            }
+            if let Some(refused) = counts.refusal(adding, removing) {
                 return Err(member_change_error(refused));
             }
         }

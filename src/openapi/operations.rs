@@ -7,12 +7,12 @@ use crate::auth::TOKEN_LIFETIME_SECS;
 use crate::config::{DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR, MIN_JWT_SECRET_BYTES};
 use crate::protocol::{
     Account, AdminStats, ApproveLinkRequest, AuditEntry, AuthResponse, BindDeviceRequest, ClaimRequest, ClaimResponse,
-    ClientEventWire, ConversationView, CreateGroupRequest, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView,
-    Health, KeyPackageCount, LinkRequest, LinkView, LoginRequest, MessageView, Page, PendingLinks, Profile,
-    RegisterDeviceRequest, RegisterRequest, RemoveDeviceRequest, ResetDevicesRequest, ServerEvent,
-    UploadKeyPackagesRequest, UserSummary, CLOSE_SESSION_ENDED, DEVICE_PROOF_CONTEXT, KEY_PACKAGE_CLAIMS_PER_WINDOW,
-    LINK_APPROVAL_CONTEXT, LINK_REQUEST_TTL_SECONDS, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE,
-    MAX_PENDING_LINKS_PER_USER,
+    ClientEventWire, ConversationView, CreateGroupRequest, DepartureView, DeviceList, DeviceLookup,
+    DeviceLookupRequest, DeviceView, Health, KeyPackageCount, LeaveRequest, LinkRequest, LinkView, LoginRequest,
+    MessageView, Page, PendingLinks, Profile, RegisterDeviceRequest, RegisterRequest, RemoveDeviceRequest,
+    ResetDevicesRequest, ServerEvent, UploadKeyPackagesRequest, UserSummary, CLOSE_SESSION_ENDED, DEVICE_PROOF_CONTEXT,
+    KEY_PACKAGE_CLAIMS_PER_WINDOW, LINK_APPROVAL_CONTEXT, LINK_REQUEST_TTL_SECONDS, MAX_DEVICES_PER_USER,
+    MAX_KEY_PACKAGES_PER_DEVICE, MAX_PENDING_LINKS_PER_USER,
 };
 use crate::router::Endpoint;
 use schemars::{json_schema, schema_for, JsonSchema, Schema, SchemaGenerator};
@@ -157,6 +157,25 @@ pub fn operations() -> Vec<Operation> {
                 invalid_input(),
                 not_a_member(),
                 not_found(),
+            ]),
+        Operation::signed_in(E::LeaveGroup, "leaveGroup", "Leave a group")
+            .describe(
+                "The caller leaves the group at once: nothing more of it is routed to them, and if they owned it, \
+                 ownership passes to its longest-standing admin or, with none, its longest-standing member (a group \
+                 nobody is left in is deleted). Their devices stay in the group's MLS tree until a member's device \
+                 commits their removal, which any member may do on the strength of this departure: the members who \
+                 stay and the caller's other devices get `member-left`, conversations list it under `departures` \
+                 until then, and the removing commit carries it.",
+            )
+            .params([uuid_in_path("id")])
+            .body(wire::<LeaveRequest>())
+            .answers([
+                ok(200, "The departure, as the members get it.", wire::<DepartureView>()),
+                error(400, "`invalid_json`, `invalid_field`, `invalid_id`, `not_a_group`: a 1:1 cannot be left."),
+                error(403, "`forbidden`: this session has no device yet; `not_a_member`: the caller is not in this group."),
+                not_found(),
+                body_too_large(),
+                not_json(),
             ]),
         Operation::signed_in(E::RegisterDevice, "registerDevice", "Register the caller's first device")
             .body(wire::<RegisterDeviceRequest>())

@@ -1,8 +1,10 @@
 //! Conversations, their members, group creation and MLS commits (the WebSocket event that moves
 //! a conversation to its next epoch and changes who may read it).
 
+use super::devices::DEVICE_PROOF_BYTES;
 use super::validate::{
-    decode, name_pattern, validate_client_msg_id, validate_epoch, validate_title, MAX_TITLE_CHARS, NAME_RULE,
+    base64_len, base64_pattern, decode, decode_exact, name_pattern, validate_client_msg_id, validate_epoch,
+    validate_title, MAX_TITLE_CHARS, NAME_RULE,
 };
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
@@ -56,6 +58,46 @@ pub struct ConversationView {
     #[schemars(range(min = 0))]
     pub last_seq: i64,
     pub members: Vec<MemberView>,
+    /// Members who left the group and whose devices no commit has removed from its MLS group yet:
+    /// any member's device may commit that removal, carrying these (see `DepartureView`).
+    pub departures: Vec<DepartureView>,
+}
+
+/// What a leaving device signs: this, the conversation's id, `:`, its user's id, `:`, its own id,
+/// `:`, the hex of its leaf's encryption key. The server never checks it (it holds no MLS state);
+/// the members' devices do, against the leaf they remove.
+pub const DEPARTURE_CONTEXT: &str = "e2e-chat/leave/v1:";
+
+/// A member's departure from a group, in their own words: `signature` is made by the leaving
+/// device's MLS signature key (its leaf's) over `DEPARTURE_CONTEXT` text.
+/// The server cannot make one, so a removal that a plain member commits on its strength is one
+/// the leaver asked for; naming the leaf's encryption key ties it to that leaf, so it is spent
+/// once the leaf is gone (someone added back has new leaves).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DepartureView {
+    pub user_id: Uuid,
+    pub device_id: Uuid,
+    /// Base64 of the signature.
+    #[schemars(extend("contentEncoding" = "base64"))]
+    pub signature: String,
+    pub left_at: DateTime<Utc>,
+}
+
+/// `POST /conversations/:id/leave`: the caller's device leaves the group for its user.
+#[derive(Debug, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaveRequest {
+    /// Base64 of the departure's Ed25519 signature (see `DepartureView`), by this session's device.
+    #[schemars(extend("contentEncoding" = "base64"))]
+    #[schemars(pattern(base64_pattern(DEVICE_PROOF_BYTES, DEVICE_PROOF_BYTES)), length(equal = base64_len(DEVICE_PROOF_BYTES)))]
+    pub signature: String,
+}
+
+impl LeaveRequest {
+    pub fn validate(self) -> Result<Vec<u8>, ApiError> {
+        decode_exact("signature", &self.signature, DEVICE_PROOF_BYTES)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, TS, JsonSchema)]

@@ -1,7 +1,7 @@
 //! The realtime protocol: what a client sends on its socket (parsed and validated here), what the
 //! server sends back, and how the server ends a socket for good.
 
-use super::conversations::{CommitEvent, CommitRequest};
+use super::conversations::{CommitEvent, CommitRequest, DepartureView};
 use super::devices::DeviceView;
 use super::messages::{
     MessageView, OutgoingMessage, ReceiptKind, ReceiptRequest, SendMessageEvent, SyncRequest, TypingRequest,
@@ -194,6 +194,14 @@ pub enum ServerEvent {
     DeviceAdded {
         user_id: Uuid,
         device: DeviceView,
+    },
+    /// Someone left a group: sent to the members who stay, so that one of their devices commits
+    /// the leaver's removal from the MLS group on the strength of `departure`, and to the leaver's
+    /// own devices, which stop taking part in it.
+    #[serde(rename_all = "camelCase")]
+    MemberLeft {
+        conversation_id: Uuid,
+        departure: DepartureView,
     },
     /// A device was removed: sent to its user's other devices and to the people they talk to, so
     /// that whichever member device is online first removes its leaves from their groups.

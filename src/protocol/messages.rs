@@ -1,5 +1,6 @@
 //! Messages and what travels with them on a socket: sending, receipts, typing and sync.
 
+use super::conversations::DepartureView;
 use super::validate::{validate_client_msg_id, validate_epoch};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
@@ -51,6 +52,11 @@ pub struct MessageView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub remove_user_ids: Option<Vec<Uuid>>,
+    /// For a commit that removes people who left: their departures, by which any member may
+    /// remove them (see `DepartureView`). Absent when it removes nobody who left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub departures: Option<Vec<DepartureView>>,
 }
 
 // ---- sending --------------------------------------------------------------------------------

@@ -106,6 +106,8 @@ fn declarations() -> Files {
     files.declare::<MemberRole>("conversations.ts");
     files.declare::<ConversationView>("conversations.ts");
     files.declare::<MemberView>("conversations.ts");
+    files.declare::<DepartureView>("conversations.ts");
+    files.declare::<LeaveRequest>("conversations.ts");
     files.declare::<CreateGroupRequest>("conversations.ts");
     files.declare::<CommitEvent>("conversations.ts");
     files.declare::<MessageKind>("messages.ts");
@@ -180,7 +182,10 @@ fn constants() -> String {
          export const LINK_APPROVAL_CONTEXT = {LINK_APPROVAL_CONTEXT:?};\n\
          /** What a device signs to revoke one of its user's devices: this, the user's id, `:`, the \
          revoked device's id, `:`, the base64 of its key. */\n\
-         export const DEVICE_REVOCATION_CONTEXT = {DEVICE_REVOCATION_CONTEXT:?};"
+         export const DEVICE_REVOCATION_CONTEXT = {DEVICE_REVOCATION_CONTEXT:?};\n\
+         /** What a device signs to leave a group: this, the conversation's id, `:`, its user's id, \
+         `:`, its own id, `:`, the hex of its leaf's encryption key. */\n\
+         export const DEPARTURE_CONTEXT = {DEPARTURE_CONTEXT:?};"
     )
     .unwrap();
     let close_codes =

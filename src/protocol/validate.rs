@@ -282,7 +282,8 @@ pub fn decode(field: &str, raw: &str, max: usize) -> Result<Vec<u8>, ApiError> {
 
 /// Like `decode`, for a field of exactly `len` bytes (a MAC, a signature).
 pub fn decode_exact(field: &str, raw: &str, len: usize) -> Result<Vec<u8>, ApiError> {
-    let bytes = decode(field, raw, len)?;
+    // Any other length is a malformed field (400), not a payload too large to take (413).
+    let bytes = decode(field, raw, usize::MAX)?;
     if bytes.len() != len {
         return Err(ApiError::bad_request("invalid_field", format!("{field} is {len} bytes.")));
     }

@@ -606,3 +606,65 @@ test('a group holds at most 100 members: a commit that would pass the cap is ref
   await stack.pool.query("DELETE FROM members WHERE conversation_id = $1 AND user_id IN (SELECT user_id FROM members WHERE conversation_id = $1 AND role = 'member' LIMIT 1)", [group.id]);
   assert.equal((await roundTrip(o, add(1))).type, 'ack');
 });
+
+test('a member leaves a group from one of their devices: everyone concerned hears of it, and any member may then commit the removal, which carries the departure', async () => {
+  const [owner, bob, carol, dan, eve] = [await api.register(), await api.register(), await api.register(), await api.register(), await api.register()];
+  const [ownerDevice, bobDevice, carolPhone, danDevice] = [await device(owner), await device(bob), await device(carol), await device(dan)];
+  const carolLaptop = await device(carol, 'Laptop 2');
+  const openAs = (d) => open({ token: d.token }, d.id);
+  const [o, b, cp, cl] = [await openAs(ownerDevice), await openAs(bobDevice), await openAs(carolPhone), await openAs(carolLaptop)];
+  const { body: group } = await api.post('/conversations', { title: 'Leavers', memberIds: [bob.user.id, carol.user.id, dan.user.id] }, { token: owner.token });
+  const commit = (epoch, extra = {}) => ({ type: 'commit', conversationId: group.id, epoch, clientMsgId: clientMsgId(), commit: opaque(300), ...extra });
+  const o0 = await roundTrip(o, commit(0));
+  assert.equal(o0.type, 'ack');
+  const leave = (token, id = group.id, body = { signature: opaque(64) }) => api.post(`/conversations/${id}/leave`, body, { token });
+
+  // Who cannot leave what.
+  const { body: direct } = await api.get(`/conversations/${owner.user.id}`, { token: bobDevice.token });
+  assert.equal((await leave(bobDevice.token, direct.id)).body.error.code, 'not_a_group', 'a 1:1 keeps its two people');
+  assert.equal((await leave(carol.token)).status, 403, 'a session that is no device cannot sign a departure');
+  assert.equal((await leave((await device(eve)).token)).body.error.code, 'not_a_member');
+  assert.equal((await leave(carolPhone.token, crypto.randomUUID())).status, 404);
+  for (const signature of [opaque(63), opaque(65), 'not base64!']) {
+    assert.equal((await leave(carolPhone.token, group.id, { signature })).status, 400, signature);
+  }
+
+  // Carol leaves from her phone: the members who stay and her laptop are told, with her words.
+  const signature = opaque(64);
+  const left = await leave(carolPhone.token, group.id, { signature });
+  assert.equal(left.status, 200, JSON.stringify(left.body));
+  assert.deepEqual([left.body.userId, left.body.deviceId, left.body.signature], [carol.user.id, carolPhone.id, signature]);
+  for (const socket of [o, b, cl, cp]) {
+    const heard = await socket.next((e) => e.type === 'member-left');
+    assert.deepEqual([heard.conversationId, heard.departure], [group.id, left.body]);
+  }
+  const { body: listed } = await api.get(`/conversations/${group.id}`, { token: owner.token });
+  assert.deepEqual(listed.members.map((m) => m.userId).sort(), [owner.user.id, bob.user.id, dan.user.id].sort());
+  assert.deepEqual(listed.departures, [left.body], 'the departure waits for a commit');
+  assert.equal((await api.get(`/conversations/${group.id}/messages`, { token: carolPhone.token })).status, 403, 'she reads nothing more');
+  assert.equal((await leave(carolPhone.token)).body.error.code, 'not_a_member', 'leaving twice');
+
+  // A plain member may remove who left, and only them: not Dan, not Dan and Carol together.
+  assert.equal((await roundTrip(b, commit(1, { removeUserIds: [dan.user.id] }))).code, 'forbidden');
+  assert.equal((await roundTrip(b, commit(1, { removeUserIds: [carol.user.id, dan.user.id] }))).code, 'forbidden');
+  const removal = await roundTrip(b, commit(1, { removeUserIds: [carol.user.id] }));
+  assert.equal(removal.type, 'ack', JSON.stringify(removal));
+  assert.deepEqual(removal.message.departures, [left.body], 'the commit carries the departure it relies on');
+  const atOwner = await o.next((e) => e.type === 'message' && e.message.id === removal.message.id);
+  assert.deepEqual(atOwner.message.departures, [left.body]);
+  await cp.nothing((e) => e.type === 'message' && e.message.id === removal.message.id);
+  const { body: page } = await api.get(`/conversations/${group.id}/messages?limit=1`, { token: danDevice.token });
+  assert.deepEqual(page.items[0].departures, [left.body], 'and keeps it for whoever reads it later');
+  assert.deepEqual((await api.get(`/conversations/${group.id}`, { token: owner.token })).body.departures, [], 'spent');
+  assert.equal((await roundTrip(b, commit(2, { removeUserIds: [carol.user.id] }))).code, 'forbidden', 'not twice');
+
+  // The owner leaves: one of those who stay owns it. When the last one leaves, the group goes.
+  assert.equal((await leave(ownerDevice.token)).status, 200);
+  const { body: after } = await api.get(`/conversations/${group.id}`, { token: bobDevice.token });
+  assert.equal(after.members.filter((m) => m.role === 'owner').length, 1, 'exactly one owner');
+  assert.deepEqual(after.members.map((m) => m.userId).sort(), [bob.user.id, dan.user.id].sort());
+  assert.equal((await leave(bobDevice.token)).status, 200);
+  assert.equal((await leave(danDevice.token)).status, 200);
+  const { rows } = await stack.pool.query('SELECT 1 FROM conversations WHERE id = $1', [group.id]);
+  assert.equal(rows.length, 0);
+});

@@ -22,9 +22,11 @@ type Query<R extends Route> = NonNullable<Routes[R]['query']>;
  * knows about it.
  */
 export type Conversation = ConversationView & {
-  /** This user was removed from the group. What this device decrypted while a member stays
+  /** This user is no longer in the group. What this device decrypted while a member stays
    * readable; nothing new arrives. */
   left?: boolean;
+  /** They left it themselves (rather than being removed). */
+  leftBySelf?: boolean;
 };
 
 export interface ApiOptions {
@@ -115,6 +117,11 @@ export class Api {
 
   users(query: Query<'GET /users'> = {}) {
     return this.call('GET /users', { query });
+  }
+
+  /** Leaves a group; `signature`: this device's departure (see departures.ts). */
+  leaveGroup(conversationId: string, signature: string) {
+    return this.call('POST /conversations/:id/leave', { params: { id: conversationId }, body: { signature } });
   }
 
   registerDevice(label: string, credential: string) {

@@ -2,8 +2,9 @@
 // it, against the committer's role as the server lists the conversation's members:
 // - owners and admins may add and remove anyone;
 // - a plain member may add only leaves of its own user (its new devices), and may remove only
-//   leaves of its own user (leaving, its own devices) and leaves of devices that are gone (see
-//   `goneDevice`), which anyone may clean up;
+//   leaves of its own user (its own devices), leaves of devices that are gone (see `goneDevice`),
+//   which anyone may clean up, and the leaves of someone who left, declared removed, with their
+//   departure that the commit carries (see departures.ts);
 // - in a 1:1, whatever the roles say, only the two people this device knows are in it (see
 //   KnownPeople in conversations.ts) may have leaves: either may bring the other's devices in;
 // - in a group, the people a commit brings in and takes out entirely must be those it declared to
@@ -15,7 +16,8 @@
 import type { Authentication } from './authentication.ts';
 import type { Conversations } from './conversations.ts';
 import { MlsFailure, type CommitChange, type Leaf } from './mls.ts';
-import type { ConversationKind, MemberRole } from './wire/index.ts';
+import { departedUsers } from './departures.ts';
+import type { ConversationKind, DepartureView, MemberRole } from './wire/index.ts';
 
 export interface CommitContext {
   kind: ConversationKind;
@@ -29,6 +31,8 @@ export interface CommitContext {
   declaredAdds?: string[];
   /** The users it declared it removes (the server took them off the member list). */
   declaredRemoves?: string[];
+  /** The users it removes whose departure, carried by the commit, verifies (see departures.ts). */
+  departed?: ReadonlySet<string>;
 }
 
 /**
@@ -73,8 +77,9 @@ export function refusal(change: CommitChange, context: CommitContext): string | 
   if (role === 'owner' || role === 'admin') return null;
   const mayAdd = (leaf: Leaf) => leaf.userId === by;
   if (!change.added.every(mayAdd)) return 'a member may add only their own devices';
-  const mayRemove = (leaf: Leaf) => leaf.userId === by || context.unlisted(leaf);
-  if (!change.removed.every(mayRemove)) return 'a member may remove only themselves, their own devices and removed devices';
+  const left = (userId: string) => !!context.departed?.has(userId) && !!context.declaredRemoves?.includes(userId);
+  const mayRemove = (leaf: Leaf) => leaf.userId === by || context.unlisted(leaf) || left(leaf.userId);
+  if (!change.removed.every(mayRemove)) return 'a member may remove only their own devices, removed devices and people who left';
   return null;
 }
 
@@ -89,8 +94,10 @@ export class CommitAuthorizer {
 
   /** Resolves if `change` may be made in the conversation; throws MlsFailure `unauthorized_commit` if not. */
   /** `declared`: what the commit told the server it adds and removes, as the server delivered it
-   * (absent for commits from before the server kept that). */
-  async authorize(conversationId: string, change: CommitChange, declared: { adds?: string[]; removes?: string[] } = {}): Promise<void> {
+   * (absent for commits from before the server kept that), and the departures it carries. */
+  async authorize(
+    conversationId: string, change: CommitChange, declared: { adds?: string[]; removes?: string[]; departures?: DepartureView[] } = {},
+  ): Promise<void> {
     const conversation = await this.conversations.current(conversationId);
     const known = await this.conversations.people(conversationId);
     const roles = new Map((conversation?.members ?? []).map((m) => [m.userId, m.role]));
@@ -107,6 +114,8 @@ export class CommitAuthorizer {
       direct: direct ? known?.userIds ?? [...roles.keys()] : undefined,
       declaredAdds: declared.adds,
       declaredRemoves: declared.removes,
+      // Checked against the leaves the commit removes: a departure counts only for a leaf that goes.
+      departed: declared.departures?.length ? await departedUsers(conversationId, declared.departures, change.removed) : undefined,
     });
     if (why) throw new MlsFailure('unauthorized_commit', `The commit was refused: ${why}.`);
   }

@@ -418,12 +418,24 @@ export class ChatClient {
     return this.pipeline.groups.has(conversationId);
   }
 
+  /** The devices in the conversation's MLS group as this device holds it (empty if it holds none):
+   * who can read what is sent there from now on. */
+  devicesInGroup(conversationId: string): { userId: string; deviceId: string }[] {
+    const state = this.pipeline.groups.get(conversationId);
+    return state ? leaves(state).map(({ userId, deviceId }) => ({ userId, deviceId })) : [];
+  }
+
   addMembers(conversationId: string, userIds: string[]): Promise<void> {
     return this.groups.addMembers(conversationId, userIds);
   }
 
   removeMembers(conversationId: string, userIds: string[]): Promise<void> {
     return this.groups.removeMembers(conversationId, userIds);
+  }
+
+  /** This user leaves a group, for all their devices (see Groups.leave). */
+  leaveGroup(conversationId: string): Promise<void> {
+    return this.groups.leave(conversationId);
   }
 
   /** Adds a new device of this user to every group this device is in. */

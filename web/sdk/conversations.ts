@@ -119,11 +119,14 @@ export class Conversations {
     return all;
   }
 
-  /** This user was removed from the conversation (by the commit at `seq`, made at `at`). */
-  async markLeft(conversationId: string, seq: number, at: string): Promise<void> {
+  /** This user was removed from the conversation (by the commit at `seq`, made at `at`), or with
+   * `self`, left it. */
+  async markLeft(conversationId: string, seq: number, at: string, { self = false } = {}): Promise<void> {
     const last: Conversation = this.known.get(conversationId)
-      ?? { id: conversationId, kind: 'group', title: null, createdBy: null, createdAt: at, epoch: 0, lastSeq: seq, members: [] };
-    await this.session.db.put(LEFT_PREFIX + conversationId, { ...last, left: true });
+      ?? { id: conversationId, kind: 'group', title: null, createdBy: null, createdAt: at, epoch: 0, lastSeq: seq, members: [], departures: [] };
+    const already = await this.session.db.get<Conversation>(LEFT_PREFIX + conversationId);
+    // Having left, the removal commit that follows does not turn it into "removed".
+    await this.session.db.put(LEFT_PREFIX + conversationId, { ...last, left: true, leftBySelf: self || already?.leftBySelf || undefined });
   }
 
   /** This user is in the conversation again. */

@@ -51,6 +51,17 @@ export function onServerEvent(parts: DispatchParts, event: ServerEvent): void {
       if (event.userId === session.user?.id) void groups.addOwnDevice(event.device.id).catch(() => {});
       else void groups.healGroups().catch(() => {});
       return;
+    case 'member-left': {
+      const { conversationId, departure } = event;
+      if (departure.userId === session.user?.id) {
+        // Left from another device of this user: this one stops taking part too.
+        void groups.stopTakingPart(conversationId, departure.leftAt).catch(() => {});
+        return;
+      }
+      events.emit('conversation', { conversationId, change: 'updated' });
+      void groups.removeDeparted(conversationId, [departure]).catch(() => {});
+      return;
+    }
     case 'device-removed':
       if (event.userId === session.user?.id) void session.ownDevices.checkRevocations().catch(() => {});
       void verification().then((v) => v.refresh([event.userId])).catch(() => {});

@@ -13,7 +13,8 @@ export interface ClientEvents {
   typing: Omit<ServerEventOf<'typing'>, 'type'>;
   /** As the server pushed it: who came online or went offline. */
   presence: Omit<ServerEventOf<'presence'>, 'type'>;
-  conversation: { conversationId: string; change: 'joined' | 'updated' | 'removed' };
+  /** `removed`: by someone else's commit; `left`: this user left it (on this device or another). */
+  conversation: { conversationId: string; change: 'joined' | 'updated' | 'removed' | 'left' };
   connection: ConnectionState;
   'user-registered': UserSummary;
   /** A line this device wrote into a conversation's history itself ("Ana's devices changed"). */

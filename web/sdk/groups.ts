@@ -12,11 +12,13 @@ import type { Authentication } from './authentication.ts';
 import { goneDevice } from './authorization.ts';
 import type { Conversations } from './conversations.ts';
 import type { Emitter } from './events.ts';
+import { departedUsers, signDeparture } from './departures.ts';
 import { commitChanges, epochOf, fromBase64, leaves, newGroup, toBase64 } from './mls.ts';
 import type { Pipeline } from './pipeline.ts';
 import type { Session } from './session.ts';
 import { EventError } from './socket.ts';
 import type { ClientState } from 'ts-mls';
+import type { DepartureView, MemberRole } from './wire/index.ts';
 
 /** What one commit is to do: the KeyPackages of devices to add, the leaves to remove, and the
  * members the server is to add or remove with it. */
@@ -214,10 +216,65 @@ export class Groups {
   async addMembers(conversationId: string, userIds: string[]): Promise<void> {
     await this.conversations.knowPeople(conversationId, 'group', userIds);
     await this.change(conversationId, async (state) => {
-      const present = new Set(leaves(state).map((l) => l.userId));
-      const missing = userIds.filter((u) => !present.has(u));
-      if (missing.length === 0) return null;
-      return { keyPackages: await this.claimFor(missing), removeLeaves: [], addUserIds: missing };
+      const members = new Set((await this.session.api.conversation(conversationId)).members.map((m) => m.userId));
+      const adding = userIds.filter((u) => !members.has(u));
+      if (adding.length === 0) return null;
+      // Someone who left and whose removal nobody committed yet still has leaves: they come back
+      // with the devices they have now, in place of those.
+      const stale = leaves(state).filter((l) => adding.includes(l.userId)).map((l) => l.leafIndex);
+      return { keyPackages: await this.claimFor(adding), removeLeaves: stale, addUserIds: adding };
+    });
+  }
+
+  /**
+   * This user leaves the group, for all their devices: this device signs the departure over its
+   * own leaf (see departures.ts), the server drops the membership, and a member who stays commits
+   * the removal of every leaf of this user. This device stops taking part at once; what it read
+   * stays readable. Only for a group: a 1:1 always has its two people.
+   */
+  async leave(conversationId: string): Promise<void> {
+    const { session } = this;
+    const group = this.pipeline.groups.get(conversationId);
+    const own = group && leaves(group).find((l) => l.deviceId === session.deviceId && l.userId === session.me);
+    if (!own) throw new Error('This device is not in the group yet; try again once it has joined.');
+    const signature = await signDeparture(session.identity, conversationId, own);
+    const departure = await session.api.leaveGroup(conversationId, toBase64(signature));
+    await this.stopTakingPart(conversationId, departure.leftAt);
+  }
+
+  /** This user left the conversation (from this device or another of theirs): forget its group. */
+  async stopTakingPart(conversationId: string, at: string): Promise<void> {
+    const group = this.pipeline.groups.get(conversationId);
+    // A Welcome back must be to a later epoch than the one this device left at (see tryJoin).
+    if (group) await this.conversations.noteLeftAtEpoch(conversationId, epochOf(group));
+    await this.pipeline.drop(conversationId);
+    const seq = this.conversations.get(conversationId)?.lastSeq ?? 0;
+    await this.conversations.markLeft(conversationId, seq, at, { self: true });
+    this.events.emit('conversation', { conversationId, change: 'left' });
+  }
+
+  /**
+   * Commits the removal of the people who left a group, on the strength of their departures
+   * (`departures`, or as the server lists them now). Only those whose departure verifies against
+   * their leaf in this device's group are removed; a departure this device cannot check is left to
+   * someone else. Owners and admins go at once, everyone else a moment later, so that usually one
+   * device commits and the others find nothing left to do.
+   */
+  async removeDeparted(conversationId: string, departures?: DepartureView[], role?: MemberRole): Promise<void> {
+    if (!this.pipeline.groups.has(conversationId)) return;
+    role ??= this.conversations.get(conversationId)?.members.find((m) => m.userId === this.session.me)?.role;
+    if (role !== 'owner' && role !== 'admin') {
+      await new Promise((resolve) => setTimeout(resolve, OTHERS_REMOVE_AFTER_MS * (1 + 2 * Math.random())));
+    }
+    await this.change(conversationId, async (state) => {
+      const listed = departures ?? (await this.session.api.conversation(conversationId)).departures;
+      const all = leaves(state);
+      const departed = await departedUsers(conversationId, listed, all);
+      // Someone added back since is a member again: their departure is spent.
+      const members = new Set((await this.conversations.current(conversationId))?.members.map((m) => m.userId) ?? []);
+      const users = [...departed].filter((u) => u !== this.session.me && !members.has(u));
+      if (users.length === 0) return null;
+      return { keyPackages: [], removeLeaves: all.filter((l) => users.includes(l.userId)).map((l) => l.leafIndex), removeUserIds: users };
     });
   }
 
@@ -266,6 +323,8 @@ export class Groups {
     for (const listed of await this.conversations.list()) {
       if (!this.pipeline.groups.has(listed.id)) continue;
       const role = listed.members.find((m) => m.userId === this.session.me)?.role;
+      // People who left while this device was away, whose removal nobody committed yet.
+      if (listed.departures?.length) await this.removeDeparted(listed.id, listed.departures, role);
       if (listed.kind === 'group' && role !== 'owner' && role !== 'admin') continue;
       const inTree = await this.presentUsers(this.pipeline.groups.get(listed.id)!);
       if (listed.members.every((m) => inTree.has(m.userId))) continue; // the common case: nothing to do

@@ -203,13 +203,19 @@ export interface Leaf extends CredentialIdentity {
   leafIndex: number;
   credential: Credential;
   signaturePublicKey: Uint8Array;
+  /** The leaf's HPKE encryption key: it changes only when the leaf's own device commits, so it
+   * names this leaf as it is now (a departure is tied to it, see departures.ts). */
+  encryptionKey: Uint8Array;
   capabilities: Capabilities;
 }
 
 function leafOf(leaf: LeafNode, leafIndex: number): Leaf | null {
   const identity = identityOf(leaf.credential);
   if (!identity) return null;
-  return { leafIndex, ...identity, credential: leaf.credential, signaturePublicKey: leaf.signaturePublicKey, capabilities: leaf.capabilities };
+  return {
+    leafIndex, ...identity, credential: leaf.credential, signaturePublicKey: leaf.signaturePublicKey, encryptionKey: leaf.hpkePublicKey,
+    capabilities: leaf.capabilities,
+  };
 }
 
 /** Everyone in the group: one leaf per device (a leaf whose credential names nobody is left out;

@@ -127,6 +127,14 @@ export class Pipeline {
     if (this.pending.get(conversationId)?.size) this.scheduleDrain(conversationId, 0);
   }
 
+  /** This device no longer takes part in the conversation's group (its user left it). */
+  async drop(conversationId: string): Promise<void> {
+    await this.serial(conversationId, async () => {
+      this.groups.delete(conversationId);
+      await this.session.db.deleteGroup(conversationId);
+    });
+  }
+
   /** A group this device has just made with the commit at `seq`: it holds from there on. */
   async adopt(conversationId: string, state: ClientState, seq: number): Promise<void> {
     await this.serial(conversationId, async () => {

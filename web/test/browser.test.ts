@@ -307,6 +307,29 @@ test('a third person joins a group and reads what comes after', async () => {
   await gina.page.getByRole('button', { name: 'Safety number' }).click();
   const groupNumber = gina.page.getByRole('region', { name: 'Safety number' });
   assert.match(await groupNumber.getByText(/^Safety number: /).innerText({ timeout: 15_000 }), /^Safety number: (\d \d \d \d \d, ){11}\d \d \d \d \d$/);
+
+  // Ivy leaves, after a question that says what leaving does (Escape takes it back): she keeps
+  // what she read, Gina's member list loses her, and what comes next does not reach her.
+  await ivy.page.getByRole('button', { name: 'Members' }).click();
+  const ivyMembers = ivy.page.getByRole('region', { name: 'Members' });
+  await ivyMembers.getByRole('button', { name: 'Leave group' }).click();
+  const leaveQuestion = ivyMembers.getByRole('group', { name: /^Leave Climbing trip\?/ });
+  assert.match(await leaveQuestion.innerText(), /stop getting its messages on all your devices; what you read here stays on this device/);
+  assert.ok(await isFocused(leaveQuestion.getByText(/^Leave Climbing trip\?/)), 'focus on the question');
+  await ivy.page.keyboard.press('Escape');
+  await leaveQuestion.waitFor({ state: 'detached' });
+  await ivy.page.waitForFunction(() => document.activeElement?.textContent === 'Leave group');
+  await ivyMembers.getByRole('button', { name: 'Leave group' }).click();
+  await leaveQuestion.getByRole('button', { name: 'Leave', exact: true }).click();
+  await ivy.page.getByRole('status').filter({ hasText: 'You left this group.' }).waitFor({ timeout: 15_000 });
+  assert.equal(await composerOf(ivy.page).count(), 0, 'nothing to write with');
+  await bubble(ivy.page, 'welcome ivy').waitFor();
+  await gina.page.getByRole('button', { name: 'Members' }).click();
+  await members.getByRole('listitem').filter({ hasText: 'Hank Member' }).waitFor({ state: 'detached' });
+  await members.getByRole('listitem').filter({ hasText: 'Ivy Later' }).waitFor({ state: 'detached', timeout: 15_000 });
+  await send(gina.page, 'ivy has gone');
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  assert.equal(await bubble(ivy.page, 'ivy has gone').count(), 0, 'nothing from after she left');
   await Promise.all([gina, hank, ivy].map((u) => u.context.close()));
 });
 

@@ -28,7 +28,7 @@ export function ConversationView({ client, conversation, me, presence, typingUse
   const names = Object.fromEntries(conversation.members.map((m) => [m.userId, m.displayName]));
   const subtitle = typingUsers.length
     ? `${conversation.kind === 'group' ? typingUsers.map((u) => names[u] ?? 'Someone').join(', ') + ' ' : ''}typing…`
-    : left ? 'no longer a member'
+    : left ? (conversation.leftBySelf ? 'you left' : 'no longer a member')
     : conversation.kind === 'group' ? `${conversation.members.length} members` : presence?.online ? 'online' : lastSeenLabel(presence?.lastSeen ?? null);
 
   return (
@@ -62,7 +62,7 @@ export function ConversationView({ client, conversation, me, presence, typingUse
         listRef={listRef} stickToBottom={stickToBottom} loadOlder={loadOlder} />
       {left ? (
         <p role="status" className="border-t border-slate-200 p-4 text-center text-sm text-slate-500 dark:border-slate-800 dark:text-slate-400">
-          You are no longer a member of this group. What you read here before stays on this device.
+          {conversation.leftBySelf ? 'You left this group.' : 'You are no longer a member of this group.'} What you read here before stays on this device.
         </p>
       ) : (
         <Composer client={client} conversationId={conversation.id} ready={ready} onBack={onBack}

@@ -82,8 +82,8 @@ export function Members({ client, conversation, me, onChanged }: { client: ChatC
               )}
             </div>
             {confirming === m.userId && (
-              <ConfirmRemove name={m.displayName} busy={removing} onKeyDown={escapeCancels(m.userId)}
-                onRemove={() => void remove(m.userId)} onCancel={() => cancelRemove(m.userId)} />
+              <Confirm id="remove-member-question" question={`Remove ${m.displayName} from this group?`} action="Remove" busyAction="Removing…"
+                busy={removing} onKeyDown={escapeCancels(m.userId)} onConfirm={() => void remove(m.userId)} onCancel={() => cancelRemove(m.userId)} />
             )}
             {memberDevices?.devices.get(m.userId) && (
               <ul aria-label={`${m.displayName}'s devices`} className="mb-1 ml-3 text-xs text-slate-600 dark:text-slate-300">
@@ -107,8 +107,55 @@ export function Members({ client, conversation, me, onChanged }: { client: ChatC
           </ul>
         </div>
       )}
+      <LeaveGroup client={client} conversation={conversation} onLeft={onChanged} />
       {error && <p role="alert" className="mt-2 text-sm text-red-600 dark:text-red-400">{error}</p>}
     </section>
+  );
+}
+
+/**
+ * "Leave group", asked first. Leaving is for all of this user's devices; the others in the group
+ * see that they left, and what this device read stays readable here.
+ */
+function LeaveGroup({ client, conversation, onLeft }: { client: ChatClient; conversation: Conversation; onLeft: () => void }) {
+  const [asking, setAsking] = useState(false);
+  const [leaving, setLeaving] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const button = useRef<HTMLButtonElement>(null);
+  const cancel = () => {
+    setAsking(false);
+    // Back where the question came from (on the next paint, once the button is there again).
+    setTimeout(() => button.current?.focus(), 0);
+  };
+  const leave = async () => {
+    setLeaving(true);
+    setError(null);
+    try {
+      await client.leaveGroup(conversation.id);
+      onLeft();
+    } catch (e) {
+      setError((e as Error).message);
+      setLeaving(false);
+    }
+  };
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key !== 'Escape' || leaving) return;
+    e.stopPropagation();
+    cancel();
+  };
+  return (
+    <div className="mt-4 border-t border-slate-200 pt-3 dark:border-slate-800">
+      {asking ? (
+        <Confirm id="leave-group-question" question={`Leave ${conversation.title ?? 'this group'}? You'll stop getting its messages on all your devices; what you read here stays on this device.`}
+          action="Leave" busyAction="Leaving…" busy={leaving} onKeyDown={onKeyDown} onConfirm={() => void leave()} onCancel={cancel} />
+      ) : (
+        <button ref={button} type="button" onClick={() => { setError(null); setAsking(true); }}
+          className="rounded-full px-3 py-1.5 text-sm font-medium text-red-600 hover:bg-red-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:text-red-400 dark:hover:bg-red-500/10">
+          Leave group
+        </button>
+      )}
+      {error && <p role="alert" className="mt-2 text-sm text-red-600 dark:text-red-400">{error}</p>}
+    </div>
   );
 }
 
@@ -128,19 +175,20 @@ function useMemberDevices(client: ChatClient, conversation: Conversation, me: st
   return data;
 }
 
-/** "Remove <name> from this group?", asked in place of the Remove button, with focus on the question. */
-function ConfirmRemove({ name, busy, onKeyDown, onRemove, onCancel }: {
-  name: string; busy: boolean; onKeyDown: (e: KeyboardEvent) => void; onRemove: () => void; onCancel: () => void;
+/** A question ("Remove <name> from this group?") asked in place of the button that asked it, with focus on the question. */
+function Confirm({ id, question: text, action, busyAction, busy, onKeyDown, onConfirm, onCancel }: {
+  id: string; question: string; action: string; busyAction: string; busy: boolean;
+  onKeyDown: (e: KeyboardEvent) => void; onConfirm: () => void; onCancel: () => void;
 }) {
   const question = useRef<HTMLParagraphElement>(null);
   useEffect(() => question.current?.focus(), []);
   const button = 'rounded-full px-3 py-1 text-xs font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 disabled:opacity-50';
   return (
-    <div role="group" aria-labelledby="remove-member-question" onKeyDown={onKeyDown}
+    <div role="group" aria-labelledby={id} onKeyDown={onKeyDown}
       className="my-1 flex flex-wrap items-center gap-2 rounded-xl border border-red-200 bg-red-50/50 px-3 py-2 dark:border-red-500/30 dark:bg-red-500/5">
-      <p id="remove-member-question" ref={question} tabIndex={-1} className="text-sm focus:outline-none">Remove {name} from this group?</p>
-      <button type="button" onClick={onRemove} disabled={busy} aria-busy={busy} className={`${button} bg-red-600 text-white hover:bg-red-700`}>
-        {busy ? 'Removing…' : 'Remove'}
+      <p id={id} ref={question} tabIndex={-1} className="text-sm focus:outline-none">{text}</p>
+      <button type="button" onClick={onConfirm} disabled={busy} aria-busy={busy} className={`${button} bg-red-600 text-white hover:bg-red-700`}>
+        {busy ? busyAction : action}
       </button>
       <button type="button" onClick={onCancel} disabled={busy} className={`${button} border border-slate-300 hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800`}>Cancel</button>
     </div>

@@ -35,6 +35,8 @@ export const DEVICE_PROOF_CONTEXT = "e2e-chat/bind-session/v1:";
 export const LINK_APPROVAL_CONTEXT = "e2e-chat/approve-device/v1:";
 /** What a device signs to revoke one of its user's devices: this, the user's id, `:`, the revoked device's id, `:`, the base64 of its key. */
 export const DEVICE_REVOCATION_CONTEXT = "e2e-chat/revoke-device/v1:";
+/** What a device signs to leave a group: this, the conversation's id, `:`, its user's id, `:`, its own id, `:`, the hex of its leaf's encryption key. */
+export const DEPARTURE_CONTEXT = "e2e-chat/leave/v1:";
 
 /** The close code of each way a session ends; a client does not reconnect after one. */
 export const CLOSE_CODES = { 'session-ended': 4401, 'device-removed': 4403 } as const satisfies Record<SessionEndReason, number>;

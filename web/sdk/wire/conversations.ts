@@ -13,13 +13,40 @@ epoch: number,
 /**
  * The seq of its newest message (0 when empty).
  */
-lastSeq: number, members: Array<MemberView>, };
+lastSeq: number, members: Array<MemberView>, 
+/**
+ * Members who left the group and whose devices no commit has removed from its MLS group yet:
+ * any member's device may commit that removal, carrying these (see `DepartureView`).
+ */
+departures: Array<DepartureView>, };
 
 export type MemberView = { userId: string, displayName: string, role: MemberRole, joinedAt: string, 
 /**
  * The member reads messages after this seq (0, or the commit that added them).
  */
 joinedSeq: number, };
+
+/**
+ * A member's departure from a group, in their own words: `signature` is made by the leaving
+ * device's MLS signature key (its leaf's) over `DEPARTURE_CONTEXT` text.
+ * The server cannot make one, so a removal that a plain member commits on its strength is one
+ * the leaver asked for; naming the leaf's encryption key ties it to that leaf, so it is spent
+ * once the leaf is gone (someone added back has new leaves).
+ */
+export type DepartureView = { userId: string, deviceId: string, 
+/**
+ * Base64 of the signature.
+ */
+signature: string, leftAt: string, };
+
+/**
+ * `POST /conversations/:id/leave`: the caller's device leaves the group for its user.
+ */
+export type LeaveRequest = { 
+/**
+ * Base64 of the departure's Ed25519 signature (see `DepartureView`), by this session's device.
+ */
+signature: string, };
 
 export type CreateGroupRequest = { title: string, memberIds: Array<string>, };
 

@@ -1,6 +1,6 @@
 // Generated from the Rust wire types in src/protocol/ by `cargo test --lib`: do not edit by hand.
 // Change the Rust type, run `cargo test --lib`, and commit the result.
-import type { CommitEvent } from './conversations.ts';
+import type { CommitEvent, DepartureView } from './conversations.ts';
 import type { DeviceView } from './devices.ts';
 import type { MessageView, ReceiptKind, ReceiptRequest, SendMessageEvent, SyncRequest, TypingRequest } from './messages.ts';
 import type { UserSummary } from './users.ts';
@@ -24,7 +24,7 @@ export type ServerEvent = { "type": "ready", userId: string, deviceId: string | 
 /**
  * For a commit that added users: their Welcome, stored right after the commit.
  */
-welcome?: MessageView, } | { "type": "message", message: MessageView, } | { "type": "receipt", messageId: string, conversationId: string, userId: string, kind: ReceiptKind, at: string, } | { "type": "typing", conversationId: string, userId: string, on: boolean, } | { "type": "presence", userId: string, online: boolean, lastSeen: string | null, } | { "type": "user-registered", user: UserSummary, } | { "type": "device-added", userId: string, device: DeviceView, } | { "type": "device-removed", userId: string, deviceId: string, } | { "type": "session-ended", reason: SessionEndReason, } | { "type": "socket-closing", reason: SocketCloseReason, } | { "type": "synced", after: { [key in string]: number }, joined: { [key in string]: number }, more: Array<string>, } | { "type": "error", code: string, message: string, ref: string | null, 
+welcome?: MessageView, } | { "type": "message", message: MessageView, } | { "type": "receipt", messageId: string, conversationId: string, userId: string, kind: ReceiptKind, at: string, } | { "type": "typing", conversationId: string, userId: string, on: boolean, } | { "type": "presence", userId: string, online: boolean, lastSeen: string | null, } | { "type": "user-registered", user: UserSummary, } | { "type": "device-added", userId: string, device: DeviceView, } | { "type": "member-left", conversationId: string, departure: DepartureView, } | { "type": "device-removed", userId: string, deviceId: string, } | { "type": "session-ended", reason: SessionEndReason, } | { "type": "socket-closing", reason: SocketCloseReason, } | { "type": "synced", after: { [key in string]: number }, joined: { [key in string]: number }, more: Array<string>, } | { "type": "error", code: string, message: string, ref: string | null, 
 /**
  * Set on `stale_epoch`: the epoch the conversation is at.
  */

@@ -1,5 +1,6 @@
 // Generated from the Rust wire types in src/protocol/ by `cargo test --lib`: do not edit by hand.
 // Change the Rust type, run `cargo test --lib`, and commit the result.
+import type { DepartureView } from './conversations.ts';
 
 export type MessageKind = "app" | "commit" | "welcome";
 
@@ -21,7 +22,12 @@ addUserIds?: Array<string>,
 /**
  * For a commit: the users it declared that it removes.
  */
-removeUserIds?: Array<string>, };
+removeUserIds?: Array<string>, 
+/**
+ * For a commit that removes people who left: their departures, by which any member may
+ * remove them (see `DepartureView`). Absent when it removes nobody who left.
+ */
+departures?: Array<DepartureView>, };
 
 /**
  * The `send-message` client event as sent: exactly one of `conversationId` and `toUserId`.

@@ -2,7 +2,7 @@
 // Change the Rust source, run `cargo test --lib`, and commit the result.
 import type { AdminStats, AuditEntry } from './admin.ts';
 import type { Account, AuthResponse, LoginRequest, RegisterRequest } from './auth.ts';
-import type { ConversationView, CreateGroupRequest } from './conversations.ts';
+import type { ConversationView, CreateGroupRequest, DepartureView, LeaveRequest } from './conversations.ts';
 import type { BindDeviceRequest, ClaimRequest, ClaimResponse, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView, KeyPackageCount, RegisterDeviceRequest, RemoveDeviceRequest, UploadKeyPackagesRequest } from './devices.ts';
 import type { ApproveLinkRequest, LinkRequest, LinkView, PendingLinks, ResetDevicesRequest } from './links.ts';
 import type { MessageView } from './messages.ts';
@@ -41,6 +41,8 @@ export type Routes = {
   'GET /conversations/:peerId': { params: { peerId: string }; query?: never; body?: never; response: ConversationView };
   /** A conversation's messages, newest first */
   'GET /conversations/:peerId/messages': { params: { peerId: string }; query?: { cursor?: string; limit?: number }; body?: never; response: Page<MessageView> };
+  /** Leave a group */
+  'POST /conversations/:id/leave': { params: { id: string }; query?: never; body: LeaveRequest; response: DepartureView };
   /** Register the caller's first device */
   'POST /devices': { params?: never; query?: never; body: RegisterDeviceRequest; response: DeviceView };
   /** A user's devices and their public credentials */
