@@ -16,7 +16,8 @@ pub const DEFAULT_HUB_DB_IDLE_SECONDS: u32 = 30;
 /// deleted by hand). A minute bounds how long such a socket outlives its session, for one small
 /// query per online user and minute (which also wakes a hibernating hub that often).
 pub const DEFAULT_HUB_SESSION_RECHECK_SECONDS: u32 = 60;
-/// New accounts per client address and hour in production, unless configured.
+/// Registration attempts (a taken number's included) per client address and hour in production,
+/// unless configured.
 pub const DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR: u32 = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -41,7 +41,7 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
                 429,
                 "too_many_registrations",
                 format!(
-                    "Too many new accounts from this network in the last hour. Try again in {}.",
+                    "Too many sign-ups from this network in the last hour. Try again in {}.",
                     describe_wait(retry_after_secs)
                 ),
             )
@@ -50,31 +50,21 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
     }
     let phone_taken =
         || ApiError::conflict("phone_taken", "An account with this phone number already exists. Log in instead.");
-    // A taken number creates no account, so it gives its count back; checked before the hash so
-    // it costs none. The unique key still decides between two registrations racing for one number.
+    // A taken number stays counted, like any attempt: an answer that tells whether a number has
+    // an account is limited as much as a sign-up. Checked before the hash, so it costs none; the
+    // unique key still decides between two registrations racing for one number.
     if users::by_phone(&db, &account.phone).await?.is_some() {
-        give_back_registration(&db, limited).await?;
         return Err(phone_taken());
     }
     let password_hash = hash_password(&account.password, iterations);
     let inserted =
         users::insert(&mut db, &account.phone, &account.display_name, &password_hash, first_user_becomes_admin).await;
     let user = match inserted {
-        Err(e) if e.is_unique_violation() => {
-            give_back_registration(&db, limited).await?;
-            return Err(phone_taken());
-        }
+        Err(e) if e.is_unique_violation() => return Err(phone_taken()),
         other => views::account(other?),
     };
     crate::hub::broadcast_registration(&ctx.env, &db, user.user.clone()).await;
     Reply::json(201, &session(&ctx, &db, user).await?)
-}
-
-async fn give_back_registration(db: &Client, limited: Option<Throttle<'_>>) -> ApiResult<()> {
-    if let Some(throttle) = limited {
-        throttles::give_back(db, throttle).await?;
-    }
-    Ok(())
 }
 
 pub async fn login(ctx: Ctx) -> ApiResult<Reply> {

@@ -40,8 +40,9 @@
 //! owner from removing a stolen device.
 //!
 //! Registrations (`POST /auth/register`) from one client address: `REGISTRATIONS_PER_ADDRESS_PER_HOUR`
-//! new accounts per hour (a window that starts at the first), checked before the hash. A number
-//! that is already taken gives its count back (it creates no account, and costs no hash).
+//! attempts per hour (a window that starts at the first), checked before the hash. An attempt at
+//! a number that is already taken counts like any other (it creates no account and costs no
+//! hash): otherwise asking whether numbers have accounts would be unlimited.
 
 use super::{Client, DbResult};
 use uuid::Uuid;

@@ -154,12 +154,18 @@ test('parallel registrations from one address create at most the limit of accoun
   const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM users WHERE phone = ANY($1)', [phones]);
   assert.equal(rows[0].n, REGISTRATIONS_PER_HOUR, 'nothing created beyond the limit');
 
-  // A number already taken creates nothing and does not count.
+  // A number already taken creates nothing, and counts like any other attempt: asking whether
+  // numbers have accounts is limited too.
   const elsewhere = newAddress();
-  const taken = await registerFrom(elsewhere, phones[attempts.findIndex((r) => r.status === 201)]);
+  const takenPhone = phones[attempts.findIndex((r) => r.status === 201)];
+  const taken = await registerFrom(elsewhere, takenPhone);
   assert.deepEqual([taken.status, taken.body.error.code], [409, 'phone_taken']);
-  for (let i = 0; i < REGISTRATIONS_PER_HOUR; i += 1) assert.equal((await registerFrom(elsewhere)).status, 201);
+  for (let i = 1; i < REGISTRATIONS_PER_HOUR; i += 1) assert.equal((await registerFrom(elsewhere)).status, 201);
+  assertTooMany(await registerFrom(elsewhere, takenPhone), 'too_many_registrations');
   assertTooMany(await registerFrom(elsewhere), 'too_many_registrations');
+  const probing = newAddress();
+  for (let i = 0; i < REGISTRATIONS_PER_HOUR; i += 1) assert.equal((await registerFrom(probing, takenPhone)).status, 409);
+  assertTooMany(await registerFrom(probing, randomPhone()), 'too_many_registrations');
 
   // An hour later there is room again.
   await stack.pool.query("UPDATE throttles SET expires_at = now() WHERE kind = 'registration' AND key = $1", [networkOf(from)]);
