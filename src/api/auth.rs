@@ -1,6 +1,6 @@
 //! POST /auth/register, POST /auth/login, POST /auth/logout, POST /auth/logout-all, GET /auth/me.
 
-use super::{now_secs, Ctx, Reply};
+use super::{now_secs, Caller, Ctx, Reply};
 use crate::auth::{
     burn_equal_time, hash_password, issue_token, stored_iterations, verify_password, TOKEN_LIFETIME_SECS,
 };
@@ -126,7 +126,7 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
     Reply::json(200, &session(&ctx, &db, views::account(found.user)).await?)
 }
 
-/// `whom`: "from this network", "for this number" or "for this account".
+/// `whom`: "from this network", "for this number" or "for this session".
 fn too_many_attempts(whom: &str, retry_after_secs: i32) -> ApiError {
     ApiError::new(
         429,
@@ -138,17 +138,19 @@ fn too_many_attempts(whom: &str, retry_after_secs: i32) -> ApiError {
 
 /// The signed-in user's password, entered again for an action a stolen token alone must not do
 /// (removing another of their devices, replacing them all). A wrong one counts against the
-/// account's own limit, checked before the hash, so a token cannot be used to guess the password
-/// quickly either; it is apart from the number's login limit, so a stranger's wrong logins do not
-/// stop the owner from removing a stolen device.
-pub async fn confirm_password(db: &Client, user: uuid::Uuid, password: &str) -> ApiResult<()> {
-    let phone = users::by_id(db, user)
+/// session's own limit (the session the token names), checked before the hash, so a token cannot
+/// be used to guess the password quickly either. Per session, not per account, so a stolen
+/// token's wrong passwords do not stop the owner, in a session of their own, from removing the
+/// stolen device; and apart from the number's login limit, so a stranger's wrong logins do not
+/// either. A new session takes the password (a login), so a token cannot multiply its count.
+pub async fn confirm_password(db: &Client, caller: &Caller, password: &str) -> ApiResult<()> {
+    let phone = users::by_id(db, caller.id)
         .await?
         .and_then(|u| u.phone)
         .ok_or_else(|| ApiError::unauthorized("This account no longer exists."))?;
-    let throttle = Throttle::PasswordConfirmations { user };
+    let throttle = Throttle::PasswordConfirmations { session: caller.session_id };
     if let Claim::Refused { retry_after_secs } = throttles::claim(db, throttle).await? {
-        return Err(too_many_attempts("for this account", retry_after_secs));
+        return Err(too_many_attempts("for this session", retry_after_secs));
     }
     let found = users::credentials_by_phone(db, &phone).await?;
     if !found.is_some_and(|found| verify_password(password, &found.password_hash)) {

@@ -143,7 +143,7 @@ pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {
         let password = request.password.ok_or_else(|| {
             ApiError::new(403, "password_required", "Enter your password again to remove another of your devices.")
         })?;
-        confirm_password(&db, caller.id, &password).await?;
+        confirm_password(&db, &caller, &password).await?;
     }
     // The revocation, if given, must be the removing device's own signature over the removed key:
     // the user's other devices trust it to stop trusting that device for good.

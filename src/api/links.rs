@@ -157,7 +157,7 @@ pub async fn reset(ctx: Ctx) -> ApiResult<Reply> {
     if caller.device_id.is_some() {
         return Err(session_has_device());
     }
-    confirm_password(&db, caller.id, &password).await?;
+    confirm_password(&db, &caller, &password).await?;
     let (row, removed) = match devices::replace_all(&mut db, caller.id, &device).await {
         Err(e) if e.is_unique_violation() => {
             return Err(ApiError::conflict(

@@ -35,9 +35,12 @@
 //! Without a client address (a local `wrangler dev` not behind Cloudflare), only (3.) applies.
 //!
 //! The password entered again (removing another device, resetting devices) is limited per
-//! account by [`PASSWORD_CONFIRMATIONS`] (the schedule of 3.), apart from logins: the holder of a
-//! stolen token cannot guess through it faster, and a stranger's wrong logins do not stop the
-//! owner from removing a stolen device.
+//! session, the one the request's token names, by [`PASSWORD_CONFIRMATIONS`] (the schedule of
+//! 3.), apart from logins. A session is made only by logging in or registering, that is with the
+//! password, so the holder of a stolen token has that session's count and no way to another:
+//! they cannot guess through it faster, and their wrong passwords do not count against the
+//! owner's own sessions, so they cannot stop the owner from removing the stolen device; nor do a
+//! stranger's wrong logins.
 //!
 //! Registrations (`POST /auth/register`) from one client address: `REGISTRATIONS_PER_ADDRESS_PER_HOUR`
 //! attempts per hour (a window that starts at the first), checked before the hash. An attempt at
@@ -77,7 +80,7 @@ pub const LOGINS_TO_NUMBER_FROM_ADDRESS: Backoff =
 /// (3.) above.
 pub const LOGINS_TO_NUMBER: Backoff =
     Backoff { free: 10, first_wait_secs: 15, max_wait_secs: 5 * MINUTE, forget_after_secs: DAY };
-/// The password entered again by a signed-in account.
+/// The password entered again, per session.
 pub const PASSWORD_CONFIRMATIONS: Backoff = LOGINS_TO_NUMBER;
 /// Registrations per address are counted per hour; how many is configured.
 pub const REGISTRATION_WINDOW_SECS: i32 = HOUR;
@@ -119,7 +122,7 @@ pub enum Throttle<'a> {
     LoginsFromAddress { address: &'a str },
     LoginsToNumberFromAddress { phone: &'a str, address: &'a str },
     LoginsToNumber { phone: &'a str },
-    PasswordConfirmations { user: Uuid },
+    PasswordConfirmations { session: Uuid },
     RegistrationsFromAddress { address: &'a str, per_hour: u32 },
 }
 
@@ -147,7 +150,8 @@ impl Throttle<'_> {
             }
             Throttle::LoginsToNumberFromAddress { phone, address } => format!("{phone} {}", client_network(address)),
             Throttle::LoginsToNumber { phone } => phone.to_string(),
-            Throttle::PasswordConfirmations { user } => user.to_string(),
+            // Per session (the one the request's token names), not per account.
+            Throttle::PasswordConfirmations { session } => session.to_string(),
         }
     }
 
@@ -380,6 +384,11 @@ mod tests {
         assert!(matches!(registrations.policy(), Policy::Window(Window { limit: 3, seconds: 3600 })));
         let huge = Throttle::RegistrationsFromAddress { address: "x", per_hour: u32::MAX };
         assert!(matches!(huge.policy(), Policy::Window(Window { limit: i32::MAX, .. })));
+        // The password entered again is counted per session: a stolen token's count is its own.
+        let session = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001);
+        let confirmations = Throttle::PasswordConfirmations { session };
+        assert_eq!((confirmations.kind(), confirmations.key()), ("password-confirm", session.to_string()));
+        assert!(matches!(confirmations.policy(), Policy::Backoff(PASSWORD_CONFIRMATIONS)));
     }
 
     #[test]

@@ -44,6 +44,8 @@ const rowOf = async (kind, key) =>
 const waitOut = (kind, key) =>
   stack.pool.query('UPDATE throttles SET blocked_until = now() WHERE kind = $1 AND key = $2', [kind, key]);
 const statuses = (responses) => responses.map((r) => r.status);
+/** The session a token names (its `sid` claim). */
+const sessionOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sid;
 const count = (responses, status) => responses.filter((r) => r.status === status).length;
 
 function assertTooMany(res, code = 'too_many_attempts') {
@@ -106,7 +108,7 @@ test("knowing one account's password resets nothing about guesses at another", a
   assert.equal((await rowOf('login-address', networkOf(from))).attempts, FREE_LOGINS_TO_NUMBER + 1, 'ten guesses and the refused one');
 });
 
-test("the password entered again has the account's own limit, apart from the number's logins", async () => {
+test("the password entered again has the session's own limit, apart from the number's logins", async () => {
   const res = await registerFrom(newAddress());
   const { user, token } = res.body;
   const stranger = newAddress();
@@ -123,12 +125,30 @@ test("the password entered again has the account's own limit, apart from the num
   }
   const waiting = await reset(PASSWORD);
   assertTooMany(waiting);
-  assert.match(waiting.body.error.message, /for this account/);
-  await waitOut('password-confirm', user.id);
+  assert.match(waiting.body.error.message, /for this session/);
+  await waitOut('password-confirm', sessionOf(token));
   // The stranger's guesses at the number do not stand in the way.
   assert.equal((await reset(PASSWORD)).status, 201);
-  assert.equal(await rowOf('password-confirm', user.id), undefined, 'the right password resets the count');
+  assert.equal(await rowOf('password-confirm', sessionOf(token)), undefined, 'the right password resets the count');
   assert.equal((await rowOf('login-number', user.phone)).attempts, FREE_LOGINS_TO_NUMBER, "and the number's logins are apart");
+});
+
+test("a stolen token's wrong passwords do not stop the owner's own session from starting over without it", async () => {
+  const owner = await account();
+  // The thief holds a token of the account (a session of its own) but not the password.
+  const thief = (await login(owner.phone, PASSWORD, newAddress())).body.token;
+  const { publicKey } = generateKeyPairSync('ed25519');
+  const credential = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url').toString('base64');
+  const reset = (token, password) => api.post('/devices/reset', { label: 'Phone', credential, password }, { token });
+  for (let i = 0; i < FREE_LOGINS_TO_NUMBER; i += 1) {
+    assert.deepEqual((await reset(thief, `wrong password ${i}`)).body.error.code, 'wrong_password');
+  }
+  assertTooMany(await reset(thief, 'one more guess'));
+  // The owner, in a session of their own, is not held by the thief's count, and ends the thief's session.
+  const own = (await login(owner.phone, PASSWORD, newAddress())).body.token;
+  assert.equal((await reset(own, PASSWORD)).status, 201);
+  assert.equal((await api.get('/auth/me', { token: thief })).status, 401, "the thief's session is over");
+  assert.equal(await rowOf('password-confirm', owner.id), undefined, 'nothing is counted per account');
 });
 
 test('one address guessing at many numbers is stopped after twenty, the right password included', async () => {
