@@ -4,7 +4,7 @@ use super::{now_secs, Caller, Ctx, Reply};
 use crate::auth::{
     burn_equal_time, hash_password, issue_token, stored_iterations, verify_password, TOKEN_LIFETIME_SECS,
 };
-use crate::db::throttles::{self, describe_wait, Claim, Throttle};
+use crate::db::throttles::{self, describe_wait, Claim, Counted, Throttle};
 use crate::db::{sessions, users, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
@@ -77,26 +77,23 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
     // Every limit is counted before the (costly) hash, so a refused attempt costs no PBKDF2 and
     // parallel guesses are counted one after another. The policy is in db::throttles.
     let address = ctx.client_address.as_deref();
-    let from_address = address.map(|address| Throttle::LoginsFromAddress { address });
     let to_number_from_address = address.map(|address| Throttle::LoginsToNumberFromAddress { phone: &phone, address });
     let to_number = Throttle::LoginsToNumber { phone: &phone };
-    if let Some(throttle) = from_address {
-        if let Claim::Refused { retry_after_secs } = throttles::claim(&db, throttle).await? {
-            return Err(too_many_attempts("from this network", retry_after_secs));
-        }
-    }
+    let from_address = match address {
+        Some(address) => Some(admit(&db, Throttle::LoginsFromAddress { address }, "from this network").await?),
+        None => None,
+    };
     // The address's count stays taken by an attempt a later limit refuses: hammering a number
     // that is waiting still uses up the address's allowance.
-    if let Some(throttle) = to_number_from_address {
-        if let Claim::Refused { retry_after_secs } = throttles::claim(&db, throttle).await? {
-            return Err(too_many_attempts("for this number", retry_after_secs));
-        }
-    }
+    let counted_to_number_from_address = match to_number_from_address {
+        Some(throttle) => Some(admit(&db, throttle, "for this number").await?),
+        None => None,
+    };
     if let Claim::Refused { retry_after_secs } = throttles::claim(&db, to_number).await? {
         // Not tried, so not counted against the number from this address: the owner, waiting
         // out a stranger's guesses, does not use up their own allowance meanwhile.
-        if let Some(throttle) = to_number_from_address {
-            throttles::give_back(&db, throttle).await?;
+        if let Some(counted) = counted_to_number_from_address {
+            throttles::give_back(&db, counted).await?;
         }
         return Err(too_many_attempts("for this number", retry_after_secs));
     }
@@ -116,14 +113,22 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
     if let Some(throttle) = to_number_from_address {
         throttles::reset(&db, throttle).await?;
     }
-    if let Some(throttle) = from_address {
-        throttles::give_back(&db, throttle).await?;
+    if let Some(counted) = from_address {
+        throttles::give_back(&db, counted).await?;
     }
     // Hashes made at an older, lower count are upgraded while the password is at hand.
     if stored_iterations(&found.password_hash).is_some_and(|n| n < iterations) {
         users::set_password_hash(&db, found.user.id, &hash_password(&request.password, iterations)).await?;
     }
     Reply::json(200, &session(&ctx, &db, views::account(found.user)).await?)
+}
+
+/// Counts an attempt, or refuses it with the wait `whom` (see [`too_many_attempts`]) is under.
+async fn admit<'a>(db: &Client, throttle: Throttle<'a>, whom: &str) -> ApiResult<Counted<'a>> {
+    match throttles::claim(db, throttle).await? {
+        Claim::Admitted(counted) => Ok(counted),
+        Claim::Refused { retry_after_secs } => Err(too_many_attempts(whom, retry_after_secs)),
+    }
 }
 
 /// `whom`: "from this network", "for this number" or "for this session".
@@ -149,9 +154,7 @@ pub async fn confirm_password(db: &Client, caller: &Caller, password: &str) -> A
         .and_then(|u| u.phone)
         .ok_or_else(|| ApiError::unauthorized("This account no longer exists."))?;
     let throttle = Throttle::PasswordConfirmations { session: caller.session_id };
-    if let Claim::Refused { retry_after_secs } = throttles::claim(db, throttle).await? {
-        return Err(too_many_attempts("for this session", retry_after_secs));
-    }
+    admit(db, throttle, "for this session").await?;
     let found = users::credentials_by_phone(db, &phone).await?;
     if !found.is_some_and(|found| verify_password(password, &found.password_hash)) {
         return Err(ApiError::new(403, "wrong_password", "That is not this account's password."));

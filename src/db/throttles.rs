@@ -5,7 +5,9 @@
 //! attempts cannot all pass one count read before any of them was written, and a refused attempt
 //! costs no hash. An attempt let through stays counted unless it succeeds; a success gives back
 //! only what belongs to it. A refused attempt changes nothing: knocking on a closed door does not
-//! keep it closed any longer.
+//! keep it closed any longer. An attempt given back ([`give_back`]) lifts only the wait it
+//! started itself: a wait that an attempt counted after it started stays, as long as the count
+//! that remains earns it.
 //!
 //! # The policy
 //!
@@ -48,6 +50,8 @@
 //! hash): otherwise asking whether numbers have accounts would be unlimited.
 
 use super::{Client, DbResult};
+use chrono::{DateTime, Utc};
+use tokio_postgres::types::Timestamp;
 use uuid::Uuid;
 
 /// A limit per fixed window: at most `limit` attempts counted in `seconds` from the first.
@@ -170,13 +174,21 @@ impl Throttle<'_> {
 }
 
 /// Whether an attempt was let through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    Admitted,
+#[derive(Debug, Clone, Copy)]
+pub enum Claim<'a> {
+    /// Counted; kept to give it back.
+    Admitted(Counted<'a>),
     /// Not counted; the next attempt may be let through this many seconds from now.
-    Refused {
-        retry_after_secs: i32,
-    },
+    Refused { retry_after_secs: i32 },
+}
+
+/// An attempt [`claim`] counted, as [`give_back`] needs to know it.
+#[derive(Debug, Clone, Copy)]
+pub struct Counted<'a> {
+    throttle: Throttle<'a>,
+    /// For a backoff, `blocked_until` as this attempt set it. An attempt counted after it that
+    /// started a wait set a later one: it was let through only once this one's wait was over.
+    blocked_until: Option<Timestamp<DateTime<Utc>>>,
 }
 
 /// Deletes a few expired rows other than the one being counted (that one is restarted in
@@ -188,13 +200,14 @@ const PURGE: &str = "purged AS (
          ORDER BY expires_at LIMIT $5
          FOR UPDATE SKIP LOCKED))";
 
-/// `blocked_until` after the `count`-th attempt (an SQL expression): `$3[count]` seconds from
-/// now, the last element of the schedule `$3` beyond its end. No wait is '-infinity', not now():
-/// an attempt whose statement started a moment earlier (its now() is older) and waited for this
-/// row must not read "blocked until now" as a wait.
-fn blocked_after(count: &str) -> String {
+/// `blocked_until` after the `count`-th attempt, made at `at` (SQL expressions): `$3[count]`
+/// seconds from then, the last element of the schedule `$3` beyond its end. No wait (a count of
+/// 0, or a free attempt) is '-infinity', not `at`: an attempt whose statement started a moment
+/// earlier (its now() is older) and waited for this row must not read "blocked until now" as a
+/// wait.
+fn blocked_after(count: &str, at: &str) -> String {
     format!(
-        "coalesce(now() + nullif(($3::int4[])[least({count}, cardinality($3::int4[]))], 0) * interval '1 second', \
+        "coalesce({at} + nullif(($3::int4[])[least({count}, cardinality($3::int4[]))], 0) * interval '1 second', \
          '-infinity')"
     )
 }
@@ -202,7 +215,7 @@ fn blocked_after(count: &str) -> String {
 /// Counts one attempt if the policy lets it through. The outer SELECT reads the row as it was
 /// before this statement (the statement's snapshot), which is the row that refused it, so a
 /// refusal knows its wait without a second round trip.
-pub async fn claim(client: &Client, throttle: Throttle<'_>) -> DbResult<Claim> {
+pub async fn claim<'a>(client: &Client, throttle: Throttle<'a>) -> DbResult<Claim<'a>> {
     let (kind, key) = (throttle.kind(), throttle.key());
     let row = match throttle.policy() {
         // A window: restarted once it has ended; otherwise counted while under the limit.
@@ -215,10 +228,11 @@ pub async fn claim(client: &Client, throttle: Throttle<'_>) -> DbResult<Claim> {
                      attempts = CASE WHEN t.expires_at <= now() THEN 1 ELSE t.attempts + 1 END,
                      expires_at = CASE WHEN t.expires_at <= now() THEN excluded.expires_at ELSE t.expires_at END
                    WHERE t.expires_at <= now() OR t.attempts < $3::int4
-                   RETURNING 1)
+                   RETURNING t.blocked_until)
                  SELECT EXISTS (SELECT 1 FROM counted),
                         (SELECT ceil(extract(epoch FROM expires_at - now()))::int4
-                         FROM throttles WHERE kind = $1 AND key = $2)"
+                         FROM throttles WHERE kind = $1 AND key = $2),
+                        (SELECT blocked_until FROM counted)"
             );
             client.query_one(&sql, &[&kind, &key, &window.limit, &window.seconds, &PURGE_BATCH]).await?
         }
@@ -235,19 +249,20 @@ pub async fn claim(client: &Client, throttle: Throttle<'_>) -> DbResult<Claim> {
                      blocked_until = {next_block},
                      expires_at = excluded.expires_at
                    WHERE t.expires_at <= now() OR t.blocked_until <= now()
-                   RETURNING 1)
+                   RETURNING t.blocked_until)
                  SELECT EXISTS (SELECT 1 FROM counted),
                         (SELECT ceil(extract(epoch FROM greatest(blocked_until, now()) - now()))::int4
-                         FROM throttles WHERE kind = $1 AND key = $2)",
-                first_block = blocked_after("1"),
-                next_block = blocked_after(new_count),
+                         FROM throttles WHERE kind = $1 AND key = $2),
+                        (SELECT blocked_until FROM counted)",
+                first_block = blocked_after("1", "now()"),
+                next_block = blocked_after(new_count, "now()"),
             );
             let schedule = backoff.schedule();
             client.query_one(&sql, &[&kind, &key, &schedule, &backoff.forget_after_secs, &PURGE_BATCH]).await?
         }
     };
     if row.get::<_, bool>(0) {
-        return Ok(Claim::Admitted);
+        return Ok(Claim::Admitted(Counted { throttle, blocked_until: row.get(2) }));
     }
     // The row can have moved on since the snapshot (a concurrent attempt restarted it): a wait
     // read as over still means "refused just now", so ask for at least a second.
@@ -255,20 +270,39 @@ pub async fn claim(client: &Client, throttle: Throttle<'_>) -> DbResult<Claim> {
     Ok(Claim::Refused { retry_after_secs })
 }
 
-/// Gives back one attempt that was let through but did not use it (it succeeded, or a later
-/// check refused it before the hash). For a backoff, the wait it started is lifted too: it was
-/// let through, so the row was open before it, and it is again.
-pub async fn give_back(client: &Client, throttle: Throttle<'_>) -> DbResult<()> {
-    let sql = match throttle.policy() {
+/// Gives back one attempt that was let through but did not use it (a later check refused it
+/// before the hash, or it succeeded). A window's count goes down by one; its end stays.
+///
+/// A backoff's wait is recomputed for the count that remains, never lifting a wait that count
+/// still imposes. If no attempt that started a wait was counted after this one, the row was open
+/// when this one was let through, and is again. Otherwise the latest attempt's wait stays, as long
+/// as the count that remains earns from that attempt's time (read from `expires_at`, which each
+/// counted attempt sets to its time plus `forget_after_secs`).
+pub async fn give_back(client: &Client, counted: Counted<'_>) -> DbResult<()> {
+    let throttle = counted.throttle;
+    let (kind, key) = (throttle.kind(), throttle.key());
+    match throttle.policy() {
         Policy::Window(_) => {
-            "UPDATE throttles SET attempts = attempts - 1 WHERE kind = $1 AND key = $2 AND attempts > 0"
+            client
+                .execute(
+                    "UPDATE throttles SET attempts = attempts - 1 WHERE kind = $1 AND key = $2 AND attempts > 0",
+                    &[&kind, &key],
+                )
+                .await?;
         }
-        Policy::Backoff(_) => {
-            "UPDATE throttles SET attempts = attempts - 1, blocked_until = '-infinity'
-             WHERE kind = $1 AND key = $2 AND attempts > 0"
+        Policy::Backoff(backoff) => {
+            let sql = format!(
+                "UPDATE throttles SET
+                   attempts = attempts - 1,
+                   blocked_until = CASE WHEN blocked_until <= $5 THEN '-infinity'
+                                        ELSE least(blocked_until, {remaining}) END
+                 WHERE kind = $1 AND key = $2 AND attempts > 0",
+                remaining = blocked_after("attempts - 1", "(expires_at - $4::int4 * interval '1 second')"),
+            );
+            let schedule = backoff.schedule();
+            client.execute(&sql, &[&kind, &key, &schedule, &backoff.forget_after_secs, &counted.blocked_until]).await?;
         }
-    };
-    client.execute(sql, &[&throttle.kind(), &throttle.key()]).await?;
+    }
     Ok(())
 }
 

@@ -46,6 +46,16 @@ const waitOut = (kind, key) =>
 const statuses = (responses) => responses.map((r) => r.status);
 /** The session a token names (its `sid` claim). */
 const sessionOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sid;
+/** Seconds from now until a throttle row's wait is over (negative: over; no wait, '-infinity', is -Infinity). */
+const waitLeft = (row) => (row.blocked_until === -Infinity ? -Infinity : (row.blocked_until.getTime() - Date.now()) / 1000);
+async function until(condition, what) {
+  for (let i = 0; i < 200; i += 1) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+const count = (responses, status) => responses.filter((r) => r.status === status).length;
 const count = (responses, status) => responses.filter((r) => r.status === status).length;
 
 function assertTooMany(res, code = 'too_many_attempts') {
@@ -95,6 +105,48 @@ test('a stranger cannot keep the owner out: the owner gets in from their own add
   assert.equal(attempts, FREE_LOGINS_TO_NUMBER + 1, 'refused attempts are not counted, so they do not lengthen the wait');
   // Meanwhile the owner is not kept waiting at all.
   assert.equal((await login(owner.phone, PASSWORD, home)).status, 200);
+});
+
+test('an attempt given back keeps the wait of an attempt counted after it, and lifts only its own', async () => {
+  const owner = await account();
+  const stranger = newAddress();
+  const pair = `${owner.phone} ${networkOf(stranger)}`;
+  for (let i = 0; i < FREE_LOGINS_TO_NUMBER; i += 1) assert.equal((await login(owner.phone, `guess ${i}`, stranger)).status, 401);
+  await waitOut('login-number-address', pair);
+  // The number's count from anywhere is held (row-locked) while an attempt from the stranger's
+  // address, already counted there, waits for it.
+  const holder = await stack.pool.connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query("SELECT 1 FROM throttles WHERE kind = 'login-number' AND key = $1 FOR UPDATE", [owner.phone]);
+    const first = login(owner.phone, 'guess eleven', stranger);
+    await until(async () => (await rowOf('login-number-address', pair)).attempts === FREE_LOGINS_TO_NUMBER + 1, 'the attempt to be counted');
+    // Meanwhile a twelfth attempt from there is counted after it (as one would be once the
+    // eleventh's wait is over), with a wait of 4 minutes of its own.
+    await stack.pool.query(
+      "UPDATE throttles SET attempts = attempts + 1, blocked_until = now() + interval '4 minutes', expires_at = now() + interval '1 day' WHERE kind = 'login-number-address' AND key = $1",
+      [pair],
+    );
+    // The number refuses the eleventh, which gives its count back.
+    await holder.query("UPDATE throttles SET blocked_until = now() + interval '5 minutes' WHERE kind = 'login-number' AND key = $1", [owner.phone]);
+    await holder.query('COMMIT');
+    assertTooMany(await first);
+  } finally {
+    holder.release();
+  }
+  const row = await rowOf('login-number-address', pair);
+  assert.equal(row.attempts, FREE_LOGINS_TO_NUMBER + 1, 'one given back');
+  // Eleven attempts earn 2 minutes, from the twelfth (now the eleventh): not lifted, and no longer 4.
+  assert.ok(waitLeft(row) > 110 && waitLeft(row) <= 120, `the later attempt's wait stays, as its count now earns (${waitLeft(row)} s)`);
+
+  // An attempt given back with none counted after it leaves the row as it found it: open.
+  await waitOut('login-number-address', pair);
+  const refused = await login(owner.phone, 'guess again', stranger);
+  assertTooMany(refused);
+  assert.match(refused.body.error.message, /5 minutes\./, "refused by the number's wait");
+  const after = await rowOf('login-number-address', pair);
+  assert.equal(after.attempts, FREE_LOGINS_TO_NUMBER + 1);
+  assert.ok(waitLeft(after) <= 0, `no new wait (${waitLeft(after)} s)`);
 });
 
 test("knowing one account's password resets nothing about guesses at another", async () => {
