@@ -5,7 +5,7 @@ use crate::auth::{
     burn_equal_time, hash_password, issue_token, stored_iterations, verify_password, TOKEN_LIFETIME_SECS,
 };
 use crate::db::throttles::{self, describe_wait, Claim, Counted, Throttle};
-use crate::db::{sessions, users, Client};
+use crate::db::{login_networks, sessions, users, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
 use crate::protocol::{validate_phone, Account, AuthResponse, LoginRequest, RegisterRequest};
@@ -63,6 +63,10 @@ pub async fn register(ctx: Ctx) -> ApiResult<Reply> {
         Err(e) if e.is_unique_violation() => return Err(phone_taken()),
         other => views::account(other?),
     };
+    // Registering is the first login: the owner's network is theirs from now on (throttles, 5.).
+    if let Some(address) = ctx.client_address.as_deref() {
+        login_networks::remember(&db, user.user.id, address).await?;
+    }
     crate::hub::broadcast_registration(&ctx.env, &db, user.user.clone()).await;
     Reply::json(201, &session(&ctx, &db, user).await?)
 }
@@ -77,9 +81,15 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
     // Every limit is counted before the (costly) hash, so a refused attempt costs no PBKDF2 and
     // parallel guesses are counted one after another. The policy is in db::throttles.
     let address = ctx.client_address.as_deref();
+    // (5.) From a network the number's owner has logged in from, only the number's count from
+    // that network applies: strangers elsewhere, or guessing at other numbers, hold no one there.
+    let owners_network = match address {
+        Some(address) => login_networks::is_known(&db, &phone, address).await?,
+        None => false,
+    };
     let to_number_from_address = address.map(|address| Throttle::LoginsToNumberFromAddress { phone: &phone, address });
     let to_number = Throttle::LoginsToNumber { phone: &phone };
-    let from_address = match address {
+    let from_address = match address.filter(|_| !owners_network) {
         Some(address) => Some(admit(&db, Throttle::LoginsFromAddress { address }, "from this network").await?),
         None => None,
     };
@@ -89,13 +99,15 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
         Some(throttle) => Some(admit(&db, throttle, "for this number").await?),
         None => None,
     };
-    if let Claim::Refused { retry_after_secs } = throttles::claim(&db, to_number).await? {
-        // Not tried, so not counted against the number from this address: the owner, waiting
-        // out a stranger's guesses, does not use up their own allowance meanwhile.
-        if let Some(counted) = counted_to_number_from_address {
-            throttles::give_back(&db, counted).await?;
+    if !owners_network {
+        if let Claim::Refused { retry_after_secs } = throttles::claim(&db, to_number).await? {
+            // Not tried, so not counted against the number from this address: the owner, waiting
+            // out a stranger's guesses, does not use up their own allowance meanwhile.
+            if let Some(counted) = counted_to_number_from_address {
+                throttles::give_back(&db, counted).await?;
+            }
+            return Err(too_many_attempts("for this number", retry_after_secs));
         }
-        return Err(too_many_attempts("for this number", retry_after_secs));
     }
     let found = users::credentials_by_phone(&db, &phone).await?;
     let matched = match &found {
@@ -115,6 +127,9 @@ pub async fn login(ctx: Ctx) -> ApiResult<Reply> {
     }
     if let Some(counted) = from_address {
         throttles::give_back(&db, counted).await?;
+    }
+    if let Some(address) = address {
+        login_networks::remember(&db, found.user.id, address).await?;
     }
     // Hashes made at an older, lower count are upgraded while the password is at hand.
     if stored_iterations(&found.password_hash).is_some_and(|n| n < iterations) {

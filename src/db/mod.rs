@@ -11,6 +11,7 @@ pub mod departures;
 pub mod devices;
 mod error;
 pub mod links;
+pub mod login_networks;
 pub mod members;
 pub mod messages;
 pub mod receipts;

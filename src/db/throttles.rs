@@ -27,12 +27,26 @@
 //!    most, while the stranger's own next attempt is four times further off. There is no lock
 //!    that each attempt renews: a refused attempt changes nothing, so a stranger cannot keep a
 //!    number closed beyond one wait of (3.); from many addresses they can keep it to one
-//!    attempt per 5 minutes, which the owner shares with them.
+//!    attempt per 5 minutes, which the owner shares with them, except on the owner's own
+//!    networks (5.).
 //! 4. A **successful** login resets the number's counters that are its owner's: (3.) and (2.) for
 //!    the address it came from. A stranger's counter for their own address stays as it is, so the
 //!    owner logging in does not hand them new free attempts. It gives back its own count in (1.)
 //!    and nothing more, so logging in to an account whose password one knows does not reset the
-//!    count of one's wrong guesses at other numbers.
+//!    count of one's wrong guesses at other numbers. It also remembers the address's network (5.).
+//! 5. **From the owner's own networks**: an address (an IPv6 one by its /64, as everywhere here)
+//!    from which the number's account logged in successfully, or registered, less than
+//!    [`LOGIN_NETWORK_REMEMBERED_SECS`] (30 days) before, each login renewing it (table
+//!    `login_networks`, per account: a number registered again by someone else starts with none).
+//!    A login to that number from there is limited by (2.) alone: it is neither counted in nor
+//!    refused by (1.) and (3.). So the owner at home is never held by a stranger elsewhere,
+//!    however many addresses the stranger has, nor by someone on their network guessing at other
+//!    numbers; what is tried from there waits (2.)'s longer waits, and holds no one elsewhere.
+//!    Limits: someone who shares that network (a household, a carrier's shared IPv4 address)
+//!    guesses at the number at (2.)'s pace, holding the owner there with them (not elsewhere),
+//!    and can tell, by (1.) letting that number through there once used up, that its owner logs
+//!    in from their network. Expired rows are deleted in small batches as other logins are
+//!    remembered.
 //!
 //! Without a client address (a local `wrangler dev` not behind Cloudflare), only (3.) applies.
 //!
@@ -84,14 +98,16 @@ pub const LOGINS_TO_NUMBER_FROM_ADDRESS: Backoff =
 /// (3.) above.
 pub const LOGINS_TO_NUMBER: Backoff =
     Backoff { free: 10, first_wait_secs: 15, max_wait_secs: 5 * MINUTE, forget_after_secs: DAY };
+/// (5.) above: how long a network an account logged in from exempts its logins from (1.) and (3.).
+pub const LOGIN_NETWORK_REMEMBERED_SECS: i32 = 30 * DAY;
 /// The password entered again, per session.
 pub const PASSWORD_CONFIRMATIONS: Backoff = LOGINS_TO_NUMBER;
 /// Registrations per address are counted per hour; how many is configured.
 pub const REGISTRATION_WINDOW_SECS: i32 = HOUR;
 
 /// Expired rows deleted by each counting statement: more than each statement can create (one
-/// row), so the table never holds many more rows than the live ones.
-const PURGE_BATCH: i64 = 20;
+/// row), so the table never holds many more rows than the live ones. The same for login_networks.
+pub(super) const PURGE_BATCH: i64 = 20;
 
 impl Backoff {
     /// Seconds to wait, after the `attempts`-th attempt counted, before the next is let through.

@@ -14,10 +14,13 @@ const FREE_LOGINS_TO_NUMBER = 10;
 
 let stack;
 let api;
+let admin;
 
 before(async () => {
   stack = await startStack({ vars: { REGISTRATIONS_PER_ADDRESS_PER_HOUR: String(REGISTRATIONS_PER_HOUR) } });
   api = new Api(stack.baseUrl);
+  // The first account is the admin (FIRST_USER_ADMIN in the tests' stack).
+  admin = (await registerFrom(newAddress())).body;
 });
 after(() => stack?.stop());
 
@@ -55,7 +58,6 @@ async function until(condition, what) {
   }
   throw new Error(`timed out waiting for ${what}`);
 }
-const count = (responses, status) => responses.filter((r) => r.status === status).length;
 const count = (responses, status) => responses.filter((r) => r.status === status).length;
 
 function assertTooMany(res, code = 'too_many_attempts') {
@@ -105,6 +107,83 @@ test('a stranger cannot keep the owner out: the owner gets in from their own add
   assert.equal(attempts, FREE_LOGINS_TO_NUMBER + 1, 'refused attempts are not counted, so they do not lengthen the wait');
   // Meanwhile the owner is not kept waiting at all.
   assert.equal((await login(owner.phone, PASSWORD, home)).status, 200);
+});
+
+test("a stranger with many addresses cannot hold the owner on a network the owner has logged in from", async () => {
+  const owner = await account();
+  const home = newAddress();
+  assert.equal((await login(owner.phone, PASSWORD, home)).status, 200);
+  // A stranger, from a fresh address for each guess, uses up the number's free attempts and keeps
+  // it waiting: from anywhere else, the owner waits too.
+  for (let i = 0; i < FREE_LOGINS_TO_NUMBER; i += 1) assert.equal((await login(owner.phone, `guess ${i}`, newAddress())).status, 401);
+  assertTooMany(await login(owner.phone, 'one more guess', newAddress()));
+  assertTooMany(await login(owner.phone, PASSWORD, newAddress()));
+  // From home (another address in the same /64), the owner is not held at all...
+  const alsoHome = home.replace(/::1$/, '::2');
+  assert.equal((await login(owner.phone, 'a typo', alsoHome)).status, 401, 'a mistyped password is checked, not refused');
+  assert.equal((await login(owner.phone, PASSWORD, alsoHome)).status, 200);
+
+  // ...and whatever is tried from there counts only against the number from there, which backs
+  // off as it does for anyone, and holds no one elsewhere.
+  const before = await rowOf('login-number', owner.phone);
+  for (let i = 0; i < FREE_LOGINS_TO_NUMBER; i += 1) assert.equal((await login(owner.phone, `home guess ${i}`, home)).status, 401);
+  const held = await login(owner.phone, PASSWORD, home);
+  assertTooMany(held);
+  assert.match(held.body.error.message, /for this number\. Try again in 1 minute\./);
+  assert.deepEqual(await rowOf('login-number', owner.phone), before, "the number's count from anywhere is untouched");
+  assert.equal((await rowOf('login-address', networkOf(home))).attempts, 0, "nor is the address's count across numbers");
+  assert.equal((await login(owner.phone, PASSWORD, newAddress())).status, 200, 'so the owner gets in from elsewhere');
+});
+
+test('an address guessing at many numbers does not hold the owners who logged in from it, and only them', async () => {
+  const [owner, other] = [await account(), await account()];
+  const shared = newAddress();
+  assert.equal((await login(owner.phone, PASSWORD, shared)).status, 200);
+  const guesses = await Promise.all(Array.from({ length: LOGINS_FROM_ADDRESS }, () => login(randomPhone(), 'a guess at anyone', shared)));
+  assert.equal(count(guesses, 401), LOGINS_FROM_ADDRESS, statuses(guesses).join(' '));
+  const stopped = await login(other.phone, PASSWORD, shared);
+  assertTooMany(stopped);
+  assert.match(stopped.body.error.message, /from this network/);
+  assert.equal((await login(owner.phone, PASSWORD, shared)).status, 200, 'the owner of a number that logged in from there is let through');
+});
+
+test('a network is remembered for 30 days from its last login (and registration); then it is an address like any other', async () => {
+  const home = newAddress();
+  const registered = await registerFrom(home);
+  const owner = registered.body.user;
+  const known = async () =>
+    (await stack.pool.query('SELECT expires_at FROM login_networks WHERE user_id = $1 AND network = $2', [owner.id, networkOf(home)])).rows[0];
+  const daysLeft = (row) => (row.expires_at.getTime() - Date.now()) / 86_400_000;
+  assert.ok(Math.abs(daysLeft(await known()) - 30) < 0.01, 'registering is logging in');
+  await stack.pool.query("UPDATE login_networks SET expires_at = now() + interval '1 day' WHERE user_id = $1", [owner.id]);
+  assert.equal((await login(owner.phone, PASSWORD, home)).status, 200);
+  assert.ok(Math.abs(daysLeft(await known()) - 30) < 0.01, 'each login remembers it afresh');
+
+  // Expired, it no longer exempts anything...
+  await stack.pool.query("UPDATE login_networks SET expires_at = now() WHERE user_id = $1", [owner.id]);
+  for (let i = 0; i < FREE_LOGINS_TO_NUMBER; i += 1) assert.equal((await login(owner.phone, `guess ${i}`, newAddress())).status, 401);
+  assertTooMany(await login(owner.phone, PASSWORD, home));
+  // ...and is deleted as other logins are remembered; live ones stay.
+  const other = await account();
+  await stack.pool.query(
+    "INSERT INTO login_networks (user_id, network, expires_at) VALUES ($1, 'expired', now() - interval '1 day'), ($1, 'live', now() + interval '1 day')",
+    [other.id],
+  );
+  assert.equal((await login(other.phone, PASSWORD, newAddress())).status, 200);
+  const { rows } = await stack.pool.query(
+    "SELECT network FROM login_networks WHERE network IN ('expired', 'live') OR (user_id = $1 AND network = $2)",
+    [owner.id, networkOf(home)],
+  );
+  assert.deepEqual(rows.map((r) => r.network), ['live']);
+});
+
+test("deleting an account forgets the networks it logged in from", async () => {
+  const home = newAddress();
+  const { user } = (await registerFrom(home)).body;
+  const networks = async () => (await stack.pool.query('SELECT network FROM login_networks WHERE user_id = $1', [user.id])).rows;
+  assert.deepEqual(await networks(), [{ network: networkOf(home) }]);
+  assert.equal((await api.delete(`/admin/users/${user.id}`, { token: admin.token })).status, 204);
+  assert.deepEqual(await networks(), []);
 });
 
 test('an attempt given back keeps the wait of an attempt counted after it, and lifts only its own', async () => {
