@@ -304,8 +304,8 @@ pub fn body_too_large() -> Response {
 pub fn password_reentry_limited() -> Response {
     error(
         429,
-        "`too_many_attempts`: 10 wrong passwords for this account, then waits from 15 seconds doubling to 5 minutes \
-         (`Retry-After`).",
+        "`too_many_attempts`: 10 wrong passwords in this session (each session, the one a token names, has its \
+         own count), then waits from 15 seconds doubling to 5 minutes (`Retry-After`).",
     )
 }
 

@@ -44,13 +44,17 @@ pub fn operations() -> Vec<Operation> {
                      `invalid_password`, `invalid_display_name` (empty, too long, or holding a control, invisible or \
                      text-direction character).",
                 ),
-                error(409, "`phone_taken`: an account with this phone number exists."),
+                error(
+                    409,
+                    "`phone_taken`: an account with this phone number exists. Counted against the per-address \
+                     limit like any other attempt, so numbers cannot be checked for accounts faster than it allows.",
+                ),
                 body_too_large(),
                 not_json(),
                 error(
                     429,
                     format!(
-                        "Too many new accounts from this client address within an hour (code \
+                        "Too many attempts (a taken number's included) from this client address within an hour (code \
                          `too_many_registrations`; REGISTRATIONS_PER_ADDRESS_PER_HOUR, \
                          {DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR} by default in production); checked before the \
                          password is hashed. The message and `Retry-After` say how long to wait."
@@ -76,8 +80,10 @@ pub fn operations() -> Vec<Operation> {
                 429,
                 "`too_many_attempts`, refused before the password is checked: 20 logins that did not succeed from \
                  this client address per 15 minutes, or this number is waiting after 10 wrong passwords (from this \
-                 address: 1 minute, doubling to 1 hour; from anywhere: 15 seconds, doubling to 5 minutes). A refused \
-                 attempt does not lengthen a wait. The message and `Retry-After` say how long to wait.",
+                 address: 1 minute, doubling to 1 hour; from anywhere: 15 seconds, doubling to 5 minutes). From a \
+                 network (an IPv4 address, an IPv6 /64) that the number's account logged in from in the last 30 days, \
+                 only the count from that address applies. A refused attempt does not lengthen a wait. The message \
+                 and `Retry-After` say how long to wait.",
             ),
             error(500, "`server_misconfigured`"),
             database_unavailable(),
@@ -244,7 +250,7 @@ pub fn operations() -> Vec<Operation> {
                     403,
                     "Another of the caller's devices, and: this session acts as no device (`device_required`), no \
                      password was given (`password_required`), or it is wrong (`wrong_password`, counted against the \
-                     account's own limit); or the revocation is not this device's signature (`invalid_revocation`).",
+                     session's own limit); or the revocation is not this device's signature (`invalid_revocation`).",
                 ),
                 no_such_device(),
                 body_too_large(),
@@ -359,7 +365,7 @@ pub fn operations() -> Vec<Operation> {
             .answers([
                 ok(201, "The new device, the account's only one.", wire::<DeviceView>()),
                 error(400, LABEL_REFUSALS),
-                error(403, "`wrong_password` (counted against the account's own limit)."),
+                error(403, "`wrong_password` (counted against the session's own limit)."),
                 error(409, "`session_has_device` or `credential_taken`."),
                 body_too_large(),
                 not_json(),
