@@ -145,6 +145,7 @@ async fn respond(
         Endpoint::Logout => api::auth::logout(ctx).await,
         Endpoint::LogoutAll => api::auth::logout_all(ctx).await,
         Endpoint::Me => api::auth::me(ctx).await,
+        Endpoint::UpdateMe => api::users::update_me(ctx).await,
         Endpoint::ListUsers => api::users::list(ctx).await,
         Endpoint::GetUser => api::users::get(ctx).await,
         Endpoint::CreateGroup => api::conversations::create(ctx).await,
@@ -174,11 +175,11 @@ async fn respond(
     reply.map(Outcome::Reply)
 }
 
-/// Reads the body of a POST or DELETE (removing another device carries the password), refusing
-/// oversized ones by their declared length before reading, and bodies that are not JSON. Other
-/// methods carry no body we use.
+/// Reads the body of a POST, PATCH or DELETE (removing another device carries the password),
+/// refusing oversized ones by their declared length before reading, and bodies that are not JSON.
+/// Other methods carry no body we use.
 async fn read_body(req: &mut Request, method: &str) -> ApiResult<Vec<u8>> {
-    if method != "POST" && method != "DELETE" {
+    if !matches!(method, "POST" | "PATCH" | "DELETE") {
         return Ok(Vec::new());
     }
     let declared: Option<usize> = req.headers().get("Content-Length").ok().flatten().and_then(|v| v.parse().ok());

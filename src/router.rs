@@ -13,6 +13,7 @@ pub enum Endpoint {
     Logout,
     LogoutAll,
     Me,
+    UpdateMe,
     ListUsers,
     GetUser,
     CreateGroup,
@@ -50,6 +51,7 @@ pub const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("POST", "/auth/logout", Endpoint::Logout),
     ("POST", "/auth/logout-all", Endpoint::LogoutAll),
     ("GET", "/auth/me", Endpoint::Me),
+    ("PATCH", "/auth/me", Endpoint::UpdateMe),
     ("GET", "/users", Endpoint::ListUsers),
     ("GET", "/users/:phone", Endpoint::GetUser),
     ("POST", "/conversations", Endpoint::CreateGroup),
@@ -289,7 +291,7 @@ mod tests {
     fn methods_are_matched_exactly_and_never_taken_for_get() {
         // workers-rs reads any method it has no variant for as GET; the router gets the real one.
         for method in ["QUERY", "PROPFIND", "HEAD", "PUT", "PATCH", "TRACE", "get", "Get", "BREW", ""] {
-            let (error, allow) = refused(method, "/auth/me");
+            let (error, allow) = refused(method, "/admin/stats");
             assert_eq!((error.status, error.code), (405, "method_not_allowed"), "{method}");
             assert_eq!(allow, "GET, OPTIONS", "{method}");
         }

@@ -30,8 +30,8 @@ pub fn user_summary(row: UserRow) -> UserSummary {
 }
 
 pub fn account(row: UserRow) -> Account {
-    let is_admin = row.is_admin;
-    Account { user: user_summary(row), is_admin }
+    let (is_admin, group_adds) = (row.is_admin, row.group_adds);
+    Account { user: user_summary(row), is_admin, group_adds }
 }
 
 pub fn profile(user: UserRow, devices: Vec<DeviceRow>) -> Profile {
@@ -285,8 +285,10 @@ mod tests {
             last_seen_at: None,
             online: false,
             is_admin: true,
+            group_adds: crate::protocol::GroupAdds::Contacts,
         };
         let account = account(row);
+        assert_eq!(serde_json::to_value(&account).unwrap()["groupAdds"], "contacts");
         assert_eq!((account.user.phone.as_str(), account.is_admin), ("", true));
     }
 }

@@ -11,8 +11,8 @@ use crate::db::departures::{self, LeaveOutcome};
 use crate::db::{members, messages, users, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
+use crate::protocol::{group_adds_refused, CreateGroupRequest, LeaveRequest, ServerEvent};
 use crate::protocol::{parse_uuid, ConversationView, Page};
-use crate::protocol::{CreateGroupRequest, LeaveRequest, ServerEvent};
 use crate::views;
 use uuid::Uuid;
 
@@ -81,6 +81,10 @@ pub async fn messages(ctx: Ctx) -> ApiResult<Reply> {
 pub async fn create(ctx: Ctx) -> ApiResult<Reply> {
     let (db, caller) = ctx.authenticate().await?;
     let group = ctx.json::<CreateGroupRequest>()?.validate(caller.id)?;
+    let refused = users::group_add_refusals(&db, caller.id, None, &group.member_ids).await?;
+    if !refused.is_empty() {
+        return Err(group_adds_refused(&refused.into_iter().map(|(_, name)| name).collect::<Vec<_>>()));
+    }
     let id = conversations::create_group(&db, caller.id, &group)
         .await?
         .ok_or_else(|| ApiError::not_found("Some of memberIds are not users."))?;

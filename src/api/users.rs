@@ -5,7 +5,7 @@ use crate::cursor::NameCursor;
 use crate::db::users::{self, ListFilter, UserRow};
 use crate::db::{devices, Client};
 use crate::error::{ApiError, ApiResult};
-use crate::protocol::{validate_phone, Page};
+use crate::protocol::{validate_phone, Page, UpdateAccountRequest};
 use crate::views;
 
 /// Reads `?cursor=&limit=&q=` shared by the user listings.
@@ -42,4 +42,14 @@ pub async fn get(ctx: Ctx) -> ApiResult<Reply> {
         .ok_or_else(|| ApiError::not_found(format!("Nobody is registered with the phone number {phone}.")))?;
     let devices = devices::list(&db, user.id).await?;
     Reply::json(200, &views::profile(user, devices))
+}
+
+/// `PATCH /auth/me`: the caller's account settings (who may add them to groups).
+pub async fn update_me(ctx: Ctx) -> ApiResult<Reply> {
+    let (db, caller) = ctx.authenticate().await?;
+    let request = ctx.json::<UpdateAccountRequest>()?;
+    let user = users::set_group_adds(&db, caller.id, request.group_adds)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("This account no longer exists."))?;
+    Reply::json(200, &views::account(user))
 }

@@ -3,11 +3,13 @@
 
 use super::{like_literal, Client, DbResult};
 use crate::cursor::{NameCursor, PageRequest};
+use crate::protocol::GroupAdds;
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-const COLUMNS: &str = "id, phone, display_name, created_at, last_seen_at, online_since IS NOT NULL AS online, is_admin";
+const COLUMNS: &str =
+    "id, phone, display_name, created_at, last_seen_at, online_since IS NOT NULL AS online, is_admin, group_adds";
 
 /// An account as stored (without its password hash).
 #[derive(Debug, Clone)]
@@ -21,6 +23,7 @@ pub struct UserRow {
     /// At least one of their sockets is open.
     pub online: bool,
     pub is_admin: bool,
+    pub group_adds: GroupAdds,
 }
 
 impl From<&Row> for UserRow {
@@ -33,6 +36,9 @@ impl From<&Row> for UserRow {
             last_seen_at: row.get("last_seen_at"),
             online: row.get("online"),
             is_admin: row.get("is_admin"),
+            // The column's CHECK allows only the values GroupAdds has; were a newer schema to add
+            // one, the account would read as the strictest setting rather than fail every lookup.
+            group_adds: row.try_get("group_adds").unwrap_or(GroupAdds::Nobody),
         }
     }
 }
@@ -192,4 +198,37 @@ pub async fn ensure_admin(
             Ok(AdminBootstrap::Ready)
         }
     }
+}
+
+/// Sets who may add `user` to groups; None if the account is gone.
+pub async fn set_group_adds(client: &Client, user: Uuid, group_adds: GroupAdds) -> DbResult<Option<UserRow>> {
+    let sql = format!("UPDATE users SET group_adds = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING {COLUMNS}");
+    Ok(client.query_opt(&sql, &[&user, &group_adds.as_str()]).await?.as_ref().map(UserRow::from))
+}
+
+/// The users among `targets` whom `adder` may not add to a group (to `conversation`, whose
+/// members are left out: someone already in it stays, whatever they chose), with their names:
+/// those who chose nobody, and those who chose contacts and never wrote to `adder` in a 1:1.
+/// "Wrote" is an application message they sent there, not the commit that set the 1:1 up, which
+/// the first of the two to open it makes.
+pub async fn group_add_refusals(
+    client: &Client,
+    adder: Uuid,
+    conversation: Option<Uuid>,
+    targets: &[Uuid],
+) -> DbResult<Vec<(Uuid, String)>> {
+    let rows = client
+        .query(
+            "SELECT u.id, u.display_name FROM users u
+             WHERE u.id = ANY($2) AND u.id <> $1 AND u.deleted_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = $3 AND m.user_id = u.id)
+               AND (u.group_adds = 'nobody' OR (u.group_adds = 'contacts' AND NOT EXISTS (
+                 SELECT 1 FROM conversations c JOIN messages msg ON msg.conversation_id = c.id
+                 WHERE c.kind = 'direct' AND c.user_lo = least($1, u.id) AND c.user_hi = greatest($1, u.id)
+                   AND msg.sender_id = u.id AND msg.kind = 'app')))
+             ORDER BY u.display_name, u.id",
+            &[&adder, &targets, &conversation],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

@@ -7,7 +7,9 @@ use crate::db::members::{self, ChangeRefused};
 use crate::db::messages::{self, MessageRow};
 use crate::db::{commits, conversations, receipts, users, Client};
 use crate::error::{ApiError, ApiResult};
-use crate::protocol::{stale_epoch, CommitRequest, ConversationKind, MessageKind, MAX_GROUP_MEMBERS};
+use crate::protocol::{
+    group_adds_refused, stale_epoch, CommitRequest, ConversationKind, MessageKind, MAX_GROUP_MEMBERS,
+};
 use crate::protocol::{OutgoingMessage, ReceiptRequest, Recipient, ServerEvent, SyncRequest, TypingRequest};
 use crate::views;
 use std::collections::HashMap;
@@ -249,6 +251,12 @@ impl UserHub {
             }
             if let Some(refused) = counts.refusal(adding, removing) {
                 return Err(member_change_error(refused));
+            }
+            // Checked before the commit's statement, not under its lock: someone who changes their
+            // setting at that very moment may be added once more, as they would a moment before.
+            let refused = users::group_add_refusals(db, me, Some(c.conversation_id), &c.add_user_ids).await?;
+            if !refused.is_empty() {
+                return Err(group_adds_refused(&refused.into_iter().map(|(_, name)| name).collect::<Vec<_>>()));
             }
         }
         Ok(conversation.epoch)

@@ -10,9 +10,9 @@ use crate::protocol::{
     ClientEventWire, ConversationView, CreateGroupRequest, DepartureView, DeviceList, DeviceLookup,
     DeviceLookupRequest, DeviceView, Health, KeyPackageCount, LeaveRequest, LinkRequest, LinkView, LoginRequest,
     MessageView, Page, PendingLinks, Profile, RegisterDeviceRequest, RegisterRequest, RemoveDeviceRequest,
-    ResetDevicesRequest, ServerEvent, UploadKeyPackagesRequest, UserSummary, CLOSE_SESSION_ENDED, DEVICE_PROOF_CONTEXT,
-    KEY_PACKAGE_CLAIMS_PER_WINDOW, LINK_APPROVAL_CONTEXT, LINK_REQUEST_TTL_SECONDS, MAX_DEVICES_PER_USER,
-    MAX_KEY_PACKAGES_PER_DEVICE, MAX_PENDING_LINKS_PER_USER,
+    ResetDevicesRequest, ServerEvent, UpdateAccountRequest, UploadKeyPackagesRequest, UserSummary, CLOSE_SESSION_ENDED,
+    DEVICE_PROOF_CONTEXT, KEY_PACKAGE_CLAIMS_PER_WINDOW, LINK_APPROVAL_CONTEXT, LINK_REQUEST_TTL_SECONDS,
+    MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE, MAX_PENDING_LINKS_PER_USER,
 };
 use crate::router::Endpoint;
 use schemars::{json_schema, schema_for, JsonSchema, Schema, SchemaGenerator};
@@ -105,6 +105,19 @@ pub fn operations() -> Vec<Operation> {
             "The caller's account.",
             wire::<Account>(),
         )]),
+        Operation::signed_in(E::UpdateMe, "updateMe", "Change the signed-in account's settings")
+            .describe(
+                "`groupAdds`: who may add the caller to groups: `everyone`, `contacts` (only people who have \
+                 written to them in a 1:1) or `nobody`. Enforced when a group is created and when a commit adds \
+                 people (403 `group_add_refused`); groups they are in already are not affected.",
+            )
+            .body(wire::<UpdateAccountRequest>())
+            .answers([
+                ok(200, "The caller's account, as changed.", wire::<Account>()),
+                error(400, "`invalid_json`, `invalid_field`"),
+                body_too_large(),
+                not_json(),
+            ]),
         Operation::signed_in(E::ListUsers, "listUsers", "The user directory")
             .describe("Every other user, alphabetically by display name, excluding the caller and the bootstrap admin.")
             .params(searched_page())
@@ -132,6 +145,11 @@ pub fn operations() -> Vec<Operation> {
                     400,
                     "`invalid_json`, `invalid_field`, `too_many_members`, `invalid_title` (empty, too long, or \
                      holding a control, invisible or text-direction character)",
+                ),
+                error(
+                    403,
+                    "`group_add_refused`: some of memberIds do not let the caller add them to groups (see \
+                     `PATCH /auth/me`); the message names them.",
                 ),
                 error(404, "`not_found`: some of memberIds are not users."),
                 body_too_large(),

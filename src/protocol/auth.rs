@@ -51,6 +51,27 @@ impl RegisterRequest {
     }
 }
 
+/// Who may add a user to groups. Someone already in a group stays, whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupAdds {
+    /// Anyone (the default).
+    Everyone,
+    /// Only people this user has written to in a 1:1: a stranger cannot put them in a group.
+    Contacts,
+    /// Nobody: they are in only the groups they start themselves.
+    Nobody,
+}
+text_enum!(GroupAdds { Everyone = "everyone", Contacts = "contacts", Nobody = "nobody" });
+
+/// `PATCH /auth/me`: the account's settings to change.
+#[derive(Debug, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateAccountRequest {
+    /// Who may add this user to groups.
+    pub group_adds: GroupAdds,
+}
+
 /// A user as they see themselves, and as admins see everyone.
 #[derive(Debug, Clone, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -58,6 +79,8 @@ pub struct Account {
     #[serde(flatten)]
     pub user: UserSummary,
     pub is_admin: bool,
+    /// Who may add them to groups (see `PATCH /auth/me`).
+    pub group_adds: GroupAdds,
 }
 
 #[derive(Debug, Serialize, TS, JsonSchema)]
@@ -112,8 +135,10 @@ mod tests {
                 online: false,
             },
             is_admin: true,
+            group_adds: GroupAdds::Everyone,
         };
         let json = serde_json::to_value(&account).unwrap();
+        assert_eq!(json["groupAdds"], "everyone");
         assert_eq!(json["displayName"], "Ada");
         assert_eq!(json["isAdmin"], true);
         assert_eq!(json["lastSeenAt"], serde_json::Value::Null);

@@ -147,6 +147,21 @@ impl CreateGroupRequest {
     }
 }
 
+/// The people a group may not get (see `GroupAdds`), named: the one adding them knows who they
+/// chose, and learns only that these people keep their groups to themselves.
+pub fn group_adds_refused(names: &[String]) -> ApiError {
+    let who = match names {
+        [one] => format!("{one} doesn't"),
+        [first @ .., last] => format!("{} and {last} don't", first.join(", ")),
+        [] => "Someone doesn't".to_string(),
+    };
+    ApiError::new(
+        403,
+        "group_add_refused",
+        format!("{who} let you add them to groups: each person chooses who can, in their privacy settings."),
+    )
+}
+
 fn too_many_members() -> ApiError {
     ApiError::bad_request("too_many_members", format!("A group has at most {MAX_GROUP_MEMBERS} members."))
 }

@@ -79,6 +79,8 @@ fn declarations() -> Files {
     files.declare::<RegisterRequest>("auth.ts");
     files.declare::<LoginRequest>("auth.ts");
     files.declare::<Account>("auth.ts");
+    files.declare::<GroupAdds>("auth.ts");
+    files.declare::<UpdateAccountRequest>("auth.ts");
     files.declare::<AuthResponse>("auth.ts");
     files.declare::<UserSummary>("users.ts");
     files.declare::<Profile>("users.ts");
@@ -139,6 +141,7 @@ fn constants() -> String {
     text.push_str(
         "import type { SessionEndReason } from './events.ts';\n\
          import type { ConversationKind, MemberRole } from './conversations.ts';\n\
+         import type { GroupAdds } from './auth.ts';\n\
          import type { MessageKind, ReceiptKind } from './messages.ts';\n\n",
     );
     macro_rules! numbers {
@@ -209,6 +212,7 @@ fn constants() -> String {
     values!(
         "CONVERSATION_KINDS": ConversationKind,
         "MEMBER_ROLES": MemberRole,
+        "GROUP_ADDS": GroupAdds,
         "MESSAGE_KINDS": MessageKind,
         "RECEIPT_KINDS": ReceiptKind,
     );

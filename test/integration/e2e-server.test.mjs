@@ -668,3 +668,45 @@ test('a member leaves a group from one of their devices: everyone concerned hear
   const { rows } = await stack.pool.query('SELECT 1 FROM conversations WHERE id = $1', [group.id]);
   assert.equal(rows.length, 0);
 });
+
+test('"who can add me to groups" holds when a group is created and when a commit adds people, and never for those already in', async () => {
+  const [ana, ben, cy, dan] = [await api.register(), await api.register(), await api.register(), await api.register()];
+  const set = (user, groupAdds) => api.patch('/auth/me', { groupAdds }, { token: user.token });
+  const toBen = await set(ben, 'nobody');
+  assert.equal(toBen.status, 200, JSON.stringify(toBen.body));
+  assert.deepEqual([toBen.body.id, toBen.body.groupAdds], [ben.user.id, 'nobody']);
+  assert.equal((await api.get('/auth/me', { token: ben.token })).body.groupAdds, 'nobody');
+  assert.equal((await api.get('/auth/me', { token: dan.token })).body.groupAdds, 'everyone', 'everyone by default');
+  assert.equal((await set(cy, 'contacts')).status, 200);
+  for (const bad of [{ groupAdds: 'friends' }, {}, { groupAdds: null }]) {
+    assert.equal((await api.patch('/auth/me', bad, { token: cy.token })).status, 400, JSON.stringify(bad));
+  }
+
+  // Creating a group with someone who keeps theirs to themselves creates nothing, and says who.
+  const before = (await stack.pool.query('SELECT count(*)::int AS n FROM conversations')).rows[0].n;
+  const refused = await api.post('/conversations', { title: 'Nope', memberIds: [dan.user.id, ben.user.id] }, { token: ana.token });
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.error.code, 'group_add_refused');
+  assert.match(refused.body.error.message, new RegExp(`^${ben.user.displayName} doesn't let you add them to groups`));
+  assert.equal((await api.post('/conversations', { title: 'Nope', memberIds: [cy.user.id] }, { token: ana.token })).body.error.code, 'group_add_refused', 'Cy never wrote to Ana');
+  assert.equal((await stack.pool.query('SELECT count(*)::int AS n FROM conversations')).rows[0].n, before);
+
+  // Once Cy writes to Ana in their 1:1, Ana may add her.
+  const { body: direct } = await api.get(`/conversations/${ana.user.id}`, { token: cy.token });
+  const c = await open(cy);
+  assert.equal((await roundTrip(c, { type: 'send-message', conversationId: direct.id, clientMsgId: clientMsgId(), epoch: 0, ciphertext: opaque() })).type, 'ack');
+  const created = await api.post('/conversations', { title: 'Yes', memberIds: [cy.user.id, dan.user.id] }, { token: ana.token });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+
+  // The same holds for a commit that adds people; someone already in stays addable (a heal).
+  const a = await open(ana);
+  const commit = (epoch, extra = {}) => ({ type: 'commit', conversationId: created.body.id, epoch, clientMsgId: clientMsgId(), commit: opaque(300), ...extra });
+  assert.equal((await roundTrip(a, commit(0))).type, 'ack');
+  const addBen = await roundTrip(a, commit(1, { welcome: opaque(), addUserIds: [ben.user.id] }));
+  assert.deepEqual([addBen.type, addBen.code], ['error', 'group_add_refused']);
+  assert.equal((await set(dan, 'nobody')).status, 200);
+  const heal = await roundTrip(a, commit(1, { welcome: opaque(), addUserIds: [dan.user.id] }));
+  assert.equal(heal.type, 'ack', 'Dan is in already: his setting is about new groups');
+  assert.equal((await set(ben, 'everyone')).status, 200);
+  assert.equal((await roundTrip(a, commit(2, { welcome: opaque(), addUserIds: [ben.user.id] }))).type, 'ack');
+});

@@ -87,6 +87,10 @@ export class Api {
     return this.request('POST', path, { ...options, body });
   }
 
+  patch(path, body, options = {}) {
+    return this.request('PATCH', path, { ...options, body });
+  }
+
   delete(path, options) {
     return this.request('DELETE', path, options);
   }

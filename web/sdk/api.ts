@@ -4,10 +4,10 @@
 // so callers can show the message and branch on the code.
 
 import type {
-  Account, AuditEntry, AuthResponse, ConversationView, ErrorBody, KeyPackageCount, MessageView, Page, Routes, UserSummary,
+  Account, AuditEntry, AuthResponse, ConversationView, ErrorBody, GroupAdds, KeyPackageCount, MessageView, Page, Routes, UserSummary,
 } from './wire/index.ts';
 
-export type { Account, AuditEntry, AuthResponse, KeyPackageCount, MessageView, Page, UserSummary };
+export type { Account, AuditEntry, AuthResponse, GroupAdds, KeyPackageCount, MessageView, Page, UserSummary };
 
 /** A REST route by its generated key, `METHOD /template`. */
 export type Route = keyof Routes;
@@ -113,6 +113,11 @@ export class Api {
 
   me() {
     return this.call('GET /auth/me', {});
+  }
+
+  /** Changes the account's settings: who may add this user to groups. */
+  updateAccount(groupAdds: GroupAdds) {
+    return this.call('PATCH /auth/me', { body: { groupAdds } });
   }
 
   users(query: Query<'GET /users'> = {}) {

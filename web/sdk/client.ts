@@ -16,7 +16,7 @@
 // This device's own commits and messages enter the same order through their acks, so its group
 // state moves exactly when every other member's does.
 
-import { ApiError, type Account, type Api, type Conversation } from './api.ts';
+import { ApiError, type Account, type Api, type Conversation, type GroupAdds } from './api.ts';
 import { Authentication } from './authentication.ts';
 import { CommitAuthorizer } from './authorization.ts';
 import { Conversations } from './conversations.ts';
@@ -39,7 +39,7 @@ import { MAX_GROUP_MEMBERS, type DeviceView, type KeyPackageCount, type MessageV
 export { ApiError, EventError, LinkFailure, MlsFailure, SendFailure };
 export type {
   Account, ChatClientOptions, ClientEvents, ContactSafetyNumber, Conversation, DeviceFingerprint, DeviceView, LinkPrompt, LocalMessage, MessageView, Notice,
-  PendingLinkView, Problem, SessionEndReason, UserSummary, ConnectionState, LinkStatus,
+  GroupAdds, PendingLinkView, Problem, SessionEndReason, UserSummary, ConnectionState, LinkStatus,
 };
 
 /** One of this user's devices, as the account's device list shows it. */
@@ -121,6 +121,15 @@ export class ChatClient {
 
   get user(): Account | null {
     return this.session.user;
+  }
+
+  /** Sets who may add this user to groups (everyone, people who wrote to them, nobody). */
+  async setGroupAdds(groupAdds: GroupAdds): Promise<Account> {
+    const account = await this.api.updateAccount(groupAdds);
+    this.session.user = account;
+    // What a start without the server shows (see startOffline).
+    await this.session.store?.put('session', { token: this.api.token, user: account });
+    return account;
   }
 
   get deviceId(): string {

@@ -333,6 +333,38 @@ test('a third person joins a group and reads what comes after', async () => {
   await Promise.all([gina, hank, ivy].map((u) => u.context.close()));
 });
 
+test('someone who lets nobody add them to groups is not put in one, and the one trying is told why', async () => {
+  const kim = await newUser('Kim Private');
+  const lou = await newUser('Lou Grouper');
+  await kim.page.getByLabel('Account menu').click();
+  await kim.page.getByRole('button', { name: 'Privacy' }).click();
+  const privacy = kim.page.getByRole('region', { name: 'Privacy' });
+  await kim.page.waitForFunction(() => document.activeElement?.textContent === 'Privacy'); // focus moves to the panel
+  const choices = privacy.getByRole('group', { name: 'Who can add you to groups' });
+  assert.equal(await choices.getByRole('radio', { name: 'Everyone' }).isChecked(), true, 'everyone by default');
+  await choices.getByRole('radio', { name: 'Nobody' }).check();
+  await privacy.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+  await kim.page.screenshot({ path: `${SHOTS}privacy.png` });
+  await kim.page.keyboard.press('Escape');
+  await privacy.waitFor({ state: 'detached' });
+
+  await lou.page.getByRole('button', { name: 'New group' }).click();
+  await lou.page.getByLabel('Group name').fill('Surprise');
+  await lou.page.getByLabel('Members', { exact: true }).fill('Kim');
+  await lou.page.getByRole('button', { name: '+ Kim Private' }).click();
+  await lou.page.getByRole('button', { name: 'Create group' }).click();
+  await lou.page.getByRole('alert').filter({ hasText: "Kim Private doesn't let you add them to groups" }).waitFor();
+  const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM conversations WHERE title = $1', ['Surprise']);
+  assert.equal(rows[0].n, 0);
+
+  // After a reload the choice is still hers.
+  await kim.page.reload();
+  await kim.page.getByLabel('Account menu').click();
+  await kim.page.getByRole('button', { name: 'Privacy' }).click();
+  assert.equal(await kim.page.getByRole('radio', { name: 'Nobody' }).isChecked(), true);
+  await Promise.all([kim.context.close(), lou.context.close()]);
+});
+
 test('an admin deletes a user after confirming, and cannot delete the last admin', async () => {
   assert.ok(adminPhone, 'the chat test registered the admin');
   const victim = await newUser('Victor Deleted');

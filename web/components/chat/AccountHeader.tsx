@@ -7,27 +7,29 @@ import { lazyPanel } from './LoadBoundary.tsx';
 // Loaded when first opened: the chat page's first load stays within its budget. Offline, the
 // panel says it could not load, with Retry, instead of taking the page down.
 const LinkedDevices = lazyPanel(() => import('./LinkedDevices.tsx').then((m) => m.LinkedDevices));
+const Privacy = lazyPanel(() => import('./Privacy.tsx').then((m) => m.Privacy));
 
 export type SignOutOptions = { everywhere?: boolean; forgetDevice?: boolean };
 
 /**
  * The top of the conversations side: who is signed in, Admin for admins, New group, the theme, and
- * the account menu with Linked devices and the ways to log out (and what went wrong with one).
+ * the account menu with Linked devices, Privacy and the ways to log out (and what went wrong with one).
  */
 export function AccountHeader({ client, signOut, onToggleNewGroup }: {
   client: ChatClient; signOut: (o?: SignOutOptions) => Promise<void>; onToggleNewGroup: () => void;
 }) {
   const [signOutError, setSignOutError] = useState<string | null>(null);
   const [signingOut, setSigningOut] = useState(false);
-  const [devicesOpen, setDevicesOpen] = useState(false);
+  // One account panel at a time, opened from the menu.
+  const [open, setOpen] = useState<'none' | 'devices' | 'privacy'>('none');
   const menu = useRef<HTMLDetailsElement>(null);
 
-  const openDevices = () => {
+  const openPanel = (panel: 'devices' | 'privacy') => {
     if (menu.current) menu.current.open = false;
-    setDevicesOpen(true);
+    setOpen(panel);
   };
-  const closeDevices = () => {
-    setDevicesOpen(false);
+  const closePanel = () => {
+    setOpen('none');
     // Back where the panel was opened from.
     menu.current?.querySelector('summary')?.focus();
   };
@@ -61,7 +63,8 @@ export function AccountHeader({ client, signOut, onToggleNewGroup }: {
           <details ref={menu} className="relative">
             <summary className="cursor-pointer list-none rounded-full px-2 py-1.5 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800" aria-label="Account menu">⋯</summary>
             <div className="absolute right-0 z-10 mt-1 w-60 rounded-xl border border-slate-200 bg-white p-1 shadow-lg dark:border-slate-700 dark:bg-slate-900">
-              <button type="button" className={menuItem} onClick={openDevices}>Linked devices</button>
+              <button type="button" className={menuItem} onClick={() => openPanel('devices')}>Linked devices</button>
+              <button type="button" className={menuItem} onClick={() => openPanel('privacy')}>Privacy</button>
               <button type="button" disabled={signingOut} className={menuItem} onClick={() => void leave()}>Log out</button>
               <button type="button" disabled={signingOut} className={menuItem} title="For a shared computer: removes this browser's keys and history" onClick={() => void leave({ forgetDevice: true })}>Log out and forget this browser</button>
               <button type="button" disabled={signingOut} className={`${menuItem} text-red-600 dark:text-red-400`} onClick={() => void leave({ everywhere: true })}>Log out everywhere</button>
@@ -69,7 +72,8 @@ export function AccountHeader({ client, signOut, onToggleNewGroup }: {
           </details>
         </div>
       </header>
-      {devicesOpen && <LinkedDevices client={client} onClose={closeDevices} />}
+      {open === 'devices' && <LinkedDevices client={client} onClose={closePanel} />}
+      {open === 'privacy' && <Privacy client={client} onClose={closePanel} />}
       {signOutError && <p role="alert" className="border-b border-slate-200 bg-red-50 px-4 py-2 text-sm text-red-700 dark:border-slate-800 dark:bg-red-500/10 dark:text-red-300">{signOutError}</p>}
     </>
   );

@@ -2,6 +2,7 @@
 // Change the Rust type, run `cargo test --lib`, and commit the result.
 import type { SessionEndReason } from './events.ts';
 import type { ConversationKind, MemberRole } from './conversations.ts';
+import type { GroupAdds } from './auth.ts';
 import type { MessageKind, ReceiptKind } from './messages.ts';
 
 export const MAX_BODY_BYTES = 65536;
@@ -42,5 +43,6 @@ export const DEPARTURE_CONTEXT = "e2e-chat/leave/v1:";
 export const CLOSE_CODES = { 'session-ended': 4401, 'device-removed': 4403 } as const satisfies Record<SessionEndReason, number>;
 export const CONVERSATION_KINDS = ['direct', 'group'] as const satisfies readonly ConversationKind[];
 export const MEMBER_ROLES = ['owner', 'admin', 'member'] as const satisfies readonly MemberRole[];
+export const GROUP_ADDS = ['everyone', 'contacts', 'nobody'] as const satisfies readonly GroupAdds[];
 export const MESSAGE_KINDS = ['app', 'commit', 'welcome'] as const satisfies readonly MessageKind[];
 export const RECEIPT_KINDS = ['delivered', 'read'] as const satisfies readonly ReceiptKind[];

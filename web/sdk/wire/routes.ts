@@ -1,7 +1,7 @@
 // Generated from the router's table and the operations in src/openapi/ by `cargo test --lib`: do not edit by hand.
 // Change the Rust source, run `cargo test --lib`, and commit the result.
 import type { AdminStats, AuditEntry } from './admin.ts';
-import type { Account, AuthResponse, LoginRequest, RegisterRequest } from './auth.ts';
+import type { Account, AuthResponse, LoginRequest, RegisterRequest, UpdateAccountRequest } from './auth.ts';
 import type { ConversationView, CreateGroupRequest, DepartureView, LeaveRequest } from './conversations.ts';
 import type { BindDeviceRequest, ClaimRequest, ClaimResponse, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView, KeyPackageCount, RegisterDeviceRequest, RemoveDeviceRequest, UploadKeyPackagesRequest } from './devices.ts';
 import type { ApproveLinkRequest, LinkRequest, LinkView, PendingLinks, ResetDevicesRequest } from './links.ts';
@@ -29,6 +29,8 @@ export type Routes = {
   'POST /auth/logout-all': { params?: never; query?: never; body?: never; response: null };
   /** The signed-in account */
   'GET /auth/me': { params?: never; query?: never; body?: never; response: Account };
+  /** Change the signed-in account's settings */
+  'PATCH /auth/me': { params?: never; query?: never; body: UpdateAccountRequest; response: Account };
   /** The user directory */
   'GET /users': { params?: never; query?: { cursor?: string; limit?: number; q?: string }; body?: never; response: Page<UserSummary> };
   /** A user's public profile and key material */
