@@ -107,8 +107,8 @@ pub fn operations() -> Vec<Operation> {
         )]),
         Operation::signed_in(E::UpdateMe, "updateMe", "Change the signed-in account's settings")
             .describe(
-                "`groupAdds`: who may add the caller to groups: `everyone`, `contacts` (only people who have \
-                 written to them in a 1:1) or `nobody`. Enforced when a group is created and when a commit adds \
+                "`groupAdds`: who may add the caller to groups: `everyone`, `contacts` (only people the caller \
+                 has written to in a 1:1) or `nobody`. Enforced when a group is created and when a commit adds \
                  people (403 `group_add_refused`); groups they are in already are not affected.",
             )
             .body(wire::<UpdateAccountRequest>())

@@ -3,7 +3,7 @@ import type { ChatClient, GroupAdds } from '../../sdk/client.ts';
 
 const CHOICES: { value: GroupAdds; label: string; hint: string }[] = [
   { value: 'everyone', label: 'Everyone', hint: 'Anyone who can find you can put you in a group.' },
-  { value: 'contacts', label: "People who've written to you", hint: 'Only someone you have had a 1:1 chat with, who wrote to you there.' },
+  { value: 'contacts', label: "People you've written to", hint: 'Only someone you have sent a message to in a 1:1 chat.' },
   { value: 'nobody', label: 'Nobody', hint: 'You are only in the groups you start.' },
 ];
 
