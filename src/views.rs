@@ -69,6 +69,7 @@ pub fn message(row: MessageRow) -> MessageView {
         add_user_ids: row.commit_adds,
         remove_user_ids: row.commit_removes,
         departures: row.commit_departures,
+        sender_role: row.commit_sender_role,
     }
 }
 
@@ -214,12 +215,14 @@ mod tests {
             commit_adds: None,
             commit_removes: None,
             commit_departures: None,
+            commit_sender_role: None,
         };
         let commit = MessageRow {
             kind: MessageKind::Commit,
             commit_adds: Some(vec![Uuid::nil()]),
             commit_removes: Some(vec![]),
             commit_departures: None,
+            commit_sender_role: None,
             ..row.clone()
         };
         let json = serde_json::to_value(message(row)).unwrap();

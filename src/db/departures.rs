@@ -39,24 +39,29 @@ pub async fn leave(
     signature: &[u8],
 ) -> DbResult<LeaveOutcome> {
     let tx = client.transaction().await?;
-    let Some(row) = tx
+    // The lock first, on its own: the statements after it see what committed while it waited (a
+    // commit that removed this user, say), which one statement that also read the membership
+    // would not.
+    let Some(row) = tx.query_opt("SELECT kind FROM conversations WHERE id = $1 FOR UPDATE", &[&conversation]).await?
+    else {
+        return Ok(LeaveOutcome::NotFound);
+    };
+    if row.try_get::<_, ConversationKind>("kind")? != ConversationKind::Group {
+        let member = tx
+            .query_opt("SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2", &[&conversation, &user])
+            .await?;
+        return Ok(if member.is_some() { LeaveOutcome::NotAGroup } else { LeaveOutcome::NotAMember });
+    }
+    let Some(left) = tx
         .query_opt(
-            "SELECT c.kind, m.role FROM conversations c
-             LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id = $2
-             WHERE c.id = $1 FOR UPDATE OF c",
+            "DELETE FROM members WHERE conversation_id = $1 AND user_id = $2 RETURNING role",
             &[&conversation, &user],
         )
         .await?
     else {
-        return Ok(LeaveOutcome::NotFound);
-    };
-    let Some(role) = row.try_get::<_, Option<MemberRole>>("role")? else {
         return Ok(LeaveOutcome::NotAMember);
     };
-    if row.try_get::<_, ConversationKind>("kind")? != ConversationKind::Group {
-        return Ok(LeaveOutcome::NotAGroup);
-    }
-    tx.execute("DELETE FROM members WHERE conversation_id = $1 AND user_id = $2", &[&conversation, &user]).await?;
+    let role: MemberRole = left.try_get("role")?;
     let stored = tx
         .query_one(
             "INSERT INTO departures (conversation_id, user_id, device_id, signature) VALUES ($1, $2, $3, $4)

@@ -3,20 +3,20 @@
 
 use super::{Client, DbError, DbResult};
 use crate::cursor::{MessageCursor, PageRequest};
-use crate::protocol::{DepartureView, MessageKind};
+use crate::protocol::{DepartureView, MemberRole, MessageKind};
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 const COLUMNS: &str =
-    "id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, commit_adds, commit_removes, commit_departures";
+    "id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, commit_adds, commit_removes, commit_departures, commit_sender_role";
 
 /// The page query after a cursor. Kept as one literal so the pagination test can `EXPLAIN` exactly
 /// what the server runs; the row comparison lets PostgreSQL start the index scan at the cursor.
 pub const PAGE_AFTER_CURSOR_SQL: &str =
     "SELECT id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at,
-     commit_adds, commit_removes, commit_departures
+     commit_adds, commit_removes, commit_departures, commit_sender_role
      FROM messages
      WHERE conversation_id = $1 AND (created_at, id) < ($2, $3) AND seq > $5
      ORDER BY created_at DESC, id DESC
@@ -43,13 +43,13 @@ const SEND_SQL: &str = "WITH allowed AS (
      ), inserted AS (
        INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at)
        SELECT $1, $2, last_seq, $3, $4, 'app', $5, $6, $7, clock_timestamp() FROM bumped
-       RETURNING id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, commit_adds, commit_removes, commit_departures
+       RETURNING id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, commit_adds, commit_removes, commit_departures, commit_sender_role
      )
      SELECT inserted.*, ARRAY(SELECT user_id FROM members WHERE conversation_id = $2) AS member_ids FROM inserted";
 
 const BY_CLIENT_ID_SQL: &str =
     "SELECT id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at,
-     commit_adds, commit_removes, commit_departures
+     commit_adds, commit_removes, commit_departures, commit_sender_role
      FROM messages WHERE sender_id = $1 AND client_msg_id = $2";
 
 /// One messages row.
@@ -71,6 +71,8 @@ pub struct MessageRow {
     pub commit_removes: Option<Vec<Uuid>>,
     /// For a commit that removed people who left: their departures (see `DepartureView`).
     pub commit_departures: Option<Vec<DepartureView>>,
+    /// For a commit: its committer's role when it was ordered (none for older commits).
+    pub commit_sender_role: Option<MemberRole>,
 }
 
 /// Fallible only in `kind`: a value this code does not know (a newer schema) is an error, not a panic.
@@ -94,6 +96,7 @@ impl TryFrom<&Row> for MessageRow {
             commit_departures: row
                 .try_get::<_, Option<Json<Vec<DepartureView>>>>("commit_departures")?
                 .map(|Json(departures)| departures),
+            commit_sender_role: row.try_get("commit_sender_role")?,
         })
     }
 }

@@ -158,7 +158,10 @@ pub fn group_adds_refused(names: &[String]) -> ApiError {
     ApiError::new(
         403,
         "group_add_refused",
-        format!("{who} let you add them to groups: each person chooses who can, in their privacy settings."),
+        format!(
+            "{who} let you add them to groups: each person chooses who can, in their privacy settings. You can \
+             still message them directly."
+        ),
     )
 }
 

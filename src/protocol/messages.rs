@@ -1,6 +1,6 @@
 //! Messages and what travels with them on a socket: sending, receipts, typing and sync.
 
-use super::conversations::DepartureView;
+use super::conversations::{DepartureView, MemberRole};
 use super::validate::{validate_client_msg_id, validate_epoch};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
@@ -57,6 +57,11 @@ pub struct MessageView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub departures: Option<Vec<DepartureView>>,
+    /// For a commit: its committer's role when the server ordered it, by which members who read
+    /// it later judge it (the committer may have left since). Absent on older commits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub sender_role: Option<MemberRole>,
 }
 
 // ---- sending --------------------------------------------------------------------------------

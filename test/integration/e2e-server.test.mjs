@@ -2,7 +2,7 @@
 // devices, key packages and their atomic claim, groups, and the ordering of MLS commits with the
 // member changes they carry. The server treats MLS structures as opaque bytes, so these tests
 // send arbitrary bytes; test/e2e/ drives the same paths with real MLS from the SDK.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { startStack } from '../support/stack.mjs';
@@ -20,6 +20,11 @@ before(async () => {
 after(async () => {
   await Promise.all(sockets.map((s) => s.close().catch(() => {})));
   await stack?.stop();
+});
+// Each test's sockets close when it ends: an open socket keeps its user's hub, and the hub its
+// database connection, and a file's worth of them would use up what the local server allows.
+afterEach(async () => {
+  await Promise.all(sockets.splice(0).map((s) => s.close().catch(() => {})));
 });
 
 const b64 = (bytes) => Buffer.from(bytes).toString('base64');
@@ -586,27 +591,6 @@ test('commits add and remove group members atomically; a new member sees from th
   assert.deepEqual(now.members.map((m) => m.userId).sort(), [owner.user.id, carol.user.id].sort());
 });
 
-test('a group holds at most 100 members: a commit that would pass the cap is refused, and nothing changes', async () => {
-  const [owner, carol] = [await api.register(), await api.register()];
-  const o = await open(owner);
-  const { body: group } = await api.post('/conversations', { title: 'Crowd', memberIds: [(await api.register()).user.id] }, { token: owner.token });
-  assert.equal((await roundTrip(o, { type: 'commit', conversationId: group.id, epoch: 0, clientMsgId: clientMsgId(), commit: opaque(300) })).type, 'ack');
-  // 98 more members beside the owner and the first, written straight into the database.
-  await stack.pool.query(`
-    WITH crowd AS (
-      INSERT INTO users (id, phone, display_name, password_hash)
-      SELECT gen_random_uuid(), '+1555' || lpad((7000000 + n + floor(random() * 1000000)::int)::text, 7, '0'), 'Crowd ' || n, 'x'
-      FROM generate_series(1, 98) n RETURNING id)
-    INSERT INTO members (conversation_id, user_id, role, joined_seq) SELECT $1, id, 'member', 1 FROM crowd`, [group.id]);
-  const add = (epoch) => ({ type: 'commit', conversationId: group.id, epoch, clientMsgId: clientMsgId(), commit: opaque(300), welcome: opaque(), addUserIds: [carol.user.id] });
-  const refused = await roundTrip(o, add(1));
-  assert.deepEqual([refused.type, refused.code], ['error', 'too_many_members']);
-  assert.equal((await stack.pool.query('SELECT count(*)::int AS n FROM members WHERE conversation_id = $1', [group.id])).rows[0].n, 100);
-  // With room again, the same change goes through at the same epoch.
-  await stack.pool.query("DELETE FROM members WHERE conversation_id = $1 AND user_id IN (SELECT user_id FROM members WHERE conversation_id = $1 AND role = 'member' LIMIT 1)", [group.id]);
-  assert.equal((await roundTrip(o, add(1))).type, 'ack');
-});
-
 test('a member leaves a group from one of their devices: everyone concerned hears of it, and any member may then commit the removal, which carries the departure', async () => {
   const [owner, bob, carol, dan, eve] = [await api.register(), await api.register(), await api.register(), await api.register(), await api.register()];
   const [ownerDevice, bobDevice, carolPhone, danDevice] = [await device(owner), await device(bob), await device(carol), await device(dan)];
@@ -709,4 +693,28 @@ test('"who can add me to groups" holds when a group is created and when a commit
   assert.equal(heal.type, 'ack', 'Dan is in already: his setting is about new groups');
   assert.equal((await set(ben, 'everyone')).status, 200);
   assert.equal((await roundTrip(a, commit(2, { welcome: opaque(), addUserIds: [ben.user.id] }))).type, 'ack');
+});
+
+// Last in the file: its commit wakes 100 offline users' hubs, each of which asks the database once
+// (presence), 100 connections at the same moment; the next test would find none left for a while.
+// A local setup that holds such a crowd is issue 13's (a pooler, as Hyperdrive is in production).
+test('a group holds at most 100 members: a commit that would pass the cap is refused, and nothing changes', async () => {
+  const [owner, carol] = [await api.register(), await api.register()];
+  const o = await open(owner);
+  const { body: group } = await api.post('/conversations', { title: 'Crowd', memberIds: [(await api.register()).user.id] }, { token: owner.token });
+  assert.equal((await roundTrip(o, { type: 'commit', conversationId: group.id, epoch: 0, clientMsgId: clientMsgId(), commit: opaque(300) })).type, 'ack');
+  // 98 more members beside the owner and the first, written straight into the database.
+  await stack.pool.query(`
+    WITH crowd AS (
+      INSERT INTO users (id, phone, display_name, password_hash)
+      SELECT gen_random_uuid(), '+1555' || lpad((7000000 + n + floor(random() * 1000000)::int)::text, 7, '0'), 'Crowd ' || n, 'x'
+      FROM generate_series(1, 98) n RETURNING id)
+    INSERT INTO members (conversation_id, user_id, role, joined_seq) SELECT $1, id, 'member', 1 FROM crowd`, [group.id]);
+  const add = (epoch) => ({ type: 'commit', conversationId: group.id, epoch, clientMsgId: clientMsgId(), commit: opaque(300), welcome: opaque(), addUserIds: [carol.user.id] });
+  const refused = await roundTrip(o, add(1));
+  assert.deepEqual([refused.type, refused.code], ['error', 'too_many_members']);
+  assert.equal((await stack.pool.query('SELECT count(*)::int AS n FROM members WHERE conversation_id = $1', [group.id])).rows[0].n, 100);
+  // With room again, the same change goes through at the same epoch.
+  await stack.pool.query("DELETE FROM members WHERE conversation_id = $1 AND user_id IN (SELECT user_id FROM members WHERE conversation_id = $1 AND role = 'member' LIMIT 1)", [group.id]);
+  assert.equal((await roundTrip(o, add(1))).type, 'ack');
 });

@@ -64,7 +64,7 @@ test('a method a path does not take is 405 with Allow, never served as another m
   // Raw fetch: workers-rs read every method it has no name for as GET, so QUERY /auth/me answered
   // the account and PROPFIND /users the directory.
   const cases = [
-    ['QUERY', '/auth/me', 'GET, OPTIONS'],
+    ['QUERY', '/auth/me', 'GET, PATCH, OPTIONS'],
     ['PROPFIND', '/users', 'GET, OPTIONS'],
     ['PUT', '/conversations', 'POST, GET, OPTIONS'],
     ['PATCH', '/devices/links', 'POST, GET, OPTIONS'],

@@ -1,5 +1,6 @@
 // Who may change a conversation's MLS group. Every client judges every commit before applying
-// it, against the committer's role as the server lists the conversation's members:
+// it, against the committer's role as the server lists it (the role it had when the server
+// ordered the commit, which the server keeps with it; for older commits, the role now):
 // - owners and admins may add and remove anyone;
 // - a plain member may add only leaves of its own user (its new devices), and may remove only
 //   leaves of its own user (its own devices), leaves of devices that are gone (see `goneDevice`),
@@ -96,7 +97,8 @@ export class CommitAuthorizer {
   /** `declared`: what the commit told the server it adds and removes, as the server delivered it
    * (absent for commits from before the server kept that), and the departures it carries. */
   async authorize(
-    conversationId: string, change: CommitChange, declared: { adds?: string[]; removes?: string[]; departures?: DepartureView[] } = {},
+    conversationId: string, change: CommitChange,
+    declared: { adds?: string[]; removes?: string[]; departures?: DepartureView[]; senderRole?: MemberRole } = {},
   ): Promise<void> {
     const conversation = await this.conversations.current(conversationId);
     const known = await this.conversations.people(conversationId);
@@ -108,7 +110,9 @@ export class CommitAuthorizer {
     const direct = known?.kind === 'direct' || conversation?.kind === 'direct';
     const why = refusal(change, {
       kind: direct ? 'direct' : 'group',
-      roleOf: (userId) => roles.get(userId),
+      // The committer as it was when the server ordered the commit: one who catches up reads it
+      // after its committer may have left. Everyone else as listed now (whose removal, say).
+      roleOf: (userId) => (userId === change.committer.userId && declared.senderRole) || roles.get(userId),
       unlisted: (leaf) => unlisted.has(leaf.leafIndex) && goneDevice(leaf, evidence),
       // A 1:1 this device has no record of (set up before it kept one) takes the server's two.
       direct: direct ? known?.userIds ?? [...roles.keys()] : undefined,

@@ -95,7 +95,8 @@ export class ChatClient {
     const groups = new Groups(session, pipeline, conversations, events, authentication, (userIds) => {
       void this.verification().then((v) => v.refresh(userIds)).catch(() => {});
     });
-    const outbox = new Outbox(session, pipeline, ticks, events);
+    // Before a message goes out in a group, people who left are taken out of it (see Groups).
+    const outbox = new Outbox(session, pipeline, ticks, events, (conversationId) => groups.removeDepartedBeforeSending(conversationId));
     this.options = options;
     this.api = session.api;
     this.session = session;
@@ -105,7 +106,7 @@ export class ChatClient {
     this.receipts = receipts;
     this.groups = groups;
     this.outbox = outbox;
-    this.parts = { session, pipeline, receipts, ticks, groups, outbox, events, verification: () => this.verification() };
+    this.parts = { session, pipeline, receipts, ticks, groups, outbox, conversations, events, verification: () => this.verification() };
     session.ownLeaves = () => {
       const mine: Record<string, string> = {};
       for (const state of pipeline.groups.values()) {
@@ -373,6 +374,12 @@ export class ChatClient {
 
   get connection(): ConnectionState {
     return this.session.socket?.state ?? 'closed';
+  }
+
+  /** Connects a `paused` page again: it becomes one of this user's connections, and the oldest
+   * elsewhere gives way. */
+  useHere(): void {
+    this.session.socket?.resumeHere();
   }
 
   private newSocket(): RealtimeSocket {

@@ -4,6 +4,7 @@
 import { ApiError, type Conversation } from './api.ts';
 import { CheckUnavailable } from './credentials.ts';
 import type { Session } from './session.ts';
+import type { DepartureView } from './wire/index.ts';
 
 /** Where the store keeps conversations this user was removed from. */
 const LEFT_PREFIX = 'left:';
@@ -127,6 +128,17 @@ export class Conversations {
     const already = await this.session.db.get<Conversation>(LEFT_PREFIX + conversationId);
     // Having left, the removal commit that follows does not turn it into "removed".
     await this.session.db.put(LEFT_PREFIX + conversationId, { ...last, left: true, leftBySelf: self || already?.leftBySelf || undefined });
+  }
+
+  /** Someone left (a `member-left` event): the listing held here shows it until read again. */
+  noteDeparture(conversationId: string, departure: DepartureView): void {
+    const listed = this.known.get(conversationId);
+    if (!listed) return;
+    this.known.set(conversationId, {
+      ...listed,
+      members: listed.members.filter((m) => m.userId !== departure.userId),
+      departures: [...(listed.departures ?? []).filter((d) => d.userId !== departure.userId), departure],
+    });
   }
 
   /** This user is in the conversation again. */

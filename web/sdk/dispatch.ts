@@ -2,6 +2,7 @@
 // ready. Acks and errors go to the request they answer; those that answer none (it timed out, or
 // the error had no ref) arrive here too, and are ignored.
 
+import type { Conversations } from './conversations.ts';
 import type { Emitter } from './events.ts';
 import type { Groups } from './groups.ts';
 import type { Outbox } from './outbox.ts';
@@ -19,13 +20,14 @@ export interface DispatchParts {
   ticks: Ticks;
   groups: Groups;
   outbox: Outbox;
+  conversations: Conversations;
   events: Emitter;
   /** Loaded on first use, see ChatClient. */
   verification: () => Promise<Verification>;
 }
 
 export function onServerEvent(parts: DispatchParts, event: ServerEvent): void {
-  const { session, pipeline, ticks, groups, events, verification } = parts;
+  const { session, pipeline, ticks, groups, events, verification, conversations } = parts;
   if (!session.store) return; // signed out: a late event has nowhere to go
   switch (event.type) {
     case 'message':
@@ -54,10 +56,12 @@ export function onServerEvent(parts: DispatchParts, event: ServerEvent): void {
     case 'member-left': {
       const { conversationId, departure } = event;
       if (departure.userId === session.user?.id) {
-        // Left from another device of this user: this one stops taking part too.
-        void groups.stopTakingPart(conversationId, departure.leftAt).catch(() => {});
+        // Left from another device of this user: this one stops taking part too, once the
+        // departure checks out against that device's leaf (not on the server's word).
+        void groups.leftElsewhere(conversationId, departure).catch(() => {});
         return;
       }
+      conversations.noteDeparture(conversationId, departure);
       events.emit('conversation', { conversationId, change: 'updated' });
       void groups.removeDeparted(conversationId, [departure]).catch(() => {});
       return;

@@ -7,7 +7,7 @@
 // also takes out the leaves of devices the directory no longer lists, so that the Welcome it
 // makes holds only devices a newcomer can check.
 
-import type { Conversation } from './api.ts';
+import { ApiError, type Conversation } from './api.ts';
 import type { Authentication } from './authentication.ts';
 import { goneDevice } from './authorization.ts';
 import type { Conversations } from './conversations.ts';
@@ -34,6 +34,10 @@ const CLAIMS_AT_ONCE = 8;
 /** How long a device waits before removing another user's removed device, so that user's own
  * devices (who heard first) do it and nobody races them. */
 const OTHERS_REMOVE_AFTER_MS = 1_000;
+/** How long a device waits for the update commit that comes before its user's departure from
+ * another device (see leftElsewhere): checks, and the wait between them. */
+const LEFT_ELSEWHERE_CHECKS = 20;
+const LEFT_ELSEWHERE_WAIT_MS = 250;
 
 /** `work` on every item, `size` at a time, results in the items' order. */
 async function inBatches<T, R>(items: T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
@@ -48,6 +52,8 @@ export class Groups {
   private readonly conversations: Conversations;
   private readonly events: Emitter;
   private readonly authentication: Authentication;
+  /** Conversations this device is leaving: it makes no commit there meanwhile (see leave). */
+  private readonly leaving = new Set<string>();
   /** Told whose devices a commit of this device is about to add (see `claimFor`). */
   private readonly onDevicesUsed: (userIds: string[]) => void;
 
@@ -175,11 +181,16 @@ export class Groups {
   private async change(conversationId: string, plan: (state: ClientState) => Promise<Step | null>): Promise<void> {
     for (let attempt = 0; attempt < COMMIT_TRIES; attempt += 1) {
       await this.pipeline.settled(conversationId);
+      // A commit of this device would change its leaf's key, and so void the departure it has
+      // signed and is handing the server (see leave).
+      if (this.leaving.has(conversationId)) throw new Error('This device is leaving that conversation.');
       const state = this.pipeline.groups.get(conversationId);
       if (!state) throw new Error('This device is not in that conversation.');
       const planned = await plan(state);
       if (!planned) return;
-      const step = { ...planned, removeLeaves: await this.withUnlisted(conversationId, state, planned.removeLeaves) };
+      const step = await this.withDepartedWhole(conversationId, state, {
+        ...planned, removeLeaves: await this.withUnlisted(conversationId, state, planned.removeLeaves),
+      });
       try {
         await this.sendCommit(conversationId, state, step);
         return;
@@ -191,7 +202,29 @@ export class Groups {
     throw new Error(`Could not get a commit in after ${COMMIT_TRIES} tries; the group is very busy.`);
   }
 
-  /** `removeLeaves` and every other leaf of a device that is gone (see `goneDevice`). */
+  /**
+   * A step that removes some leaves of someone who left takes out all of theirs, declared, on the
+   * strength of their departure while the leaf it names is still there: otherwise, once that leaf
+   * went (their phone, signed out after leaving, removed as unlisted), their departure would
+   * verify against nothing and their other devices would stay in the group for good.
+   */
+  private async withDepartedWhole(conversationId: string, state: ClientState, step: Step): Promise<Step> {
+    const all = leaves(state);
+    const touched = new Set(all.filter((l) => step.removeLeaves.includes(l.leafIndex)).map((l) => l.userId));
+    if (touched.size === 0) return step;
+    const listed = this.conversations.get(conversationId);
+    const pending = (listed?.departures ?? []).filter((d) => touched.has(d.userId));
+    if (!listed || pending.length === 0) return step;
+    const members = new Set(listed.members.map((m) => m.userId));
+    const users = [...(await departedUsers(conversationId, pending, all))].filter((u) => !members.has(u) && u !== this.session.me);
+    if (users.length === 0) return step;
+    return {
+      ...step,
+      removeLeaves: [...new Set([...step.removeLeaves, ...all.filter((l) => users.includes(l.userId)).map((l) => l.leafIndex)])],
+      removeUserIds: [...new Set([...(step.removeUserIds ?? []), ...users])],
+    };
+  }
+
   /**
    * The users with a device in the group that still counts: a member whose every leaf is of a
    * device the directory no longer lists (all lost, replaced by a reset) is missing, to be
@@ -227,55 +260,118 @@ export class Groups {
   }
 
   /**
-   * This user leaves the group, for all their devices: this device signs the departure over its
-   * own leaf (see departures.ts), the server drops the membership, and a member who stays commits
-   * the removal of every leaf of this user. This device stops taking part at once; what it read
-   * stays readable. Only for a group: a 1:1 always has its two people.
+   * This user leaves the group, for all their devices. This device first commits an update of its
+   * own leaf (an empty commit, which gives it a key no KeyPackage ever held, and waits for its own
+   * commits in flight), then signs its departure over that leaf (see departures.ts); the server
+   * drops the membership, and a member who stays commits the removal of every leaf of this user.
+   * Signed over a leaf from a KeyPackage, a departure could be replayed after this user is added
+   * back with the same KeyPackage (a last-resort one is used again and again). This device stops
+   * taking part at once; what it read stays readable. Only for a group: a 1:1 has its two people.
    */
   async leave(conversationId: string): Promise<void> {
     const { session } = this;
-    const group = this.pipeline.groups.get(conversationId);
-    const own = group && leaves(group).find((l) => l.deviceId === session.deviceId && l.userId === session.me);
-    if (!own) throw new Error('This device is not in the group yet; try again once it has joined.');
-    const signature = await signDeparture(session.identity, conversationId, own);
-    const departure = await session.api.leaveGroup(conversationId, toBase64(signature));
-    await this.stopTakingPart(conversationId, departure.leftAt);
+    if (this.conversations.get(conversationId)?.kind === 'direct' || (await this.conversations.people(conversationId))?.kind === 'direct') {
+      throw new Error('A 1:1 conversation cannot be left.');
+    }
+    await this.change(conversationId, async () => ({ keyPackages: [], removeLeaves: [] }));
+    this.leaving.add(conversationId);
+    try {
+      await this.pipeline.settled(conversationId);
+      const group = this.pipeline.groups.get(conversationId);
+      const key = toBase64(session.identity.publicKey);
+      const own = group && leaves(group).find((l) => toBase64(l.signaturePublicKey) === key);
+      if (!own) throw new Error('This device is not in the group yet; try again once it has joined.');
+      const signature = await signDeparture(session.identity, conversationId, own);
+      let departure;
+      try {
+        departure = await session.api.leaveGroup(conversationId, toBase64(signature));
+      } catch (e) {
+        // The server may hold the departure anyway, to use whenever it likes: another update of
+        // this leaf voids it. Best effort; the leave failed either way.
+        this.leaving.delete(conversationId);
+        await this.change(conversationId, async () => ({ keyPackages: [], removeLeaves: [] })).catch(() => {});
+        throw e;
+      }
+      await this.stopTakingPart(conversationId, departure.leftAt, { self: true });
+    } finally {
+      this.leaving.delete(conversationId);
+    }
   }
 
-  /** This user left the conversation (from this device or another of theirs): forget its group. */
-  async stopTakingPart(conversationId: string, at: string): Promise<void> {
+  /**
+   * The server says this user left the conversation from another of their devices: believed only
+   * if the departure verifies against that device's leaf in this device's group (waiting a moment
+   * for the update commit that precedes it, see leave); otherwise it is not this user's word, and
+   * nothing changes.
+   */
+  async leftElsewhere(conversationId: string, departure: DepartureView): Promise<void> {
+    const me = this.session.me;
+    if (departure.userId !== me) return;
+    for (let attempt = 0; attempt < LEFT_ELSEWHERE_CHECKS; attempt += 1) {
+      await this.pipeline.settled(conversationId);
+      const group = this.pipeline.groups.get(conversationId);
+      if (!group) return; // this device left it itself, or never joined
+      if ((await departedUsers(conversationId, [departure], leaves(group))).has(me)) {
+        await this.stopTakingPart(conversationId, departure.leftAt, { self: true });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, LEFT_ELSEWHERE_WAIT_MS));
+    }
+  }
+
+  /** This user is no longer in the conversation (left it, on this device or another of theirs,
+   * with `self`; or, as the server says, removed while this device was away): forget its group. */
+  async stopTakingPart(conversationId: string, at: string, { self }: { self: boolean }): Promise<void> {
     const group = this.pipeline.groups.get(conversationId);
     // A Welcome back must be to a later epoch than the one this device left at (see tryJoin).
     if (group) await this.conversations.noteLeftAtEpoch(conversationId, epochOf(group));
     await this.pipeline.drop(conversationId);
     const seq = this.conversations.get(conversationId)?.lastSeq ?? 0;
-    await this.conversations.markLeft(conversationId, seq, at, { self: true });
-    this.events.emit('conversation', { conversationId, change: 'left' });
+    await this.conversations.markLeft(conversationId, seq, at, { self });
+    this.events.emit('conversation', { conversationId, change: self ? 'left' : 'removed' });
   }
 
   /**
    * Commits the removal of the people who left a group, on the strength of their departures
    * (`departures`, or as the server lists them now). Only those whose departure verifies against
    * their leaf in this device's group are removed; a departure this device cannot check is left to
-   * someone else. Owners and admins go at once, everyone else a moment later, so that usually one
-   * device commits and the others find nothing left to do.
+   * someone else. With something to remove, owners and admins go at once, everyone else a moment
+   * later (unless `now`), so that usually one device commits and the others find nothing to do.
    */
-  async removeDeparted(conversationId: string, departures?: DepartureView[], role?: MemberRole): Promise<void> {
-    if (!this.pipeline.groups.has(conversationId)) return;
-    role ??= this.conversations.get(conversationId)?.members.find((m) => m.userId === this.session.me)?.role;
-    if (role !== 'owner' && role !== 'admin') {
-      await new Promise((resolve) => setTimeout(resolve, OTHERS_REMOVE_AFTER_MS * (1 + 2 * Math.random())));
-    }
-    await this.change(conversationId, async (state) => {
+  async removeDeparted(conversationId: string, departures?: DepartureView[], { role, now = false }: { role?: MemberRole; now?: boolean } = {}): Promise<void> {
+    const toRemove = async (state: ClientState) => {
       const listed = departures ?? (await this.session.api.conversation(conversationId)).departures;
-      const all = leaves(state);
-      const departed = await departedUsers(conversationId, listed, all);
+      const departed = await departedUsers(conversationId, listed, leaves(state));
+      if (departed.size === 0) return [];
       // Someone added back since is a member again: their departure is spent.
       const members = new Set((await this.conversations.current(conversationId))?.members.map((m) => m.userId) ?? []);
-      const users = [...departed].filter((u) => u !== this.session.me && !members.has(u));
+      return [...departed].filter((u) => u !== this.session.me && !members.has(u));
+    };
+    const state = this.pipeline.groups.get(conversationId);
+    if (!state || (await toRemove(state)).length === 0) return;
+    role ??= this.conversations.get(conversationId)?.members.find((m) => m.userId === this.session.me)?.role;
+    if (!now && role !== 'owner' && role !== 'admin') {
+      await new Promise((resolve) => setTimeout(resolve, OTHERS_REMOVE_AFTER_MS * (1 + 2 * Math.random())));
+    }
+    await this.change(conversationId, async (current) => {
+      const users = await toRemove(current);
       if (users.length === 0) return null;
-      return { keyPackages: [], removeLeaves: all.filter((l) => users.includes(l.userId)).map((l) => l.leafIndex), removeUserIds: users };
+      return { keyPackages: [], removeLeaves: leaves(current).filter((l) => users.includes(l.userId)).map((l) => l.leafIndex), removeUserIds: users };
     });
+  }
+
+  /**
+   * Before a message goes out in a group: people who left and still have leaves are removed first,
+   * at once, so that nothing said after they left is encrypted to their devices. Reads no more than
+   * the listing this device holds; a removal that cannot be made does not stop the message.
+   */
+  async removeDepartedBeforeSending(conversationId: string): Promise<void> {
+    const listed = this.conversations.get(conversationId);
+    const state = this.pipeline.groups.get(conversationId);
+    if (!listed?.departures?.length || listed.kind !== 'group' || !state) return;
+    const members = new Set(listed.members.map((m) => m.userId));
+    const stale = leaves(state).some((l) => !members.has(l.userId) && listed.departures.some((d) => d.userId === l.userId));
+    if (stale) await this.removeDeparted(conversationId, listed.departures, { now: true }).catch(() => {});
   }
 
   async removeMembers(conversationId: string, userIds: string[]): Promise<void> {
@@ -300,6 +396,7 @@ export class Groups {
     const device = (await session.ownDevices.trustedAmong(devices)).find((d) => d.id === deviceId);
     if (!device) return;
     for (const conversationId of [...this.pipeline.groups.keys()]) {
+      // One group that refuses (left meanwhile, very busy) does not keep the device out of the others.
       await this.change(conversationId, async (state) => {
         if (leaves(state).some((l) => toBase64(l.signaturePublicKey) === device.credential)) return null;
         for (let attempt = 0; attempt < 20; attempt += 1) {
@@ -308,7 +405,7 @@ export class Groups {
           await new Promise((r) => setTimeout(r, 250));
         }
         return null;
-      });
+      }).catch(() => {});
     }
   }
 
@@ -320,29 +417,50 @@ export class Groups {
    * (a server that pads the member list gets no one added by this device).
    */
   async healGroups(): Promise<void> {
-    for (const listed of await this.conversations.list()) {
-      if (!this.pipeline.groups.has(listed.id)) continue;
-      const role = listed.members.find((m) => m.userId === this.session.me)?.role;
-      // People who left while this device was away, whose removal nobody committed yet.
-      if (listed.departures?.length) await this.removeDeparted(listed.id, listed.departures, role);
-      if (listed.kind === 'group' && role !== 'owner' && role !== 'admin') continue;
-      const inTree = await this.presentUsers(this.pipeline.groups.get(listed.id)!);
-      if (listed.members.every((m) => inTree.has(m.userId))) continue; // the common case: nothing to do
-      const known = new Set((await this.conversations.people(listed.id))?.userIds ?? []);
-      await this.change(listed.id, async (state) => {
-        const current = await this.session.api.conversation(listed.id);
-        const present = await this.presentUsers(state);
-        const missing = current.members.map((m) => m.userId).filter((u) => !present.has(u) && known.has(u));
-        if (missing.length === 0) return null;
-        const keyPackages = await this.claimFor(missing);
-        if (keyPackages.length === 0) return null;
-        // In a group the commit declares whom it brings in (already members: the server's list is
-        // unchanged), as every client checks; a 1:1 takes no declarations. The leaves of their
-        // devices that are gone (a reset's old phone) leave in the same commit.
-        const declared = listed.kind === 'group' ? { addUserIds: missing } : {};
-        return { keyPackages, removeLeaves: await this.withUnlisted(listed.id, state, []), ...declared };
-      });
+    const all = await this.conversations.list();
+    const current = new Set(all.filter((c) => !c.left).map((c) => c.id));
+    // A group this device holds that the server no longer lists it in: its user left it from
+    // another device, or was removed, while this one was away, and nothing more of it comes here.
+    for (const conversationId of [...this.pipeline.groups.keys()]) {
+      if (!current.has(conversationId)) await this.checkStillIn(conversationId).catch(() => {});
     }
+    // One conversation that cannot be healed (refused, busy) does not stop the others.
+    for (const listed of all) await this.heal(listed).catch(() => {});
+  }
+
+  private async checkStillIn(conversationId: string): Promise<void> {
+    try {
+      await this.session.api.conversation(conversationId);
+    } catch (e) {
+      // The server's word, which is all there is: it routes this user nothing of it either way.
+      if (e instanceof ApiError && (e.status === 403 || e.status === 404)) {
+        await this.stopTakingPart(conversationId, new Date().toISOString(), { self: false });
+      }
+    }
+  }
+
+  private async heal(listed: Conversation): Promise<void> {
+    if (!this.pipeline.groups.has(listed.id)) return;
+    const role = listed.members.find((m) => m.userId === this.session.me)?.role;
+    // People who left while this device was away, whose removal nobody committed yet.
+    if (listed.departures?.length) void this.removeDeparted(listed.id, listed.departures, { role }).catch(() => {});
+    if (listed.kind === 'group' && role !== 'owner' && role !== 'admin') return;
+    const inTree = await this.presentUsers(this.pipeline.groups.get(listed.id)!);
+    if (listed.members.every((m) => inTree.has(m.userId))) return; // the common case: nothing to do
+    const known = new Set((await this.conversations.people(listed.id))?.userIds ?? []);
+    await this.change(listed.id, async (state) => {
+      const current = await this.session.api.conversation(listed.id);
+      const present = await this.presentUsers(state);
+      const missing = current.members.map((m) => m.userId).filter((u) => !present.has(u) && known.has(u));
+      if (missing.length === 0) return null;
+      const keyPackages = await this.claimFor(missing);
+      if (keyPackages.length === 0) return null;
+      // In a group the commit declares whom it brings in (already members: the server's list is
+      // unchanged), as every client checks; a 1:1 takes no declarations. The leaves of their
+      // devices that are gone (a reset's old phone) leave in the same commit.
+      const declared = listed.kind === 'group' ? { addUserIds: missing } : {};
+      return { keyPackages, removeLeaves: await this.withUnlisted(listed.id, state, []), ...declared };
+    });
   }
 
   /**
@@ -369,7 +487,7 @@ export class Groups {
       await this.change(conversationId, async (current) => {
         const removed = await this.withUnlisted(conversationId, current, []);
         return removed.length ? { keyPackages: [], removeLeaves: removed } : null;
-      });
+      }).catch(() => {}); // one group that refuses does not stop the others
     }
   }
 }

@@ -83,7 +83,7 @@ export class Incoming {
         next = await processCommit(group, bytes, authentication.asOf(m.createdAt), (change) => authorizer.authorize(conversationId, change, {
           // The server keeps every commit's declarations (none is an empty list): one it leaves out
           // is taken as declaring nothing, never as a reason to skip the check.
-          adds: m.addUserIds ?? [], removes: m.removeUserIds ?? [], departures: m.departures,
+          adds: m.addUserIds ?? [], removes: m.removeUserIds ?? [], departures: m.departures, senderRole: m.senderRole,
         }));
       } catch (e) {
         await this.problem(m, e);

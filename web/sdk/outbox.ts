@@ -29,12 +29,15 @@ export class Outbox {
   private readonly pipeline: Pipeline;
   private readonly ticks: Ticks;
   private readonly events: Emitter;
+  /** Runs before a message is encrypted: the group is first brought to who should read it. */
+  private readonly beforeSending: (conversationId: string) => Promise<void>;
 
-  constructor(session: Session, pipeline: Pipeline, ticks: Ticks, events: Emitter) {
+  constructor(session: Session, pipeline: Pipeline, ticks: Ticks, events: Emitter, beforeSending: (conversationId: string) => Promise<void> = async () => {}) {
     this.session = session;
     this.pipeline = pipeline;
     this.ticks = ticks;
     this.events = events;
+    this.beforeSending = beforeSending;
   }
 
   /**
@@ -92,6 +95,7 @@ export class Outbox {
     const { session, pipeline } = this;
     try {
       for (let attempt = 0; attempt < SEND_TRIES; attempt += 1) {
+        await this.beforeSending(conversationId);
         const { ciphertext, epoch } = await pipeline.serial(conversationId, async () => {
           const state = pipeline.groups.get(conversationId);
           if (!state) throw new Error('This device is not in that conversation yet.');

@@ -6,7 +6,9 @@ import { CLOSE_CODES, CLOSE_SESSION_UNCONFIRMED, CLOSE_TOO_MANY_SOCKETS, type Cl
 
 export type { ServerEvent, SessionEndReason, SocketCloseReason };
 
-export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+/** `paused`: closed as one socket too many for this user (their other tabs and devices hold the
+ * rest); it connects again when the page is shown again, or on `resumeHere`. */
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'paused' | 'closed';
 
 /** The server event of one `type`. */
 export type ServerEventOf<T extends ServerEvent['type']> = Extract<ServerEvent, { type: T }>;
@@ -107,6 +109,12 @@ export class RealtimeSocket {
     this.open();
   };
 
+  /** The user asks to use this page (a paused socket connects again; the oldest elsewhere gives
+   * way to it). */
+  resumeHere(): void {
+    if (this.parked) this.retryNow();
+  }
+
   /** The page is seen again: a socket closed as one too many connects again, and the oldest
    * elsewhere (in a tab out of sight, most likely) gives way to it. */
   private readonly pageShown = () => {
@@ -193,7 +201,7 @@ export class RealtimeSocket {
       // Connecting again at once would close this user's oldest socket elsewhere, which would do
       // the same: they would take turns for ever. Offline until the user comes back to this one.
       this.parked = true;
-      this.setState('closed');
+      this.setState('paused');
       return;
     }
     // Closed before `ready` (refused, or given up on): whether the session still holds is for

@@ -321,7 +321,10 @@ test('a third person joins a group and reads what comes after', async () => {
   await ivy.page.waitForFunction(() => document.activeElement?.textContent === 'Leave group');
   await ivyMembers.getByRole('button', { name: 'Leave group' }).click();
   await leaveQuestion.getByRole('button', { name: 'Leave', exact: true }).click();
-  await ivy.page.getByRole('status').filter({ hasText: 'You left this group.' }).waitFor({ timeout: 15_000 });
+  const youLeft = ivy.page.getByRole('status').filter({ hasText: 'You left this group.' });
+  await youLeft.waitFor({ timeout: 15_000 });
+  await ivyMembers.waitFor({ state: 'detached' }); // nothing left to act on
+  assert.ok(await isFocused(youLeft), 'focus on what happened, not lost');
   assert.equal(await composerOf(ivy.page).count(), 0, 'nothing to write with');
   await bubble(ivy.page, 'welcome ivy').waitFor();
   await gina.page.getByRole('button', { name: 'Members' }).click();
@@ -342,8 +345,13 @@ test('someone who lets nobody add them to groups is not put in one, and the one 
   await kim.page.waitForFunction(() => document.activeElement?.textContent === 'Privacy'); // focus moves to the panel
   const choices = privacy.getByRole('group', { name: 'Who can add you to groups' });
   assert.equal(await choices.getByRole('radio', { name: 'Everyone' }).isChecked(), true, 'everyone by default');
-  await choices.getByRole('radio', { name: 'Nobody' }).check();
+  // Arrow keys run through the choices faster than they save: the one landed on is the one saved.
+  await choices.getByRole('radio', { name: 'Everyone' }).focus();
+  await kim.page.keyboard.press('ArrowDown');
+  await kim.page.keyboard.press('ArrowDown');
+  assert.equal(await choices.getByRole('radio', { name: 'Nobody' }).isChecked(), true);
   await privacy.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+  assert.equal(await choices.getByRole('radio', { name: 'Nobody' }).isChecked(), true, 'still the one landed on');
   await kim.page.screenshot({ path: `${SHOTS}privacy.png` });
   await kim.page.keyboard.press('Escape');
   await privacy.waitFor({ state: 'detached' });
@@ -353,7 +361,13 @@ test('someone who lets nobody add them to groups is not put in one, and the one 
   await lou.page.getByLabel('Members', { exact: true }).fill('Kim');
   await lou.page.getByRole('button', { name: '+ Kim Private' }).click();
   await lou.page.getByRole('button', { name: 'Create group' }).click();
-  await lou.page.getByRole('alert').filter({ hasText: "Kim Private doesn't let you add them to groups" }).waitFor();
+  const refusal = lou.page.getByRole('alert').filter({ hasText: "Kim Private doesn't let you add them to groups" });
+  await refusal.waitFor();
+  assert.match(await refusal.innerText(), /You can still message them directly\./);
+  await lou.page.waitForFunction(() => document.activeElement?.getAttribute('role') === 'alert'); // focus on the reason
+  // Kim can be taken off the list again, which clears the refusal.
+  await lou.page.getByRole('button', { name: 'Remove Kim Private' }).click();
+  await refusal.waitFor({ state: 'detached' });
   const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM conversations WHERE title = $1', ['Surprise']);
   assert.equal(rows[0].n, 0);
 

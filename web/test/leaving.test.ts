@@ -18,8 +18,8 @@ const file = fileStack();
 
 let storeCounter = 0;
 type Client = ChatClient & { phone: string };
-async function newClient(name: string, phone = randomPhone(), approver?: ChatClient): Promise<Client> {
-  const client = new ChatClient({ baseUrl: file.stack.baseUrl, storeName: `${name}-${++storeCounter}`, deviceLabel: name, keyPackageTarget: 4 });
+async function newClient(name: string, phone = randomPhone(), approver?: ChatClient, { keyPackageTarget = 4 } = {}): Promise<Client> {
+  const client = new ChatClient({ baseUrl: file.stack.baseUrl, storeName: `${name}-${++storeCounter}`, deviceLabel: name, keyPackageTarget });
   if (approver) await loginLinked(client, phone, PASSWORD, approver);
   else await client.register(phone, name, PASSWORD);
   file.clients.push(client);
@@ -104,16 +104,19 @@ test('the owner leaves: ownership passes on and the new owner can add people; th
   const cy = await newClient('Cy');
   const conversation = await group('Trip', ana, [ben, cy]);
   await ana.leaveGroup(conversation.id);
-  assert.equal(await role(conversation.id, ben.user!.id), 'owner', 'the longest-standing member');
+  // Ben and Cy joined in the same moment: either may be the heir, but exactly one is.
+  const roles = [await role(conversation.id, ben.user!.id), await role(conversation.id, cy.user!.id)];
+  assert.deepEqual([...roles].sort(), ['member', 'owner']);
+  const heir = roles[0] === 'owner' ? ben : cy;
   await waitFor(() => !inGroup(ben, conversation.id).has(ana.user!.id) && !inGroup(cy, conversation.id).has(ana.user!.id), {
     timeoutMs: 15_000, what: 'Ana removed from the group on both sides',
   });
   const dan = await newClient('Dan');
-  await ben.addMembers(conversation.id, [dan.user!.id]);
+  await heir.addMembers(conversation.id, [dan.user!.id]);
   await waitFor(() => dan.hasGroup(conversation.id), { timeoutMs: 15_000, what: 'Dan to join' });
 
-  // Ana is added back: she comes with a new leaf, and her old departure cannot remove her again.
-  await ben.addMembers(conversation.id, [ana.user!.id]);
+  // Ana is added back (her old departure is spent: see the replay test below).
+  await heir.addMembers(conversation.id, [ana.user!.id]);
   await waitFor(() => ana.hasGroup(conversation.id), { timeoutMs: 15_000, what: 'Ana back in' });
   assert.equal((await ana.conversations()).find((c) => c.id === conversation.id)?.left, undefined, 'no longer shown as left');
 
@@ -162,7 +165,7 @@ async function commitRemovalOf(client: ChatClient, conversationId: string, userI
   await internals.groups.sendCommit(conversationId, state, { keyPackages: [], removeLeaves, removeUserIds: [userId] });
 }
 
-test('a departure the server forged, or one replayed after the leaver came back, removes nobody', async () => {
+test('a departure the server forged, or one replayed after the leaver came back with the same KeyPackage, removes nobody', async () => {
   const ana = await newClient('Ana');
   const ben = await newClient('Ben');
   const cy = await newClient('Cy');
@@ -177,7 +180,7 @@ test('a departure the server forged, or one replayed after the leaver came back,
     [conversation.id, dan.user!.id, dan.deviceId, forged],
   );
   // An honest member's device does not act on it (it checks the departure first)...
-  await new Promise((resolve) => setTimeout(resolve, 4000));
+  await (ben as unknown as { groups: { removeDeparted(id: string): Promise<void> } }).groups.removeDeparted(conversation.id);
   assert.ok(inGroup(ben, conversation.id).has(dan.user!.id), 'Ben did not remove Dan');
   // ...and a removal a member commits anyway on its strength is refused by everyone else.
   const refused = nextProblem(ana, conversation.id);
@@ -185,17 +188,57 @@ test('a departure the server forged, or one replayed after the leaver came back,
   assert.equal(await refused, 'unauthorized_commit');
   assert.ok(inGroup(ana, conversation.id).has(dan.user!.id), 'Dan is still in the group Ana holds');
 
-  // A real departure, replayed once the leaver is back, is tied to a leaf that is gone.
-  const other = await group('Replayed', ana, [ben, cy]);
-  await cy.leaveGroup(other.id);
+  // A real departure, replayed once the leaver is back, is tied to a leaf that is gone, even
+  // when she comes back with the very KeyPackage she first came with: Eve keeps only her
+  // last-resort one, which every add uses (the departure is over a key no KeyPackage held).
+  const eve = await newClient('Eve', randomPhone(), undefined, { keyPackageTarget: 0 });
+  const { rows: packages } = await file.stack.pool.query('SELECT last_resort FROM key_packages WHERE device_id = $1', [eve.deviceId]);
+  assert.deepEqual(packages.map((p: { last_resort: boolean }) => p.last_resort), [true], 'only a last-resort KeyPackage');
+  const other = await group('Replayed', ana, [ben, eve]);
+  await eve.leaveGroup(other.id);
   const { rows: [kept] } = await file.stack.pool.query('SELECT device_id, signature FROM departures WHERE conversation_id = $1', [other.id]);
-  await waitFor(() => !inGroup(ana, other.id).has(cy.user!.id) && !inGroup(ben, other.id).has(cy.user!.id), { timeoutMs: 15_000, what: 'Cy removed' });
-  await ana.addMembers(other.id, [cy.user!.id]);
-  await waitFor(() => cy.hasGroup(other.id) && inGroup(ben, other.id).has(cy.user!.id), { timeoutMs: 15_000, what: 'Cy back in' });
-  await file.stack.pool.query('DELETE FROM members WHERE conversation_id = $1 AND user_id = $2', [other.id, cy.user!.id]);
-  await file.stack.pool.query('INSERT INTO departures (conversation_id, user_id, device_id, signature) VALUES ($1, $2, $3, $4)', [other.id, cy.user!.id, kept.device_id, kept.signature]);
+  await waitFor(() => !inGroup(ana, other.id).has(eve.user!.id) && !inGroup(ben, other.id).has(eve.user!.id), { timeoutMs: 15_000, what: 'Eve removed' });
+  await ana.addMembers(other.id, [eve.user!.id]);
+  await waitFor(() => eve.hasGroup(other.id) && inGroup(ben, other.id).has(eve.user!.id), { timeoutMs: 15_000, what: 'Eve back in' });
+  await file.stack.pool.query('DELETE FROM members WHERE conversation_id = $1 AND user_id = $2', [other.id, eve.user!.id]);
+  await file.stack.pool.query('INSERT INTO departures (conversation_id, user_id, device_id, signature) VALUES ($1, $2, $3, $4)', [other.id, eve.user!.id, kept.device_id, kept.signature]);
   const replayRefused = nextProblem(ana, other.id);
-  await commitRemovalOf(ben, other.id, cy.user!.id);
+  await commitRemovalOf(ben, other.id, eve.user!.id);
   assert.equal(await replayRefused, 'unauthorized_commit');
-  assert.ok(inGroup(ana, other.id).has(cy.user!.id), 'Cy is still in the group Ana holds');
+  assert.ok(inGroup(ana, other.id).has(eve.user!.id), 'Eve is still in the group Ana holds');
+});
+
+test('a claim that this user left, which their departure does not back, changes nothing on their other device', async () => {
+  const ana = await newClient('Ana');
+  const ben = await newClient('Ben');
+  const benLaptop = await newClient('Ben laptop', ben.phone, ben);
+  const conversation = await group('Told', ana, [ben]);
+  await waitFor(() => benLaptop.hasGroup(conversation.id), { timeoutMs: 20_000, what: "Ben's laptop to be added" });
+  // The server tells Ben's laptop that Ben left from his phone, with a signature it made up.
+  const forged = { userId: ben.user!.id, deviceId: ben.deviceId, signature: toBase64(crypto.getRandomValues(new Uint8Array(64))), leftAt: new Date().toISOString() };
+  await (benLaptop as unknown as { groups: { leftElsewhere(id: string, d: typeof forged): Promise<void> } }).groups.leftElsewhere(conversation.id, forged);
+  assert.equal(benLaptop.hasGroup(conversation.id), true, 'still in the group');
+  assert.equal((await benLaptop.conversations()).find((c) => c.id === conversation.id)?.left, undefined, 'not shown as left');
+});
+
+test('a member catching up accepts the commits of someone who has left since, judged by the role they had then', async () => {
+  const ana = await newClient('Ana');
+  const ben = await newClient('Ben');
+  const cy = await newClient('Cy');
+  const dan = await newClient('Dan');
+  const conversation = await group('Later', ana, [ben, cy, dan]);
+  ana.disconnect();
+  dan.disconnect();
+  // Cy leaves; Ben, a plain member, commits her removal; then Ben leaves too.
+  await cy.leaveGroup(conversation.id);
+  await waitFor(() => !inGroup(ben, conversation.id).has(cy.user!.id), { timeoutMs: 15_000, what: 'Ben to remove Cy' });
+  await ben.leaveGroup(conversation.id);
+  // Ana comes back and removes Ben; Dan comes back last, to commits by someone no longer there.
+  ana.connect();
+  await waitFor(() => !inGroup(ana, conversation.id).has(ben.user!.id), { timeoutMs: 20_000, what: 'Ana to remove Ben' });
+  dan.connect();
+  await waitFor(() => dan.epoch(conversation.id) === ana.epoch(conversation.id), { timeoutMs: 20_000, what: 'Dan to catch up' });
+  assert.deepEqual(await dan.problems(conversation.id), [], "Ben's commits accepted as a member's");
+  assert.deepEqual([...inGroup(dan, conversation.id)].sort(), [ana.user!.id, dan.user!.id].sort());
+  assert.equal(await dan.safetyNumber(conversation.id), await ana.safetyNumber(conversation.id));
 });

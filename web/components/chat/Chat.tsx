@@ -66,7 +66,13 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
     <div className="flex h-dvh flex-col">
       {live.connection !== 'open' && (
         <div role="status" className="bg-amber-100 px-4 py-1.5 text-center text-sm text-amber-900 dark:bg-amber-500/20 dark:text-amber-200">
-          {live.connection === 'closed' ? 'Offline. What you write is sent when the connection is back.' : 'Connecting… messages will be sent when the connection is back.'}
+          {live.connection === 'paused' ? (
+            <>
+              Paused here: this account is open in too many other tabs or windows.{' '}
+              <button type="button" onClick={() => client.useHere()}
+                className="rounded-full px-2 font-medium underline focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-700">Use here</button>
+            </>
+          ) : live.connection === 'closed' ? 'Offline. What you write is sent when the connection is back.' : 'Connecting… messages will be sent when the connection is back.'}
         </div>
       )}
       <div className="flex min-h-0 flex-1">

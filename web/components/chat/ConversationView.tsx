@@ -1,4 +1,4 @@
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { lazyPanel } from './LoadBoundary.tsx';
 import type { ChatClient, Conversation } from '../../sdk/client.ts';
 import { Avatar } from './Avatar.tsx';
@@ -24,6 +24,17 @@ export function ConversationView({ client, conversation, me, presence, typingUse
   const [panel, setPanel] = useState<'none' | 'safety' | 'members'>('none');
 
   const left = !!conversation.left;
+  // Once no longer a member, the panels that act on the group close, and focus goes to the line
+  // that says so (it replaces the composer and the Members panel it may have been in).
+  const leftNotice = useRef<HTMLParagraphElement>(null);
+  const wasLeft = useRef(left);
+  useEffect(() => {
+    if (left && !wasLeft.current) {
+      setPanel('none');
+      leftNotice.current?.focus();
+    }
+    wasLeft.current = left;
+  }, [left]);
   const title = titleOf(conversation, me);
   const names = Object.fromEntries(conversation.members.map((m) => [m.userId, m.displayName]));
   const subtitle = typingUsers.length
@@ -33,11 +44,12 @@ export function ConversationView({ client, conversation, me, presence, typingUse
 
   return (
     <>
-      <header className="flex items-center gap-3 border-b border-slate-200 px-3 py-2.5 dark:border-slate-800">
+      {/* Wraps on a narrow phone, so the buttons never squeeze the title out. */}
+      <header className="flex flex-wrap items-center gap-x-3 gap-y-1 border-b border-slate-200 px-3 py-2.5 dark:border-slate-800">
         <button type="button" onClick={onBack} aria-label="Back to conversations"
           className="rounded-full px-2 py-1 text-lg hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 md:hidden dark:hover:bg-slate-800">←</button>
         <Avatar name={title} online={presence?.online} />
-        <div className="min-w-0 flex-1">
+        <div className="min-w-[8rem] flex-1">
           <h2 className="truncate font-semibold">{title}</h2>
           <p className="truncate text-xs text-slate-500 dark:text-slate-400" data-testid="conversation-subtitle">{subtitle}</p>
         </div>
@@ -46,8 +58,8 @@ export function ConversationView({ client, conversation, me, presence, typingUse
         )}
         {!left && <button type="button" onClick={() => setPanel(panel === 'safety' ? 'none' : 'safety')} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Safety number</button>}
       </header>
-      {panel === 'safety' && <SafetyNumber client={client} conversation={conversation} me={me} ready={ready} />}
-      {panel === 'members' && <Members client={client} conversation={conversation} me={me} onChanged={onChanged} />}
+      {panel === 'safety' && !left && <SafetyNumber client={client} conversation={conversation} me={me} ready={ready} />}
+      {panel === 'members' && !left && <Members client={client} conversation={conversation} me={me} onChanged={onChanged} />}
       {problems > 0 && (
         <p role="alert" className="bg-red-50 px-4 py-1.5 text-center text-xs text-red-700 dark:bg-red-500/10 dark:text-red-300">
           {problems === 1 ? '1 message' : `${problems} messages`} could not be verified and {problems === 1 ? 'was' : 'were'} not shown.
@@ -61,7 +73,7 @@ export function ConversationView({ client, conversation, me, presence, typingUse
         messages={messages} notices={notices} ready={ready} left={left} typingCount={typingUsers.length}
         listRef={listRef} stickToBottom={stickToBottom} loadOlder={loadOlder} />
       {left ? (
-        <p role="status" className="border-t border-slate-200 p-4 text-center text-sm text-slate-500 dark:border-slate-800 dark:text-slate-400">
+        <p role="status" ref={leftNotice} tabIndex={-1} className="border-t border-slate-200 p-4 text-center text-sm text-slate-500 focus:outline-none dark:border-slate-800 dark:text-slate-400">
           {conversation.leftBySelf ? 'You left this group.' : 'You are no longer a member of this group.'} What you read here before stays on this device.
         </p>
       ) : (

@@ -19,6 +19,7 @@ export function Members({ client, conversation, me, onChanged }: { client: ChatC
   // Removed here: gone from the list at once, not when the group is next read.
   const [gone, setGone] = useState<ReadonlySet<string>>(new Set());
   const section = useRef<HTMLElement>(null);
+  const addInput = useRef<HTMLInputElement>(null);
   const shown = conversation.members.filter((m) => !gone.has(m.userId));
   const { data } = useSWR(canManage && q.trim() ? ['directory', q.trim()] : null, () => client.api.users({ q: q.trim(), limit: 10 }));
   const run = async (work: Promise<void>) => {
@@ -59,10 +60,10 @@ export function Members({ client, conversation, me, onChanged }: { client: ChatC
     setFocusAfter({ userId, index });
   };
   const escapeCancels = (userId: string) => (e: KeyboardEvent) => {
-    if (e.key !== 'Escape' || removing) return;
-    // Escape takes the question back, and goes no further up.
+    if (e.key !== 'Escape') return;
+    // Escape takes the question back (not while it is being answered), and goes no further up.
     e.stopPropagation();
-    cancelRemove(userId);
+    if (!removing) cancelRemove(userId);
   };
   return (
     <section ref={section} tabIndex={-1} aria-label="Members" className="border-b border-slate-200 bg-white p-4 focus:outline-none dark:border-slate-800 dark:bg-slate-900">
@@ -98,11 +99,11 @@ export function Members({ client, conversation, me, onChanged }: { client: ChatC
       {canManage && (
         <div className="mt-3">
           <label htmlFor="add-member" className="text-xs font-medium">Add someone</label>
-          <input id="add-member" type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="Name or phone"
+          <input id="add-member" ref={addInput} type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="Name or phone"
             className="mt-1 w-full rounded-full border border-slate-300 bg-slate-50 px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-950" />
           <ul className="mt-1">
             {data?.items.filter((u) => !conversation.members.some((m) => m.userId === u.id)).map((u) => (
-              <li key={u.id}><button type="button" onClick={() => { setQ(''); setGone((was) => new Set([...was].filter((id) => id !== u.id))); void run(client.addMembers(conversation.id, [u.id])); }} className="w-full rounded-lg px-2 py-1 text-left text-sm hover:bg-slate-100 dark:hover:bg-slate-800">Add {u.displayName}</button></li>
+              <li key={u.id}><button type="button" onClick={() => { setQ(''); addInput.current?.focus(); setGone((was) => new Set([...was].filter((id) => id !== u.id))); void run(client.addMembers(conversation.id, [u.id])); }} className="w-full rounded-lg px-2 py-1 text-left text-sm hover:bg-slate-100 dark:hover:bg-slate-800">Add {u.displayName}</button></li>
             ))}
           </ul>
         </div>
@@ -139,14 +140,20 @@ function LeaveGroup({ client, conversation, onLeft }: { client: ChatClient; conv
     }
   };
   const onKeyDown = (e: KeyboardEvent) => {
-    if (e.key !== 'Escape' || leaving) return;
+    if (e.key !== 'Escape') return;
+    // Escape here is about this question, never the conversation behind it, even mid-leave.
     e.stopPropagation();
-    cancel();
+    if (!leaving) cancel();
   };
+  const me = client.user?.id;
+  const others = conversation.members.filter((m) => m.userId !== me);
+  const owner = conversation.members.find((m) => m.userId === me)?.role === 'owner';
+  const consequence = others.length === 0 ? " You're the last one in it, so the group is deleted."
+    : owner ? ' Someone else in it becomes its owner.' : '';
   return (
     <div className="mt-4 border-t border-slate-200 pt-3 dark:border-slate-800">
       {asking ? (
-        <Confirm id="leave-group-question" question={`Leave ${conversation.title ?? 'this group'}? You'll stop getting its messages on all your devices; what you read here stays on this device.`}
+        <Confirm id="leave-group-question" question={`Leave ${conversation.title ?? 'this group'}? You'll stop getting its messages on all your devices; what you read here stays on this device.${consequence}`}
           action="Leave" busyAction="Leaving…" busy={leaving} onKeyDown={onKeyDown} onConfirm={() => void leave()} onCancel={cancel} />
       ) : (
         <button ref={button} type="button" onClick={() => { setError(null); setAsking(true); }}
@@ -187,10 +194,11 @@ function Confirm({ id, question: text, action, busyAction, busy, onKeyDown, onCo
     <div role="group" aria-labelledby={id} onKeyDown={onKeyDown}
       className="my-1 flex flex-wrap items-center gap-2 rounded-xl border border-red-200 bg-red-50/50 px-3 py-2 dark:border-red-500/30 dark:bg-red-500/5">
       <p id={id} ref={question} tabIndex={-1} className="text-sm focus:outline-none">{text}</p>
-      <button type="button" onClick={onConfirm} disabled={busy} aria-busy={busy} className={`${button} bg-red-600 text-white hover:bg-red-700`}>
+      {/* aria-disabled, not disabled, while busy: disabling the focused button would drop focus. */}
+      <button type="button" onClick={busy ? undefined : onConfirm} aria-disabled={busy} aria-busy={busy} className={`${button} ${busy ? 'opacity-50' : ''} bg-red-600 text-white hover:bg-red-700`}>
         {busy ? busyAction : action}
       </button>
-      <button type="button" onClick={onCancel} disabled={busy} className={`${button} border border-slate-300 hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800`}>Cancel</button>
+      <button type="button" onClick={busy ? undefined : onCancel} aria-disabled={busy} className={`${busy ? 'opacity-50 ' : ''}${button} border border-slate-300 hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800`}>Cancel</button>
     </div>
   );
 }

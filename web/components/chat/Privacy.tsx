@@ -4,7 +4,7 @@ import type { ChatClient, GroupAdds } from '../../sdk/client.ts';
 const CHOICES: { value: GroupAdds; label: string; hint: string }[] = [
   { value: 'everyone', label: 'Everyone', hint: 'Anyone who can find you can put you in a group.' },
   { value: 'contacts', label: "People you've written to", hint: 'Only someone you have sent a message to in a 1:1 chat.' },
-  { value: 'nobody', label: 'Nobody', hint: 'You are only in the groups you start.' },
+  { value: 'nobody', label: 'Nobody', hint: 'No one can add you to a group. You can still start your own.' },
 ];
 
 /**
@@ -14,21 +14,38 @@ const CHOICES: { value: GroupAdds; label: string; hint: string }[] = [
 export function Privacy({ client, onClose }: { client: ChatClient; onClose: () => void }) {
   const [saved, setSaved] = useState<GroupAdds>(client.user!.groupAdds);
   const [choice, setChoice] = useState<GroupAdds>(saved);
-  const [status, setStatus] = useState<{ kind: 'saving' | 'saved' | 'error'; text: string } | null>(null);
+  const [status, setStatus] = useState<{ kind: 'saving' | 'saved'; text: string } | null>(null);
+  const [error, setError] = useState<string | null>(null);
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), []);
+  // Arrow keys move through the choices faster than a save: each one is shown at once, and
+  // whatever is chosen last is saved once the save under way is done (the ones between are not).
+  const wanted = useRef<GroupAdds>(saved);
+  const saving = useRef(false);
 
   const choose = async (value: GroupAdds) => {
-    if (status?.kind === 'saving') return; // one change at a time; the radio shows the one going out
     setChoice(value);
+    wanted.current = value;
+    if (saving.current) return;
+    saving.current = true;
+    setError(null);
     setStatus({ kind: 'saving', text: 'Saving…' });
+    let last = saved;
     try {
-      const account = await client.setGroupAdds(value);
-      setSaved(account.groupAdds);
+      while (wanted.current !== last) {
+        const target = wanted.current;
+        last = (await client.setGroupAdds(target)).groupAdds;
+      }
+      setSaved(last);
       setStatus({ kind: 'saved', text: 'Saved.' });
     } catch (e) {
-      setChoice(saved);
-      setStatus({ kind: 'error', text: `Not saved: ${(e as Error).message}` });
+      setSaved(last);
+      setChoice(last);
+      wanted.current = last;
+      setStatus(null);
+      setError(`Not saved: ${(e as Error).message}`);
+    } finally {
+      saving.current = false;
     }
   };
   const closeOnEscape = (e: KeyboardEvent) => {
@@ -64,9 +81,9 @@ export function Privacy({ client, onClose }: { client: ChatClient; onClose: () =
         </div>
       </fieldset>
       <p id="group-adds-note" className="text-xs text-slate-500 dark:text-slate-400">Groups you are in already are not affected. You can leave any group from its Members panel.</p>
-      <p role={status?.kind === 'error' ? 'alert' : 'status'} className={status?.kind === 'error' ? 'text-red-600 dark:text-red-400' : 'text-slate-600 dark:text-slate-300'}>
-        {status?.text}
-      </p>
+      {/* Two areas that stay on the page: a polite one for progress, an alert for a failure. */}
+      <p role="status" className="text-slate-600 dark:text-slate-300">{status?.text}</p>
+      <p role="alert" className="text-red-600 dark:text-red-400">{error}</p>
     </section>
   );
 }

@@ -1,6 +1,6 @@
 // Generated from the Rust wire types in src/protocol/ by `cargo test --lib`: do not edit by hand.
 // Change the Rust type, run `cargo test --lib`, and commit the result.
-import type { DepartureView } from './conversations.ts';
+import type { DepartureView, MemberRole } from './conversations.ts';
 
 export type MessageKind = "app" | "commit" | "welcome";
 
@@ -27,7 +27,12 @@ removeUserIds?: Array<string>,
  * For a commit that removes people who left: their departures, by which any member may
  * remove them (see `DepartureView`). Absent when it removes nobody who left.
  */
-departures?: Array<DepartureView>, };
+departures?: Array<DepartureView>, 
+/**
+ * For a commit: its committer's role when the server ordered it, by which members who read
+ * it later judge it (the committer may have left since). Absent on older commits.
+ */
+senderRole?: MemberRole, };
 
 /**
  * The `send-message` client event as sent: exactly one of `conversationId` and `toUserId`.
