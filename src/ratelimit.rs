@@ -16,9 +16,26 @@ pub struct Rate {
 /// Enough for a person typing and a client syncing receipts; a bench sends well below it.
 pub const SOCKET_RATE: Rate = Rate { per_second: 50.0, burst: 100.0 };
 
+/// New sockets per user (each hub keeps one bucket). A burst covers every tab and device coming
+/// back at once after a restart; past it, one a second. A socket the hub closes (one too many, a
+/// session ended) lingers until its client answers the close, which a hostile one never does:
+/// this bounds how fast an account can pile those up in its own hub.
+pub const UPGRADE_RATE: Rate = Rate { per_second: 1.0, burst: 30.0 };
+
 impl TokenBucket {
     pub fn full(rate: Rate, now_ms: f64) -> Self {
         Self { tokens: rate.burst, updated_ms: now_ms }
+    }
+
+    /// Whole seconds until a token is there (0 if one is), for a `Retry-After`.
+    pub fn seconds_until_next(&self, rate: Rate, now_ms: f64) -> u32 {
+        let elapsed = ((now_ms - self.updated_ms) / 1000.0).max(0.0);
+        let tokens = (self.tokens + elapsed * rate.per_second).min(rate.burst);
+        if tokens >= 1.0 {
+            0
+        } else {
+            ((1.0 - tokens) / rate.per_second).ceil() as u32
+        }
     }
 
     /// Takes one token if there is one.
@@ -55,6 +72,19 @@ mod tests {
         assert!(bucket.try_take(RATE, 100.0), "one token after 100 ms at 10/s");
         assert!(!bucket.try_take(RATE, 100.0));
         assert_eq!((0..20).filter(|_| bucket.try_take(RATE, 60_000.0)).count(), 5, "never more than the burst");
+    }
+
+    #[test]
+    fn says_how_long_until_the_next_token() {
+        let mut bucket = TokenBucket::full(RATE, 0.0);
+        assert_eq!(bucket.seconds_until_next(RATE, 0.0), 0);
+        while bucket.try_take(RATE, 0.0) {}
+        assert_eq!(bucket.seconds_until_next(RATE, 0.0), 1, "a tenth of a second, rounded up");
+        assert_eq!(bucket.seconds_until_next(RATE, 100.0), 0);
+        let slow = Rate { per_second: 0.25, burst: 1.0 };
+        let mut bucket = TokenBucket::full(slow, 0.0);
+        assert!(bucket.try_take(slow, 0.0));
+        assert_eq!(bucket.seconds_until_next(slow, 1000.0), 3);
     }
 
     #[test]

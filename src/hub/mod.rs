@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::db::{self, messages, Client};
 use crate::error::{log_error, ApiError, ApiResult, LogLine};
 use crate::protocol::{parse_client_event, ClientEvent, ServerEvent};
-use crate::ratelimit::TokenBucket;
+use crate::ratelimit::{TokenBucket, UPGRADE_RATE};
 use alarm::AlarmState;
 use sockets::{send, sendable_close_code, SocketInfo};
 use std::cell::{Cell, RefCell};
@@ -53,6 +53,8 @@ pub struct UserHub {
     /// Behind an async lock so a burst of events opens one connection, not one each.
     db: futures_util::lock::Mutex<Option<Rc<HubDb>>>,
     buckets: RefCell<HashMap<String, TokenBucket>>,
+    /// New sockets this hub takes (`UPGRADE_RATE`); in memory, so an evicted hub starts full.
+    upgrades: Cell<TokenBucket>,
     /// Whether this instance has made sure its user is not marked online with no sockets: after a
     /// crash or restart no close event arrives, so the first delivery to an empty hub repairs it.
     presence_checked: Cell<bool>,
@@ -85,6 +87,7 @@ impl DurableObject for UserHub {
             env,
             db: futures_util::lock::Mutex::new(None),
             buckets: RefCell::new(HashMap::new()),
+            upgrades: Cell::new(TokenBucket::full(UPGRADE_RATE, now_ms())),
             presence_checked: Default::default(),
             outbox: Default::default(),
             flushing: Default::default(),

@@ -6,7 +6,7 @@ use super::{now_ms, UserHub};
 use crate::db::{members, sessions, users};
 use crate::error::{log_error, ApiError, ApiResult};
 use crate::protocol::{Disconnect, ServerEvent, SocketCloseReason, MAX_SOCKETS_PER_USER};
-use crate::ratelimit::{TokenBucket, SOCKET_RATE};
+use crate::ratelimit::{TokenBucket, SOCKET_RATE, UPGRADE_RATE};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use worker::{Request, Response, WebSocket, WebSocketPair};
@@ -68,6 +68,16 @@ impl Closing {
     }
 }
 
+/// The hub's answer to an upgrade it will not take: the API's error shape, with `Retry-After`.
+fn refused_upgrade(error: ApiError) -> worker::Result<Response> {
+    let mut response = Response::ok(error.to_json())?.with_status(error.status);
+    response.headers_mut().set("Content-Type", "application/json")?;
+    if let Some(seconds) = error.retry_after_secs {
+        response.headers_mut().set("Retry-After", &seconds.to_string())?;
+    }
+    Ok(response)
+}
+
 pub(super) fn send(ws: &WebSocket, event: &ServerEvent) {
     // A socket that is closing cannot take more; the client will catch up with `sync`.
     let _ = ws.send_with_str(event.to_json());
@@ -91,6 +101,20 @@ impl UserHub {
         let device_id = headers.get(HEADER_DEVICE)?.and_then(|d| Uuid::try_parse(&d).ok());
         let session_id = headers.get(HEADER_SESSION)?.and_then(|s| Uuid::try_parse(&s).ok());
         let expires_at = headers.get(HEADER_EXPIRES)?.and_then(|e| e.parse().ok()).unwrap_or(0);
+        let mut upgrades = self.upgrades.get();
+        let admitted = upgrades.try_take(UPGRADE_RATE, now_ms());
+        self.upgrades.set(upgrades);
+        if !admitted {
+            let wait = upgrades.seconds_until_next(UPGRADE_RATE, now_ms()).max(1);
+            return refused_upgrade(
+                ApiError::new(
+                    429,
+                    "too_many_connects",
+                    format!("This account opened too many connections just now; connect again in {wait} s."),
+                )
+                .with_retry_after(wait),
+            );
+        }
         let pair = WebSocketPair::new()?;
         let conn_id = Uuid::new_v4().to_string();
         self.state.accept_websocket_with_tags(&pair.server, &[&conn_id]);

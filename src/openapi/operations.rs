@@ -512,6 +512,11 @@ pub fn operations() -> Vec<Operation> {
                      (`forbidden`), or it has not proved it runs on the one named (`device_not_bound`).",
                 ),
                 error(426, "`upgrade_required`: not a WebSocket upgrade."),
+                error(
+                    429,
+                    "`too_many_connects`: the account opened more than 30 connections in a burst, or more than one \
+                     a second after it; `Retry-After` says when to try again.",
+                ),
                 error(500, "`server_misconfigured`"),
                 error(503, "`database_unavailable`, `hub_unavailable`"),
             ]),

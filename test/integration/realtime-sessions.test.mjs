@@ -118,6 +118,46 @@ test(`a user holds at most ${MAX_SOCKETS_PER_USER} sockets: one more closes the 
   for (const socket of first.slice(3)) await socket.nothing('socket-closing', 50);
 });
 
+test('a flood of connections from one account is refused after a burst, with when to try again', async () => {
+  // Each one beyond the limit closes the oldest, whose client may never answer the close: an
+  // account could pile such sockets up in its hub as fast as it connects. It connects at most
+  // 30 times at once (every tab and device back after a restart), then once a second.
+  const user = await api.register();
+  // Silent sockets, as such a client's: they never answer the close frame of those the hub closes.
+  const upgrade = () => new Promise((resolve, reject) => {
+    const req = http.get(`${stack.baseUrl}/ws`, {
+      headers: {
+        upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        'sec-websocket-protocol': `e2e-chat.v1, bearer.${user.token}`,
+      },
+    });
+    req.on('upgrade', (res, socket) => { silentSockets.push(socket); resolve({ status: 101 }); });
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (chunk) => { text += chunk; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, json: () => JSON.parse(text) }));
+    });
+    req.on('error', reject);
+  });
+  const statuses = [];
+  for (let i = 0; i < 40; i += 1) {
+    const res = await upgrade();
+    statuses.push(res.status);
+    if (res.status === 429) {
+      assert.equal(res.json().error.code, 'too_many_connects');
+      const wait = Number(res.headers['retry-after']);
+      assert.ok(wait >= 1 && wait <= 2, `Retry-After ${wait}`);
+      break;
+    }
+  }
+  assert.equal(statuses.at(-1), 429, `refused at last: ${statuses.join(' ')}`);
+  assert.ok(statuses.length > 30, `not before the burst: refused after ${statuses.length - 1}`);
+  // Another account is not held by it, and this one connects again after the wait.
+  await open((await api.register()).token);
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  await open(user.token);
+});
+
 // Last: while the table is away, every hub of this stack that re-checks closes its sockets.
 test('when the database cannot confirm a session the socket closes for a reconnect, which is accepted or refused', async () => {
   const user = await api.register();
