@@ -106,7 +106,10 @@ export class ChatClient {
     this.receipts = receipts;
     this.groups = groups;
     this.outbox = outbox;
-    this.parts = { session, pipeline, receipts, ticks, groups, outbox, conversations, events, verification: () => this.verification() };
+    this.parts = {
+      session, pipeline, receipts, ticks, groups, outbox, conversations, events, verification: () => this.verification(),
+      readDirectory: (userIds) => authentication.prefetch(userIds, { fresh: true }),
+    };
     session.ownLeaves = () => {
       const mine: Record<string, string> = {};
       for (const state of pipeline.groups.values()) {

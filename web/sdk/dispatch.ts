@@ -24,6 +24,8 @@ export interface DispatchParts {
   events: Emitter;
   /** Loaded on first use, see ChatClient. */
   verification: () => Promise<Verification>;
+  /** Reads these users' devices from the directory afresh (see Authentication.prefetch). */
+  readDirectory: (userIds: string[]) => Promise<unknown>;
 }
 
 export function onServerEvent(parts: DispatchParts, event: ServerEvent): void {
@@ -93,11 +95,14 @@ export function onReady(parts: DispatchParts): void {
     // A device of this user revoked while this one was away stays distrusted if listed again.
     void parts.session.ownDevices.checkRevocations().catch(() => {});
     void groups.healGroups().catch(() => {});
-    // A removal it missed while away is found from the directory as last read (each commit
-    // checks afresh): no extra request for a device that reconnects within a moment.
-    void groups.removeUnlistedDevices({ fresh: false }).catch(() => {});
-    // Device changes while this device was away were pushed to nobody.
-    void verification().then((v) => v.refreshContacts()).catch(() => {});
+    void (async () => {
+      // Device changes while this device was away were pushed to nobody: the directory is read
+      // afresh for everyone this user talks to, once, by the authentication service (whose reads
+      // the safety numbers hear of). A removal missed meanwhile is then found from that reading
+      // (each commit checks afresh), with no second request.
+      await verification().then(async (v) => parts.readDirectory(await v.contacts())).catch(() => {});
+      await groups.removeUnlistedDevices({ fresh: false });
+    })().catch(() => {});
   }, Math.random() * UPKEEP_SPREAD_MS);
 }
 

@@ -221,12 +221,13 @@ export class Verification {
     await this.record(new Map([[userId, await deviceSet(devices)]]), readAt);
   }
 
-  /** Reads the devices of this user and everyone they share a conversation with (at each connect). */
-  async refreshContacts(): Promise<void> {
+  /** This user and everyone they share a conversation with: whose devices are read afresh at each
+   * connect (by the authentication service, whose reads this hears of, see `observe`). */
+  async contacts(): Promise<string[]> {
     const all = await this.conversations.list();
     const users = new Set([this.session.me]);
     for (const c of all) if (!c.left) for (const m of c.members) users.add(m.userId);
-    await this.read([...users]);
+    return [...users];
   }
 
   /**
