@@ -1,12 +1,15 @@
-//! The hub's one alarm, which does three jobs on one schedule: it closes sockets whose token has
+//! The hub's one alarm, which does four jobs on one schedule: it closes sockets whose token has
 //! expired (a socket that never sends would otherwise outlive it), re-checks the sessions of the
-//! open sockets every `session_recheck_ms`, and gives back a database connection that has been idle
-//! for `db_idle_ms`. A Durable Object has a single alarm, so each job asks for it no later than it
+//! open sockets every `session_recheck_ms`, repairs the presence of a user with no socket whose
+//! hub a delivery woke (see `receive_delivery`), and gives back a database connection that has
+//! been idle for `db_idle_ms`. A Durable Object has a single alarm, so each job asks for it no later than it
 //! needs it (`alarm_no_later_than`): it only ever moves earlier, and each time it rings the hub
 //! works out when it is next needed. A hub with no socket and no connection sets none.
 
+use super::sockets::Presence;
 use super::{now_ms, UserHub};
 use crate::error::log_error;
+use uuid::Uuid;
 
 /// What this instance knows of the hub's alarm.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,6 +30,16 @@ impl UserHub {
         if now_ms() >= self.sessions_checked_at.get() + self.session_recheck_ms {
             self.recheck_sessions().await;
         }
+        if self.presence_repair_at.get().is_some_and(|at| now_ms() >= at) {
+            self.presence_repair_at.set(None);
+            if let (true, Some(user)) = (self.open_sockets().is_empty(), self.user_id()) {
+                self.announce_presence(user, Presence::StaleOnline).await;
+                // It has nothing more to ask the database: the connection goes now, not when idle.
+                if self.open_sockets().is_empty() {
+                    *self.db.lock().await = None;
+                }
+            }
+        }
         if now_ms() - self.db_used_at.get() >= self.db_idle_ms {
             // Dropping the last client ends its connection task, which closes the connection.
             *self.db.lock().await = None;
@@ -34,9 +47,14 @@ impl UserHub {
         self.schedule_next_alarm().await;
     }
 
+    /// The user this hub is for (its name).
+    fn user_id(&self) -> Option<Uuid> {
+        self.state.id().name().and_then(|n| Uuid::try_parse(&n).ok())
+    }
+
     /// Sets the alarm for the first job that will need it, if any will.
     pub(super) async fn schedule_next_alarm(&self) {
-        let mut due: Vec<f64> = Vec::new();
+        let mut due: Vec<f64> = self.presence_repair_at.get().into_iter().collect();
         if self.holds_connection() {
             due.push(self.db_used_at.get() + self.db_idle_ms);
         }

@@ -2,11 +2,13 @@
 //! outbox that batches what is queued for each of their hubs; and taking in what other hubs deliver.
 
 use super::client::{deliver, EVENT_SEPARATOR};
-use super::sockets::Presence;
 use super::{now_ms, UserHub};
 use crate::protocol::ServerEvent;
 use uuid::Uuid;
 use worker::{Request, Response};
+
+/// How long after a delivery woke it a hub with no socket repairs its user's presence, at most.
+pub(super) const PRESENCE_REPAIR_SPREAD_MS: f64 = 5_000.0;
 
 impl UserHub {
     /// `POST /deliver` from another hub (or the REST side): events for every socket here.
@@ -16,15 +18,13 @@ impl UserHub {
             self.push_local(event, None);
         }
         if !self.presence_checked.replace(true) && self.open_sockets().is_empty() {
-            if let Some(user) = self.state.id().name().and_then(|n| Uuid::try_parse(&n).ok()) {
-                self.announce_presence(user, Presence::StaleOnline).await;
-            }
-            // A hub with no socket has nothing more to ask the database: its connection goes now,
-            // not after the idle time. A commit to a group of 100 offline people wakes 100 hubs,
-            // which would otherwise hold 100 connections at once (a local PostgreSQL allows 100).
-            if self.open_sockets().is_empty() {
-                *self.db.lock().await = None;
-            }
+            // The repair is the alarm's, a random moment within PRESENCE_REPAIR_SPREAD_MS: one
+            // commit to a group of 100 offline people wakes 100 hubs, and had each asked the
+            // database at once they would hold 100 connections at the same moment (all a local
+            // PostgreSQL allows), refusing everyone else meanwhile.
+            let at = now_ms() + js_sys::Math::random() * PRESENCE_REPAIR_SPREAD_MS;
+            self.presence_repair_at.set(Some(at));
+            self.alarm_no_later_than(at).await;
         }
         Response::empty()
     }

@@ -58,6 +58,8 @@ pub struct UserHub {
     /// Whether this instance has made sure its user is not marked online with no sockets: after a
     /// crash or restart no close event arrives, so the first delivery to an empty hub repairs it.
     presence_checked: Cell<bool>,
+    /// When the alarm repairs that (see `receive_delivery`), if it is to.
+    presence_repair_at: Cell<Option<f64>>,
     /// Events waiting to go to other users' hubs, and whether a flush is sending them.
     outbox: RefCell<HashMap<Uuid, Vec<String>>>,
     flushing: Cell<bool>,
@@ -89,6 +91,7 @@ impl DurableObject for UserHub {
             buckets: RefCell::new(HashMap::new()),
             upgrades: Cell::new(TokenBucket::full(UPGRADE_RATE, now_ms())),
             presence_checked: Default::default(),
+            presence_repair_at: Default::default(),
             outbox: Default::default(),
             flushing: Default::default(),
             db_used_at: Default::default(),

@@ -41,6 +41,11 @@ pub(super) struct SocketInfo {
     /// before this was kept read 0, the oldest.
     #[serde(default)]
     pub accepted_at: f64,
+    /// The hub closed it. Its client may never answer the close (a hostile one does not), and
+    /// until it does the runtime still hands over what it sends: nothing it sends is handled.
+    /// Kept in the attachment, so it holds after hibernation as well.
+    #[serde(default)]
+    pub closed: bool,
 }
 
 /// How the hub ends one socket: the event the client gets first (an event arrives at once, while
@@ -118,7 +123,8 @@ impl UserHub {
         let pair = WebSocketPair::new()?;
         let conn_id = Uuid::new_v4().to_string();
         self.state.accept_websocket_with_tags(&pair.server, &[&conn_id]);
-        let info = SocketInfo { user_id, device_id, conn_id, session_id, expires_at, accepted_at: now_ms() };
+        let info =
+            SocketInfo { user_id, device_id, conn_id, session_id, expires_at, accepted_at: now_ms(), closed: false };
         pair.server.serialize_attachment(&info)?;
         let mut response = Response::from_websocket(pair.client)?;
         if let Some(protocol) = headers.get(HEADER_PROTOCOL)? {
@@ -236,14 +242,19 @@ impl UserHub {
             .filter(|ws| ws.as_ref().ready_state() == READY_STATE_OPEN)
             .filter_map(|ws| {
                 let info = ws.deserialize_attachment::<SocketInfo>().ok().flatten()?;
-                Some((ws, info))
+                (!info.closed).then_some((ws, info))
             })
             .collect()
     }
 
-    /// Whether the socket may have its event handled: its token has not expired (else it is
-    /// closed) and it is within its rate (else it is told to slow down).
+    /// Whether the socket may have its event handled: the hub has not closed it, its token has
+    /// not expired (else it is closed now) and it is within its rate (else it is told to slow down).
     pub(super) async fn admit(&self, ws: &WebSocket, info: &SocketInfo) -> bool {
+        if info.closed || ws.as_ref().ready_state() != READY_STATE_OPEN {
+            // Closed by this hub (revoked, one too many, expired): whatever still arrives on it
+            // before its client answers the close is dropped, before any work or database use.
+            return false;
+        }
         if (now_ms() / 1000.0) as i64 >= info.expires_at {
             // The token that opened the socket has expired; the socket does not outlive it.
             self.end_socket(ws, info, &Closing::session_over("session expired"));
@@ -266,6 +277,7 @@ impl UserHub {
     /// Tells a socket why it is being closed, then closes it.
     fn end_socket(&self, ws: &WebSocket, info: &SocketInfo, why: &Closing) {
         send(ws, &why.event);
+        let _ = ws.serialize_attachment(&SocketInfo { closed: true, ..info.clone() });
         let _ = ws.close(Some(why.code), Some(why.reason.clone()));
         self.buckets.borrow_mut().remove(&info.conn_id);
     }

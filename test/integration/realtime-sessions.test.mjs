@@ -60,11 +60,19 @@ function silentSocket(token) {
       let received = '';
       // Server frames are unmasked and these are small: their JSON shows as it is.
       socket.on('data', (chunk) => { received += chunk.toString('latin1'); });
-      resolve({ received: () => received });
+      resolve({ received: () => received, send: (event) => socket.write(clientFrame(JSON.stringify(event))) });
     });
     req.on('response', (res) => { res.resume(); reject(new Error(`the upgrade was refused with ${res.statusCode}`)); });
     req.on('error', reject);
   });
+}
+
+/** A masked text frame, as a client sends (RFC 6455 §5.2); this socket never sends a close. */
+function clientFrame(text) {
+  const payload = Buffer.from(text);
+  const mask = crypto.getRandomValues(Buffer.alloc(4));
+  const length = payload.length < 126 ? Buffer.from([0x80 | payload.length]) : Buffer.from([0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  return Buffer.concat([Buffer.from([0x81]), length, mask, payload.map((byte, i) => byte ^ mask[i % 4])]);
 }
 
 const sessionOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sid;
@@ -156,6 +164,27 @@ test('a flood of connections from one account is refused after a burst, with whe
   await open((await api.register()).token);
   await new Promise((resolve) => setTimeout(resolve, 2000));
   await open(user.token);
+});
+
+test('a socket the hub closed is heard no more, even while its client never answers the close', async () => {
+  const [alice, bob] = [await api.register(), await api.register()];
+  const { body: direct } = await api.get(`/conversations/${bob.user.id}`, { token: alice.token });
+  const b = await open(bob.token);
+  const token = await login(alice);
+  const silent = await silentSocket(token);
+  await waitFor(() => silent.received().includes('"type":"ready"'), { what: 'the silent socket to be ready' });
+  const say = (clientMsgId) => silent.send({ type: 'send-message', conversationId: direct.id, clientMsgId, epoch: 0, ciphertext: 'aGk=' });
+  say('before-logout');
+  await b.next((e) => e.type === 'message' && e.message.clientMsgId === 'before-logout');
+
+  // Logged out: the hub closes it, and the client goes on sending as if nothing happened.
+  assert.equal((await api.post('/auth/logout', undefined, { token })).status, 204);
+  await waitFor(() => silent.received().includes('"type":"session-ended"'), { what: 'the silent socket to be told' });
+  say('after-logout');
+  silent.send({ type: 'typing', conversationId: direct.id, on: true });
+  await b.nothing((e) => e.type === 'message' || e.type === 'typing', 1500);
+  const { rows } = await stack.pool.query("SELECT 1 FROM messages WHERE client_msg_id = 'after-logout'");
+  assert.equal(rows.length, 0, 'nothing stored from a revoked session');
 });
 
 // Last: while the table is away, every hub of this stack that re-checks closes its sockets.

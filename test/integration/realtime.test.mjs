@@ -309,6 +309,21 @@ test('presence reaches conversation partners on the first open and the last clos
   assert.equal(after.lastSeenAt, offline.lastSeen);
 });
 
+test('a user left marked online with no socket (a crash) is put right a moment after a delivery wakes their hub', async () => {
+  const [alice, bob] = [await api.register(), await api.register()];
+  const { body: direct } = await api.get(`/conversations/${bob.user.id}`, { token: alice.token });
+  // As after a crash: marked online, no socket, no close event to come.
+  await stack.pool.query('UPDATE users SET online_since = now() WHERE id = $1', [bob.user.id]);
+  const a = await open(alice);
+  a.send({ type: 'send-message', id: 'wake', conversationId: direct.id, clientMsgId: clientMsgId(), epoch: 0, ciphertext: b64('hi') });
+  assert.equal((await a.next((e) => e.ref === 'wake')).type, 'ack');
+  // Within the repair's spread (5 s), not at once: a crowd of woken hubs asks the database by turns.
+  const offline = await a.next((e) => e.type === 'presence' && e.userId === bob.user.id, 8000);
+  assert.equal(offline.online, false);
+  const { rows: [row] } = await stack.pool.query('SELECT online_since FROM users WHERE id = $1', [bob.user.id]);
+  assert.equal(row.online_since, null);
+});
+
 test('a registration reaches every connected user', async () => {
   const [alice, bob] = [await api.register(), await api.register()];
   const [a, b] = [await open(alice), await open(bob)];

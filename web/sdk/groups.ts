@@ -34,10 +34,10 @@ const CLAIMS_AT_ONCE = 8;
 /** How long a device waits before removing another user's removed device, so that user's own
  * devices (who heard first) do it and nobody races them. */
 const OTHERS_REMOVE_AFTER_MS = 1_000;
-/** How long a device waits for the update commit that comes before its user's departure from
- * another device (see leftElsewhere): checks, and the wait between them. */
-const LEFT_ELSEWHERE_CHECKS = 20;
-const LEFT_ELSEWHERE_WAIT_MS = 250;
+/** How long a device waits for the update commit that comes before a departure (see leave):
+ * checks, and the wait between them. */
+const DEPARTURE_CHECKS = 20;
+const DEPARTURE_CHECK_WAIT_MS = 250;
 
 /** `work` on every item, `size` at a time, results in the items' order. */
 async function inBatches<T, R>(items: T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
@@ -307,7 +307,7 @@ export class Groups {
   async leftElsewhere(conversationId: string, departure: DepartureView): Promise<void> {
     const me = this.session.me;
     if (departure.userId !== me) return;
-    for (let attempt = 0; attempt < LEFT_ELSEWHERE_CHECKS; attempt += 1) {
+    for (let attempt = 0; attempt < DEPARTURE_CHECKS; attempt += 1) {
       await this.pipeline.settled(conversationId);
       const group = this.pipeline.groups.get(conversationId);
       if (!group) return; // this device left it itself, or never joined
@@ -315,7 +315,7 @@ export class Groups {
         await this.stopTakingPart(conversationId, departure.leftAt, { self: true });
         return;
       }
-      await new Promise((resolve) => setTimeout(resolve, LEFT_ELSEWHERE_WAIT_MS));
+      await new Promise((resolve) => setTimeout(resolve, DEPARTURE_CHECK_WAIT_MS));
     }
   }
 
@@ -347,8 +347,19 @@ export class Groups {
       const members = new Set((await this.conversations.current(conversationId))?.members.map((m) => m.userId) ?? []);
       return [...departed].filter((u) => u !== this.session.me && !members.has(u));
     };
-    const state = this.pipeline.groups.get(conversationId);
-    if (!state || (await toRemove(state)).length === 0) return;
+    // The leaver's update commit comes before their departure, but not always before the
+    // `member-left` that tells of it (the two travel different ways): until this device has
+    // applied it, the departure names a key its group does not hold yet. So it looks again a few
+    // times, unless `now` (a message waits on it).
+    let found = false;
+    for (let check = 0; !found && check < (now ? 1 : DEPARTURE_CHECKS); check += 1) {
+      if (check > 0) await new Promise((resolve) => setTimeout(resolve, DEPARTURE_CHECK_WAIT_MS));
+      await this.pipeline.settled(conversationId);
+      const state = this.pipeline.groups.get(conversationId);
+      if (!state) return;
+      found = (await toRemove(state)).length > 0;
+    }
+    if (!found) return;
     role ??= this.conversations.get(conversationId)?.members.find((m) => m.userId === this.session.me)?.role;
     if (!now && role !== 'owner' && role !== 'admin') {
       await new Promise((resolve) => setTimeout(resolve, OTHERS_REMOVE_AFTER_MS * (1 + 2 * Math.random())));
