@@ -66,8 +66,8 @@ async fn answer(
     if reply.body.is_some() {
         headers.set("Content-Type", "application/json; charset=utf-8")?;
     }
-    if let Some(allow) = allow {
-        headers.set("Allow", &allow)?;
+    if let Some(allow) = &allow {
+        headers.set("Allow", allow)?;
     }
     if let Some(seconds) = retry_after {
         headers.set("Retry-After", &seconds.to_string())?;
@@ -75,7 +75,8 @@ async fn answer(
     for (name, value) in SECURITY_HEADERS {
         headers.set(name, value)?;
     }
-    for (name, value) in cors_headers(&config, origin.as_deref(), preflight) {
+    let preflight_methods = if preflight { allow.as_deref() } else { None };
+    for (name, value) in cors_headers(&config, origin.as_deref(), preflight_methods) {
         headers.set(name, &value)?;
     }
     let builder = ResponseBuilder::new().with_status(reply.status).with_headers(headers);

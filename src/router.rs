@@ -223,20 +223,21 @@ pub const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("Cache-Control", "no-store"),
 ];
 
-const ALLOWED_METHODS: &str = "GET, POST, DELETE, OPTIONS";
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type";
 
 /// CORS headers for a response. Only origins on the allow-list are named; others get nothing, so
 /// the browser withholds the response from their scripts. Tokens travel in the Authorization
 /// header, never in cookies, so credentials mode is never needed.
-pub fn cors_headers(config: &Config, origin: Option<&str>, preflight: bool) -> Vec<(&'static str, String)> {
+/// `preflight`: for a preflight, the methods its path takes (the `Allow` of a 405 there), which
+/// are the methods another origin may use on it.
+pub fn cors_headers(config: &Config, origin: Option<&str>, preflight: Option<&str>) -> Vec<(&'static str, String)> {
     let mut headers = vec![("Vary", "Origin".to_string())];
     let Some(origin) = origin.filter(|o| config.is_origin_allowed(o)) else { return headers };
     headers.push(("Access-Control-Allow-Origin", origin.to_string()));
     // A web app on another origin reads how long to wait after a 429.
     headers.push(("Access-Control-Expose-Headers", "Retry-After, X-Request-Id".to_string()));
-    if preflight {
-        headers.push(("Access-Control-Allow-Methods", ALLOWED_METHODS.to_string()));
+    if let Some(methods) = preflight {
+        headers.push(("Access-Control-Allow-Methods", methods.to_string()));
         headers.push(("Access-Control-Allow-Headers", ALLOWED_HEADERS.to_string()));
         headers.push(("Access-Control-Max-Age", "600".to_string()));
     }
@@ -384,18 +385,20 @@ mod tests {
     #[test]
     fn cors_names_only_allowed_origins() {
         let c = config("https://chat.example");
-        let allowed = cors_headers(&c, Some("https://chat.example"), false);
+        let allowed = cors_headers(&c, Some("https://chat.example"), None);
         assert!(allowed.contains(&("Access-Control-Allow-Origin", "https://chat.example".to_string())));
-        let denied = cors_headers(&c, Some("https://evil.example"), true);
+        let denied = cors_headers(&c, Some("https://evil.example"), Some("GET, OPTIONS"));
         assert_eq!(denied, vec![("Vary", "Origin".to_string())]);
-        assert!(cors_headers(&c, None, false).iter().all(|(k, _)| *k == "Vary"));
+        assert!(cors_headers(&c, None, None).iter().all(|(k, _)| *k == "Vary"));
     }
 
     #[test]
     fn preflights_list_methods_and_headers_for_allowed_origins_only() {
         let c = config("https://chat.example");
-        let headers = cors_headers(&c, Some("https://chat.example"), true);
+        let headers = cors_headers(&c, Some("https://chat.example"), Some("GET, PATCH, OPTIONS"));
         assert!(headers.iter().any(|(k, v)| *k == "Access-Control-Allow-Headers" && v.contains("Authorization")));
+        // Each path's own methods: PATCH /auth/me from a web app on another origin, say.
+        assert!(headers.contains(&("Access-Control-Allow-Methods", "GET, PATCH, OPTIONS".to_string())));
         assert!(check_preflight(&c, Some("https://chat.example")).is_ok());
         assert_eq!(check_preflight(&c, Some("https://evil.example")).unwrap_err().status, 403);
         assert_eq!(check_preflight(&c, None).unwrap_err().status, 403);

@@ -177,6 +177,13 @@ test('CORS answers only the allowed origins', async () => {
   assert.equal(ok.headers.get('access-control-allow-origin'), ALLOWED);
   assert.match(ok.headers.get('access-control-allow-methods'), /POST/);
   assert.match(ok.headers.get('access-control-allow-headers'), /Authorization/i);
+  // Each path's own methods: a web app hosted apart can change its settings (PATCH /auth/me).
+  const patch = await fetch(stack.baseUrl + '/auth/me', {
+    method: 'OPTIONS',
+    headers: { origin: ALLOWED, 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'authorization, content-type' },
+  });
+  assert.equal(patch.status, 204);
+  assert.equal(patch.headers.get('access-control-allow-methods'), 'GET, PATCH, OPTIONS');
   const refused = await preflight('http://evil.example');
   assert.equal(refused.status, 403);
   assert.equal(refused.headers.get('access-control-allow-origin'), null);
