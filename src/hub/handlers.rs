@@ -304,7 +304,7 @@ impl UserHub {
 
     /// Sends every message the socket lacks, conversation by conversation in seq order, and the
     /// receipts on its own messages it asks for, then `synced` with the seqs it now holds and
-    /// where each conversation starts for this user. A paged sync stops after
+    /// where each conversation starts for this user. Each answer stops after
     /// `SYNC_PAGE_MESSAGES` messages and lists in `synced.more` the conversations it did not
     /// finish; their receipts wait for the answer that finishes them, so that no receipt comes
     /// before the message it is on.
@@ -314,7 +314,8 @@ impl UserHub {
         let mut held = HashMap::new();
         let mut joined = HashMap::new();
         let mut more = Vec::new();
-        let mut budget = if request.paged { Some(SYNC_PAGE_MESSAGES) } else { None };
+        // Paged whatever the request says (see SyncRequest::paged).
+        let mut budget = Some(SYNC_PAGE_MESSAGES);
         for head in members::heads(db, info.user_id).await? {
             let conversation = head.conversation_id;
             let from = request.after.get(&conversation).copied().unwrap_or(0).max(head.joined_seq);
