@@ -8,6 +8,7 @@ use super::{Caller, Ctx, Reply};
 use crate::cursor::{IdCursor, MessageCursor};
 use crate::db::conversations::{self, ConversationRow};
 use crate::db::departures::{self, LeaveOutcome};
+use crate::db::throttles::{self, describe_wait, Claim, Throttle, GROUP_CREATIONS};
 use crate::db::{members, messages, users, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
@@ -81,6 +82,11 @@ pub async fn messages(ctx: Ctx) -> ApiResult<Reply> {
 pub async fn create(ctx: Ctx) -> ApiResult<Reply> {
     let (db, caller) = ctx.authenticate().await?;
     let group = ctx.json::<CreateGroupRequest>()?.validate(caller.id)?;
+    if let Claim::Refused { retry_after_secs } =
+        throttles::claim(&db, Throttle::GroupCreations { user: caller.id }).await?
+    {
+        return Err(too_many_groups(retry_after_secs));
+    }
     let refused = users::group_add_refusals(&db, caller.id, None, &group.member_ids).await?;
     if !refused.is_empty() {
         return Err(group_adds_refused(&refused.into_iter().map(|(_, name)| name).collect::<Vec<_>>()));
@@ -126,4 +132,18 @@ pub async fn leave(ctx: Ctx) -> ApiResult<Reply> {
     let recipients = remaining.into_iter().chain([caller.id]);
     futures_util::future::join_all(recipients.map(|to| hub::notify(&ctx.env, to, &event))).await;
     Reply::json(200, &departure)
+}
+
+fn too_many_groups(retry_after_secs: i32) -> ApiError {
+    let wait = retry_after_secs.max(1);
+    ApiError::new(
+        429,
+        "too_many_groups",
+        format!(
+            "You have created {} groups in the last hour; try again in {}.",
+            GROUP_CREATIONS.limit,
+            describe_wait(wait)
+        ),
+    )
+    .with_retry_after(wait as u32)
 }

@@ -58,6 +58,9 @@
 //! owner's own sessions, so they cannot stop the owner from removing the stolen device; nor do a
 //! stranger's wrong logins.
 //!
+//! Groups created (`POST /conversations`) per account: [`GROUP_CREATIONS`], 30 an hour, counted
+//! before anything else is checked, so a stranger cannot put someone in groups without end.
+//!
 //! Registrations (`POST /auth/register`) from one client address: `REGISTRATIONS_PER_ADDRESS_PER_HOUR`
 //! attempts per hour (a window that starts at the first), checked before the hash. An attempt at
 //! a number that is already taken counts like any other (it creates no account and costs no
@@ -102,6 +105,10 @@ pub const LOGINS_TO_NUMBER: Backoff =
 pub const LOGIN_NETWORK_REMEMBERED_SECS: i32 = 30 * DAY;
 /// The password entered again, per session.
 pub const PASSWORD_CONFIRMATIONS: Backoff = LOGINS_TO_NUMBER;
+/// Groups one account creates: plenty for a person, while a stranger cannot put someone in
+/// thousands of groups (each one more for their every sync, listing and connect) faster than this
+/// (their defence beyond it: "who can add me to groups").
+pub const GROUP_CREATIONS: Window = Window { limit: 30, seconds: HOUR };
 /// Registrations per address are counted per hour; how many is configured.
 pub const REGISTRATION_WINDOW_SECS: i32 = HOUR;
 
@@ -144,6 +151,7 @@ pub enum Throttle<'a> {
     LoginsToNumber { phone: &'a str },
     PasswordConfirmations { session: Uuid },
     RegistrationsFromAddress { address: &'a str, per_hour: u32 },
+    GroupCreations { user: Uuid },
 }
 
 enum Policy {
@@ -159,6 +167,7 @@ impl Throttle<'_> {
             Throttle::LoginsToNumber { .. } => "login-number",
             Throttle::PasswordConfirmations { .. } => "password-confirm",
             Throttle::RegistrationsFromAddress { .. } => "registration",
+            Throttle::GroupCreations { .. } => "group-creation",
         }
     }
 
@@ -172,6 +181,7 @@ impl Throttle<'_> {
             Throttle::LoginsToNumber { phone } => phone.to_string(),
             // Per session (the one the request's token names), not per account.
             Throttle::PasswordConfirmations { session } => session.to_string(),
+            Throttle::GroupCreations { user } => user.to_string(),
         }
     }
 
@@ -185,6 +195,7 @@ impl Throttle<'_> {
                 limit: i32::try_from(*per_hour).unwrap_or(i32::MAX),
                 seconds: REGISTRATION_WINDOW_SECS,
             }),
+            Throttle::GroupCreations { .. } => Policy::Window(GROUP_CREATIONS),
         }
     }
 }

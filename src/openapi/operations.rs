@@ -151,6 +151,11 @@ pub fn operations() -> Vec<Operation> {
                     "`group_add_refused`: some of memberIds do not let the caller add them to groups (see \
                      `PATCH /auth/me`); the message names them.",
                 ),
+                error(
+                    429,
+                    "`too_many_groups`: the caller created 30 groups in the last hour (refused ones included); \
+                     `Retry-After` says when to try again.",
+                ),
                 error(404, "`not_found`: some of memberIds are not users."),
                 body_too_large(),
                 not_json(),

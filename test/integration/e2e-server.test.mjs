@@ -695,6 +695,17 @@ test('"who can add me to groups" holds when a group is created and when a commit
   assert.equal((await roundTrip(a, commit(2, { welcome: opaque(), addUserIds: [ben.user.id] }))).type, 'ack');
 });
 
+test('an account creates at most 30 groups an hour, then is told when it may again', async () => {
+  const [owner, other] = [await api.register(), await api.register()];
+  const create = (title) => api.post('/conversations', { title, memberIds: [other.user.id] }, { token: owner.token });
+  for (let i = 0; i < 30; i += 1) assert.equal((await create(`Group ${i}`)).status, 201);
+  const refused = await create('One too many');
+  assert.equal(refused.status, 429);
+  assert.equal(refused.body.error.code, 'too_many_groups');
+  assert.ok(Number(refused.headers.get('retry-after')) > 3000, 'about an hour');
+  assert.equal((await api.post('/conversations', { title: 'Theirs', memberIds: [owner.user.id] }, { token: other.token })).status, 201, 'per account');
+});
+
 // Last in the file: its commit wakes 100 offline users' hubs, each of which asks the database once
 // (presence), 100 connections at the same moment; the next test would find none left for a while.
 // A local setup that holds such a crowd is issue 13's (a pooler, as Hyperdrive is in production).
