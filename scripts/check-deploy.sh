@@ -79,11 +79,12 @@ if (environment !== 'production') {
   errors.push(`ENVIRONMENT is ${environment === undefined ? 'unset' : JSON.stringify(environment)}; the top level must say "production" (development settings belong in [env.dev]).`);
 }
 
-// src/config.rs: anything but false/0/no, unset included, turns first-user admin on.
+// src/config.rs: anything but false/0/no turns first-user admin on; unset, it is off in production
+// (which ENVIRONMENT, checked above, must be).
 const firstUserAdmin = varValue('FIRST_USER_ADMIN');
-const firstUserAdminOn = !['false', '0', 'no'].includes(firstUserAdmin ?? '');
+const firstUserAdminOn = firstUserAdmin !== undefined && !['false', '0', 'no'].includes(firstUserAdmin);
 if (firstUserAdminOn && !allowFirstUserAdmin) {
-  errors.push(`FIRST_USER_ADMIN is ${firstUserAdmin === undefined ? 'unset (the server then reads it as true)' : JSON.stringify(firstUserAdmin)}: the first stranger to register would become admin. Set FIRST_USER_ADMIN = "false" and create the admin with the ADMIN_PHONE and ADMIN_PASSWORD secrets, or pass --allow-first-user-admin for the one deploy that should do this.`);
+  errors.push(`FIRST_USER_ADMIN is ${JSON.stringify(firstUserAdmin)}: the first stranger to register would become admin. Set FIRST_USER_ADMIN = "false" and create the admin with the ADMIN_PHONE and ADMIN_PASSWORD secrets, or pass --allow-first-user-admin for the one deploy that should do this.`);
 } else if (firstUserAdminOn) {
   notes.push('FIRST_USER_ADMIN is on (allowed by --allow-first-user-admin): register the admin right away, then set it to "false" and deploy again.');
 }
@@ -155,6 +156,9 @@ if (!userHub) {
   if (userHub.class_name !== 'UserHub') errors.push(`USER_HUB is bound to class ${JSON.stringify(userHub.class_name)}; the Worker exports UserHub.`);
   if (userHub.script_name && userHub.script_name !== config.name) errors.push(`USER_HUB points at another Worker (script_name ${JSON.stringify(userHub.script_name)}).`);
 }
+// keep_vars keeps what was set in the dashboard over what this file says: the vars checked here
+// would not be the vars the Worker runs with.
+if (config.keep_vars) errors.push('keep_vars = true: the Worker would keep variables set in the dashboard, which this check never sees. Remove it.');
 const migrated = (config.migrations ?? []).some((m) => [...(m.new_sqlite_classes ?? []), ...(m.new_classes ?? [])].includes('UserHub'));
 if (!migrated) errors.push('no [[migrations]] entry creates UserHub (new_sqlite_classes = ["UserHub"]): Cloudflare refuses a Durable Object class without one.');
 

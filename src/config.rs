@@ -82,7 +82,13 @@ impl Config {
             (Some(phone), Some(password)) => Some(BootstrapAdmin { phone, password }),
             _ => None,
         };
-        let first_user_admin = !matches!(get("FIRST_USER_ADMIN").as_deref(), Some("false" | "0" | "no"));
+        // Unset, it is on only outside production: a Worker whose vars were edited in the dashboard
+        // or deployed by hand, past the deploy check, must not hand its first stranger the admin.
+        let first_user_admin = match get("FIRST_USER_ADMIN").as_deref() {
+            Some("false" | "0" | "no") => false,
+            Some(_) => true,
+            None => environment != Environment::Production,
+        };
         let hub_db_idle_seconds = get("HUB_DB_IDLE_SECONDS")
             .and_then(|v| v.parse::<u32>().ok())
             .filter(|s| *s > 0)
@@ -239,8 +245,11 @@ mod tests {
     }
 
     #[test]
-    fn first_user_admin_defaults_on() {
-        assert!(config(&[]).first_user_admin);
+    fn first_user_admin_defaults_on_outside_production_only() {
+        assert!(!config(&[]).first_user_admin, "production when ENVIRONMENT is unset: off");
+        assert!(config(&[("ENVIRONMENT", "development")]).first_user_admin);
+        assert!(config(&[("FIRST_USER_ADMIN", "true")]).first_user_admin, "on in production only when asked");
+        assert!(!config(&[("ENVIRONMENT", "development"), ("FIRST_USER_ADMIN", "false")]).first_user_admin);
         assert!(!config(&[("FIRST_USER_ADMIN", "false")]).first_user_admin);
     }
 }

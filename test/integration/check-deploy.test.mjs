@@ -86,15 +86,17 @@ test('ENVIRONMENT other than production is refused', async () => {
   assertRefused(unset, /ENVIRONMENT is unset/);
 });
 
-test('first-user admin needs an explicit opt-in, and unset counts as on', async () => {
+test('first-user admin needs an explicit opt-in (unset, production reads it as off); keep_vars is refused', async () => {
   const on = variant(setVar('FIRST_USER_ADMIN', 'true'));
-  const [refused, unset, optedIn] = await Promise.all([
+  const [refused, unset, optedIn, keepVars] = await Promise.all([
     check(on, '--ci'),
     check(variant(dropLines(/^FIRST_USER_ADMIN = /)), '--ci'),
     check(on, '--ci', '--allow-first-user-admin'),
+    check(variant((top) => `keep_vars = true\n${top}`), '--ci'),
   ]);
   assertRefused(refused, /FIRST_USER_ADMIN is "true": the first stranger/);
-  assertRefused(unset, /FIRST_USER_ADMIN is unset \(the server then reads it as true\)/);
+  assert.equal(unset.code, 0, unset.output);
+  assertRefused(keepVars, /keep_vars = true: the Worker would keep variables set in the dashboard/);
   assert.equal(optedIn.code, 0, optedIn.output);
   assert.match(optedIn.output, /FIRST_USER_ADMIN is on \(allowed by --allow-first-user-admin\)/);
 });
