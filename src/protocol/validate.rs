@@ -108,17 +108,36 @@ pub fn validate_display_name(raw: &str) -> Result<String, ApiError> {
 ///   invisible operators) and U+FEFF (zero width no-break space): nothing on screen, so "Ada" and
 ///   "A\u{200B}da" look the same to the person choosing whom to talk to while being two names.
 ///
+/// - Other characters that show nothing, or a blank, where they stand: U+00AD (soft hyphen),
+///   U+034F (combining grapheme joiner), U+115F, U+1160, U+3164 and U+FFA0 (the Hangul fillers,
+///   which make a name that looks empty), U+17B4 and U+17B5 (Khmer inherent vowels), U+180E
+///   (Mongolian vowel separator), U+2028 and U+2029 (line and paragraph separators), U+206A–U+206F
+///   (deprecated format controls) and U+FFF9–U+FFFB (interlinear annotation).
+///
+/// Variation selectors and tag characters stay allowed: emoji need them (❤️, flags of regions).
+///
 /// Refusing the joiners also refuses the emoji sequences built with U+200D (like 👩‍💻) and the
 /// Persian and Indic spellings that need U+200C; a name is something to tell people apart by, and
 /// a display name here is plain text chosen by anyone, so that is the side to err on.
 pub fn is_deceptive_character(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}' | '\u{061C}')
-        || matches!(c, '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+        || is_invisible_character(c)
+}
+
+/// The invisible characters among `is_deceptive_character`s (the rest are direction controls).
+fn is_invisible_character(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+        || matches!(
+            c,
+            '\u{00AD}' | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{17B4}' | '\u{17B5}'
+        )
+        || matches!(c, '\u{180E}' | '\u{2028}' | '\u{2029}' | '\u{206A}'..='\u{206F}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
 /// `name_pattern` in words, for the document's descriptions.
 pub const NAME_RULE: &str = "Shown to other people, so it may not hold control characters, invisible characters \
-    (U+200B–U+200D, U+2060–U+2064, U+FEFF) or text-direction controls (U+202A–U+202E, U+2066–U+2069, U+200E, \
+    (U+200B–U+200D, U+2060–U+2064, U+FEFF, U+00AD, U+034F, U+115F, U+1160, U+17B4, U+17B5, U+180E, U+2028, U+2029, \
+    U+206A–U+206F, U+3164, U+FFA0, U+FFF9–U+FFFB) or text-direction controls (U+202A–U+202E, U+2066–U+2069, U+200E, \
     U+200F, U+061C), which could make it pass for another. White space around it is trimmed.";
 
 /// What a display name, group title or device label may be, as the OpenAPI document states it:
@@ -167,7 +186,7 @@ pub fn refuse_deceptive_characters(text: &str, code: &'static str, what: &str) -
     let Some(found) = text.chars().find(|&c| c.is_control() || is_deceptive_character(c)) else { return Ok(()) };
     let why = if found.is_control() {
         "a control character"
-    } else if matches!(found, '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}') {
+    } else if is_invisible_character(found) {
         "an invisible character, which makes names that look alike differ"
     } else {
         "an invisible text-direction control, which can make it display as other text"
@@ -322,13 +341,17 @@ mod tests {
     const REFUSED: &[char] = &[
         '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
         '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{2060}', '\u{2061}', '\u{2062}',
-        '\u{2063}', '\u{2064}', '\u{FEFF}',
+        '\u{2063}', '\u{2064}', '\u{FEFF}', '\u{00AD}', '\u{034F}', '\u{115F}', '\u{1160}', '\u{17B4}', '\u{17B5}',
+        '\u{180E}', '\u{2028}', '\u{2029}', '\u{206A}', '\u{206B}', '\u{206C}', '\u{206D}', '\u{206E}', '\u{206F}',
+        '\u{3164}', '\u{FFA0}', '\u{FFF9}', '\u{FFFA}', '\u{FFFB}',
     ];
 
     #[test]
     fn names_and_titles_refuse_bidi_controls_and_invisible_characters_anywhere() {
         for &c in REFUSED {
-            for text in [format!("Bob{c}nimda"), format!("{c}Ada"), format!("Ada{c}")] {
+            // At either end a white-space one (U+2028, U+2029) is trimmed away, and so harmless.
+            let ends = if c.is_whitespace() { vec![] } else { vec![format!("{c}Ada"), format!("Ada{c}")] };
+            for text in [vec![format!("Bob{c}nimda")], ends].concat() {
                 let err = validate_display_name(&text).unwrap_err();
                 assert_eq!((err.status, err.code), (400, "invalid_display_name"), "{:?}", text);
                 assert!(err.message.contains(&format!("U+{:04X}", u32::from(c))), "{}", err.message);
@@ -421,7 +444,12 @@ mod tests {
     #[test]
     fn the_name_pattern_excludes_controls_deceptive_characters_and_blank_names() {
         let pattern = name_pattern();
-        assert!(pattern.starts_with(r"^[^\u0000-\u001F\u007F-\u009F\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2064"));
+        assert!(
+            pattern.starts_with(
+                r"^[^\u0000-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F-\u1160\u17B4-\u17B5\u180E\u200B-\u200F\u2028-\u202E\u2060-\u2064\u2066-\u206F\u3164\uFEFF\uFFA0\uFFF9-\uFFFB]"
+            ),
+            "{pattern}"
+        );
         // The middle class adds white space as Rust's trim sees it (space, U+00A0, U+3000, …).
         assert!(pattern.contains(r"[^\u0000-\u0020\u007F-\u00A0"), "{pattern}");
         assert!(pattern.contains(r"\u3000"), "{pattern}");
