@@ -164,22 +164,28 @@ pub async fn delete(ctx: Ctx) -> ApiResult<Reply> {
         (Some(_), _, _) => return Err(device_not_bound()),
     };
     let revocation = revocation.as_ref().map(|(by, signature)| Revocation { by: *by, signature, keep: &keep });
-    if !devices::delete(&mut db, caller.id, device, revocation).await? {
+    let Some(ended) = devices::delete(&mut db, caller.id, device, revocation).await? else {
         return Err(ApiError::not_found("You have no device with this id."));
-    }
-    announce_removed(&ctx, &db, caller.id, device).await?;
+    };
+    announce_removed(&ctx, &db, caller.id, device, ended).await?;
     Ok(Reply::no_content())
 }
 
 /// A removed device's leaves stay in every group until a member commits their removal: tell
 /// every device that may, not only the user's own (who may have no other device online), and
-/// close the removed device's sockets.
-pub(super) async fn announce_removed(ctx: &Ctx, db: &Client, user: Uuid, device: Uuid) -> ApiResult<()> {
+/// close the removed device's sockets, and those of `sessions` (which acted as it).
+pub(super) async fn announce_removed(
+    ctx: &Ctx,
+    db: &Client,
+    user: Uuid,
+    device: Uuid,
+    sessions: Vec<Uuid>,
+) -> ApiResult<()> {
     let event = ServerEvent::DeviceRemoved { user_id: user, device_id: device };
     let mut recipients = members::partner_ids(db, user).await?;
     recipients.push(user);
     futures_util::future::join_all(recipients.into_iter().map(|to| hub::notify(&ctx.env, to, &event))).await;
-    hub::disconnect(&ctx.env, user, hub::Disconnect::device(device)).await;
+    hub::disconnect(&ctx.env, user, hub::Disconnect::device(device, sessions)).await;
     Ok(())
 }
 

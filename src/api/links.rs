@@ -171,7 +171,8 @@ pub async fn reset(ctx: Ctx) -> ApiResult<Reply> {
     let others = sessions::end_others(&db, caller.id, caller.session_id).await?;
     hub::disconnect(&ctx.env, caller.id, hub::Disconnect::sessions(others)).await;
     for device in removed {
-        announce_removed(&ctx, &db, caller.id, device).await?;
+        // Their sessions ended with every other session of the account, above.
+        announce_removed(&ctx, &db, caller.id, device, Vec::new()).await?;
     }
     Reply::json(201, &views::device(row))
 }

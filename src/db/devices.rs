@@ -186,11 +186,22 @@ pub async fn delete(
     user: Uuid,
     device: Uuid,
     revocation: Option<Revocation<'_>>,
-) -> DbResult<bool> {
+) -> DbResult<Option<Vec<Uuid>>> {
     let tx = client.transaction().await?;
+    // The sessions acting as it end with it (the foreign key cascades): their ids, so that their
+    // sockets close too, a socket opened before its session was bound to the device among them.
+    let sessions: Vec<Uuid> = tx
+        .query(
+            "SELECT s.id FROM sessions s JOIN devices d ON d.id = s.device_id WHERE d.id = $1 AND d.user_id = $2",
+            &[&device, &user],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     let deleted = tx.execute("DELETE FROM devices WHERE id = $1 AND user_id = $2", &[&device, &user]).await?;
     if deleted != 1 {
-        return Ok(false);
+        return Ok(None);
     }
     if let Some(Revocation { by, signature, keep }) = revocation {
         tx.execute(
@@ -200,7 +211,7 @@ pub async fn delete(
         .await?;
     }
     tx.commit().await?;
-    Ok(true)
+    Ok(Some(sessions))
 }
 
 /// What an upload of key packages did.

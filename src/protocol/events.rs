@@ -337,8 +337,14 @@ impl Disconnect {
         Self { sessions: Some(ended), device: None, code: CLOSE_SESSION_ENDED, reason: "session ended".into() }
     }
 
-    pub fn device(device: Uuid) -> Self {
-        Self { sessions: None, device: Some(device), code: CLOSE_DEVICE_REMOVED, reason: "device removed".into() }
+    /// The device was removed, and `sessions` (those acting as it) with it: a socket of either.
+    pub fn device(device: Uuid, sessions: Vec<Uuid>) -> Self {
+        Self {
+            sessions: Some(sessions),
+            device: Some(device),
+            code: CLOSE_DEVICE_REMOVED,
+            reason: "device removed".into(),
+        }
     }
 
     /// For one socket whose session is over (expired, or ended before the socket was accepted):

@@ -449,6 +449,15 @@ test('ending sessions and removing a device close the sockets they held, and onl
   assert.equal((await api.post('/auth/logout-all', undefined, { token: other.token })).status, 204);
   current.send({ type: 'typing', conversationId: '00000000-0000-7000-8000-000000000000', on: true });
   assert.ok((await current.next('error')).code, 'someone else logging out touches nobody else');
+  // A socket opened before its session was bound to a device knows no device: removing that
+  // device closes it all the same, at once (not at the next minute's re-check of sessions).
+  firstDevices.set(erin.user.id, { ...phone, token: relogin.token }); // the phone approves, from its live session
+  const tablet = await device(erin, 'Tablet');
+  const early = { ...erin, token: (await api.post('/auth/login', { phone: erin.user.phone, password: 'correct horse battery' })).body.token };
+  const unbound = await open(early);
+  assert.equal((await tablet.bind(early.token)).status, 204);
+  assert.equal((await api.delete(`/devices/${tablet.id}`, { token: relogin.token, body: { password: 'correct horse battery' } })).status, 204);
+  assert.equal((await unbound.next('session-ended', 3000)).reason, 'device-removed');
 });
 
 test('a device cannot hoard key packages: a batch past the quota is refused whole', async () => {

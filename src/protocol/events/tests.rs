@@ -112,9 +112,11 @@ fn disconnect_names_exactly_the_sockets_it_should_close() {
     assert!(revoke.applies_to(Some(other), None));
     assert!(!revoke.applies_to(Some(newer), Some(phone)));
     assert!(!revoke.applies_to(None, Some(phone)));
-    // A removed device: only its own sockets.
-    let removed = Disconnect::device(laptop);
+    // A removed device: its own sockets, and those of the sessions that acted as it (one opened
+    // before its session was bound to the device knows no device).
+    let removed = Disconnect::device(laptop, vec![newer]);
     assert!(removed.applies_to(Some(ended), Some(laptop)));
+    assert!(removed.applies_to(Some(newer), None));
     assert!(!removed.applies_to(Some(ended), Some(phone)));
     assert!(!removed.applies_to(None, None));
     // A deleted account: everything.
