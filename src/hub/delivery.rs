@@ -14,6 +14,7 @@ impl UserHub {
     /// `POST /deliver` from another hub (or the REST side): events for every socket here.
     pub(super) async fn receive_delivery(&self, mut req: Request) -> worker::Result<Response> {
         let events = req.text().await?;
+        self.recheck_sessions_if_overdue().await;
         for event in events.split(EVENT_SEPARATOR) {
             self.push_local(event, None);
         }

@@ -126,6 +126,7 @@ impl DurableObject for UserHub {
             ws.close(Some(1011), Some("lost socket state"))?;
             return Ok(());
         };
+        self.recheck_sessions_if_overdue().await;
         if self.admit(&ws, &info).await {
             self.handle_frame(&ws, &info, message).await;
         }

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use worker::{Request, Response, WebSocket, WebSocketPair};
 
+/// How late the alarm's re-check of sessions may be before a frame or delivery makes it.
+const RECHECK_GRACE_MS: f64 = 5_000.0;
+
 /// `WebSocket.readyState` of a socket that is open (not closing or closed).
 const READY_STATE_OPEN: u16 = 1;
 
@@ -177,6 +180,22 @@ impl UserHub {
         checked.await.map_err(|e| {
             log_error("hub.session_check", &e.to_string());
         })
+    }
+
+    /// The alarm re-checks sessions every `session_recheck_ms`; should it not have rung (setting it
+    /// failed, say), the next frame or delivery does it, so that nothing reaches or comes from a
+    /// revoked session's socket for long even then.
+    pub(super) async fn recheck_sessions_if_overdue(&self) {
+        if self.sessions_checked_at.get() == 0.0 {
+            // A new instance (woken from hibernation) takes the sessions as due for a re-check,
+            // which its alarm makes at once; this one only if that has not happened in the grace.
+            self.sessions_checked_at.set(now_ms() - self.session_recheck_ms);
+            return;
+        }
+        let overdue = now_ms() >= self.sessions_checked_at.get() + self.session_recheck_ms + RECHECK_GRACE_MS;
+        if overdue && !self.open_sockets().is_empty() {
+            self.recheck_sessions().await;
+        }
     }
 
     /// Closes the open sockets whose session has ended, asking the database once per session.
