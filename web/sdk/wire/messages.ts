@@ -65,8 +65,10 @@ export type SyncRequest = { after?: { [key in string]: number },
  */
 receiptsFrom?: { [key in string]: number }, 
 /**
- * Asks for one page: at most `SYNC_PAGE_MESSAGES` messages, then `synced` lists in `more`
- * the conversations not yet caught up, and the client asks again from `synced.after`.
- * Absent (an older client), everything is sent in one answer, as before.
+ * Says the client follows `synced.more`: an answer carries at most `SYNC_PAGE_MESSAGES`
+ * messages, `synced` lists in `more` the conversations not yet caught up, and the client asks
+ * again from `synced.after`. Every answer is paged, whatever this says (a whole history in
+ * one answer is work nobody should be able to ask for 50 times a second); a client that
+ * leaves it out and ignores `more` catches up the rest when it next notices a gap.
  */
 paged?: boolean, };
