@@ -188,7 +188,9 @@ fn constants() -> String {
          export const DEVICE_REVOCATION_CONTEXT = {DEVICE_REVOCATION_CONTEXT:?};\n\
          /** What a device signs to leave a group: this, the conversation's id, `:`, its user's id, \
          `:`, its own id, `:`, the hex of its leaf's encryption key. */\n\
-         export const DEPARTURE_CONTEXT = {DEPARTURE_CONTEXT:?};"
+         export const DEPARTURE_CONTEXT = {DEPARTURE_CONTEXT:?};\n\
+         /** A phone number as the server takes it (E.164), for a form to check before sending. */\n\
+         export const PHONE_PATTERN = {PHONE_PATTERN:?};"
     )
     .unwrap();
     let close_codes =

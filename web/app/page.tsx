@@ -57,7 +57,7 @@ export default function Landing() {
           <dl className="grid grid-cols-2 gap-4 rounded-3xl border border-slate-200 bg-white/60 p-6 backdrop-blur sm:grid-cols-4 dark:border-slate-800 dark:bg-slate-900/50">
             {stats.map((s) => (
               <div key={s.label} className="text-center">
-                <dt className="text-xs uppercase tracking-wide text-slate-500 dark:text-slate-400">{s.label}</dt>
+                <dt className="text-xs uppercase tracking-wide text-muted">{s.label}</dt>
                 <dd className="mt-1 text-2xl font-semibold">{s.value}</dd>
               </div>
             ))}
@@ -77,7 +77,7 @@ export default function Landing() {
         </section>
       </main>
 
-      <footer className="border-t border-slate-200 py-8 text-center text-sm text-slate-500 dark:border-slate-800 dark:text-slate-400">
+      <footer className="border-t border-slate-200 py-8 text-center text-sm text-muted dark:border-slate-800">
         E2E Chat — MIT licensed. The server never sees a message.
       </footer>
     </div>

@@ -18,11 +18,32 @@ export function Admin() {
   useEffect(() => {
     if (status === 'signed-out') router.replace('/login');
   }, [status, router]);
-  if (status !== 'signed-in' || !client) return <div className="p-8 text-slate-500 dark:text-slate-400" role="status">Loading…</div>;
+  if (status !== 'signed-in' || !client) return <div className="p-8 text-muted" role="status">Loading…</div>;
   if (!client.user!.isAdmin) {
-    return <div className="p-8"><p role="alert">Only administrators can see this page.</p><Link href="/chat" className="text-brand-600 underline">Back to chats</Link></div>;
+    return (
+      <div className="mx-auto max-w-5xl px-4 py-6">
+        <AdminHeader />
+        <main>
+          <p role="alert">Only administrators can see this page.</p>
+          <Link href="/chat" className="mt-3 inline-block rounded text-brand-600 underline focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:text-brand-400">Back to chats</Link>
+        </main>
+      </div>
+    );
   }
   return <Dashboard admin={new AdminApi(client.api)} myId={client.user!.id} />;
+}
+
+/** The admin page's header: its one h1, and the way back to the chats. */
+function AdminHeader() {
+  return (
+    <header className="mb-6 flex items-center justify-between">
+      <h1 className="text-2xl font-semibold">Admin</h1>
+      <nav aria-label="Admin" className="flex items-center gap-2">
+        <Link href="/chat" className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Chats</Link>
+        <ThemeToggle />
+      </nav>
+    </header>
+  );
 }
 
 function Dashboard({ admin, myId }: { admin: AdminApi; myId: string }) {
@@ -58,10 +79,8 @@ function Dashboard({ admin, myId }: { admin: AdminApi; myId: string }) {
 
   return (
     <div className="mx-auto max-w-5xl px-4 py-6">
-      <header className="mb-6 flex items-center justify-between">
-        <h1 className="text-2xl font-semibold">Admin</h1>
-        <nav className="flex items-center gap-2"><Link href="/chat" className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 dark:hover:bg-slate-800">Chats</Link><ThemeToggle /></nav>
-      </header>
+      <AdminHeader />
+      <main>
       <LiveCounts admin={admin} />
       {error && <p role="alert" className="mb-4 rounded-xl bg-red-50 px-4 py-2 text-sm text-red-700 dark:bg-red-500/10 dark:text-red-300">{error}</p>}
       <section aria-labelledby="users-heading" className="rounded-2xl border border-slate-200 dark:border-slate-800">
@@ -73,7 +92,7 @@ function Dashboard({ admin, myId }: { admin: AdminApi; myId: string }) {
         </div>
         {users.error && <LoadError what="the users" error={users.error} />}
         <table className="w-full text-left text-sm">
-          <thead className="text-xs uppercase text-slate-500 dark:text-slate-400"><tr><th className="px-4 py-2">Name</th><th className="px-4 py-2">Phone</th><th className="px-4 py-2">Joined</th><th className="px-4 py-2"><span className="sr-only">Actions</span></th></tr></thead>
+          <thead className="text-xs uppercase text-muted"><tr><th className="px-4 py-2">Name</th><th className="px-4 py-2">Phone</th><th className="px-4 py-2">Joined</th><th className="px-4 py-2"><span className="sr-only">Actions</span></th></tr></thead>
           <tbody>
             {users.data?.items.map((u) => (
               <tr key={u.id} className="border-t border-slate-100 dark:border-slate-800">
@@ -102,12 +121,13 @@ function Dashboard({ admin, myId }: { admin: AdminApi; myId: string }) {
         <h2 id="audit-heading" className="mb-2 font-semibold">Audit log</h2>
         {audit.error && <LoadError what="the audit log" error={audit.error} />}
         <ul className="space-y-1 text-sm">
-          {audit.data?.items.length === 0 && <li className="text-slate-500 dark:text-slate-400">Nothing yet.</li>}
+          {audit.data?.items.length === 0 && <li className="text-muted">Nothing yet.</li>}
           {audit.data?.items.map((a) => (
-            <li key={a.id}><span className="text-slate-500 dark:text-slate-400">{new Date(a.at).toLocaleString()}</span> · {a.action} · <span className="font-mono text-xs">{a.target}</span></li>
+            <li key={a.id}><span className="text-muted">{new Date(a.at).toLocaleString()}</span> · {a.action} · <span className="font-mono text-xs">{a.target}</span></li>
           ))}
         </ul>
       </section>
+      </main>
     </div>
   );
 }
@@ -151,18 +171,18 @@ function LiveCounts({ admin }: { admin: AdminApi }) {
     <section aria-labelledby="stats-heading" className="mb-6 rounded-2xl border border-slate-200 p-4 dark:border-slate-800">
       <div className="mb-3 flex items-baseline justify-between gap-2">
         <h2 id="stats-heading" className="font-semibold">Live counts</h2>
-        {stats.data && <p className="text-xs text-slate-500 dark:text-slate-400">Updated {new Date(stats.data.at).toLocaleTimeString()}, every {STATS_REFRESH_MS / 1000} seconds</p>}
+        {stats.data && <p className="text-xs text-muted">Updated {new Date(stats.data.at).toLocaleTimeString()}, every {STATS_REFRESH_MS / 1000} seconds</p>}
       </div>
       {stats.error && !stats.data && <LoadError what="the counts" error={stats.error} />}
       <dl className="grid grid-cols-2 gap-3 sm:grid-cols-4">
         {STAT_LABELS.map(([key, label]) => (
           <div key={key} className="rounded-xl bg-slate-50 p-3 dark:bg-slate-800/50">
-            <dt className="text-xs uppercase text-slate-500 dark:text-slate-400">{label}</dt>
+            <dt className="text-xs uppercase text-muted">{label}</dt>
             <dd className="text-2xl font-semibold tabular-nums">{stats.data ? stats.data[key].toLocaleString() : '…'}</dd>
           </div>
         ))}
       </dl>
-      <p className="mt-2 text-xs text-slate-500 dark:text-slate-400">Online now counts people with at least one open connection; each signed-in session may hold several.</p>
+      <p className="mt-2 text-xs text-muted">Online now counts people with at least one open connection; each signed-in session may hold several.</p>
       <p role="status" aria-live="polite" className="sr-only">{announcement}</p>
     </section>
   );

@@ -4,7 +4,7 @@ import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, LinkFailure, type ChatClient } from '../sdk/client.ts';
-import { MAX_DISPLAY_NAME_CHARS } from '../sdk/wire/constants.ts';
+import { MAX_DISPLAY_NAME_CHARS, MIN_PASSWORD_CHARS, PHONE_PATTERN } from '../sdk/wire/constants.ts';
 import { useSession } from '../lib/session.tsx';
 import { LockIcon } from './Icons.tsx';
 import { LinkThisBrowser, type PendingLink } from './LinkThisBrowser.tsx';
@@ -18,6 +18,30 @@ function fieldOf(code: string): Field {
   if (code === 'invalid_display_name') return 'displayName';
   if (code === 'weak_password' || code === 'invalid_password') return 'password';
   return 'form';
+}
+
+/**
+ * Every field's problem at once, by the server's own rules (its constants), so that a person fixes
+ * them all in one go instead of meeting them one answer at a time. What only the server can say
+ * (a number already taken, a wrong password) still comes from it.
+ */
+function problems(mode: 'login' | 'register', phone: string, displayName: string, password: string): Partial<Record<Field, string>> {
+  const found: Partial<Record<Field, string>> = {};
+  if (!phone) found.phone = 'Enter your phone number.';
+  else if (!new RegExp(PHONE_PATTERN).test(phone)) {
+    found.phone = 'Use the international format: a plus sign, the country code, then the number, like +14155550123.';
+  }
+  if (mode === 'register' && !displayName.trim()) found.displayName = 'Enter the name people will see.';
+  if (mode === 'register' && [...password].length < MIN_PASSWORD_CHARS) {
+    found.password = password ? `Use at least ${MIN_PASSWORD_CHARS} characters (this has ${[...password].length}).` : `Choose a password of at least ${MIN_PASSWORD_CHARS} characters.`;
+  }
+  if (mode === 'login' && !password) found.password = 'Enter your password.';
+  return found;
+}
+
+/** The ids that describe a field: its rule, shown from the start, and its error once there is one. */
+function describedBy(...ids: (string | false | undefined)[]): string | undefined {
+  return ids.filter(Boolean).join(' ') || undefined;
 }
 
 const input = 'mt-1 block w-full rounded-xl border border-slate-300 bg-white px-3 py-2 text-base shadow-sm outline-none focus:border-brand-500 focus:ring-2 focus:ring-brand-500/40 aria-[invalid=true]:border-red-500 dark:border-slate-700 dark:bg-slate-900';
@@ -62,13 +86,23 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
     const data = new FormData(e.currentTarget);
     const phone = String(data.get('phone') ?? '').replace(/[\s()-]/g, '');
     const password = String(data.get('password') ?? '');
-    setErrors({});
+    const displayName = String(data.get('displayName') ?? '');
     setNotice('');
     setAfterFailure(null);
+    const found = problems(mode, phone, displayName, password);
+    const fields = (['phone', 'displayName', 'password'] as const).filter((f) => found[f]);
+    if (fields.length > 0) {
+      setErrors(found);
+      // To the first field at fault, which reads out its error; the status says how many there are.
+      form.current?.querySelector<HTMLInputElement>(`#${fields[0]}`)?.focus();
+      setNotice(fields.length === 1 ? 'One field needs a change.' : `${fields.length} fields need a change.`);
+      return;
+    }
+    setErrors({});
     setBusy(true);
     let stopListening = () => {};
     try {
-      if (mode === 'register') await signUp(phone, String(data.get('displayName') ?? ''), password);
+      if (mode === 'register') await signUp(phone, displayName, password);
       else {
         await signIn(phone, password, (client) => {
           linkingClient.current = client;
@@ -99,7 +133,7 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
   };
 
   const fieldError = (field: Field) =>
-    errors[field] ? <p id={`${field}-error`} role="alert" className="mt-1 text-sm text-red-600 dark:text-red-400">{errors[field]}</p> : null;
+    errors[field] ? <p id={`${field}-error`} className="mt-1 text-sm text-red-600 dark:text-red-400">{errors[field]}</p> : null;
 
   return (
     <div className="flex min-h-dvh flex-col">
@@ -121,25 +155,28 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
           )}
           <div>
             <label htmlFor="phone" className="text-sm font-medium">Phone number</label>
+            <p id="phone-hint" className="text-xs text-muted">With the country code, like +1 415 555 0123.</p>
             <input id="phone" name="phone" type="tel" autoComplete="tel" placeholder="+14155550123" required className={input}
-              aria-invalid={!!errors.phone} aria-describedby={errors.phone ? 'phone-error' : undefined} />
+              aria-invalid={!!errors.phone} aria-describedby={describedBy('phone-hint', errors.phone && 'phone-error')} />
             {fieldError('phone')}
           </div>
           {mode === 'register' && (
             <div>
               <label htmlFor="displayName" className="text-sm font-medium">Your name</label>
+              <p id="displayName-hint" className="text-xs text-muted">What people see in their chats with you.</p>
               <input id="displayName" name="displayName" autoComplete="name" required maxLength={MAX_DISPLAY_NAME_CHARS} className={input}
-                aria-invalid={!!errors.displayName} aria-describedby={errors.displayName ? 'displayName-error' : undefined} />
+                aria-invalid={!!errors.displayName} aria-describedby={describedBy('displayName-hint', errors.displayName && 'displayName-error')} />
               {fieldError('displayName')}
             </div>
           )}
           <div>
             <label htmlFor="password" className="text-sm font-medium">Password</label>
+            {mode === 'register' && <p id="password-hint" className="text-xs text-muted">At least {MIN_PASSWORD_CHARS} characters.</p>}
             <input id="password" name="password" type="password" autoComplete={mode === 'register' ? 'new-password' : 'current-password'} required className={input}
-              aria-invalid={!!errors.password} aria-describedby={errors.password ? 'password-error' : undefined} />
+              aria-invalid={!!errors.password} aria-describedby={describedBy(mode === 'register' && 'password-hint', errors.password && 'password-error')} />
             {fieldError('password')}
           </div>
-          {fieldError('form')}
+          {errors.form && <p id="form-error" role="alert" className="mt-1 text-sm text-red-600 dark:text-red-400">{errors.form}</p>}
           {/* Always mounted, so that the text put in it is read out; takes no room while empty. */}
           <p role="status" className="text-sm text-slate-600 empty:mb-0 dark:text-slate-400">{notice || null}</p>
           <button ref={submitButton} type="submit" disabled={busy || status === 'loading'}

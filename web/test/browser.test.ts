@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -34,11 +35,48 @@ after(async () => {
 /** What Chromium refused under the pages' Content-Security-Policy, across every test. */
 const cspViolations: string[] = [];
 
+/** axe-core, run in the page by the DevTools protocol (which the page's CSP does not govern). */
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+/** The rules of WCAG 2.0, 2.1 and 2.2 at levels A and AA. */
+const WCAG_AA = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+/** What axe found against WCAG 2.2 A/AA, across every test: each page a test ends on is checked
+ * (see newContext), as are the states `checkAccessibility` is called on. */
+const axeViolations: string[] = [];
+
+/** Runs axe-core on the page as it is now; each violation is kept, named with `state`. */
+async function checkAccessibility(page: Page, state: string): Promise<string[]> {
+  await page.evaluate(AXE_SOURCE);
+  const found = await page.evaluate(async (tags) => {
+    type AxeResult = { violations: { id: string; impact: string; help: string; nodes: { target: string[]; failureSummary?: string }[] }[] };
+    const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<AxeResult> } }).axe;
+    const { violations } = await axe.run(document, {
+      runOnly: { type: 'tag', values: tags },
+      // Structure a screen reader expects, which WCAG leaves to best practice: one h1, one main.
+      rules: { 'page-has-heading-one': { enabled: true }, 'landmark-one-main': { enabled: true }, 'landmark-no-duplicate-main': { enabled: true } },
+      resultTypes: ['violations'],
+    });
+    return violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.slice(0, 4).map((n) => `      ${n.target.join(' ')}: ${(n.failureSummary ?? '').replace(/\s+/g, ' ').slice(0, 240)}`).join('\n')}`);
+  }, WCAG_AA);
+  const named = found.map((v) => `${state}: ${v}`);
+  axeViolations.push(...named);
+  return named;
+}
+
 async function newContext(options: Parameters<Browser['newContext']>[0] = {}) {
   const context = await browser.newContext({ baseURL: stack.baseUrl, ...options });
   context.on('console', (message) => {
     if (/Content Security Policy/i.test(message.text())) cspViolations.push(`${message.page()?.url()}: ${message.text()}`);
   });
+  // Every page is checked as a test leaves it, so new screens are covered without being listed.
+  const close = context.close.bind(context);
+  context.close = async (...args) => {
+    const scheme = options.colorScheme ?? 'light';
+    const size = options.viewport ? `${options.viewport.width} px` : 'desktop';
+    for (const page of context.pages()) {
+      await checkAccessibility(page, `${new URL(page.url()).pathname} (${scheme}, ${size}), as a test left it`).catch(() => {});
+    }
+    return close(...args);
+  };
   return context;
 }
 
@@ -225,7 +263,7 @@ test('on a phone, the list and the conversation are separate screens with a back
   const erin = await newUser('Erin Mobile', phone);
   const frank = await newUser('Frank Desk');
   await openChatWith(erin.page, 'Frank Desk');
-  const list = erin.page.getByRole('complementary', { name: 'Conversations' });
+  const list = erin.page.getByRole('region', { name: 'Conversations' });
   assert.equal(await list.isVisible(), false, 'the list is hidden while a conversation is open');
   await send(erin.page, 'sent from a phone');
   await bubble(frank.page.context().pages()[0], 'sent from a phone').or(frank.page.getByRole('button', { name: /Erin Mobile/ })).first().waitFor();
@@ -474,7 +512,7 @@ test('a long conversation loads its newest page first and older ones when scroll
   assert.equal(await kim.page.getByTestId('message').count(), 50, 'still the one page');
   await kim.page.getByRole('list', { name: 'Messages with Lee Reader' }).evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
   await kim.page.getByTestId('message').nth(69).waitFor();
-  const texts = await kim.page.getByTestId('message').locator('p.whitespace-pre-wrap').allInnerTexts();
+  const texts = await kim.page.getByTestId('message').getByTestId('message-text').allInnerTexts();
   assert.deepEqual([...texts].sort(), Array.from({ length: 70 }, (_, i) => `numbered message ${i + 1}`).sort(), 'every message once, none lost in the reload');
   await bubble(kim.page, 'numbered message 1').locator('[data-status="read"]').waitFor({ timeout: 5000 });
 
@@ -923,4 +961,142 @@ test('every page carries a strict Content-Security-Policy, and nothing the app d
   const injected = cspViolations.filter((v) => v.includes('/login'));
   assert.equal(injected.length, 1, 'the injected script was reported');
   assert.deepEqual(cspViolations.filter((v) => !injected.includes(v)), [], 'no page of the app was refused anything');
+});
+
+test('by keyboard alone from sign-up to a sent message, focus is always where the next step is', async () => {
+  const peer = await newUser('Pia Keyboard');
+  const context = await newContext();
+  const page = await context.newPage();
+  const focusedId = () => page.evaluate(() => document.activeElement?.id ?? document.activeElement?.tagName);
+  const focusedName = () => page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent?.trim() ?? '');
+  await page.goto('/register');
+  // The rules come before anything is typed.
+  assert.match(await page.locator('#password-hint').innerText(), /At least 10 characters/);
+  assert.equal(await page.getByLabel('Password').getAttribute('aria-describedby'), 'password-hint');
+  // Sign up with everything wrong: every field says what is wrong at once, focus on the first.
+  await page.getByLabel('Phone number').focus();
+  await page.keyboard.type('555');
+  await page.keyboard.press('Tab');
+  assert.equal(await focusedId(), 'displayName');
+  await page.keyboard.press('Tab');
+  assert.equal(await focusedId(), 'password');
+  await page.keyboard.type('short');
+  await page.keyboard.press('Enter');
+  await page.getByRole('status').filter({ hasText: '3 fields need a change.' }).waitFor();
+  assert.equal(await focusedId(), 'phone', 'focus on the first field at fault');
+  for (const [field, error] of [['phone', /international format/], ['displayName', /Enter the name/], ['password', /at least 10 characters \(this has 5\)/]] as const) {
+    assert.match(await page.locator(`#${field}-error`).innerText(), error);
+    assert.equal(await page.locator(`#${field}`).getAttribute('aria-invalid'), 'true');
+    assert.match((await page.locator(`#${field}`).getAttribute('aria-describedby')) ?? '', new RegExp(`${field}-error`), `${field}'s error is tied to it`);
+  }
+  // Fixed, field by field, then Enter: the chats open with focus in the search for people.
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type(randomPhone());
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('Quin Keyboard');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('correct horse battery');
+  await page.keyboard.press('Enter');
+  await page.waitForURL('**/chat');
+  await page.waitForFunction(() => document.activeElement?.id === 'directory-search');
+  // Enter in the search opens the first person found; focus goes to the composer.
+  await page.keyboard.type('Pia Keyboard');
+  await page.getByRole('list', { name: 'People' }).getByRole('button', { name: /Pia Keyboard/ }).waitFor();
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Pia Keyboard' }).waitFor();
+  await page.getByTestId('empty-conversation').filter({ hasText: 'end-to-end encrypted' }).waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'composer');
+  // Enter sends and focus stays; Send by keyboard sends and focus comes back to the composer.
+  await page.keyboard.type('first, with Enter');
+  await page.keyboard.press('Enter');
+  await bubble(page, 'first, with Enter').waitFor();
+  assert.equal(await focusedId(), 'composer');
+  await page.keyboard.type('second, with the Send button');
+  await page.keyboard.press('Tab');
+  assert.equal(await focusedName(), 'Send');
+  await page.keyboard.press('Enter');
+  await bubble(page, 'second, with the Send button').waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'composer');
+  await bubble(peer.page, 'second, with the Send button').or(peer.page.getByRole('button', { name: /Quin Keyboard/ })).first().waitFor();
+  // The account menu closes on Escape, back on its button.
+  await page.getByLabel('Account menu').focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('button', { name: 'Privacy' }).waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByRole('button', { name: 'Privacy' }).waitFor({ state: 'hidden' });
+  assert.equal(await focusedName(), 'Account menu');
+  assert.match(page.url(), /\/chat/, 'and the conversation stays open');
+  await page.getByRole('heading', { name: 'Pia Keyboard' }).waitFor();
+  await Promise.all([context.close(), peer.context.close()]);
+});
+
+test('a screen reader hears who said each message and what became of it', async () => {
+  const rae = await newUser('Rae Reader');
+  const sam = await newUser('Sam Sender');
+  await openChatWith(rae.page, 'Sam Sender');
+  await send(rae.page, 'are you there');
+  await sam.page.getByRole('button', { name: /Rae Reader/ }).click();
+  await bubble(sam.page, 'are you there').waitFor();
+  await send(sam.page, 'yes, here');
+  await bubble(rae.page, 'yes, here').waitFor();
+  // Sam has it open: Rae's message is read.
+  await rae.page.getByRole('img', { name: 'Read' }).waitFor({ timeout: 15_000 });
+  const heard = await rae.page.getByRole('list', { name: 'Messages with Sam Sender' }).ariaSnapshot();
+  assert.match(heard, /You: are you there[\s\S]*img "Read"/, heard);
+  assert.match(heard, /Sam Sender: yes, here/, heard);
+  assert.doesNotMatch(heard, /Sam Sender: yes, here[^\n]*\n[^\n]*img "(Sent|Delivered|Read)"/, 'only one\'s own messages have a state');
+  await Promise.all([rae.context.close(), sam.context.close()]);
+});
+
+test('every page and state passes axe (WCAG 2.2 A and AA, one h1, one main) in light, dark and on a phone', async () => {
+  const looks: [string, Parameters<Browser['newContext']>[0]][] = [
+    ['light', { colorScheme: 'light' }],
+    ['dark', { colorScheme: 'dark' }],
+    ['phone', { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }],
+  ];
+  const found: string[] = [];
+  for (const [look, options] of looks) {
+    const visitor = await newContext(options);
+    const page = await visitor.newPage();
+    for (const path of ['/', '/register', '/login']) {
+      await page.goto(path);
+      await page.getByRole('heading', { level: 1 }).waitFor();
+      found.push(...await checkAccessibility(page, `${path} (${look})`));
+    }
+    // Sign-up's errors shown, all at once.
+    await page.goto('/register');
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    await page.getByRole('alert').first().waitFor();
+    found.push(...await checkAccessibility(page, `/register with errors (${look})`));
+    await visitor.close();
+
+    const ana = await newUser(`Ana Axe ${look}`, options);
+    const ben = await newUser(`Ben Axe ${look}`, options);
+    found.push(...await checkAccessibility(ana.page, `the empty chat page (${look})`));
+    await openChatWith(ana.page, `Ben Axe ${look}`);
+    found.push(...await checkAccessibility(ana.page, `a new conversation (${look})`));
+    await send(ana.page, 'hello there');
+    await ben.page.getByRole('button', { name: new RegExp(`Ana Axe ${look}`) }).click();
+    await bubble(ben.page, 'hello there').waitFor();
+    await send(ben.page, 'hi back');
+    await bubble(ana.page, 'hi back').waitFor();
+    found.push(...await checkAccessibility(ana.page, `a conversation (${look})`));
+    await ana.page.getByRole('button', { name: 'Safety number' }).click();
+    await ana.page.getByRole('region', { name: 'Safety number' }).getByText(/^Safety number: /).waitFor({ timeout: 15_000 });
+    found.push(...await checkAccessibility(ana.page, `a contact's safety number (${look})`));
+    // Whoever registered first in this database is its admin; the other is refused.
+    const { rows: [first] } = await stack.pool.query('SELECT is_admin FROM users WHERE phone = $1', [ana.phone]);
+    const notAdmin = first.is_admin ? ben.page : ana.page;
+    await notAdmin.goto('/admin');
+    await notAdmin.getByRole('alert').filter({ hasText: 'Only administrators' }).waitFor();
+    found.push(...await checkAccessibility(notAdmin, `the admin page, refused (${look})`));
+    await Promise.all([ana.context.close(), ben.context.close()]);
+  }
+  assert.deepEqual(found, [], found.join('\n'));
+});
+
+// Last: every page a test above left, checked as its context closed (see newContext).
+test('no page any test left breaks WCAG 2.2 A or AA (axe)', () => {
+  assert.deepEqual(axeViolations, [], axeViolations.join('\n'));
 });

@@ -51,7 +51,7 @@ export function AccountHeader({ client, signOut, onToggleNewGroup }: {
       <header className="flex items-center justify-between gap-2 border-b border-slate-200 px-4 py-3 dark:border-slate-800">
         <div className="min-w-0">
           <p className="truncate font-semibold">{client.user!.displayName}</p>
-          <p className="truncate text-xs text-slate-500 dark:text-slate-400">{client.user!.phone}</p>
+          <p className="truncate text-xs text-muted">{client.user!.phone}</p>
         </div>
         <div className="flex items-center gap-1">
           {client.user!.isAdmin && (
@@ -60,7 +60,13 @@ export function AccountHeader({ client, signOut, onToggleNewGroup }: {
           <button type="button" onClick={onToggleNewGroup}
             className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">New group</button>
           <ThemeToggle />
-          <details ref={menu} className="relative">
+          <details ref={menu} className="relative" onKeyDown={(e) => {
+            // Escape closes the menu and puts focus back on its button, as menus do.
+            if (e.key !== 'Escape' || !menu.current?.open) return;
+            e.stopPropagation();
+            menu.current.open = false;
+            menu.current.querySelector('summary')?.focus();
+          }}>
             <summary className="cursor-pointer list-none rounded-full px-2 py-1.5 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800" aria-label="Account menu">⋯</summary>
             <div className="absolute right-0 z-10 mt-1 w-60 rounded-xl border border-slate-200 bg-white p-1 shadow-lg dark:border-slate-700 dark:bg-slate-900">
               <button type="button" className={menuItem} onClick={() => openPanel('devices')}>Linked devices</button>

@@ -30,7 +30,7 @@ export function Chat() {
     if (status === 'signed-out') router.replace('/login');
   }, [status, router]);
   if (status !== 'signed-in' || !client) {
-    return <div className="flex min-h-dvh items-center justify-center text-slate-500" role="status">Opening your encrypted chats…</div>;
+    return <div className="flex min-h-dvh items-center justify-center text-muted" role="status">Opening your encrypted chats…</div>;
   }
   return <ChatScreen client={client} signOut={signOut} />;
 }
@@ -75,16 +75,19 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
           ) : live.connection === 'closed' ? 'Offline. What you write is sent when the connection is back.' : 'Connecting… messages will be sent when the connection is back.'}
         </div>
       )}
-      <div className="flex min-h-0 flex-1">
-        <aside aria-label="Conversations"
+      {/* One h1 and one main on every size: on a phone, the list and the conversation take turns
+          inside it, and neither takes the landmark away with it. */}
+      <h1 className="sr-only">Chats</h1>
+      <main className="flex min-h-0 flex-1">
+        <section aria-label="Conversations"
           className={`${open ? 'hidden md:flex' : 'flex'} w-full flex-col border-r border-slate-200 md:w-80 lg:w-96 dark:border-slate-800`}>
           <AccountHeader client={client} signOut={signOut} onToggleNewGroup={() => setPanel(panel === 'new-group' ? 'none' : 'new-group')} />
           {panel === 'new-group' && <NewGroup client={client} onDone={onNewGroup} />}
-          <Directory client={client} onPick={startDirect} />
+          <Directory client={client} onPick={startDirect} autoFocus={!open} />
           <ConversationList conversations={conversations} me={me} openId={openId} summaries={summaries}
             presence={live.presence} typing={live.typing} onOpen={openConversation} />
-        </aside>
-        <main className={`${open ? 'flex' : 'hidden md:flex'} min-w-0 flex-1 flex-col`}>
+        </section>
+        <section aria-label={open ? 'Conversation' : 'No conversation open'} className={`${open ? 'flex' : 'hidden md:flex'} min-w-0 flex-1 flex-col`}>
           {open ? (
             // The conversation's own panels load on demand too: one that fails takes down this
             // side only, and Retry shows the conversation again.
@@ -97,12 +100,12 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
                 onRead={refreshSummary} />
             </LoadBoundary>
           ) : (
-            <div className="flex flex-1 items-center justify-center p-8 text-center text-slate-500 dark:text-slate-400">
+            <div className="flex flex-1 items-center justify-center p-8 text-center text-muted">
               <p>Pick a conversation, or find someone to talk to.<br />Everything here is end-to-end encrypted.</p>
             </div>
           )}
-        </main>
-      </div>
+        </section>
+      </main>
     </div>
   );
 }

@@ -17,12 +17,16 @@ export function Composer({ client, conversationId, ready, onSending, onBack }: {
   const [draft, setDraft] = useState('');
   const [sendError, setSendError] = useState<string | null>(null);
   const lastTypingSent = useRef(0);
+  const composer = useRef<HTMLTextAreaElement>(null);
 
   const send = async () => {
     const text = draft.trim();
     if (!text || !ready) return;
     setDraft('');
     setSendError(null);
+    // Back to writing: a click on Send, which goes disabled with the draft empty, would leave
+    // focus nowhere.
+    composer.current?.focus();
     onSending();
     client.setTyping(conversationId, false);
     lastTypingSent.current = 0;
@@ -47,7 +51,6 @@ export function Composer({ client, conversationId, ready, onSending, onBack }: {
     }
   };
 
-  const composer = useRef<HTMLTextAreaElement>(null);
   useEffect(() => {
     // Opening a conversation on a wide screen means writing in it next; on a phone, focusing would
     // pop the keyboard over what the reader came to read.

@@ -59,12 +59,12 @@ export function ContactSafetyNumber({ client, userId, name }: { client: ChatClie
             </p>
           </div>
         ) : (
-          <p role="status" className="text-slate-500 dark:text-slate-400">{error ? 'The safety number could not be read. Try again when online.' : 'Reading the devices…'}</p>
+          <p role="status" className="text-muted">{error ? 'The safety number could not be read. Try again when online.' : 'Reading the devices…'}</p>
         )}
         {data && (
           <figure className="space-y-1">
             <QrCode payload={data.qr} label={`QR code of the safety number with ${name}`} />
-            <figcaption className="max-w-64 text-xs text-slate-500 dark:text-slate-400">
+            <figcaption className="max-w-64 text-xs text-muted">
               The same number in machine-readable form, for a scanner. E2E Chat can&apos;t scan it yet: compare the digits.
             </figcaption>
           </figure>

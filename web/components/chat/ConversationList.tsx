@@ -24,8 +24,11 @@ export function ConversationList({ conversations, me, openId, summaries, presenc
   }, [openId]);
 
   return (
-    <ul ref={list} onKeyDown={moveFocusInList} className="min-h-0 flex-1 overflow-y-auto" aria-label="Your conversations">
-      {conversations.length === 0 && <li className="px-4 py-6 text-sm text-slate-500 dark:text-slate-400">No conversations yet. Find someone above to start one.</li>}
+    // Its buttons make it reachable by keyboard; empty, it is focusable itself, so that a keyboard
+    // can still scroll it when a panel above leaves it little room.
+    <ul ref={list} onKeyDown={moveFocusInList} tabIndex={conversations.length === 0 ? 0 : undefined}
+      className="min-h-0 flex-1 overflow-y-auto focus:outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-brand-500" aria-label="Your conversations">
+      {conversations.length === 0 && <li className="px-4 py-6 text-sm text-muted">No conversations yet. Find someone above to start one.</li>}
       {conversations.map((c, i) => (
         <ConversationItem key={c.id} conversation={c} me={me} active={c.id === openId} summary={summaries[c.id]}
           tabbable={openIsListed ? c.id === openId : i === 0}
@@ -51,10 +54,10 @@ function ConversationItem({ conversation, me, active, tabbable, summary, online,
         <span className="min-w-0 flex-1">
           <span className="flex items-baseline justify-between gap-2">
             <span className={`truncate ${unread ? 'font-bold' : 'font-medium'}`}>{title}</span>
-            {last && <span className={`shrink-0 text-xs ${unread ? 'font-semibold text-brand-700 dark:text-brand-400' : 'text-slate-500 dark:text-slate-400'}`}>{whenLabel(last.createdAt)}</span>}
+            {last && <span className={`shrink-0 text-xs ${unread ? 'font-semibold text-brand-700 dark:text-brand-400' : 'text-muted'}`}>{whenLabel(last.createdAt)}</span>}
           </span>
           <span className="flex items-center justify-between gap-2">
-            <span className={`truncate text-sm ${unread ? 'text-slate-800 dark:text-slate-200' : 'text-slate-500 dark:text-slate-400'}`}>
+            <span className={`truncate text-sm ${unread ? 'text-slate-800 dark:text-slate-200' : 'text-muted'}`}>
               {typing ? <em className="text-brand-700 dark:text-brand-400">typing…</em> : last ? `${last.senderId === me ? 'You: ' : ''}${last.text}` : 'No messages yet'}
             </span>
             {unread > 0 && (

@@ -51,7 +51,7 @@ export function ConversationView({ client, conversation, me, presence, typingUse
         <Avatar name={title} online={presence?.online} />
         <div className="min-w-[8rem] flex-1">
           <h2 className="truncate font-semibold">{title}</h2>
-          <p className="truncate text-xs text-slate-500 dark:text-slate-400" data-testid="conversation-subtitle">{subtitle}</p>
+          <p className="truncate text-xs text-muted" data-testid="conversation-subtitle">{subtitle}</p>
         </div>
         {conversation.kind === 'group' && !left && (
           <button type="button" onClick={() => setPanel(panel === 'members' ? 'none' : 'members')} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Members</button>
@@ -73,7 +73,7 @@ export function ConversationView({ client, conversation, me, presence, typingUse
         messages={messages} notices={notices} ready={ready} left={left} typingCount={typingUsers.length}
         listRef={listRef} stickToBottom={stickToBottom} loadOlder={loadOlder} />
       {left ? (
-        <p role="status" ref={leftNotice} tabIndex={-1} className="border-t border-slate-200 p-4 text-center text-sm text-slate-500 focus:outline-none dark:border-slate-800 dark:text-slate-400">
+        <p role="status" ref={leftNotice} tabIndex={-1} className="border-t border-slate-200 p-4 text-center text-sm text-muted focus:outline-none dark:border-slate-800 dark:text-slate-400">
           {conversation.leftBySelf ? 'You left this group.' : 'You are no longer a member of this group.'} What you read here before stays on this device.
         </p>
       ) : (

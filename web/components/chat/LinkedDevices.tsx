@@ -126,7 +126,7 @@ export function LinkedDevices({ client, onClose }: { client: ChatClient; onClose
           ))}
         </ul>
       ) : (
-        <p role="status" className="text-slate-500 dark:text-slate-400">
+        <p role="status" className="text-muted">
           {devices.error ? failureMessage(devices.error, 'Your devices could not be listed') : 'Reading your devices…'}
         </p>
       )}
@@ -275,9 +275,9 @@ function PendingLinks({ client, links, error, done, onStart, onDeclined }: {
     <section aria-labelledby="pending-links-title" className="space-y-2">
       <h3 id="pending-links-title" tabIndex={-1} className="font-semibold focus:outline-none">Waiting to be linked</h3>
       {!links ? (
-        <p className="text-slate-500 dark:text-slate-400">{error ? failureMessage(error, 'The requests could not be listed') : 'Looking for requests…'}</p>
+        <p className="text-muted">{error ? failureMessage(error, 'The requests could not be listed') : 'Looking for requests…'}</p>
       ) : links.length === 0 ? (
-        <p className="text-slate-500 dark:text-slate-400">No browser is waiting.</p>
+        <p className="text-muted">No browser is waiting.</p>
       ) : (
         <>
           <p className="text-slate-600 dark:text-slate-300">

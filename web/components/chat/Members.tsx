@@ -72,7 +72,7 @@ export function Members({ client, conversation, me, onChanged }: { client: ChatC
           <li key={m.userId} className="text-sm">
             <div className="flex items-center justify-between gap-2">
               <span>
-                {m.displayName}{m.userId === me ? ' (you)' : ''} <span className="text-xs text-slate-500 dark:text-slate-400">{m.role}</span>
+                {m.displayName}{m.userId === me ? ' (you)' : ''} <span className="text-xs text-muted">{m.role}</span>
                 {m.userId !== me && memberDevices && (
                   <span data-testid="member-verified" className="ml-2 text-xs">{memberDevices.verified[m.userId] ? '✓ Verified' : 'Not verified'}</span>
                 )}

@@ -25,16 +25,27 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
   }, [messages, notices, typingCount, listRef, stickToBottom]);
 
   const rows: (LocalMessage | Notice)[] = [...messages, ...notices].sort((a, b) => a.seq - b.seq || a.createdAt.localeCompare(b.createdAt));
+  /** Who sent a message, as the list names them: "You", the other person of a 1:1, or a member. */
+  const senderOf = (m: LocalMessage) => (m.senderId === me ? 'You' : isGroup ? (names[m.senderId] ?? 'Former member') : title);
 
   return (
-    <ol ref={listRef} aria-label={`Messages with ${title}`}
+    // Focusable (in the tab order, once): the arrow and page keys then scroll the history, which a
+    // keyboard could not reach otherwise (its messages hold nothing focusable).
+    <ol ref={listRef} aria-label={`Messages with ${title}`} tabIndex={0}
       onScroll={(e) => {
         const el = e.currentTarget;
         stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
         if (el.scrollTop < 40) void loadOlder();
       }}
-      className="min-h-0 flex-1 space-y-1 overflow-y-auto bg-slate-50 px-3 py-4 sm:px-6 dark:bg-slate-900/40">
-      {!ready && !left && <li role="status" className="py-8 text-center text-sm text-slate-500 dark:text-slate-400">Setting up end-to-end encryption…</li>}
+      className="min-h-0 flex-1 space-y-1 overflow-y-auto bg-slate-50 px-3 py-4 focus:outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-brand-500 sm:px-6 dark:bg-slate-900/40">
+      {!ready && !left && <li role="status" className="py-8 text-center text-sm text-muted">Setting up end-to-end encryption…</li>}
+      {ready && rows.length === 0 && (
+        // A new conversation says what it is and how to check it, instead of a blank pane.
+        <li className="mx-auto max-w-sm list-none py-8 text-center text-sm text-muted" data-testid="empty-conversation">
+          <p className="font-medium text-slate-700 dark:text-slate-200">No messages yet.</p>
+          <p className="mt-1">Messages here are end-to-end encrypted: only the people in this {isGroup ? 'group' : 'chat'} can read them, not the server. To make sure nobody else is listening in, compare the safety number with {isGroup ? 'each member' : title} (Safety number, above).</p>
+        </li>
+      )}
       {rows.map((m, i) => {
         const newDay = i === 0 || dayLabel(rows[i - 1].createdAt) !== dayLabel(m.createdAt);
         const separator = newDay && <div className="my-3 text-center"><span className="rounded-full bg-white px-3 py-1 text-xs text-slate-600 shadow-sm dark:bg-slate-800 dark:text-slate-300">{dayLabel(m.createdAt)}</span></div>;
@@ -43,7 +54,7 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
             <li key={m.key} className="list-none">
               {separator}
               <p data-testid="notice" className="mx-auto my-2 max-w-md rounded-lg border border-amber-300 bg-amber-50 px-3 py-1.5 text-center text-xs text-amber-900 dark:border-amber-500/40 dark:bg-amber-500/10 dark:text-amber-200">
-                <span aria-hidden="true">⚠ </span>{m.displayName}&apos;s devices changed. Compare safety numbers again. <span className="text-amber-800/80 dark:text-amber-200/80">{timeLabel(m.createdAt)}</span>
+                <span aria-hidden="true">⚠ </span>{m.displayName}&apos;s devices changed. Compare safety numbers again. <span className="text-amber-800 dark:text-amber-200/80">{timeLabel(m.createdAt)}</span>
               </p>
             </li>
           );
@@ -55,9 +66,11 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
             <div className={`flex ${mine ? 'justify-end' : 'justify-start'}`}>
               <div data-testid="message" data-mine={mine ? 'true' : 'false'}
                 className={`max-w-[80%] rounded-2xl px-3 py-1.5 shadow-sm ${mine ? 'rounded-br-md bg-brand-100 dark:bg-brand-700/60' : 'rounded-bl-md bg-white dark:bg-slate-800'}`}>
-                {isGroup && !mine && <p className="text-xs font-semibold text-brand-700 dark:text-brand-400">{names[m.senderId] ?? 'Former member'}</p>}
-                <p className="whitespace-pre-wrap break-words">{m.text}</p>
-                <p className={`text-right text-[11px] ${mine ? 'text-slate-600 dark:text-slate-300' : 'text-slate-500 dark:text-slate-400'}`}>{timeLabel(m.createdAt)}{mine && <Ticks status={m.status} />}</p>
+                {/* Who said it, for assistive technology too: position and colour alone do not tell
+                    a screen reader (the state comes with the ticks' names). */}
+                {isGroup && !mine && <p aria-hidden="true" className="text-xs font-semibold text-brand-700 dark:text-brand-400">{senderOf(m)}</p>}
+                <p className="whitespace-pre-wrap break-words"><span className="sr-only">{senderOf(m)}: </span><span data-testid="message-text">{m.text}</span></p>
+                <p className={`text-right text-[11px] ${mine ? 'text-slate-600 dark:text-slate-300' : 'text-muted'}`}>{timeLabel(m.createdAt)}{mine && <Ticks status={m.status} />}</p>
                 {mine && m.status === 'failed' && (
                   // A failure shows here again if the retry fails too.
                   <button type="button" onClick={() => void client.retry(m.key).catch(() => {})}
@@ -70,7 +83,7 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
           </li>
         );
       })}
-      {typingCount > 0 && <li className="list-none text-sm italic text-slate-500 dark:text-slate-400" data-testid="typing">typing…</li>}
+      {typingCount > 0 && <li className="list-none text-sm italic text-muted" data-testid="typing">typing…</li>}
     </ol>
   );
 }

@@ -74,13 +74,13 @@ export function Privacy({ client, onClose }: { client: ChatClient; onClose: () =
                 className="mt-0.5 accent-brand-600" />
               <span>
                 <span className="block">{c.label}</span>
-                <span id={`group-adds-${c.value}-hint`} className="block text-xs text-slate-500 dark:text-slate-400">{c.hint}</span>
+                <span id={`group-adds-${c.value}-hint`} className="block text-xs text-muted">{c.hint}</span>
               </span>
             </label>
           ))}
         </div>
       </fieldset>
-      <p id="group-adds-note" className="text-xs text-slate-500 dark:text-slate-400">Groups you are in already are not affected. You can leave any group from its Members panel.</p>
+      <p id="group-adds-note" className="text-xs text-muted">Groups you are in already are not affected. You can leave any group from its Members panel.</p>
       {/* Two areas that stay on the page: a polite one for progress, an alert for a failure. */}
       <p role="status" className="text-slate-600 dark:text-slate-300">{status?.text}</p>
       <p role="alert" className="text-red-600 dark:text-red-400">{error}</p>

@@ -21,7 +21,7 @@ export function QrCode({ payload, label }: { payload: string; label: string }) {
     return <div aria-hidden="true" className={`${box} bg-slate-100 dark:bg-slate-800`} />;
   }
   if (!drawn.svg) {
-    return <p data-testid="safety-qr" className={`${box} border border-dashed border-slate-300 text-slate-500 dark:border-slate-700 dark:text-slate-400`}>QR unavailable</p>;
+    return <p data-testid="safety-qr" className={`${box} border border-dashed border-slate-300 text-muted dark:border-slate-700`}>QR unavailable</p>;
   }
   // The SVG is the library's own output for a payload of ids and hex digits: nothing of a user's text.
   return (

@@ -30,7 +30,7 @@ function GroupSafetyNumber({ client, conversationId, ready }: { client: ChatClie
           </p>
         </div>
       ) : (
-        <p role="status" className="mt-2 text-slate-500 dark:text-slate-400">
+        <p role="status" className="mt-2 text-muted">
           {error ? 'The safety number could not be worked out on this device yet. It is tried again in a moment.'
             : ready ? 'Working out the number…' : 'Waiting for this conversation to be ready on this device…'}
         </p>

@@ -38,6 +38,8 @@ export const LINK_APPROVAL_CONTEXT = "e2e-chat/approve-device/v1:";
 export const DEVICE_REVOCATION_CONTEXT = "e2e-chat/revoke-device/v1:";
 /** What a device signs to leave a group: this, the conversation's id, `:`, its user's id, `:`, its own id, `:`, the hex of its leaf's encryption key. */
 export const DEPARTURE_CONTEXT = "e2e-chat/leave/v1:";
+/** A phone number as the server takes it (E.164), for a form to check before sending. */
+export const PHONE_PATTERN = "^\\+[1-9][0-9]{6,14}$";
 
 /** The close code of each way a session ends; a client does not reconnect after one. */
 export const CLOSE_CODES = { 'session-ended': 4401, 'device-removed': 4403 } as const satisfies Record<SessionEndReason, number>;
