@@ -91,6 +91,9 @@ function Dashboard({ admin, myId }: { admin: AdminApi; myId: string }) {
             className="w-64 rounded-full border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900" />
         </div>
         {users.error && <LoadError what="the users" error={users.error} />}
+        {/* On a narrow screen the table scrolls sideways inside its own box, which a keyboard can
+            reach, rather than the whole page. */}
+        <div role="region" aria-label="Users table" tabIndex={0} className="overflow-x-auto focus:outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-brand-500">
         <table className="w-full text-left text-sm">
           <thead className="text-xs uppercase text-muted"><tr><th className="px-4 py-2">Name</th><th className="px-4 py-2">Phone</th><th className="px-4 py-2">Joined</th><th className="px-4 py-2"><span className="sr-only">Actions</span></th></tr></thead>
           <tbody>
@@ -107,6 +110,7 @@ function Dashboard({ admin, myId }: { admin: AdminApi; myId: string }) {
             ))}
           </tbody>
         </table>
+        </div>
         <div className="flex justify-between p-3 text-sm">
           <button type="button" disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))} className="rounded-full px-3 py-1 disabled:opacity-40">← Previous</button>
           <button type="button" disabled={!users.data?.nextCursor} onClick={() => setCursors([...cursors, users.data!.nextCursor!])} className="rounded-full px-3 py-1 disabled:opacity-40">Next →</button>

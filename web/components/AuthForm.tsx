@@ -150,7 +150,7 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
             <p role="status" className="rounded-xl bg-amber-50 px-3 py-2 text-sm text-amber-900 dark:bg-amber-500/10 dark:text-amber-200">
               {ended === 'device-removed'
                 ? 'This browser was removed from your account, and what it kept was erased. If you didn\'t remove it from another of your devices, someone may know your password. Log in to set it up again, and check Linked devices for any device you don\'t recognise.'
-                : 'You were logged out: your session was ended from another device. Log in again to continue.'}
+                : 'You were logged out: your session ended (it expired, or was ended from another device). Log in again to continue.'}
             </p>
           )}
           <div>

@@ -23,6 +23,9 @@ import { byLatestActivity, useSummaries } from './useSummaries.ts';
 // Opened on demand: kept out of the first load (and offline, a Retry in its place, not a crash).
 const NewGroup = lazyPanel(() => import('./NewGroup.tsx').then((m) => m.NewGroup), 'p-3');
 
+/** How long a connection may take before the banner says it is not there yet. */
+const CONNECTING_QUIET_MS = 2_000;
+
 export function Chat() {
   const { status, client, signOut } = useSession();
   const router = useRouter();
@@ -43,6 +46,16 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
   const { openId, openConversation, closeConversation } = useOpenConversation();
   const live = useLive(client);
   const [panel, setPanel] = useState<'none' | 'new-group'>('none');
+  // "Connecting…" only once it takes a moment: said (and read out) on every page load otherwise.
+  const [connectionSlow, setConnectionSlow] = useState(false);
+  useEffect(() => {
+    if (live.connection === 'open') {
+      setConnectionSlow(false);
+      return;
+    }
+    const timer = setTimeout(() => setConnectionSlow(true), CONNECTING_QUIET_MS);
+    return () => clearTimeout(timer);
+  }, [live.connection]);
   const [conversationAttempt, setConversationAttempt] = useState(0);
   const open = conversations.find((c) => c.id === openId) ?? null;
 
@@ -64,7 +77,7 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
 
   return (
     <div className="flex h-dvh flex-col">
-      {live.connection !== 'open' && (
+      {live.connection !== 'open' && (connectionSlow || live.connection === 'paused') && (
         <div role="status" className="bg-amber-100 px-4 py-1.5 text-center text-sm text-amber-900 dark:bg-amber-500/20 dark:text-amber-200">
           {live.connection === 'paused' ? (
             <>

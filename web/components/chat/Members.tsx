@@ -187,18 +187,20 @@ function Confirm({ id, question: text, action, busyAction, busy, onKeyDown, onCo
   id: string; question: string; action: string; busyAction: string; busy: boolean;
   onKeyDown: (e: KeyboardEvent) => void; onConfirm: () => void; onCancel: () => void;
 }) {
-  const question = useRef<HTMLParagraphElement>(null);
-  useEffect(() => question.current?.focus(), []);
+  // Focus on the safe answer: the group is named by the question, which a screen reader reads as
+  // focus enters it (focusing the question itself had it read twice).
+  const cancel = useRef<HTMLButtonElement>(null);
+  useEffect(() => cancel.current?.focus(), []);
   const button = 'rounded-full px-3 py-1 text-xs font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 disabled:opacity-50';
   return (
     <div role="group" aria-labelledby={id} onKeyDown={onKeyDown}
       className="my-1 flex flex-wrap items-center gap-2 rounded-xl border border-red-200 bg-red-50/50 px-3 py-2 dark:border-red-500/30 dark:bg-red-500/5">
-      <p id={id} ref={question} tabIndex={-1} className="text-sm focus:outline-none">{text}</p>
+      <p id={id} className="text-sm">{text}</p>
       {/* aria-disabled, not disabled, while busy: disabling the focused button would drop focus. */}
       <button type="button" onClick={busy ? undefined : onConfirm} aria-disabled={busy} aria-busy={busy} className={`${button} ${busy ? 'opacity-50' : ''} bg-red-600 text-white hover:bg-red-700`}>
         {busy ? busyAction : action}
       </button>
-      <button type="button" onClick={busy ? undefined : onCancel} aria-disabled={busy} className={`${busy ? 'opacity-50 ' : ''}${button} border border-slate-300 hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800`}>Cancel</button>
+      <button ref={cancel} type="button" onClick={busy ? undefined : onCancel} aria-disabled={busy} className={`${busy ? 'opacity-50 ' : ''}${button} border border-slate-300 hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800`}>Cancel</button>
     </div>
   );
 }
