@@ -104,7 +104,7 @@ function Dashboard({ admin, myId }: { admin: AdminApi; myId: string }) {
                 <td className="px-4 py-2">{new Date(u.createdAt).toLocaleDateString()}</td>
                 <td className="px-4 py-2 text-right">
                   <button type="button" onClick={() => setConfirming(u)} aria-label={`Delete ${u.displayName}`}
-                    className="rounded-full px-3 py-1 text-xs text-red-600 hover:bg-red-50 dark:text-red-400 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500 dark:hover:bg-red-500/10">Delete{u.id === myId ? ' (you)' : ''}</button>
+                    className="rounded-full px-3 py-1 text-xs text-red-700 hover:bg-red-50 dark:text-red-400 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500 dark:hover:bg-red-500/10">Delete{u.id === myId ? ' (you)' : ''}</button>
                 </td>
               </tr>
             ))}

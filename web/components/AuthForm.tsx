@@ -40,6 +40,11 @@ function problems(mode: 'login' | 'register', phone: string, displayName: string
 }
 
 /** The ids that describe a field: its rule, shown from the start, and its error once there is one. */
+/** The fields' labels, as the status names them. */
+const LABELS: Record<Exclude<Field, 'form'>, string> = { phone: 'Phone number', displayName: 'Your name', password: 'Password' };
+/** How long the status stays empty before a message, so that one said twice is read twice. */
+const STATUS_REPEAT_MS = 50;
+
 function describedBy(...ids: (string | false | undefined)[]): string | undefined {
   return ids.filter(Boolean).join(' ') || undefined;
 }
@@ -93,9 +98,12 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
     const fields = (['phone', 'displayName', 'password'] as const).filter((f) => found[f]);
     if (fields.length > 0) {
       setErrors(found);
-      // To the first field at fault, which reads out its error; the status says how many there are.
+      // To the first field at fault; the status reads every problem out (the field may have had
+      // focus already, and then moving there says nothing). Emptied first, so that the same
+      // problems submitted twice are said twice.
       form.current?.querySelector<HTMLInputElement>(`#${fields[0]}`)?.focus();
-      setNotice(fields.length === 1 ? 'One field needs a change.' : `${fields.length} fields need a change.`);
+      const count = fields.length === 1 ? 'One field needs a change.' : `${fields.length} fields need a change.`;
+      setTimeout(() => setNotice(`${count} ${fields.map((f) => `${LABELS[f]}: ${found[f]}`).join(' ')}`), STATUS_REPEAT_MS);
       return;
     }
     setErrors({});
@@ -115,9 +123,13 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
     } catch (err) {
       const cancelled = err instanceof LinkFailure && err.code === 'cancelled';
       const field: Field = err instanceof ApiError ? fieldOf(err.code) : 'form';
-      if (!cancelled) setErrors({ [field]: err instanceof Error ? err.message : 'Something went wrong.' });
+      const message = err instanceof Error ? err.message : 'Something went wrong.';
+      if (!cancelled) setErrors({ [field]: message });
       setLinking(null);
-      setAfterFailure({ focus: field, notice: cancelled ? 'Linking was cancelled: this browser is not signed in.' : '' });
+      // A field's error is said in the status too (focus may already be on that field, and then
+      // moving there reads nothing); the form's own error is an alert already.
+      const said = cancelled ? 'Linking was cancelled: this browser is not signed in.' : field === 'form' ? '' : `${LABELS[field]}: ${message}`;
+      setAfterFailure({ focus: field, notice: said });
     } finally {
       // After an approval the linking screen stays until the chats open.
       stopListening();

@@ -60,7 +60,10 @@ export function AccountHeader({ client, signOut, onToggleNewGroup }: {
           <button type="button" onClick={onToggleNewGroup}
             className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">New group</button>
           <ThemeToggle />
-          <details ref={menu} className="relative" onKeyDown={(e) => {
+          <details ref={menu} className="relative" onBlur={(e) => {
+            // Tabbing out closes it, rather than leave it open over what focus moved to.
+            if (menu.current?.open && !e.currentTarget.contains(e.relatedTarget as Node | null)) menu.current.open = false;
+          }} onKeyDown={(e) => {
             // Escape closes the menu and puts focus back on its button, as menus do.
             if (e.key !== 'Escape' || !menu.current?.open) return;
             e.stopPropagation();
@@ -73,7 +76,7 @@ export function AccountHeader({ client, signOut, onToggleNewGroup }: {
               <button type="button" className={menuItem} onClick={() => openPanel('privacy')}>Privacy</button>
               <button type="button" disabled={signingOut} className={menuItem} onClick={() => void leave()}>Log out</button>
               <button type="button" disabled={signingOut} className={menuItem} title="For a shared computer: removes this browser's keys and history" onClick={() => void leave({ forgetDevice: true })}>Log out and forget this browser</button>
-              <button type="button" disabled={signingOut} className={`${menuItem} text-red-600 dark:text-red-400`} onClick={() => void leave({ everywhere: true })}>Log out everywhere</button>
+              <button type="button" disabled={signingOut} className={`${menuItem} text-red-700 dark:text-red-400`} onClick={() => void leave({ everywhere: true })}>Log out everywhere</button>
             </div>
           </details>
         </div>

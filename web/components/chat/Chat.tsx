@@ -56,6 +56,7 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
     const timer = setTimeout(() => setConnectionSlow(true), CONNECTING_QUIET_MS);
     return () => clearTimeout(timer);
   }, [live.connection]);
+  const showBanner = live.connection !== 'open' && (connectionSlow || live.connection === 'paused');
   const [conversationAttempt, setConversationAttempt] = useState(0);
   const open = conversations.find((c) => c.id === openId) ?? null;
 
@@ -76,22 +77,22 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
   const onConversationChanged = useCallback(() => void refreshConversations(), [refreshConversations]);
 
   return (
-    <div className="flex h-dvh flex-col">
-      {live.connection !== 'open' && (connectionSlow || live.connection === 'paused') && (
-        <div role="status" className="bg-amber-100 px-4 py-1.5 text-center text-sm text-amber-900 dark:bg-amber-500/20 dark:text-amber-200">
-          {live.connection === 'paused' ? (
-            <>
-              Paused here: this account is open in too many other tabs or windows.{' '}
-              <button type="button" onClick={() => client.useHere()}
-                className="rounded-full px-2 font-medium underline focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-700">Use here</button>
-            </>
-          ) : live.connection === 'closed' ? 'Offline. What you write is sent when the connection is back.' : 'Connecting… messages will be sent when the connection is back.'}
-        </div>
-      )}
-      {/* One h1 and one main on every size: on a phone, the list and the conversation take turns
-          inside it, and neither takes the landmark away with it. */}
+    // One h1 and one main on every size: on a phone, the list and the conversation take turns
+    // inside it, and neither takes the landmark away with it.
+    <main className="flex h-dvh flex-col">
       <h1 className="sr-only">Chats</h1>
-      <main className="flex min-h-0 flex-1">
+      {/* Always on the page, its text changing: a live region put in with its text is not
+          reliably read out. */}
+      <div role="status" className={showBanner ? 'bg-amber-100 px-4 py-1.5 text-center text-sm text-amber-900 dark:bg-amber-500/20 dark:text-amber-200' : 'sr-only'}>
+        {!showBanner ? null : live.connection === 'paused' ? (
+          <>
+            Paused here: this account is open in too many other tabs or windows.{' '}
+            <button type="button" onClick={() => client.useHere()}
+              className="rounded-full px-2 font-medium underline focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-700">Use here</button>
+          </>
+        ) : live.connection === 'closed' ? 'Offline. What you write is sent when the connection is back.' : 'Connecting… messages will be sent when the connection is back.'}
+      </div>
+      <div className="flex min-h-0 flex-1">
         <section aria-label="Conversations"
           className={`${open ? 'hidden md:flex' : 'flex'} w-full flex-col border-r border-slate-200 md:w-80 lg:w-96 dark:border-slate-800`}>
           <AccountHeader client={client} signOut={signOut} onToggleNewGroup={() => setPanel(panel === 'new-group' ? 'none' : 'new-group')} />
@@ -118,7 +119,7 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
             </div>
           )}
         </section>
-      </main>
-    </div>
+      </div>
+    </main>
   );
 }

@@ -40,7 +40,7 @@ export function ContactSafetyNumber({ client, userId, name }: { client: ChatClie
 
   const groups = data?.digits.split(' ') ?? [];
   return (
-    <section aria-label="Safety number" className="border-b border-slate-200 bg-white p-4 text-sm dark:border-slate-800 dark:bg-slate-900">
+    <section aria-label="Safety number" tabIndex={-1} className="max-h-[50dvh] overflow-y-auto border-b border-slate-200 bg-white p-4 text-sm focus:outline-none dark:border-slate-800 dark:bg-slate-900">
       <p className="text-slate-600 dark:text-slate-300">
         Compare these 60 digits with {name}, in person or on a call. If they match, the devices you see for both of you are the
         same ones {name} sees: nobody added a device to either of you on one side only. A match does not prove that {name} still

@@ -53,7 +53,7 @@ function ConversationItem({ conversation, me, active, tabbable, summary, online,
         <Avatar name={title} online={online} />
         <span className="min-w-0 flex-1">
           <span className="flex items-baseline justify-between gap-2">
-            <span className={`truncate ${unread ? 'font-bold' : 'font-medium'}`}>{title}</span>
+            <span className={`truncate ${unread ? 'font-bold' : 'font-medium'}`}>{title}{online && <span className="sr-only">, online</span>}</span>
             {last && <span className={`shrink-0 text-xs ${unread ? 'font-semibold text-brand-700 dark:text-brand-400' : 'text-muted'}`}>{whenLabel(last.createdAt)}</span>}
           </span>
           <span className="flex items-center justify-between gap-2">

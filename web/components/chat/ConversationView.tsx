@@ -26,15 +26,36 @@ export function ConversationView({ client, conversation, me, presence, typingUse
   const left = !!conversation.left;
   // Once no longer a member, the panels that act on the group close, and focus goes to the line
   // that says so (it replaces the composer and the Members panel it may have been in).
-  const leftNotice = useRef<HTMLParagraphElement>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
   const wasLeft = useRef(left);
   useEffect(() => {
     if (left && !wasLeft.current) {
       setPanel('none');
-      leftNotice.current?.focus();
+      // The line that says so is a status, read out as it appears; focus goes to the title, not
+      // to that line, which would have it read twice.
+      heading.current?.focus();
     }
     wasLeft.current = left;
   }, [left]);
+  useEffect(() => {
+    // On a narrow screen the list that had focus is gone once a conversation opens (and the
+    // composer does not take focus there, see Composer): the conversation's title takes it.
+    if (!window.matchMedia('(min-width: 768px)').matches) heading.current?.focus();
+  }, [conversation.id]);
+  // Said as it happens, besides what others write: one's own message the server refused, and a
+  // change of someone's devices (which asks to compare safety numbers again).
+  const [said, setSaid] = useState('');
+  useEffect(() => {
+    const offs = [
+      client.on('status', (m) => {
+        if (m.conversationId === conversation.id && m.status === 'failed') setSaid(`Not sent: ${m.text}. Retry is on the message.`);
+      }),
+      client.on('notice', (n) => {
+        if (n.conversationId === conversation.id) setSaid(`${n.displayName}'s devices changed. Compare safety numbers again.`);
+      }),
+    ];
+    return () => offs.forEach((off) => off());
+  }, [client, conversation.id]);
   const title = titleOf(conversation, me);
   const names = Object.fromEntries(conversation.members.map((m) => [m.userId, m.displayName]));
   const subtitle = typingUsers.length
@@ -50,7 +71,7 @@ export function ConversationView({ client, conversation, me, presence, typingUse
           className="rounded-full px-2 py-1 text-lg hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 md:hidden dark:hover:bg-slate-800">←</button>
         <Avatar name={title} online={presence?.online} />
         <div className="min-w-[8rem] flex-1">
-          <h2 className="truncate font-semibold">{title}</h2>
+          <h2 ref={heading} tabIndex={-1} className="truncate font-semibold focus:outline-none">{title}</h2>
           <p className="truncate text-xs text-muted" data-testid="conversation-subtitle">{subtitle}</p>
         </div>
         {conversation.kind === 'group' && !left && (
@@ -69,11 +90,12 @@ export function ConversationView({ client, conversation, me, presence, typingUse
       <div aria-live="polite" className="sr-only">
         {arrived && `${conversation.kind === 'group' ? (names[arrived.senderId] ?? 'Someone') : title}: ${arrived.text}`}
       </div>
+      <div aria-live="polite" className="sr-only">{said}</div>
       <MessageList client={client} me={me} title={title} isGroup={conversation.kind === 'group'} names={names}
         messages={messages} notices={notices} ready={ready} left={left} typingCount={typingUsers.length}
         listRef={listRef} stickToBottom={stickToBottom} loadOlder={loadOlder} />
       {left ? (
-        <p role="status" ref={leftNotice} tabIndex={-1} className="border-t border-slate-200 p-4 text-center text-sm text-muted focus:outline-none dark:border-slate-800 dark:text-slate-400">
+        <p role="status" className="border-t border-slate-200 p-4 text-center text-sm text-muted dark:border-slate-800">
           {conversation.leftBySelf ? 'You left this group.' : 'You are no longer a member of this group.'} What you read here before stays on this device.
         </p>
       ) : (

@@ -66,7 +66,7 @@ export function Members({ client, conversation, me, onChanged }: { client: ChatC
     if (!removing) cancelRemove(userId);
   };
   return (
-    <section ref={section} tabIndex={-1} aria-label="Members" className="border-b border-slate-200 bg-white p-4 focus:outline-none dark:border-slate-800 dark:bg-slate-900">
+    <section ref={section} tabIndex={-1} aria-label="Members" className="max-h-[50dvh] overflow-y-auto border-b border-slate-200 bg-white p-4 focus:outline-none dark:border-slate-800 dark:bg-slate-900">
       <ul className="space-y-1">
         {shown.map((m) => (
           <li key={m.userId} className="text-sm">
@@ -79,7 +79,7 @@ export function Members({ client, conversation, me, onChanged }: { client: ChatC
               </span>
               {canManage && m.userId !== me && m.role !== 'owner' && confirming !== m.userId && (
                 <button type="button" data-remove-member={m.userId} aria-label={`Remove ${m.displayName}`} onClick={() => { setError(null); setConfirming(m.userId); }}
-                  className="rounded-full px-2 py-1 text-xs text-red-600 hover:bg-red-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:text-red-400 dark:hover:bg-red-500/10">Remove</button>
+                  className="rounded-full px-2 py-1 text-xs text-red-700 hover:bg-red-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:text-red-400 dark:hover:bg-red-500/10">Remove</button>
               )}
             </div>
             {confirming === m.userId && (
@@ -157,7 +157,7 @@ function LeaveGroup({ client, conversation, onLeft }: { client: ChatClient; conv
           action="Leave" busyAction="Leaving…" busy={leaving} onKeyDown={onKeyDown} onConfirm={() => void leave()} onCancel={cancel} />
       ) : (
         <button ref={button} type="button" onClick={() => { setError(null); setAsking(true); }}
-          className="rounded-full px-3 py-1.5 text-sm font-medium text-red-600 hover:bg-red-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:text-red-400 dark:hover:bg-red-500/10">
+          className="rounded-full px-3 py-1.5 text-sm font-medium text-red-700 hover:bg-red-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:text-red-400 dark:hover:bg-red-500/10">
           Leave group
         </button>
       )}

@@ -38,7 +38,7 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
         if (el.scrollTop < 40) void loadOlder();
       }}
       className="min-h-0 flex-1 space-y-1 overflow-y-auto bg-slate-50 px-3 py-4 focus:outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-brand-500 sm:px-6 dark:bg-slate-900/40">
-      {!ready && !left && <li role="status" className="py-8 text-center text-sm text-muted">Setting up end-to-end encryption…</li>}
+      {!ready && !left && <li className="list-none py-8 text-center text-sm text-muted"><p role="status">Setting up end-to-end encryption…</p></li>}
       {ready && rows.length === 0 && (
         // A new conversation says what it is and how to check it, instead of a blank pane.
         <li className="mx-auto max-w-sm list-none py-8 text-center text-sm text-muted" data-testid="empty-conversation">
@@ -70,10 +70,13 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
                     a screen reader (the state comes with the ticks' names). */}
                 {isGroup && !mine && <p aria-hidden="true" className="text-xs font-semibold text-brand-700 dark:text-brand-400">{senderOf(m)}</p>}
                 <p className="whitespace-pre-wrap break-words"><span className="sr-only">{senderOf(m)}: </span><span data-testid="message-text">{m.text}</span></p>
-                <p className={`text-right text-[11px] ${mine ? 'text-slate-600 dark:text-slate-300' : 'text-muted'}`}>{timeLabel(m.createdAt)}{mine && <Ticks status={m.status} />}</p>
+                <p className={`text-right text-xs ${mine ? 'text-slate-600 dark:text-slate-300' : 'text-muted'}`}>{timeLabel(m.createdAt)}{mine && <Ticks status={m.status} />}</p>
                 {mine && m.status === 'failed' && (
                   // A failure shows here again if the retry fails too.
-                  <button type="button" onClick={() => void client.retry(m.key).catch(() => {})}
+                  // Named with its message (every failed one has this button); focus goes back to
+                  // the composer as the button goes.
+                  <button type="button" aria-label={`Not sent — Retry “${m.text}”`}
+                    onClick={() => { document.getElementById('composer')?.focus(); void client.retry(m.key).catch(() => {}); }}
                     className="mt-0.5 block w-full rounded text-right text-xs font-medium text-red-700 underline-offset-2 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500 dark:text-red-300">
                     Not sent — Retry
                   </button>

@@ -20,7 +20,7 @@ export function SafetyNumber({ client, conversation, me, ready }: { client: Chat
 function GroupSafetyNumber({ client, conversationId, ready }: { client: ChatClient; conversationId: string; ready: boolean }) {
   const { data, error } = useSWR(ready ? ['safety', conversationId, client.epoch(conversationId)] : null, () => client.safetyNumber(conversationId));
   return (
-    <section aria-label="Safety number" className="border-b border-slate-200 bg-white p-4 text-sm dark:border-slate-800 dark:bg-slate-900">
+    <section aria-label="Safety number" tabIndex={-1} className="max-h-[50dvh] overflow-y-auto border-b border-slate-200 bg-white p-4 text-sm focus:outline-none dark:border-slate-800 dark:bg-slate-900">
       <p className="text-slate-600 dark:text-slate-300">Compare this number with the other members, in person or on a call. If it matches, you see the same devices in this conversation as they do. It does not prove that each device belongs to the person it is listed for: the server keeps that list. To check that, compare safety numbers with each person in a 1:1 chat, and look at each member&apos;s devices under Members.</p>
       {data ? (
         <div data-testid="safety-number" className="mt-2">
