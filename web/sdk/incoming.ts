@@ -8,6 +8,7 @@ import type { Authentication } from './authentication.ts';
 import type { CommitAuthorizer } from './authorization.ts';
 import type { Conversations } from './conversations.ts';
 import type { Emitter } from './events.ts';
+import { readBody } from './content.ts';
 import { CheckUnavailable, decrypt, epochOf, fromBase64, joinFromWelcome, leaves, MlsFailure, processCommit, toHex, welcomeRecipients } from './mls.ts';
 import type { Outcome, Pipeline } from './pipeline.ts';
 import type { Receipts } from './receipts.ts';
@@ -54,10 +55,12 @@ export class Incoming {
       if (result.sender.userId !== m.senderId || result.sender.deviceId !== m.senderDeviceId) {
         throw new MlsFailure('sender_mismatch', 'The server named a different sender than the message proves.');
       }
+      const read = await readBody(m.conversationId, m.senderId, result.plaintext);
       pipeline.groups.set(conversationId, result.state);
       const local: LocalMessage = {
         key: `${m.senderId}:${m.clientMsgId}`, id: m.id, clientMsgId: m.clientMsgId, conversationId, seq: m.seq,
-        senderId: m.senderId, senderDeviceId: m.senderDeviceId, text: result.plaintext, createdAt: m.createdAt, status: 'received',
+        senderId: m.senderId, senderDeviceId: m.senderDeviceId, text: read.text, createdAt: m.createdAt, status: 'received',
+        contentId: read.contentId, ...(read.unsupported ? { unsupported: true } : {}), ...(read.keep ? { body: result.plaintext } : {}),
       };
       await session.db.putMessage(local);
       events.emit('message', local);

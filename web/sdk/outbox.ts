@@ -2,6 +2,7 @@
 // its conversation's order, and sent until the server acknowledges it. One the server refuses
 // stays as `failed`, to retry; one cut short by a reload is sent by the next session.
 
+import { contentId, textBody } from './content.ts';
 import type { Emitter } from './events.ts';
 import { encodeState, encrypt, epochOf, toBase64 } from './mls.ts';
 import type { Pipeline } from './pipeline.ts';
@@ -48,9 +49,11 @@ export class Outbox {
   async sendText(conversationId: string, text: string): Promise<LocalMessage> {
     const { me, deviceId } = this.session;
     const clientMsgId = crypto.randomUUID();
+    const body = textBody(text);
     const local: LocalMessage = {
       key: `${me}:${clientMsgId}`, id: clientMsgId, clientMsgId, conversationId, seq: UNSENT_SEQ,
       senderId: me, senderDeviceId: deviceId, text, createdAt: new Date().toISOString(), status: 'sending',
+      body, contentId: await contentId(conversationId, me, body),
     };
     await this.session.db.putMessage(local);
     this.events.emit('message', local);
@@ -91,7 +94,7 @@ export class Outbox {
 
   /** Rejects with a SendFailure, the message then `failed` in the store, if the server would not take it. */
   private async tryDeliver(message: LocalMessage): Promise<LocalMessage> {
-    const { conversationId, clientMsgId, text } = message;
+    const { conversationId, clientMsgId, text, body } = message;
     const { session, pipeline } = this;
     try {
       for (let attempt = 0; attempt < SEND_TRIES; attempt += 1) {
@@ -99,7 +102,9 @@ export class Outbox {
         const { ciphertext, epoch } = await pipeline.serial(conversationId, async () => {
           const state = pipeline.groups.get(conversationId);
           if (!state) throw new Error('This device is not in that conversation yet.');
-          const made = await encrypt(state, text);
+          // The body as first made (its id is over its exact bytes); a message from before the
+          // content format is sent as the plain text it was.
+          const made = await encrypt(state, body ?? text);
           pipeline.groups.set(conversationId, made.state);
           await session.db.putGroup({ conversationId, state: encodeState(made.state), epoch: epochOf(made.state) });
           return { ciphertext: made.ciphertext, epoch: epochOf(state) };

@@ -22,6 +22,13 @@ export interface LocalMessage {
   status: 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'received';
   /** On this user's own messages: how far each reader has got with it. */
   receipts?: Record<string, ReceiptKind>;
+  /** Its content id (see content.ts); absent on messages stored before the content format. */
+  contentId?: string;
+  /** The exact body: on this user's own messages, what is encrypted (again on a retry); on others',
+   * kept when it holds what this version does not read (see content.ts). */
+  body?: string;
+  /** A newer client's message this version cannot show (see content.ts). */
+  unsupported?: boolean;
 }
 
 /** A message that arrived but could not be trusted: shown as an error, never as a message. */

@@ -96,6 +96,8 @@ test('1:1 both ways, with delivered and read ticks and matching safety numbers',
   assert.equal(sent.status, 'sent');
   const atBob = await bobGets;
   assert.equal(atBob.senderId, alice.user!.id);
+  assert.ok(sent.contentId, 'a content id (content.ts)');
+  assert.equal(atBob.contentId, sent.contentId, 'the same id on both sides, derived from what was sent');
 
   await waitFor(async () => (await alice.history(conversation.id)).at(-1)?.status === 'delivered', { what: 'the delivered tick' });
   bob.markRead(atBob.id);
@@ -209,6 +211,29 @@ test('two members commit at once: one wins, the other retries, everyone converge
   assert.equal(new Set(numbers).size, 1, 'one group, seen the same by all four');
   const { rows } = await stack.pool.query('SELECT epoch FROM conversations WHERE id = $1', [group.id]);
   assert.equal(Number(rows[0].epoch), start! + 2);
+});
+
+test('a message a newer client sends (another version or disposition) arrives kept whole, shown as needing a newer version', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const conversation = await alice.openDirect(bob.user!.id);
+  await waitFor(() => bob.hasGroup(conversation.id), { what: 'bob to join' });
+  // As a newer client would: its own document through this SDK's own send path.
+  const body = JSON.stringify({ v: 2, salt: 'bmV3ZXJjbGllbnRzYWx0', disposition: 'poll', question: secret('lunch?'), options: ['yes', 'no'] });
+  sentTexts.push(JSON.parse(body).question);
+  const outbox = (alice as unknown as { outbox: { deliver(m: LocalMessage): Promise<LocalMessage> } }).outbox;
+  const clientMsgId = crypto.randomUUID();
+  let arrived: LocalMessage | undefined;
+  const off = bob.on('message', (m) => { if (m.clientMsgId === clientMsgId) arrived = m; });
+  await outbox.deliver({
+    key: `${alice.user!.id}:${clientMsgId}`, id: clientMsgId, clientMsgId, conversationId: conversation.id, seq: Number.MAX_SAFE_INTEGER,
+    senderId: alice.user!.id, senderDeviceId: alice.deviceId, text: '', createdAt: new Date().toISOString(), status: 'sending', body,
+  });
+  await waitFor(() => arrived, { what: 'the newer message at bob' });
+  off();
+  assert.deepEqual([arrived!.unsupported, arrived!.text, arrived!.body], [true, '', body], 'kept whole, not dropped');
+  const stored = (await bob.history(conversation.id)).find((m) => m.clientMsgId === clientMsgId);
+  assert.equal(stored?.body, body, 'and kept in the history for a later version');
+  assert.deepEqual(await bob.problems(conversation.id), []);
 });
 
 test('a member offline for 50 messages catches up and decrypts them all, in order', async () => {

@@ -69,7 +69,9 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
                 {/* Who said it, for assistive technology too: position and colour alone do not tell
                     a screen reader (the state comes with the ticks' names). */}
                 {isGroup && !mine && <p aria-hidden="true" className="text-xs font-semibold text-brand-700 dark:text-brand-400">{senderOf(m)}</p>}
-                <p className="whitespace-pre-wrap break-words"><span className="sr-only">{senderOf(m)}: </span><span data-testid="message-text">{m.text}</span></p>
+                <p className="whitespace-pre-wrap break-words"><span className="sr-only">{senderOf(m)}: </span>{m.unsupported
+                  ? <span data-testid="message-text" className="italic text-muted">This message needs a newer version of the app.</span>
+                  : <span data-testid="message-text">{m.text}</span>}</p>
                 <p className={`text-right text-xs ${mine ? 'text-slate-600 dark:text-slate-300' : 'text-muted'}`}>{timeLabel(m.createdAt)}{mine && <Ticks status={m.status} />}</p>
                 {mine && m.status === 'failed' && (
                   // A failure shows here again if the retry fails too.
