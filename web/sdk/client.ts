@@ -531,10 +531,16 @@ export class ChatClient {
 
   /**
    * Encrypts and sends a text; resolves once the server has stored it (status `sent`), or
-   * rejects with a SendFailure. It is in this device's outbox from the first moment.
+   * rejects with a SendFailure. It is in this device's outbox from the first moment. With
+   * `inReplyTo` (a message's content id), it is a reply to that message.
    */
-  sendText(conversationId: string, text: string): Promise<LocalMessage> {
-    return this.outbox.sendText(conversationId, text);
+  sendText(conversationId: string, text: string, options: { inReplyTo?: string } = {}): Promise<LocalMessage> {
+    return this.outbox.sendText(conversationId, text, options);
+  }
+
+  /** A message of this conversation by its content id (what a reply names), if this device holds it. */
+  messageByContent(conversationId: string, contentId: string): Promise<LocalMessage | undefined> {
+    return this.session.db.messageByContent(conversationId, contentId);
   }
 
   /** Sends a `failed` message again, under the same clientMsgId. */

@@ -15,7 +15,9 @@ export const CONTENT_VERSION = 1;
 /** The dispositions this version understands (MIMI's "render" is a message to show). */
 const KNOWN_DISPOSITIONS = new Set(['render']);
 /** The fields this version reads; a document with others is kept whole (see `keep`). */
-const KNOWN_FIELDS = new Set(['v', 'salt', 'text', 'disposition']);
+const KNOWN_FIELDS = new Set(['v', 'salt', 'text', 'disposition', 'inReplyTo']);
+/** A content id as `contentId` makes one: SHA-256 in base64url. */
+const CONTENT_ID = /^[A-Za-z0-9_-]{43}$/;
 
 /** An application message's content, as sent: only `v` and the salt are always there. */
 export interface MessageContent {
@@ -26,6 +28,8 @@ export interface MessageContent {
   text?: string;
   /** `render` unless said otherwise. */
   disposition?: string;
+  /** The content id of the message this one replies to. */
+  inReplyTo?: string;
   /** Whatever a newer version adds: kept, not understood. */
   [field: string]: unknown;
 }
@@ -36,6 +40,8 @@ export interface ReadContent {
   contentId: string;
   /** The text to show; empty for a message this version cannot show. */
   text: string;
+  /** The content id of the message it replies to, when it names a well-formed one. */
+  inReplyTo?: string;
   /** A newer client's message (a version or disposition this one does not know): shown as such. */
   unsupported: boolean;
   /** The document as it came, unknown fields included; absent for a message from before the format. */
@@ -65,8 +71,12 @@ export async function contentId(conversationId: string, senderId: string, body: 
 }
 
 /** The body of a text message, ready to encrypt: its exact string is what the id is over. */
-export function textBody(text: string): string {
+export function textBody(text: string, { inReplyTo }: { inReplyTo?: string } = {}): string {
   const content: MessageContent = { v: CONTENT_VERSION, salt: base64url(crypto.getRandomValues(new Uint8Array(16))), text };
+  if (inReplyTo !== undefined) {
+    if (!CONTENT_ID.test(inReplyTo)) throw new Error('A reply names the message it answers by its content id.');
+    content.inReplyTo = inReplyTo;
+  }
   return JSON.stringify(content);
 }
 
@@ -86,7 +96,9 @@ export async function readBody(conversationId: string, senderId: string, body: s
   const disposition = parsed.disposition ?? 'render';
   const understood = parsed.v <= CONTENT_VERSION && KNOWN_DISPOSITIONS.has(disposition) && typeof (parsed.text ?? '') === 'string';
   const keep = !understood || Object.keys(parsed).some((field) => !KNOWN_FIELDS.has(field));
-  return { contentId: id, text: understood ? (parsed.text ?? '') : '', unsupported: !understood, content: parsed, keep };
+  // A reply names its message by id; anything else in that field is not a reply this version reads.
+  const inReplyTo = understood && typeof parsed.inReplyTo === 'string' && CONTENT_ID.test(parsed.inReplyTo) ? parsed.inReplyTo : undefined;
+  return { contentId: id, text: understood ? (parsed.text ?? '') : '', unsupported: !understood, content: parsed, keep, ...(inReplyTo ? { inReplyTo } : {}) };
 }
 
 function isContent(value: unknown): value is MessageContent {

@@ -61,6 +61,7 @@ export class Incoming {
         key: `${m.senderId}:${m.clientMsgId}`, id: m.id, clientMsgId: m.clientMsgId, conversationId, seq: m.seq,
         senderId: m.senderId, senderDeviceId: m.senderDeviceId, text: read.text, createdAt: m.createdAt, status: 'received',
         contentId: read.contentId, ...(read.unsupported ? { unsupported: true } : {}), ...(read.keep ? { body: result.plaintext } : {}),
+        ...(read.inReplyTo ? { inReplyTo: read.inReplyTo } : {}),
       };
       await session.db.putMessage(local);
       events.emit('message', local);

@@ -46,14 +46,14 @@ export class Outbox {
    * message is in this device's outbox from the first moment: if the page closes first, it is sent
    * on the next connection (the clientMsgId makes a resend of something already stored harmless).
    */
-  async sendText(conversationId: string, text: string): Promise<LocalMessage> {
+  async sendText(conversationId: string, text: string, { inReplyTo }: { inReplyTo?: string } = {}): Promise<LocalMessage> {
     const { me, deviceId } = this.session;
     const clientMsgId = crypto.randomUUID();
-    const body = textBody(text);
+    const body = textBody(text, { inReplyTo });
     const local: LocalMessage = {
       key: `${me}:${clientMsgId}`, id: clientMsgId, clientMsgId, conversationId, seq: UNSENT_SEQ,
       senderId: me, senderDeviceId: deviceId, text, createdAt: new Date().toISOString(), status: 'sending',
-      body, contentId: await contentId(conversationId, me, body),
+      body, contentId: await contentId(conversationId, me, body), ...(inReplyTo ? { inReplyTo } : {}),
     };
     await this.session.db.putMessage(local);
     this.events.emit('message', local);

@@ -29,6 +29,8 @@ export interface LocalMessage {
   body?: string;
   /** A newer client's message this version cannot show (see content.ts). */
   unsupported?: boolean;
+  /** The content id of the message this one replies to (MIMI `inReplyTo`). */
+  inReplyTo?: string;
 }
 
 /** A message that arrived but could not be trusted: shown as an error, never as a message. */
@@ -72,13 +74,13 @@ interface ChatSchema extends DBSchema {
   kv: { key: string; value: unknown };
   groups: { key: string; value: GroupRecord };
   keyPackages: { key: string; value: unknown };
-  messages: { key: string; value: LocalMessage; indexes: { byConversation: [string, number]; byId: string; bySeq: number } };
+  messages: { key: string; value: LocalMessage; indexes: { byConversation: [string, number]; byId: string; bySeq: number; byContent: [string, string] } };
   problems: { key: string; value: Problem; indexes: { byConversation: [string, number] } };
 }
 
 type Database = IDBPDatabase<ChatSchema>;
 
-const DB_VERSION = 2;
+const DB_VERSION = 3;
 export const UNSENT_SEQ = Number.MAX_SAFE_INTEGER;
 
 const databaseName = (name: string) => `e2e-chat:${name}`;
@@ -97,6 +99,11 @@ function upgrade(db: Database, oldVersion: number, tx: IDBPTransaction<ChatSchem
   if (oldVersion < 2) {
     // The outbox: messages the server has not acknowledged yet all have seq UNSENT_SEQ.
     tx.objectStore('messages').createIndex('bySeq', 'seq');
+  }
+  if (oldVersion < 3) {
+    // Messages by content id, which replies (and later reactions and edits) name them by. Messages
+    // stored before the content format have none and are simply not in it.
+    tx.objectStore('messages').createIndex('byContent', ['conversationId', 'contentId']);
   }
 }
 
@@ -216,6 +223,11 @@ export class Store {
 
   messageById(id: string): Promise<LocalMessage | undefined> {
     return this.db.getFromIndex('messages', 'byId', id);
+  }
+
+  /** The message of this conversation with this content id, if this device holds it. */
+  messageByContent(conversationId: string, contentId: string): Promise<LocalMessage | undefined> {
+    return this.db.getFromIndex('messages', 'byContent', [conversationId, contentId]);
   }
 
   /** Up to `limit` messages of a conversation with seq below `beforeSeq`, oldest first. */

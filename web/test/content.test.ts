@@ -44,3 +44,14 @@ test('a message from before the format (plain text, even JSON-looking text) read
     assert.deepEqual([read.text, read.unsupported, read.content], [body, false, undefined], body);
   }
 });
+
+test('a reply names the message it answers by content id; anything else there is not read as a reply', async () => {
+  const original = await contentId(CONVERSATION, ANA, textBody('lunch?'));
+  const reply = await readBody(CONVERSATION, BEN, textBody('yes!', { inReplyTo: original }));
+  assert.deepEqual([reply.text, reply.inReplyTo, reply.keep], ['yes!', original, false]);
+  assert.throws(() => textBody('x', { inReplyTo: 'not an id' }), /content id/);
+  for (const inReplyTo of ['short', 42, { id: original }]) {
+    const read = await readBody(CONVERSATION, BEN, JSON.stringify({ v: CONTENT_VERSION, salt: 'c2FsdA', text: 'hi', inReplyTo }));
+    assert.deepEqual([read.text, read.inReplyTo], ['hi', undefined], JSON.stringify(inReplyTo));
+  }
+});

@@ -213,6 +213,25 @@ test('two members commit at once: one wins, the other retries, everyone converge
   assert.equal(Number(rows[0].epoch), start! + 2);
 });
 
+test('a reply names the message it answers, and both sides find that message by it', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const conversation = await alice.openDirect(bob.user!.id);
+  const question = secret('coffee at ten?');
+  const bobGets = received(bob, question);
+  const asked = await say(alice, conversation.id, question);
+  const atBob = await bobGets;
+  const answer = secret('yes, see you');
+  const aliceGets = received(alice, answer);
+  sentTexts.push(answer);
+  const replied = await bob.sendText(conversation.id, answer, { inReplyTo: atBob.contentId });
+  const atAlice = await aliceGets;
+  assert.equal(replied.inReplyTo, asked.contentId);
+  assert.equal(atAlice.inReplyTo, asked.contentId, 'the reply arrives naming the question');
+  assert.equal((await alice.messageByContent(conversation.id, atAlice.inReplyTo!))?.text, question, 'which Alice holds');
+  assert.equal((await bob.messageByContent(conversation.id, replied.inReplyTo!))?.text, question, 'and so does Bob');
+  assert.equal(await alice.messageByContent(conversation.id, replied.contentId!).then((m) => m?.text), answer);
+});
+
 test('a message a newer client sends (another version or disposition) arrives kept whole, shown as needing a newer version', async () => {
   const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
   const conversation = await alice.openDirect(bob.user!.id);
