@@ -1,43 +1,24 @@
 // A hub gives its database connection back when it has had nothing to do for HUB_DB_IDLE_SECONDS
 // (an open connection keeps a Durable Object from hibernating and holds a connection slot), and
 // takes a new one on the next event, with its sockets still open.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack } from '../support/stack.mjs';
-import { Api } from '../support/api.mjs';
-import { Socket } from '../support/ws.mjs';
+import { fileStack } from '../support/file-stack.mjs';
 import { waitFor } from '../support/wait.mjs';
 
-let stack;
-let api;
-const sockets = [];
-
-before(async () => {
-  stack = await startStack({ vars: { HUB_DB_IDLE_SECONDS: '1' } });
-  api = new Api(stack.baseUrl);
-});
-after(async () => {
-  await Promise.all(sockets.map((s) => s.close().catch(() => {})));
-  await stack?.stop();
-});
-
-async function open(user) {
-  const socket = await Socket.open(stack.baseUrl, user.token);
-  sockets.push(socket);
-  await socket.next('ready');
-  return socket;
-}
+const file = fileStack({ vars: { HUB_DB_IDLE_SECONDS: '1' } });
+const open = (user) => file.open(user.token);
 
 /** The Worker's sessions in this test's database. */
 async function workerSessions() {
-  const { rows } = await stack.pool.query(
+  const { rows } = await file.stack.pool.query(
     "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'e2e-chat'",
   );
   return rows[0].n;
 }
 
 test('an idle hub closes its database connection and opens a new one on the next event', async () => {
-  const [alice, bob] = [await api.register(), await api.register()];
+  const [alice, bob] = [await file.api.register(), await file.api.register()];
   const [a, b] = [await open(alice), await open(bob)];
   const send = async (text) => {
     a.send({ type: 'send-message', toUserId: bob.user.id, clientMsgId: `idle-${text}`, ciphertext: Buffer.from(text).toString('base64') });
@@ -52,6 +33,6 @@ test('an idle hub closes its database connection and opens a new one on the next
 
   await send('after'); // the sockets stayed open; the hub reconnects on demand
   assert.ok((await workerSessions()) >= 1);
-  const { rows } = await stack.pool.query("SELECT count(*)::int AS n FROM messages WHERE client_msg_id LIKE 'idle-%'");
+  const { rows } = await file.stack.pool.query("SELECT count(*)::int AS n FROM messages WHERE client_msg_id LIKE 'idle-%'");
   assert.equal(rows[0].n, 2);
 });

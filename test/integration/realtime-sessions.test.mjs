@@ -2,43 +2,27 @@
 // (every second here, HUB_SESSION_RECHECK_SECONDS; a minute in production), closes those whose
 // session is gone, closes all of them for a reconnect when the database cannot answer, and holds
 // at most MAX_SOCKETS_PER_USER sockets per user, closing the oldest.
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack } from '../support/stack.mjs';
-import { Api } from '../support/api.mjs';
 import { Socket } from '../support/ws.mjs';
+import { fileStack } from '../support/file-stack.mjs';
 import { waitFor } from '../support/wait.mjs';
 import http from 'node:http';
 import { MAX_SOCKETS_PER_USER } from '../../web/sdk/wire/constants.ts';
 
-let stack;
-let api;
-const sockets = [];
+const file = fileStack({ vars: { HUB_SESSION_RECHECK_SECONDS: '1' } });
 const silentSockets = [];
-
-before(async () => {
-  stack = await startStack({ vars: { HUB_SESSION_RECHECK_SECONDS: '1' } });
-  api = new Api(stack.baseUrl);
-});
-after(async () => {
-  await Promise.all(sockets.map((s) => s.close().catch(() => {})));
+after(() => {
   for (const socket of silentSockets) socket.destroy();
-  await stack?.stop();
 });
-
-async function open(token) {
-  const socket = await Socket.open(stack.baseUrl, token);
-  sockets.push(socket);
-  await socket.next('ready');
-  return socket;
-}
+const open = (token) => file.open(token);
 
 /** How long a test waits for the re-check (every second here): far longer, for a loaded machine. */
 const RECHECK_WAIT_MS = 10_000;
 
 /** Another session of `user`, by logging in again: its token. */
 async function login(user) {
-  const res = await api.post('/auth/login', { phone: user.user.phone, password: user.password });
+  const res = await file.api.post('/auth/login', { phone: user.user.phone, password: user.password });
   assert.equal(res.status, 200);
   return res.body.token;
 }
@@ -49,7 +33,7 @@ async function login(user) {
  */
 function silentSocket(token) {
   return new Promise((resolve, reject) => {
-    const req = http.get(`${stack.baseUrl}/ws`, {
+    const req = http.get(`${file.stack.baseUrl}/ws`, {
       headers: {
         upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
         'sec-websocket-protocol': `e2e-chat.v1, bearer.${token}`,
@@ -84,11 +68,11 @@ async function served(socket, id) {
 }
 
 test('a session deleted in the database closes its sockets at the next re-check, and only those', async () => {
-  const user = await api.register();
+  const user = await file.api.register();
   const otherToken = await login(user);
   const [stay, gone] = [await open(user.token), await open(otherToken)];
   // No log-out, so no /disconnect: only the hub's own re-check can notice.
-  await stack.pool.query('DELETE FROM sessions WHERE id = $1', [sessionOf(otherToken)]);
+  await file.stack.pool.query('DELETE FROM sessions WHERE id = $1', [sessionOf(otherToken)]);
   assert.equal((await gone.next('session-ended', RECHECK_WAIT_MS)).reason, 'session-ended');
   await gone.closing();
   await stay.nothing('session-ended', 2500);
@@ -96,7 +80,7 @@ test('a session deleted in the database closes its sockets at the next re-check,
 });
 
 test(`a user holds at most ${MAX_SOCKETS_PER_USER} sockets: one more closes the oldest, which may come back`, async () => {
-  const user = await api.register();
+  const user = await file.api.register();
   const first = [];
   for (let i = 0; i < MAX_SOCKETS_PER_USER; i += 1) first.push(await open(user.token));
   for (const socket of first) assert.equal(socket.events.length, 0, 'the limit itself closes nothing');
@@ -120,7 +104,7 @@ test(`a user holds at most ${MAX_SOCKETS_PER_USER} sockets: one more closes the 
   const revoked = await silentSocket(otherToken); // the limit closes first[2]
   await waitFor(() => revoked.received().includes('"type":"ready"'), { what: 'the silent socket to be ready' });
   assert.equal((await first[2].next('socket-closing')).reason, 'too-many-sockets');
-  assert.equal((await api.post('/auth/logout', undefined, { token: otherToken })).status, 204);
+  assert.equal((await file.api.post('/auth/logout', undefined, { token: otherToken })).status, 204);
   await waitFor(() => revoked.received().includes('"type":"session-ended"'), { what: 'the silent socket to be told' });
   await open(user.token);
   for (const socket of first.slice(3)) await socket.nothing('socket-closing', 50);
@@ -130,10 +114,10 @@ test('a flood of connections from one account is refused after a burst, with whe
   // Each one beyond the limit closes the oldest, whose client may never answer the close: an
   // account could pile such sockets up in its hub as fast as it connects. It connects at most
   // 30 times at once (every tab and device back after a restart), then once a second.
-  const user = await api.register();
+  const user = await file.api.register();
   // Silent sockets, as such a client's: they never answer the close frame of those the hub closes.
   const upgrade = () => new Promise((resolve, reject) => {
-    const req = http.get(`${stack.baseUrl}/ws`, {
+    const req = http.get(`${file.stack.baseUrl}/ws`, {
       headers: {
         upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
         'sec-websocket-protocol': `e2e-chat.v1, bearer.${user.token}`,
@@ -161,14 +145,14 @@ test('a flood of connections from one account is refused after a burst, with whe
   assert.equal(statuses.at(-1), 429, `refused at last: ${statuses.join(' ')}`);
   assert.ok(statuses.length > 30, `not before the burst: refused after ${statuses.length - 1}`);
   // Another account is not held by it, and this one connects again after the wait.
-  await open((await api.register()).token);
+  await open((await file.api.register()).token);
   await new Promise((resolve) => setTimeout(resolve, 2000));
   await open(user.token);
 });
 
 test('a socket the hub closed is heard no more, even while its client never answers the close', async () => {
-  const [alice, bob] = [await api.register(), await api.register()];
-  const { body: direct } = await api.get(`/conversations/${bob.user.id}`, { token: alice.token });
+  const [alice, bob] = [await file.api.register(), await file.api.register()];
+  const { body: direct } = await file.api.get(`/conversations/${bob.user.id}`, { token: alice.token });
   const b = await open(bob.token);
   const token = await login(alice);
   const silent = await silentSocket(token);
@@ -178,33 +162,33 @@ test('a socket the hub closed is heard no more, even while its client never answ
   await b.next((e) => e.type === 'message' && e.message.clientMsgId === 'before-logout');
 
   // Logged out: the hub closes it, and the client goes on sending as if nothing happened.
-  assert.equal((await api.post('/auth/logout', undefined, { token })).status, 204);
+  assert.equal((await file.api.post('/auth/logout', undefined, { token })).status, 204);
   await waitFor(() => silent.received().includes('"type":"session-ended"'), { what: 'the silent socket to be told' });
   say('after-logout');
   silent.send({ type: 'typing', conversationId: direct.id, on: true });
   await b.nothing((e) => e.type === 'message' || e.type === 'typing', 1500);
-  const { rows } = await stack.pool.query("SELECT 1 FROM messages WHERE client_msg_id = 'after-logout'");
+  const { rows } = await file.stack.pool.query("SELECT 1 FROM messages WHERE client_msg_id = 'after-logout'");
   assert.equal(rows.length, 0, 'nothing stored from a revoked session');
 });
 
 // Last: while the table is away, every hub of this stack that re-checks closes its sockets.
 test('when the database cannot confirm a session the socket closes for a reconnect, which is accepted or refused', async () => {
-  const user = await api.register();
+  const user = await file.api.register();
   const otherToken = await login(user);
   const [mine, other] = [await open(user.token), await open(otherToken)];
-  await stack.pool.query('ALTER TABLE sessions RENAME TO sessions_away');
+  await file.stack.pool.query('ALTER TABLE sessions RENAME TO sessions_away');
   try {
     for (const socket of [mine, other]) {
       const closing = await socket.next('socket-closing', RECHECK_WAIT_MS);
       assert.equal(closing.reason, 'session-unconfirmed', 'not session-ended: the session may well go on');
       await socket.closing();
     }
-    await assert.rejects(Socket.open(stack.baseUrl, user.token), 'no socket is accepted that cannot be confirmed');
+    await assert.rejects(Socket.open(file.stack.baseUrl, user.token), 'no socket is accepted that cannot be confirmed');
   } finally {
-    await stack.pool.query('ALTER TABLE sessions_away RENAME TO sessions');
+    await file.stack.pool.query('ALTER TABLE sessions_away RENAME TO sessions');
   }
   // The session went on: the reconnect is accepted. One that ended meanwhile is refused.
-  await stack.pool.query('DELETE FROM sessions WHERE id = $1', [sessionOf(otherToken)]);
+  await file.stack.pool.query('DELETE FROM sessions WHERE id = $1', [sessionOf(otherToken)]);
   await served(await open(user.token), 'back');
-  await assert.rejects(Socket.open(stack.baseUrl, otherToken));
+  await assert.rejects(Socket.open(file.stack.baseUrl, otherToken));
 });

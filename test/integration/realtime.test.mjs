@@ -1,16 +1,16 @@
 // The realtime path through UserHub Durable Objects: real WebSocket clients against wrangler dev
 // and PostgreSQL.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack } from '../support/stack.mjs';
-import { Api, signJwt } from '../support/api.mjs';
+import { signJwt } from '../support/api.mjs';
 import { Socket } from '../support/ws.mjs';
+import { fileStack } from '../support/file-stack.mjs';
 import http from 'node:http';
 
 /** The HTTP status and body of a WebSocket handshake that the server refuses (101 if it does not). */
 function upgradeAnswer(headers, path = '/ws') {
   return new Promise((resolve, reject) => {
-    const req = http.get(`${stack.baseUrl}${path}`, {
+    const req = http.get(`${file.stack.baseUrl}${path}`, {
       headers: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
     });
     req.on('response', (res) => {
@@ -26,29 +26,16 @@ function upgradeAnswer(headers, path = '/ws') {
 const upgradeStatus = async (headers) => (await upgradeAnswer(headers)).status;
 
 const JWT_SECRET = 'realtime-test-secret-0123456789abcdef0123';
-let stack;
-let api;
-const sockets = [];
+// Every hub refuses its first /disconnect, so each revocation below lands only if it is tried
+// again; the session re-check (a minute) is too slow to stand in for it within a test's waits.
+const file = fileStack({ secrets: { JWT_SECRET }, vars: { TEST_HUB_REFUSES_FIRST_DISCONNECT: 'true' } });
 
 /** What a hub logs when it refuses a /disconnect for TEST_HUB_REFUSES_FIRST_DISCONNECT. */
 const REFUSED_DISCONNECT = /refused this \/disconnect/g;
 
-before(async () => {
-  // Every hub refuses its first /disconnect, so each revocation below lands only if it is tried
-  // again; the session re-check (a minute) is too slow to stand in for it within a test's waits.
-  stack = await startStack({ secrets: { JWT_SECRET }, vars: { TEST_HUB_REFUSES_FIRST_DISCONNECT: 'true' } });
-  api = new Api(stack.baseUrl);
-});
-after(async () => {
-  await Promise.all(sockets.map((s) => s.close().catch(() => {})));
-  await stack?.stop();
-});
-
 async function open(user, options) {
-  const socket = await Socket.open(stack.baseUrl, user.token, options);
-  sockets.push(socket);
-  const ready = await socket.next('ready');
-  assert.equal(ready.userId, user.user.id);
+  const socket = await file.open(user.token, options);
+  assert.equal(socket.ready.userId, user.user.id);
   return socket;
 }
 
@@ -57,7 +44,7 @@ let counter = 0;
 const clientMsgId = () => `c-${Date.now()}-${++counter}`;
 
 test('delivers to every socket of the recipient and to the sender\'s other sockets, after the commit', async () => {
-  const [alice, bob] = [await api.register(), await api.register()];
+  const [alice, bob] = [await file.api.register(), await file.api.register()];
   const [a1, a2] = [await open(alice), await open(alice)];
   const [b1, b2] = [await open(bob), await open(bob)];
   const id = clientMsgId();
@@ -66,7 +53,7 @@ test('delivers to every socket of the recipient and to the sender\'s other socke
   assert.equal(ack.ref, 'r1');
   assert.equal(ack.clientMsgId, id);
   // Acknowledged means committed: the row is there the moment the ack is.
-  const { rows } = await stack.pool.query('SELECT id, seq, ciphertext FROM messages WHERE client_msg_id = $1', [id]);
+  const { rows } = await file.stack.pool.query('SELECT id, seq, ciphertext FROM messages WHERE client_msg_id = $1', [id]);
   assert.equal(rows.length, 1);
   assert.equal(rows[0].id, ack.message.id);
   assert.equal(rows[0].ciphertext.toString(), 'opaque bytes');
@@ -80,7 +67,7 @@ test('delivers to every socket of the recipient and to the sender\'s other socke
 });
 
 test('resending the same clientMsgId returns the same message and stores nothing twice', async () => {
-  const [alice, bob] = [await api.register(), await api.register()];
+  const [alice, bob] = [await file.api.register(), await file.api.register()];
   const a = await open(alice);
   const id = clientMsgId();
   const event = { type: 'send-message', toUserId: bob.user.id, clientMsgId: id, ciphertext: b64('once') };
@@ -89,7 +76,7 @@ test('resending the same clientMsgId returns the same message and stores nothing
   a.send(event);
   const second = await a.next('ack');
   assert.deepEqual(second.message, first.message);
-  const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM messages WHERE sender_id = $1', [alice.user.id]);
+  const { rows } = await file.stack.pool.query('SELECT count(*)::int AS n FROM messages WHERE sender_id = $1', [alice.user.id]);
   assert.equal(rows[0].n, 1);
 
   // Clients apply a conversation strictly in seq order, so a resend must not use up a seq:
@@ -104,12 +91,12 @@ test('resending the same clientMsgId returns the same message and stores nothing
   a.send({ type: 'send-message', conversationId: first.message.conversationId, clientMsgId: clientMsgId(), ciphertext: b64('next') });
   const next = await a.next('ack');
   assert.deepEqual([first.message.seq, one.message.seq, next.message.seq], [1, 2, 3]);
-  const head = await stack.pool.query('SELECT last_seq::int AS n FROM conversations WHERE id = $1', [first.message.conversationId]);
+  const head = await file.stack.pool.query('SELECT last_seq::int AS n FROM conversations WHERE id = $1', [first.message.conversationId]);
   assert.equal(head.rows[0].n, 3);
 });
 
 test('a socket catches up with sync after being offline, in order, with nothing missing', async () => {
-  const [alice, bob] = [await api.register(), await api.register()];
+  const [alice, bob] = [await file.api.register(), await file.api.register()];
   const a = await open(alice);
   const b = await open(bob);
   a.send({ type: 'send-message', toUserId: bob.user.id, clientMsgId: clientMsgId(), ciphertext: b64('m0') });
@@ -131,7 +118,7 @@ test('a socket catches up with sync after being offline, in order, with nothing 
 });
 
 test('receipts are stored once, delivered before read, and reach the sender', async () => {
-  const [alice, bob] = [await api.register(), await api.register()];
+  const [alice, bob] = [await file.api.register(), await file.api.register()];
   const a = await open(alice);
   const b = await open(bob);
   a.send({ type: 'send-message', toUserId: bob.user.id, clientMsgId: clientMsgId(), ciphertext: b64('hi') });
@@ -144,7 +131,7 @@ test('receipts are stored once, delivered before read, and reach the sender', as
   b.send({ type: 'receipt', messageId: message.id, kind: 'read' });
   const read = await a.next('receipt');
   assert.equal(read.kind, 'read');
-  const { rows } = await stack.pool.query('SELECT delivered_at, read_at FROM receipts WHERE message_id = $1', [message.id]);
+  const { rows } = await file.stack.pool.query('SELECT delivered_at, read_at FROM receipts WHERE message_id = $1', [message.id]);
   assert.equal(rows.length, 1);
   assert.ok(rows[0].delivered_at <= rows[0].read_at);
   // The sender cannot receipt their own message.
@@ -164,8 +151,8 @@ test('receipts are stored once, delivered before read, and reach the sender', as
 });
 
 test('typing reaches the other member and is not stored', async () => {
-  const [alice, bob] = [await api.register(), await api.register()];
-  const conversation = (await api.get(`/conversations/${bob.user.id}`, { token: alice.token })).body;
+  const [alice, bob] = [await file.api.register(), await file.api.register()];
+  const conversation = (await file.api.get(`/conversations/${bob.user.id}`, { token: alice.token })).body;
   const a = await open(alice);
   const b = await open(bob);
   a.send({ type: 'typing', conversationId: conversation.id, on: true });
@@ -175,8 +162,8 @@ test('typing reaches the other member and is not stored', async () => {
 });
 
 test('every bad event gets an error naming it, and the socket stays open', async () => {
-  const [alice, bob, carol] = [await api.register(), await api.register(), await api.register()];
-  const theirs = (await api.get(`/conversations/${bob.user.id}`, { token: alice.token })).body;
+  const [alice, bob, carol] = [await file.api.register(), await file.api.register(), await file.api.register()];
+  const theirs = (await file.api.get(`/conversations/${bob.user.id}`, { token: alice.token })).body;
   const c = await open(carol);
   const cases = [
     ['{not json', 'invalid_json', undefined],
@@ -194,7 +181,7 @@ test('every bad event gets an error naming it, and the socket stays open', async
     assert.equal(error.ref ?? undefined, ref);
     assert.ok(error.message.length > 5);
   }
-  const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM messages WHERE sender_id = $1', [carol.user.id]);
+  const { rows } = await file.stack.pool.query('SELECT count(*)::int AS n FROM messages WHERE sender_id = $1', [carol.user.id]);
   assert.equal(rows[0].n, 0);
   // Still open and working.
   c.send({ type: 'send-message', id: 'ok', toUserId: bob.user.id, clientMsgId: clientMsgId(), ciphertext: b64('fine') });
@@ -202,8 +189,8 @@ test('every bad event gets an error naming it, and the socket stays open', async
 });
 
 test('a flood from one socket is throttled with a clear error, and others are served meanwhile', async () => {
-  const [alice, bob] = [await api.register(), await api.register()];
-  const conversation = (await api.get(`/conversations/${bob.user.id}`, { token: alice.token })).body;
+  const [alice, bob] = [await file.api.register(), await file.api.register()];
+  const conversation = (await file.api.get(`/conversations/${bob.user.id}`, { token: alice.token })).body;
   const a = await open(alice);
   const b = await open(bob);
   for (let i = 0; i < 300; i += 1) a.send({ type: 'typing', conversationId: conversation.id, on: i % 2 === 0 });
@@ -214,25 +201,25 @@ test('a flood from one socket is throttled with a clear error, and others are se
 });
 
 test('forged, revoked and missing tokens cannot open a socket', async () => {
-  const user = await api.register();
+  const user = await file.api.register();
   const now = Math.floor(Date.now() / 1000);
   const forged = signJwt({ sub: user.user.id, sid: crypto.randomUUID(), iat: now, exp: now + 60 }, 'not-the-secret-but-long-enough-anyway');
-  await assert.rejects(Socket.open(stack.baseUrl, forged));
+  await assert.rejects(Socket.open(file.stack.baseUrl, forged));
   assert.equal(await upgradeStatus({}), 401);
   assert.equal(await upgradeStatus({ 'sec-websocket-protocol': `bearer.${forged}` }), 400, 'a token without e2e-chat.v1');
   assert.equal(await upgradeStatus({ 'sec-websocket-protocol': `e2e-chat.v1, bearer.${forged}` }), 401);
-  const plain = await api.get('/ws');
+  const plain = await file.api.get('/ws');
   assert.equal(plain.status, 426);
-  assert.equal((await api.post('/auth/logout-all', undefined, { token: user.token })).status, 204);
-  await assert.rejects(Socket.open(stack.baseUrl, user.token));
+  assert.equal((await file.api.post('/auth/logout-all', undefined, { token: user.token })).status, 204);
+  await assert.rejects(Socket.open(file.stack.baseUrl, user.token));
   // The hubs' own routes are not reachable from outside.
   for (const path of ['/connect', '/deliver', '/hub/deliver']) {
-    assert.equal((await fetch(stack.baseUrl + path, { method: 'POST', body: '{}' })).status, 404, path);
+    assert.equal((await fetch(file.stack.baseUrl + path, { method: 'POST', body: '{}' })).status, 404, path);
   }
 });
 
 test('a token in the URL is refused before the upgrade, with an error that says where it goes', async () => {
-  const user = await api.register();
+  const user = await file.api.register();
   for (const headers of [{}, { 'sec-websocket-protocol': `e2e-chat.v1, bearer.${user.token}` }]) {
     const { status, body } = await upgradeAnswer(headers, `/ws?token=${user.token}`);
     assert.equal(status, 400);
@@ -240,7 +227,7 @@ test('a token in the URL is refused before the upgrade, with an error that says 
     assert.match(body.error.message, /subprotocol/);
   }
   // Refused even with no upgrade and an empty token: it is the URL that is wrong.
-  const plain = await api.get('/ws?token=');
+  const plain = await file.api.get('/ws?token=');
   assert.equal(plain.status, 400);
   assert.equal(plain.body.error.code, 'token_in_url');
   // The same token in the subprotocol is accepted.
@@ -248,28 +235,28 @@ test('a token in the URL is refused before the upgrade, with an error that says 
 });
 
 test('revocation lands even when the hub refuses the first disconnect: it is tried again', async () => {
-  const user = await api.register();
-  const other = { ...user, token: (await api.post('/auth/login', { phone: user.user.phone, password: user.password })).body.token };
+  const user = await file.api.register();
+  const other = { ...user, token: (await file.api.post('/auth/login', { phone: user.user.phone, password: user.password })).body.token };
   const [stay, leaving] = [await open(user), await open(other)];
-  const refusedBefore = stack.logs().match(REFUSED_DISCONNECT)?.length ?? 0;
-  assert.equal((await api.post('/auth/logout', undefined, { token: other.token })).status, 204);
+  const refusedBefore = file.stack.logs().match(REFUSED_DISCONNECT)?.length ?? 0;
+  assert.equal((await file.api.post('/auth/logout', undefined, { token: other.token })).status, 204);
   // The log-out answers once the hub has taken the disconnect: the event is on its way by then.
   assert.equal((await leaving.next('session-ended', 1000)).reason, 'session-ended');
   await leaving.closing();
-  assert.equal(stack.logs().match(REFUSED_DISCONNECT)?.length ?? 0, refusedBefore + 1, 'the first attempt was refused');
+  assert.equal(file.stack.logs().match(REFUSED_DISCONNECT)?.length ?? 0, refusedBefore + 1, 'the first attempt was refused');
   await stay.nothing('session-ended');
   // Later revocations reach the same hub at the first attempt.
-  assert.equal((await api.post('/auth/logout-all', undefined, { token: user.token })).status, 204);
+  assert.equal((await file.api.post('/auth/logout-all', undefined, { token: user.token })).status, 204);
   assert.equal((await stay.next('session-ended', 1000)).reason, 'session-ended');
-  assert.equal(stack.logs().match(REFUSED_DISCONNECT)?.length ?? 0, refusedBefore + 1);
+  assert.equal(file.stack.logs().match(REFUSED_DISCONNECT)?.length ?? 0, refusedBefore + 1);
 });
 
 test('a socket lasts no longer than its session: log out closes it, and so does the token expiring', async () => {
-  const user = await api.register();
+  const user = await file.api.register();
   const stay = await open(user);
-  const other = { ...user, token: (await api.post('/auth/login', { phone: user.user.phone, password: user.password })).body.token };
+  const other = { ...user, token: (await file.api.post('/auth/login', { phone: user.user.phone, password: user.password })).body.token };
   const leaving = await open(other);
-  assert.equal((await api.post('/auth/logout', undefined, { token: other.token })).status, 204);
+  assert.equal((await file.api.post('/auth/logout', undefined, { token: other.token })).status, 204);
   assert.equal((await leaving.next('session-ended')).reason, 'session-ended');
   await leaving.closing();
   await stay.nothing('session-ended');
@@ -289,8 +276,8 @@ test('a socket lasts no longer than its session: log out closes it, and so does 
 });
 
 test('presence reaches conversation partners on the first open and the last close', async () => {
-  const [alice, bob] = [await api.register(), await api.register()];
-  await api.get(`/conversations/${bob.user.id}`, { token: alice.token });
+  const [alice, bob] = [await file.api.register(), await file.api.register()];
+  await file.api.get(`/conversations/${bob.user.id}`, { token: alice.token });
   const b = await open(bob);
   const a1 = await open(alice);
   const online = await b.next((e) => e.type === 'presence' && e.userId === alice.user.id);
@@ -298,36 +285,36 @@ test('presence reaches conversation partners on the first open and the last clos
   const a2 = await open(alice);
   await a1.close();
   await b.nothing((e) => e.type === 'presence' && e.userId === alice.user.id);
-  const listed = (await api.get(`/users?q=${encodeURIComponent(alice.user.phone)}`, { token: bob.token })).body.items[0];
+  const listed = (await file.api.get(`/users?q=${encodeURIComponent(alice.user.phone)}`, { token: bob.token })).body.items[0];
   assert.equal(listed.online, true, JSON.stringify(listed));
   await a2.close();
   const offline = await b.next((e) => e.type === 'presence' && e.userId === alice.user.id);
   assert.equal(offline.online, false);
   assert.ok(Date.parse(offline.lastSeen) > Date.parse(alice.user.createdAt));
-  const after = (await api.get(`/users?q=${encodeURIComponent(alice.user.phone)}`, { token: bob.token })).body.items[0];
+  const after = (await file.api.get(`/users?q=${encodeURIComponent(alice.user.phone)}`, { token: bob.token })).body.items[0];
   assert.equal(after.online, false);
   assert.equal(after.lastSeenAt, offline.lastSeen);
 });
 
 test('a user left marked online with no socket (a crash) is put right a moment after a delivery wakes their hub', async () => {
-  const [alice, bob] = [await api.register(), await api.register()];
-  const { body: direct } = await api.get(`/conversations/${bob.user.id}`, { token: alice.token });
+  const [alice, bob] = [await file.api.register(), await file.api.register()];
+  const { body: direct } = await file.api.get(`/conversations/${bob.user.id}`, { token: alice.token });
   // As after a crash: marked online, no socket, no close event to come.
-  await stack.pool.query('UPDATE users SET online_since = now() WHERE id = $1', [bob.user.id]);
+  await file.stack.pool.query('UPDATE users SET online_since = now() WHERE id = $1', [bob.user.id]);
   const a = await open(alice);
   a.send({ type: 'send-message', id: 'wake', conversationId: direct.id, clientMsgId: clientMsgId(), epoch: 0, ciphertext: b64('hi') });
   assert.equal((await a.next((e) => e.ref === 'wake')).type, 'ack');
   // Within the repair's spread (5 s), not at once: a crowd of woken hubs asks the database by turns.
   const offline = await a.next((e) => e.type === 'presence' && e.userId === bob.user.id, 8000);
   assert.equal(offline.online, false);
-  const { rows: [row] } = await stack.pool.query('SELECT online_since FROM users WHERE id = $1', [bob.user.id]);
+  const { rows: [row] } = await file.stack.pool.query('SELECT online_since FROM users WHERE id = $1', [bob.user.id]);
   assert.equal(row.online_since, null);
 });
 
 test('a registration reaches every connected user', async () => {
-  const [alice, bob] = [await api.register(), await api.register()];
+  const [alice, bob] = [await file.api.register(), await file.api.register()];
   const [a, b] = [await open(alice), await open(bob)];
-  const carol = await api.register({ displayName: 'Newcomer Carol' });
+  const carol = await file.api.register({ displayName: 'Newcomer Carol' });
   for (const socket of [a, b]) {
     const event = await socket.next((e) => e.type === 'user-registered' && e.user.id === carol.user.id);
     assert.equal(event.user.displayName, 'Newcomer Carol');

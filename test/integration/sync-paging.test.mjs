@@ -1,37 +1,17 @@
 // Bounded catch-up: a paged `sync` answers at most a page of messages, says which conversations
 // have more, and a client asking again from the `after` it was given gets the rest with no gap
 // and nothing twice. A `sync` that does not say `paged` (an older client) is paged all the same.
-
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack } from '../support/stack.mjs';
-import { Api } from '../support/api.mjs';
-import { Socket } from '../support/ws.mjs';
+import { fileStack } from '../support/file-stack.mjs';
 
 /** The server's SYNC_PAGE_MESSAGES (src/hub/handlers.rs). */
 const PAGE = 500;
 /** Generous: 5,000 messages through a local wrangler dev take a few seconds. */
 const PAGE_TIMEOUT_MS = 30_000;
 
-let stack;
-let api;
-const sockets = [];
-
-before(async () => {
-  stack = await startStack();
-  api = new Api(stack.baseUrl);
-});
-after(async () => {
-  await Promise.all(sockets.map((s) => s.close().catch(() => {})));
-  await stack?.stop();
-});
-
-async function open(user) {
-  const socket = await Socket.open(stack.baseUrl, user.token);
-  sockets.push(socket);
-  await socket.next('ready');
-  return socket;
-}
+const file = fileStack();
+const open = (user) => file.open(user.token);
 
 const b64 = (text) => Buffer.from(text).toString('base64');
 let counter = 0;
@@ -50,7 +30,7 @@ async function sendOver(socket, event) {
  * under test is only the catch-up of what is stored.
  */
 async function storeMissed(conversationId, sender, count) {
-  const { rows } = await stack.pool.query(
+  const { rows } = await file.stack.pool.query(
     `WITH bumped AS (
        UPDATE conversations SET last_seq = last_seq + $3 WHERE id = $1 RETURNING last_seq - $3 AS first
      )
@@ -74,7 +54,7 @@ async function syncPage(socket, request) {
 }
 
 test('5,000 missed messages (and 700 in another conversation) catch up in pages of at most 500, with no gap and nothing twice; receipts come once, after their conversation', async () => {
-  const [alice, bob, carol] = [await api.register(), await api.register(), await api.register()];
+  const [alice, bob, carol] = [await file.api.register(), await file.api.register(), await file.api.register()];
   const [a, c] = [await open(alice), await open(carol)];
   let b = await open(bob);
   const first = await sendOver(a, { toUserId: bob.user.id });
@@ -137,7 +117,7 @@ test('5,000 missed messages (and 700 in another conversation) catch up in pages 
 });
 
 test('a sync without "paged" is paged too: nobody gets the whole history in one answer', async () => {
-  const [alice, bob] = [await api.register(), await api.register()];
+  const [alice, bob] = [await file.api.register(), await file.api.register()];
   const a = await open(alice);
   const first = await sendOver(a, { toUserId: bob.user.id });
   const missed = await storeMissed(first.conversationId, alice.user.id, 1200);
@@ -151,7 +131,7 @@ test('a sync without "paged" is paged too: nobody gets the whole history in one 
 });
 
 test('a bad "paged" is refused with a clear error', async () => {
-  const bob = await api.register();
+  const bob = await file.api.register();
   const b = await open(bob);
   b.send({ type: 'sync', paged: 'yes' });
   const error = await b.next('error');
