@@ -3,7 +3,8 @@
 // clients and sockets the tests made closed first.
 import { before, after } from 'node:test';
 import { startStack } from '../../test/support/stack.mjs';
-import type { ChatClient, LinkPrompt } from '../sdk/client.ts';
+import { waitFor } from '../../test/support/wait.mjs';
+import type { ChatClient, LinkPrompt, LocalMessage } from '../sdk/client.ts';
 
 type Stack = Awaited<ReturnType<typeof startStack>>;
 
@@ -42,4 +43,18 @@ export async function loginLinked(client: ChatClient, phone: string, password: s
   if (!shown) throw new Error('The login finished without asking to be linked.');
   await approver.approveLink(shown.code);
   await signedIn;
+}
+
+/**
+ * Resolves with the first decrypted message with this text that `client` gets from someone else
+ * from now on (its own sends are messages too).
+ */
+export async function received(client: ChatClient, text: string, timeoutMs = 15_000): Promise<LocalMessage> {
+  let match: LocalMessage | undefined;
+  const off = client.on('message', (m) => { if (!match && m.text === text && m.senderId !== client.user?.id) match = m; });
+  try {
+    return await waitFor(() => match, { timeoutMs, what: `${client.user?.displayName} to get ${JSON.stringify(text)}` });
+  } finally {
+    off();
+  }
 }

@@ -6,12 +6,12 @@
 import 'fake-indexeddb/auto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileStack } from './harness.ts';
+import { fileStack, received } from './harness.ts';
 import { randomPhone } from '../../test/support/api.mjs';
 import { Socket as PlainSocket } from '../../test/support/ws.mjs';
 import { waitFor } from '../../test/support/wait.mjs';
 import { tamperedFetch, tamperedWebSocket, type Rewrite } from './tampering.ts';
-import { ChatClient, type LocalMessage, type MessageView } from '../sdk/client.ts';
+import { ChatClient, type MessageView } from '../sdk/client.ts';
 import { Api } from '../sdk/api.ts';
 import { Store } from '../sdk/store.ts';
 import type { ServerEvent } from '../sdk/socket.ts';
@@ -59,16 +59,6 @@ async function storedGroup(client: { storeName: string }, conversationId: string
     return decodeState((await store.group(conversationId))!.state);
   } finally {
     store.close();
-  }
-}
-
-async function received(client: ChatClient, text: string): Promise<LocalMessage> {
-  let match: LocalMessage | undefined;
-  const off = client.on('message', (m) => { if (!match && m.text === text) match = m; });
-  try {
-    return await waitFor(() => match, { what: `${client.user?.displayName} to get ${JSON.stringify(text)}` });
-  } finally {
-    off();
   }
 }
 

@@ -6,10 +6,10 @@
 import 'fake-indexeddb/auto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileStack, loginLinked } from './harness.ts';
+import { fileStack, loginLinked, received } from './harness.ts';
 import { randomPhone } from '../../test/support/api.mjs';
 import { waitFor } from '../../test/support/wait.mjs';
-import { ChatClient, type LocalMessage } from '../sdk/client.ts';
+import { ChatClient } from '../sdk/client.ts';
 import { leaves, toBase64 } from '../sdk/mls.ts';
 import type { ClientState } from 'ts-mls';
 
@@ -28,16 +28,6 @@ async function newClient(name: string, phone = randomPhone(), approver?: ChatCli
 
 /** The users with a device in the conversation's MLS group, as `client` holds it. */
 const inGroup = (client: ChatClient, conversationId: string) => new Set(client.devicesInGroup(conversationId).map((d) => d.userId));
-
-async function received(client: ChatClient, text: string): Promise<LocalMessage> {
-  let match: LocalMessage | undefined;
-  const off = client.on('message', (m) => { if (m.text === text) match = m; });
-  try {
-    return await waitFor(() => match, { timeoutMs: 15_000, what: `${client.user?.displayName} to get ${JSON.stringify(text)}` });
-  } finally {
-    off();
-  }
-}
 
 async function group(title: string, owner: Client, members: Client[]) {
   const conversation = await owner.createGroup(title, members.map((m) => m.user!.id));

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { startStack } from '../../test/support/stack.mjs';
 import { checkAgainstOpenApi, randomPhone } from '../../test/support/api.mjs';
 import { sleep, waitFor, within } from '../../test/support/wait.mjs';
-import { loginLinked } from './harness.ts';
+import { loginLinked, received } from './harness.ts';
 import { ApiError, ChatClient, SendFailure, type LocalMessage, type Problem } from '../sdk/client.ts';
 import { AdminApi, Api } from '../sdk/api.ts';
 import { Store } from '../sdk/store.ts';
@@ -56,17 +56,6 @@ async function newClient(name: string, phone = randomPhone(), login: boolean | C
   else await client.register(phone, name, 'correct horse battery');
   clients.push(client);
   return Object.assign(client, { phone });
-}
-
-/** Resolves with the next decrypted message matching `text` at `client`. */
-async function received(client: ChatClient, text: string, timeoutMs = 10_000): Promise<LocalMessage> {
-  let match: LocalMessage | undefined;
-  const off = client.on('message', (m) => { if (!match && m.text === text && m.senderId !== client.user?.id) match = m; });
-  try {
-    return await waitFor(() => match, { timeoutMs, what: `${client.user?.displayName} to get ${JSON.stringify(text)}` });
-  } finally {
-    off();
-  }
 }
 
 async function nextProblem(client: ChatClient, timeoutMs = 10_000): Promise<Problem> {

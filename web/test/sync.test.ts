@@ -5,10 +5,10 @@
 import 'fake-indexeddb/auto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileStack } from './harness.ts';
+import { fileStack, received } from './harness.ts';
 import { randomPhone } from '../../test/support/api.mjs';
 import { waitFor } from '../../test/support/wait.mjs';
-import { ChatClient, type LocalMessage } from '../sdk/client.ts';
+import { ChatClient } from '../sdk/client.ts';
 import { Store } from '../sdk/store.ts';
 import type { ServerEvent } from '../sdk/socket.ts';
 import { tamperedWebSocket } from './tampering.ts';
@@ -42,16 +42,6 @@ function client(name: string, traffic?: Traffic, storeName = `${name}-sync-${++s
   });
   file.clients.push(c);
   return Object.assign(c, { storeName });
-}
-
-async function received(c: ChatClient, text: string): Promise<LocalMessage> {
-  let match: LocalMessage | undefined;
-  const off = c.on('message', (m) => { if (!match && m.text === text) match = m; });
-  try {
-    return await waitFor(() => match, { timeoutMs: 15_000, what: `${c.user?.displayName} to get ${JSON.stringify(text)}` });
-  } finally {
-    off();
-  }
 }
 
 async function savedCursor(storeName: string, conversationId: string): Promise<number | undefined> {
