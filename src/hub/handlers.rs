@@ -315,11 +315,11 @@ impl UserHub {
         let mut joined = HashMap::new();
         let mut more = Vec::new();
         // Paged whatever the request says (see SyncRequest::paged).
-        let mut budget = Some(SYNC_PAGE_MESSAGES);
+        let mut budget = SYNC_PAGE_MESSAGES;
         for head in members::heads(db, info.user_id).await? {
             let conversation = head.conversation_id;
             let from = request.after.get(&conversation).copied().unwrap_or(0).max(head.joined_seq);
-            let reached = send_missing(ws, db, conversation, from, head.last_seq, budget.as_mut()).await?;
+            let reached = send_missing(ws, db, conversation, from, head.last_seq, &mut budget).await?;
             held.insert(conversation, reached.held);
             joined.insert(conversation, head.joined_seq);
             if reached.cut_short {
@@ -342,29 +342,26 @@ struct Reached {
 }
 
 /// Sends a conversation's messages after seq `after` up to `head`, in batches, taking each one
-/// sent from `budget` if there is one (a paged sync) and stopping when it is spent.
+/// sent from the page's `budget` and stopping when it is spent.
 async fn send_missing(
     ws: &WebSocket,
     db: &Client,
     conversation: Uuid,
     mut after: i64,
     head: i64,
-    mut budget: Option<&mut i64>,
+    budget: &mut i64,
 ) -> ApiResult<Reached> {
     while after < head {
-        let fetch = match budget.as_deref() {
-            Some(&left) if left <= 0 => return Ok(Reached { held: after, cut_short: true }),
-            Some(&left) => left.min(SYNC_BATCH),
-            None => SYNC_BATCH,
-        };
+        if *budget <= 0 {
+            return Ok(Reached { held: after, cut_short: true });
+        }
+        let fetch = (*budget).min(SYNC_BATCH);
         let batch = messages::after_seq(db, conversation, after, fetch).await?;
         // Every seq taken is stored (see `messages::send`), so this does not happen; were it to,
         // the conversation counts as caught up rather than have the client ask for ever.
         let Some(last) = batch.last() else { break };
         after = last.seq;
-        if let Some(left) = budget.as_deref_mut() {
-            *left -= batch.len() as i64;
-        }
+        *budget -= batch.len() as i64;
         for row in batch {
             send(ws, &ServerEvent::Message { message: views::message(row) });
         }
