@@ -307,16 +307,27 @@ export class Groups {
   async leftElsewhere(conversationId: string, departure: DepartureView): Promise<void> {
     const me = this.session.me;
     if (departure.userId !== me) return;
-    for (let attempt = 0; attempt < DEPARTURE_CHECKS; attempt += 1) {
+    const verified = await this.untilDepartureVerifies(conversationId, async (group) => (await departedUsers(conversationId, [departure], leaves(group))).has(me));
+    if (verified) await this.stopTakingPart(conversationId, departure.leftAt, { self: true });
+  }
+
+  /**
+   * The leaver's update commit comes before their departure, but not always before the
+   * `member-left` that tells of it (the two travel different ways): until this device has applied
+   * it, a departure names a key its group does not hold yet. So this looks, in the group as this
+   * device holds it once settled, up to DEPARTURE_CHECKS times a moment apart (once with `once`),
+   * until `holds` says yes, and returns the group it held in. Null if it never did, or once the
+   * group is gone (this device left it, or never joined).
+   */
+  private async untilDepartureVerifies(conversationId: string, holds: (group: ClientState) => Promise<boolean>, { once = false } = {}): Promise<ClientState | null> {
+    for (let check = 0; check < (once ? 1 : DEPARTURE_CHECKS); check += 1) {
+      if (check > 0) await new Promise((resolve) => setTimeout(resolve, DEPARTURE_CHECK_WAIT_MS));
       await this.pipeline.settled(conversationId);
       const group = this.pipeline.groups.get(conversationId);
-      if (!group) return; // this device left it itself, or never joined
-      if ((await departedUsers(conversationId, [departure], leaves(group))).has(me)) {
-        await this.stopTakingPart(conversationId, departure.leftAt, { self: true });
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, DEPARTURE_CHECK_WAIT_MS));
+      if (!group) return null;
+      if (await holds(group)) return group;
     }
+    return null;
   }
 
   /** This user is no longer in the conversation (left it, on this device or another of theirs,
@@ -339,27 +350,19 @@ export class Groups {
    * later (unless `now`), so that usually one device commits and the others find nothing to do.
    */
   async removeDeparted(conversationId: string, departures?: DepartureView[], { role, now = false }: { role?: MemberRole; now?: boolean } = {}): Promise<void> {
+    // Read once for the looks below; the commit reads the members again.
+    const listed = departures ?? (await this.session.api.conversation(conversationId)).departures;
     const toRemove = async (state: ClientState) => {
-      const listed = departures ?? (await this.session.api.conversation(conversationId)).departures;
       const departed = await departedUsers(conversationId, listed, leaves(state));
       if (departed.size === 0) return [];
       // Someone added back since is a member again: their departure is spent.
       const members = new Set((await this.conversations.current(conversationId))?.members.map((m) => m.userId) ?? []);
       return [...departed].filter((u) => u !== this.session.me && !members.has(u));
     };
-    // The leaver's update commit comes before their departure, but not always before the
-    // `member-left` that tells of it (the two travel different ways): until this device has
-    // applied it, the departure names a key its group does not hold yet. So it looks again a few
-    // times, unless `now` (a message waits on it).
-    let found = false;
-    for (let check = 0; !found && check < (now ? 1 : DEPARTURE_CHECKS); check += 1) {
-      if (check > 0) await new Promise((resolve) => setTimeout(resolve, DEPARTURE_CHECK_WAIT_MS));
-      await this.pipeline.settled(conversationId);
-      const state = this.pipeline.groups.get(conversationId);
-      if (!state) return;
-      found = (await toRemove(state)).length > 0;
-    }
-    if (!found) return;
+    // Looked for a while (see untilDepartureVerifies), unless `now`: a message waits on it.
+    const verified = (group: ClientState) => departedUsers(conversationId, listed, leaves(group)).then((users) => users.size > 0);
+    const group = await this.untilDepartureVerifies(conversationId, verified, { once: now });
+    if (!group || (await toRemove(group)).length === 0) return;
     role ??= this.conversations.get(conversationId)?.members.find((m) => m.userId === this.session.me)?.role;
     if (!now && role !== 'owner' && role !== 'admin') {
       await new Promise((resolve) => setTimeout(resolve, OTHERS_REMOVE_AFTER_MS * (1 + 2 * Math.random())));
