@@ -39,9 +39,11 @@ function silentSocket(token) {
         'sec-websocket-protocol': `e2e-chat.v1, bearer.${token}`,
       },
     });
-    req.on('upgrade', (res, socket) => {
+    req.on('upgrade', (res, socket, head) => {
       silentSockets.push(socket);
-      let received = '';
+      // Whatever came in the same read as the 101 response (often the ready event) is in `head`,
+      // not in any later 'data' event.
+      let received = head.toString('latin1');
       // Server frames are unmasked and these are small: their JSON shows as it is.
       socket.on('data', (chunk) => { received += chunk.toString('latin1'); });
       resolve({ received: () => received, send: (event) => socket.write(clientFrame(JSON.stringify(event))) });
