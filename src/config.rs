@@ -2,6 +2,7 @@
 //! Defaults are documented in README.md ("Configuration").
 
 use crate::error::ApiError;
+use crate::protocol::DEFAULT_ATTACHMENT_QUOTA_BYTES;
 
 /// OWASP's current floor for PBKDF2-HMAC-SHA256 (2023).
 pub const DEFAULT_PBKDF2_ITERATIONS: u32 = 600_000;
@@ -45,6 +46,8 @@ pub struct Config {
     pub hub_refuses_first_disconnect: bool,
     /// None: not limited (the default outside production, or configured as 0).
     pub registrations_per_address_per_hour: Option<u32>,
+    /// Bytes of attachments one user may keep stored (`ATTACHMENT_QUOTA_BYTES`).
+    pub attachment_quota_bytes: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +111,10 @@ impl Config {
                 None if environment == Environment::Production => Some(DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR),
                 None => None,
             };
+        let attachment_quota_bytes = get("ATTACHMENT_QUOTA_BYTES")
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(DEFAULT_ATTACHMENT_QUOTA_BYTES);
         Config {
             environment,
             jwt_secret,
@@ -119,6 +126,7 @@ impl Config {
             hub_session_recheck_ms: f64::from(hub_session_recheck_seconds) * 1000.0,
             hub_refuses_first_disconnect,
             registrations_per_address_per_hour,
+            attachment_quota_bytes,
         }
     }
 
@@ -202,6 +210,14 @@ mod tests {
         assert_eq!(config(&[("ENVIRONMENT", "development")]).registrations_per_address_per_hour, None);
         let test_with_limit = config(&[("ENVIRONMENT", "test"), ("REGISTRATIONS_PER_ADDRESS_PER_HOUR", "2")]);
         assert_eq!(test_with_limit.registrations_per_address_per_hour, Some(2));
+    }
+
+    #[test]
+    fn the_attachment_quota_is_a_gibibyte_unless_configured() {
+        assert_eq!(config(&[]).attachment_quota_bytes, 1 << 30);
+        assert_eq!(config(&[("ATTACHMENT_QUOTA_BYTES", "5000")]).attachment_quota_bytes, 5000);
+        assert_eq!(config(&[("ATTACHMENT_QUOTA_BYTES", "0")]).attachment_quota_bytes, 1 << 30);
+        assert_eq!(config(&[("ATTACHMENT_QUOTA_BYTES", "lots")]).attachment_quota_bytes, 1 << 30);
     }
 
     #[test]

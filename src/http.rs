@@ -1,7 +1,7 @@
 //! The wasm glue between workerd and the handlers: routing, body limits, CORS, security headers,
 //! turning every error into the one JSON shape, and one structured log line per request.
 
-use crate::api::{self, Ctx, Reply};
+use crate::api::{self, Ctx, Download, Reply};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult, LogLine};
 use crate::protocol::{payload_too_large, MAX_BODY_BYTES};
@@ -50,6 +50,7 @@ async fn answer(
     let mut retry_after = None;
     let (reply, allow) = match respond(&mut req, &method, env, config.clone(), origin.as_deref(), route).await {
         Ok(Outcome::Upgrade(response)) => return Ok(response),
+        Ok(Outcome::Download(download)) => return download_response(download, &config, origin.as_deref()),
         Ok(Outcome::Reply(reply)) => (reply, None),
         Ok(Outcome::Preflight { allow }) => (Reply::no_content(), Some(allow)),
         Ok(Outcome::MethodNotAllowed { error, allow }) => {
@@ -62,7 +63,8 @@ async fn answer(
             (error_reply(e), None)
         }
     };
-    let headers = Headers::new();
+    let preflight_methods = if preflight { allow.as_deref() } else { None };
+    let headers = common_headers(&config, origin.as_deref(), preflight_methods)?;
     if reply.body.is_some() {
         headers.set("Content-Type", "application/json; charset=utf-8")?;
     }
@@ -72,13 +74,6 @@ async fn answer(
     if let Some(seconds) = retry_after {
         headers.set("Retry-After", &seconds.to_string())?;
     }
-    for (name, value) in SECURITY_HEADERS {
-        headers.set(name, value)?;
-    }
-    let preflight_methods = if preflight { allow.as_deref() } else { None };
-    for (name, value) in cors_headers(&config, origin.as_deref(), preflight_methods) {
-        headers.set(name, &value)?;
-    }
     let builder = ResponseBuilder::new().with_status(reply.status).with_headers(headers);
     Ok(match reply.body {
         Some(body) => builder.fixed(body.into_bytes()),
@@ -86,8 +81,34 @@ async fn answer(
     })
 }
 
+/// The security and CORS headers every answer carries.
+fn common_headers(config: &Config, origin: Option<&str>, preflight_methods: Option<&str>) -> worker::Result<Headers> {
+    let headers = Headers::new();
+    for (name, value) in SECURITY_HEADERS {
+        headers.set(name, value)?;
+    }
+    for (name, value) in cors_headers(config, origin, preflight_methods) {
+        headers.set(name, &value)?;
+    }
+    Ok(headers)
+}
+
+/// Bytes streamed through with their length, for the caller alone: no cache may keep them (they
+/// are ciphertext, but only the conversation's members may have even that), and a browser that
+/// opens the URL saves rather than shows them.
+fn download_response(download: Download, config: &Config, origin: Option<&str>) -> worker::Result<Response> {
+    let headers = common_headers(config, origin, None)?;
+    headers.set("Content-Type", "application/octet-stream")?;
+    headers.set("Content-Length", &download.length.to_string())?;
+    headers.set("Content-Disposition", "attachment")?;
+    headers.set("Cache-Control", "private, no-store")?;
+    Ok(ResponseBuilder::new().with_status(200).with_headers(headers).body(download.body))
+}
+
 enum Outcome {
     Reply(Reply),
+    /// An attachment's bytes (`GET /attachments/:id`).
+    Download(Download),
     /// A WebSocket handshake answered by a hub, passed through untouched.
     Upgrade(Response),
     /// An allowed origin's preflight: 204, with the path's methods in `Allow`.
@@ -139,6 +160,14 @@ async fn respond(
             let response = api::realtime::upgrade(ctx, header("Upgrade"), header("Sec-WebSocket-Protocol")).await?;
             return Ok(Outcome::Upgrade(response));
         }
+        Endpoint::UploadAttachmentPart => {
+            let body = req.inner().body();
+            api::attachments::upload_part(ctx, body, header("Content-Length")).await
+        }
+        Endpoint::DownloadAttachment => return Ok(Outcome::Download(api::attachments::download(ctx).await?)),
+        Endpoint::CreateAttachment => api::attachments::create(ctx).await,
+        Endpoint::CompleteAttachment => api::attachments::complete(ctx).await,
+        Endpoint::CancelAttachment => api::attachments::cancel(ctx).await,
         Endpoint::Health => api::meta::health(ctx).await,
         Endpoint::OpenApi => api::meta::openapi(ctx).await,
         Endpoint::Register => api::auth::register(ctx).await,
@@ -178,7 +207,7 @@ async fn respond(
 
 /// Reads the body of a POST, PATCH or DELETE (removing another device carries the password),
 /// refusing oversized ones by their declared length before reading, and bodies that are not JSON.
-/// Other methods carry no body we use.
+/// Other methods carry no body read here: a PUT's (an attachment's part) is streamed on unread.
 async fn read_body(req: &mut Request, method: &str) -> ApiResult<Vec<u8>> {
     if !matches!(method, "POST" | "PATCH" | "DELETE") {
         return Ok(Vec::new());

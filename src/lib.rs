@@ -2,6 +2,7 @@
 //! Pure logic lives in modules without worker types and is unit-tested natively; the wasm-only
 //! glue (HTTP handling, database access through Hyperdrive) sits behind `cfg(target_arch = "wasm32")`.
 
+pub mod attachments;
 pub mod auth;
 pub mod config;
 pub mod cursor;
@@ -32,3 +33,4 @@ fn start() {
 async fn fetch(req: worker::Request, env: worker::Env, _ctx: worker::Context) -> worker::Result<worker::Response> {
     http::handle(req, env).await
 }
+

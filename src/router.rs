@@ -39,6 +39,11 @@ pub enum Endpoint {
     AdminDeleteUser,
     AdminAudit,
     AdminStats,
+    CreateAttachment,
+    UploadAttachmentPart,
+    CompleteAttachment,
+    DownloadAttachment,
+    CancelAttachment,
     WebSocket,
 }
 
@@ -77,6 +82,11 @@ pub const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("DELETE", "/admin/users/:id", Endpoint::AdminDeleteUser),
     ("GET", "/admin/audit", Endpoint::AdminAudit),
     ("GET", "/admin/stats", Endpoint::AdminStats),
+    ("POST", "/conversations/:id/attachments", Endpoint::CreateAttachment),
+    ("PUT", "/attachments/:id/parts/:n", Endpoint::UploadAttachmentPart),
+    ("POST", "/attachments/:id/complete", Endpoint::CompleteAttachment),
+    ("GET", "/attachments/:id", Endpoint::DownloadAttachment),
+    ("DELETE", "/attachments/:id", Endpoint::CancelAttachment),
     ("GET", "/ws", Endpoint::WebSocket),
 ];
 
@@ -276,6 +286,10 @@ mod tests {
         assert_eq!(route("GET", "/users/").endpoint, Endpoint::ListUsers);
         assert_eq!(route("GET", "/users/%2B14155550123").template, "/users/:phone");
         assert_eq!(route("GET", "/admin/stats").endpoint, Endpoint::AdminStats);
+        let m = route("PUT", "/attachments/abc/parts/2");
+        assert_eq!((m.endpoint, m.params), (Endpoint::UploadAttachmentPart, vec!["abc".to_string(), "2".to_string()]));
+        assert_eq!(route("POST", "/conversations/abc/attachments").endpoint, Endpoint::CreateAttachment);
+        assert_eq!(refused("PATCH", "/attachments/abc").1, "GET, DELETE, OPTIONS");
     }
 
     /// The `Allow` of a 405, or a panic naming what was resolved instead.

@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per resource. Each is thin: parse → authorize → db → reply.
 
 pub mod admin;
+pub mod attachments;
 pub mod auth;
 pub mod conversations;
 pub mod devices;
@@ -50,6 +51,12 @@ impl Reply {
     pub fn no_content() -> Reply {
         Reply { status: 204, body: None }
     }
+}
+
+/// A download: bytes streamed through as they are (an attachment's ciphertext from R2), not JSON.
+pub struct Download {
+    pub body: worker::ResponseBody,
+    pub length: u64,
 }
 
 /// The authenticated user making the request.

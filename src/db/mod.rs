@@ -5,6 +5,7 @@
 //! Hyperdrive socket) is wasm-only.
 
 pub mod admin;
+pub mod attachments;
 pub mod commits;
 pub mod conversations;
 pub mod departures;

@@ -135,14 +135,14 @@ fn operation_json(method: &str, op: &Operation, generators: &mut Generators) -> 
         let schema = (body.ty.schema)(&mut generators.requests);
         out.insert(
             "requestBody".into(),
-            json!({ "required": body.required, "content": { "application/json": { "schema": schema } } }),
+            json!({ "required": body.required, "content": { body.media_type: { "schema": schema } } }),
         );
     }
     let mut responses = Map::new();
     for response in op.all_responses(method) {
         let mut entry = json!({ "description": response.description });
         if let Some(body) = response.body {
-            entry["content"] = json!({ "application/json": { "schema": (body.schema)(&mut generators.responses) } });
+            entry["content"] = json!({ response.media_type: { "schema": (body.schema)(&mut generators.responses) } });
         }
         let previous = responses.insert(response.status.to_string(), entry);
         assert!(previous.is_none(), "{} lists {} twice", op.id, response.status);

@@ -46,7 +46,12 @@ pub struct Parameter {
 pub struct RequestBody {
     pub required: bool,
     pub ty: WireType,
+    /// `application/json`, or `application/octet-stream` for raw bytes (an attachment's part).
+    pub media_type: &'static str,
 }
+
+pub const JSON: &str = "application/json";
+pub const OCTET_STREAM: &str = "application/octet-stream";
 
 #[derive(Clone)]
 pub struct Response {
@@ -54,6 +59,8 @@ pub struct Response {
     pub description: String,
     /// None for answers without a body (204, 101).
     pub body: Option<WireType>,
+    /// What the body is: JSON, or bytes (`OCTET_STREAM`).
+    pub media_type: &'static str,
 }
 
 impl Operation {
@@ -92,12 +99,18 @@ impl Operation {
     }
 
     pub fn body(mut self, ty: WireType) -> Self {
-        self.request = Some(RequestBody { required: true, ty });
+        self.request = Some(RequestBody { required: true, ty, media_type: JSON });
         self
     }
 
     pub fn optional_body(mut self, ty: WireType) -> Self {
-        self.request = Some(RequestBody { required: false, ty });
+        self.request = Some(RequestBody { required: false, ty, media_type: JSON });
+        self
+    }
+
+    /// A body of raw bytes rather than JSON.
+    pub fn bytes_body(mut self) -> Self {
+        self.request = Some(RequestBody { required: true, ty: bytes(), media_type: OCTET_STREAM });
         self
     }
 
@@ -124,7 +137,12 @@ impl Operation {
             }
         }
         if self.auth == Auth::Bearer {
-            all.extend(signed_in_answers());
+            // An operation's own 503 (`storage_unavailable` too) names the shared one's code as well.
+            for shared in signed_in_answers() {
+                if !all.iter().any(|r| r.status == shared.status) {
+                    all.push(shared);
+                }
+            }
         }
         all
     }
@@ -215,16 +233,34 @@ pub fn searched_page() -> Vec<Parameter> {
 // ---- answers --------------------------------------------------------------------------------
 
 pub fn ok(status: u16, description: impl Into<String>, body: WireType) -> Response {
-    Response { status, description: description.into(), body: Some(body) }
+    Response { status, description: description.into(), body: Some(body), media_type: JSON }
+}
+
+/// A success whose body is raw bytes.
+pub fn ok_bytes(status: u16, description: impl Into<String>) -> Response {
+    Response { status, description: description.into(), body: Some(bytes()), media_type: OCTET_STREAM }
 }
 
 pub fn no_content(status: u16, description: &str) -> Response {
-    Response { status, description: description.into(), body: None }
+    Response { status, description: description.into(), body: None, media_type: JSON }
 }
 
 /// Every error has the same body, `ErrorBody`; the description names its codes.
 pub fn error(status: u16, description: impl Into<String>) -> Response {
-    Response { status, description: description.into(), body: Some(wire::<ErrorBody>()) }
+    Response { status, description: description.into(), body: Some(wire::<ErrorBody>()), media_type: JSON }
+}
+
+fn bytes_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "format": "binary" })
+}
+
+fn bytes_ts_name(_: &ts_rs::Config) -> String {
+    "Uint8Array".to_string()
+}
+
+/// Raw bytes: an attachment's ciphertext, which the SDK sends and reads as a `Uint8Array`.
+pub fn bytes() -> WireType {
+    WireType { schema: bytes_schema, ts_name: bytes_ts_name }
 }
 
 /// What any request may be answered before its handler runs (`http.rs`, `router.rs`): text with

@@ -6,6 +6,11 @@ use super::{wire, WireType};
 use crate::auth::TOKEN_LIFETIME_SECS;
 use crate::config::{DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR, MIN_JWT_SECRET_BYTES};
 use crate::protocol::{
+    part_count, AttachmentUpload, AttachmentView, CreateAttachmentRequest, ATTACHMENT_PART_BYTES, ATTACHMENT_TAG_BYTES,
+    DEFAULT_ATTACHMENT_QUOTA_BYTES, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENT_PLAINTEXT_BYTES,
+    MAX_UNFINISHED_UPLOADS_PER_USER, UNREFERENCED_ATTACHMENT_GRACE_SECONDS,
+};
+use crate::protocol::{
     Account, AdminStats, ApproveLinkRequest, AuditEntry, AuthResponse, BindDeviceRequest, ClaimRequest, ClaimResponse,
     ClientEventWire, ConversationView, CreateGroupRequest, DepartureView, DeviceList, DeviceLookup,
     DeviceLookupRequest, DeviceView, Health, KeyPackageCount, LeaveRequest, LinkRequest, LinkView, LoginRequest,
@@ -488,6 +493,103 @@ pub fn operations() -> Vec<Operation> {
                  midnight UTC, and signed-in sessions, read from the database when asked.",
             )
             .answers([ok(200, "The counts.", wire::<AdminStats>()), forbidden()]),
+        Operation::signed_in(E::CreateAttachment, "createAttachment", "Start an encrypted upload for a conversation")
+            .describe(format!(
+                "Reserves an upload of `size` bytes of ciphertext, which only the caller writes and only the \
+                 conversation's members read. The client encrypts the file first (a fresh AES-256-GCM key per file, \
+                 so `size` is the file's plus {ATTACHMENT_TAG_BYTES}) and puts the key, nonce and hash inside the \
+                 MLS message that refers to the upload; the server sees only sizes. Then `PUT \
+                 /attachments/{{id}}/parts/{{n}}` for each part, `POST /attachments/{{id}}/complete`, and a \
+                 `send-message` naming it in `attachmentIds`. An upload no message refers to within {} hours \
+                 (finished or not) is deleted.",
+                UNREFERENCED_ATTACHMENT_GRACE_SECONDS / 3600
+            ))
+            .params([uuid_in_path("id")])
+            .body(wire::<CreateAttachmentRequest>())
+            .answers([
+                ok(201, "The upload, and how to cut it into parts.", wire::<AttachmentUpload>()),
+                error(400, "`invalid_json`, `invalid_field`, `invalid_id`"),
+                not_a_member(),
+                error(404, "`not_found`: there is no such conversation."),
+                error(
+                    413,
+                    format!(
+                        "`too_large`: over {MAX_ATTACHMENT_BYTES} bytes (a file of {} MiB, encrypted); \
+                         `quota_exceeded`: the caller's stored uploads and this one would pass their quota \
+                         (ATTACHMENT_QUOTA_BYTES, {} MiB by default); `payload_too_large`: the JSON body is.",
+                        MAX_ATTACHMENT_PLAINTEXT_BYTES >> 20,
+                        DEFAULT_ATTACHMENT_QUOTA_BYTES >> 20
+                    ),
+                ),
+                not_json(),
+                error(
+                    429,
+                    format!(
+                        "`too_many_uploads`: the caller has {MAX_UNFINISHED_UPLOADS_PER_USER} unfinished uploads; \
+                         finish or cancel one first."
+                    ),
+                ),
+                storage_unavailable(),
+            ]),
+        Operation::signed_in(E::UploadAttachmentPart, "uploadAttachmentPart", "Send one part of an upload")
+            .describe(format!(
+                "The body is the part's raw bytes, with its Content-Length: part `n` (from 1 to the upload's \
+                 `parts`) is exactly `partSize` ({ATTACHMENT_PART_BYTES}) bytes, the last one the rest. A part may be \
+                 sent again (the last one sent counts) and parts in any order. Only the uploader, while a member.",
+            ))
+            .params([uuid_in_path("id"), part_number()])
+            .bytes_body()
+            .answers([
+                no_content(204, "The part is stored."),
+                error(
+                    400,
+                    "`invalid_id`; `invalid_part`: the upload has no such part; `wrong_part_size`: the body is not \
+                     exactly the part's size.",
+                ),
+                error(404, "`not_found`: no such upload of the caller's, in a conversation they are in."),
+                error(409, "`upload_closed`: the upload is complete or cancelled."),
+                error(411, "`length_required`: no Content-Length."),
+                storage_unavailable(),
+            ]),
+        Operation::signed_in(E::CompleteAttachment, "completeAttachment", "Finish an upload")
+            .describe(
+                "Joins the parts into the stored object; from then on the conversation's members can read it and a \
+                 `send-message` of the caller's can refer to it.",
+            )
+            .params([uuid_in_path("id")])
+            .answers([
+                ok(200, "The finished upload.", wire::<AttachmentView>()),
+                invalid_id(),
+                error(404, "`not_found`: no such upload of the caller's, in a conversation they are in."),
+                error(409, "`parts_missing` (named in the message), `upload_closed`: complete or cancelled already."),
+                storage_unavailable(),
+            ]),
+        Operation::signed_in(E::DownloadAttachment, "downloadAttachment", "Read an upload's ciphertext")
+            .describe(
+                "The upload's bytes as stored, streamed, with Content-Length and `Cache-Control: private, no-store`: \
+                 the client checks their hash and decrypts them with the key from the message. For current members \
+                 of the conversation the upload was made for; to anyone else it does not exist.",
+            )
+            .params([uuid_in_path("id")])
+            .answers([
+                ok_bytes(200, "The ciphertext (application/octet-stream)."),
+                invalid_id(),
+                error(404, "`not_found`: no such finished upload in the caller's conversations."),
+                storage_unavailable(),
+            ]),
+        Operation::signed_in(E::CancelAttachment, "cancelAttachment", "Cancel an upload")
+            .describe(
+                "Deletes the caller's upload, finished or not, that no message refers to: its bytes and its record \
+                 go at once, and it stops counting against the quota. One a message refers to goes with that message.",
+            )
+            .params([uuid_in_path("id")])
+            .answers([
+                no_content(204, "The upload is gone."),
+                invalid_id(),
+                error(404, "`not_found`: the caller has no such upload."),
+                error(409, "`attachment_in_use`: a message refers to it."),
+                storage_unavailable(),
+            ]),
         Operation::public(E::WebSocket, "websocket", "Open the realtime WebSocket")
             .describe(format!(
                 "Upgrades to a WebSocket routed to the caller's UserHub. Pass the token as the subprotocol \
@@ -526,6 +628,25 @@ pub fn operations() -> Vec<Operation> {
                 error(503, "`database_unavailable`, `hub_unavailable`"),
             ]),
     ]
+}
+
+/// The answer when R2 does not: worth another try.
+fn storage_unavailable() -> Response {
+    error(503, "`storage_unavailable`: the file store (R2) did not answer; `database_unavailable`. Retry later.")
+}
+
+fn part_number_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "integer", "minimum": 1, "maximum": part_count(MAX_ATTACHMENT_BYTES) })
+}
+
+/// `:n` of an upload's part.
+fn part_number() -> Parameter {
+    Parameter {
+        name: "n",
+        location: Location::Path,
+        ty: WireType { schema: part_number_schema, ts_name: <u32 as TS>::name },
+        description: Some("The part's number, from 1 to the upload's `parts`."),
+    }
 }
 
 /// The 400 of the operations that take a device label.

@@ -66,6 +66,7 @@ macro_rules! assert_text_enum_matches_serde {
 }
 
 pub mod admin;
+pub mod attachments;
 pub mod auth;
 pub mod conversations;
 pub mod devices;
@@ -85,6 +86,7 @@ pub(crate) mod typescript;
 mod schemas;
 
 pub use admin::*;
+pub use attachments::*;
 pub use auth::*;
 pub use conversations::*;
 pub use devices::*;

@@ -124,6 +124,9 @@ fn declarations() -> Files {
     files.declare::<ServerEvent>("events.ts");
     files.declare::<SessionEndReason>("events.ts");
     files.declare::<SocketCloseReason>("events.ts");
+    files.declare::<CreateAttachmentRequest>("attachments.ts");
+    files.declare::<AttachmentUpload>("attachments.ts");
+    files.declare::<AttachmentView>("attachments.ts");
     files.declare::<AuditEntry>("admin.ts");
     files.declare::<AdminStats>("admin.ts");
     files.declare::<serde_json::Value>("meta.ts");
@@ -175,6 +178,14 @@ fn constants() -> String {
         DEVICE_PROOF_BYTES,
         LINK_REQUEST_TTL_SECONDS,
         LINK_MAC_BYTES,
+        MAX_ATTACHMENT_PLAINTEXT_BYTES,
+        ATTACHMENT_TAG_BYTES,
+        MAX_ATTACHMENT_BYTES,
+        ATTACHMENT_PART_BYTES,
+        DEFAULT_ATTACHMENT_QUOTA_BYTES,
+        MAX_UNFINISHED_UPLOADS_PER_USER,
+        MAX_ATTACHMENTS_PER_MESSAGE,
+        UNREFERENCED_ATTACHMENT_GRACE_SECONDS,
     );
     writeln!(
         text,
@@ -223,6 +234,9 @@ fn constants() -> String {
 
 /// The `import type` lines a file of `OUT_DIR` that is not declared here needs to refer to each of
 /// `names`, which must be wire types declared here (other words, such as `string`, are skipped).
+/// Types TypeScript itself has, which a route may name without an import (raw bytes).
+const TYPESCRIPT_BUILTINS: &[&str] = &["Uint8Array"];
+
 pub(crate) fn imports_of_wire_types(file: &str, names: &BTreeSet<String>) -> String {
     let files = declarations();
     // A type name (capitalized) that no file declares would be used without an import: tsc would
@@ -230,6 +244,7 @@ pub(crate) fn imports_of_wire_types(file: &str, names: &BTreeSet<String>) -> Str
     let undeclared: Vec<&String> = names
         .iter()
         .filter(|name| name.starts_with(|c: char| c.is_ascii_uppercase()) && !files.home.contains_key(*name))
+        .filter(|name| !TYPESCRIPT_BUILTINS.contains(&name.as_str()))
         .collect();
     assert!(
         undeclared.is_empty(),

@@ -45,6 +45,11 @@ export function checkAgainstOpenApi(method, path, status, body, { documentedOnly
   }
   const response = operation.responses[String(status)];
   if (!response) throw new Error(`${method} ${template} answered ${status}, which the OpenAPI document does not list`);
+  // Raw bytes (an attachment's ciphertext): documented as such, and read as bytes.
+  if (response.content?.['application/octet-stream']) {
+    if (!(body instanceof Uint8Array)) throw new Error(`${method} ${template} ${status} should answer bytes (application/octet-stream)`);
+    return;
+  }
   const schema = response.content?.['application/json']?.schema;
   if (!schema) {
     if (body !== null) throw new Error(`${method} ${template} ${status} should have no body`);
@@ -73,10 +78,12 @@ export class Api {
       if (!raw || !('content-type' in init.headers)) init.headers['content-type'] ??= 'application/json';
     }
     const res = await fetch(this.baseUrl + path, init);
-    const text = await res.text();
-    const json = text ? JSON.parse(text) : null;
-    checkAgainstOpenApi(method, path, res.status, json);
-    return { status: res.status, headers: res.headers, body: json };
+    // Bytes stay bytes (a download); everything else the server sends is JSON or nothing.
+    const bytes = (res.headers.get('content-type') ?? '').startsWith('application/octet-stream');
+    const text = bytes ? null : await res.text();
+    const answer = bytes ? new Uint8Array(await res.arrayBuffer()) : text ? JSON.parse(text) : null;
+    checkAgainstOpenApi(method, path, res.status, answer);
+    return { status: res.status, headers: res.headers, body: answer };
   }
 
   get(path, options) {
@@ -93,6 +100,11 @@ export class Api {
 
   delete(path, options) {
     return this.request('DELETE', path, options);
+  }
+
+  /** Sends raw bytes (an attachment's part). */
+  put(path, bytes, options = {}) {
+    return this.request('PUT', path, { ...options, body: bytes, headers: { 'content-type': 'application/octet-stream', ...options.headers } });
   }
 
   /** Registers a fresh user and returns `{ user, token, password }`. */

@@ -30,6 +30,14 @@ export const DEVICE_KEY_BYTES = 32;
 export const DEVICE_PROOF_BYTES = 64;
 export const LINK_REQUEST_TTL_SECONDS = 600;
 export const LINK_MAC_BYTES = 32;
+export const MAX_ATTACHMENT_PLAINTEXT_BYTES = 104857600;
+export const ATTACHMENT_TAG_BYTES = 16;
+export const MAX_ATTACHMENT_BYTES = 104857616;
+export const ATTACHMENT_PART_BYTES = 5242880;
+export const DEFAULT_ATTACHMENT_QUOTA_BYTES = 1073741824;
+export const MAX_UNFINISHED_UPLOADS_PER_USER = 20;
+export const MAX_ATTACHMENTS_PER_MESSAGE = 10;
+export const UNREFERENCED_ATTACHMENT_GRACE_SECONDS = 86400;
 /** What a device signs, followed by the session's id, to bind a session to itself. */
 export const DEVICE_PROOF_CONTEXT = "e2e-chat/bind-session/v1:";
 /** What a device signs to approve a new one: this, the user's id, `:`, the new device's id, `:`, the base64 of its key. */

@@ -2,6 +2,7 @@
 // Change the Rust type, run `cargo test --lib`, and commit the result.
 
 export type * from './admin.ts';
+export type * from './attachments.ts';
 export type * from './auth.ts';
 export type * from './conversations.ts';
 export type * from './devices.ts';

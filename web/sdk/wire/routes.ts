@@ -1,6 +1,7 @@
 // Generated from the router's table and the operations in src/openapi/ by `cargo test --lib`: do not edit by hand.
 // Change the Rust source, run `cargo test --lib`, and commit the result.
 import type { AdminStats, AuditEntry } from './admin.ts';
+import type { AttachmentUpload, AttachmentView, CreateAttachmentRequest } from './attachments.ts';
 import type { Account, AuthResponse, LoginRequest, RegisterRequest, UpdateAccountRequest } from './auth.ts';
 import type { ConversationView, CreateGroupRequest, DepartureView, LeaveRequest } from './conversations.ts';
 import type { BindDeviceRequest, ClaimRequest, ClaimResponse, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView, KeyPackageCount, RegisterDeviceRequest, RemoveDeviceRequest, UploadKeyPackagesRequest } from './devices.ts';
@@ -81,4 +82,14 @@ export type Routes = {
   'GET /admin/audit': { params?: never; query?: { cursor?: string; limit?: number }; body?: never; response: Page<AuditEntry> };
   /** Live counts for the admin page (admin) */
   'GET /admin/stats': { params?: never; query?: never; body?: never; response: AdminStats };
+  /** Start an encrypted upload for a conversation */
+  'POST /conversations/:id/attachments': { params: { id: string }; query?: never; body: CreateAttachmentRequest; response: AttachmentUpload };
+  /** Send one part of an upload */
+  'PUT /attachments/:id/parts/:n': { params: { id: string; n: number }; query?: never; body: Uint8Array; response: null };
+  /** Finish an upload */
+  'POST /attachments/:id/complete': { params: { id: string }; query?: never; body?: never; response: AttachmentView };
+  /** Read an upload's ciphertext */
+  'GET /attachments/:id': { params: { id: string }; query?: never; body?: never; response: Uint8Array };
+  /** Cancel an upload */
+  'DELETE /attachments/:id': { params: { id: string }; query?: never; body?: never; response: null };
 };
