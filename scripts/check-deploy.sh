@@ -129,7 +129,12 @@ for (const origin of (varValue('ALLOWED_ORIGINS') ?? '').split(',').map((o) => o
 for (const name of ['JWT_SECRET', 'ADMIN_PASSWORD']) {
   if (name in vars) errors.push(`${name} is a plain [vars] entry, readable by anyone with the file or the dashboard; remove it and use \`wrangler secret put ${name}\`.`);
 }
-const knownVars = ['ENVIRONMENT', 'ALLOWED_ORIGINS', 'FIRST_USER_ADMIN', 'REGISTRATIONS_PER_ADDRESS_PER_HOUR', 'HUB_DB_IDLE_SECONDS', 'PBKDF2_ITERATIONS', 'ADMIN_PHONE', 'JWT_SECRET', 'ADMIN_PASSWORD'];
+const quota = varValue('ATTACHMENT_QUOTA_BYTES');
+if (quota !== undefined && !(/^\d+$/.test(quota) && Number(quota) > 0)) {
+  errors.push(`ATTACHMENT_QUOTA_BYTES is ${JSON.stringify(quota)}, not a positive whole number of bytes (the server would ignore it and use 1 GiB).`);
+}
+
+const knownVars = ['ENVIRONMENT', 'ALLOWED_ORIGINS', 'FIRST_USER_ADMIN', 'REGISTRATIONS_PER_ADDRESS_PER_HOUR', 'HUB_DB_IDLE_SECONDS', 'PBKDF2_ITERATIONS', 'ATTACHMENT_QUOTA_BYTES', 'ADMIN_PHONE', 'JWT_SECRET', 'ADMIN_PASSWORD'];
 for (const name of Object.keys(vars)) {
   if (!knownVars.includes(name)) notes.push(`[vars] has ${name}, which this check does not know (a misspelt name is silently ignored by the server).`);
 }
@@ -155,6 +160,17 @@ if (!userHub) {
 } else {
   if (userHub.class_name !== 'UserHub') errors.push(`USER_HUB is bound to class ${JSON.stringify(userHub.class_name)}; the Worker exports UserHub.`);
   if (userHub.script_name && userHub.script_name !== config.name) errors.push(`USER_HUB points at another Worker (script_name ${JSON.stringify(userHub.script_name)}).`);
+}
+const attachments = (config.r2_buckets ?? []).find((b) => b.binding === 'ATTACHMENTS');
+if (!attachments) {
+  errors.push('no R2 binding ATTACHMENTS ([[r2_buckets]] binding = "ATTACHMENTS", bucket_name = "e2e-chat-attachments"): every attachment upload and download would fail.');
+} else if (!attachments.bucket_name) {
+  errors.push('the R2 binding ATTACHMENTS names no bucket_name.');
+}
+// The sweep deletes abandoned uploads and those of deleted conversations and accounts; without
+// a cron it never runs, and they stay in the bucket for good.
+if (!(config.triggers?.crons ?? []).length) {
+  errors.push('no cron trigger ([triggers] crons = ["17 * * * *"]): the sweep of abandoned uploads (src/sweep.rs) would never run.');
 }
 // keep_vars keeps what was set in the dashboard over what this file says: the vars checked here
 // would not be the vars the Worker runs with.
@@ -307,7 +323,7 @@ if [ "$BUILD" = 1 ]; then
   fi
   # What wrangler itself says it would bind, as a second opinion on the configuration read above.
   bound=""
-  for expected in 'env.USER_HUB (UserHub)' 'env.HYPERDRIVE (' 'env.ENVIRONMENT ("production")'; do
+  for expected in 'env.USER_HUB (UserHub)' 'env.HYPERDRIVE (' 'env.ATTACHMENTS (' 'env.ENVIRONMENT ("production")'; do
     grep -qF "$expected" <<<"$dry_run" || bound+="error: wrangler's dry run does not list the binding $expected"$'\n'
   done
   upload="$(grep -m1 '^Total Upload' <<<"$dry_run" || true)"

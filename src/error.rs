@@ -129,7 +129,8 @@ pub struct LogLine<'a> {
     pub duration_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<&'a str>,
-    /// A hub event's kind (`send`, `receipt`, `typing`, `sync`, `commit`, `invalid`).
+    /// A hub event's kind (`send`, `receipt`, `typing`, `sync`, `commit`, `invalid`), or a sweep
+    /// step's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<&'static str>,
     /// A pseudonymous account id: a random UUID, which names no one without the database.
@@ -137,6 +138,9 @@ pub struct LogLine<'a> {
     pub user_id: Option<uuid::Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<&'a str>,
+    /// How many things a sweep step deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
 }
 
 /// The methods a log line may name as they are; any other is logged as `OTHER`, so that a
@@ -176,6 +180,18 @@ impl<'a> LogLine<'a> {
             user_id: Some(user_id),
             duration_ms: Some(duration_ms),
             error_code,
+            ..Self::default()
+        }
+    }
+
+    /// The line of one step of the scheduled sweep (src/sweep.rs), `kind` naming the step.
+    pub fn sweep_step(step: &'static str, count: u64, duration_ms: u64) -> Self {
+        Self {
+            level: "info",
+            event: "sweep",
+            kind: Some(step),
+            count: Some(count),
+            duration_ms: Some(duration_ms),
             ..Self::default()
         }
     }

@@ -13,6 +13,7 @@ mod openapi;
 pub mod protocol;
 pub mod ratelimit;
 pub mod router;
+pub mod sweep;
 pub mod views;
 
 #[cfg(target_arch = "wasm32")]
@@ -34,3 +35,9 @@ async fn fetch(req: worker::Request, env: worker::Env, _ctx: worker::Context) ->
     http::handle(req, env).await
 }
 
+/// The cron in wrangler.toml: the sweep (src/sweep.rs).
+#[cfg(target_arch = "wasm32")]
+#[worker::event(scheduled)]
+async fn scheduled(_event: worker::ScheduledEvent, env: worker::Env, _ctx: worker::ScheduleContext) {
+    sweep::run(&env).await;
+}

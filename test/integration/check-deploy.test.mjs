@@ -136,6 +136,20 @@ test('a missing binding or required secret is refused', async () => {
   assertRefused(noAssets, /no \[assets\] directory/);
 });
 
+test('attachments need their R2 binding and the sweep its cron; a quota that is no number of bytes is refused', async () => {
+  const [noBucket, noCron, badQuota, quota] = await Promise.all([
+    check(variant(dropLines(/^\[\[r2_buckets\]\]$|^binding = "ATTACHMENTS"$|^bucket_name = "e2e-chat-attachments"$/)), '--ci'),
+    check(variant(dropLines(/^crons = /)), '--ci'),
+    check(variant((top) => top.replace('[vars]\n', '[vars]\nATTACHMENT_QUOTA_BYTES = "1 GiB"\n')), '--ci'),
+    check(variant((top) => top.replace('[vars]\n', '[vars]\nATTACHMENT_QUOTA_BYTES = "5368709120"\n')), '--ci'),
+  ]);
+  assertRefused(noBucket, /no R2 binding ATTACHMENTS/);
+  assertRefused(noCron, /no cron trigger/);
+  assertRefused(badQuota, /ATTACHMENT_QUOTA_BYTES is "1 GiB", not a positive whole number/);
+  assert.equal(quota.code, 0, quota.output);
+  assert.doesNotMatch(quota.output, /ATTACHMENT_QUOTA_BYTES, which this check does not know/);
+});
+
 test('a real deploy (strict mode) refuses the placeholder Hyperdrive id before asking Cloudflare anything', async () => {
   assert.ok(PRODUCTION.includes(PLACEHOLDER_ID));
   const strict = await check(PRODUCTION);

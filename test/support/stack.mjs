@@ -104,6 +104,8 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
       // vars override its vars.
       'dev', '--env', 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
       '--env-file', envFile, '--persist-to', join(stateDir, 'state'), '--show-interactive-dev-session=false',
+      // GET /__scheduled runs the Worker's scheduled handler (the sweep, src/sweep.rs) at once.
+      '--test-scheduled',
       ...Object.entries({ ...DEFAULT_VARS, ...vars }).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
     ];
     child = spawn(join(ROOT, 'node_modules/.bin/wrangler'), args, {
@@ -146,6 +148,13 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
 
   const stack = {
     baseUrl,
+    /** wrangler's local state (`--persist-to`): its R2 objects are files under `r2/`. */
+    stateDir: join(stateDir, 'state'),
+    /** Runs the Worker's scheduled handler (the sweep) and waits for it to finish. */
+    runScheduled: async () => {
+      const res = await fetch(`${baseUrl}/__scheduled`);
+      if (!res.ok) throw new Error(`GET /__scheduled answered ${res.status}: ${await res.text()}`);
+    },
     inspectorPort: () => inspectorPort,
     databaseUrl: url,
     pool,
