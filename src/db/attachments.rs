@@ -190,6 +190,9 @@ pub async fn not_referable(
     sender: Uuid,
     conversation: Uuid,
 ) -> DbResult<Option<NotReferable>> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
     let row = client
         .query_one(
             "SELECT count(*) FILTER (WHERE message_id IS NULL) AS free, count(*) AS valid FROM attachments

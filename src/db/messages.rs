@@ -33,17 +33,28 @@ pub const PAGE_AFTER_CURSOR_SQL: &str =
 /// and would wait forever at a hole. So a resend takes no seq (the NOT EXISTS), and when two equal
 /// sends race past that check, the second one's insert fails on the unique key instead of doing
 /// nothing, which rolls its seq back with the whole statement; the caller answers it as a resend.
+///
+/// The uploads the message names ($8) must all be the sender's, complete, for this conversation
+/// and referred to by no message; they are locked, so two sends cannot both take one, and an
+/// upload the sweep marks for deletion meanwhile no longer counts. The message then refers to them.
 const SEND_SQL: &str = "WITH allowed AS (
        SELECT 1 FROM members WHERE conversation_id = $2 AND user_id = $3
+     ), attached AS (
+       SELECT id FROM attachments
+       WHERE id = ANY($8) AND uploader_id = $3 AND conversation_id = $2 AND state = 'complete' AND message_id IS NULL
+       FOR UPDATE
      ), bumped AS (
        UPDATE conversations SET last_seq = last_seq + 1
        WHERE id = $2 AND epoch = $5 AND EXISTS (SELECT 1 FROM allowed)
          AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = $3 AND client_msg_id = $7)
+         AND (SELECT count(*) FROM attached) = cardinality($8::uuid[])
        RETURNING last_seq
      ), inserted AS (
        INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at)
        SELECT $1, $2, last_seq, $3, $4, 'app', $5, $6, $7, clock_timestamp() FROM bumped
        RETURNING id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, commit_adds, commit_removes, commit_departures, commit_sender_role
+     ), referred AS (
+       UPDATE attachments SET message_id = inserted.id FROM inserted WHERE attachments.id IN (SELECT id FROM attached)
      )
      SELECT inserted.*, ARRAY(SELECT user_id FROM members WHERE conversation_id = $2) AS member_ids FROM inserted";
 
@@ -116,6 +127,8 @@ pub struct NewMessage<'a> {
     pub epoch: i64,
     pub ciphertext: &'a [u8],
     pub client_msg_id: &'a str,
+    /// Uploads the message refers to.
+    pub attachment_ids: &'a [Uuid],
 }
 
 /// A message just stored, with the conversation's members to deliver it to.
@@ -125,12 +138,20 @@ pub struct Sent {
 }
 
 /// Stores a message (see `SEND_SQL`). None when nothing was stored: the sender is not a member,
-/// the epoch is stale, or the clientMsgId was used before, possibly by an equal send that
-/// committed while this one waited.
+/// the epoch is stale, an upload it names cannot be referred to, or the clientMsgId was used
+/// before, possibly by an equal send that committed while this one waited.
 pub async fn send(client: &Client, statement: &SendStatement, m: &NewMessage<'_>) -> DbResult<Option<Sent>> {
     let id = Uuid::now_v7();
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
-        [&id, &m.conversation_id, &m.sender_id, &m.sender_device_id, &m.epoch, &m.ciphertext, &m.client_msg_id];
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
+        &id,
+        &m.conversation_id,
+        &m.sender_id,
+        &m.sender_device_id,
+        &m.epoch,
+        &m.ciphertext,
+        &m.client_msg_id,
+        &m.attachment_ids,
+    ];
     let row = match client.query_opt(&statement.0, &params).await {
         Ok(row) => row,
         Err(e) => {

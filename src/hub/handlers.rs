@@ -3,6 +3,7 @@
 
 use super::sockets::{send, SocketInfo};
 use super::UserHub;
+use crate::db::attachments::{self, NotReferable};
 use crate::db::members::{self, ChangeRefused};
 use crate::db::messages::{self, MessageRow};
 use crate::db::{commits, conversations, receipts, users, Client};
@@ -67,11 +68,13 @@ impl UserHub {
             epoch: m.epoch,
             ciphertext: &m.ciphertext,
             client_msg_id: &m.client_msg_id,
+            attachment_ids: &m.attachment_ids,
         };
         let (message, members) = match messages::send(db, &conn.send, &new).await? {
             Some(sent) => (sent.message, sent.member_ids),
             None => {
-                let (earlier, still_member) = self.earlier_send(db, me, conversation, &m.client_msg_id).await?;
+                let (earlier, still_member) =
+                    self.earlier_send(db, me, conversation, &m.client_msg_id, &m.attachment_ids).await?;
                 // A resend is routed again, since the first routing may have died with a hub; but
                 // only while the sender is still a member, and only to those who joined before it.
                 let members =
@@ -108,13 +111,15 @@ impl UserHub {
     }
 
     /// Nothing was inserted: either this is a resend of a stored message, which is answered with
-    /// the original (and whether its sender is still a member), or the sender may not post here.
+    /// the original (and whether its sender is still a member), or the sender may not post here,
+    /// or not with these attachments.
     async fn earlier_send(
         &self,
         db: &Client,
         me: Uuid,
         conversation: Uuid,
         client_msg_id: &str,
+        attachment_ids: &[Uuid],
     ) -> ApiResult<(MessageRow, bool)> {
         let earlier = messages::by_client_id(db, me, client_msg_id).await?;
         match (earlier, conversations::membership(db, conversation, me).await?) {
@@ -129,7 +134,16 @@ impl UserHub {
             }
             (None, None) => Err(ApiError::not_found("There is no such conversation.")),
             (None, Some(c)) if c.member.is_none() => Err(ApiError::not_a_member()),
-            (None, Some(c)) => Err(stale_epoch(c.epoch)),
+            (None, Some(c)) => match attachments::not_referable(db, attachment_ids, me, conversation).await? {
+                Some(NotReferable::Invalid) => Err(ApiError::bad_request(
+                    "invalid_attachment",
+                    "attachmentIds names something other than a finished upload of yours for this conversation.",
+                )),
+                Some(NotReferable::InUse) => {
+                    Err(ApiError::conflict("attachment_in_use", "Another message already carries this attachment."))
+                }
+                None => Err(stale_epoch(c.epoch)),
+            },
         }
     }
 

@@ -1,5 +1,6 @@
 //! Messages and what travels with them on a socket: sending, receipts, typing and sync.
 
+use super::attachments::validate_attachment_ids;
 use super::conversations::{DepartureView, MemberRole};
 use super::validate::{validate_client_msg_id, validate_epoch};
 use crate::error::ApiError;
@@ -81,6 +82,12 @@ pub struct SendMessageEvent {
     pub epoch: i64,
     /// Base64 of the MLS message.
     pub ciphertext: String,
+    /// The uploads the message carries (their keys are inside the ciphertext): complete uploads of
+    /// the sender's for this conversation that no other message refers to, at most
+    /// `MAX_ATTACHMENTS_PER_MESSAGE`. The server records that this message refers to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<Uuid>>", optional)]
+    pub attachment_ids: Vec<Uuid>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -96,6 +103,7 @@ pub struct OutgoingMessage {
     pub client_msg_id: String,
     pub epoch: i64,
     pub ciphertext: Vec<u8>,
+    pub attachment_ids: Vec<Uuid>,
 }
 
 impl SendMessageEvent {
@@ -123,7 +131,14 @@ impl SendMessageEvent {
                 format!("A ciphertext is limited to {} KiB.", MAX_CIPHERTEXT_BYTES / 1024),
             ));
         }
-        Ok(OutgoingMessage { to, client_msg_id: self.client_msg_id, epoch, ciphertext })
+        validate_attachment_ids(&self.attachment_ids)?;
+        Ok(OutgoingMessage {
+            to,
+            client_msg_id: self.client_msg_id,
+            epoch,
+            ciphertext,
+            attachment_ids: self.attachment_ids,
+        })
     }
 }
 

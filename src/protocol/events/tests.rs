@@ -27,7 +27,8 @@ fn parses_a_send_message_to_a_user_or_a_conversation() {
             to: Recipient::User(to),
             client_msg_id: "c1".into(),
             epoch: 3,
-            ciphertext: vec![1, 2, 3]
+            ciphertext: vec![1, 2, 3],
+            attachment_ids: vec![],
         })
     );
     let frame = format!(r#"{{"type":"send-message","conversationId":"{to}","clientMsgId":"c1","ciphertext":"AQID"}}"#);
@@ -35,6 +36,28 @@ fn parses_a_send_message_to_a_user_or_a_conversation() {
         event(&frame),
         Ok(ClientEvent::SendMessage(OutgoingMessage { to: Recipient::Conversation(_), epoch: 0, .. }))
     ));
+}
+
+#[test]
+fn a_send_message_names_at_most_ten_uploads_each_once() {
+    let (c, a) = (Uuid::new_v4(), Uuid::new_v4());
+    let send = |ids: &[Uuid]| {
+        let ids: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
+        event(&format!(
+            r#"{{"type":"send-message","conversationId":"{c}","clientMsgId":"c1","ciphertext":"AQID","attachmentIds":[{}]}}"#,
+            ids.join(",")
+        ))
+    };
+    assert!(
+        matches!(send(&[a]), Ok(ClientEvent::SendMessage(OutgoingMessage { ref attachment_ids, .. })) if attachment_ids == &[a])
+    );
+    assert_eq!(send(&[a, a]).unwrap_err().1, "invalid_field");
+    let eleven: Vec<Uuid> = (0..11).map(|_| Uuid::new_v4()).collect();
+    assert_eq!(send(&eleven).unwrap_err().1, "too_many_attachments");
+    let bad = format!(
+        r#"{{"type":"send-message","conversationId":"{c}","clientMsgId":"c1","ciphertext":"AQID","attachmentIds":["x"]}}"#
+    );
+    assert_eq!(event(&bad).unwrap_err().1, "invalid_field");
 }
 
 #[test]
@@ -155,6 +178,7 @@ fn every_wire_client_event_parses_under_its_tag_with_its_id() {
             client_msg_id: "c1".into(),
             epoch: 2,
             ciphertext: encode(b"hi"),
+            attachment_ids: vec![c],
         }),
         ClientEventWire::Receipt(ReceiptRequest { message_id: u, kind: ReceiptKind::Read }),
         ClientEventWire::Typing(TypingRequest { conversation_id: c, on: true }),

@@ -45,7 +45,13 @@ epoch?: number,
 /**
  * Base64 of the MLS message.
  */
-ciphertext: string, };
+ciphertext: string, 
+/**
+ * The uploads the message carries (their keys are inside the ciphertext): complete uploads of
+ * the sender's for this conversation that no other message refers to, at most
+ * `MAX_ATTACHMENTS_PER_MESSAGE`. The server records that this message refers to them.
+ */
+attachmentIds?: Array<string>, };
 
 export type ReceiptKind = "delivered" | "read";
 
