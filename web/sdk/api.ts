@@ -29,6 +29,12 @@ export type Conversation = ConversationView & {
   leftBySelf?: boolean;
 };
 
+/** What a single call may take besides its input. */
+export interface CallOptions {
+  /** Aborts the request (an upload or download the user cancelled). */
+  signal?: AbortSignal;
+}
+
 export interface ApiOptions {
   /** Makes the HTTP requests; the global `fetch` unless given (e.g. to log, or to check responses in tests). */
   fetch?: typeof fetch;
@@ -67,31 +73,51 @@ export class Api {
    * Calls a route by its key in the generated route map, which gives its path parameters, query,
    * body and answer: a method here cannot send or promise another type than the server's.
    */
-  async call<R extends Route>(route: R, input: RouteInput<R>): Promise<RouteResponse<R>> {
+  async call<R extends Route>(route: R, input: RouteInput<R>, options: CallOptions = {}): Promise<RouteResponse<R>> {
+    const res = await this.send(route, input, options);
+    const text = await res.text();
+    return (text ? JSON.parse(text) : null) as RouteResponse<R>;
+  }
+
+  /**
+   * Calls a route whose body or answer is raw bytes (an attachment's part or ciphertext) and hands
+   * back the response as it is, its body unread, so the caller can stream it. A failure throws
+   * ApiError like `call`.
+   */
+  async callRaw<R extends Route>(route: R, input: RouteInput<R>, options: CallOptions = {}): Promise<Response> {
+    return this.send(route, input, options);
+  }
+
+  /** Sends the request of a route; throws ApiError on a failure, and returns a success unread. */
+  private async send<R extends Route>(route: R, input: RouteInput<R>, { signal }: CallOptions): Promise<Response> {
     const [method, template] = route.split(' ');
     // Every entry has this shape; the route's own types were checked where it was called.
     const { params = {}, query = {}, body } = input as {
-      params?: Record<string, string>;
+      params?: Record<string, string | number>;
       query?: Record<string, string | number | undefined>;
       body?: unknown;
     };
     const path = template.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(params[name]));
     const headers: Record<string, string> = {};
     if (this.token) headers.authorization = `Bearer ${this.token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    const bytes = body instanceof Uint8Array;
+    if (body !== undefined) headers['content-type'] = bytes ? 'application/octet-stream' : 'application/json';
+    const sent = body === undefined ? undefined : bytes ? body : JSON.stringify(body);
     let res: Response;
     try {
-      res = await this.fetch(this.baseUrl + path + search(query), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await this.fetch(this.baseUrl + path + search(query), { method, headers, body: sent as BodyInit | undefined, signal });
     } catch (e) {
+      // A cancel is the caller's own doing, not the server's absence: it goes up as it is.
+      if (signal?.aborted) throw signal.reason;
       throw new ApiError(0, 'network', `The server cannot be reached (${(e as Error).message}).`);
     }
-    const text = await res.text();
-    const json = text ? JSON.parse(text) : null;
     if (!res.ok) {
-      const error = (json as ErrorBody | null)?.error ?? { code: 'http_' + res.status, message: res.statusText };
+      const text = await res.text();
+      const json = (() => { try { return text ? JSON.parse(text) as ErrorBody : null; } catch { return null; } })();
+      const error = json?.error ?? { code: 'http_' + res.status, message: res.statusText };
       throw new ApiError(res.status, error.code, error.message);
     }
-    return json as RouteResponse<R>;
+    return res;
   }
 
   register(phone: string, displayName: string, password: string) {
@@ -214,6 +240,30 @@ export class Api {
 
   messages(conversationId: string, query: Query<'GET /conversations/:peerId/messages'> = {}) {
     return this.call('GET /conversations/:peerId/messages', { params: { peerId: conversationId }, query });
+  }
+
+  /** Reserves an upload of `size` bytes of ciphertext for a conversation (see attachments.ts). */
+  createAttachment(conversationId: string, size: number, options?: CallOptions) {
+    return this.call('POST /conversations/:id/attachments', { params: { id: conversationId }, body: { size } }, options);
+  }
+
+  /** Sends part `n` (from 1) of an upload: exactly its size. */
+  async uploadAttachmentPart(attachmentId: string, n: number, bytes: Uint8Array, options?: CallOptions): Promise<void> {
+    await this.callRaw('PUT /attachments/:id/parts/:n', { params: { id: attachmentId, n }, body: bytes }, options);
+  }
+
+  completeAttachment(attachmentId: string, options?: CallOptions) {
+    return this.call('POST /attachments/:id/complete', { params: { id: attachmentId } }, options);
+  }
+
+  /** Cancels an upload no message refers to: its bytes go at once. */
+  cancelAttachment(attachmentId: string) {
+    return this.call('DELETE /attachments/:id', { params: { id: attachmentId } });
+  }
+
+  /** An upload's ciphertext, as a response whose body the caller streams. */
+  downloadAttachment(attachmentId: string, options?: CallOptions): Promise<Response> {
+    return this.callRaw('GET /attachments/:id', { params: { id: attachmentId } }, options);
   }
 }
 
