@@ -5,8 +5,7 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileStack } from '../support/file-stack.mjs';
 
 const MIB = 1024 * 1024;
@@ -213,7 +212,7 @@ test('cancelling removes the upload and its bytes at once; one a message refers 
   const half = (await start(alice, conversation.id, PART + 5)).body;
   assert.equal((await part(alice, half.id, 1, randomBytes(PART))).status, 204);
   const finished = await upload(alice, conversation.id, encrypt(plaintext(3000)));
-  const objectsBefore = r2Objects().length;
+  const objectsBefore = file.stack.r2Files().length;
 
   assert.equal((await file.api.delete(`/attachments/${half.id}`, auth(alice))).status, 204);
   assert.equal((await file.api.delete(`/attachments/${finished.id}`, auth(alice))).status, 204);
@@ -222,7 +221,7 @@ test('cancelling removes the upload and its bytes at once; one a message refers 
   assert.equal((await part(alice, half.id, 2, randomBytes(5))).status, 404);
   const { rows } = await file.stack.pool.query('SELECT count(*)::int AS n FROM attachments WHERE id = ANY($1)', [[half.id, finished.id]]);
   assert.equal(rows[0].n, 0);
-  assert.ok(r2Objects().length < objectsBefore, 'R2 holds fewer objects');
+  assert.ok(file.stack.r2Files().length < objectsBefore, 'R2 holds fewer objects');
 
   const referred = await upload(alice, conversation.id, encrypt(plaintext(100)));
   const socket = await file.open(alice.token);
@@ -294,7 +293,7 @@ test('the sweep deletes uploads nothing refers to after a day, and those of dele
     [[referred.id, unreferred.id, unfinished.id, inDirect.id, dansOwn.id]],
   );
   assert.equal((await file.api.delete(`/admin/users/${dan.user.id}`, auth(admin))).status, 204);
-  const before = r2Objects().length;
+  const before = file.stack.r2Files().length;
   await file.stack.runScheduled();
 
   const { rows } = await file.stack.pool.query('SELECT id FROM attachments WHERE id = ANY($1)', [
@@ -304,15 +303,15 @@ test('the sweep deletes uploads nothing refers to after a day, and those of dele
   for (const gone of [unreferred, inDirect]) assert.equal((await file.api.get(`/attachments/${gone.id}`, auth(bob))).status, 404);
   for (const kept of [referred, fresh]) assert.equal((await file.api.get(`/attachments/${kept.id}`, auth(bob))).status, 200);
   assert.equal((await part(alice, unfinished.id, 2, randomBytes(1))).status, 404);
-  assert.ok(r2Objects().length < before, 'their objects left R2');
+  assert.ok(file.stack.r2Files().length < before, 'their objects left R2');
   const logged = file.stack.logs().match(/"event":"sweep".*"kind":"abandoned-attachments","count":(\d+)/);
   assert.ok(logged && Number(logged[1]) >= 4, `the sweep logs what it deleted: ${logged?.[0]}`);
 });
 
 test('no object R2 stored holds any of the files\' plaintext, and every ciphertext is there', () => {
   assert.ok(uploaded.length > 5);
-  const stored = r2Objects().map((path) => readFileSync(path));
-  assert.ok(stored.length > 0, `R2 objects under ${r2Root()}`);
+  const stored = file.stack.r2Files().map((path) => readFileSync(path));
+  assert.ok(stored.length > 0, 'wrangler\'s local R2 holds files');
   for (const bytes of stored) assert.equal(bytes.indexOf(MARKER), -1, 'a stored object holds plaintext');
   const all = Buffer.concat(stored);
   // The ciphertexts that were not deleted are there: the scan reads what R2 stores.
@@ -320,19 +319,3 @@ test('no object R2 stored holds any of the files\' plaintext, and every cipherte
   assert.ok(found.length >= 5, `the scan finds the ciphertexts still stored (${found.length} of ${uploaded.length})`);
 });
 
-/** Where wrangler's local R2 keeps this stack's objects. */
-const r2Root = () => join(file.stack.stateDir, 'v3', 'r2');
-
-/** Every file of wrangler's local R2 for this stack: object bodies (blobs) and its metadata. */
-function r2Objects(dir = r2Root()) {
-  let entries;
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return entries.flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? r2Objects(path) : [path];
-  });
-}

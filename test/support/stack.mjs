@@ -2,7 +2,7 @@
 // file or benchmark. Every stack gets its own database, port and state directory, so stacks can
 // run side by side; stop() kills wrangler's whole process tree and drops the database.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +57,15 @@ export function freePort() {
       const { port } = server.address();
       server.close(() => resolve(port));
     });
+  });
+}
+
+/** Every file below `dir` (none if it does not exist). */
+function filesUnder(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    return entry.isDirectory() ? filesUnder(path) : [path];
   });
 }
 
@@ -148,8 +157,10 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
 
   const stack = {
     baseUrl,
-    /** wrangler's local state (`--persist-to`): its R2 objects are files under `r2/`. */
+    /** wrangler's local state (`--persist-to`). */
     stateDir: join(stateDir, 'state'),
+    /** Every file of wrangler's local R2 for this stack: the objects' bodies and its metadata. */
+    r2Files: () => filesUnder(join(stateDir, 'state', 'v3', 'r2')),
     /** Runs the Worker's scheduled handler (the sweep) and waits for it to finish. */
     runScheduled: async () => {
       const res = await fetch(`${baseUrl}/__scheduled`);
