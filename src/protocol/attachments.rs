@@ -49,28 +49,22 @@ pub const UNREFERENCED_ATTACHMENT_GRACE_SECONDS: i64 = 24 * 60 * 60;
 #[serde(rename_all = "camelCase")]
 pub struct CreateAttachmentRequest {
     /// The ciphertext's exact size in bytes (the file's size plus the 16-byte GCM tag).
-    #[schemars(range(min = 1, max = MAX_ATTACHMENT_BYTES))]
-    #[serde(deserialize_with = "whole_number")]
-    pub size: i64,
-}
-
-/// JSON does not tell 14521 from 14521.0, and JSON Schema's `integer` takes both: a whole number
-/// is read whichever way it is written, one too large for an i64 as the largest (which the size
-/// check then refuses as too large), and a fraction is refused.
-fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
-    let number = serde_json::Number::deserialize(deserializer)?;
-    if let Some(n) = number.as_i64() {
-        return Ok(n);
-    }
-    match number.as_f64() {
-        Some(n) if n.fract() == 0.0 => Ok(n as i64),
-        _ => Err(serde::de::Error::custom(format!("{number} is not a whole number"))),
-    }
+    #[schemars(with = "i64", range(min = 1, max = MAX_ATTACHMENT_BYTES))]
+    #[ts(as = "i64")]
+    pub size: serde_json::Number,
 }
 
 impl CreateAttachmentRequest {
+    /// JSON does not tell 14521 from 14521.0, and JSON Schema's `integer` takes both: a whole
+    /// number is read whichever way it is written (one too large for an i64 as the largest, so
+    /// too large), and a fraction is refused.
     pub fn validate(&self) -> Result<i64, ApiError> {
-        match self.size {
+        let whole = match (self.size.as_i64(), self.size.as_f64()) {
+            (Some(n), _) => n,
+            (None, Some(n)) if n.fract() == 0.0 => n as i64,
+            _ => return Err(ApiError::bad_request("invalid_field", "size must be a whole number of bytes.")),
+        };
+        match whole {
             size if size < 1 => Err(ApiError::bad_request("invalid_field", "size must be at least 1 byte.")),
             size if size > MAX_ATTACHMENT_BYTES => Err(attachment_too_large()),
             size => Ok(size),
@@ -193,27 +187,29 @@ mod tests {
         }
     }
 
+    fn size(json: &str) -> Result<i64, ApiError> {
+        serde_json::from_str::<CreateAttachmentRequest>(&format!(r#"{{"size": {json}}}"#)).unwrap().validate()
+    }
+
     #[test]
     fn sizes_are_bounded_by_the_largest_file_encrypted() {
-        let size = |size| CreateAttachmentRequest { size }.validate();
-        assert_eq!(size(1).unwrap(), 1);
-        assert_eq!(size(MAX_ATTACHMENT_BYTES).unwrap(), 100 * MIB + 16);
-        let too_large = size(MAX_ATTACHMENT_BYTES + 1).unwrap_err();
+        assert_eq!(size("1").unwrap(), 1);
+        assert_eq!(size(&MAX_ATTACHMENT_BYTES.to_string()).unwrap(), 100 * MIB + 16);
+        let too_large = size(&(MAX_ATTACHMENT_BYTES + 1).to_string()).unwrap_err();
         assert_eq!((too_large.status, too_large.code), (413, "too_large"));
-        assert_eq!(size(0).unwrap_err().code, "invalid_field");
-        assert_eq!(size(-5).unwrap_err().code, "invalid_field");
+        assert_eq!(size("0").unwrap_err().code, "invalid_field");
+        assert_eq!(size("-5").unwrap_err().code, "invalid_field");
     }
 
     #[test]
     fn a_size_is_a_whole_number_however_it_is_written() {
-        let read = |json: &str| serde_json::from_str::<CreateAttachmentRequest>(json).map(|r| r.size);
-        assert_eq!(read(r#"{"size": 14521}"#).unwrap(), 14521);
-        assert_eq!(read(r#"{"size": 14521.0}"#).unwrap(), 14521);
-        assert_eq!(read(r#"{"size": 1e3}"#).unwrap(), 1000);
-        assert_eq!(read(r#"{"size": 1e30}"#).unwrap(), i64::MAX);
-        assert_eq!(read(r#"{"size": 18446744073709551615}"#).unwrap(), i64::MAX);
-        assert!(read(r#"{"size": 1.5}"#).is_err());
-        assert!(read(r#"{"size": "10"}"#).is_err());
+        assert_eq!(size("14521").unwrap(), 14521);
+        assert_eq!(size("14521.0").unwrap(), 14521);
+        assert_eq!(size("1e3").unwrap(), 1000);
+        assert_eq!(size("1e30").unwrap_err().code, "too_large");
+        assert_eq!(size("18446744073709551615").unwrap_err().code, "too_large");
+        assert_eq!(size("1.5").unwrap_err().code, "invalid_field");
+        assert!(serde_json::from_str::<CreateAttachmentRequest>(r#"{"size": "10"}"#).is_err());
     }
 
     #[test]
