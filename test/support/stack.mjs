@@ -60,7 +60,11 @@ export function freePort() {
   });
 }
 
-/** Every file below `dir` (none if it does not exist). */
+/**
+ * Every file below `dir` (none if it does not exist).
+ * @param {string} dir
+ * @returns {string[]}
+ */
 function filesUnder(dir) {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
