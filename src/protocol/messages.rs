@@ -24,6 +24,18 @@ pub enum MessageKind {
 }
 text_enum!(MessageKind { App = "app", Commit = "commit", Welcome = "welcome" });
 
+/// Why an application message's ciphertext is gone. Its row stays, as a tombstone: clients apply
+/// a conversation strictly in seq order, and a hole would stop them for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageDeletion {
+    /// Deleted for everyone, by its sender or (in a group) an owner or admin.
+    Retracted,
+    /// Past the conversation's disappearing-messages timer.
+    Expired,
+}
+text_enum!(MessageDeletion { Retracted = "retracted", Expired = "expired" });
+
 #[derive(Debug, Clone, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
@@ -37,9 +49,13 @@ pub struct MessageView {
     pub kind: MessageKind,
     #[schemars(range(min = 0))]
     pub epoch: i64,
-    /// Base64 of the opaque MLS message; the server never sees plaintext.
+    /// Base64 of the opaque MLS message; the server never sees plaintext. Empty once `deleted`.
     #[schemars(extend("contentEncoding" = "base64"))]
     pub ciphertext: String,
+    /// Set when the message's ciphertext was deleted (see `MessageDeletion`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub deleted: Option<MessageDeletion>,
     pub client_msg_id: String,
     pub created_at: DateTime<Utc>,
     /// For a commit: the users it declared to the server that it adds (the member list gained
@@ -183,5 +199,6 @@ mod tests {
     fn message_and_receipt_kinds_are_spelled_as_on_the_wire() {
         assert_text_enum_matches_serde!(MessageKind);
         assert_text_enum_matches_serde!(ReceiptKind);
+        assert_text_enum_matches_serde!(MessageDeletion);
     }
 }

@@ -10,9 +10,13 @@ export type MessageView = { id: string, conversationId: string,
  */
 seq: number, senderId: string, senderDeviceId: string | null, kind: MessageKind, epoch: number, 
 /**
- * Base64 of the opaque MLS message; the server never sees plaintext.
+ * Base64 of the opaque MLS message; the server never sees plaintext. Empty once `deleted`.
  */
-ciphertext: string, clientMsgId: string, createdAt: string, 
+ciphertext: string, 
+/**
+ * Set when the message's ciphertext was deleted (see `MessageDeletion`); absent otherwise.
+ */
+deleted?: MessageDeletion, clientMsgId: string, createdAt: string, 
 /**
  * For a commit: the users it declared to the server that it adds (the member list gained
  * exactly these). Every client checks that the people the commit brings into the group are
@@ -33,6 +37,12 @@ departures?: Array<DepartureView>,
  * it later judge it (the committer may have left since). Absent on older commits.
  */
 senderRole?: MemberRole, };
+
+/**
+ * Why an application message's ciphertext is gone. Its row stays, as a tombstone: clients apply
+ * a conversation strictly in seq order, and a hole would stop them for good.
+ */
+export type MessageDeletion = "retracted" | "expired";
 
 /**
  * The `send-message` client event as sent: exactly one of `conversationId` and `toUserId`.
