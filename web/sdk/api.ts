@@ -215,6 +215,16 @@ export class Api {
   messages(conversationId: string, query: Query<'GET /conversations/:peerId/messages'> = {}) {
     return this.call('GET /conversations/:peerId/messages', { params: { peerId: conversationId }, query });
   }
+
+  /** Sets the conversation's disappearing-messages timer on the server (null: off). */
+  setDisappearingTimer(conversationId: string, seconds: number | null) {
+    return this.call('PATCH /conversations/:peerId', { params: { peerId: conversationId }, body: { disappearAfterSeconds: seconds } });
+  }
+
+  /** Deletes a message's ciphertext on the server, for everyone (its sender, or a group's owner or admin). */
+  deleteMessage(conversationId: string, messageId: string) {
+    return this.call('DELETE /conversations/:id/messages/:messageId', { params: { id: conversationId, messageId } });
+  }
 }
 
 export class AdminApi {

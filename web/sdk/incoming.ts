@@ -8,7 +8,9 @@ import type { Authentication } from './authentication.ts';
 import type { CommitAuthorizer } from './authorization.ts';
 import type { Conversations } from './conversations.ts';
 import type { Emitter } from './events.ts';
+import { changeOf, isChange, type Changes } from './changes.ts';
 import { readBody } from './content.ts';
+import type { Expiry } from './expiry.ts';
 import { CheckUnavailable, decrypt, epochOf, fromBase64, joinFromWelcome, leaves, MlsFailure, processCommit, toHex, welcomeRecipients } from './mls.ts';
 import type { Outcome, Pipeline } from './pipeline.ts';
 import type { Receipts } from './receipts.ts';
@@ -27,6 +29,8 @@ export interface IncomingParts {
   events: Emitter;
   authentication: Authentication;
   authorizer: CommitAuthorizer;
+  changes: Changes;
+  expiry: Expiry;
 }
 
 export class Incoming {
@@ -45,9 +49,30 @@ export class Incoming {
     if (!group) return undefined; // from before this device joined: not for it to read
     if (m.kind === 'commit') return this.applyCommit(m, group);
     // An application message. This device cannot decrypt its own: one is known by the copy in
-    // its outbox, not by the server saying so.
-    if (m.senderDeviceId === session.device?.deviceId && (await session.db.message(`${m.senderId}:${m.clientMsgId}`))?.senderDeviceId === m.senderDeviceId) {
+    // its outbox, not by the server saying so. A change of its own takes effect now, in its turn.
+    const ownKey = `${m.senderId}:${m.clientMsgId}`;
+    if (m.senderDeviceId === session.device?.deviceId && (await session.db.message(ownKey))?.senderDeviceId === m.senderDeviceId) {
       await ticks.markStored(m);
+      const own = await session.db.message(ownKey);
+      const change = own && changeOf(own);
+      if (change) {
+        try {
+          await (await this.parts.changes.prepare(conversationId, change, m.senderId, m.createdAt))?.();
+        } catch (e) {
+          await this.problem(m, e);
+        }
+      }
+      return undefined;
+    }
+    if (m.deleted) {
+      // Its ciphertext is gone: deleted for everyone before this device read it (shown as such),
+      // or past its timer (gone here as everywhere, so nothing is kept).
+      if (m.deleted === 'retracted') {
+        await this.parts.changes.tombstoneFromServer({
+          key: ownKey, id: m.id, clientMsgId: m.clientMsgId, conversationId, seq: m.seq, senderId: m.senderId,
+          senderDeviceId: m.senderDeviceId, text: '', createdAt: m.createdAt, status: 'received',
+        });
+      }
       return undefined;
     }
     try {
@@ -56,14 +81,27 @@ export class Incoming {
         throw new MlsFailure('sender_mismatch', 'The server named a different sender than the message proves.');
       }
       const read = await readBody(m.conversationId, m.senderId, result.plaintext);
+      // A change is judged before the group state moves on: when the roles it needs cannot be
+      // read now, the message is processed again later, from the same state.
+      const change = isChange(read.meaning) ? read.meaning : undefined;
+      const apply = change ? await this.parts.changes.prepare(conversationId, change, m.senderId, m.createdAt) : null;
       pipeline.groups.set(conversationId, result.state);
+      if (change && change.kind !== 'timer') {
+        await apply?.();
+        return result.state;
+      }
+      await apply?.();
+      if (this.parts.expiry.isPast(read.expiresAt)) return result.state; // disappeared while this device was away
       const local: LocalMessage = {
-        key: `${m.senderId}:${m.clientMsgId}`, id: m.id, clientMsgId: m.clientMsgId, conversationId, seq: m.seq,
+        key: ownKey, id: m.id, clientMsgId: m.clientMsgId, conversationId, seq: m.seq,
         senderId: m.senderId, senderDeviceId: m.senderDeviceId, text: read.text, createdAt: m.createdAt, status: 'received',
         contentId: read.contentId, ...(read.unsupported ? { unsupported: true } : {}), ...(read.keep ? { body: result.plaintext } : {}),
         ...(read.inReplyTo ? { inReplyTo: read.inReplyTo } : {}),
+        ...(change?.kind === 'timer' ? { change: 'timer', timer: change.seconds } : {}),
+        ...(read.expiresAt !== undefined ? { expiresAt: read.expiresAt } : {}),
       };
       await session.db.putMessage(local);
+      if (local.expiresAt !== undefined) void this.parts.expiry.schedule().catch(() => {});
       events.emit('message', local);
       receipts.send(m.id, 'delivered');
       return result.state;
