@@ -70,7 +70,7 @@ pub fn message(row: MessageRow) -> MessageView {
         add_user_ids: row.commit_adds,
         remove_user_ids: row.commit_removes,
         departures: row.commit_departures,
-        sender_role: row.commit_sender_role,
+        sender_role: row.sender_role,
     }
 }
 
@@ -219,14 +219,14 @@ mod tests {
             commit_adds: None,
             commit_removes: None,
             commit_departures: None,
-            commit_sender_role: None,
+            sender_role: None,
         };
         let commit = MessageRow {
             kind: MessageKind::Commit,
             commit_adds: Some(vec![Uuid::nil()]),
             commit_removes: Some(vec![]),
             commit_departures: None,
-            commit_sender_role: None,
+            sender_role: None,
             ..row.clone()
         };
         let json = serde_json::to_value(message(row)).unwrap();

@@ -10,13 +10,13 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 const COLUMNS: &str =
-    "id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, commit_adds, commit_removes, commit_departures, commit_sender_role, deleted";
+    "id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, commit_adds, commit_removes, commit_departures, sender_role, deleted";
 
 /// The page query after a cursor. Kept as one literal so the pagination test can `EXPLAIN` exactly
 /// what the server runs; the row comparison lets PostgreSQL start the index scan at the cursor.
 pub const PAGE_AFTER_CURSOR_SQL: &str =
     "SELECT id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at,
-     commit_adds, commit_removes, commit_departures, commit_sender_role, deleted
+     commit_adds, commit_removes, commit_departures, sender_role, deleted
      FROM messages
      WHERE conversation_id = $1 AND (created_at, id) < ($2, $3) AND seq > $5
      ORDER BY created_at DESC, id DESC
@@ -34,23 +34,24 @@ pub const PAGE_AFTER_CURSOR_SQL: &str =
 /// sends race past that check, the second one's insert fails on the unique key instead of doing
 /// nothing, which rolls its seq back with the whole statement; the caller answers it as a resend.
 const SEND_SQL: &str = "WITH allowed AS (
-       SELECT 1 FROM members WHERE conversation_id = $2 AND user_id = $3
+       SELECT role FROM members WHERE conversation_id = $2 AND user_id = $3
      ), bumped AS (
        UPDATE conversations SET last_seq = last_seq + 1
        WHERE id = $2 AND epoch = $5 AND EXISTS (SELECT 1 FROM allowed)
          AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = $3 AND client_msg_id = $7)
        RETURNING last_seq, disappear_after_seconds
      ), inserted AS (
-       INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, expires_at)
-       SELECT $1, $2, last_seq, $3, $4, 'app', $5, $6, $7, now, now + make_interval(secs => disappear_after_seconds)
+       INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, expires_at, sender_role)
+       SELECT $1, $2, last_seq, $3, $4, 'app', $5, $6, $7, now,
+         CASE WHEN $8 THEN NULL ELSE now + make_interval(secs => disappear_after_seconds) END, (SELECT role FROM allowed)
        FROM bumped, LATERAL (SELECT clock_timestamp() AS now) clock
-       RETURNING id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, commit_adds, commit_removes, commit_departures, commit_sender_role, deleted
+       RETURNING id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, commit_adds, commit_removes, commit_departures, sender_role, deleted
      )
      SELECT inserted.*, ARRAY(SELECT user_id FROM members WHERE conversation_id = $2) AS member_ids FROM inserted";
 
 const BY_CLIENT_ID_SQL: &str =
     "SELECT id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at,
-     commit_adds, commit_removes, commit_departures, commit_sender_role, deleted
+     commit_adds, commit_removes, commit_departures, sender_role, deleted
      FROM messages WHERE sender_id = $1 AND client_msg_id = $2";
 
 /// One messages row.
@@ -74,8 +75,8 @@ pub struct MessageRow {
     pub commit_removes: Option<Vec<Uuid>>,
     /// For a commit that removed people who left: their departures (see `DepartureView`).
     pub commit_departures: Option<Vec<DepartureView>>,
-    /// For a commit: its committer's role when it was ordered (none for older commits).
-    pub commit_sender_role: Option<MemberRole>,
+    /// Its sender's role when it was ordered (none for older messages).
+    pub sender_role: Option<MemberRole>,
 }
 
 /// Fallible only in `kind`: a value this code does not know (a newer schema) is an error, not a panic.
@@ -100,7 +101,7 @@ impl TryFrom<&Row> for MessageRow {
             commit_departures: row
                 .try_get::<_, Option<Json<Vec<DepartureView>>>>("commit_departures")?
                 .map(|Json(departures)| departures),
-            commit_sender_role: row.try_get("commit_sender_role")?,
+            sender_role: row.try_get("sender_role")?,
         })
     }
 }
@@ -120,6 +121,8 @@ pub struct NewMessage<'a> {
     pub epoch: i64,
     pub ciphertext: &'a [u8],
     pub client_msg_id: &'a str,
+    /// A change of the conversation's timer, which never expires (see `SendMessageEvent`).
+    pub timer_change: bool,
 }
 
 /// A message just stored, with the conversation's members to deliver it to.
@@ -133,8 +136,8 @@ pub struct Sent {
 /// committed while this one waited.
 pub async fn send(client: &Client, statement: &SendStatement, m: &NewMessage<'_>) -> DbResult<Option<Sent>> {
     let id = Uuid::now_v7();
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
-        [&id, &m.conversation_id, &m.sender_id, &m.sender_device_id, &m.epoch, &m.ciphertext, &m.client_msg_id];
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] =
+        [&id, &m.conversation_id, &m.sender_id, &m.sender_device_id, &m.epoch, &m.ciphertext, &m.client_msg_id, &m.timer_change];
     let row = match client.query_opt(&statement.0, &params).await {
         Ok(row) => row,
         Err(e) => {

@@ -67,6 +67,7 @@ impl UserHub {
             epoch: m.epoch,
             ciphertext: &m.ciphertext,
             client_msg_id: &m.client_msg_id,
+            timer_change: m.timer_change,
         };
         let (message, members) = match messages::send(db, &conn.send, &new).await? {
             Some(sent) => (sent.message, sent.member_ids),

@@ -73,8 +73,9 @@ pub struct MessageView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub departures: Option<Vec<DepartureView>>,
-    /// For a commit: its committer's role when the server ordered it, by which members who read
-    /// it later judge it (the committer may have left since). Absent on older commits.
+    /// Its sender's role when the server ordered it, by which members judge a commit, a deletion
+    /// of someone else's message or a group's timer change, also when they read it later (the
+    /// sender may have left or changed role since). Absent on older messages.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub sender_role: Option<MemberRole>,
@@ -97,6 +98,11 @@ pub struct SendMessageEvent {
     pub epoch: i64,
     /// Base64 of the MLS message.
     pub ciphertext: String,
+    /// Says the message changes the conversation's disappearing-messages timer: it never expires
+    /// on the server, so that a device away for longer than the timer still learns of the change.
+    #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
+    pub timer_change: bool,
 }
 
 #[derive(Debug, PartialEq)]
@@ -112,6 +118,7 @@ pub struct OutgoingMessage {
     pub client_msg_id: String,
     pub epoch: i64,
     pub ciphertext: Vec<u8>,
+    pub timer_change: bool,
 }
 
 impl SendMessageEvent {
@@ -139,7 +146,7 @@ impl SendMessageEvent {
                 format!("A ciphertext is limited to {} KiB.", MAX_CIPHERTEXT_BYTES / 1024),
             ));
         }
-        Ok(OutgoingMessage { to, client_msg_id: self.client_msg_id, epoch, ciphertext })
+        Ok(OutgoingMessage { to, client_msg_id: self.client_msg_id, epoch, ciphertext, timer_change: self.timer_change })
     }
 }
 

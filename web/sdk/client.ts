@@ -590,8 +590,10 @@ export class ChatClient {
       const role = conversation?.kind === 'group' ? conversation.members.find((m) => m.userId === this.session.me)?.role : undefined;
       if (role !== 'owner' && role !== 'admin') throw new Error("Only its sender, or a group's owner or admin, deletes a message for everyone.");
     }
-    await this.outbox.sendChange(target.conversationId, { kind: 'retract', target: target.contentId! });
-    await this.changes.deleteOnServer(target.conversationId, target.id);
+    // Recorded before anything is sent: the server is asked even if the page closes meanwhile.
+    await this.changes.noteServerDeletion(target.conversationId, target.id);
+    await this.outbox.sendChange(target.conversationId, { kind: 'retract', target: target.contentId!, messageId: target.id });
+    await this.changes.tellServer();
   }
 
   /** Deletes a message from this device only. */
@@ -600,6 +602,7 @@ export class ChatClient {
     if (!message) return;
     if (message.status === 'sending') throw new Error('A message still being sent cannot be deleted yet.');
     await this.session.db.deleteMessage(messageKey);
+    if (message.contentId) await this.changes.forgetChangesOf(message.conversationId, message.contentId);
     this.events.emit('removed', { conversationId: message.conversationId, key: messageKey });
   }
 
@@ -610,8 +613,17 @@ export class ChatClient {
    * members see who set it.
    */
   async setDisappearingTimer(conversationId: string, seconds: number | null): Promise<void> {
-    await this.api.setDisappearingTimer(conversationId, seconds);
+    // Refused here as every member's device would refuse it (the server refuses it too).
+    const conversation = this.conversationList.get(conversationId) ?? (await this.conversationList.current(conversationId));
+    const role = conversation?.members.find((m) => m.userId === this.session.me)?.role;
+    if (conversation?.kind === 'group' && role !== 'owner' && role !== 'admin') {
+      throw new Error('In a group, only its owner and admins set disappearing messages.');
+    }
+    // The members first, inside MLS; then the server, which deletes the ciphertext on time (told
+    // again at the next connect if it cannot be now).
     await this.outbox.sendChange(conversationId, { kind: 'timer', seconds });
+    await this.changes.noteServerTimer(conversationId, seconds);
+    await this.changes.tellServer();
   }
 
   /** The conversation's disappearing-messages timer in seconds (null: off). */

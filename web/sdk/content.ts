@@ -21,11 +21,20 @@ export const CONTENT_VERSION = 1;
  */
 const KNOWN_DISPOSITIONS = new Set(['render', 'reaction', 'timer']);
 /** The fields this version reads; a document with others is kept whole (see `keep`). */
-const KNOWN_FIELDS = new Set(['v', 'salt', 'text', 'disposition', 'inReplyTo', 'replaces', 'expires', 'disappearAfterSeconds']);
+const KNOWN_FIELDS = new Set(['v', 'salt', 'text', 'disposition', 'inReplyTo', 'replaces', 'replacesMessageId', 'expires', 'disappearAfterSeconds']);
+/** A server message id (a UUID), as `replacesMessageId` names one. */
+const MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A content id as `contentId` makes one: SHA-256 in base64url. */
 const CONTENT_ID = /^[A-Za-z0-9_-]{43}$/;
 /** A reaction is one emoji (a grapheme cluster may take a dozen code units); longer is not one. */
 export const MAX_REACTION_CHARS = 32;
+
+/** Whether `text` is one emoji: a single grapheme that is pictographic (not a word, not a link). */
+export function isOneEmoji(text: string): boolean {
+  if (text.length === 0 || text.length > MAX_REACTION_CHARS) return false;
+  const graphemes = [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(text)];
+  return graphemes.length === 1 && /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(text);
+}
 
 /** An application message's content, as sent: only `v` and the salt are always there. */
 export interface MessageContent {
@@ -40,6 +49,10 @@ export interface MessageContent {
   inReplyTo?: string;
   /** The content id of the message this one replaces: with `text`, an edit; without, a deletion. */
   replaces?: string;
+  /** On a deletion (this product's addition to MIMI): the server's id of the message it deletes,
+   * so that a device that only ever saw the server's tombstone of it can tell the deletion was
+   * made by someone who may, not by the server alone. */
+  replacesMessageId?: string;
   /** When every device deletes the message: seconds since the Unix epoch (MIMI `expires`). */
   expires?: number;
   /** A `timer` message: the conversation's new disappearing-messages timer, null for off. */
@@ -56,7 +69,7 @@ export type Meaning =
   /** The sender's new text for a message of theirs. */
   | { kind: 'edit'; target: string; text: string }
   /** A message deleted for everyone, by its sender or a group's owner or admin. */
-  | { kind: 'retract'; target: string }
+  | { kind: 'retract'; target: string; messageId?: string }
   /** The conversation's disappearing-messages timer, in seconds (null: off). */
   | { kind: 'timer'; seconds: number | null }
   /** A newer client's message: kept, and shown as needing a newer version. */
@@ -122,7 +135,7 @@ export function textBody(text: string, { inReplyTo, expiresAt }: { inReplyTo?: s
 
 /** A reaction to the message `target` (a content id); an empty emoji takes one's reaction back. */
 export function reactionBody(target: string, emoji: string): string {
-  if (emoji.length > MAX_REACTION_CHARS) throw new Error('A reaction is one emoji.');
+  if (emoji !== '' && !isOneEmoji(emoji)) throw new Error('A reaction is one emoji.');
   return document({ disposition: 'reaction', inReplyTo: checkId(target, 'A reaction'), text: emoji });
 }
 
@@ -132,9 +145,10 @@ export function editBody(target: string, text: string): string {
   return document({ replaces: checkId(target, 'An edit'), text });
 }
 
-/** Deletes the message `target` for everyone. */
-export function retractBody(target: string): string {
-  return document({ replaces: checkId(target, 'A deletion') });
+/** Deletes the message `target` (the server's `messageId`) for everyone. */
+export function retractBody(target: string, messageId?: string): string {
+  if (messageId !== undefined && !MESSAGE_ID.test(messageId)) throw new Error('A deletion names the server\'s id of its message.');
+  return document({ replaces: checkId(target, 'A deletion'), ...(messageId ? { replacesMessageId: messageId } : {}) });
 }
 
 /** Sets the conversation's disappearing-messages timer (null: off). */
@@ -151,7 +165,7 @@ function meaningOf(content: MessageContent): Meaning {
   if (text !== undefined && typeof text !== 'string') return { kind: 'unsupported' };
   switch (disposition) {
     case 'reaction':
-      return isId(inReplyTo) && typeof text === 'string' && text.length <= MAX_REACTION_CHARS
+      return isId(inReplyTo) && typeof text === 'string' && (text === '' || isOneEmoji(text))
         ? { kind: 'reaction', target: inReplyTo, emoji: text }
         : { kind: 'unsupported' };
     case 'timer': {
@@ -163,7 +177,11 @@ function meaningOf(content: MessageContent): Meaning {
     default:
       if (replaces !== undefined) {
         if (!isId(replaces)) return { kind: 'unsupported' };
-        if (text === undefined) return { kind: 'retract', target: replaces };
+        if (text === undefined) {
+          const messageId = content.replacesMessageId;
+          if (messageId !== undefined && !(typeof messageId === 'string' && MESSAGE_ID.test(messageId))) return { kind: 'unsupported' };
+          return { kind: 'retract', target: replaces, ...(messageId ? { messageId } : {}) };
+        }
         return text.trim() === '' ? { kind: 'unsupported' } : { kind: 'edit', target: replaces, text };
       }
       // A reply names its message by id; anything else in that field is not a reply this version reads.

@@ -89,7 +89,7 @@ export function onReady(parts: DispatchParts): void {
   void ticks.waitingFrom(pipeline.groups.keys()).then((receiptsFrom) => pipeline.requestSync(receiptsFrom));
   receipts.resend();
   void outbox.resendUnsent().catch(() => {});
-  void parts.changes.retryServerDeletions().catch(() => {});
+  void parts.changes.tellServer().catch(() => {});
   // The upkeep below is not urgent, and every client does it at each connect: after a server
   // restart, all of them connect within a second, so each waits a random moment first rather
   // than all asking at once (a database has a bounded number of connections).

@@ -49,66 +49,76 @@ export class Incoming {
     if (!group) return undefined; // from before this device joined: not for it to read
     if (m.kind === 'commit') return this.applyCommit(m, group);
     // An application message. This device cannot decrypt its own: one is known by the copy in
-    // its outbox, not by the server saying so. A change of its own takes effect now, in its turn.
-    const ownKey = `${m.senderId}:${m.clientMsgId}`;
-    if (m.senderDeviceId === session.device?.deviceId && (await session.db.message(ownKey))?.senderDeviceId === m.senderDeviceId) {
+    // its outbox, not by the server saying so. A change of its own takes effect now, in its turn,
+    // and is then forgotten (a timer change stays: it is a line in the conversation).
+    const key = `${m.senderId}:${m.clientMsgId}`;
+    const held = await session.db.message(key);
+    if (m.senderDeviceId === session.device?.deviceId && held?.senderDeviceId === m.senderDeviceId && held.conversationId === conversationId) {
       await ticks.markStored(m);
-      const own = await session.db.message(ownKey);
-      const change = own && changeOf(own);
+      const change = changeOf(held);
       if (change) {
         try {
-          await (await this.parts.changes.prepare(conversationId, change, m.senderId, m.createdAt))?.();
+          await (await this.parts.changes.prepare(conversationId, change, { userId: m.senderId, role: m.senderRole, at: m.createdAt }))?.();
         } catch (e) {
           await this.problem(m, e);
         }
+        if (change.kind !== 'timer') await session.db.deleteMessage(key);
       }
+      return undefined;
+    }
+    // A server that labels a message with the key of one this device holds (its sender and
+    // clientMsgId) must not overwrite that one: it is refused, whatever it is.
+    if (held && held.id !== m.id) {
+      await this.problem(m, new MlsFailure('relabelled', 'The server gave a message the id of another one.'));
       return undefined;
     }
     if (m.deleted) {
-      // Its ciphertext is gone: deleted for everyone before this device read it (shown as such),
-      // or past its timer (gone here as everywhere, so nothing is kept).
-      if (m.deleted === 'retracted') {
-        await this.parts.changes.tombstoneFromServer({
-          key: ownKey, id: m.id, clientMsgId: m.clientMsgId, conversationId, seq: m.seq, senderId: m.senderId,
-          senderDeviceId: m.senderDeviceId, text: '', createdAt: m.createdAt, status: 'received',
-        });
-      }
+      // Its ciphertext is gone: past the timer (nothing kept), or deleted for everyone (its place
+      // kept, unconfirmed until the deletion names it), or removed by the server alone (shown so).
+      await this.parts.changes.tombstoneFromServer({
+        key, id: m.id, clientMsgId: m.clientMsgId, conversationId, seq: m.seq, senderId: m.senderId,
+        senderDeviceId: m.senderDeviceId, text: '', createdAt: m.createdAt, status: 'received',
+      }, m.deleted);
       return undefined;
     }
+    let result: Awaited<ReturnType<typeof decrypt>>;
     try {
-      const result = await decrypt(group, fromBase64(m.ciphertext), this.parts.authentication.asOf(m.createdAt));
+      result = await decrypt(group, fromBase64(m.ciphertext), this.parts.authentication.asOf(m.createdAt));
       if (result.sender.userId !== m.senderId || result.sender.deviceId !== m.senderDeviceId) {
         throw new MlsFailure('sender_mismatch', 'The server named a different sender than the message proves.');
       }
-      const read = await readBody(m.conversationId, m.senderId, result.plaintext);
-      // A change is judged before the group state moves on: when the roles it needs cannot be
-      // read now, the message is processed again later, from the same state.
-      const change = isChange(read.meaning) ? read.meaning : undefined;
-      const apply = change ? await this.parts.changes.prepare(conversationId, change, m.senderId, m.createdAt) : null;
-      pipeline.groups.set(conversationId, result.state);
-      if (change && change.kind !== 'timer') {
-        await apply?.();
-        return result.state;
-      }
-      await apply?.();
-      if (this.parts.expiry.isPast(read.expiresAt)) return result.state; // disappeared while this device was away
-      const local: LocalMessage = {
-        key: ownKey, id: m.id, clientMsgId: m.clientMsgId, conversationId, seq: m.seq,
-        senderId: m.senderId, senderDeviceId: m.senderDeviceId, text: read.text, createdAt: m.createdAt, status: 'received',
-        contentId: read.contentId, ...(read.unsupported ? { unsupported: true } : {}), ...(read.keep ? { body: result.plaintext } : {}),
-        ...(read.inReplyTo ? { inReplyTo: read.inReplyTo } : {}),
-        ...(change?.kind === 'timer' ? { change: 'timer', timer: change.seconds } : {}),
-        ...(read.expiresAt !== undefined ? { expiresAt: read.expiresAt } : {}),
-      };
-      await session.db.putMessage(local);
-      if (local.expiresAt !== undefined) void this.parts.expiry.schedule().catch(() => {});
-      events.emit('message', local);
-      receipts.send(m.id, 'delivered');
-      return result.state;
     } catch (e) {
       await this.problem(m, e);
       return undefined;
     }
+    // Decrypted: the group state moves on whatever the message turns out to be, so its key is
+    // not kept for the server to have it processed again.
+    pipeline.groups.set(conversationId, result.state);
+    const read = await readBody(m.conversationId, m.senderId, result.plaintext);
+    const change = isChange(read.meaning) ? read.meaning : undefined;
+    try {
+      const apply = change ? await this.parts.changes.prepare(conversationId, change, { userId: m.senderId, role: m.senderRole, at: m.createdAt }) : null;
+      await apply?.();
+    } catch (e) {
+      await this.problem(m, e);
+      return result.state;
+    }
+    if (change && change.kind !== 'timer') return result.state;
+    const expiresAt = change ? undefined : await this.parts.changes.expiryOf(conversationId, m.createdAt, read.expiresAt);
+    if (this.parts.expiry.isPast(expiresAt)) return result.state; // disappeared while this device was away
+    const local: LocalMessage = {
+      key, id: m.id, clientMsgId: m.clientMsgId, conversationId, seq: m.seq,
+      senderId: m.senderId, senderDeviceId: m.senderDeviceId, text: read.text, createdAt: m.createdAt, status: 'received',
+      contentId: read.contentId, ...(read.unsupported ? { unsupported: true } : {}), ...(read.keep ? { body: result.plaintext } : {}),
+      ...(read.inReplyTo ? { inReplyTo: read.inReplyTo } : {}),
+      ...(change?.kind === 'timer' ? { change: 'timer', timer: change.seconds } : {}),
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+    };
+    await session.db.putMessage(local);
+    if (local.expiresAt !== undefined) void this.parts.expiry.schedule().catch(() => {});
+    events.emit('message', local);
+    receipts.send(m.id, 'delivered');
+    return result.state;
   }
 
   /**

@@ -74,16 +74,13 @@ export class Outbox {
   async sendChange(conversationId: string, change: Change): Promise<LocalMessage> {
     const body = change.kind === 'reaction' ? reactionBody(change.target, change.emoji)
       : change.kind === 'edit' ? editBody(change.target, change.text)
-        : change.kind === 'retract' ? retractBody(change.target) : timerBody(change.seconds);
+        : change.kind === 'retract' ? retractBody(change.target, change.messageId) : timerBody(change.seconds);
     // A change disappears with the messages around it (reactions and edits with their message).
     const expiresAt = change.kind === 'timer' ? undefined : await this.expiryFor(conversationId);
-    try {
-      return await this.send(conversationId, body, changeFields(change), expiresAt);
-    } catch (e) {
-      // Not shown as a message, so not to retry by hand: dropped, and the caller told.
-      if (e instanceof SendFailure) await this.session.db.deleteMessage(e.local.key);
-      throw e;
-    }
+    // One that failed is not shown, and not retried by hand: the caller is told. Its record stays,
+    // hidden, in case the server did store it (an ack lost with the connection): it then takes
+    // effect when it comes in its turn.
+    return this.send(conversationId, body, changeFields(change), expiresAt);
   }
 
   private async expiryFor(conversationId: string): Promise<number | undefined> {
@@ -155,7 +152,11 @@ export class Outbox {
           return { ciphertext: made.ciphertext, epoch: epochOf(state) };
         });
         try {
-          const { message: stored } = await session.socket!.requestStored({ type: 'send-message', conversationId, clientMsgId, epoch, ciphertext: toBase64(ciphertext) });
+          const { message: stored } = await session.socket!.requestStored({
+            type: 'send-message', conversationId, clientMsgId, epoch, ciphertext: toBase64(ciphertext),
+            // A timer change never expires on the server (a device away longer must still learn of it).
+            ...(message.change === 'timer' ? { timerChange: true } : {}),
+          });
           // Recorded before anything else can run: a receipt for it may be the very next event.
           await this.ticks.markStored(stored);
           pipeline.ingest(stored);

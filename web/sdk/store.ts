@@ -37,15 +37,18 @@ export interface LocalMessage {
   change?: 'reaction' | 'edit' | 'retract' | 'timer';
   /** On a reaction, edit or deletion: the content id of the message it changes. */
   target?: string;
+  /** On a deletion: the server's id of the message it deletes. */
+  targetId?: string;
   /** On a timer change: the conversation's new disappearing-messages timer (null: off). */
   timer?: number | null;
   /** Each person's reaction to this message, by user id (one each). */
   reactions?: Record<string, Reaction>;
   /** Set once its sender edited it (`text` is then the latest text). */
   edited?: { at: string };
-  /** Set once it was deleted for everyone: nothing of what it said is kept. `by` is unknown when
-   * the server had deleted it before this device read it. */
-  deleted?: { by?: string; at: string };
+  /** Set once it was deleted for everyone: nothing of what it said is kept. `unverified` when
+   * only the server says so (it had deleted it before this device read it), until a deletion by
+   * someone who may names it (`by`). */
+  deleted?: { by?: string; at: string; unverified?: boolean };
   /** When this device deletes it (milliseconds since the epoch): a disappearing message. */
   expiresAt?: number;
 }
@@ -301,6 +304,13 @@ export class Store {
     }
     // Unsent messages share one seq; among them, the order they were written in.
     return out.reverse().sort((a, b) => a.seq - b.seq || a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** This device's reactions, edits and deletions in a conversation that the server has not
+   * acknowledged (being sent, or failed). */
+  async unsentChanges(conversationId: string): Promise<LocalMessage[]> {
+    const all = await this.db.getAllFromIndex('messages', 'bySeq', IDBKeyRange.only(UNSENT_SEQ));
+    return all.filter((m) => m.conversationId === conversationId && m.change && m.change !== 'timer');
   }
 
   /** This device's messages the server has not acknowledged yet, oldest first. */

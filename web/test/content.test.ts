@@ -72,6 +72,10 @@ test('reactions, edits, deletions and timer changes read as what they do, each n
   assert.throws(() => reactionBody('nope', '👍'), /content id/);
   assert.throws(() => editBody(target, '  '), /delete it/);
   assert.throws(() => reactionBody(target, '👍'.repeat(40)), /one emoji/);
+  for (const notOne of ['👍👍', 'visit evil.example', 'ok', 'a']) assert.throws(() => reactionBody(target, notOne), /one emoji/, notOne);
+  for (const one of ['❤️', '👍🏽', '🇫🇷', '👨‍👩‍👧']) assert.doesNotThrow(() => reactionBody(target, one), one);
+  const messageId = '0190a8b4-0000-7000-8000-0000000000ff';
+  assert.deepEqual(await read(retractBody(target, messageId)), { kind: 'retract', target, messageId }, 'a deletion names the server id too');
 });
 
 test('malformed changes are not taken for changes: kept, and shown as needing a newer version', async () => {
@@ -81,6 +85,8 @@ test('malformed changes are not taken for changes: kept, and shown as needing a 
     { disposition: 'reaction', inReplyTo: 'short', text: '👍' },
     { disposition: 'reaction', inReplyTo: target, text: 5 },
     { disposition: 'reaction', inReplyTo: target, text: 'x'.repeat(MAX_REACTION_CHARS + 1) },
+    { disposition: 'reaction', inReplyTo: target, text: 'click https://evil.example' },
+    { replaces: target, replacesMessageId: 'not-a-uuid' },
     { replaces: 'short', text: 'new' },
     { replaces: target, text: '   ' },
     { disposition: 'timer', disappearAfterSeconds: 60 },

@@ -19,15 +19,34 @@ const secret = (label: string) => `${label} ${crypto.randomUUID()}`;
 
 let storeCounter = 0;
 /** A client whose clock a test may move on (`clock.offset` milliseconds ahead). */
-async function newClient(name: string): Promise<ChatClient & { clock: { offset: number } }> {
+async function newClient(name: string): Promise<ChatClient & { clock: { offset: number }; storeName: string }> {
   const clock = { offset: 0 };
+  const storeName = `${name}-rich-${++storeCounter}`;
   const client = new ChatClient({
-    baseUrl: file.stack.baseUrl, storeName: `${name}-rich-${++storeCounter}`, deviceLabel: name, keyPackageTarget: 6,
+    baseUrl: file.stack.baseUrl, storeName, deviceLabel: name, keyPackageTarget: 6,
     now: () => Date.now() + clock.offset,
   });
   await client.register(randomPhone(), name, 'correct horse battery');
   file.clients.push(client);
-  return Object.assign(client, { clock });
+  return Object.assign(client, { clock, storeName });
+}
+
+/** Every record of the client's messages store, hidden ones included, read straight from IndexedDB. */
+async function everyRecord(client: { storeName: string }): Promise<unknown[]> {
+  const db = await new Promise<IDBDatabase>((resolve, reject) => {
+    const request = indexedDB.open(`e2e-chat:${client.storeName}`);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  try {
+    return await new Promise((resolve, reject) => {
+      const request = db.transaction('messages').objectStore('messages').getAll();
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+  } finally {
+    db.close();
+  }
 }
 
 async function say(client: ChatClient, conversationId: string, text: string): Promise<LocalMessage> {
@@ -204,6 +223,83 @@ test('a device that reads a conversation after a message was deleted on the serv
   assert.deepEqual(await bob.problems(conversation.id), [], 'the deletion that follows the tombstone is no problem');
 });
 
+test("a server that deletes messages on its own is seen doing it: an expiry the timer does not explain, or a deletion nobody made, shows as removed", async () => {
+  const { alice, bob, conversation } = await pair();
+  await alice.setDisappearingTimer(conversation.id, 3600);
+  await waitFor(async () => (await bob.disappearingTimer(conversation.id)) === 3600, { what: 'Bob to hear of the timer' });
+  bob.disconnect();
+  const old = await say(alice, conversation.id, secret('an hour old'));
+  const fresh = await say(alice, conversation.id, secret('just sent'));
+  const gone = await say(alice, conversation.id, secret('deleted by nobody'));
+  const last = await say(alice, conversation.id, secret('still here'));
+  // The honest expiry of a message sent over an hour ago, and two the server removes by itself.
+  await file.stack.pool.query("UPDATE messages SET created_at = now() - interval '2 hours', ciphertext = '', deleted = 'expired', deleted_at = now() WHERE id = $1", [old.id]);
+  await file.stack.pool.query("UPDATE messages SET ciphertext = '', deleted = 'expired', deleted_at = now() WHERE id = $1", [fresh.id]);
+  await file.stack.pool.query("UPDATE messages SET ciphertext = '', deleted = 'retracted', deleted_at = now() WHERE id = $1", [gone.id]);
+  const arrives = received(bob, last.text);
+  bob.connect();
+  await arrives;
+  const history = (await bob.history(conversation.id)).filter((m) => !m.change);
+  assert.deepEqual(history.map((m) => [m.id, m.text, !!m.deleted?.unverified]), [[fresh.id, '', true], [gone.id, '', true], [last.id, last.text, false]],
+    'the expired one is gone; the two the server removed alone are there, marked so');
+});
+
+test("a server that labels a message with the id of one a device holds does not overwrite it", async () => {
+  const { alice, bob, conversation } = await pair();
+  const { sent, at: [atBob] } = await sayTo(alice, conversation.id, secret('keep me'), [bob]);
+  const problem = nextProblem(bob, conversation.id);
+  bob.ingest({ ...atBob, id: crypto.randomUUID(), seq: (await bob.history(conversation.id)).at(-1)!.seq + 1, ciphertext: '', deleted: 'retracted',
+    senderId: atBob.senderId, senderDeviceId: atBob.senderDeviceId, kind: 'app', epoch: 1, conversationId: conversation.id, clientMsgId: atBob.clientMsgId, createdAt: new Date().toISOString() });
+  assert.equal((await problem).reason, 'relabelled');
+  assert.equal((await held(bob, conversation.id, sent.contentId!))?.text, sent.text);
+});
+
+test('a device that skipped more than 200 deleted messages of one sender still reads what that sender sends next', async () => {
+  const { alice, bob, conversation } = await pair();
+  bob.disconnect();
+  const skipped: string[] = [];
+  for (let i = 0; i < 210; i += 1) skipped.push((await alice.sendText(conversation.id, `skipped ${i}`)).id);
+  await file.stack.pool.query("UPDATE messages SET ciphertext = '', deleted = 'retracted', deleted_at = now() WHERE id = ANY($1)", [skipped]);
+  const next = secret('after the gap');
+  const arrives = received(bob, next, 60_000);
+  bob.connect();
+  await say(alice, conversation.id, next);
+  await arrives;
+  assert.deepEqual((await bob.problems(conversation.id)).map((p) => p.reason), []);
+});
+
+test('a change is judged by the role its sender had when it was sent, on every device, whenever it is read', async () => {
+  const { owner, bob, carol, group } = await trio();
+  // Ownership passes to the member who joined first (then by id): that one forges a timer change
+  // while still a plain member; the other reads everything later.
+  const [heir, reader] = bob.user!.id < carol.user!.id ? [bob, carol] : [carol, bob];
+  reader.disconnect();
+  const refused = nextProblem(owner, group.id);
+  await sendChangeUnchecked(heir, group.id, { kind: 'timer', seconds: 86400 });
+  assert.equal((await refused).reason, 'timer_refused');
+  await owner.leaveGroup(group.id);
+  await waitFor(async () => (await heir.api.conversation(group.id)).members.find((m) => m.userId === heir.user!.id)?.role === 'owner', { what: 'the heir to own the group' });
+  const readerRefuses = nextProblem(reader, group.id);
+  reader.connect();
+  assert.equal((await readerRefuses).reason, 'timer_refused', 'refused as the others did, though its sender owns the group now');
+  assert.equal(await reader.disappearingTimer(group.id), null);
+});
+
+test("after an edit and a deletion, the sender's device keeps nothing of the texts", async () => {
+  const { alice, bob, conversation } = await pair();
+  const { sent } = await sayTo(alice, conversation.id, secret('first words'), [bob]);
+  const edited = secret('second words');
+  sentTexts.push(edited);
+  await alice.edit(sent.key, edited);
+  await until(bob, conversation.id, sent.contentId!, (m) => m?.text === edited, 'the edit');
+  await alice.deleteForEveryone(sent.key);
+  await until(bob, conversation.id, sent.contentId!, (m) => !!m?.deleted, 'the deletion');
+  for (const client of [alice, bob]) {
+    const records = JSON.stringify(await everyRecord(client));
+    assert.ok(!records.includes(sent.text) && !records.includes(edited), `${client.user!.displayName}'s store holds no text of it`);
+  }
+});
+
 test('delete for me removes a message from this device only', async () => {
   const { alice, bob, conversation } = await pair();
   const { sent } = await sayTo(alice, conversation.id, secret('for both of us'), [bob]);
@@ -221,6 +317,8 @@ test('disappearing messages: a timer set in the conversation, announced, and the
   await waitFor(async () => (await bob.disappearingTimer(conversation.id)) === 3600, { what: 'Bob to hear of the timer' });
   const line = (await bob.history(conversation.id)).find((m) => m.change === 'timer');
   assert.deepEqual([line?.timer, line?.senderId], [3600, alice.user!.id], 'announced, by who set it');
+  const { rows: timerRows } = await file.stack.pool.query('SELECT expires_at FROM messages WHERE id = $1', [line!.id]);
+  assert.equal(timerRows[0].expires_at, null, 'a timer change never expires on the server');
 
   const { sent, at: [atBob] } = await sayTo(alice, conversation.id, secret('this will disappear'), [bob]);
   for (const m of [sent, atBob]) assert.ok(m.expiresAt && Math.abs(m.expiresAt - (Date.now() + 3_600_000)) < 60_000, 'expires in an hour');

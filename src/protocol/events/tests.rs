@@ -27,7 +27,8 @@ fn parses_a_send_message_to_a_user_or_a_conversation() {
             to: Recipient::User(to),
             client_msg_id: "c1".into(),
             epoch: 3,
-            ciphertext: vec![1, 2, 3]
+            ciphertext: vec![1, 2, 3],
+            timer_change: false,
         })
     );
     let frame = format!(r#"{{"type":"send-message","conversationId":"{to}","clientMsgId":"c1","ciphertext":"AQID"}}"#);
@@ -155,6 +156,7 @@ fn every_wire_client_event_parses_under_its_tag_with_its_id() {
             client_msg_id: "c1".into(),
             epoch: 2,
             ciphertext: encode(b"hi"),
+            timer_change: true,
         }),
         ClientEventWire::Receipt(ReceiptRequest { message_id: u, kind: ReceiptKind::Read }),
         ClientEventWire::Typing(TypingRequest { conversation_id: c, on: true }),

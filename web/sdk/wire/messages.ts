@@ -33,8 +33,9 @@ removeUserIds?: Array<string>,
  */
 departures?: Array<DepartureView>, 
 /**
- * For a commit: its committer's role when the server ordered it, by which members who read
- * it later judge it (the committer may have left since). Absent on older commits.
+ * Its sender's role when the server ordered it, by which members judge a commit, a deletion
+ * of someone else's message or a group's timer change, also when they read it later (the
+ * sender may have left or changed role since). Absent on older messages.
  */
 senderRole?: MemberRole, };
 
@@ -55,7 +56,12 @@ epoch?: number,
 /**
  * Base64 of the MLS message.
  */
-ciphertext: string, };
+ciphertext: string, 
+/**
+ * Says the message changes the conversation's disappearing-messages timer: it never expires
+ * on the server, so that a device away for longer than the timer still learns of the change.
+ */
+timerChange?: boolean, };
 
 export type ReceiptKind = "delivered" | "read";
 
