@@ -196,6 +196,8 @@ async fn respond(
         Endpoint::KeyPackageCount => api::devices::key_package_count(ctx).await,
         Endpoint::ClaimKeyPackages => api::devices::claim(ctx).await,
         Endpoint::ListMessages => api::conversations::messages(ctx).await,
+        Endpoint::UpdateConversation => api::conversations::update(ctx).await,
+        Endpoint::DeleteMessage => api::conversations::delete_message(ctx).await,
         Endpoint::LeaveGroup => api::conversations::leave(ctx).await,
         Endpoint::AdminListUsers => api::admin::list_users(ctx).await,
         Endpoint::AdminDeleteUser => api::admin::delete_user(ctx).await,

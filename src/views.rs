@@ -64,12 +64,13 @@ pub fn message(row: MessageRow) -> MessageView {
         kind: row.kind,
         epoch: row.epoch,
         ciphertext: encode(&row.ciphertext),
+        deleted: row.deleted,
         client_msg_id: row.client_msg_id,
         created_at: row.created_at,
         add_user_ids: row.commit_adds,
         remove_user_ids: row.commit_removes,
         departures: row.commit_departures,
-        sender_role: row.commit_sender_role,
+        sender_role: row.sender_role,
     }
 }
 
@@ -111,6 +112,7 @@ pub fn conversations(
             last_seq: row.last_seq,
             members: Vec::new(),
             departures: Vec::new(),
+            disappear_after_seconds: row.disappear_after_seconds,
         })
         .collect();
     for m in members {
@@ -185,6 +187,7 @@ mod tests {
             created_at: at(0),
             epoch: 1,
             last_seq: 2,
+            disappear_after_seconds: None,
         }
     }
 
@@ -210,19 +213,20 @@ mod tests {
             kind: MessageKind::App,
             epoch: 0,
             ciphertext: vec![0xff, 0x00, 0x10],
+            deleted: None,
             client_msg_id: "m1".into(),
             created_at: at(0),
             commit_adds: None,
             commit_removes: None,
             commit_departures: None,
-            commit_sender_role: None,
+            sender_role: None,
         };
         let commit = MessageRow {
             kind: MessageKind::Commit,
             commit_adds: Some(vec![Uuid::nil()]),
             commit_removes: Some(vec![]),
             commit_departures: None,
-            commit_sender_role: None,
+            sender_role: None,
             ..row.clone()
         };
         let json = serde_json::to_value(message(row)).unwrap();

@@ -1,18 +1,19 @@
-//! POST /conversations (a group), GET /conversations (mine), GET /conversations/:peerId and
-//! GET /conversations/:peerId/messages.
+//! POST /conversations (a group), GET /conversations (mine), GET and PATCH /conversations/:peerId,
+//! GET /conversations/:peerId/messages and DELETE /conversations/:id/messages/:messageId.
 //!
 //! `:peerId` is the other user's id (the seed's 1:1 addressing) or a conversation id the caller
 //! is a member of, so the same routes serve groups. Either way only members read a conversation.
 
 use super::{Caller, Ctx, Reply};
 use crate::cursor::{IdCursor, MessageCursor};
-use crate::db::conversations::{self, ConversationRow};
+use crate::db::conversations::{self, ConversationRow, TimerChange};
+use crate::db::messages::Retraction;
 use crate::db::departures::{self, LeaveOutcome};
 use crate::db::throttles::{self, describe_wait, Claim, Throttle, GROUP_CREATIONS};
 use crate::db::{members, messages, users, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
-use crate::protocol::{group_adds_refused, CreateGroupRequest, LeaveRequest, ServerEvent};
+use crate::protocol::{group_adds_refused, CreateGroupRequest, LeaveRequest, ServerEvent, UpdateConversationRequest};
 use crate::protocol::{parse_uuid, ConversationView, Page};
 use crate::views;
 use uuid::Uuid;
@@ -46,6 +47,48 @@ pub async fn get(ctx: Ctx) -> ApiResult<Reply> {
     let view =
         view(&db, conversation).await?.ok_or_else(|| ApiError::not_found("This conversation was just deleted."))?;
     Reply::json(200, &view)
+}
+
+/// Sets the conversation's disappearing-messages timer: any member of a 1:1, an owner or admin of
+/// a group. The server deletes the ciphertext of application messages sent from then on once the
+/// timer has run out; members hear of the change from the member who made it, inside MLS.
+pub async fn update(ctx: Ctx) -> ApiResult<Reply> {
+    let (db, caller) = ctx.authenticate().await?;
+    let id = parse_uuid(ctx.param(0), "peerId")?;
+    let timer = ctx.json::<UpdateConversationRequest>()?.validate()?;
+    let conversation = match resolve(&db, &caller, id).await? {
+        Target::Conversation(id, _) => id,
+        Target::Peer(peer) => conversations::ensure_direct(&db, caller.id, peer).await?,
+    };
+    match conversations::set_timer(&db, conversation, caller.id, timer).await? {
+        TimerChange::Changed => {}
+        TimerChange::NotFound => return Err(ApiError::not_found("This conversation was just deleted.")),
+        TimerChange::NotAMember => return Err(ApiError::not_a_member()),
+        TimerChange::NotAllowed => {
+            return Err(ApiError::forbidden("In a group, only its owner and admins set disappearing messages."))
+        }
+    }
+    let view =
+        view(&db, conversation).await?.ok_or_else(|| ApiError::not_found("This conversation was just deleted."))?;
+    Reply::json(200, &view)
+}
+
+/// Deletes a message for everyone: its ciphertext goes, its row stays as a tombstone so that
+/// `seq` order and pages have no holes. Its sender may, and in a group an owner or admin. The
+/// members' devices learn which message it was, and that they are to forget it, inside MLS.
+pub async fn delete_message(ctx: Ctx) -> ApiResult<Reply> {
+    let (db, caller) = ctx.authenticate().await?;
+    let conversation = parse_uuid(ctx.param(0), "id")?;
+    let message = parse_uuid(ctx.param(1), "messageId")?;
+    match messages::retract(&db, conversation, message, caller.id).await? {
+        Retraction::Deleted => Ok(Reply::no_content()),
+        Retraction::NotFound => {
+            Err(ApiError::not_found("You are in no conversation with an application message of this id."))
+        }
+        Retraction::NotAllowed => Err(ApiError::forbidden(
+            "Only its sender deletes a message for everyone (in a group, its owner and admins too).",
+        )),
+    }
 }
 
 /// Conversations with their members and departures, in two more queries whatever their number.

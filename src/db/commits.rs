@@ -57,7 +57,7 @@ pub async fn apply(
                FROM ok WHERE c.id = $1 RETURNING ok.last_seq AS base
              ), commit_msg AS (
                INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at,
-                 commit_adds, commit_removes, commit_departures, commit_sender_role)
+                 commit_adds, commit_removes, commit_departures, sender_role)
                SELECT $11, $1, base + 1, $2, $3, 'commit', $4, $5, $8, clock_timestamp(), $9::uuid[], $10::uuid[],
                  -- The departures of those it removes who left, kept with it for whoever reads it later
                  -- (the keys are DepartureView's).

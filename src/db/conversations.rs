@@ -89,7 +89,7 @@ pub async fn ensure_direct(client: &Client, me: Uuid, peer: Uuid) -> DbResult<Uu
     }
 }
 
-const COLUMNS: &str = "id, kind, title, created_by, created_at, epoch, last_seq";
+const COLUMNS: &str = "id, kind, title, created_by, created_at, epoch, last_seq, disappear_after_seconds";
 
 /// One conversations row (its members are in `members`).
 #[derive(Debug, Clone)]
@@ -101,6 +101,8 @@ pub struct ConversationRow {
     pub created_at: DateTime<Utc>,
     pub epoch: i64,
     pub last_seq: i64,
+    /// The disappearing-messages timer, in seconds; None when off.
+    pub disappear_after_seconds: Option<i32>,
 }
 
 /// Fallible only in `kind`: a value this code does not know (a newer schema) is an error, not a panic.
@@ -116,6 +118,7 @@ impl TryFrom<&Row> for ConversationRow {
             created_at: row.get("created_at"),
             epoch: row.get("epoch"),
             last_seq: row.get("last_seq"),
+            disappear_after_seconds: row.get("disappear_after_seconds"),
         })
     }
 }
@@ -176,4 +179,40 @@ mod tests {
         let (lo, hi) = sorted_pair(a, b);
         assert!(lo < hi);
     }
+}
+
+/// What became of a change of a conversation's disappearing-messages timer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TimerChange {
+    Changed,
+    NotFound,
+    NotAMember,
+    /// In a group only an owner or admin sets the timer.
+    NotAllowed,
+}
+
+/// Sets the conversation's disappearing-messages timer (None: off) if `caller` may: any member of
+/// a 1:1, an owner or admin of a group. Messages sent from then on expire after it.
+pub async fn set_timer(client: &Client, id: Uuid, caller: Uuid, seconds: Option<i32>) -> DbResult<TimerChange> {
+    let row = client
+        .query_opt(
+            "WITH target AS (
+               SELECT c.id, m.role IS NOT NULL AS member,
+                 (m.role IS NOT NULL AND (c.kind = 'direct' OR m.role IN ('owner', 'admin'))) AS allowed
+               FROM conversations c LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id = $2
+               WHERE c.id = $1 FOR UPDATE OF c
+             ), changed AS (
+               UPDATE conversations SET disappear_after_seconds = $3
+               WHERE id = (SELECT id FROM target WHERE allowed) RETURNING id
+             )
+             SELECT member, allowed FROM target",
+            &[&id, &caller, &seconds],
+        )
+        .await?;
+    Ok(match row.map(|r| (r.get::<_, bool>("member"), r.get::<_, bool>("allowed"))) {
+        None => TimerChange::NotFound,
+        Some((false, _)) => TimerChange::NotAMember,
+        Some((true, false)) => TimerChange::NotAllowed,
+        Some((true, true)) => TimerChange::Changed,
+    })
 }

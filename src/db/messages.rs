@@ -3,20 +3,20 @@
 
 use super::{Client, DbError, DbResult};
 use crate::cursor::{MessageCursor, PageRequest};
-use crate::protocol::{DepartureView, MemberRole, MessageKind};
+use crate::protocol::{DepartureView, MemberRole, MessageDeletion, MessageKind};
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 const COLUMNS: &str =
-    "id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, commit_adds, commit_removes, commit_departures, commit_sender_role";
+    "id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, commit_adds, commit_removes, commit_departures, sender_role, deleted";
 
 /// The page query after a cursor. Kept as one literal so the pagination test can `EXPLAIN` exactly
 /// what the server runs; the row comparison lets PostgreSQL start the index scan at the cursor.
 pub const PAGE_AFTER_CURSOR_SQL: &str =
     "SELECT id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at,
-     commit_adds, commit_removes, commit_departures, commit_sender_role
+     commit_adds, commit_removes, commit_departures, sender_role, deleted
      FROM messages
      WHERE conversation_id = $1 AND (created_at, id) < ($2, $3) AND seq > $5
      ORDER BY created_at DESC, id DESC
@@ -34,25 +34,27 @@ pub const PAGE_AFTER_CURSOR_SQL: &str =
 /// sends race past that check, the second one's insert fails on the unique key instead of doing
 /// nothing, which rolls its seq back with the whole statement; the caller answers it as a resend.
 ///
-/// The uploads the message names ($8) must all be the sender's, complete, for this conversation
+/// The uploads the message names ($9) must all be the sender's, complete, for this conversation
 /// and referred to by no message; they are locked, so two sends cannot both take one, and an
 /// upload the sweep marks for deletion meanwhile no longer counts. The message then refers to them.
 const SEND_SQL: &str = "WITH allowed AS (
-       SELECT 1 FROM members WHERE conversation_id = $2 AND user_id = $3
+       SELECT role FROM members WHERE conversation_id = $2 AND user_id = $3
      ), attached AS (
        SELECT id FROM attachments
-       WHERE id = ANY($8) AND uploader_id = $3 AND conversation_id = $2 AND state = 'complete' AND message_id IS NULL
+       WHERE id = ANY($9) AND uploader_id = $3 AND conversation_id = $2 AND state = 'complete' AND message_id IS NULL
        FOR UPDATE
      ), bumped AS (
        UPDATE conversations SET last_seq = last_seq + 1
        WHERE id = $2 AND epoch = $5 AND EXISTS (SELECT 1 FROM allowed)
          AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = $3 AND client_msg_id = $7)
-         AND (SELECT count(*) FROM attached) = cardinality($8::uuid[])
-       RETURNING last_seq
+         AND (SELECT count(*) FROM attached) = cardinality($9::uuid[])
+       RETURNING last_seq, disappear_after_seconds
      ), inserted AS (
-       INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at)
-       SELECT $1, $2, last_seq, $3, $4, 'app', $5, $6, $7, clock_timestamp() FROM bumped
-       RETURNING id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, commit_adds, commit_removes, commit_departures, commit_sender_role
+       INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, expires_at, sender_role)
+       SELECT $1, $2, last_seq, $3, $4, 'app', $5, $6, $7, now,
+         CASE WHEN $8 THEN NULL ELSE now + make_interval(secs => disappear_after_seconds) END, (SELECT role FROM allowed)
+       FROM bumped, LATERAL (SELECT clock_timestamp() AS now) clock
+       RETURNING id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at, commit_adds, commit_removes, commit_departures, sender_role, deleted
      ), referred AS (
        UPDATE attachments SET message_id = inserted.id FROM inserted WHERE attachments.id IN (SELECT id FROM attached)
      )
@@ -60,7 +62,7 @@ const SEND_SQL: &str = "WITH allowed AS (
 
 const BY_CLIENT_ID_SQL: &str =
     "SELECT id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at,
-     commit_adds, commit_removes, commit_departures, commit_sender_role
+     commit_adds, commit_removes, commit_departures, sender_role, deleted
      FROM messages WHERE sender_id = $1 AND client_msg_id = $2";
 
 /// One messages row.
@@ -73,8 +75,10 @@ pub struct MessageRow {
     pub sender_device_id: Option<Uuid>,
     pub kind: MessageKind,
     pub epoch: i64,
-    /// The opaque MLS message.
+    /// The opaque MLS message; empty once `deleted`.
     pub ciphertext: Vec<u8>,
+    /// Why the ciphertext was deleted, on a tombstone.
+    pub deleted: Option<MessageDeletion>,
     pub client_msg_id: String,
     pub created_at: DateTime<Utc>,
     /// For a commit: the users it declared it adds and removes (none for older commits).
@@ -82,8 +86,8 @@ pub struct MessageRow {
     pub commit_removes: Option<Vec<Uuid>>,
     /// For a commit that removed people who left: their departures (see `DepartureView`).
     pub commit_departures: Option<Vec<DepartureView>>,
-    /// For a commit: its committer's role when it was ordered (none for older commits).
-    pub commit_sender_role: Option<MemberRole>,
+    /// Its sender's role when it was ordered (none for older messages).
+    pub sender_role: Option<MemberRole>,
 }
 
 /// Fallible only in `kind`: a value this code does not know (a newer schema) is an error, not a panic.
@@ -100,6 +104,7 @@ impl TryFrom<&Row> for MessageRow {
             kind: row.try_get("kind")?,
             epoch: row.get("epoch"),
             ciphertext: row.get("ciphertext"),
+            deleted: row.try_get("deleted")?,
             client_msg_id: row.get("client_msg_id"),
             created_at: row.get("created_at"),
             commit_adds: row.get("commit_adds"),
@@ -107,7 +112,7 @@ impl TryFrom<&Row> for MessageRow {
             commit_departures: row
                 .try_get::<_, Option<Json<Vec<DepartureView>>>>("commit_departures")?
                 .map(|Json(departures)| departures),
-            commit_sender_role: row.try_get("commit_sender_role")?,
+            sender_role: row.try_get("sender_role")?,
         })
     }
 }
@@ -127,6 +132,8 @@ pub struct NewMessage<'a> {
     pub epoch: i64,
     pub ciphertext: &'a [u8],
     pub client_msg_id: &'a str,
+    /// A change of the conversation's timer, which never expires (see `SendMessageEvent`).
+    pub timer_change: bool,
     /// Uploads the message refers to.
     pub attachment_ids: &'a [Uuid],
 }
@@ -142,7 +149,7 @@ pub struct Sent {
 /// before, possibly by an equal send that committed while this one waited.
 pub async fn send(client: &Client, statement: &SendStatement, m: &NewMessage<'_>) -> DbResult<Option<Sent>> {
     let id = Uuid::now_v7();
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
         &id,
         &m.conversation_id,
         &m.sender_id,
@@ -150,6 +157,7 @@ pub async fn send(client: &Client, statement: &SendStatement, m: &NewMessage<'_>
         &m.epoch,
         &m.ciphertext,
         &m.client_msg_id,
+        &m.timer_change,
         &m.attachment_ids,
     ];
     let row = match client.query_opt(&statement.0, &params).await {
@@ -223,4 +231,60 @@ pub async fn receipt_target(client: &Client, message: Uuid, user: Uuid) -> DbRes
         )
         .await?;
     Ok(row.map(|r| ReceiptTarget { conversation_id: r.get(0), sender_id: r.get(1) }))
+}
+
+/// What became of a request to delete a message for everyone.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Retraction {
+    /// Its ciphertext is gone (now, or before: asking twice is no error).
+    Deleted,
+    /// No application message with this id in this conversation that the caller may see.
+    NotFound,
+    /// The caller may not: only the sender may, or in a group an owner or admin.
+    NotAllowed,
+}
+
+/// Deletes an application message's ciphertext for everyone, leaving its row as a tombstone (see
+/// `MessageDeletion`). Allowed to its sender, and in a group to an owner or admin, as long as
+/// they are a member who may read it. One statement: the check and the deletion see the same rows.
+pub async fn retract(client: &Client, conversation: Uuid, message: Uuid, caller: Uuid) -> DbResult<Retraction> {
+    let row = client
+        .query_opt(
+            "WITH target AS (
+               SELECT m.id, m.deleted,
+                 (m.sender_id = $3 OR (c.kind = 'group' AND mb.role IN ('owner', 'admin'))) AS allowed
+               FROM messages m
+               JOIN conversations c ON c.id = m.conversation_id
+               JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = $3
+               WHERE m.id = $2 AND m.conversation_id = $1 AND m.kind = 'app' AND m.seq > mb.joined_seq
+             ), deleted AS (
+               UPDATE messages SET ciphertext = '', deleted = 'retracted', deleted_at = now()
+               WHERE id = (SELECT id FROM target WHERE allowed AND deleted IS NULL)
+               RETURNING id
+             )
+             SELECT allowed FROM target",
+            &[&conversation, &message, &caller],
+        )
+        .await?;
+    Ok(match row.map(|r| r.get::<_, bool>("allowed")) {
+        None => Retraction::NotFound,
+        Some(false) => Retraction::NotAllowed,
+        Some(true) => Retraction::Deleted,
+    })
+}
+
+/// Deletes the ciphertext of up to `limit` application messages past their conversation's timer,
+/// oldest first, leaving tombstones; returns their ids (their attachments go with them).
+pub async fn expire_due(client: &Client, limit: i64) -> DbResult<Vec<Uuid>> {
+    let rows = client
+        .query(
+            "UPDATE messages SET ciphertext = '', deleted = 'expired', deleted_at = now()
+             WHERE id IN (
+               SELECT id FROM messages WHERE expires_at <= now() AND deleted IS NULL
+               ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+             RETURNING id",
+            &[&limit],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }

@@ -68,6 +68,7 @@ impl UserHub {
             epoch: m.epoch,
             ciphertext: &m.ciphertext,
             client_msg_id: &m.client_msg_id,
+            timer_change: m.timer_change,
             attachment_ids: &m.attachment_ids,
         };
         let (message, members) = match messages::send(db, &conn.send, &new).await? {

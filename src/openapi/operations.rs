@@ -15,7 +15,7 @@ use crate::protocol::{
     ClientEventWire, ConversationView, CreateGroupRequest, DepartureView, DeviceList, DeviceLookup,
     DeviceLookupRequest, DeviceView, Health, KeyPackageCount, LeaveRequest, LinkRequest, LinkView, LoginRequest,
     MessageView, Page, PendingLinks, Profile, RegisterDeviceRequest, RegisterRequest, RemoveDeviceRequest,
-    ResetDevicesRequest, ServerEvent, UpdateAccountRequest, UploadKeyPackagesRequest, UserSummary, CLOSE_SESSION_ENDED,
+    ResetDevicesRequest, ServerEvent, UpdateAccountRequest, UpdateConversationRequest, UploadKeyPackagesRequest, UserSummary, CLOSE_SESSION_ENDED,
     DEVICE_PROOF_CONTEXT, KEY_PACKAGE_CLAIMS_PER_WINDOW, LINK_APPROVAL_CONTEXT, LINK_REQUEST_TTL_SECONDS,
     MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE, MAX_PENDING_LINKS_PER_USER,
 };
@@ -183,6 +183,24 @@ pub fn operations() -> Vec<Operation> {
                 not_a_member(),
                 not_found(),
             ]),
+        Operation::signed_in(E::UpdateConversation, "updateConversation", "Set a conversation's disappearing messages")
+            .describe(
+                "`disappearAfterSeconds`: 3600, 86400, 604800 or 7776000 (an hour, a day, a week, 90 days), or null \
+                 for off. Any member of a 1:1 may set it; in a group its owner and admins. The server deletes the \
+                 ciphertext of each application message sent from then on that long after it was sent, leaving a \
+                 tombstone (`deleted: \"expired\"`). Members learn of the change inside MLS, from the member who \
+                 made it; `peerId` is as in `getConversation`.",
+            )
+            .params([uuid_in_path("peerId")])
+            .body(wire::<UpdateConversationRequest>())
+            .answers([
+                ok(200, "The conversation, as changed.", wire::<ConversationView>()),
+                error(400, "`invalid_json`, `invalid_field`, `invalid_id`, `self_conversation`"),
+                error(403, "`forbidden`: in a group only its owner and admins set it; `not_a_member`"),
+                not_found(),
+                body_too_large(),
+                not_json(),
+            ]),
         Operation::signed_in(E::ListMessages, "listMessages", "A conversation's messages, newest first")
             .params([uuid_in_path("peerId")])
             .params(page())
@@ -190,6 +208,20 @@ pub fn operations() -> Vec<Operation> {
                 ok(200, "One page of messages (ciphertext).", wire::<Page<MessageView>>()),
                 invalid_input(),
                 not_a_member(),
+                not_found(),
+            ]),
+        Operation::signed_in(E::DeleteMessage, "deleteMessage", "Delete a message for everyone")
+            .describe(
+                "Deletes an application message's ciphertext, for every member; its row stays as a tombstone \
+                 (`deleted: \"retracted\"`, empty `ciphertext`) so that `seq` order and pages have no holes. Its \
+                 sender may, and in a group its owner and admins. Asking again is no error. Members' devices learn \
+                 which message it was, and that they are to forget it, from an MLS message the deleting device sends.",
+            )
+            .params([uuid_in_path("id"), uuid_in_path("messageId")])
+            .answers([
+                no_content(204, "Deleted (now or before)."),
+                error(400, "`invalid_id`"),
+                error(403, "`forbidden`: the caller is not its sender (nor, in a group, an owner or admin)."),
                 not_found(),
             ]),
         Operation::signed_in(E::LeaveGroup, "leaveGroup", "Leave a group")

@@ -15,6 +15,9 @@ use uuid::Uuid;
 
 /// Users in one group, the creator included.
 pub const MAX_GROUP_MEMBERS: usize = 100;
+/// The disappearing-messages timers a conversation may have, in seconds: an hour, a day, a week and
+/// 90 days (and off). A fixed set, as people choose from a menu, and the database checks the same.
+pub const DISAPPEAR_AFTER_CHOICES: [i32; 4] = [3600, 86_400, 604_800, 7_776_000];
 /// Commits, Welcomes and GroupInfos grow with the group; this holds a group of `MAX_GROUP_MEMBERS`.
 pub const MAX_HANDSHAKE_BYTES: usize = 64 * 1024;
 
@@ -61,6 +64,44 @@ pub struct ConversationView {
     /// Members who left the group and whose devices no commit has removed from its MLS group yet:
     /// any member's device may commit that removal, carrying these (see `DepartureView`).
     pub departures: Vec<DepartureView>,
+    /// Its disappearing-messages timer in seconds (one of `DISAPPEAR_AFTER_CHOICES`), null when
+    /// off: the server deletes an application message's ciphertext this long after it was sent.
+    /// Members learn of a change from the member who made it, inside MLS; this is for those who
+    /// joined after it.
+    #[schemars(range(min = 1))]
+    pub disappear_after_seconds: Option<i32>,
+}
+
+/// `PATCH /conversations/:id`: a member changes the conversation's settings (in a group, an owner
+/// or admin).
+#[derive(Debug, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateConversationRequest {
+    /// One of `DISAPPEAR_AFTER_CHOICES`, or null to turn disappearing messages off. Required: a
+    /// body that leaves it out is refused rather than read as "off" (hence the deserializer,
+    /// with which serde no longer takes a missing `Option` for None).
+    #[serde(deserialize_with = "Option::deserialize")]
+    #[schemars(schema_with = "timer_choice")]
+    pub disappear_after_seconds: Option<i32>,
+}
+
+fn timer_choice(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut choices: Vec<serde_json::Value> = DISAPPEAR_AFTER_CHOICES.iter().map(|&s| s.into()).collect();
+    choices.push(serde_json::Value::Null);
+    schemars::json_schema!({ "type": ["integer", "null"], "enum": choices })
+}
+
+impl UpdateConversationRequest {
+    /// The new timer (None: off).
+    pub fn validate(self) -> Result<Option<i32>, ApiError> {
+        match self.disappear_after_seconds {
+            Some(seconds) if !DISAPPEAR_AFTER_CHOICES.contains(&seconds) => Err(ApiError::bad_request(
+                "invalid_field",
+                "disappearAfterSeconds is 3600 (an hour), 86400 (a day), 604800 (a week), 7776000 (90 days) or null (off).",
+            )),
+            timer => Ok(timer),
+        }
+    }
 }
 
 /// What a leaving device signs: this, the conversation's id, `:`, its user's id, `:`, its own id,
@@ -326,5 +367,17 @@ mod tests {
         let err = stale_epoch(7);
         assert_eq!((err.status, err.code, err.current_epoch), (409, "stale_epoch", Some(7)));
         assert!(err.message.contains("epoch 7"));
+    }
+
+    #[test]
+    fn a_timer_is_one_of_the_choices_or_off_and_must_be_given() {
+        let update = |body: serde_json::Value| serde_json::from_value::<UpdateConversationRequest>(body).unwrap().validate();
+        assert_eq!(update(serde_json::json!({ "disappearAfterSeconds": 86400 })).unwrap(), Some(86_400));
+        assert_eq!(update(serde_json::json!({ "disappearAfterSeconds": null })).unwrap(), None);
+        assert!(serde_json::from_value::<UpdateConversationRequest>(serde_json::json!({})).is_err(), "left out is not off");
+        assert_eq!(update(serde_json::json!({ "disappearAfterSeconds": 60 })).unwrap_err().code, "invalid_field");
+        for seconds in DISAPPEAR_AFTER_CHOICES {
+            assert_eq!(update(serde_json::json!({ "disappearAfterSeconds": seconds })).unwrap(), Some(seconds));
+        }
     }
 }

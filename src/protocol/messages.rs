@@ -25,6 +25,18 @@ pub enum MessageKind {
 }
 text_enum!(MessageKind { App = "app", Commit = "commit", Welcome = "welcome" });
 
+/// Why an application message's ciphertext is gone. Its row stays, as a tombstone: clients apply
+/// a conversation strictly in seq order, and a hole would stop them for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageDeletion {
+    /// Deleted for everyone, by its sender or (in a group) an owner or admin.
+    Retracted,
+    /// Past the conversation's disappearing-messages timer.
+    Expired,
+}
+text_enum!(MessageDeletion { Retracted = "retracted", Expired = "expired" });
+
 #[derive(Debug, Clone, Serialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
@@ -38,9 +50,13 @@ pub struct MessageView {
     pub kind: MessageKind,
     #[schemars(range(min = 0))]
     pub epoch: i64,
-    /// Base64 of the opaque MLS message; the server never sees plaintext.
+    /// Base64 of the opaque MLS message; the server never sees plaintext. Empty once `deleted`.
     #[schemars(extend("contentEncoding" = "base64"))]
     pub ciphertext: String,
+    /// Set when the message's ciphertext was deleted (see `MessageDeletion`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub deleted: Option<MessageDeletion>,
     pub client_msg_id: String,
     pub created_at: DateTime<Utc>,
     /// For a commit: the users it declared to the server that it adds (the member list gained
@@ -58,8 +74,9 @@ pub struct MessageView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub departures: Option<Vec<DepartureView>>,
-    /// For a commit: its committer's role when the server ordered it, by which members who read
-    /// it later judge it (the committer may have left since). Absent on older commits.
+    /// Its sender's role when the server ordered it, by which members judge a commit, a deletion
+    /// of someone else's message or a group's timer change, also when they read it later (the
+    /// sender may have left or changed role since). Absent on older messages.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub sender_role: Option<MemberRole>,
@@ -82,6 +99,11 @@ pub struct SendMessageEvent {
     pub epoch: i64,
     /// Base64 of the MLS message.
     pub ciphertext: String,
+    /// Says the message changes the conversation's disappearing-messages timer: it never expires
+    /// on the server, so that a device away for longer than the timer still learns of the change.
+    #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
+    pub timer_change: bool,
     /// The uploads the message carries (their keys are inside the ciphertext): complete uploads of
     /// the sender's for this conversation that no other message refers to, at most
     /// `MAX_ATTACHMENTS_PER_MESSAGE`. The server records that this message refers to them.
@@ -103,6 +125,7 @@ pub struct OutgoingMessage {
     pub client_msg_id: String,
     pub epoch: i64,
     pub ciphertext: Vec<u8>,
+    pub timer_change: bool,
     pub attachment_ids: Vec<Uuid>,
 }
 
@@ -137,6 +160,7 @@ impl SendMessageEvent {
             client_msg_id: self.client_msg_id,
             epoch,
             ciphertext,
+            timer_change: self.timer_change,
             attachment_ids: self.attachment_ids,
         })
     }
@@ -198,5 +222,6 @@ mod tests {
     fn message_and_receipt_kinds_are_spelled_as_on_the_wire() {
         assert_text_enum_matches_serde!(MessageKind);
         assert_text_enum_matches_serde!(ReceiptKind);
+        assert_text_enum_matches_serde!(MessageDeletion);
     }
 }

@@ -110,10 +110,12 @@ fn declarations() -> Files {
     files.declare::<MemberView>("conversations.ts");
     files.declare::<DepartureView>("conversations.ts");
     files.declare::<LeaveRequest>("conversations.ts");
+    files.declare::<UpdateConversationRequest>("conversations.ts");
     files.declare::<CreateGroupRequest>("conversations.ts");
     files.declare::<CommitEvent>("conversations.ts");
     files.declare::<MessageKind>("messages.ts");
     files.declare::<MessageView>("messages.ts");
+    files.declare::<MessageDeletion>("messages.ts");
     files.declare::<SendMessageEvent>("messages.ts");
     files.declare::<ReceiptKind>("messages.ts");
     files.declare::<ReceiptRequest>("messages.ts");
@@ -201,7 +203,9 @@ fn constants() -> String {
          `:`, its own id, `:`, the hex of its leaf's encryption key. */\n\
          export const DEPARTURE_CONTEXT = {DEPARTURE_CONTEXT:?};\n\
          /** A phone number as the server takes it (E.164), for a form to check before sending. */\n\
-         export const PHONE_PATTERN = {PHONE_PATTERN:?};"
+         export const PHONE_PATTERN = {PHONE_PATTERN:?};\n\
+         /** The disappearing-messages timers a conversation may have, in seconds. */\n\
+         export const DISAPPEAR_AFTER_CHOICES = {DISAPPEAR_AFTER_CHOICES:?} as const;"
     )
     .unwrap();
     let close_codes =

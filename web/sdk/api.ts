@@ -242,6 +242,16 @@ export class Api {
     return this.call('GET /conversations/:peerId/messages', { params: { peerId: conversationId }, query });
   }
 
+  /** Sets the conversation's disappearing-messages timer on the server (null: off). */
+  setDisappearingTimer(conversationId: string, seconds: number | null) {
+    return this.call('PATCH /conversations/:peerId', { params: { peerId: conversationId }, body: { disappearAfterSeconds: seconds } });
+  }
+
+  /** Deletes a message's ciphertext on the server, for everyone (its sender, or a group's owner or admin). */
+  deleteMessage(conversationId: string, messageId: string) {
+    return this.call('DELETE /conversations/:id/messages/:messageId', { params: { id: conversationId, messageId } });
+  }
+
   /** Reserves an upload of `size` bytes of ciphertext for a conversation (see attachments.ts). */
   createAttachment(conversationId: string, size: number, options?: CallOptions) {
     return this.call('POST /conversations/:id/attachments', { params: { id: conversationId }, body: { size } }, options);

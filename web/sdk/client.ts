@@ -11,6 +11,8 @@
 //   outbox.ts         sending, retrying and resending messages until the server has them
 //   receipts.ts       the receipts this device sends; ticks.ts: the ticks on this user's own messages
 //   conversations.ts  the listing of conversations, kept for offline use and for those left
+//   changes.ts        reactions, edits, deletions for everyone and timer changes, judged and applied
+//   expiry.ts         disappearing messages deleted from this device when their time comes
 //   dispatch.ts       what each event the server pushes leads to, and what a (re)connect sends
 //   verification.ts   per-contact safety numbers over the directory's devices, verified marks, notices
 // This device's own commits and messages enter the same order through their acks, so its group
@@ -18,6 +20,8 @@
 
 import { ApiError, type Account, type Api, type Conversation, type GroupAdds } from './api.ts';
 import { Authentication } from './authentication.ts';
+import { Changes } from './changes.ts';
+import { Expiry } from './expiry.ts';
 import { CommitAuthorizer } from './authorization.ts';
 import { Conversations } from './conversations.ts';
 import { onReady, onServerEvent, type DispatchParts } from './dispatch.ts';
@@ -70,6 +74,8 @@ export class ChatClient {
   private readonly receipts: Receipts;
   private readonly groups: Groups;
   private readonly outbox: Outbox;
+  private readonly changes: Changes;
+  private readonly expiry: Expiry;
   /** Loaded on first use (its hashing is not needed for the chat page's first paint). */
   private verifier: Promise<Verification> | null = null;
   /** The parts server events are handed to (see dispatch.ts). */
@@ -91,12 +97,19 @@ export class ChatClient {
     const pipeline: Pipeline = new Pipeline(session, (message) => incoming.handle(message));
     const receipts = new Receipts(session);
     const ticks = new Ticks(session, conversations, events);
-    const incoming: Incoming = new Incoming({ session, pipeline, conversations, receipts, ticks, events, authentication, authorizer });
+    const changes = new Changes(session, conversations, events);
+    const expiry = new Expiry(session, events, options.now);
+    const incoming: Incoming = new Incoming({ session, pipeline, conversations, receipts, ticks, events, authentication, authorizer, changes, expiry });
     const groups = new Groups(session, pipeline, conversations, events, authentication, (userIds) => {
       void this.verification().then((v) => v.refresh(userIds)).catch(() => {});
     });
     // Before a message goes out in a group, people who left are taken out of it (see Groups).
-    const outbox = new Outbox(session, pipeline, ticks, events, (conversationId) => groups.removeDepartedBeforeSending(conversationId));
+    const outbox = new Outbox(session, pipeline, ticks, events, {
+      beforeSending: (conversationId) => groups.removeDepartedBeforeSending(conversationId),
+      timerOf: (conversationId) => changes.timer(conversationId),
+      onExpiring: () => void expiry.schedule().catch(() => {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
     this.options = options;
     this.api = session.api;
     this.session = session;
@@ -106,8 +119,10 @@ export class ChatClient {
     this.receipts = receipts;
     this.groups = groups;
     this.outbox = outbox;
+    this.changes = changes;
+    this.expiry = expiry;
     this.parts = {
-      session, pipeline, receipts, ticks, groups, outbox, conversations, events, verification: () => this.verification(),
+      session, pipeline, receipts, ticks, groups, outbox, conversations, changes, events, verification: () => this.verification(),
       readDirectory: (userIds) => authentication.prefetch(userIds, { fresh: true }),
     };
     session.ownLeaves = () => {
@@ -233,6 +248,8 @@ export class ChatClient {
   private async loadLocalState(): Promise<void> {
     await this.pipeline.load();
     await this.receipts.load();
+    // What disappeared while this device was closed goes before anything is shown.
+    await this.expiry.sweep();
   }
 
   /** Keeps enough one-time KeyPackages (and a last-resort one) on the server for others to add us. */
@@ -271,12 +288,14 @@ export class ChatClient {
       throw e;
     }
     if (!everywhere) await this.api.logout().catch(() => {});
+    this.expiry.stop();
     await this.session.endLocally(forgetDevice);
   }
 
   /** The server ended the session: the same as logging out here, without asking the server. */
   private async sessionEnded(why: SessionEndReason): Promise<void> {
     // A removed device's keys and group states are of no further use to anyone.
+    this.expiry.stop();
     await this.session.endLocally(why === 'device-removed').catch(() => {});
     this.events.emit('signed-out', why);
   }
@@ -541,6 +560,89 @@ export class ChatClient {
   /** A message of this conversation by its content id (what a reply names), if this device holds it. */
   messageByContent(conversationId: string, contentId: string): Promise<LocalMessage | undefined> {
     return this.session.db.messageByContent(conversationId, contentId);
+  }
+
+  /**
+   * Reacts to a message with an emoji (one reaction per person: another replaces it), or with ''
+   * takes this user's reaction back. Shown on every device once the server has stored it.
+   */
+  async react(messageKey: string, emoji: string): Promise<void> {
+    const target = await this.changeable(messageKey);
+    await this.outbox.sendChange(target.conversationId, { kind: 'reaction', target: target.contentId!, emoji });
+  }
+
+  /** Changes the text of a message this user sent; every device shows the new text as edited. */
+  async edit(messageKey: string, text: string): Promise<void> {
+    const target = await this.changeable(messageKey);
+    if (target.senderId !== this.session.me) throw new Error('Only its sender edits a message.');
+    await this.outbox.sendChange(target.conversationId, { kind: 'edit', target: target.contentId!, text });
+  }
+
+  /**
+   * Deletes a message for everyone: its sender may, and in a group an owner or admin. Every
+   * device replaces it with "deleted", and the server deletes its ciphertext (asked again at the
+   * next connect if it cannot be reached now).
+   */
+  async deleteForEveryone(messageKey: string): Promise<void> {
+    const target = await this.changeable(messageKey);
+    if (target.senderId !== this.session.me) {
+      const conversation = this.conversationList.get(target.conversationId) ?? (await this.conversationList.current(target.conversationId));
+      const role = conversation?.kind === 'group' ? conversation.members.find((m) => m.userId === this.session.me)?.role : undefined;
+      if (role !== 'owner' && role !== 'admin') throw new Error("Only its sender, or a group's owner or admin, deletes a message for everyone.");
+    }
+    // Recorded before anything is sent: the server is asked even if the page closes meanwhile.
+    await this.changes.noteServerDeletion(target.conversationId, target.id);
+    await this.outbox.sendChange(target.conversationId, { kind: 'retract', target: target.contentId!, messageId: target.id });
+    await this.changes.tellServer();
+  }
+
+  /** Deletes a message from this device only. */
+  async deleteForMe(messageKey: string): Promise<void> {
+    const message = await this.session.db.message(messageKey);
+    if (!message) return;
+    if (message.status === 'sending') throw new Error('A message still being sent cannot be deleted yet.');
+    await this.session.db.deleteMessage(messageKey);
+    if (message.contentId) await this.changes.forgetChangesOf(message.conversationId, message.contentId);
+    this.events.emit('removed', { conversationId: message.conversationId, key: messageKey });
+  }
+
+  /**
+   * Sets the conversation's disappearing messages (seconds, one of DISAPPEAR_AFTER_CHOICES; null:
+   * off): any member of a 1:1, an owner or admin of a group. Messages sent from then on
+   * disappear from every device, and from the server, that long after they were sent; the
+   * members see who set it.
+   */
+  async setDisappearingTimer(conversationId: string, seconds: number | null): Promise<void> {
+    // Refused here as every member's device would refuse it (the server refuses it too).
+    const conversation = this.conversationList.get(conversationId) ?? (await this.conversationList.current(conversationId));
+    const role = conversation?.members.find((m) => m.userId === this.session.me)?.role;
+    if (conversation?.kind === 'group' && role !== 'owner' && role !== 'admin') {
+      throw new Error('In a group, only its owner and admins set disappearing messages.');
+    }
+    // The members first, inside MLS; then the server, which deletes the ciphertext on time (told
+    // again at the next connect if it cannot be now).
+    await this.outbox.sendChange(conversationId, { kind: 'timer', seconds });
+    await this.changes.noteServerTimer(conversationId, seconds);
+    await this.changes.tellServer();
+  }
+
+  /** The conversation's disappearing-messages timer in seconds (null: off). */
+  disappearingTimer(conversationId: string): Promise<number | null> {
+    return this.changes.timer(conversationId);
+  }
+
+  /** Deletes the messages whose time has come (done on its own; a test that moves the clock on calls it). */
+  sweepExpired(): Promise<void> {
+    return this.expiry.sweep();
+  }
+
+  /** A message this device holds and may change: sent (the server has it) and not deleted. */
+  private async changeable(messageKey: string): Promise<LocalMessage> {
+    const message = await this.session.db.message(messageKey);
+    if (!message?.contentId || message.change || message.deleted || message.seq === UNSENT_SEQ || message.unsupported) {
+      throw new Error('That message cannot be changed (not sent yet, deleted, or not a message).');
+    }
+    return message;
   }
 
   /** Sends a `failed` message again, under the same clientMsgId. */

@@ -9,39 +9,83 @@
 // field this version does not know stays in the stored document, and a message whose version or
 // disposition it does not know is kept and shown as "needs a newer version", never dropped.
 
+import { DISAPPEAR_AFTER_CHOICES } from './wire/index.ts';
+
 /** The content format this client writes. */
 export const CONTENT_VERSION = 1;
 
-/** The dispositions this version understands (MIMI's "render" is a message to show). */
-const KNOWN_DISPOSITIONS = new Set(['render']);
+/**
+ * The dispositions this version understands: MIMI's "render" (a message to show, or with
+ * `replaces`, an edit or a deletion of one) and "reaction"; "timer" is this product's own, a
+ * member setting the conversation's disappearing messages.
+ */
+const KNOWN_DISPOSITIONS = new Set(['render', 'reaction', 'timer']);
 /** The fields this version reads; a document with others is kept whole (see `keep`). */
-const KNOWN_FIELDS = new Set(['v', 'salt', 'text', 'disposition', 'inReplyTo']);
+const KNOWN_FIELDS = new Set(['v', 'salt', 'text', 'disposition', 'inReplyTo', 'replaces', 'replacesMessageId', 'expires', 'disappearAfterSeconds']);
+/** A server message id (a UUID), as `replacesMessageId` names one. */
+const MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A content id as `contentId` makes one: SHA-256 in base64url. */
 const CONTENT_ID = /^[A-Za-z0-9_-]{43}$/;
+/** A reaction is one emoji (a grapheme cluster may take a dozen code units); longer is not one. */
+export const MAX_REACTION_CHARS = 32;
+
+/** Whether `text` is one emoji: a single grapheme that is pictographic (not a word, not a link). */
+export function isOneEmoji(text: string): boolean {
+  if (text.length === 0 || text.length > MAX_REACTION_CHARS) return false;
+  const graphemes = [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(text)];
+  return graphemes.length === 1 && /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(text);
+}
 
 /** An application message's content, as sent: only `v` and the salt are always there. */
 export interface MessageContent {
   v: number;
   /** 16 random bytes (base64url): two equal texts never share an id. */
   salt: string;
-  /** What a message of disposition `render` shows. */
+  /** What a message of disposition `render` shows; a reaction's emoji ('' takes it back). */
   text?: string;
   /** `render` unless said otherwise. */
   disposition?: string;
-  /** The content id of the message this one replies to. */
+  /** The content id of the message this one replies to (a reaction: reacts to). */
   inReplyTo?: string;
+  /** The content id of the message this one replaces: with `text`, an edit; without, a deletion. */
+  replaces?: string;
+  /** On a deletion (this product's addition to MIMI): the server's id of the message it deletes,
+   * so that a device that only ever saw the server's tombstone of it can tell the deletion was
+   * made by someone who may, not by the server alone. */
+  replacesMessageId?: string;
+  /** When every device deletes the message: seconds since the Unix epoch (MIMI `expires`). */
+  expires?: number;
+  /** A `timer` message: the conversation's new disappearing-messages timer, null for off. */
+  disappearAfterSeconds?: number | null;
   /** Whatever a newer version adds: kept, not understood. */
   [field: string]: unknown;
 }
+
+/** What a decrypted message does, as this version reads it. */
+export type Meaning =
+  | { kind: 'text'; text: string; inReplyTo?: string }
+  /** One person's reaction to a message; an empty emoji takes theirs back. */
+  | { kind: 'reaction'; target: string; emoji: string }
+  /** The sender's new text for a message of theirs. */
+  | { kind: 'edit'; target: string; text: string }
+  /** A message deleted for everyone, by its sender or a group's owner or admin. */
+  | { kind: 'retract'; target: string; messageId?: string }
+  /** The conversation's disappearing-messages timer, in seconds (null: off). */
+  | { kind: 'timer'; seconds: number | null }
+  /** A newer client's message: kept, and shown as needing a newer version. */
+  | { kind: 'unsupported' };
 
 /** What this device makes of a decrypted application message. */
 export interface ReadContent {
   /** The message's content id (see `contentId`). */
   contentId: string;
-  /** The text to show; empty for a message this version cannot show. */
+  meaning: Meaning;
+  /** The text to show; empty for anything but a text message. */
   text: string;
   /** The content id of the message it replies to, when it names a well-formed one. */
   inReplyTo?: string;
+  /** When devices delete it (milliseconds since the epoch), if it disappears. */
+  expiresAt?: number;
   /** A newer client's message (a version or disposition this one does not know): shown as such. */
   unsupported: boolean;
   /** The document as it came, unknown fields included; absent for a message from before the format. */
@@ -70,14 +114,79 @@ export async function contentId(conversationId: string, senderId: string, body: 
   return base64url(new Uint8Array(await crypto.subtle.digest('SHA-256', hashed)));
 }
 
-/** The body of a text message, ready to encrypt: its exact string is what the id is over. */
-export function textBody(text: string, { inReplyTo }: { inReplyTo?: string } = {}): string {
-  const content: MessageContent = { v: CONTENT_VERSION, salt: base64url(crypto.getRandomValues(new Uint8Array(16))), text };
-  if (inReplyTo !== undefined) {
-    if (!CONTENT_ID.test(inReplyTo)) throw new Error('A reply names the message it answers by its content id.');
-    content.inReplyTo = inReplyTo;
+function document(fields: Omit<MessageContent, 'v' | 'salt'>): string {
+  return JSON.stringify({ v: CONTENT_VERSION, salt: base64url(crypto.getRandomValues(new Uint8Array(16))), ...fields });
+}
+
+function checkId(id: string, what: string): string {
+  if (!CONTENT_ID.test(id)) throw new Error(`${what} names a message by its content id.`);
+  return id;
+}
+
+/** The body of a text message, ready to encrypt: its exact string is what the id is over. With
+ * `expiresAt` (milliseconds), every device deletes it then. */
+export function textBody(text: string, { inReplyTo, expiresAt }: { inReplyTo?: string; expiresAt?: number } = {}): string {
+  return document({
+    text,
+    ...(inReplyTo !== undefined ? { inReplyTo: checkId(inReplyTo, 'A reply') } : {}),
+    ...(expiresAt !== undefined ? { expires: Math.ceil(expiresAt / 1000) } : {}),
+  });
+}
+
+/** A reaction to the message `target` (a content id); an empty emoji takes one's reaction back. */
+export function reactionBody(target: string, emoji: string): string {
+  if (emoji !== '' && !isOneEmoji(emoji)) throw new Error('A reaction is one emoji.');
+  return document({ disposition: 'reaction', inReplyTo: checkId(target, 'A reaction'), text: emoji });
+}
+
+/** The new text of the sender's message `target`. */
+export function editBody(target: string, text: string): string {
+  if (text.trim() === '') throw new Error('An edit keeps some text; to take a message back, delete it.');
+  return document({ replaces: checkId(target, 'An edit'), text });
+}
+
+/** Deletes the message `target` (the server's `messageId`) for everyone. */
+export function retractBody(target: string, messageId?: string): string {
+  if (messageId !== undefined && !MESSAGE_ID.test(messageId)) throw new Error('A deletion names the server\'s id of its message.');
+  return document({ replaces: checkId(target, 'A deletion'), ...(messageId ? { replacesMessageId: messageId } : {}) });
+}
+
+/** Sets the conversation's disappearing-messages timer (null: off). */
+export function timerBody(seconds: number | null): string {
+  return document({ disposition: 'timer', disappearAfterSeconds: seconds });
+}
+
+/** What a well-formed document of a known version and disposition means; `unsupported` otherwise. */
+function meaningOf(content: MessageContent): Meaning {
+  const disposition = content.disposition ?? 'render';
+  const { text, inReplyTo, replaces } = content;
+  const isId = (value: unknown): value is string => typeof value === 'string' && CONTENT_ID.test(value);
+  if (content.v > CONTENT_VERSION || !KNOWN_DISPOSITIONS.has(disposition)) return { kind: 'unsupported' };
+  if (text !== undefined && typeof text !== 'string') return { kind: 'unsupported' };
+  switch (disposition) {
+    case 'reaction':
+      return isId(inReplyTo) && typeof text === 'string' && (text === '' || isOneEmoji(text))
+        ? { kind: 'reaction', target: inReplyTo, emoji: text }
+        : { kind: 'unsupported' };
+    case 'timer': {
+      const seconds = content.disappearAfterSeconds;
+      return seconds === null || (DISAPPEAR_AFTER_CHOICES as readonly unknown[]).includes(seconds)
+        ? { kind: 'timer', seconds: seconds ?? null }
+        : { kind: 'unsupported' };
+    }
+    default:
+      if (replaces !== undefined) {
+        if (!isId(replaces)) return { kind: 'unsupported' };
+        if (text === undefined) {
+          const messageId = content.replacesMessageId;
+          if (messageId !== undefined && !(typeof messageId === 'string' && MESSAGE_ID.test(messageId))) return { kind: 'unsupported' };
+          return { kind: 'retract', target: replaces, ...(messageId ? { messageId } : {}) };
+        }
+        return text.trim() === '' ? { kind: 'unsupported' } : { kind: 'edit', target: replaces, text };
+      }
+      // A reply names its message by id; anything else in that field is not a reply this version reads.
+      return { kind: 'text', text: text ?? '', ...(isId(inReplyTo) ? { inReplyTo } : {}) };
   }
-  return JSON.stringify(content);
 }
 
 /**
@@ -92,13 +201,17 @@ export async function readBody(conversationId: string, senderId: string, body: s
   } catch {
     parsed = undefined;
   }
-  if (!isContent(parsed)) return { contentId: id, text: body, unsupported: false, keep: false };
-  const disposition = parsed.disposition ?? 'render';
-  const understood = parsed.v <= CONTENT_VERSION && KNOWN_DISPOSITIONS.has(disposition) && typeof (parsed.text ?? '') === 'string';
-  const keep = !understood || Object.keys(parsed).some((field) => !KNOWN_FIELDS.has(field));
-  // A reply names its message by id; anything else in that field is not a reply this version reads.
-  const inReplyTo = understood && typeof parsed.inReplyTo === 'string' && CONTENT_ID.test(parsed.inReplyTo) ? parsed.inReplyTo : undefined;
-  return { contentId: id, text: understood ? (parsed.text ?? '') : '', unsupported: !understood, content: parsed, keep, ...(inReplyTo ? { inReplyTo } : {}) };
+  if (!isContent(parsed)) return { contentId: id, meaning: { kind: 'text', text: body }, text: body, unsupported: false, keep: false };
+  const meaning = meaningOf(parsed);
+  const unsupported = meaning.kind === 'unsupported';
+  const keep = unsupported || Object.keys(parsed).some((field) => !KNOWN_FIELDS.has(field));
+  const expires = parsed.expires;
+  const expiresAt = !unsupported && Number.isInteger(expires) && (expires as number) > 0 ? (expires as number) * 1000 : undefined;
+  return {
+    contentId: id, meaning, text: meaning.kind === 'text' ? meaning.text : '', unsupported, content: parsed, keep,
+    ...(meaning.kind === 'text' && meaning.inReplyTo ? { inReplyTo: meaning.inReplyTo } : {}),
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
+  };
 }
 
 function isContent(value: unknown): value is MessageContent {

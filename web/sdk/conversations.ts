@@ -124,7 +124,7 @@ export class Conversations {
    * `self`, left it. */
   async markLeft(conversationId: string, seq: number, at: string, { self = false } = {}): Promise<void> {
     const last: Conversation = this.known.get(conversationId)
-      ?? { id: conversationId, kind: 'group', title: null, createdBy: null, createdAt: at, epoch: 0, lastSeq: seq, members: [], departures: [] };
+      ?? { id: conversationId, kind: 'group', title: null, createdBy: null, createdAt: at, epoch: 0, lastSeq: seq, members: [], departures: [], disappearAfterSeconds: null };
     const already = await this.session.db.get<Conversation>(LEFT_PREFIX + conversationId);
     // Having left, the removal commit that follows does not turn it into "removed".
     await this.session.db.put(LEFT_PREFIX + conversationId, { ...last, left: true, leftBySelf: self || already?.leftBySelf || undefined });

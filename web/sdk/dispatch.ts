@@ -2,6 +2,7 @@
 // ready. Acks and errors go to the request they answer; those that answer none (it timed out, or
 // the error had no ref) arrive here too, and are ignored.
 
+import type { Changes } from './changes.ts';
 import type { Conversations } from './conversations.ts';
 import type { Emitter } from './events.ts';
 import type { Groups } from './groups.ts';
@@ -21,6 +22,7 @@ export interface DispatchParts {
   groups: Groups;
   outbox: Outbox;
   conversations: Conversations;
+  changes: Changes;
   events: Emitter;
   /** Loaded on first use, see ChatClient. */
   verification: () => Promise<Verification>;
@@ -87,6 +89,7 @@ export function onReady(parts: DispatchParts): void {
   void ticks.waitingFrom(pipeline.groups.keys()).then((receiptsFrom) => pipeline.requestSync(receiptsFrom));
   receipts.resend();
   void outbox.resendUnsent().catch(() => {});
+  void parts.changes.tellServer().catch(() => {});
   // The upkeep below is not urgent, and every client does it at each connect: after a server
   // restart, all of them connect within a second, so each waits a random moment first rather
   // than all asking at once (a database has a bounded number of connections).

@@ -8,6 +8,10 @@ import type { UserSummary } from './wire/index.ts';
 export interface ClientEvents {
   message: LocalMessage;
   status: LocalMessage;
+  /** A message changed: a reaction, an edit, or deleted for everyone (what it is now). */
+  changed: LocalMessage;
+  /** A message is gone from this device: deleted here ("delete for me"), or it disappeared. */
+  removed: { conversationId: string; key: string };
   problem: Problem;
   /** As the server pushed it: who is typing where. */
   typing: Omit<ServerEventOf<'typing'>, 'type'>;

@@ -8,7 +8,9 @@ import type { Authentication } from './authentication.ts';
 import type { CommitAuthorizer } from './authorization.ts';
 import type { Conversations } from './conversations.ts';
 import type { Emitter } from './events.ts';
+import { changeOf, isChange, type Changes } from './changes.ts';
 import { readBody } from './content.ts';
+import type { Expiry } from './expiry.ts';
 import { CheckUnavailable, decrypt, epochOf, fromBase64, joinFromWelcome, leaves, MlsFailure, processCommit, toHex, welcomeRecipients } from './mls.ts';
 import type { Outcome, Pipeline } from './pipeline.ts';
 import type { Receipts } from './receipts.ts';
@@ -27,6 +29,8 @@ export interface IncomingParts {
   events: Emitter;
   authentication: Authentication;
   authorizer: CommitAuthorizer;
+  changes: Changes;
+  expiry: Expiry;
 }
 
 export class Incoming {
@@ -45,32 +49,76 @@ export class Incoming {
     if (!group) return undefined; // from before this device joined: not for it to read
     if (m.kind === 'commit') return this.applyCommit(m, group);
     // An application message. This device cannot decrypt its own: one is known by the copy in
-    // its outbox, not by the server saying so.
-    if (m.senderDeviceId === session.device?.deviceId && (await session.db.message(`${m.senderId}:${m.clientMsgId}`))?.senderDeviceId === m.senderDeviceId) {
+    // its outbox, not by the server saying so. A change of its own takes effect now, in its turn,
+    // and is then forgotten (a timer change stays: it is a line in the conversation).
+    const key = `${m.senderId}:${m.clientMsgId}`;
+    const held = await session.db.message(key);
+    if (m.senderDeviceId === session.device?.deviceId && held?.senderDeviceId === m.senderDeviceId && held.conversationId === conversationId) {
       await ticks.markStored(m);
+      const change = changeOf(held);
+      if (change) {
+        try {
+          await (await this.parts.changes.prepare(conversationId, change, { userId: m.senderId, role: m.senderRole, at: m.createdAt }))?.();
+        } catch (e) {
+          await this.problem(m, e);
+        }
+        if (change.kind !== 'timer') await session.db.deleteMessage(key);
+      }
       return undefined;
     }
+    // A server that labels a message with the key of one this device holds (its sender and
+    // clientMsgId) must not overwrite that one: it is refused, whatever it is.
+    if (held && held.id !== m.id) {
+      await this.problem(m, new MlsFailure('relabelled', 'The server gave a message the id of another one.'));
+      return undefined;
+    }
+    if (m.deleted) {
+      // Its ciphertext is gone: past the timer (nothing kept), or deleted for everyone (its place
+      // kept, unconfirmed until the deletion names it), or removed by the server alone (shown so).
+      await this.parts.changes.tombstoneFromServer({
+        key, id: m.id, clientMsgId: m.clientMsgId, conversationId, seq: m.seq, senderId: m.senderId,
+        senderDeviceId: m.senderDeviceId, text: '', createdAt: m.createdAt, status: 'received',
+      }, m.deleted);
+      return undefined;
+    }
+    let result: Awaited<ReturnType<typeof decrypt>>;
     try {
-      const result = await decrypt(group, fromBase64(m.ciphertext), this.parts.authentication.asOf(m.createdAt));
+      result = await decrypt(group, fromBase64(m.ciphertext), this.parts.authentication.asOf(m.createdAt));
       if (result.sender.userId !== m.senderId || result.sender.deviceId !== m.senderDeviceId) {
         throw new MlsFailure('sender_mismatch', 'The server named a different sender than the message proves.');
       }
-      const read = await readBody(m.conversationId, m.senderId, result.plaintext);
-      pipeline.groups.set(conversationId, result.state);
-      const local: LocalMessage = {
-        key: `${m.senderId}:${m.clientMsgId}`, id: m.id, clientMsgId: m.clientMsgId, conversationId, seq: m.seq,
-        senderId: m.senderId, senderDeviceId: m.senderDeviceId, text: read.text, createdAt: m.createdAt, status: 'received',
-        contentId: read.contentId, ...(read.unsupported ? { unsupported: true } : {}), ...(read.keep ? { body: result.plaintext } : {}),
-        ...(read.inReplyTo ? { inReplyTo: read.inReplyTo } : {}),
-      };
-      await session.db.putMessage(local);
-      events.emit('message', local);
-      receipts.send(m.id, 'delivered');
-      return result.state;
     } catch (e) {
       await this.problem(m, e);
       return undefined;
     }
+    // Decrypted: the group state moves on whatever the message turns out to be, so its key is
+    // not kept for the server to have it processed again.
+    pipeline.groups.set(conversationId, result.state);
+    const read = await readBody(m.conversationId, m.senderId, result.plaintext);
+    const change = isChange(read.meaning) ? read.meaning : undefined;
+    try {
+      const apply = change ? await this.parts.changes.prepare(conversationId, change, { userId: m.senderId, role: m.senderRole, at: m.createdAt }) : null;
+      await apply?.();
+    } catch (e) {
+      await this.problem(m, e);
+      return result.state;
+    }
+    if (change && change.kind !== 'timer') return result.state;
+    const expiresAt = change ? undefined : await this.parts.changes.expiryOf(conversationId, m.createdAt, read.expiresAt);
+    if (this.parts.expiry.isPast(expiresAt)) return result.state; // disappeared while this device was away
+    const local: LocalMessage = {
+      key, id: m.id, clientMsgId: m.clientMsgId, conversationId, seq: m.seq,
+      senderId: m.senderId, senderDeviceId: m.senderDeviceId, text: read.text, createdAt: m.createdAt, status: 'received',
+      contentId: read.contentId, ...(read.unsupported ? { unsupported: true } : {}), ...(read.keep ? { body: result.plaintext } : {}),
+      ...(read.inReplyTo ? { inReplyTo: read.inReplyTo } : {}),
+      ...(change?.kind === 'timer' ? { change: 'timer', timer: change.seconds } : {}),
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+    };
+    await session.db.putMessage(local);
+    if (local.expiresAt !== undefined) void this.parts.expiry.schedule().catch(() => {});
+    events.emit('message', local);
+    receipts.send(m.id, 'delivered');
+    return result.state;
   }
 
   /**

@@ -34,6 +34,7 @@ import {
   type ProposalOrRef,
 } from 'ts-mls';
 import { defaultClientConfig } from 'ts-mls/clientConfig.js';
+import { defaultKeyRetentionConfig } from 'ts-mls/keyRetentionConfig.js';
 import { makeKeyPackageRef } from 'ts-mls/keyPackage.js';
 import { unprotectPrivateMessage } from 'ts-mls/messageProtection.js';
 import { CAPABILITIES, CheckUnavailable, CIPHERSUITE, encodeIdentity, identityOf, onlyBasic, type CredentialIdentity } from './credentials.ts';
@@ -102,8 +103,17 @@ function credentialOf(identity: DeviceIdentity): Credential {
 
 /** ts-mls's configuration with this app's authentication service in it, on a state or for a join. */
 function configFor(auth: AuthenticationService) {
-  return { ...defaultClientConfig, authService: auth };
+  return { ...defaultClientConfig, authService: auth, keyRetentionConfig: KEY_RETENTION };
 }
+
+/**
+ * How far one sender's messages may run ahead of the last one this device decrypted in an epoch.
+ * ts-mls allows 200; a device skips every message whose ciphertext the server deleted (for
+ * everyone, or past a timer), so one away overnight in a busy conversation skips more than that,
+ * and would then read nothing more from that sender. Each step is one HKDF; the keys skipped over
+ * are not kept beyond ts-mls's usual few.
+ */
+const KEY_RETENTION = { ...defaultKeyRetentionConfig, maximumForwardRatchetSteps: 5000 };
 
 function configured(state: ClientState, auth: AuthenticationService): ClientState {
   return { ...state, clientConfig: configFor(auth) };

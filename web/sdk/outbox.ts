@@ -2,7 +2,8 @@
 // its conversation's order, and sent until the server acknowledges it. One the server refuses
 // stays as `failed`, to retry; one cut short by a reload is sent by the next session.
 
-import { contentId, textBody } from './content.ts';
+import { changeFields, type Change } from './changes.ts';
+import { contentId, editBody, reactionBody, retractBody, textBody, timerBody } from './content.ts';
 import type { Emitter } from './events.ts';
 import { encodeState, encrypt, epochOf, toBase64 } from './mls.ts';
 import type { Pipeline } from './pipeline.ts';
@@ -23,6 +24,17 @@ export class SendFailure extends Error {
   }
 }
 
+export interface OutboxOptions {
+  /** Runs before a message is encrypted: the group is first brought to who should read it. */
+  beforeSending: (conversationId: string) => Promise<void>;
+  /** The conversation's disappearing-messages timer in seconds (null: off), for what is sent there. */
+  timerOf: (conversationId: string) => Promise<number | null>;
+  /** A message that will disappear was stored (see expiry.ts). */
+  onExpiring: () => void;
+  /** The time in milliseconds since the epoch. */
+  now: () => number;
+}
+
 export class Outbox {
   /** Outbox messages being sent right now, by key, so a reconnect does not send them twice. */
   private readonly inFlight = new Set<string>();
@@ -32,13 +44,15 @@ export class Outbox {
   private readonly events: Emitter;
   /** Runs before a message is encrypted: the group is first brought to who should read it. */
   private readonly beforeSending: (conversationId: string) => Promise<void>;
+  private readonly expiring: OutboxOptions;
 
-  constructor(session: Session, pipeline: Pipeline, ticks: Ticks, events: Emitter, beforeSending: (conversationId: string) => Promise<void> = async () => {}) {
+  constructor(session: Session, pipeline: Pipeline, ticks: Ticks, events: Emitter, options: Partial<OutboxOptions> = {}) {
     this.session = session;
     this.pipeline = pipeline;
     this.ticks = ticks;
     this.events = events;
-    this.beforeSending = beforeSending;
+    this.expiring = { beforeSending: async () => {}, timerOf: async () => null, onExpiring: () => {}, now: Date.now, ...options };
+    this.beforeSending = this.expiring.beforeSending;
   }
 
   /**
@@ -47,16 +61,44 @@ export class Outbox {
    * on the next connection (the clientMsgId makes a resend of something already stored harmless).
    */
   async sendText(conversationId: string, text: string, { inReplyTo }: { inReplyTo?: string } = {}): Promise<LocalMessage> {
+    const expiresAt = await this.expiryFor(conversationId);
+    const body = textBody(text, { inReplyTo, expiresAt });
+    return this.send(conversationId, body, { text, ...(inReplyTo ? { inReplyTo } : {}) }, expiresAt);
+  }
+
+  /**
+   * Sends a reaction, an edit, a deletion for everyone or a timer change (see changes.ts). It
+   * takes effect on this device as on the others: when it comes in its turn, after the server
+   * has stored it. One the server would not take is not kept: the SendFailure says so.
+   */
+  async sendChange(conversationId: string, change: Change): Promise<LocalMessage> {
+    const body = change.kind === 'reaction' ? reactionBody(change.target, change.emoji)
+      : change.kind === 'edit' ? editBody(change.target, change.text)
+        : change.kind === 'retract' ? retractBody(change.target, change.messageId) : timerBody(change.seconds);
+    // A change disappears with the messages around it (reactions and edits with their message).
+    const expiresAt = change.kind === 'timer' ? undefined : await this.expiryFor(conversationId);
+    // One that failed is not shown, and not retried by hand: the caller is told. Its record stays,
+    // hidden, in case the server did store it (an ack lost with the connection): it then takes
+    // effect when it comes in its turn.
+    return this.send(conversationId, body, changeFields(change), expiresAt);
+  }
+
+  private async expiryFor(conversationId: string): Promise<number | undefined> {
+    const seconds = await this.expiring.timerOf(conversationId);
+    return seconds ? this.expiring.now() + seconds * 1000 : undefined;
+  }
+
+  private async send(conversationId: string, body: string, fields: Partial<LocalMessage> & { text: string }, expiresAt: number | undefined): Promise<LocalMessage> {
     const { me, deviceId } = this.session;
     const clientMsgId = crypto.randomUUID();
-    const body = textBody(text, { inReplyTo });
     const local: LocalMessage = {
       key: `${me}:${clientMsgId}`, id: clientMsgId, clientMsgId, conversationId, seq: UNSENT_SEQ,
-      senderId: me, senderDeviceId: deviceId, text, createdAt: new Date().toISOString(), status: 'sending',
-      body, contentId: await contentId(conversationId, me, body), ...(inReplyTo ? { inReplyTo } : {}),
+      senderId: me, senderDeviceId: deviceId, createdAt: new Date().toISOString(), status: 'sending',
+      body, contentId: await contentId(conversationId, me, body), ...fields, ...(expiresAt !== undefined ? { expiresAt } : {}),
     };
     await this.session.db.putMessage(local);
-    this.events.emit('message', local);
+    if (!local.change || local.change === 'timer') this.events.emit('message', local);
+    if (expiresAt !== undefined) this.expiring.onExpiring();
     return this.deliver(local);
   }
 
@@ -110,7 +152,11 @@ export class Outbox {
           return { ciphertext: made.ciphertext, epoch: epochOf(state) };
         });
         try {
-          const { message: stored } = await session.socket!.requestStored({ type: 'send-message', conversationId, clientMsgId, epoch, ciphertext: toBase64(ciphertext) });
+          const { message: stored } = await session.socket!.requestStored({
+            type: 'send-message', conversationId, clientMsgId, epoch, ciphertext: toBase64(ciphertext),
+            // A timer change never expires on the server (a device away longer must still learn of it).
+            ...(message.change === 'timer' ? { timerChange: true } : {}),
+          });
           // Recorded before anything else can run: a receipt for it may be the very next event.
           await this.ticks.markStored(stored);
           pipeline.ingest(stored);

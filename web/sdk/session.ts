@@ -24,6 +24,9 @@ export interface ChatClientOptions {
   fetch?: typeof fetch;
   /** Opens the realtime connection; the global `WebSocket` unless given. */
   webSocket?: typeof WebSocket;
+  /** The time in milliseconds since the epoch, for disappearing messages; `Date.now` unless given
+   * (a test moves it on instead of waiting an hour). */
+  now?: () => number;
 }
 
 /** A signed-in session, as the server gave it and as the store's `session` record keeps it. */

@@ -31,6 +31,32 @@ export interface LocalMessage {
   unsupported?: boolean;
   /** The content id of the message this one replies to (MIMI `inReplyTo`). */
   inReplyTo?: string;
+  /** On a message that changes another rather than saying something: what it does (see
+   * changes.ts). Reactions, edits and deletions are not shown as messages of their own; a timer
+   * change is shown as a line in the conversation. */
+  change?: 'reaction' | 'edit' | 'retract' | 'timer';
+  /** On a reaction, edit or deletion: the content id of the message it changes. */
+  target?: string;
+  /** On a deletion: the server's id of the message it deletes. */
+  targetId?: string;
+  /** On a timer change: the conversation's new disappearing-messages timer (null: off). */
+  timer?: number | null;
+  /** Each person's reaction to this message, by user id (one each). */
+  reactions?: Record<string, Reaction>;
+  /** Set once its sender edited it (`text` is then the latest text). */
+  edited?: { at: string };
+  /** Set once it was deleted for everyone: nothing of what it said is kept. `unverified` when
+   * only the server says so (it had deleted it before this device read it), until a deletion by
+   * someone who may names it (`by`). */
+  deleted?: { by?: string; at: string; unverified?: boolean };
+  /** When this device deletes it (milliseconds since the epoch): a disappearing message. */
+  expiresAt?: number;
+}
+
+/** One person's reaction to a message. */
+export interface Reaction {
+  emoji: string;
+  at: string;
 }
 
 /** A message that arrived but could not be trusted: shown as an error, never as a message. */
@@ -74,13 +100,13 @@ interface ChatSchema extends DBSchema {
   kv: { key: string; value: unknown };
   groups: { key: string; value: GroupRecord };
   keyPackages: { key: string; value: unknown };
-  messages: { key: string; value: LocalMessage; indexes: { byConversation: [string, number]; byId: string; bySeq: number; byContent: [string, string] } };
+  messages: { key: string; value: LocalMessage; indexes: { byConversation: [string, number]; byId: string; bySeq: number; byContent: [string, string]; byExpiry: number } };
   problems: { key: string; value: Problem; indexes: { byConversation: [string, number] } };
 }
 
 type Database = IDBPDatabase<ChatSchema>;
 
-const DB_VERSION = 3;
+const DB_VERSION = 4;
 export const UNSENT_SEQ = Number.MAX_SAFE_INTEGER;
 
 const databaseName = (name: string) => `e2e-chat:${name}`;
@@ -104,6 +130,10 @@ function upgrade(db: Database, oldVersion: number, tx: IDBPTransaction<ChatSchem
     // Messages by content id, which replies (and later reactions and edits) name them by. Messages
     // stored before the content format have none and are simply not in it.
     tx.objectStore('messages').createIndex('byContent', ['conversationId', 'contentId']);
+  }
+  if (oldVersion < 4) {
+    // Disappearing messages by when they go; only those that have an expiry are in it.
+    tx.objectStore('messages').createIndex('byExpiry', 'expiresAt');
   }
 }
 
@@ -221,6 +251,35 @@ export class Store {
     return this.db.get('messages', key);
   }
 
+  /**
+   * Changes a stored message in one transaction, so that two changes of it (a receipt's tick and
+   * a reaction, say) never overwrite each other. `change` gets the stored message and returns
+   * the new one, or undefined to leave it; resolves with what was stored.
+   */
+  async updateMessage(key: string, change: (message: LocalMessage) => LocalMessage | undefined): Promise<LocalMessage | undefined> {
+    const tx = this.db.transaction('messages', 'readwrite');
+    const stored = await tx.store.get(key);
+    const updated = stored && change(stored);
+    if (updated) await tx.store.put(updated);
+    await tx.done;
+    return updated;
+  }
+
+  async deleteMessage(key: string): Promise<void> {
+    await this.db.delete('messages', key);
+  }
+
+  /** Messages whose expiry is at or before `now` (milliseconds), soonest first. */
+  expired(now: number): Promise<LocalMessage[]> {
+    return this.db.getAllFromIndex('messages', 'byExpiry', IDBKeyRange.upperBound(now));
+  }
+
+  /** When the next message to expire does, if any does. */
+  async nextExpiry(): Promise<number | undefined> {
+    const cursor = await this.db.transaction('messages').store.index('byExpiry').openCursor();
+    return cursor?.value.expiresAt;
+  }
+
   messageById(id: string): Promise<LocalMessage | undefined> {
     return this.db.getFromIndex('messages', 'byId', id);
   }
@@ -230,17 +289,28 @@ export class Store {
     return this.db.getFromIndex('messages', 'byContent', [conversationId, contentId]);
   }
 
-  /** Up to `limit` messages of a conversation with seq below `beforeSeq`, oldest first. */
+  /**
+   * Up to `limit` messages of a conversation with seq below `beforeSeq`, oldest first: what the
+   * conversation shows, so not the reactions, edits and deletions, which show on the messages
+   * they change.
+   */
   async history(conversationId: string, beforeSeq: number, limit: number): Promise<LocalMessage[]> {
     const range = IDBKeyRange.bound([conversationId, -Infinity], [conversationId, beforeSeq], false, true);
     const out: LocalMessage[] = [];
     let cursor = await this.db.transaction('messages').store.index('byConversation').openCursor(range, 'prev');
     while (cursor && out.length < limit) {
-      out.push(cursor.value);
+      if (!cursor.value.change || cursor.value.change === 'timer') out.push(cursor.value);
       cursor = await cursor.continue();
     }
     // Unsent messages share one seq; among them, the order they were written in.
     return out.reverse().sort((a, b) => a.seq - b.seq || a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** This device's reactions, edits and deletions in a conversation that the server has not
+   * acknowledged (being sent, or failed). */
+  async unsentChanges(conversationId: string): Promise<LocalMessage[]> {
+    const all = await this.db.getAllFromIndex('messages', 'bySeq', IDBKeyRange.only(UNSENT_SEQ));
+    return all.filter((m) => m.conversationId === conversationId && m.change && m.change !== 'timer');
   }
 
   /** This device's messages the server has not acknowledged yet, oldest first. */

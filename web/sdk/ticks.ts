@@ -42,14 +42,14 @@ export class Ticks {
   /** The server has stored this device's message `m`: it gets its server id, seq and first tick. */
   markStored(m: MessageView): Promise<void> {
     return this.inOrder(async () => {
-      const local = await this.session.db.message(`${m.senderId}:${m.clientMsgId}`);
-      if (!local || local.seq !== UNSENT_SEQ) return;
-      const early = this.early.get(m.id);
-      this.early.delete(m.id);
-      const stored: LocalMessage = { ...local, id: m.id, seq: m.seq, status: 'sent', receipts: early };
-      const sent = { ...stored, status: this.tickOf(stored) };
-      await this.session.db.putMessage(sent);
-      this.events.emit('status', sent);
+      const sent = await this.session.db.updateMessage(`${m.senderId}:${m.clientMsgId}`, (local) => {
+        if (local.seq !== UNSENT_SEQ) return undefined;
+        const early = this.early.get(m.id);
+        this.early.delete(m.id);
+        const stored: LocalMessage = { ...local, id: m.id, seq: m.seq, status: 'sent', receipts: early };
+        return { ...stored, status: this.tickOf(stored) };
+      });
+      if (sent) this.events.emit('status', sent);
     });
   }
 
@@ -69,12 +69,16 @@ export class Ticks {
       return;
     }
     if (local.senderId !== this.session.me) return;
-    const receipts = { ...local.receipts, [r.userId]: stronger(local.receipts?.[r.userId]) };
-    const status = this.tickOf({ ...local, receipts });
     const rank = { sending: 0, failed: 0, received: 0, sent: 1, delivered: 2, read: 3 } as const;
-    const updated = { ...local, receipts, status: rank[status] > rank[local.status] ? status : local.status };
-    await this.session.db.putMessage(updated);
-    if (updated.status !== local.status) this.events.emit('status', updated);
+    let before = local.status;
+    // Read again and written in one transaction: a reaction or an edit may be changing it too.
+    const updated = await this.session.db.updateMessage(local.key, (current) => {
+      before = current.status;
+      const receipts = { ...current.receipts, [r.userId]: stronger(current.receipts?.[r.userId]) };
+      const status = this.tickOf({ ...current, receipts });
+      return { ...current, receipts, status: rank[status] > rank[current.status] ? status : current.status };
+    });
+    if (updated && updated.status !== before) this.events.emit('status', updated);
   }
 
   /**

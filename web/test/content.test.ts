@@ -2,7 +2,7 @@
 // newer client sends kept and shown as such, and messages from before the format read as text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CONTENT_VERSION, contentId, readBody, textBody } from '../sdk/content.ts';
+import { CONTENT_VERSION, MAX_REACTION_CHARS, contentId, editBody, reactionBody, readBody, retractBody, textBody, timerBody } from '../sdk/content.ts';
 
 const CONVERSATION = '0190a8b4-0000-7000-8000-000000000001';
 const ANA = '0190a8b4-0000-7000-8000-00000000000a';
@@ -54,4 +54,55 @@ test('a reply names the message it answers by content id; anything else there is
     const read = await readBody(CONVERSATION, BEN, JSON.stringify({ v: CONTENT_VERSION, salt: 'c2FsdA', text: 'hi', inReplyTo }));
     assert.deepEqual([read.text, read.inReplyTo], ['hi', undefined], JSON.stringify(inReplyTo));
   }
+});
+
+test('reactions, edits, deletions and timer changes read as what they do, each naming its message by content id', async () => {
+  const target = await contentId(CONVERSATION, ANA, textBody('lunch?'));
+  const read = async (body: string) => (await readBody(CONVERSATION, BEN, body)).meaning;
+  assert.deepEqual(await read(reactionBody(target, '👍')), { kind: 'reaction', target, emoji: '👍' });
+  assert.deepEqual(await read(reactionBody(target, '')), { kind: 'reaction', target, emoji: '' }, 'an empty reaction takes one back');
+  assert.deepEqual(await read(editBody(target, 'lunch at 1?')), { kind: 'edit', target, text: 'lunch at 1?' });
+  assert.deepEqual(await read(retractBody(target)), { kind: 'retract', target });
+  assert.deepEqual(await read(timerBody(86400)), { kind: 'timer', seconds: 86400 });
+  assert.deepEqual(await read(timerBody(null)), { kind: 'timer', seconds: null });
+  for (const body of [reactionBody(target, '👍'), editBody(target, 'x'), retractBody(target), timerBody(3600)]) {
+    const whole = await readBody(CONVERSATION, BEN, body);
+    assert.deepEqual([whole.text, whole.unsupported, whole.keep], ['', false, false], body);
+  }
+  assert.throws(() => reactionBody('nope', '👍'), /content id/);
+  assert.throws(() => editBody(target, '  '), /delete it/);
+  assert.throws(() => reactionBody(target, '👍'.repeat(40)), /one emoji/);
+  for (const notOne of ['👍👍', 'visit evil.example', 'ok', 'a']) assert.throws(() => reactionBody(target, notOne), /one emoji/, notOne);
+  for (const one of ['❤️', '👍🏽', '🇫🇷', '👨‍👩‍👧']) assert.doesNotThrow(() => reactionBody(target, one), one);
+  const messageId = '0190a8b4-0000-7000-8000-0000000000ff';
+  assert.deepEqual(await read(retractBody(target, messageId)), { kind: 'retract', target, messageId }, 'a deletion names the server id too');
+});
+
+test('malformed changes are not taken for changes: kept, and shown as needing a newer version', async () => {
+  const target = await contentId(CONVERSATION, ANA, textBody('hi'));
+  const salt = 'c2FsdHNhbHRzYWx0c2FsdA';
+  for (const content of [
+    { disposition: 'reaction', inReplyTo: 'short', text: '👍' },
+    { disposition: 'reaction', inReplyTo: target, text: 5 },
+    { disposition: 'reaction', inReplyTo: target, text: 'x'.repeat(MAX_REACTION_CHARS + 1) },
+    { disposition: 'reaction', inReplyTo: target, text: 'click https://evil.example' },
+    { replaces: target, replacesMessageId: 'not-a-uuid' },
+    { replaces: 'short', text: 'new' },
+    { replaces: target, text: '   ' },
+    { disposition: 'timer', disappearAfterSeconds: 60 },
+    { disposition: 'timer' },
+  ]) {
+    const read = await readBody(CONVERSATION, BEN, JSON.stringify({ v: CONTENT_VERSION, salt, ...content }));
+    assert.deepEqual([read.meaning.kind, read.unsupported, read.keep], ['unsupported', true, true], JSON.stringify(content));
+  }
+});
+
+test('a disappearing message carries when it goes (MIMI expires, in seconds), read back in milliseconds', async () => {
+  const at = Date.UTC(2026, 10, 30, 12, 0, 0);
+  const read = await readBody(CONVERSATION, ANA, textBody('gone soon', { expiresAt: at }));
+  assert.equal(read.content?.expires, at / 1000);
+  assert.equal(read.expiresAt, at);
+  assert.equal((await readBody(CONVERSATION, ANA, textBody('stays'))).expiresAt, undefined);
+  const bogus = await readBody(CONVERSATION, ANA, JSON.stringify({ v: CONTENT_VERSION, salt: 'c2FsdA', text: 'x', expires: 'soon' }));
+  assert.equal(bogus.expiresAt, undefined, 'an expiry that is no time is not one');
 });

@@ -58,3 +58,20 @@ export async function received(client: ChatClient, text: string, timeoutMs = 15_
     off();
   }
 }
+
+/** Fails if any text or bytes column of the database holds any of `texts` (the plaintexts a test
+ * file sent): the server is to keep ciphertext only. */
+export async function assertNoPlaintext(pool: Stack['pool'], texts: string[]): Promise<void> {
+  const { rows: columns } = await pool.query(
+    `SELECT table_name, column_name, data_type FROM information_schema.columns
+     WHERE table_schema = 'public' AND data_type IN ('text', 'bytea', 'jsonb', 'character varying')`,
+  );
+  if (!columns.some((c: { table_name: string }) => c.table_name === 'messages')) throw new Error('no messages table to look in');
+  for (const { table_name: table, column_name: column, data_type: type } of columns) {
+    const expr = type === 'bytea' ? `position(convert_to($1, 'UTF8') in "${column}") > 0` : `strpos("${column}"::text, $1) > 0`;
+    for (const text of texts) {
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${table}" WHERE ${expr}`, [text]);
+      if (rows[0].n !== 0) throw new Error(`${table}.${column} holds a plaintext: ${JSON.stringify(text)}`);
+    }
+  }
+}

@@ -28,6 +28,7 @@ fn parses_a_send_message_to_a_user_or_a_conversation() {
             client_msg_id: "c1".into(),
             epoch: 3,
             ciphertext: vec![1, 2, 3],
+            timer_change: false,
             attachment_ids: vec![],
         })
     );
@@ -178,6 +179,7 @@ fn every_wire_client_event_parses_under_its_tag_with_its_id() {
             client_msg_id: "c1".into(),
             epoch: 2,
             ciphertext: encode(b"hi"),
+            timer_change: true,
             attachment_ids: vec![c],
         }),
         ClientEventWire::Receipt(ReceiptRequest { message_id: u, kind: ReceiptKind::Read }),

@@ -1,15 +1,27 @@
 import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
-import { SendFailure, type ChatClient } from '../../sdk/client.ts';
+import { SendFailure, type ChatClient, type LocalMessage } from '../../sdk/client.ts';
+
+/** A reply to a message, or an edit of one of the reader's own, under way in the composer. */
+export interface Composing {
+  mode: 'reply' | 'edit';
+  message: LocalMessage;
+  /** Who said it, as the conversation names them. */
+  sender: string;
+}
 
 /** Typing "on" is sent again at most this often while the reader keeps writing. */
 const TYPING_REPEAT_MS = 3000;
 
 /**
- * Where the reader writes: Enter sends, Shift+Enter starts a new line, Escape closes the
- * conversation. Writing tells the others "typing", sending stops it.
+ * Where the reader writes: Enter sends, Shift+Enter starts a new line, Escape cancels a reply or
+ * an edit, else closes the conversation. Writing tells the others "typing", sending stops it. A
+ * reply shows what it answers above the box; an edit puts the message's text in it.
  */
-export function Composer({ client, conversationId, ready, onSending, onBack }: {
+export function Composer({ client, conversationId, ready, onSending, onBack, composing, onDoneComposing }: {
   client: ChatClient; conversationId: string; ready: boolean;
+  composing: Composing | null;
+  /** The reply or edit was sent, or cancelled. */
+  onDoneComposing: () => void;
   /** Called as a message goes out, before it is sent. */
   onSending: () => void;
   onBack: () => void;
@@ -19,9 +31,33 @@ export function Composer({ client, conversationId, ready, onSending, onBack }: {
   const lastTypingSent = useRef(0);
   const composer = useRef<HTMLTextAreaElement>(null);
 
+  // An edit starts from the message's text; cancelling it gives the draft back.
+  const draftBeforeEdit = useRef('');
+  useEffect(() => {
+    if (composing?.mode !== 'edit') return;
+    draftBeforeEdit.current = draft;
+    setDraft(composing.message.text);
+  }, [composing]); // only when an edit starts, not as the draft changes
+  const cancelComposing = () => {
+    if (composing?.mode === 'edit') setDraft(draftBeforeEdit.current);
+    onDoneComposing();
+    composer.current?.focus();
+  };
+
   const send = async () => {
     const text = draft.trim();
     if (!text || !ready) return;
+    if (composing?.mode === 'edit') {
+      const { message } = composing;
+      onDoneComposing();
+      setDraft(draftBeforeEdit.current);
+      setSendError(null);
+      composer.current?.focus();
+      if (text !== message.text) await client.edit(message.key, text).catch((e: unknown) => setSendError(`Your edit was not saved: ${(e as Error).message}`));
+      return;
+    }
+    const inReplyTo = composing?.mode === 'reply' ? composing.message.contentId : undefined;
+    if (composing) onDoneComposing();
     setDraft('');
     setSendError(null);
     // Back to writing: a click on Send, which goes disabled with the draft empty, would leave
@@ -31,7 +67,7 @@ export function Composer({ client, conversationId, ready, onSending, onBack }: {
     client.setTyping(conversationId, false);
     lastTypingSent.current = 0;
     try {
-      await client.sendText(conversationId, text);
+      await client.sendText(conversationId, text, inReplyTo ? { inReplyTo } : {});
     } catch (e) {
       // A message the server refused shows on its bubble, with Retry. Anything else failed before
       // the message was kept, so it goes back into the composer.
@@ -47,7 +83,8 @@ export function Composer({ client, conversationId, ready, onSending, onBack }: {
       void send();
     } else if (e.key === 'Escape' && !e.nativeEvent.isComposing) {
       e.preventDefault();
-      onBack();
+      if (composing) cancelComposing();
+      else onBack();
     }
   };
 
@@ -77,12 +114,22 @@ export function Composer({ client, conversationId, ready, onSending, onBack }: {
   return (
     <form onSubmit={(e) => { e.preventDefault(); void send(); }} className="border-t border-slate-200 p-3 dark:border-slate-800">
       {sendError && <p role="alert" className="mb-2 text-sm text-red-600 dark:text-red-400">{sendError}</p>}
+      {composing && (
+        <div data-testid="composing" className="mb-2 flex items-start gap-2 rounded-lg border-l-4 border-brand-600 bg-slate-100 px-3 py-1.5 text-sm dark:bg-slate-800">
+          <p className="min-w-0 flex-1">
+            <span className="block text-xs font-semibold text-brand-700 dark:text-brand-400">{composing.mode === 'edit' ? 'Editing your message' : `Replying to ${composing.sender}`}</span>
+            <span className="line-clamp-1 text-slate-700 dark:text-slate-200">{composing.message.text}</span>
+          </p>
+          <button type="button" onClick={cancelComposing} aria-label={composing.mode === 'edit' ? 'Cancel the edit' : 'Cancel the reply'} title="Escape"
+            className="rounded-full px-2 text-lg leading-none hover:bg-slate-200 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-700">×</button>
+        </div>
+      )}
       <div className="flex items-end gap-2">
         <label htmlFor="composer" className="sr-only">Message</label>
         <textarea id="composer" ref={composer} rows={1} value={draft} onChange={(e) => onDraft(e.target.value)} onKeyDown={onKeyDown}
-          placeholder={ready ? 'Message' : 'Setting up encryption…'} disabled={!ready} title="Enter sends, Shift+Enter starts a new line, Escape closes the conversation"
+          placeholder={ready ? 'Message' : 'Setting up encryption…'} disabled={!ready} title={composing ? 'Enter sends, Shift+Enter starts a new line, Escape cancels' : 'Enter sends, Shift+Enter starts a new line, Escape closes the conversation'}
           className="max-h-40 min-h-[2.5rem] flex-1 resize-none rounded-2xl border border-slate-300 bg-white px-4 py-2 outline-none focus:border-brand-500 focus:ring-2 focus:ring-brand-500/40 disabled:opacity-60 dark:border-slate-700 dark:bg-slate-900" />
-        <button type="submit" disabled={!ready || !draft.trim()} className="rounded-full bg-brand-600 px-4 py-2 font-medium text-white hover:bg-brand-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 disabled:opacity-50">Send</button>
+        <button type="submit" disabled={!ready || !draft.trim()} className="rounded-full bg-brand-600 px-4 py-2 font-medium text-white hover:bg-brand-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 disabled:opacity-50">{composing?.mode === 'edit' ? 'Save' : 'Send'}</button>
       </div>
     </form>
   );

@@ -1,7 +1,7 @@
 import { useEffect, useRef } from 'react';
-import type { Conversation } from '../../sdk/client.ts';
+import type { Conversation, LocalMessage } from '../../sdk/client.ts';
 import { Avatar } from './Avatar.tsx';
-import { peerOf, titleOf, whenLabel } from './format.ts';
+import { peerOf, timerLabel, titleOf, whenLabel } from './format.ts';
 import { moveFocusInList } from './listFocus.ts';
 import type { Presence, Typing } from './useLive.ts';
 import type { Summary } from './useSummaries.ts';
@@ -58,7 +58,7 @@ function ConversationItem({ conversation, me, active, tabbable, summary, online,
           </span>
           <span className="flex items-center justify-between gap-2">
             <span className={`truncate text-sm ${unread ? 'text-slate-800 dark:text-slate-200' : 'text-muted'}`}>
-              {typing ? <em className="text-brand-700 dark:text-brand-400">typing…</em> : last ? `${last.senderId === me ? 'You: ' : ''}${last.text}` : 'No messages yet'}
+              {typing ? <em className="text-brand-700 dark:text-brand-400">typing…</em> : last ? `${last.senderId === me ? 'You: ' : ''}${previewOf(last)}` : 'No messages yet'}
             </span>
             {unread > 0 && (
               <span className="shrink-0 rounded-full bg-brand-700 px-2 py-0.5 text-xs font-semibold text-white">
@@ -70,4 +70,12 @@ function ConversationItem({ conversation, me, active, tabbable, summary, online,
       </button>
     </li>
   );
+}
+
+/** What the list shows of a conversation's last message. */
+function previewOf(m: LocalMessage): string {
+  if (m.deleted) return 'This message was deleted';
+  if (m.change === 'timer') return m.timer ? `Disappearing messages: ${timerLabel(m.timer)}` : 'Disappearing messages off';
+  if (m.unsupported) return 'A message this version cannot show';
+  return m.text;
 }

@@ -2,9 +2,9 @@ import { useEffect, useRef, useState } from 'react';
 import { lazyPanel } from './LoadBoundary.tsx';
 import type { ChatClient, Conversation } from '../../sdk/client.ts';
 import { Avatar } from './Avatar.tsx';
-import { Composer } from './Composer.tsx';
-import { lastSeenLabel, titleOf } from './format.ts';
-import { MessageList } from './MessageList.tsx';
+import { Composer, type Composing } from './Composer.tsx';
+import { lastSeenLabel, timerLabel, titleOf } from './format.ts';
+import { MessageList, messageElement, type MessageActions } from './MessageList.tsx';
 import { useConversationMessages } from './useConversationMessages.ts';
 import type { Presence } from './useLive.ts';
 
@@ -12,6 +12,7 @@ import type { Presence } from './useLive.ts';
 // Loaded when first opened, each in a boundary whose Retry fetches the code again (offline).
 const SafetyNumber = lazyPanel(() => import('./SafetyNumber.tsx').then((m) => m.SafetyNumber));
 const Members = lazyPanel(() => import('./Members.tsx').then((m) => m.Members));
+const DisappearingPanel = lazyPanel(() => import('./DisappearingPanel.tsx').then((m) => m.DisappearingPanel));
 
 /** The open conversation: its header and panels, the messages, and the composer. */
 export function ConversationView({ client, conversation, me, presence, typingUsers, onBack, onChanged, onRead }: {
@@ -20,8 +21,12 @@ export function ConversationView({ client, conversation, me, presence, typingUse
 }) {
   const listRef = useRef<HTMLOListElement>(null);
   const stickToBottom = useRef(true);
-  const { messages, notices, ready, problems, arrived, loadOlder } = useConversationMessages({ client, conversation, me, listRef, onChanged, onRead });
-  const [panel, setPanel] = useState<'none' | 'safety' | 'members'>('none');
+  const { messages, notices, ready, problems, arrived, loadOlder, reveal } = useConversationMessages({ client, conversation, me, listRef, onChanged, onRead });
+  const [panel, setPanel] = useState<'none' | 'safety' | 'members' | 'timer'>('none');
+  /** A reply or an edit under way in the composer. */
+  const [composing, setComposing] = useState<Composing | null>(null);
+  useEffect(() => setComposing(null), [conversation.id]);
+  const timer = useTimer(client, conversation.id, messages);
 
   const left = !!conversation.left;
   // Once no longer a member, the panels that act on the group close, and focus goes to the line
@@ -48,7 +53,7 @@ export function ConversationView({ client, conversation, me, presence, typingUse
   useEffect(() => {
     const offs = [
       client.on('status', (m) => {
-        if (m.conversationId === conversation.id && m.status === 'failed') setSaid(`Not sent: ${m.text}. Retry is on the message.`);
+        if (m.conversationId === conversation.id && m.status === 'failed' && !m.change) setSaid(`Not sent: ${m.text}. Retry is on the message.`);
       }),
       client.on('notice', (n) => {
         if (n.conversationId === conversation.id) setSaid(`${n.displayName}'s devices changed. Compare safety numbers again.`);
@@ -58,6 +63,25 @@ export function ConversationView({ client, conversation, me, presence, typingUse
   }, [client, conversation.id]);
   const title = titleOf(conversation, me);
   const names = Object.fromEntries(conversation.members.map((m) => [m.userId, m.displayName]));
+  const myRole = conversation.members.find((m) => m.userId === me)?.role;
+  const manages = myRole === 'owner' || myRole === 'admin';
+  const actions: MessageActions = {
+    manages,
+    say: setSaid,
+    reply: (m) => { setComposing({ mode: 'reply', message: m, sender: m.senderId === me ? 'You' : (names[m.senderId] ?? title) }); document.getElementById('composer')?.focus(); },
+    edit: (m) => { setComposing({ mode: 'edit', message: m, sender: 'You' }); document.getElementById('composer')?.focus(); },
+    jumpTo: (contentId) => {
+      void reveal(contentId).then((key) => {
+        if (!key) return setSaid('That message is not on this device.');
+        // After the page it is on has rendered.
+        requestAnimationFrame(() => requestAnimationFrame(() => {
+          const el = messageElement(key);
+          el?.scrollIntoView({ block: 'center' });
+          el?.focus();
+        }));
+      });
+    },
+  };
   const subtitle = typingUsers.length
     ? `${conversation.kind === 'group' ? typingUsers.map((u) => names[u] ?? 'Someone').join(', ') + ' ' : ''}typing…`
     : left ? (conversation.leftBySelf ? 'you left' : 'no longer a member')
@@ -77,10 +101,20 @@ export function ConversationView({ client, conversation, me, presence, typingUse
         {conversation.kind === 'group' && !left && (
           <button type="button" onClick={() => setPanel(panel === 'members' ? 'none' : 'members')} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Members</button>
         )}
+        {!left && (
+          <button type="button" onClick={() => setPanel(panel === 'timer' ? 'none' : 'timer')} aria-expanded={panel === 'timer'} data-testid="timer-button"
+            className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">
+            <span aria-hidden="true">⏱ </span>{timer.seconds ? `Disappearing: ${timerLabel(timer.seconds)}` : 'Disappearing: off'}
+          </button>
+        )}
         {!left && <button type="button" onClick={() => setPanel(panel === 'safety' ? 'none' : 'safety')} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Safety number</button>}
       </header>
       {panel === 'safety' && !left && <SafetyNumber client={client} conversation={conversation} me={me} ready={ready} />}
       {panel === 'members' && !left && <Members client={client} conversation={conversation} me={me} onChanged={onChanged} />}
+      {panel === 'timer' && !left && (
+        <DisappearingPanel client={client} conversationId={conversation.id} current={timer.seconds}
+          mayChange={conversation.kind === 'direct' || manages} onChanged={(seconds) => { timer.set(seconds); setPanel('none'); }} />
+      )}
       {problems > 0 && (
         <p role="alert" className="bg-red-50 px-4 py-1.5 text-center text-xs text-red-700 dark:bg-red-500/10 dark:text-red-300">
           {problems === 1 ? '1 message' : `${problems} messages`} could not be verified and {problems === 1 ? 'was' : 'were'} not shown.
@@ -93,15 +127,28 @@ export function ConversationView({ client, conversation, me, presence, typingUse
       <div aria-live="polite" className="sr-only">{said}</div>
       <MessageList client={client} me={me} title={title} isGroup={conversation.kind === 'group'} names={names}
         messages={messages} notices={notices} ready={ready} left={left} typingCount={typingUsers.length}
-        listRef={listRef} stickToBottom={stickToBottom} loadOlder={loadOlder} />
+        listRef={listRef} stickToBottom={stickToBottom} loadOlder={loadOlder} actions={actions} />
       {left ? (
         <p role="status" className="border-t border-slate-200 p-4 text-center text-sm text-muted dark:border-slate-800">
           {conversation.leftBySelf ? 'You left this group.' : 'You are no longer a member of this group.'} What you read here before stays on this device.
         </p>
       ) : (
         <Composer client={client} conversationId={conversation.id} ready={ready} onBack={onBack}
+          composing={composing} onDoneComposing={() => setComposing(null)}
           onSending={() => { stickToBottom.current = true; }} />
       )}
     </>
   );
+}
+
+/** The conversation's disappearing-messages timer, read again when a timer line arrives. */
+function useTimer(client: ChatClient, conversationId: string, messages: { change?: string }[]) {
+  const [seconds, set] = useState<number | null>(null);
+  const timerLines = messages.filter((m) => m.change === 'timer').length;
+  useEffect(() => {
+    let cancelled = false;
+    void client.disappearingTimer(conversationId).then((s) => { if (!cancelled) set(s); }).catch(() => {});
+    return () => { cancelled = true; };
+  }, [client, conversationId, timerLines]);
+  return { seconds, set };
 }

@@ -1,15 +1,37 @@
-import { useEffect, type RefObject } from 'react';
+import { useEffect, useState, type KeyboardEvent, type RefObject } from 'react';
 import type { ChatClient, LocalMessage, Notice } from '../../sdk/client.ts';
-import { dayLabel, timeLabel } from './format.ts';
-import { Ticks } from './Ticks.tsx';
+import { dayLabel, timeLabel, timerLabel } from './format.ts';
+import { lazyPanel } from './LoadBoundary.tsx';
+import { MessageBubble, type Quote } from './MessageBubble.tsx';
+
+// The actions menu and its emoji picker load when first opened.
+const MessageMenu = lazyPanel(() => import('./MessageMenu.tsx').then((m) => m.MessageMenu), 'p-2');
+
+/** What the conversation does with a message the reader chose an action for. */
+export interface MessageActions {
+  reply: (m: LocalMessage) => void;
+  edit: (m: LocalMessage) => void;
+  /** Shows and focuses the message a quote names, loading older pages as needed. */
+  jumpTo: (contentId: string) => void;
+  /** Whether the reader may delete others' messages for everyone (a group's owner or admin). */
+  manages: boolean;
+  /** Says something to assistive technology (and shows it where the conversation shows errors). */
+  say: (text: string) => void;
+}
+
+/** The element of a message in the list, to focus (arrow keys, a jump to a quoted message). */
+export const messageElement = (key: string) => document.querySelector<HTMLElement>(`[data-message-key="${CSS.escape(key)}"]`);
 
 /**
  * The messages of the open conversation, with a separator at each new day, ticks and Retry on the
- * reader's own, this device's notices where they happened ("Ana's devices changed"), and
- * "typing…" below. It follows new messages while scrolled to the bottom, and
- * loads older pages when scrolled to the top.
+ * reader's own, this device's notices where they happened ("Ana's devices changed"), timer changes
+ * ("Ana set messages to disappear after 1 day"), and "typing…" below. It follows new messages
+ * while scrolled to the bottom, and loads older pages when scrolled to the top.
+ *
+ * By keyboard the list is one Tab stop: the arrow keys move focus from message to message, Enter
+ * (or the context-menu key) opens the focused message's actions, Escape goes back to the list.
  */
-export function MessageList({ client, me, title, isGroup, names, messages, notices, ready, left, typingCount, listRef, stickToBottom, loadOlder }: {
+export function MessageList({ client, me, title, isGroup, names, messages, notices, ready, left, typingCount, listRef, stickToBottom, loadOlder, actions }: {
   client: ChatClient; me: string; title: string; isGroup: boolean;
   /** Display names by user id, of the current members. */
   names: Record<string, string>;
@@ -18,26 +40,68 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
   /** Whether the reader is at the bottom, so that what comes next scrolls into view. */
   stickToBottom: RefObject<boolean>;
   loadOlder: () => Promise<void>;
+  actions: MessageActions;
 }) {
   useEffect(() => {
     const list = listRef.current;
     if (list && stickToBottom.current) list.scrollTop = list.scrollHeight;
   }, [messages, notices, typingCount, listRef, stickToBottom]);
+  const [menuFor, setMenuFor] = useState<string | null>(null);
+  const quotes = useQuotes(client, messages);
 
   const rows: (LocalMessage | Notice)[] = [...messages, ...notices].sort((a, b) => a.seq - b.seq || a.createdAt.localeCompare(b.createdAt));
   /** Who sent a message, as the list names them: "You", the other person of a 1:1, or a member. */
-  const senderOf = (m: LocalMessage) => (m.senderId === me ? 'You' : isGroup ? (names[m.senderId] ?? 'Former member') : title);
+  const nameOf = (userId: string) => (userId === me ? 'You' : isGroup ? (names[userId] ?? 'Former member') : title);
+  const senderOf = (m: LocalMessage) => nameOf(m.senderId);
+
+  const closeMenu = (key: string) => {
+    setMenuFor(null);
+    messageElement(key)?.focus();
+  };
+  const run = (key: string, work: () => Promise<unknown>, failed: string) => {
+    closeMenu(key);
+    void work().catch((e: unknown) => actions.say(`${failed}: ${(e as Error).message}`));
+  };
+  const quoteOf = (m: LocalMessage): Quote | null => {
+    if (!m.inReplyTo) return null;
+    const quoted = quotes[m.inReplyTo];
+    if (!quoted) return { contentId: m.inReplyTo, sender: 'A message', text: 'Not on this device.', found: false };
+    return { contentId: m.inReplyTo, sender: senderOf(quoted), text: quoted.deleted ? 'This message was deleted.' : quoted.text, found: true };
+  };
+
+  const onKeyDown = (e: KeyboardEvent<HTMLOListElement>) => {
+    if (menuFor) return;
+    const items = [...e.currentTarget.querySelectorAll<HTMLElement>('[data-message-key]')];
+    const at = items.indexOf(document.activeElement as HTMLElement);
+    if ((e.key === 'ArrowUp' || e.key === 'ArrowDown') && items.length > 0) {
+      e.preventDefault();
+      // From the list itself, Up starts at the newest message.
+      const next = at < 0 ? items.length - 1 : Math.min(items.length - 1, Math.max(0, at + (e.key === 'ArrowDown' ? 1 : -1)));
+      items[next].focus();
+      if (next === 0 && e.key === 'ArrowUp') void loadOlder();
+    } else if (at >= 0 && (e.key === 'Enter' || e.key === 'ContextMenu' || (e.key === 'F10' && e.shiftKey))) {
+      const key = items[at].dataset.messageKey!;
+      if (messages.find((m) => m.key === key && !m.deleted && !m.change && m.seq !== Number.MAX_SAFE_INTEGER)) {
+        e.preventDefault();
+        setMenuFor(key);
+      }
+    } else if (at >= 0 && e.key === 'Escape') {
+      e.preventDefault();
+      e.stopPropagation();
+      e.currentTarget.focus();
+    }
+  };
 
   return (
-    // Focusable (in the tab order, once): the arrow and page keys then scroll the history, which a
-    // keyboard could not reach otherwise (its messages hold nothing focusable).
-    <ol ref={listRef} aria-label={`Messages with ${title}`} tabIndex={0}
+    // Focusable (in the tab order, once): the arrow keys then move through the messages, and the
+    // page keys scroll the history.
+    <ol ref={listRef} aria-label={`Messages with ${title}`} tabIndex={0} onKeyDown={onKeyDown}
       onScroll={(e) => {
         const el = e.currentTarget;
         stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
         if (el.scrollTop < 40) void loadOlder();
       }}
-      className="min-h-0 flex-1 space-y-1 overflow-y-auto bg-slate-50 px-3 py-4 focus:outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-brand-500 sm:px-6 dark:bg-slate-900/40">
+      className="min-h-0 flex-1 space-y-1 overflow-y-auto bg-slate-50 px-3 py-4 focus:outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-brand-500 sm:px-10 dark:bg-slate-900/40">
       {!ready && !left && <li className="list-none py-8 text-center text-sm text-muted"><p role="status">Setting up end-to-end encryption…</p></li>}
       {ready && rows.length === 0 && (
         // A new conversation says what it is and how to check it, instead of a blank pane.
@@ -59,31 +123,37 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
             </li>
           );
         }
+        if (m.change === 'timer') {
+          return (
+            <li key={m.key} className="list-none">
+              {separator}
+              <p data-testid="timer-line" className="mx-auto my-2 max-w-md rounded-lg bg-white px-3 py-1.5 text-center text-xs text-slate-700 shadow-sm dark:bg-slate-800 dark:text-slate-200">
+                <span aria-hidden="true">⏱ </span>{senderOf(m)} {m.timer ? `set messages to disappear after ${timerLabel(m.timer)}` : 'turned off disappearing messages'}. <span className="text-muted">{timeLabel(m.createdAt)}</span>
+              </p>
+            </li>
+          );
+        }
         const mine = m.senderId === me;
         return (
           <li key={m.key} className="list-none">
             {separator}
-            <div className={`flex ${mine ? 'justify-end' : 'justify-start'}`}>
-              <div data-testid="message" data-mine={mine ? 'true' : 'false'}
-                className={`max-w-[80%] rounded-2xl px-3 py-1.5 shadow-sm ${mine ? 'rounded-br-md bg-brand-100 dark:bg-brand-700/60' : 'rounded-bl-md bg-white dark:bg-slate-800'}`}>
-                {/* Who said it, for assistive technology too: position and colour alone do not tell
-                    a screen reader (the state comes with the ticks' names). */}
-                {isGroup && !mine && <p aria-hidden="true" className="text-xs font-semibold text-brand-700 dark:text-brand-400">{senderOf(m)}</p>}
-                <p className="whitespace-pre-wrap break-words"><span className="sr-only">{senderOf(m)}: </span>{m.unsupported
-                  ? <span data-testid="message-text" className="italic text-muted">This message needs a newer version of the app.</span>
-                  : <span data-testid="message-text">{m.text}</span>}</p>
-                <p className={`text-right text-xs ${mine ? 'text-slate-600 dark:text-slate-300' : 'text-muted'}`}>{timeLabel(m.createdAt)}{mine && <Ticks status={m.status} />}</p>
-                {mine && m.status === 'failed' && (
-                  // A failure shows here again if the retry fails too.
-                  // Named with its message (every failed one has this button); focus goes back to
-                  // the composer as the button goes.
-                  <button type="button" aria-label={`Not sent — Retry “${m.text}”`}
-                    onClick={() => { document.getElementById('composer')?.focus(); void client.retry(m.key).catch(() => {}); }}
-                    className="mt-0.5 block w-full rounded text-right text-xs font-medium text-red-700 underline-offset-2 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500 dark:text-red-300">
-                    Not sent — Retry
-                  </button>
-                )}
-              </div>
+            <div data-message-key={m.key} tabIndex={-1}
+              className={`flex flex-col rounded-xl focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 ${mine ? 'items-end' : 'items-start'}`}>
+              <MessageBubble m={m} me={me} nameOf={nameOf} sender={{ name: senderOf(m), shown: isGroup && !mine }} quote={quoteOf(m)}
+                onQuote={actions.jumpTo}
+                onReact={(emoji) => run(m.key, () => client.react(m.key, m.reactions?.[me]?.emoji === emoji ? '' : emoji), 'The reaction was not sent')}
+                onRetry={() => { document.getElementById('composer')?.focus(); void client.retry(m.key).catch(() => {}); }}
+                onActions={() => setMenuFor(menuFor === m.key ? null : m.key)} />
+              {menuFor === m.key && (
+                <MessageMenu myReaction={m.reactions?.[me]?.emoji ?? null} canEdit={mine && !m.unsupported}
+                  canDeleteForEveryone={mine || (isGroup && actions.manages)}
+                  onClose={() => closeMenu(m.key)}
+                  onReact={(emoji) => run(m.key, () => client.react(m.key, m.reactions?.[me]?.emoji === emoji ? '' : emoji), 'The reaction was not sent')}
+                  onReply={() => { setMenuFor(null); actions.reply(m); }}
+                  onEdit={() => { setMenuFor(null); actions.edit(m); }}
+                  onDeleteForMe={() => run(m.key, () => client.deleteForMe(m.key), 'The message was not deleted')}
+                  onDeleteForEveryone={() => run(m.key, () => client.deleteForEveryone(m.key), 'The message was not deleted for everyone')} />
+              )}
             </div>
           </li>
         );
@@ -91,4 +161,26 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
       {typingCount > 0 && <li className="list-none text-sm italic text-muted" data-testid="typing">typing…</li>}
     </ol>
   );
+}
+
+/**
+ * The messages the replies among `messages` quote, by content id, from this device's history
+ * (a quoted message may be older than the pages loaded), kept current as they change.
+ */
+function useQuotes(client: ChatClient, messages: LocalMessage[]): Record<string, LocalMessage> {
+  const [quoted, setQuoted] = useState<Record<string, LocalMessage>>({});
+  const wanted = [...new Set(messages.map((m) => m.inReplyTo).filter((id): id is string => !!id))].join(',');
+  const conversationId = messages[0]?.conversationId;
+  useEffect(() => {
+    if (!wanted || !conversationId) return;
+    let cancelled = false;
+    const load = () => void Promise.all(wanted.split(',').map((id) => client.messageByContent(conversationId, id))).then((found) => {
+      if (!cancelled) setQuoted(Object.fromEntries(found.filter((m): m is LocalMessage => !!m).map((m) => [m.contentId!, m])));
+    });
+    load();
+    const refresh = (m: { conversationId: string }) => { if (m.conversationId === conversationId) load(); };
+    const offs = [client.on('changed', refresh), client.on('removed', refresh)];
+    return () => { cancelled = true; offs.forEach((off) => off()); };
+  }, [client, conversationId, wanted]);
+  return quoted;
 }

@@ -46,3 +46,11 @@ export function lastSeenLabel(iso: string | null): string {
   const day = days === 0 ? 'today' : days === 1 ? 'yesterday' : new Date(iso).toLocaleDateString(undefined, { dateStyle: 'short' });
   return `last seen ${day} at ${timeLabel(iso)}`;
 }
+
+/** A disappearing-messages timer as people say it: "1 hour", "1 day", "1 week", "90 days". */
+export function timerLabel(seconds: number): string {
+  const days = seconds / 86_400;
+  if (days >= 1) return days === 7 ? '1 week' : days === 1 ? '1 day' : `${days} days`;
+  const hours = seconds / 3600;
+  return hours === 1 ? '1 hour' : `${hours} hours`;
+}

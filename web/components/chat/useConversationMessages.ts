@@ -57,6 +57,15 @@ export function useConversationMessages({ client, conversation, me, listRef, onC
         if (m.conversationId !== conversation.id) return;
         setMessages((list) => (list.some((x) => x.key === m.key) ? mergeMessages(list, [m]) : list));
       }),
+      // A reaction, an edit or a deletion for everyone changes a message shown (one not loaded
+      // here waits for its page, as ticks do).
+      client.on('changed', (m) => {
+        if (m.conversationId !== conversation.id) return;
+        setMessages((list) => (list.some((x) => x.key === m.key) ? mergeMessages(list, [m]) : list));
+      }),
+      client.on('removed', ({ conversationId, key }) => {
+        if (conversationId === conversation.id) setMessages((list) => list.filter((x) => x.key !== key));
+      }),
       client.on('notice', (n) => {
         if (n.conversationId === conversation.id) setNotices((list) => [...list.filter((x) => x.key !== n.key), n]);
       }),
@@ -87,9 +96,29 @@ export function useConversationMessages({ client, conversation, me, listRef, onC
     }
   }, [client, conversation.id, hasOlder, messages, listRef]);
 
+  /**
+   * Brings the message with this content id into the list, loading older pages as far as needed;
+   * resolves with its key, or null if this device does not hold it (sent before this device
+   * joined, deleted here, or disappeared).
+   */
+  const reveal = useCallback(async (contentId: string): Promise<string | null> => {
+    const target = await client.messageByContent(conversation.id, contentId);
+    if (!target || (target.change && target.change !== 'timer')) return null;
+    let oldest = messages[0]?.seq ?? Number.MAX_SAFE_INTEGER;
+    const loaded: LocalMessage[] = [];
+    while (target.seq < oldest) {
+      const older = await client.history(conversation.id, { beforeSeq: oldest, limit: PAGE });
+      if (older.length === 0) break;
+      loaded.push(...older);
+      oldest = older[0].seq;
+    }
+    if (loaded.length > 0) setMessages((current) => mergeMessages(current, loaded));
+    return target.key;
+  }, [client, conversation.id, messages]);
+
   // A notice older than the pages loaded waits for its page, as the messages around it do.
   const shownNotices = hasOlder && messages.length > 0 ? notices.filter((n) => n.seq > messages[0].seq) : notices;
-  return { messages, notices: shownNotices, ready, problems, arrived, loadOlder };
+  return { messages, notices: shownNotices, ready, problems, arrived, loadOlder, reveal };
 }
 
 /**

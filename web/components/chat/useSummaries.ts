@@ -28,7 +28,10 @@ export function useSummaries(client: ChatClient, conversations: Conversation[]) 
     void summaryOf(client, conversationId).then((summary) => setSummaries((all) => ({ ...all, [conversationId]: summary })));
   }, [client]);
   useEffect(() => {
-    const offs = [client.on('message', (m) => refresh(m.conversationId)), client.on('status', (m) => refresh(m.conversationId))];
+    const offs = [
+      client.on('message', (m) => refresh(m.conversationId)), client.on('status', (m) => refresh(m.conversationId)),
+      client.on('changed', (m) => refresh(m.conversationId)), client.on('removed', (m) => refresh(m.conversationId)),
+    ];
     return () => offs.forEach((off) => off());
   }, [client, refresh]);
   const ids = conversations.map((c) => c.id).join(',');

@@ -48,6 +48,8 @@ export const DEVICE_REVOCATION_CONTEXT = "e2e-chat/revoke-device/v1:";
 export const DEPARTURE_CONTEXT = "e2e-chat/leave/v1:";
 /** A phone number as the server takes it (E.164), for a form to check before sending. */
 export const PHONE_PATTERN = "^\\+[1-9][0-9]{6,14}$";
+/** The disappearing-messages timers a conversation may have, in seconds. */
+export const DISAPPEAR_AFTER_CHOICES = [3600, 86400, 604800, 7776000] as const;
 
 /** The close code of each way a session ends; a client does not reconnect after one. */
 export const CLOSE_CODES = { 'session-ended': 4401, 'device-removed': 4403 } as const satisfies Record<SessionEndReason, number>;

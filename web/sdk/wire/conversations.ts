@@ -18,7 +18,14 @@ lastSeq: number, members: Array<MemberView>,
  * Members who left the group and whose devices no commit has removed from its MLS group yet:
  * any member's device may commit that removal, carrying these (see `DepartureView`).
  */
-departures: Array<DepartureView>, };
+departures: Array<DepartureView>, 
+/**
+ * Its disappearing-messages timer in seconds (one of `DISAPPEAR_AFTER_CHOICES`), null when
+ * off: the server deletes an application message's ciphertext this long after it was sent.
+ * Members learn of a change from the member who made it, inside MLS; this is for those who
+ * joined after it.
+ */
+disappearAfterSeconds: number | null, };
 
 export type MemberView = { userId: string, displayName: string, role: MemberRole, joinedAt: string, 
 /**
@@ -47,6 +54,18 @@ export type LeaveRequest = {
  * Base64 of the departure's Ed25519 signature (see `DepartureView`), by this session's device.
  */
 signature: string, };
+
+/**
+ * `PATCH /conversations/:id`: a member changes the conversation's settings (in a group, an owner
+ * or admin).
+ */
+export type UpdateConversationRequest = { 
+/**
+ * One of `DISAPPEAR_AFTER_CHOICES`, or null to turn disappearing messages off. Required: a
+ * body that leaves it out is refused rather than read as "off" (hence the deserializer,
+ * with which serde no longer takes a missing `Option` for None).
+ */
+disappearAfterSeconds: number | null, };
 
 export type CreateGroupRequest = { title: string, memberIds: Array<string>, };
 

@@ -10,9 +10,13 @@ export type MessageView = { id: string, conversationId: string,
  */
 seq: number, senderId: string, senderDeviceId: string | null, kind: MessageKind, epoch: number, 
 /**
- * Base64 of the opaque MLS message; the server never sees plaintext.
+ * Base64 of the opaque MLS message; the server never sees plaintext. Empty once `deleted`.
  */
-ciphertext: string, clientMsgId: string, createdAt: string, 
+ciphertext: string, 
+/**
+ * Set when the message's ciphertext was deleted (see `MessageDeletion`); absent otherwise.
+ */
+deleted?: MessageDeletion, clientMsgId: string, createdAt: string, 
 /**
  * For a commit: the users it declared to the server that it adds (the member list gained
  * exactly these). Every client checks that the people the commit brings into the group are
@@ -29,10 +33,17 @@ removeUserIds?: Array<string>,
  */
 departures?: Array<DepartureView>, 
 /**
- * For a commit: its committer's role when the server ordered it, by which members who read
- * it later judge it (the committer may have left since). Absent on older commits.
+ * Its sender's role when the server ordered it, by which members judge a commit, a deletion
+ * of someone else's message or a group's timer change, also when they read it later (the
+ * sender may have left or changed role since). Absent on older messages.
  */
 senderRole?: MemberRole, };
+
+/**
+ * Why an application message's ciphertext is gone. Its row stays, as a tombstone: clients apply
+ * a conversation strictly in seq order, and a hole would stop them for good.
+ */
+export type MessageDeletion = "retracted" | "expired";
 
 /**
  * The `send-message` client event as sent: exactly one of `conversationId` and `toUserId`.
@@ -46,6 +57,11 @@ epoch?: number,
  * Base64 of the MLS message.
  */
 ciphertext: string, 
+/**
+ * Says the message changes the conversation's disappearing-messages timer: it never expires
+ * on the server, so that a device away for longer than the timer still learns of the change.
+ */
+timerChange?: boolean, 
 /**
  * The uploads the message carries (their keys are inside the ciphertext): complete uploads of
  * the sender's for this conversation that no other message refers to, at most

@@ -3,7 +3,7 @@
 import type { AdminStats, AuditEntry } from './admin.ts';
 import type { AttachmentUpload, AttachmentView, CreateAttachmentRequest } from './attachments.ts';
 import type { Account, AuthResponse, LoginRequest, RegisterRequest, UpdateAccountRequest } from './auth.ts';
-import type { ConversationView, CreateGroupRequest, DepartureView, LeaveRequest } from './conversations.ts';
+import type { ConversationView, CreateGroupRequest, DepartureView, LeaveRequest, UpdateConversationRequest } from './conversations.ts';
 import type { BindDeviceRequest, ClaimRequest, ClaimResponse, DeviceList, DeviceLookup, DeviceLookupRequest, DeviceView, KeyPackageCount, RegisterDeviceRequest, RemoveDeviceRequest, UploadKeyPackagesRequest } from './devices.ts';
 import type { ApproveLinkRequest, LinkRequest, LinkView, PendingLinks, ResetDevicesRequest } from './links.ts';
 import type { MessageView } from './messages.ts';
@@ -42,8 +42,12 @@ export type Routes = {
   'GET /conversations': { params?: never; query?: { cursor?: string; limit?: number }; body?: never; response: Page<ConversationView> };
   /** Ensure and get the 1:1 conversation with a peer */
   'GET /conversations/:peerId': { params: { peerId: string }; query?: never; body?: never; response: ConversationView };
+  /** Set a conversation's disappearing messages */
+  'PATCH /conversations/:peerId': { params: { peerId: string }; query?: never; body: UpdateConversationRequest; response: ConversationView };
   /** A conversation's messages, newest first */
   'GET /conversations/:peerId/messages': { params: { peerId: string }; query?: { cursor?: string; limit?: number }; body?: never; response: Page<MessageView> };
+  /** Delete a message for everyone */
+  'DELETE /conversations/:id/messages/:messageId': { params: { id: string; messageId: string }; query?: never; body?: never; response: null };
   /** Leave a group */
   'POST /conversations/:id/leave': { params: { id: string }; query?: never; body: LeaveRequest; response: DepartureView };
   /** Register the caller's first device */
