@@ -1155,6 +1155,17 @@ test('replies quote their message and go to it; reactions come and go; an edit s
   assert.equal(await (await actionsOf(ben.page, 'Lunch at one?')).getByRole('menuitem', { name: 'Edit' }).count(), 0, "nobody edits someone else's message");
   await ben.page.keyboard.press('Escape');
 
+  // Tab leaves an open menu, which closes: the arrow keys move through the messages again.
+  await (await actionsOf(ana.page, 'filler 3')).getByRole('menuitem', { name: 'Reply' }).focus();
+  await ana.page.keyboard.press('Tab');
+  await waitFor(async () => (await ana.page.getByTestId('message-menu').count()) === 0, { what: 'the menu to close on Tab' });
+  // Delete for me asks first, then leaves focus on a neighbour, never on nothing.
+  await (await actionsOf(ana.page, 'filler 1')).getByRole('menuitem', { name: 'Delete for me…' }).click();
+  await ana.page.getByRole('button', { name: 'Delete for me' }).click();
+  await waitFor(async () => (await bubble(ana.page, 'filler 1').count()) === 0, { what: 'filler 1 to go from Ana' });
+  assert.ok(await ana.page.evaluate(() => !!(document.activeElement as HTMLElement | null)?.dataset.messageKey), 'focus is on a message');
+  await bubble(ben.page, 'filler 1').waitFor();
+
   // And deletes a filler for everyone, after confirming.
   await (await actionsOf(ana.page, 'filler 2')).getByRole('menuitem', { name: 'Delete for everyone…' }).click();
   await ana.page.getByRole('button', { name: 'Delete for everyone' }).click();

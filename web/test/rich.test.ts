@@ -220,6 +220,7 @@ test('a device that reads a conversation after a message was deleted on the serv
   await bob.settled(conversation.id);
   const history = await bob.history(conversation.id);
   assert.deepEqual(history.map((m) => [m.text, !!m.deleted]), [['', true], [after.text, false]]);
+  assert.deepEqual([history[0].deleted?.by, history[0].deleted?.unverified], [alice.user!.id, undefined], "confirmed as Alice's by her deletion, which names it");
   assert.deepEqual(await bob.problems(conversation.id), [], 'the deletion that follows the tombstone is no problem');
 });
 

@@ -31,15 +31,19 @@ export function Composer({ client, conversationId, ready, onSending, onBack, com
   const lastTypingSent = useRef(0);
   const composer = useRef<HTMLTextAreaElement>(null);
 
-  // An edit starts from the message's text; cancelling it gives the draft back.
-  const draftBeforeEdit = useRef('');
+  // An edit starts from the message's text; leaving it (sent, cancelled, or a reply chosen
+  // instead) gives the draft back.
+  const draftBeforeEdit = useRef<string | null>(null);
   useEffect(() => {
-    if (composing?.mode !== 'edit') return;
-    draftBeforeEdit.current = draft;
-    setDraft(composing.message.text);
-  }, [composing]); // only when an edit starts, not as the draft changes
+    if (composing?.mode === 'edit') {
+      draftBeforeEdit.current ??= draft;
+      setDraft(composing.message.text);
+    } else if (draftBeforeEdit.current !== null) {
+      setDraft(draftBeforeEdit.current);
+      draftBeforeEdit.current = null;
+    }
+  }, [composing]); // only when what is composed changes, not as the draft does
   const cancelComposing = () => {
-    if (composing?.mode === 'edit') setDraft(draftBeforeEdit.current);
     onDoneComposing();
     composer.current?.focus();
   };
@@ -50,9 +54,10 @@ export function Composer({ client, conversationId, ready, onSending, onBack, com
     if (composing?.mode === 'edit') {
       const { message } = composing;
       onDoneComposing();
-      setDraft(draftBeforeEdit.current);
       setSendError(null);
       composer.current?.focus();
+      client.setTyping(conversationId, false);
+      lastTypingSent.current = 0;
       if (text !== message.text) await client.edit(message.key, text).catch((e: unknown) => setSendError(`Your edit was not saved: ${(e as Error).message}`));
       return;
     }
@@ -115,18 +120,18 @@ export function Composer({ client, conversationId, ready, onSending, onBack, com
     <form onSubmit={(e) => { e.preventDefault(); void send(); }} className="border-t border-slate-200 p-3 dark:border-slate-800">
       {sendError && <p role="alert" className="mb-2 text-sm text-red-600 dark:text-red-400">{sendError}</p>}
       {composing && (
-        <div data-testid="composing" className="mb-2 flex items-start gap-2 rounded-lg border-l-4 border-brand-600 bg-slate-100 px-3 py-1.5 text-sm dark:bg-slate-800">
+        <div id="composing" data-testid="composing" className="mb-2 flex items-start gap-2 rounded-lg border-l-4 border-brand-600 bg-slate-100 px-3 py-1.5 text-sm dark:bg-slate-800">
           <p className="min-w-0 flex-1">
             <span className="block text-xs font-semibold text-brand-700 dark:text-brand-400">{composing.mode === 'edit' ? 'Editing your message' : `Replying to ${composing.sender}`}</span>
             <span className="line-clamp-1 text-slate-700 dark:text-slate-200">{composing.message.text}</span>
           </p>
-          <button type="button" onClick={cancelComposing} aria-label={composing.mode === 'edit' ? 'Cancel the edit' : 'Cancel the reply'} title="Escape"
+          <button type="button" onClick={cancelComposing} aria-label={composing.mode === 'edit' ? 'Cancel the edit' : 'Cancel the reply'} title="Cancel (Esc)"
             className="rounded-full px-2 text-lg leading-none hover:bg-slate-200 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-700">×</button>
         </div>
       )}
       <div className="flex items-end gap-2">
         <label htmlFor="composer" className="sr-only">Message</label>
-        <textarea id="composer" ref={composer} rows={1} value={draft} onChange={(e) => onDraft(e.target.value)} onKeyDown={onKeyDown}
+        <textarea id="composer" ref={composer} rows={1} value={draft} aria-describedby={composing ? 'composing' : undefined} onChange={(e) => onDraft(e.target.value)} onKeyDown={onKeyDown}
           placeholder={ready ? 'Message' : 'Setting up encryption…'} disabled={!ready} title={composing ? 'Enter sends, Shift+Enter starts a new line, Escape cancels' : 'Enter sends, Shift+Enter starts a new line, Escape closes the conversation'}
           className="max-h-40 min-h-[2.5rem] flex-1 resize-none rounded-2xl border border-slate-300 bg-white px-4 py-2 outline-none focus:border-brand-500 focus:ring-2 focus:ring-brand-500/40 disabled:opacity-60 dark:border-slate-700 dark:bg-slate-900" />
         <button type="submit" disabled={!ready || !draft.trim()} className="rounded-full bg-brand-600 px-4 py-2 font-medium text-white hover:bg-brand-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 disabled:opacity-50">{composing?.mode === 'edit' ? 'Save' : 'Send'}</button>

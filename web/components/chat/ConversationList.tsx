@@ -58,7 +58,7 @@ function ConversationItem({ conversation, me, active, tabbable, summary, online,
           </span>
           <span className="flex items-center justify-between gap-2">
             <span className={`truncate text-sm ${unread ? 'text-slate-800 dark:text-slate-200' : 'text-muted'}`}>
-              {typing ? <em className="text-brand-700 dark:text-brand-400">typing…</em> : last ? `${last.senderId === me ? 'You: ' : ''}${previewOf(last)}` : 'No messages yet'}
+              {typing ? <em className="text-brand-700 dark:text-brand-400">typing…</em> : last ? previewOf(last, me) : 'No messages yet'}
             </span>
             {unread > 0 && (
               <span className="shrink-0 rounded-full bg-brand-700 px-2 py-0.5 text-xs font-semibold text-white">
@@ -73,9 +73,10 @@ function ConversationItem({ conversation, me, active, tabbable, summary, online,
 }
 
 /** What the list shows of a conversation's last message. */
-function previewOf(m: LocalMessage): string {
-  if (m.deleted) return 'This message was deleted';
+function previewOf(m: LocalMessage, me: string): string {
+  const you = m.senderId === me ? 'You: ' : '';
+  if (m.deleted) return m.deleted.unverified ? 'A message was removed by the server' : m.senderId === me ? 'You deleted this message' : 'This message was deleted';
   if (m.change === 'timer') return m.timer ? `Disappearing messages: ${timerLabel(m.timer)}` : 'Disappearing messages off';
-  if (m.unsupported) return 'A message this version cannot show';
-  return m.text;
+  if (m.unsupported) return `${you}A message this version cannot show`;
+  return `${you}${m.text}`;
 }

@@ -4,7 +4,7 @@ import type { ChatClient, Conversation } from '../../sdk/client.ts';
 import { Avatar } from './Avatar.tsx';
 import { Composer, type Composing } from './Composer.tsx';
 import { lastSeenLabel, timerLabel, titleOf } from './format.ts';
-import { MessageList, messageElement, type MessageActions } from './MessageList.tsx';
+import { MessageList, messageElement, timerSentence, type MessageActions } from './MessageList.tsx';
 import { useConversationMessages } from './useConversationMessages.ts';
 import type { Presence } from './useLive.ts';
 
@@ -76,8 +76,12 @@ export function ConversationView({ client, conversation, me, presence, typingUse
         // After the page it is on has rendered.
         requestAnimationFrame(() => requestAnimationFrame(() => {
           const el = messageElement(key);
-          el?.scrollIntoView({ block: 'center' });
-          el?.focus();
+          if (!el) return;
+          el.scrollIntoView({ block: 'center' });
+          el.focus();
+          // Shown where it is, for a pointer too (a click leaves no focus ring).
+          el.dataset.flash = 'true';
+          setTimeout(() => { delete el.dataset.flash; }, 1500);
         }));
       });
     },
@@ -113,7 +117,13 @@ export function ConversationView({ client, conversation, me, presence, typingUse
       {panel === 'members' && !left && <Members client={client} conversation={conversation} me={me} onChanged={onChanged} />}
       {panel === 'timer' && !left && (
         <DisappearingPanel client={client} conversationId={conversation.id} current={timer.seconds}
-          mayChange={conversation.kind === 'direct' || manages} onChanged={(seconds) => { timer.set(seconds); setPanel('none'); }} />
+          mayChange={conversation.kind === 'direct' || manages} onChanged={(seconds) => {
+            timer.set(seconds);
+            setPanel('none');
+            setSaid(seconds ? `Messages now disappear after ${timerLabel(seconds)}.` : 'Disappearing messages are off.');
+            // Back to the button that opened the panel, which is gone with it.
+            document.querySelector<HTMLElement>('[data-testid="timer-button"]')?.focus();
+          }} />
       )}
       {problems > 0 && (
         <p role="alert" className="bg-red-50 px-4 py-1.5 text-center text-xs text-red-700 dark:bg-red-500/10 dark:text-red-300">
@@ -122,7 +132,9 @@ export function ConversationView({ client, conversation, me, presence, typingUse
       )}
       {/* Only what arrives while the conversation is open is read out, not the history on screen. */}
       <div aria-live="polite" className="sr-only">
-        {arrived && `${conversation.kind === 'group' ? (names[arrived.senderId] ?? 'Someone') : title}: ${arrived.text}`}
+        {arrived && (arrived.change === 'timer'
+          ? timerSentence(arrived, conversation.kind === 'group' ? (names[arrived.senderId] ?? 'Someone') : title)
+          : `${conversation.kind === 'group' ? (names[arrived.senderId] ?? 'Someone') : title}: ${arrived.text}`)}
       </div>
       <div aria-live="polite" className="sr-only">{said}</div>
       <MessageList client={client} me={me} title={title} isGroup={conversation.kind === 'group'} names={names}

@@ -34,8 +34,10 @@ export function groupReactions(m: LocalMessage, nameOf: (userId: string) => stri
  * reactions, each a button that toggles the reader's own and tells who reacted (on hover, and on
  * a long press on a touch screen).
  */
-export function MessageBubble({ m, me, sender, quote, nameOf, onQuote, onReact, onRetry, onActions }: {
+export function MessageBubble({ m, me, sender, quote, nameOf, menuOpen, onQuote, onReact, onRetry, onActions }: {
   m: LocalMessage; me: string;
+  /** Whether its actions menu is open (said on the ⋯ button). */
+  menuOpen: boolean;
   /** Shown above others' messages in a group; always read out. */
   sender: { name: string; shown: boolean };
   quote: Quote | null;
@@ -52,11 +54,20 @@ export function MessageBubble({ m, me, sender, quote, nameOf, onQuote, onReact, 
   const longPressed = useRef(false);
   const mine = m.senderId === me;
   const reactions = groupReactions(m, nameOf, me);
-  const actionable = !m.deleted && m.seq !== Number.MAX_SAFE_INTEGER;
+  const actionable = m.seq !== Number.MAX_SAFE_INTEGER;
+  const actionsButton = useRef<HTMLButtonElement>(null);
+  /** A long press on the bubble (a touch screen has no hover) opens its actions. */
+  const bubblePress = useRef<ReturnType<typeof setTimeout> | null>(null);
 
   return (
     <div data-testid="message" data-mine={mine ? 'true' : 'false'} data-deleted={m.deleted ? 'true' : undefined}
-      className={`group relative max-w-[80%] rounded-2xl px-3 py-1.5 shadow-sm ${mine ? 'rounded-br-md bg-brand-100 dark:bg-brand-700/60' : 'rounded-bl-md bg-white dark:bg-slate-800'}`}>
+      onPointerDown={(e) => {
+        if (e.pointerType !== 'touch' || !actionable) return;
+        bubblePress.current = setTimeout(() => actionsButton.current && onActions(actionsButton.current), LONG_PRESS_MS);
+      }}
+      onPointerUp={() => { if (bubblePress.current) clearTimeout(bubblePress.current); }}
+      onPointerMove={() => { if (bubblePress.current) clearTimeout(bubblePress.current); }}
+      className={`relative max-w-[80%] rounded-2xl px-3 py-1.5 shadow-sm ${mine ? 'rounded-br-md bg-brand-100 dark:bg-brand-700/60' : 'rounded-bl-md bg-white dark:bg-slate-800'}`}>
       {sender.shown && <p aria-hidden="true" className="text-xs font-semibold text-brand-700 dark:text-brand-400">{sender.name}</p>}
       {quote && (
         <button type="button" tabIndex={-1} data-testid="quote" onClick={() => onQuote(quote.contentId)} disabled={!quote.found}
@@ -71,14 +82,14 @@ export function MessageBubble({ m, me, sender, quote, nameOf, onQuote, onReact, 
       )}
       <p className="whitespace-pre-wrap break-words">
         <span className="sr-only">{sender.name}: </span>
-        {m.deleted ? <span data-testid="message-text" className="italic text-muted">{mine ? 'You deleted this message.' : 'This message was deleted.'}</span>
+        {m.deleted ? <span data-testid="message-text" className="italic text-muted">{deletedText(m, me, nameOf)}</span>
           : m.unsupported ? <span data-testid="message-text" className="italic text-muted">This message needs a newer version of the app.</span>
             : <span data-testid="message-text">{m.text}</span>}
       </p>
       <p className={`text-right text-xs ${mine ? 'text-slate-600 dark:text-slate-300' : 'text-muted'}`}>
         {m.edited && !m.deleted && <span data-testid="edited">edited · </span>}
-        {m.expiresAt !== undefined && <span role="img" aria-label="disappears">⏱ </span>}
-        {timeLabel(m.createdAt)}{mine && <Ticks status={m.status} />}
+        {m.expiresAt !== undefined && !m.deleted && <span role="img" aria-label="Disappearing message">⏱ </span>}
+        {timeLabel(m.createdAt)}{mine && !m.deleted && <Ticks status={m.status} />}
       </p>
       {reactions.length > 0 && (
         <ul aria-label="Reactions" className="-mb-1 mt-0.5 flex flex-wrap gap-1">
@@ -115,14 +126,23 @@ export function MessageBubble({ m, me, sender, quote, nameOf, onQuote, onReact, 
         </button>
       )}
       {actionable && (
-        // For a pointer: shown on hover. The keyboard opens the same actions with Enter on the
-        // focused message (see MessageList).
-        <button type="button" tabIndex={-1} data-testid="message-actions" aria-label="Message actions" aria-haspopup="menu"
+        // The keyboard opens the same actions with Enter on the focused message (see MessageList).
+        // Shown on hover, while the message has focus, and always on a screen that cannot hover.
+        <button ref={actionsButton} type="button" tabIndex={-1} data-testid="message-actions" aria-label="Message actions" aria-haspopup="menu" aria-expanded={menuOpen}
           onClick={(e) => onActions(e.currentTarget)}
-          className={`absolute top-1 ${mine ? '-left-8' : '-right-8'} rounded-full px-1.5 text-slate-600 opacity-0 hover:bg-slate-200 focus:opacity-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 group-hover:opacity-100 group-focus-within:opacity-100 dark:text-slate-300 dark:hover:bg-slate-700`}>
+          className={`absolute top-1 ${mine ? '-left-8' : '-right-8'} rounded-full px-1.5 text-slate-600 opacity-0 hover:bg-slate-200 focus:opacity-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 group-hover:opacity-100 group-focus:opacity-100 group-focus-within:opacity-100 [@media(hover:none)]:opacity-100 dark:text-slate-300 dark:hover:bg-slate-700 ${menuOpen ? 'opacity-100' : ''}`}>
           ⋯
         </button>
       )}
     </div>
   );
+}
+
+/** What a message deleted for everyone says in its place, and by whom when that is known. */
+function deletedText(m: LocalMessage, me: string, nameOf: (userId: string) => string): string {
+  const by = m.deleted?.by;
+  if (m.deleted?.unverified) return 'This message was removed by the server.';
+  if (by === me) return 'You deleted this message.';
+  if (by && by !== m.senderId) return `This message was deleted by ${nameOf(by)}.`;
+  return 'This message was deleted.';
 }

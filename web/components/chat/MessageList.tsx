@@ -1,4 +1,4 @@
-import { useEffect, useState, type KeyboardEvent, type RefObject } from 'react';
+import { useCallback, useEffect, useState, type KeyboardEvent, type RefObject } from 'react';
 import type { ChatClient, LocalMessage, Notice } from '../../sdk/client.ts';
 import { dayLabel, timeLabel, timerLabel } from './format.ts';
 import { lazyPanel } from './LoadBoundary.tsx';
@@ -58,19 +58,40 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
     setMenuFor(null);
     messageElement(key)?.focus();
   };
-  const run = (key: string, work: () => Promise<unknown>, failed: string) => {
+  const dismissMenu = useCallback(() => setMenuFor(null), []);
+  /** Closes the menu, does `work` and says what became of it. */
+  const run = (key: string, work: () => Promise<unknown>, done: string, failed: string) => {
     closeMenu(key);
-    void work().catch((e: unknown) => actions.say(`${failed}: ${(e as Error).message}`));
+    void work().then(() => actions.say(done), (e: unknown) => actions.say(`${failed}: ${(e as Error).message}`));
+  };
+  /** Focus goes to a neighbour of a message about to go (else the list), so it is never lost. */
+  const focusNeighbour = (key: string) => {
+    const items = [...(listRef.current?.querySelectorAll<HTMLElement>('[data-message-key]') ?? [])];
+    const at = items.findIndex((el) => el.dataset.messageKey === key);
+    (items[at + 1] ?? items[at - 1] ?? listRef.current)?.focus();
+  };
+  const react = (m: LocalMessage, emoji: string) => {
+    const takeBack = m.reactions?.[me]?.emoji === emoji;
+    run(m.key, () => client.react(m.key, takeBack ? '' : emoji), takeBack ? `Reaction ${emoji} removed.` : `Reacted ${emoji}.`, 'The reaction was not sent');
   };
   const quoteOf = (m: LocalMessage): Quote | null => {
     if (!m.inReplyTo) return null;
     const quoted = quotes[m.inReplyTo];
-    if (!quoted) return { contentId: m.inReplyTo, sender: 'A message', text: 'Not on this device.', found: false };
-    return { contentId: m.inReplyTo, sender: senderOf(quoted), text: quoted.deleted ? 'This message was deleted.' : quoted.text, found: true };
+    if (!quoted) return { contentId: m.inReplyTo, sender: 'Original message', text: 'Not found on this device.', found: false };
+    const sender = quoted.senderId === me ? 'your message' : senderOf(quoted);
+    return { contentId: m.inReplyTo, sender, text: quoted.deleted ? 'This message was deleted.' : quoted.text, found: true };
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLOListElement>) => {
-    if (menuFor) return;
+    if (menuFor) {
+      // Escape anywhere in the list closes an open menu (its own items handle the rest).
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        e.stopPropagation();
+        closeMenu(menuFor);
+      }
+      return;
+    }
     const items = [...e.currentTarget.querySelectorAll<HTMLElement>('[data-message-key]')];
     const at = items.indexOf(document.activeElement as HTMLElement);
     if ((e.key === 'ArrowUp' || e.key === 'ArrowDown') && items.length > 0) {
@@ -81,7 +102,7 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
       if (next === 0 && e.key === 'ArrowUp') void loadOlder();
     } else if (at >= 0 && (e.key === 'Enter' || e.key === 'ContextMenu' || (e.key === 'F10' && e.shiftKey))) {
       const key = items[at].dataset.messageKey!;
-      if (messages.find((m) => m.key === key && !m.deleted && !m.change && m.seq !== Number.MAX_SAFE_INTEGER)) {
+      if (messages.find((m) => m.key === key && hasActions(m))) {
         e.preventDefault();
         setMenuFor(key);
       }
@@ -95,13 +116,14 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
   return (
     // Focusable (in the tab order, once): the arrow keys then move through the messages, and the
     // page keys scroll the history.
-    <ol ref={listRef} aria-label={`Messages with ${title}`} tabIndex={0} onKeyDown={onKeyDown}
+    <ol ref={listRef} aria-label={`Messages with ${title}`} aria-describedby="message-list-keys" tabIndex={0} onKeyDown={onKeyDown}
       onScroll={(e) => {
         const el = e.currentTarget;
         stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
         if (el.scrollTop < 40) void loadOlder();
       }}
       className="min-h-0 flex-1 space-y-1 overflow-y-auto bg-slate-50 px-3 py-4 focus:outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-brand-500 sm:px-10 dark:bg-slate-900/40">
+      <li className="sr-only list-none" id="message-list-keys">Arrow keys move between messages; Enter opens a message&apos;s actions.</li>
       {!ready && !left && <li className="list-none py-8 text-center text-sm text-muted"><p role="status">Setting up end-to-end encryption…</p></li>}
       {ready && rows.length === 0 && (
         // A new conversation says what it is and how to check it, instead of a blank pane.
@@ -127,8 +149,10 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
           return (
             <li key={m.key} className="list-none">
               {separator}
-              <p data-testid="timer-line" className="mx-auto my-2 max-w-md rounded-lg bg-white px-3 py-1.5 text-center text-xs text-slate-700 shadow-sm dark:bg-slate-800 dark:text-slate-200">
-                <span aria-hidden="true">⏱ </span>{senderOf(m)} {m.timer ? `set messages to disappear after ${timerLabel(m.timer)}` : 'turned off disappearing messages'}. <span className="text-muted">{timeLabel(m.createdAt)}</span>
+              {/* Reached by the arrow keys like a message, so nobody moving through misses it. */}
+              <p data-testid="timer-line" data-message-key={m.key} tabIndex={-1}
+                className="mx-auto my-2 max-w-md rounded-lg bg-white px-3 py-1.5 text-center text-xs text-slate-700 shadow-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:bg-slate-800 dark:text-slate-200">
+                <span aria-hidden="true">⏱ </span>{timerSentence(m, senderOf(m))} <span className="text-muted">{timeLabel(m.createdAt)}</span>
               </p>
             </li>
           );
@@ -137,22 +161,30 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
         return (
           <li key={m.key} className="list-none">
             {separator}
-            <div data-message-key={m.key} tabIndex={-1}
-              className={`flex flex-col rounded-xl focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 ${mine ? 'items-end' : 'items-start'}`}>
+            <div data-message-key={m.key} tabIndex={-1} aria-keyshortcuts={hasActions(m) ? 'Enter' : undefined}
+              onContextMenu={(e) => { if (hasActions(m)) { e.preventDefault(); setMenuFor(m.key); } }}
+              className={`group flex flex-col rounded-xl focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 ${mine ? 'items-end' : 'items-start'}`}>
               <MessageBubble m={m} me={me} nameOf={nameOf} sender={{ name: senderOf(m), shown: isGroup && !mine }} quote={quoteOf(m)}
+                menuOpen={menuFor === m.key}
                 onQuote={actions.jumpTo}
-                onReact={(emoji) => run(m.key, () => client.react(m.key, m.reactions?.[me]?.emoji === emoji ? '' : emoji), 'The reaction was not sent')}
+                onReact={(emoji) => react(m, emoji)}
                 onRetry={() => { document.getElementById('composer')?.focus(); void client.retry(m.key).catch(() => {}); }}
                 onActions={() => setMenuFor(menuFor === m.key ? null : m.key)} />
               {menuFor === m.key && (
-                <MessageMenu myReaction={m.reactions?.[me]?.emoji ?? null} canEdit={mine && !m.unsupported}
-                  canDeleteForEveryone={mine || (isGroup && actions.manages)}
-                  onClose={() => closeMenu(m.key)}
-                  onReact={(emoji) => run(m.key, () => client.react(m.key, m.reactions?.[me]?.emoji === emoji ? '' : emoji), 'The reaction was not sent')}
+                <MessageMenu myReaction={m.reactions?.[me]?.emoji ?? null} canEdit={mine && !m.unsupported && !m.deleted}
+                  canReact={!m.deleted} canReply={!m.deleted} hasQuote={!!m.inReplyTo}
+                  canDeleteForEveryone={!m.deleted && (mine || (isGroup && actions.manages))}
+                  onClose={() => closeMenu(m.key)} onDismiss={dismissMenu}
+                  onReact={(emoji) => react(m, emoji)}
                   onReply={() => { setMenuFor(null); actions.reply(m); }}
                   onEdit={() => { setMenuFor(null); actions.edit(m); }}
-                  onDeleteForMe={() => run(m.key, () => client.deleteForMe(m.key), 'The message was not deleted')}
-                  onDeleteForEveryone={() => run(m.key, () => client.deleteForEveryone(m.key), 'The message was not deleted for everyone')} />
+                  onGoToQuote={() => { setMenuFor(null); if (m.inReplyTo) actions.jumpTo(m.inReplyTo); }}
+                  onDeleteForMe={() => {
+                    setMenuFor(null);
+                    focusNeighbour(m.key);
+                    void client.deleteForMe(m.key).then(() => actions.say('Message deleted from this device.'), (e: unknown) => actions.say(`The message was not deleted: ${(e as Error).message}`));
+                  }}
+                  onDeleteForEveryone={() => run(m.key, () => client.deleteForEveryone(m.key), 'Deleted for everyone.', 'The message was not deleted for everyone')} />
               )}
             </div>
           </li>
@@ -183,4 +215,15 @@ function useQuotes(client: ChatClient, messages: LocalMessage[]): Record<string,
     return () => { cancelled = true; offs.forEach((off) => off()); };
   }, [client, conversationId, wanted]);
   return quoted;
+}
+
+/** Whether a message has actions: one the server has (sent), reactions and edits aside. A deleted
+ * one still has "delete for me". */
+function hasActions(m: LocalMessage): boolean {
+  return !m.change && m.seq !== Number.MAX_SAFE_INTEGER;
+}
+
+/** A timer line's words: "Ana set messages to disappear after 1 day". */
+export function timerSentence(m: LocalMessage, sender: string): string {
+  return m.timer ? `${sender} set messages to disappear after ${timerLabel(m.timer)}.` : `${sender} turned off disappearing messages.`;
 }

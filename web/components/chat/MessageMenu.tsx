@@ -4,16 +4,23 @@ import { EMOJI, QUICK_REACTIONS } from './emoji.ts';
 export interface MessageMenuActions {
   /** The reader's own reaction on the message, if any: choosing it again takes it back. */
   myReaction: string | null;
+  canReact: boolean;
+  canReply: boolean;
   canEdit: boolean;
+  /** It is a reply: "Go to quoted message". */
+  hasQuote: boolean;
   /** Its sender may, and in a group its owner and admins. */
   canDeleteForEveryone: boolean;
   onReact: (emoji: string) => void;
   onReply: () => void;
   onEdit: () => void;
+  onGoToQuote: () => void;
   onDeleteForMe: () => void;
   onDeleteForEveryone: () => void;
   /** Closes the menu; focus goes back to the message. */
   onClose: () => void;
+  /** Closes the menu where focus has gone elsewhere already (Tab, a click away): it stays there. */
+  onDismiss: () => void;
 }
 
 /**
@@ -23,20 +30,26 @@ export interface MessageMenuActions {
  * goes back to the message; the picker is a search box and a grid of buttons.
  */
 export function MessageMenu(props: MessageMenuActions) {
-  const [mode, setMode] = useState<'menu' | 'picker' | 'confirm'>('menu');
+  const [mode, setMode] = useState<'menu' | 'picker' | 'confirm' | 'confirm-mine'>('menu');
   const root = useRef<HTMLDivElement>(null);
+  const { onDismiss } = props;
 
   useEffect(() => {
+    // In view, even for the newest message at the bottom of the list.
+    root.current?.scrollIntoView({ block: 'nearest' });
     const first = root.current?.querySelector<HTMLElement>(mode === 'picker' ? 'input' : '[role="menuitem"], button');
     first?.focus();
   }, [mode]);
 
   useEffect(() => {
-    // A click anywhere else closes it, as a menu does.
-    const away = (e: PointerEvent) => { if (!root.current?.contains(e.target as Node)) props.onClose(); };
+    // A press anywhere else closes it, as a menu does (but on its own ⋯ button, which toggles it).
+    const away = (e: PointerEvent) => {
+      const target = e.target as Element;
+      if (!root.current?.contains(target) && !target.closest?.('[data-testid="message-actions"][aria-expanded="true"]')) onDismiss();
+    };
     document.addEventListener('pointerdown', away);
     return () => document.removeEventListener('pointerdown', away);
-  }, [props]);
+  }, [onDismiss]);
 
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
     if (e.key === 'Escape') {
@@ -59,34 +72,44 @@ export function MessageMenu(props: MessageMenuActions) {
   const item = 'block w-full rounded px-3 py-1.5 text-left text-sm hover:bg-slate-100 focus:bg-slate-100 focus:outline-none dark:hover:bg-slate-700 dark:focus:bg-slate-700';
   return (
     <div ref={root} onKeyDown={onKeyDown} data-testid="message-menu"
+      // Tab, or focus going anywhere else, closes it, as the ARIA menu pattern does.
+      onBlur={(e) => { if (!root.current?.contains(e.relatedTarget as Node)) props.onDismiss(); }}
       className="z-20 mt-1 w-64 rounded-xl border border-slate-200 bg-white p-1 shadow-lg dark:border-slate-700 dark:bg-slate-800">
       {mode === 'menu' && (
         <div role="menu" aria-label="Message actions">
-          <div className="flex justify-between px-1 pb-1">
-            {QUICK_REACTIONS.map((emoji) => (
-              <button key={emoji} type="button" role="menuitem" tabIndex={-1} onClick={() => props.onReact(emoji)}
-                aria-label={props.myReaction === emoji ? `Remove your reaction ${emoji}` : `React ${emoji}`}
-                className={`rounded-full p-1 text-lg hover:bg-slate-100 focus:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-700 dark:focus:bg-slate-700 ${props.myReaction === emoji ? 'bg-brand-100 dark:bg-brand-700/60' : ''}`}>
-                {emoji}
-              </button>
-            ))}
-          </div>
-          <button type="button" role="menuitem" tabIndex={-1} className={item} onClick={() => setMode('picker')}>More reactions…</button>
-          <button type="button" role="menuitem" tabIndex={-1} className={item} onClick={props.onReply}>Reply</button>
+          {props.canReact && (
+            <div className="flex justify-between px-1 pb-1">
+              {QUICK_REACTIONS.map((emoji) => (
+                <button key={emoji} type="button" role="menuitem" tabIndex={-1} onClick={() => props.onReact(emoji)}
+                  aria-label={props.myReaction === emoji ? `Remove your reaction ${emoji}` : `React ${emoji}`}
+                  className={`rounded-full p-1 text-lg hover:bg-slate-100 focus:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-700 dark:focus:bg-slate-700 ${props.myReaction === emoji ? 'bg-brand-100 dark:bg-brand-700/60' : ''}`}>
+                  {emoji}
+                </button>
+              ))}
+            </div>
+          )}
+          {props.canReact && <button type="button" role="menuitem" tabIndex={-1} className={item} onClick={() => setMode('picker')}>More reactions…</button>}
+          {props.canReply && <button type="button" role="menuitem" tabIndex={-1} className={item} onClick={props.onReply}>Reply</button>}
+          {props.hasQuote && <button type="button" role="menuitem" tabIndex={-1} className={item} onClick={props.onGoToQuote}>Go to quoted message</button>}
           {props.canEdit && <button type="button" role="menuitem" tabIndex={-1} className={item} onClick={props.onEdit}>Edit</button>}
-          <button type="button" role="menuitem" tabIndex={-1} className={item} onClick={props.onDeleteForMe}>Delete for me</button>
+          <button type="button" role="menuitem" tabIndex={-1} className={item} onClick={() => setMode('confirm-mine')}>Delete for me…</button>
           {props.canDeleteForEveryone && (
             <button type="button" role="menuitem" tabIndex={-1} className={`${item} text-red-700 dark:text-red-300`} onClick={() => setMode('confirm')}>Delete for everyone…</button>
           )}
         </div>
       )}
       {mode === 'picker' && <EmojiPicker myReaction={props.myReaction} onPick={props.onReact} />}
-      {mode === 'confirm' && (
+      {(mode === 'confirm' || mode === 'confirm-mine') && (
         <div role="group" aria-labelledby="delete-question" className="p-2 text-sm">
-          <p id="delete-question">Delete this message for everyone? It is replaced by &ldquo;This message was deleted&rdquo; on every device.</p>
+          <p id="delete-question">{mode === 'confirm'
+            ? <>Delete this message for everyone? It is replaced by &ldquo;This message was deleted&rdquo; on every device.</>
+            : <>Delete this message from this device? The others keep it.</>}</p>
           <div className="mt-2 flex justify-end gap-2">
             <button type="button" onClick={() => setMode('menu')} className="rounded-full px-3 py-1 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-700">Cancel</button>
-            <button type="button" onClick={props.onDeleteForEveryone} className="rounded-full bg-red-700 px-3 py-1 font-medium text-white hover:bg-red-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500">Delete for everyone</button>
+            <button type="button" onClick={mode === 'confirm' ? props.onDeleteForEveryone : props.onDeleteForMe}
+              className="rounded-full bg-red-700 px-3 py-1 font-medium text-white hover:bg-red-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500">
+              {mode === 'confirm' ? 'Delete for everyone' : 'Delete for me'}
+            </button>
           </div>
         </div>
       )}
@@ -109,8 +132,8 @@ function EmojiPicker({ myReaction, onPick }: { myReaction: string | null; onPick
       <ul aria-label="Emoji" className="mt-1 grid max-h-48 grid-cols-8 gap-0.5 overflow-y-auto">
         {shown.map(({ emoji, name }) => (
           <li key={emoji}>
-            <button type="button" onClick={() => onPick(emoji)} aria-label={myReaction === emoji ? `Remove your reaction ${emoji}` : `${emoji} ${name}`} title={name}
-              className="rounded p-0.5 text-xl hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-700">
+            <button type="button" onClick={() => onPick(emoji)} aria-label={myReaction === emoji ? `Remove your reaction ${emoji}` : undefined} title={name}
+              className="flex size-8 items-center justify-center rounded text-xl hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-700">
               {emoji}
             </button>
           </li>

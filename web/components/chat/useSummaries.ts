@@ -14,7 +14,8 @@ async function summaryOf(client: ChatClient, conversationId: string): Promise<Su
   const read = readUpTo(conversationId);
   return {
     last: recent.at(-1) ?? null,
-    unread: recent.filter((m) => m.senderId !== client.user!.id && m.seq > read).length,
+    // A line about the conversation (a timer change) is no message to read.
+    unread: recent.filter((m) => m.senderId !== client.user!.id && m.seq > read && !m.change).length,
   };
 }
 
