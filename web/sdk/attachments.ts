@@ -198,6 +198,11 @@ export async function downloadAttachment(
   if (part.encAlg !== AES_256_GCM || part.hashAlg !== SHA_256) {
     throw new AttachmentFailure('unsupported', 'This attachment uses an encryption or hash this version does not read.');
   }
+  // The size sets the buffer the download is read into: a part that claims more than any file can
+  // be is refused before anything is allocated or fetched.
+  if (!Number.isSafeInteger(part.size) || part.size < 0 || part.size > MAX_ATTACHMENT_PLAINTEXT_BYTES) {
+    throw new AttachmentFailure('too_large', 'This attachment claims a size no file here can have.');
+  }
   if (signal?.aborted) throw cancelled(signal);
   const expected = part.size + ATTACHMENT_TAG_BYTES;
   let ciphertext: Uint8Array;

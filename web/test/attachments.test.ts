@@ -124,6 +124,9 @@ test('a download a hostile server altered, cut or swapped is refused, never retu
   const wrongHash = { ...part, contentHash: Buffer.alloc(32, 7).toString('base64') };
   await assert.rejects(downloadAttachment(bob.api, wrongHash), isFailure('hash_mismatch'));
   await assert.rejects(downloadAttachment(bob.api, { ...part, encAlg: 3 }), isFailure('unsupported'));
+  // A size no file can have is refused before a buffer of it is made.
+  await assert.rejects(downloadAttachment(bob.api, { ...part, size: 2 ** 40 }), isFailure('too_large'));
+  await assert.rejects(downloadAttachment(bob.api, { ...part, size: -16 }), isFailure('too_large'));
   // Untouched, it reads.
   assert.ok(Buffer.from(await downloadAttachment(bob.api, part)).equals(Buffer.from(plaintext)));
   // Someone outside the conversation gets nothing, key or not.
