@@ -12,6 +12,9 @@ pub const MAX_BATCHES: u32 = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    /// Application messages past their conversation's disappearing-messages timer: their
+    /// ciphertext goes (each row stays as a tombstone), and so do their attachments.
+    ExpiredMessages,
     /// Uploads no message referred to within `UNREFERENCED_ATTACHMENT_GRACE_SECONDS` (finished or
     /// not), and those whose conversation or uploader is gone: their R2 objects, then their rows.
     AbandonedAttachments,
@@ -19,11 +22,12 @@ pub enum Step {
 
 impl Step {
     /// Every step, in the order a sweep runs them.
-    pub const ALL: &'static [Step] = &[Step::AbandonedAttachments];
+    pub const ALL: &'static [Step] = &[Step::ExpiredMessages, Step::AbandonedAttachments];
 
     /// How the log names it.
     pub const fn name(self) -> &'static str {
         match self {
+            Step::ExpiredMessages => "expired-messages",
             Step::AbandonedAttachments => "abandoned-attachments",
         }
     }
@@ -35,8 +39,8 @@ pub use glue::run;
 #[cfg(target_arch = "wasm32")]
 mod glue {
     use super::{Step, BATCH, MAX_BATCHES};
-    use crate::attachments::{bucket, purge};
-    use crate::db::{self, attachments, Client};
+    use crate::attachments::{bucket, delete_for_messages, purge};
+    use crate::db::{self, attachments, messages, Client};
     use crate::error::{ApiResult, LogLine};
     use worker::Env;
 
@@ -45,6 +49,18 @@ mod glue {
         /// things it deleted.
         async fn run(self, env: &Env, db: &Client) -> ApiResult<u64> {
             match self {
+                Step::ExpiredMessages => {
+                    let mut expired = 0;
+                    for _ in 0..MAX_BATCHES {
+                        let ids = messages::expire_due(db, BATCH).await?;
+                        expired += ids.len() as u64;
+                        delete_for_messages(env, db, &ids).await?;
+                        if (ids.len() as i64) < BATCH {
+                            break;
+                        }
+                    }
+                    Ok(expired)
+                }
                 Step::AbandonedAttachments => {
                     let bucket = bucket(env)?;
                     let mut deleted = 0;

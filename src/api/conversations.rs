@@ -81,7 +81,14 @@ pub async fn delete_message(ctx: Ctx) -> ApiResult<Reply> {
     let conversation = parse_uuid(ctx.param(0), "id")?;
     let message = parse_uuid(ctx.param(1), "messageId")?;
     match messages::retract(&db, conversation, message, caller.id).await? {
-        Retraction::Deleted => Ok(Reply::no_content()),
+        Retraction::Deleted => {
+            // Its files go with it. The message is deleted whatever R2 says: an upload it could
+            // not delete now stays marked, and the sweep deletes it.
+            if let Err(e) = crate::attachments::delete_for_messages(&ctx.env, &db, &[message]).await {
+                crate::error::log_error("delete_message.attachments", &e.to_string());
+            }
+            Ok(Reply::no_content())
+        }
         Retraction::NotFound => {
             Err(ApiError::not_found("You are in no conversation with an application message of this id."))
         }

@@ -266,15 +266,18 @@ pub async fn doom_for_messages(client: &Client, messages: &[Uuid]) -> DbResult<V
 
 /// Marks `deleting` up to `limit` uploads nothing will refer to, and returns them with those a
 /// previous pass marked but did not finish: uploads no message referred to within the grace
-/// period (finished or not), and those whose conversation or uploader is gone. Rows another pass
-/// holds are skipped, not waited for.
+/// period (finished or not), those whose conversation or uploader is gone, and those of a message
+/// deleted for everyone or expired (which `delete_for_messages` deletes at once; this catches what
+/// it could not). Rows another pass holds are skipped, not waited for.
 pub async fn doom_abandoned(client: &Client, limit: i64) -> DbResult<Vec<Doomed>> {
     let rows = client
         .query(
             "UPDATE attachments SET state = 'deleting' WHERE id IN (
                SELECT a.id FROM attachments a LEFT JOIN users u ON u.id = a.uploader_id
+                 LEFT JOIN messages m ON m.id = a.message_id
                WHERE a.state = 'deleting'
                   OR a.conversation_id IS NULL OR a.uploader_id IS NULL OR u.deleted_at IS NOT NULL
+                  OR m.deleted IS NOT NULL
                   OR (a.message_id IS NULL AND a.created_at < now() - make_interval(secs => $1))
                ORDER BY a.created_at LIMIT $2 FOR UPDATE OF a SKIP LOCKED)
              RETURNING id, upload_id",
