@@ -308,6 +308,46 @@ test('the sweep deletes uploads nothing refers to after a day, and those of dele
   assert.ok(logged && Number(logged[1]) >= 4, `the sweep logs what it deleted: ${logged?.[0]}`);
 });
 
+test('a message deleted for everyone, or past its timer, takes its attachments with it', async () => {
+  const [alice, bob] = [await file.api.register(), await file.api.register()];
+  const conversation = await group(alice, [bob]);
+  const socket = await file.open(alice.token);
+  const gone = async (upload) => {
+    const { rows } = await file.stack.pool.query('SELECT count(*)::int AS n FROM attachments WHERE id = $1', [upload.id]);
+    return rows[0].n === 0 && (await file.api.get(`/attachments/${upload.id}`, auth(bob))).status === 404;
+  };
+
+  const [photo, video] = [await upload(alice, conversation.id, encrypt(plaintext(1200))), await upload(alice, conversation.id, encrypt(plaintext(1300)))];
+  const sent = await roundTrip(socket, message(conversation.id, [photo.id, video.id]));
+  assert.equal(sent.type, 'ack', JSON.stringify(sent));
+  const objects = file.stack.r2Files().length;
+  assert.equal((await file.api.delete(`/conversations/${conversation.id}/messages/${sent.message.id}`, auth(alice))).status, 204);
+  assert.ok(await gone(photo) && await gone(video), 'deleted with the message, at once');
+  assert.ok(file.stack.r2Files().length < objects, 'and out of R2');
+
+  // A timer of an hour; the message's hour is made to have passed, and the sweep expires it.
+  assert.equal((await file.api.patch(`/conversations/${conversation.id}`, { disappearAfterSeconds: 3600 }, auth(alice))).status, 200);
+  const voice = await upload(alice, conversation.id, encrypt(plaintext(1400)));
+  const kept = await upload(alice, conversation.id, encrypt(plaintext(1500)));
+  const expiring = await roundTrip(socket, message(conversation.id, [voice.id]));
+  assert.equal(expiring.type, 'ack', JSON.stringify(expiring));
+  await file.stack.pool.query(`UPDATE messages SET expires_at = now() - interval '1 second' WHERE id = $1`, [expiring.message.id]);
+  await file.stack.runScheduled();
+  const { rows } = await file.stack.pool.query('SELECT deleted FROM messages WHERE id = $1', [expiring.message.id]);
+  assert.equal(rows[0].deleted, 'expired');
+  assert.ok(await gone(voice), 'the expired message\'s upload went with it');
+  assert.ok(!(await gone(kept)), 'an upload of the last day that no message refers to yet stays');
+  assert.match(file.stack.logs(), /"event":"sweep".*"kind":"expired-messages","count":1\b/);
+
+  // A deletion whose files could not go at once (R2 did not answer): the next sweep takes them.
+  const stray = await upload(alice, conversation.id, encrypt(plaintext(1600)));
+  const strayMessage = await roundTrip(socket, message(conversation.id, [stray.id]));
+  await file.stack.pool.query(`UPDATE messages SET deleted = 'retracted', deleted_at = now(), ciphertext = '' WHERE id = $1`, [strayMessage.message.id]);
+  assert.ok(!(await gone(stray)));
+  await file.stack.runScheduled();
+  assert.ok(await gone(stray), 'the sweep deletes the uploads of a deleted message');
+});
+
 test('no object R2 stored holds any of the files\' plaintext, and every ciphertext is there', () => {
   assert.ok(uploaded.length > 5);
   const stored = file.stack.r2Files().map((path) => readFileSync(path));
