@@ -7,8 +7,8 @@
 use super::{Caller, Ctx, Reply};
 use crate::cursor::{IdCursor, MessageCursor};
 use crate::db::conversations::{self, ConversationRow, TimerChange};
-use crate::db::messages::Retraction;
 use crate::db::departures::{self, LeaveOutcome};
+use crate::db::messages::Retraction;
 use crate::db::throttles::{self, describe_wait, Claim, Throttle, GROUP_CREATIONS};
 use crate::db::{members, messages, users, Client};
 use crate::error::{ApiError, ApiResult};

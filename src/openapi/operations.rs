@@ -15,9 +15,9 @@ use crate::protocol::{
     ClientEventWire, ConversationView, CreateGroupRequest, DepartureView, DeviceList, DeviceLookup,
     DeviceLookupRequest, DeviceView, Health, KeyPackageCount, LeaveRequest, LinkRequest, LinkView, LoginRequest,
     MessageView, Page, PendingLinks, Profile, RegisterDeviceRequest, RegisterRequest, RemoveDeviceRequest,
-    ResetDevicesRequest, ServerEvent, UpdateAccountRequest, UpdateConversationRequest, UploadKeyPackagesRequest, UserSummary, CLOSE_SESSION_ENDED,
-    DEVICE_PROOF_CONTEXT, KEY_PACKAGE_CLAIMS_PER_WINDOW, LINK_APPROVAL_CONTEXT, LINK_REQUEST_TTL_SECONDS,
-    MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE, MAX_PENDING_LINKS_PER_USER,
+    ResetDevicesRequest, ServerEvent, UpdateAccountRequest, UpdateConversationRequest, UploadKeyPackagesRequest,
+    UserSummary, CLOSE_SESSION_ENDED, DEVICE_PROOF_CONTEXT, KEY_PACKAGE_CLAIMS_PER_WINDOW, LINK_APPROVAL_CONTEXT,
+    LINK_REQUEST_TTL_SECONDS, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE, MAX_PENDING_LINKS_PER_USER,
 };
 use crate::router::Endpoint;
 use schemars::{json_schema, schema_for, JsonSchema, Schema, SchemaGenerator};

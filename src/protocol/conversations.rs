@@ -371,10 +371,14 @@ mod tests {
 
     #[test]
     fn a_timer_is_one_of_the_choices_or_off_and_must_be_given() {
-        let update = |body: serde_json::Value| serde_json::from_value::<UpdateConversationRequest>(body).unwrap().validate();
+        let update =
+            |body: serde_json::Value| serde_json::from_value::<UpdateConversationRequest>(body).unwrap().validate();
         assert_eq!(update(serde_json::json!({ "disappearAfterSeconds": 86400 })).unwrap(), Some(86_400));
         assert_eq!(update(serde_json::json!({ "disappearAfterSeconds": null })).unwrap(), None);
-        assert!(serde_json::from_value::<UpdateConversationRequest>(serde_json::json!({})).is_err(), "left out is not off");
+        assert!(
+            serde_json::from_value::<UpdateConversationRequest>(serde_json::json!({})).is_err(),
+            "left out is not off"
+        );
         assert_eq!(update(serde_json::json!({ "disappearAfterSeconds": 60 })).unwrap_err().code, "invalid_field");
         for seconds in DISAPPEAR_AFTER_CHOICES {
             assert_eq!(update(serde_json::json!({ "disappearAfterSeconds": seconds })).unwrap(), Some(seconds));
