@@ -34,6 +34,8 @@ function policy(hashes) {
     // React and Tailwind set style attributes; styles cannot run code.
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
+    // Decrypted attachments (video, audio) play from blob: URLs made on the device.
+    "media-src 'self' blob:",
     "font-src 'self'",
     `connect-src 'self' ${apiOrigins.join(' ')}`.trim(),
     "object-src 'none'",

@@ -19,6 +19,7 @@
 // state moves exactly when every other member's does.
 
 import { ApiError, type Account, type Api, type Conversation, type GroupAdds } from './api.ts';
+import type { ImagePreview, Progress } from './attachments.ts';
 import { Authentication } from './authentication.ts';
 import { Changes } from './changes.ts';
 import { Expiry } from './expiry.ts';
@@ -38,11 +39,20 @@ import { EventError, RealtimeSocket, type ConnectionState } from './socket.ts';
 import { UNSENT_SEQ, type LocalMessage, type Notice, type Problem } from './store.ts';
 import { Ticks } from './ticks.ts';
 import type { ContactSafetyNumber, DeviceFingerprint, Verification } from './verification.ts';
-import { MAX_GROUP_MEMBERS, type DeviceView, type KeyPackageCount, type MessageView, type PendingLinkView, type SessionEndReason, type UserSummary } from './wire/index.ts';
+import type { AttachedFile } from './content.ts';
+import { MAX_ATTACHMENTS_PER_MESSAGE, MAX_GROUP_MEMBERS, type DeviceView, type KeyPackageCount, type MessageView, type PendingLinkView, type SessionEndReason, type UserSummary } from './wire/index.ts';
 
 export { ApiError, EventError, LinkFailure, MlsFailure, SendFailure };
+
+/** A file to send: its bytes, media type and name, and for an image a preview (makeImagePreview). */
+export interface OutgoingFile {
+  bytes: Uint8Array;
+  contentType: string;
+  filename?: string;
+  preview?: ImagePreview;
+}
 export type {
-  Account, ChatClientOptions, ClientEvents, ContactSafetyNumber, Conversation, DeviceFingerprint, DeviceView, LinkPrompt, LocalMessage, MessageView, Notice,
+  AttachedFile, Progress, Account, ChatClientOptions, ClientEvents, ContactSafetyNumber, Conversation, DeviceFingerprint, DeviceView, LinkPrompt, LocalMessage, MessageView, Notice,
   GroupAdds, PendingLinkView, Problem, SessionEndReason, UserSummary, ConnectionState, LinkStatus,
 };
 
@@ -555,6 +565,45 @@ export class ChatClient {
    */
   sendText(conversationId: string, text: string, options: { inReplyTo?: string } = {}): Promise<LocalMessage> {
     return this.outbox.sendText(conversationId, text, options);
+  }
+
+  /**
+   * Sends files with a caption: each is encrypted here with a key of its own, uploaded as
+   * ciphertext (progress in bytes over all of them; `signal` cancels, and what was uploaded is
+   * deleted), then named with its key and hash inside the MLS message. An image's `preview`
+   * (see `makeImagePreview`) travels inside the message, to show before the file downloads.
+   */
+  async sendFiles(conversationId: string, files: OutgoingFile[], { caption = '', inReplyTo, onProgress, signal }: {
+    caption?: string; inReplyTo?: string; onProgress?: (progress: Progress) => void; signal?: AbortSignal;
+  } = {}): Promise<LocalMessage> {
+    if (files.length === 0 || files.length > MAX_ATTACHMENTS_PER_MESSAGE) throw new Error(`Send 1 to ${MAX_ATTACHMENTS_PER_MESSAGE} files at a time.`);
+    // Loaded when first needed: sending text does not wait for it.
+    const { encryptFile, externalPart, uploadAttachment } = await import('./attachments.ts');
+    const encrypted = await Promise.all(files.map((f) => encryptFile(f.bytes, { mediaType: f.contentType, filename: f.filename })));
+    const total = encrypted.reduce((sum, e) => sum + e.ciphertext.length, 0);
+    let done = 0;
+    const attached: AttachedFile[] = [];
+    try {
+      for (const [i, file] of encrypted.entries()) {
+        const id = await uploadAttachment(this.api, conversationId, file.ciphertext, {
+          signal, onProgress: (p) => onProgress?.({ loaded: done + p.loaded, total }),
+        });
+        done += file.ciphertext.length;
+        const preview = files[i].preview;
+        attached.push({ ...externalPart(file, id), ...(preview ? { preview: { contentType: preview.mediaType, width: preview.width, height: preview.height, data: toBase64(preview.bytes) } } : {}) });
+      }
+    } catch (e) {
+      // What was uploaded is of no use without its message.
+      await Promise.all(attached.map((a) => this.api.cancelAttachment(a.url).catch(() => {})));
+      throw e;
+    }
+    return this.outbox.sendAttached(conversationId, caption, attached, inReplyTo ? { inReplyTo } : {});
+  }
+
+  /** Downloads a file a message carries, checks its hash and decrypts it (AttachmentFailure otherwise). */
+  async downloadFile(file: AttachedFile, options: { onProgress?: (progress: Progress) => void; signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    const { downloadAttachment } = await import('./attachments.ts');
+    return downloadAttachment(this.api, file, options);
   }
 
   /** A message of this conversation by its content id (what a reply names), if this device holds it. */

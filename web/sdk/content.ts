@@ -9,7 +9,8 @@
 // field this version does not know stays in the stored document, and a message whose version or
 // disposition it does not know is kept and shown as "needs a newer version", never dropped.
 
-import { DISAPPEAR_AFTER_CHOICES } from './wire/index.ts';
+import type { ExternalPart } from './attachments.ts';
+import { DISAPPEAR_AFTER_CHOICES, MAX_ATTACHMENT_PLAINTEXT_BYTES, MAX_ATTACHMENTS_PER_MESSAGE } from './wire/index.ts';
 
 /** The content format this client writes. */
 export const CONTENT_VERSION = 1;
@@ -21,7 +22,7 @@ export const CONTENT_VERSION = 1;
  */
 const KNOWN_DISPOSITIONS = new Set(['render', 'reaction', 'timer']);
 /** The fields this version reads; a document with others is kept whole (see `keep`). */
-const KNOWN_FIELDS = new Set(['v', 'salt', 'text', 'disposition', 'inReplyTo', 'replaces', 'replacesMessageId', 'expires', 'disappearAfterSeconds']);
+const KNOWN_FIELDS = new Set(['v', 'salt', 'text', 'disposition', 'inReplyTo', 'replaces', 'replacesMessageId', 'expires', 'disappearAfterSeconds', 'attachments']);
 /** A server message id (a UUID), as `replacesMessageId` names one. */
 const MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A content id as `contentId` makes one: SHA-256 in base64url. */
@@ -35,6 +36,18 @@ export function isOneEmoji(text: string): boolean {
   const graphemes = [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(text)];
   return graphemes.length === 1 && /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(text);
 }
+
+/**
+ * A file a message carries: MIMI's external part (where the ciphertext is, its key, nonce, hash,
+ * size, type and name; see attachments.ts), with, for an image, a small preview carried inline,
+ * shown before the file itself has downloaded.
+ */
+export interface AttachedFile extends ExternalPart {
+  preview?: { contentType: string; width: number; height: number; /** base64 */ data: string };
+}
+
+/** What a preview may weigh in the document (base64 of at most 12 KiB, with room to spare). */
+const MAX_PREVIEW_CHARS = 24 * 1024;
 
 /** An application message's content, as sent: only `v` and the salt are always there. */
 export interface MessageContent {
@@ -57,13 +70,15 @@ export interface MessageContent {
   expires?: number;
   /** A `timer` message: the conversation's new disappearing-messages timer, null for off. */
   disappearAfterSeconds?: number | null;
+  /** Files the message carries (its `text` is then their caption, possibly empty). */
+  attachments?: AttachedFile[];
   /** Whatever a newer version adds: kept, not understood. */
   [field: string]: unknown;
 }
 
 /** What a decrypted message does, as this version reads it. */
 export type Meaning =
-  | { kind: 'text'; text: string; inReplyTo?: string }
+  | { kind: 'text'; text: string; inReplyTo?: string; attachments?: AttachedFile[] }
   /** One person's reaction to a message; an empty emoji takes theirs back. */
   | { kind: 'reaction'; target: string; emoji: string }
   /** The sender's new text for a message of theirs. */
@@ -84,6 +99,8 @@ export interface ReadContent {
   text: string;
   /** The content id of the message it replies to, when it names a well-formed one. */
   inReplyTo?: string;
+  /** The files it carries. */
+  attachments?: AttachedFile[];
   /** When devices delete it (milliseconds since the epoch), if it disappears. */
   expiresAt?: number;
   /** A newer client's message (a version or disposition this one does not know): shown as such. */
@@ -125,9 +142,13 @@ function checkId(id: string, what: string): string {
 
 /** The body of a text message, ready to encrypt: its exact string is what the id is over. With
  * `expiresAt` (milliseconds), every device deletes it then. */
-export function textBody(text: string, { inReplyTo, expiresAt }: { inReplyTo?: string; expiresAt?: number } = {}): string {
+export function textBody(text: string, { inReplyTo, expiresAt, attachments }: { inReplyTo?: string; expiresAt?: number; attachments?: AttachedFile[] } = {}): string {
+  if (attachments && !(attachments.length <= MAX_ATTACHMENTS_PER_MESSAGE && attachments.every(isAttachedFile))) {
+    throw new Error(`A message carries 1 to ${MAX_ATTACHMENTS_PER_MESSAGE} well-formed files.`);
+  }
   return document({
     text,
+    ...(attachments?.length ? { attachments } : {}),
     ...(inReplyTo !== undefined ? { inReplyTo: checkId(inReplyTo, 'A reply') } : {}),
     ...(expiresAt !== undefined ? { expires: Math.ceil(expiresAt / 1000) } : {}),
   });
@@ -184,8 +205,15 @@ function meaningOf(content: MessageContent): Meaning {
         }
         return text.trim() === '' ? { kind: 'unsupported' } : { kind: 'edit', target: replaces, text };
       }
+      if (content.attachments !== undefined && !(Array.isArray(content.attachments) && content.attachments.length > 0
+        && content.attachments.length <= MAX_ATTACHMENTS_PER_MESSAGE && content.attachments.every(isAttachedFile))) {
+        return { kind: 'unsupported' };
+      }
       // A reply names its message by id; anything else in that field is not a reply this version reads.
-      return { kind: 'text', text: text ?? '', ...(isId(inReplyTo) ? { inReplyTo } : {}) };
+      return {
+        kind: 'text', text: text ?? '', ...(isId(inReplyTo) ? { inReplyTo } : {}),
+        ...(content.attachments ? { attachments: content.attachments } : {}),
+      };
   }
 }
 
@@ -210,6 +238,7 @@ export async function readBody(conversationId: string, senderId: string, body: s
   return {
     contentId: id, meaning, text: meaning.kind === 'text' ? meaning.text : '', unsupported, content: parsed, keep,
     ...(meaning.kind === 'text' && meaning.inReplyTo ? { inReplyTo: meaning.inReplyTo } : {}),
+    ...(meaning.kind === 'text' && meaning.attachments ? { attachments: meaning.attachments } : {}),
     ...(expiresAt !== undefined ? { expiresAt } : {}),
   };
 }
@@ -218,4 +247,24 @@ function isContent(value: unknown): value is MessageContent {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const { v, salt } = value as Record<string, unknown>;
   return Number.isInteger(v) && (v as number) >= 1 && typeof salt === 'string';
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Whether a file as a message names it is one this version can fetch, check and show. */
+function isAttachedFile(value: unknown): value is AttachedFile {
+  if (typeof value !== 'object' || value === null) return false;
+  const f = value as Record<string, unknown>;
+  const text = (v: unknown, max: number) => typeof v === 'string' && v.length <= max;
+  const base64 = (v: unknown, max: number) => text(v, max) && BASE64.test(v as string);
+  const preview = f.preview as Record<string, unknown> | undefined;
+  return typeof f.url === 'string' && UUID.test(f.url)
+    && text(f.contentType, 255) && Number.isInteger(f.size) && (f.size as number) >= 0 && (f.size as number) <= MAX_ATTACHMENT_PLAINTEXT_BYTES
+    && Number.isInteger(f.encAlg) && Number.isInteger(f.hashAlg)
+    && base64(f.key, 64) && base64(f.nonce, 64) && base64(f.aad, 64) && base64(f.contentHash, 128)
+    && (f.filename === undefined || text(f.filename, 255))
+    && (preview === undefined || (typeof preview === 'object' && preview !== null && /^image\/(jpeg|png|webp)$/.test(String(preview.contentType))
+      && Number.isInteger(preview.width) && Number.isInteger(preview.height) && (preview.width as number) > 0 && (preview.height as number) > 0
+      && (preview.width as number) <= 1024 && (preview.height as number) <= 1024 && base64(preview.data, MAX_PREVIEW_CHARS)));
 }

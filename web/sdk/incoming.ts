@@ -111,6 +111,7 @@ export class Incoming {
       senderId: m.senderId, senderDeviceId: m.senderDeviceId, text: read.text, createdAt: m.createdAt, status: 'received',
       contentId: read.contentId, ...(read.unsupported ? { unsupported: true } : {}), ...(read.keep ? { body: result.plaintext } : {}),
       ...(read.inReplyTo ? { inReplyTo: read.inReplyTo } : {}),
+      ...(read.attachments ? { attachments: read.attachments } : {}),
       ...(change?.kind === 'timer' ? { change: 'timer', timer: change.seconds } : {}),
       ...(expiresAt !== undefined ? { expiresAt } : {}),
     };

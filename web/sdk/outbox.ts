@@ -3,7 +3,7 @@
 // stays as `failed`, to retry; one cut short by a reload is sent by the next session.
 
 import { changeFields, type Change } from './changes.ts';
-import { contentId, editBody, reactionBody, retractBody, textBody, timerBody } from './content.ts';
+import { contentId, editBody, reactionBody, retractBody, textBody, timerBody, type AttachedFile } from './content.ts';
 import type { Emitter } from './events.ts';
 import { encodeState, encrypt, epochOf, toBase64 } from './mls.ts';
 import type { Pipeline } from './pipeline.ts';
@@ -64,6 +64,16 @@ export class Outbox {
     const expiresAt = await this.expiryFor(conversationId);
     const body = textBody(text, { inReplyTo, expiresAt });
     return this.send(conversationId, body, { text, ...(inReplyTo ? { inReplyTo } : {}) }, expiresAt);
+  }
+
+  /**
+   * Sends files (already encrypted and uploaded for this conversation: their parts) with a
+   * caption; the server records which uploads the message refers to, so it keeps them.
+   */
+  async sendAttached(conversationId: string, caption: string, attachments: AttachedFile[], { inReplyTo }: { inReplyTo?: string } = {}): Promise<LocalMessage> {
+    const expiresAt = await this.expiryFor(conversationId);
+    const body = textBody(caption, { inReplyTo, expiresAt, attachments });
+    return this.send(conversationId, body, { text: caption, attachments, ...(inReplyTo ? { inReplyTo } : {}) }, expiresAt);
   }
 
   /**
@@ -156,6 +166,8 @@ export class Outbox {
             type: 'send-message', conversationId, clientMsgId, epoch, ciphertext: toBase64(ciphertext),
             // A timer change never expires on the server (a device away longer must still learn of it).
             ...(message.change === 'timer' ? { timerChange: true } : {}),
+            // The uploads it carries, which the server then keeps (and deletes with it).
+            ...(message.attachments?.length ? { attachmentIds: message.attachments.map((a) => a.url) } : {}),
           });
           // Recorded before anything else can run: a receipt for it may be the very next event.
           await this.ticks.markStored(stored);

@@ -4,6 +4,7 @@
 // the same API. The `idb` library turns IndexedDB's requests and transactions into promises.
 
 import { wrap, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
+import type { AttachedFile } from './content.ts';
 import type { ReceiptKind } from './wire/index.ts';
 
 export interface LocalMessage {
@@ -31,6 +32,8 @@ export interface LocalMessage {
   unsupported?: boolean;
   /** The content id of the message this one replies to (MIMI `inReplyTo`). */
   inReplyTo?: string;
+  /** The files it carries, with their keys (see content.ts); `text` is their caption. */
+  attachments?: AttachedFile[];
   /** On a message that changes another rather than saying something: what it does (see
    * changes.ts). Reactions, edits and deletions are not shown as messages of their own; a timer
    * change is shown as a line in the conversation. */

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import * as esbuild from 'esbuild';
 import { fileStack, received } from './harness.ts';
+import { waitFor } from '../../test/support/wait.mjs';
 import { checkAgainstOpenApi, randomPhone } from '../../test/support/api.mjs';
 import { ChatClient } from '../sdk/client.ts';
 import { Api, ApiError } from '../sdk/api.ts';
@@ -57,19 +58,49 @@ function randomFile(size: number): Uint8Array {
   return out;
 }
 
-/** Alice, Bob and their 1:1, with a file Alice uploaded there and whose part Bob got inside MLS. */
+/** Alice, Bob and their 1:1, with a file Alice sent there, as Bob's device got it inside MLS. */
 async function sharedFile(size: number) {
   const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
   const conversation = await alice.openDirect(bob.user!.id);
+  await waitFor(() => bob.hasGroup(conversation.id), { what: 'Bob to join' });
   const plaintext = randomFile(size);
-  const encrypted = await encryptFile(plaintext, { mediaType: 'application/octet-stream', filename: 'data.bin' });
-  const id = await uploadAttachment(alice.api, conversation.id, encrypted.ciphertext);
-  const text = JSON.stringify(externalPart(encrypted, id));
-  const arriving = received(bob, text);
-  await alice.sendText(conversation.id, text);
-  const part = JSON.parse((await arriving).text!) as ExternalPart;
+  const caption = `data ${crypto.randomUUID()}`;
+  const arriving = received(bob, caption);
+  await alice.sendFiles(conversation.id, [{ bytes: plaintext, contentType: 'application/octet-stream', filename: 'data.bin' }], { caption });
+  const part = (await arriving).attachments![0];
   return { bob, plaintext, part };
 }
+
+test('a message carries files with a caption and an image preview; the other member downloads each, checked; deleting it for everyone takes the files off the server', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const conversation = await alice.openDirect(bob.user!.id);
+  await waitFor(() => bob.hasGroup(conversation.id), { what: 'Bob to join' });
+  const photo = randomFile(700_000);
+  const notes = randomFile(12_345);
+  const preview = { bytes: randomFile(2000), mediaType: 'image/jpeg' as const, width: 320, height: 240 };
+  const caption = `holiday ${crypto.randomUUID()}`;
+  const arriving = received(bob, caption);
+  const progress: Progress[] = [];
+  const sent = await alice.sendFiles(conversation.id, [
+    { bytes: photo, contentType: 'image/png', filename: 'beach.png', preview },
+    { bytes: notes, contentType: 'text/plain', filename: 'notes.txt' },
+  ], { caption, onProgress: (p) => progress.push(p) });
+  assert.equal(progress.at(-1)!.loaded, photo.length + notes.length + 32, 'progress over both files');
+  const atBob = await arriving;
+  assert.deepEqual(atBob.attachments!.map((a) => [a.filename, a.contentType, a.size, !!a.preview]), [['beach.png', 'image/png', photo.length, true], ['notes.txt', 'text/plain', notes.length, false]]);
+  assert.deepEqual([atBob.attachments![0].preview!.width, atBob.attachments![0].preview!.height], [320, 240]);
+  for (const [i, bytes] of [photo, notes].entries()) {
+    assert.ok(Buffer.from(await bob.downloadFile(atBob.attachments![i])).equals(Buffer.from(bytes)), `file ${i} arrives whole`);
+  }
+  const { rows } = await file.stack.pool.query('SELECT message_id FROM attachments WHERE id = ANY($1)', [sent.attachments!.map((a) => a.url)]);
+  assert.deepEqual(rows.map((r: { message_id: string }) => r.message_id), [atBob.id, atBob.id], 'the server keeps them as that message\'s');
+
+  // Deleted for everyone: the message's files go from the server with it.
+  await alice.deleteForEveryone(sent.key);
+  await waitFor(async () => (await bob.messageByContent(conversation.id, atBob.contentId!))?.deleted !== undefined, { what: 'the deletion at Bob' });
+  await assert.rejects(bob.downloadFile(atBob.attachments![0]), (e: ApiError) => e.status === 404);
+  assert.deepEqual(mismatches.splice(0), []);
+});
 
 test('a file encrypted and uploaded by one member is downloaded and decrypted by the other, with progress both ways', async () => {
   const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];

@@ -106,3 +106,17 @@ test('a disappearing message carries when it goes (MIMI expires, in seconds), re
   const bogus = await readBody(CONVERSATION, ANA, JSON.stringify({ v: CONTENT_VERSION, salt: 'c2FsdA', text: 'x', expires: 'soon' }));
   assert.equal(bogus.expiresAt, undefined, 'an expiry that is no time is not one');
 });
+
+test('files ride in a message as MIMI external parts, a preview inline; a malformed one makes the message one for a newer version', async () => {
+  const file = {
+    url: '0190a8b4-0000-7000-8000-0000000000aa', contentType: 'image/png', size: 1234, encAlg: 2, key: 'a2V5', nonce: 'bm9uY2U=', aad: '',
+    hashAlg: 1, contentHash: 'aGFzaA==', filename: 'beach.png', preview: { contentType: 'image/jpeg', width: 320, height: 240, data: 'AAAA' },
+  };
+  const read = await readBody(CONVERSATION, ANA, textBody('at the beach', { attachments: [file] }));
+  assert.deepEqual([read.text, read.attachments, read.unsupported, read.keep], ['at the beach', [file], false, false]);
+  for (const broken of [{ ...file, url: 'elsewhere' }, { ...file, size: -1 }, { ...file, key: 'not base64!' }, { ...file, preview: { ...file.preview, width: 99999 } }]) {
+    const body = JSON.stringify({ v: CONTENT_VERSION, salt: 'c2FsdA', text: 'x', attachments: [broken] });
+    assert.equal((await readBody(CONVERSATION, ANA, body)).meaning.kind, 'unsupported', JSON.stringify(broken));
+  }
+  assert.throws(() => textBody('x', { attachments: [{ ...file, url: 'elsewhere' }] }), /well-formed/);
+});
