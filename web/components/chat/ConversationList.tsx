@@ -1,7 +1,7 @@
 import { useEffect, useRef } from 'react';
 import type { Conversation, LocalMessage } from '../../sdk/client.ts';
 import { Avatar } from './Avatar.tsx';
-import { peerOf, timerLabel, titleOf, whenLabel } from './format.ts';
+import { lineOf, peerOf, timerLabel, titleOf, whenLabel } from './format.ts';
 import { moveFocusInList } from './listFocus.ts';
 import type { Presence, Typing } from './useLive.ts';
 import type { Summary } from './useSummaries.ts';
@@ -78,5 +78,5 @@ function previewOf(m: LocalMessage, me: string): string {
   if (m.deleted) return m.deleted.unverified ? 'A message was removed by the server' : m.senderId === me ? 'You deleted this message' : 'This message was deleted';
   if (m.change === 'timer') return m.timer ? `Disappearing messages: ${timerLabel(m.timer)}` : 'Disappearing messages off';
   if (m.unsupported) return `${you}A message this version cannot show`;
-  return `${you}${m.text}`;
+  return `${you}${lineOf(m)}`;
 }

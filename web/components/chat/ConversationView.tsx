@@ -27,6 +27,9 @@ export function ConversationView({ client, conversation, me, presence, typingUse
   const [composing, setComposing] = useState<Composing | null>(null);
   useEffect(() => setComposing(null), [conversation.id]);
   const timer = useTimer(client, conversation.id, messages);
+  /** Files dropped anywhere on the conversation go to the composer. */
+  const [dropped, setDropped] = useState<File[]>([]);
+  const [dragging, setDragging] = useState(false);
 
   const left = !!conversation.left;
   // Once no longer a member, the panels that act on the group close, and focus goes to the line
@@ -92,7 +95,17 @@ export function ConversationView({ client, conversation, me, presence, typingUse
     : conversation.kind === 'group' ? `${conversation.members.length} members` : presence?.online ? 'online' : lastSeenLabel(presence?.lastSeen ?? null);
 
   return (
-    <>
+    // `contents`: no box of its own, only the drop of files anywhere on the conversation.
+    <div className="contents"
+      onDragOver={(e) => { if (!left && e.dataTransfer.types.includes('Files')) { e.preventDefault(); setDragging(true); } }}
+      onDragLeave={(e) => { if (!e.currentTarget.contains(e.relatedTarget as Node)) setDragging(false); }}
+      onDrop={(e) => {
+        if (left || e.dataTransfer.files.length === 0) return;
+        e.preventDefault();
+        setDragging(false);
+        setDropped([...e.dataTransfer.files]);
+      }}>
+      {dragging && <p role="status" className="bg-brand-50 px-4 py-1.5 text-center text-sm text-brand-700 dark:bg-brand-700/30 dark:text-brand-100">Drop the files to attach them.</p>}
       {/* Wraps on a narrow phone, so the buttons never squeeze the title out. */}
       <header className="flex flex-wrap items-center gap-x-3 gap-y-1 border-b border-slate-200 px-3 py-2.5 dark:border-slate-800">
         <button type="button" onClick={onBack} aria-label="Back to conversations"
@@ -146,10 +159,10 @@ export function ConversationView({ client, conversation, me, presence, typingUse
         </p>
       ) : (
         <Composer client={client} conversationId={conversation.id} ready={ready} onBack={onBack}
-          composing={composing} onDoneComposing={() => setComposing(null)}
+          composing={composing} onDoneComposing={() => setComposing(null)} dropped={dropped}
           onSending={() => { stickToBottom.current = true; }} />
       )}
-    </>
+    </div>
   );
 }
 

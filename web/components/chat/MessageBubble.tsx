@@ -1,7 +1,11 @@
 import { useRef, useState } from 'react';
-import type { LocalMessage } from '../../sdk/client.ts';
+import type { ChatClient, LocalMessage } from '../../sdk/client.ts';
+import { lazyPanel } from './LoadBoundary.tsx';
 import { timeLabel } from './format.ts';
 import { Ticks } from './Ticks.tsx';
+
+// Loaded with the first message that carries a file.
+const Attachment = lazyPanel(() => import('./Attachment.tsx').then((m) => m.Attachment), 'p-1');
 
 /** How long a press on a reaction holds before it shows who reacted instead of toggling. */
 const LONG_PRESS_MS = 500;
@@ -34,8 +38,8 @@ export function groupReactions(m: LocalMessage, nameOf: (userId: string) => stri
  * reactions, each a button that toggles the reader's own and tells who reacted (on hover, and on
  * a long press on a touch screen).
  */
-export function MessageBubble({ m, me, sender, quote, nameOf, menuOpen, onQuote, onReact, onRetry, onActions }: {
-  m: LocalMessage; me: string;
+export function MessageBubble({ client, m, me, sender, quote, nameOf, menuOpen, onQuote, onReact, onRetry, onActions }: {
+  client: ChatClient; m: LocalMessage; me: string;
   /** Whether its actions menu is open (said on the ⋯ button). */
   menuOpen: boolean;
   /** Shown above others' messages in a group; always read out. */
@@ -80,6 +84,7 @@ export function MessageBubble({ m, me, sender, quote, nameOf, menuOpen, onQuote,
           {quote.found && <span className="sr-only">. Go to that message.</span>}
         </button>
       )}
+      {!m.deleted && m.attachments?.map((file) => <Attachment key={file.url} client={client} file={file} />)}
       <p className="whitespace-pre-wrap break-words">
         <span className="sr-only">{sender.name}: </span>
         {m.deleted ? <span data-testid="message-text" className="italic text-muted">{deletedText(m, me, nameOf)}</span>

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type KeyboardEvent, type RefObject } from 'react';
 import type { ChatClient, LocalMessage, Notice } from '../../sdk/client.ts';
-import { dayLabel, timeLabel, timerLabel } from './format.ts';
+import { dayLabel, lineOf, timeLabel, timerLabel } from './format.ts';
 import { lazyPanel } from './LoadBoundary.tsx';
 import { MessageBubble, type Quote } from './MessageBubble.tsx';
 
@@ -79,7 +79,7 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
     const quoted = quotes[m.inReplyTo];
     if (!quoted) return { contentId: m.inReplyTo, sender: 'Original message', text: 'Not found on this device.', found: false };
     const sender = quoted.senderId === me ? 'your message' : senderOf(quoted);
-    return { contentId: m.inReplyTo, sender, text: quoted.deleted ? 'This message was deleted.' : quoted.text, found: true };
+    return { contentId: m.inReplyTo, sender, text: quoted.deleted ? 'This message was deleted.' : lineOf(quoted), found: true };
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLOListElement>) => {
@@ -164,7 +164,7 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
             <div data-message-key={m.key} tabIndex={-1} aria-keyshortcuts={hasActions(m) ? 'Enter' : undefined}
               onContextMenu={(e) => { if (hasActions(m)) { e.preventDefault(); setMenuFor(m.key); } }}
               className={`group flex flex-col rounded-xl focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 ${mine ? 'items-end' : 'items-start'}`}>
-              <MessageBubble m={m} me={me} nameOf={nameOf} sender={{ name: senderOf(m), shown: isGroup && !mine }} quote={quoteOf(m)}
+              <MessageBubble client={client} m={m} me={me} nameOf={nameOf} sender={{ name: senderOf(m), shown: isGroup && !mine }} quote={quoteOf(m)}
                 menuOpen={menuFor === m.key}
                 onQuote={actions.jumpTo}
                 onReact={(emoji) => react(m, emoji)}

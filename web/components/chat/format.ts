@@ -1,7 +1,7 @@
 // How conversations, people and times are named on screen. Dates follow the reader's locale and
 // local clock.
 
-import type { Conversation } from '../../sdk/client.ts';
+import type { Conversation, LocalMessage } from '../../sdk/client.ts';
 
 export function titleOf(c: Conversation, me: string): string {
   if (c.kind === 'group') return c.title ?? 'Group';
@@ -53,4 +53,19 @@ export function timerLabel(seconds: number): string {
   if (days >= 1) return days === 7 ? '1 week' : days === 1 ? '1 day' : `${days} days`;
   const hours = seconds / 3600;
   return hours === 1 ? '1 hour' : `${hours} hours`;
+}
+
+/** A file's size as people read it: "820 B", "14 KB", "3.2 MB". */
+export function sizeLabel(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  if (bytes < 1_000_000) return `${Math.round(bytes / 1000)} KB`;
+  return `${(bytes / 1_000_000).toFixed(bytes < 10_000_000 ? 1 : 0)} MB`;
+}
+
+/** A message in a line (a quote, a preview): its text, or the files it carries. */
+export function lineOf(m: Pick<LocalMessage, 'text' | 'attachments'>): string {
+  if (m.text || !m.attachments?.length) return m.text;
+  const [first] = m.attachments;
+  const more = m.attachments.length > 1 ? ` and ${m.attachments.length - 1} more` : '';
+  return `📎 ${first.filename ?? (first.contentType.startsWith('image/') ? 'Photo' : 'File')}${more}`;
 }
