@@ -11,6 +11,7 @@ import { startStack } from '../../test/support/stack.mjs';
 import { Api, randomPhone } from '../../test/support/api.mjs';
 import { Socket } from '../../test/support/ws.mjs';
 import { waitFor } from '../../test/support/wait.mjs';
+import { assertNoPlaintext } from './harness.ts';
 
 const SHOTS = fileURLToPath(new URL('../../artifacts/screenshots/', import.meta.url));
 const DARK_BG = 'rgb(2, 6, 23)';
@@ -31,6 +32,10 @@ after(async () => {
   await browser?.close();
   await stack?.stop();
 });
+
+/** Plaintexts and file bytes the rich-messaging tests sent, looked for on the server at the end. */
+const sentPlaintexts: string[] = [];
+const sentFiles: Buffer[] = [];
 
 /** What Chromium refused under the pages' Content-Security-Policy, across every test. */
 const cspViolations: string[] = [];
@@ -1102,6 +1107,7 @@ test('replies quote their message and go to it; reactions come and go; an edit s
   const ana = await newUser('Ana Rich');
   const ben = await newUser('Ben Rich', { colorScheme: 'dark' });
   await openChatWith(ana.page, 'Ben Rich');
+  sentPlaintexts.push('Lunch at noon?', 'Yes, see you there', 'Lunch at one?');
   await send(ana.page, 'Lunch at noon?');
   for (let i = 1; i <= 3; i += 1) await send(ana.page, `filler ${i}`);
   await ben.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Ana Rich/ }).click();
@@ -1218,7 +1224,10 @@ test('a photo goes encrypted: its preview shows at once on the other side, then 
     await route.fulfill({ response: await route.fetch() });
   });
 
-  await ana.page.getByTestId('file-input').setInputFiles({ name: 'beach.png', mimeType: 'image/png', buffer: png(800, 600) });
+  const photo = png(800, 600);
+  sentFiles.push(photo);
+  sentPlaintexts.push('At the beach', 'a photo is coming');
+  await ana.page.getByTestId('file-input').setInputFiles({ name: 'beach.png', mimeType: 'image/png', buffer: photo });
   await ana.page.getByRole('list', { name: 'Files to send' }).getByText('beach.png').waitFor();
   await composerOf(ana.page).fill('At the beach');
   await composerOf(ana.page).press('Enter');
@@ -1261,6 +1270,19 @@ test('disappearing messages: one person sets a timer, both see it said, and a me
     await bubble(page, 'this stays').waitFor();
   }
   await Promise.all([ana.context.close(), ben.context.close()]);
+});
+
+test('after the messaging tests, neither the database nor any stored R2 object holds a text or file sent', async () => {
+  assert.ok(sentPlaintexts.length >= 5 && sentFiles.length >= 1);
+  await assertNoPlaintext(stack.pool, sentPlaintexts);
+  const objects = stack.r2Files().map((path: string) => readFileSync(path));
+  assert.ok(objects.length > 0, 'the photo is stored (as ciphertext)');
+  for (const bytes of sentFiles) {
+    // Any 64 bytes of the file's middle (a PNG's start is the same for every PNG).
+    const sample = bytes.subarray(bytes.length >> 1, (bytes.length >> 1) + 64);
+    assert.ok(!objects.some((o) => o.includes(sample)), 'no R2 object holds the file');
+  }
+  for (const text of sentPlaintexts) assert.ok(!objects.some((o) => o.includes(Buffer.from(text))), `no R2 object holds ${JSON.stringify(text)}`);
 });
 
 test('every page and state passes axe (WCAG 2.2 A and AA, one h1, one main) in light, dark and on a phone', async () => {
