@@ -39,13 +39,23 @@ async fn resolve(db: &Client, caller: &Caller, id: Uuid) -> ApiResult<Target> {
 
 pub async fn get(ctx: Ctx) -> ApiResult<Reply> {
     let (db, caller) = ctx.authenticate().await?;
+    let conversation = peer_or_conversation(&db, &caller, &ctx).await?;
+    reply_with_view(&db, conversation).await
+}
+
+/// The conversation `:peerId` names: one the caller is in, or their 1:1 with that user (made on
+/// first use).
+async fn peer_or_conversation(db: &Client, caller: &Caller, ctx: &Ctx) -> ApiResult<Uuid> {
     let id = parse_uuid(ctx.param(0), "peerId")?;
-    let conversation = match resolve(&db, &caller, id).await? {
+    Ok(match resolve(db, caller, id).await? {
         Target::Conversation(id, _) => id,
-        Target::Peer(peer) => conversations::ensure_direct(&db, caller.id, peer).await?,
-    };
+        Target::Peer(peer) => conversations::ensure_direct(db, caller.id, peer).await?,
+    })
+}
+
+async fn reply_with_view(db: &Client, conversation: Uuid) -> ApiResult<Reply> {
     let view =
-        view(&db, conversation).await?.ok_or_else(|| ApiError::not_found("This conversation was just deleted."))?;
+        view(db, conversation).await?.ok_or_else(|| ApiError::not_found("This conversation was just deleted."))?;
     Reply::json(200, &view)
 }
 
@@ -54,12 +64,8 @@ pub async fn get(ctx: Ctx) -> ApiResult<Reply> {
 /// timer has run out; members hear of the change from the member who made it, inside MLS.
 pub async fn update(ctx: Ctx) -> ApiResult<Reply> {
     let (db, caller) = ctx.authenticate().await?;
-    let id = parse_uuid(ctx.param(0), "peerId")?;
     let timer = ctx.json::<UpdateConversationRequest>()?.validate()?;
-    let conversation = match resolve(&db, &caller, id).await? {
-        Target::Conversation(id, _) => id,
-        Target::Peer(peer) => conversations::ensure_direct(&db, caller.id, peer).await?,
-    };
+    let conversation = peer_or_conversation(&db, &caller, &ctx).await?;
     match conversations::set_timer(&db, conversation, caller.id, timer).await? {
         TimerChange::Changed => {}
         TimerChange::NotFound => return Err(ApiError::not_found("This conversation was just deleted.")),
@@ -68,9 +74,7 @@ pub async fn update(ctx: Ctx) -> ApiResult<Reply> {
             return Err(ApiError::forbidden("In a group, only its owner and admins set disappearing messages."))
         }
     }
-    let view =
-        view(&db, conversation).await?.ok_or_else(|| ApiError::not_found("This conversation was just deleted."))?;
-    Reply::json(200, &view)
+    reply_with_view(&db, conversation).await
 }
 
 /// Deletes a message for everyone: its ciphertext goes, its row stays as a tombstone so that
