@@ -92,6 +92,7 @@ export class AttachmentFailure extends Error {
 }
 
 const KEY_BYTES = 32;
+const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const NONCE_BYTES = 12;
 
 /** WebCrypto wants an ArrayBuffer-backed view; a Uint8Array of any other buffer is copied. */
@@ -154,6 +155,13 @@ export async function uploadAttachment(
 ): Promise<string> {
   if (signal?.aborted) throw cancelled(signal);
   const upload = await api.createAttachment(conversationId, ciphertext.length, { signal });
+  // The server's plan for the parts is checked, not followed blindly: a hostile one could
+  // otherwise have this device send empty parts without end, or name an upload that is no id.
+  const planned = upload.partSize >= 1 && upload.parts === Math.max(1, Math.ceil(ciphertext.length / upload.partSize));
+  if (!planned || !UPLOAD_ID.test(upload.id)) {
+    await api.cancelAttachment(upload.id).catch(() => {});
+    throw new AttachmentFailure('unsupported', 'The server answered the upload with a plan that does not fit the file.');
+  }
   try {
     let loaded = 0;
     onProgress?.({ loaded, total: ciphertext.length });

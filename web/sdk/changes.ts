@@ -84,11 +84,14 @@ export class Changes {
   private readonly session: Session;
   private readonly conversations: Conversations;
   private readonly events: Emitter;
+  /** The time in milliseconds since the epoch (a test may move it on). */
+  private readonly now: () => number;
 
-  constructor(session: Session, conversations: Conversations, events: Emitter) {
+  constructor(session: Session, conversations: Conversations, events: Emitter, now: () => number = Date.now) {
     this.session = session;
     this.conversations = conversations;
     this.events = events;
+    this.now = now;
   }
 
   /**
@@ -158,21 +161,35 @@ export class Changes {
    */
   async tombstoneFromServer(message: LocalMessage, reason: 'retracted' | 'expired'): Promise<void> {
     if (reason === 'expired') {
-      const timer = await this.timer(message.conversationId);
-      if (timer && Date.parse(message.createdAt) + timer * 1000 <= Date.now() + CLOCK_SKEW_MS) return;
+      const timer = await this.membersTimer(message.conversationId);
+      const sent = await this.boundedSendTime(message);
+      if (timer && sent + timer * 1000 <= this.now() + CLOCK_SKEW_MS) return;
     }
     const stored = tombstone(message, { at: message.createdAt, unverified: true });
     await this.session.db.putMessage(stored);
     this.events.emit('message', stored);
   }
 
+  /**
+   * When the server says a message was stored, held to what this device can check: not before
+   * the message before it in the conversation (seq order is storage order), not after now. The
+   * server cannot date a message back past its neighbour, nor make one disappear never.
+   */
+  private async boundedSendTime(message: Pick<LocalMessage, 'conversationId' | 'seq' | 'createdAt'>): Promise<number> {
+    const [previous] = await this.session.db.history(message.conversationId, message.seq, 1);
+    const claimed = Date.parse(message.createdAt);
+    const earliest = previous ? Date.parse(previous.createdAt) : -Infinity;
+    return Math.min(Math.max(Number.isNaN(claimed) ? this.now() : claimed, earliest), this.now() + CLOCK_SKEW_MS);
+  }
+
   /** When a message received now disappears (milliseconds), if it does: the conversation's timer
-   * as this device knows it counted from when the server stored it, else the sender's `expires`
-   * but never sooner than the shortest timer (a sender's clock may be behind). */
-  async expiryOf(conversationId: string, createdAt: string, sendersExpiry: number | undefined): Promise<number | undefined> {
-    const timer = await this.timer(conversationId);
-    const sent = Date.parse(createdAt);
-    if (timer) return sent + timer * 1000;
+   * as its members set it, counted from when it was stored (bounded, see boundedSendTime), else
+   * the sender's `expires` but never sooner than the shortest timer (a sender's clock may be
+   * behind). */
+  async expiryOf(message: Pick<LocalMessage, 'conversationId' | 'seq' | 'createdAt'>, sendersExpiry: number | undefined): Promise<number | undefined> {
+    const timer = await this.membersTimer(message.conversationId);
+    const sent = await this.boundedSendTime(message);
+    if (timer) return Math.min(sent + timer * 1000, sendersExpiry ?? Infinity);
     return sendersExpiry === undefined ? undefined : Math.max(sendersExpiry, sent + SHORTEST_TIMER_MS);
   }
 
@@ -211,13 +228,20 @@ export class Changes {
     await this.session.db.delete(key);
   }
 
-  /** The conversation's disappearing-messages timer in seconds (null: off): as its members last
-   * set it here, else as the server lists it (for a device that joined after it was set). */
+  /** The conversation's disappearing-messages timer in seconds (null: off), for what this device
+   * sends and shows: as its members last set it here, else as the server lists it (a device that
+   * joined after it was set has nothing else to go by; it only makes its own messages go sooner). */
   async timer(conversationId: string): Promise<number | null> {
-    const set = await this.session.db.get<number | null>(TIMER_PREFIX + conversationId);
+    const set = await this.membersTimer(conversationId);
     if (set !== undefined) return set;
     const listed = this.conversations.get(conversationId) ?? (await this.conversations.current(conversationId).catch(() => undefined));
     return listed?.disappearAfterSeconds ?? null;
+  }
+
+  /** The timer as a member set it, inside MLS, if this device has seen one: all that explains an
+   * expiry the server claims, or dates one this device keeps. */
+  private membersTimer(conversationId: string): Promise<number | null | undefined> {
+    return this.session.db.get<number | null>(TIMER_PREFIX + conversationId);
   }
 
   /** This device's own changes of a message that is gone (sent or not): nothing of them is kept. */

@@ -40,9 +40,13 @@ import { UNSENT_SEQ, type LocalMessage, type Notice, type Problem } from './stor
 import { Ticks } from './ticks.ts';
 import type { ContactSafetyNumber, DeviceFingerprint, Verification } from './verification.ts';
 import type { AttachedFile } from './content.ts';
-import { MAX_ATTACHMENTS_PER_MESSAGE, MAX_GROUP_MEMBERS, type DeviceView, type KeyPackageCount, type MessageView, type PendingLinkView, type SessionEndReason, type UserSummary } from './wire/index.ts';
+import { textBody } from './content.ts';
+import { MAX_ATTACHMENTS_PER_MESSAGE, MAX_CIPHERTEXT_BYTES, MAX_GROUP_MEMBERS, type DeviceView, type KeyPackageCount, type MessageView, type PendingLinkView, type SessionEndReason, type UserSummary } from './wire/index.ts';
 
 export { ApiError, EventError, LinkFailure, MlsFailure, SendFailure };
+
+/** What a message's plaintext may hold, leaving room in MAX_CIPHERTEXT_BYTES for MLS's framing. */
+const MAX_MESSAGE_BODY_BYTES = MAX_CIPHERTEXT_BYTES - 4096;
 
 /** A file to send: its bytes, media type and name, and for an image a preview (makeImagePreview). */
 export interface OutgoingFile {
@@ -107,7 +111,7 @@ export class ChatClient {
     const pipeline: Pipeline = new Pipeline(session, (message) => incoming.handle(message));
     const receipts = new Receipts(session);
     const ticks = new Ticks(session, conversations, events);
-    const changes = new Changes(session, conversations, events);
+    const changes = new Changes(session, conversations, events, options.now);
     const expiry = new Expiry(session, events, options.now);
     const incoming: Incoming = new Incoming({ session, pipeline, conversations, receipts, ticks, events, authentication, authorizer, changes, expiry });
     const groups = new Groups(session, pipeline, conversations, events, authentication, (userIds) => {
@@ -580,6 +584,12 @@ export class ChatClient {
     // Loaded when first needed: sending text does not wait for it.
     const { encryptFile, externalPart, uploadAttachment } = await import('./attachments.ts');
     const encrypted = await Promise.all(files.map((f) => encryptFile(f.bytes, { mediaType: f.contentType, filename: f.filename })));
+    // The message naming them must fit in one MLS message: found out before anything is uploaded.
+    const previewOf = (preview?: ImagePreview) => preview && { preview: { contentType: preview.mediaType, width: preview.width, height: preview.height, data: toBase64(preview.bytes) } };
+    const planned = textBody(caption, { attachments: encrypted.map((e, i) => ({ ...externalPart(e, `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`), ...previewOf(files[i].preview) })) });
+    if (new TextEncoder().encode(planned).length > MAX_MESSAGE_BODY_BYTES) {
+      throw new Error('These files, their names and previews are too much for one message: send fewer at a time.');
+    }
     const total = encrypted.reduce((sum, e) => sum + e.ciphertext.length, 0);
     let done = 0;
     const attached: AttachedFile[] = [];
@@ -589,8 +599,7 @@ export class ChatClient {
           signal, onProgress: (p) => onProgress?.({ loaded: done + p.loaded, total }),
         });
         done += file.ciphertext.length;
-        const preview = files[i].preview;
-        attached.push({ ...externalPart(file, id), ...(preview ? { preview: { contentType: preview.mediaType, width: preview.width, height: preview.height, data: toBase64(preview.bytes) } } : {}) });
+        attached.push({ ...externalPart(file, id), ...previewOf(files[i].preview) });
       }
     } catch (e) {
       // What was uploaded is of no use without its message.

@@ -143,7 +143,7 @@ function checkId(id: string, what: string): string {
 /** The body of a text message, ready to encrypt: its exact string is what the id is over. With
  * `expiresAt` (milliseconds), every device deletes it then. */
 export function textBody(text: string, { inReplyTo, expiresAt, attachments }: { inReplyTo?: string; expiresAt?: number; attachments?: AttachedFile[] } = {}): string {
-  if (attachments && !(attachments.length <= MAX_ATTACHMENTS_PER_MESSAGE && attachments.every(isAttachedFile))) {
+  if (attachments && !areAttachedFiles(attachments)) {
     throw new Error(`A message carries 1 to ${MAX_ATTACHMENTS_PER_MESSAGE} well-formed files.`);
   }
   return document({
@@ -205,8 +205,7 @@ function meaningOf(content: MessageContent): Meaning {
         }
         return text.trim() === '' ? { kind: 'unsupported' } : { kind: 'edit', target: replaces, text };
       }
-      if (content.attachments !== undefined && !(Array.isArray(content.attachments) && content.attachments.length > 0
-        && content.attachments.length <= MAX_ATTACHMENTS_PER_MESSAGE && content.attachments.every(isAttachedFile))) {
+      if (content.attachments !== undefined && !areAttachedFiles(content.attachments)) {
         return { kind: 'unsupported' };
       }
       // A reply names its message by id; anything else in that field is not a reply this version reads.
@@ -252,6 +251,13 @@ function isContent(value: unknown): value is MessageContent {
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** 1 to MAX_ATTACHMENTS_PER_MESSAGE well-formed files, each a different upload (a sender naming
+ * one upload many times would have every reader download it as often). */
+function areAttachedFiles(value: unknown): value is AttachedFile[] {
+  return Array.isArray(value) && value.length > 0 && value.length <= MAX_ATTACHMENTS_PER_MESSAGE && value.every(isAttachedFile)
+    && new Set(value.map((f: AttachedFile) => f.url)).size === value.length;
+}
+
 /** Whether a file as a message names it is one this version can fetch, check and show. */
 function isAttachedFile(value: unknown): value is AttachedFile {
   if (typeof value !== 'object' || value === null) return false;
@@ -264,7 +270,9 @@ function isAttachedFile(value: unknown): value is AttachedFile {
     && Number.isInteger(f.encAlg) && Number.isInteger(f.hashAlg)
     && base64(f.key, 64) && base64(f.nonce, 64) && base64(f.aad, 64) && base64(f.contentHash, 128)
     && (f.filename === undefined || text(f.filename, 255))
-    && (preview === undefined || (typeof preview === 'object' && preview !== null && /^image\/(jpeg|png|webp)$/.test(String(preview.contentType))
+    // A preview is what makeImagePreview makes: a JPEG of at most 320 px a side (nothing a
+    // sender can make a decompression bomb of), small enough to travel in the message.
+    && (preview === undefined || (typeof preview === 'object' && preview !== null && preview.contentType === 'image/jpeg'
       && Number.isInteger(preview.width) && Number.isInteger(preview.height) && (preview.width as number) > 0 && (preview.height as number) > 0
-      && (preview.width as number) <= 1024 && (preview.height as number) <= 1024 && base64(preview.data, MAX_PREVIEW_CHARS)));
+      && (preview.width as number) <= 320 && (preview.height as number) <= 320 && base64(preview.data, MAX_PREVIEW_CHARS)));
 }

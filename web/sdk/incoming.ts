@@ -67,8 +67,9 @@ export class Incoming {
       return undefined;
     }
     // A server that labels a message with the key of one this device holds (its sender and
-    // clientMsgId) must not overwrite that one: it is refused, whatever it is.
-    if (held && held.id !== m.id) {
+    // clientMsgId) must not overwrite that one: it is refused, whatever it is. Only the very same
+    // message at the same place may come again (processed again after a crash).
+    if (held && !(held.id === m.id && held.seq === m.seq && held.conversationId === conversationId)) {
       await this.problem(m, new MlsFailure('relabelled', 'The server gave a message the id of another one.'));
       return undefined;
     }
@@ -104,7 +105,7 @@ export class Incoming {
       return result.state;
     }
     if (change && change.kind !== 'timer') return result.state;
-    const expiresAt = change ? undefined : await this.parts.changes.expiryOf(conversationId, m.createdAt, read.expiresAt);
+    const expiresAt = change ? undefined : await this.parts.changes.expiryOf(m, read.expiresAt);
     if (this.parts.expiry.isPast(expiresAt)) return result.state; // disappeared while this device was away
     const local: LocalMessage = {
       key, id: m.id, clientMsgId: m.clientMsgId, conversationId, seq: m.seq,

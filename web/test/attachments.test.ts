@@ -102,6 +102,16 @@ test('a message carries files with a caption and an image preview; the other mem
   assert.deepEqual(mismatches.splice(0), []);
 });
 
+test('files whose previews and names would not fit in one message are refused before anything is uploaded', async () => {
+  const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
+  const conversation = await alice.openDirect(bob.user!.id);
+  const preview = { bytes: randomFile(12 * 1024), mediaType: 'image/jpeg' as const, width: 320, height: 240 };
+  const photos = Array.from({ length: 8 }, (_, i) => ({ bytes: randomFile(1000), contentType: 'image/jpeg', filename: `photo-${i}.jpg`, preview }));
+  await assert.rejects(alice.sendFiles(conversation.id, photos), /too much for one message/);
+  const { rows } = await file.stack.pool.query('SELECT count(*)::int AS n FROM attachments WHERE uploader_id = $1', [alice.user!.id]);
+  assert.equal(rows[0].n, 0, 'nothing uploaded, nothing holding the quota');
+});
+
 test('a file encrypted and uploaded by one member is downloaded and decrypted by the other, with progress both ways', async () => {
   const [alice, bob] = [await newClient('Alice'), await newClient('Bob')];
   const conversation = await alice.openDirect(bob.user!.id);

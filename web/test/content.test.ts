@@ -114,8 +114,9 @@ test('files ride in a message as MIMI external parts, a preview inline; a malfor
   };
   const read = await readBody(CONVERSATION, ANA, textBody('at the beach', { attachments: [file] }));
   assert.deepEqual([read.text, read.attachments, read.unsupported, read.keep], ['at the beach', [file], false, false]);
-  for (const broken of [{ ...file, url: 'elsewhere' }, { ...file, size: -1 }, { ...file, key: 'not base64!' }, { ...file, preview: { ...file.preview, width: 99999 } }]) {
-    const body = JSON.stringify({ v: CONTENT_VERSION, salt: 'c2FsdA', text: 'x', attachments: [broken] });
+  for (const broken of [[{ ...file, url: 'elsewhere' }], [{ ...file, size: -1 }], [{ ...file, key: 'not base64!' }], [{ ...file, preview: { ...file.preview, width: 4000 } }],
+    [{ ...file, preview: { ...file.preview, contentType: 'image/png' } }], [file, file]]) {
+    const body = JSON.stringify({ v: CONTENT_VERSION, salt: 'c2FsdA', text: 'x', attachments: broken });
     assert.equal((await readBody(CONVERSATION, ANA, body)).meaning.kind, 'unsupported', JSON.stringify(broken));
   }
   assert.throws(() => textBody('x', { attachments: [{ ...file, url: 'elsewhere' }] }), /well-formed/);

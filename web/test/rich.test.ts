@@ -229,20 +229,39 @@ test("a server that deletes messages on its own is seen doing it: an expiry the 
   await alice.setDisappearingTimer(conversation.id, 3600);
   await waitFor(async () => (await bob.disappearingTimer(conversation.id)) === 3600, { what: 'Bob to hear of the timer' });
   bob.disconnect();
-  const old = await say(alice, conversation.id, secret('an hour old'));
   const fresh = await say(alice, conversation.id, secret('just sent'));
+  const backdated = await say(alice, conversation.id, secret('dated back'));
   const gone = await say(alice, conversation.id, secret('deleted by nobody'));
   const last = await say(alice, conversation.id, secret('still here'));
-  // The honest expiry of a message sent over an hour ago, and two the server removes by itself.
-  await file.stack.pool.query("UPDATE messages SET created_at = now() - interval '2 hours', ciphertext = '', deleted = 'expired', deleted_at = now() WHERE id = $1", [old.id]);
+  // Three the server removes by itself: an "expiry" of a message just sent, one it dates back two
+  // hours to explain it (past its neighbour, which was sent just before), and a "deletion".
   await file.stack.pool.query("UPDATE messages SET ciphertext = '', deleted = 'expired', deleted_at = now() WHERE id = $1", [fresh.id]);
+  await file.stack.pool.query("UPDATE messages SET created_at = now() - interval '2 hours', ciphertext = '', deleted = 'expired', deleted_at = now() WHERE id = $1", [backdated.id]);
   await file.stack.pool.query("UPDATE messages SET ciphertext = '', deleted = 'retracted', deleted_at = now() WHERE id = $1", [gone.id]);
   const arrives = received(bob, last.text);
   bob.connect();
   await arrives;
   const history = (await bob.history(conversation.id)).filter((m) => !m.change);
-  assert.deepEqual(history.map((m) => [m.id, m.text, !!m.deleted?.unverified]), [[fresh.id, '', true], [gone.id, '', true], [last.id, last.text, false]],
-    'the expired one is gone; the two the server removed alone are there, marked so');
+  assert.deepEqual(history.map((m) => [m.id, m.text, !!m.deleted?.unverified]),
+    [[fresh.id, '', true], [backdated.id, '', true], [gone.id, '', true], [last.id, last.text, false]], 'all three there, marked as the server\'s doing');
+});
+
+test('an honest expiry leaves nothing, and a message the server dates far ahead still disappears on time', async () => {
+  const { alice, bob, conversation } = await pair();
+  await alice.setDisappearingTimer(conversation.id, 3600);
+  await waitFor(async () => (await bob.disappearingTimer(conversation.id)) === 3600, { what: 'Bob to hear of the timer' });
+  bob.disconnect();
+  const expired = await say(alice, conversation.id, secret('an hour ago'));
+  const future = await say(alice, conversation.id, secret('dated ahead'));
+  await file.stack.pool.query("UPDATE messages SET ciphertext = '', deleted = 'expired', deleted_at = now() WHERE id = $1", [expired.id]);
+  await file.stack.pool.query("UPDATE messages SET created_at = now() + interval '50 years' WHERE id = $1", [future.id]);
+  // Bob comes back two hours later by his clock: the first one's time is honestly up.
+  bob.clock.offset = 2 * 3_600_000;
+  const arrives = received(bob, future.text);
+  bob.connect();
+  const atBob = await arrives;
+  assert.equal(await bob.messageByContent(conversation.id, expired.contentId!), undefined, 'nothing kept of the expired one');
+  assert.ok(atBob.expiresAt! <= Date.now() + bob.clock.offset + 3_600_000 + 5 * 60_000, 'disappears within the timer of now, not in 50 years');
 });
 
 test("a server that labels a message with the id of one a device holds does not overwrite it", async () => {

@@ -1,6 +1,7 @@
 import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
 import { SendFailure, type ChatClient, type LocalMessage, type OutgoingFile } from '../../sdk/client.ts';
 import { MAX_ATTACHMENT_PLAINTEXT_BYTES, MAX_ATTACHMENTS_PER_MESSAGE } from '../../sdk/wire/index.ts';
+import { rememberSent } from './attachmentCache.ts';
 import { lineOf, sizeLabel } from './format.ts';
 
 /** A reply to a message, or an edit of one of the reader's own, under way in the composer. */
@@ -38,6 +39,7 @@ export function Composer({ client, conversationId, ready, onSending, onBack, com
   /** Takes files to attach, refusing (and saying why) what is over the limits; nothing else is lost. */
   const attach = (chosen: File[]) => {
     if (chosen.length === 0) return;
+    if (upload) return setSendError('Wait until these files are sent to attach more.');
     const tooBig = chosen.filter((f) => f.size > MAX_ATTACHMENT_PLAINTEXT_BYTES);
     const fitting = chosen.filter((f) => f.size <= MAX_ATTACHMENT_PLAINTEXT_BYTES);
     const room = MAX_ATTACHMENTS_PER_MESSAGE - files.length;
@@ -51,6 +53,8 @@ export function Composer({ client, conversationId, ready, onSending, onBack, com
   };
   useEffect(() => attach(dropped), [dropped]); // each drop once
   const [sendError, setSendError] = useState<string | null>(null);
+  /** What is said without alarm: files sent, a cancel. */
+  const [said, setSaid] = useState('');
   const lastTypingSent = useRef(0);
   const composer = useRef<HTMLTextAreaElement>(null);
 
@@ -111,28 +115,40 @@ export function Composer({ client, conversationId, ready, onSending, onBack, com
    * (Cancel stops it), then the message. What fails stays attached, and the draft stays. */
   const sendFiles = async (caption: string) => {
     const abort = new AbortController();
+    const sending = files;
     const inReplyTo = composing?.mode === 'reply' ? composing.message.contentId : undefined;
+    // At once, before files are read and previews made: a second Enter meanwhile sends nothing.
+    setUpload({ loaded: 0, total: sending.reduce((sum, f) => sum + f.size, 0), abort });
     setSendError(null);
+    setSaid('');
     onSending();
     client.setTyping(conversationId, false);
     lastTypingSent.current = 0;
     try {
-      const outgoing: OutgoingFile[] = await Promise.all(files.map(async (f) => ({
-        bytes: new Uint8Array(await f.arrayBuffer()), contentType: f.type || 'application/octet-stream', filename: f.name,
-        ...(f.type.startsWith('image/') ? { preview: await previewOf(f) } : {}),
-      })));
-      setUpload({ loaded: 0, total: files.reduce((sum, f) => sum + f.size, 0), abort });
-      await client.sendFiles(conversationId, outgoing, {
+      const outgoing: OutgoingFile[] = [];
+      let previewBytes = 0;
+      for (const f of sending) {
+        const bytes = new Uint8Array(await f.arrayBuffer());
+        // Previews travel inside the message, whose ciphertext is capped: as many as fit.
+        const preview = f.type.startsWith('image/') && previewBytes < PREVIEW_BUDGET_BYTES ? await previewOf(f) : undefined;
+        const fits = preview && previewBytes + preview.bytes.length <= PREVIEW_BUDGET_BYTES;
+        if (fits) previewBytes += preview.bytes.length;
+        outgoing.push({ bytes, contentType: f.type || 'application/octet-stream', filename: f.name, ...(fits ? { preview } : {}) });
+      }
+      const sent = await client.sendFiles(conversationId, outgoing, {
         caption, signal: abort.signal, ...(inReplyTo ? { inReplyTo } : {}),
         onProgress: (p) => setUpload({ loaded: p.loaded, total: p.total, abort }),
       });
-      setFiles([]);
+      sent.attachments?.forEach((a, i) => rememberSent(a, sending[i]));
+      setFiles((list) => list.filter((f) => !sending.includes(f)));
       setDraft('');
       if (composing) onDoneComposing();
+      setSaid(sending.length === 1 ? 'File sent.' : `${sending.length} files sent.`);
     } catch (e) {
-      if (e instanceof SendFailure) { setFiles([]); setDraft(''); return; } // shown on its bubble, with Retry
+      if (e instanceof SendFailure) { setFiles((list) => list.filter((f) => !sending.includes(f))); setDraft(''); return; } // on its bubble, with Retry
       const code = (e as { code?: string }).code;
-      setSendError(code === 'cancelled' ? 'Sending the files was cancelled.' : `The files were not sent: ${(e as Error).message}`);
+      if (code === 'cancelled') setSaid('Sending the files was cancelled; they are still attached.');
+      else setSendError(`The files were not sent: ${(e as Error).message}`);
     } finally {
       setUpload(null);
       composer.current?.focus();
@@ -176,6 +192,7 @@ export function Composer({ client, conversationId, ready, onSending, onBack, com
   return (
     <form onSubmit={(e) => { e.preventDefault(); void send(); }} className="border-t border-slate-200 p-3 dark:border-slate-800">
       {sendError && <p role="alert" className="mb-2 text-sm text-red-600 dark:text-red-400">{sendError}</p>}
+      <p role="status" className="sr-only">{said}</p>
       {files.length > 0 && (
         <div data-testid="attached" className="mb-2 rounded-lg border border-slate-200 p-2 text-sm dark:border-slate-700">
           <ul aria-label="Files to send" className="flex flex-wrap gap-2">
@@ -192,7 +209,8 @@ export function Composer({ client, conversationId, ready, onSending, onBack, com
           {upload && (
             <div className="mt-2 flex items-center gap-2">
               <progress data-testid="upload-progress" value={upload.loaded} max={Math.max(1, upload.total)} aria-label="Sending files" className="h-1.5 flex-1 accent-brand-600" />
-              <button type="button" onClick={() => upload.abort.abort()} className="text-xs font-medium underline-offset-2 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500">Cancel</button>
+              <span className="text-xs text-muted">{upload.loaded === 0 ? 'Preparing…' : `${sizeLabel(upload.loaded)} of ${sizeLabel(upload.total)}`}</span>
+              <button type="button" onClick={() => upload.abort.abort()} className="min-h-6 rounded-full px-2 text-xs font-medium underline-offset-2 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500">Cancel sending</button>
             </div>
           )}
         </div>
@@ -213,7 +231,7 @@ export function Composer({ client, conversationId, ready, onSending, onBack, com
         <button type="button" onClick={() => picker.current?.click()} disabled={!ready || !!upload || composing?.mode === 'edit'} aria-label="Attach files"
           className="rounded-full px-2.5 py-2 text-lg hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 disabled:opacity-50 dark:hover:bg-slate-800">📎</button>
         <label htmlFor="composer" className="sr-only">Message</label>
-        <textarea id="composer" ref={composer} rows={1} value={draft} aria-describedby={composing ? 'composing' : undefined} onChange={(e) => onDraft(e.target.value)} onKeyDown={onKeyDown}
+        <textarea id="composer" ref={composer} rows={1} value={draft} readOnly={!!upload} aria-describedby={composing ? 'composing' : undefined} onChange={(e) => onDraft(e.target.value)} onKeyDown={onKeyDown}
           onPaste={(e) => { const pasted = [...e.clipboardData.files]; if (pasted.length) { e.preventDefault(); attach(pasted); } }}
           placeholder={ready ? 'Message' : 'Setting up encryption…'} disabled={!ready} title={composing ? 'Enter sends, Shift+Enter starts a new line, Escape cancels' : 'Enter sends, Shift+Enter starts a new line, Escape closes the conversation'}
           className="max-h-40 min-h-[2.5rem] flex-1 resize-none rounded-2xl border border-slate-300 bg-white px-4 py-2 outline-none focus:border-brand-500 focus:ring-2 focus:ring-brand-500/40 disabled:opacity-60 dark:border-slate-700 dark:bg-slate-900" />
@@ -222,6 +240,10 @@ export function Composer({ client, conversationId, ready, onSending, onBack, com
     </form>
   );
 }
+
+/** What the previews of one message may weigh together: they travel inside it, and its ciphertext
+ * is capped at 64 KiB (base64 makes 36 KiB of them 48 KiB). */
+const PREVIEW_BUDGET_BYTES = 36 * 1024;
 
 /** An image's preview to send inside the message, or none if this browser cannot make one. */
 async function previewOf(file: File) {

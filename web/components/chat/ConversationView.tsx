@@ -30,6 +30,13 @@ export function ConversationView({ client, conversation, me, presence, typingUse
   /** Files dropped anywhere on the conversation go to the composer. */
   const [dropped, setDropped] = useState<File[]>([]);
   const [dragging, setDragging] = useState(false);
+  useEffect(() => {
+    // A file dropped anywhere else on the page must not make the browser open it and leave the app.
+    const keep = (e: DragEvent) => { if (e.dataTransfer?.types.includes('Files')) e.preventDefault(); };
+    document.addEventListener('dragover', keep);
+    document.addEventListener('drop', keep);
+    return () => { document.removeEventListener('dragover', keep); document.removeEventListener('drop', keep); };
+  }, []);
 
   const left = !!conversation.left;
   // Once no longer a member, the panels that act on the group close, and focus goes to the line

@@ -1,7 +1,7 @@
 import { useRef, useState } from 'react';
 import type { ChatClient, LocalMessage } from '../../sdk/client.ts';
 import { lazyPanel } from './LoadBoundary.tsx';
-import { timeLabel } from './format.ts';
+import { lineOf, timeLabel } from './format.ts';
 import { Ticks } from './Ticks.tsx';
 
 // Loaded with the first message that carries a file.
@@ -84,7 +84,9 @@ export function MessageBubble({ client, m, me, sender, quote, nameOf, menuOpen, 
           {quote.found && <span className="sr-only">. Go to that message.</span>}
         </button>
       )}
-      {!m.deleted && m.attachments?.map((file) => <Attachment key={file.url} client={client} file={file} />)}
+      {/* Who said it comes first for a screen reader, before any file. */}
+      {m.attachments?.length && !m.deleted ? <span className="sr-only">{sender.name} sent {m.attachments.length === 1 ? 'a file' : `${m.attachments.length} files`}:</span> : null}
+      {!m.deleted && m.attachments?.map((file) => <Attachment key={file.url} client={client} file={file} from={sender.name === 'You' ? 'you' : sender.name} caption={m.text} />)}
       <p className="whitespace-pre-wrap break-words">
         <span className="sr-only">{sender.name}: </span>
         {m.deleted ? <span data-testid="message-text" className="italic text-muted">{deletedText(m, me, nameOf)}</span>
@@ -125,7 +127,7 @@ export function MessageBubble({ client, m, me, sender, quote, nameOf, menuOpen, 
       {mine && m.status === 'failed' && (
         // A failure shows here again if the retry fails too. Named with its message (every
         // failed one has this button); focus goes back to the composer as the button goes.
-        <button type="button" aria-label={`Not sent — Retry “${m.text}”`} onClick={onRetry}
+        <button type="button" aria-label={`Not sent — Retry “${lineOf(m)}”`} onClick={onRetry}
           className="mt-0.5 block w-full rounded text-right text-xs font-medium text-red-700 underline-offset-2 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500 dark:text-red-300">
           Not sent — Retry
         </button>

@@ -55,11 +55,13 @@ export function timerLabel(seconds: number): string {
   return hours === 1 ? '1 hour' : `${hours} hours`;
 }
 
-/** A file's size as people read it: "820 B", "14 KB", "3.2 MB". */
+/** A file's size as people read it, in the units the limits are given in (1 MB = 2^20 bytes):
+ * "820 B", "14 KB", "3.2 MB", "100 MB". */
 export function sizeLabel(bytes: number): string {
-  if (bytes < 1000) return `${bytes} B`;
-  if (bytes < 1_000_000) return `${Math.round(bytes / 1000)} KB`;
-  return `${(bytes / 1_000_000).toFixed(bytes < 10_000_000 ? 1 : 0)} MB`;
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  const mb = bytes / (1024 * 1024);
+  return `${mb < 10 ? mb.toFixed(1) : Math.round(mb)} MB`;
 }
 
 /** A message in a line (a quote, a preview): its text, or the files it carries. */
