@@ -246,22 +246,32 @@ test("a server that deletes messages on its own is seen doing it: an expiry the 
     [[fresh.id, '', true], [backdated.id, '', true], [gone.id, '', true], [last.id, last.text, false]], 'all three there, marked as the server\'s doing');
 });
 
-test('an honest expiry leaves nothing, and a message the server dates far ahead still disappears on time', async () => {
+test('a message the server dates far ahead still disappears on time, and an honest expiry leaves nothing', async () => {
   const { alice, bob, conversation } = await pair();
   await alice.setDisappearingTimer(conversation.id, 3600);
   await waitFor(async () => (await bob.disappearingTimer(conversation.id)) === 3600, { what: 'Bob to hear of the timer' });
   bob.disconnect();
-  const expired = await say(alice, conversation.id, secret('an hour ago'));
   const future = await say(alice, conversation.id, secret('dated ahead'));
-  await file.stack.pool.query("UPDATE messages SET ciphertext = '', deleted = 'expired', deleted_at = now() WHERE id = $1", [expired.id]);
   await file.stack.pool.query("UPDATE messages SET created_at = now() + interval '50 years' WHERE id = $1", [future.id]);
-  // Bob comes back two hours later by his clock: the first one's time is honestly up.
-  bob.clock.offset = 2 * 3_600_000;
   const arrives = received(bob, future.text);
   bob.connect();
   const atBob = await arrives;
+  assert.ok(atBob.expiresAt! <= Date.now() + 3_600_000 + 5 * 60_000, 'disappears within the timer of now, not in 50 years');
+
+  bob.disconnect();
+  const expired = await say(alice, conversation.id, secret('an hour ago'));
+  const after = await say(alice, conversation.id, secret('sent later'));
+  await file.stack.pool.query("UPDATE messages SET ciphertext = '', deleted = 'expired', deleted_at = now() WHERE id = $1", [expired.id]);
+  // Bob comes back two hours later by his clock: the message's time is honestly up, and so is
+  // the next one's, sent the same moment, which he never shows.
+  bob.clock.offset = 2 * 3_600_000;
+  bob.connect();
+  await waitFor(async () => (await bob.api.conversation(conversation.id)).lastSeq > 0 && (await bob.history(conversation.id)).every((m) => m.id !== after.id), { what: 'Bob to catch up' });
+  await bob.settled(conversation.id);
+  await bob.sweepExpired(); // as its timer would, on the clock moved on
   assert.equal(await bob.messageByContent(conversation.id, expired.contentId!), undefined, 'nothing kept of the expired one');
-  assert.ok(atBob.expiresAt! <= Date.now() + bob.clock.offset + 3_600_000 + 5 * 60_000, 'disappears within the timer of now, not in 50 years');
+  assert.deepEqual((await bob.history(conversation.id)).filter((m) => !m.change).map((m) => m.id), [], 'nor of what expired with it, the message dated ahead included');
+  assert.deepEqual(await bob.problems(conversation.id), []);
 });
 
 test("a server that labels a message with the id of one a device holds does not overwrite it", async () => {
