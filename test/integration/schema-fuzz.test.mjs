@@ -129,14 +129,14 @@ function schemathesis(args) {
 /** Fuzzes the operations `selection` picks with `bearer`; fails the test on any failure found. */
 async function fuzz(t, run, what, bearer, selection) {
   const started = Date.now();
-  const { code, output } = await schemathesis([
-    '--config-file', CONFIG, '--no-color',
-    'run', `${stack.baseUrl}/openapi.json`, '--url', stack.baseUrl,
-    '--header', `Authorization: Bearer ${bearer}`,
-    '--checks', 'all',
-    ...selection,
-    '--max-examples', String(MAX_EXAMPLES), '--seed', SEED, '--workers', '2', '--request-timeout', '30',
-  ]);
+  let { code, output } = await runOnce(bearer, selection);
+  // CPython before 3.11.8 can fail to parse a source file while Hypothesis describes one of
+  // Schemathesis's lambdas ("AST constructor recursion depth mismatch", gh-106905): an error in
+  // the tool, not a finding about the API. Such a run, with no failure found, is run once more.
+  if (code !== 0 && !output.includes('FAILURES') && output.includes('AST constructor recursion depth mismatch')) {
+    t.diagnostic('Schemathesis hit CPython\'s AST recursion bug (gh-106905), not a finding: run again once');
+    ({ code, output } = await runOnce(bearer, selection));
+  }
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
   mkdirSync(LOG_DIR, { recursive: true });
   writeFileSync(join(LOG_DIR, `${run}.log`), output);
@@ -146,6 +146,17 @@ async function fuzz(t, run, what, bearer, selection) {
   // The failures section is what tells what to fix; the run's progress lines come before it.
   const failures = output.includes('FAILURES') ? output.slice(output.indexOf('FAILURES') - 40) : output;
   assert.equal(code, 0, `Schemathesis failed on ${what} (replay with SCHEMA_FUZZ_SEED=${SEED}):\n${failures.slice(0, 20_000)}`);
+}
+
+function runOnce(bearer, selection) {
+  return schemathesis([
+    '--config-file', CONFIG, '--no-color',
+    'run', `${stack.baseUrl}/openapi.json`, '--url', stack.baseUrl,
+    '--header', `Authorization: Bearer ${bearer}`,
+    '--checks', 'all',
+    ...selection,
+    '--max-examples', String(MAX_EXAMPLES), '--seed', SEED, '--workers', '2', '--request-timeout', '30',
+  ]);
 }
 
 test('Schemathesis finds no 5xx and no answer the document does not allow', { timeout: 2 * RUN_LIMIT_MS }, async (t) => {
