@@ -1239,7 +1239,9 @@ test('a photo goes encrypted: its preview shows at once on the other side, then 
   const full = atBen.getByTestId('attachment-image');
   await full.waitFor({ timeout: 20_000 });
   assert.equal(await full.evaluate((img: HTMLImageElement) => img.naturalWidth), 800, 'the full image, checked and decrypted');
-  assert.equal(await full.getAttribute('alt'), 'beach.png');
+  assert.equal(await full.getAttribute('alt'), 'Photo from Ana Photo: At the beach', 'described by who sent it and its caption');
+  // The sender sees the photo as sent, with nothing to download again.
+  await bubble(ana.page, 'At the beach').getByTestId('attachment-image').waitFor();
   await ben.page.screenshot({ path: `${SHOTS}photo.png` });
   await Promise.all([ana.context.close(), ben.context.close()]);
 });

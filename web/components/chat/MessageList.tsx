@@ -46,6 +46,14 @@ export function MessageList({ client, me, title, isGroup, names, messages, notic
     const list = listRef.current;
     if (list && stickToBottom.current) list.scrollTop = list.scrollHeight;
   }, [messages, notices, typingCount, listRef, stickToBottom]);
+  useEffect(() => {
+    // A photo grows its message once it loads: a reader at the bottom stays at the bottom.
+    const list = listRef.current;
+    if (!list) return;
+    const follow = () => { if (stickToBottom.current) list.scrollTop = list.scrollHeight; };
+    list.addEventListener('load', follow, true);
+    return () => list.removeEventListener('load', follow, true);
+  }, [listRef, stickToBottom]);
   const [menuFor, setMenuFor] = useState<string | null>(null);
   const quotes = useQuotes(client, messages);
 
