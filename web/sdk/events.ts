@@ -49,7 +49,18 @@ export class Emitter {
     return () => set.delete(listener as (value: never) => void);
   }
 
+  /**
+   * Tells every listener. One that throws is reported and the others are still told: the SDK
+   * emits from the middle of its work (a message stored, the pipeline moving on), which an app's
+   * bug must not stop halfway.
+   */
   emit<K extends keyof ClientEvents>(event: K, value: ClientEvents[K]): void {
-    for (const listener of this.listeners.get(event) ?? []) (listener as (v: ClientEvents[K]) => void)(value);
+    for (const listener of [...(this.listeners.get(event) ?? [])]) {
+      try {
+        (listener as (v: ClientEvents[K]) => void)(value);
+      } catch (e) {
+        console.error(`A listener of "${String(event)}" failed:`, e);
+      }
+    }
   }
 }
