@@ -1,127 +1,299 @@
-// Realtime benchmark: N users in pairs over WebSockets through their UserHubs, each sending at a
-// set rate for a bounded time, with every message committed to PostgreSQL before its ack.
-// Reports delivered messages/s, send→receive latency percentiles and errors. Loopback only.
+// Realtime benchmark: users in pairs over WebSockets through their UserHubs, every message committed
+// to PostgreSQL before its ack. Loopback only; every scenario is bounded in time.
 //
-//   bash bench/run realtime [--users 100] [--rate 10] [--duration 10]
+//   bash bench/run realtime                      # everything below, ~6 minutes
+//   bash bench/run realtime --only pairs --users 80 --shapes 500,saturated
 //
-// Each sending user's hub holds one PostgreSQL connection while it is busy (under wrangler dev,
-// Hyperdrive does not pool), so the users must fit in the server's max_connections with room for
-// the Worker's own requests: the default of 100 is lowered to fit, with a note; an explicit
-// --users that does not fit is refused.
+// Scenarios (one wrangler dev stack, users registered once and reused):
+// - pairs: for each --users count (default 80 and 200), user 2k and 2k+1 send to each other; the
+//   shapes are a steady offered rate in msgs/s over all users (500 and 1,000), and `saturated`,
+//   where every user sends --burst messages at once.
+// - crowd: --crowd-users connected (1,000), of which --crowd-senders (200) send, --crowd-rate
+//   msgs/s in all.
+// - idle: --idle-sockets (10,000) sockets over the crowd's users (at most 10 per user), left idle
+//   until their hubs hibernate; reports workerd's memory, then checks a message still gets through.
+//
+// For every sending shape: delivered/s, send→receive latency percentiles (the send time travels
+// inside the opaque ciphertext), errors by code, whether every message was acked, stored and
+// delivered, and the CPU the workerd processes used per delivered message from the first send to
+// the last delivery (read from /proc: the Worker, every hub, and wrangler's proxy in front).
 import { parseArgs } from 'node:util';
+import { readFileSync, readdirSync } from 'node:fs';
 import { startStack } from '../test/support/stack.mjs';
 import { Api } from '../test/support/api.mjs';
-import { Socket } from '../test/support/ws.mjs';
 import { startProfile } from './profile.mjs';
 
 const { values: opts } = parseArgs({
   options: {
-    users: { type: 'string' }, // default 100, lowered to what the database can hold
-    rate: { type: 'string', default: '10' }, // messages per second per user
-    duration: { type: 'string', default: '10' },
-    drain: { type: 'string', default: '5' }, // seconds to wait for stragglers after sending stops
-    profile: { type: 'string' }, // write a CPU profile of the Worker here and print where the time went
+    only: { type: 'string', default: 'pairs,crowd,idle' },
+    users: { type: 'string', default: '80,200' },
+    shapes: { type: 'string', default: '500,1000,saturated' },
+    duration: { type: 'string', default: '10' }, // seconds of a steady shape
+    burst: { type: 'string', default: '100' }, // messages each user sends at once when saturated
+    drain: { type: 'string', default: '15' }, // seconds to wait for stragglers after sending stops
+    'crowd-users': { type: 'string', default: '1000' },
+    'crowd-senders': { type: 'string', default: '200' },
+    'crowd-rate': { type: 'string', default: '500' },
+    'idle-sockets': { type: 'string', default: '10000' },
+    'idle-seconds': { type: 'string', default: '20' }, // long enough for workerd to hibernate the hubs
+    profile: { type: 'string' }, // a V8 CPU profile of the Worker for the first sending shape
   },
 });
-let USERS = Number(opts.users ?? 100) - (Number(opts.users ?? 100) % 2);
-const RATE = Number(opts.rate);
+const only = new Set(opts.only.split(','));
+const userCounts = opts.users.split(',').map(Number).map((n) => n - (n % 2));
+const shapes = opts.shapes.split(',');
 const DURATION_MS = Number(opts.duration) * 1000;
+const DRAIN_MS = Number(opts.drain) * 1000;
+const MAX_SOCKETS_PER_USER = 10;
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+/** The workerd processes on this machine: CPU seconds used so far and resident memory. */
+function workerd() {
+  const found = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'workerd') continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+      found.push({ pid, cpu: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND, rssMb: rssKb / 1024 });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+const cpuOf = (snapshot) => new Map(snapshot.map((p) => [p.pid, p.cpu]));
 
 function percentile(sorted, p) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
 }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs `fn` over `items`, `limit` at a time. */
+async function pooled(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i], i);
+    }
+  }));
+  return results;
+}
 
 const stack = await startStack();
-const { rows: [{ max_connections: maxConnections }] } = await stack.pool.query('SHOW max_connections');
-const fits = Number(maxConnections) - 15;
-if (USERS > fits && opts.users === undefined) {
-  USERS = fits - (fits % 2);
-  console.log(`# PostgreSQL's max_connections=${maxConnections} holds one connection per busy hub for ${USERS} users, not 100: running ${USERS}`);
-} else if (USERS > fits) {
-  await stack.stop();
-  console.error(`--users ${USERS} needs more PostgreSQL connections than max_connections=${maxConnections} allows (one per hub); use fewer users or raise max_connections.`);
-  process.exit(2);
-}
-try {
-  const api = new Api(stack.baseUrl);
-  const users = [];
-  for (let i = 0; i < USERS; i += 1) users.push(await api.register({ displayName: `Bench ${i}` }));
-  const sockets = [];
-  for (const user of users) {
-    const socket = await Socket.open(stack.baseUrl, user.token);
-    await socket.next('ready');
-    sockets.push(socket);
-  }
-  // Create each pair's conversation up front so the run measures sends, not first contact.
-  const conversations = [];
-  for (let i = 0; i < USERS; i += 2) {
-    const { body } = await api.get(`/conversations/${users[i + 1].user.id}`, { token: users[i].token });
-    conversations.push(body.id);
-  }
+const api = new Api(stack.baseUrl);
+const results = [];
+const users = [];
+const conversations = new Map(); // pair index → conversation id
 
+/** Users 0..n-1 exist, and pair k (users 2k, 2k+1) has its conversation. */
+async function ensureUsers(n) {
+  const start = users.length;
+  const added = await pooled(Array.from({ length: Math.max(0, n - start) }, (_, i) => start + i), 8,
+    (i) => api.register({ displayName: `Bench ${i}` }));
+  users.push(...added);
+  await pooled(Array.from({ length: n / 2 }, (_, k) => k).filter((k) => !conversations.has(k)), 8, async (k) => {
+    const { body } = await api.get(`/conversations/${users[2 * k + 1].user.id}`, { token: users[2 * k].token });
+    conversations.set(k, body.id);
+  });
+}
+
+/**
+ * One socket per user, reporting to `sink` (the scenario in progress, if any). The bench reads
+ * frames itself: one JSON.parse per frame, nothing queued.
+ */
+async function openSockets(userIndexes, sink) {
+  return pooled(userIndexes, 16, async (i) => {
+    const url = new URL('/ws', stack.baseUrl.replace(/^http/, 'ws'));
+    const ws = new WebSocket(url, ['e2e-chat.v1', `bearer.${users[i].token}`]);
+    await new Promise((resolve, reject) => {
+      ws.addEventListener('message', (e) => {
+        const event = JSON.parse(e.data);
+        if (event.type === 'ready') resolve();
+        sink.current?.(i, event);
+      });
+      ws.addEventListener('error', () => reject(new Error(`socket of user ${i} refused`)), { once: true });
+    });
+    return ws;
+  });
+}
+
+/**
+ * One sending shape. `plan(send)` sends; `expected()` is how many messages were sent so far.
+ * Waits for every delivery (or the drain deadline), then reads what was stored.
+ */
+async function measure(name, sink, plan, { profileFile } = {}) {
+  const tag = `bench-${name.replace(/[^a-z0-9]+/gi, '-')}-${Date.now()}`;
   const latencies = [];
+  const errorCodes = {};
   let delivered = 0;
   let acked = 0;
   let errors = 0;
   let sent = 0;
-  const errorCodes = {};
-  sockets.forEach((socket, i) => {
-    socket.ws.addEventListener('message', (e) => {
-      const event = JSON.parse(e.data);
-      if (event.type === 'message' && event.message.senderId !== users[i].user.id) {
-        const sentAt = Number(Buffer.from(event.message.ciphertext, 'base64').toString());
-        latencies.push(performance.timeOrigin + performance.now() - sentAt);
-        delivered += 1;
-      } else if (event.type === 'ack') {
-        acked += 1;
-      } else if (event.type === 'error') {
-        errors += 1;
-        errorCodes[event.code] = (errorCodes[event.code] ?? 0) + 1;
-      }
-    });
-    socket.events = []; // the bench reads events itself
-    socket.ws.addEventListener('message', () => { socket.events.length = 0; });
-  });
-
-  console.log(`# ${USERS} users in ${USERS / 2} pairs, ${RATE} msg/s each (${USERS * RATE} msg/s offered), ${opts.duration} s`);
-  const profiler = opts.profile ? await startProfile(stack.inspectorPort(), opts.profile) : null;
-  const started = performance.now();
-  const interval = 1000 / RATE;
-  await Promise.all(sockets.map((socket, i) => new Promise((resolve) => {
-    const conversationId = conversations[Math.floor(i / 2)];
-    let n = 0;
-    // Spread the senders over one interval so they do not all fire at once.
-    setTimeout(function tick() {
-      if (performance.now() - started >= DURATION_MS) return resolve();
-      socket.send({
-        type: 'send-message',
-        conversationId,
-        clientMsgId: `bench-${i}-${n++}`,
-        ciphertext: Buffer.from(String(performance.timeOrigin + performance.now())).toString('base64'),
-      });
-      sent += 1;
-      setTimeout(tick, interval);
-    }, (interval * i) / USERS);
-  })));
-  const sendSeconds = (performance.now() - started) / 1000;
-  const drainUntil = performance.now() + Number(opts.drain) * 1000;
-  while (delivered < sent && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 50));
-  const seconds = (performance.now() - started) / 1000;
-  if (profiler) console.log(await profiler.stop());
-  latencies.sort((a, b) => a - b);
-  const { rows } = await stack.pool.query("SELECT count(*)::int AS n FROM messages WHERE client_msg_id LIKE 'bench-%'");
-  const result = {
-    users: USERS, offered: USERS * RATE, sent, acked, stored: rows[0].n, delivered, errors, errorCodes,
-    deliveredPerSecond: delivered / seconds, sentPerSecond: sent / sendSeconds,
-    p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99),
+  let lastDelivery = 0;
+  sink.current = (i, event) => {
+    if (event.type === 'message' && event.message.senderId !== users[i].user.id && event.message.clientMsgId.startsWith(tag)) {
+      const now = performance.timeOrigin + performance.now();
+      latencies.push(now - Number(Buffer.from(event.message.ciphertext, 'base64').toString()));
+      delivered += 1;
+      lastDelivery = performance.now();
+    } else if (event.type === 'ack' && event.clientMsgId?.startsWith(tag)) {
+      acked += 1;
+    } else if (event.type === 'error') {
+      errors += 1;
+      errorCodes[event.code] = (errorCodes[event.code] ?? 0) + 1;
+    }
   };
+  const profiler = profileFile ? await startProfile(stack.inspectorPort(), profileFile) : null;
+  const cpuBefore = cpuOf(workerd());
+  const started = performance.now();
+  let n = 0;
+  const send = (ws, conversationId) => {
+    ws.send(JSON.stringify({
+      type: 'send-message',
+      conversationId,
+      clientMsgId: `${tag}-${n++}`,
+      ciphertext: Buffer.from(String(performance.timeOrigin + performance.now())).toString('base64'),
+    }));
+    sent += 1;
+  };
+  await plan(send, started);
+  const sendSeconds = (performance.now() - started) / 1000;
+  const drainUntil = performance.now() + DRAIN_MS;
+  while ((delivered < sent || acked < sent) && performance.now() < drainUntil) await sleep(20);
+  const end = delivered > 0 ? lastDelivery : performance.now();
+  const cpuAfter = workerd();
+  const profile = profiler ? await profiler.stop() : null;
+  sink.current = null;
+  const cpuSeconds = cpuAfter.reduce((sum, p) => sum + p.cpu - (cpuBefore.get(p.pid) ?? p.cpu), 0);
+  const busiest = Math.max(...cpuAfter.map((p) => p.cpu - (cpuBefore.get(p.pid) ?? p.cpu)));
+  const { rows: [{ stored }] } = await stack.pool.query(
+    'SELECT count(*)::int AS stored FROM messages WHERE client_msg_id LIKE $1', [`${tag}-%`]);
+  latencies.sort((a, b) => a - b);
+  const seconds = (end - started) / 1000;
+  const result = {
+    name, sent, acked, stored, delivered, errors, errorCodes,
+    sentPerSecond: sent / sendSeconds, deliveredPerSecond: delivered / seconds,
+    p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99),
+    workerdCpuMsPerMessage: (1000 * cpuSeconds) / Math.max(1, delivered),
+    busiestWorkerdCpuMsPerMessage: (1000 * busiest) / Math.max(1, delivered),
+    lost: sent - Math.min(acked, stored, delivered),
+  };
+  results.push(result);
   console.log(
-    `sent ${sent} (${result.sentPerSecond.toFixed(0)}/s), acked ${acked}, stored ${result.stored}, delivered ${delivered} ` +
-      `(${result.deliveredPerSecond.toFixed(0)}/s), errors ${errors} ${JSON.stringify(errorCodes)}\n` +
-      `send→receive latency p50 ${result.p50.toFixed(1)} ms  p95 ${result.p95.toFixed(1)} ms  p99 ${result.p99.toFixed(1)} ms`,
+    `${name}: sent ${sent} (${result.sentPerSecond.toFixed(0)}/s), acked ${acked}, stored ${stored}, delivered ${delivered} ` +
+      `(${result.deliveredPerSecond.toFixed(0)}/s), errors ${errors} ${JSON.stringify(errorCodes)}` +
+      `${result.lost ? `, ${result.lost} NOT acked/stored/delivered` : ''}\n` +
+      `  latency p50 ${result.p50.toFixed(1)} ms  p95 ${result.p95.toFixed(1)} ms  p99 ${result.p99.toFixed(1)} ms; ` +
+      `workerd CPU ${result.workerdCpuMsPerMessage.toFixed(2)} ms per delivered message ` +
+      `(busiest process ${result.busiestWorkerdCpuMsPerMessage.toFixed(2)} ms)`,
   );
+  if (profile) console.log(profile);
   console.log(JSON.stringify({ bench: 'realtime', at: new Date().toISOString(), ...result }));
-  await Promise.all(sockets.map((s) => s.close().catch(() => {})));
+  await sleep(2000); // let the hubs settle before the next shape
+  return result;
+}
+
+/** Each sender sends to its partner at `ratePerUser` msgs/s for the duration, spread over one interval. */
+function steady(sockets, senders, ratePerUser) {
+  return (send, started) => {
+    const interval = 1000 / ratePerUser;
+    return Promise.all(senders.map((i, k) => new Promise((resolve) => {
+      setTimeout(function tick() {
+        if (performance.now() - started >= DURATION_MS) return resolve();
+        send(sockets[i], conversations.get(Math.floor(i / 2)));
+        setTimeout(tick, interval);
+      }, (interval * k) / senders.length);
+    })));
+  };
+}
+
+/** Every sender sends `burst` messages at once. */
+function saturated(sockets, senders, burst) {
+  return async (send) => {
+    for (let m = 0; m < burst; m += 1) for (const i of senders) send(sockets[i], conversations.get(Math.floor(i / 2)));
+  };
+}
+
+const closeAll = (sockets) => Promise.all(sockets.map((ws) => new Promise((resolve) => {
+  if (ws.readyState === WebSocket.CLOSED) return resolve();
+  ws.addEventListener('close', resolve, { once: true });
+  ws.close();
+})));
+
+try {
+  const { rows: [{ max_connections: maxConnections }] } = await stack.pool.query('SHOW max_connections');
+  console.log(`# PostgreSQL max_connections=${maxConnections}; ${new Date().toISOString()}`);
+  let profileFile = opts.profile;
+  if (only.has('pairs')) {
+    for (const count of userCounts) {
+      await ensureUsers(count);
+      const sink = { current: null };
+      const indexes = Array.from({ length: count }, (_, i) => i);
+      const sockets = await openSockets(indexes, sink);
+      // Warm up: every hub opens its connection and the code paths are compiled.
+      await measure(`warm-up ${count} users`, sink, saturated(sockets, indexes, 2));
+      results.pop();
+      for (const shape of shapes) {
+        const name = `${count} users, ${shape === 'saturated' ? `saturated (${opts.burst} each at once)` : `${shape} msgs/s`}`;
+        const plan = shape === 'saturated'
+          ? saturated(sockets, indexes, Number(opts.burst))
+          : steady(sockets, indexes, Number(shape) / count);
+        await measure(name, sink, plan, { profileFile });
+        profileFile = undefined;
+      }
+      await closeAll(sockets);
+    }
+  }
+  if (only.has('crowd') || only.has('idle')) await ensureUsers(Number(opts['crowd-users']));
+  if (only.has('crowd')) {
+    const count = Number(opts['crowd-users']);
+    const senders = Array.from({ length: Number(opts['crowd-senders']) }, (_, i) => i);
+    const sink = { current: null };
+    const sockets = await openSockets(Array.from({ length: count }, (_, i) => i), sink);
+    await measure(`crowd warm-up`, sink, saturated(sockets, senders, 1));
+    results.pop();
+    await measure(`${count} users connected, ${senders.length} sending ${opts['crowd-rate']} msgs/s`, sink,
+      steady(sockets, senders, Number(opts['crowd-rate']) / senders.length));
+    await closeAll(sockets);
+  }
+  if (only.has('idle')) {
+    const total = Number(opts['idle-sockets']);
+    const count = Math.min(users.length, Math.ceil(total / MAX_SOCKETS_PER_USER));
+    const before = workerd();
+    const sink = { current: null };
+    const owners = Array.from({ length: total }, (_, s) => s % count);
+    const opening = performance.now();
+    const sockets = await openSockets(owners, sink);
+    const openSeconds = (performance.now() - opening) / 1000;
+    const open = workerd();
+    await sleep(Number(opts['idle-seconds']) * 1000);
+    const idle = workerd();
+    const stillOpen = sockets.filter((ws) => ws.readyState === WebSocket.OPEN).length;
+    // After hibernation, a message between two of the idle users still arrives on all their sockets.
+    const probe = await measure(`after ${opts['idle-seconds']} s idle: one message each way in pair 0`, sink,
+      saturated(sockets, [0, 1], 1));
+    results.pop();
+    const mb = (snapshot) => snapshot.map((p) => p.rssMb).sort((a, b) => b - a).map((m) => `${m.toFixed(0)} MB`).join(' + ');
+    const result = {
+      name: `${total} idle sockets (${count} users)`, opened: sockets.length, openSeconds, stillOpen,
+      workerdRssMb: { before: mb(before), open: mb(open), idle: mb(idle) }, probeDelivered: probe.delivered,
+    };
+    results.push(result);
+    console.log(`${result.name}: opened in ${openSeconds.toFixed(1)} s, ${stillOpen} still open after ${opts['idle-seconds']} s; ` +
+      `workerd resident memory before ${result.workerdRssMb.before}, with the sockets open ${result.workerdRssMb.open}, ` +
+      `idle ${result.workerdRssMb.idle}; probe delivered ${probe.delivered} (of ${probe.sent * (MAX_SOCKETS_PER_USER)} socket deliveries at most)`);
+    console.log(JSON.stringify({ bench: 'realtime', at: new Date().toISOString(), ...result }));
+    await closeAll(sockets);
+  }
+  console.log('\n| scenario | delivered/s | p50 | p95 | p99 | errors | lost | workerd CPU/msg |\n|---|---|---|---|---|---|---|---|');
+  for (const r of results.filter((r) => r.deliveredPerSecond !== undefined)) {
+    console.log(`| ${r.name} | ${r.deliveredPerSecond.toFixed(0)} | ${r.p50.toFixed(0)} ms | ${r.p95.toFixed(0)} ms | ` +
+      `${r.p99.toFixed(0)} ms | ${r.errors} | ${r.lost} | ${r.workerdCpuMsPerMessage.toFixed(2)} ms |`);
+  }
 } finally {
   await stack.stop();
 }

@@ -17,6 +17,9 @@ pub const DEFAULT_HUB_DB_IDLE_SECONDS: u32 = 30;
 /// deleted by hand). A minute bounds how long such a socket outlives its session, for one small
 /// query per online user and minute (which also wakes a hibernating hub that often).
 pub const DEFAULT_HUB_SESSION_RECHECK_SECONDS: u32 = 60;
+/// A hub event that took at least this long is logged even when `LOG_HUB_EVENTS` is not `all`:
+/// a slow send is what a user notices, and what an operator needs to find.
+pub const SLOW_HUB_EVENT_MS: u64 = 500;
 /// Registration attempts (a taken number's included) per client address and hour in production,
 /// unless configured.
 pub const DEFAULT_REGISTRATIONS_PER_ADDRESS_PER_HOUR: u32 = 10;
@@ -48,6 +51,11 @@ pub struct Config {
     pub registrations_per_address_per_hour: Option<u32>,
     /// Bytes of attachments one user may keep stored (`ATTACHMENT_QUOTA_BYTES`).
     pub attachment_quota_bytes: i64,
+    /// `LOG_HUB_EVENTS=all`: a log line for every event a hub handles. Otherwise (the default)
+    /// only for failed events and those slower than `SLOW_HUB_EVENT_MS`. A line per message was
+    /// a quarter of a hub's CPU under wrangler dev, and in production it is a billed log line
+    /// per message that says nothing the message counts in `/admin/stats` do not.
+    pub log_every_hub_event: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +123,7 @@ impl Config {
             .and_then(|v| v.parse::<i64>().ok())
             .filter(|n| *n > 0)
             .unwrap_or(DEFAULT_ATTACHMENT_QUOTA_BYTES);
+        let log_every_hub_event = get("LOG_HUB_EVENTS").as_deref() == Some("all");
         Config {
             environment,
             jwt_secret,
@@ -127,6 +136,7 @@ impl Config {
             hub_refuses_first_disconnect,
             registrations_per_address_per_hour,
             attachment_quota_bytes,
+            log_every_hub_event,
         }
     }
 
@@ -193,6 +203,9 @@ mod tests {
 
     #[test]
     fn only_tests_can_make_hubs_refuse_a_disconnect() {
+        assert!(!config(&[]).log_every_hub_event);
+        assert!(config(&[("LOG_HUB_EVENTS", "all")]).log_every_hub_event);
+        assert!(!config(&[("LOG_HUB_EVENTS", "some")]).log_every_hub_event);
         assert!(!config(&[]).hub_refuses_first_disconnect);
         assert!(!config(&[("TEST_HUB_REFUSES_FIRST_DISCONNECT", "true")]).hub_refuses_first_disconnect);
         let dev = config(&[("ENVIRONMENT", "development"), ("TEST_HUB_REFUSES_FIRST_DISCONNECT", "true")]);

@@ -25,7 +25,7 @@ pub use client::{
     HEADER_SESSION, HEADER_USER,
 };
 
-use crate::config::Config;
+use crate::config::{Config, SLOW_HUB_EVENT_MS};
 use crate::db::{self, messages, Client};
 use crate::error::{log_error, ApiError, ApiResult, LogLine};
 use crate::protocol::{parse_client_event, ClientEvent, ServerEvent};
@@ -73,6 +73,8 @@ pub struct UserHub {
     session_recheck_ms: f64,
     /// The hub's one alarm, as far as this instance knows.
     alarm: Cell<AlarmState>,
+    /// Whether every event gets a log line, or only failed and slow ones (`Config::log_every_hub_event`).
+    log_every_event: bool,
     /// Tests only (`Config::hub_refuses_first_disconnect`): the next `/disconnect` is refused.
     refuse_next_disconnect: Cell<bool>,
 }
@@ -100,6 +102,7 @@ impl DurableObject for UserHub {
             session_recheck_ms: config.hub_session_recheck_ms,
             alarm: Cell::new(AlarmState::Unknown),
             refuse_next_disconnect: Cell::new(config.hub_refuses_first_disconnect),
+            log_every_event: config.log_every_hub_event,
         }
     }
 
@@ -154,14 +157,16 @@ impl DurableObject for UserHub {
 
 impl UserHub {
     /// Parses one frame and hands the event to its handler; a failure goes back to the socket as
-    /// an `error` event carrying the event's reference. Each event handled writes one log line:
-    /// its kind, the user's (pseudonymous) id, how long it took and the error code, if any,
-    /// never what it carried.
+    /// an `error` event carrying the event's reference. A failed or slow event (and with
+    /// `LOG_HUB_EVENTS=all` every event) writes one log line: its kind, the user's (pseudonymous)
+    /// id, how long it took and the error code, if any, never what it carried.
     async fn handle_frame(&self, ws: &WebSocket, info: &SocketInfo, message: WebSocketIncomingMessage) {
         let started = now_ms();
         let (kind, error) = self.dispatch_frame(ws, info, message).await;
         let duration_ms = (now_ms() - started).max(0.0) as u64;
-        LogLine::hub_event(kind, info.user_id, duration_ms, error.as_ref().map(|e| e.code)).write();
+        if self.log_every_event || error.is_some() || duration_ms >= SLOW_HUB_EVENT_MS {
+            LogLine::hub_event(kind, info.user_id, duration_ms, error.as_ref().map(|e| e.code)).write();
+        }
         if let Some(error) = error {
             if error.status >= 500 {
                 *self.db.lock().await = None; // reconnect on the next event

@@ -205,7 +205,18 @@ test('each request leaves one JSON log line under the id its response carries, w
     { level: 'info', event: 'request', requestId, method: 'GET', route: '/users/:phone', status: 200, durationMs: 'number' });
   const notFound = await waitFor(() => lines().find((l) => l.requestId === missing.headers.get('x-request-id')));
   assert.equal(notFound.errorCode, 'not_found');
-  assert.ok(lines().some((l) => l.event === 'hub.event' && l.kind === 'send' && !('errorCode' in l)), 'the hub logged the send above');
+  // A hub logs the events it fails (and slow ones), not every message: the send above left no line.
+  assert.ok(!lines().some((l) => l.event === 'hub.event' && l.kind === 'send'), 'a successful send is not logged');
+  const socket = await Socket.open(stack.baseUrl, user.token);
+  await socket.next('ready');
+  socket.send({ type: 'send-message', conversationId: randomUUID(), clientMsgId: 'no such conversation',
+    ciphertext: Buffer.from('never stored').toString('base64') });
+  await socket.next('error');
+  socket.close();
+  const failed = await waitFor(() => lines().find((l) => l.event === 'hub.event' && l.userId === user.user.id),
+    { what: "the failed send's log line" });
+  assert.deepEqual({ ...failed, durationMs: typeof failed.durationMs },
+    { level: 'info', event: 'hub.event', kind: 'send', userId: user.user.id, durationMs: 'number', errorCode: 'not_found' });
 
   // The Worker's own lines hold no phone number, token or password (wrangler dev's access log,
   // which prints raw paths, is the development server's, not the Worker's); a token is in no URL,
