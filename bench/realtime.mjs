@@ -47,14 +47,20 @@ const DRAIN_MS = Number(opts.drain) * 1000;
 const MAX_SOCKETS_PER_USER = 10;
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
-/** The workerd processes on this machine: CPU seconds used so far and resident memory. */
+/**
+ * The stack's workerd processes (the Worker with every hub, and wrangler's proxy in front of it):
+ * CPU seconds used so far and resident memory. Only those of this stack's process group, so other
+ * wrangler dev instances on the machine do not count.
+ */
 function workerd() {
+  const group = String(stack.processGroup());
   const found = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'workerd') continue;
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[2] !== group) continue;
       const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
       found.push({ pid, cpu: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND, rssMb: rssKb / 1024 });
     } catch {

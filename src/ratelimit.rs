@@ -22,6 +22,12 @@ pub const SOCKET_RATE: Rate = Rate { per_second: 50.0, burst: 100.0 };
 /// this bounds how fast an account can pile those up in its own hub.
 pub const UPGRADE_RATE: Rate = Rate { per_second: 1.0, burst: 30.0 };
 
+/// Log lines a hub writes for failed and slow events (each hub keeps one bucket). Under overload
+/// every event is slow, and a line per event made the overload worse (a line costs a hub about as
+/// much as the message it describes under wrangler dev); a misbehaving client can fail 50 events
+/// a second. A burst shows what went wrong; past it, one line a second per hub.
+pub const HUB_LOG_RATE: Rate = Rate { per_second: 1.0, burst: 20.0 };
+
 impl TokenBucket {
     pub fn full(rate: Rate, now_ms: f64) -> Self {
         Self { tokens: rate.burst, updated_ms: now_ms }

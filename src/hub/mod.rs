@@ -29,7 +29,7 @@ use crate::config::{Config, SLOW_HUB_EVENT_MS};
 use crate::db::{self, messages, Client};
 use crate::error::{log_error, ApiError, ApiResult, LogLine};
 use crate::protocol::{parse_client_event, ClientEvent, ServerEvent};
-use crate::ratelimit::{TokenBucket, UPGRADE_RATE};
+use crate::ratelimit::{TokenBucket, HUB_LOG_RATE, UPGRADE_RATE};
 use alarm::AlarmState;
 use sockets::{send, sendable_close_code, SocketInfo};
 use std::cell::{Cell, RefCell};
@@ -73,8 +73,10 @@ pub struct UserHub {
     session_recheck_ms: f64,
     /// The hub's one alarm, as far as this instance knows.
     alarm: Cell<AlarmState>,
-    /// Whether every event gets a log line, or only failed and slow ones (`Config::log_every_hub_event`).
+    /// Whether every event gets a log line, or only failed and slow ones (`Config::log_every_hub_event`),
+    /// as many as `HUB_LOG_RATE` allows.
     log_every_event: bool,
+    log_lines: Cell<TokenBucket>,
     /// Tests only (`Config::hub_refuses_first_disconnect`): the next `/disconnect` is refused.
     refuse_next_disconnect: Cell<bool>,
 }
@@ -103,6 +105,7 @@ impl DurableObject for UserHub {
             alarm: Cell::new(AlarmState::Unknown),
             refuse_next_disconnect: Cell::new(config.hub_refuses_first_disconnect),
             log_every_event: config.log_every_hub_event,
+            log_lines: Cell::new(TokenBucket::full(HUB_LOG_RATE, now_ms())),
         }
     }
 
@@ -164,7 +167,7 @@ impl UserHub {
         let started = now_ms();
         let (kind, error) = self.dispatch_frame(ws, info, message).await;
         let duration_ms = (now_ms() - started).max(0.0) as u64;
-        if self.log_every_event || error.is_some() || duration_ms >= SLOW_HUB_EVENT_MS {
+        if self.log_every_event || ((error.is_some() || duration_ms >= SLOW_HUB_EVENT_MS) && self.may_log()) {
             LogLine::hub_event(kind, info.user_id, duration_ms, error.as_ref().map(|e| e.code)).write();
         }
         if let Some(error) = error {
@@ -212,6 +215,14 @@ impl UserHub {
                 (kind, Some(error))
             }
         }
+    }
+
+    /// Whether a failed or slow event may have its line (`HUB_LOG_RATE`).
+    fn may_log(&self) -> bool {
+        let mut bucket = self.log_lines.get();
+        let allowed = bucket.try_take(HUB_LOG_RATE, now_ms());
+        self.log_lines.set(bucket);
+        allowed
     }
 
     /// The connection for an event: marked used, so that it is kept while events come, with the

@@ -171,6 +171,8 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
       if (!res.ok) throw new Error(`GET /__scheduled answered ${res.status}: ${await res.text()}`);
     },
     inspectorPort: () => inspectorPort,
+    /** wrangler's process group (its own), which holds the workerd processes it started. */
+    processGroup: () => child?.pid,
     databaseUrl: url,
     pool,
     logs: () => output,
