@@ -17,6 +17,8 @@ pub mod members;
 pub mod messages;
 pub mod receipts;
 pub mod sessions;
+#[cfg(target_arch = "wasm32")]
+mod socket;
 pub mod throttles;
 pub mod users;
 
@@ -41,8 +43,10 @@ pub fn like_literal(text: &str) -> String {
 pub async fn connect(env: &worker::Env) -> DbResult<Client> {
     use crate::error::log_error;
     let hyperdrive = env.hyperdrive("HYPERDRIVE").map_err(|_| DbError::new(DbErrorKind::NotConfigured))?;
-    let socket = hyperdrive.connect().map_err(|e| {
-        log_error("db.connect", &format!("socket: {e}"));
+    // Hyperdrive's own socket, wrapped in our stream adapter rather than workers-rs's (socket.rs).
+    let raw: &worker::worker_sys::Hyperdrive = wasm_bindgen::JsCast::unchecked_ref(hyperdrive.as_ref());
+    let socket = raw.connect().and_then(socket::StreamSocket::new).map_err(|e| {
+        log_error("db.connect", &format!("socket: {e:?}"));
         DbError::new(DbErrorKind::Unavailable)
     })?;
     let mut config = tokio_postgres::Config::new();

@@ -31,7 +31,7 @@ use crate::error::{log_error, ApiError, ApiResult, LogLine};
 use crate::protocol::{parse_client_event, ClientEvent, ServerEvent};
 use crate::ratelimit::{TokenBucket, HUB_LOG_RATE, UPGRADE_RATE};
 use alarm::AlarmState;
-use sockets::{send, sendable_close_code, SocketInfo};
+use sockets::{send, sendable_close_code, SocketInfo, SocketInfos};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -53,6 +53,8 @@ pub struct UserHub {
     /// Behind an async lock so a burst of events opens one connection, not one each.
     db: futures_util::lock::Mutex<Option<Rc<HubDb>>>,
     buckets: RefCell<HashMap<String, TokenBucket>>,
+    /// What each socket is (its attachment, remembered).
+    socket_infos: SocketInfos,
     /// New sockets this hub takes (`UPGRADE_RATE`); in memory, so an evicted hub starts full.
     upgrades: Cell<TokenBucket>,
     /// Whether this instance has made sure its user is not marked online with no sockets: after a
@@ -93,6 +95,7 @@ impl DurableObject for UserHub {
             env,
             db: futures_util::lock::Mutex::new(None),
             buckets: RefCell::new(HashMap::new()),
+            socket_infos: SocketInfos::new(),
             upgrades: Cell::new(TokenBucket::full(UPGRADE_RATE, now_ms())),
             presence_checked: Default::default(),
             presence_repair_at: Default::default(),
@@ -128,7 +131,7 @@ impl DurableObject for UserHub {
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
-        let Some(info) = ws.deserialize_attachment::<SocketInfo>()? else {
+        let Some(info) = self.socket_infos.read(&ws) else {
             ws.close(Some(1011), Some("lost socket state"))?;
             return Ok(());
         };

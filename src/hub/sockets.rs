@@ -8,7 +8,11 @@ use crate::error::{log_error, ApiError, ApiResult};
 use crate::protocol::{Disconnect, ServerEvent, SocketCloseReason, MAX_SOCKETS_PER_USER};
 use crate::ratelimit::{TokenBucket, SOCKET_RATE, UPGRADE_RATE};
 use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
 use uuid::Uuid;
+use wasm_bindgen::{JsCast, JsValue};
 use worker::{Request, Response, WebSocket, WebSocketPair};
 
 /// How late the alarm's re-check of sessions may be before a frame or delivery makes it.
@@ -49,6 +53,67 @@ pub(super) struct SocketInfo {
     /// Kept in the attachment, so it holds after hibernation as well.
     #[serde(default)]
     pub closed: bool,
+}
+
+/// What each socket is, read from its attachment once per socket and hub instance. Reading the
+/// attachment (a structured clone turned back into Rust) on every frame, and for every socket on
+/// every delivery, was about 4% of a busy hub's time. The attachment stays what survives
+/// hibernation; this only remembers it, and every write of an attachment goes through here.
+pub(super) struct SocketInfos {
+    /// Each socket object → its number in `infos`. A WeakMap, so that a socket the runtime lets go
+    /// of takes its key with it; a new instance (after hibernation) starts empty and reads again.
+    numbers: js_sys::WeakMap,
+    infos: RefCell<HashMap<u32, Rc<SocketInfo>>>,
+    next: Cell<u32>,
+}
+
+impl SocketInfos {
+    pub(super) fn new() -> Self {
+        Self { numbers: js_sys::WeakMap::new(), infos: Default::default(), next: Cell::new(0) }
+    }
+
+    fn key(ws: &WebSocket) -> &js_sys::Object {
+        ws.as_ref().unchecked_ref()
+    }
+
+    fn number(&self, ws: &WebSocket) -> Option<u32> {
+        self.numbers.get(Self::key(ws)).as_f64().map(|n| n as u32)
+    }
+
+    /// What `ws` is; None when its attachment is lost.
+    pub(super) fn read(&self, ws: &WebSocket) -> Option<Rc<SocketInfo>> {
+        if let Some(info) = self.number(ws).and_then(|n| self.infos.borrow().get(&n).cloned()) {
+            return Some(info);
+        }
+        let info = Rc::new(ws.deserialize_attachment::<SocketInfo>().ok().flatten()?);
+        self.remember(ws, info.clone());
+        Some(info)
+    }
+
+    /// Keeps `info` as the socket's attachment (for after hibernation) and here.
+    pub(super) fn write(&self, ws: &WebSocket, info: SocketInfo) -> worker::Result<()> {
+        ws.serialize_attachment(&info)?;
+        self.remember(ws, Rc::new(info));
+        Ok(())
+    }
+
+    /// Drops what is known of a socket that is gone.
+    pub(super) fn forget(&self, ws: &WebSocket) {
+        if let Some(n) = self.number(ws) {
+            self.infos.borrow_mut().remove(&n);
+        }
+        self.numbers.delete(Self::key(ws));
+    }
+
+    fn remember(&self, ws: &WebSocket, info: Rc<SocketInfo>) {
+        let n = self.number(ws).unwrap_or_else(|| {
+            let n = self.next.get();
+            self.next.set(n.wrapping_add(1));
+            self.numbers.set(Self::key(ws), &JsValue::from(n));
+            n
+        });
+        self.infos.borrow_mut().insert(n, info);
+    }
 }
 
 /// How the hub ends one socket: the event the client gets first (an event arrives at once, while
@@ -128,7 +193,7 @@ impl UserHub {
         self.state.accept_websocket_with_tags(&pair.server, &[&conn_id]);
         let info =
             SocketInfo { user_id, device_id, conn_id, session_id, expires_at, accepted_at: now_ms(), closed: false };
-        pair.server.serialize_attachment(&info)?;
+        self.socket_infos.write(&pair.server, info.clone())?;
         let mut response = Response::from_websocket(pair.client)?;
         if let Some(protocol) = headers.get(HEADER_PROTOCOL)? {
             response.headers_mut().set("Sec-WebSocket-Protocol", &protocol)?;
@@ -164,7 +229,7 @@ impl UserHub {
 
     /// Closes the oldest of `others` (the open sockets but the one just accepted) until the user
     /// holds at most `MAX_SOCKETS_PER_USER`, so one account cannot hold hub memory without end.
-    fn close_oldest_beyond_limit(&self, mut others: Vec<(WebSocket, SocketInfo)>) {
+    fn close_oldest_beyond_limit(&self, mut others: Vec<(WebSocket, Rc<SocketInfo>)>) {
         let excess = (others.len() + 1).saturating_sub(MAX_SOCKETS_PER_USER);
         others.sort_by(|(_, a), (_, b)| a.accepted_at.total_cmp(&b.accepted_at));
         let reason = format!("too many sockets: at most {MAX_SOCKETS_PER_USER} per user, and this was the oldest");
@@ -254,13 +319,13 @@ impl UserHub {
     /// This hub's open sockets, with what each is. A socket this side closed can stay listed
     /// until its client answers the close frame (under `wrangler dev`, for good); it no longer
     /// counts. A socket whose attachment is lost is left out; its next event closes it.
-    pub(super) fn open_sockets(&self) -> Vec<(WebSocket, SocketInfo)> {
+    pub(super) fn open_sockets(&self) -> Vec<(WebSocket, Rc<SocketInfo>)> {
         self.state
             .get_websockets()
             .into_iter()
             .filter(|ws| ws.as_ref().ready_state() == READY_STATE_OPEN)
             .filter_map(|ws| {
-                let info = ws.deserialize_attachment::<SocketInfo>().ok().flatten()?;
+                let info = self.socket_infos.read(&ws)?;
                 (!info.closed).then_some((ws, info))
             })
             .collect()
@@ -296,7 +361,7 @@ impl UserHub {
     /// Tells a socket why it is being closed, then closes it.
     fn end_socket(&self, ws: &WebSocket, info: &SocketInfo, why: &Closing) {
         send(ws, &why.event);
-        let _ = ws.serialize_attachment(&SocketInfo { closed: true, ..info.clone() });
+        let _ = self.socket_infos.write(ws, SocketInfo { closed: true, ..info.clone() });
         let _ = ws.close(Some(why.code), Some(why.reason.clone()));
         self.buckets.borrow_mut().remove(&info.conn_id);
     }
@@ -312,7 +377,8 @@ impl UserHub {
 
     /// Forgets a socket that closed, and announces the user offline if it was their last.
     pub(super) async fn socket_gone(&self, ws: &WebSocket) {
-        let Ok(Some(info)) = ws.deserialize_attachment::<SocketInfo>() else { return };
+        let Some(info) = self.socket_infos.read(ws) else { return };
+        self.socket_infos.forget(ws);
         self.buckets.borrow_mut().remove(&info.conn_id);
         let others = self.open_sockets().into_iter().filter(|(_, other)| other.conn_id != info.conn_id).count();
         if others == 0 {
