@@ -4,10 +4,11 @@
 //
 //   bash bench/run realtime [--users 100] [--rate 10] [--duration 10]
 //
-// Each sending user's hub holds one PostgreSQL connection while it is busy (under wrangler dev,
-// Hyperdrive does not pool), so the users must fit in the server's max_connections with room for
-// the Worker's own requests: the default of 100 is lowered to fit, with a note; an explicit
-// --users that does not fit is refused.
+// Each sending user's hub holds a connection while it is busy. Through the stack's PgBouncer
+// (transaction mode, as Hyperdrive in production) they share a few PostgreSQL connections. Without
+// one (no PgBouncer installed, or E2E_PGBOUNCER=off) each is a PostgreSQL connection, so the
+// users must fit in the server's max_connections with room for the Worker's own requests: the
+// default of 100 is lowered to fit, with a note; an explicit --users that does not fit is refused.
 import { parseArgs } from 'node:util';
 import { startStack } from '../test/support/stack.mjs';
 import { Api } from '../test/support/api.mjs';
@@ -33,7 +34,7 @@ function percentile(sorted, p) {
 
 const stack = await startStack();
 const { rows: [{ max_connections: maxConnections }] } = await stack.pool.query('SHOW max_connections');
-const fits = Number(maxConnections) - 15;
+const fits = stack.pooler ? Infinity : Number(maxConnections) - 15;
 if (USERS > fits && opts.users === undefined) {
   USERS = fits - (fits % 2);
   console.log(`# PostgreSQL's max_connections=${maxConnections} holds one connection per busy hub for ${USERS} users, not 100: running ${USERS}`);
