@@ -232,7 +232,7 @@ const closeAll = (sockets) => Promise.all(sockets.map((ws) => new Promise((resol
 
 try {
   const { rows: [{ max_connections: maxConnections }] } = await stack.pool.query('SHOW max_connections');
-  console.log(`# PostgreSQL max_connections=${maxConnections}; ${new Date().toISOString()}`);
+  console.log(`# PostgreSQL max_connections=${maxConnections}, ${stack.pooler ? 'through the stack\'s PgBouncer (transaction mode)' : 'connected directly (no PgBouncer)'}; ${new Date().toISOString()}`);
   let profileFile = opts.profile;
   if (only.has('pairs')) {
     for (const count of userCounts) {

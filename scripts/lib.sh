@@ -54,6 +54,35 @@ ensure_chromium() {
   export CHROMIUM_BIN
 }
 
+# PgBouncer in transaction mode stands in locally for what Hyperdrive does in production: the
+# Worker's connections (every REST request's, every busy user's hub's) share a few PostgreSQL
+# connections instead of holding one each, which a local server (max_connections=100) runs out of
+# at about a hundred busy users. Only the binary is used: scripts/pgbouncer.mjs runs an instance of
+# its own per stack (and one beside scripts/dev), with its own config on a free port; Debian's
+# system service, if any, is left alone. Exports PGBOUNCER_BIN, empty when there is none: the
+# stack then connects straight to PostgreSQL, with a note; CI (CI set) must have it.
+ensure_pgbouncer() {
+  PGBOUNCER_BIN="${PGBOUNCER_BIN:-$(command -v pgbouncer || { [ -x /usr/sbin/pgbouncer ] && echo /usr/sbin/pgbouncer; } || true)}"
+  if [ -z "$PGBOUNCER_BIN" ]; then
+    local why=""
+    if ! command -v apt-get >/dev/null; then
+      why="install PgBouncer (it is not a Debian/Ubuntu system: no apt-get) or set PGBOUNCER_BIN"
+    elif [ "$(id -u)" != 0 ]; then
+      why="run 'sudo apt-get install pgbouncer' (or set PGBOUNCER_BIN)"
+    else
+      say "Installing PgBouncer from Debian (once; the local pooler in transaction mode)"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null \
+        || die "apt-get install pgbouncer failed (see above)."
+      PGBOUNCER_BIN="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
+    fi
+    if [ -n "$why" ]; then
+      [ -z "${CI:-}" ] || die "PgBouncer is missing, and CI must run through it: $why."
+      say "Note: PgBouncer is missing, so the Worker connects to PostgreSQL directly (one connection per busy hub; a few hundred busy users exhaust max_connections). To pool as in production: $why."
+    fi
+  fi
+  export PGBOUNCER_BIN
+}
+
 # Schemathesis (the schema fuzzer of test/integration/schema-fuzz.test.mjs) from PyPI, pinned, in
 # a project-local virtualenv, so nothing is installed into the system's Python.
 SCHEMATHESIS_VERSION="4.32.5"

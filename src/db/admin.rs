@@ -1,7 +1,7 @@
 //! Admin operations: deleting accounts under the last-admin guard, the audit log, and the counts
 //! of the admin page.
 
-use super::{Client, DbResult};
+use super::{sql, Client, DbResult};
 use crate::cursor::{PageRequest, SequenceCursor};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -23,20 +23,22 @@ pub enum DeleteOutcome {
 /// admins deleting each other cannot leave none.
 pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> DbResult<DeleteOutcome> {
     let tx = client.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock(hashtext('e2e-chat:admins'))", &[]).await?;
-    let actor_is_admin =
-        tx.query_opt("SELECT is_admin FROM users WHERE id = $1", &[&actor]).await?.is_some_and(|r| r.get::<_, bool>(0));
+    sql::execute(&tx, "SELECT pg_advisory_xact_lock(hashtext('e2e-chat:admins'))", &[]).await?;
+    let actor_is_admin = sql::query_opt(&tx, "SELECT is_admin FROM users WHERE id = $1", &[&actor])
+        .await?
+        .is_some_and(|r| r.get::<_, bool>(0));
     if !actor_is_admin {
         return Ok(DeleteOutcome::ActorNoLongerAdmin);
     }
     let Some(user) =
-        tx.query_opt("SELECT is_admin FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE", &[&target]).await?
+        sql::query_opt(&tx, "SELECT is_admin FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE", &[&target])
+            .await?
     else {
         return Ok(DeleteOutcome::NotFound);
     };
     let is_admin: bool = user.get("is_admin");
     if is_admin {
-        let admins: i64 = tx.query_one("SELECT count(*) FROM users WHERE is_admin", &[]).await?.get(0);
+        let admins: i64 = sql::query_one(&tx, "SELECT count(*) FROM users WHERE is_admin", &[]).await?.get(0);
         if admins <= 1 {
             return Ok(DeleteOutcome::LastAdmin);
         }
@@ -45,7 +47,8 @@ pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> DbRe
     // Ids only: the account is deleted so that its phone number and name are not kept, and the
     // audit log is no exception (the tombstone keeps the id the entry names).
     let detail = json!({ "wasAdmin": is_admin, "emptiedGroups": emptied_groups });
-    tx.execute(
+    sql::execute(
+        &tx,
         "INSERT INTO audit_log (actor_id, action, target, detail) VALUES ($1, 'user.delete', $2, $3)",
         &[&actor, &target.to_string(), &detail],
     )
@@ -57,16 +60,16 @@ pub async fn delete_user(client: &mut Client, actor: Uuid, target: Uuid) -> DbRe
 /// Removes everything of `target` but their tombstone, in `delete_user`'s transaction. Returns
 /// how many of their groups it left empty, and so deleted.
 async fn erase(tx: &Transaction<'_>, target: Uuid) -> DbResult<u64> {
-    let groups: Vec<Uuid> = tx
-        .query(
-            "SELECT m.conversation_id FROM members m JOIN conversations c ON c.id = m.conversation_id
+    let groups: Vec<Uuid> = sql::query(
+        tx,
+        "SELECT m.conversation_id FROM members m JOIN conversations c ON c.id = m.conversation_id
              WHERE m.user_id = $1 AND c.kind = 'group'",
-            &[&target],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        &[&target],
+    )
+    .await?
+    .iter()
+    .map(|r| r.get(0))
+    .collect();
     for statement in [
         "DELETE FROM sessions WHERE user_id = $1",
         // Where they logged in from (throttles, 5.) is theirs, and not kept either.
@@ -84,15 +87,15 @@ async fn erase(tx: &Transaction<'_>, target: Uuid) -> DbResult<u64> {
                 online_since = NULL, deleted_at = now()
          WHERE id = $1",
     ] {
-        tx.execute(statement, &[&target]).await?;
+        sql::execute(tx, statement, &[&target]).await?;
     }
-    let emptied = tx
-        .execute(
-            "DELETE FROM conversations c WHERE c.id = ANY($1)
+    let emptied = sql::execute(
+        tx,
+        "DELETE FROM conversations c WHERE c.id = ANY($1)
              AND NOT EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = c.id)",
-            &[&groups],
-        )
-        .await?;
+        &[&groups],
+    )
+    .await?;
     // A group whose owner this was is not left without a manager.
     super::members::pass_ownership(tx, &groups).await?;
     Ok(emptied)
@@ -112,13 +115,13 @@ pub struct AuditRow {
 /// A page of audit entries, newest first.
 pub async fn audit_page(client: &Client, page: &PageRequest<SequenceCursor>) -> DbResult<Vec<AuditRow>> {
     let before_id = page.after.map(|c| c.id);
-    let rows = client
-        .query(
-            "SELECT id, actor_id, action, target, detail, at FROM audit_log
+    let rows = sql::query(
+        client,
+        "SELECT id, actor_id, action, target, detail, at FROM audit_log
              WHERE ($1::int8 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
-            &[&before_id, &page.fetch()],
-        )
-        .await?;
+        &[&before_id, &page.fetch()],
+    )
+    .await?;
     Ok(rows
         .iter()
         .map(|r| AuditRow {
@@ -143,9 +146,9 @@ pub struct StatsRow {
 }
 
 pub async fn stats(client: &Client) -> DbResult<StatsRow> {
-    let row = client
-        .query_one(
-            "SELECT
+    let row = sql::query_one(
+        client,
+        "SELECT
                (SELECT count(*) FROM users WHERE deleted_at IS NULL) AS users,
                (SELECT count(*) FROM users WHERE online_since IS NOT NULL AND deleted_at IS NULL) AS online_now,
                (SELECT count(*) FROM messages
@@ -153,9 +156,9 @@ pub async fn stats(client: &Client) -> DbResult<StatsRow> {
                  AS messages_today,
                (SELECT count(*) FROM sessions WHERE expires_at > now()) AS active_sessions,
                now() AS at",
-            &[],
-        )
-        .await?;
+        &[],
+    )
+    .await?;
     Ok(StatsRow {
         users: row.get("users"),
         online_now: row.get("online_now"),

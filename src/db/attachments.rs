@@ -6,7 +6,7 @@
 //! R2 object, then the row.
 
 use super::devices::lock_user;
-use super::{Client, DbResult};
+use super::{sql, Client, DbResult};
 use crate::protocol::{part_count, MAX_UNFINISHED_UPLOADS_PER_USER, UNREFERENCED_ATTACHMENT_GRACE_SECONDS};
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
@@ -108,15 +108,15 @@ pub async fn reserve(
 ) -> DbResult<Reservation> {
     let tx = client.transaction().await?;
     lock_user(&tx, uploader).await?;
-    let row = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1) AS conversation_exists,
+    let row = sql::query_one(
+        &tx,
+        "SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1) AS conversation_exists,
                     EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2) AS member,
                     COALESCE((SELECT sum(size) FROM attachments WHERE uploader_id = $2), 0)::bigint AS stored_bytes,
                     (SELECT count(*) FROM attachments WHERE uploader_id = $2 AND state = 'uploading') AS unfinished",
-            &[&conversation, &uploader],
-        )
-        .await?;
+        &[&conversation, &uploader],
+    )
+    .await?;
     let usage = Usage {
         conversation_exists: row.get("conversation_exists"),
         member: row.get("member"),
@@ -132,16 +132,19 @@ pub async fn reserve(
          VALUES ($1, $2, $3, $4, array_fill(NULL::text, ARRAY[$5::int])) RETURNING {COLUMNS}"
     );
     let parts = part_count(size) as i32;
-    let row = tx.query_one(&sql, &[&id, &conversation, &uploader, &size, &parts]).await?;
+    let row = sql::query_one(&tx, &sql, &[&id, &conversation, &uploader, &size, &parts]).await?;
     tx.commit().await?;
     Ok(Reservation::Reserved(AttachmentRow::from(&row)))
 }
 
 /// Notes the R2 multipart upload a reservation writes to.
 pub async fn set_upload_id(client: &Client, id: Uuid, upload_id: &str) -> DbResult<bool> {
-    let n = client
-        .execute("UPDATE attachments SET upload_id = $2 WHERE id = $1 AND state = 'uploading'", &[&id, &upload_id])
-        .await?;
+    let n = sql::execute(
+        client,
+        "UPDATE attachments SET upload_id = $2 WHERE id = $1 AND state = 'uploading'",
+        &[&id, &upload_id],
+    )
+    .await?;
     Ok(n == 1)
 }
 
@@ -151,16 +154,19 @@ pub async fn get_for(client: &Client, id: Uuid, user: Uuid) -> DbResult<Option<(
         "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = a.conversation_id AND m.user_id = $2)
          AS member FROM attachments a WHERE id = $1"
     );
-    let row = client.query_opt(&sql, &[&id, &user]).await?;
+    let row = sql::query_opt(client, &sql, &[&id, &user]).await?;
     Ok(row.map(|row| (AttachmentRow::from(&row), row.get("member"))))
 }
 
 /// Records part `n`'s etag (n from 1, checked against the upload's parts), if the upload is still
 /// open. A part sent again replaces the first.
 pub async fn record_part(client: &Client, id: Uuid, n: i32, etag: &str) -> DbResult<bool> {
-    let updated = client
-        .execute("UPDATE attachments SET part_etags[$2] = $3 WHERE id = $1 AND state = 'uploading'", &[&id, &n, &etag])
-        .await?;
+    let updated = sql::execute(
+        client,
+        "UPDATE attachments SET part_etags[$2] = $3 WHERE id = $1 AND state = 'uploading'",
+        &[&id, &n, &etag],
+    )
+    .await?;
     Ok(updated == 1)
 }
 
@@ -170,7 +176,7 @@ pub async fn mark_complete(client: &Client, id: Uuid) -> DbResult<Option<Attachm
         "UPDATE attachments SET state = 'complete', completed_at = now(), upload_id = NULL
          WHERE id = $1 AND state = 'uploading' RETURNING {COLUMNS}"
     );
-    Ok(client.query_opt(&sql, &[&id]).await?.as_ref().map(AttachmentRow::from))
+    Ok(sql::query_opt(client, &sql, &[&id]).await?.as_ref().map(AttachmentRow::from))
 }
 
 /// Why the uploads a `send-message` names cannot all be referred to, when its send stored nothing.
@@ -193,13 +199,13 @@ pub async fn not_referable(
     if ids.is_empty() {
         return Ok(None);
     }
-    let row = client
-        .query_one(
-            "SELECT count(*) FILTER (WHERE message_id IS NULL) AS free, count(*) AS valid FROM attachments
+    let row = sql::query_one(
+        client,
+        "SELECT count(*) FILTER (WHERE message_id IS NULL) AS free, count(*) AS valid FROM attachments
              WHERE id = ANY($1) AND uploader_id = $2 AND conversation_id = $3 AND state = 'complete'",
-            &[&ids, &sender, &conversation],
-        )
-        .await?;
+        &[&ids, &sender, &conversation],
+    )
+    .await?;
     let (free, valid): (i64, i64) = (row.get("free"), row.get("valid"));
     let wanted = ids.len() as i64;
     Ok(if valid < wanted {
@@ -235,16 +241,16 @@ pub enum Cancel {
 /// Marks `uploader`'s upload `deleting`, unless a message refers to it. Cancelling one already on
 /// its way out finds it again, so a cancel that failed halfway can be repeated.
 pub async fn doom_own(client: &Client, id: Uuid, uploader: Uuid) -> DbResult<Cancel> {
-    let row = client
-        .query_opt(
-            "WITH target AS (SELECT id, message_id FROM attachments WHERE id = $1 AND uploader_id = $2 FOR UPDATE),
+    let row = sql::query_opt(
+        client,
+        "WITH target AS (SELECT id, message_id FROM attachments WHERE id = $1 AND uploader_id = $2 FOR UPDATE),
                   doomed AS (UPDATE attachments a SET state = 'deleting' FROM target
                              WHERE a.id = target.id AND target.message_id IS NULL RETURNING a.id, a.upload_id)
              SELECT target.message_id IS NOT NULL AS referenced, doomed.id, doomed.upload_id
              FROM target LEFT JOIN doomed ON true",
-            &[&id, &uploader],
-        )
-        .await?;
+        &[&id, &uploader],
+    )
+    .await?;
     Ok(match row {
         None => Cancel::NotFound,
         Some(row) if row.get("referenced") => Cancel::Referenced,
@@ -255,12 +261,12 @@ pub async fn doom_own(client: &Client, id: Uuid, uploader: Uuid) -> DbResult<Can
 /// Marks `deleting` the uploads these messages refer to (the messages were deleted for everyone,
 /// or expired).
 pub async fn doom_for_messages(client: &Client, messages: &[Uuid]) -> DbResult<Vec<Doomed>> {
-    let rows = client
-        .query(
-            "UPDATE attachments SET state = 'deleting' WHERE message_id = ANY($1) RETURNING id, upload_id",
-            &[&messages],
-        )
-        .await?;
+    let rows = sql::query(
+        client,
+        "UPDATE attachments SET state = 'deleting' WHERE message_id = ANY($1) RETURNING id, upload_id",
+        &[&messages],
+    )
+    .await?;
     Ok(doomed(rows))
 }
 
@@ -270,9 +276,9 @@ pub async fn doom_for_messages(client: &Client, messages: &[Uuid]) -> DbResult<V
 /// deleted for everyone or expired (which `delete_for_messages` deletes at once; this catches what
 /// it could not). Rows another pass holds are skipped, not waited for.
 pub async fn doom_abandoned(client: &Client, limit: i64) -> DbResult<Vec<Doomed>> {
-    let rows = client
-        .query(
-            "UPDATE attachments SET state = 'deleting' WHERE id IN (
+    let rows = sql::query(
+        client,
+        "UPDATE attachments SET state = 'deleting' WHERE id IN (
                SELECT a.id FROM attachments a LEFT JOIN users u ON u.id = a.uploader_id
                  LEFT JOIN messages m ON m.id = a.message_id
                WHERE a.state = 'deleting'
@@ -281,15 +287,15 @@ pub async fn doom_abandoned(client: &Client, limit: i64) -> DbResult<Vec<Doomed>
                   OR (a.message_id IS NULL AND a.created_at < now() - make_interval(secs => $1))
                ORDER BY a.created_at LIMIT $2 FOR UPDATE OF a SKIP LOCKED)
              RETURNING id, upload_id",
-            &[&(UNREFERENCED_ATTACHMENT_GRACE_SECONDS as f64), &limit],
-        )
-        .await?;
+        &[&(UNREFERENCED_ATTACHMENT_GRACE_SECONDS as f64), &limit],
+    )
+    .await?;
     Ok(doomed(rows))
 }
 
 /// Deletes the rows of uploads whose R2 side is gone.
 pub async fn forget(client: &Client, ids: &[Uuid]) -> DbResult<u64> {
-    Ok(client.execute("DELETE FROM attachments WHERE id = ANY($1) AND state = 'deleting'", &[&ids]).await?)
+    Ok(sql::execute(client, "DELETE FROM attachments WHERE id = ANY($1) AND state = 'deleting'", &[&ids]).await?)
 }
 
 #[cfg(test)]

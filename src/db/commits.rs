@@ -2,7 +2,7 @@
 //! and members, and finding a commit stored before for answering a resend.
 
 use super::messages::{self, MessageRow};
-use super::{Client, DbError, DbResult};
+use super::{sql, Client, DbError, DbResult};
 use crate::protocol::{CommitRequest, MAX_GROUP_MEMBERS};
 use uuid::Uuid;
 
@@ -28,8 +28,7 @@ pub async fn apply(
     c: &CommitRequest,
 ) -> DbResult<Option<AppliedCommit>> {
     let (commit_id, welcome_id) = (Uuid::now_v7(), Uuid::now_v7());
-    let row = client
-        .query_one(
+    let row = sql::query_one(client,
             "WITH conv AS (
                SELECT id, kind, epoch, last_seq FROM conversations WHERE id = $1 FOR UPDATE
              ), actor AS (

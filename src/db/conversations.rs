@@ -1,6 +1,6 @@
 //! conversations: direct ones (one per pair of users) and groups, and how a user stands in one.
 
-use super::{Client, DbError, DbResult};
+use super::{sql, Client, DbError, DbResult};
 use crate::cursor::{IdCursor, PageRequest};
 use crate::protocol::{ConversationKind, MemberRole, NewGroup};
 use chrono::{DateTime, Utc};
@@ -38,14 +38,14 @@ impl Member {
 
 /// Whether a conversation with this id exists and, if so, how `user` stands in it.
 pub async fn membership(client: &Client, id: Uuid, user: Uuid) -> DbResult<Option<Membership>> {
-    let row = client
-        .query_opt(
-            "SELECT c.kind, c.epoch, m.role, m.joined_seq
+    let row = sql::query_opt(
+        client,
+        "SELECT c.kind, c.epoch, m.role, m.joined_seq
              FROM conversations c LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id = $2
              WHERE c.id = $1",
-            &[&id, &user],
-        )
-        .await?;
+        &[&id, &user],
+    )
+    .await?;
     let Some(r) = row else { return Ok(None) };
     Ok(Some(Membership {
         kind: r.try_get("kind")?,
@@ -58,7 +58,8 @@ pub async fn membership(client: &Client, id: Uuid, user: Uuid) -> DbResult<Optio
 
 pub async fn direct_id(client: &Client, a: Uuid, b: Uuid) -> DbResult<Option<Uuid>> {
     let (lo, hi) = sorted_pair(a, b);
-    let row = client.query_opt("SELECT id FROM conversations WHERE user_lo = $1 AND user_hi = $2", &[&lo, &hi]).await?;
+    let row =
+        sql::query_opt(client, "SELECT id FROM conversations WHERE user_lo = $1 AND user_hi = $2", &[&lo, &hi]).await?;
     Ok(row.map(|r| r.get(0)))
 }
 
@@ -69,9 +70,9 @@ pub async fn ensure_direct(client: &Client, me: Uuid, peer: Uuid) -> DbResult<Uu
         return Ok(id);
     }
     let (lo, hi) = sorted_pair(me, peer);
-    let created = client
-        .query_opt(
-            "WITH created AS (
+    let created = sql::query_opt(
+        client,
+        "WITH created AS (
                INSERT INTO conversations (id, kind, created_by, user_lo, user_hi) VALUES ($1, 'direct', $2, $3, $4)
                ON CONFLICT (user_lo, user_hi) DO NOTHING RETURNING id
              ), joined AS (
@@ -79,9 +80,9 @@ pub async fn ensure_direct(client: &Client, me: Uuid, peer: Uuid) -> DbResult<Uu
                SELECT id, unnest(ARRAY[$3, $4]::uuid[]), 'member' FROM created
              )
              SELECT id FROM created",
-            &[&Uuid::now_v7(), &me, &lo, &hi],
-        )
-        .await?;
+        &[&Uuid::now_v7(), &me, &lo, &hi],
+    )
+    .await?;
     match created {
         Some(row) => Ok(row.get(0)),
         // Someone else created it between our look-up and our insert; theirs is committed now.
@@ -125,7 +126,7 @@ impl TryFrom<&Row> for ConversationRow {
 
 pub async fn get(client: &Client, id: Uuid) -> DbResult<Option<ConversationRow>> {
     let sql = format!("SELECT {COLUMNS} FROM conversations WHERE id = $1");
-    client.query_opt(&sql, &[&id]).await?.as_ref().map(ConversationRow::try_from).transpose()
+    sql::query_opt(client, &sql, &[&id]).await?.as_ref().map(ConversationRow::try_from).transpose()
 }
 
 /// A page of the conversations `user` is a member of, ordered by id.
@@ -140,7 +141,7 @@ pub async fn list_for_user(
          ORDER BY id LIMIT $3"
     );
     let after = page.after.map(|c| c.id);
-    let rows = client.query(&sql, &[&user, &after, &page.fetch()]).await?;
+    let rows = sql::query(client, &sql, &[&user, &after, &page.fetch()]).await?;
     rows.iter().map(ConversationRow::try_from).collect()
 }
 
@@ -148,9 +149,9 @@ pub async fn list_for_user(
 /// None, and nothing created, when any member is not a user.
 pub async fn create_group(client: &Client, creator: Uuid, group: &NewGroup) -> DbResult<Option<Uuid>> {
     let id = Uuid::now_v7();
-    let created = client
-        .query_one(
-            "WITH wanted AS (SELECT unnest($4::uuid[]) AS user_id),
+    let created = sql::query_one(
+        client,
+        "WITH wanted AS (SELECT unnest($4::uuid[]) AS user_id),
              found AS (SELECT u.id FROM users u JOIN wanted w ON w.user_id = u.id WHERE u.deleted_at IS NULL),
              created AS (
                INSERT INTO conversations (id, kind, title, created_by)
@@ -162,9 +163,9 @@ pub async fn create_group(client: &Client, creator: Uuid, group: &NewGroup) -> D
                UNION ALL SELECT created.id, found.id, 'member' FROM created, found
              )
              SELECT count(*) AS created FROM created",
-            &[&id, &group.title, &creator, &group.member_ids],
-        )
-        .await?;
+        &[&id, &group.title, &creator, &group.member_ids],
+    )
+    .await?;
     Ok((created.get::<_, i64>("created") > 0).then_some(id))
 }
 
@@ -194,9 +195,9 @@ pub enum TimerChange {
 /// Sets the conversation's disappearing-messages timer (None: off) if `caller` may: any member of
 /// a 1:1, an owner or admin of a group. Messages sent from then on expire after it.
 pub async fn set_timer(client: &Client, id: Uuid, caller: Uuid, seconds: Option<i32>) -> DbResult<TimerChange> {
-    let row = client
-        .query_opt(
-            "WITH target AS (
+    let row = sql::query_opt(
+        client,
+        "WITH target AS (
                SELECT c.id, m.role IS NOT NULL AS member,
                  (m.role IS NOT NULL AND (c.kind = 'direct' OR m.role IN ('owner', 'admin'))) AS allowed
                FROM conversations c LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id = $2
@@ -206,9 +207,9 @@ pub async fn set_timer(client: &Client, id: Uuid, caller: Uuid, seconds: Option<
                WHERE id = (SELECT id FROM target WHERE allowed) RETURNING id
              )
              SELECT member, allowed FROM target",
-            &[&id, &caller, &seconds],
-        )
-        .await?;
+        &[&id, &caller, &seconds],
+    )
+    .await?;
     Ok(match row.map(|r| (r.get::<_, bool>("member"), r.get::<_, bool>("allowed"))) {
         None => TimerChange::NotFound,
         Some((false, _)) => TimerChange::NotAMember,

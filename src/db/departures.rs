@@ -1,7 +1,7 @@
 //! departures: members who left a group, with the signature of the device that left, kept until a
 //! commit removes their devices from the group's MLS tree (see migrations/0013_departures.sql).
 
-use super::{members, Client, DbResult};
+use super::{members, sql, Client, DbResult};
 use crate::protocol::{ConversationKind, MemberRole};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -42,46 +42,50 @@ pub async fn leave(
     // The lock first, on its own: the statements after it see what committed while it waited (a
     // commit that removed this user, say), which one statement that also read the membership
     // would not.
-    let Some(row) = tx.query_opt("SELECT kind FROM conversations WHERE id = $1 FOR UPDATE", &[&conversation]).await?
+    let Some(row) =
+        sql::query_opt(&tx, "SELECT kind FROM conversations WHERE id = $1 FOR UPDATE", &[&conversation]).await?
     else {
         return Ok(LeaveOutcome::NotFound);
     };
     if row.try_get::<_, ConversationKind>("kind")? != ConversationKind::Group {
-        let member = tx
-            .query_opt("SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2", &[&conversation, &user])
-            .await?;
-        return Ok(if member.is_some() { LeaveOutcome::NotAGroup } else { LeaveOutcome::NotAMember });
-    }
-    let Some(left) = tx
-        .query_opt(
-            "DELETE FROM members WHERE conversation_id = $1 AND user_id = $2 RETURNING role",
+        let member = sql::query_opt(
+            &tx,
+            "SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2",
             &[&conversation, &user],
         )
-        .await?
+        .await?;
+        return Ok(if member.is_some() { LeaveOutcome::NotAGroup } else { LeaveOutcome::NotAMember });
+    }
+    let Some(left) = sql::query_opt(
+        &tx,
+        "DELETE FROM members WHERE conversation_id = $1 AND user_id = $2 RETURNING role",
+        &[&conversation, &user],
+    )
+    .await?
     else {
         return Ok(LeaveOutcome::NotAMember);
     };
     let role: MemberRole = left.try_get("role")?;
-    let stored = tx
-        .query_one(
-            "INSERT INTO departures (conversation_id, user_id, device_id, signature) VALUES ($1, $2, $3, $4)
+    let stored = sql::query_one(
+        &tx,
+        "INSERT INTO departures (conversation_id, user_id, device_id, signature) VALUES ($1, $2, $3, $4)
              ON CONFLICT (conversation_id, user_id)
                DO UPDATE SET device_id = excluded.device_id, signature = excluded.signature, left_at = now()
              RETURNING left_at",
-            &[&conversation, &user, &device, &signature],
-        )
-        .await?;
+        &[&conversation, &user, &device, &signature],
+    )
+    .await?;
     if role == MemberRole::Owner {
         members::pass_ownership(&tx, &[conversation]).await?;
     }
-    let remaining: Vec<Uuid> = tx
-        .query("SELECT user_id FROM members WHERE conversation_id = $1", &[&conversation])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let remaining: Vec<Uuid> =
+        sql::query(&tx, "SELECT user_id FROM members WHERE conversation_id = $1", &[&conversation])
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
     if remaining.is_empty() {
-        tx.execute("DELETE FROM conversations WHERE id = $1", &[&conversation]).await?;
+        sql::execute(&tx, "DELETE FROM conversations WHERE id = $1", &[&conversation]).await?;
     }
     tx.commit().await?;
     Ok(LeaveOutcome::Left {
@@ -98,13 +102,13 @@ pub async fn leave(
 
 /// The departures not yet committed in all these conversations, in one query, oldest first.
 pub async fn of_conversations(client: &Client, conversations: &[Uuid]) -> DbResult<Vec<DepartureRow>> {
-    let rows = client
-        .query(
-            "SELECT conversation_id, user_id, device_id, signature, left_at FROM departures
+    let rows = sql::query(
+        client,
+        "SELECT conversation_id, user_id, device_id, signature, left_at FROM departures
              WHERE conversation_id = ANY($1) ORDER BY left_at, user_id",
-            &[&conversations],
-        )
-        .await?;
+        &[&conversations],
+    )
+    .await?;
     Ok(rows
         .iter()
         .map(|r| DepartureRow {

@@ -1,7 +1,7 @@
 //! devices and key_packages: each device's MLS credential, its one-time KeyPackages and its
 //! last-resort one, and the atomic claim that hands out one package per device.
 
-use super::{Client, DbResult};
+use super::{sql, Client, DbResult};
 use crate::protocol::{KeyPackageUpload, NewDevice};
 use crate::protocol::{
     KEY_PACKAGE_CLAIMS_PER_WINDOW, KEY_PACKAGE_CLAIM_WINDOW_SECONDS, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE,
@@ -63,14 +63,14 @@ pub async fn register_first(client: &mut Client, user: Uuid, device: &NewDevice)
          SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM devices WHERE user_id = $2)
          RETURNING {COLUMNS}"
     );
-    let row = tx.query_opt(&sql, &[&Uuid::now_v7(), &user, &device.label, &device.credential]).await?;
+    let row = sql::query_opt(&tx, &sql, &[&Uuid::now_v7(), &user, &device.label, &device.credential]).await?;
     tx.commit().await?;
     Ok(row.as_ref().map(DeviceRow::from))
 }
 
 /// Serializes changes to one user's set of devices (see `register_first`).
 pub(super) async fn lock_user(tx: &tokio_postgres::Transaction<'_>, user: Uuid) -> DbResult<()> {
-    tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user]).await?;
+    sql::execute(tx, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user]).await?;
     Ok(())
 }
 
@@ -89,12 +89,12 @@ pub(super) async fn insert_linked(
          SELECT $1, $2, $3, $4, $5, $6 WHERE (SELECT count(*) FROM devices WHERE user_id = $2) < $7
          RETURNING {COLUMNS}"
     );
-    let row = tx
-        .query_opt(
-            &sql,
-            &[&id, &user, &device.label, &device.credential, &approved_by, &approval, &MAX_DEVICES_PER_USER],
-        )
-        .await?;
+    let row = sql::query_opt(
+        tx,
+        &sql,
+        &[&id, &user, &device.label, &device.credential, &approved_by, &approval, &MAX_DEVICES_PER_USER],
+    )
+    .await?;
     Ok(row.as_ref().map(DeviceRow::from))
 }
 
@@ -103,23 +103,23 @@ pub(super) async fn insert_linked(
 pub async fn replace_all(client: &mut Client, user: Uuid, device: &NewDevice) -> DbResult<(DeviceRow, Vec<Uuid>)> {
     let tx = client.transaction().await?;
     lock_user(&tx, user).await?;
-    let removed = tx.query("DELETE FROM devices WHERE user_id = $1 RETURNING id", &[&user]).await?;
-    tx.execute("DELETE FROM device_links WHERE user_id = $1", &[&user]).await?;
+    let removed = sql::query(&tx, "DELETE FROM devices WHERE user_id = $1 RETURNING id", &[&user]).await?;
+    sql::execute(&tx, "DELETE FROM device_links WHERE user_id = $1", &[&user]).await?;
     let sql =
         format!("INSERT INTO devices (id, user_id, label, credential) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}");
-    let row = tx.query_one(&sql, &[&Uuid::now_v7(), &user, &device.label, &device.credential]).await?;
+    let row = sql::query_one(&tx, &sql, &[&Uuid::now_v7(), &user, &device.label, &device.credential]).await?;
     tx.commit().await?;
     Ok((DeviceRow::from(&row), removed.iter().map(|r| r.get(0)).collect()))
 }
 
 pub async fn get(client: &Client, device: Uuid) -> DbResult<Option<DeviceRow>> {
     let sql = format!("SELECT {COLUMNS} FROM devices WHERE id = $1");
-    Ok(client.query_opt(&sql, &[&device]).await?.as_ref().map(DeviceRow::from))
+    Ok(sql::query_opt(client, &sql, &[&device]).await?.as_ref().map(DeviceRow::from))
 }
 
 pub async fn list(client: &Client, user: Uuid) -> DbResult<Vec<DeviceRow>> {
     let sql = format!("SELECT {COLUMNS} FROM devices WHERE user_id = $1 ORDER BY created_at, id");
-    Ok(client.query(&sql, &[&user]).await?.iter().map(DeviceRow::from).collect())
+    Ok(sql::query(client, &sql, &[&user]).await?.iter().map(DeviceRow::from).collect())
 }
 
 /// Removed devices listed per user in a lookup: the most recent ones. A member catching up
@@ -128,31 +128,31 @@ pub const REMOVED_DEVICES_LISTED: i64 = 50;
 
 /// The devices these users have removed, most recent first, at most `REMOVED_DEVICES_LISTED` each.
 pub async fn removed_for_users(client: &Client, users: &[Uuid]) -> DbResult<Vec<(Uuid, DeviceRow)>> {
-    let rows = client
-        .query(
-            "SELECT user_id, id, label, credential, created_at, NULL::timestamptz AS last_seen_at, approved_by, approval,
+    let rows = sql::query(
+        client,
+        "SELECT user_id, id, label, credential, created_at, NULL::timestamptz AS last_seen_at, approved_by, approval,
                     removed_at, revoked_by, revocation, revocation_keeps
              FROM (SELECT *, row_number() OVER (PARTITION BY user_id ORDER BY removed_at DESC, id) AS n
                    FROM removed_devices WHERE user_id = ANY($1)) recent
              WHERE n <= $2 ORDER BY user_id, removed_at DESC, id",
-            &[&users, &REMOVED_DEVICES_LISTED],
-        )
-        .await?;
+        &[&users, &REMOVED_DEVICES_LISTED],
+    )
+    .await?;
     Ok(rows.iter().map(|row| (row.get("user_id"), DeviceRow::from(row))).collect())
 }
 
 /// The devices of each of these users that exists (not deleted), oldest first: every such user is
 /// in the result, with no devices if they have none.
 pub async fn list_for_users(client: &Client, users: &[Uuid]) -> DbResult<Vec<(Uuid, Vec<DeviceRow>)>> {
-    let rows = client
-        .query(
-            "SELECT u.id AS user_id, d.id, d.label, d.credential, d.created_at, d.last_seen_at, d.approved_by, d.approval
+    let rows = sql::query(
+        client,
+        "SELECT u.id AS user_id, d.id, d.label, d.credential, d.created_at, d.last_seen_at, d.approved_by, d.approval
              FROM users u LEFT JOIN devices d ON d.user_id = u.id
              WHERE u.id = ANY($1) AND u.deleted_at IS NULL
              ORDER BY u.id, d.created_at, d.id",
-            &[&users],
-        )
-        .await?;
+        &[&users],
+    )
+    .await?;
     let mut out: Vec<(Uuid, Vec<DeviceRow>)> = Vec::new();
     for row in &rows {
         let user: Uuid = row.get("user_id");
@@ -169,7 +169,7 @@ pub async fn list_for_users(client: &Client, users: &[Uuid]) -> DbResult<Vec<(Uu
 
 pub async fn belongs_to(client: &Client, device: Uuid, user: Uuid) -> DbResult<bool> {
     let sql = "SELECT EXISTS (SELECT 1 FROM devices WHERE id = $1 AND user_id = $2)";
-    Ok(client.query_one(sql, &[&device, &user]).await?.get(0))
+    Ok(sql::query_one(client, sql, &[&device, &user]).await?.get(0))
 }
 
 /// A removing device's signed revocation of the removed one (see `DEVICE_REVOCATION_CONTEXT`).
@@ -190,21 +190,22 @@ pub async fn delete(
     let tx = client.transaction().await?;
     // The sessions acting as it end with it (the foreign key cascades): their ids, so that their
     // sockets close too, a socket opened before its session was bound to the device among them.
-    let sessions: Vec<Uuid> = tx
-        .query(
-            "SELECT s.id FROM sessions s JOIN devices d ON d.id = s.device_id WHERE d.id = $1 AND d.user_id = $2",
-            &[&device, &user],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let deleted = tx.execute("DELETE FROM devices WHERE id = $1 AND user_id = $2", &[&device, &user]).await?;
+    let sessions: Vec<Uuid> = sql::query(
+        &tx,
+        "SELECT s.id FROM sessions s JOIN devices d ON d.id = s.device_id WHERE d.id = $1 AND d.user_id = $2",
+        &[&device, &user],
+    )
+    .await?
+    .iter()
+    .map(|r| r.get(0))
+    .collect();
+    let deleted = sql::execute(&tx, "DELETE FROM devices WHERE id = $1 AND user_id = $2", &[&device, &user]).await?;
     if deleted != 1 {
         return Ok(None);
     }
     if let Some(Revocation { by, signature, keep }) = revocation {
-        tx.execute(
+        sql::execute(
+            &tx,
             "UPDATE removed_devices SET revoked_by = $2, revocation = $3, revocation_keeps = $4 WHERE id = $1",
             &[&device, &by, &signature, &keep],
         )
@@ -229,10 +230,10 @@ pub async fn upload_key_packages(client: &mut Client, device: Uuid, upload: &Key
     let tx = client.transaction().await?;
     // Locked in a statement of its own so the count below, in the next statement, sees every
     // upload committed while this one waited (see `register`).
-    tx.execute("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE", &[&device]).await?;
-    let row = tx
-        .query_one(
-            "WITH dev AS (SELECT id FROM devices WHERE id = $1),
+    sql::execute(&tx, "SELECT 1 FROM devices WHERE id = $1 FOR UPDATE", &[&device]).await?;
+    let row = sql::query_one(
+        &tx,
+        "WITH dev AS (SELECT id FROM devices WHERE id = $1),
              room AS (
                SELECT $4 - (SELECT count(*) FROM key_packages WHERE device_id = $1 AND NOT last_resort) AS n
              ),
@@ -251,9 +252,9 @@ pub async fn upload_key_packages(client: &mut Client, device: Uuid, upload: &Key
              )
              SELECT (SELECT n FROM room) AS room, (SELECT count(*) FROM fresh) + (SELECT count(*) FROM last) AS stored,
                     NOT EXISTS (SELECT 1 FROM key_packages WHERE device_id = $1) AS was_empty",
-            &[&device, &upload.key_packages, &upload.last_resort, &MAX_KEY_PACKAGES_PER_DEVICE],
-        )
-        .await?;
+        &[&device, &upload.key_packages, &upload.last_resort, &MAX_KEY_PACKAGES_PER_DEVICE],
+    )
+    .await?;
     tx.commit().await?;
     let room: i64 = row.get("room");
     if (upload.key_packages.len() as i64) > room {
@@ -271,13 +272,13 @@ pub struct PackageCount {
 }
 
 pub async fn key_package_count(client: &Client, device: Uuid) -> DbResult<PackageCount> {
-    let row = client
-        .query_one(
-            "SELECT count(*) FILTER (WHERE NOT last_resort) AS available, bool_or(last_resort) AS has_last_resort
+    let row = sql::query_one(
+        client,
+        "SELECT count(*) FILTER (WHERE NOT last_resort) AS available, bool_or(last_resort) AS has_last_resort
              FROM key_packages WHERE device_id = $1",
-            &[&device],
-        )
-        .await?;
+        &[&device],
+    )
+    .await?;
     Ok(PackageCount {
         available: row.get("available"),
         has_last_resort: row.get::<_, Option<bool>>("has_last_resort").unwrap_or(false),
@@ -301,8 +302,7 @@ pub struct ClaimedRow {
 /// user within `KEY_PACKAGE_CLAIM_WINDOW_SECONDS` gets last-resort packages only, so no account
 /// can drain another's one-time supply; its counter's row lock also serialises its own claims.
 pub async fn claim(client: &Client, claimer: Uuid, user: Uuid, only: Option<&[Uuid]>) -> DbResult<Vec<ClaimedRow>> {
-    let rows = client
-        .query(
+    let rows = sql::query(client,
             "WITH counted AS (
                INSERT INTO key_package_claims AS c (claimer_id, target_id) VALUES ($3, $1)
                ON CONFLICT (claimer_id, target_id) DO UPDATE SET

@@ -1,7 +1,7 @@
 //! device_links: new browsers waiting for one of their account's devices to approve them.
 
 use super::devices::{insert_linked, lock_user, DeviceRow};
-use super::{Client, DbResult};
+use super::{sql, Client, DbResult};
 use crate::protocol::{NewDevice, NewLink, LINK_REQUEST_TTL_SECONDS, MAX_PENDING_LINKS_PER_USER};
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
@@ -55,19 +55,20 @@ pub async fn request(client: &mut Client, user: Uuid, session: Uuid, link: &NewL
     lock_user(&tx, user).await?;
     // Dropped: this session's earlier request, requests that expired unanswered, and approved ones
     // old enough that their browser has long read the outcome.
-    tx.execute(
+    sql::execute(
+        &tx,
         "DELETE FROM device_links WHERE user_id = $1 AND (session_id = $2
             OR (approved_at IS NULL AND expires_at <= now()) OR approved_at < now() - interval '1 hour')",
         &[&user, &session],
     )
     .await?;
-    let state = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = $1),
+    let state = sql::query_one(
+        &tx,
+        "SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = $1),
                     (SELECT count(*) FROM device_links WHERE user_id = $1 AND approved_at IS NULL)",
-            &[&user],
-        )
-        .await?;
+        &[&user],
+    )
+    .await?;
     if !state.get::<_, bool>(0) {
         return Ok(Requested::NoDevices);
     }
@@ -79,9 +80,12 @@ pub async fn request(client: &mut Client, user: Uuid, session: Uuid, link: &NewL
          VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7)) RETURNING {COLUMNS}"
     );
     let ttl = LINK_REQUEST_TTL_SECONDS as f64;
-    let row = tx
-        .query_one(&sql, &[&Uuid::now_v7(), &user, &session, &link.label, &link.credential, &link.code_mac, &ttl])
-        .await?;
+    let row = sql::query_one(
+        &tx,
+        &sql,
+        &[&Uuid::now_v7(), &user, &session, &link.label, &link.credential, &link.code_mac, &ttl],
+    )
+    .await?;
     tx.commit().await?;
     Ok(Requested::Created(LinkRow::from(&row)))
 }
@@ -92,7 +96,7 @@ pub async fn pending(client: &Client, user: Uuid) -> DbResult<Vec<LinkRow>> {
         "SELECT {COLUMNS} FROM device_links
          WHERE user_id = $1 AND approved_at IS NULL AND expires_at > now() ORDER BY created_at, id"
     );
-    Ok(client.query(&sql, &[&user]).await?.iter().map(LinkRow::from).collect())
+    Ok(sql::query(client, &sql, &[&user]).await?.iter().map(LinkRow::from).collect())
 }
 
 /// One of `user`'s requests that is pending and unexpired, or approved (an approval that came
@@ -101,7 +105,7 @@ pub async fn get(client: &Client, user: Uuid, link: Uuid) -> DbResult<Option<Lin
     let sql = format!(
         "SELECT {COLUMNS} FROM device_links WHERE id = $1 AND user_id = $2 AND (approved_at IS NOT NULL OR expires_at > now())"
     );
-    Ok(client.query_opt(&sql, &[&link, &user]).await?.as_ref().map(LinkRow::from))
+    Ok(sql::query_opt(client, &sql, &[&link, &user]).await?.as_ref().map(LinkRow::from))
 }
 
 /// What approving a request did.
@@ -126,19 +130,22 @@ pub async fn approve(
     let tx = client.transaction().await?;
     lock_user(&tx, user).await?;
     // The approving device may have been removed since its signature was checked.
-    let approver_exists = tx
-        .query_one("SELECT EXISTS (SELECT 1 FROM devices WHERE id = $1 AND user_id = $2)", &[&approved_by, &user])
-        .await?;
+    let approver_exists = sql::query_one(
+        &tx,
+        "SELECT EXISTS (SELECT 1 FROM devices WHERE id = $1 AND user_id = $2)",
+        &[&approved_by, &user],
+    )
+    .await?;
     if !approver_exists.get::<_, bool>(0) {
         return Ok(Approved::NotPending);
     }
-    let claimed = tx
-        .execute(
-            "UPDATE device_links SET approved_at = now(), approver_proof = $3
+    let claimed = sql::execute(
+        &tx,
+        "UPDATE device_links SET approved_at = now(), approver_proof = $3
              WHERE id = $1 AND user_id = $2 AND approved_at IS NULL AND expires_at > now()",
-            &[&link.id, &user, &approver_proof],
-        )
-        .await?;
+        &[&link.id, &user, &approver_proof],
+    )
+    .await?;
     if claimed != 1 {
         return Ok(Approved::NotPending);
     }
@@ -146,9 +153,12 @@ pub async fn approve(
     let Some(row) = insert_linked(&tx, user, link.id, &device, approved_by, approval).await? else {
         return Ok(Approved::TooManyDevices);
     };
-    let bound = tx
-        .execute("UPDATE sessions SET device_id = $2 WHERE id = $1 AND device_id IS NULL", &[&link.session_id, &row.id])
-        .await?;
+    let bound = sql::execute(
+        &tx,
+        "UPDATE sessions SET device_id = $2 WHERE id = $1 AND device_id IS NULL",
+        &[&link.session_id, &row.id],
+    )
+    .await?;
     if bound != 1 {
         // The asking session ended or became a device meanwhile: nobody would hold this device.
         return Ok(Approved::NotPending);
@@ -160,5 +170,5 @@ pub async fn approve(
 /// Drops one of `user`'s requests (cancelled by its browser or declined by a device). False if
 /// there was none.
 pub async fn delete(client: &Client, user: Uuid, link: Uuid) -> DbResult<bool> {
-    Ok(client.execute("DELETE FROM device_links WHERE id = $1 AND user_id = $2", &[&link, &user]).await? == 1)
+    Ok(sql::execute(client, "DELETE FROM device_links WHERE id = $1 AND user_id = $2", &[&link, &user]).await? == 1)
 }

@@ -1,6 +1,6 @@
 //! members: who belongs to which conversation, in what role, and from which seq they read.
 
-use super::{Client, DbResult};
+use super::{sql, Client, DbResult};
 use crate::protocol::{MemberRole, MAX_GROUP_MEMBERS};
 use chrono::{DateTime, Utc};
 use tokio_postgres::Transaction;
@@ -21,14 +21,14 @@ pub struct MemberRow {
 /// The members of all these conversations, in one query whatever their number, in the order
 /// they joined.
 pub async fn of_conversations(client: &Client, conversations: &[Uuid]) -> DbResult<Vec<MemberRow>> {
-    let rows = client
-        .query(
-            "SELECT m.conversation_id, m.user_id, u.display_name, m.role, m.joined_at, m.joined_seq
+    let rows = sql::query(
+        client,
+        "SELECT m.conversation_id, m.user_id, u.display_name, m.role, m.joined_at, m.joined_seq
              FROM members m JOIN users u ON u.id = m.user_id
              WHERE m.conversation_id = ANY($1) ORDER BY m.joined_at, m.user_id",
-            &[&conversations],
-        )
-        .await?;
+        &[&conversations],
+    )
+    .await?;
     rows.iter()
         .map(|m| {
             Ok(MemberRow {
@@ -44,29 +44,32 @@ pub async fn of_conversations(client: &Client, conversations: &[Uuid]) -> DbResu
 }
 
 pub async fn ids(client: &Client, conversation: Uuid) -> DbResult<Vec<Uuid>> {
-    let rows = client.query("SELECT user_id FROM members WHERE conversation_id = $1", &[&conversation]).await?;
+    let rows = sql::query(client, "SELECT user_id FROM members WHERE conversation_id = $1", &[&conversation]).await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// The members a message of `seq` is for: those who joined before it. A member added later
 /// starts after their Welcome and is never handed anything older.
 pub async fn ids_before(client: &Client, conversation: Uuid, seq: i64) -> DbResult<Vec<Uuid>> {
-    let rows = client
-        .query("SELECT user_id FROM members WHERE conversation_id = $1 AND joined_seq < $2", &[&conversation, &seq])
-        .await?;
+    let rows = sql::query(
+        client,
+        "SELECT user_id FROM members WHERE conversation_id = $1 AND joined_seq < $2",
+        &[&conversation, &seq],
+    )
+    .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// Everyone who shares a conversation with `user`: the people their presence matters to.
 pub async fn partner_ids(client: &Client, user: Uuid) -> DbResult<Vec<Uuid>> {
-    let rows = client
-        .query(
-            "SELECT DISTINCT other.user_id FROM members mine
+    let rows = sql::query(
+        client,
+        "SELECT DISTINCT other.user_id FROM members mine
              JOIN members other ON other.conversation_id = mine.conversation_id AND other.user_id <> mine.user_id
              WHERE mine.user_id = $1",
-            &[&user],
-        )
-        .await?;
+        &[&user],
+    )
+    .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
@@ -80,20 +83,21 @@ pub struct Head {
 
 /// The conversations a user belongs to, with each one's latest seq and the user's join point.
 pub async fn heads(client: &Client, user: Uuid) -> DbResult<Vec<Head>> {
-    let rows = client
-        .query(
-            "SELECT c.id, c.last_seq, m.joined_seq FROM members m JOIN conversations c ON c.id = m.conversation_id
+    let rows = sql::query(
+        client,
+        "SELECT c.id, c.last_seq, m.joined_seq FROM members m JOIN conversations c ON c.id = m.conversation_id
              WHERE m.user_id = $1",
-            &[&user],
-        )
-        .await?;
+        &[&user],
+    )
+    .await?;
     Ok(rows.iter().map(|r| Head { conversation_id: r.get(0), last_seq: r.get(1), joined_seq: r.get(2) }).collect())
 }
 
 /// Gives each of these groups that has members but no owner (its owner left or was deleted) a new
 /// one: its longest-standing admin or, with none, its longest-standing member.
 pub async fn pass_ownership(tx: &Transaction<'_>, groups: &[Uuid]) -> DbResult<()> {
-    tx.execute(
+    sql::execute(
+        tx,
         "UPDATE members m SET role = 'owner'
          FROM (SELECT DISTINCT ON (conversation_id) conversation_id, user_id FROM members
                WHERE conversation_id = ANY($1)
@@ -160,8 +164,7 @@ pub async fn change_counts(
     add: &[Uuid],
     remove: &[Uuid],
 ) -> DbResult<ChangeCounts> {
-    let row = client
-        .query_one(
+    let row = sql::query_one(client,
             "SELECT
                (SELECT count(*) FROM users WHERE id = ANY($2) AND deleted_at IS NULL) AS added_exist,
                (SELECT count(*) FROM members WHERE conversation_id = $1 AND NOT (user_id = ANY($2))) AS staying_base,

@@ -1,7 +1,7 @@
 //! messages: keyset pages over (created_at, id), per-conversation sequence numbers for sends and
 //! catch-up. Commits and their Welcomes are messages too; storing them is in `commits`.
 
-use super::{Client, DbError, DbResult};
+use super::{sql, Client, DbError, DbResult};
 use crate::cursor::{MessageCursor, PageRequest};
 use crate::protocol::{DepartureView, MemberRole, MessageDeletion, MessageKind};
 use chrono::{DateTime, Utc};
@@ -117,13 +117,6 @@ impl TryFrom<&Row> for MessageRow {
     }
 }
 
-/// `SEND_SQL` prepared once per connection, so that a send is one round trip.
-pub struct SendStatement(tokio_postgres::Statement);
-
-pub async fn prepare_send(client: &Client) -> DbResult<SendStatement> {
-    Ok(SendStatement(client.prepare(SEND_SQL).await?))
-}
-
 /// An application message to store.
 pub struct NewMessage<'a> {
     pub conversation_id: Uuid,
@@ -147,9 +140,12 @@ pub struct Sent {
 /// Stores a message (see `SEND_SQL`). None when nothing was stored: the sender is not a member,
 /// the epoch is stale, an upload it names cannot be referred to, or the clientMsgId was used
 /// before, possibly by an equal send that committed while this one waited.
-pub async fn send(client: &Client, statement: &SendStatement, m: &NewMessage<'_>) -> DbResult<Option<Sent>> {
+///
+/// One round trip, like every statement (see `sql`): the hub's connection goes through a pooler in
+/// transaction mode, so nothing is prepared on it ahead of time.
+pub async fn send(client: &Client, m: &NewMessage<'_>) -> DbResult<Option<Sent>> {
     let id = Uuid::now_v7();
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+    let params: [&dyn sql::Param; 9] = [
         &id,
         &m.conversation_id,
         &m.sender_id,
@@ -160,7 +156,7 @@ pub async fn send(client: &Client, statement: &SendStatement, m: &NewMessage<'_>
         &m.timer_change,
         &m.attachment_ids,
     ];
-    let row = match client.query_opt(&statement.0, &params).await {
+    let row = match sql::query_opt(client, SEND_SQL, &params).await {
         Ok(row) => row,
         Err(e) => {
             let e = DbError::from(e);
@@ -173,7 +169,11 @@ pub async fn send(client: &Client, statement: &SendStatement, m: &NewMessage<'_>
 
 /// The message `sender` stored under `client_msg_id`, if any.
 pub async fn by_client_id(client: &Client, sender: Uuid, client_msg_id: &str) -> DbResult<Option<MessageRow>> {
-    client.query_opt(BY_CLIENT_ID_SQL, &[&sender, &client_msg_id]).await?.as_ref().map(MessageRow::try_from).transpose()
+    sql::query_opt(client, BY_CLIENT_ID_SQL, &[&sender, &client_msg_id])
+        .await?
+        .as_ref()
+        .map(MessageRow::try_from)
+        .transpose()
 }
 
 /// A page of a conversation's messages after `joined_seq` (what the reader may see), newest
@@ -187,14 +187,15 @@ pub async fn page(
     let fetch = page.fetch();
     let rows = match page.after {
         Some(c) => {
-            client.query(PAGE_AFTER_CURSOR_SQL, &[&conversation, &c.created_at, &c.id, &fetch, &joined_seq]).await?
+            sql::query(client, PAGE_AFTER_CURSOR_SQL, &[&conversation, &c.created_at, &c.id, &fetch, &joined_seq])
+                .await?
         }
         None => {
             let sql = format!(
                 "SELECT {COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $3
                  ORDER BY created_at DESC, id DESC LIMIT $2"
             );
-            client.query(&sql, &[&conversation, &fetch, &joined_seq]).await?
+            sql::query(client, &sql, &[&conversation, &fetch, &joined_seq]).await?
         }
     };
     rows.iter().map(MessageRow::try_from).collect()
@@ -203,14 +204,14 @@ pub async fn page(
 /// Messages of one conversation after `after_seq`, oldest first.
 pub async fn after_seq(client: &Client, conversation: Uuid, after_seq: i64, fetch: i64) -> DbResult<Vec<MessageRow>> {
     let sql = format!("SELECT {COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
-    let rows = client.query(&sql, &[&conversation, &after_seq, &fetch]).await?;
+    let rows = sql::query(client, &sql, &[&conversation, &after_seq, &fetch]).await?;
     rows.iter().map(MessageRow::try_from).collect()
 }
 
 /// These messages, in seq order.
 pub async fn by_ids(client: &Client, ids: &[Uuid]) -> DbResult<Vec<MessageRow>> {
     let sql = format!("SELECT {COLUMNS} FROM messages WHERE id = ANY($1) ORDER BY seq");
-    client.query(&sql, &[&ids]).await?.iter().map(MessageRow::try_from).collect()
+    sql::query(client, &sql, &[&ids]).await?.iter().map(MessageRow::try_from).collect()
 }
 
 /// What a receipt may touch: the message's conversation and sender, if `user` is a member.
@@ -222,14 +223,14 @@ pub struct ReceiptTarget {
 /// The application message `user` may make a receipt on: one of a conversation they are in,
 /// sent after they joined.
 pub async fn receipt_target(client: &Client, message: Uuid, user: Uuid) -> DbResult<Option<ReceiptTarget>> {
-    let row = client
-        .query_opt(
-            "SELECT m.conversation_id, m.sender_id FROM messages m
+    let row = sql::query_opt(
+        client,
+        "SELECT m.conversation_id, m.sender_id FROM messages m
              JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = $2
              WHERE m.id = $1 AND m.kind = 'app' AND m.seq > mb.joined_seq",
-            &[&message, &user],
-        )
-        .await?;
+        &[&message, &user],
+    )
+    .await?;
     Ok(row.map(|r| ReceiptTarget { conversation_id: r.get(0), sender_id: r.get(1) }))
 }
 
@@ -248,9 +249,9 @@ pub enum Retraction {
 /// `MessageDeletion`). Allowed to its sender, and in a group to an owner or admin, as long as
 /// they are a member who may read it. One statement: the check and the deletion see the same rows.
 pub async fn retract(client: &Client, conversation: Uuid, message: Uuid, caller: Uuid) -> DbResult<Retraction> {
-    let row = client
-        .query_opt(
-            "WITH target AS (
+    let row = sql::query_opt(
+        client,
+        "WITH target AS (
                SELECT m.id, m.deleted,
                  (m.sender_id = $3 OR (c.kind = 'group' AND mb.role IN ('owner', 'admin'))) AS allowed
                FROM messages m
@@ -263,9 +264,9 @@ pub async fn retract(client: &Client, conversation: Uuid, message: Uuid, caller:
                RETURNING id
              )
              SELECT allowed FROM target",
-            &[&conversation, &message, &caller],
-        )
-        .await?;
+        &[&conversation, &message, &caller],
+    )
+    .await?;
     Ok(match row.map(|r| r.get::<_, bool>("allowed")) {
         None => Retraction::NotFound,
         Some(false) => Retraction::NotAllowed,
@@ -276,15 +277,15 @@ pub async fn retract(client: &Client, conversation: Uuid, message: Uuid, caller:
 /// Deletes the ciphertext of up to `limit` application messages past their conversation's timer,
 /// oldest first, leaving tombstones; returns their ids (their attachments go with them).
 pub async fn expire_due(client: &Client, limit: i64) -> DbResult<Vec<Uuid>> {
-    let rows = client
-        .query(
-            "UPDATE messages SET ciphertext = '', deleted = 'expired', deleted_at = now()
+    let rows = sql::query(
+        client,
+        "UPDATE messages SET ciphertext = '', deleted = 'expired', deleted_at = now()
              WHERE id IN (
                SELECT id FROM messages WHERE expires_at <= now() AND deleted IS NULL
                ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
              RETURNING id",
-            &[&limit],
-        )
-        .await?;
+        &[&limit],
+    )
+    .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }

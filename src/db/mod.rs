@@ -1,8 +1,9 @@
 //! PostgreSQL access. All SQL lives in this module tree, one file per table; the rest of the
 //! server sees typed functions that return rows (plain structs of a table's columns) and fail
 //! with `DbError`. Turning rows into wire views is the views module's job, and a `DbError` becomes
-//! the client's error in one place (`From<DbError> for ApiError`). Only opening the connection (a
-//! Hyperdrive socket) is wasm-only.
+//! the client's error in one place (`From<DbError> for ApiError`). Every statement goes through
+//! `sql` (unnamed, typed, one round trip: what a pooler in transaction mode allows). Only opening
+//! the connection (a Hyperdrive socket) is wasm-only.
 
 pub mod admin;
 pub mod attachments;
@@ -19,6 +20,7 @@ pub mod receipts;
 pub mod sessions;
 #[cfg(target_arch = "wasm32")]
 mod socket;
+pub mod sql;
 pub mod throttles;
 pub mod users;
 

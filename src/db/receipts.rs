@@ -1,6 +1,6 @@
 //! receipts: one row per message and reader, with when it was delivered to them and read.
 
-use super::{Client, DbResult};
+use super::{sql, Client, DbResult};
 use crate::protocol::ReceiptKind;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -33,7 +33,7 @@ pub async fn record(client: &Client, message: Uuid, user: Uuid, kind: ReceiptKin
              RETURNING read_at"
         }
     };
-    Ok(client.query_one(sql, &[&message, &user]).await?.get(0))
+    Ok(sql::query_one(client, sql, &[&message, &user]).await?.get(0))
 }
 
 /// The receipts others made on `sender`'s messages in one conversation from `from_seq` on, oldest
@@ -45,15 +45,15 @@ pub async fn on_own_messages(
     from_seq: i64,
     fetch: i64,
 ) -> DbResult<Vec<ReceiptRow>> {
-    let rows = client
-        .query(
-            "SELECT m.id, r.user_id, coalesce(r.delivered_at, r.read_at) AS delivered_at, r.read_at
+    let rows = sql::query(
+        client,
+        "SELECT m.id, r.user_id, coalesce(r.delivered_at, r.read_at) AS delivered_at, r.read_at
              FROM messages m JOIN receipts r ON r.message_id = m.id
              WHERE m.conversation_id = $1 AND m.seq >= $3 AND m.sender_id = $2
              ORDER BY m.seq LIMIT $4",
-            &[&conversation, &sender, &from_seq, &fetch],
-        )
-        .await?;
+        &[&conversation, &sender, &from_seq, &fetch],
+    )
+    .await?;
     Ok(rows
         .iter()
         .map(|r| ReceiptRow {

@@ -66,7 +66,7 @@
 //! a number that is already taken counts like any other (it creates no account and costs no
 //! hash): otherwise asking whether numbers have accounts would be unlimited.
 
-use super::{Client, DbResult};
+use super::{sql, Client, DbResult};
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::Timestamp;
 use uuid::Uuid;
@@ -261,7 +261,7 @@ pub async fn claim<'a>(client: &Client, throttle: Throttle<'a>) -> DbResult<Clai
                          FROM throttles WHERE kind = $1 AND key = $2),
                         (SELECT blocked_until FROM counted)"
             );
-            client.query_one(&sql, &[&kind, &key, &window.limit, &window.seconds, &PURGE_BATCH]).await?
+            sql::query_one(client, &sql, &[&kind, &key, &window.limit, &window.seconds, &PURGE_BATCH]).await?
         }
         // A backoff: let through once its wait is over (or it was forgotten), and then blocked
         // for the wait the new count earns.
@@ -285,7 +285,7 @@ pub async fn claim<'a>(client: &Client, throttle: Throttle<'a>) -> DbResult<Clai
                 next_block = blocked_after(new_count, "now()"),
             );
             let schedule = backoff.schedule();
-            client.query_one(&sql, &[&kind, &key, &schedule, &backoff.forget_after_secs, &PURGE_BATCH]).await?
+            sql::query_one(client, &sql, &[&kind, &key, &schedule, &backoff.forget_after_secs, &PURGE_BATCH]).await?
         }
     };
     if row.get::<_, bool>(0) {
@@ -310,12 +310,12 @@ pub async fn give_back(client: &Client, counted: Counted<'_>) -> DbResult<()> {
     let (kind, key) = (throttle.kind(), throttle.key());
     match throttle.policy() {
         Policy::Window(_) => {
-            client
-                .execute(
-                    "UPDATE throttles SET attempts = attempts - 1 WHERE kind = $1 AND key = $2 AND attempts > 0",
-                    &[&kind, &key],
-                )
-                .await?;
+            sql::execute(
+                client,
+                "UPDATE throttles SET attempts = attempts - 1 WHERE kind = $1 AND key = $2 AND attempts > 0",
+                &[&kind, &key],
+            )
+            .await?;
         }
         Policy::Backoff(backoff) => {
             let sql = format!(
@@ -327,7 +327,8 @@ pub async fn give_back(client: &Client, counted: Counted<'_>) -> DbResult<()> {
                 remaining = blocked_after("attempts - 1", "(expires_at - $4::int4 * interval '1 second')"),
             );
             let schedule = backoff.schedule();
-            client.execute(&sql, &[&kind, &key, &schedule, &backoff.forget_after_secs, &counted.blocked_until]).await?;
+            sql::execute(client, &sql, &[&kind, &key, &schedule, &backoff.forget_after_secs, &counted.blocked_until])
+                .await?;
         }
     }
     Ok(())
@@ -335,7 +336,8 @@ pub async fn give_back(client: &Client, counted: Counted<'_>) -> DbResult<()> {
 
 /// Forgets the counter: the password was proven.
 pub async fn reset(client: &Client, throttle: Throttle<'_>) -> DbResult<()> {
-    client.execute("DELETE FROM throttles WHERE kind = $1 AND key = $2", &[&throttle.kind(), &throttle.key()]).await?;
+    sql::execute(client, "DELETE FROM throttles WHERE kind = $1 AND key = $2", &[&throttle.kind(), &throttle.key()])
+        .await?;
     Ok(())
 }
 

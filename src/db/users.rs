@@ -1,7 +1,7 @@
 //! users: accounts, credentials, presence, the directory. A deleted account is a tombstone row
 //! (see migrations/0006) that no lookup here returns.
 
-use super::{like_literal, Client, DbResult};
+use super::{like_literal, sql, Client, DbResult};
 use crate::cursor::{NameCursor, PageRequest};
 use crate::protocol::GroupAdds;
 use chrono::{DateTime, Utc};
@@ -60,8 +60,8 @@ pub async fn insert(
 ) -> DbResult<UserRow> {
     let tx = client.transaction().await?;
     let is_admin = if first_user_becomes_admin {
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext('e2e-chat:first-user-admin'))", &[]).await?;
-        !tx.query_one("SELECT EXISTS (SELECT 1 FROM users)", &[]).await?.get::<_, bool>(0)
+        sql::execute(&tx, "SELECT pg_advisory_xact_lock(hashtext('e2e-chat:first-user-admin'))", &[]).await?;
+        !sql::query_one(&tx, "SELECT EXISTS (SELECT 1 FROM users)", &[]).await?.get::<_, bool>(0)
     } else {
         false
     };
@@ -69,35 +69,35 @@ pub async fn insert(
         "INSERT INTO users (id, phone, display_name, password_hash, is_admin) VALUES ($1, $2, $3, $4, $5)
          RETURNING {COLUMNS}"
     );
-    let row = tx.query_one(&sql, &[&Uuid::new_v4(), &phone, &display_name, &password_hash, &is_admin]).await?;
+    let row = sql::query_one(&tx, &sql, &[&Uuid::new_v4(), &phone, &display_name, &password_hash, &is_admin]).await?;
     tx.commit().await?;
     Ok(UserRow::from(&row))
 }
 
 pub async fn credentials_by_phone(client: &Client, phone: &str) -> DbResult<Option<Credentials>> {
     let sql = format!("SELECT {COLUMNS}, password_hash FROM users WHERE phone = $1 AND deleted_at IS NULL");
-    let row = client.query_opt(&sql, &[&phone]).await?;
+    let row = sql::query_opt(client, &sql, &[&phone]).await?;
     Ok(row.map(|row| Credentials { user: UserRow::from(&row), password_hash: row.get("password_hash") }))
 }
 
 pub async fn set_password_hash(client: &Client, id: Uuid, password_hash: &str) -> DbResult<()> {
-    client.execute("UPDATE users SET password_hash = $2 WHERE id = $1", &[&id, &password_hash]).await?;
+    sql::execute(client, "UPDATE users SET password_hash = $2 WHERE id = $1", &[&id, &password_hash]).await?;
     Ok(())
 }
 
 pub async fn by_id(client: &Client, id: Uuid) -> DbResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
-    Ok(client.query_opt(&sql, &[&id]).await?.as_ref().map(UserRow::from))
+    Ok(sql::query_opt(client, &sql, &[&id]).await?.as_ref().map(UserRow::from))
 }
 
 pub async fn by_phone(client: &Client, phone: &str) -> DbResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE phone = $1 AND deleted_at IS NULL");
-    Ok(client.query_opt(&sql, &[&phone]).await?.as_ref().map(UserRow::from))
+    Ok(sql::query_opt(client, &sql, &[&phone]).await?.as_ref().map(UserRow::from))
 }
 
 pub async fn exists(client: &Client, id: Uuid) -> DbResult<bool> {
     let sql = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL)";
-    Ok(client.query_one(sql, &[&id]).await?.get(0))
+    Ok(sql::query_one(client, sql, &[&id]).await?.get(0))
 }
 
 /// Marks a user online (their first socket opened) or offline (their last one closed), and
@@ -109,18 +109,19 @@ pub async fn set_online(
     online: bool,
     only_if_online: bool,
 ) -> DbResult<Option<DateTime<Utc>>> {
-    let row = client
-        .query_opt(
-            "UPDATE users SET online_since = CASE WHEN $2 THEN coalesce(online_since, now()) END, last_seen_at = now()
+    let row = sql::query_opt(
+        client,
+        "UPDATE users SET online_since = CASE WHEN $2 THEN coalesce(online_since, now()) END, last_seen_at = now()
              WHERE id = $1 AND (NOT $3 OR online_since IS NOT NULL) RETURNING last_seen_at",
-            &[&user, &online, &only_if_online],
-        )
-        .await?;
+        &[&user, &online, &only_if_online],
+    )
+    .await?;
     Ok(row.map(|r| r.get(0)))
 }
 
 pub async fn online_ids(client: &Client, except: Uuid) -> DbResult<Vec<Uuid>> {
-    let rows = client.query("SELECT id FROM users WHERE online_since IS NOT NULL AND id <> $1", &[&except]).await?;
+    let rows =
+        sql::query(client, "SELECT id FROM users WHERE online_since IS NOT NULL AND id <> $1", &[&except]).await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
@@ -153,9 +154,12 @@ pub async fn list(client: &Client, filter: &ListFilter<'_>) -> DbResult<Vec<User
          LIMIT $6"
     );
     let fetch = filter.page.fetch();
-    let rows = client
-        .query(&sql, &[&filter.exclude_id, &filter.exclude_phone, &pattern, &after_name, &after_id, &fetch])
-        .await?;
+    let rows = sql::query(
+        client,
+        &sql,
+        &[&filter.exclude_id, &filter.exclude_phone, &pattern, &after_name, &after_id, &fetch],
+    )
+    .await?;
     Ok(rows.iter().map(UserRow::from).collect())
 }
 
@@ -176,20 +180,23 @@ pub async fn ensure_admin(
     holds_admin_password: impl FnOnce(&str) -> bool,
     hash_admin_password: impl FnOnce() -> String,
 ) -> DbResult<AdminBootstrap> {
-    let existing = client
-        .query_opt("SELECT id, is_admin, password_hash FROM users WHERE phone = $1 AND deleted_at IS NULL", &[&phone])
-        .await?;
+    let existing = sql::query_opt(
+        client,
+        "SELECT id, is_admin, password_hash FROM users WHERE phone = $1 AND deleted_at IS NULL",
+        &[&phone],
+    )
+    .await?;
     match existing {
         Some(row) if row.get::<_, bool>("is_admin") => Ok(AdminBootstrap::Ready),
         Some(row) if holds_admin_password(row.get("password_hash")) => {
-            client.execute("UPDATE users SET is_admin = true WHERE id = $1", &[&row.get::<_, Uuid>("id")]).await?;
+            sql::execute(client, "UPDATE users SET is_admin = true WHERE id = $1", &[&row.get::<_, Uuid>("id")])
+                .await?;
             Ok(AdminBootstrap::Ready)
         }
         Some(_) => Ok(AdminBootstrap::PhoneHeldByAnother),
         None => {
             // A registration of the same phone in between wins; the next isolate looks again.
-            client
-                .execute(
+            sql::execute(client,
                     "INSERT INTO users (id, phone, display_name, password_hash, is_admin) VALUES ($1, $2, 'Admin', $3, true)
                      ON CONFLICT (phone) DO NOTHING",
                     &[&Uuid::new_v4(), &phone, &hash_admin_password()],
@@ -203,7 +210,7 @@ pub async fn ensure_admin(
 /// Sets who may add `user` to groups; None if the account is gone.
 pub async fn set_group_adds(client: &Client, user: Uuid, group_adds: GroupAdds) -> DbResult<Option<UserRow>> {
     let sql = format!("UPDATE users SET group_adds = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING {COLUMNS}");
-    Ok(client.query_opt(&sql, &[&user, &group_adds.as_str()]).await?.as_ref().map(UserRow::from))
+    Ok(sql::query_opt(client, &sql, &[&user, &group_adds]).await?.as_ref().map(UserRow::from))
 }
 
 /// The users among `targets` whom `adder` may not add to a group (to `conversation`, whose
@@ -217,9 +224,9 @@ pub async fn group_add_refusals(
     conversation: Option<Uuid>,
     targets: &[Uuid],
 ) -> DbResult<Vec<(Uuid, String)>> {
-    let rows = client
-        .query(
-            "SELECT u.id, u.display_name FROM users u
+    let rows = sql::query(
+        client,
+        "SELECT u.id, u.display_name FROM users u
              WHERE u.id = ANY($2) AND u.id <> $1 AND u.deleted_at IS NULL
                AND NOT EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = $3 AND m.user_id = u.id)
                AND (u.group_adds = 'nobody' OR (u.group_adds = 'contacts' AND NOT EXISTS (
@@ -227,8 +234,8 @@ pub async fn group_add_refusals(
                  WHERE c.kind = 'direct' AND c.user_lo = least($1, u.id) AND c.user_hi = greatest($1, u.id)
                    AND msg.sender_id = u.id AND msg.kind = 'app')))
              ORDER BY u.display_name, u.id",
-            &[&adder, &targets, &conversation],
-        )
-        .await?;
+        &[&adder, &targets, &conversation],
+    )
+    .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

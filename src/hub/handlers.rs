@@ -71,7 +71,7 @@ impl UserHub {
             timer_change: m.timer_change,
             attachment_ids: &m.attachment_ids,
         };
-        let (message, members) = match messages::send(db, &conn.send, &new).await? {
+        let (message, members) = match messages::send(db, &new).await? {
             Some(sent) => (sent.message, sent.member_ids),
             None => {
                 let (earlier, still_member) =

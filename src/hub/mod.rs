@@ -26,7 +26,7 @@ pub use client::{
 };
 
 use crate::config::{Config, SLOW_HUB_EVENT_MS};
-use crate::db::{self, messages, Client};
+use crate::db::{self, Client};
 use crate::error::{log_error, ApiError, ApiResult, LogLine};
 use crate::protocol::{parse_client_event, ClientEvent, ServerEvent};
 use crate::ratelimit::{TokenBucket, HUB_LOG_RATE, UPGRADE_RATE};
@@ -40,10 +40,10 @@ use worker::{
     durable_object, DurableObject, Env, Method, Request, Response, State, WebSocket, WebSocketIncomingMessage,
 };
 
-/// The hub's connection, with the send statement prepared once: a send is then one round trip.
+/// The hub's connection. Nothing is prepared on it: it goes through a pooler in transaction mode
+/// (see `db::sql`), and every statement, a send included, is one round trip anyway.
 struct HubDb {
     client: Client,
-    send: messages::SendStatement,
 }
 
 #[durable_object]
@@ -246,8 +246,7 @@ impl UserHub {
             return Ok(conn.clone());
         }
         let client = db::connect(&self.env).await?;
-        let send = messages::prepare_send(&client).await?;
-        let conn = Rc::new(HubDb { client, send });
+        let conn = Rc::new(HubDb { client });
         *slot = Some(conn.clone());
         Ok(conn)
     }

@@ -9,13 +9,8 @@ import { waitFor } from '../support/wait.mjs';
 const file = fileStack({ vars: { HUB_DB_IDLE_SECONDS: '1' } });
 const open = (user) => file.open(user.token);
 
-/** The Worker's sessions in this test's database. */
-async function workerSessions() {
-  const { rows } = await file.stack.pool.query(
-    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'e2e-chat'",
-  );
-  return rows[0].n;
-}
+/** The Worker's connections to this test's database (its clients at the pooler, if there is one). */
+const workerSessions = () => file.stack.workerConnections();
 
 test('an idle hub closes its database connection and opens a new one on the next event', async () => {
   const [alice, bob] = [await file.api.register(), await file.api.register()];

@@ -1,6 +1,11 @@
 // Starts the real Worker under `wrangler dev` against a fresh PostgreSQL database, for one test
 // file or benchmark. Every stack gets its own database, port and state directory, so stacks can
 // run side by side; stop() kills wrangler's whole process tree and drops the database.
+//
+// The Worker reaches its database through a PgBouncer of the stack's own in transaction mode
+// (scripts/pgbouncer.mjs), as it reaches it through Hyperdrive's pool in production: its hubs and
+// requests share a few PostgreSQL connections. The tests' own pool and the migrations connect
+// directly.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -10,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate } from '../../scripts/migrate.mjs';
+import { pgbouncerBin, startPgBouncer } from '../../scripts/pgbouncer.mjs';
 import { waitFor } from './wait.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -25,9 +31,25 @@ export const DEFAULT_VARS = {
   FIRST_USER_ADMIN: 'true',
   // Two stacks run at once against one PostgreSQL (100 connections), each with dozens of users
   // whose hubs hold a connection until idle: giving it back after 5 s rather than 30 keeps the
-  // peak well under the server's limit (94 of 100 was seen with 30).
+  // peak well under the server's limit (94 of 100 was seen with 30) when there is no pooler, and
+  // the pooler's client list short when there is.
   HUB_DB_IDLE_SECONDS: '5',
 };
+
+let noPoolerNoted = false;
+
+/** The stack's PgBouncer, or null (with a note) where there is none; CI must have one. */
+async function startPooler() {
+  if (pgbouncerBin()) return startPgBouncer(ADMIN_URL);
+  if (process.env.E2E_PGBOUNCER !== 'off' && process.env.CI) {
+    throw new Error('PgBouncer is missing, and CI must run through it (scripts/lib.sh ensure_pgbouncer installs it)');
+  }
+  if (!noPoolerNoted && process.env.E2E_PGBOUNCER !== 'off') {
+    noPoolerNoted = true;
+    console.error('# Note: no PgBouncer (scripts/lib.sh ensure_pgbouncer): the Worker connects to PostgreSQL directly, one connection per busy hub.');
+  }
+  return null;
+}
 
 export function databaseUrl(name) {
   const url = new URL(ADMIN_URL);
@@ -89,7 +111,7 @@ async function waitForHealth(baseUrl, child, logs) {
  * @param {object} options
  * @param {Record<string,string>} [options.vars]    merged over DEFAULT_VARS
  * @param {Record<string,string>} [options.secrets] merged over a random JWT_SECRET
- * @param {string} [options.hyperdriveUrl]          point the Worker elsewhere (e.g. at a dead port)
+ * @param {string} [options.hyperdriveUrl]          point the Worker elsewhere (e.g. at a dead port); no pooler then
  */
 export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}) {
   const name = `e2e_test_${randomBytes(6).toString('hex')}`;
@@ -100,6 +122,14 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
   // Dropping the test database at the end terminates the pool's idle connections from the server
   // side: expected, and not a failure of whichever test last used the pool.
   pool.on('error', () => {});
+  let pooler = null;
+  try {
+    pooler = hyperdriveUrl ? null : await startPooler();
+  } catch (e) {
+    await pool.end().catch(() => {});
+    await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+    throw e;
+  }
   const stateDir = mkdtempSync(join(tmpdir(), 'e2e-chat-'));
   const envFile = join(stateDir, 'secrets.env');
   const allSecrets = { JWT_SECRET: randomBytes(32).toString('hex'), ...secrets };
@@ -128,7 +158,7 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
       env: {
         ...process.env,
         E2E_PREBUILT: process.env.E2E_PREBUILT ?? '0',
-        CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: hyperdriveUrl ?? url,
+        CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: hyperdriveUrl ?? pooler?.url(name) ?? url,
         WRANGLER_SEND_METRICS: 'false',
         CLOUDFLARE_CF_FETCH_ENABLED: 'false',
       },
@@ -175,6 +205,19 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
     processGroup: () => child?.pid,
     databaseUrl: url,
     pool,
+    /** The stack's PgBouncer (`port`, `admin(command)` for SHOW …), or null when the Worker connects directly. */
+    pooler,
+    /**
+     * How many connections the Worker holds to its database: its clients at the pooler, or its
+     * sessions in PostgreSQL when it connects directly.
+     */
+    workerConnections: async () => {
+      if (pooler) return (await pooler.admin('SHOW CLIENTS')).filter((c) => c.database === name).length;
+      const { rows } = await pool.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'e2e-chat'",
+      );
+      return rows[0].n;
+    },
     logs: () => output,
     restart: async () => {
       await kill();
@@ -185,6 +228,7 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
     up: start,
     stop: async () => {
       await kill();
+      await pooler?.stop();
       await pool.end().catch(() => {});
       await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
       rmSync(stateDir, { recursive: true, force: true });
