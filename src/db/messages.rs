@@ -167,6 +167,56 @@ pub async fn send(client: &Client, m: &NewMessage<'_>) -> DbResult<Option<Sent>>
     row.map(|row| Ok(Sent { message: MessageRow::try_from(&row)?, member_ids: row.get("member_ids") })).transpose()
 }
 
+/// Stores several messages in one transaction and one round trip (the hub's group commit): BEGIN,
+/// one `SEND_SQL` per message in order, COMMIT, all written before any answer is read. Each answer
+/// means what `send`'s does, and the statements run one after another as separate sends would, so
+/// a conversation's messages take their seqs in the order given, and a message that repeats an
+/// earlier one's clientMsgId in the same batch is answered as a resend. One round trip and one
+/// commit (one WAL flush) then stand for the whole burst.
+///
+/// `Err` when the transaction did not commit (one statement failed, which aborts the rest): then
+/// nothing of it was stored, and the caller sends each one on its own for its own answer.
+pub async fn send_all(client: &Client, messages: &[NewMessage<'_>]) -> DbResult<Vec<Option<Sent>>> {
+    let ids: Vec<Uuid> = messages.iter().map(|_| Uuid::now_v7()).collect();
+    let params: Vec<[&dyn sql::Param; 9]> = messages
+        .iter()
+        .zip(&ids)
+        .map(|(m, id)| {
+            [
+                id as &dyn sql::Param,
+                &m.conversation_id,
+                &m.sender_id,
+                &m.sender_device_id,
+                &m.epoch,
+                &m.ciphertext,
+                &m.client_msg_id,
+                &m.timer_change,
+                &m.attachment_ids,
+            ]
+        })
+        .collect();
+    // Polled together, the three send their statements in this order before any of them waits
+    // for an answer; nothing else on this connection can come in between.
+    let (begun, rows, committed) = futures_util::future::join3(
+        client.batch_execute("BEGIN"),
+        futures_util::future::join_all(params.iter().map(|p| sql::query_opt(client, SEND_SQL, p))),
+        client.batch_execute("COMMIT"),
+    )
+    .await;
+    begun?;
+    // COMMIT of a transaction a statement aborted answers ROLLBACK, not an error: the statements
+    // tell whether it committed.
+    let rows = rows.into_iter().collect::<Result<Vec<_>, _>>()?;
+    committed?;
+    rows.iter()
+        .map(|row| {
+            row.as_ref()
+                .map(|row| Ok(Sent { message: MessageRow::try_from(row)?, member_ids: row.get("member_ids") }))
+                .transpose()
+        })
+        .collect()
+}
+
 /// The message `sender` stored under `client_msg_id`, if any.
 pub async fn by_client_id(client: &Client, sender: Uuid, client_msg_id: &str) -> DbResult<Option<MessageRow>> {
     sql::query_opt(client, BY_CLIENT_ID_SQL, &[&sender, &client_msg_id])

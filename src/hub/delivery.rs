@@ -46,6 +46,13 @@ impl UserHub {
     /// Sends `event` to every socket of every user in `to`, except the socket `skip`. The caller's
     /// own user is served from this hub directly; others through their hubs, all at once.
     pub(super) async fn route(&self, me: Uuid, to: &[Uuid], event: &ServerEvent, skip: Option<&str>) {
+        self.enqueue(me, to, event, skip);
+        self.flush_outbox().await;
+    }
+
+    /// `route` without the flush: this user's sockets get `event` now, other users' hubs at the
+    /// next `flush_outbox`.
+    pub(super) fn enqueue(&self, me: Uuid, to: &[Uuid], event: &ServerEvent, skip: Option<&str>) {
         let event = event.to_json();
         if to.contains(&me) {
             self.push_local(&event, skip);
@@ -56,14 +63,13 @@ impl UserHub {
                 outbox.entry(*user).or_default().push(event.clone());
             }
         }
-        self.flush_outbox().await;
     }
 
     /// Sends what the outbox holds, until it is empty. Only one flush runs at a time; a caller
     /// that finds one running leaves its events to it and returns at once. Under load, everything
     /// queued while one flush is on the wire goes in the next, one request per hub: the hop costs
     /// per request, not per event.
-    async fn flush_outbox(&self) {
+    pub(super) async fn flush_outbox(&self) {
         if self.flushing.replace(true) {
             return;
         }

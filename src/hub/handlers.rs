@@ -49,7 +49,8 @@ fn plain_ack(reference: Option<String>) -> ServerEvent {
 }
 
 impl UserHub {
-    /// Authenticate → validate → persist → acknowledge → deliver.
+    /// Authenticate → validate → persist → acknowledge → deliver. The message joins the hub's
+    /// next group commit (`sends.rs`); this returns once it is stored and acknowledged (or refused).
     pub(super) async fn send_message(
         &self,
         ws: &WebSocket,
@@ -58,41 +59,48 @@ impl UserHub {
         m: OutgoingMessage,
     ) -> ApiResult<()> {
         let conn = self.conn().await?;
-        let db = &conn.client;
-        let me = info.user_id;
-        let conversation = self.conversation_for(db, me, &m.to).await?;
-        let new = messages::NewMessage {
-            conversation_id: conversation,
-            sender_id: me,
-            sender_device_id: info.device_id,
-            epoch: m.epoch,
-            ciphertext: &m.ciphertext,
-            client_msg_id: &m.client_msg_id,
-            timer_change: m.timer_change,
-            attachment_ids: &m.attachment_ids,
-        };
-        let (message, members) = match messages::send(db, &new).await? {
-            Some(sent) => (sent.message, sent.member_ids),
-            None => {
-                let (earlier, still_member) =
-                    self.earlier_send(db, me, conversation, &m.client_msg_id, &m.attachment_ids).await?;
-                // A resend is routed again, since the first routing may have died with a hub; but
-                // only while the sender is still a member, and only to those who joined before it.
-                let members =
-                    if still_member { members::ids_before(db, conversation, earlier.seq).await? } else { Vec::new() };
-                (earlier, members)
-            }
-        };
+        let conversation = self.conversation_for(&conn.client, info.user_id, &m.to).await?;
+        self.send_in_next_commit(&conn, ws, info, reference, m, conversation).await
+    }
+
+    /// A message stored (or found stored, for a resend): acknowledges it on `ws` and queues it for
+    /// its recipients (the outbox is flushed by the caller, once for all it stored together).
+    pub(super) fn acknowledge_and_queue(
+        &self,
+        ws: &WebSocket,
+        conn_id: &str,
+        reference: Option<String>,
+        client_msg_id: String,
+        message: MessageRow,
+        members: &[Uuid],
+    ) {
+        let me = message.sender_id;
         let message = views::message(message);
         let ack = ServerEvent::Ack {
             r#ref: reference,
-            client_msg_id: Some(m.client_msg_id),
+            client_msg_id: Some(client_msg_id),
             message: Some(message.clone()),
             welcome: None,
         };
         send(ws, &ack);
-        self.route(me, &members, &ServerEvent::Message { message }, Some(&info.conn_id)).await;
-        Ok(())
+        self.enqueue(me, members, &ServerEvent::Message { message }, Some(conn_id));
+    }
+
+    /// What nothing stored means for one send: a resend of a stored message (answered with the
+    /// original), or a refusal. A resend is routed again, since the first routing may have died
+    /// with a hub; but only while the sender is still a member, and only to those who joined
+    /// before it.
+    pub(super) async fn resent_or_refused(
+        &self,
+        db: &Client,
+        me: Uuid,
+        conversation: Uuid,
+        client_msg_id: &str,
+        attachment_ids: &[Uuid],
+    ) -> ApiResult<(MessageRow, Vec<Uuid>)> {
+        let (earlier, still_member) = self.earlier_send(db, me, conversation, client_msg_id, attachment_ids).await?;
+        let members = if still_member { members::ids_before(db, conversation, earlier.seq).await? } else { Vec::new() };
+        Ok((earlier, members))
     }
 
     /// The conversation a message goes to: the one named, or the direct one with the user named.

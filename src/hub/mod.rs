@@ -17,6 +17,7 @@ mod alarm;
 mod client;
 mod delivery;
 mod handlers;
+mod sends;
 mod sockets;
 
 pub use crate::protocol::Disconnect;
@@ -42,8 +43,8 @@ use worker::{
 
 /// The hub's connection. Nothing is prepared on it: it goes through a pooler in transaction mode
 /// (see `db::sql`), and every statement, a send included, is one round trip anyway.
-struct HubDb {
-    client: Client,
+pub(super) struct HubDb {
+    pub(super) client: Client,
 }
 
 #[durable_object]
@@ -62,6 +63,9 @@ pub struct UserHub {
     presence_checked: Cell<bool>,
     /// When the alarm repairs that (see `receive_delivery`), if it is to.
     presence_repair_at: Cell<Option<f64>>,
+    /// Sends waiting for the next group commit, and whether one is running (`sends`).
+    queued_sends: RefCell<Vec<sends::QueuedSend>>,
+    committing: Cell<bool>,
     /// Events waiting to go to other users' hubs, and whether a flush is sending them.
     outbox: RefCell<HashMap<Uuid, Vec<String>>>,
     flushing: Cell<bool>,
@@ -99,6 +103,8 @@ impl DurableObject for UserHub {
             upgrades: Cell::new(TokenBucket::full(UPGRADE_RATE, now_ms())),
             presence_checked: Default::default(),
             presence_repair_at: Default::default(),
+            queued_sends: Default::default(),
+            committing: Default::default(),
             outbox: Default::default(),
             flushing: Default::default(),
             db_used_at: Default::default(),

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileStack } from '../support/file-stack.mjs';
+import { waitFor } from '../support/wait.mjs';
 
 const MIB = 1024 * 1024;
 const PART = 5 * MIB;
@@ -304,7 +305,8 @@ test('the sweep deletes uploads nothing refers to after a day, and those of dele
   for (const kept of [referred, fresh]) assert.equal((await file.api.get(`/attachments/${kept.id}`, auth(bob))).status, 200);
   assert.equal((await part(alice, unfinished.id, 2, randomBytes(1))).status, 404);
   assert.ok(file.stack.r2Files().length < before, 'their objects left R2');
-  const logged = file.stack.logs().match(/"event":"sweep".*"kind":"abandoned-attachments","count":(\d+)/);
+  const logged = await waitFor(() => file.stack.logs().match(/"event":"sweep".*"kind":"abandoned-attachments","count":(\d+)/),
+    { what: "the sweep's abandoned-attachments line" });
   assert.ok(logged && Number(logged[1]) >= 4, `the sweep logs what it deleted: ${logged?.[0]}`);
 });
 
@@ -337,7 +339,9 @@ test('a message deleted for everyone, or past its timer, takes its attachments w
   assert.equal(rows[0].deleted, 'expired');
   assert.ok(await gone(voice), 'the expired message\'s upload went with it');
   assert.ok(!(await gone(kept)), 'an upload of the last day that no message refers to yet stays');
-  assert.match(file.stack.logs(), /"event":"sweep".*"kind":"expired-messages","count":1\b/);
+  // The line travels through wrangler's output, which may come a moment after the response.
+  await waitFor(() => /"event":"sweep".*"kind":"expired-messages","count":1\b/.test(file.stack.logs()),
+    { what: "the sweep's expired-messages line" });
 
   // A deletion whose files could not go at once (R2 did not answer): the next sweep takes them.
   const stray = await upload(alice, conversation.id, encrypt(plaintext(1600)));
