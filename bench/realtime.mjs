@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync, readdirSync } from 'node:fs';
 import { startStack } from '../test/support/stack.mjs';
 import { Api } from '../test/support/api.mjs';
-import { startProfile } from './profile.mjs';
+import { cpuByProcess, startProfile } from './profile.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -155,6 +155,7 @@ async function measure(name, sink, plan, { profileFile } = {}) {
   };
   const profiler = profileFile ? await startProfile(stack.inspectorPort(), profileFile) : null;
   const cpuBefore = cpuOf(workerd());
+  const everyBefore = cpuByProcess();
   const started = performance.now();
   let n = 0;
   const send = (ws, conversationId) => {
@@ -172,6 +173,13 @@ async function measure(name, sink, plan, { profileFile } = {}) {
   while ((delivered < sent || acked < sent) && performance.now() < drainUntil) await sleep(20);
   const end = delivered > 0 ? lastDelivery : performance.now();
   const cpuAfter = workerd();
+  // What else the machine spent meanwhile (two cores in all), by process name: PostgreSQL's
+  // backends, the pooler, the benchmark's own client and wrangler, the workerd processes.
+  const byName = new Map();
+  for (const [key, seconds] of cpuByProcess()) {
+    const name = key.slice(0, key.lastIndexOf('['));
+    byName.set(name, (byName.get(name) ?? 0) + seconds - (everyBefore.get(key) ?? seconds));
+  }
   const profile = profiler ? await profiler.stop() : null;
   sink.current = null;
   const cpuSeconds = cpuAfter.reduce((sum, p) => sum + p.cpu - (cpuBefore.get(p.pid) ?? p.cpu), 0);
@@ -187,6 +195,9 @@ async function measure(name, sink, plan, { profileFile } = {}) {
     workerdCpuMsPerMessage: (1000 * cpuSeconds) / Math.max(1, delivered),
     busiestWorkerdCpuMsPerMessage: (1000 * busiest) / Math.max(1, delivered),
     lost: sent - Math.min(acked, stored, delivered),
+    cpuSecondsByProcess: Object.fromEntries([...byName].filter(([, v]) => v >= 0.05).sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => [k, Number(v.toFixed(2))])),
+    wallSeconds: seconds,
   };
   results.push(result);
   console.log(
@@ -195,7 +206,8 @@ async function measure(name, sink, plan, { profileFile } = {}) {
       `${result.lost ? `, ${result.lost} NOT acked/stored/delivered` : ''}\n` +
       `  latency p50 ${result.p50.toFixed(1)} ms  p95 ${result.p95.toFixed(1)} ms  p99 ${result.p99.toFixed(1)} ms; ` +
       `workerd CPU ${result.workerdCpuMsPerMessage.toFixed(2)} ms per delivered message ` +
-      `(busiest process ${result.busiestWorkerdCpuMsPerMessage.toFixed(2)} ms)`,
+      `(busiest process ${result.busiestWorkerdCpuMsPerMessage.toFixed(2)} ms)\n` +
+      `  CPU seconds over ${seconds.toFixed(1)} s: ${Object.entries(result.cpuSecondsByProcess).map(([k, v]) => `${k} ${v}`).join(', ')}`,
   );
   if (profile) console.log(profile);
   console.log(JSON.stringify({ bench: 'realtime', at: new Date().toISOString(), ...result }));
