@@ -2,11 +2,16 @@
 // transaction mode (the stack's PgBouncer, as Hyperdrive's pool in production), so a hub holds a
 // connection to the pooler while it is busy, not one of PostgreSQL's. More users than PostgreSQL
 // takes connections (max_connections=100 here and in CI), all with open sockets and all sending at
-// once, are all served. With the Worker connecting directly (E2E_PGBOUNCER=off, how it was) both
+// once, are all served. With the Worker connecting directly (E2E_PGBOUNCER=off, how it was) these
 // tests fail: there is no pooler, and the hubs past the server's limit meet "sorry, too many
 // clients".
+//
+// The pooler listens where every local process can reach it, so it asks every client for a
+// password (SCRAM), serves the stack's database only and gives nobody its admin console.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import pg from 'pg';
 import { fileStack } from '../support/file-stack.mjs';
 import { sleep } from '../support/wait.mjs';
 import { POOL_SIZE } from '../../scripts/pgbouncer.mjs';
@@ -30,11 +35,81 @@ async function workerSessionsInPostgres() {
   return rows.map((r) => r.pid);
 }
 
-/** This stack's database's row of a SHOW command on the pooler's admin console. */
+/** This stack's database's row of a SHOW command on the pooler's console. */
 async function poolerRow(command) {
   const name = new URL(file.stack.databaseUrl).pathname.slice(1);
-  return (await file.stack.pooler.admin(command)).find((r) => r.database === name);
+  return (await file.stack.pooler.show(command)).find((r) => r.database === name);
 }
+
+/**
+ * What the pooler answers a client's startup message with, before any password: its type ('R'
+ * asks for authentication, 'E' is an error) and body.
+ */
+function startupAnswer(port, params) {
+  const int32 = (n) => {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(n);
+    return b;
+  };
+  const body = Buffer.concat([
+    int32(196608), // protocol 3.0
+    ...Object.entries(params).map(([key, value]) => Buffer.from(`${key}\0${value}\0`)),
+    Buffer.from('\0'),
+  ]);
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.concat([int32(body.length + 4), body])));
+    let data = Buffer.alloc(0);
+    socket.on('data', (chunk) => {
+      data = Buffer.concat([data, chunk]);
+      if (data.length < 5 || data.length < 1 + data.readInt32BE(1)) return;
+      socket.destroy();
+      resolve({ type: String.fromCharCode(data[0]), body: data.subarray(5, 1 + data.readInt32BE(1)) });
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** Connects to the pooler as `options` say and runs `SELECT current_database()`: its answer. */
+async function selectThrough(options) {
+  const client = new pg.Client({ host: '127.0.0.1', port: file.stack.pooler.port, ...options });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return (await client.query('SELECT current_database() AS db')).rows[0].db;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+test('the pooler asks every client for its own password, serves only the stack\'s database, and gives nobody its admin console', async () => {
+  const { pooler, databaseUrl } = file.stack;
+  assert.ok(pooler, 'the stack runs a PgBouncer in front of PostgreSQL (not with E2E_PGBOUNCER=off)');
+  const name = new URL(databaseUrl).pathname.slice(1);
+  const url = new URL(pooler.url);
+  const user = decodeURIComponent(url.username);
+  // What the Worker is given carries a password made for this pooler, not DATABASE_URL's.
+  assert.match(url.password, /^[0-9a-f]{48}$/);
+  assert.notEqual(url.password, new URL(databaseUrl).password);
+  assert.equal(url.pathname, `/${name}`);
+
+  // Before any password, every database (the console's too) answers with a SCRAM challenge, not
+  // AuthenticationOk as under trust auth.
+  for (const database of [name, 'pgbouncer']) {
+    const answer = await startupAnswer(pooler.port, { user, database });
+    assert.equal(answer.type, 'R', `${database}: ${answer.body}`);
+    assert.equal(answer.body.readInt32BE(0), 10, `${database}: AuthenticationSASL, not ${answer.body.readInt32BE(0)}`);
+    assert.match(answer.body.toString('latin1'), /SCRAM-SHA-256/);
+  }
+  await assert.rejects(selectThrough({ user, password: 'postgres', database: name }), /SASL authentication failed/);
+  await assert.rejects(selectThrough({ user, password: `${url.password}x`, database: name }), /SASL authentication failed/);
+  assert.equal(await selectThrough({ user, password: url.password, database: name }), name);
+  // Other databases of the server are not reachable through it, even with the password.
+  await assert.rejects(selectThrough({ user, password: url.password, database: 'postgres' }), /no such database/);
+  // On the console: SHOW, and nothing that changes the pooler.
+  assert.ok((await pooler.show('SHOW CLIENTS')).length >= 1);
+  await assert.rejects(pooler.show('PAUSE'), /admin access needed/);
+  await assert.rejects(pooler.show('RELOAD'), /admin access needed/);
+});
 
 test("the Worker's statements go through the stack's PgBouncer, in transaction mode", async () => {
   assert.ok(file.stack.pooler, 'the stack runs a PgBouncer in front of PostgreSQL (not with E2E_PGBOUNCER=off)');
@@ -47,7 +122,7 @@ test("the Worker's statements go through the stack's PgBouncer, in transaction m
   assert.ok(Number(stats.total_query_count) > queriesBefore, `queries through the pooler: ${JSON.stringify(stats)}`);
   assert.equal((await poolerRow('SHOW POOLS')).pool_mode, 'transaction');
   // Every session the Worker has in PostgreSQL is one of the pooler's server connections.
-  const servers = new Set((await file.stack.pooler.admin('SHOW SERVERS')).map((s) => s.remote_pid));
+  const servers = new Set((await file.stack.pooler.show('SHOW SERVERS')).map((s) => s.remote_pid));
   const sessions = await workerSessionsInPostgres();
   assert.ok(sessions.length >= 1 && sessions.length <= POOL_SIZE, `${sessions.length} sessions`);
   for (const pid of sessions) assert.ok(servers.has(pid), `session ${pid} is not the pooler's`);

@@ -4,8 +4,9 @@
 //
 // The Worker reaches its database through a PgBouncer of the stack's own in transaction mode
 // (scripts/pgbouncer.mjs), as it reaches it through Hyperdrive's pool in production: its hubs and
-// requests share a few PostgreSQL connections. The tests' own pool and the migrations connect
-// directly.
+// requests share a few PostgreSQL connections. The pooler serves only the stack's database, to
+// clients that give the password it made (in the URL the Worker gets). The tests' own pool and the
+// migrations connect directly.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -38,9 +39,9 @@ export const DEFAULT_VARS = {
 
 let noPoolerNoted = false;
 
-/** The stack's PgBouncer, or null (with a note) where there is none; CI must have one. */
-async function startPooler() {
-  if (pgbouncerBin()) return startPgBouncer(ADMIN_URL);
+/** The stack's PgBouncer for the database of `url`, or null (with a note) where there is none; CI must have one. */
+async function startPooler(url) {
+  if (pgbouncerBin()) return startPgBouncer(url);
   if (process.env.E2E_PGBOUNCER !== 'off' && process.env.CI) {
     throw new Error('PgBouncer is missing, and CI must run through it (scripts/lib.sh ensure_pgbouncer installs it)');
   }
@@ -124,7 +125,7 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
   pool.on('error', () => {});
   let pooler = null;
   try {
-    pooler = hyperdriveUrl ? null : await startPooler();
+    pooler = hyperdriveUrl ? null : await startPooler(url);
   } catch (e) {
     await pool.end().catch(() => {});
     await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
@@ -158,7 +159,7 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
       env: {
         ...process.env,
         E2E_PREBUILT: process.env.E2E_PREBUILT ?? '0',
-        CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: hyperdriveUrl ?? pooler?.url(name) ?? url,
+        CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: hyperdriveUrl ?? pooler?.url ?? url,
         WRANGLER_SEND_METRICS: 'false',
         CLOUDFLARE_CF_FETCH_ENABLED: 'false',
       },
@@ -205,14 +206,14 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
     processGroup: () => child?.pid,
     databaseUrl: url,
     pool,
-    /** The stack's PgBouncer (`port`, `admin(command)` for SHOW …), or null when the Worker connects directly. */
+    /** The stack's PgBouncer (`port`, `url` with its password, `show(command)` for SHOW …), or null when the Worker connects directly. */
     pooler,
     /**
      * How many connections the Worker holds to its database: its clients at the pooler, or its
      * sessions in PostgreSQL when it connects directly.
      */
     workerConnections: async () => {
-      if (pooler) return (await pooler.admin('SHOW CLIENTS')).filter((c) => c.database === name).length;
+      if (pooler) return (await pooler.show('SHOW CLIENTS')).filter((c) => c.database === name).length;
       const { rows } = await pool.query(
         "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'e2e-chat'",
       );
