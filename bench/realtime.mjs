@@ -19,6 +19,7 @@
 // the last delivery (read from /proc: the Worker, every hub, and wrangler's proxy in front).
 import { parseArgs } from 'node:util';
 import { readFileSync, readdirSync } from 'node:fs';
+import http from 'node:http';
 import { startStack } from '../test/support/stack.mjs';
 import { Api } from '../test/support/api.mjs';
 import { cpuByProcess, startProfile } from './profile.mjs';
@@ -45,6 +46,7 @@ const shapes = opts.shapes.split(',');
 const DURATION_MS = Number(opts.duration) * 1000;
 const DRAIN_MS = Number(opts.drain) * 1000;
 const MAX_SOCKETS_PER_USER = 10;
+const PROXY_FILES_PER_SOCKET = 4;
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 /**
@@ -89,6 +91,7 @@ async function pooled(items, limit, fn) {
   return results;
 }
 
+const openFiles = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? '1024';
 const stack = await startStack();
 const api = new Api(stack.baseUrl);
 const results = [];
@@ -107,22 +110,50 @@ async function ensureUsers(n) {
   });
 }
 
+/** Why the server refuses a socket for `token`: the status and body of a plain upgrade request. */
+function refusal(token) {
+  return new Promise((resolve) => {
+    const req = http.get(`${stack.baseUrl}/ws`, {
+      headers: {
+        upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-protocol': `e2e-chat.v1, bearer.${token}`,
+      },
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (chunk) => { body += chunk; });
+      res.on('end', () => resolve(`${res.statusCode} ${body.slice(0, 200)}`));
+    });
+    req.on('upgrade', (res, socket) => { socket.destroy(); resolve('101 (accepted on a second try)'); });
+    req.on('error', (e) => resolve(e.message));
+  });
+}
+
 /**
  * One socket per user, reporting to `sink` (the scenario in progress, if any). The bench reads
- * frames itself: one JSON.parse per frame, nothing queued.
+ * frames itself: one JSON.parse per frame, nothing queued. A refused socket stops the run with
+ * the server's reason.
  */
+const opening = { count: 0 };
 async function openSockets(userIndexes, sink) {
+  opening.count = 0;
   return pooled(userIndexes, 16, async (i) => {
     const url = new URL('/ws', stack.baseUrl.replace(/^http/, 'ws'));
     const ws = new WebSocket(url, ['e2e-chat.v1', `bearer.${users[i].token}`]);
-    await new Promise((resolve, reject) => {
+    const opened = await new Promise((resolve) => {
       ws.addEventListener('message', (e) => {
         const event = JSON.parse(e.data);
-        if (event.type === 'ready') resolve();
+        if (event.type === 'ready') resolve(true);
         sink.current?.(i, event);
       });
-      ws.addEventListener('error', () => reject(new Error(`socket of user ${i} refused`)), { once: true });
+      ws.addEventListener('error', () => resolve(false), { once: true });
     });
+    if (!opened) {
+      const files = workerd().map((p) => { try { return readdirSync(`/proc/${p.pid}/fd`).length; } catch { return '?'; } });
+      throw new Error(`the socket of user ${i} was refused after ${opening.count} opened ` +
+        `(workerd open files: ${files.join(', ')}): ${await refusal(users[i].token)}`);
+    }
+    opening.count += 1;
     return ws;
   });
 }
@@ -132,7 +163,7 @@ async function openSockets(userIndexes, sink) {
  * Waits for every delivery (or the drain deadline), then reads what was stored.
  */
 async function measure(name, sink, plan, { profileFile } = {}) {
-  const tag = `bench-${name.replace(/[^a-z0-9]+/gi, '-')}-${Date.now()}`;
+  const tag = `bench-${results.length}-${Date.now().toString(36)}`; // a clientMsgId is at most 64 characters
   const latencies = [];
   const errorCodes = {};
   let delivered = 0;
@@ -244,6 +275,7 @@ const closeAll = (sockets) => Promise.all(sockets.map((ws) => new Promise((resol
 
 try {
   const { rows: [{ max_connections: maxConnections }] } = await stack.pool.query('SHOW max_connections');
+  console.log(`# open files per process: ${openFiles} (the idle run needs about four per socket in wrangler's proxy)`);
   console.log(`# PostgreSQL max_connections=${maxConnections}, ${stack.pooler ? 'through the stack\'s PgBouncer (transaction mode)' : 'connected directly (no PgBouncer)'}; ${new Date().toISOString()}`);
   let profileFile = opts.profile;
   if (only.has('pairs')) {
@@ -279,7 +311,14 @@ try {
     await closeAll(sockets);
   }
   if (only.has('idle')) {
-    const total = Number(opts['idle-sockets']);
+    // wrangler's proxy in front of the Worker holds 3.4 to 4 open files per socket (measured: 20,000
+    // at 4,971 to 5,806 sockets), and past its limit it resets connections: run what fits, and say so.
+    const fitting = Math.floor((Number(openFiles) - 1000) / PROXY_FILES_PER_SOCKET);
+    const total = Math.min(Number(opts['idle-sockets']), fitting);
+    if (total < Number(opts['idle-sockets'])) {
+      console.log(`# ${opts['idle-sockets']} sockets need about ${Math.ceil(Number(opts['idle-sockets']) * PROXY_FILES_PER_SOCKET)} open files in wrangler's proxy; ` +
+        `the limit here is ${openFiles} (ulimit -Hn): running ${total}`);
+    }
     const count = Math.min(users.length, Math.ceil(total / MAX_SOCKETS_PER_USER));
     const before = workerd();
     const sink = { current: null };

@@ -31,7 +31,10 @@ RETURNS TABLE (
   ciphertext bytea, client_msg_id text, created_at timestamptz, commit_adds uuid[], commit_removes uuid[],
   commit_departures jsonb, sender_role text, deleted text, member_ids uuid[]
 )
-LANGUAGE plpgsql AS $send$
+LANGUAGE plpgsql
+-- Names in the body are this schema's tables whatever search_path a session (of a shared pool) set.
+SET search_path = public, pg_temp
+AS $send$
 -- The result columns share names with the tables' columns: names in the statement are the tables'.
 #variable_conflict use_column
 BEGIN

@@ -142,19 +142,24 @@ pub async fn send(client: &Client, m: &NewMessage<'_>) -> DbResult<Option<Sent>>
 }
 
 /// Stores several messages in one transaction and one round trip (the hub's group commit): BEGIN,
-/// one `SEND_SQL` per message in order, COMMIT, all written before any answer is read. Each answer
-/// means what `send`'s does, and the statements run one after another as separate sends would, so
-/// a conversation's messages take their seqs in the order given, and a message that repeats an
-/// earlier one's clientMsgId in the same batch is answered as a resend. One round trip and one
-/// commit (one WAL flush) then stand for the whole burst.
+/// one `SEND_SQL` per message, COMMIT, all written before any answer is read. Each answer (in the
+/// order given) means what `send`'s does. The statements run one after another as separate sends
+/// would, grouped by conversation and in the order given within each: a conversation's messages
+/// take their seqs in the order given, and a message that repeats an earlier one's clientMsgId in
+/// the same batch is answered as a resend. Each statement keeps its conversation's row locked until
+/// the commit, so every batch takes those locks in one order (by conversation id): two batches
+/// that write to the same two conversations wait for each other rather than deadlock. One round
+/// trip and one commit (one WAL flush) then stand for the whole burst.
 ///
-/// `Err` when the transaction did not commit (one statement failed, which aborts the rest): then
-/// nothing of it was stored, and the caller sends each one on its own for its own answer.
+/// `Err` when the transaction did not commit (one statement failed, which aborts the rest), and
+/// also when its answers could not be read after it did: the caller then sends each message on its
+/// own, which is safe either way, since a clientMsgId already stored is answered as a resend.
 pub async fn send_all(client: &Client, messages: &[NewMessage<'_>]) -> DbResult<Vec<Option<Sent>>> {
+    let order = lock_order(&messages.iter().map(|m| m.conversation_id).collect::<Vec<_>>());
     let ids: Vec<Uuid> = messages.iter().map(|_| Uuid::now_v7()).collect();
-    let params: Vec<[&dyn sql::Param; 9]> = messages
+    let params: Vec<[&dyn sql::Param; 9]> = order
         .iter()
-        .zip(&ids)
+        .map(|&i| (&messages[i], &ids[i]))
         .map(|(m, id)| {
             [
                 id as &dyn sql::Param,
@@ -182,13 +187,25 @@ pub async fn send_all(client: &Client, messages: &[NewMessage<'_>]) -> DbResult<
     // tell whether it committed.
     let rows = rows.into_iter().collect::<Result<Vec<_>, _>>()?;
     committed?;
-    rows.iter()
-        .map(|row| {
-            row.as_ref()
-                .map(|row| Ok(Sent { message: MessageRow::try_from(row)?, member_ids: row.get("member_ids") }))
-                .transpose()
-        })
-        .collect()
+    let mut answers: Vec<Option<Sent>> = (0..messages.len()).map(|_| None).collect();
+    for (&i, row) in order.iter().zip(rows) {
+        answers[i] = row
+            .as_ref()
+            .map(|row| {
+                Ok::<_, DbError>(Sent { message: MessageRow::try_from(row)?, member_ids: row.get("member_ids") })
+            })
+            .transpose()?;
+    }
+    Ok(answers)
+}
+
+/// The order `send_all` runs its statements in, as indexes into `conversations` (each message's):
+/// grouped by conversation id, ascending, which is the order every batch takes the conversations'
+/// row locks in, and within a conversation the order given, which is its messages' seq order.
+fn lock_order(conversations: &[Uuid]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..conversations.len()).collect();
+    order.sort_by_key(|&i| conversations[i]); // stable
+    order
 }
 
 /// The message `sender` stored under `client_msg_id`, if any.
@@ -312,4 +329,20 @@ pub async fn expire_due(client: &Client, limit: i64) -> DbResult<Vec<Uuid>> {
     )
     .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    #[test]
+    fn a_batch_locks_conversations_in_one_order_and_keeps_each_conversations_order() {
+        let (low, high) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        // Two users' batches naming the same two conversations in opposite orders take their
+        // locks in the same order (low, then high), and each conversation's messages keep theirs.
+        assert_eq!(super::lock_order(&[low, high, low, high]), [0, 2, 1, 3]);
+        assert_eq!(super::lock_order(&[high, low, high, low]), [1, 3, 0, 2]);
+        assert_eq!(super::lock_order(&[high, high, high]), [0, 1, 2]);
+        assert!(super::lock_order(&[]).is_empty());
+    }
 }

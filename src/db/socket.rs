@@ -5,12 +5,11 @@
 //! hub's time, and each query's write cost a promise round trip before its read could begin.
 //!
 //! This one holds the reader and the writer for the life of the connection, and hands writes to
-//! the stream without waiting: the stream sends them in order, and they are only checked on the
-//! connection's next call (without waking it when they settle), or waited for once more than
+//! the stream without waiting: the stream sends them in order, they are checked on the
+//! connection's next call (which their completion wakes), and waited for only once more than
 //! `MAX_UNCONFIRMED_BYTES` are outstanding. A write that fails makes the next write, flush or
 //! read fail, so tokio-postgres ends the connection (and the hub opens another).
 
-use futures_util::task::noop_waker_ref;
 use js_sys::Uint8Array;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -79,8 +78,9 @@ impl StreamSocket {
         })
     }
 
-    /// Takes the writes that completed off the front, keeping the first failure; `cx` is woken
-    /// when the oldest outstanding one completes (a no-op waker when nobody needs to wait).
+    /// Takes the writes that completed off the front, keeping the first failure; `cx` (the
+    /// connection's one task) is woken when the oldest outstanding one completes, so a failed
+    /// write is seen even while nothing is read.
     fn settle(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
         while let Some((write, size)) = self.writes.front_mut() {
             match Pin::new(write).poll(cx) {
@@ -98,11 +98,6 @@ impl StreamSocket {
             Some(failure) => Err(io::Error::other(failure.clone())),
             None => Ok(()),
         }
-    }
-
-    /// `settle` without asking to be woken.
-    fn settle_quietly(&mut self) -> io::Result<()> {
-        self.settle(&mut Context::from_waker(noop_waker_ref()))
     }
 
     /// Copies what fits of `chunk` into `buf`, keeping the rest for the next read.
@@ -124,23 +119,28 @@ impl AsyncRead for StreamSocket {
             self.fill(chunk, buf);
             return Poll::Ready(Ok(()));
         }
-        if let Err(e) = self.settle_quietly() {
+        if let Err(e) = self.settle(cx) {
             return Poll::Ready(Err(e));
         }
-        let mut reading = self.reading.take().unwrap_or_else(|| JsFuture::from(self.reader.read()));
-        match Pin::new(&mut reading).poll(cx) {
-            Poll::Pending => {
-                self.reading = Some(reading);
-                Poll::Pending
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(io_error(e))),
-            Poll::Ready(Ok(result)) => {
-                let result = result.unchecked_into::<ReadResult>();
-                // Done (the other side closed): a read of nothing tells the caller so.
-                if let (false, Some(chunk)) = (result.done(), result.value()) {
-                    self.fill(chunk, buf);
+        loop {
+            let mut reading = self.reading.take().unwrap_or_else(|| JsFuture::from(self.reader.read()));
+            match Pin::new(&mut reading).poll(cx) {
+                Poll::Pending => {
+                    self.reading = Some(reading);
+                    return Poll::Pending;
                 }
-                Poll::Ready(Ok(()))
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(io_error(e))),
+                Poll::Ready(Ok(result)) => {
+                    let result = result.unchecked_into::<ReadResult>();
+                    match (result.done(), result.value()) {
+                        // An empty chunk is not the end: read on (returning nothing would say it is).
+                        (false, Some(chunk)) if chunk.length() == 0 => continue,
+                        (false, Some(chunk)) => self.fill(chunk, buf),
+                        // Done (the other side closed): a read of nothing tells the caller so.
+                        _ => {}
+                    }
+                    return Poll::Ready(Ok(()));
+                }
             }
         }
     }
@@ -148,17 +148,11 @@ impl AsyncRead for StreamSocket {
 
 impl AsyncWrite for StreamSocket {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        if let Err(e) = self.settle_quietly() {
+        if let Err(e) = self.settle(cx) {
             return Poll::Ready(Err(e));
         }
         if self.unconfirmed_bytes > MAX_UNCONFIRMED_BYTES {
-            // Woken when the oldest write completes.
-            if let Err(e) = self.settle(cx) {
-                return Poll::Ready(Err(e));
-            }
-            if self.unconfirmed_bytes > MAX_UNCONFIRMED_BYTES {
-                return Poll::Pending;
-            }
+            return Poll::Pending; // woken when the oldest write completes
         }
         let written = JsFuture::from(self.writer.write_with_chunk(&Uint8Array::from(buf)));
         self.writes.push_back((written, buf.len()));
@@ -166,9 +160,11 @@ impl AsyncWrite for StreamSocket {
         Poll::Ready(Ok(buf.len()))
     }
 
-    /// Written means handed to the stream, which sends in order: nothing to wait for.
-    fn poll_flush(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.settle_quietly())
+    /// Ready once every write is handed to the stream, which sends them in order, not once they
+    /// are sent: tokio-postgres flushes to have its requests go out, and waits for their answers
+    /// (which cannot come before them) rather than for the flush. A failed write fails the flush.
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.settle(cx))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

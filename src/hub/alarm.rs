@@ -26,6 +26,7 @@ impl UserHub {
     pub(super) async fn ring_alarm(&self) {
         // The alarm that rang is spent; one set while this runs is kept, and read as set.
         self.alarm.set(AlarmState::Unset);
+        self.socket_infos.keep_only(&self.state.get_websockets());
         self.close_expired_sockets().await;
         if now_ms() >= self.sessions_checked_at.get() + self.session_recheck_ms {
             self.recheck_sessions().await;

@@ -68,12 +68,23 @@ pub async fn disconnect(env: &Env, user: Uuid, which: Disconnect) {
     }
 }
 
+/// How long one request to a hub may take before it counts as failed (and is tried again): a
+/// delivery waits on it, and so does every delivery of the sending hub queued behind it.
+const HUB_REQUEST_DEADLINE_MS: u64 = 5_000;
+
 /// One of the hub-internal requests, from this Worker's code to the hub of `user`.
 async fn post_to_hub(env: &Env, user: Uuid, path: &str, body: String) -> worker::Result<()> {
     let stub = env.durable_object(BINDING)?.get_by_name(&user.to_string())?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(body.into()));
-    let response = stub.fetch_with_request(Request::new_with_init(&format!("https://hub{path}"), &init)?).await?;
+    let request = stub.fetch_with_request(Request::new_with_init(&format!("https://hub{path}"), &init)?);
+    let deadline = worker::Delay::from(std::time::Duration::from_millis(HUB_REQUEST_DEADLINE_MS));
+    let response = match futures_util::future::select(Box::pin(request), deadline).await {
+        futures_util::future::Either::Left((response, _)) => response?,
+        futures_util::future::Either::Right(_) => {
+            return Err(worker::Error::RustError(format!("no answer within {HUB_REQUEST_DEADLINE_MS} ms")))
+        }
+    };
     match response.status_code() {
         200..=299 => Ok(()),
         status => Err(worker::Error::RustError(format!("hub answered {status}"))),

@@ -58,9 +58,11 @@ impl UserHub {
         reference: Option<String>,
         m: OutgoingMessage,
     ) -> ApiResult<()> {
-        let conn = self.conn().await?;
-        let conversation = self.conversation_for(&conn.client, info.user_id, &m.to).await?;
-        self.send_in_next_commit(&conn, ws, info, reference, m, conversation).await
+        let conversation = match m.to {
+            Recipient::Conversation(id) => id, // no database needed to name it
+            _ => self.conversation_for(&self.conn().await?.client, info.user_id, &m.to).await?,
+        };
+        self.send_in_next_commit(ws, info, reference, m, conversation).await
     }
 
     /// A message stored (or found stored, for a resend): acknowledges it on `ws` and queues it for

@@ -176,7 +176,10 @@ impl UserHub {
         let started = now_ms();
         let (kind, error) = self.dispatch_frame(ws, info, message).await;
         let duration_ms = (now_ms() - started).max(0.0) as u64;
-        if self.log_every_event || ((error.is_some() || duration_ms >= SLOW_HUB_EVENT_MS) && self.may_log()) {
+        // The server's own failures always; what clients get wrong, and slow events, within the budget.
+        let server_failed = error.as_ref().is_some_and(|e| e.status >= 500);
+        let notable = error.is_some() || duration_ms >= SLOW_HUB_EVENT_MS;
+        if self.log_every_event || server_failed || (notable && self.may_log()) {
             LogLine::hub_event(kind, info.user_id, duration_ms, error.as_ref().map(|e| e.code)).write();
         }
         if let Some(error) = error {

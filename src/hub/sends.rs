@@ -4,18 +4,29 @@
 //! as before, so a quiet conversation waits for nothing; a burst (a client catching up its outbox,
 //! a busy group) pays one commit for many messages instead of one each.
 //!
-//! Every message is committed before its ack, as without batching, and the statements run in
-//! arrival order, so each conversation's seqs follow the order its sends arrived in, with no gap.
+//! Every message is committed before its ack, as without batching, and each conversation's
+//! statements run in arrival order, so its seqs follow the order its sends arrived in, with no
+//! gap. Deliveries are flushed by the senders once acked, never by the commit loop: a recipient
+//! hub that is slow to answer delays deliveries, not the next commit or its acks.
 
 use super::sockets::SocketInfo;
-use super::{HubDb, UserHub};
+use super::UserHub;
 use crate::db::messages::{self, MessageRow, NewMessage};
+use crate::db::{Client, DbErrorKind};
+use crate::error::log_error;
 use crate::error::{ApiError, ApiResult};
 use crate::protocol::OutgoingMessage;
 use futures_channel::oneshot;
 use std::cell::Cell;
 use uuid::Uuid;
 use worker::WebSocket;
+
+/// Sends one commit stores at most, and bytes of ciphertext: a batch holds the conversations it
+/// writes to locked until it commits, and its messages in memory until then, so a flood (ten
+/// sockets of one user each sending a burst of 64 KiB messages) is stored in several commits
+/// rather than one of many megabytes.
+const MAX_BATCH_SENDS: usize = 64;
+const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
 /// A send waiting for the next commit, with what its ack and routing need.
 pub(super) struct QueuedSend {
@@ -43,7 +54,6 @@ impl UserHub {
     /// send that arrives meanwhile) until the queue is empty. Returns this send's outcome.
     pub(super) async fn send_in_next_commit(
         &self,
-        conn: &HubDb,
         ws: &WebSocket,
         info: &SocketInfo,
         reference: Option<String>,
@@ -64,18 +74,41 @@ impl UserHub {
             // Cleared however the commit ends, so one that never finished does not stop all
             // later sends. (A send it dropped is answered with an error; its client resends it.)
             let _running = Running(&self.committing);
-            self.commit_queued_sends(conn, info.user_id).await;
+            self.commit_queued_sends(info.user_id).await;
         }
-        outcome.await.unwrap_or_else(|_| Err(ApiError::internal()))
+        let outcome = outcome.await.unwrap_or_else(|_| Err(ApiError::internal()));
+        // Delivered after the ack. The first sender to find no flush running sends what every
+        // commit so far queued (one request per recipient hub); the others leave theirs to it.
+        self.flush_outbox().await;
+        outcome
     }
 
-    async fn commit_queued_sends(&self, conn: &HubDb, me: Uuid) {
+    /// The oldest queued sends, up to `MAX_BATCH_SENDS` and `MAX_BATCH_BYTES` (at least one).
+    fn next_batch(&self) -> Vec<QueuedSend> {
+        let mut queue = self.queued_sends.borrow_mut();
+        let (mut count, mut bytes) = (0, 0);
+        for send in queue.iter() {
+            bytes += send.message.ciphertext.len();
+            if count > 0 && (count == MAX_BATCH_SENDS || bytes > MAX_BATCH_BYTES) {
+                break;
+            }
+            count += 1;
+        }
+        queue.drain(..count).collect()
+    }
+
+    async fn commit_queued_sends(&self, me: Uuid) {
         loop {
-            let batch = std::mem::take(&mut *self.queued_sends.borrow_mut());
+            let batch = self.next_batch();
             if batch.is_empty() {
                 return;
             }
-            let outcomes = self.store(conn, me, &batch).await;
+            // The connection of this moment, not of the send that started the loop: one that
+            // failed meanwhile has been dropped, and `conn` opens another.
+            let outcomes = match self.conn().await {
+                Ok(conn) => self.store(&conn.client, me, &batch).await,
+                Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
+            };
             for (send, outcome) in batch.into_iter().zip(outcomes) {
                 let outcome = outcome.map(|(message, members)| {
                     self.acknowledge_and_queue(
@@ -89,15 +122,11 @@ impl UserHub {
                 });
                 let _ = send.done.send(outcome);
             }
-            // Sends that arrived meanwhile wait for this flush, which is one request per
-            // recipient hub for all of them; they are then stored in one commit too.
-            self.flush_outbox().await;
         }
     }
 
     /// Stores the batch: each send's stored message and the members to deliver it to, or why not.
-    async fn store(&self, conn: &HubDb, me: Uuid, batch: &[QueuedSend]) -> Vec<ApiResult<(MessageRow, Vec<Uuid>)>> {
-        let db = &conn.client;
+    async fn store(&self, db: &Client, me: Uuid, batch: &[QueuedSend]) -> Vec<ApiResult<(MessageRow, Vec<Uuid>)>> {
         let news: Vec<NewMessage> = batch
             .iter()
             .map(|send| NewMessage {
@@ -117,20 +146,34 @@ impl UserHub {
                 Ok(all) => all.into_iter().map(Ok).collect(),
                 // One statement failed and took the transaction with it: each one alone, for its
                 // own answer (in order, on the one connection, so seqs keep the arrival order).
-                Err(_) => futures_util::future::join_all(news.iter().map(|new| messages::send(db, new))).await,
+                Err(e) => {
+                    // Said, since it costs a round trip per message and should be rare: kinds and
+                    // SQLSTATEs only (a unique key's message would name the clientMsgId).
+                    let why = match &e.kind {
+                        DbErrorKind::Failed { sqlstate } => format!("SQLSTATE {sqlstate}"),
+                        DbErrorKind::Client(_) => "a row that does not decode".to_string(),
+                        other => format!("{other:?}"),
+                    };
+                    log_error(
+                        "hub.group_commit",
+                        &format!("{} sends stored one by one: the batch failed ({why})", news.len()),
+                    );
+                    futures_util::future::join_all(news.iter().map(|new| messages::send(db, new))).await
+                }
             },
         };
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for (send, stored) in batch.iter().zip(stored) {
-            outcomes.push(match stored {
+        // What nothing stored means is asked for all such sends at once (pipelined): a client
+        // replaying its outbox after a reconnect may resend many.
+        futures_util::future::join_all(batch.iter().zip(stored).map(|(send, stored)| async move {
+            match stored {
                 Ok(Some(sent)) => Ok((sent.message, sent.member_ids)),
                 Ok(None) => {
                     let m = &send.message;
                     self.resent_or_refused(db, me, send.conversation, &m.client_msg_id, &m.attachment_ids).await
                 }
                 Err(e) => Err(e.into()),
-            });
-        }
-        outcomes
+            }
+        }))
+        .await
     }
 }

@@ -97,6 +97,13 @@ impl SocketInfos {
         Ok(())
     }
 
+    /// Forgets every socket but `held` (the runtime's list): one this side closed whose client
+    /// never answered gets no close event, and would otherwise stay here for the instance's life.
+    pub(super) fn keep_only(&self, held: &[WebSocket]) {
+        let numbers: std::collections::HashSet<u32> = held.iter().filter_map(|ws| self.number(ws)).collect();
+        self.infos.borrow_mut().retain(|n, _| numbers.contains(n));
+    }
+
     /// Drops what is known of a socket that is gone.
     pub(super) fn forget(&self, ws: &WebSocket) {
         if let Some(n) = self.number(ws) {

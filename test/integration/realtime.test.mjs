@@ -139,6 +139,42 @@ test('a burst from one socket is stored in group commits, acked in the order sen
   assert.deepEqual(received, seqs, 'the recipient gets every one, in seq order');
 });
 
+test('two users bursting into the same two conversations in opposite orders commit without a deadlock', async () => {
+  const [una, vic] = [await file.api.register(), await file.api.register()];
+  const [u, v] = [await open(una), await open(vic)];
+  const { body: direct } = await file.api.get(`/conversations/${vic.user.id}`, { token: una.token });
+  const { body: group } = await file.api.post('/conversations', { title: 'Both', memberIds: [vic.user.id] }, { token: una.token });
+  const send = (socket, conversationId, text) =>
+    socket.send({ type: 'send-message', conversationId, clientMsgId: clientMsgId(), epoch: 0, ciphertext: b64(text) });
+  // Each batch holds the rows of the conversations it writes to until it commits: Una's take the
+  // direct one first and Vic's the group first, unless every batch takes them in one order.
+  // Whether two batches overlap is up to timing: a few waves make it likely (a second apart, so
+  // each socket stays within its 100-event burst).
+  const ROUNDS = 20;
+  const WAVES = 4;
+  for (let wave = 0; wave < WAVES; wave += 1) {
+    if (wave > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+    for (let i = 0; i < ROUNDS; i += 1) {
+      send(u, direct.id, `u-d-${i}`);
+      send(u, group.id, `u-g-${i}`);
+      send(v, group.id, `v-g-${i}`);
+      send(v, direct.id, `v-d-${i}`);
+    }
+    for (const socket of [u, v]) {
+      for (let i = 0; i < 2 * ROUNDS; i += 1) assert.equal((await socket.next((e) => e.type === 'ack' || e.type === 'error', 15_000)).type, 'ack');
+    }
+  }
+  const { rows } = await file.stack.pool.query(
+    'SELECT conversation_id, array_agg(seq ORDER BY seq) AS seqs FROM messages WHERE conversation_id = ANY($1) GROUP BY 1',
+    [[direct.id, group.id]]);
+  for (const row of rows) assert.deepEqual(row.seqs.map(Number), Array.from({ length: 2 * ROUNDS * WAVES }, (_, i) => i + 1));
+  // A deadlock is broken by PostgreSQL after a second by aborting one batch, whose sends are
+  // then stored one by one, which the hub logs (the line may reach wrangler's output a moment
+  // after the acks).
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  assert.doesNotMatch(file.stack.logs(), /"event":"hub.group_commit"/);
+});
+
 test('a socket catches up with sync after being offline, in order, with nothing missing', async () => {
   const [alice, bob] = [await file.api.register(), await file.api.register()];
   const a = await open(alice);
