@@ -119,8 +119,21 @@ pub struct Sent {
 /// transaction mode, so nothing is prepared on it ahead of time.
 pub async fn send(client: &Client, m: &NewMessage<'_>) -> DbResult<Option<Sent>> {
     let id = Uuid::now_v7();
-    let params: [&dyn sql::Param; 9] = [
-        &id,
+    let row = match sql::query_opt(client, SEND_SQL, &send_params(m, &id)).await {
+        Ok(row) => row,
+        Err(e) => {
+            let e = DbError::from(e);
+            // An equal send committed while this one waited: nothing of this one was kept.
+            return if e.is_unique_violation() { Ok(None) } else { Err(e) };
+        }
+    };
+    row.as_ref().map(sent).transpose()
+}
+
+/// `SEND_SQL`'s parameters: `m`, stored under `id`.
+fn send_params<'a>(m: &'a NewMessage<'_>, id: &'a Uuid) -> [&'a dyn sql::Param; 9] {
+    [
+        id,
         &m.conversation_id,
         &m.sender_id,
         &m.sender_device_id,
@@ -129,16 +142,12 @@ pub async fn send(client: &Client, m: &NewMessage<'_>) -> DbResult<Option<Sent>>
         &m.client_msg_id,
         &m.timer_change,
         &m.attachment_ids,
-    ];
-    let row = match sql::query_opt(client, SEND_SQL, &params).await {
-        Ok(row) => row,
-        Err(e) => {
-            let e = DbError::from(e);
-            // An equal send committed while this one waited: nothing of this one was kept.
-            return if e.is_unique_violation() { Ok(None) } else { Err(e) };
-        }
-    };
-    row.map(|row| Ok(Sent { message: MessageRow::try_from(&row)?, member_ids: row.get("member_ids") })).transpose()
+    ]
+}
+
+/// A row `SEND_SQL` returned.
+fn sent(row: &Row) -> DbResult<Sent> {
+    Ok(Sent { message: MessageRow::try_from(row)?, member_ids: row.get("member_ids") })
 }
 
 /// Stores several messages in one transaction and one round trip (the hub's group commit): BEGIN,
@@ -157,23 +166,7 @@ pub async fn send(client: &Client, m: &NewMessage<'_>) -> DbResult<Option<Sent>>
 pub async fn send_all(client: &Client, messages: &[NewMessage<'_>]) -> DbResult<Vec<Option<Sent>>> {
     let order = lock_order(&messages.iter().map(|m| m.conversation_id).collect::<Vec<_>>());
     let ids: Vec<Uuid> = messages.iter().map(|_| Uuid::now_v7()).collect();
-    let params: Vec<[&dyn sql::Param; 9]> = order
-        .iter()
-        .map(|&i| (&messages[i], &ids[i]))
-        .map(|(m, id)| {
-            [
-                id as &dyn sql::Param,
-                &m.conversation_id,
-                &m.sender_id,
-                &m.sender_device_id,
-                &m.epoch,
-                &m.ciphertext,
-                &m.client_msg_id,
-                &m.timer_change,
-                &m.attachment_ids,
-            ]
-        })
-        .collect();
+    let params: Vec<[&dyn sql::Param; 9]> = order.iter().map(|&i| send_params(&messages[i], &ids[i])).collect();
     // Polled together, the three send their statements in this order before any of them waits
     // for an answer; nothing else on this connection can come in between.
     let (begun, rows, committed) = futures_util::future::join3(
@@ -189,12 +182,7 @@ pub async fn send_all(client: &Client, messages: &[NewMessage<'_>]) -> DbResult<
     committed?;
     let mut answers: Vec<Option<Sent>> = (0..messages.len()).map(|_| None).collect();
     for (&i, row) in order.iter().zip(rows) {
-        answers[i] = row
-            .as_ref()
-            .map(|row| {
-                Ok::<_, DbError>(Sent { message: MessageRow::try_from(row)?, member_ids: row.get("member_ids") })
-            })
-            .transpose()?;
+        answers[i] = row.as_ref().map(sent).transpose()?;
     }
     Ok(answers)
 }
