@@ -1153,7 +1153,8 @@ test('replies quote their message and go to it; reactions come and go; an edit s
 
   // Ana fixes her question: the composer holds its text, Save sends the edit.
   await (await actionsOf(ana.page, 'Lunch at noon?')).getByRole('menuitem', { name: 'Edit' }).click();
-  assert.equal(await composerOf(ana.page).inputValue(), 'Lunch at noon?');
+  // The composer takes the text on the render after the click, not within it.
+  await waitFor(async () => (await composerOf(ana.page).inputValue()) === 'Lunch at noon?', { what: 'the composer to hold the text to edit' });
   await send(ana.page, 'Lunch at one?');
   const edited = bubble(ben.page, 'Lunch at one?');
   await edited.getByTestId('edited').waitFor();
