@@ -58,10 +58,7 @@ impl UserHub {
         reference: Option<String>,
         m: OutgoingMessage,
     ) -> ApiResult<()> {
-        let conversation = match m.to {
-            Recipient::Conversation(id) => id, // no database needed to name it
-            _ => self.conversation_for(&self.conn().await?.client, info.user_id, &m.to).await?,
-        };
+        let conversation = self.conversation_for(info.user_id, &m.to).await?;
         self.send_in_next_commit(ws, info, reference, m, conversation).await
     }
 
@@ -88,8 +85,28 @@ impl UserHub {
         self.enqueue(me, members, &ServerEvent::Message { message }, Some(conn_id));
     }
 
-    /// What nothing stored means for one send: a resend of a stored message (answered with the
-    /// original), or a refusal. A resend is routed again, since the first routing may have died
+    /// The conversation a message goes to: the one named (no database needed), or the direct one
+    /// with the user named.
+    async fn conversation_for(&self, me: Uuid, to: &Recipient) -> ApiResult<Uuid> {
+        match *to {
+            Recipient::Conversation(id) => Ok(id),
+            Recipient::User(peer) if peer == me => {
+                Err(ApiError::bad_request("self_conversation", "You cannot send a message to yourself."))
+            }
+            Recipient::User(peer) => {
+                let conn = self.conn().await?;
+                let db = &conn.client;
+                if !users::exists(db, peer).await? {
+                    return Err(ApiError::not_found("There is no user with this id."));
+                }
+                Ok(conversations::ensure_direct(db, me, peer).await?)
+            }
+        }
+    }
+
+    /// What nothing stored means for one send: either a resend of a stored message, answered with
+    /// the original and the members to route it to again, or the sender may not post here, or not
+    /// with these attachments. A resend is routed again, since the first routing may have died
     /// with a hub; but only while the sender is still a member, and only to those who joined
     /// before it.
     pub(super) async fn resent_or_refused(
@@ -100,38 +117,6 @@ impl UserHub {
         client_msg_id: &str,
         attachment_ids: &[Uuid],
     ) -> ApiResult<(MessageRow, Vec<Uuid>)> {
-        let (earlier, still_member) = self.earlier_send(db, me, conversation, client_msg_id, attachment_ids).await?;
-        let members = if still_member { members::ids_before(db, conversation, earlier.seq).await? } else { Vec::new() };
-        Ok((earlier, members))
-    }
-
-    /// The conversation a message goes to: the one named, or the direct one with the user named.
-    async fn conversation_for(&self, db: &Client, me: Uuid, to: &Recipient) -> ApiResult<Uuid> {
-        match *to {
-            Recipient::Conversation(id) => Ok(id),
-            Recipient::User(peer) if peer == me => {
-                Err(ApiError::bad_request("self_conversation", "You cannot send a message to yourself."))
-            }
-            Recipient::User(peer) => {
-                if !users::exists(db, peer).await? {
-                    return Err(ApiError::not_found("There is no user with this id."));
-                }
-                Ok(conversations::ensure_direct(db, me, peer).await?)
-            }
-        }
-    }
-
-    /// Nothing was inserted: either this is a resend of a stored message, which is answered with
-    /// the original (and whether its sender is still a member), or the sender may not post here,
-    /// or not with these attachments.
-    async fn earlier_send(
-        &self,
-        db: &Client,
-        me: Uuid,
-        conversation: Uuid,
-        client_msg_id: &str,
-        attachment_ids: &[Uuid],
-    ) -> ApiResult<(MessageRow, bool)> {
         let earlier = messages::by_client_id(db, me, client_msg_id).await?;
         match (earlier, conversations::membership(db, conversation, me).await?) {
             (Some(message), membership) => {
@@ -141,7 +126,11 @@ impl UserHub {
                         "This clientMsgId was already used for another conversation.",
                     ));
                 }
-                Ok((message, membership.is_some_and(|c| c.member.is_some())))
+                let members = match membership {
+                    Some(c) if c.member.is_some() => members::ids_before(db, conversation, message.seq).await?,
+                    _ => Vec::new(),
+                };
+                Ok((message, members))
             }
             (None, None) => Err(ApiError::not_found("There is no such conversation.")),
             (None, Some(c)) if c.member.is_none() => Err(ApiError::not_a_member()),
