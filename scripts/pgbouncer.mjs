@@ -29,11 +29,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { freePort, stopProcessGroup } from './processes.mjs';
 
 /** Server connections per database: two stacks side by side stay well under max_connections=100. */
 export const POOL_SIZE = 20;
@@ -83,18 +83,6 @@ function unprivilegedUser() {
       + 'install Debian\'s pgbouncer package (it brings the postgres user), create a pgbouncer user, or run as a user other than root');
   }
   return { name: entry[0], uid: Number(entry[2]), gid: Number(entry[3]) };
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**
@@ -255,16 +243,7 @@ async function launch({ bin, runAs, dir, user, password, database, databaseEntry
         // The whole group: PgBouncer and its watchdog. SIGTERM is an immediate shutdown up to
         // PgBouncer 1.22 and a safe one after; the Worker is gone by now, so either ends at
         // once, and a kill follows if not.
-        try {
-          process.kill(-child.pid, 'SIGTERM');
-        } catch {}
-        const timer = setTimeout(() => {
-          try {
-            process.kill(-child.pid, 'SIGKILL');
-          } catch {}
-        }, 3000);
-        await exited;
-        clearTimeout(timer);
+        await stopProcessGroup(child, exited, 3000);
         live.delete(child);
         rmSync(dir, { recursive: true, force: true });
       },

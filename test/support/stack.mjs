@@ -9,7 +9,6 @@
 // migrations connect directly.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate } from '../../scripts/migrate.mjs';
 import { pgbouncerBin, startPgBouncer } from '../../scripts/pgbouncer.mjs';
+import { freePort, stopProcessGroup } from '../../scripts/processes.mjs';
 import { waitFor } from './wait.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -71,17 +71,7 @@ export async function adminQuery(sql) {
   }
 }
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /**
  * Every file below `dir` (none if it does not exist).
@@ -177,17 +167,7 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}
 
   const kill = async () => {
     if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {}
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {}
-    }, 5000);
-    await exited;
-    clearTimeout(timer);
+    await stopProcessGroup(child, new Promise((resolve) => child.once('exit', resolve)), 5000);
   };
 
   const stack = {
