@@ -8,7 +8,7 @@ cd "$ROOT"
 # wrangler refuses to start without the assets directory; an API-only run needs no web build.
 mkdir -p web/out
 # The test runner builds once, then starts many wrangler dev instances that would each rebuild.
-if [ "${E2E_PREBUILT:-0}" = 1 ] && [ -f build/worker/shim.mjs ]; then
+if [ "${E2E_PREBUILT:-0}" = 1 ] && [ -f build/index.js ]; then
   exit 0
 fi
 if [ "${WORKER_OPTIMIZE:-0}" = 1 ]; then

@@ -211,10 +211,15 @@ const bytes = readFileSync(join(outdir, wasm[0]));
 const gzipped = gzipSync(bytes, { level: 9 }).length;
 console.log(`note: wasm ${kB(bytes.length)}, gzipped ${kB(gzipped)} (limit ${kB(limit)} gzipped)`);
 if (gzipped > limit) console.log(`error: the wasm is ${kB(gzipped)} gzipped, over the ${kB(limit)} limit.`);
-const entry = files.find((f) => /^shim\.m?js$/.test(f));
+// The bundle of wrangler.toml's `main` (src/worker.mjs), named after it.
+const entry = files.find((f) => /^worker\.m?js$/.test(f));
 const source = entry ? readFileSync(join(outdir, entry), 'utf8') : '';
 if (!/export\s*\{[^}]*\bUserHub\b[^}]*\}/.test(source)) {
-  console.log(`error: the bundle (${entry ?? 'no shim.js'}) does not export UserHub, the class USER_HUB binds.`);
+  console.log(`error: the bundle (${entry ?? 'no worker.js'}) does not export UserHub, the class USER_HUB binds.`);
+}
+// Hubs call each other by RPC (src/hub/rpc.rs), which workerd offers only on a DurableObject.
+if (!/(class\s+UserHub\w*|UserHub\w*\s*=\s*class)\s+extends\s+DurableObject\w*\s*\{/.test(source)) {
+  console.log(`error: the bundle's UserHub does not extend DurableObject, so hubs could not call each other by RPC.`);
 }
 EOF
 }

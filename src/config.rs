@@ -12,7 +12,7 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// hub from hibernating and holds one of the database's (or Hyperdrive's) connection slots.
 pub const DEFAULT_HUB_DB_IDLE_SECONDS: u32 = 30;
 /// How often a hub asks the database whether the sessions of its open sockets still exist.
-/// Ending a session closes its sockets at once through the hub's `/disconnect` (retried); this is
+/// Ending a session closes its sockets at once through the hub's `disconnect` call (retried); this is
 /// the backstop for when every attempt of that failed, or a session ended without one (a row
 /// deleted by hand). A minute bounds how long such a socket outlives its session, for one small
 /// query per online user and minute (which also wakes a hibernating hub that often).
@@ -45,7 +45,7 @@ pub struct Config {
     /// (so a test need not wait a minute).
     pub hub_session_recheck_ms: f64,
     /// ENVIRONMENT=test only (`TEST_HUB_REFUSES_FIRST_DISCONNECT=true`): each hub instance answers
-    /// its first `/disconnect` with 503, so tests can see a revocation land through the retry.
+    /// its first `disconnect` call with an error, so tests can see a revocation land through the retry.
     pub hub_refuses_first_disconnect: bool,
     /// None: not limited (the default outside production, or configured as 0).
     pub registrations_per_address_per_hour: Option<u32>,

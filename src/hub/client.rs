@@ -1,12 +1,14 @@
 //! The calls made into a hub from outside it: by the REST handlers (`notify`, `disconnect`,
 //! `broadcast_registration`, and the headers of a `/ws` upgrade) and by other hubs (`deliver`).
-//! Every one is a request to the hub's Durable Object stub, which only this Worker's code can make.
+//! Every one is a call on the hub's Durable Object stub, which only this Worker's code can make:
+//! an RPC method call (`rpc`), except the upgrade, which is a request.
 
 use crate::db::{users, Client};
 use crate::error::log_error;
 use crate::protocol::{Disconnect, ServerEvent, UserSummary};
 use uuid::Uuid;
-use worker::{Env, Method, Request, RequestInit};
+use wasm_bindgen::prelude::*;
+use worker::Env;
 
 pub const BINDING: &str = "USER_HUB";
 pub const HEADER_USER: &str = "X-Hub-User";
@@ -24,16 +26,16 @@ pub const EVENT_SEPARATOR: char = '\n';
 /// that failed to answer (evicted, restarting) usually answers a moment later.
 const HUB_ATTEMPT_DELAYS_MS: [u64; 3] = [0, 100, 500];
 
-/// Posts to the hub of `user` until it answers, waiting `HUB_ATTEMPT_DELAYS_MS` before each
-/// attempt; the last failure if none succeeded. Every hub request is safe to repeat: a delivery
+/// Calls `method` on the hub of `user` until it answers, waiting `HUB_ATTEMPT_DELAYS_MS` before
+/// each attempt; the last failure if none succeeded. Every hub call is safe to repeat: a delivery
 /// seen twice is deduplicated by clients (by message id), and a disconnect closes what is left.
-async fn post_with_retries(env: &Env, user: Uuid, path: &str, body: &str) -> Result<(), worker::Error> {
+async fn call_with_retries(env: &Env, user: Uuid, method: HubMethod, argument: &str) -> Result<(), worker::Error> {
     let mut failure = None;
     for delay_ms in HUB_ATTEMPT_DELAYS_MS {
         if delay_ms > 0 {
             worker::Delay::from(std::time::Duration::from_millis(delay_ms)).await;
         }
-        match post_to_hub(env, user, path, body.to_string()).await {
+        match call_hub(env, user, method, argument).await {
             Ok(()) => return Ok(()),
             Err(e) => failure = Some(e),
         }
@@ -46,7 +48,7 @@ async fn post_with_retries(env: &Env, user: Uuid, path: &str, body: &str) -> Res
 /// still fails is caught up by that user's `sync` (their client asks when it sees a gap in seq).
 pub async fn deliver(env: &Env, user: Uuid, events: Vec<String>) {
     let body = events.join(&EVENT_SEPARATOR.to_string());
-    if let Err(e) = post_with_retries(env, user, "/deliver", &body).await {
+    if let Err(e) = call_with_retries(env, user, HubMethod::Deliver, &body).await {
         log_error("hub.deliver", &format!("delivery to a hub failed {} times: {e}", HUB_ATTEMPT_DELAYS_MS.len()));
     }
 }
@@ -60,7 +62,7 @@ pub async fn disconnect(env: &Env, user: Uuid, which: Disconnect) {
         Ok(body) => body,
         Err(e) => return log_error("hub.disconnect", &e.to_string()),
     };
-    if let Err(e) = post_with_retries(env, user, "/disconnect", &body).await {
+    if let Err(e) = call_with_retries(env, user, HubMethod::Disconnect, &body).await {
         log_error(
             "hub.disconnect",
             &format!("closing a user's sockets failed {} times: {e}", HUB_ATTEMPT_DELAYS_MS.len()),
@@ -68,26 +70,41 @@ pub async fn disconnect(env: &Env, user: Uuid, which: Disconnect) {
     }
 }
 
-/// How long one request to a hub may take before it counts as failed (and is tried again): a
+/// How long one call to a hub may take before it counts as failed (and is tried again): a
 /// delivery waits on it, and so does every delivery of the sending hub queued behind it.
 const HUB_REQUEST_DEADLINE_MS: u64 = 5_000;
 
-/// One of the hub-internal requests, from this Worker's code to the hub of `user`.
-async fn post_to_hub(env: &Env, user: Uuid, path: &str, body: String) -> worker::Result<()> {
-    let stub = env.durable_object(BINDING)?.get_by_name(&user.to_string())?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let request = stub.fetch_with_request(Request::new_with_init(&format!("https://hub{path}"), &init)?);
+/// The hub's RPC methods (`super::rpc`), as its stub offers them.
+#[wasm_bindgen]
+extern "C" {
+    type HubStub;
+    #[wasm_bindgen(method, catch)]
+    fn deliver(this: &HubStub, events: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn disconnect(this: &HubStub, which: &str) -> Result<JsValue, JsValue>;
+}
+
+#[derive(Clone, Copy)]
+enum HubMethod {
+    Deliver,
+    Disconnect,
+}
+
+/// One call of a hub's RPC method, from this Worker's code to the hub of `user`.
+async fn call_hub(env: &Env, user: Uuid, method: HubMethod, argument: &str) -> worker::Result<()> {
+    let stub: HubStub = env.durable_object(BINDING)?.get_by_name(&user.to_string())?.into_rpc();
+    let pending = match method {
+        HubMethod::Deliver => stub.deliver(argument),
+        HubMethod::Disconnect => stub.disconnect(argument),
+    }?;
+    // An RPC call answers a thenable of its own, which a Promise adopts.
+    let call = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&pending));
     let deadline = worker::Delay::from(std::time::Duration::from_millis(HUB_REQUEST_DEADLINE_MS));
-    let response = match futures_util::future::select(Box::pin(request), deadline).await {
-        futures_util::future::Either::Left((response, _)) => response?,
+    match futures_util::future::select(call, deadline).await {
+        futures_util::future::Either::Left((answer, _)) => answer.map(|_| ()).map_err(worker::Error::from),
         futures_util::future::Either::Right(_) => {
-            return Err(worker::Error::RustError(format!("no answer within {HUB_REQUEST_DEADLINE_MS} ms")))
+            Err(worker::Error::RustError(format!("no answer within {HUB_REQUEST_DEADLINE_MS} ms")))
         }
-    };
-    match response.status_code() {
-        200..=299 => Ok(()),
-        status => Err(worker::Error::RustError(format!("hub answered {status}"))),
     }
 }
 

@@ -5,15 +5,14 @@ use super::client::{deliver, EVENT_SEPARATOR};
 use super::{now_ms, UserHub};
 use crate::protocol::ServerEvent;
 use uuid::Uuid;
-use worker::{Request, Response};
 
 /// How long after a delivery woke it a hub with no socket repairs its user's presence, at most.
 pub(super) const PRESENCE_REPAIR_SPREAD_MS: f64 = 5_000.0;
 
 impl UserHub {
-    /// `POST /deliver` from another hub (or the REST side): events for every socket here.
-    pub(super) async fn receive_delivery(&self, mut req: Request) -> worker::Result<Response> {
-        let events = req.text().await?;
+    /// A delivery from another hub (or the REST side): events for every socket here, one per
+    /// line (`EVENT_SEPARATOR`).
+    pub(super) async fn receive_delivery(&self, events: &str) {
         self.recheck_sessions_if_overdue().await;
         for event in events.split(EVENT_SEPARATOR) {
             self.push_local(event, None);
@@ -27,7 +26,6 @@ impl UserHub {
             self.presence_repair_at.set(Some(at));
             self.alarm_no_later_than(at).await;
         }
-        Response::empty()
     }
 
     /// Sends `event` to this user's open sockets, except `skip`. Nothing goes to a socket whose

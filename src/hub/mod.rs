@@ -11,12 +11,14 @@
 //!   gives back an idle database connection.
 //! - `handlers`: one method per client event (send, receipt, typing, commit, sync).
 //! - `delivery`: routing events to this hub's sockets and, through an outbox, to other hubs.
-//! - `client`: the calls other code makes into a hub (`notify`, `disconnect`, ...).
+//! - `client`: the calls other code makes into a hub (`notify`, `disconnect`, ...), and `rpc`, the
+//!   hub's side of them.
 
 mod alarm;
 mod client;
 mod delivery;
 mod handlers;
+mod rpc;
 mod sends;
 mod sockets;
 
@@ -28,7 +30,7 @@ pub use client::{
 
 use crate::config::{Config, SLOW_HUB_EVENT_MS};
 use crate::db::{self, Client};
-use crate::error::{log_error, ApiError, ApiResult, LogLine};
+use crate::error::{ApiError, ApiResult, LogLine};
 use crate::protocol::{parse_client_event, ClientEvent, ServerEvent};
 use crate::ratelimit::{TokenBucket, HUB_LOG_RATE, UPGRADE_RATE};
 use alarm::AlarmState;
@@ -83,7 +85,7 @@ pub struct UserHub {
     /// as many as `HUB_LOG_RATE` allows.
     log_every_event: bool,
     log_lines: Cell<TokenBucket>,
-    /// Tests only (`Config::hub_refuses_first_disconnect`): the next `/disconnect` is refused.
+    /// Tests only (`Config::hub_refuses_first_disconnect`): the next disconnect is refused.
     refuse_next_disconnect: Cell<bool>,
 }
 
@@ -125,13 +127,8 @@ impl DurableObject for UserHub {
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
         match (req.method(), req.path().as_str()) {
+            // The WebSocket upgrade; everything else reaches a hub by RPC (`rpc`).
             (Method::Get, "/connect") => self.accept_socket(&req).await,
-            (Method::Post, "/deliver") => self.receive_delivery(req).await,
-            (Method::Post, "/disconnect") if self.refuse_next_disconnect.replace(false) => {
-                log_error("hub.disconnect", "refused this /disconnect, as TEST_HUB_REFUSES_FIRST_DISCONNECT asks");
-                Response::error("refused for a test", 503)
-            }
-            (Method::Post, "/disconnect") => self.disconnect(req).await,
             _ => Response::error("not found", 404),
         }
     }

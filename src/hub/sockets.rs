@@ -206,8 +206,8 @@ impl UserHub {
             response.headers_mut().set("Sec-WebSocket-Protocol", &protocol)?;
         }
         // The session was checked before the upgrade reached this hub, but it may have ended
-        // since, with its /disconnect arriving before this socket was accepted. Checked again
-        // now that the socket is registered: either that /disconnect closes it or this does.
+        // since, with its disconnect call arriving before this socket was accepted. Checked again
+        // now that the socket is registered: either that call closes it or this does.
         match self.session_still_live(session_id).await {
             Ok(true) => {}
             Ok(false) => {
@@ -393,10 +393,9 @@ impl UserHub {
         }
     }
 
-    /// `POST /disconnect`: closes the sockets a revoked session, a removed device or a deleted
+    /// Closes the sockets a revoked session, a removed device or a deleted
     /// account still holds.
-    pub(super) async fn disconnect(&self, mut req: Request) -> worker::Result<Response> {
-        let which: Disconnect = req.json().await?;
+    pub(super) async fn disconnect(&self, which: Disconnect) {
         let why = Closing::ended(&which);
         let mut closed = None;
         for (ws, info) in self.open_sockets() {
@@ -408,7 +407,6 @@ impl UserHub {
         if let Some(user) = closed {
             self.settle_presence(user).await;
         }
-        Response::empty()
     }
 
     /// Records that the user came online or went offline and tells everyone they talk to; false

@@ -26,12 +26,12 @@ function upgradeAnswer(headers, path = '/ws') {
 const upgradeStatus = async (headers) => (await upgradeAnswer(headers)).status;
 
 const JWT_SECRET = 'realtime-test-secret-0123456789abcdef0123';
-// Every hub refuses its first /disconnect, so each revocation below lands only if it is tried
+// Every hub refuses its first disconnect call, so each revocation below lands only if it is tried
 // again; the session re-check (a minute) is too slow to stand in for it within a test's waits.
 const file = fileStack({ secrets: { JWT_SECRET }, vars: { TEST_HUB_REFUSES_FIRST_DISCONNECT: 'true' } });
 
-/** What a hub logs when it refuses a /disconnect for TEST_HUB_REFUSES_FIRST_DISCONNECT. */
-const REFUSED_DISCONNECT = /refused this \/disconnect/g;
+/** What a hub logs when it refuses a disconnect call for TEST_HUB_REFUSES_FIRST_DISCONNECT. */
+const REFUSED_DISCONNECT = /refused this disconnect/g;
 
 async function open(user, options) {
   const socket = await file.open(user.token, options);
