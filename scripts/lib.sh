@@ -135,11 +135,11 @@ ensure_rust_tools() {
 }
 
 pg_answers() {
-  node -e '
+  PG_URL="$1" node -e '
     const { Client } = require(process.argv[1]);
-    const c = new Client({ connectionString: process.argv[2], connectionTimeoutMillis: 3000 });
+    const c = new Client({ connectionString: process.env.PG_URL, connectionTimeoutMillis: 3000 });
     c.connect().then(() => c.end()).then(() => process.exit(0), () => process.exit(1));
-  ' "$ROOT/node_modules/pg" "$1" 2>/dev/null
+  ' "$ROOT/node_modules/pg" 2>/dev/null
 }
 
 find_pg_bin() {
@@ -189,18 +189,18 @@ ensure_postgres() {
 
 # URL of database $1 on the server of DATABASE_URL.
 database_url_for() {
-  node -e 'const u = new URL(process.argv[1]); u.pathname = "/" + process.argv[2]; if (!u.password) u.password = "postgres"; console.log(u.href)' "$DATABASE_URL" "$1"
+  node -e 'const u = new URL(process.env.DATABASE_URL); u.pathname = "/" + process.argv[1]; if (!u.password) u.password = "postgres"; console.log(u.href)' "$1"
 }
 
 create_database() {
   node -e '
     const { Client } = require(process.argv[1]);
-    const c = new Client({ connectionString: process.argv[2] });
+    const c = new Client({ connectionString: process.env.DATABASE_URL });
     (async () => {
       await c.connect();
-      const { rowCount } = await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [process.argv[3]]);
-      if (!rowCount) await c.query(`CREATE DATABASE "${process.argv[3]}"`);
+      const { rowCount } = await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [process.argv[2]]);
+      if (!rowCount) await c.query(`CREATE DATABASE "${process.argv[2]}"`);
       await c.end();
     })().catch((e) => { console.error(e.message); process.exit(1); });
-  ' "$ROOT/node_modules/pg" "$DATABASE_URL" "$1"
+  ' "$ROOT/node_modules/pg" "$1"
 }

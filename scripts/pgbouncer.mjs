@@ -9,7 +9,7 @@
 // directory), never Debian's system service: one per test stack (test/support/stack.mjs), one
 // beside `wrangler dev` for scripts/dev:
 //
-//   node scripts/pgbouncer.mjs <database url> -- <command…>
+//   DATABASE_URL=<database url> node scripts/pgbouncer.mjs -- <command…>
 //
 // runs the command with CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE pointing at that
 // database through the pooler, and stops the pooler when the command ends. Without PgBouncer
@@ -251,15 +251,19 @@ async function launch({ bin, runAs, dir, user, password, database, databaseEntry
   }
 }
 
-/** `node scripts/pgbouncer.mjs <database url> -- <command…>`: see the top of this file. */
+/**
+ * `DATABASE_URL=… node scripts/pgbouncer.mjs -- <command…>`: see the top of this file. The URL
+ * comes from the environment, not the command line, which any local user can read (`ps`); the
+ * command does not inherit it.
+ */
 async function main(args) {
-  const split = args.indexOf('--');
-  const [databaseUrl] = args.slice(0, split);
-  const command = args.slice(split + 1);
-  if (split < 0 || !databaseUrl || command.length === 0) {
-    console.error('usage: node scripts/pgbouncer.mjs <database url> -- <command…>');
+  const databaseUrl = process.env.DATABASE_URL;
+  const command = args[0] === '--' ? args.slice(1) : [];
+  if (!databaseUrl || command.length === 0) {
+    console.error('usage: DATABASE_URL=<database url> node scripts/pgbouncer.mjs -- <command…>');
     process.exit(2);
   }
+  const { DATABASE_URL: _, ...inherited } = process.env;
   let pooler = null;
   if (pgbouncerBin()) {
     try {
@@ -274,7 +278,7 @@ async function main(args) {
   }
   const child = spawn(command[0], command.slice(1), {
     stdio: 'inherit',
-    env: { ...process.env, CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: pooler?.url ?? databaseUrl },
+    env: { ...inherited, CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: pooler?.url ?? databaseUrl },
   });
   // Ctrl-C reaches the command too (the terminal's process group); SIGTERM is passed on. Either
   // way the command ends first, then the pooler.
