@@ -1,7 +1,7 @@
 //! messages: keyset pages over (created_at, id), per-conversation sequence numbers for sends and
 //! catch-up. Commits and their Welcomes are messages too; storing them is in `commits`.
 
-use super::{sql, Client, DbError, DbResult};
+use super::{sql, Client, DbError, DbErrorKind, DbResult};
 use crate::cursor::{MessageCursor, PageRequest};
 use crate::protocol::{DepartureView, MemberRole, MessageDeletion, MessageKind};
 use chrono::{DateTime, Utc};
@@ -33,6 +33,10 @@ pub const PAGE_AFTER_CURSOR_SQL: &str =
 /// CPU than running it (0.62 ms of a backend per send against 0.35 ms, measured); PL/pgSQL keeps
 /// the plan for the life of the server connection.
 const SEND_SQL: &str = "SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// `send_all`'s statement: the `send_messages` function of migration 0020, a batch as one
+/// statement (see `send_all`), for the same reason `SEND_SQL` is a function.
+const SEND_ALL_SQL: &str = "SELECT * FROM send_messages($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
 const BY_CLIENT_ID_SQL: &str =
     "SELECT id, conversation_id, seq, sender_id, sender_device_id, kind, epoch, ciphertext, client_msg_id, created_at,
@@ -145,49 +149,85 @@ fn send_params<'a>(m: &'a NewMessage<'_>, id: &'a Uuid) -> [&'a dyn sql::Param; 
     ]
 }
 
-/// A row `SEND_SQL` returned.
+/// A row `SEND_SQL` or `SEND_ALL_SQL` returned (the latter's `ord` aside).
 fn sent(row: &Row) -> DbResult<Sent> {
     Ok(Sent { message: MessageRow::try_from(row)?, member_ids: row.get("member_ids") })
 }
 
-/// Stores several messages in one transaction and one round trip (the hub's group commit): BEGIN,
-/// one `SEND_SQL` per message, COMMIT, all written before any answer is read. Each answer (in the
-/// order given) means what `send`'s does. The statements run one after another as separate sends
-/// would, grouped by conversation and in the order given within each: a conversation's messages
-/// take their seqs in the order given, and a message that repeats an earlier one's clientMsgId in
-/// the same batch is answered as a resend. Each statement keeps its conversation's row locked until
-/// the commit, so every batch takes those locks in one order (by conversation id): two batches
-/// that write to the same two conversations wait for each other rather than deadlock. One round
-/// trip and one commit (one WAL flush) then stand for the whole burst.
+/// Stores several messages in one statement, so one transaction and one round trip (the hub's
+/// group commit): the `send_messages` function of migration 0020, which stores each message as
+/// `send_message` would, in the order given, and answers each stored one with its ordinal. Each
+/// answer (in the order given) means what `send`'s does. The messages are given grouped by
+/// conversation and in the order given within each (`lock_order`): a conversation's messages take
+/// their seqs in the order given, and a message that repeats an earlier one's clientMsgId in the
+/// same batch is answered as a resend. Each message keeps its conversation's row locked until the
+/// statement commits, so every batch takes those locks in one order (by conversation id): two
+/// batches that write to the same two conversations wait for each other rather than deadlock. One
+/// statement and one commit (one WAL flush) then stand for the whole burst, parsed and planned
+/// once, and encoded and decoded once here.
 ///
-/// `Err` when the transaction did not commit (one statement failed, which aborts the rest), and
-/// also when its answers could not be read after it did: the caller then sends each message on its
-/// own, which is safe either way, since a clientMsgId already stored is answered as a resend.
+/// `Err` when the statement did not commit (one message failed, which fails them all, or the
+/// messages are not all one sender's, which the statement takes once), and also when its answers
+/// could not be read after it did: the caller then sends each message on its own, which is safe
+/// either way, since a clientMsgId already stored is answered as a resend.
 pub async fn send_all(client: &Client, messages: &[NewMessage<'_>]) -> DbResult<Vec<Option<Sent>>> {
-    let order = lock_order(&messages.iter().map(|m| m.conversation_id).collect::<Vec<_>>());
-    let ids: Vec<Uuid> = messages.iter().map(|_| Uuid::now_v7()).collect();
-    let params: Vec<[&dyn sql::Param; 9]> = order.iter().map(|&i| send_params(&messages[i], &ids[i])).collect();
-    // Polled together, the three send their statements in this order before any of them waits
-    // for an answer; nothing else on this connection can come in between.
-    let (begun, rows, committed) = futures_util::future::join3(
-        client.batch_execute("BEGIN"),
-        futures_util::future::join_all(params.iter().map(|p| sql::query_opt(client, SEND_SQL, p))),
-        client.batch_execute("COMMIT"),
-    )
-    .await;
-    begun?;
-    // COMMIT of a transaction a statement aborted answers ROLLBACK, not an error: the statements
-    // tell whether it committed.
-    let rows = rows.into_iter().collect::<Result<Vec<_>, _>>()?;
-    committed?;
     let mut answers: Vec<Option<Sent>> = (0..messages.len()).map(|_| None).collect();
-    for (&i, row) in order.iter().zip(rows) {
-        answers[i] = row.as_ref().map(sent).transpose()?;
+    let Some(sender) = messages.first().map(|m| m.sender_id) else {
+        return Ok(answers);
+    };
+    if messages.iter().any(|m| m.sender_id != sender) {
+        return Err(DbError::new(DbErrorKind::Client("a batch of several senders' messages".to_string())));
+    }
+    let order = lock_order(&messages.iter().map(|m| m.conversation_id).collect::<Vec<_>>());
+    // One array per field, one element per message, in lock order (what the statement's
+    // ordinals count), and every upload in one array with each message's count (see 0020).
+    let in_order = || order.iter().map(|&i| &messages[i]);
+    let ids: Vec<Uuid> = order.iter().map(|_| Uuid::now_v7()).collect();
+    let conversations: Vec<Uuid> = in_order().map(|m| m.conversation_id).collect();
+    let devices: Vec<Option<Uuid>> = in_order().map(|m| m.sender_device_id).collect();
+    let epochs: Vec<i64> = in_order().map(|m| m.epoch).collect();
+    let ciphertexts: Vec<&[u8]> = in_order().map(|m| m.ciphertext).collect();
+    let client_msg_ids: Vec<&str> = in_order().map(|m| m.client_msg_id).collect();
+    let timer_changes: Vec<bool> = in_order().map(|m| m.timer_change).collect();
+    let attachment_ids: Vec<Uuid> = in_order().flat_map(|m| m.attachment_ids.iter().copied()).collect();
+    let attachment_counts = in_order()
+        .map(|m| i32::try_from(m.attachment_ids.len()))
+        .collect::<Result<Vec<i32>, _>>()
+        .map_err(|_| DbError::new(DbErrorKind::Client("a message naming too many uploads".to_string())))?;
+    let rows = sql::query(
+        client,
+        SEND_ALL_SQL,
+        &[
+            &ids,
+            &conversations,
+            &sender,
+            &devices,
+            &epochs,
+            &ciphertexts,
+            &client_msg_ids,
+            &timer_changes,
+            &attachment_ids,
+            &attachment_counts,
+        ],
+    )
+    .await?;
+    for row in &rows {
+        let ord: i32 = row.try_get("ord")?;
+        // Ordinals count from 1, in lock order; a message with no row stored nothing.
+        let index = usize::try_from(ord)
+            .ok()
+            .and_then(|ord| ord.checked_sub(1))
+            .and_then(|k| order.get(k))
+            .copied()
+            .ok_or_else(|| {
+                DbError::new(DbErrorKind::Client(format!("an answer for message {ord} of {}", order.len())))
+            })?;
+        answers[index] = Some(sent(row)?);
     }
     Ok(answers)
 }
 
-/// The order `send_all` runs its statements in, as indexes into `conversations` (each message's):
+/// The order `send_all` stores its messages in, as indexes into `conversations` (each message's):
 /// grouped by conversation id, ascending, which is the order every batch takes the conversations'
 /// row locks in, and within a conversation the order given, which is its messages' seq order.
 fn lock_order(conversations: &[Uuid]) -> Vec<usize> {

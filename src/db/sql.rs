@@ -86,12 +86,20 @@ macro_rules! array_elements {
 }
 
 array_elements! {
+    bool => BOOL_ARRAY,
     i32 => INT4_ARRAY,
     i64 => INT8_ARRAY,
     String => TEXT_ARRAY,
+    &str => TEXT_ARRAY,
     Uuid => UUID_ARRAY,
     // bytea[]: a Vec<u8> element is one bytea (a `[u8]` or `Vec<u8>` alone is a bytea, not an array).
     Vec<u8> => BYTEA_ARRAY,
+    &[u8] => BYTEA_ARRAY,
+}
+
+/// An array with NULL elements is the array of the type they stand for.
+impl<T: ArrayElement> ArrayElement for Option<T> {
+    const ARRAY: Type = T::ARRAY;
 }
 
 impl<T: ArrayElement> PgType for [T] {
@@ -189,6 +197,9 @@ mod tests {
         goes_as(&vec![1_i64, 2], Type::INT8_ARRAY);
         goes_as(&vec![String::from("a")], Type::TEXT_ARRAY);
         goes_as(&vec![bytes.to_vec()], Type::BYTEA_ARRAY);
+        goes_as(&vec![bytes], Type::BYTEA_ARRAY);
+        goes_as(&vec![true, false], Type::BOOL_ARRAY);
+        goes_as(&vec!["a", "b"], Type::TEXT_ARRAY);
     }
 
     #[test]
@@ -210,6 +221,7 @@ mod tests {
         goes_as(&None::<Vec<u8>>, Type::BYTEA);
         goes_as(&None::<Timestamp<DateTime<Utc>>>, Type::TIMESTAMPTZ);
         goes_as(&no_ids, Type::UUID_ARRAY);
+        goes_as(&vec![Some(Uuid::from_u128(1)), None], Type::UUID_ARRAY);
         goes_as(&Some(3_i32), Type::INT4);
     }
 

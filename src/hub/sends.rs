@@ -1,12 +1,13 @@
 //! Group commit: the sends that arrive while the hub is storing others wait, and are then stored
-//! together, in one transaction and one database round trip (`messages::send_all`), acknowledged
+//! together, in one statement (so one transaction and one database round trip:
+//! `messages::send_all`, the `send_messages` function of migration 0020), acknowledged
 //! in the order they arrived, and delivered in one flush of the outbox. A lone send goes alone,
 //! as before, so a quiet conversation waits for nothing; a burst (a client catching up its outbox,
 //! a busy group) pays one commit for many messages instead of one each.
 //!
 //! Every message is committed before its ack, as without batching, and each conversation's
-//! statements run in arrival order, so its seqs follow the order its sends arrived in, with no
-//! gap. Deliveries are flushed by the senders once acked, never by the commit loop: a recipient
+//! messages are stored in arrival order, so its seqs follow the order its sends arrived in, with
+//! no gap. Deliveries are flushed by the senders once acked, never by the commit loop: a recipient
 //! hub that is slow to answer delays deliveries, not the next commit or its acks.
 
 use super::sockets::SocketInfo;
@@ -144,14 +145,16 @@ impl UserHub {
             [one] => vec![messages::send(db, one).await],
             _ => match messages::send_all(db, &news).await {
                 Ok(all) => all.into_iter().map(Ok).collect(),
-                // One statement failed and took the transaction with it: each one alone, for its
+                // One message failed and took the statement with it: each one alone, for its
                 // own answer (in order, on the one connection, so seqs keep the arrival order).
                 Err(e) => {
                     // Said, since it costs a round trip per message and should be rare: kinds and
                     // SQLSTATEs only (a unique key's message would name the clientMsgId).
                     let why = match &e.kind {
                         DbErrorKind::Failed { sqlstate } => format!("SQLSTATE {sqlstate}"),
-                        DbErrorKind::Client(_) => "a row that does not decode".to_string(),
+                        DbErrorKind::Client(_) => {
+                            "the client refused it, most often a row that does not decode".to_string()
+                        }
                         other => format!("{other:?}"),
                     };
                     log_error(

@@ -271,6 +271,39 @@ test('a message refers only to its sender\'s complete uploads for its conversati
   assert.deepEqual(page.items.map((m) => m.seq), [2, 1]);
 });
 
+test('messages stored together in one group commit each refer to their own uploads and keep their own expiry', async () => {
+  const [alice, bob] = [await file.api.register(), await file.api.register()];
+  const conversation = await group(alice, [bob]);
+  assert.equal((await file.api.patch(`/conversations/${conversation.id}`, { disappearAfterSeconds: 3600 }, auth(alice))).status, 200);
+  const a = await file.open(alice.token);
+  const mine = [];
+  for (let i = 0; i < 4; i += 1) mine.push((await upload(alice, conversation.id, encrypt(plaintext(300 + i)))).id);
+  const bobs = (await upload(bob, conversation.id, encrypt(plaintext(400)))).id;
+  // Sent at once, so that those after the first arrive while it is stored and go in one commit,
+  // where all the uploads they name are one array cut by each message's count: one that names
+  // none, several, or one it may not take must leave the others' cuts where they are.
+  const named = [[], [], [mine[0], mine[1]], [], [mine[2]], [bobs], [mine[3]], []];
+  const events = named.map((ids, i) => ({ ...message(conversation.id, ids), id: `batch-${i}`, timerChange: i === 3 }));
+  for (const e of events) a.send(e);
+  const answers = [];
+  for (const e of events) answers.push(await a.next((x) => (x.type === 'ack' || x.type === 'error') && x.ref === e.id, 10_000));
+  assert.deepEqual(answers.map((x) => x.type), named.map((ids) => (ids.includes(bobs) ? 'error' : 'ack')));
+  assert.equal(answers[5].code, 'invalid_attachment');
+  for (const [i, answer] of answers.entries()) {
+    if (answer.type !== 'ack') continue;
+    const { rows } = await file.stack.pool.query('SELECT id FROM attachments WHERE message_id = $1 ORDER BY id', [answer.message.id]);
+    assert.deepEqual(rows.map((r) => r.id), [...named[i]].sort(), `the uploads of message ${i}`);
+  }
+  const { rows } = await file.stack.pool.query(
+    'SELECT id, extract(epoch FROM expires_at - created_at)::int AS expiry, xmin::text AS tx FROM messages WHERE conversation_id = $1 ORDER BY seq',
+    [conversation.id]);
+  assert.deepEqual(rows.map((r) => r.id), answers.filter((x) => x.type === 'ack').map((x) => x.message.id), 'seqs in the order sent');
+  assert.deepEqual(rows.map((r) => r.expiry), answers.filter((x) => x.type === 'ack').map((x) => (x.ref === 'batch-3' ? null : 3600)),
+    'only the timer change never expires');
+  assert.ok(new Set(rows.map((r) => r.tx)).size < rows.length, 'some were stored in one commit');
+  assert.equal((await file.api.get(`/attachments/${bobs}`, auth(bob))).status, 200);
+});
+
 test('the sweep deletes uploads nothing refers to after a day, and those of deleted accounts, and keeps the rest', async () => {
   const [admin, alice, bob] = [await file.api.register(), await file.api.register(), await file.api.register()];
   await file.stack.pool.query('UPDATE users SET is_admin = true WHERE id = $1', [admin.user.id]);

@@ -28,7 +28,13 @@ const upgradeStatus = async (headers) => (await upgradeAnswer(headers)).status;
 const JWT_SECRET = 'realtime-test-secret-0123456789abcdef0123';
 // Every hub refuses its first disconnect call, so each revocation below lands only if it is tried
 // again; the session re-check (a minute) is too slow to stand in for it within a test's waits.
-const file = fileStack({ secrets: { JWT_SECRET }, vars: { TEST_HUB_REFUSES_FIRST_DISCONNECT: 'true' } });
+// The database counts calls of PL/pgSQL functions (pg_stat_user_functions), which shows that a
+// group commit is one statement.
+const file = fileStack({
+  secrets: { JWT_SECRET },
+  vars: { TEST_HUB_REFUSES_FIRST_DISCONNECT: 'true' },
+  databaseSettings: { track_functions: 'pl' },
+});
 
 /** What a hub logs when it refuses a disconnect call for TEST_HUB_REFUSES_FIRST_DISCONNECT. */
 const REFUSED_DISCONNECT = /refused this disconnect/g;
@@ -129,6 +135,17 @@ test('a burst from one socket is stored in group commits, acked in the order sen
   // Rows a transaction wrote share its xmin: sends that arrived while one commit ran were stored
   // together, not one commit each.
   assert.ok(rows[0].transactions <= (COUNT - 2) / 3, `${rows[0].transactions} commits for ${rows[0].messages} messages`);
+  // Each commit of several messages is one call of send_messages (migration 0020), not one
+  // statement per message: called at all, and not more often than messages were committed
+  // together in this file's database (each call so far stored at least one). A backend reports
+  // its calls once idle, and at most once a second: else ten seconds later.
+  const calls = async () => (await file.stack.pool.query(
+    "SELECT coalesce(sum(calls), 0)::int AS n FROM pg_stat_user_functions WHERE funcname = 'send_messages'")).rows[0].n;
+  const deadline = Date.now() + 20_000;
+  while (await calls() === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+  const commits = (await file.stack.pool.query('SELECT count(DISTINCT xmin::text)::int AS n FROM messages')).rows[0].n;
+  const batches = await calls();
+  assert.ok(batches >= 1 && batches <= commits, `${batches} calls of send_messages for ${commits} commits of messages`);
 
   // The resend is routed again (its first routing may have been lost), which clients drop by id.
   const received = [];

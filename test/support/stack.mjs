@@ -103,10 +103,17 @@ async function waitForHealth(baseUrl, child, logs) {
  * @param {Record<string,string>} [options.vars]    merged over DEFAULT_VARS
  * @param {Record<string,string>} [options.secrets] merged over a random JWT_SECRET
  * @param {string} [options.hyperdriveUrl]          point the Worker elsewhere (e.g. at a dead port); no pooler then
+ * @param {Record<string,string>} [options.databaseSettings] server settings of the test database
+ *   (ALTER DATABASE … SET), made before anything connects to it, so every session has them
  */
-export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl } = {}) {
+export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl, databaseSettings = {} } = {}) {
   const name = `e2e_test_${randomBytes(6).toString('hex')}`;
   await adminQuery(`CREATE DATABASE ${name}`);
+  for (const [setting, value] of Object.entries(databaseSettings)) {
+    // Names and values of the test files' own, checked only so a typo cannot become other SQL.
+    if (!/^[a-z_.]+$/.test(setting) || !/^[A-Za-z0-9_.]+$/.test(value)) throw new Error(`bad database setting ${setting}=${value}`);
+    await adminQuery(`ALTER DATABASE ${name} SET ${setting} = '${value}'`);
+  }
   const url = databaseUrl(name);
   await migrate(url, { log: () => {} });
   const pool = new pg.Pool({ connectionString: url, max: 4 });
