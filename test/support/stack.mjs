@@ -159,6 +159,12 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl, datab
         CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: hyperdriveUrl ?? pooler?.url ?? url,
         WRANGLER_SEND_METRICS: 'false',
         CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+        // wrangler's local observability (on by default) streams a trace of every event, each
+        // socket message included, to a collector that writes it to SQLite: about 1.6 ms of
+        // workerd CPU per event on the 2-core machine, more than the Worker's own work for a
+        // message, and nothing a test or benchmark reads (bench/README.md). Production has no
+        // such collector.
+        X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? 'false',
       },
     });
     liveChildren.add(child);
