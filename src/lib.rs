@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod cursor;
 pub mod db;
+pub mod deliveries;
 pub mod error;
 #[cfg(test)]
 mod openapi;

@@ -4,6 +4,7 @@
 //! an RPC method call (`rpc`), except the upgrade, which is a request.
 
 use crate::db::{users, Client};
+use crate::deliveries::{delivery_bodies, MAX_DELIVERY_BYTES};
 use crate::error::log_error;
 use crate::protocol::{Disconnect, ServerEvent, UserSummary};
 use uuid::Uuid;
@@ -16,11 +17,6 @@ pub const HEADER_DEVICE: &str = "X-Hub-Device";
 pub const HEADER_PROTOCOL: &str = "X-Hub-Protocol";
 pub const HEADER_SESSION: &str = "X-Hub-Session";
 pub const HEADER_EXPIRES: &str = "X-Hub-Expires";
-
-/// A hub-to-hub delivery carries events for every socket of the receiving hub's user, one per
-/// line: each is already serialized JSON, which never holds a raw newline, so the receiving hub
-/// passes them on as they are instead of decoding and re-encoding them.
-pub const EVENT_SEPARATOR: char = '\n';
 
 /// Waits before each attempt of a request to a hub, for deliveries and disconnects alike: a hub
 /// that failed to answer (evicted, restarting) usually answers a moment later.
@@ -43,13 +39,15 @@ async fn call_with_retries(env: &Env, user: Uuid, method: HubMethod, argument: &
     Err(failure.unwrap_or_else(|| worker::Error::RustError("no attempt was made".into())))
 }
 
-/// Pushes events to every socket of `user`, through their hub. The events are committed (or need
-/// no commit), so a failed delivery only delays them: it is tried again a little later, and what
-/// still fails is caught up by that user's `sync` (their client asks when it sees a gap in seq).
+/// Pushes events to every socket of `user`, through their hub: one call, or several in order when
+/// they are many (`deliveries::MAX_DELIVERY_BYTES`). The events are committed (or need no commit),
+/// so a failed delivery only delays them: it is tried again a little later, and what still fails
+/// is caught up by that user's `sync` (their client asks when it sees a gap in seq).
 pub async fn deliver(env: &Env, user: Uuid, events: Vec<String>) {
-    let body = events.join(&EVENT_SEPARATOR.to_string());
-    if let Err(e) = call_with_retries(env, user, HubMethod::Deliver, &body).await {
-        log_error("hub.deliver", &format!("delivery to a hub failed {} times: {e}", HUB_ATTEMPT_DELAYS_MS.len()));
+    for body in delivery_bodies(&events, MAX_DELIVERY_BYTES) {
+        if let Err(e) = call_with_retries(env, user, HubMethod::Deliver, &body).await {
+            log_error("hub.deliver", &format!("delivery to a hub failed {} times: {e}", HUB_ATTEMPT_DELAYS_MS.len()));
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! Getting events to sockets: this hub's own sockets directly, other users' sockets through an
 //! outbox that batches what is queued for each of their hubs; and taking in what other hubs deliver.
 
-use super::client::{deliver, EVENT_SEPARATOR};
+use super::client::deliver;
 use super::{now_ms, UserHub};
+use crate::deliveries::EVENT_SEPARATOR;
 use crate::protocol::ServerEvent;
 use uuid::Uuid;
 
@@ -65,8 +66,8 @@ impl UserHub {
 
     /// Sends what the outbox holds, until it is empty. Only one flush runs at a time; a caller
     /// that finds one running leaves its events to it and returns at once. Under load, everything
-    /// queued while one flush is on the wire goes in the next, one request per hub: the hop costs
-    /// per request, not per event.
+    /// queued while one flush is on the wire goes in the next, one call per hub: the hop costs
+    /// per call, not per event.
     pub(super) async fn flush_outbox(&self) {
         if self.flushing.replace(true) {
             return;

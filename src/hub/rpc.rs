@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 impl UserHub {
-    /// Events for every socket of this hub's user, one per line (`client::EVENT_SEPARATOR`),
+    /// Events for every socket of this hub's user, one per line (`deliveries::EVENT_SEPARATOR`),
     /// each already serialized: they are passed on as they are.
     #[wasm_bindgen(js_name = deliver)]
     pub async fn rpc_deliver(&self, events: String) {

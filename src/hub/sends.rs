@@ -79,7 +79,7 @@ impl UserHub {
         }
         let outcome = outcome.await.unwrap_or_else(|_| Err(ApiError::internal()));
         // Delivered after the ack. The first sender to find no flush running sends what every
-        // commit so far queued (one request per recipient hub); the others leave theirs to it.
+        // commit so far queued (one call per recipient hub); the others leave theirs to it.
         self.flush_outbox().await;
         outcome
     }
