@@ -2,7 +2,9 @@
 // schema_migrations with a checksum. Safe to run any number of times, and concurrently (advisory
 // lock). Refuses to go on if a migration that was already applied has since been edited.
 //
-//   node scripts/migrate.mjs [DATABASE_URL]
+//   DATABASE_URL=<database url> node scripts/migrate.mjs
+//
+// (A URL as the argument is still taken, with a warning when it holds a password.)
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -64,8 +66,12 @@ export async function migrate(databaseUrl, { dir = MIGRATIONS_DIR, log = console
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const url = process.argv[2] ?? process.env.DATABASE_URL;
   if (!url) {
-    console.error('usage: node scripts/migrate.mjs DATABASE_URL (or set DATABASE_URL)');
+    console.error('usage: DATABASE_URL=<database url> node scripts/migrate.mjs');
     process.exit(2);
+  }
+  if (process.argv[2] && URL.canParse(url) && new URL(url).password) {
+    // Still taken, but any local user can read a command line (ps), and shells keep it in history.
+    console.error('warning: the database password is on the command line; set DATABASE_URL instead.');
   }
   migrate(url).catch((e) => {
     console.error(`migration failed: ${e.message}`);

@@ -192,7 +192,7 @@ async function launch({ bin, runAs, dir, user, password, database, databaseEntry
     const child = spawn('/bin/sh', [
       '-c', LAUNCHER, 'pgbouncer-launcher', dir, String(OPEN_FILES),
       bin, ...(runAs ? ['-u', runAs.name] : []), ini,
-    ], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    ], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: withoutDatabaseUrl(process.env) });
     child.stdin.on('error', () => {}); // nothing is written; the pipe only has to stay open
     live.set(child, dir);
     let output = '';
@@ -252,6 +252,16 @@ async function launch({ bin, runAs, dir, user, password, database, databaseEntry
 }
 
 /**
+ * `env` without DATABASE_URL, for the processes this starts: the password they need is in the
+ * pooler's own 0600 files or in the URL given to the command, not in a variable every child of
+ * theirs would inherit.
+ */
+export function withoutDatabaseUrl(env) {
+  const { DATABASE_URL: _, ...rest } = env;
+  return rest;
+}
+
+/**
  * `DATABASE_URL=… node scripts/pgbouncer.mjs -- <command…>`: see the top of this file. The URL
  * comes from the environment, not the command line, which any local user can read (`ps`); the
  * command does not inherit it.
@@ -263,7 +273,7 @@ async function main(args) {
     console.error('usage: DATABASE_URL=<database url> node scripts/pgbouncer.mjs -- <command…>');
     process.exit(2);
   }
-  const { DATABASE_URL: _, ...inherited } = process.env;
+  const inherited = withoutDatabaseUrl(process.env);
   let pooler = null;
   if (pgbouncerBin()) {
     try {

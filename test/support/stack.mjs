@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate } from '../../scripts/migrate.mjs';
-import { pgbouncerBin, startPgBouncer } from '../../scripts/pgbouncer.mjs';
+import { pgbouncerBin, startPgBouncer, withoutDatabaseUrl } from '../../scripts/pgbouncer.mjs';
 import { freePort, stopProcessGroup } from '../../scripts/processes.mjs';
 import { waitFor } from './wait.mjs';
 
@@ -154,7 +154,8 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl, datab
       detached: true, // its own process group, so stop() can kill workerd with it
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
-        ...process.env,
+        // Not the tests' DATABASE_URL (the server's admin): the Worker gets only its Hyperdrive URL.
+        ...withoutDatabaseUrl(process.env),
         E2E_PREBUILT: process.env.E2E_PREBUILT ?? '0',
         CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: hyperdriveUrl ?? pooler?.url ?? url,
         WRANGLER_SEND_METRICS: 'false',
