@@ -7,3 +7,5 @@ export_build_env
 cd "$ROOT/web"
 NEXT_TELEMETRY_DISABLED=1 "$ROOT/node_modules/.bin/next" build
 node "$ROOT/scripts/csp-headers.mjs" "$ROOT/web/out"
+# The service worker, with the list of what it caches (every file just built) and its version.
+node "$ROOT/scripts/service-worker.mjs" "$ROOT/web/out"

@@ -1,0 +1,47 @@
+// Writes the service worker (web/sw/service-worker.js) into a static export as /sw.js, with the
+// list of what it precaches and a version that changes whenever any of those files does. Run by
+// scripts/build-web.sh after `next build`.
+//
+//   node scripts/service-worker.mjs web/out
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const out = process.argv[2];
+if (!out) throw new Error('usage: node scripts/service-worker.mjs web/out');
+const SOURCE = fileURLToPath(new URL('../web/sw/service-worker.js', import.meta.url));
+
+/** Files the static host serves but that are not the app: its header rules, and this worker. */
+const NOT_CACHED = new Set(['/_headers', '/sw.js']);
+
+function files(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    return entry.isDirectory() ? files(path) : [path];
+  });
+}
+
+/** The URL a file is served at: pages without `.html` (index.html as its directory). */
+export function urlOf(path) {
+  if (path === '/index.html') return '/';
+  if (path.endsWith('/index.html')) return path.slice(0, -'/index.html'.length);
+  if (path.endsWith('.html')) return path.slice(0, -'.html'.length);
+  return path;
+}
+
+const entries = files(out)
+  .map((file) => ({ file, path: `/${relative(out, file).split('\\').join('/')}` }))
+  .filter(({ path }) => !NOT_CACHED.has(path) && !path.split('/').some((part) => part.startsWith('.')))
+  .map(({ file, path }) => ({ url: urlOf(path), hash: createHash('sha256').update(readFileSync(file)).digest('hex') }))
+  .sort((a, b) => a.url.localeCompare(b.url));
+
+const source = readFileSync(SOURCE, 'utf8');
+const version = createHash('sha256')
+  .update(JSON.stringify(entries))
+  .update(source)
+  .digest('hex')
+  .slice(0, 16);
+const precache = entries.map((e) => e.url);
+writeFileSync(join(out, 'sw.js'), `const VERSION = ${JSON.stringify(version)};\nconst PRECACHE = ${JSON.stringify(precache)};\n\n${source}`);
+console.log(`service worker ${version}: ${precache.length} files precached`);
