@@ -19,6 +19,7 @@ import { lazyPanel, LoadBoundary } from './LoadBoundary.tsx';
 import { useLive } from './useLive.ts';
 import { useOpenConversation } from './useOpenConversation.ts';
 import { byLatestActivity, useSummaries } from './useSummaries.ts';
+import { useUnreadBadge } from './useUnreadBadge.ts';
 
 // Opened on demand: kept out of the first load (and offline, a Retry in its place, not a crash).
 const NewGroup = lazyPanel(() => import('./NewGroup.tsx').then((m) => m.NewGroup), 'p-3');
@@ -44,6 +45,7 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
   const { summaries, refresh: refreshSummary } = useSummaries(client, listed);
   const conversations = useMemo(() => byLatestActivity(listed, summaries), [listed, summaries]);
   const { openId, openConversation, closeConversation } = useOpenConversation();
+  useUnreadBadge(summaries, openId);
   const live = useLive(client);
   const [panel, setPanel] = useState<'none' | 'new-group'>('none');
   // "Connecting…" only once it takes a moment: said (and read out) on every page load otherwise.
