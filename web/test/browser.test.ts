@@ -2,7 +2,7 @@
 // served together by wrangler dev with a real PostgreSQL. Screenshots go to artifacts/screenshots.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { crc32, deflateSync, gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
@@ -853,7 +853,9 @@ test('while the server is away a banner says so, and what was written then goes 
 });
 
 test('a panel whose code cannot be fetched offline says so in its place, and Retry loads it once online', async () => {
-  const ross = await newUser('Ross Offline');
+  // Without a service worker (a browser that refuses one): with it, every panel's code is cached
+  // at install and opens offline (the installable-app tests below).
+  const ross = await newUser('Ross Offline', { serviceWorkers: 'block' });
   const { page, context } = ross;
   // Linked devices and New group load when first opened: offline, their code does not arrive.
   await context.setOffline(true);
@@ -1286,6 +1288,119 @@ test('after the messaging tests, neither the database nor any stored R2 object h
     assert.ok(!objects.some((o) => o.includes(sample)), 'no R2 object holds the file');
   }
   for (const text of sentPlaintexts) assert.ok(!objects.some((o) => o.includes(Buffer.from(text))), `no R2 object holds ${JSON.stringify(text)}`);
+});
+
+/** Width and height from a PNG's header. */
+function pngSize(png: Buffer): { width: number; height: number } {
+  assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG', 'a PNG');
+  return { width: png.readUInt32BE(16), height: png.readUInt32BE(20) };
+}
+
+/** The service worker's cache for this page: its name and how many files it holds. */
+async function appCache(page: Page) {
+  return page.evaluate(async () => {
+    const names = (await caches.keys()).filter((name) => name.startsWith('e2e-chat-'));
+    return Promise.all(names.map(async (name) => ({ name, files: (await (await caches.open(name)).keys()).length })));
+  });
+}
+
+test('the app installs: a valid manifest and icons, and a service worker that caches every page and asset', async () => {
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto('/');
+  const href = await page.locator('link[rel="manifest"]').getAttribute('href');
+  assert.equal(href, '/manifest.webmanifest');
+  const manifest = await (await page.request.get(href!)).json();
+  assert.equal(manifest.name, 'E2E Chat');
+  assert.equal(manifest.display, 'standalone');
+  assert.equal(manifest.start_url, '/chat');
+  for (const [size, purpose] of [[192, 'any'], [512, 'any'], [512, 'maskable']] as const) {
+    const icon = manifest.icons.find((i: { sizes: string; purpose: string }) => i.sizes === `${size}x${size}` && i.purpose === purpose);
+    assert.ok(icon, `a ${size} px ${purpose} icon`);
+    const res = await page.request.get(icon.src);
+    assert.equal(res.headers()['content-type'], 'image/png');
+    assert.deepEqual(pngSize(await res.body()), { width: size, height: size });
+  }
+  // Active, controlling the page, with every page and asset of the build cached.
+  await waitFor(async () => page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state === 'activated'),
+    { what: 'the service worker to be active' });
+  await waitFor(async () => page.evaluate(() => Boolean(navigator.serviceWorker.controller)), { what: 'the service worker to control the page' });
+  const sw = await (await page.request.get('/sw.js')).text();
+  const precache: string[] = JSON.parse(sw.match(/^const PRECACHE = (.*);$/m)![1]);
+  assert.ok(precache.includes('/chat') && precache.includes('/manifest.webmanifest') && precache.some((u) => u.startsWith('/_next/static/')));
+  assert.deepEqual((await appCache(page)).map((c) => c.files), [precache.length]);
+  // And Chromium's own verdict: nothing about the app stands in the way of installing it (the
+  // test's browser profile is incognito-like, which Chromium also names).
+  const cdp = await context.newCDPSession(page);
+  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+  assert.deepEqual(installabilityErrors.filter((e) => e.errorId !== 'in-incognito'), []);
+  await context.close();
+});
+
+test('with the network off, a reload opens the chat with its history, and a panel opens from the cache', async () => {
+  const vera = await newUser('Vera Tunnel');
+  const walt = await newUser('Walt Tunnel');
+  await openChatWith(vera.page, 'Walt Tunnel');
+  await send(vera.page, 'see you after the tunnel');
+  await walt.page.getByRole('button', { name: /Vera Tunnel/ }).click();
+  await bubble(walt.page, 'see you after the tunnel').waitFor();
+  await send(walt.page, 'the train is in');
+  await bubble(vera.page, 'the train is in').waitFor();
+  await waitFor(async () => (await appCache(vera.page)).length === 1, { what: 'the app cached' });
+
+  await vera.context.setOffline(true);
+  await vera.page.reload();
+  await vera.page.getByRole('list', { name: 'Your conversations' }).getByRole('button', { name: /Walt Tunnel/ }).click();
+  await bubble(vera.page, 'see you after the tunnel').waitFor();
+  await bubble(vera.page, 'the train is in').waitFor();
+  // Code loaded on demand comes from the cache too.
+  await vera.page.getByRole('button', { name: 'New group' }).click();
+  await vera.page.getByLabel('Group name').waitFor({ timeout: 10_000 });
+  await vera.context.setOffline(false);
+  await Promise.all([vera.context.close(), walt.context.close()]);
+});
+
+test('unread messages are counted in the title', async () => {
+  const xena = await newUser('Xena Title');
+  const yuri = await newUser('Yuri Title');
+  await openChatWith(yuri.page, 'Xena Title');
+  await send(yuri.page, 'one');
+  await send(yuri.page, 'two');
+  await waitFor(async () => (await xena.page.title()) === '(2) E2E Chat', { what: 'the title to count 2 unread', timeoutMs: 15_000 });
+  await xena.page.getByRole('button', { name: /Yuri Title/ }).click();
+  await waitFor(async () => (await xena.page.title()) === 'E2E Chat', { what: 'the title to clear once read' });
+  await Promise.all([xena.context.close(), yuri.context.close()]);
+});
+
+test('a deploy of a new version is offered, not forced, and Reload brings it in', async () => {
+  const zoe = await newUser('Zoe Update');
+  const { page } = zoe;
+  await waitFor(async () => page.evaluate(() => Boolean(navigator.serviceWorker.controller)), { what: 'the service worker to control the page' });
+  await waitFor(async () => (await appCache(page)).length === 1, { what: 'the app cached' });
+  const [before] = await appCache(page);
+  // A deploy: the worker's script changes (its version with it), and the server restarts with it.
+  const swPath = fileURLToPath(new URL('../out/sw.js', import.meta.url));
+  const original = readFileSync(swPath, 'utf8');
+  writeFileSync(swPath, original.replace(/^const VERSION = "([0-9a-f]+)";/m, 'const VERSION = "$1next";'));
+  try {
+    await stack.down();
+    await stack.up();
+    assert.match(await (await page.request.get('/sw.js')).text(), /^const VERSION = "[0-9a-f]+next";/m, 'the new version served');
+    await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())!.update());
+    const offer = page.getByRole('status').filter({ hasText: 'A new version of E2E Chat is ready.' });
+    await offer.waitFor({ timeout: 15_000 });
+    assert.deepEqual((await appCache(page)).map((c) => c.name).sort(), [before.name, `${before.name}next`].sort(), 'the new version cached beside the old, waiting');
+    const reloaded = page.waitForEvent('load');
+    await offer.getByRole('button', { name: 'Reload' }).click();
+    await reloaded;
+    await page.getByRole('list', { name: 'Your conversations' }).or(page.getByText('Pick a conversation')).first().waitFor();
+    assert.deepEqual((await appCache(page)).map((c) => c.name), [`${before.name}next`], 'only the new version is left');
+  } finally {
+    writeFileSync(swPath, original);
+    await stack.down();
+    await stack.up();
+  }
+  await zoe.context.close();
 });
 
 test('every page and state passes axe (WCAG 2.2 A and AA, one h1, one main) in light, dark and on a phone', async () => {
