@@ -5,6 +5,7 @@
 use super::{Caller, Ctx, Reply};
 use crate::db::push::{self, MuteRead};
 use crate::error::{ApiError, ApiResult};
+use crate::hub;
 use crate::protocol::PushSubscriptionRequest;
 use crate::protocol::{parse_uuid, NotificationSettings, NotificationSettingsRequest, PushServerKey};
 use crate::push::VapidKey;
@@ -47,6 +48,8 @@ pub async fn subscribe(ctx: Ctx) -> ApiResult<Reply> {
         }
         other => other?,
     }
+    // The user's hub may have found them without a subscription, and not ask again for a while.
+    hub::push_subscriptions_changed(&ctx.env, caller.id).await;
     Ok(Reply::no_content())
 }
 

@@ -6,6 +6,7 @@
 //! Pure logic, unit-tested natively; the hub (`hub::push`) does the fetching.
 
 pub mod encryption;
+pub mod plan;
 pub mod vapid;
 
 pub use encryption::{encrypt, encrypt_with_fresh_keys, EncryptError, UserAgentKeys, MAX_PLAINTEXT_BYTES};

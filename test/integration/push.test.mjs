@@ -238,3 +238,138 @@ test('a member mutes a conversation for themselves only; others cannot', async (
   // Alice's own settings were never touched.
   assert.deepEqual((await file.api.get(path, { token: alice.token })).body, { conversationId: conversation, mutedUntil: null });
 });
+
+// ---- sending ------------------------------------------------------------------------------------
+
+test('a message to a device with no open socket is pushed, signed and encrypted, without plaintext or names', async () => {
+  const alice = await userWithDevice('Alice Quartermaine');
+  const bob = await userWithDevice('Bob Zabriskie');
+  const sub = subscription('bob');
+  await subscribe(bob, sub);
+  const socket = await file.open(alice.token);
+  const opaque = `opaque-${randomBytes(8).toString('hex')}`;
+  const ack = await send(socket, bob, opaque);
+  const [push] = await waitFor(() => pushesTo(sub).length > 0 && pushesTo(sub), { what: 'a push to bob' });
+  const { plaintext, payload } = await readPush(push, sub);
+  assert.deepEqual(payload, {
+    conversationId: ack.message.conversationId,
+    seq: ack.message.seq,
+    messageId: ack.message.id,
+    ciphertext: b64(opaque),
+  });
+  for (const name of ['Alice', 'Quartermaine', 'Bob', 'Zabriskie', alice.user.phone]) {
+    assert.ok(!plaintext.includes(name), `the push does not name ${name}`);
+  }
+  assert.ok(!push.body.includes(Buffer.from(opaque)) && !push.body.includes(Buffer.from(b64(opaque))), 'encrypted on the wire');
+  await sleep(300);
+  assert.equal(pushesTo(sub).length, 1, 'one message, one push');
+});
+
+test('a device that subscribes after its hub found no subscription gets pushes at once', async () => {
+  const [alice, bob] = [await userWithDevice(), await userWithDevice()];
+  const socket = await file.open(alice.token);
+  await send(socket, bob, 'before any subscription'); // bob's hub asks, and finds none
+  await sleep(500);
+  const sub = subscription('late');
+  await subscribe(bob, sub); // tells bob's hub, which otherwise would not ask again for a minute
+  const after = await send(socket, bob, 'after subscribing');
+  await waitFor(() => pushesTo(sub).length > 0, { timeoutMs: 10_000, what: 'a push soon after subscribing' });
+  assert.equal((await readPush(pushesTo(sub)[0], sub)).payload.seq, after.message.seq);
+});
+
+test('a device with an open socket gets no push; once it is closed it does', async () => {
+  const [alice, bob] = [await userWithDevice(), await userWithDevice()];
+  const sub = subscription('online');
+  await subscribe(bob, sub);
+  const bobSocket = await file.open(bob.token);
+  const aliceSocket = await file.open(alice.token);
+  const first = await send(aliceSocket, bob, 'while online');
+  await bobSocket.next((e) => e.type === 'message' && e.message.id === first.message.id);
+  await bobSocket.close();
+  const second = await send(aliceSocket, bob, 'while away');
+  await waitFor(() => pushesTo(sub).length > 0, { what: 'a push once bob is away' });
+  await sleep(300);
+  const seqs = await Promise.all(pushesTo(sub).map(async (p) => (await readPush(p, sub)).payload.seq));
+  assert.deepEqual(seqs, [second.message.seq], 'only the message that found no socket');
+});
+
+test('a muted conversation gets no push, another one does', async () => {
+  const [alice, dave, bob] = [await userWithDevice(), await userWithDevice(), await userWithDevice()];
+  const sub = subscription('muted');
+  await subscribe(bob, sub);
+  const muted = (await file.api.get(`/conversations/${alice.user.id}`, { token: bob.token })).body.id;
+  const set = await file.api.request('PUT', `/conversations/${muted}/notifications`, { token: bob.token, body: { mutedUntil: 'always' } });
+  assert.equal(set.status, 200);
+  const [aliceSocket, daveSocket] = [await file.open(alice.token), await file.open(dave.token)];
+  await send(aliceSocket, bob, 'muted one');
+  const loud = await send(daveSocket, bob, 'loud one');
+  await waitFor(() => pushesTo(sub).length > 0, { what: "a push for dave's message" });
+  await sleep(300);
+  const payloads = await Promise.all(pushesTo(sub).map(async (p) => (await readPush(p, sub)).payload));
+  assert.deepEqual(payloads.map((p) => p.conversationId), [loud.message.conversationId]);
+});
+
+test('a subscription its push service calls gone (410) is deleted', async () => {
+  const [alice, bob] = [await userWithDevice(), await userWithDevice()];
+  const sub = subscription('gone');
+  behaviour.set(sub.path, { status: 410 });
+  await subscribe(bob, sub);
+  await send(await file.open(alice.token), bob, 'to a gone browser');
+  await waitFor(() => pushesTo(sub).length > 0, { what: 'the push attempt' });
+  await waitFor(async () => (await subscriptionRows(bob.device.id)).length === 0, { what: 'the subscription to be deleted' });
+});
+
+test('a burst of 20 messages makes a few pushes, the last for the newest, and a slow push service slows no ack', async (t) => {
+  const [alice, bob] = [await userWithDevice(), await userWithDevice()];
+  const sub = subscription('burst');
+  // Every push takes 3 s to be answered: nothing the sender waits for may wait on it.
+  behaviour.set(sub.path, { delayMs: 3000 });
+  await subscribe(bob, sub);
+  const socket = await file.open(alice.token);
+  await send(socket, bob, 'warm up'); // the conversation exists, the hubs are awake
+  await waitFor(() => pushesTo(sub).length === 1, { what: 'the first push' });
+  const burstPushes = () => pushesTo(sub).slice(1);
+  const started = Date.now();
+  const ids = Array.from({ length: 20 }, () => clientMsgId());
+  for (const id of ids) {
+    socket.send({ type: 'send-message', id, toUserId: bob.user.id, clientMsgId: id, epoch: 0, ciphertext: b64(`burst ${id}`) });
+  }
+  const acks = [];
+  for (const id of ids) acks.push(await socket.next((e) => e.type === 'ack' && e.ref === id));
+  const ackedIn = Date.now() - started;
+  assert.ok(ackedIn < 2500, `20 sends acked in ${ackedIn} ms, while a push takes 3000 ms to answer`);
+  const newest = Math.max(...acks.map((a) => a.message.seq));
+  // The last push stands for the newest message; it may wait for the one before it to be answered
+  // and for the device's rate.
+  const last = await waitFor(async () => {
+    const pushes = burstPushes();
+    if (pushes.length === 0) return null;
+    const { payload } = await readPush(pushes.at(-1), sub);
+    return payload.seq === newest && payload;
+  }, { timeoutMs: 20_000, intervalMs: 200, what: 'a push for the newest message' });
+  assert.equal(last.messageId, acks.at(-1).message.id);
+  await sleep(500);
+  const count = burstPushes().length;
+  t.diagnostic(`20 sends acked in ${ackedIn} ms; ${count} pushes, the last for seq ${newest}`);
+  assert.ok(count >= 1 && count <= 5, `${count} pushes for 20 messages`);
+});
+
+test('pushes to a device are rate-limited: past a few at once, the newest waits its turn', async () => {
+  const [alice, bob] = [await userWithDevice(), await userWithDevice()];
+  const sub = subscription('rate');
+  await subscribe(bob, sub);
+  const socket = await file.open(alice.token);
+  // PUSH_RATE (src/ratelimit.rs): 3 at once, then one every 5 s.
+  for (let i = 1; i <= 3; i += 1) {
+    await send(socket, bob, `message ${i}`);
+    await waitFor(() => pushesTo(sub).length === i, { what: `push ${i}` });
+  }
+  await send(socket, bob, 'held back');
+  const newest = await send(socket, bob, 'newest');
+  await sleep(1000);
+  assert.equal(pushesTo(sub).length, 3, 'the fourth waits for the device\'s rate');
+  await waitFor(() => pushesTo(sub).length === 4, { timeoutMs: 10_000, what: 'the held-back push' });
+  assert.equal((await readPush(pushesTo(sub)[3], sub)).payload.seq, newest.message.seq, 'one push for both, the newest');
+  await sleep(500);
+  assert.equal(pushesTo(sub).length, 4);
+});
