@@ -56,7 +56,7 @@ impl UserHub {
     /// commits), noting which devices had a socket open to take them, and has the alarm send
     /// them at once. Nothing else happens here: the delivery is answered without waiting on it.
     pub(super) async fn queue_pushes(&self, events: &str) {
-        if self.push_settings.is_none() {
+        if self.push_settings.is_none() || !events.split(EVENT_SEPARATOR).any(plan::is_message_event) {
             return;
         }
         let Some(me) = self.user_id() else { return };

@@ -44,11 +44,16 @@ struct DeliveredMessage {
 /// What a `message` event reads as: its tag is the first key serde writes.
 const MESSAGE_EVENT_PREFIX: &str = r#"{"type":"message","#;
 
-/// The message `event` (one delivered event, as serialized) carries, if it may call for a push
-/// to `me`: an application message or a Welcome, from someone else. Other events are told apart
-/// by their first bytes, without parsing them.
+/// Whether `event` (one delivered event, as serialized) is a `message` event, told by its first
+/// bytes: typing, presence and receipts, most of what a hub delivers, are passed over unparsed.
+pub fn is_message_event(event: &str) -> bool {
+    event.starts_with(MESSAGE_EVENT_PREFIX)
+}
+
+/// The message `event` carries, if it may call for a push to `me`: an application message or a
+/// Welcome, from someone else.
 pub fn pushable(event: &str, me: Uuid, delivered_to: &[Uuid]) -> Option<Pushable> {
-    if !event.starts_with(MESSAGE_EVENT_PREFIX) {
+    if !is_message_event(event) {
         return None;
     }
     let message = serde_json::from_str::<DeliveredEvent>(event).ok()?.message;
@@ -225,8 +230,9 @@ mod tests {
         assert!(pushable(&event(ME, MessageKind::App, 5, 1), ME, &[]).is_none(), "not one's own, from another device");
         assert!(pushable(&event(PEER, MessageKind::Commit, 5, 1), ME, &[]).is_none());
         assert!(pushable(&event(PEER, MessageKind::Welcome, 5, 2), ME, &[]).is_some());
-        let presence = ServerEvent::Typing { conversation_id: CONVERSATION, user_id: PEER, on: true }.to_json();
-        assert!(pushable(&presence, ME, &[]).is_none());
+        let typing = ServerEvent::Typing { conversation_id: CONVERSATION, user_id: PEER, on: true }.to_json();
+        assert!(!is_message_event(&typing) && pushable(&typing, ME, &[]).is_none());
+        assert!(is_message_event(&event(PEER, MessageKind::App, 5, 1)));
         assert!(pushable(r#"{"type":"message","message":{}}"#, ME, &[]).is_none(), "unreadable is no push");
     }
 
