@@ -56,6 +56,20 @@ pub struct Config {
     /// a quarter of a hub's CPU under wrangler dev, and in production it is a billed log line
     /// per message that says nothing the message counts in `/admin/stats` do not.
     pub log_every_hub_event: bool,
+    /// Web Push: the VAPID key and contact, or why push is off (README "Push notifications").
+    pub push: Result<PushSettings, String>,
+    /// Whether a plain `http:` push endpoint on this machine is taken: only in development and
+    /// tests, whose push service is a local server.
+    pub push_loopback_http: bool,
+}
+
+/// What the Worker signs pushes with (RFC 8292).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSettings {
+    /// `VAPID_PRIVATE_KEY`: base64url of the 32-byte P-256 private key.
+    pub private_key: String,
+    /// `VAPID_SUBJECT`: a `mailto:` or `https:` contact for push services' operators.
+    pub subject: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +138,8 @@ impl Config {
             .filter(|n| *n > 0)
             .unwrap_or(DEFAULT_ATTACHMENT_QUOTA_BYTES);
         let log_every_hub_event = get("LOG_HUB_EVENTS").as_deref() == Some("all");
+        let push = push_settings(get("VAPID_PRIVATE_KEY"), get("VAPID_SUBJECT"));
+        let push_loopback_http = environment != Environment::Production;
         Config {
             environment,
             jwt_secret,
@@ -137,6 +153,8 @@ impl Config {
             registrations_per_address_per_hour,
             attachment_quota_bytes,
             log_every_hub_event,
+            push,
+            push_loopback_http,
         }
     }
 
@@ -155,6 +173,22 @@ impl Config {
     /// The phone number whose account is hidden from the user directory.
     pub fn bootstrap_admin_phone(&self) -> Option<&str> {
         self.bootstrap_admin.as_ref().map(|a| a.phone.as_str())
+    }
+}
+
+/// Push is on with a valid key and contact; otherwise off, with the reason (which the API gives to
+/// a client that subscribes). There is no default key: one must be made per deployment.
+fn push_settings(private_key: Option<String>, subject: Option<String>) -> Result<PushSettings, String> {
+    let off = |why: &str| Err(format!("Push notifications are off on this server: {why}"));
+    let Some(private_key) = private_key else {
+        return off("VAPID_PRIVATE_KEY is not set (a Worker secret; scripts/dev makes one for local use).");
+    };
+    if !crate::push::vapid::is_valid_private_key(&private_key) {
+        return off("VAPID_PRIVATE_KEY is not base64url of a 32-byte P-256 private key.");
+    }
+    match subject {
+        Some(subject) if crate::push::vapid::is_valid_subject(&subject) => Ok(PushSettings { private_key, subject }),
+        _ => off("VAPID_SUBJECT must be a mailto: or https: contact for push services (RFC 8292)."),
     }
 }
 
@@ -231,6 +265,23 @@ mod tests {
         assert_eq!(config(&[("ATTACHMENT_QUOTA_BYTES", "5000")]).attachment_quota_bytes, 5000);
         assert_eq!(config(&[("ATTACHMENT_QUOTA_BYTES", "0")]).attachment_quota_bytes, 1 << 30);
         assert_eq!(config(&[("ATTACHMENT_QUOTA_BYTES", "lots")]).attachment_quota_bytes, 1 << 30);
+    }
+
+    #[test]
+    fn push_is_on_with_a_vapid_key_and_contact_and_off_with_the_reason_otherwise() {
+        const KEY: &str = "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw";
+        let on = config(&[("VAPID_PRIVATE_KEY", KEY), ("VAPID_SUBJECT", "mailto:ops@chat.example")]).push.unwrap();
+        assert_eq!((on.private_key.as_str(), on.subject.as_str()), (KEY, "mailto:ops@chat.example"));
+        let off = |pairs: &[(&str, &str)]| config(pairs).push.unwrap_err();
+        assert!(off(&[]).contains("VAPID_PRIVATE_KEY is not set"));
+        assert!(
+            off(&[("VAPID_PRIVATE_KEY", "AAAA"), ("VAPID_SUBJECT", "mailto:a@b.example")]).contains("not base64url")
+        );
+        assert!(off(&[("VAPID_PRIVATE_KEY", KEY)]).contains("VAPID_SUBJECT"));
+        assert!(off(&[("VAPID_PRIVATE_KEY", KEY), ("VAPID_SUBJECT", "ops@chat.example")]).contains("VAPID_SUBJECT"));
+        assert!(!config(&[]).push_loopback_http, "production posts to https push services only");
+        assert!(config(&[("ENVIRONMENT", "test")]).push_loopback_http);
+        assert!(config(&[("ENVIRONMENT", "development")]).push_loopback_http);
     }
 
     #[test]

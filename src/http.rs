@@ -140,7 +140,9 @@ async fn respond(
         Resolution::Route(matched) => matched,
     };
     *route = Some(matched.template);
-    let body = read_body(req, method).await?;
+    // An attachment's part is streamed on unread; every other body is JSON, read here.
+    let body =
+        if matched.endpoint == Endpoint::UploadAttachmentPart { Vec::new() } else { read_body(req, method).await? };
     let query: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     if query.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
         return Err(crate::protocol::nul_refused());
@@ -169,6 +171,11 @@ async fn respond(
         Endpoint::CompleteAttachment => api::attachments::complete(ctx).await,
         Endpoint::CancelAttachment => api::attachments::cancel(ctx).await,
         Endpoint::Health => api::meta::health(ctx).await,
+        Endpoint::PushServerKey => api::push::server_key(ctx).await,
+        Endpoint::SubscribePush => api::push::subscribe(ctx).await,
+        Endpoint::UnsubscribePush => api::push::unsubscribe(ctx).await,
+        Endpoint::GetNotifications => api::push::get_notifications(ctx).await,
+        Endpoint::SetNotifications => api::push::set_notifications(ctx).await,
         Endpoint::OpenApi => api::meta::openapi(ctx).await,
         Endpoint::Register => api::auth::register(ctx).await,
         Endpoint::Login => api::auth::login(ctx).await,
@@ -207,11 +214,11 @@ async fn respond(
     reply.map(Outcome::Reply)
 }
 
-/// Reads the body of a POST, PATCH or DELETE (removing another device carries the password),
+/// Reads the body of a POST, PATCH, PUT or DELETE (removing another device carries the password),
 /// refusing oversized ones by their declared length before reading, and bodies that are not JSON.
-/// Other methods carry no body read here: a PUT's (an attachment's part) is streamed on unread.
+/// A GET's body is not read.
 async fn read_body(req: &mut Request, method: &str) -> ApiResult<Vec<u8>> {
-    if !matches!(method, "POST" | "PATCH" | "DELETE") {
+    if !matches!(method, "POST" | "PATCH" | "PUT" | "DELETE") {
         return Ok(Vec::new());
     }
     let declared: Option<usize> = req.headers().get("Content-Length").ok().flatten().and_then(|v| v.parse().ok());

@@ -12,6 +12,7 @@ pub mod error;
 #[cfg(test)]
 mod openapi;
 pub mod protocol;
+pub mod push;
 pub mod ratelimit;
 pub mod router;
 pub mod sweep;

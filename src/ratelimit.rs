@@ -1,5 +1,5 @@
-//! A token bucket per socket: a burst is allowed, a sustained flood is refused with a clear error
-//! instead of starving the hub's other sockets.
+//! Token buckets: a burst is allowed, a sustained flood is refused (or, for pushes, held back)
+//! instead of starving everything else. Every rate the server keeps is here.
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TokenBucket {
@@ -28,6 +28,11 @@ pub const UPGRADE_RATE: Rate = Rate { per_second: 1.0, burst: 30.0 };
 /// a second. A burst shows what went wrong; past it, one line a second per hub.
 pub const HUB_LOG_RATE: Rate = Rate { per_second: 1.0, burst: 20.0 };
 
+/// Pushes to one device (each hub keeps one bucket per device of its user). Coalescing makes a
+/// burst of messages one push per round already; this bounds what a busy conversation sends a
+/// phone to a few at once, then one every 5 seconds, each standing for everything since the last.
+pub const PUSH_RATE: Rate = Rate { per_second: 0.2, burst: 3.0 };
+
 impl TokenBucket {
     pub fn full(rate: Rate, now_ms: f64) -> Self {
         Self { tokens: rate.burst, updated_ms: now_ms }
@@ -42,6 +47,13 @@ impl TokenBucket {
         } else {
             ((1.0 - tokens) / rate.per_second).ceil() as u32
         }
+    }
+
+    /// Milliseconds until a token is there (0 if one is).
+    pub fn ms_until_next(&self, rate: Rate, now_ms: f64) -> f64 {
+        let elapsed = ((now_ms - self.updated_ms) / 1000.0).max(0.0);
+        let tokens = (self.tokens + elapsed * rate.per_second).min(rate.burst);
+        (1.0 - tokens).max(0.0) / rate.per_second * 1000.0
     }
 
     /// Takes one token if there is one.
@@ -91,6 +103,17 @@ mod tests {
         let mut bucket = TokenBucket::full(slow, 0.0);
         assert!(bucket.try_take(slow, 0.0));
         assert_eq!(bucket.seconds_until_next(slow, 1000.0), 3);
+    }
+
+    #[test]
+    fn says_how_many_milliseconds_until_the_next_token() {
+        let mut bucket = TokenBucket::full(RATE, 0.0);
+        assert_eq!(bucket.ms_until_next(RATE, 0.0), 0.0);
+        while bucket.try_take(RATE, 0.0) {}
+        assert!((bucket.ms_until_next(RATE, 0.0) - 100.0).abs() < 1e-6);
+        assert!((bucket.ms_until_next(RATE, 40.0) - 60.0).abs() < 1e-6);
+        assert!(bucket.ms_until_next(RATE, 100.0) < 1e-6);
+        assert_eq!(bucket.ms_until_next(RATE, 250.0), 0.0);
     }
 
     #[test]

@@ -46,6 +46,11 @@ pub enum Endpoint {
     CompleteAttachment,
     DownloadAttachment,
     CancelAttachment,
+    PushServerKey,
+    SubscribePush,
+    UnsubscribePush,
+    GetNotifications,
+    SetNotifications,
     WebSocket,
 }
 
@@ -91,6 +96,11 @@ pub const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("POST", "/attachments/:id/complete", Endpoint::CompleteAttachment),
     ("GET", "/attachments/:id", Endpoint::DownloadAttachment),
     ("DELETE", "/attachments/:id", Endpoint::CancelAttachment),
+    ("GET", "/push/vapid-public-key", Endpoint::PushServerKey),
+    ("POST", "/devices/me/push", Endpoint::SubscribePush),
+    ("DELETE", "/devices/me/push", Endpoint::UnsubscribePush),
+    ("GET", "/conversations/:id/notifications", Endpoint::GetNotifications),
+    ("PUT", "/conversations/:id/notifications", Endpoint::SetNotifications),
     ("GET", "/ws", Endpoint::WebSocket),
 ];
 
@@ -294,6 +304,10 @@ mod tests {
         assert_eq!((m.endpoint, m.params), (Endpoint::UploadAttachmentPart, vec!["abc".to_string(), "2".to_string()]));
         assert_eq!(route("POST", "/conversations/abc/attachments").endpoint, Endpoint::CreateAttachment);
         assert_eq!(refused("PATCH", "/attachments/abc").1, "GET, DELETE, OPTIONS");
+        assert_eq!(route("POST", "/devices/me/push").endpoint, Endpoint::SubscribePush);
+        assert_eq!(refused("GET", "/devices/me/push").1, "POST, DELETE, OPTIONS");
+        let m = route("PUT", "/conversations/abc/notifications");
+        assert_eq!((m.endpoint, m.params), (Endpoint::SetNotifications, vec!["abc".to_string()]));
     }
 
     /// The `Allow` of a 405, or a panic naming what was resolved instead.

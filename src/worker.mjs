@@ -46,4 +46,8 @@ export class UserHub extends DurableObject {
   disconnect(which) {
     return this.#hub.disconnect(which);
   }
+
+  pushSubscriptionsChanged() {
+    return this.#hub.pushSubscriptionsChanged();
+  }
 }

@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod devices;
 pub mod links;
 pub mod meta;
+pub mod push;
 pub mod realtime;
 pub mod users;
 

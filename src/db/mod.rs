@@ -16,6 +16,7 @@ pub mod links;
 pub mod login_networks;
 pub mod members;
 pub mod messages;
+pub mod push;
 pub mod receipts;
 pub mod sessions;
 #[cfg(target_arch = "wasm32")]

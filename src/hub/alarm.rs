@@ -1,8 +1,8 @@
-//! The hub's one alarm, which does four jobs on one schedule: it closes sockets whose token has
+//! The hub's one alarm, which does five jobs on one schedule: it closes sockets whose token has
 //! expired (a socket that never sends would otherwise outlive it), re-checks the sessions of the
 //! open sockets every `session_recheck_ms`, repairs the presence of a user with no socket whose
-//! hub a delivery woke (see `receive_delivery`), and gives back a database connection that has
-//! been idle for `db_idle_ms`. A Durable Object has a single alarm, so each job asks for it no later than it
+//! hub a delivery woke (see `receive_delivery`), sends the pushes deliveries queued (`push`), and
+//! gives back a database connection that has been idle for `db_idle_ms`. A Durable Object has a single alarm, so each job asks for it no later than it
 //! needs it (`alarm_no_later_than`): it only ever moves earlier, and each time it rings the hub
 //! works out when it is next needed. A hub with no socket and no connection sets none.
 
@@ -41,6 +41,9 @@ impl UserHub {
                 }
             }
         }
+        if self.pushes_due_at().is_some_and(|at| now_ms() >= at) {
+            self.send_pushes().await;
+        }
         if now_ms() - self.db_used_at.get() >= self.db_idle_ms {
             // Dropping the last client ends its connection task, which closes the connection.
             *self.db.lock().await = None;
@@ -49,13 +52,13 @@ impl UserHub {
     }
 
     /// The user this hub is for (its name).
-    fn user_id(&self) -> Option<Uuid> {
+    pub(super) fn user_id(&self) -> Option<Uuid> {
         self.state.id().name().and_then(|n| Uuid::try_parse(&n).ok())
     }
 
     /// Sets the alarm for the first job that will need it, if any will.
     pub(super) async fn schedule_next_alarm(&self) {
-        let mut due: Vec<f64> = self.presence_repair_at.get().into_iter().collect();
+        let mut due: Vec<f64> = self.presence_repair_at.get().into_iter().chain(self.pushes_due_at()).collect();
         if self.holds_connection() {
             due.push(self.db_used_at.get() + self.db_idle_ms);
         }

@@ -1,5 +1,5 @@
 //! The calls made into a hub from outside it: by the REST handlers (`notify`, `disconnect`,
-//! `broadcast_registration`, and the headers of a `/ws` upgrade) and by other hubs (`deliver`).
+//! `broadcast_registration`, `push_subscriptions_changed`, and the headers of a `/ws` upgrade) and by other hubs (`deliver`).
 //! Every one is a call on the hub's Durable Object stub, which only this Worker's code can make:
 //! an RPC method call (`rpc`), except the upgrade, which is a request.
 
@@ -68,6 +68,15 @@ pub async fn disconnect(env: &Env, user: Uuid, which: Disconnect) {
     }
 }
 
+/// Tells the hub of `user` that one of their devices subscribed to pushes, so that it stops
+/// taking them to have none (`hub::push`). Tried like a delivery; should it fail, the hub asks
+/// the database again within a minute anyway.
+pub async fn push_subscriptions_changed(env: &Env, user: Uuid) {
+    if let Err(e) = call_with_retries(env, user, HubMethod::PushSubscriptionsChanged, "").await {
+        log_error("hub.push_subscriptions_changed", &e.to_string());
+    }
+}
+
 /// How long one call to a hub may take before it counts as failed (and is tried again): a
 /// delivery waits on it, and so does every delivery of the sending hub queued behind it.
 const HUB_REQUEST_DEADLINE_MS: u64 = 5_000;
@@ -80,12 +89,15 @@ extern "C" {
     fn deliver(this: &HubStub, events: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn disconnect(this: &HubStub, which: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = pushSubscriptionsChanged)]
+    fn push_subscriptions_changed(this: &HubStub) -> Result<JsValue, JsValue>;
 }
 
 #[derive(Clone, Copy)]
 enum HubMethod {
     Deliver,
     Disconnect,
+    PushSubscriptionsChanged,
 }
 
 /// One call of a hub's RPC method, from this Worker's code to the hub of `user`.
@@ -94,6 +106,7 @@ async fn call_hub(env: &Env, user: Uuid, method: HubMethod, argument: &str) -> w
     let pending = match method {
         HubMethod::Deliver => stub.deliver(argument),
         HubMethod::Disconnect => stub.disconnect(argument),
+        HubMethod::PushSubscriptionsChanged => stub.push_subscriptions_changed(),
     }?;
     // An RPC call answers a thenable of its own, which a Promise adopts.
     let call = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&pending));

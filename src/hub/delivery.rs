@@ -18,6 +18,8 @@ impl UserHub {
         for event in events.split(EVENT_SEPARATOR) {
             self.push_local(event, None);
         }
+        // After the sockets have it, and without waiting: the alarm sends the pushes.
+        self.queue_pushes(events).await;
         if !self.presence_checked.replace(true) && self.open_sockets().is_empty() {
             // The repair is the alarm's, a random moment within PRESENCE_REPAIR_SPREAD_MS: one
             // commit to a group of 100 offline people wakes 100 hubs, and had each asked the

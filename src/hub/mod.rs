@@ -13,22 +13,24 @@
 //! - `delivery`: routing events to this hub's sockets and, through an outbox, to other hubs.
 //! - `client`: the calls other code makes into a hub (`notify`, `disconnect`, ...), and `rpc`, the
 //!   hub's side of them.
+//! - `push`: Web Push to the user's devices that have no socket open, sent by the alarm.
 
 mod alarm;
 mod client;
 mod delivery;
 mod handlers;
+mod push;
 mod rpc;
 mod sends;
 mod sockets;
 
 pub use crate::protocol::Disconnect;
 pub use client::{
-    broadcast_registration, disconnect, notify, BINDING, HEADER_DEVICE, HEADER_EXPIRES, HEADER_PROTOCOL,
-    HEADER_SESSION, HEADER_USER,
+    broadcast_registration, disconnect, notify, push_subscriptions_changed, BINDING, HEADER_DEVICE, HEADER_EXPIRES,
+    HEADER_PROTOCOL, HEADER_SESSION, HEADER_USER,
 };
 
-use crate::config::{Config, SLOW_HUB_EVENT_MS};
+use crate::config::{Config, PushSettings, SLOW_HUB_EVENT_MS};
 use crate::db::{self, Client};
 use crate::error::{ApiError, ApiResult, LogLine};
 use crate::protocol::{parse_client_event, ClientEvent, ServerEvent};
@@ -87,6 +89,10 @@ pub struct UserHub {
     log_lines: Cell<TokenBucket>,
     /// Tests only (`Config::hub_refuses_first_disconnect`): the next disconnect is refused.
     refuse_next_disconnect: Cell<bool>,
+    /// Web Push: what the hub signs pushes with (None: push is off), and the pushes it queued,
+    /// owes and is sending (`push`).
+    push_settings: Option<PushSettings>,
+    push: RefCell<push::PushState>,
 }
 
 fn now_ms() -> f64 {
@@ -117,6 +123,8 @@ impl DurableObject for UserHub {
             refuse_next_disconnect: Cell::new(config.hub_refuses_first_disconnect),
             log_every_event: config.log_every_hub_event,
             log_lines: Cell::new(TokenBucket::full(HUB_LOG_RATE, now_ms())),
+            push_settings: config.push.ok(),
+            push: Default::default(),
         }
     }
 

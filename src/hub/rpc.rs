@@ -21,6 +21,12 @@ impl UserHub {
         self.receive_delivery(&events).await;
     }
 
+    /// One of the user's devices subscribed to pushes (`client::push_subscriptions_changed`).
+    #[wasm_bindgen(js_name = pushSubscriptionsChanged)]
+    pub fn rpc_push_subscriptions_changed(&self) {
+        self.push_subscriptions_changed();
+    }
+
     /// Closes the sockets that `which` (a serialized `Disconnect`) names. Throws when `which` is
     /// not one, and once when a test asks (`Config::hub_refuses_first_disconnect`), so the caller
     /// retries as it would after a failed call.

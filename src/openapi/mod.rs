@@ -9,7 +9,7 @@ mod operations;
 mod routes;
 
 use crate::protocol::generated::{assert_up_to_date, Strays};
-use crate::protocol::{ClientFrame, ServerEvent, MAX_BODY_BYTES, UUID_PATTERN};
+use crate::protocol::{ClientFrame, PushPayload, ServerEvent, MAX_BODY_BYTES, UUID_PATTERN};
 use crate::router::{Endpoint, ROUTES};
 use operation::{Auth, Location, Operation};
 use operations::operations;
@@ -171,6 +171,8 @@ pub fn document() -> Value {
     // The socket's events travel inside `/ws`, outside any response; listed so the document names them.
     generators.requests.subschema_for::<ClientFrame>();
     generators.responses.subschema_for::<ServerEvent>();
+    // So is what a push carries, encrypted to the subscription (RFC 8291), to the service worker.
+    generators.responses.subschema_for::<PushPayload>();
     json!({
         "openapi": "3.1.0",
         "info": {

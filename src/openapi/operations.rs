@@ -19,6 +19,10 @@ use crate::protocol::{
     UserSummary, CLOSE_SESSION_ENDED, DEVICE_PROOF_CONTEXT, KEY_PACKAGE_CLAIMS_PER_WINDOW, LINK_APPROVAL_CONTEXT,
     LINK_REQUEST_TTL_SECONDS, MAX_DEVICES_PER_USER, MAX_KEY_PACKAGES_PER_DEVICE, MAX_PENDING_LINKS_PER_USER,
 };
+use crate::protocol::{
+    NotificationSettings, NotificationSettingsRequest, PushServerKey, PushSubscriptionRequest, MAX_PUSH_ENDPOINT_CHARS,
+    MAX_PUSH_PAYLOAD_BYTES, MUTED_ALWAYS,
+};
 use crate::router::Endpoint;
 use schemars::{json_schema, schema_for, JsonSchema, Schema, SchemaGenerator};
 use ts_rs::TS;
@@ -621,6 +625,69 @@ pub fn operations() -> Vec<Operation> {
                 error(404, "`not_found`: the caller has no such upload."),
                 error(409, "`attachment_in_use`: a message refers to it."),
                 storage_unavailable(),
+            ]),
+        Operation::public(E::PushServerKey, "pushServerKey", "The server's VAPID public key, for Web Push")
+            .describe(
+                "What a browser passes as `applicationServerKey` to `pushManager.subscribe`, so that its push \
+                 service takes pushes to the subscription from this server only (RFC 8292). Null when push is off \
+                 on this server (no VAPID key configured).",
+            )
+            .answers([ok(200, "The key, or null.", wire::<PushServerKey>()), error(500, "`server_misconfigured`")]),
+        Operation::signed_in(E::SubscribePush, "subscribePush", "Receive pushes on this session's device")
+            .describe(format!(
+                "The body is the browser's `PushSubscription.toJSON()`. The device this session acts as gets a push \
+                 when a message reaches its user while it has no open socket, unless the user muted that \
+                 conversation: encrypted to `keys` (RFC 8291), it carries the conversation's id, the message's seq \
+                 and id, and its MLS ciphertext when the whole stays within {MAX_PUSH_PAYLOAD_BYTES} bytes (the \
+                 `PushPayload` schema) — never a name or any text. Pushes are coalesced under bursts and \
+                 rate-limited per device, so the service worker syncs rather than count on one per message. A \
+                 device has one subscription: this replaces the one it had, and an endpoint another device had \
+                 is taken from it. `endpoint` is `https:` to a named host, at most {MAX_PUSH_ENDPOINT_CHARS} \
+                 characters; plain `http:` to a loopback host only where ENVIRONMENT is development or test."
+            ))
+            .body(wire::<PushSubscriptionRequest>())
+            .answers([
+                no_content(204, "Stored."),
+                error(
+                    400,
+                    "`invalid_json`, `invalid_endpoint` (not an https: URL of a push service by its name), \
+                     `invalid_field` (`keys.p256dh` is no uncompressed P-256 point, `keys.auth` not 16 bytes).",
+                ),
+                error(404, "`not_found`: this session has no device yet (register one with `POST /devices`)."),
+                error(409, "`subscription_taken`: another device registered the same endpoint at the same moment."),
+                body_too_large(),
+                not_json(),
+                error(503, "`push_unavailable`: push is off on this server (its message says why); `database_unavailable`."),
+            ]),
+        Operation::signed_in(E::UnsubscribePush, "unsubscribePush", "Stop pushes to this session's device")
+            .answers([
+                no_content(204, "No subscription is left (there may have been none)."),
+                error(404, "`not_found`: this session has no device yet."),
+            ]),
+        Operation::signed_in(E::GetNotifications, "getNotifications", "The caller's notification settings of a conversation")
+            .params([uuid_in_path("id")])
+            .answers([
+                ok(200, "The settings.", wire::<NotificationSettings>()),
+                invalid_id(),
+                not_a_member(),
+                error(404, "`not_found`: there is no such conversation."),
+            ]),
+        Operation::signed_in(E::SetNotifications, "setNotifications", "Mute or unmute a conversation for the caller")
+            .describe(format!(
+                "`mutedUntil`: `\"{MUTED_ALWAYS}\"`, an RFC 3339 time (say 8 hours or a week ahead), or null to \
+                 unmute; leaving it out is 400, not \"unmute\". While muted, none of the caller's devices gets a \
+                 push for the conversation; messages still arrive on open sockets. Each member's own: the others \
+                 never see it."
+            ))
+            .params([uuid_in_path("id")])
+            .body(wire::<NotificationSettingsRequest>())
+            .answers([
+                ok(200, "The settings, as changed (a time already past reads null).", wire::<NotificationSettings>()),
+                error(400, "`invalid_json`, `invalid_field`, `invalid_id`"),
+                not_a_member(),
+                error(404, "`not_found`: there is no such conversation."),
+                body_too_large(),
+                not_json(),
             ]),
         Operation::public(E::WebSocket, "websocket", "Open the realtime WebSocket")
             .describe(format!(

@@ -91,6 +91,7 @@ pub mod events;
 pub mod links;
 pub mod messages;
 pub mod meta;
+pub mod push;
 pub mod users;
 pub mod validate;
 
@@ -111,5 +112,6 @@ pub use events::*;
 pub use links::*;
 pub use messages::*;
 pub use meta::*;
+pub use push::*;
 pub use users::*;
 pub use validate::*;

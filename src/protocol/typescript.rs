@@ -129,6 +129,12 @@ fn declarations() -> Files {
     files.declare::<CreateAttachmentRequest>("attachments.ts");
     files.declare::<AttachmentUpload>("attachments.ts");
     files.declare::<AttachmentView>("attachments.ts");
+    files.declare::<PushSubscriptionRequest>("push.ts");
+    files.declare::<PushSubscriptionKeys>("push.ts");
+    files.declare::<PushServerKey>("push.ts");
+    files.declare::<NotificationSettingsRequest>("push.ts");
+    files.declare::<NotificationSettings>("push.ts");
+    files.declare::<PushPayload>("push.ts");
     files.declare::<AuditEntry>("admin.ts");
     files.declare::<AdminStats>("admin.ts");
     files.declare::<serde_json::Value>("meta.ts");
@@ -188,6 +194,10 @@ fn constants() -> String {
         MAX_UNFINISHED_UPLOADS_PER_USER,
         MAX_ATTACHMENTS_PER_MESSAGE,
         UNREFERENCED_ATTACHMENT_GRACE_SECONDS,
+        MAX_PUSH_ENDPOINT_CHARS,
+        PUSH_P256DH_BYTES,
+        PUSH_AUTH_BYTES,
+        MAX_PUSH_PAYLOAD_BYTES,
     );
     writeln!(
         text,
@@ -205,7 +215,9 @@ fn constants() -> String {
          /** A phone number as the server takes it (E.164), for a form to check before sending. */\n\
          export const PHONE_PATTERN = {PHONE_PATTERN:?};\n\
          /** The disappearing-messages timers a conversation may have, in seconds. */\n\
-         export const DISAPPEAR_AFTER_CHOICES = {DISAPPEAR_AFTER_CHOICES:?} as const;"
+         export const DISAPPEAR_AFTER_CHOICES = {DISAPPEAR_AFTER_CHOICES:?} as const;\n\
+         /** `mutedUntil` of a conversation muted until it is unmuted. */\n\
+         export const MUTED_ALWAYS = {MUTED_ALWAYS:?};"
     )
     .unwrap();
     let close_codes =

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate } from '../../scripts/migrate.mjs';
@@ -35,7 +35,21 @@ export const DEFAULT_VARS = {
   // peak well under the server's limit (94 of 100 was seen with 30) when there is no pooler, and
   // the pooler's client list short when there is.
   HUB_DB_IDLE_SECONDS: '5',
+  // Web Push's contact (RFC 8292 `sub`); the key is each stack's own (vapidKeyPair).
+  VAPID_SUBJECT: 'mailto:push-tests@e2e-chat.invalid',
 };
+
+/**
+ * A VAPID key pair as the Worker takes it: the private key as base64url of its 32 bytes
+ * (`VAPID_PRIVATE_KEY`), the public key as base64url of the uncompressed point (what the server
+ * publishes and signs with).
+ */
+export function vapidKeyPair() {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = privateKey.export({ format: 'jwk' });
+  const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
+  return { privateKey: jwk.d, publicKey: point.toString('base64url') };
+}
 
 let noPoolerNoted = false;
 
@@ -101,7 +115,7 @@ async function waitForHealth(baseUrl, child, logs) {
 /**
  * @param {object} options
  * @param {Record<string,string>} [options.vars]    merged over DEFAULT_VARS
- * @param {Record<string,string>} [options.secrets] merged over a random JWT_SECRET
+ * @param {Record<string,string>} [options.secrets] merged over a random JWT_SECRET and VAPID_PRIVATE_KEY
  * @param {string} [options.hyperdriveUrl]          point the Worker elsewhere (e.g. at a dead port); no pooler then
  * @param {Record<string,string>} [options.databaseSettings] server settings of the test database
  *   (ALTER DATABASE … SET), made before anything connects to it, so every session has them
@@ -130,7 +144,8 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl, datab
   }
   const stateDir = mkdtempSync(join(tmpdir(), 'e2e-chat-'));
   const envFile = join(stateDir, 'secrets.env');
-  const allSecrets = { JWT_SECRET: randomBytes(32).toString('hex'), ...secrets };
+  const vapid = vapidKeyPair();
+  const allSecrets = { JWT_SECRET: randomBytes(32).toString('hex'), VAPID_PRIVATE_KEY: vapid.privateKey, ...secrets };
   writeFileSync(envFile, Object.entries(allSecrets).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -186,6 +201,8 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl, datab
 
   const stack = {
     baseUrl,
+    /** The VAPID public key this stack signs pushes with (unless the test's secrets replaced it). */
+    vapidPublicKey: secrets.VAPID_PRIVATE_KEY ? undefined : vapid.publicKey,
     /** wrangler's local state (`--persist-to`). */
     stateDir: join(stateDir, 'state'),
     /** Every file of wrangler's local R2 for this stack: the objects' bodies and its metadata. */

@@ -38,6 +38,10 @@ export const DEFAULT_ATTACHMENT_QUOTA_BYTES = 1073741824;
 export const MAX_UNFINISHED_UPLOADS_PER_USER = 20;
 export const MAX_ATTACHMENTS_PER_MESSAGE = 10;
 export const UNREFERENCED_ATTACHMENT_GRACE_SECONDS = 86400;
+export const MAX_PUSH_ENDPOINT_CHARS = 2048;
+export const PUSH_P256DH_BYTES = 65;
+export const PUSH_AUTH_BYTES = 16;
+export const MAX_PUSH_PAYLOAD_BYTES = 3993;
 /** What a device signs, followed by the session's id, to bind a session to itself. */
 export const DEVICE_PROOF_CONTEXT = "e2e-chat/bind-session/v1:";
 /** What a device signs to approve a new one: this, the user's id, `:`, the new device's id, `:`, the base64 of its key. */
@@ -50,6 +54,8 @@ export const DEPARTURE_CONTEXT = "e2e-chat/leave/v1:";
 export const PHONE_PATTERN = "^\\+[1-9][0-9]{6,14}$";
 /** The disappearing-messages timers a conversation may have, in seconds. */
 export const DISAPPEAR_AFTER_CHOICES = [3600, 86400, 604800, 7776000] as const;
+/** `mutedUntil` of a conversation muted until it is unmuted. */
+export const MUTED_ALWAYS = "always";
 
 /** The close code of each way a session ends; a client does not reconnect after one. */
 export const CLOSE_CODES = { 'session-ended': 4401, 'device-removed': 4403 } as const satisfies Record<SessionEndReason, number>;

@@ -10,6 +10,7 @@ export type * from './events.ts';
 export type * from './links.ts';
 export type * from './messages.ts';
 export type * from './meta.ts';
+export type * from './push.ts';
 export type * from './routes.ts';
 export type * from './users.ts';
 export * from './constants.ts';

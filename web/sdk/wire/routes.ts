@@ -8,6 +8,7 @@ import type { BindDeviceRequest, ClaimRequest, ClaimResponse, DeviceList, Device
 import type { ApproveLinkRequest, LinkRequest, LinkView, PendingLinks, ResetDevicesRequest } from './links.ts';
 import type { MessageView } from './messages.ts';
 import type { Health, JsonValue, Page } from './meta.ts';
+import type { NotificationSettings, NotificationSettingsRequest, PushServerKey, PushSubscriptionRequest } from './push.ts';
 import type { Profile, UserSummary } from './users.ts';
 
 /**
@@ -96,4 +97,14 @@ export type Routes = {
   'GET /attachments/:id': { params: { id: string }; query?: never; body?: never; response: Uint8Array };
   /** Cancel an upload */
   'DELETE /attachments/:id': { params: { id: string }; query?: never; body?: never; response: null };
+  /** The server's VAPID public key, for Web Push */
+  'GET /push/vapid-public-key': { params?: never; query?: never; body?: never; response: PushServerKey };
+  /** Receive pushes on this session's device */
+  'POST /devices/me/push': { params?: never; query?: never; body: PushSubscriptionRequest; response: null };
+  /** Stop pushes to this session's device */
+  'DELETE /devices/me/push': { params?: never; query?: never; body?: never; response: null };
+  /** The caller's notification settings of a conversation */
+  'GET /conversations/:id/notifications': { params: { id: string }; query?: never; body?: never; response: NotificationSettings };
+  /** Mute or unmute a conversation for the caller */
+  'PUT /conversations/:id/notifications': { params: { id: string }; query?: never; body: NotificationSettingsRequest; response: NotificationSettings };
 };

@@ -1,0 +1,227 @@
+//! Web Push from a user's hub (README "Push notifications"). A delivery only queues the messages
+//! that may call for a push and sets the hub's alarm for now; the alarm (`ring_alarm`) asks the
+//! database whom to push (`push::plan`), encrypts and posts, apart from any delivery: no send, ack
+//! or delivery waits on a push service. What a device's rate holds back waits for a later alarm,
+//! coalesced with whatever comes meanwhile.
+
+use super::{now_ms, UserHub};
+use crate::config::PushSettings;
+use crate::db::push::{self as db_push, SubscriptionRow};
+use crate::deliveries::EVENT_SEPARATOR;
+use crate::error::{log_error, ApiResult};
+use crate::protocol::PushPayload;
+use crate::push::plan::{self, Coalescer, Outcome, Pushable};
+use crate::push::vapid::{TOKEN_LIFETIME_SECS, TOKEN_REUSE_SECS};
+use crate::push::{audience, encrypt_with_fresh_keys, UserAgentKeys, VapidKey};
+use std::collections::HashMap;
+use std::rc::Rc;
+use uuid::Uuid;
+use worker::{AbortController, Fetch, Headers, Method, Request, RequestInit};
+
+/// How long a push service keeps a push for a device that is offline (RFC 8030 §5.2). After a
+/// day a notification is stale, and the app catches up when it is opened anyway.
+const PUSH_TTL_SECONDS: u32 = 86_400;
+/// RFC 8030 §5.3 lists a chat message as "normal": delivered at once, unless the device saves power.
+const PUSH_URGENCY: &str = "normal";
+/// How long a push service may take to answer before the push counts as failed: the next round
+/// of pushes waits for this one.
+const PUSH_DEADLINE_MS: u64 = 10_000;
+/// How long a hub takes its user to have no subscription, once the database said so, before it
+/// asks again. A new subscription tells the hub at once (`client::push_subscriptions_changed`);
+/// this bounds how long one whose notice was lost goes without pushes. Meanwhile a message to a
+/// user without push (everyone, until their browser subscribes) costs no query at all.
+const NO_SUBSCRIPTIONS_TRUSTED_MS: f64 = 60_000.0;
+
+/// The hub's pushes: in memory only. A hub evicted or hibernated with pushes owed loses them; each
+/// was held back behind an earlier push to the same device, which already told it to sync.
+#[derive(Default)]
+pub(super) struct PushState {
+    /// Messages delivered since the last round, not planned yet.
+    queued: Vec<Pushable>,
+    coalescer: Coalescer,
+    /// When the alarm is to send what is queued or owed: now after a delivery, later when a rate
+    /// holds a push back.
+    due_at: Option<f64>,
+    /// A round is on its way (`send_pushes`).
+    running: bool,
+    vapid: Option<Rc<VapidKey>>,
+    /// The `Authorization` header for each push service (by audience), and when it was signed.
+    authorizations: HashMap<String, (String, f64)>,
+    /// When the database last said the user has no subscription (None: not known to have none).
+    none_since: Option<f64>,
+}
+
+impl UserHub {
+    /// Queues the messages of a delivery that may call for a push (not this user's own, not
+    /// commits), noting which devices had a socket open to take them, and has the alarm send
+    /// them at once. Nothing else happens here: the delivery is answered without waiting on it.
+    pub(super) async fn queue_pushes(&self, events: &str) {
+        if self.push_settings.is_none() || !events.split(EVENT_SEPARATOR).any(plan::is_message_event) {
+            return;
+        }
+        let Some(me) = self.user_id() else { return };
+        if self.push.borrow().none_since.is_some_and(|at| now_ms() - at < NO_SUBSCRIPTIONS_TRUSTED_MS) {
+            return;
+        }
+        let now_secs = (now_ms() / 1000.0) as i64;
+        // The devices `push_local` just reached (a socket whose token expired got nothing).
+        let delivered_to: Vec<Uuid> = self
+            .open_sockets()
+            .iter()
+            .filter(|(_, info)| now_secs < info.expires_at)
+            .filter_map(|(_, info)| info.device_id)
+            .collect();
+        let found: Vec<Pushable> =
+            events.split(EVENT_SEPARATOR).filter_map(|event| plan::pushable(event, me, &delivered_to)).collect();
+        if found.is_empty() {
+            return;
+        }
+        let now = now_ms();
+        {
+            let mut state = self.push.borrow_mut();
+            state.queued.extend(found);
+            state.due_at = Some(now);
+        }
+        self.alarm_no_later_than(now).await;
+    }
+
+    /// One of the user's devices subscribed: what the hub knew of "no subscription" is stale.
+    pub(super) fn push_subscriptions_changed(&self) {
+        self.push.borrow_mut().none_since = None;
+    }
+
+    /// When the alarm is next needed for pushes.
+    pub(super) fn pushes_due_at(&self) -> Option<f64> {
+        self.push.borrow().due_at
+    }
+
+    /// The alarm's part: plans what was queued, and sends every push that may go, round after
+    /// round while more is queued meanwhile; one push per device per round, for the newest
+    /// message. Then sets when what the rates held back may go.
+    pub(super) async fn send_pushes(&self) {
+        {
+            let mut state = self.push.borrow_mut();
+            if state.running {
+                return; // the round on its way takes what was queued
+            }
+            state.running = true;
+            state.due_at = None;
+        }
+        loop {
+            let queued = std::mem::take(&mut self.push.borrow_mut().queued);
+            if let Some(me) = self.user_id().filter(|_| !queued.is_empty()) {
+                match self.plan_pushes(me, &queued).await {
+                    Ok(planned) => self.push.borrow_mut().coalescer.owe(planned),
+                    Err(e) => log_error("hub.push", &format!("planning pushes failed: {e}")),
+                }
+            }
+            let due = self.push.borrow_mut().coalescer.due(now_ms());
+            if due.is_empty() && self.push.borrow().queued.is_empty() {
+                break;
+            }
+            futures_util::future::join_all(due.into_iter().map(|(to, payload)| self.send_push(to, payload))).await;
+        }
+        let mut state = self.push.borrow_mut();
+        state.running = false;
+        let now = now_ms();
+        state.due_at = state.coalescer.wait_ms(now).map(|wait| now + wait);
+    }
+
+    /// The push each subscribed device is owed for `queued`, from the user's subscriptions and
+    /// the conversations they have not muted (asked at once, one round trip).
+    async fn plan_pushes(&self, me: Uuid, queued: &[Pushable]) -> ApiResult<Vec<(SubscriptionRow, PushPayload)>> {
+        let conn = self.conn().await?;
+        let mut conversations: Vec<Uuid> = queued.iter().map(|p| p.payload.conversation_id).collect();
+        conversations.sort_unstable();
+        conversations.dedup();
+        let (subscriptions, unmuted) = futures_util::future::join(
+            db_push::of_user(&conn.client, me),
+            db_push::unmuted(&conn.client, me, &conversations),
+        )
+        .await;
+        let subscriptions = subscriptions?;
+        self.push.borrow_mut().none_since = subscriptions.is_empty().then(now_ms);
+        if subscriptions.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(plan::plan(queued, &subscriptions, &unmuted?.into_iter().collect()))
+    }
+
+    /// Sends one push; a subscription its push service says is gone is deleted. Failures are
+    /// logged by the push service's origin, never the endpoint (which is a capability).
+    async fn send_push(&self, to: SubscriptionRow, payload: PushPayload) {
+        let service = audience(&to.endpoint).unwrap_or_default();
+        match self.post_push(&to, &payload).await {
+            Ok(Outcome::Accepted) => {}
+            Ok(Outcome::Gone) => {
+                let forgotten = async {
+                    Ok::<_, crate::error::ApiError>(
+                        db_push::forget(&self.conn().await?.client, to.device_id, &to.endpoint).await?,
+                    )
+                };
+                if let Err(e) = forgotten.await {
+                    log_error("hub.push", &format!("deleting a gone subscription failed: {e}"));
+                }
+            }
+            Ok(Outcome::Failed) => log_error("hub.push", &format!("{service} refused a push")),
+            Err(e) => log_error("hub.push", &format!("a push to {service} failed: {e}")),
+        }
+    }
+
+    /// Encrypts `payload` to the subscription (RFC 8291), signs (RFC 8292) and posts it (RFC 8030).
+    async fn post_push(&self, to: &SubscriptionRow, payload: &PushPayload) -> Result<Outcome, String> {
+        let keys = UserAgentKeys::new(&to.p256dh, &to.auth).map_err(|e| format!("{e:?}"))?;
+        let body = encrypt_with_fresh_keys(&payload.to_bytes(), &keys).map_err(|e| format!("{e:?}"))?;
+        let service = audience(&to.endpoint).ok_or("the endpoint is no http(s) URL")?;
+        let headers = Headers::new();
+        let set = |name: &str, value: &str| headers.set(name, value).map_err(|e| e.to_string());
+        set("TTL", &PUSH_TTL_SECONDS.to_string())?;
+        set("Urgency", PUSH_URGENCY)?;
+        set("Content-Encoding", "aes128gcm")?;
+        set("Content-Type", "application/octet-stream")?;
+        set("Authorization", &self.vapid_authorization(&service)?)?;
+        let mut init = RequestInit::new();
+        let bytes = js_sys::Uint8Array::from(body.as_slice());
+        init.with_method(Method::Post).with_headers(headers).with_body(Some(bytes.into()));
+        let request = Request::new_with_init(&to.endpoint, &init).map_err(|e| e.to_string())?;
+        let controller = AbortController::default();
+        let fetch = Fetch::Request(request);
+        let signal = controller.signal();
+        let sent = fetch.send_with_signal(&signal);
+        let deadline = worker::Delay::from(std::time::Duration::from_millis(PUSH_DEADLINE_MS));
+        futures_util::pin_mut!(sent);
+        match futures_util::future::select(sent, deadline).await {
+            futures_util::future::Either::Left((answer, _)) => {
+                Ok(plan::outcome(answer.map_err(|e| e.to_string())?.status_code()))
+            }
+            futures_util::future::Either::Right(_) => {
+                controller.abort();
+                Err(format!("no answer within {PUSH_DEADLINE_MS} ms"))
+            }
+        }
+    }
+
+    /// `vapid t=…, k=…` for a push service: one token per service, signed again after
+    /// `TOKEN_REUSE_SECS` (an ECDSA signature per push would be wasted work).
+    fn vapid_authorization(&self, service: &str) -> Result<String, String> {
+        let settings: &PushSettings = self.push_settings.as_ref().ok_or("push is off")?;
+        let now = now_ms();
+        let mut state = self.push.borrow_mut();
+        if let Some((header, signed_at)) = state.authorizations.get(service) {
+            if now - signed_at < TOKEN_REUSE_SECS as f64 * 1000.0 {
+                return Ok(header.clone());
+            }
+        }
+        let key = match &state.vapid {
+            Some(key) => key.clone(),
+            None => {
+                let key = Rc::new(VapidKey::from_base64url(&settings.private_key)?);
+                state.vapid = Some(key.clone());
+                key
+            }
+        };
+        let header = key.authorization(service, &settings.subject, (now / 1000.0) as i64 + TOKEN_LIFETIME_SECS);
+        state.authorizations.insert(service.to_string(), (header.clone(), now));
+        Ok(header)
+    }
+}

@@ -1,0 +1,375 @@
+// Web Push end to end without a browser vendor's push service: a push service of the test's own
+// (a node HTTP server on 127.0.0.1) takes what the Worker sends, checks its VAPID signature
+// (RFC 8292) and decrypts it (RFC 8291) with the subscription keys the test made, the way a
+// browser would. Plus the subscription and mute endpoints' validation and authorization.
+import { test, afterEach, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createDecipheriv, createECDH, createPublicKey, hkdfSync, randomBytes, randomUUID, verify } from 'node:crypto';
+import { fileStack } from '../support/file-stack.mjs';
+import { DEFAULT_VARS } from '../support/stack.mjs';
+import { sleep, waitFor } from '../support/wait.mjs';
+
+const file = fileStack();
+afterEach(() => file.closeSockets());
+
+// ---- the test's push service ------------------------------------------------------------------
+
+/** Every push received, in order: { path, headers, body }. */
+const received = [];
+/** How the service answers a path (status, delay in ms); 201 at once unless set. */
+const behaviour = new Map();
+let service;
+let serviceOrigin;
+
+before(async () => {
+  service = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      received.push({ path: req.url, method: req.method, headers: req.headers, body: Buffer.concat(chunks), at: Date.now() });
+      const { status = 201, delayMs = 0 } = behaviour.get(req.url) ?? {};
+      if (delayMs) await sleep(delayMs);
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise((resolve) => service.listen(0, '127.0.0.1', resolve));
+  serviceOrigin = `http://127.0.0.1:${service.address().port}`;
+});
+
+after(() => new Promise((resolve) => service.close(resolve)));
+
+/** A browser's subscription: its P-256 key pair and auth secret, at a path of the test's service. */
+function subscription(name) {
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const auth = randomBytes(16);
+  const path = `/push/${name}-${randomBytes(4).toString('hex')}`;
+  return {
+    path,
+    ecdh,
+    auth,
+    json: { endpoint: serviceOrigin + path, keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: auth.toString('base64url') } },
+  };
+}
+
+/** The pushes received at a subscription's path. */
+const pushesTo = (sub) => received.filter((r) => r.path === sub.path);
+
+/** Checks `Authorization: vapid t=<JWT>, k=<key>` as a push service must (RFC 8292 §3–4). */
+function checkVapid(headers, serverKey) {
+  const match = /^vapid t=([^,\s]+),\s*k=([A-Za-z0-9_-]+)$/.exec(headers.authorization ?? '');
+  assert.ok(match, `an Authorization of the vapid scheme: ${headers.authorization}`);
+  const [, jwt, k] = match;
+  assert.equal(k, serverKey, 'k is the key the server publishes (and browsers subscribe with)');
+  const point = Buffer.from(k, 'base64url');
+  assert.equal(point.length, 65);
+  const key = createPublicKey({
+    key: { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') },
+    format: 'jwk',
+  });
+  const [header, claims, signature] = jwt.split('.');
+  assert.deepEqual(JSON.parse(Buffer.from(header, 'base64url')), { typ: 'JWT', alg: 'ES256' });
+  const signed = verify('sha256', Buffer.from(`${header}.${claims}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature, 'base64url'));
+  assert.ok(signed, 'the ES256 signature verifies with k');
+  const { aud, exp, sub } = JSON.parse(Buffer.from(claims, 'base64url'));
+  assert.equal(aud, serviceOrigin, 'aud is the push service origin');
+  const now = Math.floor(Date.now() / 1000);
+  assert.ok(exp > now && exp <= now + 24 * 3600, `exp within a day: ${exp - now} s`);
+  assert.equal(sub, DEFAULT_VARS.VAPID_SUBJECT);
+}
+
+/** Decrypts an aes128gcm push body (RFC 8291 §3.4, RFC 8188) as the subscribing browser would. */
+function decrypt(sub, body) {
+  const salt = body.subarray(0, 16);
+  const recordSize = body.readUInt32BE(16);
+  const idLength = body[20];
+  const serverKey = body.subarray(21, 21 + idLength);
+  const sealed = body.subarray(21 + idLength);
+  assert.equal(idLength, 65);
+  assert.ok(sealed.length <= recordSize, 'one record');
+  const shared = sub.ecdh.computeSecret(serverKey);
+  const keyInfo = Buffer.concat([Buffer.from('WebPush: info\0'), sub.ecdh.getPublicKey(), serverKey]);
+  const ikm = Buffer.from(hkdfSync('sha256', shared, sub.auth, keyInfo, 32));
+  const cek = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: aes128gcm\0'), 16));
+  const nonce = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: nonce\0'), 12));
+  const decipher = createDecipheriv('aes-128-gcm', cek, nonce);
+  decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+  const record = Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]);
+  // The last record ends with the delimiter 2, then any zero padding.
+  let end = record.length - 1;
+  while (end >= 0 && record[end] === 0) end -= 1;
+  assert.equal(record[end], 2, 'the last record delimiter');
+  return record.subarray(0, end);
+}
+
+/** A push as its subscriber reads it, after checking its headers and signature. */
+async function readPush(push, sub) {
+  assert.equal(push.method, 'POST');
+  assert.equal(push.headers['content-encoding'], 'aes128gcm');
+  assert.equal(push.headers.ttl, '86400');
+  assert.equal(push.headers.urgency, 'normal');
+  checkVapid(push.headers, await serverKey());
+  const plaintext = decrypt(sub, push.body);
+  return { plaintext: plaintext.toString(), payload: JSON.parse(plaintext) };
+}
+
+let knownServerKey;
+async function serverKey() {
+  knownServerKey ??= (await file.api.get('/push/vapid-public-key')).body.publicKey;
+  return knownServerKey;
+}
+
+// ---- users, devices, messages -----------------------------------------------------------------
+
+const b64 = (text) => Buffer.from(text).toString('base64');
+let counter = 0;
+const clientMsgId = () => `p-${Date.now()}-${++counter}`;
+
+/** A user whose registering session is also their device (the account's first). */
+async function userWithDevice(displayName) {
+  const user = await file.api.register(displayName ? { displayName } : {});
+  const key = randomBytes(32).toString('base64');
+  const device = await file.api.post('/devices', { label: 'Phone', credential: key }, { token: user.token });
+  assert.equal(device.status, 201, JSON.stringify(device.body));
+  return { ...user, device: device.body };
+}
+
+async function subscribe(user, sub) {
+  const res = await file.api.post('/devices/me/push', sub.json, { token: user.token });
+  assert.equal(res.status, 204, JSON.stringify(res.body));
+}
+
+/** Sends `text` (opaque bytes to the server) from `socket` to `to`; resolves with the ack. */
+async function send(socket, to, text) {
+  const id = clientMsgId();
+  socket.send({ type: 'send-message', id, toUserId: to.user.id, clientMsgId: id, epoch: 0, ciphertext: b64(text) });
+  const ack = await socket.next((e) => (e.type === 'ack' && e.ref === id) || (e.type === 'error' && e.ref === id));
+  assert.equal(ack.type, 'ack', JSON.stringify(ack));
+  return ack;
+}
+
+const subscriptionRows = async (device) =>
+  (await file.stack.pool.query('SELECT endpoint FROM push_subscriptions WHERE device_id = $1', [device])).rows;
+
+// ---- the endpoints ------------------------------------------------------------------------------
+
+test('the server publishes the VAPID key it signs with', async () => {
+  const res = await file.api.get('/push/vapid-public-key');
+  assert.equal(res.status, 200);
+  assert.equal(res.body.publicKey, file.stack.vapidPublicKey);
+  assert.equal(Buffer.from(res.body.publicKey, 'base64url').length, 65);
+});
+
+test('a subscription is validated, belongs to the session\'s device, and can be withdrawn', async () => {
+  const bob = await userWithDevice();
+  const sub = subscription('bob');
+  assert.equal((await file.api.post('/devices/me/push', sub.json)).status, 401);
+  const deviceless = await file.api.register();
+  const noDevice = await file.api.post('/devices/me/push', sub.json, { token: deviceless.token });
+  assert.deepEqual([noDevice.status, noDevice.body.error.code], [404, 'not_found']);
+
+  const refused = async (body, code) => {
+    const res = await file.api.post('/devices/me/push', body, { token: bob.token });
+    assert.deepEqual([res.status, res.body.error.code], [400, code], JSON.stringify(body));
+  };
+  const keys = sub.json.keys;
+  for (const endpoint of ['http://push.example/x', 'https://192.0.2.1/x', 'https://localhost/x', 'ftp://push.example/x', 'nonsense',
+    `https://push.example/${'x'.repeat(2048)}`, 'https://u:p@push.example/x']) {
+    await refused({ endpoint, keys }, 'invalid_endpoint');
+  }
+  await refused({ endpoint: sub.json.endpoint, keys: { ...keys, p256dh: Buffer.alloc(65, 4).toString('base64url') } }, 'invalid_field');
+  await refused({ endpoint: sub.json.endpoint, keys: { ...keys, p256dh: keys.p256dh.slice(0, 40) } }, 'invalid_field');
+  await refused({ endpoint: sub.json.endpoint, keys: { ...keys, auth: randomBytes(32).toString('base64url') } }, 'invalid_field');
+  await refused({ endpoint: sub.json.endpoint }, 'invalid_field');
+  assert.deepEqual(await subscriptionRows(bob.device.id), []);
+
+  await subscribe(bob, sub);
+  assert.deepEqual(await subscriptionRows(bob.device.id), [{ endpoint: sub.json.endpoint }]);
+  // A second subscription replaces the first: one per device.
+  const renewed = subscription('bob-renewed');
+  await subscribe(bob, renewed);
+  assert.deepEqual(await subscriptionRows(bob.device.id), [{ endpoint: renewed.json.endpoint }]);
+  for (let i = 0; i < 2; i += 1) {
+    assert.equal((await file.api.delete('/devices/me/push', { token: bob.token })).status, 204);
+  }
+  assert.deepEqual(await subscriptionRows(bob.device.id), []);
+});
+
+test('an endpoint registered by another account\'s device is taken from the first', async () => {
+  const [first, second] = [await userWithDevice(), await userWithDevice()];
+  const sub = subscription('shared-browser');
+  await subscribe(first, sub);
+  await subscribe(second, sub);
+  assert.deepEqual(await subscriptionRows(first.device.id), []);
+  assert.deepEqual(await subscriptionRows(second.device.id), [{ endpoint: sub.json.endpoint }]);
+});
+
+test('a removed device loses its subscription', async () => {
+  const bob = await userWithDevice();
+  await subscribe(bob, subscription('removed'));
+  assert.equal((await subscriptionRows(bob.device.id)).length, 1);
+  assert.equal((await file.api.delete(`/devices/${bob.device.id}`, { token: bob.token })).status, 204);
+  assert.deepEqual(await subscriptionRows(bob.device.id), []);
+});
+
+test('a member mutes a conversation for themselves only; others cannot', async () => {
+  const [alice, bob, mallory] = [await userWithDevice(), await userWithDevice(), await userWithDevice()];
+  const conversation = (await file.api.get(`/conversations/${bob.user.id}`, { token: alice.token })).body.id;
+  const path = `/conversations/${conversation}/notifications`;
+  const put = (body, token = bob.token) => file.api.request('PUT', path, { token, body });
+  assert.equal((await put({ mutedUntil: 'always' }, null)).status, 401);
+  const stranger = await put({ mutedUntil: 'always' }, mallory.token);
+  assert.deepEqual([stranger.status, stranger.body.error.code], [403, 'not_a_member']);
+  assert.equal((await file.api.get(path, { token: mallory.token })).status, 403);
+  const nowhere = await file.api.request('PUT', `/conversations/${randomUUID()}/notifications`, { token: bob.token, body: { mutedUntil: null } });
+  assert.deepEqual([nowhere.status, nowhere.body.error.code], [404, 'not_found']);
+  for (const body of [{}, { mutedUntil: 'tomorrow' }, { mutedUntil: 3600 }]) {
+    assert.equal((await put(body)).status, 400, JSON.stringify(body));
+  }
+  assert.deepEqual((await put({ mutedUntil: 'always' })).body, { conversationId: conversation, mutedUntil: 'always' });
+  const inAWeek = new Date(Date.now() + 7 * 86400_000);
+  inAWeek.setMilliseconds(0);
+  const week = await put({ mutedUntil: inAWeek.toISOString() });
+  assert.equal(week.status, 200);
+  assert.equal(new Date(week.body.mutedUntil).getTime(), inAWeek.getTime());
+  assert.equal((await put({ mutedUntil: '2000-01-01T00:00:00Z' })).body.mutedUntil, null, 'a time past is no mute');
+  assert.equal((await put({ mutedUntil: null })).body.mutedUntil, null);
+  // Alice's own settings were never touched.
+  assert.deepEqual((await file.api.get(path, { token: alice.token })).body, { conversationId: conversation, mutedUntil: null });
+});
+
+// ---- sending ------------------------------------------------------------------------------------
+
+test('a message to a device with no open socket is pushed, signed and encrypted, without plaintext or names', async () => {
+  const alice = await userWithDevice('Alice Quartermaine');
+  const bob = await userWithDevice('Bob Zabriskie');
+  const sub = subscription('bob');
+  await subscribe(bob, sub);
+  const socket = await file.open(alice.token);
+  const opaque = `opaque-${randomBytes(8).toString('hex')}`;
+  const ack = await send(socket, bob, opaque);
+  const [push] = await waitFor(() => pushesTo(sub).length > 0 && pushesTo(sub), { what: 'a push to bob' });
+  const { plaintext, payload } = await readPush(push, sub);
+  assert.deepEqual(payload, {
+    conversationId: ack.message.conversationId,
+    seq: ack.message.seq,
+    messageId: ack.message.id,
+    ciphertext: b64(opaque),
+  });
+  for (const name of ['Alice', 'Quartermaine', 'Bob', 'Zabriskie', alice.user.phone]) {
+    assert.ok(!plaintext.includes(name), `the push does not name ${name}`);
+  }
+  assert.ok(!push.body.includes(Buffer.from(opaque)) && !push.body.includes(Buffer.from(b64(opaque))), 'encrypted on the wire');
+  await sleep(300);
+  assert.equal(pushesTo(sub).length, 1, 'one message, one push');
+});
+
+test('a device that subscribes after its hub found no subscription gets pushes at once', async () => {
+  const [alice, bob] = [await userWithDevice(), await userWithDevice()];
+  const socket = await file.open(alice.token);
+  await send(socket, bob, 'before any subscription'); // bob's hub asks, and finds none
+  await sleep(500);
+  const sub = subscription('late');
+  await subscribe(bob, sub); // tells bob's hub, which otherwise would not ask again for a minute
+  const after = await send(socket, bob, 'after subscribing');
+  await waitFor(() => pushesTo(sub).length > 0, { timeoutMs: 10_000, what: 'a push soon after subscribing' });
+  assert.equal((await readPush(pushesTo(sub)[0], sub)).payload.seq, after.message.seq);
+});
+
+test('a device with an open socket gets no push; once it is closed it does', async () => {
+  const [alice, bob] = [await userWithDevice(), await userWithDevice()];
+  const sub = subscription('online');
+  await subscribe(bob, sub);
+  const bobSocket = await file.open(bob.token);
+  const aliceSocket = await file.open(alice.token);
+  const first = await send(aliceSocket, bob, 'while online');
+  await bobSocket.next((e) => e.type === 'message' && e.message.id === first.message.id);
+  await bobSocket.close();
+  const second = await send(aliceSocket, bob, 'while away');
+  await waitFor(() => pushesTo(sub).length > 0, { what: 'a push once bob is away' });
+  await sleep(300);
+  const seqs = await Promise.all(pushesTo(sub).map(async (p) => (await readPush(p, sub)).payload.seq));
+  assert.deepEqual(seqs, [second.message.seq], 'only the message that found no socket');
+});
+
+test('a muted conversation gets no push, another one does', async () => {
+  const [alice, dave, bob] = [await userWithDevice(), await userWithDevice(), await userWithDevice()];
+  const sub = subscription('muted');
+  await subscribe(bob, sub);
+  const muted = (await file.api.get(`/conversations/${alice.user.id}`, { token: bob.token })).body.id;
+  const set = await file.api.request('PUT', `/conversations/${muted}/notifications`, { token: bob.token, body: { mutedUntil: 'always' } });
+  assert.equal(set.status, 200);
+  const [aliceSocket, daveSocket] = [await file.open(alice.token), await file.open(dave.token)];
+  await send(aliceSocket, bob, 'muted one');
+  const loud = await send(daveSocket, bob, 'loud one');
+  await waitFor(() => pushesTo(sub).length > 0, { what: "a push for dave's message" });
+  await sleep(300);
+  const payloads = await Promise.all(pushesTo(sub).map(async (p) => (await readPush(p, sub)).payload));
+  assert.deepEqual(payloads.map((p) => p.conversationId), [loud.message.conversationId]);
+});
+
+test('a subscription its push service calls gone (410) is deleted', async () => {
+  const [alice, bob] = [await userWithDevice(), await userWithDevice()];
+  const sub = subscription('gone');
+  behaviour.set(sub.path, { status: 410 });
+  await subscribe(bob, sub);
+  await send(await file.open(alice.token), bob, 'to a gone browser');
+  await waitFor(() => pushesTo(sub).length > 0, { what: 'the push attempt' });
+  await waitFor(async () => (await subscriptionRows(bob.device.id)).length === 0, { what: 'the subscription to be deleted' });
+});
+
+test('a burst of 20 messages makes a few pushes, the last for the newest, and a slow push service slows no ack', async (t) => {
+  const [alice, bob] = [await userWithDevice(), await userWithDevice()];
+  const sub = subscription('burst');
+  // Every push takes 3 s to be answered: nothing the sender waits for may wait on it.
+  behaviour.set(sub.path, { delayMs: 3000 });
+  await subscribe(bob, sub);
+  const socket = await file.open(alice.token);
+  await send(socket, bob, 'warm up'); // the conversation exists, the hubs are awake
+  await waitFor(() => pushesTo(sub).length === 1, { what: 'the first push' });
+  const burstPushes = () => pushesTo(sub).slice(1);
+  const started = Date.now();
+  const ids = Array.from({ length: 20 }, () => clientMsgId());
+  for (const id of ids) {
+    socket.send({ type: 'send-message', id, toUserId: bob.user.id, clientMsgId: id, epoch: 0, ciphertext: b64(`burst ${id}`) });
+  }
+  const acks = [];
+  for (const id of ids) acks.push(await socket.next((e) => e.type === 'ack' && e.ref === id));
+  const ackedIn = Date.now() - started;
+  assert.ok(ackedIn < 2500, `20 sends acked in ${ackedIn} ms, while a push takes 3000 ms to answer`);
+  const newest = Math.max(...acks.map((a) => a.message.seq));
+  // The last push stands for the newest message; it may wait for the one before it to be answered
+  // and for the device's rate.
+  const last = await waitFor(async () => {
+    const pushes = burstPushes();
+    if (pushes.length === 0) return null;
+    const { payload } = await readPush(pushes.at(-1), sub);
+    return payload.seq === newest && payload;
+  }, { timeoutMs: 20_000, intervalMs: 200, what: 'a push for the newest message' });
+  assert.equal(last.messageId, acks.at(-1).message.id);
+  await sleep(500);
+  const count = burstPushes().length;
+  t.diagnostic(`20 sends acked in ${ackedIn} ms; ${count} pushes, the last for seq ${newest}`);
+  assert.ok(count >= 1 && count <= 5, `${count} pushes for 20 messages`);
+});
+
+test('pushes to a device are rate-limited: past a few at once, the newest waits its turn', async () => {
+  const [alice, bob] = [await userWithDevice(), await userWithDevice()];
+  const sub = subscription('rate');
+  await subscribe(bob, sub);
+  const socket = await file.open(alice.token);
+  // PUSH_RATE (src/ratelimit.rs): 3 at once, then one every 5 s.
+  for (let i = 1; i <= 3; i += 1) {
+    await send(socket, bob, `message ${i}`);
+    await waitFor(() => pushesTo(sub).length === i, { what: `push ${i}` });
+  }
+  await send(socket, bob, 'held back');
+  const newest = await send(socket, bob, 'newest');
+  await sleep(1000);
+  assert.equal(pushesTo(sub).length, 3, 'the fourth waits for the device\'s rate');
+  await waitFor(() => pushesTo(sub).length === 4, { timeoutMs: 10_000, what: 'the held-back push' });
+  assert.equal((await readPush(pushesTo(sub)[3], sub)).payload.seq, newest.message.seq, 'one push for both, the newest');
+  await sleep(500);
+  assert.equal(pushesTo(sub).length, 4);
+});
