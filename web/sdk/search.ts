@@ -1,0 +1,338 @@
+// Search over this device's own history: a full-text index of the decrypted messages it holds,
+// kept in its IndexedDB store next to them and never anywhere else. Nothing of a query or of the
+// index leaves the device: this module is given the store and nothing that reaches the network.
+//
+// The index is MiniSearch's (an inverted index in a radix tree, with prefix and fuzzy matching),
+// over each message's text only (see searchDocument in store.ts). It follows the history as it
+// changes whichever part of the SDK changes it: the store journals, in the same transaction as
+// the message, every change of what a message has to find (received, sent, edited, deleted for
+// everyone or for me, expired), and tells the index when one is open. The index is saved as a
+// snapshot now and then (a debounced, idle-time write of the whole index, see SNAPSHOT_*), and
+// opening it loads the last snapshot and replays the journal entries written since: a page closed
+// between two snapshots loses nothing, and a change costs one small journal record rather than a
+// rewrite of the index (bench/README.md, `search`, measures both). A store without a snapshot (new,
+// or upgraded from before search) builds the index from its messages the first time.
+
+// MiniSearch is pinned to one exact version in web/package.json: the snapshot is its own
+// serialization of the index, and an upgrade is to be made on purpose (a snapshot it cannot read
+// is rebuilt from the messages, which costs seconds on a large history).
+import MiniSearch, { type Options, type SearchResult } from 'minisearch';
+import type { LocalMessage, SearchDocument, Store } from './store.ts';
+
+/** A message that matches, newest-relevant first (see LocalSearch.search). */
+export interface SearchHit {
+  conversationId: string;
+  /** The server's id of the message (its clientMsgId while it is being sent). */
+  messageId: string;
+  /** Its key in this device's store (what `react`, `edit`… take). */
+  key: string;
+  /** Its content id, what `messageByContent` and a reply name it by (absent on old messages). */
+  contentId?: string;
+  seq: number;
+  createdAt: string;
+  senderId: string;
+  /** A stretch of its text around the first match, in parts: `match` marks the words that matched. */
+  snippet: SnippetPart[];
+}
+
+export interface SnippetPart {
+  text: string;
+  match: boolean;
+}
+
+export interface SearchOptions {
+  /** Only in this conversation. */
+  conversationId?: string;
+  /** At most this many hits (20 unless said). */
+  limit?: number;
+}
+
+/** What a snapshot in the store holds. */
+interface Snapshot {
+  /** How its terms were made (TERMS_VERSION): one made otherwise is rebuilt, not loaded. */
+  terms: number;
+  /** MiniSearch's JSON of the index. */
+  index: string;
+  /** Documents in it, and when it was taken: for the record. */
+  documents: number;
+  at: string;
+}
+
+/** Bumped whenever tokenize or fold changes what terms a text gives: the index is then rebuilt. */
+const TERMS_VERSION = 1;
+/** A snapshot is taken once this many changes were applied since the last one… */
+const SNAPSHOT_AFTER_CHANGES = 1000;
+/** …and no change came for this long, or this long after the first of them at the latest. */
+const SNAPSHOT_IDLE_MS = 5_000;
+const SNAPSHOT_MAX_WAIT_MS = 60_000;
+/** Messages read from the store per batch when building the index from scratch. */
+const BUILD_BATCH = 2000;
+/** Terms longer than this are not words (a key, a long URL's path): left out of the index. */
+const MAX_TERM_CHARS = 48;
+/** How much text a snippet shows around its first match. */
+const SNIPPET_CHARS = 120;
+const SNIPPET_LEAD_CHARS = 30;
+
+// ---- terms ---------------------------------------------------------------------------------------
+
+/** A word: a letter or digit, then letters, digits, combining marks and the joiners some scripts
+ * write inside words (ZWNJ in Persian, ZWJ in Indic scripts). Anything else separates words. */
+const WORD = /[\p{L}\p{N}][\p{L}\p{N}\p{M}\u200c\u200d]*/gu;
+/** Scripts written without spaces between words: split further by the platform's word segmenter. */
+const UNSPACED = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;
+/** The diacritics folded away: the Combining Diacritical Marks block (é → e, ñ → n, ü → u), as
+ * people type without them; marks of other scripts (Indic vowel signs) are letters there, and kept. */
+const DIACRITICS = /[\u0300-\u036f]/g;
+
+let segmenter: Intl.Segmenter | null | undefined;
+
+/** The words of a text, where they are in it. */
+export function words(text: string): { word: string; start: number; end: number }[] {
+  const out: { word: string; start: number; end: number }[] = [];
+  for (const m of text.matchAll(WORD)) {
+    const start = m.index;
+    if (UNSPACED.test(m[0])) {
+      segmenter ??= typeof Intl.Segmenter === 'function' ? new Intl.Segmenter(undefined, { granularity: 'word' }) : null;
+      if (segmenter) {
+        for (const s of segmenter.segment(m[0])) {
+          if (s.isWordLike) out.push({ word: s.segment, start: start + s.index, end: start + s.index + s.segment.length });
+        }
+        continue;
+      }
+    }
+    out.push({ word: m[0], start, end: start + m[0].length });
+  }
+  return out;
+}
+
+/** A word as the index holds it: case and diacritics folded (and compatibility forms, such as
+ * full-width Latin or ligatures, taken to their plain letters); null for what is not a word. */
+export function fold(word: string): string | null {
+  if (word.length > MAX_TERM_CHARS) return null;
+  // Plain ASCII, most of what is typed, needs no normalization.
+  // eslint-disable-next-line no-control-regex
+  const folded = /^[\x00-\x7f]*$/.test(word)
+    ? word.toLowerCase()
+    : word.normalize('NFKD').replace(DIACRITICS, '').normalize('NFC').toLowerCase().replace(/ß/g, 'ss');
+  return folded === '' ? null : folded;
+}
+
+const tokenize = (text: string) => words(text).map((w) => w.word);
+
+const OPTIONS: Options<SearchDocument> = {
+  fields: ['text'],
+  // What filtering and ordering need, so that neither reads the store: the conversation and time.
+  storeFields: ['c', 't'],
+  tokenize,
+  processTerm: fold,
+};
+
+/** As-you-type: every word of the query may be the start of a longer one, from two letters on. */
+const prefix = (term: string) => term.length >= 2;
+/** A typo is forgiven in a word of 4 letters or more, two in one of 8 or more. */
+const fuzzy = (term: string) => (term.length >= 8 ? 2 : term.length >= 4 ? 1 : false);
+
+// ---- snippets ------------------------------------------------------------------------------------
+
+/** The stretch of `text` around its first word whose folded form is one of `matched`, in parts. */
+export function snippet(text: string, matched: Set<string>): SnippetPart[] {
+  const hits = words(text).filter((w) => matched.has(fold(w.word) ?? ''));
+  const first = hits[0];
+  let start = 0;
+  let end = text.length;
+  if (text.length > SNIPPET_CHARS) {
+    start = first ? Math.max(0, first.start - SNIPPET_LEAD_CHARS) : 0;
+    end = Math.min(text.length, start + SNIPPET_CHARS);
+    start = Math.max(0, Math.min(start, end - SNIPPET_CHARS));
+    // Cut between words where one is near.
+    if (start > 0) {
+      const space = text.slice(start, first ? first.start : end).search(/\s/);
+      if (space >= 0) start += space + 1;
+    }
+    if (end < text.length) {
+      const space = text.slice(first ? first.end : start, end).lastIndexOf(' ');
+      if (space >= 0) end = (first ? first.end : start) + space;
+    }
+  }
+  const parts: SnippetPart[] = [];
+  const push = (part: string, match: boolean) => {
+    // Line breaks would break the one line a result shows.
+    const flat = part.replace(/\s+/g, ' ');
+    if (flat) parts.push({ text: flat, match });
+  };
+  if (start > 0) parts.push({ text: '…', match: false });
+  let at = start;
+  for (const hit of hits) {
+    if (hit.start < start || hit.end > end) continue;
+    push(text.slice(at, hit.start), false);
+    push(text.slice(hit.start, hit.end), true);
+    at = hit.end;
+  }
+  push(text.slice(at, end), false);
+  if (end < text.length) parts.push({ text: '…', match: false });
+  return parts;
+}
+
+// ---- the index -----------------------------------------------------------------------------------
+
+type Change = [key: string, document: SearchDocument | null, generation: number];
+
+export class LocalSearch {
+  private readonly store: Store;
+  private index: MiniSearch<SearchDocument> = new MiniSearch(OPTIONS);
+  /** Changes told while the index is being loaded, applied in order once it is. */
+  private waiting: Change[] | null = [];
+  /** The journal entries the index holds but the last snapshot does not: key → generation. */
+  private readonly unsaved = new Map<string, number>();
+  private firstUnsavedAt = 0;
+  private snapshotTimer: ReturnType<typeof setTimeout> | null = null;
+  private saving: Promise<void> | null = null;
+  private closed = false;
+  /** Resolves once the index holds everything the store does. */
+  readonly ready: Promise<void>;
+
+  private constructor(store: Store) {
+    this.store = store;
+    // Listening first: a change stored while the snapshot loads is told and applied after it.
+    store.searchListener = (key, document, generation) => this.changed([key, document, generation]);
+    this.ready = this.load();
+  }
+
+  /** The index of this store: loaded from its snapshot and journal, or built from its messages. */
+  static open(store: Store): LocalSearch {
+    return new LocalSearch(store);
+  }
+
+  /** How many messages the index holds. */
+  get size(): number {
+    return this.index.documentCount;
+  }
+
+  private async load(): Promise<void> {
+    const journal = await this.store.searchJournal();
+    const snapshot = await this.store.searchSnapshot<Snapshot>();
+    const loaded = snapshot?.terms === TERMS_VERSION ? await MiniSearch.loadJSONAsync(snapshot.index, OPTIONS).catch(() => null) : null;
+    if (loaded) {
+      // (A snapshot MiniSearch cannot read, from another version of it, is rebuilt below.)
+      this.index = loaded;
+      const documents = await this.store.searchDocuments([...journal.keys()]);
+      for (const [key, generation] of journal) this.apply([key, documents.get(key) ?? null, generation]);
+    } else {
+      // No snapshot (or one made with other terms): every message, a batch at a time; what the
+      // journal holds is in the messages read.
+      this.index = new MiniSearch(OPTIONS);
+      let after: string | undefined;
+      do {
+        const batch = await this.store.searchDocumentsAfter(after, BUILD_BATCH);
+        this.index.addAll(batch.documents);
+        after = batch.lastKey;
+        if (this.closed) return;
+      } while (after !== undefined);
+      for (const [key, generation] of journal) this.unsaved.set(key, generation);
+    }
+    const waiting = this.waiting ?? [];
+    this.waiting = null;
+    for (const change of waiting) this.apply(change);
+    // A build is saved at once (it is what a snapshot spares the next load), even with an empty
+    // journal (a store upgraded from before search has none).
+    if (!loaded && this.index.documentCount > 0) this.scheduleSnapshot(true);
+    else if (this.unsaved.size > 0) this.scheduleSnapshot();
+  }
+
+  private changed(change: Change): void {
+    if (this.closed) return;
+    if (this.waiting) {
+      this.waiting.push(change);
+      return;
+    }
+    this.apply(change);
+    this.scheduleSnapshot();
+  }
+
+  private apply([key, document, generation]: Change): void {
+    if (this.index.has(key)) this.index.discard(key);
+    if (document) this.index.add(document);
+    if (this.unsaved.size === 0) this.firstUnsavedAt = Date.now();
+    this.unsaved.set(key, generation);
+  }
+
+  /**
+   * Saves a snapshot once enough changed (or `now`, after a build), when changes pause, so that
+   * the next load replays little of the journal; the journal keeps everything meanwhile.
+   */
+  private scheduleSnapshot(now = false): void {
+    if (this.closed || this.saving) return;
+    if (!now && this.unsaved.size < SNAPSHOT_AFTER_CHANGES) return;
+    if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+    const wait = now ? 0 : Math.max(0, Math.min(SNAPSHOT_IDLE_MS, this.firstUnsavedAt + SNAPSHOT_MAX_WAIT_MS - Date.now()));
+    this.snapshotTimer = setTimeout(() => {
+      this.snapshotTimer = null;
+      void this.snapshot().catch(() => {});
+    }, wait);
+    // In Node (tests, scripts) a pending save must not keep the process alive.
+    (this.snapshotTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** Writes the whole index as the store's snapshot, and drops the journal entries it holds. */
+  async snapshot(): Promise<void> {
+    await this.ready;
+    if (this.saving) return this.saving;
+    const holds = new Map(this.unsaved);
+    const record: Snapshot = { terms: TERMS_VERSION, index: JSON.stringify(this.index), documents: this.index.documentCount, at: new Date().toISOString() };
+    this.saving = (async () => {
+      try {
+        if (this.closed) return;
+        await this.store.saveSearchSnapshot(record, holds);
+        // What changed while this was written has a newer generation, and stays to save.
+        for (const [key, generation] of holds) if (this.unsaved.get(key) === generation) this.unsaved.delete(key);
+        if (this.unsaved.size > 0) this.firstUnsavedAt = Date.now();
+      } finally {
+        this.saving = null;
+      }
+    })();
+    await this.saving;
+    this.scheduleSnapshot();
+  }
+
+  /** Stops following the store (signed out, or the store replaced); the journal keeps what comes. */
+  close(): void {
+    this.closed = true;
+    if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = null;
+    if (this.store.searchListener) this.store.searchListener = null;
+  }
+
+  /**
+   * The messages whose text matches every word of `query`: as typed (case and accents aside), as
+   * the start of a longer word, then, when those are fewer than `limit`, with a typo or two
+   * forgiven. Those that match without a typo come first, then the others, each newest first.
+   */
+  async search(query: string, { conversationId, limit = 20 }: SearchOptions = {}): Promise<SearchHit[]> {
+    await this.ready;
+    if (limit <= 0 || words(query).every((w) => fold(w.word) === null)) return [];
+    const filter = conversationId === undefined ? undefined : (r: SearchResult) => r.c === conversationId;
+    const newestFirst = (a: SearchResult, b: SearchResult) => (b.t as number) - (a.t as number) || b.score - a.score;
+    const exact = this.index.search(query, { prefix, combineWith: 'AND', filter }).sort(newestFirst);
+    let ranked = exact;
+    if (exact.length < limit) {
+      const found = new Set(exact.map((r) => r.id));
+      const close = this.index.search(query, { prefix, fuzzy, combineWith: 'AND', filter }).filter((r) => !found.has(r.id));
+      ranked = exact.concat(close.sort(newestFirst));
+    }
+    const top = ranked.slice(0, limit);
+    // The text and place of each hit as the store holds them now (the snippet needs the text,
+    // which the index does not keep); one gone meanwhile (another tab) is left out.
+    const messages = await this.store.messages(top.map((r) => r.id as string));
+    const hits: SearchHit[] = [];
+    top.forEach((result, i) => {
+      const m: LocalMessage | undefined = messages[i];
+      if (!m || m.deleted || m.change) return;
+      hits.push({
+        conversationId: m.conversationId, messageId: m.id, key: m.key, seq: m.seq, createdAt: m.createdAt, senderId: m.senderId,
+        ...(m.contentId ? { contentId: m.contentId } : {}),
+        snippet: snippet(m.text, new Set(result.terms)),
+      });
+    });
+    return hits;
+  }
+}
