@@ -3,15 +3,20 @@
 // index leaves the device: this module is given the store and nothing that reaches the network.
 //
 // The index is MiniSearch's (an inverted index in a radix tree, with prefix and fuzzy matching),
-// over each message's text only (see searchDocument in store.ts). It follows the history as it
-// changes whichever part of the SDK changes it: the store journals, in the same transaction as
-// the message, every change of what a message has to find (received, sent, edited, deleted for
-// everyone or for me, expired), and tells the index when one is open. The index is saved as a
-// snapshot now and then (a debounced, idle-time write of the whole index, see SNAPSHOT_*), and
-// opening it loads the last snapshot and replays the journal entries written since: a page closed
-// between two snapshots loses nothing, and a change costs one small journal record rather than a
-// rewrite of the index (bench/README.md, `search`, measures both). A store without a snapshot (new,
-// or upgraded from before search) builds the index from its messages the first time.
+// over each message's text only (see searchDocument in store.ts), in segments of a week each
+// (by when a message was sent). Hits come newest first, so a search goes through the segments
+// from the newest and stops as soon as it has enough: a word found in a tenth of all messages
+// costs what the latest week's matches cost, not what a hundred thousand results would (about
+// 2 µs each in MiniSearch). And a change rewrites only its segment when saved.
+//
+// The index follows the history as it changes, whichever part of the SDK changes it: the store
+// journals, in the same transaction as the message, every change of what a message has to find
+// (received, sent, edited, deleted for everyone or for me, expired), and tells the index when one
+// is open. The segments that changed are saved a few seconds after changes pause (a snapshot,
+// see SNAPSHOT_*), and opening the index loads the segments saved and replays the journal
+// entries written since: a page closed between two snapshots loses nothing. A store without a
+// snapshot (new, or upgraded from before search) builds the index from its messages the first
+// time. bench/README.md (`search`) has the figures for each of these.
 
 // MiniSearch is pinned to one exact version in web/package.json: the snapshot is its own
 // serialization of the index, and an upgrade is to be made on purpose (a snapshot it cannot read
@@ -47,24 +52,32 @@ export interface SearchOptions {
   limit?: number;
 }
 
-/** What a snapshot in the store holds. */
-interface Snapshot {
-  /** How its terms were made (TERMS_VERSION): one made otherwise is rebuilt, not loaded. */
-  terms: number;
-  /** MiniSearch's JSON of the index. */
+/** A segment as the snapshot's record `segment:<n>` holds it. */
+interface SavedSegment {
+  /** MiniSearch's JSON of it. */
   index: string;
-  /** Documents in it, and when it was taken: for the record. */
+  /** How many of its messages each conversation has. */
+  conversations: Record<string, number>;
+}
+
+/** What the snapshot's `meta` record holds. */
+interface Meta {
+  /** How its terms were made (TERMS_VERSION): a snapshot made otherwise is rebuilt, not loaded. */
+  terms: number;
+  segments: number[];
+  /** Documents in all, and when it was saved: for the record. */
   documents: number;
   at: string;
 }
 
 /** Bumped whenever tokenize or fold changes what terms a text gives: the index is then rebuilt. */
 const TERMS_VERSION = 1;
-/** A snapshot is taken once this many changes were applied since the last one… */
-const SNAPSHOT_AFTER_CHANGES = 1000;
-/** …and no change came for this long, or this long after the first of them at the latest. */
-const SNAPSHOT_IDLE_MS = 5_000;
-const SNAPSHOT_MAX_WAIT_MS = 60_000;
+/** A segment holds the messages sent in one week (by their createdAt). */
+const SEGMENT_MS = 7 * 86_400_000;
+/** The segments that changed are saved once no change came for this long, or this long after
+ * the first unsaved one at the latest. */
+const SNAPSHOT_IDLE_MS = 3_000;
+const SNAPSHOT_MAX_WAIT_MS = 30_000;
 /** Messages read from the store per batch when building the index from scratch. */
 const BUILD_BATCH = 2000;
 /** Terms longer than this are not words (a key, a long URL's path): left out of the index. */
@@ -176,10 +189,22 @@ export function snippet(text: string, matched: Set<string>): SnippetPart[] {
 // ---- the index -----------------------------------------------------------------------------------
 
 type Change = [key: string, document: SearchDocument | null, generation: number];
+type Segment = MiniSearch<SearchDocument>;
+
+const segmentOf = (t: number) => Math.floor(t / SEGMENT_MS);
+const segmentKey = (n: number) => `segment:${n}`;
+const newestFirst = (a: SearchResult, b: SearchResult) => (b.t as number) - (a.t as number) || b.score - a.score;
 
 export class LocalSearch {
   private readonly store: Store;
-  private index: MiniSearch<SearchDocument> = new MiniSearch(OPTIONS);
+  private readonly segments = new Map<number, Segment>();
+  /** Per segment, how many of its messages each conversation has: a search in one conversation
+   * skips the weeks it has none in. */
+  private readonly conversations = new Map<number, Map<string, number>>();
+  /** The segments' numbers, newest first (null: to sort again). */
+  private order: number[] | null = null;
+  /** The segments changed since the last snapshot. */
+  private readonly dirty = new Set<number>();
   /** Changes told while the index is being loaded, applied in order once it is. */
   private waiting: Change[] | null = [];
   /** The journal entries the index holds but the last snapshot does not: key → generation. */
@@ -205,38 +230,87 @@ export class LocalSearch {
 
   /** How many messages the index holds. */
   get size(): number {
-    return this.index.documentCount;
+    let documents = 0;
+    for (const segment of this.segments.values()) documents += segment.documentCount;
+    return documents;
+  }
+
+  /** How many segments it has. */
+  get segmentCount(): number {
+    return this.segments.size;
   }
 
   private async load(): Promise<void> {
     const journal = await this.store.searchJournal();
-    const snapshot = await this.store.searchSnapshot<Snapshot>();
-    const loaded = snapshot?.terms === TERMS_VERSION ? await MiniSearch.loadJSONAsync(snapshot.index, OPTIONS).catch(() => null) : null;
+    const loaded = await this.loadSnapshot();
     if (loaded) {
-      // (A snapshot MiniSearch cannot read, from another version of it, is rebuilt below.)
-      this.index = loaded;
       const documents = await this.store.searchDocuments([...journal.keys()]);
       for (const [key, generation] of journal) this.apply([key, documents.get(key) ?? null, generation]);
     } else {
-      // No snapshot (or one made with other terms): every message, a batch at a time; what the
+      // No snapshot (or one that cannot be read): every message, a batch at a time; what the
       // journal holds is in the messages read.
-      this.index = new MiniSearch(OPTIONS);
       let after: string | undefined;
       do {
         const batch = await this.store.searchDocumentsAfter(after, BUILD_BATCH);
-        this.index.addAll(batch.documents);
+        for (const document of batch.documents) this.add(document);
         after = batch.lastKey;
         if (this.closed) return;
       } while (after !== undefined);
+      for (const n of this.segments.keys()) this.dirty.add(n);
       for (const [key, generation] of journal) this.unsaved.set(key, generation);
     }
     const waiting = this.waiting ?? [];
     this.waiting = null;
     for (const change of waiting) this.apply(change);
-    // A build is saved at once (it is what a snapshot spares the next load), even with an empty
-    // journal (a store upgraded from before search has none).
-    if (!loaded && this.index.documentCount > 0) this.scheduleSnapshot(true);
-    else if (this.unsaved.size > 0) this.scheduleSnapshot();
+    // A build is saved at once: it is what a snapshot spares the next load.
+    if (this.dirty.size > 0 || this.unsaved.size > 0) this.scheduleSnapshot(!loaded);
+  }
+
+  /** Loads the saved segments; false if there is no snapshot, or one this version cannot read (made
+   * with other terms, or by another version of MiniSearch). */
+  private async loadSnapshot(): Promise<boolean> {
+    const meta = await this.store.searchRecord<Meta>('meta');
+    if (meta?.terms !== TERMS_VERSION) return false;
+    try {
+      for (const n of meta.segments) {
+        const saved = await this.store.searchRecord<SavedSegment>(segmentKey(n));
+        if (typeof saved?.index !== 'string') throw new Error(`segment ${n} is missing`);
+        this.segments.set(n, await MiniSearch.loadJSONAsync(saved.index, OPTIONS));
+        this.conversations.set(n, new Map(Object.entries(saved.conversations)));
+      }
+      this.order = null;
+      return true;
+    } catch {
+      this.segments.clear();
+      this.conversations.clear();
+      return false;
+    }
+  }
+
+  private add(document: SearchDocument): void {
+    const n = segmentOf(document.t);
+    let segment = this.segments.get(n);
+    if (!segment) {
+      segment = new MiniSearch(OPTIONS);
+      this.segments.set(n, segment);
+      this.conversations.set(n, new Map());
+      this.order = null;
+    }
+    segment.add(document);
+    const counts = this.conversations.get(n)!;
+    counts.set(document.c, (counts.get(document.c) ?? 0) + 1);
+    this.dirty.add(n);
+  }
+
+  private discard(n: number, key: string): void {
+    const segment = this.segments.get(n)!;
+    const c = segment.getStoredFields(key)?.c as string;
+    segment.discard(key);
+    const counts = this.conversations.get(n)!;
+    const left = (counts.get(c) ?? 1) - 1;
+    if (left > 0) counts.set(c, left);
+    else counts.delete(c);
+    this.dirty.add(n);
   }
 
   private changed(change: Change): void {
@@ -250,19 +324,19 @@ export class LocalSearch {
   }
 
   private apply([key, document, generation]: Change): void {
-    if (this.index.has(key)) this.index.discard(key);
-    if (document) this.index.add(document);
+    // Where it is now: where its time puts it, unless it moved (it never should; a deletion says
+    // no time, and is looked for everywhere).
+    const likely = document && segmentOf(document.t);
+    const at = likely !== null && this.segments.get(likely)?.has(key) ? likely : [...this.segments].find(([, segment]) => segment.has(key))?.[0];
+    if (at !== undefined) this.discard(at, key);
+    if (document) this.add(document);
     if (this.unsaved.size === 0) this.firstUnsavedAt = Date.now();
     this.unsaved.set(key, generation);
   }
 
-  /**
-   * Saves a snapshot once enough changed (or `now`, after a build), when changes pause, so that
-   * the next load replays little of the journal; the journal keeps everything meanwhile.
-   */
+  /** Saves the segments that changed once changes pause (`now`: at once). */
   private scheduleSnapshot(now = false): void {
     if (this.closed || this.saving) return;
-    if (!now && this.unsaved.size < SNAPSHOT_AFTER_CHANGES) return;
     if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
     const wait = now ? 0 : Math.max(0, Math.min(SNAPSHOT_IDLE_MS, this.firstUnsavedAt + SNAPSHOT_MAX_WAIT_MS - Date.now()));
     this.snapshotTimer = setTimeout(() => {
@@ -273,25 +347,42 @@ export class LocalSearch {
     (this.snapshotTimer as { unref?: () => void }).unref?.();
   }
 
-  /** Writes the whole index as the store's snapshot, and drops the journal entries it holds. */
+  /** Writes the segments changed since the last snapshot, and drops the journal entries they hold. */
   async snapshot(): Promise<void> {
     await this.ready;
-    if (this.saving) return this.saving;
+    if (this.saving) await this.saving;
+    if (this.closed || (this.dirty.size === 0 && this.unsaved.size === 0)) return;
     const holds = new Map(this.unsaved);
-    const record: Snapshot = { terms: TERMS_VERSION, index: JSON.stringify(this.index), documents: this.index.documentCount, at: new Date().toISOString() };
+    const dirty = [...this.dirty];
+    this.dirty.clear();
+    const records = new Map<string, unknown>();
+    for (const n of dirty) {
+      const segment = this.segments.get(n);
+      if (segment && segment.documentCount > 0) {
+        records.set(segmentKey(n), { index: JSON.stringify(segment), conversations: Object.fromEntries(this.conversations.get(n)!) } satisfies SavedSegment);
+      } else {
+        records.set(segmentKey(n), null);
+        this.segments.delete(n);
+        this.conversations.delete(n);
+        this.order = null;
+      }
+    }
+    records.set('meta', { terms: TERMS_VERSION, segments: [...this.segments.keys()], documents: this.size, at: new Date().toISOString() } satisfies Meta);
     this.saving = (async () => {
       try {
-        if (this.closed) return;
-        await this.store.saveSearchSnapshot(record, holds);
+        await this.store.saveSearchSnapshot(records, holds);
         // What changed while this was written has a newer generation, and stays to save.
         for (const [key, generation] of holds) if (this.unsaved.get(key) === generation) this.unsaved.delete(key);
         if (this.unsaved.size > 0) this.firstUnsavedAt = Date.now();
+      } catch (e) {
+        for (const n of dirty) this.dirty.add(n);
+        throw e;
       } finally {
         this.saving = null;
       }
     })();
     await this.saving;
-    this.scheduleSnapshot();
+    if (this.dirty.size > 0 || this.unsaved.size > 0) this.scheduleSnapshot();
   }
 
   /** Stops following the store (signed out, or the store replaced); the journal keeps what comes. */
@@ -299,7 +390,7 @@ export class LocalSearch {
     this.closed = true;
     if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
     this.snapshotTimer = null;
-    if (this.store.searchListener) this.store.searchListener = null;
+    this.store.searchListener = null;
   }
 
   /**
@@ -311,20 +402,17 @@ export class LocalSearch {
     await this.ready;
     if (limit <= 0 || words(query).every((w) => fold(w.word) === null)) return [];
     const filter = conversationId === undefined ? undefined : (r: SearchResult) => r.c === conversationId;
-    const newestFirst = (a: SearchResult, b: SearchResult) => (b.t as number) - (a.t as number) || b.score - a.score;
-    const exact = this.index.search(query, { prefix, combineWith: 'AND', filter }).sort(newestFirst);
+    const exact = this.newest(query, { prefix, combineWith: 'AND', filter }, conversationId, limit, new Set());
     let ranked = exact;
     if (exact.length < limit) {
-      const found = new Set(exact.map((r) => r.id));
-      const close = this.index.search(query, { prefix, fuzzy, combineWith: 'AND', filter }).filter((r) => !found.has(r.id));
-      ranked = exact.concat(close.sort(newestFirst));
+      const close = this.newest(query, { prefix, fuzzy, combineWith: 'AND', filter }, conversationId, limit - exact.length, new Set(exact.map((r) => r.id)));
+      ranked = exact.concat(close);
     }
-    const top = ranked.slice(0, limit);
     // The text and place of each hit as the store holds them now (the snippet needs the text,
     // which the index does not keep); one gone meanwhile (another tab) is left out.
-    const messages = await this.store.messages(top.map((r) => r.id as string));
+    const messages = await this.store.messages(ranked.map((r) => r.id as string));
     const hits: SearchHit[] = [];
-    top.forEach((result, i) => {
+    ranked.forEach((result, i) => {
       const m: LocalMessage | undefined = messages[i];
       if (!m || m.deleted || m.change) return;
       hits.push({
@@ -334,5 +422,21 @@ export class LocalSearch {
       });
     });
     return hits;
+  }
+
+  /**
+   * The newest `wanted` results of a search, going through the segments from the newest: each
+   * holds only messages older than the one before, so once enough are found, no older segment
+   * can have a newer one. In one conversation, only the segments it has messages in.
+   */
+  private newest(query: string, options: Parameters<Segment['search']>[1], conversationId: string | undefined, wanted: number, skip: Set<unknown>): SearchResult[] {
+    this.order ??= [...this.segments.keys()].sort((a, b) => b - a);
+    const found: SearchResult[] = [];
+    for (const n of this.order) {
+      if (conversationId !== undefined && !this.conversations.get(n)?.has(conversationId)) continue;
+      for (const result of this.segments.get(n)!.search(query, options)) if (!skip.has(result.id)) found.push(result);
+      if (found.length >= wanted) break;
+    }
+    return found.sort(newestFirst).slice(0, wanted);
   }
 }

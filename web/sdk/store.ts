@@ -135,7 +135,8 @@ interface ChatSchema extends DBSchema {
   keyPackages: { key: string; value: unknown };
   messages: { key: string; value: LocalMessage; indexes: { byConversation: [string, number]; byId: string; bySeq: number; byContent: [string, string]; byExpiry: number } };
   problems: { key: string; value: Problem; indexes: { byConversation: [string, number] } };
-  /** The local search index's last snapshot (see search.ts), under `snapshot`. */
+  /** The local search index's snapshot (see search.ts): what it holds (`meta`), and each of its
+   * segments (`segment:<n>`). */
   search: { key: string; value: unknown };
   /** Messages whose searchable text changed since the index's last snapshot: message key → the
    * generation of the change (see Store.journal). Written in the same transaction as the change. */
@@ -432,9 +433,9 @@ export class Store {
 
   // ---- the search index's own records (see search.ts) ------------------------------------------
 
-  /** The search index's last snapshot, if it saved one. */
-  searchSnapshot<T>(): Promise<T | undefined> {
-    return this.db.get('search', 'snapshot') as Promise<T | undefined>;
+  /** A record of the search index's snapshot, if it saved one. */
+  searchRecord<T>(key: string): Promise<T | undefined> {
+    return this.db.get('search', key) as Promise<T | undefined>;
   }
 
   /** The changes journalled since the last snapshot: message key → generation. */
@@ -477,17 +478,20 @@ export class Store {
   }
 
   /**
-   * Saves the index's snapshot and drops the journal entries it holds: those whose generation is
-   * still the one the snapshot took in. A change journalled meanwhile has a newer generation and
-   * stays, to be applied when the snapshot is next loaded.
+   * Saves records of the index's snapshot (null: delete that record) and drops the journal entries
+   * it now holds: those whose generation is still the one the snapshot took in. A change
+   * journalled meanwhile has a newer generation and stays, to be applied when the snapshot is next
+   * loaded.
    */
-  async saveSearchSnapshot(snapshot: unknown, holds: Map<string, number>): Promise<void> {
+  async saveSearchSnapshot(records: Map<string, unknown>, holds: Map<string, number>): Promise<void> {
     const tx = this.db.transaction(['search', 'searchJournal'], 'readwrite');
+    const search = tx.objectStore('search');
     const journal = tx.objectStore('searchJournal');
+    const written = [...records].map(([key, value]) => (value === null ? search.delete(key) : search.put(value, key)));
     const dropped = [...holds].map(async ([key, generation]) => {
       if ((await journal.get(key)) === generation) await journal.delete(key);
     });
-    await Promise.all([tx.objectStore('search').put(snapshot, 'snapshot'), ...dropped, tx.done]);
+    await Promise.all([...written, ...dropped, tx.done]);
   }
 
   async putNotice(notice: Notice): Promise<void> {

@@ -138,6 +138,42 @@ test('a change journalled while a snapshot is written stays in the journal', asy
   store.close();
 });
 
+test('segments of a week each: searched newest first, in one conversation only where it has messages, saved only when changed', async () => {
+  const store = await Store.open(storeName());
+  const week = 7 * 86_400_000;
+  const at = (weeks: number) => new Date(Date.UTC(2026, 0, 5) + weeks * week + 3_600_000).toISOString();
+  for (let i = 0; i < 30; i += 1) {
+    await store.putMessage(message(`w${i}`, i + 1, `weekly report ${i}`, { createdAt: at(i), conversationId: i % 3 === 0 ? 'c3' : 'c1' }));
+  }
+  const search = LocalSearch.open(store);
+  await search.ready;
+  assert.equal(search.segmentCount, 30);
+  assert.deepEqual(await keysOf(search, 'weekly', { limit: 4 }), ['w29', 'w28', 'w27', 'w26'], 'the newest, across segments');
+  assert.deepEqual(await keysOf(search, 'weekly', { conversationId: 'c3', limit: 3 }), ['w27', 'w24', 'w21']);
+  assert.deepEqual(await keysOf(search, 'report 0'), ['w0'], 'the oldest still found');
+  await search.snapshot();
+
+  // An edit of an old message rewrites its week's segment only (and the record of what there is).
+  const saves: string[][] = [];
+  const save = store.saveSearchSnapshot.bind(store);
+  store.saveSearchSnapshot = (records, holds) => { saves.push([...records.keys()].sort()); return save(records, holds); };
+  await store.updateMessage('w3', (m) => ({ ...m, text: 'monthly report' }));
+  await search.snapshot();
+  const n = Math.floor(Date.parse(at(3)) / week);
+  assert.deepEqual(saves, [['meta', `segment:${n}`]]);
+  // Its one message deleted, the segment goes, from memory and from the store.
+  await store.deleteMessage('w3');
+  await search.snapshot();
+  assert.deepEqual([search.segmentCount, await store.searchRecord(`segment:${n}`)], [29, undefined]);
+  search.close();
+
+  const reloaded = LocalSearch.open(store);
+  assert.deepEqual(await keysOf(reloaded, 'weekly', { conversationId: 'c3', limit: 2 }), ['w27', 'w24'], 'as saved, with its conversations');
+  assert.deepEqual([await keysOf(reloaded, 'monthly'), reloaded.size], [[], 29]);
+  reloaded.close();
+  store.close();
+});
+
 test('a store written at schema version 4 opens with its history and builds the index from it once', async () => {
   const name = storeName();
   // As the SDK before search wrote it (versions 1 to 4 of upgrade() in store.ts).
@@ -165,7 +201,7 @@ test('a store written at schema version 4 opens with its history and builds the 
   const search = LocalSearch.open(store);
   assert.deepEqual(await keysOf(search, 'milestone'), ['k04000', 'k03000', 'k02000', 'k01000']);
   assert.equal(search.size, 4500, 'in batches, the deleted one left out');
-  await waitUntil(async () => (await store.searchSnapshot()) !== undefined, 'the build to be saved');
+  await waitUntil(async () => (await store.searchRecord('meta')) !== undefined, 'the build to be saved');
   search.close();
   store.close();
 });
