@@ -347,42 +347,60 @@ export class LocalSearch {
     (this.snapshotTimer as { unref?: () => void }).unref?.();
   }
 
-  /** Writes the segments changed since the last snapshot, and drops the journal entries they hold. */
+  /**
+   * Writes the segments changed since the last snapshot, and drops the journal entries they hold.
+   * A segment is written only once MiniSearch has vacuumed it: a message discarded from it (edited,
+   * deleted) keeps its terms in the index until then, and what a deletion for everyone took away
+   * must not be kept in the store through the index.
+   */
   async snapshot(): Promise<void> {
     await this.ready;
-    if (this.saving) await this.saving;
+    while (this.saving) await this.saving;
     if (this.closed || (this.dirty.size === 0 && this.unsaved.size === 0)) return;
-    const holds = new Map(this.unsaved);
-    const dirty = [...this.dirty];
-    this.dirty.clear();
-    const records = new Map<string, unknown>();
-    for (const n of dirty) {
-      const segment = this.segments.get(n);
-      if (segment && segment.documentCount > 0) {
-        records.set(segmentKey(n), { index: JSON.stringify(segment), conversations: Object.fromEntries(this.conversations.get(n)!) } satisfies SavedSegment);
-      } else {
-        records.set(segmentKey(n), null);
-        this.segments.delete(n);
-        this.conversations.delete(n);
-        this.order = null;
-      }
-    }
-    records.set('meta', { terms: TERMS_VERSION, segments: [...this.segments.keys()], documents: this.size, at: new Date().toISOString() } satisfies Meta);
+    let saved = false;
     this.saving = (async () => {
       try {
-        await this.store.saveSearchSnapshot(records, holds);
+        // Changes may come while a segment is vacuumed (it yields): a few rounds, then, if some
+        // segment still holds a discarded message's terms, the snapshot waits for a calmer moment.
+        for (let round = 0; round < 3; round += 1) {
+          const soiled = [...this.dirty].map((n) => this.segments.get(n)).filter((segment) => !!segment && segment.dirtCount > 0);
+          if (soiled.length === 0) break;
+          for (const segment of soiled) await segment!.vacuum({ batchSize: 10_000, batchWait: 0 });
+        }
+        if (this.closed || [...this.dirty].some((n) => (this.segments.get(n)?.dirtCount ?? 0) > 0)) return;
+        // From here to the write, nothing yields: the records and `holds` are of one moment.
+        const holds = new Map(this.unsaved);
+        const dirty = [...this.dirty];
+        this.dirty.clear();
+        const records = new Map<string, unknown>();
+        for (const n of dirty) {
+          const segment = this.segments.get(n);
+          if (segment && segment.documentCount > 0) {
+            records.set(segmentKey(n), { index: JSON.stringify(segment), conversations: Object.fromEntries(this.conversations.get(n)!) } satisfies SavedSegment);
+          } else {
+            records.set(segmentKey(n), null);
+            this.segments.delete(n);
+            this.conversations.delete(n);
+            this.order = null;
+          }
+        }
+        records.set('meta', { terms: TERMS_VERSION, segments: [...this.segments.keys()], documents: this.size, at: new Date().toISOString() } satisfies Meta);
+        try {
+          await this.store.saveSearchSnapshot(records, holds);
+        } catch (e) {
+          for (const n of dirty) this.dirty.add(n);
+          throw e;
+        }
         // What changed while this was written has a newer generation, and stays to save.
         for (const [key, generation] of holds) if (this.unsaved.get(key) === generation) this.unsaved.delete(key);
         if (this.unsaved.size > 0) this.firstUnsavedAt = Date.now();
-      } catch (e) {
-        for (const n of dirty) this.dirty.add(n);
-        throw e;
+        saved = true;
       } finally {
         this.saving = null;
       }
     })();
     await this.saving;
-    if (this.dirty.size > 0 || this.unsaved.size > 0) this.scheduleSnapshot();
+    if (!saved || this.dirty.size > 0 || this.unsaved.size > 0) this.scheduleSnapshot();
   }
 
   /** Stops following the store (signed out, or the store replaced); the journal keeps what comes. */

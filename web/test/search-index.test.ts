@@ -122,6 +122,25 @@ test('the index survives a reload: from its snapshot, and from the journal for w
   store.close();
 });
 
+test('what an edit or a deletion took away is not kept in the saved index', async () => {
+  const store = await Store.open(storeName());
+  const search = LocalSearch.open(store);
+  // Enough messages in the segment that MiniSearch would not vacuum on its own.
+  for (let i = 0; i < 50; i += 1) await store.putMessage(message(`f${i}`, i + 1, `filler ${i}`));
+  await store.putMessage(message('e', 100, 'the password is swordfish'));
+  await store.putMessage(message('d', 101, 'meet me at the aviary'));
+  await search.snapshot();
+  await store.updateMessage('e', (m) => ({ ...m, text: 'never mind' }));
+  await store.updateMessage('d', (m) => ({ ...m, text: '', deleted: { by: 'ana', at: m.createdAt } }));
+  await search.snapshot();
+  const meta = await store.searchRecord<{ segments: number[] }>('meta');
+  const saved = JSON.stringify(await Promise.all(meta!.segments.map((n) => store.searchRecord(`segment:${n}`))));
+  for (const gone of ['swordfish', 'password', 'aviary']) assert.ok(!saved.includes(gone), `${gone} is not in the snapshot`);
+  assert.ok(saved.includes('never'), 'the new text is');
+  search.close();
+  store.close();
+});
+
 test('a change journalled while a snapshot is written stays in the journal', async () => {
   const store = await Store.open(storeName());
   const search = LocalSearch.open(store);
