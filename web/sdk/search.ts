@@ -212,6 +212,9 @@ export class LocalSearch {
   private firstUnsavedAt = 0;
   private snapshotTimer: ReturnType<typeof setTimeout> | null = null;
   private saving: Promise<void> | null = null;
+  /** Set when the index was built anew: its first snapshot replaces whatever the store held (an
+   * unreadable snapshot's segments, which may hold words of messages deleted since). */
+  private rebuilt = false;
   private closed = false;
   /** Resolves once the index holds everything the store does. */
   readonly ready: Promise<void>;
@@ -258,12 +261,13 @@ export class LocalSearch {
       } while (after !== undefined);
       for (const n of this.segments.keys()) this.dirty.add(n);
       for (const [key, generation] of journal) this.unsaved.set(key, generation);
+      this.rebuilt = true;
     }
     const waiting = this.waiting ?? [];
     this.waiting = null;
     for (const change of waiting) this.apply(change);
     // A build is saved at once: it is what a snapshot spares the next load.
-    if (this.dirty.size > 0 || this.unsaved.size > 0) this.scheduleSnapshot(!loaded);
+    if (this.dirty.size > 0 || this.unsaved.size > 0 || this.rebuilt) this.scheduleSnapshot(!loaded);
   }
 
   /** Loads the saved segments; false if there is no snapshot, or one this version cannot read (made
@@ -356,7 +360,7 @@ export class LocalSearch {
   async snapshot(): Promise<void> {
     await this.ready;
     while (this.saving) await this.saving;
-    if (this.closed || (this.dirty.size === 0 && this.unsaved.size === 0)) return;
+    if (this.closed || (this.dirty.size === 0 && this.unsaved.size === 0 && !this.rebuilt)) return;
     let saved = false;
     this.saving = (async () => {
       try {
@@ -385,12 +389,14 @@ export class LocalSearch {
           }
         }
         records.set('meta', { terms: TERMS_VERSION, segments: [...this.segments.keys()], documents: this.size, at: new Date().toISOString() } satisfies Meta);
+        const replace = this.rebuilt;
         try {
-          await this.store.saveSearchSnapshot(records, holds);
+          await this.store.saveSearchSnapshot(records, holds, { replace });
         } catch (e) {
           for (const n of dirty) this.dirty.add(n);
           throw e;
         }
+        if (replace) this.rebuilt = false;
         // What changed while this was written has a newer generation, and stays to save.
         for (const [key, generation] of holds) if (this.unsaved.get(key) === generation) this.unsaved.delete(key);
         if (this.unsaved.size > 0) this.firstUnsavedAt = Date.now();

@@ -481,12 +481,13 @@ export class Store {
    * Saves records of the index's snapshot (null: delete that record) and drops the journal entries
    * it now holds: those whose generation is still the one the snapshot took in. A change
    * journalled meanwhile has a newer generation and stays, to be applied when the snapshot is next
-   * loaded.
+   * loaded. With `replace`, every other record of the snapshot goes (a snapshot made anew).
    */
-  async saveSearchSnapshot(records: Map<string, unknown>, holds: Map<string, number>): Promise<void> {
+  async saveSearchSnapshot(records: Map<string, unknown>, holds: Map<string, number>, { replace = false } = {}): Promise<void> {
     const tx = this.db.transaction(['search', 'searchJournal'], 'readwrite');
     const search = tx.objectStore('search');
     const journal = tx.objectStore('searchJournal');
+    if (replace) await search.clear();
     const written = [...records].map(([key, value]) => (value === null ? search.delete(key) : search.put(value, key)));
     const dropped = [...holds].map(async ([key, generation]) => {
       if ((await journal.get(key)) === generation) await journal.delete(key);

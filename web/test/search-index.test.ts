@@ -141,6 +141,20 @@ test('what an edit or a deletion took away is not kept in the saved index', asyn
   store.close();
 });
 
+test('a snapshot this version cannot read is rebuilt from the messages, and nothing of it is kept', async () => {
+  const store = await Store.open(storeName());
+  await store.putMessage(message('m', 1, 'still here'));
+  // As an older version's index would be left: other terms, a segment with a word since deleted.
+  await store.saveSearchSnapshot(new Map<string, unknown>([['meta', { terms: 0, segments: [99] }], ['segment:99', { index: '"forgotten"', conversations: {} }]]), new Map());
+  const search = LocalSearch.open(store);
+  assert.deepEqual(await keysOf(search, 'still'), ['m']);
+  await search.snapshot();
+  assert.equal(await store.searchRecord('segment:99'), undefined);
+  assert.ok(!JSON.stringify(await Promise.all(((await store.searchRecord<{ segments: number[] }>('meta'))!.segments).map((n) => store.searchRecord(`segment:${n}`)))).includes('forgotten'));
+  search.close();
+  store.close();
+});
+
 test('a change journalled while a snapshot is written stays in the journal', async () => {
   const store = await Store.open(storeName());
   const search = LocalSearch.open(store);
