@@ -15,6 +15,7 @@
 //   expiry.ts         disappearing messages deleted from this device when their time comes
 //   dispatch.ts       what each event the server pushes leads to, and what a (re)connect sends
 //   verification.ts   per-contact safety numbers over the directory's devices, verified marks, notices
+//   search.ts         the local full-text index of this device's history (loaded when first used)
 // This device's own commits and messages enter the same order through their acks, so its group
 // state moves exactly when every other member's does.
 
@@ -36,7 +37,8 @@ import { Pipeline } from './pipeline.ts';
 import { Receipts } from './receipts.ts';
 import { Session, type Auth, type ChatClientOptions } from './session.ts';
 import { EventError, RealtimeSocket, type ConnectionState } from './socket.ts';
-import { UNSENT_SEQ, type LocalMessage, type Notice, type Problem } from './store.ts';
+import { UNSENT_SEQ, type LocalMessage, type Notice, type Problem, type Store } from './store.ts';
+import type { LocalSearch, SearchHit, SearchOptions, SnippetPart } from './search.ts';
 import { Ticks } from './ticks.ts';
 import type { ContactSafetyNumber, DeviceFingerprint, Verification } from './verification.ts';
 import type { AttachedFile } from './content.ts';
@@ -58,7 +60,17 @@ export interface OutgoingFile {
 export type {
   AttachedFile, Progress, Account, ChatClientOptions, ClientEvents, ContactSafetyNumber, Conversation, DeviceFingerprint, DeviceView, LinkPrompt, LocalMessage, MessageView, Notice,
   GroupAdds, PendingLinkView, Problem, SessionEndReason, UserSummary, ConnectionState, LinkStatus,
+  SearchHit, SearchOptions, SnippetPart,
 };
+
+/** A stretch of a conversation around one message (see ChatClient.messagesAround). */
+export interface Neighbourhood {
+  /** Oldest first, the message itself included when this device holds it. */
+  messages: LocalMessage[];
+  /** Whether this device holds older (newer) messages than these: page on with `history`. */
+  hasOlder: boolean;
+  hasNewer: boolean;
+}
 
 /** One of this user's devices, as the account's device list shows it. */
 export interface OwnDevice extends DeviceView {
@@ -92,6 +104,8 @@ export class ChatClient {
   private readonly expiry: Expiry;
   /** Loaded on first use (its hashing is not needed for the chat page's first paint). */
   private verifier: Promise<Verification> | null = null;
+  /** The search index of the store it was opened on; loaded on first use, as is its library. */
+  private searcher: { store: Store; index: Promise<LocalSearch> } | null = null;
   /** The parts server events are handed to (see dispatch.ts). */
   private readonly parts: DispatchParts;
 
@@ -303,6 +317,7 @@ export class ChatClient {
     }
     if (!everywhere) await this.api.logout().catch(() => {});
     this.expiry.stop();
+    this.closeSearch();
     await this.session.endLocally(forgetDevice);
   }
 
@@ -310,6 +325,7 @@ export class ChatClient {
   private async sessionEnded(why: SessionEndReason): Promise<void> {
     // A removed device's keys and group states are of no further use to anyone.
     this.expiry.stop();
+    this.closeSearch();
     await this.session.endLocally(why === 'device-removed').catch(() => {});
     this.events.emit('signed-out', why);
   }
@@ -711,6 +727,64 @@ export class ChatClient {
   /** Decrypted history from this device's store, oldest first; page upward with `beforeSeq`. */
   history(conversationId: string, { beforeSeq = UNSENT_SEQ + 1, limit = 50 } = {}): Promise<LocalMessage[]> {
     return this.session.db.history(conversationId, beforeSeq, limit);
+  }
+
+  // ---- search ---------------------------------------------------------------------------------
+
+  /**
+   * Searches this device's history (every conversation, or `conversationId`'s): the messages whose
+   * text has every word of `query`, as typed or as the start of a longer word (case and accents
+   * aside), then, if those are fewer than `limit`, with a typo forgiven. Those without a typo
+   * come first, each group newest first; each hit has a snippet with the matching words marked.
+   * Runs on this device only: neither the query nor the index goes anywhere (see search.ts).
+   */
+  async search(query: string, options: SearchOptions = {}): Promise<SearchHit[]> {
+    return (await this.searchIndex()).search(query, options);
+  }
+
+  /** Loads the search index ahead of a first search (building it, the first time, from the
+   * messages this device holds); `search` does it when needed otherwise. */
+  async prepareSearch(): Promise<void> {
+    await (await this.searchIndex()).ready;
+  }
+
+  private searchIndex(): Promise<LocalSearch> {
+    const store = this.session.db;
+    // A store replaced (this device set up anew) or reopened (signed in again) gets its own index.
+    if (this.searcher?.store !== store) {
+      this.closeSearch();
+      this.searcher = { store, index: import('./search.ts').then(({ LocalSearch }) => LocalSearch.open(store)) };
+    }
+    return this.searcher.index;
+  }
+
+  private closeSearch(): void {
+    void this.searcher?.index.then((index) => index.close()).catch(() => {});
+    this.searcher = null;
+  }
+
+  /**
+   * The stretch of a conversation around the message at `seq` (a search hit's, say), to show it
+   * in place: up to `before` messages older and `after` newer. Everything before a message a
+   * device holds is in its store already (each conversation is processed in seq order, from
+   * the device's join on), so this reads the store; a `seq` this device has not reached yet is
+   * first caught up from the server's pages (nothing is asked when it has).
+   */
+  async messagesAround(conversationId: string, seq: number, { before = 25, after = 25 } = {}): Promise<Neighbourhood> {
+    if (seq !== UNSENT_SEQ && seq > (await this.pipeline.cursorOf(conversationId).catch(() => Infinity))) {
+      await this.pipeline.catchUp(conversationId).catch(() => {});
+    }
+    const db = this.session.db;
+    const [older, newer] = await Promise.all([db.history(conversationId, seq + 1, before + 2), db.historyAfter(conversationId, seq, after + 1)]);
+    // `older` holds the message itself when it is there, and one more than asked for to tell if
+    // there are more.
+    const itself = older.at(-1)?.seq === seq ? 1 : 0;
+    const shownOlder = older.slice(Math.max(0, older.length - before - itself));
+    return {
+      messages: [...shownOlder, ...newer.slice(0, after)],
+      hasOlder: older.length > before + itself,
+      hasNewer: newer.length > after,
+    };
   }
 
   /** Messages that arrived but could not be trusted, to show as errors. */

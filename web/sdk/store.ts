@@ -96,6 +96,36 @@ export interface GroupRecord {
   epoch: number;
 }
 
+/**
+ * What the local search index (search.ts) holds of a message: its text and what a hit is filtered
+ * and ordered by. Only what the conversation shows as a message says something to find: not a
+ * reaction, edit or deletion record, a timer line, a deleted message, one this version cannot read,
+ * or one without text (a file sent without a caption).
+ */
+export interface SearchDocument {
+  /** The message's key. */
+  id: string;
+  text: string;
+  /** Its conversation. */
+  c: string;
+  /** When it was sent (milliseconds since the epoch). */
+  t: number;
+}
+
+export function searchDocument(m: LocalMessage): SearchDocument | null {
+  if (m.change || m.deleted || m.unsupported || m.text.trim() === '') return null;
+  return { id: m.key, text: m.text, c: m.conversationId, t: Date.parse(m.createdAt) || 0 };
+}
+
+const sameDocument = (a: SearchDocument | null, b: SearchDocument | null) =>
+  a === b || (!!a && !!b && a.text === b.text && a.c === b.c && a.t === b.t);
+
+/**
+ * Told of each change to what the search index should hold of a message, once it is stored: its
+ * key, its document (null: nothing to find any more) and the generation its journal entry has.
+ */
+export type SearchListener = (key: string, document: SearchDocument | null, generation: number) => void;
+
 /** The schema, as every version of the SDK since the first has written it: stored data opens as it is. */
 interface ChatSchema extends DBSchema {
   /** The session, the device, cursors (`cursor:<conversationId>`), left conversations, receipts to
@@ -105,11 +135,17 @@ interface ChatSchema extends DBSchema {
   keyPackages: { key: string; value: unknown };
   messages: { key: string; value: LocalMessage; indexes: { byConversation: [string, number]; byId: string; bySeq: number; byContent: [string, string]; byExpiry: number } };
   problems: { key: string; value: Problem; indexes: { byConversation: [string, number] } };
+  /** The local search index's snapshot (see search.ts): what it holds (`meta`), and each of its
+   * segments (`segment:<n>`). */
+  search: { key: string; value: unknown };
+  /** Messages whose searchable text changed since the index's last snapshot: message key → the
+   * generation of the change (see Store.journal). Written in the same transaction as the change. */
+  searchJournal: { key: string; value: number };
 }
 
 type Database = IDBPDatabase<ChatSchema>;
 
-const DB_VERSION = 4;
+const DB_VERSION = 5;
 export const UNSENT_SEQ = Number.MAX_SAFE_INTEGER;
 
 const databaseName = (name: string) => `e2e-chat:${name}`;
@@ -138,11 +174,30 @@ function upgrade(db: Database, oldVersion: number, tx: IDBPTransaction<ChatSchem
     // Disappearing messages by when they go; only those that have an expiry are in it.
     tx.objectStore('messages').createIndex('byExpiry', 'expiresAt');
   }
+  if (oldVersion < 5) {
+    // The local search index. A store upgraded from version 4 has no snapshot: the index is built
+    // from the messages store the first time it is opened (see search.ts).
+    db.createObjectStore('search');
+    db.createObjectStore('searchJournal');
+  }
+}
+
+/**
+ * Generations of journal entries: increasing within a page, and unlikely to repeat across pages
+ * (the clock's milliseconds, then a counter), so that a snapshot clears only the entries it holds.
+ */
+let lastGeneration = 0;
+function nextGeneration(): number {
+  lastGeneration = Math.max(lastGeneration + 1, Date.now() * 1024);
+  return lastGeneration;
 }
 
 export class Store {
   private readonly db: Database;
   readonly name: string;
+  /** The search index of this store, when one is open (search.ts): told of every change it
+   * should follow. Changes are journalled whether or not one is open. */
+  searchListener: SearchListener | null = null;
 
   private constructor(db: Database, name: string) {
     this.db = db;
@@ -246,8 +301,32 @@ export class Store {
     return this.db.getAllKeys('keyPackages');
   }
 
+  // Every write of the messages store goes through putMessage, updateMessage and deleteMessage,
+  // which note in the search journal, in the same transaction, each change of what a message has
+  // to find: the search index follows the history whichever part of the SDK changed it (a
+  // message received, sent, edited, deleted for everyone or for me, expired), and a page closed
+  // before the index saved its snapshot loses nothing (see search.ts).
+
+  /** Journals a change of the message `key` in `tx`; resolves with its generation. */
+  private async journal(tx: IDBPTransaction<ChatSchema, ('messages' | 'searchJournal')[], 'readwrite'>, key: string): Promise<number> {
+    const generation = nextGeneration();
+    await tx.objectStore('searchJournal').put(generation, key);
+    return generation;
+  }
+
+  private tellSearch(key: string, document: SearchDocument | null, generation: number): void {
+    try {
+      this.searchListener?.(key, document, generation);
+    } catch (e) {
+      // The journal has it: the index catches up when it is next opened.
+      console.error('The search index could not take a change:', e);
+    }
+  }
+
   async putMessage(message: LocalMessage): Promise<void> {
-    await this.db.put('messages', message);
+    const tx = this.db.transaction(['messages', 'searchJournal'], 'readwrite');
+    const [, generation] = await Promise.all([tx.objectStore('messages').put(message), this.journal(tx, message.key), tx.done]);
+    this.tellSearch(message.key, searchDocument(message), generation);
   }
 
   message(key: string): Promise<LocalMessage | undefined> {
@@ -260,16 +339,31 @@ export class Store {
    * the new one, or undefined to leave it; resolves with what was stored.
    */
   async updateMessage(key: string, change: (message: LocalMessage) => LocalMessage | undefined): Promise<LocalMessage | undefined> {
-    const tx = this.db.transaction('messages', 'readwrite');
-    const stored = await tx.store.get(key);
+    const tx = this.db.transaction(['messages', 'searchJournal'], 'readwrite');
+    const messages = tx.objectStore('messages');
+    const stored = await messages.get(key);
     const updated = stored && change(stored);
-    if (updated) await tx.store.put(updated);
+    let generation: number | undefined;
+    // A tick or a reaction changes nothing to find: only an edit, a deletion and the like are
+    // journalled.
+    const document = updated ? searchDocument(updated) : null;
+    if (updated) {
+      await messages.put(updated);
+      if (!sameDocument(searchDocument(stored), document)) generation = await this.journal(tx, key);
+    }
     await tx.done;
+    if (generation !== undefined) this.tellSearch(key, document, generation);
     return updated;
   }
 
   async deleteMessage(key: string): Promise<void> {
-    await this.db.delete('messages', key);
+    const tx = this.db.transaction(['messages', 'searchJournal'], 'readwrite');
+    const messages = tx.objectStore('messages');
+    const stored = await messages.get(key);
+    await messages.delete(key);
+    const generation = stored && searchDocument(stored) ? await this.journal(tx, key) : undefined;
+    await tx.done;
+    if (generation !== undefined) this.tellSearch(key, null, generation);
   }
 
   /** Messages whose expiry is at or before `now` (milliseconds), soonest first. */
@@ -320,6 +414,85 @@ export class Store {
   async unsent(deviceId: string): Promise<LocalMessage[]> {
     const all = await this.db.getAllFromIndex('messages', 'bySeq', IDBKeyRange.only(UNSENT_SEQ));
     return all.filter((m) => m.senderDeviceId === deviceId && m.status === 'sending').sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /**
+   * Up to `limit` messages of a conversation with seq above `afterSeq`, oldest first (what the
+   * conversation shows, as `history`).
+   */
+  async historyAfter(conversationId: string, afterSeq: number, limit: number): Promise<LocalMessage[]> {
+    const range = IDBKeyRange.bound([conversationId, afterSeq], [conversationId, Infinity], true, false);
+    const out: LocalMessage[] = [];
+    let cursor = await this.db.transaction('messages').store.index('byConversation').openCursor(range);
+    while (cursor && out.length < limit) {
+      if (!cursor.value.change || cursor.value.change === 'timer') out.push(cursor.value);
+      cursor = await cursor.continue();
+    }
+    return out.sort((a, b) => a.seq - b.seq || a.createdAt.localeCompare(b.createdAt));
+  }
+
+  // ---- the search index's own records (see search.ts) ------------------------------------------
+
+  /** A record of the search index's snapshot, if it saved one. */
+  searchRecord<T>(key: string): Promise<T | undefined> {
+    return this.db.get('search', key) as Promise<T | undefined>;
+  }
+
+  /** The changes journalled since the last snapshot: message key → generation. */
+  async searchJournal(): Promise<Map<string, number>> {
+    const tx = this.db.transaction('searchJournal');
+    const [keys, generations] = await Promise.all([tx.store.getAllKeys(), tx.store.getAll(), tx.done]);
+    return new Map(keys.map((key, i) => [key, generations[i]]));
+  }
+
+  /** What the index should hold of each of these messages now (null: nothing). */
+  async searchDocuments(keys: string[]): Promise<Map<string, SearchDocument | null>> {
+    const tx = this.db.transaction('messages');
+    const stored = await Promise.all(keys.map((key) => tx.store.get(key)));
+    await tx.done;
+    return new Map(keys.map((key, i) => [key, stored[i] ? searchDocument(stored[i]) : null]));
+  }
+
+  /** The messages with these keys that are still stored (in the order given). */
+  async messages(keys: string[]): Promise<(LocalMessage | undefined)[]> {
+    const tx = this.db.transaction('messages');
+    const stored = await Promise.all(keys.map((key) => tx.store.get(key)));
+    await tx.done;
+    return stored;
+  }
+
+  /**
+   * Up to `limit` documents of the messages whose keys come after `afterKey`, in key order, with
+   * the last key read (undefined once there is nothing left): the search index builds itself
+   * from these when it has no snapshot, a batch at a time.
+   */
+  async searchDocumentsAfter(afterKey: string | undefined, limit: number): Promise<{ documents: SearchDocument[]; lastKey: string | undefined }> {
+    const range = afterKey === undefined ? undefined : IDBKeyRange.lowerBound(afterKey, true);
+    const batch = await this.db.getAll('messages', range, limit);
+    const documents: SearchDocument[] = [];
+    for (const m of batch) {
+      const document = searchDocument(m);
+      if (document) documents.push(document);
+    }
+    return { documents, lastKey: batch.length === limit ? batch.at(-1)!.key : undefined };
+  }
+
+  /**
+   * Saves records of the index's snapshot (null: delete that record) and drops the journal entries
+   * it now holds: those whose generation is still the one the snapshot took in. A change
+   * journalled meanwhile has a newer generation and stays, to be applied when the snapshot is next
+   * loaded. With `replace`, every other record of the snapshot goes (a snapshot made anew).
+   */
+  async saveSearchSnapshot(records: Map<string, unknown>, holds: Map<string, number>, { replace = false } = {}): Promise<void> {
+    const tx = this.db.transaction(['search', 'searchJournal'], 'readwrite');
+    const search = tx.objectStore('search');
+    const journal = tx.objectStore('searchJournal');
+    if (replace) await search.clear();
+    const written = [...records].map(([key, value]) => (value === null ? search.delete(key) : search.put(value, key)));
+    const dropped = [...holds].map(async ([key, generation]) => {
+      if ((await journal.get(key)) === generation) await journal.delete(key);
+    });
+    await Promise.all([...written, ...dropped, tx.done]);
   }
 
   async putNotice(notice: Notice): Promise<void> {

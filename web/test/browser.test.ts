@@ -535,6 +535,44 @@ test('a long conversation loads its newest page first and older ones when scroll
   await Promise.all([kim.context.close(), lee.context.close()]);
 });
 
+test('search finds a word in an old message on this device, opens its conversation at it, and sends nothing of the query', async () => {
+  const uma = await newUser('Uma Searcher');
+  const vic = await newUser('Vic Sender');
+  await openChatWith(vic.page, 'Uma Searcher');
+  const word = `quokka${crypto.randomUUID().slice(0, 6)}`;
+  await send(vic.page, `did you see the ${word} at the zoo?`);
+  for (let i = 1; i <= 60; i += 1) await send(vic.page, `small talk ${i}`);
+  await bubble(uma.page, 'small talk 60').or(uma.page.getByRole('button', { name: /Vic Sender/ })).first().waitFor();
+  await uma.page.getByRole('button', { name: /Vic Sender/ }).click();
+  await bubble(uma.page, 'small talk 60').waitFor({ timeout: 30_000 });
+  // Afresh, with only the newest page shown: the old message is not on screen.
+  await uma.page.reload();
+  await uma.page.getByRole('list', { name: 'Your conversations' }).waitFor();
+  const sent: string[] = [];
+  uma.page.on('request', (request) => sent.push(`${request.url()} ${request.postData() ?? ''}`));
+  uma.page.on('websocket', (ws) => ws.on('framesent', (frame) => sent.push(String(frame.payload))));
+  await uma.page.getByLabel('Search messages on this device').fill(word.slice(0, 8).toUpperCase());
+  const result = uma.page.getByTestId('message-result');
+  await result.first().waitFor();
+  assert.equal(await result.count(), 1);
+  assert.equal(await result.locator('mark').innerText(), word, 'the matching word marked');
+  assert.match(await result.innerText(), /^Vic Sender/, 'under the conversation\'s title');
+  await checkAccessibility(uma.page, 'message search results');
+  await uma.page.screenshot({ path: `${SHOTS}search.png` });
+  await result.click();
+  await uma.page.getByRole('heading', { name: 'Vic Sender' }).waitFor();
+  const found = bubble(uma.page, `did you see the ${word} at the zoo?`);
+  await found.waitFor();
+  await uma.page.waitForFunction(() => document.activeElement?.hasAttribute('data-message-key'));
+  assert.ok(await uma.page.evaluate(() => document.activeElement?.textContent?.includes('quokka')), 'focus on the message found');
+  assert.ok(await found.isVisible() && await found.evaluate((el) => {
+    const box = el.getBoundingClientRect();
+    return box.top >= 0 && box.bottom <= window.innerHeight;
+  }), 'scrolled into view');
+  assert.deepEqual(sent.filter((s) => s.toLowerCase().includes(word.slice(0, 8))), [], 'no request or socket frame carried the query');
+  await Promise.all([uma.context.close(), vic.context.close()]);
+});
+
 test('the conversation list shows the latest activity first, and reorders as messages come and go', async () => {
   const rosa = await newUser('Rosa Recent');
   const sam = await newUser('Sam Earlier');
@@ -934,10 +972,10 @@ test('the keyboard alone finds someone, opens the chat, writes, and moves throug
   assert.ok(await focused(list.getByRole('button').first()));
   await page.keyboard.press('ArrowDown');
   assert.ok(await focused(list.getByRole('button').nth(1)));
-  // One Tab stop for the whole list: Shift+Tab from its second item goes to the search box, not
-  // to the first item, and Tab comes back to the item it left.
+  // One Tab stop for the whole list: Shift+Tab from its second item goes to the search box above
+  // it (the messages'), not to the first item, and Tab comes back to the item it left.
   await page.keyboard.press('Shift+Tab');
-  assert.ok(await focused(page.getByLabel('Find people')), 'Shift+Tab leaves the list in one step');
+  assert.ok(await focused(page.getByLabel('Search messages on this device')), 'Shift+Tab leaves the list in one step');
   await page.keyboard.press('Tab');
   assert.ok(await focused(list.getByRole('button').nth(1)), 'and Tab returns to where it was');
   // The row's title, without what it says only to a screen reader (", online").

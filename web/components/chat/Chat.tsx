@@ -8,7 +8,7 @@
 import { useRouter } from 'next/navigation';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import useSWR from 'swr';
-import type { ChatClient, UserSummary } from '../../sdk/client.ts';
+import type { ChatClient, SearchHit, UserSummary } from '../../sdk/client.ts';
 import { useSession } from '../../lib/session.tsx';
 import { AccountHeader, type SignOutOptions } from './AccountHeader.tsx';
 import { ConversationList } from './ConversationList.tsx';
@@ -16,6 +16,7 @@ import { ConversationView } from './ConversationView.tsx';
 import { Directory } from './Directory.tsx';
 import { peerOf } from './format.ts';
 import { lazyPanel, LoadBoundary } from './LoadBoundary.tsx';
+import { MessageSearch } from './MessageSearch.tsx';
 import { useLive } from './useLive.ts';
 import { useOpenConversation } from './useOpenConversation.ts';
 import { byLatestActivity, useSummaries } from './useSummaries.ts';
@@ -61,6 +62,14 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
   const showBanner = live.connection !== 'open' && (connectionSlow || live.connection === 'paused');
   const [conversationAttempt, setConversationAttempt] = useState(0);
   const open = conversations.find((c) => c.id === openId) ?? null;
+  /** While messages are searched, their results take the conversation list's place. */
+  const [searching, setSearching] = useState(false);
+  /** The search result picked last: its conversation opens at it. */
+  const [target, setTarget] = useState<SearchHit | null>(null);
+  const openAt = useCallback((hit: SearchHit) => {
+    setTarget(hit);
+    openConversation(hit.conversationId);
+  }, [openConversation]);
 
   const startDirect = useCallback(async (user: UserSummary) => {
     live.setPresence((all) => ({ ...all, [user.id]: all[user.id] ?? { online: user.online, lastSeen: user.lastSeenAt } }));
@@ -100,8 +109,11 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
           <AccountHeader client={client} signOut={signOut} onToggleNewGroup={() => setPanel(panel === 'new-group' ? 'none' : 'new-group')} />
           {panel === 'new-group' && <NewGroup client={client} onDone={onNewGroup} />}
           <Directory client={client} onPick={startDirect} autoFocus={!open} />
-          <ConversationList conversations={conversations} me={me} openId={openId} summaries={summaries}
-            presence={live.presence} typing={live.typing} onOpen={openConversation} />
+          <MessageSearch client={client} conversations={conversations} me={me} onQuery={setSearching} onPick={openAt} />
+          {!searching && (
+            <ConversationList conversations={conversations} me={me} openId={openId} summaries={summaries}
+              presence={live.presence} typing={live.typing} onOpen={openConversation} />
+          )}
         </section>
         <section aria-label={open ? 'Conversation' : 'No conversation open'} className={`${open ? 'flex' : 'hidden md:flex'} min-w-0 flex-1 flex-col`}>
           {open ? (
@@ -113,7 +125,8 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
                 typingUsers={Object.keys(live.typing[open.id] ?? {})}
                 onBack={closeConversation}
                 onChanged={onConversationChanged}
-                onRead={refreshSummary} />
+                onRead={refreshSummary}
+                target={target?.conversationId === open.id ? target : null} />
             </LoadBoundary>
           ) : (
             <div className="flex flex-1 items-center justify-center p-8 text-center text-muted">

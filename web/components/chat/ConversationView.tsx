@@ -15,9 +15,11 @@ const Members = lazyPanel(() => import('./Members.tsx').then((m) => m.Members));
 const DisappearingPanel = lazyPanel(() => import('./DisappearingPanel.tsx').then((m) => m.DisappearingPanel));
 
 /** The open conversation: its header and panels, the messages, and the composer. */
-export function ConversationView({ client, conversation, me, presence, typingUsers, onBack, onChanged, onRead }: {
+export function ConversationView({ client, conversation, me, presence, typingUsers, onBack, onChanged, onRead, target }: {
   client: ChatClient; conversation: Conversation; me: string; presence?: Presence; typingUsers: string[];
   onBack: () => void; onChanged: () => void; onRead: (conversationId: string) => void;
+  /** A message to show and focus once open (a search result picked). */
+  target?: { key: string; seq: number } | null;
 }) {
   const listRef = useRef<HTMLOListElement>(null);
   const stickToBottom = useRef(true);
@@ -80,22 +82,32 @@ export function ConversationView({ client, conversation, me, presence, typingUse
     say: setSaid,
     reply: (m) => { setComposing({ mode: 'reply', message: m, sender: m.senderId === me ? 'You' : (names[m.senderId] ?? title) }); document.getElementById('composer')?.focus(); },
     edit: (m) => { setComposing({ mode: 'edit', message: m, sender: 'You' }); document.getElementById('composer')?.focus(); },
-    jumpTo: (contentId) => {
-      void reveal(contentId).then((key) => {
-        if (!key) return setSaid('That message is not on this device.');
-        // After the page it is on has rendered.
-        requestAnimationFrame(() => requestAnimationFrame(() => {
-          const el = messageElement(key);
-          if (!el) return;
-          el.scrollIntoView({ block: 'center' });
-          el.focus();
-          // Shown where it is, for a pointer too (a click leaves no focus ring).
-          el.dataset.flash = 'true';
-          setTimeout(() => { delete el.dataset.flash; }, 1500);
-        }));
-      });
-    },
+    jumpTo: (contentId) => show(contentId),
   };
+  /** Shows and focuses a message (by content id, or key and seq), loading older pages as needed. */
+  function show(which: string | { key: string; seq: number }) {
+    // Reading there now, not at the newest: what arrives must not scroll it away.
+    stickToBottom.current = false;
+    void reveal(which).then((key) => {
+      if (!key) return setSaid('That message is not on this device.');
+      // After the page it is on has rendered.
+      requestAnimationFrame(() => requestAnimationFrame(() => {
+        const el = messageElement(key);
+        if (!el) return;
+        el.scrollIntoView({ block: 'center' });
+        el.focus();
+        // Shown where it is, for a pointer too (a click leaves no focus ring).
+        el.dataset.flash = 'true';
+        setTimeout(() => { delete el.dataset.flash; }, 1500);
+      }));
+    });
+  }
+  const shown = useRef<{ key: string; seq: number } | null>(null);
+  useEffect(() => {
+    if (!target || shown.current === target) return;
+    shown.current = target;
+    show(target);
+  });
   const subtitle = typingUsers.length
     ? `${conversation.kind === 'group' ? typingUsers.map((u) => names[u] ?? 'Someone').join(', ') + ' ' : ''}typing…`
     : left ? (conversation.leftBySelf ? 'you left' : 'no longer a member')

@@ -97,23 +97,28 @@ export function useConversationMessages({ client, conversation, me, listRef, onC
   }, [client, conversation.id, hasOlder, messages, listRef]);
 
   /**
-   * Brings the message with this content id into the list, loading older pages as far as needed;
-   * resolves with its key, or null if this device does not hold it (sent before this device
-   * joined, deleted here, or disappeared).
+   * Brings a message into the list, loading older pages as far as needed: by content id (what a
+   * quote names), or by its key and seq (a search hit). Resolves with its key, or null if this
+   * device does not hold it (sent before this device joined, deleted here, or disappeared).
    */
-  const reveal = useCallback(async (contentId: string): Promise<string | null> => {
-    const target = await client.messageByContent(conversation.id, contentId);
-    if (!target || (target.change && target.change !== 'timer')) return null;
+  const reveal = useCallback(async (target: string | { key: string; seq: number }): Promise<string | null> => {
+    let wanted: { key: string; seq: number } | null = typeof target === 'string' ? null : target;
+    if (typeof target === 'string') {
+      const found = await client.messageByContent(conversation.id, target);
+      if (found && (!found.change || found.change === 'timer')) wanted = found;
+    }
+    if (!wanted) return null;
     let oldest = messages[0]?.seq ?? Number.MAX_SAFE_INTEGER;
     const loaded: LocalMessage[] = [];
-    while (target.seq < oldest) {
+    while (wanted.seq < oldest) {
       const older = await client.history(conversation.id, { beforeSeq: oldest, limit: PAGE });
       if (older.length === 0) break;
       loaded.push(...older);
       oldest = older[0].seq;
     }
+    if (typeof target !== 'string' && oldest > wanted.seq) return null;
     if (loaded.length > 0) setMessages((current) => mergeMessages(current, loaded));
-    return target.key;
+    return wanted.key;
   }, [client, conversation.id, messages]);
 
   // A notice older than the pages loaded waits for its page, as the messages around it do.
