@@ -52,13 +52,16 @@ pub async fn forget(client: &Client, device: Uuid, endpoint: &str) -> DbResult<(
     Ok(())
 }
 
-/// The subscriptions of `user`'s devices.
+/// The subscriptions of `user`'s devices that someone is signed in on: a browser whose sessions
+/// all ended (logged out, or out everywhere) gets no push, though it keeps its subscription (and
+/// its local history) for when its user signs in there again.
 pub async fn of_user(client: &Client, user: Uuid) -> DbResult<Vec<SubscriptionRow>> {
     let rows = sql::query(
         client,
         "SELECT s.device_id, s.endpoint, s.p256dh, s.auth
            FROM push_subscriptions s JOIN devices d ON d.id = s.device_id
-          WHERE d.user_id = $1",
+          WHERE d.user_id = $1
+            AND EXISTS (SELECT 1 FROM sessions x WHERE x.device_id = s.device_id AND x.expires_at > now())",
         &[&user],
     )
     .await?;

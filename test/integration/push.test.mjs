@@ -293,6 +293,22 @@ test('a device with an open socket gets no push; once it is closed it does', asy
   assert.deepEqual(seqs, [second.message.seq], 'only the message that found no socket');
 });
 
+test('a device whose user signed out there gets no push', async () => {
+  const [alice, bob, carol] = [await userWithDevice(), await userWithDevice(), await userWithDevice()];
+  const [bobs, carols] = [subscription('signed-out'), subscription('signed-in')];
+  await subscribe(bob, bobs);
+  await subscribe(carol, carols);
+  assert.equal((await file.api.post('/auth/logout', undefined, { token: bob.token })).status, 204);
+  const socket = await file.open(alice.token);
+  await send(socket, bob, 'to a signed-out browser');
+  await send(socket, carol, 'to a signed-in one');
+  // Carol's push shows when the pushes of these sends have gone out; Bob's did not.
+  await waitFor(() => pushesTo(carols).length > 0, { what: 'a push to carol' });
+  await sleep(500);
+  assert.equal(pushesTo(bobs).length, 0, 'nothing pushed to a device nobody is signed in on');
+  assert.equal((await subscriptionRows(bob.device.id)).length, 1, 'its subscription is kept for the next sign-in');
+});
+
 test('a muted conversation gets no push, another one does', async () => {
   const [alice, dave, bob] = [await userWithDevice(), await userWithDevice(), await userWithDevice()];
   const sub = subscription('muted');
