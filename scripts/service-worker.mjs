@@ -37,8 +37,12 @@ const entries = files(out)
   .sort((a, b) => a.url.localeCompare(b.url));
 
 const source = readFileSync(SOURCE, 'utf8');
+// The header rules count too, though not cached as a file: a cached page keeps the headers it
+// was cached with (its Content-Security-Policy), so a deploy that changes only them is a new version.
+const headers = readFileSync(join(out, '_headers'));
 const version = createHash('sha256')
   .update(JSON.stringify(entries))
+  .update(headers)
   .update(source)
   .digest('hex')
   .slice(0, 16);

@@ -15,7 +15,17 @@ const CACHE = `e2e-chat-${VERSION}`;
 const PRECACHED = new Set(PRECACHE);
 
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(PRECACHE)));
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE);
+    await Promise.all(PRECACHE.map(async (url) => {
+      // Past the HTTP cache, which on some hosts would hand back the previous deploy's file.
+      const response = await fetch(url, { cache: 'reload' });
+      // A failed or redirected answer (a host that adds a trailing slash) fails the install: a
+      // redirected response cannot answer a navigation, and the old version keeps serving.
+      if (!response.ok || response.redirected) throw new Error(`${url}: ${response.status}${response.redirected ? ' (redirected)' : ''}`);
+      await cache.put(url, response);
+    }));
+  })());
 });
 
 self.addEventListener('activate', (event) => {

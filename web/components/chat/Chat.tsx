@@ -46,7 +46,7 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
   const { summaries, refresh: refreshSummary } = useSummaries(client, listed);
   const conversations = useMemo(() => byLatestActivity(listed, summaries), [listed, summaries]);
   const { openId, openConversation, closeConversation } = useOpenConversation();
-  useUnreadBadge(summaries, openId);
+  useUnreadBadge(listed, summaries, openId);
   const live = useLive(client);
   const [panel, setPanel] = useState<'none' | 'new-group'>('none');
   // "Connecting…" only once it takes a moment: said (and read out) on every page load otherwise.
@@ -90,7 +90,7 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
   return (
     // One h1 and one main on every size: on a phone, the list and the conversation take turns
     // inside it, and neither takes the landmark away with it.
-    <main className="flex h-dvh flex-col">
+    <main className="flex h-[calc(100dvh-var(--app-banner,0px))] flex-col">
       <h1 className="sr-only">Chats</h1>
       {/* Always on the page, its text changing: a live region put in with its text is not
           reliably read out. */}
