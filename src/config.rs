@@ -2,6 +2,7 @@
 //! Defaults are documented in README.md ("Configuration").
 
 use crate::error::ApiError;
+use crate::protocol::push::{PushServices, DEFAULT_PUSH_SERVICES};
 use crate::protocol::DEFAULT_ATTACHMENT_QUOTA_BYTES;
 
 /// OWASP's current floor for PBKDF2-HMAC-SHA256 (2023).
@@ -58,9 +59,10 @@ pub struct Config {
     pub log_every_hub_event: bool,
     /// Web Push: the VAPID key and contact, or why push is off (README "Push notifications").
     pub push: Result<PushSettings, String>,
-    /// Whether a plain `http:` push endpoint on this machine is taken: only in development and
-    /// tests, whose push service is a local server.
-    pub push_loopback_http: bool,
+    /// The push services a subscription may name (`PUSH_SERVICES`, a comma-separated list of
+    /// hosts; the browsers' own by default in production; any, and plain `http:` to this machine,
+    /// in development and tests, whose push service is a local server).
+    pub push_services: PushServices,
 }
 
 /// What the Worker signs pushes with (RFC 8292).
@@ -139,7 +141,16 @@ impl Config {
             .unwrap_or(DEFAULT_ATTACHMENT_QUOTA_BYTES);
         let log_every_hub_event = get("LOG_HUB_EVENTS").as_deref() == Some("all");
         let push = push_settings(get("VAPID_PRIVATE_KEY"), get("VAPID_SUBJECT"));
-        let push_loopback_http = environment != Environment::Production;
+        let listed: Vec<String> = get("PUSH_SERVICES")
+            .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
+            .unwrap_or_default();
+        let push_services = match (&environment, listed.is_empty()) {
+            (_, false) => PushServices::Listed(listed),
+            (Environment::Production, true) => {
+                PushServices::Listed(DEFAULT_PUSH_SERVICES.iter().map(|h| h.to_string()).collect())
+            }
+            (_, true) => PushServices::Any,
+        };
         Config {
             environment,
             jwt_secret,
@@ -154,7 +165,7 @@ impl Config {
             attachment_quota_bytes,
             log_every_hub_event,
             push,
-            push_loopback_http,
+            push_services,
         }
     }
 
@@ -279,9 +290,14 @@ mod tests {
         );
         assert!(off(&[("VAPID_PRIVATE_KEY", KEY)]).contains("VAPID_SUBJECT"));
         assert!(off(&[("VAPID_PRIVATE_KEY", KEY), ("VAPID_SUBJECT", "ops@chat.example")]).contains("VAPID_SUBJECT"));
-        assert!(!config(&[]).push_loopback_http, "production posts to https push services only");
-        assert!(config(&[("ENVIRONMENT", "test")]).push_loopback_http);
-        assert!(config(&[("ENVIRONMENT", "development")]).push_loopback_http);
+        let browsers = PushServices::Listed(DEFAULT_PUSH_SERVICES.iter().map(|h| h.to_string()).collect());
+        assert_eq!(config(&[]).push_services, browsers, "production posts to the browsers' push services only");
+        assert_eq!(config(&[("ENVIRONMENT", "test")]).push_services, PushServices::Any);
+        assert_eq!(
+            config(&[("PUSH_SERVICES", " Push.Chat.Example, ,fcm.googleapis.com")]).push_services,
+            PushServices::Listed(vec!["push.chat.example".into(), "fcm.googleapis.com".into()])
+        );
+        assert_eq!(config(&[("ENVIRONMENT", "development")]).push_services, PushServices::Any);
     }
 
     #[test]

@@ -33,7 +33,7 @@ fn current_device(caller: &Caller) -> ApiResult<Uuid> {
 /// Stores the browser's push subscription for the session's device, replacing the one it had.
 pub async fn subscribe(ctx: Ctx) -> ApiResult<Reply> {
     let (db, caller) = ctx.authenticate().await?;
-    let subscription = ctx.json::<PushSubscriptionRequest>()?.validate(ctx.config.push_loopback_http)?;
+    let subscription = ctx.json::<PushSubscriptionRequest>()?.validate(&ctx.config.push_services)?;
     let device = current_device(&caller)?;
     if let Err(note) = &ctx.config.push {
         return Err(ApiError::new(503, "push_unavailable", note.clone()));

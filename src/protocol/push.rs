@@ -72,11 +72,35 @@ pub struct NewPushSubscription {
     pub auth: Vec<u8>,
 }
 
+/// The push services of the browsers people use (Chrome and Edge's, Firefox's, Safari's and
+/// Windows'), by host: an endpoint names one of these or a host under it. What production takes
+/// unless `PUSH_SERVICES` lists others (README "Push notifications").
+pub const DEFAULT_PUSH_SERVICES: &[&str] =
+    &["fcm.googleapis.com", "push.services.mozilla.com", "push.apple.com", "notify.windows.com"];
+
+/// Which push services a subscription may name: the Worker posts to its endpoint, so this is what
+/// keeps it from being made to post anywhere else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushServices {
+    /// Production: `https:` on the default port to one of these hosts, or a host under one.
+    Listed(Vec<String>),
+    /// Development and tests: any `https:` host by name, and plain `http:` to this machine (the
+    /// tests' push service is a local server).
+    Any,
+}
+
+impl PushServices {
+    /// Whether `host` (a name) is one of the listed services or under one.
+    fn lists(hosts: &[String], host: &str) -> bool {
+        hosts
+            .iter()
+            .any(|listed| host == listed || host.strip_suffix(listed.as_str()).is_some_and(|sub| sub.ends_with('.')))
+    }
+}
+
 impl PushSubscriptionRequest {
-    /// `loopback_http`: whether a plain `http:` endpoint on this machine is taken (development and
-    /// tests, whose push service is a local server).
-    pub fn validate(self, loopback_http: bool) -> Result<NewPushSubscription, ApiError> {
-        validate_endpoint(&self.endpoint, loopback_http)?;
+    pub fn validate(self, services: &PushServices) -> Result<NewPushSubscription, ApiError> {
+        validate_endpoint(&self.endpoint, services)?;
         let p256dh = decode_base64url(&self.keys.p256dh)
             .filter(|key| key.len() == PUSH_P256DH_BYTES && is_valid_public_key(key))
             .ok_or_else(|| {
@@ -95,10 +119,11 @@ impl PushSubscriptionRequest {
     }
 }
 
-/// A push service URL the Worker may post to: absolute, `https:` to a named host (no address, no
-/// credentials, no fragment); or, when `loopback_http`, `http:` to this machine. The Worker
-/// fetches it, so nothing else (an address inside someone's network, a plain-text hop) is taken.
-pub fn validate_endpoint(endpoint: &str, loopback_http: bool) -> Result<(), ApiError> {
+/// A push service URL the Worker may post to (see `PushServices`): absolute, with no credentials
+/// and no fragment, `https:` to a host by name (never an address); in production one of the
+/// listed services on the default port. Names ending in a dot are refused (`localhost.` is this
+/// machine too).
+pub fn validate_endpoint(endpoint: &str, services: &PushServices) -> Result<(), ApiError> {
     let refused = |why: &str| ApiError::bad_request("invalid_endpoint", format!("endpoint {why}."));
     if endpoint.chars().count() > MAX_PUSH_ENDPOINT_CHARS {
         return Err(refused(&format!("is at most {MAX_PUSH_ENDPOINT_CHARS} characters")));
@@ -107,17 +132,28 @@ pub fn validate_endpoint(endpoint: &str, loopback_http: bool) -> Result<(), ApiE
     if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
         return Err(refused("may hold no credentials and no fragment"));
     }
-    let loopback = match url.host() {
-        Some(url::Host::Domain(name)) => name == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+    let (name, loopback) = match url.host() {
+        Some(url::Host::Domain(name)) if name.ends_with('.') => {
+            return Err(refused("names a host without a trailing dot"))
+        }
+        Some(url::Host::Domain(name)) => (Some(name), name == "localhost" || name.ends_with(".localhost")),
+        Some(url::Host::Ipv4(ip)) => (None, ip.is_loopback()),
+        Some(url::Host::Ipv6(ip)) => (None, ip.is_loopback()),
         None => return Err(refused("names no host")),
     };
-    match url.scheme() {
-        "https" if matches!(url.host(), Some(url::Host::Domain(_))) && !loopback => Ok(()),
-        "http" if loopback && loopback_http => Ok(()),
-        "https" | "http" => Err(refused("is an https: URL of a push service, by its name")),
-        _ => Err(refused("is an https: URL")),
+    match (services, url.scheme(), name) {
+        (PushServices::Listed(hosts), "https", Some(name))
+            if PushServices::lists(hosts, name) && url.port().is_none() =>
+        {
+            Ok(())
+        }
+        (PushServices::Listed(hosts), _, _) => {
+            Err(refused(&format!("is an https: URL of a push service this server takes ({})", hosts.join(", "))))
+        }
+        (PushServices::Any, "https", Some(_)) if !loopback => Ok(()),
+        (PushServices::Any, "http", _) if loopback => Ok(()),
+        (PushServices::Any, "https" | "http", _) => Err(refused("is an https: URL of a push service, by its name")),
+        (PushServices::Any, _, _) => Err(refused("is an https: URL")),
     }
 }
 
@@ -244,31 +280,39 @@ mod tests {
         }
     }
 
-    fn refusal(endpoint: &str, loopback_http: bool) -> (u16, &'static str) {
-        let e = request(endpoint, P256DH, AUTH).validate(loopback_http).unwrap_err();
+    fn production() -> PushServices {
+        PushServices::Listed(DEFAULT_PUSH_SERVICES.iter().map(|h| h.to_string()).collect())
+    }
+
+    fn refusal(endpoint: &str, services: &PushServices) -> (u16, &'static str) {
+        let e = request(endpoint, P256DH, AUTH).validate(services).unwrap_err();
         (e.status, e.code)
     }
 
     #[test]
     fn a_subscription_is_an_https_endpoint_and_its_two_keys() {
-        let ok = request("https://fcm.googleapis.com/fcm/send/abc:def", P256DH, AUTH).validate(false).unwrap();
+        let ok = request("https://fcm.googleapis.com/fcm/send/abc:def", P256DH, AUTH).validate(&production()).unwrap();
         assert_eq!(ok.p256dh.len(), 65);
         assert_eq!(ok.auth.len(), 16);
         assert_eq!(ok.endpoint, "https://fcm.googleapis.com/fcm/send/abc:def");
         // Padded keys, as some libraries write them, are the same keys.
-        let padded = request("https://push.example/x", &format!("{P256DH}="), &format!("{AUTH}==")).validate(false);
+        let padded =
+            request("https://push.example/x", &format!("{P256DH}="), &format!("{AUTH}==")).validate(&PushServices::Any);
         assert_eq!(padded.unwrap().p256dh, ok.p256dh);
     }
 
     #[test]
-    fn endpoints_are_https_to_a_named_host_and_loopback_http_only_when_allowed() {
+    fn endpoints_are_https_to_a_named_host_and_loopback_http_only_outside_production() {
         let refused = (400, "invalid_endpoint");
         for endpoint in [
             "http://push.example/x",
             "https://192.0.2.1/x",
             "https://[2001:db8::1]/x",
             "https://localhost/x",
+            "https://localhost./x",
+            "https://push.localhost/x",
             "https://127.0.0.1/x",
+            "https://push.example./x",
             "https://user:pw@push.example/x",
             "https://push.example/x#frag",
             "ftp://push.example/x",
@@ -276,20 +320,54 @@ mod tests {
             "not a url",
             "",
         ] {
-            assert_eq!(refusal(endpoint, false), refused, "{endpoint}");
+            assert_eq!(refusal(endpoint, &PushServices::Any), refused, "{endpoint}");
+            assert_eq!(refusal(endpoint, &production()), refused, "{endpoint}");
         }
-        assert_eq!(refusal(&format!("https://push.example/{}", "x".repeat(MAX_PUSH_ENDPOINT_CHARS)), false), refused);
-        assert_eq!(refusal("http://127.0.0.1:9000/push/1", false), refused, "loopback http is for dev and tests");
-        for endpoint in ["http://127.0.0.1:9000/push/1", "http://localhost:9000/p", "http://[::1]:9000/p"] {
-            assert!(request(endpoint, P256DH, AUTH).validate(true).is_ok(), "{endpoint}");
+        assert_eq!(
+            refusal(&format!("https://push.example/{}", "x".repeat(MAX_PUSH_ENDPOINT_CHARS)), &PushServices::Any),
+            refused
+        );
+        for endpoint in [
+            "http://127.0.0.1:9000/push/1",
+            "http://localhost:9000/p",
+            "http://[::1]:9000/p",
+            "https://push.example:8443/x",
+        ] {
+            assert!(request(endpoint, P256DH, AUTH).validate(&PushServices::Any).is_ok(), "{endpoint}");
+            assert_eq!(refusal(endpoint, &production()), refused, "production: {endpoint}");
         }
-        assert_eq!(refusal("http://push.example/x", true), refused, "only loopback goes in plain text");
+    }
+
+    #[test]
+    fn production_takes_the_listed_push_services_only_on_the_default_port() {
+        for endpoint in [
+            "https://fcm.googleapis.com/fcm/send/abc",
+            "https://updates.push.services.mozilla.com/wpush/v2/abc",
+            "https://web.push.apple.com/abc",
+            "https://db5p.notify.windows.com/w/?token=abc",
+            "https://fcm.googleapis.com:443/fcm/send/abc",
+        ] {
+            assert!(request(endpoint, P256DH, AUTH).validate(&production()).is_ok(), "{endpoint}");
+        }
+        for endpoint in [
+            "https://push.example/x",
+            "https://victim.example:8443/api?action=x",
+            "https://fcm.googleapis.com:8443/fcm/send/abc",
+            "https://evilfcm.googleapis.com.example/x",
+            "https://notpush.apple.com/x",
+            "http://fcm.googleapis.com/fcm/send/abc",
+        ] {
+            assert_eq!(refusal(endpoint, &production()), (400, "invalid_endpoint"), "{endpoint}");
+        }
+        let own = PushServices::Listed(vec!["push.chat.example".into()]);
+        assert!(request("https://eu.push.chat.example/x", P256DH, AUTH).validate(&own).is_ok());
+        assert!(request("https://fcm.googleapis.com/fcm/send/abc", P256DH, AUTH).validate(&own).is_err());
     }
 
     #[test]
     fn keys_must_be_a_curve_point_and_a_16_byte_secret() {
         let code = |p256dh: &str, auth: &str| {
-            let e = request("https://push.example/x", p256dh, auth).validate(false).unwrap_err();
+            let e = request("https://push.example/x", p256dh, auth).validate(&PushServices::Any).unwrap_err();
             (e.status, e.code, e.message)
         };
         let (status, code_p, message) = code(&encode_base64url(&[4; 65]), AUTH);
