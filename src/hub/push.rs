@@ -8,7 +8,7 @@ use super::{now_ms, UserHub};
 use crate::config::PushSettings;
 use crate::db::push::{self as db_push, SubscriptionRow};
 use crate::deliveries::EVENT_SEPARATOR;
-use crate::error::{log_error, ApiResult};
+use crate::error::{log_error, ApiError, ApiResult};
 use crate::protocol::PushPayload;
 use crate::push::plan::{self, Coalescer, Outcome, Pushable};
 use crate::push::vapid::{TOKEN_LIFETIME_SECS, TOKEN_REUSE_SECS};
@@ -16,7 +16,7 @@ use crate::push::{audience, encrypt_with_fresh_keys, UserAgentKeys, VapidKey};
 use std::collections::HashMap;
 use std::rc::Rc;
 use uuid::Uuid;
-use worker::{AbortController, Fetch, Headers, Method, Request, RequestInit};
+use worker::{AbortController, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
 /// How long a push service keeps a push for a device that is offline (RFC 8030 §5.2). After a
 /// day a notification is stale, and the app catches up when it is opened anyway.
@@ -109,15 +109,24 @@ impl UserHub {
         }
         loop {
             let queued = std::mem::take(&mut self.push.borrow_mut().queued);
+            let mut planned_now = false;
             if let Some(me) = self.user_id().filter(|_| !queued.is_empty()) {
                 match self.plan_pushes(me, &queued).await {
-                    Ok(planned) => self.push.borrow_mut().coalescer.owe(planned),
+                    Ok(planned) => {
+                        self.push.borrow_mut().coalescer.owe(planned);
+                        planned_now = true;
+                    }
                     Err(e) => log_error("hub.push", &format!("planning pushes failed: {e}")),
                 }
             }
-            let due = self.push.borrow_mut().coalescer.due(now_ms());
+            let mut due = self.push.borrow_mut().coalescer.due(now_ms());
             if due.is_empty() && self.push.borrow().queued.is_empty() {
                 break;
+            }
+            if !planned_now && !due.is_empty() {
+                // Owed since an earlier round (held back by the rate): the device may have been
+                // signed out, removed or unsubscribed since, so only those still listed get it.
+                due = self.still_subscribed(due).await;
             }
             futures_util::future::join_all(due.into_iter().map(|(to, payload)| self.send_push(to, payload))).await;
         }
@@ -125,6 +134,23 @@ impl UserHub {
         state.running = false;
         let now = now_ms();
         state.due_at = state.coalescer.wait_ms(now).map(|wait| now + wait);
+    }
+
+    /// Of `due`, the pushes whose subscription is still listed for a signed-in device (none if
+    /// that cannot be asked: a push held back is better dropped than sent to a signed-out browser).
+    async fn still_subscribed(&self, due: Vec<(SubscriptionRow, PushPayload)>) -> Vec<(SubscriptionRow, PushPayload)> {
+        let Some(me) = self.user_id() else { return Vec::new() };
+        let listed = async { Ok::<_, ApiError>(db_push::of_user(&self.conn().await?.client, me).await?) };
+        match listed.await {
+            Ok(listed) => due
+                .into_iter()
+                .filter(|(to, _)| listed.iter().any(|l| l.device_id == to.device_id && l.endpoint == to.endpoint))
+                .collect(),
+            Err(e) => {
+                log_error("hub.push", &format!("re-checking subscriptions failed: {e}"));
+                Vec::new()
+            }
+        }
     }
 
     /// The push each subscribed device is owed for `queued`, from the user's subscriptions and
@@ -182,7 +208,12 @@ impl UserHub {
         set("Authorization", &self.vapid_authorization(&service)?)?;
         let mut init = RequestInit::new();
         let bytes = js_sys::Uint8Array::from(body.as_slice());
-        init.with_method(Method::Post).with_headers(headers).with_body(Some(bytes.into()));
+        // Never followed: only the endpoint was checked (`validate_endpoint`), not where a redirect
+        // would send the post; a 3xx answer counts as a failed push.
+        init.with_method(Method::Post)
+            .with_headers(headers)
+            .with_body(Some(bytes.into()))
+            .with_redirect(RequestRedirect::Manual);
         let request = Request::new_with_init(&to.endpoint, &init).map_err(|e| e.to_string())?;
         let controller = AbortController::default();
         let fetch = Fetch::Request(request);

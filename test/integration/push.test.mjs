@@ -17,7 +17,7 @@ afterEach(() => file.closeSockets());
 
 /** Every push received, in order: { path, headers, body }. */
 const received = [];
-/** How the service answers a path (status, delay in ms); 201 at once unless set. */
+/** How the service answers a path (status, delay in ms, a redirect's location); 201 at once unless set. */
 const behaviour = new Map();
 let service;
 let serviceOrigin;
@@ -28,9 +28,9 @@ before(async () => {
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
       received.push({ path: req.url, method: req.method, headers: req.headers, body: Buffer.concat(chunks), at: Date.now() });
-      const { status = 201, delayMs = 0 } = behaviour.get(req.url) ?? {};
+      const { status = 201, delayMs = 0, location } = behaviour.get(req.url) ?? {};
       if (delayMs) await sleep(delayMs);
-      res.writeHead(status).end();
+      res.writeHead(status, location ? { location } : {}).end();
     });
   });
   await new Promise((resolve) => service.listen(0, '127.0.0.1', resolve));
@@ -388,4 +388,33 @@ test('pushes to a device are rate-limited: past a few at once, the newest waits 
   assert.equal((await readPush(pushesTo(sub)[3], sub)).payload.seq, newest.message.seq, 'one push for both, the newest');
   await sleep(500);
   assert.equal(pushesTo(sub).length, 4);
+});
+
+test('a push held back by the rate is not sent once its device is signed out meanwhile', async () => {
+  const [alice, bob] = [await userWithDevice(), await userWithDevice()];
+  const sub = subscription('held-then-signed-out');
+  await subscribe(bob, sub);
+  const socket = await file.open(alice.token);
+  for (let i = 1; i <= 3; i += 1) {
+    await send(socket, bob, `message ${i}`);
+    await waitFor(() => pushesTo(sub).length === i, { what: `push ${i}` });
+  }
+  await send(socket, bob, 'held back'); // owed, waiting for the device's rate (one every 5 s)
+  await sleep(300);
+  assert.equal((await file.api.post('/auth/logout', undefined, { token: bob.token })).status, 204);
+  await sleep(7_000); // past when it would have gone
+  assert.equal(pushesTo(sub).length, 3, 'the held push did not go to a signed-out browser');
+});
+
+test('a push service\'s redirect is not followed: the post goes only where the endpoint said', async () => {
+  const [alice, bob] = [await userWithDevice(), await userWithDevice()];
+  const sub = subscription('redirecting');
+  const elsewhere = `/elsewhere-${randomBytes(4).toString('hex')}`;
+  behaviour.set(sub.path, { status: 307, location: serviceOrigin + elsewhere });
+  await subscribe(bob, sub);
+  const socket = await file.open(alice.token);
+  await send(socket, bob, 'redirected?');
+  await waitFor(() => pushesTo(sub).length > 0, { what: 'the push to the endpoint' });
+  await sleep(500);
+  assert.equal(received.filter((r) => r.path === elsewhere).length, 0, 'nothing posted where the redirect pointed');
 });
