@@ -16,14 +16,16 @@ pub struct SubscriptionRow {
 }
 
 /// Stores `device`'s subscription, replacing the one it had. An endpoint another device held is
-/// taken from it (a browser has one subscription per site: that browser now signs in as
-/// `device`). The DELETE is read by the INSERT so that it runs first (an unread data-modifying
+/// taken from it only with the same keys (a browser has one subscription per site, and gives its
+/// keys again: that browser now signs in as `device`); knowing the endpoint alone is not enough to
+/// take someone's pushes away (the insert then meets the endpoint's unique key: 409). The DELETE is read by the INSERT so that it runs first (an unread data-modifying
 /// WITH runs after the main statement, whose insert would then meet the old endpoint).
 pub async fn subscribe(client: &Client, device: Uuid, subscription: &NewPushSubscription) -> DbResult<()> {
     sql::execute(
         client,
         "WITH freed AS (
-           DELETE FROM push_subscriptions WHERE endpoint = $2 AND device_id <> $1 RETURNING device_id
+           DELETE FROM push_subscriptions
+           WHERE endpoint = $2 AND device_id <> $1 AND p256dh = $3 AND auth = $4 RETURNING device_id
          )
          INSERT INTO push_subscriptions (device_id, endpoint, p256dh, auth)
          SELECT $1, $2, $3, $4 FROM (SELECT count(*) FROM freed) AS done

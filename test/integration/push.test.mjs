@@ -205,6 +205,17 @@ test('an endpoint registered by another account\'s device is taken from the firs
   assert.deepEqual(await subscriptionRows(second.device.id), [{ endpoint: sub.json.endpoint }]);
 });
 
+test('knowing someone\'s endpoint is not enough to take their pushes: other keys are refused', async () => {
+  const [owner, thief] = [await userWithDevice(), await userWithDevice()];
+  const sub = subscription('owned');
+  await subscribe(owner, sub);
+  const forged = subscription('forged');
+  const res = await file.api.post('/devices/me/push', { ...forged.json, endpoint: sub.json.endpoint }, { token: thief.token });
+  assert.equal(res.status, 409, JSON.stringify(res.body));
+  assert.deepEqual(await subscriptionRows(owner.device.id), [{ endpoint: sub.json.endpoint }]);
+  assert.deepEqual(await subscriptionRows(thief.device.id), []);
+});
+
 test('a removed device loses its subscription', async () => {
   const bob = await userWithDevice();
   await subscribe(bob, subscription('removed'));
