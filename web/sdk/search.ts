@@ -17,12 +17,16 @@
 // entries written since: a page closed between two snapshots loses nothing. A store without a
 // snapshot (new, or upgraded from before search) builds the index from its messages the first
 // time. bench/README.md (`search`) has the figures for each of these.
+//
+// A change that takes text away (deleted for everyone or for me, expired, edited) also deletes,
+// as it is stored, the saved segment that may hold the old text (see Store.journal): a segment
+// the snapshot lists but the store no longer has is rebuilt from that week's messages on load.
 
 // MiniSearch is pinned to one exact version in web/package.json: the snapshot is its own
 // serialization of the index, and an upgrade is to be made on purpose (a snapshot it cannot read
 // is rebuilt from the messages, which costs seconds on a large history).
 import MiniSearch, { type Options, type SearchResult } from 'minisearch';
-import type { LocalMessage, SearchDocument, Store } from './store.ts';
+import { searchSegmentKey as segmentKey, searchSegmentOf as segmentOf, type LocalMessage, type SearchDocument, type Store } from './store.ts';
 
 /** A message that matches, newest-relevant first (see LocalSearch.search). */
 export interface SearchHit {
@@ -72,8 +76,6 @@ interface Meta {
 
 /** Bumped whenever tokenize or fold changes what terms a text gives: the index is then rebuilt. */
 const TERMS_VERSION = 1;
-/** A segment holds the messages sent in one week (by their createdAt). */
-const SEGMENT_MS = 7 * 86_400_000;
 /** The segments that changed are saved once no change came for this long, or this long after
  * the first unsaved one at the latest. */
 const SNAPSHOT_IDLE_MS = 3_000;
@@ -191,8 +193,6 @@ export function snippet(text: string, matched: Set<string>): SnippetPart[] {
 type Change = [key: string, document: SearchDocument | null, generation: number];
 type Segment = MiniSearch<SearchDocument>;
 
-const segmentOf = (t: number) => Math.floor(t / SEGMENT_MS);
-const segmentKey = (n: number) => `segment:${n}`;
 const newestFirst = (a: SearchResult, b: SearchResult) => (b.t as number) - (a.t as number) || b.score - a.score;
 
 export class LocalSearch {
@@ -270,15 +270,22 @@ export class LocalSearch {
     if (this.dirty.size > 0 || this.unsaved.size > 0 || this.rebuilt) this.scheduleSnapshot(!loaded);
   }
 
-  /** Loads the saved segments; false if there is no snapshot, or one this version cannot read (made
-   * with other terms, or by another version of MiniSearch). */
+  /** Loads the saved segments, and rebuilds from its week's messages each one the store dropped
+   * (a message's text went while it was saved); false if there is no snapshot, or one this version
+   * cannot read (made with other terms, or by another version of MiniSearch). */
   private async loadSnapshot(): Promise<boolean> {
     const meta = await this.store.searchRecord<Meta>('meta');
     if (meta?.terms !== TERMS_VERSION) return false;
     try {
       for (const n of meta.segments) {
         const saved = await this.store.searchRecord<SavedSegment>(segmentKey(n));
-        if (typeof saved?.index !== 'string') throw new Error(`segment ${n} is missing`);
+        if (saved === undefined) {
+          for (const document of await this.store.searchDocumentsInSegment(n)) this.add(document);
+          // Saved again (or, left empty, taken out of the list) at the next snapshot.
+          this.dirty.add(n);
+          continue;
+        }
+        if (typeof saved?.index !== 'string') throw new Error(`segment ${n} cannot be read`);
         this.segments.set(n, await MiniSearch.loadJSONAsync(saved.index, OPTIONS));
         this.conversations.set(n, new Map(Object.entries(saved.conversations)));
       }
@@ -287,6 +294,7 @@ export class LocalSearch {
     } catch {
       this.segments.clear();
       this.conversations.clear();
+      this.dirty.clear();
       return false;
     }
   }

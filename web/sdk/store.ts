@@ -120,6 +120,21 @@ export function searchDocument(m: LocalMessage): SearchDocument | null {
 const sameDocument = (a: SearchDocument | null, b: SearchDocument | null) =>
   a === b || (!!a && !!b && a.text === b.text && a.c === b.c && a.t === b.t);
 
+/** Whether a change takes away text the index had of a message (deleted, expired, edited): the saved
+ * segment holding the old text must then not outlive the change (see dropSearchSegment). */
+const dropsText = (before: SearchDocument | null, after: SearchDocument | null) => !!before && before.text !== after?.text;
+
+/** The search index's segments hold a week of messages each (by when they were sent). Here, not in
+ * search.ts, since the store drops a segment by itself when a message's text goes (and search.ts,
+ * with MiniSearch, is only loaded once search is used). */
+export const SEARCH_SEGMENT_MS = 7 * 86_400_000;
+export const searchSegmentOf = (t: number) => Math.floor(t / SEARCH_SEGMENT_MS);
+export const searchSegmentKey = (n: number) => `segment:${n}`;
+/** The record `dropped:<segment>:<message key>` → generation: the segment was dropped from the snapshot
+ * because of that change of that message (see saveSearchSnapshot). */
+const DROPPED = 'dropped:';
+const droppedKey = (n: number, key: string) => `${DROPPED}${n}:${key}`;
+
 /**
  * Told of each change to what the search index should hold of a message, once it is stored: its
  * key, its document (null: nothing to find any more) and the generation its journal entry has.
@@ -133,10 +148,10 @@ interface ChatSchema extends DBSchema {
   kv: { key: string; value: unknown };
   groups: { key: string; value: GroupRecord };
   keyPackages: { key: string; value: unknown };
-  messages: { key: string; value: LocalMessage; indexes: { byConversation: [string, number]; byId: string; bySeq: number; byContent: [string, string]; byExpiry: number } };
+  messages: { key: string; value: LocalMessage; indexes: { byConversation: [string, number]; byId: string; bySeq: number; byContent: [string, string]; byExpiry: number; byTime: string } };
   problems: { key: string; value: Problem; indexes: { byConversation: [string, number] } };
-  /** The local search index's snapshot (see search.ts): what it holds (`meta`), and each of its
-   * segments (`segment:<n>`). */
+  /** The local search index's snapshot (see search.ts): what it holds (`meta`), each of its
+   * segments (`segment:<n>`), and which segments the store dropped since (`dropped:<n>:<key>`). */
   search: { key: string; value: unknown };
   /** Messages whose searchable text changed since the index's last snapshot: message key → the
    * generation of the change (see Store.journal). Written in the same transaction as the change. */
@@ -144,8 +159,12 @@ interface ChatSchema extends DBSchema {
 }
 
 type Database = IDBPDatabase<ChatSchema>;
+/** What a write of the messages store takes: the message, its journal entry, and the search
+ * snapshot's records it may drop. */
+const MESSAGE_STORES: ['messages', 'searchJournal', 'search'] = ['messages', 'searchJournal', 'search'];
+type MessageTransaction = IDBPTransaction<ChatSchema, typeof MESSAGE_STORES, 'readwrite'>;
 
-const DB_VERSION = 5;
+const DB_VERSION = 6;
 export const UNSENT_SEQ = Number.MAX_SAFE_INTEGER;
 
 const databaseName = (name: string) => `e2e-chat:${name}`;
@@ -179,6 +198,12 @@ function upgrade(db: Database, oldVersion: number, tx: IDBPTransaction<ChatSchem
     // from the messages store the first time it is opened (see search.ts).
     db.createObjectStore('search');
     db.createObjectStore('searchJournal');
+  }
+  if (oldVersion < 6) {
+    // Messages by when they were sent: a segment of the search index dropped from its snapshot is
+    // rebuilt from its week's messages alone (see dropSearchSegment). Built once, here, over the
+    // messages already stored.
+    tx.objectStore('messages').createIndex('byTime', 'createdAt');
   }
 }
 
@@ -307,11 +332,33 @@ export class Store {
   // message received, sent, edited, deleted for everyone or for me, expired), and a page closed
   // before the index saved its snapshot loses nothing (see search.ts).
 
-  /** Journals a change of the message `key` in `tx`; resolves with its generation. */
-  private async journal(tx: IDBPTransaction<ChatSchema, ('messages' | 'searchJournal')[], 'readwrite'>, key: string): Promise<number> {
+  //
+  // The journal alone holds only the message's key: the text a change took away (a message
+  // deleted for everyone or for me, expired, edited) would stay inside the saved segment of its
+  // week until an open index rewrote that segment, and an index opens only when search is used.
+  // So a change that takes text away also deletes that segment's record, in the same transaction:
+  // once the change is stored, nothing of the old text is at rest, index open or not. The next
+  // index to load rebuilds that one week from the messages (see search.ts, loadSnapshot): in Node
+  // with fake-indexeddb, a week of 5,000 messages among 15,000 added about 0.1 s to the load, where
+  // a rebuild of everything takes seconds on a large history. And the `dropped:` mark keeps an
+  // index that has not seen the change (another tab's, or this page's until it is told) from
+  // writing the old segment back.
+
+  /** Journals a change of the message `key` in `tx` (and drops the saved segment that held its
+   * text when the change takes that text away); resolves with its generation. */
+  private async journal(tx: MessageTransaction, key: string, before: SearchDocument | null, after: SearchDocument | null): Promise<number> {
     const generation = nextGeneration();
-    await tx.objectStore('searchJournal').put(generation, key);
+    await Promise.all([
+      tx.objectStore('searchJournal').put(generation, key),
+      dropsText(before, after) ? this.dropSearchSegment(tx, key, before!, generation) : undefined,
+    ]);
     return generation;
+  }
+
+  private async dropSearchSegment(tx: MessageTransaction, key: string, before: SearchDocument, generation: number): Promise<void> {
+    const n = searchSegmentOf(before.t);
+    const search = tx.objectStore('search');
+    await Promise.all([search.delete(searchSegmentKey(n)), search.put(generation, droppedKey(n, key))]);
   }
 
   private tellSearch(key: string, document: SearchDocument | null, generation: number): void {
@@ -324,9 +371,13 @@ export class Store {
   }
 
   async putMessage(message: LocalMessage): Promise<void> {
-    const tx = this.db.transaction(['messages', 'searchJournal'], 'readwrite');
-    const [, generation] = await Promise.all([tx.objectStore('messages').put(message), this.journal(tx, message.key), tx.done]);
-    this.tellSearch(message.key, searchDocument(message), generation);
+    const tx = this.db.transaction(MESSAGE_STORES, 'readwrite');
+    const messages = tx.objectStore('messages');
+    // What it replaces, if anything (a tombstone over a message, say): its text may be saved.
+    const stored = await messages.get(message.key);
+    const document = searchDocument(message);
+    const [, generation] = await Promise.all([messages.put(message), this.journal(tx, message.key, stored ? searchDocument(stored) : null, document), tx.done]);
+    this.tellSearch(message.key, document, generation);
   }
 
   message(key: string): Promise<LocalMessage | undefined> {
@@ -339,7 +390,7 @@ export class Store {
    * the new one, or undefined to leave it; resolves with what was stored.
    */
   async updateMessage(key: string, change: (message: LocalMessage) => LocalMessage | undefined): Promise<LocalMessage | undefined> {
-    const tx = this.db.transaction(['messages', 'searchJournal'], 'readwrite');
+    const tx = this.db.transaction(MESSAGE_STORES, 'readwrite');
     const messages = tx.objectStore('messages');
     const stored = await messages.get(key);
     const updated = stored && change(stored);
@@ -349,7 +400,8 @@ export class Store {
     const document = updated ? searchDocument(updated) : null;
     if (updated) {
       await messages.put(updated);
-      if (!sameDocument(searchDocument(stored), document)) generation = await this.journal(tx, key);
+      const before = searchDocument(stored);
+      if (!sameDocument(before, document)) generation = await this.journal(tx, key, before, document);
     }
     await tx.done;
     if (generation !== undefined) this.tellSearch(key, document, generation);
@@ -357,11 +409,12 @@ export class Store {
   }
 
   async deleteMessage(key: string): Promise<void> {
-    const tx = this.db.transaction(['messages', 'searchJournal'], 'readwrite');
+    const tx = this.db.transaction(MESSAGE_STORES, 'readwrite');
     const messages = tx.objectStore('messages');
     const stored = await messages.get(key);
     await messages.delete(key);
-    const generation = stored && searchDocument(stored) ? await this.journal(tx, key) : undefined;
+    const before = stored ? searchDocument(stored) : null;
+    const generation = before ? await this.journal(tx, key, before, null) : undefined;
     await tx.done;
     if (generation !== undefined) this.tellSearch(key, null, generation);
   }
@@ -477,22 +530,65 @@ export class Store {
     return { documents, lastKey: batch.length === limit ? batch.at(-1)!.key : undefined };
   }
 
+  /** The documents of the messages sent in segment `n`'s week (see searchSegmentOf): what the
+   * index rebuilds a segment dropped from its snapshot from. */
+  async searchDocumentsInSegment(n: number): Promise<SearchDocument[]> {
+    // By the index on createdAt, with a day to spare each side: the strings compare as times only
+    // when written alike (a server's microseconds, a time zone), and each is placed by its parsed
+    // time below. A date that does not parse counts as time 0, so segment 0 reads them all.
+    const day = 86_400_000;
+    const iso = (t: number) => new Date(t).toISOString();
+    const range = n === 0 ? undefined : IDBKeyRange.bound(iso(n * SEARCH_SEGMENT_MS - day), iso((n + 1) * SEARCH_SEGMENT_MS + day));
+    const documents: SearchDocument[] = [];
+    for (const m of await this.db.getAllFromIndex('messages', 'byTime', range)) {
+      const document = searchDocument(m);
+      if (document && searchSegmentOf(document.t) === n) documents.push(document);
+    }
+    return documents;
+  }
+
   /**
    * Saves records of the index's snapshot (null: delete that record) and drops the journal entries
    * it now holds: those whose generation is still the one the snapshot took in. A change
    * journalled meanwhile has a newer generation and stays, to be applied when the snapshot is next
    * loaded. With `replace`, every other record of the snapshot goes (a snapshot made anew).
+   *
+   * A segment dropped because a change took text away (dropSearchSegment) is written again only
+   * if the snapshot holds that change (the same generation or a later one of that message):
+   * otherwise the index may still have the old text (another tab's index, never told of the
+   * change; or this page's, in the moment between the change's commit and its being told). Such a
+   * segment stays missing, and is rebuilt from the messages when an index next loads. Resolves
+   * with the segments so left out.
    */
-  async saveSearchSnapshot(records: Map<string, unknown>, holds: Map<string, number>, { replace = false } = {}): Promise<void> {
+  async saveSearchSnapshot(records: Map<string, unknown>, holds: Map<string, number>, { replace = false } = {}): Promise<number[]> {
     const tx = this.db.transaction(['search', 'searchJournal'], 'readwrite');
     const search = tx.objectStore('search');
     const journal = tx.objectStore('searchJournal');
+    const marks = IDBKeyRange.bound(DROPPED, `${DROPPED}\uffff`);
+    const [markKeys, markGenerations] = await Promise.all([search.getAllKeys(marks), search.getAll(marks)]);
+    // Per segment, whether a change that dropped it is not held; the marks of changes held go.
+    const unheld = new Set<number>();
+    const kept: [string, number][] = [];
+    const cleared: string[] = [];
+    markKeys.forEach((markKey, i) => {
+      const [n, key] = [Number(markKey.slice(DROPPED.length, markKey.indexOf(':', DROPPED.length))), markKey.slice(markKey.indexOf(':', DROPPED.length) + 1)];
+      if ((holds.get(key) ?? -Infinity) >= (markGenerations[i] as number)) {
+        cleared.push(markKey);
+      } else {
+        unheld.add(n);
+        kept.push([markKey, markGenerations[i] as number]);
+      }
+    });
+    const refused = [...unheld].filter((n) => records.get(searchSegmentKey(n)));
+    for (const n of refused) records.delete(searchSegmentKey(n));
     if (replace) await search.clear();
     const written = [...records].map(([key, value]) => (value === null ? search.delete(key) : search.put(value, key)));
+    const marked = replace ? kept.map(([key, generation]) => search.put(generation, key)) : cleared.map((key) => search.delete(key));
     const dropped = [...holds].map(async ([key, generation]) => {
       if ((await journal.get(key)) === generation) await journal.delete(key);
     });
-    await Promise.all([...written, ...dropped, tx.done]);
+    await Promise.all([...written, ...marked, ...dropped, tx.done]);
+    return refused;
   }
 
   async putNotice(notice: Notice): Promise<void> {

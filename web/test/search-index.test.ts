@@ -245,3 +245,109 @@ async function waitUntil(done: () => Promise<boolean>, what: string): Promise<vo
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** Every record of the store's saved search index, keys and values, read straight from IndexedDB. */
+async function rawSearchRecords(name: string): Promise<{ keys: string[]; text: string }> {
+  const db = await openDB(`e2e-chat:${name}`);
+  try {
+    const tx = db.transaction('search');
+    const [keys, values] = await Promise.all([tx.store.getAllKeys(), tx.store.getAll(), tx.done]);
+    return { keys: keys as string[], text: JSON.stringify(values).toLowerCase() };
+  } finally {
+    db.close();
+  }
+}
+
+test('with the index closed, what a deletion for everyone, for me, an expiry or an edit took away is gone from the saved index at once', async () => {
+  const name = storeName();
+  const store = await Store.open(name);
+  const week = 7 * 86_400_000;
+  // Enough messages in the week that MiniSearch would not vacuum on its own; one in another week.
+  for (let i = 0; i < 50; i += 1) await store.putMessage(message(`f${i}`, i + 1, `filler ${i}`));
+  await store.putMessage(message('e', 100, 'the password is swordfish'));
+  await store.putMessage(message('d', 101, 'meet me at the aviary'));
+  await store.putMessage(message('m', 102, 'my private diary'));
+  await store.putMessage(message('x', 103, 'a fleeting thought', { expiresAt: Date.UTC(2026, 0, 2) }));
+  await store.putMessage(message('old', 104, 'from an earlier week', { createdAt: new Date(Date.UTC(2026, 0, 1) - 3 * week).toISOString() }));
+  let search = LocalSearch.open(store);
+  await search.snapshot();
+  search.close();
+  const before = await rawSearchRecords(name);
+  for (const word of ['swordfish', 'aviary', 'diary', 'fleeting']) assert.ok(before.text.includes(word), `${word} saved to begin with`);
+
+  // No index open in this session: the changes are only journalled.
+  await store.updateMessage('e', (m) => ({ ...m, text: 'never mind', edited: { at: m.createdAt } }));
+  await store.updateMessage('d', (m) => ({ ...m, text: '', deleted: { by: 'ana', at: m.createdAt } }));
+  await store.deleteMessage('m');
+  for (const expired of await store.expired(Date.UTC(2026, 0, 3))) await store.deleteMessage(expired.key); // as expiry.ts does
+  const after = await rawSearchRecords(name);
+  for (const gone of ['swordfish', 'password', 'aviary', 'diary', 'fleeting']) assert.ok(!after.text.includes(gone), `${gone} is not at rest in the saved index`);
+  assert.ok(after.text.includes('earlier'), 'another week\'s segment is left as it was');
+
+  // The next index rebuilds that one week from the messages, and saves it again.
+  search = LocalSearch.open(store);
+  assert.deepEqual(await keysOf(search, 'never'), ['e']);
+  assert.deepEqual([await keysOf(search, 'swordfish'), await keysOf(search, 'aviary'), await keysOf(search, 'diary'), await keysOf(search, 'fleeting')], [[], [], [], []]);
+  assert.equal((await keysOf(search, 'filler', { limit: 100 })).length, 50);
+  assert.deepEqual(await keysOf(search, 'earlier'), ['old']);
+  assert.equal(search.size, 52);
+  await search.snapshot();
+  search.close();
+  const saved = await rawSearchRecords(name);
+  assert.ok(saved.text.includes('never') && saved.text.includes('filler'), 'the week saved again');
+  for (const gone of ['swordfish', 'aviary', 'diary', 'fleeting']) assert.ok(!saved.text.includes(gone), `${gone} still not saved`);
+  assert.deepEqual(saved.keys.filter((k) => !k.startsWith('segment:') && k !== 'meta'), [], 'no mark of a dropped segment is left once it is saved again');
+  assert.equal((await store.searchJournal()).size, 0);
+  search.close();
+  store.close();
+});
+
+test('an index open elsewhere (another tab) does not write back what a deletion here took away', async () => {
+  const name = storeName();
+  const tab = await Store.open(name);
+  for (let i = 0; i < 50; i += 1) await tab.putMessage(message(`f${i}`, i + 1, `filler ${i}`));
+  await tab.putMessage(message('d', 100, 'meet me at the aviary'));
+  const search = LocalSearch.open(tab);
+  await search.snapshot();
+  // Another tab, with no index open, deletes the message for everyone: this tab's index is not told.
+  const other = await Store.open(name);
+  await other.updateMessage('d', (m) => ({ ...m, text: '', deleted: { by: 'ana', at: m.createdAt } }));
+  // Then this tab changes the same week, and its index saves it.
+  await tab.putMessage(message('n', 101, 'a new message'));
+  await search.snapshot();
+  assert.ok(!(await rawSearchRecords(name)).text.includes('aviary'), 'the deleted text is not written back');
+  search.close();
+  const reloaded = LocalSearch.open(other);
+  assert.deepEqual([await keysOf(reloaded, 'aviary'), await keysOf(reloaded, 'new'), reloaded.size], [[], ['n'], 51]);
+  reloaded.close();
+  other.close();
+  tab.close();
+});
+
+test('a snapshot taken before the index is told of a deletion leaves its segment out, and saves it once told', async () => {
+  const name = storeName();
+  const store = await Store.open(name);
+  for (let i = 0; i < 50; i += 1) await store.putMessage(message(`f${i}`, i + 1, `filler ${i}`));
+  await store.putMessage(message('d', 100, 'meet me at the aviary'));
+  const search = LocalSearch.open(store);
+  await search.snapshot();
+  await store.putMessage(message('n', 101, 'a new message')); // the week to save again
+  // The deletion is stored, but the index is told only later (the moment after its commit).
+  const tell = store.searchListener!;
+  let told = () => {};
+  store.searchListener = (...change) => { told = () => tell(...change); };
+  await store.updateMessage('d', (m) => ({ ...m, text: '', deleted: { by: 'ana', at: m.createdAt } }));
+  store.searchListener = tell;
+  await search.snapshot();
+  const between = await rawSearchRecords(name);
+  assert.ok(!between.text.includes('aviary'), 'the segment with the old text is not written');
+  assert.equal(between.keys.filter((k) => k.startsWith('dropped:')).length, 1, 'and stays marked');
+  told();
+  await search.snapshot();
+  const after = await rawSearchRecords(name);
+  assert.ok(!after.text.includes('aviary') && after.text.includes('filler'), 'saved once the index has the deletion');
+  assert.deepEqual(after.keys.filter((k) => k.startsWith('dropped:')), []);
+  assert.equal((await store.searchJournal()).size, 0);
+  search.close();
+  store.close();
+});

@@ -156,6 +156,40 @@ test('an edit replaces the text found; a deletion for everyone, for me, and an e
   }
 });
 
+test('in a session that never opens the index, an edit, a deletion for everyone and an expiry leave nothing of the old text at rest', async () => {
+  const { alice, bob, conversation } = await pair();
+  const [before, after, retracted, fleeting, kept] = [word('original'), word('amended'), word('regret'), word('ephemeral'), word('durable')];
+  const { sent: toEdit } = await say(alice, conversation.id, `first ${before}`, bob);
+  const { sent: toDelete } = await say(alice, conversation.id, `then ${retracted}`, bob);
+  await say(alice, conversation.id, `and ${kept}`, bob);
+  await alice.setDisappearingTimer(conversation.id, 3600);
+  await waitFor(async () => (await bob.disappearingTimer(conversation.id)) === 3600, { what: 'Bob to hear of the timer' });
+  await say(alice, conversation.id, `a ${fleeting} thought`, bob);
+  // Bob's index saves all of it; then Bob's page is gone, and the next one does not search.
+  await bob.prepareSearch();
+  await (await (bob as unknown as { searchIndex(): Promise<{ snapshot(): Promise<void> }> }).searchIndex()).snapshot();
+  const saved = JSON.stringify(await searchRecords(bob.storeName)).toLowerCase();
+  for (const w of [before, retracted, fleeting, kept]) assert.ok(saved.includes(w.toLowerCase()), `${w} saved to begin with`);
+  bob.disconnect();
+  (bob as unknown as { closeSearch(): void }).closeSearch();
+  const again = client('Bob again', bob.storeName);
+  assert.equal(await again.resume(bob.storeName), true);
+
+  await alice.edit(toEdit.key, `first ${after}`);
+  await alice.deleteForEveryone(toDelete.key);
+  await waitFor(async () => (await again.messageByContent(conversation.id, toEdit.contentId!))?.text.includes(after), { what: 'the edit at Bob' });
+  await waitFor(async () => !!(await again.messageByContent(conversation.id, toDelete.contentId!))?.deleted, { what: 'the deletion at Bob' });
+  again.clock.offset = 3_601_000;
+  await again.sweepExpired();
+  const atRest = JSON.stringify(await searchRecords(bob.storeName)).toLowerCase();
+  for (const gone of [before, retracted, fleeting]) assert.ok(!atRest.includes(gone.toLowerCase()), `${gone} is not at rest in Bob's saved index`);
+
+  // Searching later rebuilds that week from the messages.
+  assert.deepEqual([await again.search(before), await again.search(retracted), await again.search(fleeting)], [[], [], []]);
+  assert.equal((await again.search(after)).length, 1);
+  assert.equal((await again.search(kept)).length, 1);
+});
+
 /** Every record of the client's saved search index, read straight from IndexedDB. */
 async function searchRecords(storeName: string): Promise<unknown[]> {
   const db = await new Promise<IDBDatabase>((resolve, reject) => {
