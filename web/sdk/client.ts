@@ -736,6 +736,8 @@ export class ChatClient {
    * text has every word of `query`, as typed or as the start of a longer word (case and accents
    * aside), then, if those are fewer than `limit`, with a typo forgiven. Those without a typo
    * come first, each group newest first; each hit has a snippet with the matching words marked.
+   * Of a long query only the first ten words are looked for (see search.ts, MAX_QUERY_TERMS);
+   * `signal` calls a search off once a newer one supersedes it.
    * Runs on this device only: neither the query nor the index goes anywhere (see search.ts).
    */
   async search(query: string, options: SearchOptions = {}): Promise<SearchHit[]> {

@@ -25,7 +25,7 @@
 // MiniSearch is pinned to one exact version in web/package.json: the snapshot is its own
 // serialization of the index, and an upgrade is to be made on purpose (a snapshot it cannot read
 // is rebuilt from the messages, which costs seconds on a large history).
-import MiniSearch, { type Options, type SearchResult } from 'minisearch';
+import MiniSearch, { type Options, type SearchOptions as MiniSearchOptions, type SearchResult } from 'minisearch';
 import { searchSegmentKey as segmentKey, searchSegmentOf as segmentOf, type LocalMessage, type SearchDocument, type Store } from './store.ts';
 
 /** A message that matches, newest-relevant first (see LocalSearch.search). */
@@ -54,6 +54,9 @@ export interface SearchOptions {
   conversationId?: string;
   /** At most this many hits (20 unless said). */
   limit?: number;
+  /** Calls the search off (a newer query typed): it then rejects with an AbortError and does no
+   * more of its work, such as waiting for the index to load and then searching it. */
+  signal?: AbortSignal;
 }
 
 /** A segment as the snapshot's record `segment:<n>` holds it. */
@@ -84,6 +87,16 @@ const SNAPSHOT_MAX_WAIT_MS = 30_000;
 const BUILD_BATCH = 2000;
 /** Terms longer than this are not words (a key, a long URL's path): left out of the index. */
 const MAX_TERM_CHARS = 48;
+/** What of a query is looked for: its first MAX_QUERY_TERMS distinct words, within its first
+ * MAX_QUERY_CHARS characters. Each word is an AND-ed prefix (and maybe fuzzy) walk of the index of
+ * every segment searched, on the page's main thread: a pasted page of text would be thousands of
+ * them per week of history, freezing the page, for nothing, since a message search is a few words
+ * and ten already match next to nothing. */
+const MAX_QUERY_CHARS = 200;
+const MAX_QUERY_TERMS = 10;
+/** Typos are forgiven in this many of a query's first words only: a fuzzy walk costs the most,
+ * and a long query is narrow enough without it. */
+const MAX_FUZZY_TERMS = 4;
 /** How much text a snippet shows around its first match. */
 const SNIPPET_CHARS = 120;
 const SNIPPET_LEAD_CHARS = 30;
@@ -144,8 +157,21 @@ const OPTIONS: Options<SearchDocument> = {
 
 /** As-you-type: every word of the query may be the start of a longer one, from two letters on. */
 const prefix = (term: string) => term.length >= 2;
-/** A typo is forgiven in a word of 4 letters or more, two in one of 8 or more. */
-const fuzzy = (term: string) => (term.length >= 8 ? 2 : term.length >= 4 ? 1 : false);
+/** A typo is forgiven in a word of 4 letters or more, two in one of 8 or more; in a query's first
+ * few words only. */
+const fuzzy = (term: string, i: number) => (i >= MAX_FUZZY_TERMS ? false : term.length >= 8 ? 2 : term.length >= 4 ? 1 : false);
+
+/** The terms of a query that are looked for (see MAX_QUERY_TERMS), as the index holds them. */
+export function queryTerms(query: string): string[] {
+  const terms = new Set<string>();
+  // A word cut at the limit is looked for as the start of a longer one, as the last word typed is.
+  for (const w of words(query.slice(0, MAX_QUERY_CHARS))) {
+    const term = fold(w.word);
+    if (term !== null) terms.add(term);
+    if (terms.size === MAX_QUERY_TERMS) break;
+  }
+  return [...terms];
+}
 
 // ---- snippets ------------------------------------------------------------------------------------
 
@@ -430,19 +456,25 @@ export class LocalSearch {
    * the start of a longer word, then, when those are fewer than `limit`, with a typo or two
    * forgiven. Those that match without a typo come first, then the others, each newest first.
    */
-  async search(query: string, { conversationId, limit = 20 }: SearchOptions = {}): Promise<SearchHit[]> {
+  async search(query: string, { conversationId, limit = 20, signal }: SearchOptions = {}): Promise<SearchHit[]> {
+    signal?.throwIfAborted();
     await this.ready;
-    if (limit <= 0 || words(query).every((w) => fold(w.word) === null)) return [];
-    const filter = conversationId === undefined ? undefined : (r: SearchResult) => r.c === conversationId;
-    const exact = this.newest(query, { prefix, combineWith: 'AND', filter }, conversationId, limit, new Set());
+    signal?.throwIfAborted();
+    const terms = queryTerms(query);
+    if (limit <= 0 || terms.length === 0) return [];
+    // The terms as made above, not the query made into terms again by MiniSearch.
+    const base: MiniSearchOptions = { tokenize: () => terms, processTerm: (term: string) => term, prefix, combineWith: 'AND', filter: conversationId === undefined ? undefined : (r: SearchResult) => r.c === conversationId };
+    const text = terms.join(' ');
+    const exact = this.newest(text, base, conversationId, limit, new Set());
     let ranked = exact;
     if (exact.length < limit) {
-      const close = this.newest(query, { prefix, fuzzy, combineWith: 'AND', filter }, conversationId, limit - exact.length, new Set(exact.map((r) => r.id)));
+      const close = this.newest(text, { ...base, fuzzy }, conversationId, limit - exact.length, new Set(exact.map((r) => r.id)));
       ranked = exact.concat(close);
     }
     // The text and place of each hit as the store holds them now (the snippet needs the text,
     // which the index does not keep); one gone meanwhile (another tab) is left out.
     const messages = await this.store.messages(ranked.map((r) => r.id as string));
+    signal?.throwIfAborted();
     const hits: SearchHit[] = [];
     ranked.forEach((result, i) => {
       const m: LocalMessage | undefined = messages[i];

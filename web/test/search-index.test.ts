@@ -351,3 +351,22 @@ test('a snapshot taken before the index is told of a deletion leaves its segment
   search.close();
   store.close();
 });
+
+test('a query is capped: its first 10 words and 200 characters are looked for, typos forgiven in its first 4 words only, and a search can be called off', async () => {
+  const store = await Store.open(storeName());
+  const phonetic = 'alpha bravo charlie delta echo foxtrot golf hotel india juliet';
+  await store.putMessage(message('p', 1, phonetic));
+  for (let i = 0; i < 20; i += 1) await store.putMessage(message(`f${i}`, i + 2, `filler ${i}`));
+  const search = LocalSearch.open(store);
+  assert.deepEqual(await keysOf(search, `${phonetic} kilo`), ['p'], 'an 11th word is not looked for');
+  assert.deepEqual(await keysOf(search, `alpha ${'bravo '.repeat(40)}zulu`), ['p'], 'nor what comes after 200 characters (a word repeated counts once)');
+  const pasted = Array.from({ length: 5000 }, (_, i) => `word${i}`).join(' ');
+  const started = performance.now();
+  assert.deepEqual(await keysOf(search, pasted), []);
+  assert.ok(performance.now() - started < 1000, 'a pasted page of text is as cheap as a few words');
+  assert.deepEqual(await keysOf(search, 'akpha bravo charlie delta echo'), ['p'], 'a typo in the first word is forgiven');
+  assert.deepEqual(await keysOf(search, 'alpha bravo charlie delta ekho'), [], 'not in the fifth');
+  await assert.rejects(search.search('alpha', { signal: AbortSignal.abort() }), { name: 'AbortError' }, 'a search called off gives no results');
+  search.close();
+  store.close();
+});

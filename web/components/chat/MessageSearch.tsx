@@ -27,15 +27,18 @@ export function MessageSearch({ client, conversations, me, onQuery, onPick }: {
   useEffect(() => onQuery(query !== ''), [query, onQuery]);
   useEffect(() => {
     if (!query) return setHits(null);
-    let cancelled = false;
+    // Each keystroke supersedes the search before it: that one is called off (the SDK then skips
+    // what it had left to do, such as searching once the index has loaded), and whatever it still
+    // answers is dropped, so an older query's results never replace a newer one's.
+    const superseded = new AbortController();
     const timer = setTimeout(() => {
-      client.search(query, { limit: LIMIT }).then((found) => {
-        if (cancelled) return;
+      client.search(query, { limit: LIMIT, signal: superseded.signal }).then((found) => {
+        if (superseded.signal.aborted) return;
         setFailed(false);
         setHits(found);
-      }, () => { if (!cancelled) setFailed(true); });
+      }, () => { if (!superseded.signal.aborted) setFailed(true); });
     }, TYPING_PAUSE_MS);
-    return () => { cancelled = true; clearTimeout(timer); };
+    return () => { superseded.abort(); clearTimeout(timer); };
   }, [client, query]);
   // What changes while results are shown (a message edited or deleted) shows at the next keystroke.
 
