@@ -67,6 +67,9 @@ export function MessageSearch({ client, conversations, me, onQuery, onPick }: {
             }
           }}
           placeholder="Search messages (on this device)"
+          // What is typed here stays on this device: no browser spellcheck (an "enhanced" one sends
+          // the text to a server) and no form history keeping past queries.
+          spellCheck={false} autoComplete="off"
           className="w-full rounded-full border border-slate-300 bg-slate-50 px-4 py-2 text-sm outline-none focus:border-brand-500 focus:ring-2 focus:ring-brand-500/40 dark:border-slate-700 dark:bg-slate-900" />
         {/* Always on the page, its text changing: a live region put in with its text is not
             reliably read out. */}
