@@ -66,11 +66,14 @@ pub fn is_valid_public_key(p256dh: &[u8]) -> bool {
 }
 
 /// Encrypts `plaintext` for `to` with a fresh one-time key and salt, as every push must (a key or
-/// salt used twice would let the same content key and nonce encrypt two messages).
+/// salt used twice would let the same content key and nonce encrypt two messages), padded so that
+/// every push body is `MAX_PUSH_BODY_BYTES` long: the push service, which sees every body, learns
+/// nothing from its size (how long a message was, whether its ciphertext came along).
 pub fn encrypt_with_fresh_keys(plaintext: &[u8], to: &UserAgentKeys) -> Result<Vec<u8>, EncryptError> {
     let mut salt = [0u8; SALT_BYTES];
     getrandom::getrandom(&mut salt).map_err(|_| EncryptError::NoRandomness)?;
-    encrypt(plaintext, to, &fresh_secret_key()?, &salt)
+    let padding = MAX_PLAINTEXT_BYTES.saturating_sub(plaintext.len());
+    encrypt(plaintext, padding, to, &fresh_secret_key()?, &salt)
 }
 
 /// A random P-256 private key. 32 random bytes are one with overwhelming odds (they fail only
@@ -86,16 +89,18 @@ fn fresh_secret_key() -> Result<SecretKey, EncryptError> {
     Err(EncryptError::NoRandomness)
 }
 
-/// The `aes128gcm` body of one push (RFC 8291 §3–4): the header, then `plaintext` with its
-/// delimiter as one record, sealed. `sender` and `salt` must be new for every message; they are
-/// parameters so that the RFC's example can be checked byte for byte.
+/// The `aes128gcm` body of one push (RFC 8291 §3–4): the header, then `plaintext`, its delimiter
+/// and `padding` zero bytes (RFC 8188 §2: the receiver drops trailing zeros, then the delimiter)
+/// as one record, sealed. `sender` and `salt` must be new for every message; they are parameters
+/// so that the RFC's example can be checked byte for byte.
 pub fn encrypt(
     plaintext: &[u8],
+    padding: usize,
     to: &UserAgentKeys,
     sender: &SecretKey,
     salt: &[u8; SALT_BYTES],
 ) -> Result<Vec<u8>, EncryptError> {
-    if plaintext.len() > MAX_PLAINTEXT_BYTES {
+    if plaintext.len() + padding > MAX_PLAINTEXT_BYTES {
         return Err(EncryptError::TooLarge);
     }
     let sender_public = sender.public_key().to_encoded_point(false);
@@ -116,9 +121,10 @@ pub fn encrypt(
     let mut nonce = [0u8; 12];
     prk.expand(b"Content-Encoding: aes128gcm\0", &mut content_key).map_err(|_| EncryptError::TooLarge)?;
     prk.expand(b"Content-Encoding: nonce\0", &mut nonce).map_err(|_| EncryptError::TooLarge)?;
-    let mut record = Vec::with_capacity(plaintext.len() + 1);
+    let mut record = Vec::with_capacity(plaintext.len() + 1 + padding);
     record.extend_from_slice(plaintext);
     record.push(LAST_RECORD_DELIMITER);
+    record.resize(plaintext.len() + 1 + padding, 0);
     // The first record's nonce is the derived one as it is (XORed with sequence number 0).
     let sealed = Aes128Gcm::new(&content_key.into())
         .encrypt(&Nonce::from(nonce), record.as_slice())
@@ -161,7 +167,7 @@ mod tests {
         let sender = SecretKey::from_slice(&b64(SENDER_PRIVATE)).unwrap();
         assert_eq!(sender.public_key().to_encoded_point(false).as_bytes(), b64(SENDER_PUBLIC).as_slice());
         let salt: [u8; 16] = b64(SALT).try_into().unwrap();
-        let body = encrypt(&b64(PLAINTEXT), &rfc_keys(), &sender, &salt).unwrap();
+        let body = encrypt(&b64(PLAINTEXT), 0, &rfc_keys(), &sender, &salt).unwrap();
         assert_eq!(encode_base64url(&body), MESSAGE);
         assert_eq!(b64(PLAINTEXT), b"When I grow up, I want to be a watermelon");
     }
@@ -186,6 +192,9 @@ mod tests {
         prk.expand(b"Content-Encoding: aes128gcm\0", &mut key).unwrap();
         prk.expand(b"Content-Encoding: nonce\0", &mut nonce).unwrap();
         let mut record = Aes128Gcm::new(&key.into()).decrypt(&Nonce::from(nonce), &body[HEADER_BYTES..]).unwrap();
+        while record.last() == Some(&0) {
+            record.pop();
+        }
         assert_eq!(record.pop(), Some(LAST_RECORD_DELIMITER));
         record
     }
@@ -201,7 +210,19 @@ mod tests {
         assert_ne!(first, second, "a new key and salt every time");
         assert_eq!(decrypt(&first, &ua_private, &public, &auth), plaintext);
         assert_eq!(decrypt(&second, &ua_private, &public, &auth), plaintext);
-        assert_eq!(first.len(), HEADER_BYTES + plaintext.len() + 1 + TAG_BYTES);
+        assert_eq!(first.len(), MAX_PUSH_BODY_BYTES, "padded to the one size every push has");
+    }
+
+    #[test]
+    fn every_push_is_the_same_size_whatever_it_carries() {
+        let ua_private = SecretKey::from_slice(&b64(UA_PRIVATE)).unwrap();
+        let (public, auth) = (b64(UA_PUBLIC), b64(AUTH));
+        for len in [0, 1, 100, 2_000, MAX_PLAINTEXT_BYTES] {
+            let plaintext = vec![b'a'; len];
+            let body = encrypt_with_fresh_keys(&plaintext, &rfc_keys()).unwrap();
+            assert_eq!(body.len(), MAX_PUSH_BODY_BYTES, "{len} bytes");
+            assert_eq!(decrypt(&body, &ua_private, &public, &auth), plaintext, "{len} bytes");
+        }
     }
 
     #[test]

@@ -107,6 +107,8 @@ function decrypt(sub, body) {
 async function readPush(push, sub) {
   assert.equal(push.method, 'POST');
   assert.equal(push.headers['content-encoding'], 'aes128gcm');
+  // Every push is padded to one size: its length tells the push service nothing.
+  assert.equal(push.body.length, 4096, 'a push body of 4096 bytes');
   assert.equal(push.headers.ttl, '86400');
   assert.equal(push.headers.urgency, 'normal');
   checkVapid(push.headers, await serverKey());
