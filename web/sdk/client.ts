@@ -30,6 +30,7 @@ import { onReady, onServerEvent, type DispatchParts } from './dispatch.ts';
 import { Emitter, type ClientEvents } from './events.ts';
 import { Groups } from './groups.ts';
 import { Incoming } from './incoming.ts';
+import { Notifications, type MuteChoice } from './notifications.ts';
 import { approvalMessage, approverProof, LinkFailure, normalizeLinkCode, requestFor, revocationMessage, type LinkPrompt, type LinkStatus } from './linking.ts';
 import { epochOf, leaves, MlsFailure, safetyNumber, sign, toBase64 } from './mls.ts';
 import { Outbox, SendFailure } from './outbox.ts';
@@ -60,7 +61,7 @@ export interface OutgoingFile {
 export type {
   AttachedFile, Progress, Account, ChatClientOptions, ClientEvents, ContactSafetyNumber, Conversation, DeviceFingerprint, DeviceView, LinkPrompt, LocalMessage, MessageView, Notice,
   GroupAdds, PendingLinkView, Problem, SessionEndReason, UserSummary, ConnectionState, LinkStatus,
-  SearchHit, SearchOptions, SnippetPart,
+  SearchHit, SearchOptions, SnippetPart, MuteChoice,
 };
 
 /** A stretch of a conversation around one message (see ChatClient.messagesAround). */
@@ -92,6 +93,8 @@ function wsUrlFor(baseUrl: string): string {
 
 export class ChatClient {
   readonly api: Api;
+  /** Push subscription of this device, and each conversation's mute (./notifications.ts). */
+  readonly notifications: Notifications;
   private readonly options: ChatClientOptions;
   private readonly session: Session;
   private readonly events: Emitter;
@@ -140,6 +143,7 @@ export class ChatClient {
     });
     this.options = options;
     this.api = session.api;
+    this.notifications = new Notifications(this.api);
     this.session = session;
     this.events = events;
     this.conversationList = conversations;
