@@ -383,16 +383,21 @@ test('a burst of 20 messages makes a few pushes, the last for the newest, and a 
   assert.ok(count >= 1 && count <= 5, `${count} pushes for 20 messages`);
 });
 
+/** Sends `to` the pushes its device may have at once (PUSH_RATE in src/ratelimit.rs: 3, then one
+ * every 5 s), each waited for: the next is held back by the rate. */
+async function useUpBurst(socket, to, sub) {
+  for (let i = 1; i <= 3; i += 1) {
+    await send(socket, to, `message ${i}`);
+    await waitFor(() => pushesTo(sub).length === i, { what: `push ${i}` });
+  }
+}
+
 test('pushes to a device are rate-limited: past a few at once, the newest waits its turn', async () => {
   const [alice, bob] = [await userWithDevice(), await userWithDevice()];
   const sub = subscription('rate');
   await subscribe(bob, sub);
   const socket = await file.open(alice.token);
-  // PUSH_RATE (src/ratelimit.rs): 3 at once, then one every 5 s.
-  for (let i = 1; i <= 3; i += 1) {
-    await send(socket, bob, `message ${i}`);
-    await waitFor(() => pushesTo(sub).length === i, { what: `push ${i}` });
-  }
+  await useUpBurst(socket, bob, sub);
   await send(socket, bob, 'held back');
   const newest = await send(socket, bob, 'newest');
   await sleep(1000);
@@ -408,10 +413,7 @@ test('a push held back by the rate is not sent once its device is signed out mea
   const sub = subscription('held-then-signed-out');
   await subscribe(bob, sub);
   const socket = await file.open(alice.token);
-  for (let i = 1; i <= 3; i += 1) {
-    await send(socket, bob, `message ${i}`);
-    await waitFor(() => pushesTo(sub).length === i, { what: `push ${i}` });
-  }
+  await useUpBurst(socket, bob, sub);
   await send(socket, bob, 'held back'); // owed, waiting for the device's rate (one every 5 s)
   await sleep(300);
   assert.equal((await file.api.post('/auth/logout', undefined, { token: bob.token })).status, 204);
