@@ -283,9 +283,11 @@ pub async fn by_ids(client: &Client, ids: &[Uuid]) -> DbResult<Vec<MessageRow>> 
     sql::query(client, &sql, &[&ids]).await?.iter().map(MessageRow::try_from).collect()
 }
 
-/// What a receipt may touch: the message's conversation and sender, if `user` is a member.
+/// What a receipt may touch: the message's conversation, seq and sender, if `user` is a member.
 pub struct ReceiptTarget {
     pub conversation_id: Uuid,
+    /// The message's seq: a read push says up to where the conversation was read.
+    pub seq: i64,
     pub sender_id: Uuid,
 }
 
@@ -294,13 +296,13 @@ pub struct ReceiptTarget {
 pub async fn receipt_target(client: &Client, message: Uuid, user: Uuid) -> DbResult<Option<ReceiptTarget>> {
     let row = sql::query_opt(
         client,
-        "SELECT m.conversation_id, m.sender_id FROM messages m
+        "SELECT m.conversation_id, m.seq, m.sender_id FROM messages m
              JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = $2
              WHERE m.id = $1 AND m.kind = 'app' AND m.seq > mb.joined_seq",
         &[&message, &user],
     )
     .await?;
-    Ok(row.map(|r| ReceiptTarget { conversation_id: r.get(0), sender_id: r.get(1) }))
+    Ok(row.map(|r| ReceiptTarget { conversation_id: r.get(0), seq: r.get(1), sender_id: r.get(2) }))
 }
 
 /// What became of a request to delete a message for everyone.

@@ -11,7 +11,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::protocol::{
     group_adds_refused, stale_epoch, CommitRequest, ConversationKind, MessageKind, MAX_GROUP_MEMBERS,
 };
-use crate::protocol::{OutgoingMessage, ReceiptRequest, Recipient, ServerEvent, SyncRequest, TypingRequest};
+use crate::protocol::{
+    OutgoingMessage, ReceiptKind, ReceiptRequest, Recipient, ServerEvent, SyncRequest, TypingRequest,
+};
 use crate::views;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -176,6 +178,10 @@ impl UserHub {
         }
         // To the sender, and to the reader's other devices so they can clear their unread marks.
         self.route(me, &[target.sender_id, me], &event, Some(&info.conn_id)).await;
+        if r.kind == ReceiptKind::Read {
+            // And to those with no socket open, by a push, so they clear its notifications.
+            self.queue_read_push(target.conversation_id, target.seq, info.device_id).await;
+        }
         Ok(())
     }
 

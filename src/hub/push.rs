@@ -33,7 +33,9 @@ const PUSH_DEADLINE_MS: u64 = 10_000;
 const NO_SUBSCRIPTIONS_TRUSTED_MS: f64 = 60_000.0;
 
 /// The hub's pushes: in memory only. A hub evicted or hibernated with pushes owed loses them; each
-/// was held back behind an earlier push to the same device, which already told it to sync.
+/// was held back behind an earlier push to the same device, which already told it to sync. It
+/// also forgets which devices it pushed which conversations to (`Coalescer`): a read after that
+/// sends them no read push, and each keeps that conversation's notification until the next one.
 #[derive(Default)]
 pub(super) struct PushState {
     /// Messages delivered since the last round, not planned yet.
@@ -63,16 +65,46 @@ impl UserHub {
         if self.push.borrow().none_since.is_some_and(|at| now_ms() - at < NO_SUBSCRIPTIONS_TRUSTED_MS) {
             return;
         }
+        let delivered_to = self.devices_reached();
+        let found: Vec<Pushable> =
+            events.split(EVENT_SEPARATOR).filter_map(|event| plan::pushable(event, me, &delivered_to)).collect();
+        self.queue(found).await;
+    }
+
+    /// The user read `conversation` up to the message at `seq` on `reader` (the receipt reached
+    /// their other open sockets already): queues a read push for their devices with no socket
+    /// open, so that those clear its notifications. Only if this hub showed a device something of
+    /// that conversation (or owes one a push of it): otherwise, as for most reads, there is
+    /// nothing to clear and nothing is asked of the database.
+    pub(super) async fn queue_read_push(&self, conversation: Uuid, seq: i64, reader: Option<Uuid>) {
+        if self.push_settings.is_none() {
+            return;
+        }
+        {
+            let state = self.push.borrow();
+            let message_queued =
+                state.queued.iter().any(|p| p.is_message() && p.payload.conversation_id() == conversation);
+            if !message_queued && !state.coalescer.concerns(conversation) {
+                return;
+            }
+        }
+        let mut delivered_to = self.devices_reached();
+        delivered_to.extend(reader);
+        self.queue(vec![plan::read(conversation, seq, &delivered_to)]).await;
+    }
+
+    /// The devices `push_local` just reached (a socket whose token expired got nothing).
+    fn devices_reached(&self) -> Vec<Uuid> {
         let now_secs = (now_ms() / 1000.0) as i64;
-        // The devices `push_local` just reached (a socket whose token expired got nothing).
-        let delivered_to: Vec<Uuid> = self
-            .open_sockets()
+        self.open_sockets()
             .iter()
             .filter(|(_, info)| now_secs < info.expires_at)
             .filter_map(|(_, info)| info.device_id)
-            .collect();
-        let found: Vec<Pushable> =
-            events.split(EVENT_SEPARATOR).filter_map(|event| plan::pushable(event, me, &delivered_to)).collect();
+            .collect()
+    }
+
+    /// Queues `found` for the alarm's next round, and has the alarm ring now.
+    async fn queue(&self, found: Vec<Pushable>) {
         if found.is_empty() {
             return;
         }
@@ -96,8 +128,9 @@ impl UserHub {
     }
 
     /// The alarm's part: plans what was queued, and sends every push that may go, round after
-    /// round while more is queued meanwhile; one push per device per round, for the newest
-    /// message. Then sets when what the rates held back may go.
+    /// round while more is queued meanwhile; per device and round, one push per conversation (for
+    /// its newest message, or a read that covers it), as many as the device's rate allows. Then
+    /// sets when what the rates held back may go.
     pub(super) async fn send_pushes(&self) {
         {
             let mut state = self.push.borrow_mut();
@@ -154,16 +187,20 @@ impl UserHub {
     }
 
     /// The push each subscribed device is owed for `queued`, from the user's subscriptions and
-    /// the conversations they have not muted (asked at once, one round trip).
+    /// the conversations of its messages they have not muted (asked at once, one round trip).
     async fn plan_pushes(&self, me: Uuid, queued: &[Pushable]) -> ApiResult<Vec<(SubscriptionRow, PushPayload)>> {
         let conn = self.conn().await?;
-        let mut conversations: Vec<Uuid> = queued.iter().map(|p| p.payload.conversation_id).collect();
+        // A read is pushed muted or not (it clears what was shown before the mute).
+        let mut conversations: Vec<Uuid> =
+            queued.iter().filter(|p| p.is_message()).map(|p| p.payload.conversation_id()).collect();
         conversations.sort_unstable();
         conversations.dedup();
-        let (subscriptions, unmuted) = futures_util::future::join(
-            db_push::of_user(&conn.client, me),
-            db_push::unmuted(&conn.client, me, &conversations),
-        )
+        let (subscriptions, unmuted) = futures_util::future::join(db_push::of_user(&conn.client, me), async {
+            if conversations.is_empty() {
+                return Ok(Vec::new());
+            }
+            db_push::unmuted(&conn.client, me, &conversations).await
+        })
         .await;
         let subscriptions = subscriptions?;
         self.push.borrow_mut().none_since = subscriptions.is_empty().then(now_ms);

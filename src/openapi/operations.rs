@@ -639,8 +639,10 @@ pub fn operations() -> Vec<Operation> {
                  when a message reaches its user while it has no open socket, unless the user muted that \
                  conversation: encrypted to `keys` (RFC 8291), it carries the conversation's id, the message's seq \
                  and id, and its MLS ciphertext when the whole stays within {MAX_PUSH_PAYLOAD_BYTES} bytes (the \
-                 `PushPayload` schema) — never a name or any text. Pushes are coalesced under bursts and \
-                 rate-limited per device, so the service worker syncs rather than count on one per message. A \
+                 `PushPayload` schema, `type` `message`) — never a name or any text. When the user reads that \
+                 conversation on another device, the device gets a `read` push (its id and the seq read up to) so \
+                 that it clears its notifications. Pushes are coalesced under bursts and rate-limited per device, \
+                 so the service worker syncs rather than count on one per message. A \
                  device has one subscription: this replaces the one it had, and an endpoint another device had \
                  is taken from it. `endpoint` is `https:` to a named host, at most {MAX_PUSH_ENDPOINT_CHARS} \
                  characters; plain `http:` to a loopback host only where ENVIRONMENT is development or test."

@@ -237,30 +237,70 @@ impl NotificationSettings {
 }
 
 /// What a push carries, encrypted to the subscription (RFC 8291): enough for the service worker
-/// to fetch and decrypt what came, and never a name or a word of it.
+/// to fetch and decrypt what came, or to clear what it showed, and never a name or a word of it.
+/// Tagged by `type`, like the socket's events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PushPayload {
-    /// The newest message the push stands for: pushes under a burst are coalesced, so a device
-    /// syncs everything after what it holds rather than count on one push per message.
-    pub conversation_id: Uuid,
-    pub seq: i64,
-    pub message_id: Uuid,
-    /// Base64 of that message's MLS ciphertext, when the whole payload stays within
-    /// `MAX_PUSH_PAYLOAD_BYTES`; otherwise absent, and the service worker fetches it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub ciphertext: Option<String>,
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum PushPayload {
+    /// A message came. It stands for the newest message of its conversation: pushes under a burst
+    /// are coalesced, so a device syncs everything after what it holds rather than count on one
+    /// push per message.
+    #[serde(rename_all = "camelCase")]
+    Message {
+        conversation_id: Uuid,
+        seq: i64,
+        message_id: Uuid,
+        /// Base64 of that message's MLS ciphertext, when the whole payload stays within
+        /// `MAX_PUSH_PAYLOAD_BYTES`; otherwise absent, and the service worker fetches it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        ciphertext: Option<String>,
+    },
+    /// The user read the conversation on another device, up to the message at `seq` (the one
+    /// their `read` receipt was for): the notifications shown for it up to there can go. Sent only
+    /// to a device that was pushed a message of that conversation since its last read push for it.
+    #[serde(rename_all = "camelCase")]
+    Read { conversation_id: Uuid, seq: i64 },
 }
 
 impl PushPayload {
+    pub fn conversation_id(&self) -> Uuid {
+        match self {
+            PushPayload::Message { conversation_id, .. } | PushPayload::Read { conversation_id, .. } => {
+                *conversation_id
+            }
+        }
+    }
+
+    pub fn seq(&self) -> i64 {
+        match self {
+            PushPayload::Message { seq, .. } | PushPayload::Read { seq, .. } => *seq,
+        }
+    }
+
+    pub fn is_read(&self) -> bool {
+        matches!(self, PushPayload::Read { .. })
+    }
+
     /// The JSON a push carries: with the ciphertext when it fits, else without.
     pub fn to_bytes(&self) -> Vec<u8> {
         let with = serde_json::to_vec(self).unwrap_or_default();
         if with.len() <= MAX_PUSH_PAYLOAD_BYTES {
             return with;
         }
-        serde_json::to_vec(&PushPayload { ciphertext: None, ..self.clone() }).unwrap_or_default()
+        match self {
+            PushPayload::Message { conversation_id, seq, message_id, ciphertext: Some(_) } => {
+                serde_json::to_vec(&PushPayload::Message {
+                    conversation_id: *conversation_id,
+                    seq: *seq,
+                    message_id: *message_id,
+                    ciphertext: None,
+                })
+                .unwrap_or_default()
+            }
+            // Nothing else can grow past the bound: a few ids and numbers.
+            _ => with,
+        }
     }
 }
 
@@ -423,7 +463,7 @@ mod tests {
 
     #[test]
     fn a_payload_carries_the_ciphertext_only_when_it_fits_one_push() {
-        let payload = |ciphertext: String| PushPayload {
+        let payload = |ciphertext: String| PushPayload::Message {
             conversation_id: Uuid::from_u128(1),
             seq: 42,
             message_id: Uuid::from_u128(2),
@@ -431,10 +471,37 @@ mod tests {
         };
         let small = payload("AAAA".into()).to_bytes();
         let read: PushPayload = serde_json::from_slice(&small).unwrap();
-        assert_eq!(read.ciphertext.as_deref(), Some("AAAA"));
+        assert_eq!(read, payload("AAAA".into()));
         let large = payload("A".repeat(MAX_PUSH_PAYLOAD_BYTES)).to_bytes();
         let read: PushPayload = serde_json::from_slice(&large).unwrap();
-        assert_eq!((read.seq, read.ciphertext), (42, None));
+        assert!(matches!(read, PushPayload::Message { seq: 42, ciphertext: None, .. }), "{read:?}");
         assert!(large.len() <= MAX_PUSH_PAYLOAD_BYTES);
+    }
+
+    #[test]
+    fn a_payload_is_a_message_or_a_read_tagged_by_type() {
+        let conversation = Uuid::from_u128(1);
+        let message = PushPayload::Message {
+            conversation_id: conversation,
+            seq: 7,
+            message_id: Uuid::from_u128(2),
+            ciphertext: None,
+        };
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&message.to_bytes()).unwrap(),
+            serde_json::json!({
+                "type": "message",
+                "conversationId": conversation,
+                "seq": 7,
+                "messageId": Uuid::from_u128(2),
+            })
+        );
+        let read = PushPayload::Read { conversation_id: conversation, seq: 7 };
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&read.to_bytes()).unwrap(),
+            serde_json::json!({ "type": "read", "conversationId": conversation, "seq": 7 })
+        );
+        assert!(read.is_read() && !message.is_read());
+        assert_eq!((read.conversation_id(), read.seq()), (conversation, 7));
     }
 }

@@ -2,25 +2,32 @@
 //! unit-tested natively; `hub::push` feeds it events and the database's answers, and fetches.
 //!
 //! A message that reaches a user's hub calls for a push to each of the user's subscribed devices
-//! that had no socket open to take it, unless the user muted its conversation. What a device is
-//! owed is one push for the newest such message: several that come while a push is on its way,
-//! or while the device's rate (`PUSH_RATE`) holds it back, become one, and its service worker
-//! syncs everything after what it holds.
+//! that had no socket open to take it, unless the user muted its conversation. A `read` receipt
+//! the user makes on one device calls for a read push to their other subscribed devices with no
+//! socket open, so that those clear the notifications of that conversation, but only to a device
+//! this hub sent a message push of that conversation since its last read push for it: the others
+//! show nothing of it.
+//!
+//! What a device is owed is one push per conversation: for the newest message, or a read that
+//! covers it. Several that come while a push is on its way, or while the device's rate
+//! (`PUSH_RATE`, shared by both kinds) holds it back, become one, and its service worker syncs
+//! everything after what it holds. A read never takes the place of a message it does not cover,
+//! so no message push is lost to one.
 
 use crate::db::push::SubscriptionRow;
 use crate::protocol::{MessageKind, PushPayload};
 use crate::ratelimit::{TokenBucket, PUSH_RATE};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
-/// A message a hub delivered that may call for a push.
+/// A message a hub delivered, or a read its user made, that may call for a push.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pushable {
     pub payload: PushPayload,
-    kind: MessageKind,
-    epoch: i64,
-    /// The user's devices that had a socket open when it was delivered: those have it.
+    /// A message's kind and epoch, which say whom it is worth a push to; None for a read.
+    message: Option<(MessageKind, i64)>,
+    /// The user's devices that had a socket open when it was delivered (or read): those have it.
     delivered_to: Vec<Uuid>,
 }
 
@@ -61,85 +68,148 @@ pub fn pushable(event: &str, me: Uuid, delivered_to: &[Uuid]) -> Option<Pushable
         return None;
     }
     Some(Pushable {
-        payload: PushPayload {
+        payload: PushPayload::Message {
             conversation_id: message.conversation_id,
             seq: message.seq,
             message_id: message.id,
             ciphertext: Some(message.ciphertext),
         },
-        kind: message.kind,
-        epoch: message.epoch,
+        message: Some((message.kind, message.epoch)),
         delivered_to: delivered_to.to_vec(),
     })
 }
 
+/// The user read `conversation` up to the message at `seq` on one device; `delivered_to` are the
+/// devices with a socket open, which had the receipt (the reader's among them).
+pub fn read(conversation_id: Uuid, seq: i64, delivered_to: &[Uuid]) -> Pushable {
+    Pushable { payload: PushPayload::Read { conversation_id, seq }, message: None, delivered_to: delivered_to.to_vec() }
+}
+
 impl Pushable {
-    /// Whether it calls for a push to a member who joined the conversation at `joined_seq`: an
-    /// application message does; a Welcome only when it brought the user in (the one right after
-    /// the commit that added them, or the group's first, at epoch 1, which brings in everyone it
-    /// was created with). Other Welcomes are for members' new devices, and worth no notification.
-    fn wanted(&self, joined_seq: i64) -> bool {
-        match self.kind {
+    /// Whether it calls for a push, given `unmuted`: the conversations the user is in and has not
+    /// muted, with the seq they joined at. An application message does, in one of those; a Welcome
+    /// only when it brought the user in (the one right after the commit that added them, or the
+    /// group's first, at epoch 1, which brings in everyone it was created with). Other Welcomes
+    /// are for members' new devices, and worth no notification. A read does, muted or not: it
+    /// clears what was shown before (the Coalescer knows whether anything was).
+    fn wanted(&self, unmuted: &HashMap<Uuid, i64>) -> bool {
+        let Some((kind, epoch)) = self.message else { return true };
+        let Some(joined_seq) = unmuted.get(&self.payload.conversation_id()) else { return false };
+        match kind {
             MessageKind::App => true,
-            MessageKind::Welcome => joined_seq == self.payload.seq - 1 || self.epoch == 1,
+            MessageKind::Welcome => *joined_seq == self.payload.seq() - 1 || epoch == 1,
             MessageKind::Commit => false,
         }
     }
+
+    /// Whether it is a message (whose push depends on the conversation's mute) rather than a read.
+    pub fn is_message(&self) -> bool {
+        self.message.is_some()
+    }
 }
 
-/// The push each subscribed device is owed for `delivered`, in the order delivered (the newest
-/// last wins): `unmuted` are the conversations the user is in and has not muted, with the seq
-/// they joined at.
+/// Whether `new` takes the place of `owed`, a push of the same conversation to the same device:
+/// the one for the later message does, and at the same message a read (read elsewhere, nothing of
+/// it is left to show). So a read never replaces a push for a message it does not cover.
+pub fn supersedes(new: &PushPayload, owed: &PushPayload) -> bool {
+    (new.seq(), new.is_read()) >= (owed.seq(), owed.is_read())
+}
+
+/// The push each subscribed device is owed for `delivered` (in the order delivered), one per
+/// device and conversation (see `supersedes`): `unmuted` are the conversations the user is in
+/// and has not muted, with the seq they joined at.
 pub fn plan(
     delivered: &[Pushable],
     subscriptions: &[SubscriptionRow],
     unmuted: &HashMap<Uuid, i64>,
 ) -> Vec<(SubscriptionRow, PushPayload)> {
     let mut owed: Vec<(SubscriptionRow, PushPayload)> = Vec::new();
-    for message in delivered {
-        let Some(joined_seq) = unmuted.get(&message.payload.conversation_id) else { continue };
-        if !message.wanted(*joined_seq) {
-            continue;
-        }
-        for subscription in subscriptions.iter().filter(|s| !message.delivered_to.contains(&s.device_id)) {
-            match owed.iter_mut().find(|(s, _)| s.device_id == subscription.device_id) {
-                Some((_, payload)) => *payload = message.payload.clone(),
-                None => owed.push((subscription.clone(), message.payload.clone())),
+    for pushable in delivered.iter().filter(|p| p.wanted(unmuted)) {
+        let conversation = pushable.payload.conversation_id();
+        for subscription in subscriptions.iter().filter(|s| !pushable.delivered_to.contains(&s.device_id)) {
+            let device = subscription.device_id;
+            match owed.iter_mut().find(|(s, p)| s.device_id == device && p.conversation_id() == conversation) {
+                Some((_, payload)) if supersedes(&pushable.payload, payload) => *payload = pushable.payload.clone(),
+                Some(_) => {}
+                None => owed.push((subscription.clone(), pushable.payload.clone())),
             }
         }
     }
     owed
 }
 
-/// The pushes a hub owes its user's devices, and each device's rate.
+/// The pushes a hub owes its user's devices, each device's rate, and what each was shown.
 #[derive(Default)]
 pub struct Coalescer {
-    owed: HashMap<Uuid, (SubscriptionRow, PushPayload)>,
+    /// Each device's subscription (as last planned) and what it is owed: one push per
+    /// conversation, the longest owed first.
+    owed: HashMap<Uuid, (SubscriptionRow, Vec<PushPayload>)>,
     buckets: HashMap<Uuid, TokenBucket>,
+    /// The conversations each device was sent a message push of since its last read push for
+    /// them: the only ones a read push goes to it for. In the hub's memory only: a hub lost
+    /// meanwhile forgets them, and the device keeps a notification that a read elsewhere should
+    /// have cleared (one per conversation, until the next message push replaces it).
+    shown: HashMap<Uuid, HashSet<Uuid>>,
 }
 
 impl Coalescer {
-    /// Adds what `plan` found: a device owed a push already is owed the newer one instead.
+    /// Adds what `plan` found. A device owed a push of the same conversation already is owed
+    /// whichever `supersedes` the other. A read goes only to a device shown that conversation: to
+    /// any other, a read that covers the message push it is owed (not sent yet) cancels it, and
+    /// nothing goes.
     pub fn owe(&mut self, planned: Vec<(SubscriptionRow, PushPayload)>) {
         for (subscription, payload) in planned {
-            self.owed.insert(subscription.device_id, (subscription, payload));
+            let device = subscription.device_id;
+            let conversation = payload.conversation_id();
+            let shown = self.shown.get(&device).is_some_and(|s| s.contains(&conversation));
+            let (row, pushes) = self.owed.entry(device).or_insert_with(|| (subscription.clone(), Vec::new()));
+            *row = subscription;
+            match pushes.iter().position(|p| p.conversation_id() == conversation) {
+                // A later message is owed: its push replaces what the device shows.
+                Some(at) if !supersedes(&payload, &pushes[at]) => {}
+                Some(at) if payload.is_read() && !shown => {
+                    pushes.remove(at);
+                }
+                Some(at) => pushes[at] = payload,
+                None if payload.is_read() && !shown => {}
+                None => pushes.push(payload),
+            }
+            if pushes.is_empty() {
+                self.owed.remove(&device);
+            }
         }
     }
 
-    /// The pushes that may go now, each taking one of its device's tokens; the others stay owed.
+    /// The pushes that may go now, each taking one of its device's tokens, the longest owed
+    /// first; the others stay owed.
     pub fn due(&mut self, now_ms: f64) -> Vec<(SubscriptionRow, PushPayload)> {
-        let ready: Vec<Uuid> = self
-            .owed
-            .keys()
-            .copied()
-            .filter(|device| {
-                self.buckets
-                    .entry(*device)
-                    .or_insert_with(|| TokenBucket::full(PUSH_RATE, now_ms))
-                    .try_take(PUSH_RATE, now_ms)
-            })
-            .collect();
-        ready.iter().filter_map(|device| self.owed.remove(device)).collect()
+        let mut ready = Vec::new();
+        for (device, (subscription, pushes)) in self.owed.iter_mut() {
+            let bucket = self.buckets.entry(*device).or_insert_with(|| TokenBucket::full(PUSH_RATE, now_ms));
+            let mut taken = 0;
+            while taken < pushes.len() && bucket.try_take(PUSH_RATE, now_ms) {
+                taken += 1;
+            }
+            for payload in pushes.drain(..taken) {
+                let shown = self.shown.entry(*device).or_default();
+                if payload.is_read() {
+                    shown.remove(&payload.conversation_id());
+                } else {
+                    shown.insert(payload.conversation_id());
+                }
+                ready.push((subscription.clone(), payload));
+            }
+        }
+        self.owed.retain(|_, (_, pushes)| !pushes.is_empty());
+        self.shown.retain(|_, conversations| !conversations.is_empty());
+        ready
+    }
+
+    /// Whether a read of `conversation` may call for a push, or cancel one: some device was shown
+    /// it or is owed a push of it. Otherwise a read costs the hub nothing more.
+    pub fn concerns(&self, conversation: Uuid) -> bool {
+        self.shown.values().any(|s| s.contains(&conversation))
+            || self.owed.values().any(|(_, pushes)| pushes.iter().any(|p| p.conversation_id() == conversation))
     }
 
     /// How long until an owed push may go; None when none is owed.
@@ -186,11 +256,18 @@ mod tests {
     const PHONE: Uuid = Uuid::from_u128(10);
     const LAPTOP: Uuid = Uuid::from_u128(11);
 
+    const OTHER_CONVERSATION: Uuid = Uuid::from_u128(4);
+    const TABLET: Uuid = Uuid::from_u128(12);
+
     /// A `message` event as a hub delivers it.
     fn event(sender: Uuid, kind: MessageKind, seq: i64, epoch: i64) -> String {
+        event_in(CONVERSATION, sender, kind, seq, epoch)
+    }
+
+    fn event_in(conversation: Uuid, sender: Uuid, kind: MessageKind, seq: i64, epoch: i64) -> String {
         let row = MessageRow {
             id: Uuid::from_u128(100 + seq as u128),
-            conversation_id: CONVERSATION,
+            conversation_id: conversation,
             seq,
             sender_id: sender,
             sender_device_id: None,
@@ -224,9 +301,16 @@ mod tests {
     #[test]
     fn only_others_messages_and_welcomes_call_for_a_push() {
         let app = pushable(&event(PEER, MessageKind::App, 5, 1), ME, &[]).expect("a message from someone else");
-        assert_eq!(app.payload.conversation_id, CONVERSATION);
-        assert_eq!(app.payload.seq, 5);
-        assert_eq!(app.payload.ciphertext.as_deref(), Some("b3BhcXVl"));
+        assert_eq!(
+            app.payload,
+            PushPayload::Message {
+                conversation_id: CONVERSATION,
+                seq: 5,
+                message_id: Uuid::from_u128(105),
+                ciphertext: Some("b3BhcXVl".into()),
+            }
+        );
+        assert!(app.is_message());
         assert!(pushable(&event(ME, MessageKind::App, 5, 1), ME, &[]).is_none(), "not one's own, from another device");
         assert!(pushable(&event(PEER, MessageKind::Commit, 5, 1), ME, &[]).is_none());
         assert!(pushable(&event(PEER, MessageKind::Welcome, 5, 2), ME, &[]).is_some());
@@ -262,7 +346,7 @@ mod tests {
             (1..=5).map(|seq| pushable(&event(PEER, MessageKind::App, seq, 1), ME, &[]).unwrap()).collect();
         let planned = plan(&delivered, &subs, &unmuted(0));
         assert_eq!(planned.len(), 1);
-        assert_eq!(planned[0].1.seq, 5);
+        assert_eq!(planned[0].1.seq(), 5);
     }
 
     #[test]
@@ -275,14 +359,14 @@ mod tests {
             let now = seq as f64 * 50.0;
             let delivered = [pushable(&event(PEER, MessageKind::App, seq, 1), ME, &[]).unwrap()];
             pushes.owe(plan(&delivered, &[subscription(PHONE)], &unmuted(0)));
-            sent.extend(pushes.due(now).into_iter().map(|(_, p)| p.seq));
+            sent.extend(pushes.due(now).into_iter().map(|(_, p)| p.seq()));
         }
         assert_eq!(sent, (1..=PUSH_RATE.burst as i64).collect::<Vec<_>>(), "the burst goes at once");
         let wait = pushes.wait_ms(1000.0).expect("the newest is owed");
         assert!(wait > 0.0 && wait <= 1000.0 / PUSH_RATE.per_second, "{wait}");
         assert!(pushes.due(1000.0).is_empty());
         let last = pushes.due(1000.0 + wait + 1.0);
-        assert_eq!(last.iter().map(|(_, p)| p.seq).collect::<Vec<_>>(), [20]);
+        assert_eq!(last.iter().map(|(_, p)| p.seq()).collect::<Vec<_>>(), [20]);
         assert!(pushes.is_idle() && pushes.wait_ms(5000.0).is_none());
     }
 
@@ -298,6 +382,168 @@ mod tests {
         let delivered = [pushable(&event(PEER, MessageKind::App, 99, 1), ME, &[PHONE]).unwrap()];
         pushes.owe(plan(&delivered, &[subscription(PHONE), subscription(LAPTOP)], &unmuted(0)));
         assert_eq!(pushes.due(0.0).iter().map(|(s, _)| s.device_id).collect::<Vec<_>>(), [LAPTOP]);
+    }
+
+    /// An application message from PEER at `seq` in `conversation`, which `open` had a socket for.
+    fn app_in(conversation: Uuid, seq: i64, open: &[Uuid]) -> Pushable {
+        pushable(&event_in(conversation, PEER, MessageKind::App, seq, 1), ME, open).unwrap()
+    }
+
+    fn both_unmuted() -> HashMap<Uuid, i64> {
+        HashMap::from([(CONVERSATION, 0), (OTHER_CONVERSATION, 0)])
+    }
+
+    /// What each push of `due` is, by device: (device, conversation, seq, read).
+    fn described(due: Vec<(SubscriptionRow, PushPayload)>) -> Vec<(Uuid, Uuid, i64, bool)> {
+        let mut out: Vec<_> =
+            due.into_iter().map(|(s, p)| (s.device_id, p.conversation_id(), p.seq(), p.is_read())).collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn the_later_message_wins_and_at_the_same_message_a_read() {
+        let message = |seq| PushPayload::Message {
+            conversation_id: CONVERSATION,
+            seq,
+            message_id: Uuid::from_u128(seq as u128),
+            ciphertext: None,
+        };
+        let read = |seq| PushPayload::Read { conversation_id: CONVERSATION, seq };
+        assert!(supersedes(&message(6), &message(5)));
+        assert!(!supersedes(&message(5), &message(6)));
+        assert!(supersedes(&read(5), &message(5)), "read up to it: nothing left to show");
+        assert!(supersedes(&read(7), &message(5)));
+        assert!(!supersedes(&read(4), &message(5)), "a read never replaces a message it does not cover");
+        assert!(!supersedes(&message(5), &read(5)));
+        assert!(supersedes(&message(6), &read(5)), "a later message replaces the read");
+        assert!(supersedes(&read(6), &read(5)) && !supersedes(&read(5), &read(6)));
+    }
+
+    #[test]
+    fn a_read_is_pushed_only_to_devices_without_a_socket_that_were_shown_the_conversation() {
+        let subs = [subscription(PHONE), subscription(LAPTOP), subscription(TABLET)];
+        let mut pushes = Coalescer::default();
+        // PHONE and TABLET were away for the message; LAPTOP had a socket open.
+        pushes.owe(plan(&[app_in(CONVERSATION, 5, &[LAPTOP])], &subs, &unmuted(0)));
+        assert_eq!(described(pushes.due(0.0)).len(), 2);
+        assert!(pushes.concerns(CONVERSATION) && !pushes.concerns(OTHER_CONVERSATION));
+        // Read on LAPTOP while TABLET is open again: only PHONE gets a read push.
+        pushes.owe(plan(&[read(CONVERSATION, 5, &[LAPTOP, TABLET])], &subs, &unmuted(0)));
+        assert_eq!(described(pushes.due(0.0)), [(PHONE, CONVERSATION, 5, true)]);
+        // PHONE has nothing shown any more: a second read sends it nothing.
+        pushes.owe(plan(&[read(CONVERSATION, 5, &[LAPTOP])], &subs, &unmuted(0)));
+        assert_eq!(described(pushes.due(0.0)), [(TABLET, CONVERSATION, 5, true)], "TABLET, away now, still shows it");
+        pushes.owe(plan(&[read(CONVERSATION, 5, &[LAPTOP])], &subs, &unmuted(0)));
+        assert!(pushes.due(100_000.0).is_empty());
+        assert!(!pushes.concerns(CONVERSATION), "nothing left to clear: further reads cost nothing");
+    }
+
+    #[test]
+    fn a_read_goes_for_a_conversation_muted_since_its_message_push() {
+        let subs = [subscription(PHONE)];
+        let mut pushes = Coalescer::default();
+        pushes.owe(plan(&[app_in(CONVERSATION, 5, &[])], &subs, &unmuted(0)));
+        assert_eq!(pushes.due(0.0).len(), 1);
+        pushes.owe(plan(&[read(CONVERSATION, 5, &[LAPTOP])], &subs, &HashMap::new()));
+        assert_eq!(described(pushes.due(0.0)), [(PHONE, CONVERSATION, 5, true)]);
+    }
+
+    #[test]
+    fn a_device_shown_nothing_of_a_conversation_gets_no_read_push() {
+        let subs = [subscription(PHONE)];
+        let mut pushes = Coalescer::default();
+        pushes.owe(plan(&[app_in(OTHER_CONVERSATION, 5, &[])], &subs, &both_unmuted()));
+        assert_eq!(pushes.due(0.0).len(), 1);
+        pushes.owe(plan(&[read(CONVERSATION, 9, &[LAPTOP])], &subs, &both_unmuted()));
+        assert!(pushes.is_idle() && pushes.due(100_000.0).is_empty());
+        // Nor does a device whose message push was muted away.
+        let mut pushes = Coalescer::default();
+        pushes.owe(plan(&[app_in(CONVERSATION, 5, &[])], &subs, &HashMap::new()));
+        pushes.owe(plan(&[read(CONVERSATION, 5, &[LAPTOP])], &subs, &HashMap::new()));
+        assert!(pushes.due(0.0).is_empty());
+    }
+
+    /// A coalescer whose PHONE used up its burst on CONVERSATION's messages, so it was shown it.
+    fn phone_held_back() -> Coalescer {
+        let mut pushes = Coalescer::default();
+        for seq in 1..=PUSH_RATE.burst as i64 {
+            pushes.owe(plan(&[app_in(CONVERSATION, seq, &[])], &[subscription(PHONE)], &both_unmuted()));
+            assert_eq!(pushes.due(0.0).len(), 1);
+        }
+        pushes
+    }
+
+    #[test]
+    fn a_read_replaces_an_owed_message_push_only_when_it_covers_it() {
+        let subs = [subscription(PHONE)];
+        let gap = 1000.0 / PUSH_RATE.per_second;
+        // Owed (held back by the rate): the message at 10. A read at 9 does not cover it.
+        let mut pushes = phone_held_back();
+        pushes.owe(plan(&[app_in(CONVERSATION, 10, &[])], &subs, &both_unmuted()));
+        pushes.owe(plan(&[read(CONVERSATION, 9, &[LAPTOP])], &subs, &both_unmuted()));
+        assert!(pushes.due(0.0).is_empty());
+        assert_eq!(described(pushes.due(gap)), [(PHONE, CONVERSATION, 10, false)], "the message push is not lost");
+        // A read at 10 (or later) does: one read push instead.
+        let mut pushes = phone_held_back();
+        pushes.owe(plan(&[app_in(CONVERSATION, 10, &[])], &subs, &both_unmuted()));
+        pushes.owe(plan(&[read(CONVERSATION, 10, &[LAPTOP])], &subs, &both_unmuted()));
+        assert_eq!(described(pushes.due(gap)), [(PHONE, CONVERSATION, 10, true)]);
+        assert!(pushes.is_idle());
+        // A message after an owed read replaces it: its push replaces what the device shows.
+        let mut pushes = phone_held_back();
+        pushes.owe(plan(&[read(CONVERSATION, 3, &[LAPTOP])], &subs, &both_unmuted()));
+        pushes.owe(plan(&[app_in(CONVERSATION, 11, &[])], &subs, &both_unmuted()));
+        assert_eq!(described(pushes.due(gap)), [(PHONE, CONVERSATION, 11, false)]);
+        // In one plan, in either order, the same.
+        let planned = plan(
+            &[app_in(CONVERSATION, 12, &[]), read(CONVERSATION, 11, &[LAPTOP]), app_in(CONVERSATION, 13, &[])],
+            &subs,
+            &both_unmuted(),
+        );
+        assert_eq!(planned.len(), 1);
+        assert_eq!((planned[0].1.seq(), planned[0].1.is_read()), (13, false));
+        let planned = plan(&[app_in(CONVERSATION, 12, &[]), read(CONVERSATION, 12, &[LAPTOP])], &subs, &both_unmuted());
+        assert_eq!((planned[0].1.seq(), planned[0].1.is_read()), (12, true));
+    }
+
+    #[test]
+    fn a_read_that_covers_a_message_push_never_sent_cancels_it_and_sends_nothing() {
+        let subs = [subscription(PHONE)];
+        let mut pushes = Coalescer::default();
+        // The rate holds PHONE back on OTHER_CONVERSATION; CONVERSATION's message waits, unsent.
+        for seq in 1..=PUSH_RATE.burst as i64 {
+            pushes.owe(plan(&[app_in(OTHER_CONVERSATION, seq, &[])], &subs, &both_unmuted()));
+            assert_eq!(pushes.due(0.0).len(), 1);
+        }
+        pushes.owe(plan(&[app_in(CONVERSATION, 7, &[])], &subs, &both_unmuted()));
+        assert!(pushes.concerns(CONVERSATION));
+        pushes.owe(plan(&[read(CONVERSATION, 7, &[LAPTOP])], &subs, &both_unmuted()));
+        assert!(pushes.is_idle(), "read elsewhere before it went: nothing to show, nothing to clear");
+        assert!(!pushes.concerns(CONVERSATION));
+    }
+
+    #[test]
+    fn a_device_is_owed_one_push_per_conversation_and_reads_share_its_rate() {
+        let subs = [subscription(PHONE)];
+        let gap = 1000.0 / PUSH_RATE.per_second;
+        let mut pushes = phone_held_back();
+        // Held back: a message of each conversation; then CONVERSATION is read elsewhere.
+        pushes.owe(plan(&[app_in(OTHER_CONVERSATION, 1, &[]), app_in(CONVERSATION, 9, &[])], &subs, &both_unmuted()));
+        pushes.owe(plan(&[read(CONVERSATION, 9, &[LAPTOP])], &subs, &both_unmuted()));
+        assert!(pushes.due(gap - 1.0).is_empty(), "a read waits for the device's rate like a message");
+        // The longest owed first, one token each: neither is lost to the other.
+        assert_eq!(described(pushes.due(gap)), [(PHONE, OTHER_CONVERSATION, 1, false)]);
+        assert!(pushes.wait_ms(gap).is_some_and(|w| w > 0.0));
+        assert_eq!(described(pushes.due(2.0 * gap)), [(PHONE, CONVERSATION, 9, true)]);
+        assert!(pushes.is_idle());
+        // With tokens to spare, both go in one round.
+        let mut pushes = Coalescer::default();
+        pushes.owe(plan(&[app_in(OTHER_CONVERSATION, 1, &[]), app_in(CONVERSATION, 2, &[])], &subs, &both_unmuted()));
+        assert_eq!(
+            described(pushes.due(0.0)),
+            [(PHONE, CONVERSATION, 2, false), (PHONE, OTHER_CONVERSATION, 1, false)]
+        );
     }
 
     #[test]

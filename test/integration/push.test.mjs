@@ -5,7 +5,7 @@
 import { test, afterEach, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { createDecipheriv, createECDH, createPublicKey, hkdfSync, randomBytes, randomUUID, verify } from 'node:crypto';
+import { createDecipheriv, createECDH, createPublicKey, generateKeyPairSync, hkdfSync, randomBytes, randomUUID, sign, verify } from 'node:crypto';
 import { fileStack } from '../support/file-stack.mjs';
 import { DEFAULT_VARS } from '../support/stack.mjs';
 import { sleep, waitFor } from '../support/wait.mjs';
@@ -137,9 +137,50 @@ async function userWithDevice(displayName) {
   return { ...user, device: device.body };
 }
 
+/** A device's Ed25519 key: the raw public key (its credential) and what it signs. */
+function deviceKey() {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const credential = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url').toString('base64');
+  return { credential, sign: (text) => sign(null, Buffer.from(text), privateKey).toString('base64') };
+}
+
+/** A user with one device per label, each a session of its own (a session acts as one device):
+ * the first set up from the registering session, each next one logged in and linked with the
+ * first one's approval. `devices[i].token` is that device's session. */
+async function userWithDevices(labels) {
+  const user = await file.api.register();
+  const firstKey = deviceKey();
+  const first = await file.api.post('/devices', { label: labels[0], credential: firstKey.credential }, { token: user.token });
+  assert.equal(first.status, 201, JSON.stringify(first.body));
+  const devices = [{ ...first.body, token: user.token }];
+  for (const label of labels.slice(1)) {
+    const login = await file.api.post('/auth/login', { phone: user.user.phone, password: user.password });
+    assert.equal(login.status, 200, JSON.stringify(login.body));
+    const token = login.body.token;
+    const key = deviceKey();
+    const codeMac = randomBytes(32).toString('base64');
+    const asked = await file.api.post('/devices/links', { label, credential: key.credential, codeMac }, { token });
+    assert.equal(asked.status, 201, JSON.stringify(asked.body));
+    const signature = firstKey.sign(`e2e-chat/approve-device/v1:${user.user.id}:${asked.body.id}:${key.credential}`);
+    const approverProof = randomBytes(40).toString('base64');
+    const approved = await file.api.post(`/devices/links/${asked.body.id}/approve`, { signature, approverProof }, { token: user.token });
+    assert.equal(approved.status, 201, JSON.stringify(approved.body));
+    devices.push({ ...approved.body, token });
+  }
+  return { ...user, devices };
+}
+
 async function subscribe(user, sub) {
   const res = await file.api.post('/devices/me/push', sub.json, { token: user.token });
   assert.equal(res.status, 204, JSON.stringify(res.body));
+}
+
+/** Sends a receipt of `kind` for `message` from `socket`; resolves once it is acknowledged. */
+async function receipt(socket, message, kind = 'read') {
+  const id = clientMsgId();
+  socket.send({ type: 'receipt', id, messageId: message.id, kind });
+  const ack = await socket.next((e) => (e.type === 'ack' && e.ref === id) || (e.type === 'error' && e.ref === id));
+  assert.equal(ack.type, 'ack', JSON.stringify(ack));
 }
 
 /** Sends `text` (opaque bytes to the server) from `socket` to `to`; resolves with the ack. */
@@ -265,6 +306,7 @@ test('a message to a device with no open socket is pushed, signed and encrypted,
   const [push] = await waitFor(() => pushesTo(sub).length > 0 && pushesTo(sub), { what: 'a push to bob' });
   const { plaintext, payload } = await readPush(push, sub);
   assert.deepEqual(payload, {
+    type: 'message',
     conversationId: ack.message.conversationId,
     seq: ack.message.seq,
     messageId: ack.message.id,
@@ -432,4 +474,78 @@ test('a push service\'s redirect is not followed: the post goes only where the e
   await waitFor(() => pushesTo(sub).length > 0, { what: 'the push to the endpoint' });
   await sleep(500);
   assert.equal(received.filter((r) => r.path === elsewhere).length, 0, 'nothing posted where the redirect pointed');
+});
+
+// ---- read elsewhere -----------------------------------------------------------------------------
+
+/** What a subscription was pushed, in order, each read as its browser would. */
+const payloadsTo = (sub) => Promise.all(pushesTo(sub).map(async (p) => (await readPush(p, sub)).payload));
+
+test('a read on one device is pushed to the others that were pushed its conversation, so they clear it; to no other', async () => {
+  const alice = await userWithDevice();
+  const bob = await userWithDevices(['Phone', 'Laptop', 'Tablet']);
+  const [phone, laptop, tablet] = bob.devices;
+  const [phones, laptops, tablets] = [subscription('phone'), subscription('laptop'), subscription('tablet')];
+  await subscribe({ token: phone.token }, phones);
+  await subscribe({ token: laptop.token }, laptops);
+  const laptopSocket = await file.open(laptop.token);
+  const aliceSocket = await file.open(alice.token);
+  const first = await send(aliceSocket, bob, 'first');
+  await laptopSocket.next((e) => e.type === 'message' && e.message.id === first.message.id);
+  await waitFor(() => pushesTo(phones).length === 1, { what: 'the message push to the phone' });
+  // The tablet subscribes only now: it was shown nothing of the conversation.
+  await subscribe({ token: tablet.token }, tablets);
+
+  await receipt(laptopSocket, first.message, 'delivered');
+  await receipt(laptopSocket, first.message, 'read');
+  await waitFor(() => pushesTo(phones).length === 2, { what: 'the read push to the phone' });
+  const conversationId = first.message.conversationId;
+  assert.deepEqual((await payloadsTo(phones))[1], { type: 'read', conversationId, seq: first.message.seq });
+  // Read again: the phone shows nothing of it any more.
+  await receipt(laptopSocket, first.message, 'read');
+  await sleep(500);
+  assert.equal(pushesTo(phones).length, 2, 'one read push, for the delivered and the two read receipts');
+  assert.equal(pushesTo(laptops).length, 0, 'the reading device, its socket open, gets nothing');
+  assert.equal(pushesTo(tablets).length, 0, 'a device pushed nothing of the conversation has nothing to clear');
+
+  // The next message is pushed to both away devices; read, it is cleared on both, the phone's
+  // read waiting for its rate (its fourth push).
+  const second = await send(aliceSocket, bob, 'second');
+  await waitFor(() => pushesTo(phones).length === 3 && pushesTo(tablets).length === 1, { what: 'the second message pushes' });
+  await receipt(laptopSocket, second.message, 'read');
+  const read = { type: 'read', conversationId, seq: second.message.seq };
+  await waitFor(() => pushesTo(tablets).length === 2, { what: "the tablet's read push" });
+  assert.deepEqual((await payloadsTo(tablets)).map((p) => p.type), ['message', 'read']);
+  assert.deepEqual((await payloadsTo(tablets))[1], read);
+  await waitFor(() => pushesTo(phones).length === 4, { timeoutMs: 10_000, what: "the phone's read push, after its rate" });
+  assert.deepEqual((await payloadsTo(phones)).map((p) => p.type), ['message', 'read', 'message', 'read']);
+  assert.deepEqual((await payloadsTo(phones))[3], read);
+  assert.equal(pushesTo(laptops).length, 0);
+});
+
+test('a read held back by the rate replaces only the message push it covers: a message of another conversation still goes', async () => {
+  const [alice, dave] = [await userWithDevice(), await userWithDevice()];
+  const bob = await userWithDevices(['Phone', 'Laptop']);
+  const [phone, laptop] = bob.devices;
+  const phones = subscription('phone-held');
+  await subscribe({ token: phone.token }, phones);
+  const laptopSocket = await file.open(laptop.token);
+  const [aliceSocket, daveSocket] = [await file.open(alice.token), await file.open(dave.token)];
+  await useUpBurst(aliceSocket, bob, phones);
+  // Owed to the phone, held back by its rate: a message from Alice, then one from Dave.
+  const held = await send(aliceSocket, bob, 'held back');
+  const fromDave = await send(daveSocket, bob, 'from dave');
+  await laptopSocket.next((e) => e.type === 'message' && e.message.id === fromDave.message.id);
+  // Alice's is read on the laptop before the phone's turn comes.
+  await receipt(laptopSocket, held.message, 'read');
+  await sleep(1000);
+  assert.equal(pushesTo(phones).length, 3, 'the read waits for the rate like any push');
+  await waitFor(() => pushesTo(phones).length === 5, { timeoutMs: 15_000, what: 'both owed pushes' });
+  const owed = (await payloadsTo(phones)).slice(3);
+  const byType = Object.fromEntries(owed.map((p) => [p.type, p]));
+  assert.deepEqual(byType.read, { type: 'read', conversationId: held.message.conversationId, seq: held.message.seq });
+  assert.equal(byType.message.messageId, fromDave.message.id, "Dave's message push is not lost to the read");
+  assert.ok(!(await payloadsTo(phones)).some((p) => p.messageId === held.message.id), 'no push for a message read before it went');
+  await sleep(500);
+  assert.equal(pushesTo(phones).length, 5);
 });

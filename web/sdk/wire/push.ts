@@ -54,16 +54,12 @@ mutedUntil: string | null, };
 
 /**
  * What a push carries, encrypted to the subscription (RFC 8291): enough for the service worker
- * to fetch and decrypt what came, and never a name or a word of it.
+ * to fetch and decrypt what came, or to clear what it showed, and never a name or a word of it.
+ * Tagged by `type`, like the socket's events.
  */
-export type PushPayload = { 
-/**
- * The newest message the push stands for: pushes under a burst are coalesced, so a device
- * syncs everything after what it holds rather than count on one push per message.
- */
-conversationId: string, seq: number, messageId: string, 
+export type PushPayload = { "type": "message", conversationId: string, seq: number, messageId: string, 
 /**
  * Base64 of that message's MLS ciphertext, when the whole payload stays within
  * `MAX_PUSH_PAYLOAD_BYTES`; otherwise absent, and the service worker fetches it.
  */
-ciphertext?: string, };
+ciphertext?: string, } | { "type": "read", conversationId: string, seq: number, };
