@@ -4,6 +4,8 @@
 
 use super::{Caller, Ctx, Reply};
 use crate::db::push::{self, MuteRead};
+use crate::db::throttles::{self, describe_wait, Claim, Throttle, PUSH_SUBSCRIPTION_CHANGES};
+use crate::db::Client;
 use crate::error::{ApiError, ApiResult};
 use crate::hub;
 use crate::protocol::PushSubscriptionRequest;
@@ -38,6 +40,7 @@ pub async fn subscribe(ctx: Ctx) -> ApiResult<Reply> {
     if let Err(note) = &ctx.config.push {
         return Err(ApiError::new(503, "push_unavailable", note.clone()));
     }
+    count_change(&db, device).await?;
     match push::subscribe(&db, device, &subscription).await {
         // Another device took the same endpoint at the same moment: one of the two wins.
         Err(e) if e.is_unique_violation() => {
@@ -53,12 +56,34 @@ pub async fn subscribe(ctx: Ctx) -> ApiResult<Reply> {
     Ok(Reply::no_content())
 }
 
-/// Stops pushes to the session's device. Asking again is no error.
+/// Stops pushes to the session's device. Asking again is no error (but counts as a change).
 pub async fn unsubscribe(ctx: Ctx) -> ApiResult<Reply> {
     let (db, caller) = ctx.authenticate().await?;
     let device = current_device(&caller)?;
+    count_change(&db, device).await?;
     push::unsubscribe(&db, device).await?;
     Ok(Reply::no_content())
+}
+
+/// Counts one change of `device`'s subscription (`PUSH_SUBSCRIPTION_CHANGES`), before anything is
+/// stored: past the limit, 429 and nothing changes.
+async fn count_change(db: &Client, device: Uuid) -> ApiResult<()> {
+    match throttles::claim(db, Throttle::PushSubscriptionChanges { device }).await? {
+        Claim::Admitted(_) => Ok(()),
+        Claim::Refused { retry_after_secs } => {
+            let wait = retry_after_secs.max(1);
+            Err(ApiError::new(
+                429,
+                "too_many_subscription_changes",
+                format!(
+                    "This device changed its push subscription {} times in the last hour; try again in {}.",
+                    PUSH_SUBSCRIPTION_CHANGES.limit,
+                    describe_wait(wait)
+                ),
+            )
+            .with_retry_after(wait as u32))
+        }
+    }
 }
 
 fn settings(conversation: Uuid, read: MuteRead) -> ApiResult<Reply> {

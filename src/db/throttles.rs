@@ -61,6 +61,12 @@
 //! Groups created (`POST /conversations`) per account: [`GROUP_CREATIONS`], 30 an hour, counted
 //! before anything else is checked, so a stranger cannot put someone in groups without end.
 //!
+//! Changes of a device's push subscription (`POST` and `DELETE /devices/me/push`, one count for
+//! both) per device: [`PUSH_SUBSCRIPTION_CHANGES`], 30 an hour, counted once the request is
+//! valid and before anything is stored. Each change is a write and a call to the user's hub; a
+//! browser makes one when it subscribes, and again only when its push service renews the
+//! subscription or the app starts over.
+//!
 //! Registrations (`POST /auth/register`) from one client address: `REGISTRATIONS_PER_ADDRESS_PER_HOUR`
 //! attempts per hour (a window that starts at the first), checked before the hash. An attempt at
 //! a number that is already taken counts like any other (it creates no account and costs no
@@ -109,6 +115,9 @@ pub const PASSWORD_CONFIRMATIONS: Backoff = LOGINS_TO_NUMBER;
 /// thousands of groups (each one more for their every sync, listing and connect) faster than this
 /// (their defence beyond it: "who can add me to groups").
 pub const GROUP_CREATIONS: Window = Window { limit: 30, seconds: HOUR };
+/// Changes of one device's push subscription (subscribing, unsubscribing): a browser makes a
+/// few a day at most, while a script could otherwise write rows and wake the user's hub without end.
+pub const PUSH_SUBSCRIPTION_CHANGES: Window = Window { limit: 30, seconds: HOUR };
 /// Registrations per address are counted per hour; how many is configured.
 pub const REGISTRATION_WINDOW_SECS: i32 = HOUR;
 
@@ -152,6 +161,7 @@ pub enum Throttle<'a> {
     PasswordConfirmations { session: Uuid },
     RegistrationsFromAddress { address: &'a str, per_hour: u32 },
     GroupCreations { user: Uuid },
+    PushSubscriptionChanges { device: Uuid },
 }
 
 enum Policy {
@@ -168,6 +178,7 @@ impl Throttle<'_> {
             Throttle::PasswordConfirmations { .. } => "password-confirm",
             Throttle::RegistrationsFromAddress { .. } => "registration",
             Throttle::GroupCreations { .. } => "group-creation",
+            Throttle::PushSubscriptionChanges { .. } => "push-subscription",
         }
     }
 
@@ -182,6 +193,7 @@ impl Throttle<'_> {
             // Per session (the one the request's token names), not per account.
             Throttle::PasswordConfirmations { session } => session.to_string(),
             Throttle::GroupCreations { user } => user.to_string(),
+            Throttle::PushSubscriptionChanges { device } => device.to_string(),
         }
     }
 
@@ -196,6 +208,7 @@ impl Throttle<'_> {
                 seconds: REGISTRATION_WINDOW_SECS,
             }),
             Throttle::GroupCreations { .. } => Policy::Window(GROUP_CREATIONS),
+            Throttle::PushSubscriptionChanges { .. } => Policy::Window(PUSH_SUBSCRIPTION_CHANGES),
         }
     }
 }
@@ -452,6 +465,11 @@ mod tests {
         let confirmations = Throttle::PasswordConfirmations { session };
         assert_eq!((confirmations.kind(), confirmations.key()), ("password-confirm", session.to_string()));
         assert!(matches!(confirmations.policy(), Policy::Backoff(PASSWORD_CONFIRMATIONS)));
+        // A push subscription's changes are counted per device, POST and DELETE together.
+        let device = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0002);
+        let changes = Throttle::PushSubscriptionChanges { device };
+        assert_eq!((changes.kind(), changes.key()), ("push-subscription", device.to_string()));
+        assert!(matches!(changes.policy(), Policy::Window(PUSH_SUBSCRIPTION_CHANGES)));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use super::{wire, WireType};
 use crate::cursor::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::db::throttles::PUSH_SUBSCRIPTION_CHANGES;
 use crate::protocol::{ErrorBody, PHONE_PATTERN, UUID_PATTERN};
 use crate::router::Endpoint;
 use schemars::{json_schema, Schema, SchemaGenerator};
@@ -342,6 +343,18 @@ pub fn password_reentry_limited() -> Response {
         429,
         "`too_many_attempts`: 10 wrong passwords in this session (each session, the one a token names, has its \
          own count), then waits from 15 seconds doubling to 5 minutes (`Retry-After`).",
+    )
+}
+
+/// The 429 of a change of this device's push subscription (subscribing or unsubscribing).
+pub fn push_subscription_changes() -> Response {
+    error(
+        429,
+        format!(
+            "`too_many_subscription_changes`: this device's valid subscribe and unsubscribe requests reached {} \
+             within an hour of the first; nothing is changed, and `Retry-After` says when to try again.",
+            PUSH_SUBSCRIPTION_CHANGES.limit
+        ),
     )
 }
 

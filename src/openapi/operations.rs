@@ -657,6 +657,7 @@ pub fn operations() -> Vec<Operation> {
                 ),
                 error(404, "`not_found`: this session has no device yet (register one with `POST /devices`)."),
                 error(409, "`subscription_taken`: another device registered the same endpoint at the same moment."),
+                push_subscription_changes(),
                 body_too_large(),
                 not_json(),
                 error(503, "`push_unavailable`: push is off on this server (its message says why); `database_unavailable`."),
@@ -665,6 +666,7 @@ pub fn operations() -> Vec<Operation> {
             .answers([
                 no_content(204, "No subscription is left (there may have been none)."),
                 error(404, "`not_found`: this session has no device yet."),
+                push_subscription_changes(),
             ]),
         Operation::signed_in(E::GetNotifications, "getNotifications", "The caller's notification settings of a conversation")
             .params([uuid_in_path("id")])

@@ -549,3 +549,41 @@ test('a read held back by the rate replaces only the message push it covers: a m
   await sleep(500);
   assert.equal(pushesTo(phones).length, 5);
 });
+
+// ---- subscribing is limited --------------------------------------------------------------------
+
+test('a device changes its subscription at most 30 times an hour: then 429 with Retry-After, and nothing changes', async () => {
+  const CHANGES_PER_HOUR = 30; // PUSH_SUBSCRIPTION_CHANGES in src/db/throttles.rs
+  const [bob, carol] = [await userWithDevice(), await userWithDevice()];
+  let last;
+  for (let i = 1; i <= CHANGES_PER_HOUR; i += 1) {
+    if (i % 3 === 1) {
+      assert.equal((await file.api.delete('/devices/me/push', { token: bob.token })).status, 204);
+    } else {
+      last = subscription(`bob-${i}`);
+      await subscribe(bob, last);
+    }
+  }
+  // An invalid request is refused before it is counted; it does not change the answer below.
+  const invalid = await file.api.post('/devices/me/push', { endpoint: 'nonsense', keys: last.json.keys }, { token: bob.token });
+  assert.equal(invalid.status, 400);
+  const kept = [{ endpoint: last.json.endpoint }];
+  assert.deepEqual(await subscriptionRows(bob.device.id), kept);
+  const assertLimited = (res) => {
+    assert.equal(res.status, 429, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, 'too_many_subscription_changes');
+    assert.match(res.body.error.message, /30 times .*try again in \d+ (second|minute)s?\./);
+    assert.match(res.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+    assert.ok(Number(res.headers.get('retry-after')) <= 3600);
+  };
+  assertLimited(await file.api.post('/devices/me/push', subscription('bob-one-too-many').json, { token: bob.token }));
+  assertLimited(await file.api.delete('/devices/me/push', { token: bob.token }));
+  assert.deepEqual(await subscriptionRows(bob.device.id), kept, 'neither replaced nor deleted');
+  // Per device: another is not held.
+  await subscribe(carol, subscription('carol'));
+  // Once the hour is over, the device may again.
+  await file.stack.pool.query("UPDATE throttles SET expires_at = now() WHERE kind = 'push-subscription' AND key = $1", [bob.device.id]);
+  const renewed = subscription('bob-next-hour');
+  await subscribe(bob, renewed);
+  assert.deepEqual(await subscriptionRows(bob.device.id), [{ endpoint: renewed.json.endpoint }]);
+});
