@@ -11,9 +11,8 @@ use crate::deliveries::EVENT_SEPARATOR;
 use crate::error::{log_error, ApiError, ApiResult};
 use crate::protocol::PushPayload;
 use crate::push::plan::{self, Coalescer, Outcome, Pushable};
-use crate::push::vapid::{TOKEN_LIFETIME_SECS, TOKEN_REUSE_SECS};
+use crate::push::vapid::{Authorizations, TOKEN_LIFETIME_SECS};
 use crate::push::{audience, encrypt_with_fresh_keys, UserAgentKeys, VapidKey};
-use std::collections::HashMap;
 use std::rc::Rc;
 use uuid::Uuid;
 use worker::{AbortController, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
@@ -47,8 +46,8 @@ pub(super) struct PushState {
     /// A round is on its way (`send_pushes`).
     running: bool,
     vapid: Option<Rc<VapidKey>>,
-    /// The `Authorization` header for each push service (by audience), and when it was signed.
-    authorizations: HashMap<String, (String, f64)>,
+    /// The `Authorization` header for each push service pushed to lately (pruned as it grows).
+    authorizations: Authorizations,
     /// When the database last said the user has no subscription (None: not known to have none).
     none_since: Option<f64>,
 }
@@ -275,10 +274,8 @@ impl UserHub {
         let settings: &PushSettings = self.push_settings.as_ref().ok_or("push is off")?;
         let now = now_ms();
         let mut state = self.push.borrow_mut();
-        if let Some((header, signed_at)) = state.authorizations.get(service) {
-            if now - signed_at < TOKEN_REUSE_SECS as f64 * 1000.0 {
-                return Ok(header.clone());
-            }
+        if let Some(header) = state.authorizations.get(service, now) {
+            return Ok(header.to_string());
         }
         let key = match &state.vapid {
             Some(key) => key.clone(),
@@ -289,7 +286,7 @@ impl UserHub {
             }
         };
         let header = key.authorization(service, &settings.subject, (now / 1000.0) as i64 + TOKEN_LIFETIME_SECS);
-        state.authorizations.insert(service.to_string(), (header.clone(), now));
+        state.authorizations.insert(service, header.clone(), now);
         Ok(header)
     }
 }

@@ -6,6 +6,7 @@
 use super::{decode_base64url, encode_base64url};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
+use std::collections::HashMap;
 
 /// RFC 8292 §2: a token's `exp` is at most 24 hours ahead. Half that leaves room for clocks that
 /// disagree, and a hub may reuse one token for as long (`TOKEN_REUSE_SECS`).
@@ -55,6 +56,44 @@ impl VapidKey {
         let signature: Signature = self.signing.sign(signing_input.as_bytes());
         // JWS (RFC 7518 §3.4) takes R and S as 32 bytes each, not DER.
         format!("{signing_input}.{}", encode_base64url(&signature.to_bytes()))
+    }
+}
+
+/// The `Authorization` headers a hub signed, by push service (`audience`), each used again for
+/// `TOKEN_REUSE_SECS` after it was signed. Those past it are dropped whenever one is added, so a
+/// hub that lives for weeks holds only the services it pushed to in the last `TOKEN_REUSE_SECS`
+/// (in production a handful: the browsers' push services), not every one it ever pushed to.
+#[derive(Debug, Default)]
+pub struct Authorizations {
+    by_audience: HashMap<String, (String, f64)>,
+}
+
+impl Authorizations {
+    /// Whether a header signed at `signed_at_ms` may still be used at `now_ms`.
+    fn reusable(signed_at_ms: f64, now_ms: f64) -> bool {
+        now_ms - signed_at_ms < TOKEN_REUSE_SECS as f64 * 1000.0
+    }
+
+    /// The header to use again for `audience`, if one was signed within `TOKEN_REUSE_SECS`.
+    pub fn get(&self, audience: &str, now_ms: f64) -> Option<&str> {
+        self.by_audience
+            .get(audience)
+            .filter(|(_, signed_at)| Self::reusable(*signed_at, now_ms))
+            .map(|(header, _)| header.as_str())
+    }
+
+    /// Keeps `header`, just signed for `audience`, and drops every header past its reuse.
+    pub fn insert(&mut self, audience: &str, header: String, now_ms: f64) {
+        self.by_audience.retain(|_, (_, signed_at)| Self::reusable(*signed_at, now_ms));
+        self.by_audience.insert(audience.to_string(), (header, now_ms));
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_audience.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_audience.is_empty()
     }
 }
 
@@ -130,6 +169,34 @@ mod tests {
     #[test]
     fn tokens_live_well_under_a_day() {
         assert!(TOKEN_REUSE_SECS < TOKEN_LIFETIME_SECS && TOKEN_LIFETIME_SECS <= 24 * 3600);
+    }
+
+    #[test]
+    fn a_header_is_reused_within_its_window_and_dropped_past_it_when_another_is_added() {
+        let reuse_ms = TOKEN_REUSE_SECS as f64 * 1000.0;
+        let mut cache = Authorizations::default();
+        cache.insert("https://a.example", "vapid a".into(), 0.0);
+        assert_eq!(cache.get("https://a.example", reuse_ms - 1.0), Some("vapid a"));
+        assert_eq!(cache.get("https://a.example", reuse_ms), None, "signed again past its reuse");
+        assert_eq!(cache.get("https://b.example", 0.0), None);
+        cache.insert("https://b.example", "vapid b".into(), reuse_ms / 2.0);
+        assert_eq!(cache.len(), 2, "both still reusable");
+        // A thousand services pushed to over time: only those of the last window stay.
+        for i in 0..1000 {
+            cache.insert(
+                &format!("https://s{i}.example"),
+                format!("vapid {i}"),
+                reuse_ms + i as f64 * reuse_ms / 100.0,
+            );
+        }
+        assert!(cache.len() <= 101, "{} kept", cache.len());
+        assert_eq!(cache.get("https://a.example", 11.0 * reuse_ms), None);
+        assert_eq!(cache.get("https://s999.example", 11.0 * reuse_ms), Some("vapid 999"));
+        // Signed again for the same service: the newer one is used, one entry.
+        let before = cache.len();
+        cache.insert("https://s999.example", "vapid again".into(), 11.0 * reuse_ms);
+        assert_eq!(cache.get("https://s999.example", 11.0 * reuse_ms), Some("vapid again"));
+        assert!(cache.len() <= before && !cache.is_empty());
     }
 
     #[test]
