@@ -540,7 +540,7 @@ test('a read held back by the rate replaces only the message push it covers: a m
   await receipt(laptopSocket, held.message, 'read');
   await sleep(1000);
   assert.equal(pushesTo(phones).length, 3, 'the read waits for the rate like any push');
-  await waitFor(() => pushesTo(phones).length === 5, { timeoutMs: 15_000, what: 'both owed pushes' });
+  await waitFor(() => pushesTo(phones).length === 5, { timeoutMs: 20_000, what: 'both owed pushes (one every 5 s)' });
   const owed = (await payloadsTo(phones)).slice(3);
   const byType = Object.fromEntries(owed.map((p) => [p.type, p]));
   assert.deepEqual(byType.read, { type: 'read', conversationId: held.message.conversationId, seq: held.message.seq });
