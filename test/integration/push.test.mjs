@@ -4,116 +4,29 @@
 // browser would. Plus the subscription and mute endpoints' validation and authorization.
 import { test, afterEach, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { createDecipheriv, createECDH, createPublicKey, generateKeyPairSync, hkdfSync, randomBytes, randomUUID, sign, verify } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
 import { fileStack } from '../support/file-stack.mjs';
+import { PushService } from '../support/push-service.mjs';
 import { DEFAULT_VARS } from '../support/stack.mjs';
 import { sleep, waitFor } from '../support/wait.mjs';
 
 const file = fileStack();
 afterEach(() => file.closeSockets());
 
-// ---- the test's push service ------------------------------------------------------------------
+// ---- the test's push service (test/support/push-service.mjs) -----------------------------------
 
-/** Every push received, in order: { path, headers, body }. */
-const received = [];
-/** How the service answers a path (status, delay in ms, a redirect's location); 201 at once unless set. */
-const behaviour = new Map();
-let service;
-let serviceOrigin;
-
-before(async () => {
-  service = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', async () => {
-      received.push({ path: req.url, method: req.method, headers: req.headers, body: Buffer.concat(chunks), at: Date.now() });
-      const { status = 201, delayMs = 0, location } = behaviour.get(req.url) ?? {};
-      if (delayMs) await sleep(delayMs);
-      res.writeHead(status, location ? { location } : {}).end();
-    });
-  });
-  await new Promise((resolve) => service.listen(0, '127.0.0.1', resolve));
-  serviceOrigin = `http://127.0.0.1:${service.address().port}`;
-});
-
-after(() => new Promise((resolve) => service.close(resolve)));
-
-/** A browser's subscription: its P-256 key pair and auth secret, at a path of the test's service. */
-function subscription(name) {
-  const ecdh = createECDH('prime256v1');
-  ecdh.generateKeys();
-  const auth = randomBytes(16);
-  const path = `/push/${name}-${randomBytes(4).toString('hex')}`;
-  return {
-    path,
-    ecdh,
-    auth,
-    json: { endpoint: serviceOrigin + path, keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: auth.toString('base64url') } },
-  };
-}
-
+const service = new PushService();
+before(() => service.start());
+after(() => service.stop());
+/** Every push received, in order, and how the service answers a path. */
+const { received, behaviour } = service;
+const subscription = (name) => service.subscription(name);
 /** The pushes received at a subscription's path. */
-const pushesTo = (sub) => received.filter((r) => r.path === sub.path);
-
-/** Checks `Authorization: vapid t=<JWT>, k=<key>` as a push service must (RFC 8292 §3–4). */
-function checkVapid(headers, serverKey) {
-  const match = /^vapid t=([^,\s]+),\s*k=([A-Za-z0-9_-]+)$/.exec(headers.authorization ?? '');
-  assert.ok(match, `an Authorization of the vapid scheme: ${headers.authorization}`);
-  const [, jwt, k] = match;
-  assert.equal(k, serverKey, 'k is the key the server publishes (and browsers subscribe with)');
-  const point = Buffer.from(k, 'base64url');
-  assert.equal(point.length, 65);
-  const key = createPublicKey({
-    key: { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') },
-    format: 'jwk',
-  });
-  const [header, claims, signature] = jwt.split('.');
-  assert.deepEqual(JSON.parse(Buffer.from(header, 'base64url')), { typ: 'JWT', alg: 'ES256' });
-  const signed = verify('sha256', Buffer.from(`${header}.${claims}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature, 'base64url'));
-  assert.ok(signed, 'the ES256 signature verifies with k');
-  const { aud, exp, sub } = JSON.parse(Buffer.from(claims, 'base64url'));
-  assert.equal(aud, serviceOrigin, 'aud is the push service origin');
-  const now = Math.floor(Date.now() / 1000);
-  assert.ok(exp > now && exp <= now + 24 * 3600, `exp within a day: ${exp - now} s`);
-  assert.equal(sub, DEFAULT_VARS.VAPID_SUBJECT);
-}
-
-/** Decrypts an aes128gcm push body (RFC 8291 §3.4, RFC 8188) as the subscribing browser would. */
-function decrypt(sub, body) {
-  const salt = body.subarray(0, 16);
-  const recordSize = body.readUInt32BE(16);
-  const idLength = body[20];
-  const serverKey = body.subarray(21, 21 + idLength);
-  const sealed = body.subarray(21 + idLength);
-  assert.equal(idLength, 65);
-  assert.ok(sealed.length <= recordSize, 'one record');
-  const shared = sub.ecdh.computeSecret(serverKey);
-  const keyInfo = Buffer.concat([Buffer.from('WebPush: info\0'), sub.ecdh.getPublicKey(), serverKey]);
-  const ikm = Buffer.from(hkdfSync('sha256', shared, sub.auth, keyInfo, 32));
-  const cek = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: aes128gcm\0'), 16));
-  const nonce = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: nonce\0'), 12));
-  const decipher = createDecipheriv('aes-128-gcm', cek, nonce);
-  decipher.setAuthTag(sealed.subarray(sealed.length - 16));
-  const record = Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]);
-  // The last record ends with the delimiter 2, then any zero padding.
-  let end = record.length - 1;
-  while (end >= 0 && record[end] === 0) end -= 1;
-  assert.equal(record[end], 2, 'the last record delimiter');
-  return record.subarray(0, end);
-}
+const pushesTo = (sub) => service.pushesTo(sub);
 
 /** A push as its subscriber reads it, after checking its headers and signature. */
 async function readPush(push, sub) {
-  assert.equal(push.method, 'POST');
-  assert.equal(push.headers['content-encoding'], 'aes128gcm');
-  // Every push is padded to one size: its length tells the push service nothing.
-  assert.equal(push.body.length, 4096, 'a push body of 4096 bytes');
-  assert.equal(push.headers.ttl, '86400');
-  assert.equal(push.headers.urgency, 'normal');
-  checkVapid(push.headers, await serverKey());
-  const plaintext = decrypt(sub, push.body);
-  return { plaintext: plaintext.toString(), payload: JSON.parse(plaintext) };
+  return service.read(push, sub, { serverKey: await serverKey(), subject: DEFAULT_VARS.VAPID_SUBJECT });
 }
 
 let knownServerKey;
@@ -467,7 +380,7 @@ test('a push service\'s redirect is not followed: the post goes only where the e
   const [alice, bob] = [await userWithDevice(), await userWithDevice()];
   const sub = subscription('redirecting');
   const elsewhere = `/elsewhere-${randomBytes(4).toString('hex')}`;
-  behaviour.set(sub.path, { status: 307, location: serviceOrigin + elsewhere });
+  behaviour.set(sub.path, { status: 307, location: service.origin + elsewhere });
   await subscribe(bob, sub);
   const socket = await file.open(alice.token);
   await send(socket, bob, 'redirected?');
