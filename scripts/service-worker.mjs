@@ -2,7 +2,12 @@
 // list of what it precaches and a version that changes whenever any of those files does. Run by
 // scripts/build-web.sh after `next build`.
 //
+// The worker imports the SDK (to read a push with this device's MLS state), so it is bundled with
+// esbuild, the bundler wrangler already brings (pinned in web/package.json to wrangler's
+// version): one classic script, as `navigator.serviceWorker.register` loads it everywhere.
+//
 //   node scripts/service-worker.mjs web/out
+import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -36,7 +41,17 @@ const entries = files(out)
   .map(({ file, path }) => ({ url: urlOf(path), hash: createHash('sha256').update(readFileSync(file)).digest('hex') }))
   .sort((a, b) => a.url.localeCompare(b.url));
 
-const source = readFileSync(SOURCE, 'utf8');
+const bundled = await build({
+  entryPoints: [SOURCE],
+  bundle: true,
+  format: 'iife',
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  write: false,
+  legalComments: 'none',
+});
+const source = bundled.outputFiles[0].text;
 // The header rules count too, though not cached as a file: a cached page keeps the headers it
 // was cached with (its Content-Security-Policy), so a deploy that changes only them is a new version.
 const headers = readFileSync(join(out, '_headers'));
@@ -48,4 +63,4 @@ const version = createHash('sha256')
   .slice(0, 16);
 const precache = entries.map((e) => e.url);
 writeFileSync(join(out, 'sw.js'), `const VERSION = ${JSON.stringify(version)};\nconst PRECACHE = ${JSON.stringify(precache)};\n\n${source}`);
-console.log(`service worker ${version}: ${precache.length} files precached`);
+console.log(`service worker ${version}: ${precache.length} files precached, ${(source.length / 1024).toFixed(0)} kB`);

@@ -9,7 +9,12 @@
 // were no service worker (their answers are per user, and the server's; an offline app reads its
 // own local history instead). A new version installs in the background and waits; the page offers
 // to reload into it (`skip-waiting`), so a deploy never swaps the code under an open conversation.
+//
+// Notifications (a push shown, a click that opens its conversation) are ./notifications.js's. The
+// build bundles both with what they import from the SDK into one classic script.
 /* global VERSION, PRECACHE */
+
+import './notifications.js';
 
 const CACHE = `e2e-chat-${VERSION}`;
 const PRECACHED = new Set(PRECACHE);
