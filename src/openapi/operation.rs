@@ -346,12 +346,12 @@ pub fn password_reentry_limited() -> Response {
     )
 }
 
-/// The 429 of a change of this device's push subscription (subscribing or unsubscribing).
+/// The 429 of a change of this device's push subscription (subscribing; unsubscribing never is).
 pub fn push_subscription_changes() -> Response {
     error(
         429,
         format!(
-            "`too_many_subscription_changes`: this device's valid subscribe and unsubscribe requests reached {} \
+            "`too_many_subscription_changes`: this device's valid subscribe requests reached {} \
              within an hour of the first; nothing is changed, and `Retry-After` says when to try again.",
             PUSH_SUBSCRIPTION_CHANGES.limit
         ),

@@ -664,9 +664,8 @@ pub fn operations() -> Vec<Operation> {
             ]),
         Operation::signed_in(E::UnsubscribePush, "unsubscribePush", "Stop pushes to this session's device")
             .answers([
-                no_content(204, "No subscription is left (there may have been none)."),
+                no_content(204, "No subscription is left (there may have been none). Never throttled."),
                 error(404, "`not_found`: this session has no device yet."),
-                push_subscription_changes(),
             ]),
         Operation::signed_in(E::GetNotifications, "getNotifications", "The caller's notification settings of a conversation")
             .params([uuid_in_path("id")])

@@ -18,7 +18,7 @@ use crate::db::push::SubscriptionRow;
 use crate::protocol::{MessageKind, PushPayload};
 use crate::ratelimit::{TokenBucket, PUSH_RATE};
 use serde::Deserialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A message a hub delivered, or a read its user made, that may call for a push.
@@ -145,11 +145,13 @@ pub struct Coalescer {
     /// conversation, the longest owed first.
     owed: HashMap<Uuid, (SubscriptionRow, Vec<PushPayload>)>,
     buckets: HashMap<Uuid, TokenBucket>,
-    /// The conversations each device was sent a message push of since its last read push for
-    /// them: the only ones a read push goes to it for. In the hub's memory only: a hub lost
-    /// meanwhile forgets them, and the device keeps a notification that a read elsewhere should
-    /// have cleared (one per conversation, until the next message push replaces it).
-    shown: HashMap<Uuid, HashSet<Uuid>>,
+    /// The conversations each device was sent a message push of since a read push covered them,
+    /// with the seq of the newest such message: a read push goes to a device only for these, and
+    /// one that reads only part of it (receipts come one per message, oldest first) leaves it
+    /// shown. In the hub's memory only: a hub lost meanwhile forgets them, and the device keeps a
+    /// notification that a read elsewhere should have cleared (one per conversation, until the
+    /// next message push replaces it).
+    shown: HashMap<Uuid, HashMap<Uuid, i64>>,
 }
 
 impl Coalescer {
@@ -161,7 +163,7 @@ impl Coalescer {
         for (subscription, payload) in planned {
             let device = subscription.device_id;
             let conversation = payload.conversation_id();
-            let shown = self.shown.get(&device).is_some_and(|s| s.contains(&conversation));
+            let shown = self.shown.get(&device).is_some_and(|s| s.contains_key(&conversation));
             let (row, pushes) = self.owed.entry(device).or_insert_with(|| (subscription.clone(), Vec::new()));
             *row = subscription;
             match pushes.iter().position(|p| p.conversation_id() == conversation) {
@@ -192,10 +194,12 @@ impl Coalescer {
             }
             for payload in pushes.drain(..taken) {
                 let shown = self.shown.entry(*device).or_default();
-                if payload.is_read() {
-                    shown.remove(&payload.conversation_id());
-                } else {
-                    shown.insert(payload.conversation_id());
+                let conversation = payload.conversation_id();
+                if !payload.is_read() {
+                    let newest = shown.entry(conversation).or_insert(payload.seq());
+                    *newest = (*newest).max(payload.seq());
+                } else if shown.get(&conversation).is_some_and(|newest| payload.seq() >= *newest) {
+                    shown.remove(&conversation);
                 }
                 ready.push((subscription.clone(), payload));
             }
@@ -208,7 +212,7 @@ impl Coalescer {
     /// Whether a read of `conversation` may call for a push, or cancel one: some device was shown
     /// it or is owed a push of it. Otherwise a read costs the hub nothing more.
     pub fn concerns(&self, conversation: Uuid) -> bool {
-        self.shown.values().any(|s| s.contains(&conversation))
+        self.shown.values().any(|s| s.contains_key(&conversation))
             || self.owed.values().any(|(_, pushes)| pushes.iter().any(|p| p.conversation_id() == conversation))
     }
 
@@ -437,6 +441,23 @@ mod tests {
         pushes.owe(plan(&[read(CONVERSATION, 5, &[LAPTOP])], &subs, &unmuted(0)));
         assert!(pushes.due(100_000.0).is_empty());
         assert!(!pushes.concerns(CONVERSATION), "nothing left to clear: further reads cost nothing");
+    }
+
+    #[test]
+    fn a_read_of_part_of_what_was_shown_leaves_the_rest_to_clear() {
+        let subs = [subscription(PHONE)];
+        let mut pushes = Coalescer::default();
+        pushes.owe(plan(&[app_in(CONVERSATION, 5, &[])], &subs, &unmuted(0)));
+        assert_eq!(pushes.due(0.0).len(), 1);
+        pushes.owe(plan(&[app_in(CONVERSATION, 7, &[])], &subs, &unmuted(0)));
+        assert_eq!(pushes.due(0.0).len(), 1);
+        // Receipts come one per message, oldest first: the read of 5 leaves 7 on the phone.
+        pushes.owe(plan(&[read(CONVERSATION, 5, &[LAPTOP])], &subs, &unmuted(0)));
+        assert_eq!(described(pushes.due(0.0)), [(PHONE, CONVERSATION, 5, true)]);
+        assert!(pushes.concerns(CONVERSATION), "7 is still shown");
+        pushes.owe(plan(&[read(CONVERSATION, 7, &[LAPTOP])], &subs, &unmuted(0)));
+        assert_eq!(described(pushes.due(100_000.0)), [(PHONE, CONVERSATION, 7, true)]);
+        assert!(!pushes.concerns(CONVERSATION), "all of it read");
     }
 
     #[test]
