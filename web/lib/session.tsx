@@ -32,6 +32,12 @@ export function thisBrowserLabel(): string {
   return `${browser} on ${system}`;
 }
 
+/** Signed out: notifications on this browser stop and what they showed goes (loaded only then,
+ * off the chat page's first load); a browser forgotten forgets its previews choice too. */
+function forgetNotifications(forgetBrowser = false): Promise<void> {
+  return import('./push.ts').then((push) => push.forgetPushHere({ forgetBrowser })).catch(() => {});
+}
+
 function newClient(): ChatClient {
   return new ChatClient({ baseUrl: apiBase(), wsUrl: process.env.NEXT_PUBLIC_WS_URL || undefined, deviceLabel: thisBrowserLabel() });
 }
@@ -77,6 +83,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   // Ended from elsewhere ("log out everywhere", this device removed, the account deleted).
   useEffect(() => client?.on('signed-out', (why) => {
     localStorage.removeItem(ACCOUNT_KEY);
+    void forgetNotifications();
     setEnded(why);
     setClient(null);
     setStatus('signed-out');
@@ -116,6 +123,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       // the server: saying they happened when they did not would mislead about the account's safety.
       await client?.logout({ everywhere, forgetDevice });
       localStorage.removeItem(ACCOUNT_KEY);
+      // Done before the sign-out is: on a shared computer the tab may be closed at once.
+      await forgetNotifications(forgetDevice);
       setClient(null);
       setStatus('signed-out');
     },

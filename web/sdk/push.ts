@@ -27,57 +27,78 @@ import { Store } from './store.ts';
 import type { PushPayload } from './wire/index.ts';
 
 /** What the service worker needs to know of the account signed in on this browser (written by
- * the page when it turns notifications on, deleted when it signs out). */
+ * the page once the server has its subscription, deleted when it signs out or turns them off). */
 export interface PushDevice {
   /** The name of this device's store (see ChatClientOptions.storeName). */
   storeName: string;
   /** The server's base URL, for the directory check. */
   baseUrl: string;
-  /** Whether notifications may show who wrote and what; false shows "New message" only. */
+  /** When the page last gave the server this browser's subscription (see web/lib/push.ts). */
+  refreshedAt?: number;
+}
+
+/** What a push is read with: the device, and whether notifications may show who wrote and what
+ * (false shows "New message" only). */
+export interface PushReader extends PushDevice {
   previews: boolean;
 }
 
 const PUSH_DATABASE = 'e2e-chat-push';
 const DEVICE_KEY = 'device';
+/** This browser's choice, apart from the device: it outlives turning notifications off and
+ * signing out (a choice to keep names off the lock screen must not quietly lapse). */
+const PREVIEWS_KEY = 'previews';
 
 /** A database of its own, apart from the account's store: the service worker must find it
  * without knowing who is signed in. */
-function pushDatabase() {
+async function withPushDatabase<T>(work: (db: Awaited<ReturnType<typeof openPushDatabase>>) => Promise<T>): Promise<T> {
+  const db = await openPushDatabase();
+  try {
+    return await work(db);
+  } finally {
+    db.close();
+  }
+}
+
+function openPushDatabase() {
   return openDB(PUSH_DATABASE, 1, { upgrade: (db) => void db.createObjectStore('kv') });
 }
 
-export async function savePushDevice(device: PushDevice): Promise<void> {
-  const db = await pushDatabase();
-  try {
-    await db.put('kv', device, DEVICE_KEY);
-  } finally {
-    db.close();
-  }
+export function savePushDevice(device: PushDevice): Promise<void> {
+  return withPushDatabase(async (db) => void (await db.put('kv', device, DEVICE_KEY)));
 }
 
-export async function loadPushDevice(): Promise<PushDevice | undefined> {
-  const db = await pushDatabase();
-  try {
-    return (await db.get('kv', DEVICE_KEY)) as PushDevice | undefined;
-  } finally {
-    db.close();
-  }
+export function loadPushDevice(): Promise<PushDevice | undefined> {
+  return withPushDatabase((db) => db.get('kv', DEVICE_KEY) as Promise<PushDevice | undefined>);
 }
 
-export async function forgetPushDevice(): Promise<void> {
-  const db = await pushDatabase();
-  try {
+/** Forgets the device (and, when the browser itself is forgotten, the previews choice too). */
+export function forgetPushDevice({ previewsToo = false } = {}): Promise<void> {
+  return withPushDatabase(async (db) => {
     await db.delete('kv', DEVICE_KEY);
-  } finally {
-    db.close();
-  }
+    if (previewsToo) await db.delete('kv', PREVIEWS_KEY);
+  });
+}
+
+/** Whether notifications show who wrote and what: yes unless this browser was told not to. */
+export function loadPreviews(): Promise<boolean> {
+  return withPushDatabase(async (db) => (await db.get('kv', PREVIEWS_KEY)) !== false);
+}
+
+export function savePreviews(previews: boolean): Promise<void> {
+  return withPushDatabase(async (db) => void (await db.put('kv', previews, PREVIEWS_KEY)));
 }
 
 /**
  * Tells the server of the subscription the browser replaced this device's with (its push service
  * rotated it: the `pushsubscriptionchange` event), with the session this device's store keeps.
+ * `subscribe` makes the new one when the browser did not, given the server's key.
  */
-export async function resubscribe(device: PushDevice, subscription: { endpoint?: string; keys?: Record<string, string> }, env: PushEnvironment = {}): Promise<void> {
+export async function resubscribe(
+  device: PushDevice,
+  subscribe: (serverKey: string) => Promise<{ endpoint?: string; keys?: Record<string, string> }>,
+  env: PushEnvironment = {},
+): Promise<void> {
   const store = await Store.open(device.storeName, env.indexedDB);
   let session: Auth | undefined;
   try {
@@ -88,7 +109,27 @@ export async function resubscribe(device: PushDevice, subscription: { endpoint?:
   if (!session) return;
   const api = new Api(device.baseUrl, { fetch: env.fetch });
   api.token = session.token;
-  await new Notifications(api).subscribe(subscription);
+  const notifications = new Notifications(api);
+  const key = await notifications.serverKey();
+  if (!key) return; // the server sends no pushes any more
+  await notifications.subscribe(await subscribe(key));
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** `data` if it is a push payload as the server sends them, else null: the server chooses what a
+ * push says, and an id that is not one (an empty tag matches every notification) must not reach
+ * the notifications. */
+export function pushPayloadOf(data: unknown): PushPayload | null {
+  if (typeof data !== 'object' || data === null) return null;
+  const p = data as Record<string, unknown>;
+  if (typeof p.conversationId !== 'string' || !UUID.test(p.conversationId)) return null;
+  if (typeof p.seq !== 'number' || !Number.isSafeInteger(p.seq) || p.seq < 1) return null;
+  if (p.type === 'read') return { type: 'read', conversationId: p.conversationId, seq: p.seq };
+  if (p.type !== 'message' || typeof p.messageId !== 'string' || !UUID.test(p.messageId)) return null;
+  if (p.ciphertext !== undefined && (typeof p.ciphertext !== 'string' || !BASE64.test(p.ciphertext))) return null;
+  return { type: 'message', conversationId: p.conversationId, seq: p.seq, messageId: p.messageId, ...(p.ciphertext !== undefined ? { ciphertext: p.ciphertext as string } : {}) };
 }
 
 /** One message as a notification shows it. */
@@ -130,7 +171,7 @@ export interface PushEnvironment {
  * What this device shows for `payload`. Never throws for what the push or the server did: what
  * cannot be read becomes "New message".
  */
-export async function outcomeOf(payload: PushPayload, device: PushDevice, env: PushEnvironment = {}): Promise<PushOutcome> {
+export async function outcomeOf(payload: PushPayload, device: PushReader, env: PushEnvironment = {}): Promise<PushOutcome> {
   if (payload.type === 'read') return { kind: 'clear', conversationId: payload.conversationId, seq: payload.seq };
   const store = await Store.open(device.storeName, env.indexedDB);
   try {
@@ -139,12 +180,12 @@ export async function outcomeOf(payload: PushPayload, device: PushDevice, env: P
     const me = session.user.id;
     const api = new Api(device.baseUrl, { fetch: env.fetch });
     api.token = session.token;
-    // As the app last listed it; else as the server lists it now (the names the app would show).
-    const conversation = (await store.get<Conversation[]>('conversations'))?.find((c) => c.id === payload.conversationId)
-      ?? (device.previews ? await api.conversation(payload.conversationId).catch(() => undefined) : undefined);
+    // As the app last listed it (with the names it shows). One it has not listed is not asked of
+    // the server by an id the push chose: its notification is titled with the app's name.
+    const conversation = (await store.get<Conversation[]>('conversations'))?.find((c) => c.id === payload.conversationId);
     const unread = (): PushOutcome => ({
       kind: 'show', conversationId: payload.conversationId,
-      title: device.previews && conversation ? conversationTitle(conversation, me) : APP_NAME,
+      title: device.previews && conversation ? shownText(conversationTitle(conversation, me)) : APP_NAME,
       line: { seq: payload.seq, text: NEW_MESSAGE },
     });
     if (!device.previews) return unread();
@@ -153,11 +194,12 @@ export async function outcomeOf(payload: PushPayload, device: PushDevice, env: P
     if (!read) return { kind: 'none' };
     const { senderId, text } = read;
     const sender = conversation?.members.find((m) => m.userId === senderId)?.displayName ?? 'Someone';
-    const group = conversation?.kind === 'group';
+    // A line names its sender unless the title does (a 1:1's is the other person).
+    const named = conversation?.kind !== 'direct';
     return {
       kind: 'show', conversationId: payload.conversationId,
-      title: conversation ? conversationTitle(conversation, me) : sender,
-      line: { seq: payload.seq, text: group ? `${sender}: ${text}` : text },
+      title: shownText(conversation ? conversationTitle(conversation, me) : APP_NAME),
+      line: { seq: payload.seq, text: shownText(named ? `${sender}: ${text}` : text) },
     };
   } finally {
     store.close();
@@ -175,9 +217,12 @@ async function readMessage(
   // The page got there first (it was open, or opened meanwhile): its copy is the one to show.
   const cursor = await store.get<number>(`cursor:${conversationId}`);
   if (cursor !== undefined && cursor >= seq) {
+    // Only the very message at that place, as the page read it, and only what would be shown new.
     const held = await store.messageById(payload.messageId);
-    if (!held || held.conversationId !== conversationId || held.senderId === session.user.id) return null;
-    return held.text ? { senderId: held.senderId, text: held.text } : null;
+    if (!held || held.conversationId !== conversationId || held.seq !== seq || held.senderId === session.user.id) return null;
+    if (held.change || held.deleted || held.unsupported || held.expiresAt !== undefined) return null;
+    const text = lineFor(held.text, held.attachments);
+    return text ? { senderId: held.senderId, text } : null;
   }
   const record = await store.group(conversationId);
   if (!record || !payload.ciphertext) return 'unreadable';
@@ -201,11 +246,11 @@ async function readMessage(
   const meaning = content.meaning;
   switch (meaning.kind) {
     case 'text': {
-      if (content.text) return { senderId, text: content.text };
-      const files = content.attachments ?? [];
-      if (files.length === 0) return null;
-      const photos = files.every((f) => f.contentType.startsWith('image/'));
-      return { senderId, text: photos ? (files.length > 1 ? `📷 ${files.length} photos` : '📷 Photo') : (files.length > 1 ? `📎 ${files.length} files` : '📎 File') };
+      // A disappearing message's text would outlast it in the notification tray, which the app
+      // cannot reach once it is shown: it is said to have come, not quoted.
+      if (content.expiresAt !== undefined) return 'unreadable';
+      const text = lineFor(content.text, content.attachments);
+      return text ? { senderId, text } : null;
     }
     case 'reaction': {
       // Only a reaction to one's own message is worth a notification (as in every messenger).
@@ -218,6 +263,28 @@ async function readMessage(
     default:
       return null; // an edit, a deletion, a timer change: nothing new to read
   }
+}
+
+/** The line for a message's text, or its files when it has no text. */
+function lineFor(text: string, files: { contentType: string }[] = []): string | null {
+  if (text) return text;
+  if (files.length === 0) return null;
+  const photos = files.every((f) => f.contentType.startsWith('image/'));
+  return photos ? (files.length > 1 ? `📷 ${files.length} photos` : '📷 Photo') : (files.length > 1 ? `📎 ${files.length} files` : '📎 File');
+}
+
+/** The longest a line or title is shown: a notification is a glance, not the message. */
+const MAX_SHOWN_CHARS = 200;
+/** Line breaks, and the controls that reorder or hide text (bidirectional overrides and isolates,
+ * zero-width characters): a message's own line break must not read as a second line from
+ * someone else ("ok\nAna: send me the code"), nor may a name or text disguise what it is. */
+const UNSHOWN = /[\r\n\u2028\u2029\u0085]+|[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060-\u2064\ufeff]/g;
+
+/** Text as a notification may show it: one line, no hidden controls, not too long. */
+export function shownText(text: string): string {
+  const flat = text.replace(UNSHOWN, (match) => (/[\r\n\u2028\u2029\u0085]/.test(match) ? ' ' : '')).replace(/\s+/g, ' ').trim();
+  const chars = [...flat];
+  return chars.length > MAX_SHOWN_CHARS ? `${chars.slice(0, MAX_SHOWN_CHARS - 1).join('')}…` : flat;
 }
 
 /** How many messages a notification lists; older ones are counted in its title. */
@@ -233,7 +300,8 @@ export interface Notice {
 }
 
 /** The conversation's notice with `line` in it (a push that came twice counts once). */
-export function withLine(notice: Notice | undefined, conversationId: string, title: string, line: NoticeLine): Notice {
+export function withLine(current: Notice | undefined, conversationId: string, title: string, line: NoticeLine): Notice {
+  const notice = current?.conversationId === conversationId ? current : undefined;
   const lines = notice?.lines ?? [];
   if (lines.some((l) => l.seq === line.seq)) return { ...notice!, title };
   const all = [...lines, line].sort((a, b) => a.seq - b.seq);
@@ -246,8 +314,13 @@ export function withoutRead(notice: Notice, seq: number): Notice | undefined {
   return lines.length === 0 ? undefined : { ...notice, lines, count: lines.length };
 }
 
-/** The notification's title and body for a notice. */
+/** The notification's title and body for a notice: the newest line first (what a collapsed
+ * notification shows); lines that only say "New message" as one count. */
 export function noticeText(notice: Notice): { title: string; body: string } {
   const title = notice.count > 1 ? `${notice.title} (${notice.count} messages)` : notice.title;
-  return { title, body: notice.lines.map((l) => l.text).join('\n') };
+  const lines = [...notice.lines].reverse().map((l) => l.text);
+  if (lines.every((l) => l === NEW_MESSAGE)) {
+    return { title: notice.title, body: notice.count > 1 ? `${notice.count} new messages` : NEW_MESSAGE };
+  }
+  return { title, body: lines.join('\n') };
 }

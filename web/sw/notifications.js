@@ -3,14 +3,15 @@
 // conversation. What a push means is worked out by the SDK (web/sdk/push.ts): this file only
 // keeps each conversation's notification and answers clicks.
 
-import { APP_NAME, loadPushDevice, NEW_MESSAGE, noticeText, outcomeOf, resubscribe, withLine, withoutRead } from '../sdk/push.ts';
+import { APP_NAME, loadPreviews, loadPushDevice, NEW_MESSAGE, noticeText, outcomeOf, pushPayloadOf, resubscribe, withLine, withoutRead } from '../sdk/push.ts';
 
 /** The app's icon, shown with every notification (precached, so it shows offline too). */
-const ICON = '/icon-192.png';
+const ICON = '/icons/icon-192.png';
 
 /** The notifications shown for a conversation (one, by its tag; older browsers may hold more). */
-function shownFor(conversationId) {
-  return self.registration.getNotifications({ tag: conversationId });
+async function shownFor(conversationId) {
+  const shown = await self.registration.getNotifications({ tag: conversationId });
+  return shown.filter((n) => n.tag === conversationId && n.data?.notice?.conversationId === conversationId);
 }
 
 async function show(notice, { alert }) {
@@ -41,29 +42,40 @@ async function onPush(data) {
   if (!device || !data) return;
   let payload;
   try {
-    payload = data.json();
+    payload = pushPayloadOf(data.json());
   } catch {
     return;
   }
+  if (!payload) return;
   let outcome;
   try {
-    outcome = await outcomeOf(payload, device);
+    outcome = await outcomeOf(payload, { ...device, previews: await loadPreviews() });
   } catch {
     // This device's store could not be read (being upgraded by a newer page, say): a message
     // still says that one came.
-    if (payload?.type !== 'message' || typeof payload.conversationId !== 'string') return;
+    if (payload.type !== 'message') return;
     outcome = { kind: 'show', conversationId: payload.conversationId, title: APP_NAME, line: { seq: payload.seq, text: NEW_MESSAGE } };
   }
-  if (outcome.kind === 'none') return;
-  const [current] = await shownFor(outcome.conversationId);
+  // Signed out while this was worked out: what it found is not shown.
+  if ((await loadPushDevice())?.storeName !== device.storeName) return;
+  const [current] = await shownFor(payload.conversationId);
   const notice = current?.data?.notice;
+  if (outcome.kind === 'none') {
+    // Nothing new to say (an edit, a deletion, a reaction to someone else). Browsers expect every
+    // push to leave a notification on screen (Chrome says "updated in the background" for one
+    // that does not; Safari drops the subscription): the conversation's stays, unchanged, quietly.
+    if (notice) await show(notice, { alert: false });
+    return;
+  }
   if (outcome.kind === 'clear') {
     if (!notice) return;
     const rest = withoutRead(notice, outcome.seq);
     if (rest) await show(rest, { alert: false });
     else current.close();
   } else {
-    await show(withLine(notice, outcome.conversationId, outcome.title, outcome.line), { alert: true });
+    const next = withLine(notice, outcome.conversationId, outcome.title, outcome.line);
+    // The same push twice (a push service may deliver again) alerts once.
+    await show(next, { alert: next.count !== notice?.count });
   }
   await updateBadge();
 }
@@ -100,9 +112,13 @@ self.addEventListener('notificationclick', (event) => {
 async function onSubscriptionChange(event) {
   const device = await loadPushDevice();
   if (!device) return;
-  const subscription = event.newSubscription
-    ?? await self.registration.pushManager.subscribe(event.oldSubscription?.options ?? { userVisibleOnly: true });
-  await resubscribe(device, subscription.toJSON());
+  await resubscribe(device, async (serverKey) => {
+    const subscription = event.newSubscription ?? await self.registration.pushManager.subscribe({
+      userVisibleOnly: true,
+      applicationServerKey: Uint8Array.from(atob(serverKey.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)),
+    });
+    return subscription.toJSON();
+  });
 }
 
 self.addEventListener('pushsubscriptionchange', (event) => {

@@ -8,12 +8,13 @@ import { lazyPanel } from './LoadBoundary.tsx';
 // panel says it could not load, with Retry, instead of taking the page down.
 const LinkedDevices = lazyPanel(() => import('./LinkedDevices.tsx').then((m) => m.LinkedDevices));
 const Privacy = lazyPanel(() => import('./Privacy.tsx').then((m) => m.Privacy));
+const NotificationSettings = lazyPanel(() => import('./NotificationSettings.tsx').then((m) => m.NotificationSettings));
 
 export type SignOutOptions = { everywhere?: boolean; forgetDevice?: boolean };
 
 /**
  * The top of the conversations side: who is signed in, Admin for admins, New group, the theme, and
- * the account menu with Linked devices, Privacy and the ways to log out (and what went wrong with one).
+ * the account menu with Linked devices, Notifications, Privacy and the ways to log out (and what went wrong with one).
  */
 export function AccountHeader({ client, signOut, onToggleNewGroup }: {
   client: ChatClient; signOut: (o?: SignOutOptions) => Promise<void>; onToggleNewGroup: () => void;
@@ -21,10 +22,10 @@ export function AccountHeader({ client, signOut, onToggleNewGroup }: {
   const [signOutError, setSignOutError] = useState<string | null>(null);
   const [signingOut, setSigningOut] = useState(false);
   // One account panel at a time, opened from the menu.
-  const [open, setOpen] = useState<'none' | 'devices' | 'privacy'>('none');
+  const [open, setOpen] = useState<'none' | 'devices' | 'notifications' | 'privacy'>('none');
   const menu = useRef<HTMLDetailsElement>(null);
 
-  const openPanel = (panel: 'devices' | 'privacy') => {
+  const openPanel = (panel: 'devices' | 'notifications' | 'privacy') => {
     if (menu.current) menu.current.open = false;
     setOpen(panel);
   };
@@ -73,6 +74,7 @@ export function AccountHeader({ client, signOut, onToggleNewGroup }: {
             <summary className="cursor-pointer list-none rounded-full px-2 py-1.5 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800" aria-label="Account menu">⋯</summary>
             <div className="absolute right-0 z-10 mt-1 w-60 rounded-xl border border-slate-200 bg-white p-1 shadow-lg dark:border-slate-700 dark:bg-slate-900">
               <button type="button" className={menuItem} onClick={() => openPanel('devices')}>Linked devices</button>
+              <button type="button" className={menuItem} onClick={() => openPanel('notifications')}>Notifications</button>
               <button type="button" className={menuItem} onClick={() => openPanel('privacy')}>Privacy</button>
               <button type="button" disabled={signingOut} className={menuItem} onClick={() => void leave()}>Log out</button>
               <button type="button" disabled={signingOut} className={menuItem} title="For a shared computer: removes this browser's keys and history" onClick={() => void leave({ forgetDevice: true })}>Log out and forget this browser</button>
@@ -82,6 +84,7 @@ export function AccountHeader({ client, signOut, onToggleNewGroup }: {
         </div>
       </header>
       {open === 'devices' && <LinkedDevices client={client} onClose={closePanel} />}
+      {open === 'notifications' && <NotificationSettings client={client} onClose={closePanel} />}
       {open === 'privacy' && <Privacy client={client} onClose={closePanel} />}
       {signOutError && <p role="alert" className="border-b border-slate-200 bg-red-50 px-4 py-2 text-sm text-red-700 dark:border-slate-800 dark:bg-red-500/10 dark:text-red-300">{signOutError}</p>}
     </>

@@ -47,6 +47,11 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
   const conversations = useMemo(() => byLatestActivity(listed, summaries), [listed, summaries]);
   const { openId, openConversation, closeConversation } = useOpenConversation();
   useUnreadBadge(listed, summaries, openId);
+  useEffect(() => {
+    // With notifications on, the server gets this browser's subscription again now and then
+    // (loaded off the first paint: web/lib/push.ts).
+    void import('../../lib/push.ts').then((push) => push.refreshPush(client)).catch(() => {});
+  }, [client]);
   const live = useLive(client);
   const [panel, setPanel] = useState<'none' | 'new-group'>('none');
   // "Connecting…" only once it takes a moment: said (and read out) on every page load otherwise.

@@ -1,6 +1,8 @@
 import { useEffect, useRef, useState } from 'react';
 import { lazyPanel } from './LoadBoundary.tsx';
 import type { ChatClient, Conversation } from '../../sdk/client.ts';
+import { isMuted } from '../../sdk/notifications.ts';
+import type { NotificationSettings } from '../../sdk/wire/index.ts';
 import { Avatar } from './Avatar.tsx';
 import { Composer, type Composing } from './Composer.tsx';
 import { lastSeenLabel, timerLabel, titleOf } from './format.ts';
@@ -13,6 +15,7 @@ import type { Presence } from './useLive.ts';
 const SafetyNumber = lazyPanel(() => import('./SafetyNumber.tsx').then((m) => m.SafetyNumber));
 const Members = lazyPanel(() => import('./Members.tsx').then((m) => m.Members));
 const DisappearingPanel = lazyPanel(() => import('./DisappearingPanel.tsx').then((m) => m.DisappearingPanel));
+const MutePanel = lazyPanel(() => import('./MutePanel.tsx').then((m) => m.MutePanel));
 
 /** The open conversation: its header and panels, the messages, and the composer. */
 export function ConversationView({ client, conversation, me, presence, typingUsers, onBack, onChanged, onRead, target }: {
@@ -24,7 +27,25 @@ export function ConversationView({ client, conversation, me, presence, typingUse
   const listRef = useRef<HTMLOListElement>(null);
   const stickToBottom = useRef(true);
   const { messages, notices, ready, problems, arrived, loadOlder, reveal } = useConversationMessages({ client, conversation, me, listRef, onChanged, onRead });
-  const [panel, setPanel] = useState<'none' | 'safety' | 'members' | 'timer'>('none');
+  const [panel, setPanel] = useState<'none' | 'safety' | 'members' | 'timer' | 'mute'>('none');
+  // Whether it is muted (the server's, for all this user's devices); unknown offline.
+  const [notifications, setNotifications] = useState<NotificationSettings | null>(null);
+  useEffect(() => {
+    setNotifications(null);
+    if (conversation.left) return;
+    let current = true;
+    client.notifications.settings(conversation.id).then((s) => { if (current) setNotifications(s); }, () => {});
+    return () => { current = false; };
+  }, [client, conversation.id, conversation.left]);
+  const muted = !!notifications && isMuted(notifications);
+  const closeMute = () => {
+    // Back to the button that opened the panel, if focus was in it: a save that ends after the
+    // reader went on elsewhere (the composer) leaves focus where they are.
+    const active = document.activeElement;
+    const inPanel = !active || active === document.body || active.closest('[aria-labelledby="mute-title"]');
+    setPanel('none');
+    if (inPanel) document.querySelector<HTMLElement>('[data-testid="mute-button"]')?.focus();
+  };
   /** A reply or an edit under way in the composer. */
   const [composing, setComposing] = useState<Composing | null>(null);
   useEffect(() => setComposing(null), [conversation.id]);
@@ -143,6 +164,12 @@ export function ConversationView({ client, conversation, me, presence, typingUse
             <span aria-hidden="true">⏱ </span>{timer.seconds ? `Disappearing: ${timerLabel(timer.seconds)}` : 'Disappearing: off'}
           </button>
         )}
+        {!left && (
+          <button type="button" onClick={() => setPanel(panel === 'mute' ? 'none' : 'mute')} aria-expanded={panel === 'mute'} data-testid="mute-button"
+            className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">
+            <span aria-hidden="true">{muted ? '🔕 ' : '🔔 '}</span>{muted ? 'Muted' : 'Mute'}
+          </button>
+        )}
         {!left && <button type="button" onClick={() => setPanel(panel === 'safety' ? 'none' : 'safety')} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Safety number</button>}
       </header>
       {panel === 'safety' && !left && <SafetyNumber client={client} conversation={conversation} me={me} ready={ready} />}
@@ -156,6 +183,14 @@ export function ConversationView({ client, conversation, me, presence, typingUse
             // Back to the button that opened the panel, which is gone with it.
             document.querySelector<HTMLElement>('[data-testid="timer-button"]')?.focus();
           }} />
+      )}
+      {panel === 'mute' && !left && (
+        <MutePanel client={client} conversationId={conversation.id} current={notifications} onClose={closeMute} onChanged={(settings) => {
+          setNotifications(settings);
+          closeMute();
+          setSaid(settings.mutedUntil === 'always' ? 'Muted until you unmute it. No notifications from this conversation.'
+            : isMuted(settings) ? `Muted until ${new Date(settings.mutedUntil!).toLocaleString()}. No notifications from this conversation.` : 'Unmuted.');
+        }} />
       )}
       {problems > 0 && (
         <p role="alert" className="bg-red-50 px-4 py-1.5 text-center text-xs text-red-700 dark:bg-red-500/10 dark:text-red-300">

@@ -5,12 +5,20 @@ const OPENED_HERE = 'e2eChatOpened';
 
 /**
  * The open conversation lives in the URL (?c=id) as a history entry of its own, so that Back (the
- * browser's, Android's, or the arrow on screen) returns to the list.
+ * browser's, Android's, or the arrow on screen) returns to the list. A notification's click opens
+ * one too (web/sw/notifications.js), and opening one closes its notifications.
  */
 export function useOpenConversation() {
   const [openId, setOpenId] = useState<string | null>(null);
   useEffect(() => {
     const follow = () => setOpenId(new URLSearchParams(window.location.search).get('c'));
+    // Opened at a conversation (a notification's click, a reload): the list goes in history
+    // before it, so Back leads to the list rather than out of the app.
+    const first = new URLSearchParams(window.location.search).get('c');
+    if (first && !window.history.state?.[OPENED_HERE]) {
+      window.history.replaceState(null, '', window.location.pathname);
+      window.history.pushState({ [OPENED_HERE]: true }, '', `?c=${encodeURIComponent(first)}`);
+    }
     follow();
     window.addEventListener('popstate', follow);
     return () => window.removeEventListener('popstate', follow);
@@ -27,5 +35,21 @@ export function useOpenConversation() {
     window.history.replaceState(null, '', window.location.pathname);
     setOpenId(null);
   }, []);
+  useEffect(() => {
+    // A click on a notification, while the app is open: the service worker asks to open it here.
+    const sw = navigator.serviceWorker;
+    const onMessage = (e: MessageEvent) => {
+      if (e.data?.type === 'open-conversation' && typeof e.data.conversationId === 'string') openConversation(e.data.conversationId);
+    };
+    sw?.addEventListener('message', onMessage);
+    return () => sw?.removeEventListener('message', onMessage);
+  }, [openConversation]);
+  useEffect(() => {
+    // Read here: its notifications (one per conversation, tagged with its id) have done their job.
+    if (!openId) return;
+    void navigator.serviceWorker?.getRegistration()
+      .then((r) => r?.getNotifications({ tag: openId }))
+      .then((shown) => shown?.forEach((n) => n.close()), () => {});
+  }, [openId]);
   return { openId, openConversation, closeConversation };
 }
