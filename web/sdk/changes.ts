@@ -84,13 +84,16 @@ export class Changes {
   private readonly session: Session;
   private readonly conversations: Conversations;
   private readonly events: Emitter;
+  /** How far the pipeline has processed a conversation (its seq), in its turn. */
+  private readonly processedUpTo: (conversationId: string) => Promise<number>;
   /** The time in milliseconds since the epoch (a test may move it on). */
   private readonly now: () => number;
 
-  constructor(session: Session, conversations: Conversations, events: Emitter, now: () => number = Date.now) {
+  constructor(session: Session, conversations: Conversations, events: Emitter, processedUpTo: (conversationId: string) => Promise<number>, now: () => number = Date.now) {
     this.session = session;
     this.conversations = conversations;
     this.events = events;
+    this.processedUpTo = processedUpTo;
     this.now = now;
   }
 
@@ -229,13 +232,30 @@ export class Changes {
   }
 
   /** The conversation's disappearing-messages timer in seconds (null: off), for what this device
-   * sends and shows: as its members last set it here, else as the server lists it (a device that
-   * joined after it was set has nothing else to go by; it only makes its own messages go sooner). */
+   * sends and shows: as this device last set it if that change has not come back in its turn yet
+   * (what it sends now is ordered after the change), else as its members last set it here, else
+   * as the server lists it (a device that joined after it was set has nothing else to go by; it
+   * only makes its own messages go sooner). */
   async timer(conversationId: string): Promise<number | null> {
+    const own = await this.ownTimerAhead(conversationId);
+    if (own !== undefined) return own;
     const set = await this.membersTimer(conversationId);
     if (set !== undefined) return set;
     const listed = this.conversations.get(conversationId) ?? (await this.conversations.current(conversationId).catch(() => undefined));
     return listed?.disappearAfterSeconds ?? null;
+  }
+
+  /**
+   * The timer this device's latest change of it sets, while that change is sent (or being sent)
+   * but not yet processed in its turn: until then the timer as its members set it is the one
+   * before, and a message written right after setting one must not go without it. Beyond how far
+   * the conversation is processed, the store holds only this device's own messages (and the one
+   * being processed); one that failed to send is not counted.
+   */
+  private async ownTimerAhead(conversationId: string): Promise<number | null | undefined> {
+    const ahead = await this.session.db.historyAfter(conversationId, await this.processedUpTo(conversationId), Infinity);
+    const latest = ahead.filter((m) => m.change === 'timer' && m.senderDeviceId === this.session.deviceId && m.status !== 'failed').at(-1);
+    return latest ? (latest.timer ?? null) : undefined;
   }
 
   /** The timer as a member set it, inside MLS, if this device has seen one: all that explains an

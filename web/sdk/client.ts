@@ -128,7 +128,8 @@ export class ChatClient {
     const pipeline: Pipeline = new Pipeline(session, (message) => incoming.handle(message));
     const receipts = new Receipts(session);
     const ticks = new Ticks(session, conversations, events);
-    const changes = new Changes(session, conversations, events, options.now);
+    // How far a conversation is processed, read in its turn (cursorOf is the pipeline's to call).
+    const changes = new Changes(session, conversations, events, (conversationId) => pipeline.serial(conversationId, () => pipeline.cursorOf(conversationId)), options.now);
     const expiry = new Expiry(session, events, options.now);
     const incoming: Incoming = new Incoming({ session, pipeline, conversations, receipts, ticks, events, authentication, authorizer, changes, expiry });
     const groups = new Groups(session, pipeline, conversations, events, authentication, (userIds) => {

@@ -1302,10 +1302,22 @@ test('disappearing messages: one person sets a timer, both see it said, and a me
   await ana.page.getByTestId('timer-button').click();
   await ana.page.getByRole('radio', { name: '1 hour' }).check();
   await checkAccessibility(ana.page, 'the disappearing-messages panel');
+  // Saving waits for the server (told after the members), here held until Ana has gone on to
+  // write her next message, as someone quick may: the save ending must leave her keyboard there.
+  let answer = () => {};
+  const answered = new Promise<void>((resolve) => { answer = resolve; });
+  await ana.page.route('**/conversations/*', async (route) => {
+    if (route.request().method() === 'PATCH') await answered;
+    await route.continue();
+  });
   await ana.page.getByRole('button', { name: 'Save' }).click();
   await ben.page.getByTestId('timer-line').filter({ hasText: 'Ana Timer set messages to disappear after 1 hour' }).waitFor();
   await ben.page.getByTestId('timer-button').filter({ hasText: 'Disappearing: 1 hour' }).waitFor();
-  await send(ana.page, 'this will disappear');
+  await composerOf(ana.page).fill('this will disappear');
+  answer();
+  await ana.page.getByRole('heading', { name: 'Disappearing messages' }).waitFor({ state: 'detached' });
+  assert.equal(await ana.page.evaluate(() => document.activeElement?.id), 'composer', 'the keyboard stays where Ana writes');
+  await ana.page.keyboard.press('Enter');
   await bubble(ben.page, 'this will disappear').waitFor();
 
   for (const page of [ana.page, ben.page]) {

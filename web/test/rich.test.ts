@@ -375,6 +375,41 @@ test('disappearing messages: a timer set in the conversation, announced, and the
   assert.equal(await carol.disappearingTimer(group.id), null);
 });
 
+test("a message sent right after its sender set a timer, before the server gave the change back, disappears on the sender's device too", async () => {
+  const { alice, bob, conversation } = await pair();
+  /** Resolves with the next message `alice` puts in her history that `match` accepts. */
+  const shown = (match: (m: LocalMessage) => boolean) => new Promise<LocalMessage>((resolve) => {
+    const off = alice.on('message', (m) => { if (match(m)) { off(); resolve(m); } });
+  });
+  const text = secret('right after the timer');
+  const arriving = received(bob, text);
+  // The server stores neither until the message is on its way too: every send locks its
+  // conversation's row, held here meanwhile (what a slow server or network does).
+  const hold = await file.stack.pool.connect();
+  let sending: Promise<LocalMessage>;
+  let timerSet: Promise<void>;
+  try {
+    await hold.query('BEGIN');
+    await hold.query('SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE', [conversation.id]);
+    const timerLine = shown((m) => m.change === 'timer');
+    timerSet = alice.setDisappearingTimer(conversation.id, 3600);
+    await timerLine;
+    const queued = shown((m) => m.text === text);
+    sending = say(alice, conversation.id, text);
+    await queued;
+  } finally {
+    await hold.query('COMMIT');
+    hold.release();
+  }
+  const [sent, atBob] = await Promise.all([sending, arriving]);
+  await timerSet;
+  const [line] = (await bob.history(conversation.id)).filter((m) => m.change === 'timer');
+  assert.ok(line.seq < atBob.seq, 'the timer came first, in the conversation\'s order');
+  for (const [who, m] of [['Alice', sent], ['Bob', atBob]] as const) {
+    assert.ok(m.expiresAt && Math.abs(m.expiresAt - (Date.now() + 3_600_000)) < 60_000, `expires in an hour on ${who}'s device`);
+  }
+});
+
 test('after all of the above, no plaintext is anywhere in the database', async () => {
   assert.ok(sentTexts.length > 15);
   await assertNoPlaintext(file.stack.pool, sentTexts);

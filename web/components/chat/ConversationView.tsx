@@ -176,12 +176,15 @@ export function ConversationView({ client, conversation, me, presence, typingUse
       {panel === 'members' && !left && <Members client={client} conversation={conversation} me={me} onChanged={onChanged} />}
       {panel === 'timer' && !left && (
         <DisappearingPanel client={client} conversationId={conversation.id} current={timer.seconds}
-          mayChange={conversation.kind === 'direct' || manages} onChanged={(seconds) => {
+          mayChange={conversation.kind === 'direct' || manages} onChanged={(seconds, { hadFocus }) => {
             timer.set(seconds);
             setPanel('none');
             setSaid(seconds ? `Messages now disappear after ${timerLabel(seconds)}.` : 'Disappearing messages are off.');
-            // Back to the button that opened the panel, which is gone with it.
-            document.querySelector<HTMLElement>('[data-testid="timer-button"]')?.focus();
+            // Back to the button that opened the panel, which is gone with it, if focus was in the
+            // panel. Not if the reader went on elsewhere while it saved: the Enter they type next
+            // in the composer would press this button (and open the panel again) instead of
+            // sending their message.
+            if (hadFocus) document.querySelector<HTMLElement>('[data-testid="timer-button"]')?.focus();
           }} />
       )}
       {panel === 'mute' && !left && (

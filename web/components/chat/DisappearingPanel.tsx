@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { DISAPPEAR_AFTER_CHOICES } from '../../sdk/wire/index.ts';
 import type { ChatClient } from '../../sdk/client.ts';
 import { timerLabel } from './format.ts';
@@ -10,17 +10,23 @@ import { timerLabel } from './format.ts';
  */
 export function DisappearingPanel({ client, conversationId, current, mayChange, onChanged }: {
   client: ChatClient; conversationId: string; current: number | null; mayChange: boolean;
-  onChanged: (seconds: number | null) => void;
+  /** Saved. `hadFocus`: the keyboard was still in this panel (or nowhere) when the save ended. */
+  onChanged: (seconds: number | null, where: { hadFocus: boolean }) => void;
 }) {
   const [chosen, setChosen] = useState<number | null>(current);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const section = useRef<HTMLElement>(null);
   const save = async () => {
     setBusy(true);
     setError(null);
     try {
       await client.setDisappearingTimer(conversationId, chosen);
-      onChanged(chosen);
+      // Saving waits for the server, and the reader may have gone on meanwhile (to write a
+      // message, say): where they are now is said, so that the panel closing does not take the
+      // keyboard from there. Nowhere: the Save button they pressed went disabled while saving.
+      const active = document.activeElement;
+      onChanged(chosen, { hadFocus: !active || active === document.body || !!section.current?.contains(active) });
     } catch (e) {
       setError(`Not changed: ${(e as Error).message}`);
     } finally {
@@ -29,7 +35,7 @@ export function DisappearingPanel({ client, conversationId, current, mayChange, 
   };
   const options: (number | null)[] = [null, ...DISAPPEAR_AFTER_CHOICES];
   return (
-    <section aria-labelledby="disappearing-title" className="border-b border-slate-200 p-4 text-sm dark:border-slate-800">
+    <section ref={section} aria-labelledby="disappearing-title" className="border-b border-slate-200 p-4 text-sm dark:border-slate-800">
       <h3 id="disappearing-title" className="font-semibold">Disappearing messages</h3>
       <p className="mt-1 text-muted">New messages disappear from every device, and from the server, this long after they are sent.</p>
       {mayChange ? (
