@@ -167,7 +167,8 @@ export function ConversationView({ client, conversation, me, presence, typingUse
         {!left && (
           <button type="button" onClick={() => setPanel(panel === 'mute' ? 'none' : 'mute')} aria-expanded={panel === 'mute'} data-testid="mute-button"
             className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">
-            <span aria-hidden="true">{muted ? '🔕 ' : '🔔 '}</span>{muted ? 'Muted' : 'Mute'}
+            {/* On a phone, the bell alone: the header stays two rows (its name stays for screen readers). */}
+            <span aria-hidden="true">{muted ? '🔕' : '🔔'}</span><span className="max-sm:sr-only"> {muted ? 'Muted' : 'Mute'}</span>
           </button>
         )}
         {!left && <button type="button" onClick={() => setPanel(panel === 'safety' ? 'none' : 'safety')} className="rounded-full px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:hover:bg-slate-800">Safety number</button>}
