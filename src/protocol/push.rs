@@ -251,7 +251,7 @@ pub enum PushPayload {
         seq: i64,
         message_id: Uuid,
         /// Base64 of that message's MLS ciphertext, when the whole payload stays within
-        /// `MAX_PUSH_PAYLOAD_BYTES`; otherwise absent, and the service worker shows "New message".
+        /// `MAX_PUSH_PAYLOAD_BYTES`; otherwise absent, and the service worker fetches it.
         #[serde(skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         ciphertext: Option<String>,

@@ -126,12 +126,7 @@ pub fn plan(
     let mut owed: Vec<(SubscriptionRow, PushPayload)> = Vec::new();
     for pushable in delivered.iter().filter(|p| p.wanted(unmuted)) {
         let conversation = pushable.payload.conversation_id();
-        let reaches = |s: &&SubscriptionRow| {
-            let had_it = pushable.delivered_to.contains(&s.device_id);
-            let would_cost_it = pushable.payload.is_read() && drops_quiet_pushes(&s.endpoint);
-            !had_it && !would_cost_it
-        };
-        for subscription in subscriptions.iter().filter(reaches) {
+        for subscription in subscriptions.iter().filter(|s| !pushable.delivered_to.contains(&s.device_id)) {
             let device = subscription.device_id;
             match owed.iter_mut().find(|(s, p)| s.device_id == device && p.conversation_id() == conversation) {
                 Some((_, payload)) if supersedes(&pushable.payload, payload) => *payload = pushable.payload.clone(),
@@ -141,18 +136,6 @@ pub fn plan(
         }
     }
     owed
-}
-
-/// Push services whose browsers take a subscription away after a few pushes that left no
-/// notification on screen (Safari's, by Apple's documentation of Web Push): a read push, which
-/// only clears, would cost the device its notifications. Its notifications stay until opened.
-const QUIET_PUSHES_DROPPED_BY: &[&str] = &["push.apple.com"];
-
-/// Whether a subscription's push service drops subscriptions sent pushes that show nothing.
-fn drops_quiet_pushes(endpoint: &str) -> bool {
-    url::Url::parse(endpoint).ok().and_then(|u| u.host_str().map(str::to_owned)).is_some_and(|host| {
-        QUIET_PUSHES_DROPPED_BY.iter().any(|service| host == *service || host.ends_with(&format!(".{service}")))
-    })
 }
 
 /// The pushes a hub owes its user's devices, each device's rate, and what each was shown.
@@ -458,22 +441,6 @@ mod tests {
         pushes.owe(plan(&[read(CONVERSATION, 5, &[LAPTOP])], &subs, &unmuted(0)));
         assert!(pushes.due(100_000.0).is_empty());
         assert!(!pushes.concerns(CONVERSATION), "nothing left to clear: further reads cost nothing");
-    }
-
-    #[test]
-    fn no_read_push_goes_to_a_push_service_that_drops_subscriptions_for_quiet_pushes() {
-        let safari =
-            SubscriptionRow { endpoint: format!("https://web.push.apple.com/{TABLET}"), ..subscription(TABLET) };
-        let subs = [subscription(PHONE), safari];
-        let mut pushes = Coalescer::default();
-        pushes.owe(plan(&[app_in(CONVERSATION, 5, &[])], &subs, &unmuted(0)));
-        assert_eq!(pushes.due(0.0).len(), 2, "both get the message");
-        pushes.owe(plan(&[read(CONVERSATION, 5, &[LAPTOP])], &subs, &unmuted(0)));
-        assert_eq!(described(pushes.due(0.0)), [(PHONE, CONVERSATION, 5, true)], "only the phone gets the read");
-        assert!(
-            !drops_quiet_pushes("https://fcm.googleapis.com/x")
-                && !drops_quiet_pushes("https://notpush.apple.com.evil/x")
-        );
     }
 
     #[test]

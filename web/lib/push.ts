@@ -3,12 +3,8 @@
 // pushes with. The server learns only the subscription; whether previews show is this browser's
 // own setting, kept where the service worker reads it (web/sdk/push.ts).
 
-import type { ChatClient, Conversation, LocalMessage } from '../sdk/client.ts';
-import { isMuted } from '../sdk/notifications.ts';
-import {
-  APP_NAME, conversationTitle, forgetPushDevice, heldLine, loadPushDevice, loadPreviews, NEW_MESSAGE, savePreviews,
-  savePushDevice, showNotice, shownFor, shownText, withLine, type Notice,
-} from '../sdk/push.ts';
+import type { ChatClient } from '../sdk/client.ts';
+import { forgetPushDevice, loadPushDevice, loadPreviews, savePreviews, savePushDevice } from '../sdk/push.ts';
 
 /**
  * Where this browser stands: it cannot (no push, or no service worker in this window), the
@@ -138,49 +134,4 @@ export async function setPreviews(previews: boolean): Promise<void> {
   if (previews || !pushSupported()) return;
   const reg = await registration();
   for (const notification of (await reg?.getNotifications()) ?? []) notification.close();
-}
-
-/** A message older than this when it arrives is catching up after time away, not news. */
-const RECENT_MS = 2 * 60 * 1000;
-/** How long a conversation's mute, as the server said it, is taken as current. */
-const MUTE_TTL_MS = 60 * 1000;
-const mutes = new Map<string, { muted: boolean; at: number }>();
-
-async function mutedNow(client: ChatClient, conversationId: string, now: number): Promise<boolean> {
-  const known = mutes.get(conversationId);
-  if (known && now - known.at < MUTE_TTL_MS) return known.muted;
-  const muted = isMuted(await client.notifications.settings(conversationId));
-  mutes.set(conversationId, { muted, at: now });
-  return muted;
-}
-
-/**
- * A message that came while the app is open but not looked at (a background tab, another window
- * in front): its socket is open, so the server sends no push, and the page shows the notification
- * itself, as the service worker would (the same one per conversation, the same text, mute and
- * previews honoured). Nothing when notifications are off on this browser.
- */
-export async function notifyHidden(client: ChatClient, m: LocalMessage, conversation: Conversation | undefined, now = Date.now()): Promise<void> {
-  if (!pushSupported() || Notification.permission !== 'granted' || m.senderId === client.user?.id) return;
-  // Old news: catching up after time away, or a message the server says was deleted.
-  if (now - Date.parse(m.createdAt) > RECENT_MS || m.deleted) return;
-  const device = await loadPushDevice();
-  const reg = await registration();
-  if (!reg || device?.storeName !== client.user?.id) return;
-  if (await mutedNow(client, m.conversationId, now)) return;
-  const previews = await loadPreviews();
-  const text = heldLine(m);
-  const me = client.user!.id;
-  const title = previews && conversation ? shownText(conversationTitle(conversation, me)) : APP_NAME;
-  let line = NEW_MESSAGE;
-  if (previews && text) {
-    const sender = conversation?.members.find((member) => member.userId === m.senderId)?.displayName ?? 'Someone';
-    line = shownText(conversation?.kind === 'direct' ? text : `${sender}: ${text}`);
-  } else if (m.change) {
-    return; // a timer change is a line in the conversation, not news
-  }
-  const [current] = await shownFor(reg, m.conversationId);
-  const notice = (current?.data as { notice?: Notice } | null)?.notice;
-  const next = withLine(notice, m.conversationId, title, { seq: m.seq, text: line });
-  await showNotice(reg, next, { alert: next.count !== notice?.count });
 }

@@ -23,7 +23,7 @@ import { readBody } from './content.ts';
 import { decodeState, decrypt, fromBase64 } from './mls.ts';
 import { Notifications } from './notifications.ts';
 import type { Auth } from './session.ts';
-import { Store, type LocalMessage } from './store.ts';
+import { Store } from './store.ts';
 import type { PushPayload } from './wire/index.ts';
 
 /** What the service worker needs to know of the account signed in on this browser (written by
@@ -220,7 +220,8 @@ async function readMessage(
     // Only the very message at that place, as the page read it, and only what would be shown new.
     const held = await store.messageById(payload.messageId);
     if (!held || held.conversationId !== conversationId || held.seq !== seq || held.senderId === session.user.id) return null;
-    const text = heldLine(held);
+    if (held.change || held.deleted || held.unsupported || held.expiresAt !== undefined) return null;
+    const text = lineFor(held.text, held.attachments);
     return text ? { senderId: held.senderId, text } : null;
   }
   const record = await store.group(conversationId);
@@ -262,13 +263,6 @@ async function readMessage(
     default:
       return null; // an edit, a deletion, a timer change: nothing new to read
   }
-}
-
-/** The line for a message this device holds: null for what is no news (a change, a deletion, a
- * newer format) or must not be quoted (a disappearing message). */
-export function heldLine(m: Pick<LocalMessage, 'text' | 'attachments' | 'change' | 'deleted' | 'unsupported' | 'expiresAt'>): string | null {
-  if (m.change || m.deleted || m.unsupported || m.expiresAt !== undefined) return null;
-  return lineFor(m.text, m.attachments);
 }
 
 /** The line for a message's text, or its files when it has no text. */
@@ -329,29 +323,4 @@ export function noticeText(notice: Notice): { title: string; body: string } {
     return { title: notice.title, body: notice.count > 1 ? `${notice.count} new messages` : NEW_MESSAGE };
   }
   return { title, body: lines.join('\n') };
-}
-
-/** The app's icon, shown with every notification (precached, so it shows offline too). */
-const ICON = '/icons/icon-192.png';
-
-/** The notifications shown for a conversation: one, by its tag (and its own id inside, since an
- * empty tag would match them all). */
-export async function shownFor(registration: ServiceWorkerRegistration, conversationId: string): Promise<Notification[]> {
-  const shown = await registration.getNotifications({ tag: conversationId });
-  return shown.filter((n) => n.tag === conversationId && (n.data as { notice?: Notice } | null)?.notice?.conversationId === conversationId);
-}
-
-/** Shows a conversation's notice as its one notification: a new message alerts, what is left
- * after a read elsewhere changes quietly. Used by the service worker and by a hidden page. */
-export async function showNotice(registration: ServiceWorkerRegistration, notice: Notice, { alert }: { alert: boolean }): Promise<void> {
-  const { title, body } = noticeText(notice);
-  await registration.showNotification(title, {
-    body,
-    tag: notice.conversationId,
-    renotify: alert,
-    silent: !alert,
-    icon: ICON,
-    timestamp: Date.now(),
-    data: { notice },
-  } as NotificationOptions);
 }

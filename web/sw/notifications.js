@@ -3,10 +3,30 @@
 // conversation. What a push means is worked out by the SDK (web/sdk/push.ts): this file only
 // keeps each conversation's notification and answers clicks.
 
-import { APP_NAME, loadPreviews, loadPushDevice, NEW_MESSAGE, outcomeOf, pushPayloadOf, resubscribe, showNotice, shownFor as sharedShownFor, withLine, withoutRead } from '../sdk/push.ts';
+import { APP_NAME, loadPreviews, loadPushDevice, NEW_MESSAGE, noticeText, outcomeOf, pushPayloadOf, resubscribe, withLine, withoutRead } from '../sdk/push.ts';
 
-const shownFor = (conversationId) => sharedShownFor(self.registration, conversationId);
-const show = (notice, options) => showNotice(self.registration, notice, options);
+/** The app's icon, shown with every notification (precached, so it shows offline too). */
+const ICON = '/icons/icon-192.png';
+
+/** The notifications shown for a conversation (one, by its tag; older browsers may hold more). */
+async function shownFor(conversationId) {
+  const shown = await self.registration.getNotifications({ tag: conversationId });
+  return shown.filter((n) => n.tag === conversationId && n.data?.notice?.conversationId === conversationId);
+}
+
+async function show(notice, { alert }) {
+  const { title, body } = noticeText(notice);
+  await self.registration.showNotification(title, {
+    body,
+    tag: notice.conversationId,
+    // A new message alerts again; what is left after a read elsewhere changes quietly.
+    renotify: alert,
+    silent: !alert,
+    icon: ICON,
+    timestamp: Date.now(),
+    data: { notice },
+  });
+}
 
 /** The app's badge: how many messages the notifications stand for (the page, when open, counts
  * unread messages itself and sets it again). */

@@ -1587,43 +1587,6 @@ test('a push to a closed app is decrypted on the device and shown as who wrote w
   await service.stop();
 });
 
-test('with the app open but hidden (a background tab), a message shows a notification all the same; in front, none', async () => {
-  const service = await new PushService().start();
-  const sub = service.subscription('dan-browser');
-  const cora = await newUser('Cora Hidden');
-  const dan = await newUser('Dan Hidden');
-  await dan.context.grantPermissions(['notifications'], { origin: stack.baseUrl });
-  await dan.context.addInitScript(fakePushSubscription, sub.json);
-  await dan.page.reload();
-  await openChatWith(cora.page, 'Dan Hidden');
-  await send(cora.page, 'hello Dan');
-  await dan.page.getByRole('button', { name: /Cora Hidden/ }).click();
-  await bubble(dan.page, 'hello Dan').waitFor();
-  await waitForServiceWorker(dan.page);
-  await dan.page.getByLabel('Account menu').click();
-  await dan.page.getByRole('button', { name: 'Notifications' }).click();
-  await dan.page.getByRole('button', { name: 'Turn on notifications' }).click();
-  await dan.page.getByTestId('push-state').getByText(/^On for this browser/).waitFor();
-
-  // In front: the message is on screen, and no notification.
-  await send(cora.page, 'you are looking');
-  await bubble(dan.page, 'you are looking').waitFor();
-  await dan.page.waitForTimeout(500);
-  assert.deepEqual(await shownNotifications(dan.page), []);
-  // Another tab in front: the page is hidden, its socket still open (so no push).
-  await dan.page.evaluate(() => {
-    Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
-    document.dispatchEvent(new Event('visibilitychange'));
-  });
-  await send(cora.page, 'are you still there?');
-  let shown: Awaited<ReturnType<typeof shownNotifications>> = [];
-  await waitFor(async () => (shown = await shownNotifications(dan.page)).length > 0, { what: 'a notification from the hidden page', timeoutMs: 15_000 });
-  assert.deepEqual(shown.map(({ title, body }) => ({ title, body })), [{ title: 'Cora Hidden', body: 'are you still there?' }]);
-  assert.equal(service.pushesTo(sub).length, 0, 'no push: the page had its socket open');
-  await Promise.all([cora.context.close(), dan.context.close()]);
-  await service.stop();
-});
-
 test('every page and state passes axe (WCAG 2.2 A and AA, one h1, one main) in light, dark and on a phone', async () => {
   const looks: [string, Parameters<Browser['newContext']>[0]][] = [
     ['light', { colorScheme: 'light' }],

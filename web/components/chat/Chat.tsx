@@ -6,7 +6,7 @@
 // they have in common (the conversations, the open one, live presence and typing).
 
 import { useRouter } from 'next/navigation';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import useSWR from 'swr';
 import type { ChatClient, SearchHit, UserSummary } from '../../sdk/client.ts';
 import { useSession } from '../../lib/session.tsx';
@@ -52,15 +52,6 @@ function ChatScreen({ client, signOut }: { client: ChatClient; signOut: (o?: Sig
     // (loaded off the first paint: web/lib/push.ts).
     void import('../../lib/push.ts').then((push) => push.refreshPush(client)).catch(() => {});
   }, [client]);
-  // A message while the app is open but hidden: no push comes (its socket is open), so the page
-  // notifies, as the service worker would.
-  const listedNow = useRef(listed);
-  listedNow.current = listed;
-  useEffect(() => client.on('message', (m) => {
-    if (document.visibilityState !== 'hidden' || m.senderId === client.user?.id) return;
-    const conversation = listedNow.current.find((c) => c.id === m.conversationId);
-    void import('../../lib/push.ts').then((push) => push.notifyHidden(client, m, conversation)).catch(() => {});
-  }), [client]);
   const live = useLive(client);
   const [panel, setPanel] = useState<'none' | 'new-group'>('none');
   // "Connecting…" only once it takes a moment: said (and read out) on every page load otherwise.

@@ -60,6 +60,6 @@ mutedUntil: string | null, };
 export type PushPayload = { "type": "message", conversationId: string, seq: number, messageId: string, 
 /**
  * Base64 of that message's MLS ciphertext, when the whole payload stays within
- * `MAX_PUSH_PAYLOAD_BYTES`; otherwise absent, and the service worker shows "New message".
+ * `MAX_PUSH_PAYLOAD_BYTES`; otherwise absent, and the service worker fetches it.
  */
 ciphertext?: string, } | { "type": "read", conversationId: string, seq: number, };
