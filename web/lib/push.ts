@@ -4,7 +4,7 @@
 // own setting, kept where the service worker reads it (web/sdk/push.ts).
 
 import type { ChatClient } from '../sdk/client.ts';
-import { forgetPushDevice, loadPushDevice, loadPreviews, savePreviews, savePushDevice } from '../sdk/push.ts';
+import { forgetPushDevice, loadPushDevice, loadPreviews, savePreviews, savePushDevice, serverKeyBytes } from '../sdk/push.ts';
 
 /**
  * Where this browser stands: it cannot (no push, or no service worker in this window), the
@@ -38,16 +38,11 @@ export async function pushState(client: ChatClient): Promise<PushState> {
  * notifications off and on and across sign-ins; forgotten with the browser). */
 export const previewsShown = loadPreviews;
 
-function bytesOf(base64url: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(base64url.replace(/-/g, '+').replace(/_/g, '/'));
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-}
-
 const sameBytes = (a: ArrayBuffer | null, b: Uint8Array) => !!a && a.byteLength === b.length && new Uint8Array(a).every((x, i) => x === b[i]);
 
 /** The browser's subscription for the server's key, made if needed. */
 async function subscription(reg: ServiceWorkerRegistration, key: string): Promise<PushSubscription> {
-  const applicationServerKey = bytesOf(key);
+  const applicationServerKey = serverKeyBytes(key);
   const current = await reg.pushManager.getSubscription();
   // One made with another server key (the server's key was changed) would be refused by the
   // push service: make a new one.

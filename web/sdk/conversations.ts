@@ -28,6 +28,13 @@ export interface KnownPeople {
   userIds: string[];
 }
 
+/** How a conversation is named on screen (and in its notifications): a group by its title, a 1:1
+ * by the other person. */
+export function conversationTitle(conversation: Pick<Conversation, 'kind' | 'title' | 'members'>, me: string): string {
+  if (conversation.kind === 'group') return conversation.title ?? 'Group';
+  return conversation.members.find((m) => m.userId !== me)?.displayName ?? 'Conversation';
+}
+
 export class Conversations {
   /** The conversations last listed, so one this user is removed from can still be shown. */
   private readonly known = new Map<string, Conversation>();

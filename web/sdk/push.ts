@@ -19,6 +19,7 @@ import { openDB } from 'idb';
 import { Api } from './api.ts';
 import type { Conversation } from './api.ts';
 import { Authentication } from './authentication.ts';
+import { conversationTitle } from './conversations.ts';
 import { readBody } from './content.ts';
 import { decodeState, decrypt, fromBase64 } from './mls.ts';
 import { Notifications } from './notifications.ts';
@@ -89,6 +90,18 @@ export function savePreviews(previews: boolean): Promise<void> {
   return withPushDatabase(async (db) => void (await db.put('kv', previews, PREVIEWS_KEY)));
 }
 
+/** The server's API as the session this device's store keeps. */
+function sessionApi(device: PushDevice, session: Auth, env: PushEnvironment): Api {
+  const api = new Api(device.baseUrl, { fetch: env.fetch });
+  api.token = session.token;
+  return api;
+}
+
+/** The bytes of the server's VAPID key (base64url), as `pushManager.subscribe` takes them. */
+export function serverKeyBytes(key: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(atob(key.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+}
+
 /**
  * Tells the server of the subscription the browser replaced this device's with (its push service
  * rotated it: the `pushsubscriptionchange` event), with the session this device's store keeps.
@@ -107,9 +120,7 @@ export async function resubscribe(
     store.close();
   }
   if (!session) return;
-  const api = new Api(device.baseUrl, { fetch: env.fetch });
-  api.token = session.token;
-  const notifications = new Notifications(api);
+  const notifications = new Notifications(sessionApi(device, session, env));
   const key = await notifications.serverKey();
   if (!key) return; // the server sends no pushes any more
   await notifications.subscribe(await subscribe(key));
@@ -155,12 +166,6 @@ export const NEW_MESSAGE = 'New message';
  * device does not know yet). */
 export const APP_NAME = 'E2E Chat';
 
-/** How a conversation is named on screen: a group by its title, a 1:1 by the other person. */
-export function conversationTitle(conversation: Pick<Conversation, 'kind' | 'title' | 'members'>, me: string): string {
-  if (conversation.kind === 'group') return conversation.title ?? 'Group';
-  return conversation.members.find((m) => m.userId !== me)?.displayName ?? 'Conversation';
-}
-
 export interface PushEnvironment {
   indexedDB?: IDBFactory;
   fetch?: typeof fetch;
@@ -178,8 +183,7 @@ export async function outcomeOf(payload: PushPayload, device: PushReader, env: P
     const session = await store.get<Auth>('session');
     if (!session) return { kind: 'none' };
     const me = session.user.id;
-    const api = new Api(device.baseUrl, { fetch: env.fetch });
-    api.token = session.token;
+    const api = sessionApi(device, session, env);
     // As the app last listed it (with the names it shows). One it has not listed is not asked of
     // the server by an id the push chose: its notification is titled with the app's name.
     const conversation = (await store.get<Conversation[]>('conversations'))?.find((c) => c.id === payload.conversationId);

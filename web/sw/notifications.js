@@ -3,7 +3,7 @@
 // conversation. What a push means is worked out by the SDK (web/sdk/push.ts): this file only
 // keeps each conversation's notification and answers clicks.
 
-import { APP_NAME, loadPreviews, loadPushDevice, NEW_MESSAGE, noticeText, outcomeOf, pushPayloadOf, resubscribe, withLine, withoutRead } from '../sdk/push.ts';
+import { APP_NAME, loadPreviews, loadPushDevice, NEW_MESSAGE, noticeText, outcomeOf, pushPayloadOf, resubscribe, serverKeyBytes, withLine, withoutRead } from '../sdk/push.ts';
 
 /** The app's icon, shown with every notification (precached, so it shows offline too). */
 const ICON = '/icons/icon-192.png';
@@ -115,7 +115,7 @@ async function onSubscriptionChange(event) {
   await resubscribe(device, async (serverKey) => {
     const subscription = event.newSubscription ?? await self.registration.pushManager.subscribe({
       userVisibleOnly: true,
-      applicationServerKey: Uint8Array.from(atob(serverKey.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)),
+      applicationServerKey: serverKeyBytes(serverKey),
     });
     return subscription.toJSON();
   });

@@ -3,10 +3,8 @@
 
 import type { Conversation, LocalMessage } from '../../sdk/client.ts';
 
-export function titleOf(c: Conversation, me: string): string {
-  if (c.kind === 'group') return c.title ?? 'Group';
-  return c.members.find((m) => m.userId !== me)?.displayName ?? 'Conversation';
-}
+/** A conversation's name: the SDK's, which its notifications use too. */
+export { conversationTitle as titleOf } from '../../sdk/conversations.ts';
 
 /** The other person in a direct conversation; groups have none. */
 export function peerOf(c: Conversation, me: string): string | null {
