@@ -22,6 +22,8 @@ import { waitFor } from './wait.mjs';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
 const START_TIMEOUT_MS = 120_000;
+/** How many times wrangler is started when a port it was given was taken meanwhile (see start). */
+const START_ATTEMPTS = 3;
 /** wrangler processes still running, killed if this process exits first. */
 const liveChildren = new Set();
 
@@ -147,13 +149,14 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl, datab
   const vapid = vapidKeyPair();
   const allSecrets = { JWT_SECRET: randomBytes(32).toString('hex'), VAPID_PRIVATE_KEY: vapid.privateKey, ...secrets };
   writeFileSync(envFile, Object.entries(allSecrets).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
-  const port = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
+  let port = await freePort();
+  let baseUrl = `http://127.0.0.1:${port}`;
   let output = '';
   let child = null;
   let inspectorPort = null;
+  let started = false;
 
-  const start = async () => {
+  const launch = async () => {
     inspectorPort = await freePort();
     const args = [
       // wrangler.toml's dev environment (its top level is production); DEFAULT_VARS and the test's
@@ -194,13 +197,38 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl, datab
     await waitForHealth(baseUrl, child, () => output);
   };
 
+  // A port found free may be taken before wrangler binds it: by another test file's stack starting
+  // at the same moment (they run two at a time), which picks its ports, and wrangler its own
+  // internal ones, the same way. wrangler then exits at once saying so, and starting it again
+  // with other ports is all it takes. The stack's own port changes only before it first served:
+  // a restart keeps it, since clients hold its URL.
+  const start = async () => {
+    for (let attempt = 1; ; attempt += 1) {
+      const before = output.length;
+      try {
+        await launch();
+        started = true;
+        return;
+      } catch (e) {
+        if (attempt === START_ATTEMPTS || !output.slice(before).includes('Address already in use')) throw e;
+        await kill();
+        if (!started) {
+          port = await freePort();
+          baseUrl = `http://127.0.0.1:${port}`;
+        }
+      }
+    }
+  };
+
   const kill = async () => {
     if (!child || child.exitCode !== null) return;
     await stopProcessGroup(child, new Promise((resolve) => child.once('exit', resolve)), 5000);
   };
 
   const stack = {
-    baseUrl,
+    get baseUrl() {
+      return baseUrl;
+    },
     /** The VAPID public key this stack signs pushes with (unless the test's secrets replaced it). */
     vapidPublicKey: secrets.VAPID_PRIVATE_KEY ? undefined : vapid.publicKey,
     /** wrangler's local state (`--persist-to`). */
