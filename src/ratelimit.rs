@@ -1,7 +1,8 @@
 //! Token buckets: a burst is allowed, a sustained flood is refused (or, for pushes, held back)
 //! instead of starving everything else. Every rate the server keeps is here.
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Serializable, for what a hub keeps across evictions (`hub::push`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TokenBucket {
     tokens: f64,
     updated_ms: f64,
@@ -54,6 +55,12 @@ impl TokenBucket {
         let elapsed = ((now_ms - self.updated_ms) / 1000.0).max(0.0);
         let tokens = (self.tokens + elapsed * rate.per_second).min(rate.burst);
         (1.0 - tokens).max(0.0) / rate.per_second * 1000.0
+    }
+
+    /// Whether it has refilled to its burst: it then says no more than a new one would.
+    pub fn is_full(&self, rate: Rate, now_ms: f64) -> bool {
+        let elapsed = ((now_ms - self.updated_ms) / 1000.0).max(0.0);
+        self.tokens + elapsed * rate.per_second >= rate.burst
     }
 
     /// Takes one token if there is one.

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::types::Timestamp;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serializable: a hub keeps the subscriptions it owes pushes to across evictions (`hub::push`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SubscriptionRow {
     pub device_id: Uuid,
     pub endpoint: String,

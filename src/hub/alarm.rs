@@ -41,6 +41,8 @@ impl UserHub {
                 }
             }
         }
+        // A new instance (the last evicted or hibernated) learns here what pushes it owes.
+        self.restore_pushes().await;
         if self.pushes_due_at().is_some_and(|at| now_ms() >= at) {
             self.send_pushes().await;
         }

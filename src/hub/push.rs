@@ -3,6 +3,11 @@
 //! database whom to push (`push::plan`), encrypts and posts, apart from any delivery: no send, ack
 //! or delivery waits on a push service. What a device's rate holds back waits for a later alarm,
 //! coalesced with whatever comes meanwhile.
+//!
+//! What the hub owes and what it showed each device outlive the hub's instance: each round of the
+//! alarm saves them in the hub's storage (`PUSH_STATE_KEY`), and an instance that takes over (the
+//! last one evicted or hibernated while a rate held pushes back) restores them before it queues,
+//! reads or sends anything.
 
 use super::{now_ms, UserHub};
 use crate::config::PushSettings;
@@ -13,6 +18,7 @@ use crate::protocol::PushPayload;
 use crate::push::plan::{self, Coalescer, Outcome, Pushable};
 use crate::push::vapid::{Authorizations, TOKEN_LIFETIME_SECS};
 use crate::push::{audience, encrypt_with_fresh_keys, UserAgentKeys, VapidKey};
+use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 use uuid::Uuid;
 use worker::{AbortController, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
@@ -31,10 +37,27 @@ const PUSH_DEADLINE_MS: u64 = 10_000;
 /// user without push (everyone, until their browser subscribes) costs no query at all.
 const NO_SUBSCRIPTIONS_TRUSTED_MS: f64 = 60_000.0;
 
-/// The hub's pushes: in memory only. A hub evicted or hibernated with pushes owed loses them; each
-/// was held back behind an earlier push to the same device, which already told it to sync. It
-/// also forgets which devices it pushed which conversations to (`Coalescer`): a read after that
-/// sends them no read push, and each keeps that conversation's notification until the next one.
+/// Where the hub keeps what it owes and showed (`Saved`), between instances.
+const PUSH_STATE_KEY: &str = "push";
+
+/// What of `PushState` outlives the hub's instance, as saved (JSON, in one value).
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    queued: &'a [Pushable],
+    coalescer: &'a Coalescer,
+    due_at: Option<f64>,
+}
+
+/// `SavedRef`, as read back.
+#[derive(Deserialize)]
+struct Saved {
+    queued: Vec<Pushable>,
+    coalescer: Coalescer,
+    due_at: Option<f64>,
+}
+
+/// The hub's pushes. What is queued, owed and shown is saved by each round of the alarm and
+/// restored by the next instance (see the module's note); the rest is this instance's alone.
 #[derive(Default)]
 pub(super) struct PushState {
     /// Messages delivered since the last round, not planned yet.
@@ -50,6 +73,10 @@ pub(super) struct PushState {
     authorizations: Authorizations,
     /// When the database last said the user has no subscription (None: not known to have none).
     none_since: Option<f64>,
+    /// Whether this instance has read what an earlier one saved (`restore_pushes`).
+    restored: bool,
+    /// Whether the hub's storage holds a saved state (else an empty one needs no delete).
+    saved: bool,
 }
 
 impl UserHub {
@@ -67,6 +94,9 @@ impl UserHub {
         let delivered_to = self.devices_reached();
         let found: Vec<Pushable> =
             events.split(EVENT_SEPARATOR).filter_map(|event| plan::pushable(event, me, &delivered_to)).collect();
+        if !found.is_empty() {
+            self.restore_pushes().await;
+        }
         self.queue(found).await;
     }
 
@@ -79,8 +109,12 @@ impl UserHub {
         if self.push_settings.is_none() {
             return;
         }
+        self.restore_pushes().await;
         {
-            let state = self.push.borrow();
+            let mut state = self.push.borrow_mut();
+            if let Some(reader) = reader {
+                state.coalescer.read_on(reader, conversation, seq);
+            }
             let message_queued =
                 state.queued.iter().any(|p| p.is_message() && p.payload.conversation_id() == conversation);
             if !message_queued && !state.coalescer.concerns(conversation) {
@@ -102,7 +136,9 @@ impl UserHub {
             .collect()
     }
 
-    /// Queues `found` for the alarm's next round, and has the alarm ring now.
+    /// Queues `found` for the alarm's next round, and has the alarm ring now. Not saved here: a
+    /// write holds the hub's outgoing messages until it is stored (the output gate), and this is
+    /// on a delivery's way; the round the alarm runs at once saves what it leaves.
     async fn queue(&self, found: Vec<Pushable>) {
         if found.is_empty() {
             return;
@@ -121,9 +157,71 @@ impl UserHub {
         self.push.borrow_mut().none_since = None;
     }
 
-    /// When the alarm is next needed for pushes.
+    /// When the alarm is next needed for pushes (once `restore_pushes` has run).
     pub(super) fn pushes_due_at(&self) -> Option<f64> {
         self.push.borrow().due_at
+    }
+
+    /// Takes up what an earlier instance of this hub saved (it was evicted or hibernated with
+    /// pushes owed, or having shown devices something), once per instance, before anything else
+    /// touches the pushes. What this instance queued meanwhile comes after what it restores.
+    pub(super) async fn restore_pushes(&self) {
+        if self.push_settings.is_none() || self.push.borrow().restored {
+            return;
+        }
+        let saved = self.state.storage().get::<String>(PUSH_STATE_KEY).await;
+        let mut state = self.push.borrow_mut();
+        if state.restored {
+            return; // restored by another event while this one read
+        }
+        state.restored = true;
+        let saved = match saved {
+            Ok(Some(json)) => serde_json::from_str::<Saved>(&json).map_err(|e| e.to_string()),
+            Ok(None) => return,
+            Err(e) => Err(e.to_string()),
+        };
+        match saved {
+            Ok(saved) => {
+                state.saved = true;
+                let queued_here = std::mem::replace(&mut state.queued, saved.queued);
+                state.queued.extend(queued_here);
+                state.coalescer = saved.coalescer;
+                state.due_at = match (state.due_at, saved.due_at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            // Not worth failing an event over: the next save replaces it.
+            Err(e) => log_error("hub.push", &format!("restoring owed pushes failed: {e}")),
+        }
+    }
+
+    /// Saves what is queued, owed and shown (or deletes what was saved, once nothing is).
+    async fn save_pushes(&self) {
+        let json = {
+            let state = self.push.borrow();
+            if state.queued.is_empty() && state.coalescer.is_empty() {
+                if !state.saved {
+                    return;
+                }
+                None
+            } else {
+                let saved = SavedRef { queued: &state.queued, coalescer: &state.coalescer, due_at: state.due_at };
+                match serde_json::to_string(&saved) {
+                    Ok(json) => Some(json),
+                    Err(e) => return log_error("hub.push", &format!("saving owed pushes failed: {e}")),
+                }
+            }
+        };
+        let storage = self.state.storage();
+        let stored = match &json {
+            Some(json) => storage.put(PUSH_STATE_KEY, json).await,
+            None => storage.delete(PUSH_STATE_KEY).await.map(|_| ()),
+        };
+        match stored {
+            Ok(()) => self.push.borrow_mut().saved = json.is_some(),
+            Err(e) => log_error("hub.push", &format!("saving owed pushes failed: {e}")),
+        }
     }
 
     /// The alarm's part: plans what was queued, and sends every push that may go, round after
@@ -162,10 +260,13 @@ impl UserHub {
             }
             futures_util::future::join_all(due.into_iter().map(|(to, payload)| self.send_push(to, payload))).await;
         }
-        let mut state = self.push.borrow_mut();
-        state.running = false;
-        let now = now_ms();
-        state.due_at = state.coalescer.wait_ms(now).map(|wait| now + wait);
+        {
+            let mut state = self.push.borrow_mut();
+            state.running = false;
+            let now = now_ms();
+            state.due_at = state.coalescer.wait_ms(now).map(|wait| now + wait);
+        }
+        self.save_pushes().await;
     }
 
     /// Of `due`, the pushes whose subscription is still listed for a signed-in device (none if

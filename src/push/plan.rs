@@ -17,12 +17,12 @@
 use crate::db::push::SubscriptionRow;
 use crate::protocol::{MessageKind, PushPayload};
 use crate::ratelimit::{TokenBucket, PUSH_RATE};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A message a hub delivered, or a read its user made, that may call for a push.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pushable {
     pub payload: PushPayload,
     /// A message's kind and epoch, which say whom it is worth a push to; None for a read.
@@ -139,7 +139,9 @@ pub fn plan(
 }
 
 /// The pushes a hub owes its user's devices, each device's rate, and what each was shown.
-#[derive(Default)]
+/// Serializable: the hub keeps it in its storage, so that one evicted or hibernated while a rate
+/// holds pushes back sends them all the same, and still knows what each device was shown.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Coalescer {
     /// Each device's subscription (as last planned) and what it is owed: one push per
     /// conversation, the longest owed first.
@@ -148,9 +150,7 @@ pub struct Coalescer {
     /// The conversations each device was sent a message push of since a read push covered them,
     /// with the seq of the newest such message: a read push goes to a device only for these, and
     /// one that reads only part of it (receipts come one per message, oldest first) leaves it
-    /// shown. In the hub's memory only: a hub lost meanwhile forgets them, and the device keeps a
-    /// notification that a read elsewhere should have cleared (one per conversation, until the
-    /// next message push replaces it).
+    /// shown.
     shown: HashMap<Uuid, HashMap<Uuid, i64>>,
 }
 
@@ -206,7 +206,33 @@ impl Coalescer {
         }
         self.owed.retain(|_, (_, pushes)| !pushes.is_empty());
         self.shown.retain(|_, conversations| !conversations.is_empty());
+        // A bucket refilled to its burst is what a new one would be: kept, it would only grow
+        // the map (and what the hub saves) with every device ever pushed to.
+        let owed = &self.owed;
+        self.buckets.retain(|device, bucket| owed.contains_key(device) || !bucket.is_full(PUSH_RATE, now_ms));
         ready
+    }
+
+    /// `device` read `conversation` up to `seq` itself (its socket open): what it was shown of it up
+    /// to there is gone from its screen (the app closes a conversation's notifications as it
+    /// opens it), and a push owed to it for a message it read is moot. Neither is pushed: a read
+    /// push there would clear nothing, and browsers count a push that shows nothing against the
+    /// site (Safari drops the subscription after a few).
+    pub fn read_on(&mut self, device: Uuid, conversation: Uuid, seq: i64) {
+        if let Some(shown) = self.shown.get_mut(&device) {
+            if shown.get(&conversation).is_some_and(|newest| seq >= *newest) {
+                shown.remove(&conversation);
+            }
+            if shown.is_empty() {
+                self.shown.remove(&device);
+            }
+        }
+        if let Some((_, pushes)) = self.owed.get_mut(&device) {
+            pushes.retain(|p| p.conversation_id() != conversation || p.seq() > seq);
+            if pushes.is_empty() {
+                self.owed.remove(&device);
+            }
+        }
     }
 
     /// Whether a read of `conversation` may call for a push, or cancel one: some device was shown
@@ -226,6 +252,12 @@ impl Coalescer {
 
     pub fn is_idle(&self) -> bool {
         self.owed.is_empty()
+    }
+
+    /// Whether it holds nothing at all: nothing owed, no device shown anything, every rate full.
+    /// Nothing of it is then worth keeping.
+    pub fn is_empty(&self) -> bool {
+        self.owed.is_empty() && self.shown.is_empty() && self.buckets.is_empty()
     }
 }
 
@@ -565,6 +597,60 @@ mod tests {
             described(pushes.due(0.0)),
             [(PHONE, CONVERSATION, 2, false), (PHONE, OTHER_CONVERSATION, 1, false)]
         );
+    }
+
+    #[test]
+    fn saved_and_restored_it_goes_on_where_it_was() {
+        let subs = [subscription(PHONE)];
+        let gap = 1000.0 / PUSH_RATE.per_second;
+        let mut pushes = phone_held_back();
+        pushes.owe(plan(&[app_in(OTHER_CONVERSATION, 1, &[]), app_in(CONVERSATION, 9, &[])], &subs, &both_unmuted()));
+        let mut restored: Coalescer = serde_json::from_str(&serde_json::to_string(&pushes).unwrap()).unwrap();
+        assert_eq!(restored, pushes);
+        // The rate carried over: nothing goes before its time, then what was owed, in order.
+        assert!(restored.due(gap - 1.0).is_empty());
+        assert_eq!(described(restored.due(gap)), [(PHONE, OTHER_CONVERSATION, 1, false)]);
+        // And what the phone was shown: a read elsewhere still clears it there.
+        restored.owe(plan(&[read(CONVERSATION, 9, &[LAPTOP])], &subs, &both_unmuted()));
+        assert_eq!(described(restored.due(2.0 * gap)), [(PHONE, CONVERSATION, 9, true)]);
+        // A pushable queued for the next round, too.
+        let queued = vec![app_in(CONVERSATION, 10, &[LAPTOP]), read(CONVERSATION, 10, &[LAPTOP])];
+        assert_eq!(serde_json::from_str::<Vec<Pushable>>(&serde_json::to_string(&queued).unwrap()).unwrap(), queued);
+    }
+
+    #[test]
+    fn a_read_on_the_device_itself_clears_what_it_was_shown_and_pushes_it_nothing() {
+        let subs = [subscription(PHONE)];
+        let mut pushes = Coalescer::default();
+        pushes.owe(plan(&[app_in(CONVERSATION, 5, &[])], &subs, &unmuted(0)));
+        assert_eq!(pushes.due(0.0).len(), 1);
+        // Read up to an earlier message on the phone: 5 is still on its screen.
+        pushes.read_on(PHONE, CONVERSATION, 4);
+        assert!(pushes.concerns(CONVERSATION));
+        pushes.read_on(PHONE, CONVERSATION, 5);
+        assert!(!pushes.concerns(CONVERSATION), "nothing left shown, so a read elsewhere costs nothing");
+        pushes.owe(plan(&[read(CONVERSATION, 5, &[LAPTOP])], &subs, &unmuted(0)));
+        assert!(pushes.due(100_000.0).is_empty(), "no read push to clear what the phone cleared itself");
+        // A push owed to it (held back) for what it then read itself is moot; a later one is not.
+        let mut pushes = phone_held_back();
+        pushes.owe(plan(&[app_in(OTHER_CONVERSATION, 1, &[]), app_in(CONVERSATION, 9, &[])], &subs, &both_unmuted()));
+        pushes.read_on(PHONE, CONVERSATION, 9);
+        pushes.read_on(PHONE, OTHER_CONVERSATION, 0);
+        assert_eq!(described(pushes.due(100_000.0)), [(PHONE, OTHER_CONVERSATION, 1, false)]);
+        assert!(pushes.is_idle());
+    }
+
+    #[test]
+    fn a_rate_back_to_full_is_forgotten() {
+        let subs = [subscription(PHONE)];
+        let mut pushes = Coalescer::default();
+        pushes.owe(plan(&[app_in(CONVERSATION, 5, &[])], &subs, &unmuted(0)));
+        assert_eq!(pushes.due(0.0).len(), 1);
+        pushes.read_on(PHONE, CONVERSATION, 5);
+        assert!(!pushes.is_empty(), "the phone's rate is still short of a token");
+        let refilled = 1000.0 / PUSH_RATE.per_second;
+        assert!(pushes.due(refilled).is_empty());
+        assert!(pushes.is_empty(), "nothing left worth keeping");
     }
 
     #[test]
