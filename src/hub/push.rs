@@ -4,9 +4,10 @@
 //! or delivery waits on a push service. What a device's rate holds back waits for a later alarm,
 //! coalesced with whatever comes meanwhile.
 //!
-//! What the hub owes and what it showed each device outlive the hub's instance: each round of the
-//! alarm saves them in the hub's storage (`PUSH_STATE_KEY`), and an instance that takes over (the
-//! last one evicted or hibernated while a rate held pushes back) restores them before it queues,
+//! What the hub queued, owes and showed each device outlive the hub's instance: they are saved in
+//! the hub's storage (`PUSH_STATE_KEY`) as they change (a delivery's queue with the alarm it sets,
+//! each round of the alarm, a read), and an instance that takes over (the last one evicted,
+//! hibernated or restarted while pushes were queued or held back) restores them before it queues,
 //! reads or sends anything.
 
 use super::{now_ms, UserHub};
@@ -56,8 +57,8 @@ struct Saved {
     due_at: Option<f64>,
 }
 
-/// The hub's pushes. What is queued, owed and shown is saved by each round of the alarm and
-/// restored by the next instance (see the module's note); the rest is this instance's alone.
+/// The hub's pushes. What is queued, owed and shown is saved as it changes and restored by the
+/// next instance (see the module's note); the rest is this instance's alone.
 #[derive(Default)]
 pub(super) struct PushState {
     /// Messages delivered since the last round, not planned yet.
@@ -75,8 +76,9 @@ pub(super) struct PushState {
     none_since: Option<f64>,
     /// Whether this instance has read what an earlier one saved (`restore_pushes`).
     restored: bool,
-    /// Whether the hub's storage holds a saved state (else an empty one needs no delete).
-    saved: bool,
+    /// What the hub's storage holds (None: nothing), so that a round that changed nothing of it
+    /// writes nothing.
+    saved: Option<String>,
 }
 
 impl UserHub {
@@ -110,19 +112,25 @@ impl UserHub {
             return;
         }
         self.restore_pushes().await;
-        {
+        let read_there = {
             let mut state = self.push.borrow_mut();
-            if let Some(reader) = reader {
-                state.coalescer.read_on(reader, conversation, seq);
+            reader.is_some_and(|reader| state.coalescer.read_on(reader, conversation, seq))
+        };
+        let concerned = {
+            let state = self.push.borrow();
+            state.queued.iter().any(|p| p.is_message() && p.payload.conversation_id() == conversation)
+                || state.coalescer.concerns(conversation)
+        };
+        if !concerned {
+            if read_there {
+                // Nothing to push: what the reader was shown is saved all the same.
+                self.save_pushes().await;
             }
-            let message_queued =
-                state.queued.iter().any(|p| p.is_message() && p.payload.conversation_id() == conversation);
-            if !message_queued && !state.coalescer.concerns(conversation) {
-                return;
-            }
+            return;
         }
         let mut delivered_to = self.devices_reached();
         delivered_to.extend(reader);
+        // Saved with it: what the reader was shown.
         self.queue(vec![plan::read(conversation, seq, &delivered_to)]).await;
     }
 
@@ -136,20 +144,22 @@ impl UserHub {
             .collect()
     }
 
-    /// Queues `found` for the alarm's next round, and has the alarm ring now. Not saved here: a
-    /// write holds the hub's outgoing messages until it is stored (the output gate), and this is
-    /// on a delivery's way; the round the alarm runs at once saves what it leaves.
+    /// Queues `found` for the alarm's next round, saved, and has the alarm ring now.
     async fn queue(&self, found: Vec<Pushable>) {
         if found.is_empty() {
             return;
         }
+        self.push.borrow_mut().queued.extend(found);
+        self.ring_now_and_save().await;
+    }
+
+    /// Has the alarm ring now for what changed, and saves it. Both writes go out together: a
+    /// write holds the hub's outgoing messages until it is stored (the output gate), and setting
+    /// the alarm, which a delivery did anyway, is one; the save waits alongside it, not after.
+    async fn ring_now_and_save(&self) {
         let now = now_ms();
-        {
-            let mut state = self.push.borrow_mut();
-            state.queued.extend(found);
-            state.due_at = Some(now);
-        }
-        self.alarm_no_later_than(now).await;
+        self.push.borrow_mut().due_at = Some(now);
+        futures_util::future::join(self.save_pushes(), self.alarm_no_later_than(now)).await;
     }
 
     /// One of the user's devices subscribed: what the hub knew of "no subscription" is stale.
@@ -176,13 +186,17 @@ impl UserHub {
         }
         state.restored = true;
         let saved = match saved {
-            Ok(Some(json)) => serde_json::from_str::<Saved>(&json).map_err(|e| e.to_string()),
+            Ok(Some(json)) => {
+                let read = serde_json::from_str::<Saved>(&json).map_err(|e| e.to_string());
+                // Replaced (or deleted) by the next save, readable or not.
+                state.saved = Some(json);
+                read
+            }
             Ok(None) => return,
             Err(e) => Err(e.to_string()),
         };
         match saved {
             Ok(saved) => {
-                state.saved = true;
                 let queued_here = std::mem::replace(&mut state.queued, saved.queued);
                 state.queued.extend(queued_here);
                 state.coalescer = saved.coalescer;
@@ -196,14 +210,12 @@ impl UserHub {
         }
     }
 
-    /// Saves what is queued, owed and shown (or deletes what was saved, once nothing is).
+    /// Saves what is queued, owed and shown (or deletes what was saved, once nothing is), unless
+    /// that is what the storage holds already.
     async fn save_pushes(&self) {
         let json = {
             let state = self.push.borrow();
-            if state.queued.is_empty() && state.coalescer.is_empty() {
-                if !state.saved {
-                    return;
-                }
+            let json = if state.queued.is_empty() && state.coalescer.is_empty() {
                 None
             } else {
                 let saved = SavedRef { queued: &state.queued, coalescer: &state.coalescer, due_at: state.due_at };
@@ -211,7 +223,11 @@ impl UserHub {
                     Ok(json) => Some(json),
                     Err(e) => return log_error("hub.push", &format!("saving owed pushes failed: {e}")),
                 }
+            };
+            if json == state.saved {
+                return;
             }
+            json
         };
         let storage = self.state.storage();
         let stored = match &json {
@@ -219,8 +235,19 @@ impl UserHub {
             None => storage.delete(PUSH_STATE_KEY).await.map(|_| ()),
         };
         match stored {
-            Ok(()) => self.push.borrow_mut().saved = json.is_some(),
+            Ok(()) => self.push.borrow_mut().saved = json,
             Err(e) => log_error("hub.push", &format!("saving owed pushes failed: {e}")),
+        }
+    }
+
+    /// The account is gone: nothing is owed or kept of its pushes, here or in the storage.
+    pub(super) async fn forget_pushes(&self) {
+        if self.push_settings.is_none() {
+            return;
+        }
+        *self.push.borrow_mut() = PushState { restored: true, ..Default::default() };
+        if let Err(e) = self.state.storage().delete(PUSH_STATE_KEY).await {
+            log_error("hub.push", &format!("forgetting owed pushes failed: {e}"));
         }
     }
 
@@ -303,7 +330,12 @@ impl UserHub {
         })
         .await;
         let subscriptions = subscriptions?;
-        self.push.borrow_mut().none_since = subscriptions.is_empty().then(now_ms);
+        {
+            let mut state = self.push.borrow_mut();
+            state.none_since = subscriptions.is_empty().then(now_ms);
+            let devices: Vec<Uuid> = subscriptions.iter().map(|s| s.device_id).collect();
+            state.coalescer.keep_devices(&devices);
+        }
         if subscriptions.is_empty() {
             return Ok(Vec::new());
         }

@@ -396,6 +396,10 @@ impl UserHub {
     /// Closes the sockets a revoked session, a removed device or a deleted
     /// account still holds.
     pub(super) async fn disconnect(&self, which: Disconnect) {
+        if which.is_whole_account() {
+            // The account was deleted: what the hub kept of its pushes goes with it.
+            self.forget_pushes().await;
+        }
         let why = Closing::ended(&which);
         let mut closed = None;
         for (ws, info) in self.open_sockets() {

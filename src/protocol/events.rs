@@ -368,6 +368,11 @@ impl Disconnect {
         }
     }
 
+    /// Whether it names every socket of the user (neither filter set): the account is deleted.
+    pub fn is_whole_account(&self) -> bool {
+        self.sessions.is_none() && self.device.is_none()
+    }
+
     /// Neither filter set means every socket of the user.
     pub fn applies_to(&self, socket_session: Option<Uuid>, socket_device: Option<Uuid>) -> bool {
         let by_session = self.sessions.as_ref().map(|ended| socket_session.is_some_and(|s| ended.contains(&s)));

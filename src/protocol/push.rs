@@ -288,18 +288,29 @@ impl PushPayload {
         if with.len() <= MAX_PUSH_PAYLOAD_BYTES {
             return with;
         }
+        // Nothing else can grow past the bound: a few ids and numbers.
+        serde_json::to_vec(&self.without_ciphertext()).unwrap_or(with)
+    }
+
+    /// What a push of it will carry (see `to_bytes`): a hub owes this, and keeps no ciphertext a
+    /// push would leave out.
+    pub fn fitted(self) -> Self {
+        if serde_json::to_vec(&self).is_ok_and(|bytes| bytes.len() <= MAX_PUSH_PAYLOAD_BYTES) {
+            self
+        } else {
+            self.without_ciphertext()
+        }
+    }
+
+    fn without_ciphertext(&self) -> Self {
         match self {
-            PushPayload::Message { conversation_id, seq, message_id, ciphertext: Some(_) } => {
-                serde_json::to_vec(&PushPayload::Message {
-                    conversation_id: *conversation_id,
-                    seq: *seq,
-                    message_id: *message_id,
-                    ciphertext: None,
-                })
-                .unwrap_or_default()
-            }
-            // Nothing else can grow past the bound: a few ids and numbers.
-            _ => with,
+            PushPayload::Message { conversation_id, seq, message_id, .. } => PushPayload::Message {
+                conversation_id: *conversation_id,
+                seq: *seq,
+                message_id: *message_id,
+                ciphertext: None,
+            },
+            read => read.clone(),
         }
     }
 }
@@ -472,6 +483,11 @@ mod tests {
         let small = payload("AAAA".into()).to_bytes();
         let read: PushPayload = serde_json::from_slice(&small).unwrap();
         assert_eq!(read, payload("AAAA".into()));
+        assert_eq!(payload("AAAA".into()).fitted(), payload("AAAA".into()));
+        assert!(matches!(
+            payload("A".repeat(MAX_PUSH_PAYLOAD_BYTES)).fitted(),
+            PushPayload::Message { ciphertext: None, .. }
+        ));
         let large = payload("A".repeat(MAX_PUSH_PAYLOAD_BYTES)).to_bytes();
         let read: PushPayload = serde_json::from_slice(&large).unwrap();
         assert!(matches!(read, PushPayload::Message { seq: 42, ciphertext: None, .. }), "{read:?}");

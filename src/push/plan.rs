@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// A message a hub delivered, or a read its user made, that may call for a push.
+/// A message a hub delivered, or a read its user made, that may call for a push. Serializable:
+/// the hub saves what it queued (`hub::push`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pushable {
     pub payload: PushPayload,
@@ -73,7 +74,8 @@ pub fn pushable(event: &str, me: Uuid, delivered_to: &[Uuid]) -> Option<Pushable
             seq: message.seq,
             message_id: message.id,
             ciphertext: Some(message.ciphertext),
-        },
+        }
+        .fitted(),
         message: Some((message.kind, message.epoch)),
         delivered_to: delivered_to.to_vec(),
     })
@@ -138,6 +140,9 @@ pub fn plan(
     owed
 }
 
+/// How many conversations a hub remembers showing one device (each until read).
+const MAX_SHOWN_CONVERSATIONS: usize = 200;
+
 /// The pushes a hub owes its user's devices, each device's rate, and what each was shown.
 /// Serializable: the hub keeps it in its storage, so that one evicted or hibernated while a rate
 /// holds pushes back sends them all the same, and still knows what each device was shown.
@@ -198,6 +203,14 @@ impl Coalescer {
                 if !payload.is_read() {
                     let newest = shown.entry(conversation).or_insert(payload.seq());
                     *newest = (*newest).max(payload.seq());
+                    // Bounded, as what the hub saves is: past it, another conversation is
+                    // forgotten (a read elsewhere leaves its notification on that device).
+                    if shown.len() > MAX_SHOWN_CONVERSATIONS {
+                        let forgotten = shown.keys().copied().find(|c| *c != conversation);
+                        if let Some(forgotten) = forgotten {
+                            shown.remove(&forgotten);
+                        }
+                    }
                 } else if shown.get(&conversation).is_some_and(|newest| payload.seq() >= *newest) {
                     shown.remove(&conversation);
                 }
@@ -218,21 +231,35 @@ impl Coalescer {
     /// opens it), and a push owed to it for a message it read is moot. Neither is pushed: a read
     /// push there would clear nothing, and browsers count a push that shows nothing against the
     /// site (Safari drops the subscription after a few).
-    pub fn read_on(&mut self, device: Uuid, conversation: Uuid, seq: i64) {
+    /// Says whether that changed anything.
+    pub fn read_on(&mut self, device: Uuid, conversation: Uuid, seq: i64) -> bool {
+        let mut changed = false;
         if let Some(shown) = self.shown.get_mut(&device) {
             if shown.get(&conversation).is_some_and(|newest| seq >= *newest) {
                 shown.remove(&conversation);
+                changed = true;
             }
             if shown.is_empty() {
                 self.shown.remove(&device);
             }
         }
         if let Some((_, pushes)) = self.owed.get_mut(&device) {
+            let before = pushes.len();
             pushes.retain(|p| p.conversation_id() != conversation || p.seq() > seq);
+            changed |= pushes.len() != before;
             if pushes.is_empty() {
                 self.owed.remove(&device);
             }
         }
+        changed
+    }
+
+    /// Forgets every device but `subscribed` (the user's devices with a subscription now): one
+    /// removed, signed out or unsubscribed is owed nothing, shown nothing, and needs no rate.
+    pub fn keep_devices(&mut self, subscribed: &[Uuid]) {
+        self.owed.retain(|device, _| subscribed.contains(device));
+        self.shown.retain(|device, _| subscribed.contains(device));
+        self.buckets.retain(|device, _| subscribed.contains(device));
     }
 
     /// Whether a read of `conversation` may call for a push, or cancel one: some device was shown
@@ -254,10 +281,10 @@ impl Coalescer {
         self.owed.is_empty()
     }
 
-    /// Whether it holds nothing at all: nothing owed, no device shown anything, every rate full.
-    /// Nothing of it is then worth keeping.
+    /// Whether it holds nothing worth keeping across the hub's instances: nothing owed, and no
+    /// device shown anything. (A rate alone is not: a new instance starts it full, one burst.)
     pub fn is_empty(&self) -> bool {
-        self.owed.is_empty() && self.shown.is_empty() && self.buckets.is_empty()
+        self.owed.is_empty() && self.shown.is_empty()
     }
 }
 
@@ -613,7 +640,7 @@ mod tests {
         // And what the phone was shown: a read elsewhere still clears it there.
         restored.owe(plan(&[read(CONVERSATION, 9, &[LAPTOP])], &subs, &both_unmuted()));
         assert_eq!(described(restored.due(2.0 * gap)), [(PHONE, CONVERSATION, 9, true)]);
-        // A pushable queued for the next round, too.
+        // What was queued for the next round, too.
         let queued = vec![app_in(CONVERSATION, 10, &[LAPTOP]), read(CONVERSATION, 10, &[LAPTOP])];
         assert_eq!(serde_json::from_str::<Vec<Pushable>>(&serde_json::to_string(&queued).unwrap()).unwrap(), queued);
     }
@@ -625,17 +652,17 @@ mod tests {
         pushes.owe(plan(&[app_in(CONVERSATION, 5, &[])], &subs, &unmuted(0)));
         assert_eq!(pushes.due(0.0).len(), 1);
         // Read up to an earlier message on the phone: 5 is still on its screen.
-        pushes.read_on(PHONE, CONVERSATION, 4);
+        assert!(!pushes.read_on(PHONE, CONVERSATION, 4));
         assert!(pushes.concerns(CONVERSATION));
-        pushes.read_on(PHONE, CONVERSATION, 5);
+        assert!(pushes.read_on(PHONE, CONVERSATION, 5));
         assert!(!pushes.concerns(CONVERSATION), "nothing left shown, so a read elsewhere costs nothing");
         pushes.owe(plan(&[read(CONVERSATION, 5, &[LAPTOP])], &subs, &unmuted(0)));
         assert!(pushes.due(100_000.0).is_empty(), "no read push to clear what the phone cleared itself");
         // A push owed to it (held back) for what it then read itself is moot; a later one is not.
         let mut pushes = phone_held_back();
         pushes.owe(plan(&[app_in(OTHER_CONVERSATION, 1, &[]), app_in(CONVERSATION, 9, &[])], &subs, &both_unmuted()));
-        pushes.read_on(PHONE, CONVERSATION, 9);
-        pushes.read_on(PHONE, OTHER_CONVERSATION, 0);
+        assert!(pushes.read_on(PHONE, CONVERSATION, 9));
+        assert!(!pushes.read_on(PHONE, OTHER_CONVERSATION, 0));
         assert_eq!(described(pushes.due(100_000.0)), [(PHONE, OTHER_CONVERSATION, 1, false)]);
         assert!(pushes.is_idle());
     }
@@ -646,11 +673,28 @@ mod tests {
         let mut pushes = Coalescer::default();
         pushes.owe(plan(&[app_in(CONVERSATION, 5, &[])], &subs, &unmuted(0)));
         assert_eq!(pushes.due(0.0).len(), 1);
-        pushes.read_on(PHONE, CONVERSATION, 5);
-        assert!(!pushes.is_empty(), "the phone's rate is still short of a token");
+        assert!(pushes.read_on(PHONE, CONVERSATION, 5));
+        assert!(pushes.is_empty(), "a rate alone is not worth keeping");
+        assert!(pushes.buckets.contains_key(&PHONE), "the phone's rate is still short of a token");
         let refilled = 1000.0 / PUSH_RATE.per_second;
         assert!(pushes.due(refilled).is_empty());
-        assert!(pushes.is_empty(), "nothing left worth keeping");
+        assert!(pushes.buckets.is_empty(), "refilled, it is what a new one would be");
+    }
+
+    #[test]
+    fn a_device_no_longer_subscribed_is_forgotten_and_a_device_remembers_a_bounded_number_shown() {
+        let mut pushes = phone_held_back();
+        pushes.owe(plan(&[app_in(CONVERSATION, 9, &[])], &[subscription(PHONE)], &both_unmuted()));
+        pushes.keep_devices(&[LAPTOP]);
+        assert!(pushes.is_empty() && pushes.buckets.is_empty() && !pushes.concerns(CONVERSATION));
+        let mut pushes = Coalescer::default();
+        for n in 0..(MAX_SHOWN_CONVERSATIONS as u128 + 5) {
+            let conversation = Uuid::from_u128(1000 + n);
+            pushes.owe(vec![(subscription(PHONE), app_in(conversation, 1, &[]).payload)]);
+            pushes.due(n as f64 * 10_000.0);
+        }
+        assert_eq!(pushes.shown[&PHONE].len(), MAX_SHOWN_CONVERSATIONS);
+        assert!(pushes.concerns(Uuid::from_u128(1000 + MAX_SHOWN_CONVERSATIONS as u128 + 4)), "the newest is kept");
     }
 
     #[test]

@@ -102,12 +102,23 @@ function filesUnder(dir) {
   });
 }
 
-async function waitForHealth(baseUrl, child, logs) {
+/**
+ * Waits until the Worker `child` runs answers at `baseUrl`. With `publicKey` (the stack's own
+ * VAPID key), an answer that publishes another key does not count: another stack's Worker that
+ * won the port answers too, while this one's wrangler is still on its way to failing to bind it.
+ */
+async function waitForHealth(baseUrl, child, logs, publicKey) {
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${logs().slice(-4000)}`);
     try {
+      // /health first, as it always was: the first request a stack's Worker sees (it makes the
+      // configured admin, which some tests count on being done).
       await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2000) });
-      return true;
+      if (!publicKey) return true;
+      const res = await fetch(`${baseUrl}/push/vapid-public-key`, { signal: AbortSignal.timeout(2000) });
+      // Any answer but another key is this Worker's (one a test configured without push, say).
+      const published = await res.json().then((body) => body?.publicKey, () => undefined);
+      return published === undefined || published === publicKey;
     } catch {
       return false;
     }
@@ -152,11 +163,14 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl, datab
   let port = await freePort();
   let baseUrl = `http://127.0.0.1:${port}`;
   let output = '';
+  /** What the wrangler started last printed first (the retry reads it; `output` is trimmed). */
+  let launchOutput = '';
   let child = null;
   let inspectorPort = null;
   let started = false;
 
   const launch = async () => {
+    launchOutput = '';
     inspectorPort = await freePort();
     const args = [
       // wrangler.toml's dev environment (its top level is production); DEFAULT_VARS and the test's
@@ -190,11 +204,12 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl, datab
     child.once('exit', () => liveChildren.delete(child));
     const collect = (chunk) => {
       output += chunk;
+      if (launchOutput.length < 100_000) launchOutput += chunk;
       if (output.length > 200_000) output = output.slice(-100_000);
     };
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
-    await waitForHealth(baseUrl, child, () => output);
+    await waitForHealth(baseUrl, child, () => output, secrets.VAPID_PRIVATE_KEY === undefined ? vapid.publicKey : undefined);
   };
 
   // A port found free may be taken before wrangler binds it: by another test file's stack starting
@@ -204,13 +219,12 @@ export async function startStack({ vars = {}, secrets = {}, hyperdriveUrl, datab
   // a restart keeps it, since clients hold its URL.
   const start = async () => {
     for (let attempt = 1; ; attempt += 1) {
-      const before = output.length;
       try {
         await launch();
         started = true;
         return;
       } catch (e) {
-        if (attempt === START_ATTEMPTS || !output.slice(before).includes('Address already in use')) throw e;
+        if (attempt === START_ATTEMPTS || !launchOutput.includes('Address already in use')) throw e;
         await kill();
         if (!started) {
           port = await freePort();

@@ -4,6 +4,7 @@
 import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
 import type { ChatClient, Conversation, LocalMessage, Notice } from '../../sdk/client.ts';
 import { readUpTo, setReadUpTo } from './readUpTo.ts';
+import { closeNotificationsOf } from './useOpenConversation.ts';
 
 const PAGE = 50;
 
@@ -141,6 +142,8 @@ function useMarkRead(client: ChatClient, conversation: Conversation, me: string,
     const read = readUpTo(conversation.id);
     for (const m of unread.filter((m) => m.seq > read).slice(-50)) client.markRead(m.id);
     const top = Math.max(read, ...unread.map((m) => m.seq));
+    // Back on a page left open on this conversation: read now, so its notification goes too.
+    if (top > read) closeNotificationsOf(conversation.id);
     setReadUpTo(conversation.id, top);
     onRead(conversation.id);
   }, [client, conversation.id, conversation.left, me, onRead]);

@@ -45,11 +45,15 @@ export function useOpenConversation() {
     return () => sw?.removeEventListener('message', onMessage);
   }, [openConversation]);
   useEffect(() => {
-    // Read here: its notifications (one per conversation, tagged with its id) have done their job.
-    if (!openId) return;
-    void navigator.serviceWorker?.getRegistration()
-      .then((r) => r?.getNotifications({ tag: openId }))
-      .then((shown) => shown?.forEach((n) => n.close()), () => {});
+    if (openId) closeNotificationsOf(openId);
   }, [openId]);
   return { openId, openConversation, closeConversation };
+}
+
+/** Read here: the conversation's notifications (one, tagged with its id) have done their job. The
+ * server counts on it: once this device reads a conversation, a read elsewhere pushes it nothing. */
+export function closeNotificationsOf(conversationId: string): void {
+  void navigator.serviceWorker?.getRegistration()
+    .then((r) => r?.getNotifications({ tag: conversationId }))
+    .then((shown) => shown?.forEach((n) => n.close()), () => {});
 }
