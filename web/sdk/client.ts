@@ -760,7 +760,24 @@ export class ChatClient {
     // A store replaced (this device set up anew) or reopened (signed in again) gets its own index.
     if (this.searcher?.store !== store) {
       this.closeSearch();
-      this.searcher = { store, index: import('./search.ts').then(({ LocalSearch }) => LocalSearch.open(store)) };
+      const searcher: { store: Store; index: Promise<LocalSearch> } = {
+        store,
+        index: import('./search.ts').then(({ LocalSearch }) => {
+          const index = LocalSearch.open(store);
+          // An index that could not load (a read of the store that failed) is not kept: the next
+          // search loads it again, rather than fail until a reload. Told first, before any search
+          // waiting on it, so that the search after a failed one finds it gone.
+          index.ready.catch(() => {
+            if (this.searcher === searcher) this.closeSearch();
+          });
+          return index;
+        }),
+      };
+      this.searcher = searcher;
+      // Its code out of reach (offline, not cached yet): tried again at the next search too.
+      searcher.index.catch(() => {
+        if (this.searcher === searcher) this.searcher = null;
+      });
     }
     return this.searcher.index;
   }

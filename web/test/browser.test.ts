@@ -549,6 +549,8 @@ test('search finds a word in an old message on this device, opens its conversati
   // Afresh, with only the newest page shown: the old message is not on screen.
   await uma.page.reload();
   await uma.page.getByRole('list', { name: 'Your conversations' }).waitFor();
+  // The reload keeps the conversation open; typing starts once it is back.
+  await uma.page.getByRole('heading', { name: 'Vic Sender' }).waitFor();
   const sent: string[] = [];
   uma.page.on('request', (request) => sent.push(`${request.url()} ${request.postData() ?? ''}`));
   uma.page.on('websocket', (ws) => ws.on('framesent', (frame) => sent.push(String(frame.payload))));
@@ -566,10 +568,18 @@ test('search finds a word in an old message on this device, opens its conversati
   await found.waitFor();
   await uma.page.waitForFunction(() => document.activeElement?.hasAttribute('data-message-key'));
   assert.ok(await uma.page.evaluate(() => document.activeElement?.textContent?.includes('quokka')), 'focus on the message found');
-  assert.ok(await found.isVisible() && await found.evaluate((el) => {
+  // In view, and still there a moment later: nothing loaded after the jump moves the list.
+  const where = () => found.evaluate((el) => {
     const box = el.getBoundingClientRect();
-    return box.top >= 0 && box.bottom <= window.innerHeight;
-  }), 'scrolled into view');
+    const list = el.closest('ol')!;
+    return { top: box.top, bottom: box.bottom, height: window.innerHeight, scrollTop: list.scrollTop, scrollHeight: list.scrollHeight };
+  });
+  const inView = (at: Awaited<ReturnType<typeof where>>) => at.top >= 0 && at.bottom <= at.height;
+  const jumped = await where();
+  assert.ok(await found.isVisible() && inView(jumped), `scrolled into view: ${JSON.stringify(jumped)}`);
+  await uma.page.waitForTimeout(500);
+  const later = await where();
+  assert.ok(inView(later), `and stays there: ${JSON.stringify(later)}`);
   assert.deepEqual(sent.filter((s) => s.toLowerCase().includes(word.slice(0, 8))), [], 'no request or socket frame carried the query');
   await Promise.all([uma.context.close(), vic.context.close()]);
 });

@@ -265,6 +265,24 @@ test('leaving a group keeps its history readable here, and so searchable; forget
   assert.deepEqual(left, [undefined, 0, 0], 'nothing of the history or its index is left on the device');
 });
 
+test('an index that could not load is loaded again at the next search, not failed until a reload', async () => {
+  const { alice, bob, conversation } = await pair();
+  const needle = word('quince');
+  await say(alice, conversation.id, `a ${needle} tart`, bob);
+  // The store fails one read as the index loads (an upgrade by another tab, a browser hiccup).
+  const journal = Store.prototype.searchJournal;
+  Store.prototype.searchJournal = async function () {
+    Store.prototype.searchJournal = journal;
+    throw new Error('the store failed a read');
+  };
+  try {
+    await assert.rejects(bob.search(needle), /failed a read/);
+  } finally {
+    Store.prototype.searchJournal = journal;
+  }
+  assert.equal((await bob.search(needle)).length, 1, 'the next search loads the index again');
+});
+
 test('searching sends nothing: no request, no socket event, from the first load of the index to the last hit', async () => {
   const { alice, bob, conversation } = await pair();
   const secret = word('confidential');

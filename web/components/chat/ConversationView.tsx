@@ -17,6 +17,10 @@ const Members = lazyPanel(() => import('./Members.tsx').then((m) => m.Members));
 const DisappearingPanel = lazyPanel(() => import('./DisappearingPanel.tsx').then((m) => m.DisappearingPanel));
 const MutePanel = lazyPanel(() => import('./MutePanel.tsx').then((m) => m.MutePanel));
 
+/** How many frames a message found (a search hit, a quote) may take to render before it is
+ * scrolled to: about two seconds. */
+const PLACE_FRAMES = 120;
+
 /** The open conversation: its header and panels, the messages, and the composer. */
 export function ConversationView({ client, conversation, me, presence, typingUsers, onBack, onChanged, onRead, target }: {
   client: ChatClient; conversation: Conversation; me: string; presence?: Presence; typingUsers: string[];
@@ -111,16 +115,26 @@ export function ConversationView({ client, conversation, me, presence, typingUse
     stickToBottom.current = false;
     void reveal(which).then((key) => {
       if (!key) return setSaid('That message is not on this device.');
-      // After the page it is on has rendered.
-      requestAnimationFrame(() => requestAnimationFrame(() => {
+      // Once the page it is on has rendered: a frame or two, more on a busy device (a second or
+      // so at most; after that, it is not coming).
+      let frames = 0;
+      const place = () => {
         const el = messageElement(key);
-        if (!el) return;
+        if (!el) {
+          if ((frames += 1) < PLACE_FRAMES) requestAnimationFrame(place);
+          return;
+        }
         el.scrollIntoView({ block: 'center' });
+        // Again, now: a scroll event from before (the older pages going in above, the list
+        // still at its bottom) may have set it, and a render before this scroll's own event
+        // would take the list back down, away from the message.
+        stickToBottom.current = false;
         el.focus();
         // Shown where it is, for a pointer too (a click leaves no focus ring).
         el.dataset.flash = 'true';
         setTimeout(() => { delete el.dataset.flash; }, 1500);
-      }));
+      };
+      requestAnimationFrame(place);
     });
   }
   const shown = useRef<{ key: string; seq: number } | null>(null);

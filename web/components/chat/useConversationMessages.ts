@@ -111,14 +111,19 @@ export function useConversationMessages({ client, conversation, me, listRef, onC
     if (!wanted) return null;
     let oldest = messages[0]?.seq ?? Number.MAX_SAFE_INTEGER;
     const loaded: LocalMessage[] = [];
+    let reachedStart = false;
     while (wanted.seq < oldest) {
       const older = await client.history(conversation.id, { beforeSeq: oldest, limit: PAGE });
+      reachedStart = older.length < PAGE;
       if (older.length === 0) break;
       loaded.push(...older);
       oldest = older[0].seq;
     }
     if (typeof target !== 'string' && oldest > wanted.seq) return null;
     if (loaded.length > 0) setMessages((current) => mergeMessages(current, loaded));
+    // Loaded back to the first message: shown near the top, the message found must not set off a
+    // load of pages that are not there, which would move the list from under it.
+    if (reachedStart) setHasOlder(false);
     return wanted.key;
   }, [client, conversation.id, messages]);
 
