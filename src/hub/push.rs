@@ -38,6 +38,12 @@ const PUSH_DEADLINE_MS: u64 = 10_000;
 /// user without push (everyone, until their browser subscribes) costs no query at all.
 const NO_SUBSCRIPTIONS_TRUSTED_MS: f64 = 60_000.0;
 
+/// How many pushables a hub keeps queued while planning them fails (the database away): past
+/// that, the oldest go (a newer message push of a conversation stands for the older ones).
+const MAX_QUEUED: usize = 1_000;
+/// How long a hub waits to plan again what a failed plan left queued.
+const PLAN_RETRY_MS: f64 = 10_000.0;
+
 /// Where the hub keeps what it owes and showed (`Saved`), between instances.
 const PUSH_STATE_KEY: &str = "push";
 
@@ -79,6 +85,9 @@ pub(super) struct PushState {
     /// What the hub's storage holds (None: nothing), so that a round that changed nothing of it
     /// writes nothing.
     saved: Option<String>,
+    /// The account was deleted (`forget_pushes`): nothing is queued, sent or saved any more, not
+    /// even by a round that was on its way.
+    forgotten: bool,
 }
 
 impl UserHub {
@@ -146,7 +155,7 @@ impl UserHub {
 
     /// Queues `found` for the alarm's next round, saved, and has the alarm ring now.
     async fn queue(&self, found: Vec<Pushable>) {
-        if found.is_empty() {
+        if found.is_empty() || self.push.borrow().forgotten {
             return;
         }
         self.push.borrow_mut().queued.extend(found);
@@ -215,10 +224,17 @@ impl UserHub {
     async fn save_pushes(&self) {
         let json = {
             let state = self.push.borrow();
+            if state.forgotten {
+                return;
+            }
             let json = if state.queued.is_empty() && state.coalescer.is_empty() {
                 None
             } else {
-                let saved = SavedRef { queued: &state.queued, coalescer: &state.coalescer, due_at: state.due_at };
+                // No message ciphertext at rest here, where a deletion for everyone would not
+                // reach it: a push restored from it says "New message" and the device fetches.
+                let queued: Vec<Pushable> = state.queued.iter().map(Pushable::without_ciphertext).collect();
+                let coalescer = state.coalescer.without_ciphertext();
+                let saved = SavedRef { queued: &queued, coalescer: &coalescer, due_at: state.due_at };
                 match serde_json::to_string(&saved) {
                     Ok(json) => Some(json),
                     Err(e) => return log_error("hub.push", &format!("saving owed pushes failed: {e}")),
@@ -229,23 +245,25 @@ impl UserHub {
             }
             json
         };
+        // Taken as stored from now: a later save of the same state while this one is on its way
+        // is then skipped, and one of another state is written after it.
+        self.push.borrow_mut().saved = json.clone();
         let storage = self.state.storage();
         let stored = match &json {
             Some(json) => storage.put(PUSH_STATE_KEY, json).await,
             None => storage.delete(PUSH_STATE_KEY).await.map(|_| ()),
         };
-        match stored {
-            Ok(()) => self.push.borrow_mut().saved = json,
-            Err(e) => log_error("hub.push", &format!("saving owed pushes failed: {e}")),
+        if let Err(e) = stored {
+            log_error("hub.push", &format!("saving owed pushes failed: {e}"));
+            // Not known what is stored: a value no save makes, so that the next one writes.
+            self.push.borrow_mut().saved = Some(String::new());
         }
     }
 
     /// The account is gone: nothing is owed or kept of its pushes, here or in the storage.
     pub(super) async fn forget_pushes(&self) {
-        if self.push_settings.is_none() {
-            return;
-        }
-        *self.push.borrow_mut() = PushState { restored: true, ..Default::default() };
+        // Whether or not push is on now: it may have been when this was saved.
+        *self.push.borrow_mut() = PushState { restored: true, forgotten: true, ..Default::default() };
         if let Err(e) = self.state.storage().delete(PUSH_STATE_KEY).await {
             log_error("hub.push", &format!("forgetting owed pushes failed: {e}"));
         }
@@ -273,8 +291,20 @@ impl UserHub {
                         self.push.borrow_mut().coalescer.owe(planned);
                         planned_now = true;
                     }
-                    Err(e) => log_error("hub.push", &format!("planning pushes failed: {e}")),
+                    Err(e) => {
+                        log_error("hub.push", &format!("planning pushes failed: {e}"));
+                        // Planned again at the next round (a delivery's or the retry below).
+                        let mut state = self.push.borrow_mut();
+                        let newer = std::mem::replace(&mut state.queued, queued);
+                        state.queued.extend(newer);
+                        let excess = state.queued.len().saturating_sub(MAX_QUEUED);
+                        state.queued.drain(..excess);
+                        break;
+                    }
                 }
+            }
+            if self.push.borrow().forgotten {
+                break;
             }
             let mut due = self.push.borrow_mut().coalescer.due(now_ms());
             if due.is_empty() && self.push.borrow().queued.is_empty() {
@@ -285,6 +315,12 @@ impl UserHub {
                 // signed out, removed or unsubscribed since, so only those still listed get it.
                 due = self.still_subscribed(due).await;
             }
+            if self.push.borrow().forgotten {
+                break;
+            }
+            // Saved before they go: a hub restarted while they are on their way (up to
+            // PUSH_DEADLINE_MS) neither sends them again nor forgets what is left.
+            self.save_pushes().await;
             futures_util::future::join_all(due.into_iter().map(|(to, payload)| self.send_push(to, payload))).await;
         }
         {
@@ -292,6 +328,10 @@ impl UserHub {
             state.running = false;
             let now = now_ms();
             state.due_at = state.coalescer.wait_ms(now).map(|wait| now + wait);
+            if !state.queued.is_empty() {
+                // Left by a failed plan: tried again in a while, not in a loop.
+                state.due_at = Some(now + PLAN_RETRY_MS);
+            }
         }
         self.save_pushes().await;
     }

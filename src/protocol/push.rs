@@ -302,7 +302,8 @@ impl PushPayload {
         }
     }
 
-    fn without_ciphertext(&self) -> Self {
+    /// The same, without a message's ciphertext (a push then says "New message").
+    pub fn without_ciphertext(&self) -> Self {
         match self {
             PushPayload::Message { conversation_id, seq, message_id, .. } => PushPayload::Message {
                 conversation_id: *conversation_id,

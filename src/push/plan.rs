@@ -104,6 +104,11 @@ impl Pushable {
         }
     }
 
+    /// The same, with no message ciphertext (what a hub saves: see `PushPayload::without_ciphertext`).
+    pub fn without_ciphertext(&self) -> Self {
+        Self { payload: self.payload.without_ciphertext(), ..self.clone() }
+    }
+
     /// Whether it is a message (whose push depends on the conversation's mute) rather than a read.
     pub fn is_message(&self) -> bool {
         self.message.is_some()
@@ -203,10 +208,15 @@ impl Coalescer {
                 if !payload.is_read() {
                     let newest = shown.entry(conversation).or_insert(payload.seq());
                     *newest = (*newest).max(payload.seq());
-                    // Bounded, as what the hub saves is: past it, another conversation is
-                    // forgotten (a read elsewhere leaves its notification on that device).
+                    // Bounded, as what the hub saves is: past it, the conversation shown the
+                    // fewest messages ago (by seq, a rough age) is forgotten (a read elsewhere then
+                    // leaves its notification on that device).
                     if shown.len() > MAX_SHOWN_CONVERSATIONS {
-                        let forgotten = shown.keys().copied().find(|c| *c != conversation);
+                        let forgotten = shown
+                            .iter()
+                            .filter(|(c, _)| **c != conversation)
+                            .min_by_key(|(_, seq)| **seq)
+                            .map(|(c, _)| *c);
                         if let Some(forgotten) = forgotten {
                             shown.remove(&forgotten);
                         }
@@ -252,6 +262,21 @@ impl Coalescer {
             }
         }
         changed
+    }
+
+    /// The same, with no message ciphertext in what it owes (what a hub saves).
+    pub fn without_ciphertext(&self) -> Self {
+        Self {
+            owed: self
+                .owed
+                .iter()
+                .map(|(device, (row, pushes))| {
+                    (*device, (row.clone(), pushes.iter().map(PushPayload::without_ciphertext).collect()))
+                })
+                .collect(),
+            buckets: self.buckets.clone(),
+            shown: self.shown.clone(),
+        }
     }
 
     /// Forgets every device but `subscribed` (the user's devices with a subscription now): one

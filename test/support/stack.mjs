@@ -116,9 +116,10 @@ async function waitForHealth(baseUrl, child, logs, publicKey) {
       await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2000) });
       if (!publicKey) return true;
       const res = await fetch(`${baseUrl}/push/vapid-public-key`, { signal: AbortSignal.timeout(2000) });
-      // Any answer but another key is this Worker's (one a test configured without push, say).
+      // Any answer but another key is this Worker's (one a test configured without push, say,
+      // which publishes null).
       const published = await res.json().then((body) => body?.publicKey, () => undefined);
-      return published === undefined || published === publicKey;
+      return published == null || published === publicKey;
     } catch {
       return false;
     }

@@ -113,15 +113,23 @@ export function ConversationView({ client, conversation, me, presence, typingUse
   function show(which: string | { key: string; seq: number }) {
     // Reading there now, not at the newest: what arrives must not scroll it away.
     stickToBottom.current = false;
+    const jump = (jumps.current += 1);
+    const focusedBefore = document.activeElement;
+    /** A newer jump, or typing begun meanwhile: this one no longer takes the focus. */
+    const superseded = () => jump !== jumps.current
+      || (document.activeElement !== focusedBefore && !!document.activeElement?.matches('input, textarea'));
     void reveal(which).then((key) => {
+      if (superseded()) return;
       if (!key) return setSaid('That message is not on this device.');
       // Once the page it is on has rendered: a frame or two, more on a busy device (a second or
       // so at most; after that, it is not coming).
       let frames = 0;
       const place = () => {
+        if (superseded()) return;
         const el = messageElement(key);
         if (!el) {
           if ((frames += 1) < PLACE_FRAMES) requestAnimationFrame(place);
+          else setSaid('That message could not be shown.');
           return;
         }
         el.scrollIntoView({ block: 'center' });
@@ -137,6 +145,8 @@ export function ConversationView({ client, conversation, me, presence, typingUse
       requestAnimationFrame(place);
     });
   }
+  /** Counts jumps to a message (see show): only the latest places and focuses its message. */
+  const jumps = useRef(0);
   const shown = useRef<{ key: string; seq: number } | null>(null);
   useEffect(() => {
     if (!target || shown.current === target) return;
